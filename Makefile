@@ -1,0 +1,102 @@
+# dynfs build.  `make` builds build/dynfs; `make test` runs every test;
+# `make SANITIZE=address,undefined test` does it under ASan+UBSan (in a
+# separate build directory); `make bench`, `make fuzz`, `make compdb`.
+
+CC	?= cc
+PKGS	:= fuse3 jansson
+PREFIX	?= /usr/local
+
+WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wno-unused-parameter -Werror
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP -pthread
+CPPFLAGS += $(shell pkg-config --cflags $(PKGS))
+LDLIBS	+= $(shell pkg-config --libs $(PKGS)) -pthread
+
+ifneq ($(SANITIZE),)
+BUILD	?= build/san
+CFLAGS	+= -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -O1
+LDFLAGS	+= -fsanitize=$(SANITIZE)
+else
+BUILD	?= build
+endif
+
+ENGINE_SRC := $(sort $(wildcard engine/*.c))
+FS_SRC	   := $(sort $(wildcard fs/*.c))
+TEST_SRC   := $(sort $(wildcard tests/check_*.c))
+SUITES	   := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(TEST_SRC)))
+
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+FS_OBJ	   := $(FS_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
+FS_LIB_OBJ := $(filter-out $(BUILD)/fs/main.o,$(FS_OBJ))
+
+all: $(BUILD)/dynfs
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libengine.a: $(ENGINE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libfs.a: $(FS_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^ $(if $(FS_LIB_OBJ),,)
+
+$(BUILD)/dynfs: $(BUILD)/fs/main.o $(BUILD)/libfs.a $(BUILD)/libengine.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The unit test runner: one Check suite per tests/check_<module>.c, each
+# exporting Suite *<module>_suite(void); the list is generated from the
+# file names so adding a suite is adding a file.
+$(BUILD)/tests/suites.h: $(TEST_SRC) Makefile
+	@mkdir -p $(dir $@)
+	@{ for s in $(SUITES); do echo "SUITE($$s)"; done; } > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(BUILD)/tests/check_main.o: $(BUILD)/tests/suites.h
+$(BUILD)/tests/check_main.o: CPPFLAGS += -I$(BUILD)/tests
+$(TEST_OBJ): CPPFLAGS += $(shell pkg-config --cflags check) -Iengine -Ifs
+
+$(BUILD)/check_all: $(TEST_OBJ) $(BUILD)/libfs.a $(BUILD)/libengine.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs check) $(LDLIBS)
+
+check: unit
+unit: $(BUILD)/check_all
+	$(BUILD)/check_all
+
+e2e: $(BUILD)/dynfs
+	DYNFS=$(abspath $(BUILD)/dynfs) tests/e2e/run
+
+test: unit e2e
+
+# valgrind on the unit suites (no fork so valgrind sees every test).
+memcheck: $(BUILD)/check_all
+	CK_FORK=no valgrind --error-exitcode=1 --leak-check=full \
+		--errors-for-leak-kinds=definite,indirect -q $(BUILD)/check_all
+
+bench: $(BUILD)/dynfs
+	$(MAKE) -C bench BUILD=$(abspath $(BUILD))
+	bench/run $(abspath $(BUILD))
+
+fuzz:
+	$(MAKE) -C fuzz
+
+compdb:
+	bear -- $(MAKE) -B all $(BUILD)/check_all
+
+install: $(BUILD)/dynfs
+	install -Dm755 $(BUILD)/dynfs $(DESTDIR)$(PREFIX)/bin/dynfs
+	install -Dm644 docs/dynfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/dynfs.1
+
+format:
+	clang-format -i engine/*.[ch] fs/*.[ch] tests/*.c
+
+clean:
+	rm -rf build
+
+.PHONY: all check unit e2e test memcheck bench fuzz compdb install format clean
+
+-include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -1,0 +1,377 @@
+/*
+ * db.h - the database: tables of items, ordered by key, with atomic writes.
+ *
+ * This header is the engine's whole face towards the filesystem layer (and
+ * any other front end): tables, key schemas, reads, ordered range reads,
+ * and one write primitive, db_apply(), through which every change goes.
+ *
+ * Model.  A table has a key schema (partition key, optional sort key; S, N
+ * or B) and holds items (val.h maps) keyed by (pk, sk).  Items are kept in
+ * one ordered map per table, sorted by partition key and then sort key,
+ * each in DynamoDB order (S by UTF-8 bytes, B by unsigned bytes, N
+ * numerically), so partitions and items list in key order, a partition is
+ * found in O(log n) and a query costs O(log n + k).  Items are stored in
+ * their compact binary form (item.h), never as jansson or val trees.
+ *
+ * Writes.  db_apply() takes one or more operations (put, delete, modify,
+ * check), possibly on several tables, and applies all of them or none:
+ * it write-locks the tables involved (in table-id order, so concurrent
+ * transactions cannot deadlock), evaluates every operation against the
+ * current items, validates every resulting item, hands the whole change to
+ * the log (journal) as one record, and only if the log accepted it changes
+ * memory.  Single puts, deletes, renames, batch lines and transactions are
+ * all db_apply() calls.
+ *
+ * Locking.  One pthread rwlock per table (reads share it, writes take it
+ * exclusively) and one rwlock for the table directory (db->tables).  A
+ * long scan of one table never blocks readers or writers of another.
+ * Callbacks run under a table's read lock: they must not call back into
+ * the engine for that table.
+ *
+ * Lifetime.  table_t handles are reference counted.  db_table_open()
+ * returns a new reference; tbl_close() drops it.  Dropping a table removes
+ * it from the directory at once; operations through remaining handles then
+ * fail with -ENOENT, and memory goes when the last handle is closed.
+ */
+#ifndef DYNFS_DB_H
+#define DYNFS_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "val.h"
+
+typedef struct db db_t;
+typedef struct table table_t;
+
+#define DB_NAME_MIN 3	     /* table and index names: 3..255 chars of */
+#define DB_NAME_MAX 255	     /* [A-Za-z0-9_.-] */
+#define DB_ATTR_NAME_MAX 255 /* key attribute names, bytes */
+#define DB_MAX_INDEXES 20    /* secondary indexes per table */
+#define DB_MAX_TX_OPS 100    /* operations in one transaction */
+
+/* A key attribute: its name and type (VAL_S, VAL_N or VAL_B). */
+struct key_attr {
+	char name[DB_ATTR_NAME_MAX + 1]; /* NUL-terminated, non-empty */
+	enum val_type type;		  /* VAL_S, VAL_N or VAL_B */
+};
+
+enum proj_type {
+	PROJ_ALL,	/* every attribute */
+	PROJ_KEYS_ONLY, /* table and index keys */
+	PROJ_INCLUDE,	/* keys plus the listed attributes */
+};
+
+/* A secondary index (global or local). */
+struct index_def {
+	char name[DB_NAME_MAX + 1]; /* index name, DB name rules */
+	struct key_attr pk;	     /* index partition key */
+	struct key_attr sk;	     /* index sort key, if has_sk */
+	bool has_sk;		     /* index has a sort key */
+	enum proj_type proj;	     /* projection */
+	char **include;		     /* PROJ_INCLUDE attribute names (owned) */
+	size_t ninclude;	     /* entries in include */
+};
+
+/* A table's schema: key schema plus indexes. */
+struct table_schema {
+	struct key_attr pk;	  /* partition key */
+	struct key_attr sk;	  /* sort key, if has_sk */
+	bool has_sk;		  /* table has a sort key */
+	struct index_def *index;  /* secondary indexes (owned) */
+	size_t nindex;		  /* entries in index */
+};
+
+/* Release what a schema owns (include lists, index array). */
+void schema_free(struct table_schema *s);
+/* Deep copy (new).  -ENOMEM. */
+int schema_copy(struct table_schema *out, const struct table_schema *s);
+/* Validate names, types, index definitions.  -EINVAL with a message. */
+int schema_check(const struct table_schema *s, struct dyn_err *err);
+/* True if name is a valid table or index name (3..255 of [A-Za-z0-9_.-]). */
+bool db_name_valid(const char *name);
+
+/* ---- the database ---- */
+
+/* A new, empty database (new; db_free).  -ENOMEM. */
+int db_new(db_t **out);
+/* Free the database and every table (handles must all be closed). */
+void db_free(db_t *db);
+
+/*
+ * Create a table.  -EEXIST if it exists, -EINVAL for a bad name or schema
+ * (err says why), -EIO if the log refused.
+ */
+int db_create_table(db_t *db, const char *name, const struct table_schema *s,
+		    struct dyn_err *err);
+/* Drop a table and all its items.  -ENOENT, -EIO. */
+int db_drop_table(db_t *db, const char *name, struct dyn_err *err);
+
+/*
+ * Replace a table's schema.  The key schema may change only while the
+ * table is empty (-EBUSY otherwise); indexes may be added (backfilled) and
+ * dropped at any time.  -EINVAL (err) for a bad schema or an existing item
+ * whose attribute has a non-key type for a new index key.
+ */
+int db_set_schema(db_t *db, const char *name, const struct table_schema *s,
+		  struct dyn_err *err);
+
+/* A new reference to the named table, or -ENOENT. */
+int db_table_open(db_t *db, const char *name, table_t **out);
+/* Drop a reference.  NULL-safe. */
+void tbl_close(table_t *t);
+
+/*
+ * Call fn for each table name in byte order, starting after `after`
+ * (NULL: from the first).  fn returns nonzero to stop; that value is
+ * returned.  Runs under the directory read lock.
+ */
+typedef int (*db_name_fn)(void *ctx, const char *name);
+int db_list_tables(db_t *db, const char *after, db_name_fn fn, void *ctx);
+/* Number of tables. */
+size_t db_table_count(db_t *db);
+
+/* ---- table metadata ---- */
+
+/* The table's name (borrowed, valid while the handle is open). */
+const char *tbl_name(const table_t *t);
+/* An id unique among all tables this db_t ever had (never reused). */
+uint64_t tbl_id(const table_t *t);
+/* False once the table was dropped. */
+bool tbl_alive(table_t *t);
+/* Copy of the schema (new; schema_free). */
+int tbl_schema(table_t *t, struct table_schema *out);
+/* Key attribute names/types, borrowed; valid until the key schema changes
+ * (only possible while the table is empty). */
+const struct key_attr *tbl_pk(table_t *t);
+const struct key_attr *tbl_sk(table_t *t); /* NULL if no sort key */
+
+struct tbl_stats {
+	uint64_t items;		     /* item count */
+	uint64_t bytes;		     /* sum of item_size() */
+	uint64_t partitions;	     /* distinct partition keys */
+	int64_t mtime_ns;	     /* last change to the table (CLOCK_REALTIME) */
+	uint64_t index_items[DB_MAX_INDEXES]; /* items per index, schema order */
+};
+void tbl_stats(table_t *t, struct tbl_stats *out);
+
+/* ---- reads ---- */
+
+/* Metadata of one stored item. */
+struct item_meta {
+	int64_t mtime_ns; /* time of the commit that wrote it */
+	size_t size;	  /* item_size() */
+	size_t text_len;  /* length of its canonical rendering (item_render) */
+};
+
+/*
+ * Look up an item by key (sk NULL for a table without sort key).
+ * 0 and *out (new) if found, -ENOENT if not, -EINVAL for a key of the
+ * wrong type.  out or meta may be NULL (existence test).
+ */
+int tbl_get(table_t *t, const struct val *pk, const struct val *sk,
+	    struct val *out, struct item_meta *meta);
+/* Same, rendered in canonical form: *text new, *len without NUL. */
+int tbl_get_text(table_t *t, const struct val *pk, const struct val *sk,
+		 char **text, size_t *len, struct item_meta *meta);
+
+/*
+ * An item seen during a range read: a borrowed view, valid only during
+ * the callback that received it.
+ */
+struct item_ref;
+int iref_decode(const struct item_ref *r, struct val *out);      /* new */
+int iref_render(const struct item_ref *r, char **text, size_t *len); /* new */
+int iref_key(const struct item_ref *r, struct val *pk, struct val *sk); /* new; sk untouched if none */
+void iref_meta(const struct item_ref *r, struct item_meta *meta);
+/* Borrowed pk/sk values of the base item: valid during the callback. */
+const struct val *iref_pk(const struct item_ref *r);
+const struct val *iref_sk(const struct item_ref *r); /* NULL if none */
+
+/* Visitor: return 0 to go on, nonzero to stop (the value is returned). */
+typedef int (*tbl_visit_fn)(void *ctx, const struct item_ref *r);
+
+/* Bounds on the sort key (of the table, or of the index for an index
+ * query).  All NULL: the whole partition. */
+struct tbl_range {
+	const struct val *lo; /* lower bound or NULL */
+	bool lo_incl;	      /* >= (true) or > (false) */
+	const struct val *hi; /* upper bound or NULL */
+	bool hi_incl;	      /* <= (true) or < (false) */
+	const struct val *prefix; /* begins_with (S or B sort keys) or NULL */
+};
+
+struct tbl_query {
+	const char *index;	  /* NULL: the table; else an index name */
+	const struct val *pk;	  /* partition key value (table's or index's) */
+	struct tbl_range sk;	  /* sort key condition */
+	bool desc;		  /* descending order */
+	size_t limit;		  /* stop after this many items; 0 = no limit */
+	const struct val *start_pk; /* exclusive start: the base item's key */
+	const struct val *start_sk; /* (after it in result order); NULL = none */
+};
+
+/*
+ * Query one partition: fn is called for each item in sort key order (of
+ * the index, for an index query, with ties in base key order).  -ENOENT
+ * for an unknown index, -EINVAL (err) for bounds of the wrong type.
+ */
+int tbl_query(table_t *t, const struct tbl_query *q, tbl_visit_fn fn, void *ctx,
+	      struct dyn_err *err);
+
+struct tbl_scan {
+	const char *index;	  /* NULL: the table; else an index name */
+	uint32_t segment;	  /* this segment, 0..total-1 */
+	uint32_t total;		  /* segments; 0 or 1 = whole table */
+	size_t limit;		  /* 0 = no limit */
+	const struct val *start_pk; /* exclusive start (base item key) or NULL */
+	const struct val *start_sk;
+};
+
+/*
+ * Scan all items in key order (partition key, then sort key).  With
+ * total > 1, only items whose partition key hashes to `segment`: the
+ * segments are disjoint and together cover every item once.
+ */
+int tbl_scan(table_t *t, const struct tbl_scan *s, tbl_visit_fn fn, void *ctx,
+	     struct dyn_err *err);
+
+/*
+ * Call fn for each distinct partition key value in key order, starting
+ * after `after` (NULL: from the first).  index NULL: the table's
+ * partitions; else the index's.  The value is borrowed for the call.
+ */
+typedef int (*tbl_pk_fn)(void *ctx, const struct val *pk);
+int tbl_list_partitions(table_t *t, const char *index, const struct val *after,
+			tbl_pk_fn fn, void *ctx);
+/* 0 if the partition has at least one item, -ENOENT otherwise. */
+int tbl_partition_exists(table_t *t, const char *index, const struct val *pk);
+
+/* Apply an index's projection to a full item, in place. */
+int tbl_project(table_t *t, const char *index, struct val *item);
+
+/* ---- writes ---- */
+
+enum db_op_kind {
+	DB_PUT,	   /* store item (replacing any item with its key) */
+	DB_DELETE, /* remove the item with key pk/sk (absent: no-op) */
+	DB_MODIFY, /* read-modify-write through fn */
+	DB_CHECK,  /* condition only (fn), writes nothing */
+};
+
+/* Flags of an operation. */
+#define DB_IF_ABSENT 0x1  /* fail with -EEXIST if the item exists */
+#define DB_IF_PRESENT 0x2 /* fail with -ENOENT if it does not */
+
+/*
+ * Callback of DB_MODIFY and DB_CHECK, and optional condition of DB_PUT and
+ * DB_DELETE: called under the write lock with the current item (old, NULL
+ * if absent).  For DB_MODIFY it fills *out with the new item and returns
+ * 0 to store it, 1 to delete the item, 2 to leave it alone.  For the
+ * others it returns 0 to go on.  A negative return (err filled, e.g.
+ * -ECANCELED for a failed condition) cancels the whole db_apply().
+ */
+typedef int (*db_modify_fn)(void *ctx, const struct val *old, struct val *out,
+			    struct dyn_err *err);
+
+struct db_op {
+	enum db_op_kind kind;	 /* what to do */
+	table_t *table;		 /* borrowed handle */
+	struct val *item;	 /* DB_PUT: the item (borrowed; not changed) */
+	const struct val *pk;	 /* DELETE/MODIFY/CHECK: the key */
+	const struct val *sk;	 /* (sk NULL for tables without sort key) */
+	int flags;		 /* DB_IF_ABSENT, DB_IF_PRESENT */
+	db_modify_fn fn;	 /* see db_modify_fn; may be NULL for PUT/DELETE */
+	void *ctx;		 /* passed to fn */
+};
+
+/*
+ * Apply ops atomically: all or nothing, isolated from concurrent readers
+ * and writers.  At most DB_MAX_TX_OPS operations, on distinct items.
+ * Errors: -EINVAL (err: bad key, bad item, index key type, two ops on one
+ * item), -EFBIG (item too large), -EEXIST/-ENOENT (flags), a callback's
+ * error, -ENOENT (table dropped), -EIO (log refused; nothing changed).
+ * *failed (if not NULL) receives the index of the failing op.
+ */
+int db_apply(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err);
+
+/* Conveniences over db_apply(). */
+int tbl_put(table_t *t, struct val *item, int flags, struct dyn_err *err);
+int tbl_delete(table_t *t, const struct val *pk, const struct val *sk, int flags,
+	       struct dyn_err *err);
+
+/*
+ * Extract the key of an item according to the table's schema, with the
+ * key rules checked (present, right type, non-empty, within 2048/1024
+ * bytes).  *pk and *sk are borrowed pointers into item.
+ */
+int tbl_item_key(table_t *t, const struct val *item, const struct val **pk,
+		 const struct val **sk, struct dyn_err *err);
+/* Check a key value for attribute a (type, non-empty, size for pk/sk). */
+int key_check(const struct key_attr *a, const struct val *v, bool is_sort, struct dyn_err *err);
+
+/* ---- change log and observers ---- */
+
+enum db_change_kind {
+	DB_CH_PUT,	    /* table, item */
+	DB_CH_DELETE,	    /* table, pk, sk */
+	DB_CH_CREATE_TABLE, /* table, schema */
+	DB_CH_DROP_TABLE,   /* table */
+	DB_CH_SET_SCHEMA,   /* table, schema */
+};
+
+/* One change; all pointers borrowed for the duration of the call. */
+struct db_change {
+	enum db_change_kind kind;	  /* what happened */
+	const char *table;		  /* table name */
+	const struct val *item;		  /* DB_CH_PUT: the new item */
+	const struct val *pk, *sk;	  /* DB_CH_DELETE: key (sk may be NULL) */
+	const struct table_schema *schema; /* CREATE_TABLE, SET_SCHEMA */
+};
+
+/*
+ * The log (the journal) sees every change before memory does.  append()
+ * gets all changes of one db_apply() (or one table operation) as one
+ * record and returns 0 with *lsn set, or a negative errno, in which case
+ * nothing is applied and the operation fails with -EIO.  append() runs
+ * under the write locks.  After the locks are released, sync(lsn) is
+ * called and the operation returns only when it returned (group commit
+ * happens there); its failure is reported as -EIO although the change
+ * stands in memory.
+ */
+struct db_log {
+	int (*append)(void *ctx, const struct db_change *ch, size_t n, uint64_t *lsn);
+	int (*sync)(void *ctx, uint64_t lsn);
+	void *ctx;
+};
+/* Install (or, with NULL, remove) the log.  Not thread-safe: at startup. */
+void db_set_log(db_t *db, const struct db_log *log);
+
+/*
+ * An observer sees every applied change after the locks are released (the
+ * FUSE layer uses it to invalidate kernel caches).  Not thread-safe to set.
+ */
+typedef void (*db_observer_fn)(void *ctx, const struct db_change *ch, size_t n);
+void db_set_observer(db_t *db, db_observer_fn fn, void *ctx);
+
+/*
+ * Replay one logged change into memory without logging it again (journal
+ * recovery, snapshot loading).  Single-threaded use.
+ */
+int db_replay(db_t *db, const struct db_change *ch, struct dyn_err *err);
+
+/* ---- integrity ---- */
+
+/*
+ * Verify every invariant of a table: every item decodes and is valid, sits
+ * under its own key, keys are in order, counts and byte totals match, and
+ * every index entry maps back to a live base item and vice versa.  Returns
+ * 0, or -EUCLEAN with *why (new) describing the first violation.
+ */
+int tbl_check_integrity(table_t *t, char **why);
+/* All tables. */
+int db_check_integrity(db_t *db, char **why);
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * item.h - items: the document JSON codec, DynamoDB's size and shape
+ * limits, and the compact binary form items are stored in.
+ *
+ * Document JSON (SPEC §5).  S, BOOL, NULL, L, M are plain JSON.  N is a
+ * bare JSON number when num_fits_double(), else {"$N": "text"}.  B is
+ * {"$B": "base64"} (standard alphabet, padded; the parser also accepts
+ * unpadded and url-safe input).  Sets are {"$SS": [...]}, {"$NS": [...]}
+ * ({"$NS"} elements are JSON numbers or strings holding numbers),
+ * {"$BS": [base64...]}, elements sorted.  A map whose only key is one of
+ * "$N" "$B" "$SS" "$NS" "$BS" "$M" is written {"$M": {...}}.
+ *
+ * Canonical rendering: a JSON object, two-space indentation, one attribute
+ * per line, key attributes first (partition key, then sort key), then the
+ * other attributes in byte order of their names, nested maps in byte order
+ * too; empty lists and maps as [] and {}; a final newline.  Non-ASCII UTF-8
+ * is written as is; control characters, '"' and '\\' are escaped (\n \t
+ * \r \b \f, else \u00XX).  render(parse(x)) == x for canonical text and
+ * parse(render(v)) == v for every item.
+ *
+ * The parser is written for this job rather than built on jansson: it reads
+ * numbers as the exact digits written, reports line and column, rejects
+ * duplicate names, and goes straight to struct val without a second tree
+ * (bulk import speed).
+ *
+ * Compact binary form (item_encode): what tables store.  A value is a type
+ * byte followed by its payload; lengths and counts are LEB128 varints:
+ *   NULL: -            BOOL: 1 byte 0/1
+ *   S, B: len, bytes   N: len, num_key_encode() bytes
+ *   L: count, values   SS/NS/BS: count, values without type bytes
+ *   M: count, then (name len, name bytes, value) in name order
+ * An item is encoded as an M.  The form is internal to one process's
+ * memory and to nothing on disk, so it may change freely.
+ */
+#ifndef DYNFS_ITEM_H
+#define DYNFS_ITEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "val.h"
+
+/* DynamoDB's limits. */
+#define ITEM_MAX_SIZE (400 * 1024) /* bytes, by item_size() */
+#define ITEM_MAX_DEPTH 32	   /* nesting levels of L/M */
+#define ITEM_MAX_PK 2048	   /* partition key value bytes */
+#define ITEM_MAX_SK 1024	   /* sort key value bytes */
+
+/*
+ * Parse one document-form JSON value (any type) from text[0..len).
+ * Whitespace around it is allowed; anything else after it is an error.
+ * On success *out is initialised (new).  On failure returns -EINVAL with
+ * err filled: message, line/column, and attribute path.  Rejects invalid
+ * JSON, non-UTF-8, duplicate names, NaN/Infinity, bad numbers (num_parse
+ * rules), malformed $ tags, bad base64, empty/duplicate/mixed sets,
+ * nesting deeper than ITEM_MAX_DEPTH.  Does not check the item size.
+ */
+int item_parse_value(const char *text, size_t len, struct val *out, struct dyn_err *err);
+
+/*
+ * Parse an item: as item_parse_value, but the value must be an object,
+ * and the item limits (item_check) are applied.  EFBIG for size.
+ */
+int item_parse(const char *text, size_t len, struct val *out, struct dyn_err *err);
+
+/*
+ * DynamoDB's item size: for each attribute, UTF-8 length of its name plus
+ * the size of its value (S: bytes; B: bytes; N: about 1 byte per two
+ * significant digits + 1; BOOL/NULL: 1; L/M: 3 + elements (+ nested names);
+ * sets: sum of elements).
+ */
+size_t item_size(const struct val *item);
+
+/*
+ * Limits on a whole item: top level is a map, size <= ITEM_MAX_SIZE (EFBIG),
+ * depth <= ITEM_MAX_DEPTH, and val_check() invariants.
+ */
+int item_check(const struct val *item, struct dyn_err *err);
+
+/*
+ * Render v in canonical document form into *out (new, NUL-terminated,
+ * caller frees), *len without the NUL.  For an item, pk_name/sk_name
+ * (either may be NULL) are written first.  A non-map v is rendered as a
+ * single JSON value with the same rules (no trailing newline then).
+ * -ENOMEM.
+ */
+int item_render(const struct val *v, const char *pk_name, const char *sk_name,
+		char **out, size_t *len);
+
+/* Compact single-line JSON of any value (for JSON Lines output), no newline. */
+int item_render_compact(const struct val *v, const char *pk_name, const char *sk_name,
+			char **out, size_t *len);
+
+/* Binary form.  *out is new (malloc), *len its size.  -ENOMEM. */
+int item_encode(const struct val *v, uint8_t **out, size_t *len);
+/* Decode what item_encode wrote into *out (new).  -EINVAL if malformed. */
+int item_decode(const uint8_t *buf, size_t len, struct val *out);
+
+/* Base64 helpers shared with the name encoding (url = base64url unpadded). */
+/* Encoded length without NUL for n input bytes. */
+size_t b64_encoded_len(size_t n, bool url);
+/* Writes the encoding plus NUL into out; returns length without NUL. */
+size_t b64_encode(const void *in, size_t n, char *out, bool url);
+/* Decodes standard or url alphabet, padded or not; -EINVAL. *out new. */
+int b64_decode(const char *in, size_t n, uint8_t **out, size_t *outlen);
+
+#endif
