@@ -1,0 +1,1095 @@
+/*
+ * item_parse.c - the document-JSON parser (item.h: item_parse_value,
+ * item_parse).
+ *
+ * One pass, straight into struct val, no intermediate tree.  Numbers are
+ * read as the exact digits written (num_parse), strings are validated as
+ * UTF-8 while they are scanned, and a string without escapes is copied
+ * with one memcpy.  The scanner looks at eight bytes at a time for the
+ * bytes that end a plain run ('"', '\\', controls, non-ASCII).
+ *
+ * Containers are collected on one parser-wide stack of slots rather than
+ * grown in place: a map or list pushes its members while they are parsed
+ * (nested containers push above them and pop before the parent goes on),
+ * and when it closes it gets one exactly-sized array.  Members of a map
+ * usually arrive sorted (canonical text is sorted); if not, the slice is
+ * sorted once, which also brings duplicates together.  Every slot knows
+ * where its text began, so a duplicate is reported at its own position.
+ *
+ * Tags.  An object whose ONLY key is "$N", "$B", "$SS", "$NS", "$BS" or
+ * "$M" is a typed value; an object with such a key and any other key is
+ * an ordinary map (its "$N" attribute is whatever its JSON value is).  So
+ * that a tagged value can be parsed with precise positions, when the first
+ * key is a tag name the parser looks ahead (a cheap bracket-counting skip
+ * over the value) to see whether the object closes right after it.  The
+ * object directly inside {"$M": ...} is always an ordinary map, even if
+ * its own only key is a tag name; that is what the renderer relies on.
+ *
+ * Nesting: at most ITEM_MAX_DEPTH + 1 levels of lists and maps in the
+ * text - the item's own object plus 32 levels of nested attributes, which
+ * is DynamoDB's limit.  Tag wrappers do not count; the map inside "$M"
+ * does.  The C recursion is bounded by the same limit.
+ *
+ * Errors: the first problem is reported with a user-facing message, the
+ * 1-based line and byte column where it is, and the attribute path of the
+ * value being parsed ("scores[2]", "a.b").  Positions are computed only
+ * when an error happens.  JSON itself is parsed strictly (RFC 8259: no
+ * leading zeros, no '+', no NaN/Infinity, no trailing commas, no
+ * comments); a leading UTF-8 byte order mark is skipped.
+ */
+#include "item.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PARSE_MAX_DEPTH (ITEM_MAX_DEPTH + 1)
+#define INLINE_SLOTS 32
+
+struct slot {
+	char *name;	 /* attribute name (maps), NULL for elements */
+	size_t name_len; /* its length */
+	size_t off;	 /* offset of the key / element in the text */
+	struct val v;	 /* the parsed value */
+};
+
+struct frame {
+	const char *name; /* attribute name, or NULL for a list element */
+	size_t n;	  /* name length, or the element's index */
+};
+
+struct parser {
+	const char *text;		      /* start of the input (positions) */
+	const char *p;			      /* cursor */
+	const char *end;		      /* end of the input */
+	struct dyn_err *err;		      /* error record, may be NULL */
+	struct slot *slots;		      /* open containers' members, innermost last */
+	size_t nslots;			      /* used */
+	size_t cap;			      /* allocated */
+	int depth;			      /* lists and maps open */
+	int npath;			      /* frames in path */
+	struct frame path[PARSE_MAX_DEPTH + 1]; /* attribute path at the cursor */
+	struct slot inline_slots[INLINE_SLOTS]; /* first slots, without malloc */
+};
+
+enum tag { TAG_NONE, TAG_N, TAG_B, TAG_SS, TAG_NS, TAG_BS, TAG_M };
+
+static const char *const tag_names[] = {
+	[TAG_N] = "$N", [TAG_B] = "$B", [TAG_SS] = "$SS",
+	[TAG_NS] = "$NS", [TAG_BS] = "$BS", [TAG_M] = "$M",
+};
+
+static int parse_value(struct parser *ps, struct val *out);
+static int parse_object(struct parser *ps, struct val *out, bool literal);
+
+/* ---- errors ---- */
+
+static void locate(struct parser *ps, const char *at)
+{
+	const char *q = ps->text, *line_start = ps->text;
+	char path[sizeof(ps->err->path)];
+	size_t len = 0;
+	int line = 1;
+
+	if (!ps->err)
+		return;
+	while (q < at && (q = memchr(q, '\n', (size_t)(at - q))) != NULL) {
+		line++;
+		line_start = ++q;
+	}
+	err_at(ps->err, line, (int)(at - line_start) + 1);
+	path[0] = 0;
+	for (int i = 0; i < ps->npath && len < sizeof(path) - 1; i++) {
+		const struct frame *f = &ps->path[i];
+		int n;
+
+		if (f->name)
+			n = snprintf(path + len, sizeof(path) - len, "%s%.*s", len ? "." : "",
+				     (int)(f->n > 200 ? 200 : f->n), f->name);
+		else
+			n = snprintf(path + len, sizeof(path) - len, "[%zu]", f->n);
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	err_path(ps->err, path);
+}
+
+static int fail_at(struct parser *ps, const char *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail_at(struct parser *ps, const char *at, const char *fmt, ...)
+{
+	char msg[sizeof(ps->err->msg)];
+	va_list ap;
+
+	if (!ps->err)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err_set(ps->err, EINVAL, "%s", msg);
+	locate(ps, at);
+	return -EINVAL;
+}
+
+static int fail_nomem(struct parser *ps)
+{
+	return err_set(ps->err, ENOMEM, "out of memory");
+}
+
+/* Describe the byte at p for "unexpected ..." messages. */
+static int fail_unexpected(struct parser *ps, const char *p, const char *expected)
+{
+	unsigned char c;
+
+	if (p >= ps->end)
+		return fail_at(ps, p, "unexpected end of input, expected %s", expected);
+	c = (unsigned char)*p;
+	if (c >= 0x20 && c < 0x7f)
+		return fail_at(ps, p, "unexpected '%c', expected %s", c, expected);
+	return fail_at(ps, p, "unexpected byte 0x%02x, expected %s", c, expected);
+}
+
+/* ---- lexing helpers ---- */
+
+static inline const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	return p;
+}
+
+static inline bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Length of the valid UTF-8 sequence at p (2..4), or 0. */
+static inline int utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = p[0];
+
+	if (c >= 0xc2 && c <= 0xdf)
+		return end - p >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+
+		return end - p >= 3 && p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+
+		return end - p >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
+				       (p[3] & 0xc0) == 0x80
+			       ? 4
+			       : 0;
+	}
+	return 0;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Non-zero if any of the 8 bytes in w is '"', '\\', < 0x20 or >= 0x80. */
+static inline uint64_t str_special(uint64_t w)
+{
+	uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+
+	return ((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w) | w;
+}
+
+/*
+ * Scan the string whose opening quote is at q: validate UTF-8 and control
+ * characters, find the closing quote (*close) and whether it has escapes.
+ */
+static int scan_string(struct parser *ps, const char *q, const char **close, bool *escapes)
+{
+	const char *open = q++, *end = ps->end;
+
+	*escapes = false;
+	for (;;) {
+		unsigned char c;
+
+		while (end - q >= 8) {
+			uint64_t w;
+
+			memcpy(&w, q, 8);
+			if (str_special(w) & HIGHS)
+				break;
+			q += 8;
+		}
+		if (q >= end)
+			return fail_at(ps, open, "unterminated string");
+		c = (unsigned char)*q;
+		if (c == '"')
+			break;
+		if (c == '\\') {
+			*escapes = true;
+			if (end - q < 2)
+				return fail_at(ps, open, "unterminated string");
+			q += 2;
+		} else if (c < 0x20) {
+			return fail_at(ps, q, "unescaped control character 0x%02x in string", c);
+		} else if (c >= 0x80) {
+			int n = utf8_seq((const unsigned char *)q, (const unsigned char *)end);
+
+			if (!n)
+				return fail_at(ps, q, "invalid UTF-8 in string");
+			q += n;
+		} else {
+			q++;
+		}
+	}
+	*close = q;
+	return 0;
+}
+
+static int hex4(const char *s, const char *end)
+{
+	int v = 0;
+
+	if (end - s < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		char c = s[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+static char *put_utf8(char *o, unsigned cp)
+{
+	if (cp < 0x80) {
+		*o++ = (char)cp;
+	} else if (cp < 0x800) {
+		*o++ = (char)(0xc0 | cp >> 6);
+		*o++ = (char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		*o++ = (char)(0xe0 | cp >> 12);
+		*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
+		*o++ = (char)(0x80 | (cp & 0x3f));
+	} else {
+		*o++ = (char)(0xf0 | cp >> 18);
+		*o++ = (char)(0x80 | (cp >> 12 & 0x3f));
+		*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
+		*o++ = (char)(0x80 | (cp & 0x3f));
+	}
+	return o;
+}
+
+/* Decode the escapes of s..close into o (which has room: escapes shrink). */
+static int unescape(struct parser *ps, const char *s, const char *close, char *o, size_t *outlen)
+{
+	char *start = o;
+
+	while (s < close) {
+		const char *bs = memchr(s, '\\', (size_t)(close - s));
+		int cp, lo;
+
+		if (!bs) {
+			memcpy(o, s, (size_t)(close - s));
+			o += close - s;
+			break;
+		}
+		memcpy(o, s, (size_t)(bs - s));
+		o += bs - s;
+		s = bs + 2;
+		switch (bs[1]) {
+		case '"':
+		case '\\':
+		case '/':
+			*o++ = bs[1];
+			break;
+		case 'b':
+			*o++ = '\b';
+			break;
+		case 'f':
+			*o++ = '\f';
+			break;
+		case 'n':
+			*o++ = '\n';
+			break;
+		case 'r':
+			*o++ = '\r';
+			break;
+		case 't':
+			*o++ = '\t';
+			break;
+		case 'u':
+			cp = hex4(s, close);
+			if (cp < 0)
+				return fail_at(ps, bs, "invalid \\u escape in string");
+			s += 4;
+			if (cp >= 0xdc00 && cp <= 0xdfff)
+				return fail_at(ps, bs, "lone surrogate \\u%04X in string", cp);
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				if (close - s < 6 || s[0] != '\\' || s[1] != 'u' ||
+				    (lo = hex4(s + 2, close)) < 0xdc00 || lo > 0xdfff)
+					return fail_at(ps, bs, "lone surrogate \\u%04X in string",
+						       cp);
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				s += 6;
+			}
+			o = put_utf8(o, (unsigned)cp);
+			break;
+		default:
+			return fail_at(ps, bs, "invalid escape in string");
+		}
+	}
+	*outlen = (size_t)(o - start);
+	return 0;
+}
+
+/* Parse the string at the cursor into a new NUL-terminated buffer. */
+static int parse_str(struct parser *ps, char **out, size_t *len)
+{
+	const char *open = ps->p, *close = NULL;
+	bool escapes = false;
+	size_t n;
+	char *buf;
+	int rc;
+
+	rc = scan_string(ps, open, &close, &escapes);
+	if (rc)
+		return rc;
+	n = (size_t)(close - open - 1);
+	buf = malloc(n + 1);
+	if (!buf)
+		return fail_nomem(ps);
+	if (!escapes) {
+		memcpy(buf, open + 1, n);
+	} else {
+		rc = unescape(ps, open + 1, close, buf, &n);
+		if (rc) {
+			free(buf);
+			return rc;
+		}
+	}
+	buf[n] = 0;
+	*out = buf;
+	*len = n;
+	ps->p = close + 1;
+	return 0;
+}
+
+/*
+ * Strict JSON number at the cursor, read exactly (num_parse does the
+ * digits and DynamoDB's limits).
+ */
+static int parse_number(struct parser *ps, struct num *out)
+{
+	const char *s = ps->p, *q = s, *end = ps->end;
+	int rc;
+
+	if (q < end && *q == '-')
+		q++;
+	if (q >= end || !is_digit(*q)) {
+		if (end - q >= 8 && memcmp(q, "Infinity", 8) == 0)
+			return fail_at(ps, s, "NaN and Infinity are not valid JSON numbers");
+		return fail_at(ps, s, "invalid number: expected a digit after '-'");
+	}
+	if (*q == '0') {
+		q++;
+		if (q < end && is_digit(*q))
+			return fail_at(ps, s, "invalid number: leading zeros are not allowed");
+	} else {
+		while (q < end && is_digit(*q))
+			q++;
+	}
+	if (q < end && *q == '.') {
+		q++;
+		if (q >= end || !is_digit(*q))
+			return fail_at(ps, q, "invalid number: expected a digit after '.'");
+		while (q < end && is_digit(*q))
+			q++;
+	}
+	if (q < end && (*q == 'e' || *q == 'E')) {
+		q++;
+		if (q < end && (*q == '+' || *q == '-'))
+			q++;
+		if (q >= end || !is_digit(*q))
+			return fail_at(ps, q, "invalid number: expected a digit in the exponent");
+		while (q < end && is_digit(*q))
+			q++;
+	}
+	rc = num_parse(s, (size_t)(q - s), out, ps->err);
+	if (rc) {
+		locate(ps, s);
+		return rc;
+	}
+	ps->p = q;
+	return 0;
+}
+
+/* ---- containers ---- */
+
+static int push_slot(struct parser *ps, char *name, size_t name_len, const char *at,
+		     struct val *v)
+{
+	struct slot *s;
+
+	if (ps->nslots == ps->cap) {
+		size_t ncap = ps->cap * 2;
+		struct slot *n;
+
+		if (ps->slots == ps->inline_slots) {
+			n = malloc(ncap * sizeof(*n));
+			if (n)
+				memcpy(n, ps->slots, ps->nslots * sizeof(*n));
+		} else {
+			n = realloc(ps->slots, ncap * sizeof(*n));
+		}
+		if (!n) {
+			free(name);
+			val_free(v);
+			return fail_nomem(ps);
+		}
+		ps->slots = n;
+		ps->cap = ncap;
+	}
+	s = &ps->slots[ps->nslots++];
+	s->name = name;
+	s->name_len = name_len;
+	s->off = (size_t)(at - ps->text);
+	s->v = *v;
+	return 0;
+}
+
+static int cmp_name(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int c = n ? memcmp(a, b, n) : 0;
+
+	if (c)
+		return c;
+	return (alen > blen) - (alen < blen);
+}
+
+static int slot_name_cmp(const void *x, const void *y)
+{
+	const struct slot *a = x, *b = y;
+	int c = cmp_name(a->name, a->name_len, b->name, b->name_len);
+
+	if (c)
+		return c;
+	return (a->off > b->off) - (a->off < b->off);
+}
+
+static int slot_elem_cmp(const void *x, const void *y)
+{
+	const struct slot *a = x, *b = y;
+	int c = val_cmp(&a->v, &b->v);
+
+	if (c)
+		return c;
+	return (a->off > b->off) - (a->off < b->off);
+}
+
+/* Close a map: its members are slots[base..]. */
+static int finish_map(struct parser *ps, size_t base, struct val *out)
+{
+	struct slot *s = ps->slots + base;
+	size_t n = ps->nslots - base;
+	struct val_attr *a = NULL;
+
+	for (size_t i = 1; i < n; i++) {
+		if (cmp_name(s[i - 1].name, s[i - 1].name_len, s[i].name, s[i].name_len) >= 0) {
+			const struct slot *dup = NULL;
+
+			qsort(s, n, sizeof(*s), slot_name_cmp);
+			for (size_t j = 1; j < n; j++)
+				if (s[j - 1].name_len == s[j].name_len &&
+				    memcmp(s[j - 1].name, s[j].name, s[j].name_len) == 0 &&
+				    (!dup || s[j].off < dup->off))
+					dup = &s[j];
+			if (dup)
+				return fail_at(ps, ps->text + dup->off, "duplicate attribute \"%.*s\"",
+					       (int)(dup->name_len > 100 ? 100 : dup->name_len),
+					       dup->name);
+			break;
+		}
+	}
+	if (n) {
+		a = malloc(n * sizeof(*a));
+		if (!a)
+			return fail_nomem(ps);
+	}
+	for (size_t i = 0; i < n; i++) {
+		a[i].name = s[i].name;
+		a[i].name_len = s[i].name_len;
+		a[i].v = s[i].v;
+	}
+	ps->nslots = base;
+	val_init_map(out);
+	out->m.a = a;
+	out->m.len = out->m.cap = n;
+	return 0;
+}
+
+/* Close a list or set: its elements are slots[base..]. */
+static int finish_list(struct parser *ps, size_t base, enum val_type t, struct val *out)
+{
+	size_t n = ps->nslots - base;
+	struct val *v = NULL;
+
+	if (n) {
+		v = malloc(n * sizeof(*v));
+		if (!v)
+			return fail_nomem(ps);
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = ps->slots[base + i].v;
+	ps->nslots = base;
+	val_init_list(out);
+	out->type = t;
+	out->l.v = v;
+	out->l.len = out->l.cap = n;
+	return 0;
+}
+
+/* After a member: ',' (returns 1, cursor on the next member) or the closer (0). */
+static int next_member(struct parser *ps, char closer, const char *what)
+{
+	const char *p = skip_ws(ps->p, ps->end);
+
+	if (p < ps->end && *p == closer) {
+		ps->p = p + 1;
+		return 0;
+	}
+	if (p < ps->end && *p == ',') {
+		const char *q = skip_ws(p + 1, ps->end);
+
+		if (q < ps->end && *q == closer)
+			return fail_at(ps, p, "trailing comma before '%c'", closer);
+		ps->p = q;
+		return 1;
+	}
+	return fail_unexpected(ps, p, what);
+}
+
+static int parse_list(struct parser *ps, struct val *out)
+{
+	const char *open = ps->p;
+	size_t base = ps->nslots, index = 0;
+	int rc;
+
+	if (ps->depth >= PARSE_MAX_DEPTH)
+		return fail_at(ps, open, "nesting deeper than %d levels", ITEM_MAX_DEPTH);
+	ps->p = skip_ws(open + 1, ps->end);
+	if (ps->p < ps->end && *ps->p == ']') {
+		ps->p++;
+		val_init_list(out);
+		return 0;
+	}
+	ps->depth++;
+	do {
+		const char *at = ps->p;
+		struct val v;
+
+		ps->path[ps->npath++] = (struct frame){NULL, index++};
+		rc = parse_value(ps, &v);
+		ps->npath--;
+		if (rc)
+			return rc;
+		rc = push_slot(ps, NULL, 0, at, &v);
+		if (rc)
+			return rc;
+		rc = next_member(ps, ']', "',' or ']'");
+	} while (rc == 1);
+	ps->depth--;
+	if (rc)
+		return rc;
+	return finish_list(ps, base, VAL_L, out);
+}
+
+/* Parse an attribute name at the cursor (which must be a string). */
+static int parse_name(struct parser *ps, char **name, size_t *len)
+{
+	const char *at = ps->p;
+	int rc;
+
+	if (at >= ps->end || *at != '"')
+		return fail_unexpected(ps, at, "a string (attribute name)");
+	rc = parse_str(ps, name, len);
+	if (rc)
+		return rc;
+	if (memchr(*name, 0, *len)) {
+		free(*name);
+		return fail_at(ps, at, "attribute name contains a NUL character");
+	}
+	ps->p = skip_ws(ps->p, ps->end);
+	if (ps->p >= ps->end || *ps->p != ':') {
+		free(*name);
+		return fail_unexpected(ps, ps->p, "':' after the attribute name");
+	}
+	ps->p = skip_ws(ps->p + 1, ps->end);
+	return 0;
+}
+
+static enum tag tag_of(const char *name, size_t len)
+{
+	if (len < 2 || len > 3 || name[0] != '$')
+		return TAG_NONE;
+	for (int t = TAG_N; t <= TAG_M; t++)
+		if (strcmp(name, tag_names[t]) == 0)
+			return (enum tag)t;
+	return TAG_NONE;
+}
+
+static inline bool is_delim(char c)
+{
+	switch (c) {
+	case ' ':
+	case '\t':
+	case '\r':
+	case '\n':
+	case ',':
+	case ':':
+	case '[':
+	case ']':
+	case '{':
+	case '}':
+	case '"':
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Skip one JSON value loosely (brackets and strings only) from q; returns
+ * the position after it, or NULL if the text is malformed.  Used only to
+ * look ahead; the real parse validates.
+ */
+static const char *skip_value(const char *q, const char *end)
+{
+	long depth = 0;
+
+	do {
+		q = skip_ws(q, end);
+		if (q >= end)
+			return NULL;
+		switch (*q) {
+		case '"':
+			for (q++; q < end && *q != '"'; q++)
+				if (*q == '\\')
+					q++;
+			if (q >= end)
+				return NULL;
+			q++;
+			break;
+		case '{':
+		case '[':
+			depth++;
+			q++;
+			break;
+		case '}':
+		case ']':
+			if (depth == 0)
+				return NULL;
+			depth--;
+			q++;
+			break;
+		case ',':
+		case ':':
+			if (depth == 0)
+				return NULL;
+			q++;
+			break;
+		default:
+			/* A scalar: up to the next delimiter, at least one byte. */
+			do
+				q++;
+			while (q < end && !is_delim(*q));
+			break;
+		}
+	} while (depth > 0);
+	return q;
+}
+
+/* One element of a "$SS"/"$NS"/"$BS" array. */
+static int parse_set_elem(struct parser *ps, enum tag t, struct val *v)
+{
+	const char *at = ps->p;
+	uint8_t *bin;
+	size_t len, blen;
+	char *s;
+	int rc;
+
+	if (t == TAG_NS && at < ps->end && (*at == '-' || is_digit(*at))) {
+		val_init_null(v);
+		v->type = VAL_N;
+		return parse_number(ps, &v->n);
+	}
+	if (at >= ps->end || *at != '"')
+		return fail_at(ps, at, "\"%s\" elements must be %s", tag_names[t],
+			       t == TAG_SS   ? "strings"
+			       : t == TAG_NS ? "numbers"
+					     : "base64 strings");
+	rc = parse_str(ps, &s, &len);
+	if (rc)
+		return rc;
+	val_init_null(v);
+	if (t == TAG_SS) {
+		v->type = VAL_S;
+		v->s.p = s;
+		v->s.len = len;
+		return 0;
+	}
+	if (t == TAG_NS) {
+		v->type = VAL_N;
+		rc = num_parse(s, len, &v->n, ps->err);
+		free(s);
+		if (rc)
+			locate(ps, at);
+		return rc;
+	}
+	rc = b64_decode(s, len, &bin, &blen);
+	free(s);
+	if (rc == -ENOMEM)
+		return fail_nomem(ps);
+	if (rc)
+		return fail_at(ps, at, "invalid base64 in \"$BS\"");
+	v->type = VAL_B;
+	v->s.p = (char *)bin;
+	v->s.len = blen;
+	return 0;
+}
+
+static int fail_dup_elem(struct parser *ps, enum tag t, const struct slot *dup)
+{
+	const char *at = ps->text + dup->off;
+	const struct val *v = &dup->v;
+
+	if (t == TAG_NS) {
+		char buf[NUM_TEXT_MAX];
+
+		num_format(&v->n, buf);
+		return fail_at(ps, at, "duplicate element %s in number set", buf);
+	}
+	if (t == TAG_SS)
+		return fail_at(ps, at, "duplicate element \"%.*s\" in string set",
+			       (int)(v->s.len > 100 ? 100 : v->s.len), v->s.p);
+	{
+		char buf[b64_encoded_len(48, false) + 1];
+
+		b64_encode(v->s.p, v->s.len > 48 ? 48 : v->s.len, buf, false);
+		return fail_at(ps, at, "duplicate element \"%s%s\" in binary set", buf,
+			       v->s.len > 48 ? "..." : "");
+	}
+}
+
+static int parse_set(struct parser *ps, enum tag t, struct val *out)
+{
+	static const enum val_type types[] = {[TAG_SS] = VAL_SS, [TAG_NS] = VAL_NS,
+					      [TAG_BS] = VAL_BS};
+	const char *open = ps->p;
+	size_t base = ps->nslots, n;
+	struct slot *s;
+	int rc;
+
+	if (open >= ps->end || *open != '[')
+		return fail_at(ps, open, "\"%s\" needs an array of %s", tag_names[t],
+			       t == TAG_SS ? "strings" : t == TAG_NS ? "numbers" : "base64 strings");
+	ps->p = skip_ws(open + 1, ps->end);
+	if (ps->p < ps->end && *ps->p == ']')
+		return fail_at(ps, open, "set \"%s\" is empty", tag_names[t]);
+	do {
+		const char *at = ps->p;
+		struct val v;
+
+		rc = parse_set_elem(ps, t, &v);
+		if (rc)
+			return rc;
+		rc = push_slot(ps, NULL, 0, at, &v);
+		if (rc)
+			return rc;
+		rc = next_member(ps, ']', "',' or ']'");
+	} while (rc == 1);
+	if (rc)
+		return rc;
+	s = ps->slots + base;
+	n = ps->nslots - base;
+	for (size_t i = 1; i < n; i++) {
+		if (val_cmp(&s[i - 1].v, &s[i].v) >= 0) {
+			const struct slot *dup = NULL;
+
+			qsort(s, n, sizeof(*s), slot_elem_cmp);
+			for (size_t j = 1; j < n; j++)
+				if (val_cmp(&s[j - 1].v, &s[j].v) == 0 &&
+				    (!dup || s[j].off < dup->off))
+					dup = &s[j];
+			if (dup)
+				return fail_dup_elem(ps, t, dup);
+			break;
+		}
+	}
+	return finish_list(ps, base, types[t], out);
+}
+
+/* The value of a one-key tag object, cursor at the value. */
+static int parse_tag(struct parser *ps, enum tag t, struct val *out)
+{
+	const char *at = ps->p;
+	uint8_t *bin;
+	size_t len, blen;
+	char *s;
+	int rc;
+
+	switch (t) {
+	case TAG_N:
+		val_init_null(out);
+		out->type = VAL_N;
+		if (at < ps->end && (*at == '-' || is_digit(*at)))
+			return parse_number(ps, &out->n);
+		if (at >= ps->end || *at != '"')
+			return fail_at(ps, at, "\"$N\" needs a string holding a number");
+		rc = parse_str(ps, &s, &len);
+		if (rc)
+			return rc;
+		rc = num_parse(s, len, &out->n, ps->err);
+		free(s);
+		if (rc)
+			locate(ps, at);
+		return rc;
+	case TAG_B:
+		if (at >= ps->end || *at != '"')
+			return fail_at(ps, at, "\"$B\" needs a base64 string");
+		rc = parse_str(ps, &s, &len);
+		if (rc)
+			return rc;
+		rc = b64_decode(s, len, &bin, &blen);
+		free(s);
+		if (rc == -ENOMEM)
+			return fail_nomem(ps);
+		if (rc)
+			return fail_at(ps, at, "invalid base64 in \"$B\"");
+		val_init_null(out);
+		out->type = VAL_B;
+		out->s.p = (char *)bin;
+		out->s.len = blen;
+		return 0;
+	case TAG_M:
+		if (at >= ps->end || *at != '{')
+			return fail_at(ps, at, "\"$M\" needs an object");
+		return parse_object(ps, out, true);
+	default:
+		return parse_set(ps, t, out);
+	}
+}
+
+/*
+ * An object at the cursor: a tagged value or a map.  literal: it is a map
+ * whatever its keys (the object directly inside "$M").
+ */
+static int parse_object(struct parser *ps, struct val *out, bool literal)
+{
+	const char *open = ps->p, *key;
+	size_t base = ps->nslots, name_len;
+	char *name;
+	int rc;
+
+	ps->p = skip_ws(open + 1, ps->end);
+	if (ps->p < ps->end && *ps->p == '}') {
+		if (ps->depth >= PARSE_MAX_DEPTH)
+			return fail_at(ps, open, "nesting deeper than %d levels", ITEM_MAX_DEPTH);
+		ps->p++;
+		val_init_map(out);
+		return 0;
+	}
+	key = ps->p;
+	rc = parse_name(ps, &name, &name_len);
+	if (rc)
+		return rc;
+	if (!literal) {
+		enum tag t = tag_of(name, name_len);
+		const char *after = t ? skip_value(ps->p, ps->end) : NULL;
+
+		if (after && (after = skip_ws(after, ps->end)) < ps->end && *after == '}') {
+			free(name);
+			rc = parse_tag(ps, t, out);
+			if (rc)
+				return rc;
+			ps->p = skip_ws(ps->p, ps->end);
+			if (ps->p >= ps->end || *ps->p != '}') {
+				val_free(out);
+				return fail_unexpected(ps, ps->p, "'}' after the tagged value");
+			}
+			ps->p++;
+			return 0;
+		}
+	}
+	if (ps->depth >= PARSE_MAX_DEPTH) {
+		free(name);
+		return fail_at(ps, open, "nesting deeper than %d levels", ITEM_MAX_DEPTH);
+	}
+	ps->depth++;
+	for (;;) {
+		struct val v;
+
+		ps->path[ps->npath++] = (struct frame){name, name_len};
+		rc = parse_value(ps, &v);
+		ps->npath--;
+		if (rc) {
+			free(name);
+			return rc;
+		}
+		rc = push_slot(ps, name, name_len, key, &v);
+		if (rc)
+			return rc;
+		rc = next_member(ps, '}', "',' or '}'");
+		if (rc != 1)
+			break;
+		key = ps->p;
+		rc = parse_name(ps, &name, &name_len);
+		if (rc)
+			return rc;
+	}
+	ps->depth--;
+	if (rc)
+		return rc;
+	return finish_map(ps, base, out);
+}
+
+static int parse_value(struct parser *ps, struct val *out)
+{
+	const char *p = ps->p, *end = ps->end;
+	size_t len;
+	char *s;
+	int rc;
+
+	if (p >= end)
+		return fail_unexpected(ps, p, "a value");
+	switch (*p) {
+	case '{':
+		return parse_object(ps, out, false);
+	case '[':
+		return parse_list(ps, out);
+	case '"':
+		rc = parse_str(ps, &s, &len);
+		if (rc)
+			return rc;
+		val_init_null(out);
+		out->type = VAL_S;
+		out->s.p = s;
+		out->s.len = len;
+		return 0;
+	case '-':
+	case '0' ... '9':
+		val_init_null(out);
+		out->type = VAL_N;
+		return parse_number(ps, &out->n);
+	case 't':
+		if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
+			ps->p += 4;
+			val_init_bool(out, true);
+			return 0;
+		}
+		break;
+	case 'f':
+		if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
+			ps->p += 5;
+			val_init_bool(out, false);
+			return 0;
+		}
+		break;
+	case 'n':
+		if (end - p >= 4 && memcmp(p, "null", 4) == 0) {
+			ps->p += 4;
+			val_init_null(out);
+			return 0;
+		}
+		break;
+	case 'N':
+	case 'I':
+		if ((end - p >= 3 && memcmp(p, "NaN", 3) == 0) ||
+		    (end - p >= 8 && memcmp(p, "Infinity", 8) == 0))
+			return fail_at(ps, p, "NaN and Infinity are not valid JSON numbers");
+		break;
+	}
+	return fail_unexpected(ps, p, "a value");
+}
+
+static int parse_top(const char *text, size_t len, struct val *out, struct dyn_err *err,
+		     bool item)
+{
+	struct parser pbuf, *ps = &pbuf;
+	struct val v;
+	int rc;
+
+	val_init_null(out);
+	ps->text = text;
+	ps->p = text;
+	ps->end = text + len;
+	ps->err = err;
+	ps->slots = ps->inline_slots;
+	ps->nslots = 0;
+	ps->cap = INLINE_SLOTS;
+	ps->depth = 0;
+	ps->npath = 0;
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		ps->p += 3;
+	ps->p = skip_ws(ps->p, ps->end);
+	if (ps->p >= ps->end) {
+		rc = fail_at(ps, ps->p, "empty document: expected a JSON %s",
+			     item ? "object" : "value");
+		goto out_free;
+	}
+	if (item && *ps->p != '{') {
+		rc = fail_at(ps, ps->p, "an item must be a JSON object");
+		goto out_free;
+	}
+	rc = parse_value(ps, &v);
+	if (rc)
+		goto out_free;
+	ps->p = skip_ws(ps->p, ps->end);
+	if (ps->p < ps->end) {
+		rc = fail_at(ps, ps->p, "unexpected text after the JSON value");
+		val_free(&v);
+		goto out_free;
+	}
+	if (item && v.type != VAL_M) {
+		rc = fail_at(ps, text, "an item must be a JSON object, not a tagged %s value",
+			     val_type_name(v.type));
+		val_free(&v);
+		goto out_free;
+	}
+	*out = v;
+out_free:
+	for (size_t i = 0; i < ps->nslots; i++) {
+		free(ps->slots[i].name);
+		val_free(&ps->slots[i].v);
+	}
+	if (ps->slots != ps->inline_slots)
+		free(ps->slots);
+	return rc;
+}
+
+int item_parse_value(const char *text, size_t len, struct val *out, struct dyn_err *err)
+{
+	return parse_top(text, len, out, err, false);
+}
+
+int item_parse(const char *text, size_t len, struct val *out, struct dyn_err *err)
+{
+	int rc = parse_top(text, len, out, err, true);
+
+	if (rc)
+		return rc;
+	rc = item_check(out, err);
+	if (rc)
+		val_free(out);
+	return rc;
+}

@@ -1,0 +1,426 @@
+/*
+ * item_render.c - canonical and compact document JSON (item.h:
+ * item_render, item_render_compact).
+ *
+ * Rendering runs on every read of an item file, so it writes into one
+ * growable buffer with no allocation per value: numbers are formatted in
+ * place, base64 is encoded in place, strings are copied in runs between
+ * the few bytes that need escaping (found eight at a time).  An allocation
+ * failure sets a flag that turns later writes into no-ops, so the
+ * recursive writers need no error paths; the flag becomes -ENOMEM at the
+ * end.
+ *
+ * Canonical form (what item files contain), for example:
+ *
+ *   {
+ *     "id": "hedy",
+ *     "bin": {"$B": "AAE="},
+ *     "big": {"$N": "12345678901234567890"},
+ *     "level": 3,
+ *     "scores": [
+ *       95,
+ *       {"$NS": [1, 2]}
+ *     ],
+ *     "tags": {"$SS": ["a", "b"]},
+ *     "weird": {
+ *       "$M": {
+ *         "$N": "not a number"
+ *       }
+ *     }
+ *   }
+ *
+ * Lists and maps are expanded one member per line with two-space indents;
+ * the scalar-like typed values ($N, $B) and sets are written on one line,
+ * since they are single values.  A map whose only key is a tag name is
+ * wrapped in "$M" (expanded like any map), so that parsing it back gives a
+ * map again.  Inside "$NS", numbers a double cannot hold exactly are
+ * written as strings.  Compact form is the same with no whitespace at all
+ * (jq -c style).
+ */
+#include "item.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rbuf {
+	char *p;     /* output, NUL-terminated at the end */
+	size_t len;  /* bytes written */
+	size_t cap;  /* bytes allocated */
+	bool nomem;  /* an allocation failed: writes are dropped */
+	bool pretty; /* canonical (indented) rather than compact */
+};
+
+static bool grow(struct rbuf *b, size_t n)
+{
+	size_t ncap = b->cap ? b->cap : 256;
+	char *p;
+
+	if (b->nomem)
+		return false;
+	while (ncap - b->len < n)
+		ncap *= 2;
+	p = realloc(b->p, ncap);
+	if (!p) {
+		b->nomem = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = ncap;
+	return true;
+}
+
+static inline bool reserve(struct rbuf *b, size_t n)
+{
+	return b->cap - b->len >= n || grow(b, n);
+}
+
+static inline void put(struct rbuf *b, const char *s, size_t n)
+{
+	if (!reserve(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+#define PUTS(b, lit) put((b), (lit), sizeof(lit) - 1)
+
+static inline void putch(struct rbuf *b, char c)
+{
+	if (!reserve(b, 1))
+		return;
+	b->p[b->len++] = c;
+}
+
+static void newline_indent(struct rbuf *b, int level)
+{
+	size_t n = 1 + 2 * (size_t)level;
+
+	if (!b->pretty || !reserve(b, n))
+		return;
+	b->p[b->len] = '\n';
+	memset(b->p + b->len + 1, ' ', n - 1);
+	b->len += n;
+}
+
+/* ": " or ":"; ", " or "," for the one-line forms. */
+static void colon(struct rbuf *b)
+{
+	if (b->pretty)
+		PUTS(b, ": ");
+	else
+		putch(b, ':');
+}
+
+static void inline_comma(struct rbuf *b)
+{
+	if (b->pretty)
+		PUTS(b, ", ");
+	else
+		putch(b, ',');
+}
+
+/* Escape letter for each byte: 0 = as is, 'u' = \u00XX. */
+static const char esc_tab[256] = {
+	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
+	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+	['"'] = '"', ['\\'] = '\\',
+};
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Non-zero if any byte of w is '"', '\\' or a control character. */
+static inline uint64_t needs_escape(uint64_t w)
+{
+	uint64_t q = w ^ (ONES * '"'), s = w ^ (ONES * '\\');
+
+	return (((q - ONES) & ~q) | ((s - ONES) & ~s) | ((w - ONES * 0x20) & ~w)) & HIGHS;
+}
+
+static void put_string(struct rbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0, run = 0;
+
+	if (!reserve(b, n + 2))
+		return;
+	b->p[b->len++] = '"';
+	while (i < n) {
+		unsigned char c;
+
+		while (n - i >= 8) {
+			uint64_t w;
+
+			memcpy(&w, s + i, 8);
+			if (needs_escape(w))
+				break;
+			i += 8;
+		}
+		while (i < n && !esc_tab[(unsigned char)s[i]])
+			i++;
+		put(b, s + run, i - run);
+		if (i >= n)
+			break;
+		c = (unsigned char)s[i++];
+		run = i;
+		if (!reserve(b, 6 + (n - i) + 1))
+			return;
+		b->p[b->len++] = '\\';
+		if (esc_tab[c] == 'u') {
+			memcpy(b->p + b->len, "u00", 3);
+			b->p[b->len + 3] = hex[c >> 4];
+			b->p[b->len + 4] = hex[c & 15];
+			b->len += 5;
+		} else {
+			b->p[b->len++] = esc_tab[c];
+		}
+	}
+	putch(b, '"');
+}
+
+static void put_num_text(struct rbuf *b, const struct num *n)
+{
+	if (!reserve(b, NUM_TEXT_MAX))
+		return;
+	b->len += num_format(n, b->p + b->len);
+}
+
+/* A number: bare when a double holds it, else quoted (in_set) or {"$N": "..."}. */
+static void put_num(struct rbuf *b, const struct num *n, bool in_set)
+{
+	if (num_fits_double(n)) {
+		put_num_text(b, n);
+		return;
+	}
+	if (!in_set) {
+		PUTS(b, "{\"$N\"");
+		colon(b);
+	}
+	putch(b, '"');
+	put_num_text(b, n);
+	putch(b, '"');
+	if (!in_set)
+		putch(b, '}');
+}
+
+static void put_b64(struct rbuf *b, const char *p, size_t n)
+{
+	size_t m = b64_encoded_len(n, false);
+
+	if (!reserve(b, m + 3))
+		return;
+	b->p[b->len++] = '"';
+	b->len += b64_encode(p, n, b->p + b->len, false);
+	b->p[b->len++] = '"';
+}
+
+static void put_set(struct rbuf *b, const struct val *v)
+{
+	switch (v->type) {
+	case VAL_SS:
+		PUTS(b, "{\"$SS\"");
+		break;
+	case VAL_NS:
+		PUTS(b, "{\"$NS\"");
+		break;
+	default:
+		PUTS(b, "{\"$BS\"");
+		break;
+	}
+	colon(b);
+	putch(b, '[');
+	for (size_t i = 0; i < v->l.len; i++) {
+		const struct val *e = &v->l.v[i];
+
+		if (i)
+			inline_comma(b);
+		if (e->type == VAL_N)
+			put_num(b, &e->n, true);
+		else if (e->type == VAL_B)
+			put_b64(b, e->s.p, e->s.len);
+		else
+			put_string(b, e->s.p, e->s.len);
+	}
+	PUTS(b, "]}");
+}
+
+static bool is_tag_name(const char *s, size_t n)
+{
+	switch (n) {
+	case 2:
+		return s[0] == '$' && (s[1] == 'N' || s[1] == 'B' || s[1] == 'M');
+	case 3:
+		return s[0] == '$' && (s[1] == 'S' || s[1] == 'N' || s[1] == 'B') && s[2] == 'S';
+	default:
+		return false;
+	}
+}
+
+static long find_attr(const struct val *m, const char *name)
+{
+	size_t lo = 0, hi = m->m.len, n = strlen(name);
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2, k = m->m.a[mid].name_len;
+		int c = memcmp(m->m.a[mid].name, name, k < n ? k : n);
+
+		if (c == 0)
+			c = (k > n) - (k < n);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static void put_value(struct rbuf *b, const struct val *v, int level);
+
+static void put_member(struct rbuf *b, const struct val_attr *a, bool first, int level)
+{
+	if (!first)
+		putch(b, ',');
+	newline_indent(b, level);
+	put_string(b, a->name, a->name_len);
+	colon(b);
+	put_value(b, &a->v, level);
+}
+
+/* A map's members; at the top level pk and sk (either may be NULL) first. */
+static void put_map_body(struct rbuf *b, const struct val *m, int level, const char *pk,
+			 const char *sk)
+{
+	long ipk = pk ? find_attr(m, pk) : -1, isk = sk ? find_attr(m, sk) : -1;
+	bool first = true;
+
+	if (isk == ipk)
+		isk = -1;
+	putch(b, '{');
+	if (ipk >= 0) {
+		put_member(b, &m->m.a[ipk], first, level + 1);
+		first = false;
+	}
+	if (isk >= 0) {
+		put_member(b, &m->m.a[isk], first, level + 1);
+		first = false;
+	}
+	for (size_t i = 0; i < m->m.len; i++) {
+		if ((long)i == ipk || (long)i == isk)
+			continue;
+		put_member(b, &m->m.a[i], first, level + 1);
+		first = false;
+	}
+	newline_indent(b, level);
+	putch(b, '}');
+}
+
+static void put_map(struct rbuf *b, const struct val *m, int level, const char *pk,
+		    const char *sk)
+{
+	if (m->m.len == 0) {
+		PUTS(b, "{}");
+		return;
+	}
+	if (m->m.len == 1 && is_tag_name(m->m.a[0].name, m->m.a[0].name_len)) {
+		putch(b, '{');
+		newline_indent(b, level + 1);
+		PUTS(b, "\"$M\"");
+		colon(b);
+		put_map_body(b, m, level + 1, NULL, NULL);
+		newline_indent(b, level);
+		putch(b, '}');
+		return;
+	}
+	put_map_body(b, m, level, pk, sk);
+}
+
+static void put_list(struct rbuf *b, const struct val *l, int level)
+{
+	if (l->l.len == 0) {
+		PUTS(b, "[]");
+		return;
+	}
+	putch(b, '[');
+	for (size_t i = 0; i < l->l.len; i++) {
+		if (i)
+			putch(b, ',');
+		newline_indent(b, level + 1);
+		put_value(b, &l->l.v[i], level + 1);
+	}
+	newline_indent(b, level);
+	putch(b, ']');
+}
+
+static void put_value(struct rbuf *b, const struct val *v, int level)
+{
+	switch (v->type) {
+	case VAL_NULL:
+		PUTS(b, "null");
+		break;
+	case VAL_BOOL:
+		if (v->b)
+			PUTS(b, "true");
+		else
+			PUTS(b, "false");
+		break;
+	case VAL_N:
+		put_num(b, &v->n, false);
+		break;
+	case VAL_S:
+		put_string(b, v->s.p, v->s.len);
+		break;
+	case VAL_B:
+		PUTS(b, "{\"$B\"");
+		colon(b);
+		put_b64(b, v->s.p, v->s.len);
+		putch(b, '}');
+		break;
+	case VAL_L:
+		put_list(b, v, level);
+		break;
+	case VAL_M:
+		put_map(b, v, level, NULL, NULL);
+		break;
+	case VAL_SS:
+	case VAL_NS:
+	case VAL_BS:
+		put_set(b, v);
+		break;
+	}
+}
+
+static int render(const struct val *v, const char *pk, const char *sk, bool pretty, char **out,
+		  size_t *len)
+{
+	struct rbuf b = {.pretty = pretty};
+
+	if (v->type == VAL_M)
+		put_map(&b, v, 0, pk, sk);
+	else
+		put_value(&b, v, 0);
+	if (pretty && v->type == VAL_M)
+		putch(&b, '\n');
+	if (!reserve(&b, 1)) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	b.p[b.len] = 0;
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+int item_render(const struct val *v, const char *pk_name, const char *sk_name, char **out,
+		size_t *len)
+{
+	return render(v, pk_name, sk_name, true, out, len);
+}
+
+int item_render_compact(const struct val *v, const char *pk_name, const char *sk_name,
+			char **out, size_t *len)
+{
+	return render(v, pk_name, sk_name, false, out, len);
+}

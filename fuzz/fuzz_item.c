@@ -1,0 +1,109 @@
+/*
+ * fuzz_item.c - libFuzzer target for the item codec.
+ *
+ * Arbitrary bytes go to item_parse_value().  Whatever it accepts must be
+ * a valid value (val_check) and survive every round trip exactly:
+ * canonical render -> parse -> equal and render again byte-identical,
+ * compact render -> parse -> equal, encode -> decode -> equal.  The same
+ * bytes are also fed to item_decode() and b64_decode(), which must reject
+ * or accept without crashing, and whatever item_decode() accepts must
+ * re-encode to the same bytes.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "item.h"
+
+#define CHECK(cond)                                                                   \
+	do {                                                                          \
+		if (!(cond)) {                                                        \
+			fprintf(stderr, "fuzz_item: check failed: %s (line %d)\n", #cond, \
+				__LINE__);                                            \
+			abort();                                                      \
+		}                                                                     \
+	} while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void round_trip(const struct val *v)
+{
+	struct val w;
+	struct dyn_err e;
+	char *t1, *t2;
+	size_t l1, l2;
+	uint8_t *bin, *bin2;
+	size_t blen, blen2;
+
+	CHECK(val_check(v, NULL) == 0);
+
+	CHECK(item_render(v, "id", NULL, &t1, &l1) == 0);
+	CHECK(strlen(t1) == l1);
+	err_clear(&e);
+	if (item_parse_value(t1, l1, &w, &e) != 0) {
+		fprintf(stderr, "re-parse failed: %s at %d:%d\n%s\n", e.msg, e.line, e.col, t1);
+		abort();
+	}
+	CHECK(val_equal(v, &w));
+	CHECK(item_render(&w, "id", NULL, &t2, &l2) == 0);
+	CHECK(l1 == l2 && memcmp(t1, t2, l1) == 0);
+	free(t2);
+	val_free(&w);
+	free(t1);
+
+	CHECK(item_render_compact(v, NULL, NULL, &t1, &l1) == 0);
+	CHECK(memchr(t1, '\n', l1) == NULL);
+	CHECK(item_parse_value(t1, l1, &w, NULL) == 0);
+	CHECK(val_equal(v, &w));
+	val_free(&w);
+	free(t1);
+
+	CHECK(item_encode(v, &bin, &blen) == 0);
+	CHECK(item_decode(bin, blen, &w) == 0);
+	CHECK(val_equal(v, &w));
+	CHECK(item_encode(&w, &bin2, &blen2) == 0);
+	CHECK(blen == blen2 && memcmp(bin, bin2, blen) == 0);
+	free(bin2);
+	free(bin);
+	val_free(&w);
+
+	if (v->type == VAL_M) {
+		(void)item_size(v);
+		(void)item_check(v, NULL);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct dyn_err e;
+	struct val v;
+	uint8_t *bin;
+	size_t blen;
+
+	err_clear(&e);
+	if (item_parse_value((const char *)data, size, &v, &e) == 0) {
+		round_trip(&v);
+		val_free(&v);
+	} else {
+		CHECK(e.code != 0 && e.msg[0] && v.type == VAL_NULL);
+		CHECK(e.code == ENOMEM || (e.line >= 1 && e.col >= 1));
+	}
+	if (item_parse((const char *)data, size, &v, NULL) == 0)
+		val_free(&v);
+
+	/* The binary form must reject garbage safely. */
+	if (item_decode(data, size, &v) == 0) {
+		uint8_t *again;
+		size_t alen;
+
+		CHECK(item_encode(&v, &again, &alen) == 0);
+		CHECK(alen == size && memcmp(again, data, size) == 0);
+		free(again);
+		val_free(&v);
+	}
+	if (b64_decode((const char *)data, size, &bin, &blen) == 0)
+		free(bin);
+	return 0;
+}
