@@ -5,10 +5,9 @@
  * ways, so a cursor is just (leaf, index) and needs no path stack.  Inner
  * nodes hold up to OMAP_FANOUT children and one separator between each
  * pair: a pointer to a value whose key bounds the two subtrees (see the
- * invariants in omap.h), plus the first 8 bytes of that key as a
- * big-endian integer, so a descent compares integers and reads a
- * separator's record only when the prefixes tie.  Keys inside a leaf are
- * read through ops->key() during the binary search.
+ * invariants in omap.h), plus a slice of that key (see node_refresh), so
+ * a descent mostly compares integers.  Keys inside a leaf are read
+ * through ops->key() during the binary search.
  *
  * Separators.  A split makes the first key of the new right node the
  * separator (held); a redistribution between siblings sets it to the new
@@ -39,6 +38,8 @@
 #define OMAP_FANOUT 64		    /* max leaf entries / inner children */
 #define OMAP_MIN (OMAP_FANOUT / 4)  /* rebalance below this after a delete */
 #define OMAP_MAXH 24		    /* inner levels; 2^48 entries need < 12 */
+#define OMAP_PRE 64		    /* common separator prefix kept in a node */
+#define OMAP_LPRE 45		    /* common key prefix kept in a leaf */
 
 struct onode {
 	uint16_t n;    /* leaf: entries; inner: children */
@@ -46,15 +47,20 @@ struct onode {
 };
 
 struct oleaf {
-	struct onode h;		 /* n = entries */
-	struct oleaf *prev;	 /* left neighbour in key order, or NULL */
-	struct oleaf *next;	 /* right neighbour, or NULL */
-	void *v[OMAP_FANOUT];	 /* values, in key order */
+	struct onode h;		   /* n = entries */
+	uint8_t plen;		   /* bytes in pre */
+	uint8_t pre[OMAP_LPRE];	   /* a prefix every key in the leaf shares */
+	struct oleaf *prev;	   /* left neighbour in key order, or NULL */
+	struct oleaf *next;	   /* right neighbour, or NULL */
+	uint32_t sl[OMAP_FANOUT];  /* 4 key bytes of v[i] after pre */
+	void *v[OMAP_FANOUT];	   /* values, in key order */
 };
 
 struct oinner {
 	struct onode h;			     /* n = children */
-	uint64_t pfx[OMAP_FANOUT - 1];	     /* first 8 key bytes of sep[i] */
+	uint8_t plen;			     /* bytes in pre */
+	uint8_t pre[OMAP_PRE];		     /* a prefix every sep[i] shares */
+	uint64_t pfx[OMAP_FANOUT - 1];	     /* 8 key bytes of sep[i] after pre */
 	void *sep[OMAP_FANOUT - 1];	     /* sep[i] bounds child[i] | child[i+1] */
 	struct onode *child[OMAP_FANOUT];    /* subtrees */
 };
@@ -105,6 +111,17 @@ static uint64_t key_pfx(const uint8_t *k, size_t len)
 	return p;
 }
 
+/* Big-endian first 4 bytes, zero padded. */
+static uint32_t key_sl(const uint8_t *k, size_t len)
+{
+	uint32_t p = 0;
+	size_t i;
+
+	for (i = 0; i < 4; i++)
+		p = (p << 8) | (i < len ? k[i] : 0);
+	return p;
+}
+
 static int val_keycmp(const omap_t *m, const void *v, const uint8_t *k, size_t len)
 {
 	size_t vl;
@@ -125,13 +142,91 @@ static void sep_release(omap_t *m, void *v)
 		m->ops.release(v);
 }
 
-static void set_sep(omap_t *m, struct oinner *p, unsigned i, void *v)
+/*
+ * Separator slices.  An inner node keeps the prefix its separators share
+ * (up to OMAP_PRE bytes) and, per separator, the 8 bytes that follow it:
+ * a descent compares the key with the prefix once and then compares
+ * integers, reading a separator's record only on a tie.  Keys with long
+ * common prefixes (every key of a table starting "user0000...") would
+ * otherwise tie on any fixed leading bytes.
+ */
+static void node_refresh(omap_t *m, struct oinner *p)
+{
+	const uint8_t *a, *b;
+	size_t al, bl, n, i, len;
+
+	a = m->ops.key(p->sep[0], &al);
+	b = m->ops.key(p->sep[p->h.n - 2], &bl);
+	n = al < bl ? al : bl;
+	if (n > OMAP_PRE)
+		n = OMAP_PRE;
+	for (i = 0; i < n && a[i] == b[i]; i++)
+		;
+	p->plen = (uint8_t)i;
+	memcpy(p->pre, a, i);
+	for (i = 0; i + 1 < p->h.n; i++) {
+		a = m->ops.key(p->sep[i], &len);
+		p->pfx[i] = key_pfx(a + p->plen, len - p->plen);
+	}
+}
+
+/* sep[i] was set: compute its slice, or refresh if it breaks the prefix. */
+static void sep_fix(omap_t *m, struct oinner *p, unsigned i)
 {
 	size_t len;
-	const uint8_t *k = m->ops.key(v, &len);
+	const uint8_t *k = m->ops.key(p->sep[i], &len);
 
-	p->sep[i] = v;
-	p->pfx[i] = key_pfx(k, len);
+	if (len >= p->plen && memcmp(k, p->pre, p->plen) == 0)
+		p->pfx[i] = key_pfx(k + p->plen, len - p->plen);
+	else
+		node_refresh(m, p);
+}
+
+/*
+ * Leaves do the same with 4-byte slices, one per entry: the binary search
+ * in a leaf, which would otherwise read a record per probe, reads one
+ * only on a tie.  Any subset of a leaf's keys shares its prefix, so a
+ * split keeps the slices and only recomputes them when the halves share
+ * a longer prefix.
+ */
+static size_t leaf_lcp(omap_t *m, const struct oleaf *l)
+{
+	const uint8_t *a, *b;
+	size_t al, bl, n, i;
+
+	if (!l->h.n)
+		return 0;
+	a = m->ops.key(l->v[0], &al);
+	b = m->ops.key(l->v[l->h.n - 1], &bl);
+	n = al < bl ? al : bl;
+	if (n > OMAP_LPRE)
+		n = OMAP_LPRE;
+	for (i = 0; i < n && a[i] == b[i]; i++)
+		;
+	return i;
+}
+
+static void leaf_refresh(omap_t *m, struct oleaf *l)
+{
+	const uint8_t *k;
+	size_t len, i;
+
+	l->plen = (uint8_t)leaf_lcp(m, l);
+	if (!l->h.n)
+		return;
+	k = m->ops.key(l->v[0], &len);
+	memcpy(l->pre, k, l->plen);
+	for (i = 0; i < l->h.n; i++) {
+		k = m->ops.key(l->v[i], &len);
+		l->sl[i] = key_sl(k + l->plen, len - l->plen);
+	}
+}
+
+/* Refresh only if the keys now share a longer prefix (after a split). */
+static void leaf_tighten(omap_t *m, struct oleaf *l)
+{
+	if (leaf_lcp(m, l) > l->plen)
+		leaf_refresh(m, l);
 }
 
 /* ---- node pool ---- */
@@ -170,6 +265,7 @@ static struct oleaf *leaf_alloc(omap_t *m)
 	m->nleaf++;
 	l->h.n = 0;
 	l->h.leaf = 1;
+	l->plen = 0;
 	l->prev = l->next = NULL;
 	return l;
 }
@@ -298,12 +394,20 @@ size_t omap_mem(const omap_t *m)
  * *eq is set when the separator just left of that child equals k.
  */
 static unsigned inner_find(const omap_t *m, const struct oinner *p, const uint8_t *k,
-			   size_t len, uint64_t kp, int *eq)
+			   size_t len, int *eq)
 {
 	unsigned lo = 0, hi = p->h.n - 1, mid;
-	int c;
+	size_t n = len < p->plen ? len : p->plen;
+	uint64_t kp;
+	int c = n ? memcmp(k, p->pre, n) : 0;
 
 	*eq = 0;
+	/* Outside the shared prefix: below or above every separator. */
+	if (c < 0 || (c == 0 && len < p->plen))
+		return 0;
+	if (c > 0)
+		return p->h.n - 1u;
+	kp = key_pfx(k + p->plen, len - p->plen);
 	while (lo < hi) {
 		mid = (lo + hi) / 2;
 		if (p->pfx[mid] != kp)
@@ -325,12 +429,22 @@ static unsigned leaf_find(const omap_t *m, const struct oleaf *l, const uint8_t 
 			  bool upper, int *eq)
 {
 	unsigned lo = 0, hi = l->h.n, mid;
-	int c;
+	size_t n = len < l->plen ? len : l->plen;
+	int c = n ? memcmp(k, l->pre, n) : 0;
+	uint32_t ks;
 
 	*eq = 0;
+	if (c < 0 || (c == 0 && len < l->plen))
+		return 0;
+	if (c > 0)
+		return l->h.n;
+	ks = key_sl(k + l->plen, len - l->plen);
 	while (lo < hi) {
 		mid = (lo + hi) / 2;
-		c = val_keycmp(m, l->v[mid], k, len);
+		if (l->sl[mid] != ks)
+			c = l->sl[mid] < ks ? -1 : 1;
+		else
+			c = val_keycmp(m, l->v[mid], k, len);
 		if (c == 0)
 			*eq = 1;
 		if (c < 0 || (upper && c == 0))
@@ -344,14 +458,13 @@ static unsigned leaf_find(const omap_t *m, const struct oleaf *l, const uint8_t 
 static struct oleaf *descend(const omap_t *m, const uint8_t *k, size_t len, struct opath *path)
 {
 	struct onode *n = m->root;
-	uint64_t kp = key_pfx(k, len);
 	unsigned lvl = 0, i;
 	int eq;
 
 	while (!n->leaf) {
 		struct oinner *p = (struct oinner *)n;
 
-		i = inner_find(m, p, k, len, kp, &eq);
+		i = inner_find(m, p, k, len, &eq);
 		if (path) {
 			path->node[lvl] = p;
 			path->idx[lvl] = i;
@@ -447,6 +560,11 @@ void *omap_cur_val(const struct omap_cur *c)
 	return ((struct oleaf *)c->leaf)->v[c->i];
 }
 
+const uint8_t *omap_val_key(const omap_t *m, const void *v, size_t *len)
+{
+	return m->ops.key(v, len);
+}
+
 /* ---- insertion ---- */
 
 /*
@@ -467,7 +585,8 @@ static void inner_insert(omap_t *m, struct opath *path, int lvl, void *s, struct
 			root->h.n = 2;
 			root->child[0] = m->root;
 			root->child[1] = r;
-			set_sep(m, root, 0, s);
+			root->sep[0] = s;
+			node_refresh(m, root);
 			m->root = &root->h;
 			m->height++;
 			return;
@@ -480,9 +599,10 @@ static void inner_insert(omap_t *m, struct opath *path, int lvl, void *s, struct
 			memmove(&p->pfx[ci + 1], &p->pfx[ci], (n - 1 - ci) * sizeof(p->pfx[0]));
 			memmove(&p->child[ci + 2], &p->child[ci + 1],
 				(n - 1 - ci) * sizeof(p->child[0]));
-			set_sep(m, p, ci, s);
+			p->sep[ci] = s;
 			p->child[ci + 1] = r;
 			p->h.n++;
+			sep_fix(m, p, ci);
 			return;
 		}
 		/* Full: lay out the F+1 children and F separators, then cut. */
@@ -499,44 +619,67 @@ static void inner_insert(omap_t *m, struct opath *path, int lvl, void *s, struct
 		for (i = 0; i < ls; i++)
 			p->child[i] = kids[i];
 		for (i = 0; i + 1 < ls; i++)
-			set_sep(m, p, i, seps[i]);
+			p->sep[i] = seps[i];
 		q->h.n = OMAP_FANOUT + 1 - ls;
 		for (i = 0; i < q->h.n; i++)
 			q->child[i] = kids[ls + i];
 		for (i = 0; i + 1 < q->h.n; i++)
-			set_sep(m, q, i, seps[ls + i]);
+			q->sep[i] = seps[ls + i];
+		node_refresh(m, p);
+		node_refresh(m, q);
 		s = seps[ls - 1];
 		r = &q->h;
 		lvl--;
 	}
 }
 
-static void leaf_split_insert(omap_t *m, struct opath *path, struct oleaf *l, unsigned pos,
-			      void *v)
+/* Insert v (key k) at pos of a leaf with room, keeping the slices. */
+static void leaf_put(omap_t *m, struct oleaf *l, unsigned pos, void *v, const uint8_t *k,
+		     size_t len)
 {
-	void *all[OMAP_FANOUT + 1];
+	unsigned n = l->h.n;
+
+	memmove(&l->v[pos + 1], &l->v[pos], (n - pos) * sizeof(l->v[0]));
+	memmove(&l->sl[pos + 1], &l->sl[pos], (n - pos) * sizeof(l->sl[0]));
+	l->v[pos] = v;
+	l->h.n++;
+	if (n && len >= l->plen && memcmp(k, l->pre, l->plen) == 0)
+		l->sl[pos] = key_sl(k + l->plen, len - l->plen);
+	else
+		leaf_refresh(m, l);
+}
+
+static void leaf_split_insert(omap_t *m, struct opath *path, struct oleaf *l, unsigned pos,
+			      void *v, const uint8_t *k, size_t len)
+{
 	struct oleaf *r;
 	unsigned ls, n = l->h.n;
 
-	memcpy(all, l->v, pos * sizeof(all[0]));
-	all[pos] = v;
-	memcpy(&all[pos + 1], &l->v[pos], (n - pos) * sizeof(all[0]));
 	if (pos == n)
 		ls = n; /* ascending load: keep the left leaf full */
 	else if (pos == 0)
-		ls = 1; /* descending load */
+		ls = 0; /* descending load: the new key goes left alone */
 	else
 		ls = (n + 1) / 2;
+	/* Move the entries from ls on to a new right leaf, then insert. */
 	r = leaf_alloc(m);
-	memcpy(l->v, all, ls * sizeof(all[0]));
+	r->plen = l->plen;
+	memcpy(r->pre, l->pre, l->plen);
+	memcpy(r->v, &l->v[ls], (n - ls) * sizeof(l->v[0]));
+	memcpy(r->sl, &l->sl[ls], (n - ls) * sizeof(l->sl[0]));
+	r->h.n = n - ls;
 	l->h.n = ls;
-	memcpy(r->v, &all[ls], (n + 1 - ls) * sizeof(all[0]));
-	r->h.n = n + 1 - ls;
 	r->prev = l;
 	r->next = l->next;
 	if (l->next)
 		l->next->prev = r;
 	l->next = r;
+	if (pos <= ls && (pos < ls || ls == 0))
+		leaf_put(m, l, pos, v, k, len);
+	else
+		leaf_put(m, r, pos - ls, v, k, len);
+	leaf_tighten(m, l);
+	leaf_tighten(m, r);
 	sep_hold(m, r->v[0]);
 	inner_insert(m, path, (int)m->height - 1, r->v[0], &r->h);
 }
@@ -579,13 +722,10 @@ int omap_insert(omap_t *m, void *v, void **old)
 		return 0;
 	}
 	m->count++;
-	if (l->h.n < OMAP_FANOUT) {
-		memmove(&l->v[pos + 1], &l->v[pos], (l->h.n - pos) * sizeof(l->v[0]));
-		l->v[pos] = v;
-		l->h.n++;
-		return 0;
-	}
-	leaf_split_insert(m, &path, l, pos, v);
+	if (l->h.n < OMAP_FANOUT)
+		leaf_put(m, l, pos, v, k, len);
+	else
+		leaf_split_insert(m, &path, l, pos, v, k, len);
 	return 0;
 }
 
@@ -616,6 +756,7 @@ static void leaf_rebalance(omap_t *m, struct oinner *p, unsigned si, struct olea
 		a->next = b->next;
 		if (b->next)
 			b->next->prev = a;
+		leaf_refresh(m, a);
 		inner_remove(p, si);
 		node_put(m, &b->h);
 		sep_release(m, old);
@@ -628,8 +769,11 @@ static void leaf_rebalance(omap_t *m, struct oinner *p, unsigned si, struct olea
 	a->h.n = an;
 	memcpy(b->v, &all[an], (t - an) * sizeof(all[0]));
 	b->h.n = t - an;
+	leaf_refresh(m, a);
+	leaf_refresh(m, b);
 	sep_hold(m, b->v[0]);
-	set_sep(m, p, si, b->v[0]);
+	p->sep[si] = b->v[0];
+	sep_fix(m, p, si);
 	sep_release(m, old);
 }
 
@@ -651,8 +795,9 @@ static void inner_rebalance(omap_t *m, struct oinner *p, unsigned si, struct oin
 		for (i = a->h.n; i < t; i++)
 			a->child[i] = kids[i];
 		for (i = a->h.n - 1; i + 1 < t; i++)
-			set_sep(m, a, i, seps[i]);
+			a->sep[i] = seps[i];
 		a->h.n = t;
+		node_refresh(m, a);
 		inner_remove(p, si);
 		node_put(m, &b->h);
 		return;
@@ -661,14 +806,17 @@ static void inner_rebalance(omap_t *m, struct oinner *p, unsigned si, struct oin
 	for (i = 0; i < an; i++)
 		a->child[i] = kids[i];
 	for (i = 0; i + 1 < an; i++)
-		set_sep(m, a, i, seps[i]);
+		a->sep[i] = seps[i];
 	a->h.n = an;
 	for (i = 0; i < t - an; i++)
 		b->child[i] = kids[an + i];
 	for (i = 0; i + 1 < t - an; i++)
-		set_sep(m, b, i, seps[an + i]);
+		b->sep[i] = seps[an + i];
 	b->h.n = t - an;
-	set_sep(m, p, si, seps[an - 1]);
+	node_refresh(m, a);
+	node_refresh(m, b);
+	p->sep[si] = seps[an - 1];
+	sep_fix(m, p, si);
 }
 
 /* Node at level lvl+1 (child path->idx[lvl] of path->node[lvl]) is short. */
@@ -714,6 +862,7 @@ void *omap_delete(omap_t *m, const uint8_t *k, size_t len)
 		return NULL;
 	v = l->v[pos];
 	memmove(&l->v[pos], &l->v[pos + 1], (l->h.n - pos - 1) * sizeof(l->v[0]));
+	memmove(&l->sl[pos], &l->sl[pos + 1], (l->h.n - pos - 1) * sizeof(l->sl[0]));
 	l->h.n--;
 	m->count--;
 	if (m->height > 0 && l->h.n < OMAP_MIN)
@@ -756,6 +905,10 @@ static int check_leaf(struct ocheck *c, const struct oleaf *l, unsigned depth, c
 		return check_fail(c, "broken leaf chain");
 	for (i = 0; i < l->h.n; i++) {
 		k = m->ops.key(l->v[i], &len);
+		if (l->plen > OMAP_LPRE || len < l->plen || memcmp(k, l->pre, l->plen) != 0)
+			return check_fail(c, "key outside its leaf's prefix");
+		if (l->sl[i] != key_sl(k + l->plen, len - l->plen))
+			return check_fail(c, "leaf slice mismatch");
 		if (i > 0 && val_keycmp(m, l->v[i - 1], k, len) >= 0)
 			return check_fail(c, "keys out of order in a leaf");
 		if (lo && val_keycmp(m, lo, k, len) > 0)
@@ -786,8 +939,10 @@ static int check_inner(struct ocheck *c, const struct oinner *p, unsigned depth,
 		return check_fail(c, "inner child count out of range");
 	for (i = 0; i + 1 < p->h.n; i++) {
 		k = m->ops.key(p->sep[i], &len);
-		if (p->pfx[i] != key_pfx(k, len))
-			return check_fail(c, "separator prefix mismatch");
+		if (p->plen > OMAP_PRE || len < p->plen || memcmp(k, p->pre, p->plen) != 0)
+			return check_fail(c, "separator outside its node's prefix");
+		if (p->pfx[i] != key_pfx(k + p->plen, len - p->plen))
+			return check_fail(c, "separator slice mismatch");
 		if (i > 0 && val_keycmp(m, p->sep[i - 1], k, len) >= 0)
 			return check_fail(c, "separators out of order");
 		if (lo && val_keycmp(m, lo, k, len) > 0)

@@ -109,6 +109,8 @@ bool omap_next(struct omap_cur *c);
 bool omap_prev(struct omap_cur *c);
 /* The value at c (c must be positioned). */
 void *omap_cur_val(const struct omap_cur *c);
+/* The key bytes of v through m's ops (borrowed from v). */
+const uint8_t *omap_val_key(const omap_t *m, const void *v, size_t *len);
 
 /*
  * Verify the invariants above.  0, or -EUCLEAN with a description of the

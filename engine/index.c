@@ -1,0 +1,281 @@
+/*
+ * index.c - secondary indexes: index keys, entries, backfill, projection.
+ *
+ * An index is an ordered map from enc(ipk) [enc(isk)] enc(pk) [enc(sk)]
+ * to a struct ient pointing at the base record (dbint.h).  Appending the
+ * base key makes every entry unique even when many items share index key
+ * values, and orders such ties by base key, so index partitions list and
+ * paginate exactly like base partitions.  Entries are maintained by
+ * db_apply() in the same critical section as the base map, so an index
+ * never disagrees with its table (tbl_check_integrity proves it).
+ *
+ * Sparse indexes: an item that lacks an index key attribute is not in the
+ * index.  An item whose index key attribute is present but unusable (a
+ * type other than the index's, an empty S/B, over the 2048/1024-byte key
+ * limits) is rejected, as DynamoDB rejects it, with a message naming the
+ * index and the attribute.  Both attributes are checked when present, so
+ * an item cannot be stored with a malformed index attribute merely
+ * because the other one is missing.
+ *
+ * Projection is applied when an item is read through an index
+ * (tbl_project): entries always reach the whole base item, so changing a
+ * projection costs nothing and never needs a rebuild.
+ */
+#include "dbint.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "item.h"
+
+/* ---- entries ---- */
+
+static const uint8_t *ient_omap_key(const void *v, size_t *len)
+{
+	const struct ient *e = v;
+
+	*len = e->key_len;
+	return e->key;
+}
+
+static void ient_hold(void *v)
+{
+	((struct ient *)v)->refs++;
+}
+
+static void ient_release(void *v)
+{
+	ient_unref(v);
+}
+
+const struct omap_ops ient_omap_ops = {
+	.key = ient_omap_key,
+	.hold = ient_hold,
+	.release = ient_release,
+};
+
+void ient_unref(struct ient *e)
+{
+	if (e && --e->refs == 0)
+		free(e);
+}
+
+void ient_free_cb(void *v, void *ctx)
+{
+	(void)ctx;
+	ient_unref(v);
+}
+
+int ient_new(const uint8_t *k, size_t len, struct rec *rec, struct ient **out)
+{
+	struct ient *e = malloc(sizeof(*e) + len);
+
+	if (!e)
+		return -ENOMEM;
+	e->rec = rec;
+	e->refs = 1;
+	e->key_len = (uint16_t)len;
+	memcpy(e->key, k, len);
+	*out = e;
+	return 0;
+}
+
+void idx_map_free(omap_t *m)
+{
+	omap_free(m, ient_free_cb, NULL);
+}
+
+/* ---- index keys ---- */
+
+int idx_find(const struct table_schema *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->nindex; i++)
+		if (strcmp(s->index[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Is v usable as index key attribute a?  0, or -EINVAL naming both. */
+static int idx_attr_check(const struct index_def *d, const struct key_attr *a,
+			  const struct val *v, bool is_sort, struct dyn_err *err)
+{
+	size_t max = is_sort ? ITEM_MAX_SK : ITEM_MAX_PK;
+	int rc;
+
+	if (v->type != a->type)
+		rc = err_set(err, EINVAL, "index %s: attribute %s must be of type %s, not %s",
+			     d->name, a->name, val_type_name(a->type), val_type_name(v->type));
+	else if ((v->type == VAL_S || v->type == VAL_B) && v->s.len == 0)
+		rc = err_set(err, EINVAL, "index %s: key attribute %s must not be empty", d->name,
+			     a->name);
+	else if ((v->type == VAL_S || v->type == VAL_B) && v->s.len > max)
+		rc = err_set(err, EINVAL,
+			     "index %s: key attribute %s is %zu bytes, over the %zu-byte limit",
+			     d->name, a->name, v->s.len, max);
+	else
+		return 0;
+	err_path(err, a->name);
+	return rc;
+}
+
+int idx_key(const struct index_def *d, const struct val *item, const uint8_t *bkey,
+	    size_t blen, struct keyenc_buf *b, struct dyn_err *err)
+{
+	const struct val *pk, *sk = NULL;
+	int rc;
+
+	b->len = 0;
+	pk = val_map_get(item, d->pk.name, strlen(d->pk.name));
+	if (d->has_sk)
+		sk = val_map_get(item, d->sk.name, strlen(d->sk.name));
+	rc = pk ? idx_attr_check(d, &d->pk, pk, false, err) : 0;
+	if (rc == 0 && sk)
+		rc = idx_attr_check(d, &d->sk, sk, true, err);
+	if (rc < 0)
+		return rc;
+	if (!pk || (d->has_sk && !sk))
+		return 0;
+	rc = tbl_key_encode(b, pk, sk);
+	if (rc == 0)
+		rc = keyenc_buf_put(b, bkey, blen);
+	return rc < 0 ? rc : 1;
+}
+
+/* ---- backfill ---- */
+
+/* "pk" or "pk / sk" of a record, for messages. */
+static void describe_rec(const struct table_schema *s, const struct rec *r, char *buf,
+			 size_t size)
+{
+	struct val pk, sk;
+	char a[160], b[160];
+
+	if (rec_key_vals(s, r, &pk, &sk) < 0) {
+		snprintf(buf, size, "(undecodable key)");
+		return;
+	}
+	tbl_describe_val(&pk, a, sizeof(a));
+	if (s->has_sk) {
+		tbl_describe_val(&sk, b, sizeof(b));
+		snprintf(buf, size, "%s=%s, %s=%s", s->pk.name, a, s->sk.name, b);
+		val_free(&sk);
+	} else {
+		snprintf(buf, size, "%s=%s", s->pk.name, a);
+	}
+	val_free(&pk);
+}
+
+int idx_build(const struct table_schema *s, const struct index_def *d, omap_t *base,
+	      omap_t **out, struct dyn_err *err)
+{
+	struct keyenc_buf kb;
+	struct omap_cur c;
+	struct dyn_err e2;
+	struct val item;
+	struct ient *e;
+	struct rec *r;
+	char desc[1100];
+	omap_t *m;
+	void *old;
+	bool ok;
+	int rc;
+
+	rc = omap_new(&ient_omap_ops, &m);
+	if (rc < 0)
+		return rc;
+	keyenc_buf_init(&kb);
+	for (ok = omap_first(base, &c); ok; ok = omap_next(&c)) {
+		r = omap_cur_val(&c);
+		rc = rec_decode(s, r, &item);
+		if (rc < 0)
+			goto out_fail;
+		err_clear(&e2);
+		rc = idx_key(d, &item, r->data, r->key_len, &kb, &e2);
+		val_free(&item);
+		if (rc < 0) {
+			describe_rec(s, r, desc, sizeof(desc));
+			err_set(err, -rc, "cannot add index %s: item (%s): %s", d->name, desc,
+				e2.code ? e2.msg : "out of memory");
+			err_path(err, e2.path);
+			goto out_fail;
+		}
+		if (rc == 0)
+			continue;
+		rc = ient_new(kb.p, kb.len, r, &e);
+		if (rc < 0)
+			goto out_fail;
+		rc = omap_insert(m, e, &old);
+		if (rc < 0) {
+			ient_unref(e);
+			goto out_fail;
+		}
+	}
+	keyenc_buf_free(&kb);
+	omap_trim(m);
+	*out = m;
+	return 0;
+out_fail:
+	keyenc_buf_free(&kb);
+	idx_map_free(m);
+	return rc;
+}
+
+/* ---- projection ---- */
+
+static bool keep_attr(const struct table_schema *s, const struct index_def *d, const char *name)
+{
+	size_t i;
+
+	if (strcmp(name, s->pk.name) == 0 || (s->has_sk && strcmp(name, s->sk.name) == 0) ||
+	    strcmp(name, d->pk.name) == 0 || (d->has_sk && strcmp(name, d->sk.name) == 0))
+		return true;
+	if (d->proj != PROJ_INCLUDE)
+		return false;
+	for (i = 0; i < d->ninclude; i++)
+		if (strcmp(name, d->include[i]) == 0)
+			return true;
+	return false;
+}
+
+int tbl_project(table_t *t, const char *index, struct val *item)
+{
+	const struct index_def *d;
+	struct val_attr *a;
+	size_t i;
+	char *name;
+	int rc = 0, pos;
+
+	if (!index)
+		return 0;
+	if (!item || item->type != VAL_M)
+		return -EINVAL;
+	pthread_rwlock_rdlock(&t->lock);
+	pos = idx_find(&t->schema, index);
+	if (pos < 0) {
+		rc = -ENOENT;
+		goto out_unlock;
+	}
+	d = &t->schema.index[pos];
+	if (d->proj == PROJ_ALL)
+		goto out_unlock;
+	for (i = item->m.len; i-- > 0;) {
+		a = &item->m.a[i];
+		if (keep_attr(&t->schema, d, a->name))
+			continue;
+		/* val_map_remove frees the stored name: look it up by a copy. */
+		name = strndup(a->name, a->name_len);
+		if (!name) {
+			rc = -ENOMEM;
+			goto out_unlock;
+		}
+		val_map_remove(item, name, strlen(name));
+		free(name);
+	}
+out_unlock:
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}

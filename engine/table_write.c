@@ -1,0 +1,531 @@
+/*
+ * table_write.c - db_apply(), the one write primitive, and its wrappers.
+ *
+ * Phases (all under the write locks of the tables involved, taken in
+ * table-id order so that concurrent transactions cannot deadlock):
+ *
+ *   1. resolve  every op's key (key rules checked), find the current record;
+ *               reject two ops on one item;
+ *   2. evaluate flags and callbacks against the current item, build the
+ *               new items, validate them (item_check, key rules, index key
+ *               types), and build everything memory will need: new
+ *               records, new index entries, tree nodes (omap_reserve);
+ *   3. log      hand all changes to the journal as one record;
+ *   4. commit   change the maps and counters - nothing here can fail;
+ *   5. after unlocking: log->sync, the observer.
+ *
+ * Any failure before phase 4 leaves memory exactly as it was, which is
+ * what makes db_apply() all-or-nothing and a refused journal write -EIO
+ * with nothing changed.  Each op sees the item as it was before the whole
+ * db_apply() (ops are on distinct items, so there is no ambiguity).
+ *
+ * Index maintenance: the old item's index keys are computed from its
+ * decoded form and its entries found in phase 2; when an update leaves an
+ * index key unchanged, the existing entry is simply pointed at the new
+ * record instead of being replaced.
+ *
+ * DB_MODIFY may return an item without its key attributes; they are
+ * filled in from the op's key.  It may not change them (-EINVAL).
+ *
+ * *failed receives the index of the op that failed, or n when the
+ * failure belongs to no single op (-ENOMEM while reserving, -EIO).
+ */
+#include "dbint.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "item.h"
+
+enum aop_act {
+	ACT_NONE, /* nothing to write */
+	ACT_PUT,  /* store item (insert or replace) */
+	ACT_DEL,  /* remove the current item */
+};
+
+/* One operation while db_apply() works on it. */
+struct aop {
+	struct table *t;			/* its table (locked) */
+	struct keyenc_buf key;			/* base tuple key */
+	const struct val *pk, *sk;		/* key values (borrowed) */
+	struct rec *cur;			/* current record, or NULL */
+	struct val old;				/* decoded current item, if have_old */
+	bool have_old;				/* old holds the current item */
+	enum aop_act act;			/* what to write */
+	const struct val *item;			/* ACT_PUT: the new item */
+	struct val nv;				/* DB_MODIFY's new item (owned) */
+	struct rec *nrec;			/* ACT_PUT: the new record */
+	struct ient *oent[DB_MAX_INDEXES];	/* entries of the current item */
+	struct ient *nent[DB_MAX_INDEXES];	/* entries for the new item */
+	bool retarget[DB_MAX_INDEXES];		/* oent stays, pointed at nrec */
+};
+
+static void aop_init(struct aop *a)
+{
+	memset(a, 0, sizeof(*a));
+	keyenc_buf_init(&a->key);
+	val_init_null(&a->old);
+	val_init_null(&a->nv);
+}
+
+static void aop_clean(struct aop *a)
+{
+	size_t i;
+
+	keyenc_buf_free(&a->key);
+	val_free(&a->old);
+	val_free(&a->nv);
+	rec_unref(a->nrec);
+	for (i = 0; i < DB_MAX_INDEXES; i++)
+		ient_unref(a->nent[i]);
+}
+
+/* ---- phase 1: keys ---- */
+
+static int resolve_op(const struct db_op *op, struct aop *a, struct dyn_err *err)
+{
+	struct table *t = op->table;
+	int rc;
+
+	a->t = t;
+	if (!t->alive)
+		return err_set(err, ENOENT, "table %s was dropped", t->name);
+	if (op->kind == DB_PUT) {
+		rc = tbl_key_of(&t->schema, op->item, &a->pk, &a->sk, err);
+	} else {
+		a->pk = op->pk;
+		a->sk = op->sk;
+		rc = tbl_key_check(&t->schema, op->pk, op->sk, err);
+	}
+	if (rc < 0)
+		return rc;
+	rc = tbl_key_encode(&a->key, a->pk, a->sk);
+	if (rc < 0)
+		return rc;
+	a->cur = omap_get(t->base, a->key.p, a->key.len);
+	return 0;
+}
+
+static int check_distinct(const struct aop *a, size_t n, size_t *failed, struct dyn_err *err)
+{
+	size_t i, j;
+
+	for (j = 1; j < n; j++)
+		for (i = 0; i < j; i++)
+			if (a[i].t == a[j].t && a[i].key.len == a[j].key.len &&
+			    memcmp(a[i].key.p, a[j].key.p, a[i].key.len) == 0) {
+				*failed = j;
+				return err_set(err, EINVAL,
+					       "operations %zu and %zu are on the same item of %s",
+					       i, j, a[j].t->name);
+			}
+	return 0;
+}
+
+/* ---- phase 2: evaluate and prepare ---- */
+
+/* DB_MODIFY's item: fill in missing key attributes, refuse changed ones. */
+static int fix_modified_key(struct aop *a, struct dyn_err *err)
+{
+	const struct table_schema *s = &a->t->schema;
+	const struct key_attr *attrs[2] = { &s->pk, s->has_sk ? &s->sk : NULL };
+	const struct val *vals[2] = { a->pk, a->sk };
+	const struct val *pk, *sk;
+	struct keyenc_buf kb;
+	struct val copy;
+	int rc, i;
+
+	if (a->nv.type != VAL_M)
+		return err_set(err, EINVAL, "an item must be a map of attributes");
+	for (i = 0; i < 2 && attrs[i]; i++) {
+		if (val_map_get(&a->nv, attrs[i]->name, strlen(attrs[i]->name)))
+			continue;
+		rc = val_copy(&copy, vals[i]);
+		if (rc == 0)
+			rc = val_map_set(&a->nv, attrs[i]->name, strlen(attrs[i]->name), &copy);
+		if (rc < 0)
+			return rc;
+	}
+	rc = tbl_key_of(s, &a->nv, &pk, &sk, err);
+	if (rc < 0)
+		return rc;
+	keyenc_buf_init(&kb);
+	rc = tbl_key_encode(&kb, pk, sk);
+	if (rc == 0 && (kb.len != a->key.len || memcmp(kb.p, a->key.p, kb.len) != 0))
+		rc = err_set(err, EINVAL, "an update cannot change the key attributes");
+	keyenc_buf_free(&kb);
+	return rc;
+}
+
+/* Run the callback and decide what to write. */
+static int evaluate(const struct db_op *op, struct aop *a, struct dyn_err *err)
+{
+	const struct val *old = a->have_old ? &a->old : NULL;
+	struct val scratch;
+	int rc = 0;
+
+	if ((op->flags & DB_IF_ABSENT) && a->cur)
+		return err_set(err, EEXIST, "the item exists");
+	if ((op->flags & DB_IF_PRESENT) && !a->cur)
+		return err_set(err, ENOENT, "no such item");
+	if (op->kind == DB_MODIFY) {
+		rc = op->fn(op->ctx, old, &a->nv, err);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			a->act = ACT_PUT;
+			a->item = &a->nv;
+			return fix_modified_key(a, err);
+		}
+		if (rc == 1)
+			a->act = a->cur ? ACT_DEL : ACT_NONE;
+		else if (rc != 2)
+			return err_set(err, EINVAL, "bad return %d from an update callback", rc);
+		return 0;
+	}
+	if (op->fn) {
+		val_init_null(&scratch);
+		rc = op->fn(op->ctx, old, &scratch, err);
+		val_free(&scratch);
+		if (rc < 0)
+			return rc;
+	}
+	if (op->kind == DB_PUT) {
+		a->act = ACT_PUT;
+		a->item = op->item;
+	} else if (op->kind == DB_DELETE) {
+		a->act = a->cur ? ACT_DEL : ACT_NONE;
+	}
+	return 0;
+}
+
+/* Index entries to remove (old item) and to add (new item). */
+static int prepare_indexes(struct aop *a, struct dyn_err *err)
+{
+	const struct table_schema *s = &a->t->schema;
+	struct keyenc_buf ib;
+	size_t i;
+	int rc = 0;
+
+	keyenc_buf_init(&ib);
+	for (i = 0; i < s->nindex; i++) {
+		if (a->have_old && idx_key(&s->index[i], &a->old, a->cur->data, a->cur->key_len,
+					   &ib, NULL) == 1)
+			a->oent[i] = omap_get(a->t->idx[i], ib.p, ib.len);
+		if (a->act != ACT_PUT)
+			continue;
+		rc = idx_key(&s->index[i], a->item, a->key.p, a->key.len, &ib, err);
+		if (rc < 0)
+			break;
+		if (rc == 0)
+			continue;
+		if (a->oent[i] && a->oent[i]->key_len == ib.len &&
+		    memcmp(a->oent[i]->key, ib.p, ib.len) == 0) {
+			a->retarget[i] = true;
+			continue;
+		}
+		rc = ient_new(ib.p, ib.len, NULL, &a->nent[i]);
+		if (rc < 0)
+			break;
+	}
+	keyenc_buf_free(&ib);
+	return rc < 0 ? rc : 0;
+}
+
+static int prepare_op(const struct db_op *op, struct aop *a, struct dyn_err *err)
+{
+	struct table *t = a->t;
+	int rc;
+
+	if (a->cur && (op->fn || (t->schema.nindex && op->kind != DB_CHECK))) {
+		rc = rec_decode(&t->schema, a->cur, &a->old);
+		if (rc < 0)
+			return rc;
+		a->have_old = true;
+	}
+	rc = evaluate(op, a, err);
+	if (rc < 0 || a->act == ACT_NONE)
+		return rc;
+	if (a->act == ACT_PUT) {
+		rc = item_check(a->item, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (t->schema.nindex) {
+		rc = prepare_indexes(a, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (a->act == ACT_PUT)
+		rc = rec_new(&t->schema, a->item, a->key.p, a->key.len, item_size(a->item), 0,
+			     &a->nrec);
+	return rc;
+}
+
+/* Make sure phase 4 cannot run out of tree nodes. */
+static int reserve(struct aop *a, size_t n, struct table **tabs, size_t ntabs)
+{
+	size_t k, j, i, puts, ents;
+	int rc;
+
+	for (k = 0; k < ntabs; k++) {
+		puts = 0;
+		for (j = 0; j < n; j++)
+			puts += a[j].t == tabs[k] && a[j].act == ACT_PUT;
+		rc = omap_reserve(tabs[k]->base, puts);
+		if (rc < 0)
+			return rc;
+		for (i = 0; i < tabs[k]->schema.nindex; i++) {
+			ents = 0;
+			for (j = 0; j < n; j++)
+				ents += a[j].t == tabs[k] && a[j].nent[i] != NULL;
+			rc = omap_reserve(tabs[k]->idx[i], ents);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* ---- phase 4: commit ---- */
+
+static void must_insert(omap_t *m, void *v, void **old)
+{
+	/* Reserved in phase 2: an insert cannot fail here. */
+	if (omap_insert(m, v, old) < 0)
+		abort();
+}
+
+static void commit_op(struct aop *a, int64_t now)
+{
+	struct table *t = a->t;
+	size_t i, plen = keyenc_next(a->key.p, a->key.len);
+	struct ient *e;
+	void *old;
+
+	for (i = 0; i < t->schema.nindex; i++) {
+		if (a->retarget[i]) {
+			a->oent[i]->rec = a->nrec;
+			continue;
+		}
+		if (a->oent[i]) {
+			e = omap_delete(t->idx[i], a->oent[i]->key, a->oent[i]->key_len);
+			ient_unref(e);
+		}
+		if (a->nent[i]) {
+			a->nent[i]->rec = a->nrec;
+			must_insert(t->idx[i], a->nent[i], &old);
+			a->nent[i] = NULL;
+		}
+	}
+	if (a->act == ACT_PUT) {
+		if (!a->cur && !tbl_map_has_prefix(t->base, a->key.p, plen))
+			t->partitions++;
+		a->nrec->mtime_ns = now;
+		t->bytes += a->nrec->size;
+		must_insert(t->base, a->nrec, &old);
+		a->nrec = NULL;
+	} else {
+		old = omap_delete(t->base, a->key.p, a->key.len);
+		if (!tbl_map_has_prefix(t->base, a->key.p, plen))
+			t->partitions--;
+	}
+	if (old) {
+		t->bytes -= ((struct rec *)old)->size;
+		rec_unref(old);
+	}
+	a->cur = NULL;
+	t->mtime_ns = now;
+}
+
+/* Return spare reserved nodes (a big transaction may have reserved many). */
+static void trim_maps(struct table *t)
+{
+	size_t i;
+
+	omap_trim(t->base);
+	for (i = 0; i < t->schema.nindex; i++)
+		omap_trim(t->idx[i]);
+}
+
+/* ---- db_apply ---- */
+
+static int lock_tables(struct db_op *ops, size_t n, struct table **tabs)
+{
+	size_t i, j, k = 0;
+	struct table *t;
+
+	for (i = 0; i < n; i++) {
+		t = ops[i].table;
+		for (j = k; j > 0 && tabs[j - 1]->id > t->id; j--)
+			;
+		if (j > 0 && tabs[j - 1] == t)
+			continue;
+		memmove(&tabs[j + 1], &tabs[j], (k - j) * sizeof(tabs[0]));
+		tabs[j] = t;
+		k++;
+	}
+	for (i = 0; i < k; i++)
+		pthread_rwlock_wrlock(&tabs[i]->lock);
+	return (int)k;
+}
+
+static int check_ops(struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err)
+{
+	size_t i;
+
+	if (n > DB_MAX_TX_OPS)
+		return err_set(err, EINVAL, "at most %d operations at once", DB_MAX_TX_OPS);
+	for (i = 0; i < n; i++) {
+		*failed = i;
+		if (!ops[i].table)
+			return err_set(err, EINVAL, "operation %zu has no table", i);
+		switch (ops[i].kind) {
+		case DB_PUT:
+			if (!ops[i].item)
+				return err_set(err, EINVAL, "operation %zu: put without item", i);
+			break;
+		case DB_MODIFY:
+		case DB_CHECK:
+			if (!ops[i].fn && ops[i].kind == DB_MODIFY)
+				return err_set(err, EINVAL, "operation %zu: update without callback",
+					       i);
+			break;
+		case DB_DELETE:
+			break;
+		default:
+			return err_set(err, EINVAL, "operation %zu: unknown kind", i);
+		}
+	}
+	*failed = n;
+	return 0;
+}
+
+static size_t changes_of(struct aop *a, size_t n, struct db_change *ch)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (a[i].act == ACT_NONE)
+			continue;
+		memset(&ch[k], 0, sizeof(ch[k]));
+		ch[k].table = a[i].t->name;
+		if (a[i].act == ACT_PUT) {
+			ch[k].kind = DB_CH_PUT;
+			ch[k].item = a[i].item;
+		} else {
+			ch[k].kind = DB_CH_DELETE;
+			ch[k].pk = a[i].pk;
+			ch[k].sk = a[i].sk;
+		}
+		k++;
+	}
+	return k;
+}
+
+int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
+	       bool logit)
+{
+	struct table *tabs_one[1], **tabs = tabs_one;
+	struct db_change ch_one[1], *ch = ch_one;
+	struct aop one, *a = &one;
+	size_t i, nch, dummy, ntabs = 0;
+	uint64_t lsn = 0;
+	int64_t now;
+	int rc;
+
+	if (!failed)
+		failed = &dummy;
+	*failed = n;
+	if (n == 0)
+		return 0;
+	rc = check_ops(ops, n, failed, err);
+	if (rc < 0)
+		return rc;
+	if (n > 1) {
+		a = calloc(n, sizeof(*a));
+		tabs = calloc(n, sizeof(*tabs));
+		ch = calloc(n, sizeof(*ch));
+		if (!a || !tabs || !ch) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+	}
+	for (i = 0; i < n; i++)
+		aop_init(&a[i]);
+	ntabs = (size_t)lock_tables(ops, n, tabs);
+	for (i = 0; i < n; i++) {
+		*failed = i;
+		rc = resolve_op(&ops[i], &a[i], err);
+		if (rc < 0)
+			goto out_unlock;
+	}
+	*failed = n;
+	rc = check_distinct(a, n, failed, err);
+	if (rc < 0)
+		goto out_unlock;
+	for (i = 0; i < n; i++) {
+		*failed = i;
+		rc = prepare_op(&ops[i], &a[i], err);
+		if (rc < 0)
+			goto out_unlock;
+	}
+	*failed = n;
+	nch = changes_of(a, n, ch);
+	if (nch == 0)
+		goto out_unlock;
+	rc = reserve(a, n, tabs, ntabs);
+	if (rc < 0)
+		goto out_unlock;
+	if (logit && db_log_append(db, ch, nch, &lsn) < 0) {
+		rc = err_set(err, EIO, "the journal could not be written; nothing was changed");
+		goto out_unlock;
+	}
+	now = tbl_now_ns();
+	for (i = 0; i < n; i++)
+		if (a[i].act != ACT_NONE)
+			commit_op(&a[i], now);
+	for (i = 0; i < ntabs; i++) {
+		trim_maps(tabs[i]);
+		pthread_rwlock_unlock(&tabs[i]->lock);
+	}
+	ntabs = 0;
+	if (logit) {
+		rc = db_log_sync(db, lsn, err);
+		db_notify(db, ch, nch);
+	}
+out_unlock:
+	for (i = 0; i < ntabs; i++)
+		pthread_rwlock_unlock(&tabs[i]->lock);
+	for (i = 0; i < n; i++)
+		aop_clean(&a[i]);
+out_free:
+	if (a != &one)
+		free(a);
+	if (tabs != tabs_one)
+		free(tabs);
+	if (ch != ch_one)
+		free(ch);
+	return rc;
+}
+
+int db_apply(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err)
+{
+	return db_apply_x(db, ops, n, failed, err, true);
+}
+
+int tbl_put(table_t *t, struct val *item, int flags, struct dyn_err *err)
+{
+	struct db_op op = { .kind = DB_PUT, .table = t, .item = item, .flags = flags };
+
+	return db_apply(t->db, &op, 1, NULL, err);
+}
+
+int tbl_delete(table_t *t, const struct val *pk, const struct val *sk, int flags,
+	       struct dyn_err *err)
+{
+	struct db_op op = { .kind = DB_DELETE, .table = t, .pk = pk, .sk = sk, .flags = flags };
+
+	return db_apply(t->db, &op, 1, NULL, err);
+}

@@ -1,0 +1,1504 @@
+/*
+ * check_db.c - the database and its tables: writes, key rules, db_apply
+ * atomicity, the log and observer hooks, queries, scans, partitions,
+ * drop, stats, schema changes, replay.  (Indexes: check_index.c; the
+ * randomized comparison with a model: check_dbmodel.c.)
+ *
+ * Every test gets a fresh database from a checked fixture, and the
+ * teardown runs db_check_integrity() on whatever the test left behind.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "item.h"
+#include "num.h"
+
+static db_t *db;
+static table_t *tq; /* quiz-stats: "id#level" S, "week" S */
+static table_t *tu; /* users: "username" S, no sort key */
+static table_t *tn; /* nums: "p" S, "n" N */
+static table_t *tb; /* bins: "p" S, "b" B */
+
+/* Values made by the helpers below live until teardown. */
+static struct val *vals[256];
+static size_t nvals;
+
+/* ---- helpers ---- */
+
+static void attr_set(struct key_attr *a, const char *name, enum val_type t)
+{
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	a->type = t;
+}
+
+static void schema_init(struct table_schema *s, const char *pk, enum val_type pt, const char *sk,
+			enum val_type st)
+{
+	memset(s, 0, sizeof(*s));
+	attr_set(&s->pk, pk, pt);
+	if (sk) {
+		s->has_sk = true;
+		attr_set(&s->sk, sk, st);
+	}
+}
+
+static table_t *mk_table(const char *name, const char *pk, enum val_type pt, const char *sk,
+			 enum val_type st)
+{
+	struct table_schema s;
+	table_t *t;
+
+	schema_init(&s, pk, pt, sk, st);
+	ck_assert_int_eq(db_create_table(db, name, &s, NULL), 0);
+	ck_assert_int_eq(db_table_open(db, name, &t), 0);
+	return t;
+}
+
+static struct val *keep(void)
+{
+	ck_assert_uint_lt(nvals, sizeof(vals) / sizeof(vals[0]));
+	vals[nvals] = calloc(1, sizeof(struct val));
+	ck_assert_ptr_nonnull(vals[nvals]);
+	return vals[nvals++];
+}
+
+static const struct val *vs(const char *s)
+{
+	struct val *v = keep();
+
+	ck_assert_int_eq(val_init_str(v, s, strlen(s)), 0);
+	return v;
+}
+
+static const struct val *vn(const char *text)
+{
+	struct val *v = keep();
+	struct num n;
+
+	ck_assert_int_eq(num_parse(text, strlen(text), &n, NULL), 0);
+	val_init_num(v, &n);
+	return v;
+}
+
+static const struct val *vb(const void *p, size_t len)
+{
+	struct val *v = keep();
+
+	ck_assert_int_eq(val_init_bin(v, p, len), 0);
+	return v;
+}
+
+static void jparse(struct val *out, const char *fmt, va_list ap)
+{
+	struct dyn_err err;
+	char *text;
+	int n;
+
+	n = vasprintf(&text, fmt, ap);
+	ck_assert_int_ge(n, 0);
+	err_clear(&err);
+	ck_assert_msg(item_parse_value(text, (size_t)n, out, &err) == 0, "bad test JSON %s: %s",
+		      text, err.msg);
+	free(text);
+}
+
+/* An item from printf-formatted JSON (kept until teardown). */
+static struct val *J(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static struct val *J(const char *fmt, ...)
+{
+	struct val *v = keep();
+	va_list ap;
+
+	va_start(ap, fmt);
+	jparse(v, fmt, ap);
+	va_end(ap);
+	return v;
+}
+
+static int put_err(table_t *t, int flags, struct dyn_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int put_err(table_t *t, int flags, struct dyn_err *err, const char *fmt, ...)
+{
+	struct val item;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	jparse(&item, fmt, ap);
+	va_end(ap);
+	err_clear(err);
+	rc = tbl_put(t, &item, flags, err);
+	val_free(&item);
+	return rc;
+}
+
+static int put(table_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int put(table_t *t, const char *fmt, ...)
+{
+	struct val item;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	jparse(&item, fmt, ap);
+	va_end(ap);
+	rc = tbl_put(t, &item, 0, NULL);
+	val_free(&item);
+	return rc;
+}
+
+/* Compact JSON of the stored item (static buffer), or NULL. */
+static const char *get_c(table_t *t, const struct val *pk, const struct val *sk)
+{
+	static char buf[4096];
+	struct val item;
+	char *text;
+	size_t len;
+
+	if (tbl_get(t, pk, sk, &item, NULL) < 0)
+		return NULL;
+	ck_assert_int_eq(item_render_compact(&item, NULL, NULL, &text, &len), 0);
+	snprintf(buf, sizeof(buf), "%s", text);
+	free(text);
+	val_free(&item);
+	return buf;
+}
+
+static void val_str(const struct val *v, char *buf, size_t size)
+{
+	char num[NUM_TEXT_MAX];
+	size_t i, n = 0;
+
+	if (!v) {
+		snprintf(buf, size, "-");
+	} else if (v->type == VAL_S) {
+		snprintf(buf, size, "%.*s", (int)v->s.len, v->s.p);
+	} else if (v->type == VAL_N) {
+		num_format(&v->n, num);
+		snprintf(buf, size, "%s", num);
+	} else {
+		for (i = 0; i < v->s.len && n + 3 < size; i++)
+			n += snprintf(buf + n, size - n, "%02x", (unsigned char)v->s.p[i]);
+		if (!v->s.len)
+			buf[0] = 0;
+	}
+}
+
+/* A visitor collecting "sk" (or "pk" without sort key) as a,b,c. */
+struct coll {
+	char out[8192]; /* comma-separated keys */
+	size_t n;	/* items seen */
+	bool full;	/* "pk/sk" instead of just the sort key */
+};
+
+static int collect(void *ctx, const struct item_ref *r)
+{
+	struct coll *c = ctx;
+	const struct val *pk = iref_pk(r), *sk = iref_sk(r);
+	char a[300], b[300];
+	size_t len = strlen(c->out);
+	struct item_meta meta;
+	struct val item;
+
+	ck_assert_ptr_nonnull(pk);
+	/* the view decodes to an item holding those keys */
+	ck_assert_int_eq(iref_decode(r, &item), 0);
+	val_free(&item);
+	iref_meta(r, &meta);
+	ck_assert_uint_gt(meta.text_len, 0);
+	val_str(pk, a, sizeof(a));
+	val_str(sk, b, sizeof(b));
+	if (c->full)
+		snprintf(c->out + len, sizeof(c->out) - len, "%s%s/%s", c->n ? "," : "", a, b);
+	else
+		snprintf(c->out + len, sizeof(c->out) - len, "%s%s", c->n ? "," : "",
+			 sk ? b : a);
+	c->n++;
+	return 0;
+}
+
+static const char *query(table_t *t, const struct tbl_query *q)
+{
+	static struct coll c;
+	struct dyn_err err;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	err_clear(&err);
+	rc = tbl_query(t, q, collect, &c, &err);
+	ck_assert_msg(rc == 0, "query failed: %d %s", rc, err.msg);
+	return c.out;
+}
+
+static void setup(void)
+{
+	nvals = 0;
+	ck_assert_int_eq(db_new(&db), 0);
+	tq = mk_table("quiz-stats", "id#level", VAL_S, "week", VAL_S);
+	tu = mk_table("users", "username", VAL_S, NULL, VAL_NULL);
+	tn = mk_table("nums", "p", VAL_S, "n", VAL_N);
+	tb = mk_table("bins", "p", VAL_S, "b", VAL_B);
+}
+
+static void teardown(void)
+{
+	char *why = NULL;
+	int rc = db_check_integrity(db, &why);
+	size_t i;
+
+	ck_assert_msg(rc == 0, "integrity: %s", why ? why : "?");
+	free(why);
+	tbl_close(tq);
+	tbl_close(tu);
+	tbl_close(tn);
+	tbl_close(tb);
+	db_free(db);
+	for (i = 0; i < nvals; i++) {
+		val_free(vals[i]);
+		free(vals[i]);
+	}
+	nvals = 0;
+}
+
+/* ---- tbl_put / tbl_get / tbl_delete ---- */
+
+START_TEST(test_put_then_get_returns_item)
+{
+	ck_assert_int_eq(put(tq, "{\"id#level\": \"hedy#1\", \"week\": \"2023-31\", \"id\": "
+				 "\"hedy\", \"level\": 1, \"scores\": [60]}"),
+			 0);
+	ck_assert_str_eq(get_c(tq, vs("hedy#1"), vs("2023-31")),
+			 "{\"id\":\"hedy\",\"id#level\":\"hedy#1\",\"level\":1,\"scores\":[60],"
+			 "\"week\":\"2023-31\"}");
+	ck_assert_ptr_null(get_c(tq, vs("hedy#1"), vs("2023-32")));
+}
+END_TEST
+
+START_TEST(test_put_replaces_existing_item)
+{
+	struct tbl_stats st;
+
+	ck_assert_int_eq(put(tu, "{\"username\": \"hedy\", \"email\": \"a@b\"}"), 0);
+	ck_assert_int_eq(put(tu, "{\"username\": \"hedy\", \"level\": 3}"), 0);
+	ck_assert_str_eq(get_c(tu, vs("hedy"), NULL), "{\"level\":3,\"username\":\"hedy\"}");
+	tbl_stats(tu, &st);
+	ck_assert_uint_eq(st.items, 1);
+	ck_assert_uint_eq(st.partitions, 1);
+}
+END_TEST
+
+START_TEST(test_put_if_absent_fails_when_present)
+{
+	struct dyn_err err;
+
+	ck_assert_int_eq(put_err(tu, DB_IF_ABSENT, &err, "{\"username\": \"a\", \"x\": 1}"), 0);
+	ck_assert_int_eq(put_err(tu, DB_IF_ABSENT, &err, "{\"username\": \"a\", \"x\": 2}"),
+			 -EEXIST);
+	ck_assert_str_eq(get_c(tu, vs("a"), NULL), "{\"username\":\"a\",\"x\":1}");
+}
+END_TEST
+
+START_TEST(test_put_if_present_fails_when_absent)
+{
+	struct dyn_err err;
+
+	ck_assert_int_eq(put_err(tu, DB_IF_PRESENT, &err, "{\"username\": \"a\"}"), -ENOENT);
+	ck_assert_ptr_null(get_c(tu, vs("a"), NULL));
+	ck_assert_int_eq(put(tu, "{\"username\": \"a\"}"), 0);
+	ck_assert_int_eq(put_err(tu, DB_IF_PRESENT, &err, "{\"username\": \"a\", \"y\": 1}"), 0);
+	ck_assert_str_eq(get_c(tu, vs("a"), NULL), "{\"username\":\"a\",\"y\":1}");
+}
+END_TEST
+
+/* Key rules: each rejection is EINVAL, names the attribute, stores nothing. */
+static void expect_rejected(table_t *t, int code, const char *attr, const char *json)
+{
+	struct tbl_stats before, after;
+	struct dyn_err err;
+	struct val item;
+	va_list none;
+	int rc;
+
+	(void)none;
+	tbl_stats(t, &before);
+	err_clear(&err);
+	ck_assert_int_eq(item_parse_value(json, strlen(json), &item, NULL), 0);
+	rc = tbl_put(t, &item, 0, &err);
+	val_free(&item);
+	ck_assert_int_eq(rc, -code);
+	ck_assert_int_eq(err.code, code);
+	if (attr)
+		ck_assert_msg(strstr(err.msg, attr), "message \"%s\" does not name %s", err.msg,
+			      attr);
+	tbl_stats(t, &after);
+	ck_assert_uint_eq(after.items, before.items);
+	ck_assert_uint_eq(after.bytes, before.bytes);
+}
+
+static void put_original(void)
+{
+	ck_assert_int_eq(put(tq, "{\"id#level\": \"a\", \"week\": \"w\", \"v\": 1}"), 0);
+}
+
+static void expect_original(void)
+{
+	ck_assert_str_eq(get_c(tq, vs("a"), vs("w")), "{\"id#level\":\"a\",\"v\":1,\"week\":\"w\"}");
+}
+
+START_TEST(test_put_rejects_missing_partition_key)
+{
+	put_original();
+	expect_rejected(tq, EINVAL, "id#level", "{\"week\": \"w\", \"v\": 2}");
+	expect_original();
+}
+END_TEST
+
+START_TEST(test_put_rejects_missing_sort_key)
+{
+	put_original();
+	expect_rejected(tq, EINVAL, "week", "{\"id#level\": \"a\", \"v\": 2}");
+	expect_original();
+}
+END_TEST
+
+START_TEST(test_put_rejects_wrong_key_type)
+{
+	put_original();
+	expect_rejected(tq, EINVAL, "week", "{\"id#level\": \"a\", \"week\": 5, \"v\": 2}");
+	expect_rejected(tq, EINVAL, "id#level", "{\"id#level\": true, \"week\": \"w\"}");
+	expect_rejected(tn, EINVAL, "n", "{\"p\": \"a\", \"n\": \"5\"}");
+	expect_original();
+}
+END_TEST
+
+START_TEST(test_put_rejects_empty_key)
+{
+	put_original();
+	expect_rejected(tq, EINVAL, "id#level", "{\"id#level\": \"\", \"week\": \"w\"}");
+	expect_rejected(tq, EINVAL, "week", "{\"id#level\": \"a\", \"week\": \"\"}");
+	expect_rejected(tb, EINVAL, "b", "{\"p\": \"a\", \"b\": {\"$B\": \"\"}}");
+	expect_original();
+}
+END_TEST
+
+START_TEST(test_put_rejects_partition_key_over_2048_bytes)
+{
+	char *pk = malloc(2050);
+
+	memset(pk, 'x', 2049);
+	pk[2049] = 0;
+	expect_rejected(tu, EINVAL, "username", "{\"username\": \"\"}");
+	{
+		char *json;
+
+		ck_assert_int_ge(asprintf(&json, "{\"username\": \"%s\"}", pk), 0);
+		expect_rejected(tu, EINVAL, "username", json);
+		free(json);
+	}
+	pk[2048] = 0; /* exactly the limit is fine */
+	ck_assert_int_eq(put(tu, "{\"username\": \"%s\"}", pk), 0);
+	ck_assert_ptr_nonnull(get_c(tu, vs(pk), NULL));
+	free(pk);
+}
+END_TEST
+
+START_TEST(test_put_rejects_sort_key_over_1024_bytes)
+{
+	char *sk = malloc(1026), *json;
+
+	memset(sk, 'y', 1025);
+	sk[1025] = 0;
+	ck_assert_int_ge(asprintf(&json, "{\"id#level\": \"a\", \"week\": \"%s\"}", sk), 0);
+	expect_rejected(tq, EINVAL, "week", json);
+	free(json);
+	sk[1024] = 0;
+	ck_assert_int_eq(put(tq, "{\"id#level\": \"a\", \"week\": \"%s\"}", sk), 0);
+	ck_assert_ptr_nonnull(get_c(tq, vs("a"), vs(sk)));
+	free(sk);
+}
+END_TEST
+
+START_TEST(test_put_rejects_item_over_400k_with_efbig)
+{
+	char *big = malloc(410 * 1024), *json;
+
+	put_original();
+	memset(big, 'z', 410 * 1024 - 1);
+	big[410 * 1024 - 1] = 0;
+	ck_assert_int_ge(asprintf(&json, "{\"id#level\": \"a\", \"week\": \"w\", \"x\": \"%s\"}",
+				  big),
+			 0);
+	expect_rejected(tq, EFBIG, NULL, json);
+	free(json);
+	free(big);
+	expect_original();
+}
+END_TEST
+
+START_TEST(test_put_rejects_non_map_item)
+{
+	expect_rejected(tu, EINVAL, NULL, "[1, 2]");
+	expect_rejected(tu, EINVAL, NULL, "\"hello\"");
+}
+END_TEST
+
+START_TEST(test_get_missing_is_enoent)
+{
+	struct val out;
+
+	ck_assert_int_eq(tbl_get(tq, vs("nope"), vs("w"), &out, NULL), -ENOENT);
+	ck_assert_int_eq(tbl_get(tu, vs("nope"), NULL, NULL, NULL), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_get_wrong_key_type_is_einval)
+{
+	ck_assert_int_eq(tbl_get(tq, vn("1"), vs("w"), NULL, NULL), -EINVAL);
+	ck_assert_int_eq(tbl_get(tq, vs("a"), NULL, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(tbl_get(tu, vs("a"), vs("b"), NULL, NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_get_text_is_canonical_with_exact_meta)
+{
+	struct item_meta meta, meta2;
+	char *text, *want;
+	size_t len, wlen;
+	struct val *item;
+
+	item = J("{\"username\": \"hedy\", \"b\": {\"$B\": \"AAE=\"}, \"n\": 0.1, \"l\": []}");
+	ck_assert_int_eq(tbl_put(tu, item, 0, NULL), 0);
+	ck_assert_int_eq(tbl_get_text(tu, vs("hedy"), NULL, &text, &len, &meta), 0);
+	ck_assert_int_eq(item_render(item, "username", NULL, &want, &wlen), 0);
+	ck_assert_str_eq(text, want);
+	ck_assert_uint_eq(len, wlen);
+	ck_assert_uint_eq(meta.text_len, wlen);
+	ck_assert_uint_eq(meta.size, item_size(item));
+	ck_assert_int_gt(meta.mtime_ns, 0);
+	/* meta alone (the cached length) agrees */
+	ck_assert_int_eq(tbl_get(tu, vs("hedy"), NULL, NULL, &meta2), 0);
+	ck_assert_uint_eq(meta2.text_len, wlen);
+	free(text);
+	free(want);
+}
+END_TEST
+
+START_TEST(test_delete_removes_item)
+{
+	struct tbl_stats st;
+
+	ck_assert_int_eq(put(tq, "{\"id#level\": \"a\", \"week\": \"1\"}"), 0);
+	ck_assert_int_eq(put(tq, "{\"id#level\": \"a\", \"week\": \"2\"}"), 0);
+	ck_assert_int_eq(tbl_delete(tq, vs("a"), vs("1"), 0, NULL), 0);
+	ck_assert_ptr_null(get_c(tq, vs("a"), vs("1")));
+	tbl_stats(tq, &st);
+	ck_assert_uint_eq(st.items, 1);
+	ck_assert_uint_eq(st.partitions, 1);
+	ck_assert_int_eq(tbl_delete(tq, vs("a"), vs("2"), 0, NULL), 0);
+	tbl_stats(tq, &st);
+	ck_assert_uint_eq(st.items, 0);
+	ck_assert_uint_eq(st.partitions, 0);
+	ck_assert_uint_eq(st.bytes, 0);
+}
+END_TEST
+
+START_TEST(test_delete_absent_is_noop_unless_if_present)
+{
+	ck_assert_int_eq(tbl_delete(tq, vs("a"), vs("1"), 0, NULL), 0);
+	ck_assert_int_eq(tbl_delete(tq, vs("a"), vs("1"), DB_IF_PRESENT, NULL), -ENOENT);
+	ck_assert_int_eq(tbl_delete(tq, vs(""), vs("1"), 0, NULL), -EINVAL);
+}
+END_TEST
+
+/* ---- db_apply ---- */
+
+START_TEST(test_apply_failing_op_applies_nothing)
+{
+	struct db_op ops[3] = {
+		{ .kind = DB_PUT, .table = tu, .item = J("{\"username\": \"new1\"}") },
+		{ .kind = DB_PUT, .table = tq, .item = J("{\"id#level\": \"x\", \"week\": \"1\"}") },
+		{ .kind = DB_PUT, .table = tu, .item = J("{\"username\": \"old\", \"v\": 2}"),
+		  .flags = DB_IF_ABSENT },
+	};
+	struct dyn_err err;
+	size_t failed = 99;
+
+	ck_assert_int_eq(put(tu, "{\"username\": \"old\", \"v\": 1}"), 0);
+	err_clear(&err);
+	ck_assert_int_eq(db_apply(db, ops, 3, &failed, &err), -EEXIST);
+	ck_assert_uint_eq(failed, 2);
+	ck_assert_ptr_null(get_c(tu, vs("new1"), NULL));
+	ck_assert_ptr_null(get_c(tq, vs("x"), vs("1")));
+	ck_assert_str_eq(get_c(tu, vs("old"), NULL), "{\"username\":\"old\",\"v\":1}");
+	/* without the failing op, the rest goes through */
+	ck_assert_int_eq(db_apply(db, ops, 2, &failed, NULL), 0);
+	ck_assert_ptr_nonnull(get_c(tu, vs("new1"), NULL));
+	ck_assert_ptr_nonnull(get_c(tq, vs("x"), vs("1")));
+}
+END_TEST
+
+START_TEST(test_apply_invalid_item_fails_whole_transaction)
+{
+	struct db_op ops[2] = {
+		{ .kind = DB_PUT, .table = tu, .item = J("{\"username\": \"a\"}") },
+		{ .kind = DB_PUT, .table = tu, .item = J("{\"username\": 7}") },
+	};
+	size_t failed;
+
+	ck_assert_int_eq(db_apply(db, ops, 2, &failed, NULL), -EINVAL);
+	ck_assert_uint_eq(failed, 1);
+	ck_assert_ptr_null(get_c(tu, vs("a"), NULL));
+}
+END_TEST
+
+START_TEST(test_apply_rejects_two_ops_on_one_item)
+{
+	struct db_op ops[2] = {
+		{ .kind = DB_PUT, .table = tu, .item = J("{\"username\": \"a\", \"v\": 1}") },
+		{ .kind = DB_DELETE, .table = tu, .pk = vs("a") },
+	};
+	struct dyn_err err;
+	size_t failed;
+
+	err_clear(&err);
+	ck_assert_int_eq(db_apply(db, ops, 2, &failed, &err), -EINVAL);
+	ck_assert_uint_eq(failed, 1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "same item"));
+	ck_assert_ptr_null(get_c(tu, vs("a"), NULL));
+}
+END_TEST
+
+START_TEST(test_apply_rejects_too_many_ops)
+{
+	struct db_op ops[DB_MAX_TX_OPS + 1];
+	size_t i;
+
+	for (i = 0; i <= DB_MAX_TX_OPS; i++)
+		ops[i] = (struct db_op){ .kind = DB_CHECK, .table = tu, .pk = vs("x") };
+	ck_assert_int_eq(db_apply(db, ops, DB_MAX_TX_OPS + 1, NULL, NULL), -EINVAL);
+}
+END_TEST
+
+/* A DB_MODIFY callback: add 1 to "v" (absent: create with v=1);
+ * "v" reaching 3 deletes the item, and "keep" leaves it alone. */
+static int bump(void *ctx, const struct val *old, struct val *out, struct dyn_err *err)
+{
+	const struct val *v;
+	struct num one, sum;
+	struct val nv;
+	int64_t cur = 0;
+
+	(void)ctx;
+	if (old && val_map_get(old, "keep", 4))
+		return 2;
+	if (old) {
+		ck_assert_int_eq(val_copy(out, old), 0);
+		v = val_map_get(old, "v", 1);
+		if (v)
+			ck_assert_int_eq(num_to_int64(&v->n, &cur), 0);
+	} else {
+		val_init_map(out);
+	}
+	if (cur + 1 >= 3)
+		return 1;
+	num_from_int64(&one, 1);
+	num_from_int64(&sum, cur);
+	ck_assert_int_eq(num_add(&sum, &one, &sum, err), 0);
+	val_init_num(&nv, &sum);
+	ck_assert_int_eq(val_map_set(out, "v", 1, &nv), 0);
+	return 0;
+}
+
+START_TEST(test_apply_modify_creates_updates_and_deletes)
+{
+	struct db_op op = { .kind = DB_MODIFY, .table = tq, .pk = vs("a"), .sk = vs("w"),
+			    .fn = bump };
+
+	ck_assert_int_eq(db_apply(db, &op, 1, NULL, NULL), 0);
+	/* the key attributes come from the op */
+	ck_assert_str_eq(get_c(tq, vs("a"), vs("w")), "{\"id#level\":\"a\",\"v\":1,\"week\":\"w\"}");
+	ck_assert_int_eq(db_apply(db, &op, 1, NULL, NULL), 0);
+	ck_assert_str_eq(get_c(tq, vs("a"), vs("w")), "{\"id#level\":\"a\",\"v\":2,\"week\":\"w\"}");
+	ck_assert_int_eq(db_apply(db, &op, 1, NULL, NULL), 0);
+	ck_assert_ptr_null(get_c(tq, vs("a"), vs("w")));
+	ck_assert_int_eq(put(tq, "{\"id#level\": \"a\", \"week\": \"w\", \"keep\": 1}"), 0);
+	ck_assert_int_eq(db_apply(db, &op, 1, NULL, NULL), 0);
+	ck_assert_str_eq(get_c(tq, vs("a"), vs("w")),
+			 "{\"id#level\":\"a\",\"keep\":1,\"week\":\"w\"}");
+}
+END_TEST
+
+static int change_key(void *ctx, const struct val *old, struct val *out, struct dyn_err *err)
+{
+	struct val s;
+
+	(void)ctx;
+	(void)err;
+	ck_assert_int_eq(val_copy(out, old), 0);
+	ck_assert_int_eq(val_init_str(&s, "other", 5), 0);
+	ck_assert_int_eq(val_map_set(out, "week", 4, &s), 0);
+	return 0;
+}
+
+START_TEST(test_apply_modify_cannot_change_key)
+{
+	struct db_op op = { .kind = DB_MODIFY, .table = tq, .pk = vs("a"), .sk = vs("w"),
+			    .fn = change_key };
+
+	put_original();
+	ck_assert_int_eq(db_apply(db, &op, 1, NULL, NULL), -EINVAL);
+	expect_original();
+	ck_assert_ptr_null(get_c(tq, vs("a"), vs("other")));
+}
+END_TEST
+
+static int fail_cond(void *ctx, const struct val *old, struct val *out, struct dyn_err *err)
+{
+	int *calls = ctx;
+
+	(*calls)++;
+	return err_set(err, ECANCELED, "condition failed");
+}
+
+static int pass_cond(void *ctx, const struct val *old, struct val *out, struct dyn_err *err)
+{
+	int *calls = ctx;
+
+	(*calls)++;
+	return 0;
+}
+
+START_TEST(test_apply_callback_error_cancels_everything)
+{
+	int calls = 0;
+	struct db_op ops[3] = {
+		{ .kind = DB_PUT, .table = tu, .item = J("{\"username\": \"a\"}"), .fn = pass_cond,
+		  .ctx = &calls },
+		{ .kind = DB_DELETE, .table = tq, .pk = vs("a"), .sk = vs("w") },
+		{ .kind = DB_CHECK, .table = tu, .pk = vs("zzz"), .fn = fail_cond, .ctx = &calls },
+	};
+	struct dyn_err err;
+	size_t failed;
+
+	put_original();
+	err_clear(&err);
+	ck_assert_int_eq(db_apply(db, ops, 3, &failed, &err), -ECANCELED);
+	ck_assert_uint_eq(failed, 2);
+	ck_assert_str_eq(err.msg, "condition failed");
+	ck_assert_int_eq(calls, 2);
+	ck_assert_ptr_null(get_c(tu, vs("a"), NULL));
+	expect_original();
+}
+END_TEST
+
+START_TEST(test_apply_check_writes_nothing)
+{
+	int calls = 0;
+	struct db_op ops[2] = {
+		{ .kind = DB_CHECK, .table = tq, .pk = vs("a"), .sk = vs("w"), .fn = pass_cond,
+		  .ctx = &calls, .flags = DB_IF_PRESENT },
+		{ .kind = DB_PUT, .table = tu, .item = J("{\"username\": \"b\"}") },
+	};
+	struct tbl_stats st;
+
+	ck_assert_int_eq(db_apply(db, ops, 2, NULL, NULL), -ENOENT);
+	put_original();
+	ck_assert_int_eq(db_apply(db, ops, 2, NULL, NULL), 0);
+	ck_assert_int_eq(calls, 1);
+	tbl_stats(tq, &st);
+	ck_assert_uint_eq(st.items, 1);
+	expect_original();
+	ck_assert_ptr_nonnull(get_c(tu, vs("b"), NULL));
+}
+END_TEST
+
+START_TEST(test_apply_rename_is_delete_plus_put)
+{
+	struct db_op ops[2] = {
+		{ .kind = DB_DELETE, .table = tq, .pk = vs("a"), .sk = vs("w"),
+		  .flags = DB_IF_PRESENT },
+		{ .kind = DB_PUT, .table = tq,
+		  .item = J("{\"id#level\": \"b\", \"week\": \"w\", \"v\": 1}"),
+		  .flags = DB_IF_ABSENT },
+	};
+	struct tbl_stats st;
+
+	put_original();
+	ck_assert_int_eq(db_apply(db, ops, 2, NULL, NULL), 0);
+	ck_assert_ptr_null(get_c(tq, vs("a"), vs("w")));
+	ck_assert_str_eq(get_c(tq, vs("b"), vs("w")), "{\"id#level\":\"b\",\"v\":1,\"week\":\"w\"}");
+	tbl_stats(tq, &st);
+	ck_assert_uint_eq(st.items, 1);
+	ck_assert_uint_eq(st.partitions, 1);
+}
+END_TEST
+
+START_TEST(test_apply_on_dropped_table_is_enoent)
+{
+	struct dyn_err err;
+
+	ck_assert_int_eq(db_drop_table(db, "users", NULL), 0);
+	ck_assert(!tbl_alive(tu));
+	ck_assert_int_eq(put_err(tu, 0, &err, "{\"username\": \"a\"}"), -ENOENT);
+	ck_assert_int_eq(tbl_get(tu, vs("a"), NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(tbl_scan(tu, &(struct tbl_scan){ 0 }, collect, &(struct coll){ 0 }, NULL),
+			 -ENOENT);
+}
+END_TEST
+
+/* ---- log and observer ---- */
+
+struct fake_log {
+	int fail;	    /* append fails with this (negative) */
+	int sync_fail;	    /* sync fails with this */
+	size_t appends;	    /* records appended */
+	size_t changes;	    /* changes in them */
+	size_t last_n;	    /* changes in the last record */
+	uint64_t lsn;	    /* last lsn handed out */
+	uint64_t synced;    /* last lsn synced */
+	enum db_change_kind kinds[16]; /* kinds of the last record */
+};
+
+static int fake_append(void *ctx, const struct db_change *ch, size_t n, uint64_t *lsn)
+{
+	struct fake_log *l = ctx;
+	size_t i;
+
+	if (l->fail)
+		return l->fail;
+	l->appends++;
+	l->changes += n;
+	l->last_n = n;
+	for (i = 0; i < n && i < 16; i++)
+		l->kinds[i] = ch[i].kind;
+	*lsn = ++l->lsn;
+	return 0;
+}
+
+static int fake_sync(void *ctx, uint64_t lsn)
+{
+	struct fake_log *l = ctx;
+
+	if (l->sync_fail)
+		return l->sync_fail;
+	l->synced = lsn;
+	return 0;
+}
+
+static void install_log(struct fake_log *l)
+{
+	struct db_log log = { .append = fake_append, .sync = fake_sync, .ctx = l };
+
+	memset(l, 0, sizeof(*l));
+	db_set_log(db, &log);
+}
+
+START_TEST(test_log_failure_is_eio_and_nothing_changes)
+{
+	struct db_op ops[2] = {
+		{ .kind = DB_PUT, .table = tu, .item = J("{\"username\": \"x\"}") },
+		{ .kind = DB_DELETE, .table = tq, .pk = vs("a"), .sk = vs("w") },
+	};
+	struct table_schema s;
+	struct fake_log l;
+	struct dyn_err err;
+	table_t *t;
+
+	put_original();
+	install_log(&l);
+	l.fail = -ENOSPC;
+	err_clear(&err);
+	ck_assert_int_eq(db_apply(db, ops, 2, NULL, &err), -EIO);
+	ck_assert_int_eq(err.code, EIO);
+	ck_assert_ptr_null(get_c(tu, vs("x"), NULL));
+	expect_original();
+	/* table operations too */
+	schema_init(&s, "k", VAL_S, NULL, VAL_NULL);
+	ck_assert_int_eq(db_create_table(db, "newtable", &s, NULL), -EIO);
+	ck_assert_int_eq(db_table_open(db, "newtable", &t), -ENOENT);
+	ck_assert_int_eq(db_drop_table(db, "quiz-stats", NULL), -EIO);
+	ck_assert(tbl_alive(tq));
+	expect_original();
+	l.fail = 0;
+	ck_assert_int_eq(db_apply(db, ops, 2, NULL, NULL), 0);
+	ck_assert_uint_eq(l.appends, 1);
+	ck_assert_uint_eq(l.last_n, 2);
+	ck_assert_int_eq(l.kinds[0], DB_CH_PUT);
+	ck_assert_int_eq(l.kinds[1], DB_CH_DELETE);
+	ck_assert_uint_eq(l.synced, l.lsn);
+	db_set_log(db, NULL);
+}
+END_TEST
+
+START_TEST(test_log_sync_failure_is_eio_but_change_stands)
+{
+	struct fake_log l;
+
+	install_log(&l);
+	l.sync_fail = -EIO;
+	ck_assert_int_eq(put(tu, "{\"username\": \"x\"}"), -EIO);
+	ck_assert_ptr_nonnull(get_c(tu, vs("x"), NULL));
+	db_set_log(db, NULL);
+}
+END_TEST
+
+START_TEST(test_log_skips_writes_that_change_nothing)
+{
+	struct fake_log l;
+
+	install_log(&l);
+	ck_assert_int_eq(tbl_delete(tu, vs("absent"), NULL, 0, NULL), 0);
+	ck_assert_uint_eq(l.appends, 0);
+	ck_assert_int_eq(put(tu, "{\"username\": \"x\"}"), 0);
+	ck_assert_uint_eq(l.appends, 1);
+	db_set_log(db, NULL);
+}
+END_TEST
+
+struct obs {
+	size_t calls;	 /* observer calls */
+	size_t changes;	 /* changes seen */
+	char last[256];	 /* table of the last change */
+	enum db_change_kind kind; /* its kind */
+};
+
+static void observe(void *ctx, const struct db_change *ch, size_t n)
+{
+	struct obs *o = ctx;
+
+	o->calls++;
+	o->changes += n;
+	snprintf(o->last, sizeof(o->last), "%s", ch[n - 1].table);
+	o->kind = ch[n - 1].kind;
+	/* called after the locks are released: reading is fine */
+	ck_assert_uint_ge(db_table_count(db), 1);
+}
+
+START_TEST(test_observer_sees_changes)
+{
+	struct table_schema s;
+	struct obs o = { 0 };
+
+	db_set_observer(db, observe, &o);
+	ck_assert_int_eq(put(tu, "{\"username\": \"x\"}"), 0);
+	ck_assert_uint_eq(o.calls, 1);
+	ck_assert_str_eq(o.last, "users");
+	ck_assert_int_eq(o.kind, DB_CH_PUT);
+	ck_assert_int_eq(tbl_delete(tu, vs("x"), NULL, 0, NULL), 0);
+	ck_assert_int_eq(o.kind, DB_CH_DELETE);
+	ck_assert_int_eq(tbl_delete(tu, vs("x"), NULL, 0, NULL), 0);
+	ck_assert_uint_eq(o.calls, 2); /* nothing changed: not observed */
+	schema_init(&s, "k", VAL_S, NULL, VAL_NULL);
+	ck_assert_int_eq(db_create_table(db, "t3x", &s, NULL), 0);
+	ck_assert_int_eq(o.kind, DB_CH_CREATE_TABLE);
+	ck_assert_int_eq(db_drop_table(db, "t3x", NULL), 0);
+	ck_assert_int_eq(o.kind, DB_CH_DROP_TABLE);
+	ck_assert_uint_eq(o.calls, 4);
+	db_set_observer(db, NULL, NULL);
+}
+END_TEST
+
+/* ---- tbl_query ---- */
+
+static void fill_weeks(void)
+{
+	static const char *weeks[] = { "2022-08", "2022-09", "2022-10", "2022-11", "2023-01",
+				       "2023-31" };
+	size_t i;
+
+	for (i = 0; i < 6; i++) {
+		ck_assert_int_eq(put(tq, "{\"id#level\": \"felienne#3\", \"week\": \"%s\"}", weeks[i]),
+				 0);
+		ck_assert_int_eq(put(tq, "{\"id#level\": \"hedy#1\", \"week\": \"%s\"}", weeks[i]), 0);
+	}
+	ck_assert_int_eq(put(tq, "{\"id#level\": \"felienne#30\", \"week\": \"2022-09\"}"), 0);
+	ck_assert_int_eq(put(tq, "{\"id#level\": \"felienne#\", \"week\": \"2022-09\"}"), 0);
+}
+
+START_TEST(test_query_whole_partition_in_order)
+{
+	struct tbl_query q = { .pk = vs("felienne#3") };
+
+	fill_weeks();
+	ck_assert_str_eq(query(tq, &q), "2022-08,2022-09,2022-10,2022-11,2023-01,2023-31");
+	q.desc = true;
+	ck_assert_str_eq(query(tq, &q), "2023-31,2023-01,2022-11,2022-10,2022-09,2022-08");
+	q.pk = vs("nobody");
+	ck_assert_str_eq(query(tq, &q), "");
+}
+END_TEST
+
+START_TEST(test_query_bounds_inclusive_and_exclusive)
+{
+	struct tbl_query q = { .pk = vs("felienne#3") };
+
+	fill_weeks();
+	q.sk.lo = vs("2022-09");
+	q.sk.lo_incl = true;
+	q.sk.hi = vs("2022-11");
+	q.sk.hi_incl = true;
+	ck_assert_str_eq(query(tq, &q), "2022-09,2022-10,2022-11");
+	q.sk.lo_incl = false;
+	ck_assert_str_eq(query(tq, &q), "2022-10,2022-11");
+	q.sk.hi_incl = false;
+	ck_assert_str_eq(query(tq, &q), "2022-10");
+	q.desc = true;
+	ck_assert_str_eq(query(tq, &q), "2022-10");
+	q.sk.lo_incl = q.sk.hi_incl = true;
+	ck_assert_str_eq(query(tq, &q), "2022-11,2022-10,2022-09");
+	/* bounds that fall between keys */
+	q.desc = false;
+	q.sk.lo = vs("2022-085");
+	q.sk.hi = vs("2022-1");
+	ck_assert_str_eq(query(tq, &q), "2022-09");
+	/* one-sided */
+	q.sk.lo = NULL;
+	q.sk.hi = vs("2022-09");
+	ck_assert_str_eq(query(tq, &q), "2022-08,2022-09");
+	q.sk.hi = NULL;
+	q.sk.lo = vs("2023-01");
+	q.sk.lo_incl = false;
+	ck_assert_str_eq(query(tq, &q), "2023-31");
+}
+END_TEST
+
+START_TEST(test_query_empty_ranges)
+{
+	struct tbl_query q = { .pk = vs("felienne#3") };
+
+	fill_weeks();
+	q.sk.lo = vs("2022-11");
+	q.sk.hi = vs("2022-09");
+	q.sk.lo_incl = q.sk.hi_incl = true;
+	ck_assert_str_eq(query(tq, &q), "");
+	q.sk.lo = q.sk.hi = vs("2022-10");
+	ck_assert_str_eq(query(tq, &q), "2022-10");
+	q.sk.lo_incl = false;
+	ck_assert_str_eq(query(tq, &q), "");
+	q.desc = true;
+	ck_assert_str_eq(query(tq, &q), "");
+	q.sk.lo = vs("2099");
+	q.sk.hi = NULL;
+	q.sk.lo_incl = true;
+	ck_assert_str_eq(query(tq, &q), "");
+}
+END_TEST
+
+START_TEST(test_query_limit_and_start_key)
+{
+	struct tbl_query q = { .pk = vs("felienne#3"), .limit = 2 };
+
+	fill_weeks();
+	ck_assert_str_eq(query(tq, &q), "2022-08,2022-09");
+	q.start_pk = vs("felienne#3");
+	q.start_sk = vs("2022-09");
+	ck_assert_str_eq(query(tq, &q), "2022-10,2022-11");
+	q.desc = true;
+	ck_assert_str_eq(query(tq, &q), "2022-08");
+	/* a start key that is not stored still positions */
+	q.start_sk = vs("2022-105");
+	ck_assert_str_eq(query(tq, &q), "2022-10,2022-09");
+	q.desc = false;
+	q.limit = 0;
+	ck_assert_str_eq(query(tq, &q), "2022-11,2023-01,2023-31");
+	/* start before the range: the range wins */
+	q.sk.lo = vs("2023");
+	q.sk.lo_incl = true;
+	q.start_sk = vs("2022-08");
+	ck_assert_str_eq(query(tq, &q), "2023-01,2023-31");
+}
+END_TEST
+
+START_TEST(test_query_prefix_on_strings)
+{
+	struct tbl_query q = { .pk = vs("felienne#3") };
+
+	fill_weeks();
+	q.sk.prefix = vs("2022-");
+	ck_assert_str_eq(query(tq, &q), "2022-08,2022-09,2022-10,2022-11");
+	q.sk.prefix = vs("2022-1");
+	q.desc = true;
+	ck_assert_str_eq(query(tq, &q), "2022-11,2022-10");
+	q.sk.hi = vs("2022-10");
+	q.sk.hi_incl = true;
+	ck_assert_str_eq(query(tq, &q), "2022-10");
+	q.sk.hi = NULL;
+	q.sk.prefix = vs("2024");
+	ck_assert_str_eq(query(tq, &q), "");
+	/* a partition whose key is a prefix of another's stays apart */
+	q.pk = vs("felienne#");
+	q.sk.prefix = vs("");
+	ck_assert_str_eq(query(tq, &q), "2022-09");
+}
+END_TEST
+
+START_TEST(test_query_prefix_on_binary)
+{
+	static const uint8_t keys[][3] = { { 0x00 }, { 0x00, 0x00 }, { 0x00, 0xff },
+					   { 0x01 }, { 0xff }, { 0xff, 0xff, 0x00 } };
+	static const size_t lens[] = { 1, 2, 2, 1, 1, 3 };
+	struct tbl_query q = { .pk = vs("p") };
+	struct val *item;
+	size_t i;
+
+	for (i = 0; i < 6; i++) {
+		item = J("{\"p\": \"p\"}");
+		struct val b;
+
+		ck_assert_int_eq(val_init_bin(&b, keys[i], lens[i]), 0);
+		ck_assert_int_eq(val_map_set(item, "b", 1, &b), 0);
+		ck_assert_int_eq(tbl_put(tb, item, 0, NULL), 0);
+	}
+	ck_assert_str_eq(query(tb, &q), "00,0000,00ff,01,ff,ffff00");
+	q.sk.prefix = vb("\x00", 1);
+	ck_assert_str_eq(query(tb, &q), "00,0000,00ff");
+	q.sk.prefix = vb("\xff", 1);
+	ck_assert_str_eq(query(tb, &q), "ff,ffff00");
+	q.sk.prefix = vb("\xff\xff", 2);
+	q.desc = true;
+	ck_assert_str_eq(query(tb, &q), "ffff00");
+}
+END_TEST
+
+START_TEST(test_query_numbers_order_numerically)
+{
+	static const char *nums[] = { "10", "-1", "2", "-10", "0", "0.5", "-0.5", "1e10",
+				      "-1e-10", "100" };
+	struct tbl_query q = { .pk = vs("p") };
+	size_t i;
+
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(put(tn, "{\"p\": \"p\", \"n\": %s}", nums[i]), 0);
+	ck_assert_str_eq(query(tn, &q), "-10,-1,-0.5,-1e-10,0,0.5,2,10,100,10000000000");
+	q.sk.lo = vn("-1");
+	q.sk.lo_incl = false;
+	q.sk.hi = vn("2.0");
+	q.sk.hi_incl = true;
+	ck_assert_str_eq(query(tn, &q), "-0.5,-1e-10,0,0.5,2");
+	q.desc = true;
+	ck_assert_str_eq(query(tn, &q), "2,0.5,0,-1e-10,-0.5");
+	/* 1.0 and 1 are the same key */
+	ck_assert_int_eq(put(tn, "{\"p\": \"q\", \"n\": 1.0, \"v\": 1}"), 0);
+	ck_assert_int_eq(put(tn, "{\"p\": \"q\", \"n\": 1, \"v\": 2}"), 0);
+	ck_assert_str_eq(get_c(tn, vs("q"), vn("1.00")), "{\"n\":1,\"p\":\"q\",\"v\":2}");
+}
+END_TEST
+
+START_TEST(test_query_rejects_bad_conditions)
+{
+	struct tbl_query q = { .pk = vs("p") };
+	struct coll c = { 0 };
+	struct dyn_err err;
+
+	err_clear(&err);
+	q.sk.lo = vs("1");
+	ck_assert_int_eq(tbl_query(tn, &q, collect, &c, &err), -EINVAL);
+	q.sk.lo = NULL;
+	q.sk.prefix = vn("1");
+	ck_assert_int_eq(tbl_query(tn, &q, collect, &c, NULL), -EINVAL);
+	q.sk.prefix = vs("a");
+	ck_assert_int_eq(tbl_query(tu, &q, collect, &c, NULL), -EINVAL);
+	q.sk.prefix = NULL;
+	q.pk = vn("1");
+	ck_assert_int_eq(tbl_query(tu, &q, collect, &c, NULL), -EINVAL);
+	q.pk = vs("p");
+	q.index = "nope";
+	ck_assert_int_eq(tbl_query(tu, &q, collect, &c, NULL), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_query_table_without_sort_key)
+{
+	struct tbl_query q = { .pk = vs("hedy") };
+
+	ck_assert_int_eq(put(tu, "{\"username\": \"hedy\"}"), 0);
+	ck_assert_int_eq(put(tu, "{\"username\": \"hedy2\"}"), 0);
+	ck_assert_str_eq(query(tu, &q), "hedy");
+}
+END_TEST
+
+static int stop_after_two(void *ctx, const struct item_ref *r)
+{
+	int *n = ctx;
+
+	return ++*n == 2 ? 42 : 0;
+}
+
+START_TEST(test_query_visitor_stops_with_its_value)
+{
+	struct tbl_query q = { .pk = vs("felienne#3") };
+	int n = 0;
+
+	fill_weeks();
+	ck_assert_int_eq(tbl_query(tq, &q, stop_after_two, &n, NULL), 42);
+	ck_assert_int_eq(n, 2);
+}
+END_TEST
+
+/* ---- tbl_scan ---- */
+
+static int count_seen(void *ctx, const struct item_ref *r)
+{
+	int *seen = ctx;
+	const struct val *pk = iref_pk(r), *sk = iref_sk(r);
+	long p, s;
+
+	p = strtol(pk->s.p + 1, NULL, 10);
+	s = strtol(sk->s.p, NULL, 10);
+	seen[p * 10 + s]++;
+	return 0;
+}
+
+START_TEST(test_scan_segments_cover_every_item_once)
+{
+	int seen[500], i, total, seg;
+	struct tbl_scan s = { 0 };
+
+	for (i = 0; i < 500; i++)
+		ck_assert_int_eq(put(tq, "{\"id#level\": \"p%d\", \"week\": \"%d\"}", i / 10, i % 10),
+				 0);
+	for (total = 1; total <= 7; total++) {
+		memset(seen, 0, sizeof(seen));
+		for (seg = 0; seg < total; seg++) {
+			s.segment = (uint32_t)seg;
+			s.total = (uint32_t)total;
+			ck_assert_int_eq(tbl_scan(tq, &s, count_seen, seen, NULL), 0);
+		}
+		for (i = 0; i < 500; i++)
+			ck_assert_int_eq(seen[i], 1);
+	}
+	s.segment = 7;
+	s.total = 7;
+	ck_assert_int_eq(tbl_scan(tq, &s, count_seen, seen, NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_scan_in_key_order_with_start_and_limit)
+{
+	struct tbl_scan s = { .limit = 3 };
+	struct coll c = { .full = true };
+
+	fill_weeks();
+	ck_assert_int_eq(tbl_scan(tq, &s, collect, &c, NULL), 0);
+	ck_assert_str_eq(c.out, "felienne#/2022-09,felienne#3/2022-08,felienne#3/2022-09");
+	memset(&c, 0, sizeof(c));
+	c.full = true;
+	s.start_pk = vs("felienne#30");
+	s.start_sk = vs("2022-09");
+	ck_assert_int_eq(tbl_scan(tq, &s, collect, &c, NULL), 0);
+	ck_assert_str_eq(c.out, "hedy#1/2022-08,hedy#1/2022-09,hedy#1/2022-10");
+}
+END_TEST
+
+/* ---- tbl_list_partitions ---- */
+
+struct pcoll {
+	char out[1024]; /* comma-separated partition keys */
+	int n;		/* seen */
+	int stop;	/* stop after this many (0: never) */
+};
+
+static int pcollect(void *ctx, const struct val *pk)
+{
+	struct pcoll *c = ctx;
+	size_t len = strlen(c->out);
+	char b[300];
+
+	val_str(pk, b, sizeof(b));
+	snprintf(c->out + len, sizeof(c->out) - len, "%s%s", c->n ? "," : "", b);
+	c->n++;
+	return c->stop && c->n >= c->stop ? 1 : 0;
+}
+
+START_TEST(test_list_partitions_in_order_after)
+{
+	struct pcoll c = { .stop = 0 };
+
+	fill_weeks();
+	ck_assert_int_eq(tbl_list_partitions(tq, NULL, NULL, pcollect, &c), 0);
+	ck_assert_str_eq(c.out, "felienne#,felienne#3,felienne#30,hedy#1");
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(tbl_list_partitions(tq, NULL, vs("felienne#3"), pcollect, &c), 0);
+	ck_assert_str_eq(c.out, "felienne#30,hedy#1");
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(tbl_list_partitions(tq, NULL, vs("felienne#4"), pcollect, &c), 0);
+	ck_assert_str_eq(c.out, "hedy#1");
+	memset(&c, 0, sizeof(c));
+	c.stop = 2;
+	ck_assert_int_eq(tbl_list_partitions(tq, NULL, NULL, pcollect, &c), 1);
+	ck_assert_str_eq(c.out, "felienne#,felienne#3");
+	ck_assert_int_eq(tbl_list_partitions(tq, NULL, vn("1"), pcollect, &c), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_partition_exists)
+{
+	fill_weeks();
+	ck_assert_int_eq(tbl_partition_exists(tq, NULL, vs("felienne#3")), 0);
+	ck_assert_int_eq(tbl_partition_exists(tq, NULL, vs("felienne")), -ENOENT);
+	ck_assert_int_eq(tbl_partition_exists(tq, NULL, vs("zzz")), -ENOENT);
+	ck_assert_int_eq(tbl_delete(tq, vs("felienne#"), vs("2022-09"), 0, NULL), 0);
+	ck_assert_int_eq(tbl_partition_exists(tq, NULL, vs("felienne#")), -ENOENT);
+	ck_assert_int_eq(tbl_partition_exists(tq, "nope", vs("a")), -ENOENT);
+}
+END_TEST
+
+/* ---- tables ---- */
+
+START_TEST(test_create_table_validates_name_and_schema)
+{
+	struct table_schema s;
+	struct dyn_err err;
+
+	schema_init(&s, "k", VAL_S, NULL, VAL_NULL);
+	ck_assert_int_eq(db_create_table(db, "ab", &s, NULL), -EINVAL);
+	ck_assert_int_eq(db_create_table(db, "a b c", &s, NULL), -EINVAL);
+	ck_assert_int_eq(db_create_table(db, "users", &s, NULL), -EEXIST);
+	ck_assert_int_eq(db_create_table(db, "A-b_c.9", &s, NULL), 0);
+	schema_init(&s, "k", VAL_BOOL, NULL, VAL_NULL);
+	err_clear(&err);
+	ck_assert_int_eq(db_create_table(db, "bad-type", &s, &err), -EINVAL);
+	schema_init(&s, "k", VAL_S, "k", VAL_N);
+	ck_assert_int_eq(db_create_table(db, "same-keys", &s, NULL), -EINVAL);
+	schema_init(&s, "", VAL_S, NULL, VAL_NULL);
+	ck_assert_int_eq(db_create_table(db, "no-name", &s, NULL), -EINVAL);
+	ck_assert(db_name_valid("abc"));
+	ck_assert(!db_name_valid("ab/c"));
+	ck_assert(!db_name_valid(""));
+}
+END_TEST
+
+static int list_names(void *ctx, const char *name)
+{
+	struct pcoll *c = ctx;
+	size_t len = strlen(c->out);
+
+	snprintf(c->out + len, sizeof(c->out) - len, "%s%s", c->n ? "," : "", name);
+	c->n++;
+	return 0;
+}
+
+START_TEST(test_list_tables_sorted_after)
+{
+	struct pcoll c = { .stop = 0 };
+
+	ck_assert_int_eq(db_list_tables(db, NULL, list_names, &c), 0);
+	ck_assert_str_eq(c.out, "bins,nums,quiz-stats,users");
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(db_list_tables(db, "nums", list_names, &c), 0);
+	ck_assert_str_eq(c.out, "quiz-stats,users");
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(db_list_tables(db, "o", list_names, &c), 0);
+	ck_assert_str_eq(c.out, "quiz-stats,users");
+	ck_assert_uint_eq(db_table_count(db), 4);
+}
+END_TEST
+
+START_TEST(test_drop_table_with_open_handle)
+{
+	struct table_schema s;
+	table_t *t2, *t3;
+	uint64_t id = tbl_id(tu);
+
+	ck_assert_int_eq(put(tu, "{\"username\": \"a\"}"), 0);
+	ck_assert_int_eq(db_table_open(db, "users", &t2), 0);
+	ck_assert_ptr_eq(t2, tu);
+	ck_assert_int_eq(db_drop_table(db, "users", NULL), 0);
+	ck_assert_int_eq(db_drop_table(db, "users", NULL), -ENOENT);
+	ck_assert(!tbl_alive(t2));
+	ck_assert_str_eq(tbl_name(t2), "users");
+	ck_assert_int_eq(tbl_get(t2, vs("a"), NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(db_table_open(db, "users", &t3), -ENOENT);
+	tbl_close(t2);
+	/* a new table of the same name is a different table */
+	schema_init(&s, "username", VAL_S, NULL, VAL_NULL);
+	ck_assert_int_eq(db_create_table(db, "users", &s, NULL), 0);
+	ck_assert_int_eq(db_table_open(db, "users", &t3), 0);
+	ck_assert_uint_ne(tbl_id(t3), id);
+	ck_assert_int_eq(tbl_get(t3, vs("a"), NULL, NULL, NULL), -ENOENT);
+	tbl_close(t3);
+}
+END_TEST
+
+START_TEST(test_stats_track_items_bytes_partitions)
+{
+	struct tbl_stats st, st2;
+	struct val *a = J("{\"id#level\": \"a\", \"week\": \"1\", \"x\": \"hello\"}");
+	struct val *b = J("{\"id#level\": \"a\", \"week\": \"2\", \"y\": [1, 2, 3]}");
+	struct val *c = J("{\"id#level\": \"b\", \"week\": \"1\"}");
+
+	tbl_stats(tq, &st);
+	ck_assert_uint_eq(st.items, 0);
+	ck_assert_int_eq(tbl_put(tq, a, 0, NULL), 0);
+	ck_assert_int_eq(tbl_put(tq, b, 0, NULL), 0);
+	ck_assert_int_eq(tbl_put(tq, c, 0, NULL), 0);
+	tbl_stats(tq, &st);
+	ck_assert_uint_eq(st.items, 3);
+	ck_assert_uint_eq(st.partitions, 2);
+	ck_assert_uint_eq(st.bytes, item_size(a) + item_size(b) + item_size(c));
+	ck_assert_int_gt(st.mtime_ns, 0);
+	ck_assert_int_eq(tbl_delete(tq, vs("a"), vs("2"), 0, NULL), 0);
+	tbl_stats(tq, &st2);
+	ck_assert_uint_eq(st2.bytes, item_size(a) + item_size(c));
+	ck_assert_uint_eq(st2.partitions, 2);
+	ck_assert_int_ge(st2.mtime_ns, st.mtime_ns);
+}
+END_TEST
+
+/* ---- db_set_schema ---- */
+
+START_TEST(test_set_schema_key_change_only_while_empty)
+{
+	struct table_schema s;
+	struct dyn_err err;
+
+	schema_init(&s, "id", VAL_N, NULL, VAL_NULL);
+	ck_assert_int_eq(db_set_schema(db, "users", &s, NULL), 0);
+	ck_assert_str_eq(tbl_pk(tu)->name, "id");
+	ck_assert_ptr_null(tbl_sk(tu));
+	ck_assert_int_eq(put(tu, "{\"id\": 5}"), 0);
+	schema_init(&s, "username", VAL_S, NULL, VAL_NULL);
+	err_clear(&err);
+	ck_assert_int_eq(db_set_schema(db, "users", &s, &err), -EBUSY);
+	ck_assert_int_eq(tbl_pk(tu)->type, VAL_N);
+	ck_assert_int_eq(db_set_schema(db, "nosuch", &s, NULL), -ENOENT);
+}
+END_TEST
+
+/* ---- db_replay ---- */
+
+START_TEST(test_replay_rebuilds_state)
+{
+	struct table_schema s;
+	struct db_change ch;
+	db_t *db2;
+	table_t *t;
+	struct val *item = J("{\"k\": \"a\", \"v\": 1}");
+	struct fake_log l;
+	char *why;
+
+	ck_assert_int_eq(db_new(&db2), 0);
+	schema_init(&s, "k", VAL_S, NULL, VAL_NULL);
+	install_log(&l); /* replay must not log: this log is on db, not db2 */
+	ch = (struct db_change){ .kind = DB_CH_CREATE_TABLE, .table = "tbl", .schema = &s };
+	ck_assert_int_eq(db_replay(db2, &ch, NULL), 0);
+	ch = (struct db_change){ .kind = DB_CH_PUT, .table = "tbl", .item = item };
+	ck_assert_int_eq(db_replay(db2, &ch, NULL), 0);
+	ch = (struct db_change){ .kind = DB_CH_PUT, .table = "tbl", .item = J("{\"k\": \"b\"}") };
+	ck_assert_int_eq(db_replay(db2, &ch, NULL), 0);
+	ch = (struct db_change){ .kind = DB_CH_DELETE, .table = "tbl", .pk = vs("b") };
+	ck_assert_int_eq(db_replay(db2, &ch, NULL), 0);
+	ck_assert_int_eq(db_table_open(db2, "tbl", &t), 0);
+	ck_assert_str_eq(get_c(t, vs("a"), NULL), "{\"k\":\"a\",\"v\":1}");
+	ck_assert_ptr_null(get_c(t, vs("b"), NULL));
+	ck_assert_int_eq(tbl_check_integrity(t, &why), 0);
+	tbl_close(t);
+	ch = (struct db_change){ .kind = DB_CH_DROP_TABLE, .table = "tbl" };
+	ck_assert_int_eq(db_replay(db2, &ch, NULL), 0);
+	ck_assert_uint_eq(db_table_count(db2), 0);
+	ch = (struct db_change){ .kind = DB_CH_PUT, .table = "tbl", .item = item };
+	ck_assert_int_eq(db_replay(db2, &ch, NULL), -ENOENT);
+	db_free(db2);
+	db_set_log(db, NULL);
+}
+END_TEST
+
+Suite *db_suite(void);
+Suite *db_suite(void)
+{
+	Suite *s = suite_create("db");
+	TCase *tc;
+
+#define TC(name)                                                   \
+	do {                                                       \
+		tc = tcase_create(name);                           \
+		tcase_add_checked_fixture(tc, setup, teardown);    \
+		suite_add_tcase(s, tc);                            \
+	} while (0)
+
+	TC("tbl_put");
+	tcase_add_test(tc, test_put_then_get_returns_item);
+	tcase_add_test(tc, test_put_replaces_existing_item);
+	tcase_add_test(tc, test_put_if_absent_fails_when_present);
+	tcase_add_test(tc, test_put_if_present_fails_when_absent);
+	tcase_add_test(tc, test_put_rejects_missing_partition_key);
+	tcase_add_test(tc, test_put_rejects_missing_sort_key);
+	tcase_add_test(tc, test_put_rejects_wrong_key_type);
+	tcase_add_test(tc, test_put_rejects_empty_key);
+	tcase_add_test(tc, test_put_rejects_partition_key_over_2048_bytes);
+	tcase_add_test(tc, test_put_rejects_sort_key_over_1024_bytes);
+	tcase_add_test(tc, test_put_rejects_item_over_400k_with_efbig);
+	tcase_add_test(tc, test_put_rejects_non_map_item);
+
+	TC("tbl_get");
+	tcase_add_test(tc, test_get_missing_is_enoent);
+	tcase_add_test(tc, test_get_wrong_key_type_is_einval);
+	tcase_add_test(tc, test_get_text_is_canonical_with_exact_meta);
+
+	TC("tbl_delete");
+	tcase_add_test(tc, test_delete_removes_item);
+	tcase_add_test(tc, test_delete_absent_is_noop_unless_if_present);
+
+	TC("db_apply");
+	tcase_add_test(tc, test_apply_failing_op_applies_nothing);
+	tcase_add_test(tc, test_apply_invalid_item_fails_whole_transaction);
+	tcase_add_test(tc, test_apply_rejects_two_ops_on_one_item);
+	tcase_add_test(tc, test_apply_rejects_too_many_ops);
+	tcase_add_test(tc, test_apply_modify_creates_updates_and_deletes);
+	tcase_add_test(tc, test_apply_modify_cannot_change_key);
+	tcase_add_test(tc, test_apply_callback_error_cancels_everything);
+	tcase_add_test(tc, test_apply_check_writes_nothing);
+	tcase_add_test(tc, test_apply_rename_is_delete_plus_put);
+	tcase_add_test(tc, test_apply_on_dropped_table_is_enoent);
+
+	TC("db_set_log");
+	tcase_add_test(tc, test_log_failure_is_eio_and_nothing_changes);
+	tcase_add_test(tc, test_log_sync_failure_is_eio_but_change_stands);
+	tcase_add_test(tc, test_log_skips_writes_that_change_nothing);
+
+	TC("db_set_observer");
+	tcase_add_test(tc, test_observer_sees_changes);
+
+	TC("tbl_query");
+	tcase_add_test(tc, test_query_whole_partition_in_order);
+	tcase_add_test(tc, test_query_bounds_inclusive_and_exclusive);
+	tcase_add_test(tc, test_query_empty_ranges);
+	tcase_add_test(tc, test_query_limit_and_start_key);
+	tcase_add_test(tc, test_query_prefix_on_strings);
+	tcase_add_test(tc, test_query_prefix_on_binary);
+	tcase_add_test(tc, test_query_numbers_order_numerically);
+	tcase_add_test(tc, test_query_rejects_bad_conditions);
+	tcase_add_test(tc, test_query_table_without_sort_key);
+	tcase_add_test(tc, test_query_visitor_stops_with_its_value);
+
+	TC("tbl_scan");
+	tcase_add_test(tc, test_scan_segments_cover_every_item_once);
+	tcase_add_test(tc, test_scan_in_key_order_with_start_and_limit);
+
+	TC("tbl_list_partitions");
+	tcase_add_test(tc, test_list_partitions_in_order_after);
+	tcase_add_test(tc, test_partition_exists);
+
+	TC("db_create_table");
+	tcase_add_test(tc, test_create_table_validates_name_and_schema);
+	tcase_add_test(tc, test_list_tables_sorted_after);
+
+	TC("db_drop_table");
+	tcase_add_test(tc, test_drop_table_with_open_handle);
+
+	TC("tbl_stats");
+	tcase_add_test(tc, test_stats_track_items_bytes_partitions);
+
+	TC("db_set_schema");
+	tcase_add_test(tc, test_set_schema_key_change_only_while_empty);
+
+	TC("db_replay");
+	tcase_add_test(tc, test_replay_rebuilds_state);
+#undef TC
+	return s;
+}
