@@ -64,8 +64,9 @@ $(BUILD)/check_all: $(TEST_OBJ) $(BUILD)/libfs.a $(BUILD)/libengine.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs check) $(LDLIBS)
 
 check: unit
+# Sanitizers slow the randomized suites down several times.
 unit: $(BUILD)/check_all
-	$(BUILD)/check_all
+	CK_TIMEOUT_MULTIPLIER=$(if $(SANITIZE),10,1) $(BUILD)/check_all
 
 e2e: $(BUILD)/dynfs
 	DYNFS=$(abspath $(BUILD)/dynfs) tests/e2e/run
