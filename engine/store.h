@@ -45,4 +45,46 @@ int store_snapshot(store_t *st, struct dyn_err *err);
 /* Final snapshot (unless read-only), unlock, free the store and its db. */
 int store_close(store_t *st, struct dyn_err *err);
 
+/* ---- additions (store engineer): bulk loading, statistics, test hooks ---- */
+
+/*
+ * Bulk load (dynfs import): run fn with journaling suspended, then make
+ * everything it did durable with one snapshot.  All or nothing: if fn or
+ * the snapshot fails, nothing reaches the disk and the store is marked so
+ * that store_close() writes no snapshot either (the files keep their old
+ * contents).  Only while no other thread uses the database.  -EROFS on a
+ * read-only store.
+ */
+typedef int (*store_bulk_fn)(void *ctx, db_t *db, struct dyn_err *err);
+int store_bulk(store_t *st, store_bulk_fn fn, void *ctx, struct dyn_err *err);
+
+struct store_stats {
+	uint64_t last_lsn;	 /* last journaled change */
+	uint64_t synced_lsn;	 /* changes up to here are on disk */
+	uint64_t appends;	 /* journal records written since open */
+	uint64_t syncs;		 /* journal fdatasync calls since open */
+	uint64_t journal_bytes;	 /* current journal size */
+	uint64_t snapshot_lsn;	 /* lsn of the snapshot on disk */
+	uint64_t snapshot_bytes; /* its size */
+	uint64_t snapshots;	 /* snapshots written since open */
+};
+void store_get_stats(store_t *st, struct store_stats *out);
+
+/*
+ * Automatic snapshots start when the journal outgrows the snapshot:
+ * journal bytes > max(snapshot bytes, min_bytes).  Default 16 MiB (or the
+ * DYNFS_SNAPSHOT_MIN environment variable, in bytes).
+ */
+void store_set_snapshot_min(store_t *st, uint64_t min_bytes);
+
+/* Test hook: make every journal sync take at least usec longer (a slow disk). */
+void store_set_sync_delay(store_t *st, unsigned usec);
+
+/*
+ * Test hook: drop the store the way a crash would (no snapshot, no sync,
+ * nothing flushed beyond what write() already handed to the kernel), and
+ * free it and its db.
+ */
+void store_abandon(store_t *st);
+
 #endif

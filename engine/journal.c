@@ -1,0 +1,687 @@
+/*
+ * journal.c - the write-ahead journal (format and rules in journal.h).
+ *
+ * Durability argument.  A record is written with one pwrite() at the end
+ * of the file, under mu, after every earlier record; so at any moment the
+ * file is a sequence of complete records possibly followed by one partial
+ * or not-yet-synced stretch at the end.  A process crash (kill -9) loses
+ * nothing that write() accepted: the page cache survives.  A power loss
+ * loses what was not yet synced, which is only ever the tail; records a
+ * caller was told are durable (journal_sync returned 0) were covered by an
+ * fdatasync() that began after they were written.
+ *
+ * Group commit.  journal_sync(lsn) returns at once if synced_lsn >= lsn.
+ * Otherwise, if no thread is syncing, the caller becomes the syncer: it
+ * notes the last appended lsn, calls fdatasync() without holding any lock
+ * (appends continue meanwhile), then publishes that lsn as synced and
+ * wakes the waiters.  Threads that arrive while a sync is running wait for
+ * it; those whose records it covered return, the others elect a new syncer
+ * whose single fdatasync covers all of them.  Under N concurrent writers
+ * the number of syncs per record tends to 1/N.
+ *
+ * Failure.  A failed write is undone with ftruncate() to the old end; if
+ * even that fails, or an fdatasync() fails, the journal is marked broken
+ * and refuses appends (-EIO): after a failed fsync Linux may have dropped
+ * the dirty pages, so "retry the fsync" could report success for data that
+ * is gone (the PostgreSQL fsync lesson).  A successful rotation starts a
+ * fresh, fully synced file and clears the mark.
+ *
+ * Rotation copies the records the new snapshot does not cover into
+ * journal.new, mostly while appends continue; only the final stretch is
+ * copied with appends held off, then the new file is synced, renamed over
+ * the old one and the directory synced.  The syncer token (sync_mu's
+ * `syncing`) is held across the switch so no thread fdatasyncs the old
+ * descriptor while it is being closed.
+ */
+#include "journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+
+static const char file_magic[8] = {'D', 'Y', 'N', 'F', 'S', 'J', 'N', 'L'};
+static const char rec_magic[4] = {'J', 'R', 'E', 'C'};
+
+struct journal {
+	int fd;			 /* the journal file (O_RDWR); swapped by rotate (mu + token) */
+	int dirfd;		 /* the store directory, for fsync after rename */
+	char *path;		 /* dir/journal */
+	char *newpath;		 /* dir/journal.new */
+	pthread_mutex_t mu;	 /* serialises appends; protects the fields down to broken */
+	uint64_t end;		 /* offset past the last complete record */
+	uint64_t start_lsn;	 /* from the file header */
+	uint64_t last_lsn;	 /* lsn of the last appended record */
+	uint64_t marked_lsn;	 /* lsn of the last record appended with mark */
+	uint64_t appends;	 /* records appended since open */
+	bool broken;		 /* a write/sync failed: refuse appends (-EIO) */
+	pthread_mutex_t sync_mu; /* protects syncing, synced_lsn, syncs */
+	pthread_cond_t sync_cv;	 /* signalled when a sync finishes */
+	bool syncing;		 /* a thread holds the syncer token */
+	uint64_t synced_lsn;	 /* every record <= this is durable */
+	uint64_t syncs;		 /* fdatasync calls made by journal_sync */
+	unsigned sync_delay_us;	 /* test hook: simulated sync latency (atomic) */
+};
+
+/* ---- little-endian helpers ---- */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+/* ---- framing ---- */
+
+void journal_file_header(uint8_t hdr[JOURNAL_HDR_SIZE], uint32_t version, uint64_t start_lsn)
+{
+	memset(hdr, 0, JOURNAL_HDR_SIZE);
+	memcpy(hdr, file_magic, 8);
+	put32(hdr + 8, version);
+	put32(hdr + 12, JOURNAL_HDR_SIZE);
+	put64(hdr + 16, start_lsn);
+	put32(hdr + 28, crc32c(0, hdr, 28));
+}
+
+/* CRC of a record: payload first, so it can be computed before the lsn is known. */
+static uint32_t rec_crc(uint32_t payload_crc, const uint8_t *hdr)
+{
+	return crc32c(payload_crc, hdr, 16);
+}
+
+void journal_frame(uint8_t hdr[JOURNAL_REC_HDR], uint64_t lsn, const void *payload, size_t len)
+{
+	memcpy(hdr, rec_magic, 4);
+	put32(hdr + 4, (uint32_t)len);
+	put64(hdr + 8, lsn);
+	put32(hdr + 16, rec_crc(crc32c(0, payload, len), hdr));
+}
+
+enum rec_state {
+	REC_OK,	   /* a complete record with a good checksum */
+	REC_SHORT, /* runs past the end of the file */
+	REC_BAD,   /* bad magic, impossible length or checksum mismatch */
+};
+
+/* Check the record at off of buf[0..size); *len gets its payload length. */
+static enum rec_state rec_check(const uint8_t *buf, uint64_t size, uint64_t off, uint32_t *len,
+				uint64_t *lsn, const char **why)
+{
+	const uint8_t *h = buf + off;
+
+	if (size - off < JOURNAL_REC_HDR) {
+		*why = "record header cut short";
+		/* a short header can still be recognised as garbage */
+		if (memcmp(h, rec_magic, size - off < 4 ? size - off : 4)) {
+			*why = "bad record magic";
+			return REC_BAD;
+		}
+		return REC_SHORT;
+	}
+	if (memcmp(h, rec_magic, 4)) {
+		*why = "bad record magic";
+		return REC_BAD;
+	}
+	*len = get32(h + 4);
+	*lsn = get64(h + 8);
+	if (*len > JOURNAL_MAX_PAYLOAD) {
+		*why = "impossible record length";
+		return REC_BAD;
+	}
+	if (size - off - JOURNAL_REC_HDR < *len) {
+		*why = "record cut short";
+		return REC_SHORT;
+	}
+	if (rec_crc(crc32c(0, h + JOURNAL_REC_HDR, *len), h) != get32(h + 16)) {
+		*why = "checksum mismatch";
+		return REC_BAD;
+	}
+	return REC_OK;
+}
+
+/* Offset of the first valid record at or after from, or 0 if none. */
+static uint64_t find_valid_record(const uint8_t *buf, uint64_t size, uint64_t from)
+{
+	const uint8_t *p;
+	uint64_t off, lsn;
+	uint32_t len;
+	const char *why;
+
+	while (from + JOURNAL_REC_HDR <= size) {
+		p = memmem(buf + from, size - from, rec_magic, 4);
+		if (!p)
+			return 0;
+		off = (uint64_t)(p - buf);
+		if (rec_check(buf, size, off, &len, &lsn, &why) == REC_OK)
+			return off;
+		from = off + 1;
+	}
+	return 0;
+}
+
+/* ---- reading ---- */
+
+static int check_file_header(const char *path, const uint8_t *buf, uint64_t size,
+			     struct journal_info *info, struct dyn_err *err)
+{
+	if (size < JOURNAL_HDR_SIZE)
+		return err_set(err, EINVAL,
+			       "journal %s: file header cut short (%llu bytes); refusing to open, "
+			       "nothing was changed",
+			       path, (unsigned long long)size);
+	if (memcmp(buf, file_magic, 8))
+		return err_set(err, EINVAL,
+			       "journal %s: not a dynfs journal (bad magic at offset 0); refusing to "
+			       "open, nothing was changed",
+			       path);
+	info->version = get32(buf + 8);
+	if (info->version > JOURNAL_VERSION)
+		return err_set(err, EPROTO,
+			       "journal %s: format version %u is newer than this dynfs supports "
+			       "(%u); use a newer dynfs",
+			       path, info->version, JOURNAL_VERSION);
+	if (info->version == 0 || get32(buf + 12) != JOURNAL_HDR_SIZE ||
+	    crc32c(0, buf, 28) != get32(buf + 28))
+		return err_set(err, EINVAL,
+			       "journal %s: corrupt file header (offset 0); refusing to open, "
+			       "nothing was changed",
+			       path);
+	info->start_lsn = get64(buf + 16);
+	if (info->start_lsn == 0)
+		return err_set(err, EINVAL, "journal %s: corrupt file header (start lsn 0)", path);
+	return 0;
+}
+
+/* Pass 1: walk and validate every record; fill info. */
+static int validate(const char *path, const uint8_t *buf, uint64_t size,
+		    struct journal_info *info, struct dyn_err *err)
+{
+	uint64_t off = JOURNAL_HDR_SIZE, lsn = 0, next, expect = info->start_lsn;
+	enum rec_state st;
+	const char *why = "";
+	uint32_t len = 0;
+
+	while (off < size) {
+		st = rec_check(buf, size, off, &len, &lsn, &why);
+		if (st != REC_OK)
+			break;
+		if (lsn != expect)
+			return err_set(err, EINVAL,
+				       "journal %s: sequence gap at offset %llu: record has lsn %llu, "
+				       "expected %llu; refusing to open, nothing was changed",
+				       path, (unsigned long long)off, (unsigned long long)lsn,
+				       (unsigned long long)expect);
+		info->records++;
+		info->last_lsn = lsn;
+		expect = lsn + 1;
+		off += JOURNAL_REC_HDR + len;
+		info->valid_end = off;
+	}
+	if (off >= size)
+		return 0;
+	next = find_valid_record(buf, size, off + 1);
+	if (next)
+		return err_set(err, EINVAL,
+			       "journal %s: corrupt record at offset %llu (%s) followed by valid "
+			       "records (at offset %llu); refusing to open, nothing was changed",
+			       path, (unsigned long long)off, why, (unsigned long long)next);
+	info->torn = true;
+	info->torn_why = why;
+	return 0;
+}
+
+int journal_read(const char *path, uint64_t after, journal_rec_fn fn, void *ctx,
+		 struct journal_info *info, struct dyn_err *err)
+{
+	const uint8_t *buf = NULL;
+	struct stat sb;
+	uint64_t off, size, lsn;
+	uint32_t len;
+	const char *why;
+	int fd, rc;
+
+	memset(info, 0, sizeof(*info));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT
+				       : err_set(err, errno, "journal %s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) < 0) {
+		rc = err_set(err, errno, "journal %s: %s", path, strerror(errno));
+		goto out_close;
+	}
+	size = info->size = (uint64_t)sb.st_size;
+	if (size) {
+		buf = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (buf == MAP_FAILED) {
+			buf = NULL;
+			rc = err_set(err, errno, "journal %s: mmap: %s", path, strerror(errno));
+			goto out_close;
+		}
+	}
+	rc = check_file_header(path, buf, size, info, err);
+	if (rc < 0)
+		goto out_unmap;
+	info->last_lsn = info->start_lsn - 1;
+	info->valid_end = JOURNAL_HDR_SIZE;
+	rc = validate(path, buf, size, info, err);
+	if (rc < 0)
+		goto out_unmap;
+	/* pass 2: hand out the records the caller wants */
+	for (off = JOURNAL_HDR_SIZE; off < info->valid_end; off += JOURNAL_REC_HDR + len) {
+		rec_check(buf, size, off, &len, &lsn, &why);
+		if (lsn <= after || !fn)
+			continue;
+		rc = fn(ctx, lsn, (const char *)buf + off + JOURNAL_REC_HDR, len, off);
+		if (rc)
+			goto out_unmap;
+		info->replayed++;
+	}
+	rc = 0;
+out_unmap:
+	if (buf)
+		munmap((void *)buf, size);
+out_close:
+	close(fd);
+	return rc;
+}
+
+/* ---- writing helpers ---- */
+
+static int write_all(int fd, const void *p, size_t n, uint64_t off)
+{
+	const char *c = p;
+	ssize_t w;
+
+	while (n) {
+		w = pwrite(fd, c, n, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (w == 0)
+			return -EIO;
+		c += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* Copy [from, to) of src to the end (at *dst_off) of dst. */
+static int copy_range(int src, uint64_t from, uint64_t to, int dst, uint64_t *dst_off)
+{
+	char buf[1 << 16];
+	size_t want;
+	ssize_t r;
+	int rc;
+
+	while (from < to) {
+		want = to - from < sizeof(buf) ? (size_t)(to - from) : sizeof(buf);
+		r = pread(src, buf, want, (off_t)from);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		rc = write_all(dst, buf, (size_t)r, *dst_off);
+		if (rc < 0)
+			return rc;
+		from += (uint64_t)r;
+		*dst_off += (uint64_t)r;
+	}
+	return 0;
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* Create path (truncating) with a file header; *fdp stays open on success. */
+static int new_file(const char *path, uint64_t start_lsn, int *fdp)
+{
+	uint8_t hdr[JOURNAL_HDR_SIZE];
+	int fd, rc;
+
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	journal_file_header(hdr, JOURNAL_VERSION, start_lsn);
+	rc = write_all(fd, hdr, sizeof(hdr), 0);
+	if (rc < 0) {
+		close(fd);
+		unlink(path);
+		return rc;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+int journal_create(const char *dir, uint64_t start_lsn, struct dyn_err *err)
+{
+	char *path = path_join(dir, JOURNAL_NAME), *tmp = path_join(dir, JOURNAL_NEW_NAME);
+	int fd = -1, rc;
+
+	if (!path || !tmp) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	rc = new_file(tmp, start_lsn, &fd);
+	if (rc < 0) {
+		err_set(err, -rc, "journal %s: %s", tmp, strerror(-rc));
+		goto out_free;
+	}
+	if (fdatasync(fd) < 0 || rename(tmp, path) < 0) {
+		rc = err_set(err, errno, "journal %s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto out_close;
+	}
+	rc = fsync_dir(dir);
+	if (rc < 0)
+		err_set(err, -rc, "store %s: fsync: %s", dir, strerror(-rc));
+out_close:
+	close(fd);
+out_free:
+	free(path);
+	free(tmp);
+	return rc;
+}
+
+int journal_truncate(const char *path, uint64_t len, struct dyn_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return err_set(err, errno, "journal %s: %s", path, strerror(errno));
+	if (ftruncate(fd, (off_t)len) < 0 || fsync(fd) < 0)
+		rc = err_set(err, errno, "journal %s: truncate: %s", path, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+/* ---- the open journal ---- */
+
+int journal_open(const char *dir, const struct journal_info *info, journal_t **out,
+		 struct dyn_err *err)
+{
+	struct journal *j;
+	struct stat sb;
+	int rc;
+
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->fd = j->dirfd = -1;
+	j->path = path_join(dir, JOURNAL_NAME);
+	j->newpath = path_join(dir, JOURNAL_NEW_NAME);
+	if (!j->path || !j->newpath) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	j->fd = open(j->path, O_RDWR | O_CLOEXEC);
+	if (j->fd < 0 || fstat(j->fd, &sb) < 0) {
+		rc = err_set(err, errno, "journal %s: %s", j->path, strerror(errno));
+		goto out_free;
+	}
+	if ((uint64_t)sb.st_size != info->valid_end) {
+		rc = err_set(err, EINVAL, "journal %s: changed size while opening", j->path);
+		goto out_free;
+	}
+	j->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (j->dirfd < 0) {
+		rc = err_set(err, errno, "store %s: %s", dir, strerror(errno));
+		goto out_free;
+	}
+	j->end = info->valid_end;
+	j->start_lsn = info->start_lsn;
+	j->last_lsn = j->synced_lsn = info->last_lsn;
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_mutex_init(&j->sync_mu, NULL);
+	pthread_cond_init(&j->sync_cv, NULL);
+	*out = j;
+	return 0;
+out_free:
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j->path);
+	free(j->newpath);
+	free(j);
+	return rc;
+}
+
+void journal_close(journal_t *j)
+{
+	if (!j)
+		return;
+	close(j->fd);
+	close(j->dirfd);
+	pthread_mutex_destroy(&j->mu);
+	pthread_mutex_destroy(&j->sync_mu);
+	pthread_cond_destroy(&j->sync_cv);
+	free(j->path);
+	free(j->newpath);
+	free(j);
+}
+
+int journal_append(journal_t *j, uint8_t *rec, size_t len, bool mark, uint64_t *lsn)
+{
+	uint32_t pcrc;
+	uint64_t l;
+	int rc;
+
+	if (len > JOURNAL_MAX_PAYLOAD)
+		return -EFBIG;
+	pcrc = crc32c(0, rec + JOURNAL_REC_HDR, len);
+	pthread_mutex_lock(&j->mu);
+	if (j->broken) {
+		rc = -EIO;
+		goto out_unlock;
+	}
+	l = j->last_lsn + 1;
+	memcpy(rec, rec_magic, 4);
+	put32(rec + 4, (uint32_t)len);
+	put64(rec + 8, l);
+	put32(rec + 16, rec_crc(pcrc, rec));
+	rc = write_all(j->fd, rec, JOURNAL_REC_HDR + len, j->end);
+	if (rc < 0) {
+		/* leave no partial record behind: the file must stay well-formed */
+		if (ftruncate(j->fd, (off_t)j->end) < 0)
+			j->broken = true;
+		rc = -EIO;
+		goto out_unlock;
+	}
+	j->end += JOURNAL_REC_HDR + len;
+	j->last_lsn = l;
+	if (mark)
+		j->marked_lsn = l;
+	j->appends++;
+	*lsn = l;
+out_unlock:
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
+int journal_sync(journal_t *j, uint64_t lsn)
+{
+	uint64_t target;
+	int fd, r, rc = 0;
+
+	pthread_mutex_lock(&j->sync_mu);
+	while (j->synced_lsn < lsn) {
+		if (j->syncing) {
+			pthread_cond_wait(&j->sync_cv, &j->sync_mu);
+			continue;
+		}
+		j->syncing = true;
+		pthread_mutex_unlock(&j->sync_mu);
+
+		pthread_mutex_lock(&j->mu);
+		target = j->last_lsn;
+		fd = j->fd;
+		r = j->broken ? -1 : 0;
+		pthread_mutex_unlock(&j->mu);
+		if (r == 0 && __atomic_load_n(&j->sync_delay_us, __ATOMIC_RELAXED))
+			usleep(__atomic_load_n(&j->sync_delay_us, __ATOMIC_RELAXED));
+		if (r == 0)
+			r = fdatasync(fd);
+
+		pthread_mutex_lock(&j->mu);
+		if (r < 0)
+			j->broken = true;
+		pthread_mutex_unlock(&j->mu);
+		pthread_mutex_lock(&j->sync_mu);
+		j->syncing = false;
+		j->syncs++;
+		if (r == 0 && target > j->synced_lsn)
+			j->synced_lsn = target;
+		pthread_cond_broadcast(&j->sync_cv);
+		if (r < 0) {
+			rc = -EIO;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&j->sync_mu);
+	return rc;
+}
+
+void journal_position(journal_t *j, uint64_t *last_lsn, uint64_t *end, uint64_t *marked_lsn)
+{
+	pthread_mutex_lock(&j->mu);
+	if (last_lsn)
+		*last_lsn = j->last_lsn;
+	if (end)
+		*end = j->end;
+	if (marked_lsn)
+		*marked_lsn = j->marked_lsn;
+	pthread_mutex_unlock(&j->mu);
+}
+
+/* Take or give back the syncer token (excludes journal_sync's fdatasync). */
+static void sync_token(journal_t *j, bool take, uint64_t synced)
+{
+	pthread_mutex_lock(&j->sync_mu);
+	if (take) {
+		while (j->syncing)
+			pthread_cond_wait(&j->sync_cv, &j->sync_mu);
+		j->syncing = true;
+	} else {
+		j->syncing = false;
+		if (synced > j->synced_lsn)
+			j->synced_lsn = synced;
+		pthread_cond_broadcast(&j->sync_cv);
+	}
+	pthread_mutex_unlock(&j->sync_mu);
+}
+
+int journal_rotate(journal_t *j, uint64_t after, uint64_t from, struct dyn_err *err)
+{
+	uint64_t e1, dst = JOURNAL_HDR_SIZE, synced = 0;
+	int fd, old, rc;
+
+	rc = new_file(j->newpath, after + 1, &fd);
+	if (rc < 0)
+		return err_set(err, -rc, "journal %s: %s", j->newpath, strerror(-rc));
+	/* bulk of the copy while appends go on */
+	pthread_mutex_lock(&j->mu);
+	e1 = j->end;
+	pthread_mutex_unlock(&j->mu);
+	rc = copy_range(j->fd, from, e1, fd, &dst);
+	if (rc == 0 && fdatasync(fd) < 0)
+		rc = -errno;
+	if (rc < 0)
+		goto out_unlink;
+
+	sync_token(j, true, 0);
+	pthread_mutex_lock(&j->mu);
+	rc = copy_range(j->fd, e1, j->end, fd, &dst);
+	if (rc == 0 && fdatasync(fd) < 0)
+		rc = -errno;
+	if (rc == 0 && rename(j->newpath, j->path) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		pthread_mutex_unlock(&j->mu);
+		sync_token(j, false, 0);
+		goto out_unlink;
+	}
+	old = j->fd;
+	j->fd = fd;
+	j->end = dst;
+	j->start_lsn = after + 1;
+	j->broken = false;
+	if (fsync(j->dirfd) < 0) {
+		/* the rename may not survive a crash: stop accepting records */
+		rc = err_set(err, errno, "journal %s: fsync of the directory: %s", j->path,
+			     strerror(errno));
+		j->broken = true;
+	} else {
+		synced = j->last_lsn;
+	}
+	pthread_mutex_unlock(&j->mu);
+	sync_token(j, false, synced);
+	close(old);
+	return rc;
+
+out_unlink:
+	close(fd);
+	unlink(j->newpath);
+	return err_set(err, -rc, "journal %s: rotation failed: %s", j->newpath, strerror(-rc));
+}
+
+void journal_set_sync_delay(journal_t *j, unsigned usec)
+{
+	__atomic_store_n(&j->sync_delay_us, usec, __ATOMIC_RELAXED);
+}
+
+void journal_stats(journal_t *j, struct journal_stats *out)
+{
+	pthread_mutex_lock(&j->mu);
+	out->appends = j->appends;
+	out->last_lsn = j->last_lsn;
+	out->bytes = j->end;
+	pthread_mutex_unlock(&j->mu);
+	pthread_mutex_lock(&j->sync_mu);
+	out->syncs = j->syncs;
+	out->synced_lsn = j->synced_lsn;
+	pthread_mutex_unlock(&j->sync_mu);
+}

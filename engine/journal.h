@@ -1,0 +1,164 @@
+/*
+ * journal.h - the store's write-ahead journal: an append-only file of
+ * checksummed, numbered records, with group commit.
+ *
+ * File format (all integers little-endian; docs/formats.md has the same
+ * with examples):
+ *
+ *   File header, JOURNAL_HDR_SIZE (32) bytes:
+ *     0   8  magic "DYNFSJNL"
+ *     8   4  format version (JOURNAL_VERSION)
+ *    12   4  header size (32)
+ *    16   8  start_lsn: the lsn the file's first record has (if any)
+ *    24   4  reserved, zero
+ *    28   4  CRC-32C of bytes 0..27
+ *
+ *   Then records, back to back, each JOURNAL_REC_HDR (20) bytes + payload:
+ *     0   4  magic "JREC"
+ *     4   4  payload length in bytes (at most JOURNAL_MAX_PAYLOAD)
+ *     8   8  lsn (log sequence number): start_lsn for the first record,
+ *            then each record's is the previous one's plus one
+ *    16   4  CRC-32C of the payload followed by bytes 0..15 of this header
+ *    20   -  payload: opaque to this module (the store writes one JSON
+ *            array of changes followed by a newline)
+ *
+ * Reading (journal_read) validates the whole file before handing any
+ * record to its caller.  A record that is cut short or fails its checksum
+ * is a *torn tail* only if no valid record follows it anywhere in the
+ * file (a crash in the middle of the last append); it is then reported in
+ * info->torn and the caller decides whether to truncate.  Anything else
+ * (a bad record with valid ones after it, a sequence gap, a bad header)
+ * is corruption: -EINVAL with the file and byte offset in err, nothing
+ * touched.  A format version newer than ours is -EPROTO.
+ *
+ * Writing: journal_append() frames and writes one record at the end (one
+ * pwrite), and on any failure truncates the file back to the previous end,
+ * so the file always ends on a record boundary or in a torn tail.
+ * journal_sync() is group commit: many threads waiting for their records
+ * to be durable share one fdatasync().  journal_rotate() replaces the file
+ * with a new one holding only the records after a snapshot's lsn.
+ *
+ * Locking: mu serialises appends and protects the write position; sync_mu
+ * protects the sync state.  The two are never held together in the order
+ * mu -> sync_mu.  All functions on a journal_t are thread-safe except
+ * journal_close().
+ */
+#ifndef DYNFS_JOURNAL_H
+#define DYNFS_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define JOURNAL_NAME "journal"		 /* file name inside the store directory */
+#define JOURNAL_NEW_NAME "journal.new"	 /* temporary name while replacing it */
+#define JOURNAL_VERSION 1		 /* format version written */
+#define JOURNAL_HDR_SIZE 32		 /* file header bytes */
+#define JOURNAL_REC_HDR 20		 /* record header bytes */
+#define JOURNAL_MAX_PAYLOAD (256u << 20) /* larger lengths are corruption */
+
+typedef struct journal journal_t;
+
+/* What journal_read() found. */
+struct journal_info {
+	uint32_t version;    /* format version of the file */
+	uint64_t start_lsn;  /* from the file header */
+	uint64_t last_lsn;   /* lsn of the last valid record; start_lsn - 1 if none */
+	uint64_t records;    /* valid records */
+	uint64_t replayed;   /* records handed to the callback (lsn > after) */
+	uint64_t valid_end;  /* offset just past the last valid record */
+	uint64_t size;	     /* file size */
+	bool torn;	     /* a torn tail [valid_end, size) was found */
+	const char *torn_why; /* what was wrong with it (static string) */
+};
+
+/* Called for each record; nonzero stops the read with that value. */
+typedef int (*journal_rec_fn)(void *ctx, uint64_t lsn, const char *payload, size_t len,
+			      uint64_t off);
+
+/*
+ * Validate the journal at path, then call fn (may be NULL) for each valid
+ * record with lsn > after, in order.  info is filled in (also on most
+ * errors, as far as known).  -ENOENT if there is no file, -EINVAL for
+ * corruption (err names file and offset), -EPROTO for a newer version, or
+ * fn's error.  Never writes.
+ */
+int journal_read(const char *path, uint64_t after, journal_rec_fn fn, void *ctx,
+		 struct journal_info *info, struct dyn_err *err);
+
+/*
+ * Atomically create (or replace) dir/journal with an empty journal whose
+ * first record will have start_lsn: written as journal.new, synced,
+ * renamed, directory synced.
+ */
+int journal_create(const char *dir, uint64_t start_lsn, struct dyn_err *err);
+
+/* Cut a torn tail: truncate path to len and sync it. */
+int journal_truncate(const char *path, uint64_t len, struct dyn_err *err);
+
+/*
+ * Open dir/journal for appending after what journal_read() reported in
+ * info (which must describe a journal without a torn tail).  *out new.
+ */
+int journal_open(const char *dir, const struct journal_info *info, journal_t **out,
+		 struct dyn_err *err);
+/* Close (no sync).  NULL-safe. */
+void journal_close(journal_t *j);
+
+/*
+ * Append one record.  rec points at JOURNAL_REC_HDR bytes of room followed
+ * by len payload bytes; the header is filled in here, so the record goes
+ * out in one write.  mark tags the record (journal_position reports the
+ * last tagged lsn; the store tags schema changes).  On success *lsn is the
+ * record's lsn.  -EIO if the write failed (the file is cut back, nothing
+ * of the record remains) or an earlier failure left the journal unusable;
+ * -EFBIG if len > JOURNAL_MAX_PAYLOAD.
+ */
+int journal_append(journal_t *j, uint8_t *rec, size_t len, bool mark, uint64_t *lsn);
+
+/*
+ * Return when every record up to lsn is on disk (fdatasync).  If another
+ * thread is syncing, wait for it and sync again only if lsn is still not
+ * covered: concurrent callers share syncs.  -EIO if a sync failed (sticky:
+ * after a failed fsync the page cache can no longer be trusted, so the
+ * journal refuses appends until the next rotation).
+ */
+int journal_sync(journal_t *j, uint64_t lsn);
+
+/* Under the append lock: the last lsn, the end offset, the last tagged lsn. */
+void journal_position(journal_t *j, uint64_t *last_lsn, uint64_t *end, uint64_t *marked_lsn);
+
+/*
+ * Replace the file with one holding only the records with lsn > after,
+ * which begin at offset from of the current file (as journal_position
+ * reported when `after` was the last lsn).  Appends continue during most
+ * of the copy; they wait only while the last few records are copied and
+ * the new file is synced and renamed into place.  Afterwards every record
+ * is durable.  Callers serialise rotations.
+ */
+int journal_rotate(journal_t *j, uint64_t after, uint64_t from, struct dyn_err *err);
+
+struct journal_stats {
+	uint64_t appends;   /* records appended since open */
+	uint64_t syncs;	    /* fdatasync calls by journal_sync */
+	uint64_t last_lsn;  /* last appended lsn */
+	uint64_t synced_lsn; /* records up to here are durable */
+	uint64_t bytes;	    /* current file size */
+};
+void journal_stats(journal_t *j, struct journal_stats *out);
+
+/*
+ * Test hook: sleep usec before every fdatasync of journal_sync, as a slow
+ * disk would, so tests can see group commit on any file system (on tmpfs
+ * a sync costs nothing and threads rarely overlap).
+ */
+void journal_set_sync_delay(journal_t *j, unsigned usec);
+
+/* Fill a record header for (lsn, payload) into hdr; for tests and tools. */
+void journal_frame(uint8_t hdr[JOURNAL_REC_HDR], uint64_t lsn, const void *payload, size_t len);
+/* Fill a file header; for tests and tools. */
+void journal_file_header(uint8_t hdr[JOURNAL_HDR_SIZE], uint32_t version, uint64_t start_lsn);
+
+#endif

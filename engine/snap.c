@@ -1,0 +1,654 @@
+/*
+ * snap.c - writing and loading snapshots (format in snap.h).
+ *
+ * Writing never stops the database.  The list of tables and their schemas
+ * is taken first; then each table's items are copied SNAP_CHUNK at a time
+ * with tbl_scan() under the table's read lock, each chunk resuming after
+ * the last key of the previous one, and rendered to text in memory before
+ * the lock is dropped; disk writes happen with no lock held.  The result
+ * is not a point-in-time image: store.c's header comment explains why it
+ * is nevertheless a correct base for replaying the journal from the lsn
+ * in its header.
+ *
+ * Loading streams: one line at a time through getline(), so memory holds
+ * one item's text at a time besides the database itself.  Every line is
+ * checked; the trailer's item count and CRC-32C catch truncation at a
+ * line boundary and any flipped byte that still parses.
+ */
+#include "snap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "item.h"
+#include "storefmt.h"
+
+/* A table being written: an open handle and its schema, taken together. */
+struct snap_table {
+	table_t *t;		    /* new reference */
+	char *name;		    /* owned copy of the name */
+	struct table_schema schema; /* owned copy */
+};
+
+/* Output state: the FILE plus the running checksum of what went into it. */
+struct snap_out {
+	FILE *fp;	/* the temp file */
+	uint32_t crc;	/* CRC-32C of everything written so far */
+	uint64_t bytes; /* bytes written so far */
+};
+
+static int out_write(struct snap_out *o, const char *p, size_t n)
+{
+	if (n && fwrite(p, 1, n, o->fp) != n)
+		return -errno ? -errno : -EIO;
+	o->crc = crc32c(o->crc, p, n);
+	o->bytes += n;
+	return 0;
+}
+
+static char *snap_path(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+/* ---- writing ---- */
+
+struct list_ctx {
+	char **names; /* collected table names */
+	size_t n;     /* used */
+	int err;      /* -ENOMEM */
+};
+
+static int list_cb(void *ctx, const char *name)
+{
+	struct list_ctx *l = ctx;
+	char **nn = realloc(l->names, (l->n + 1) * sizeof(*nn));
+
+	if (!nn || !(nn[l->n] = strdup(name))) {
+		if (nn)
+			l->names = nn;
+		l->err = -ENOMEM;
+		return 1;
+	}
+	l->names = nn;
+	l->n++;
+	return 0;
+}
+
+static void tables_free(struct snap_table *tt, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		tbl_close(tt[i].t);
+		free(tt[i].name);
+		schema_free(&tt[i].schema);
+	}
+	free(tt);
+}
+
+/* Open every table and copy its schema.  -EAGAIN if one vanished. */
+static int tables_take(db_t *db, struct snap_table **out, size_t *nout)
+{
+	struct list_ctx l = {NULL, 0, 0};
+	struct snap_table *tt = NULL;
+	size_t i;
+	int rc = 0;
+
+	db_list_tables(db, NULL, list_cb, &l);
+	if (l.err) {
+		rc = l.err;
+		goto out_names;
+	}
+	tt = calloc(l.n ? l.n : 1, sizeof(*tt));
+	if (!tt) {
+		rc = -ENOMEM;
+		goto out_names;
+	}
+	for (i = 0; i < l.n; i++) {
+		tt[i].name = l.names[i];
+		l.names[i] = NULL;
+		rc = db_table_open(db, tt[i].name, &tt[i].t);
+		if (rc == 0)
+			rc = tbl_schema(tt[i].t, &tt[i].schema);
+		if (rc < 0) {
+			rc = rc == -ENOENT ? -EAGAIN : rc;
+			tables_free(tt, i + 1);
+			tt = NULL;
+			goto out_names;
+		}
+	}
+	*out = tt;
+	*nout = l.n;
+out_names:
+	for (i = 0; i < l.n; i++)
+		free(l.names[i]);
+	free(l.names);
+	return rc;
+}
+
+static int header_render(struct sf_buf *b, uint64_t lsn, struct snap_table *tt, size_t n)
+{
+	char when[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	size_t i;
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (sf_buf_printf(b, "{\"dynfs\":\"snapshot\",\"version\":%d,\"lsn\":%llu,"
+			     "\"created\":\"%s\",\"tables\":[",
+			  SNAP_VERSION, (unsigned long long)lsn, when) < 0)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if ((i && sf_buf_addc(b, ',') < 0) || sf_buf_adds(b, "{\"name\":") < 0 ||
+		    sf_json_str(b, tt[i].name, strlen(tt[i].name)) < 0 ||
+		    sf_buf_adds(b, ",\"schema\":") < 0 || sf_schema_render(b, &tt[i].schema) < 0 ||
+		    sf_buf_addc(b, '}') < 0)
+			return -ENOMEM;
+	}
+	return sf_buf_adds(b, "]}\n");
+}
+
+/* One chunk of one table being rendered under its read lock. */
+struct chunk {
+	struct sf_buf buf;	   /* rendered lines */
+	struct sf_buf prefix;	   /* {"t":NAME,"i": */
+	const struct table_schema *schema; /* key names */
+	struct val last;	   /* the last item seen (its key resumes the scan) */
+	size_t n;		   /* items in this chunk */
+	int rc;			   /* first error */
+};
+
+static int chunk_visit(void *ctx, const struct item_ref *r)
+{
+	struct chunk *c = ctx;
+	struct val v;
+	char *text;
+	size_t len;
+	int rc;
+
+	rc = iref_decode(r, &v);
+	if (rc < 0)
+		goto out_err;
+	rc = item_render_compact(&v, c->schema->pk.name, c->schema->has_sk ? c->schema->sk.name : NULL,
+				 &text, &len);
+	if (rc < 0) {
+		val_free(&v);
+		goto out_err;
+	}
+	if (sf_buf_add(&c->buf, c->prefix.p, c->prefix.len) < 0 ||
+	    sf_buf_add(&c->buf, text, len) < 0 || sf_buf_add(&c->buf, "}\n", 2) < 0)
+		rc = -ENOMEM;
+	free(text);
+	val_free(&c->last);
+	val_move(&c->last, &v);
+	c->n++;
+	if (rc == 0)
+		return 0;
+out_err:
+	c->rc = rc;
+	return 1;
+}
+
+/* Copy one table's items to the file, chunk by chunk. */
+static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *items)
+{
+	struct chunk c = {SF_BUF_INIT, SF_BUF_INIT, &st->schema, {0}, 0, 0};
+	struct val spk = {0}, ssk = {0};
+	struct tbl_scan sc = {0};
+	const struct val *k;
+	int rc;
+
+	if (sf_buf_adds(&c.prefix, "{\"t\":") < 0 ||
+	    sf_json_str(&c.prefix, st->name, strlen(st->name)) < 0 ||
+	    sf_buf_adds(&c.prefix, ",\"i\":") < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	sc.limit = SNAP_CHUNK;
+	for (;;) {
+		c.n = 0;
+		c.buf.len = 0;
+		rc = tbl_scan(st->t, &sc, chunk_visit, &c, NULL);
+		if (c.rc < 0) {
+			rc = c.rc;
+			goto out;
+		}
+		if (rc < 0) {
+			rc = rc == -ENOENT ? -EAGAIN : rc;
+			goto out;
+		}
+		rc = out_write(o, c.buf.p, c.buf.len);
+		if (rc < 0)
+			goto out;
+		*items += c.n;
+		if (c.n < SNAP_CHUNK)
+			break;
+		/* resume after the last key seen */
+		val_free(&spk);
+		val_free(&ssk);
+		k = val_map_get(&c.last, st->schema.pk.name, strlen(st->schema.pk.name));
+		if (!k || val_copy(&spk, k) < 0) {
+			rc = k ? -ENOMEM : -EIO;
+			goto out;
+		}
+		sc.start_pk = &spk;
+		if (st->schema.has_sk) {
+			k = val_map_get(&c.last, st->schema.sk.name, strlen(st->schema.sk.name));
+			if (!k || val_copy(&ssk, k) < 0) {
+				rc = k ? -ENOMEM : -EIO;
+				goto out;
+			}
+			sc.start_sk = &ssk;
+		}
+	}
+	rc = 0;
+out:
+	val_free(&spk);
+	val_free(&ssk);
+	val_free(&c.last);
+	sf_buf_free(&c.buf);
+	sf_buf_free(&c.prefix);
+	return rc;
+}
+
+static int write_body(struct snap_out *o, db_t *db, uint64_t lsn, struct snap_info *info)
+{
+	struct snap_table *tt = NULL;
+	struct sf_buf b = SF_BUF_INIT;
+	size_t n = 0, i;
+	int rc;
+
+	if (db) {
+		rc = tables_take(db, &tt, &n);
+		if (rc < 0)
+			return rc;
+	}
+	rc = header_render(&b, lsn, tt, n);
+	if (rc == 0)
+		rc = out_write(o, b.p, b.len);
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = table_write(o, &tt[i], &info->items);
+	if (rc == 0) {
+		b.len = 0;
+		rc = sf_buf_printf(&b, "{\"end\":\"snapshot\",\"tables\":%zu,\"items\":%llu,"
+				       "\"crc32c\":\"%08x\"}\n",
+				   n, (unsigned long long)info->items, o->crc);
+		if (rc == 0)
+			rc = out_write(o, b.p, b.len);
+	}
+	info->tables = n;
+	sf_buf_free(&b);
+	if (tt)
+		tables_free(tt, n);
+	return rc;
+}
+
+int snap_write(const char *dir, db_t *db, uint64_t lsn, struct snap_info *info,
+	       struct dyn_err *err)
+{
+	struct snap_out o = {NULL, 0, 0};
+	char *tmp = snap_path(dir, SNAP_TMP_NAME);
+	int fd, rc;
+
+	memset(info, 0, sizeof(*info));
+	info->version = SNAP_VERSION;
+	info->lsn = lsn;
+	if (!tmp)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || !(o.fp = fdopen(fd, "w"))) {
+		rc = err_set(err, errno, "snapshot %s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out_unlink;
+	}
+	setvbuf(o.fp, NULL, _IOFBF, 1 << 20);
+	rc = write_body(&o, db, lsn, info);
+	if (rc == -EAGAIN) {
+		err_set(err, EAGAIN, "snapshot: a table was dropped while it was being written");
+		goto out_close;
+	}
+	if (rc == 0 && (fflush(o.fp) != 0 || fsync(fileno(o.fp)) < 0))
+		rc = -errno;
+	if (rc < 0) {
+		err_set(err, -rc, "snapshot %s: %s", tmp, strerror(-rc));
+		goto out_close;
+	}
+	if (fclose(o.fp) != 0) {
+		o.fp = NULL;
+		rc = err_set(err, errno, "snapshot %s: %s", tmp, strerror(errno));
+		goto out_unlink;
+	}
+	info->bytes = o.bytes;
+	free(tmp);
+	return 0;
+out_close:
+	fclose(o.fp);
+out_unlink:
+	unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int snap_commit(const char *dir, struct dyn_err *err)
+{
+	char *tmp = snap_path(dir, SNAP_TMP_NAME), *path = snap_path(dir, SNAP_NAME);
+	int fd, rc = 0;
+
+	if (!tmp || !path) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (rename(tmp, path) < 0) {
+		rc = err_set(err, errno, "snapshot %s: rename: %s", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		rc = err_set(err, errno, "store %s: fsync: %s", dir, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+out:
+	free(tmp);
+	free(path);
+	return rc;
+}
+
+void snap_discard(const char *dir)
+{
+	char *tmp = snap_path(dir, SNAP_TMP_NAME);
+
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+}
+
+int snap_write_empty(const char *dir, uint64_t lsn, struct dyn_err *err)
+{
+	struct snap_info info;
+	int rc = snap_write(dir, NULL, lsn, &info, err);
+
+	return rc < 0 ? rc : snap_commit(dir, err);
+}
+
+/* ---- loading ---- */
+
+/* Where we are in the file, for messages. */
+struct snap_rd {
+	const char *path;   /* file name */
+	uint64_t line;	    /* 1-based line number */
+	uint64_t off;	    /* byte offset of the line */
+	char **names;	    /* tables declared in the header */
+	size_t nnames;	    /* entries in names */
+	size_t cur;	    /* index of the table of the previous item */
+	db_t *db;	    /* target */
+	struct snap_info *info; /* results */
+};
+
+static int corrupt(struct snap_rd *r, struct dyn_err *err, const char *what)
+{
+	char buf[600];
+
+	if (err && err->code && err->msg[0])
+		err_format(err, buf, sizeof(buf));
+	else
+		snprintf(buf, sizeof(buf), "%s", what);
+	if (err)
+		err_clear(err);
+	return err_set(err, EINVAL,
+		       "snapshot %s: line %llu (offset %llu): %s; refusing to open, nothing was "
+		       "changed",
+		       r->path, (unsigned long long)r->line, (unsigned long long)r->off, buf);
+}
+
+static int header_table(struct snap_rd *r, struct sf_span v, struct dyn_err *err)
+{
+	struct table_schema s;
+	struct db_change ch = {0};
+	struct sf_iter it;
+	struct sf_span k, x, sch = {NULL, 0};
+	char *name = NULL, **nn;
+	int rc;
+
+	if (sf_obj_open(&it, v) < 0)
+		return -EINVAL;
+	while ((rc = sf_obj_next(&it, &k, &x)) > 0) {
+		if (sf_key_is(k, "name") && !name) {
+			rc = sf_span_str(x, &name, NULL, err);
+			if (rc < 0)
+				return rc;
+		} else if (sf_key_is(k, "schema")) {
+			sch = x;
+		}
+	}
+	if (rc < 0 || !name || !sch.p) {
+		free(name);
+		return -EINVAL;
+	}
+	nn = realloc(r->names, (r->nnames + 1) * sizeof(*nn));
+	if (!nn) {
+		free(name);
+		return -ENOMEM;
+	}
+	r->names = nn;
+	r->names[r->nnames++] = name;
+	rc = sf_schema_parse(sch, &s, err);
+	if (rc < 0)
+		return rc;
+	ch.kind = DB_CH_CREATE_TABLE;
+	ch.table = name;
+	ch.schema = &s;
+	rc = db_replay(r->db, &ch, err);
+	schema_free(&s);
+	return rc;
+}
+
+static int header_parse(struct snap_rd *r, const char *line, size_t len, struct dyn_err *err)
+{
+	struct sf_span all, k, x, tables = {NULL, 0};
+	struct sf_iter it;
+	bool magic = false, have_version = false, have_lsn = false;
+	uint64_t version = 0;
+	char *s;
+	int rc;
+
+	if (sf_whole(line, len, &all) < 0 || sf_obj_open(&it, all) < 0)
+		return corrupt(r, err, "not a dynfs snapshot (the first line is not a JSON object)");
+	while ((rc = sf_obj_next(&it, &k, &x)) > 0) {
+		if (sf_key_is(k, "dynfs")) {
+			if (sf_span_str(x, &s, NULL, NULL) == 0) {
+				magic = !strcmp(s, "snapshot");
+				free(s);
+			}
+		} else if (sf_key_is(k, "version")) {
+			have_version = sf_span_u64(x, &version) == 0;
+		} else if (sf_key_is(k, "lsn")) {
+			have_lsn = sf_span_u64(x, &r->info->lsn) == 0;
+		} else if (sf_key_is(k, "tables")) {
+			tables = x;
+		}
+	}
+	if (rc < 0 || !magic)
+		return corrupt(r, err, "not a dynfs snapshot (bad header line)");
+	if (!have_version || version == 0)
+		return corrupt(r, err, "header without a valid version");
+	r->info->version = (uint32_t)version;
+	if (version > SNAP_VERSION)
+		return err_set(err, EPROTO,
+			       "snapshot %s: format version %llu is newer than this dynfs supports "
+			       "(%d); use a newer dynfs",
+			       r->path, (unsigned long long)version, SNAP_VERSION);
+	if (!have_lsn || !tables.p || sf_arr_open(&it, tables) < 0)
+		return corrupt(r, err, "header without lsn or tables");
+	while ((rc = sf_arr_next(&it, &x)) > 0) {
+		rc = header_table(r, x, err);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc < 0)
+			return corrupt(r, err, "bad table in the header");
+	}
+	if (rc < 0)
+		return corrupt(r, err, "malformed table list in the header");
+	r->info->tables = r->nnames;
+	return 0;
+}
+
+static int item_line(struct snap_rd *r, struct sf_span t, struct sf_span i, struct dyn_err *err)
+{
+	struct db_change ch = {0};
+	struct val item;
+	char *name;
+	size_t k;
+	int rc;
+
+	rc = sf_span_str(t, &name, NULL, err);
+	if (rc < 0)
+		return rc == -ENOMEM ? rc : corrupt(r, err, "bad table name");
+	if (r->cur >= r->nnames || strcmp(r->names[r->cur], name)) {
+		for (k = 0; k < r->nnames && strcmp(r->names[k], name); k++)
+			;
+		if (k == r->nnames) {
+			free(name);
+			return corrupt(r, err, "item of a table the header does not declare");
+		}
+		r->cur = k;
+	}
+	free(name);
+	rc = item_parse_value(i.p, i.len, &item, err);
+	if (rc < 0)
+		return rc == -ENOMEM ? rc : corrupt(r, err, "bad item");
+	if (item.type != VAL_M) {
+		val_free(&item);
+		return corrupt(r, err, "item is not a JSON object");
+	}
+	ch.kind = DB_CH_PUT;
+	ch.table = r->names[r->cur];
+	ch.item = &item;
+	rc = db_replay(r->db, &ch, err);
+	val_free(&item);
+	if (rc < 0)
+		return rc == -ENOMEM ? rc : corrupt(r, err, "item cannot be loaded");
+	r->info->items++;
+	return 0;
+}
+
+/* Returns 1 for the trailer (checked), 0 for an item, <0 on error. */
+static int body_line(struct snap_rd *r, const char *line, size_t len, uint32_t crc,
+		     struct dyn_err *err)
+{
+	struct sf_span all, k, x, t = {NULL, 0}, i = {NULL, 0}, end = {NULL, 0}, cs = {NULL, 0};
+	struct sf_span ni = {NULL, 0}, nt = {NULL, 0};
+	struct sf_iter it;
+	uint64_t n;
+	char *s = NULL, want[9];
+	int rc;
+
+	if (sf_whole(line, len, &all) < 0 || sf_obj_open(&it, all) < 0)
+		return corrupt(r, err, "not a JSON object");
+	while ((rc = sf_obj_next(&it, &k, &x)) > 0) {
+		if (sf_key_is(k, "t"))
+			t = x;
+		else if (sf_key_is(k, "i"))
+			i = x;
+		else if (sf_key_is(k, "end"))
+			end = x;
+		else if (sf_key_is(k, "crc32c"))
+			cs = x;
+		else if (sf_key_is(k, "items"))
+			ni = x;
+		else if (sf_key_is(k, "tables"))
+			nt = x;
+		else
+			return corrupt(r, err, "unexpected member");
+	}
+	if (rc < 0)
+		return corrupt(r, err, "malformed JSON");
+	if (t.p && i.p && !end.p)
+		return item_line(r, t, i, err);
+	if (!end.p || !cs.p || !ni.p || !nt.p || end.len != 10 || memcmp(end.p, "\"snapshot\"", 10))
+		return corrupt(r, err, "neither an item nor the end marker");
+	if (sf_span_u64(ni, &n) < 0 || n != r->info->items)
+		return corrupt(r, err, "end marker: item count does not match (truncated file?)");
+	if (sf_span_u64(nt, &n) < 0 || n != r->nnames)
+		return corrupt(r, err, "end marker: table count does not match");
+	snprintf(want, sizeof(want), "%08x", crc);
+	if (sf_span_str(cs, &s, NULL, NULL) < 0 || strcmp(s, want)) {
+		free(s);
+		return corrupt(r, err, "checksum mismatch (the file was changed or damaged)");
+	}
+	free(s);
+	return 1;
+}
+
+int snap_load(const char *path, db_t *db, struct snap_info *info, struct dyn_err *err)
+{
+	struct snap_rd r = {path, 0, 0, NULL, 0, 0, db, info};
+	char *line = NULL;
+	size_t cap = 0, k;
+	ssize_t len;
+	uint32_t crc = 0;
+	bool ended = false;
+	FILE *fp;
+	int rc = 0;
+
+	memset(info, 0, sizeof(*info));
+	fp = fopen(path, "re");
+	if (!fp)
+		return errno == ENOENT ? -ENOENT
+				       : err_set(err, errno, "snapshot %s: %s", path, strerror(errno));
+	while ((len = getline(&line, &cap, fp)) > 0) {
+		r.line++;
+		if (ended) {
+			rc = corrupt(&r, err, "data after the end marker");
+			goto out;
+		}
+		if (line[len - 1] != '\n') {
+			rc = corrupt(&r, err, "last line is cut short (truncated file)");
+			goto out;
+		}
+		if (r.line == 1)
+			rc = header_parse(&r, line, (size_t)len, err);
+		else
+			rc = body_line(&r, line, (size_t)len, crc, err);
+		if (rc < 0)
+			goto out;
+		ended = rc == 1;
+		crc = crc32c(crc, line, (size_t)len);
+		r.off += (uint64_t)len;
+	}
+	if (ferror(fp)) {
+		rc = err_set(err, errno ? errno : EIO, "snapshot %s: read error", path);
+		goto out;
+	}
+	if (r.line == 0) {
+		rc = corrupt(&r, err, "empty file");
+		goto out;
+	}
+	if (!ended) {
+		r.line++;
+		rc = corrupt(&r, err, "no end marker (truncated file)");
+		goto out;
+	}
+	info->bytes = r.off;
+	rc = 0;
+out:
+	free(line);
+	fclose(fp);
+	for (k = 0; k < r.nnames; k++)
+		free(r.names[k]);
+	free(r.names);
+	return rc;
+}

@@ -1,0 +1,516 @@
+/*
+ * check_journal.c - the journal: CRC-32C, record framing, torn tails,
+ * corruption refusal, sequence gaps, append failure, group commit,
+ * rotation.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "journal.h"
+
+static char dir[64];
+static char path[128];
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/check-journal.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/%s", dir, JOURNAL_NAME);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static char *slurp(const char *p, size_t *len)
+{
+	FILE *fp = fopen(p, "rb");
+	char *buf;
+	long n;
+
+	ck_assert_ptr_nonnull(fp);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	buf = malloc((size_t)n + 1);
+	ck_assert_int_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void spit(const char *p, const char *buf, size_t len)
+{
+	FILE *fp = fopen(p, "wb");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(fwrite(buf, 1, len, fp), len);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+/* Append a record with the given text; returns its lsn. */
+static uint64_t append(journal_t *j, const char *text)
+{
+	size_t n = strlen(text);
+	uint8_t *rec = malloc(JOURNAL_REC_HDR + n);
+	uint64_t lsn = 0;
+
+	memcpy(rec + JOURNAL_REC_HDR, text, n);
+	ck_assert_int_eq(journal_append(j, rec, n, false, &lsn), 0);
+	free(rec);
+	return lsn;
+}
+
+static journal_t *open_fresh(uint64_t start)
+{
+	struct journal_info info;
+	struct dyn_err err;
+	journal_t *j;
+
+	err_clear(&err);
+	ck_assert_int_eq(journal_create(dir, start, &err), 0);
+	ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), 0);
+	ck_assert_int_eq(journal_open(dir, &info, &j, &err), 0);
+	return j;
+}
+
+/* Collects what journal_read hands out. */
+struct seen {
+	uint64_t lsn[64];  /* record lsns */
+	uint64_t off[64];  /* their offsets */
+	char text[64][64]; /* payloads */
+	int n;		   /* records seen */
+};
+
+static int collect(void *ctx, uint64_t lsn, const char *p, size_t len, uint64_t off)
+{
+	struct seen *s = ctx;
+
+	ck_assert_int_lt(s->n, 64);
+	s->lsn[s->n] = lsn;
+	s->off[s->n] = off;
+	snprintf(s->text[s->n], sizeof(s->text[0]), "%.*s", (int)len, p);
+	s->n++;
+	return 0;
+}
+
+/* A journal with records "one", "two", "three" (lsn 1..3); offsets in off. */
+static void make_three(uint64_t off[3])
+{
+	journal_t *j = open_fresh(1);
+
+	journal_position(j, NULL, &off[0], NULL);
+	append(j, "[\"one\"]\n");
+	journal_position(j, NULL, &off[1], NULL);
+	append(j, "[\"two\"]\n");
+	journal_position(j, NULL, &off[2], NULL);
+	append(j, "[\"three\"]\n");
+	journal_close(j);
+}
+
+START_TEST(test_crc32c_known_vectors)
+{
+	static const uint8_t zeros[32];
+	uint8_t buf[100];
+	size_t i;
+
+	ck_assert_uint_eq(crc32c(0, "123456789", 9), 0xE3069283u);
+	ck_assert_uint_eq(crc32c(0, zeros, 32), 0x8A9136AAu); /* RFC 3720 B.4 */
+	ck_assert_uint_eq(crc32c(0, "", 0), 0);
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 37 + 11);
+	/* incremental == one shot, at every split and alignment */
+	for (i = 0; i <= sizeof(buf); i++)
+		ck_assert_uint_eq(crc32c(crc32c(0, buf, i), buf + i, sizeof(buf) - i),
+				  crc32c(0, buf, sizeof(buf)));
+	for (i = 1; i < 9; i++)
+		ck_assert_uint_eq(crc32c(0, buf + i, 50), crc32c(crc32c(0, buf + i, 7), buf + i + 7, 43));
+}
+END_TEST
+
+START_TEST(test_append_then_read_in_order)
+{
+	struct journal_info info;
+	struct seen s = {0};
+	struct dyn_err err;
+	uint64_t off[3];
+
+	make_three(off);
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, collect, &s, &info, &err), 0);
+	ck_assert_int_eq(s.n, 3);
+	ck_assert_str_eq(s.text[0], "[\"one\"]\n");
+	ck_assert_str_eq(s.text[2], "[\"three\"]\n");
+	ck_assert_uint_eq(s.lsn[0], 1);
+	ck_assert_uint_eq(s.lsn[2], 3);
+	ck_assert_uint_eq(s.off[1], off[1]);
+	ck_assert_uint_eq(info.start_lsn, 1);
+	ck_assert_uint_eq(info.last_lsn, 3);
+	ck_assert_uint_eq(info.records, 3);
+	ck_assert(!info.torn);
+	ck_assert_uint_eq(info.valid_end, info.size);
+	/* only records after the given lsn are handed out */
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(journal_read(path, 2, collect, &s, &info, &err), 0);
+	ck_assert_int_eq(s.n, 1);
+	ck_assert_uint_eq(s.lsn[0], 3);
+}
+END_TEST
+
+START_TEST(test_frame_layout_is_documented_one)
+{
+	uint8_t hdr[JOURNAL_REC_HDR], fh[JOURNAL_HDR_SIZE];
+
+	journal_frame(hdr, 0x0102030405060708ull, "abc", 3);
+	ck_assert_mem_eq(hdr, "JREC", 4);
+	ck_assert_uint_eq(hdr[4], 3);
+	ck_assert_uint_eq(hdr[5] | hdr[6] | hdr[7], 0);
+	ck_assert_uint_eq(hdr[8], 0x08);
+	ck_assert_uint_eq(hdr[15], 0x01);
+	/* CRC-32C of payload then header bytes 0..15, little-endian */
+	{
+		uint32_t c = crc32c(crc32c(0, "abc", 3), hdr, 16);
+
+		ck_assert_uint_eq(hdr[16] | hdr[17] << 8 | hdr[18] << 16 | (uint32_t)hdr[19] << 24, c);
+	}
+	journal_file_header(fh, JOURNAL_VERSION, 42);
+	ck_assert_mem_eq(fh, "DYNFSJNL", 8);
+	ck_assert_uint_eq(fh[8], JOURNAL_VERSION);
+	ck_assert_uint_eq(fh[12], JOURNAL_HDR_SIZE);
+	ck_assert_uint_eq(fh[16], 42);
+}
+END_TEST
+
+START_TEST(test_torn_tail_at_every_cut_and_flip_is_discarded)
+{
+	struct journal_info info;
+	struct dyn_err err;
+	struct seen s;
+	uint64_t off[3];
+	size_t len, cut, l2, i;
+	char *orig, *now;
+
+	make_three(off);
+	orig = slurp(path, &len);
+	for (cut = off[2] + 1; cut < len; cut++) {
+		spit(path, orig, cut);
+		memset(&s, 0, sizeof(s));
+		err_clear(&err);
+		ck_assert_int_eq(journal_read(path, 0, collect, &s, &info, &err), 0);
+		ck_assert_msg(info.torn, "cut at %zu not seen as torn", cut);
+		ck_assert_uint_eq(info.valid_end, off[2]);
+		ck_assert_uint_eq(info.last_lsn, 2);
+		ck_assert_int_eq(s.n, 2);
+		now = slurp(path, &l2);
+		ck_assert_uint_eq(l2, cut);
+		ck_assert_mem_eq(now, orig, cut);
+		free(now);
+	}
+	/* a damaged byte anywhere in the last record is a torn tail too */
+	for (i = off[2]; i < len; i++) {
+		orig[i] ^= 0x40;
+		spit(path, orig, len);
+		memset(&s, 0, sizeof(s));
+		ck_assert_int_eq(journal_read(path, 0, collect, &s, &info, &err), 0);
+		ck_assert_msg(info.torn, "flip at %zu not seen as torn", i);
+		ck_assert_uint_eq(info.valid_end, off[2]);
+		ck_assert_int_eq(s.n, 2);
+		orig[i] ^= 0x40;
+	}
+	free(orig);
+}
+END_TEST
+
+START_TEST(test_mid_file_corruption_is_refused_untouched)
+{
+	struct journal_info info;
+	struct dyn_err err;
+	struct seen s = {0};
+	uint64_t off[3];
+	size_t len, l2, i;
+	char *orig, *now;
+
+	make_three(off);
+	orig = slurp(path, &len);
+	/* every byte of the first two records: damage is followed by valid records */
+	for (i = off[0]; i < off[2]; i++) {
+		orig[i] ^= 0x01;
+		spit(path, orig, len);
+		err_clear(&err);
+		ck_assert_int_eq(journal_read(path, 0, collect, &s, &info, &err), -EINVAL);
+		ck_assert_ptr_nonnull(strstr(err.msg, "refusing"));
+		ck_assert_ptr_nonnull(strstr(err.msg, path));
+		ck_assert_int_eq(s.n, 0); /* nothing handed out before validation */
+		now = slurp(path, &l2);
+		ck_assert_uint_eq(l2, len);
+		ck_assert_mem_eq(now, orig, len);
+		free(now);
+		orig[i] ^= 0x01;
+	}
+	/* the message names the offset */
+	orig[off[1] + JOURNAL_REC_HDR] ^= 0x01;
+	spit(path, orig, len);
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), -EINVAL);
+	{
+		char want[32];
+
+		snprintf(want, sizeof(want), "offset %llu", (unsigned long long)off[1]);
+		ck_assert_msg(strstr(err.msg, want), "message lacks offset: %s", err.msg);
+	}
+	free(orig);
+}
+END_TEST
+
+START_TEST(test_header_checks_version_magic_crc)
+{
+	struct journal_info info;
+	struct dyn_err err;
+	uint8_t fh[JOURNAL_HDR_SIZE];
+	uint64_t off[3];
+	size_t len;
+	char *orig;
+
+	make_three(off);
+	orig = slurp(path, &len);
+	/* a newer version: EPROTO, even though the header CRC covers it */
+	journal_file_header(fh, JOURNAL_VERSION + 1, 1);
+	memcpy(orig, fh, sizeof(fh));
+	spit(path, orig, len);
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(err.msg, "newer"));
+	/* damaged header */
+	journal_file_header(fh, JOURNAL_VERSION, 1);
+	fh[20] ^= 1;
+	memcpy(orig, fh, sizeof(fh));
+	spit(path, orig, len);
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), -EINVAL);
+	/* not a journal */
+	memcpy(orig, "{\"dynfs\"", 8);
+	spit(path, orig, len);
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "not a dynfs journal"));
+	/* too short for a header */
+	spit(path, orig, 10);
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), -EINVAL);
+	/* missing */
+	unlink(path);
+	ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), -ENOENT);
+	free(orig);
+}
+END_TEST
+
+START_TEST(test_sequence_gap_is_refused)
+{
+	struct journal_info info;
+	struct dyn_err err;
+	uint8_t fh[JOURNAL_HDR_SIZE], rh[JOURNAL_REC_HDR];
+	static const uint64_t lsns[] = {5, 6, 8};
+	FILE *fp;
+	size_t i;
+
+	journal_file_header(fh, JOURNAL_VERSION, 5);
+	fp = fopen(path, "wb");
+	fwrite(fh, 1, sizeof(fh), fp);
+	for (i = 0; i < 3; i++) {
+		journal_frame(rh, lsns[i], "[]\n", 3);
+		fwrite(rh, 1, sizeof(rh), fp);
+		fwrite("[]\n", 1, 3, fp);
+	}
+	fclose(fp);
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "sequence gap"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "lsn 8, expected 7"));
+	/* first record must be start_lsn */
+	journal_file_header(fh, JOURNAL_VERSION, 4);
+	fp = fopen(path, "r+b");
+	fwrite(fh, 1, sizeof(fh), fp);
+	fclose(fp);
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "expected 4"));
+}
+END_TEST
+
+START_TEST(test_failed_append_leaves_no_partial_record)
+{
+	struct journal_info info;
+	struct dyn_err err;
+	struct rlimit old, lim;
+	struct seen s = {0};
+	journal_t *j = open_fresh(1);
+	uint64_t end, lsn, end2;
+	uint8_t rec[JOURNAL_REC_HDR + 200];
+
+	append(j, "[\"first\"]\n");
+	journal_position(j, NULL, &end, NULL);
+	/* the file may grow only 30 bytes: the next record is cut off */
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = end + 30;
+	setrlimit(RLIMIT_FSIZE, &lim);
+	memset(rec + JOURNAL_REC_HDR, 'x', 200);
+	ck_assert_int_eq(journal_append(j, rec, 200, false, &lsn), -EIO);
+	setrlimit(RLIMIT_FSIZE, &old);
+	journal_position(j, &lsn, &end2, NULL);
+	ck_assert_uint_eq(end2, end);
+	ck_assert_uint_eq(lsn, 1);
+	/* the journal goes on with the next lsn */
+	ck_assert_uint_eq(append(j, "[\"second\"]\n"), 2);
+	journal_close(j);
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, collect, &s, &info, &err), 0);
+	ck_assert(!info.torn);
+	ck_assert_int_eq(s.n, 2);
+	ck_assert_str_eq(s.text[1], "[\"second\"]\n");
+}
+END_TEST
+
+START_TEST(test_oversized_payload_rejected)
+{
+	journal_t *j = open_fresh(1);
+	uint64_t lsn;
+	uint8_t rec[JOURNAL_REC_HDR];
+
+	ck_assert_int_eq(journal_append(j, rec, (size_t)JOURNAL_MAX_PAYLOAD + 1, false, &lsn),
+			 -EFBIG);
+	journal_close(j);
+}
+END_TEST
+
+#define GC_THREADS 8
+#define GC_EACH 40
+
+static void *gc_writer(void *arg)
+{
+	journal_t *j = arg;
+	uint8_t rec[JOURNAL_REC_HDR + 16];
+	uint64_t lsn;
+	int i;
+
+	memcpy(rec + JOURNAL_REC_HDR, "[\"group commit\"]", 16);
+	for (i = 0; i < GC_EACH; i++) {
+		ck_assert_int_eq(journal_append(j, rec, 16, false, &lsn), 0);
+		ck_assert_int_eq(journal_sync(j, lsn), 0);
+	}
+	return NULL;
+}
+
+START_TEST(test_group_commit_shares_fsyncs)
+{
+	struct journal_stats st;
+	struct journal_info info;
+	struct dyn_err err;
+	pthread_t th[GC_THREADS];
+	journal_t *j = open_fresh(1);
+	int i;
+
+	journal_set_sync_delay(j, 1000); /* a 1 ms disk, even on tmpfs */
+	for (i = 0; i < GC_THREADS; i++)
+		pthread_create(&th[i], NULL, gc_writer, j);
+	for (i = 0; i < GC_THREADS; i++)
+		pthread_join(th[i], NULL);
+	journal_stats(j, &st);
+	ck_assert_uint_eq(st.appends, GC_THREADS * GC_EACH);
+	ck_assert_uint_eq(st.synced_lsn, GC_THREADS * GC_EACH);
+	ck_assert_msg(st.syncs < st.appends, "%llu syncs for %llu appends",
+		      (unsigned long long)st.syncs, (unsigned long long)st.appends);
+	journal_close(j);
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), 0);
+	ck_assert_uint_eq(info.records, GC_THREADS * GC_EACH);
+}
+END_TEST
+
+START_TEST(test_rotate_keeps_only_later_records)
+{
+	struct journal_info info;
+	struct journal_stats st;
+	struct dyn_err err;
+	struct seen s = {0};
+	journal_t *j = open_fresh(1);
+	uint64_t off = 0, lsn;
+	char text[32];
+	int i;
+
+	for (i = 1; i <= 10; i++) {
+		if (i == 7)
+			journal_position(j, &lsn, &off, NULL);
+		snprintf(text, sizeof(text), "[%d]\n", i);
+		append(j, text);
+	}
+	err_clear(&err);
+	ck_assert_int_eq(journal_rotate(j, 6, off, &err), 0);
+	journal_stats(j, &st);
+	ck_assert_uint_eq(st.synced_lsn, 10);
+	ck_assert_uint_eq(append(j, "[11]\n"), 11);
+	journal_close(j);
+	ck_assert_int_eq(journal_read(path, 0, collect, &s, &info, &err), 0);
+	ck_assert_uint_eq(info.start_lsn, 7);
+	ck_assert_int_eq(s.n, 5);
+	ck_assert_str_eq(s.text[0], "[7]\n");
+	ck_assert_str_eq(s.text[4], "[11]\n");
+	ck_assert_int_eq(access(dir, F_OK), 0);
+	{
+		char np[160];
+
+		snprintf(np, sizeof(np), "%s/%s", dir, JOURNAL_NEW_NAME);
+		ck_assert_int_ne(access(np, F_OK), 0);
+	}
+}
+END_TEST
+
+Suite *journal_suite(void);
+Suite *journal_suite(void)
+{
+	Suite *s = suite_create("journal");
+	TCase *tc;
+
+	tc = tcase_create("crc32c");
+	tcase_add_test(tc, test_crc32c_known_vectors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("journal_append");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_append_then_read_in_order);
+	tcase_add_test(tc, test_frame_layout_is_documented_one);
+	tcase_add_test(tc, test_failed_append_leaves_no_partial_record);
+	tcase_add_test(tc, test_oversized_payload_rejected);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("journal_read");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_torn_tail_at_every_cut_and_flip_is_discarded);
+	tcase_add_test(tc, test_mid_file_corruption_is_refused_untouched);
+	tcase_add_test(tc, test_header_checks_version_magic_crc);
+	tcase_add_test(tc, test_sequence_gap_is_refused);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("journal_sync");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_group_commit_shares_fsyncs);
+	tcase_add_test(tc, test_rotate_keeps_only_later_records);
+	suite_add_tcase(s, tc);
+	return s;
+}

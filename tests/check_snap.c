@@ -1,0 +1,490 @@
+/*
+ * check_snap.c - snapshots: round trips of every type, chunked copies,
+ * the line format, and refusal of every damaged or truncated file.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "item.h"
+#include "snap.h"
+
+static char dir[64];
+static char path[128];
+static db_t *db;
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/check-snap.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_NAME);
+	ck_assert_int_eq(db_new(&db), 0);
+}
+
+static void teardown(void)
+{
+	char cmd[128], *why = NULL;
+
+	ck_assert_msg(db_check_integrity(db, &why) == 0, "integrity: %s", why);
+	db_free(db);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static char *slurp(const char *p, size_t *len)
+{
+	FILE *fp = fopen(p, "rb");
+	char *buf;
+	long n;
+
+	ck_assert_ptr_nonnull(fp);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	buf = malloc((size_t)n + 1);
+	ck_assert_int_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = 0;
+	fclose(fp);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void spit(const char *p, const char *buf, size_t len)
+{
+	FILE *fp = fopen(p, "wb");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(fwrite(buf, 1, len, fp), len);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+static void put(db_t *d, const char *table, const char *json)
+{
+	struct dyn_err err;
+	struct val item;
+	table_t *t;
+
+	err_clear(&err);
+	ck_assert_int_eq(db_table_open(d, table, &t), 0);
+	ck_assert_msg(item_parse(json, strlen(json), &item, &err) == 0, "parse %s: %s", json,
+		      err.msg);
+	ck_assert_msg(tbl_put(t, &item, 0, &err) == 0, "put: %s", err.msg);
+	val_free(&item);
+	tbl_close(t);
+}
+
+static void create(db_t *d, const char *name, const char *pk, const char *sk)
+{
+	struct table_schema s;
+	struct dyn_err err;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.pk.name, sizeof(s.pk.name), "%s", pk);
+	s.pk.type = VAL_S;
+	if (sk) {
+		s.has_sk = true;
+		snprintf(s.sk.name, sizeof(s.sk.name), "%s", sk);
+		s.sk.type = VAL_S;
+	}
+	err_clear(&err);
+	ck_assert_msg(db_create_table(d, name, &s, &err) == 0, "create: %s", err.msg);
+}
+
+/* The two Hedy tables, an index, and items holding every type. */
+static void fill(db_t *d)
+{
+	struct table_schema s;
+	struct dyn_err err;
+	table_t *t;
+
+	create(d, "users", "username", NULL);
+	create(d, "quiz-stats", "id#level", "week");
+	/* an index on users.email, added to a table with data later */
+	put(d, "users", "{\"username\":\"hedy\",\"email\":\"hedy@hedy.org\","
+			"\"created\":1681239902406,\"password\":\"$2b$09$riZem.ck\"}");
+	ck_assert_int_eq(db_table_open(d, "users", &t), 0);
+	ck_assert_int_eq(tbl_schema(t, &s), 0);
+	tbl_close(t);
+	s.index = calloc(1, sizeof(*s.index));
+	s.nindex = 1;
+	strcpy(s.index[0].name, "email-index");
+	strcpy(s.index[0].pk.name, "email");
+	s.index[0].pk.type = VAL_S;
+	s.index[0].proj = PROJ_ALL;
+	err_clear(&err);
+	ck_assert_msg(db_set_schema(d, "users", &s, &err) == 0, "set_schema: %s", err.msg);
+	schema_free(&s);
+	put(d, "users", "{\"username\":\"felienne\",\"email\":\"felienne@felienne.com\","
+			"\"created\":1637851898173,\"tags\":{\"$SS\":[\"teacher\",\"admin\"]}}");
+	put(d, "users", "{\"username\":\"every-type\",\"s\":\"h\\u00e9llo \\\"q\\\" \\n\\t\","
+			"\"n38\":{\"$N\":\"12345678901234567890123456789012345678\"},"
+			"\"tiny\":{\"$N\":\"1e-130\"},"
+			"\"huge\":{\"$N\":\"9.9999999999999999999999999999999999999e+125\"},"
+			"\"neg\":-0.1,\"bin\":{\"$B\":\"AAEC/w==\"},"
+			"\"ss\":{\"$SS\":[\"a\",\"b\"]},\"ns\":{\"$NS\":[1,2.5,-3]},"
+			"\"bs\":{\"$BS\":[\"AA==\",\"AQ==\"]},"
+			"\"l\":[1,\"x\",null,true,{\"m\":{\"deep\":[[]]}}],"
+			"\"m\":{\"$M\":{\"$N\":\"not a number\"}},"
+			"\"nul\":null,\"f\":false,\"emptyl\":[],\"emptym\":{}}");
+	put(d, "quiz-stats", "{\"id#level\":\"hedy#1\",\"week\":\"2023-31\",\"id\":\"hedy\","
+			     "\"level\":1,\"finished\":1,\"scores\":{\"$NS\":[60]}}");
+	put(d, "quiz-stats", "{\"id#level\":\"felienne#3\",\"week\":\"2022-08\","
+			     "\"id\":\"felienne\",\"level\":3,\"finished\":0}");
+	put(d, "quiz-stats", "{\"id#level\":\"felienne#3\",\"week\":\"2022-09\","
+			     "\"id\":\"felienne\",\"level\":3,\"finished\":1,"
+			     "\"scores\":{\"$NS\":[95]}}");
+	put(d, "quiz-stats", "{\"id#level\":\"student123#9\",\"week\":\"2023-23\","
+			     "\"id\":\"student123\",\"level\":9,\"finished\":1,"
+			     "\"scores\":{\"$NS\":[40,80]}}");
+}
+
+/* All items of a table, in key order. */
+struct items {
+	struct val v[4096]; /* decoded items */
+	size_t n;	    /* used */
+};
+
+static int items_cb(void *ctx, const struct item_ref *r)
+{
+	struct items *it = ctx;
+
+	ck_assert_uint_lt(it->n, 4096);
+	ck_assert_int_eq(iref_decode(r, &it->v[it->n]), 0);
+	it->n++;
+	return 0;
+}
+
+static struct items *items_of(db_t *d, const char *name)
+{
+	struct items *it = calloc(1, sizeof(*it));
+	struct tbl_scan sc = {0};
+	table_t *t;
+
+	ck_assert_int_eq(db_table_open(d, name, &t), 0);
+	ck_assert_int_eq(tbl_scan(t, &sc, items_cb, it, NULL), 0);
+	tbl_close(t);
+	return it;
+}
+
+static void items_free(struct items *it)
+{
+	size_t i;
+
+	for (i = 0; i < it->n; i++)
+		val_free(&it->v[i]);
+	free(it);
+}
+
+struct names {
+	char v[16][256]; /* table names */
+	int n;		 /* used */
+};
+
+static int names_cb(void *ctx, const char *name)
+{
+	struct names *nm = ctx;
+
+	ck_assert_int_lt(nm->n, 16);
+	snprintf(nm->v[nm->n++], 256, "%s", name);
+	return 0;
+}
+
+/* Same tables, same schemas, same items. */
+static void assert_db_equal(db_t *a, db_t *b)
+{
+	struct names na = {0}, nb = {0};
+	struct table_schema sa, sb;
+	struct items *ia, *ib;
+	table_t *ta, *tb;
+	size_t i;
+	int k;
+
+	db_list_tables(a, NULL, names_cb, &na);
+	db_list_tables(b, NULL, names_cb, &nb);
+	ck_assert_int_eq(na.n, nb.n);
+	for (k = 0; k < na.n; k++) {
+		ck_assert_str_eq(na.v[k], nb.v[k]);
+		ck_assert_int_eq(db_table_open(a, na.v[k], &ta), 0);
+		ck_assert_int_eq(db_table_open(b, nb.v[k], &tb), 0);
+		ck_assert_int_eq(tbl_schema(ta, &sa), 0);
+		ck_assert_int_eq(tbl_schema(tb, &sb), 0);
+		ck_assert_str_eq(sa.pk.name, sb.pk.name);
+		ck_assert_int_eq(sa.pk.type, sb.pk.type);
+		ck_assert_int_eq(sa.has_sk, sb.has_sk);
+		ck_assert_uint_eq(sa.nindex, sb.nindex);
+		for (i = 0; i < sa.nindex; i++) {
+			ck_assert_str_eq(sa.index[i].name, sb.index[i].name);
+			ck_assert_str_eq(sa.index[i].pk.name, sb.index[i].pk.name);
+			ck_assert_int_eq(sa.index[i].proj, sb.index[i].proj);
+		}
+		schema_free(&sa);
+		schema_free(&sb);
+		tbl_close(ta);
+		tbl_close(tb);
+		ia = items_of(a, na.v[k]);
+		ib = items_of(b, nb.v[k]);
+		ck_assert_uint_eq(ia->n, ib->n);
+		for (i = 0; i < ia->n; i++)
+			ck_assert_msg(val_equal(&ia->v[i], &ib->v[i]), "table %s item %zu differs",
+				      na.v[k], i);
+		items_free(ia);
+		items_free(ib);
+	}
+}
+
+static void write_snapshot(uint64_t lsn, struct snap_info *si)
+{
+	struct dyn_err err;
+
+	err_clear(&err);
+	ck_assert_msg(snap_write(dir, db, lsn, si, &err) == 0, "snap_write: %s", err.msg);
+	ck_assert_int_eq(snap_commit(dir, &err), 0);
+}
+
+START_TEST(test_snapshot_round_trip_every_type)
+{
+	struct snap_info si, li;
+	struct dyn_err err;
+	char *why = NULL;
+	db_t *d2;
+
+	fill(db);
+	write_snapshot(7, &si);
+	ck_assert_uint_eq(si.tables, 2);
+	ck_assert_uint_eq(si.items, 7);
+	ck_assert_int_ne(access(path, F_OK), -1);
+	ck_assert_int_ne(access(dir, F_OK), -1);
+	ck_assert_int_eq(db_new(&d2), 0);
+	err_clear(&err);
+	ck_assert_msg(snap_load(path, d2, &li, &err) == 0, "load: %s", err.msg);
+	ck_assert_uint_eq(li.lsn, 7);
+	ck_assert_uint_eq(li.items, 7);
+	ck_assert_uint_eq(li.tables, 2);
+	ck_assert_uint_eq(li.bytes, si.bytes);
+	assert_db_equal(db, d2);
+	ck_assert_msg(db_check_integrity(d2, &why) == 0, "integrity: %s", why);
+	db_free(d2);
+}
+END_TEST
+
+START_TEST(test_snapshot_chunks_resume_after_last_key)
+{
+	struct snap_info si, li;
+	struct dyn_err err;
+	char json[128];
+	db_t *d2;
+	int i;
+
+	create(db, "quiz-stats", "id#level", "week");
+	create(db, "users", "username", NULL);
+	/* several chunks in one partition and across partitions */
+	for (i = 0; i < 3 * SNAP_CHUNK + 5; i++) {
+		snprintf(json, sizeof(json), "{\"id#level\":\"p%d\",\"week\":\"w%05d\",\"i\":%d}",
+			 i % 3, i, i);
+		put(db, "quiz-stats", json);
+		snprintf(json, sizeof(json), "{\"username\":\"u%05d\"}", i);
+		put(db, "users", json);
+	}
+	write_snapshot(1, &si);
+	ck_assert_uint_eq(si.items, 2 * (3 * SNAP_CHUNK + 5));
+	ck_assert_int_eq(db_new(&d2), 0);
+	err_clear(&err);
+	ck_assert_msg(snap_load(path, d2, &li, &err) == 0, "load: %s", err.msg);
+	assert_db_equal(db, d2);
+	db_free(d2);
+}
+END_TEST
+
+START_TEST(test_snapshot_file_is_line_per_item)
+{
+	struct snap_info si;
+	size_t len, lines = 0, i;
+	char *text, *last;
+
+	fill(db);
+	write_snapshot(3, &si);
+	text = slurp(path, &len);
+	ck_assert_uint_eq(len, si.bytes);
+	for (i = 0; i < len; i++)
+		lines += text[i] == '\n';
+	ck_assert_uint_eq(lines, si.items + 2);
+	ck_assert(!strncmp(text, "{\"dynfs\":\"snapshot\",\"version\":1,\"lsn\":3,", 40));
+	ck_assert_ptr_nonnull(strstr(text, "\n{\"t\":\"quiz-stats\",\"i\":{\"id#level\":\"felienne#3\","
+					   "\"week\":\"2022-08\","));
+	text[len - 1] = 0;
+	last = strrchr(text, '\n') + 1;
+	ck_assert(!strncmp(last, "{\"end\":\"snapshot\",\"tables\":2,\"items\":7,\"crc32c\":\"", 48));
+	free(text);
+}
+END_TEST
+
+/* Load into a fresh db; returns the error. */
+static int try_load(struct dyn_err *err)
+{
+	struct snap_info li;
+	db_t *d2;
+	int rc;
+
+	ck_assert_int_eq(db_new(&d2), 0);
+	err_clear(err);
+	rc = snap_load(path, d2, &li, err);
+	db_free(d2);
+	return rc;
+}
+
+START_TEST(test_every_flipped_byte_is_refused)
+{
+	struct snap_info si;
+	struct dyn_err err;
+	size_t len, l2, i;
+	char *text, *now;
+	int rc;
+
+	fill(db);
+	write_snapshot(5, &si);
+	text = slurp(path, &len);
+	ck_assert_int_eq(try_load(&err), 0);
+	for (i = 0; i < len; i++) {
+		text[i] ^= 0x01;
+		spit(path, text, len);
+		rc = try_load(&err);
+		ck_assert_msg(rc == -EINVAL || rc == -EPROTO, "flip at %zu: rc %d", i, rc);
+		ck_assert_ptr_nonnull(strstr(err.msg, path));
+		now = slurp(path, &l2);
+		ck_assert_uint_eq(l2, len);
+		ck_assert_mem_eq(now, text, len);
+		free(now);
+		text[i] ^= 0x01;
+	}
+	free(text);
+}
+END_TEST
+
+START_TEST(test_every_truncation_is_refused)
+{
+	struct snap_info si;
+	struct dyn_err err;
+	size_t len, cut;
+	char *text;
+
+	fill(db);
+	write_snapshot(5, &si);
+	text = slurp(path, &len);
+	for (cut = 0; cut < len; cut++) {
+		spit(path, text, cut);
+		ck_assert_msg(try_load(&err) == -EINVAL, "cut at %zu loaded", cut);
+	}
+	/* a line boundary names the missing end marker */
+	spit(path, text, (size_t)(strchr(text, '\n') - text) + 1);
+	try_load(&err);
+	ck_assert_ptr_nonnull(strstr(err.msg, "truncated"));
+	free(text);
+}
+END_TEST
+
+START_TEST(test_newer_version_is_eproto)
+{
+	struct dyn_err err;
+	const char *v2 = "{\"dynfs\":\"snapshot\",\"version\":2,\"lsn\":0,\"tables\":[],"
+			 "\"something\":\"new\"}\n";
+
+	spit(path, v2, strlen(v2));
+	ck_assert_int_eq(try_load(&err), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(err.msg, "newer"));
+	spit(path, "hello\n", 6);
+	ck_assert_int_eq(try_load(&err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "not a dynfs snapshot"));
+	unlink(path);
+	ck_assert_int_eq(try_load(&err), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_item_of_undeclared_table_is_refused)
+{
+	struct snap_info si;
+	struct dyn_err err;
+	size_t len;
+	char *text, *p;
+
+	fill(db);
+	write_snapshot(5, &si);
+	text = slurp(path, &len);
+	p = strstr(text, "\"t\":\"users\"");
+	ck_assert_ptr_nonnull(p);
+	memcpy(p + 5, "USERS", 5);
+	spit(path, text, len);
+	ck_assert_int_eq(try_load(&err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "line"));
+	free(text);
+}
+END_TEST
+
+START_TEST(test_empty_snapshot)
+{
+	struct dyn_err err;
+	struct snap_info li;
+	db_t *d2;
+
+	err_clear(&err);
+	ck_assert_int_eq(snap_write_empty(dir, 0, &err), 0);
+	ck_assert_int_eq(db_new(&d2), 0);
+	ck_assert_int_eq(snap_load(path, d2, &li, &err), 0);
+	ck_assert_uint_eq(li.tables, 0);
+	ck_assert_uint_eq(db_table_count(d2), 0);
+	db_free(d2);
+}
+END_TEST
+
+START_TEST(test_discard_leaves_old_snapshot)
+{
+	struct snap_info si;
+	struct dyn_err err;
+	size_t l1, l2;
+	char *a, *b, tmp[160];
+
+	fill(db);
+	write_snapshot(1, &si);
+	a = slurp(path, &l1);
+	put(db, "users", "{\"username\":\"new\"}");
+	err_clear(&err);
+	ck_assert_int_eq(snap_write(dir, db, 2, &si, &err), 0);
+	snap_discard(dir);
+	snprintf(tmp, sizeof(tmp), "%s/%s", dir, SNAP_TMP_NAME);
+	ck_assert_int_ne(access(tmp, F_OK), 0);
+	b = slurp(path, &l2);
+	ck_assert_uint_eq(l1, l2);
+	ck_assert_mem_eq(a, b, l1);
+	free(a);
+	free(b);
+}
+END_TEST
+
+Suite *snap_suite(void);
+Suite *snap_suite(void)
+{
+	Suite *s = suite_create("snap");
+	TCase *tc;
+
+	tc = tcase_create("snap_write");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_snapshot_round_trip_every_type);
+	tcase_add_test(tc, test_snapshot_chunks_resume_after_last_key);
+	tcase_add_test(tc, test_snapshot_file_is_line_per_item);
+	tcase_add_test(tc, test_empty_snapshot);
+	tcase_add_test(tc, test_discard_leaves_old_snapshot);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("snap_load");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_every_flipped_byte_is_refused);
+	tcase_add_test(tc, test_every_truncation_is_refused);
+	tcase_add_test(tc, test_newer_version_is_eproto);
+	tcase_add_test(tc, test_item_of_undeclared_table_is_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}

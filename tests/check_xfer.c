@@ -1,0 +1,590 @@
+/*
+ * check_xfer.c - import and export: DynamoDB JSON, JSON Lines and Hedy's
+ * dev_database.json, round trips of every type (38-digit numbers,
+ * binary, sets, nested maps), schema files, error positions, gzip input.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "item.h"
+#include "num.h"
+#include "xfer.h"
+
+/* An item with every type, in document form. */
+static const char every_type[] =
+	"{\"username\":\"every-type\",\"s\":\"h\\u00e9llo \\\"q\\\" \\n\\t\\u0001 \\ud83d\\ude00\","
+	"\"n38\":{\"$N\":\"12345678901234567890123456789012345678\"},"
+	"\"tiny\":{\"$N\":\"1e-130\"},"
+	"\"huge\":{\"$N\":\"9.9999999999999999999999999999999999999e+125\"},"
+	"\"neg\":-0.1,\"int\":42,\"bin\":{\"$B\":\"AAEC/w==\"},\"empty_s\":\"\","
+	"\"ss\":{\"$SS\":[\"a\",\"b\"]},\"ns\":{\"$NS\":[1,2.5,-3,\"0.12345678901234567890\"]},"
+	"\"bs\":{\"$BS\":[\"AA==\",\"AQ==\"]},"
+	"\"l\":[1,\"x\",null,true,{\"m\":{\"deep\":[[{\"$SS\":[\"z\"]}]]}},{\"$B\":\"\"}],"
+	"\"m\":{\"$M\":{\"$N\":\"not a number\"}},"
+	"\"hedyish\":{\"$type\":\"set\",\"elements\":[1]},"
+	"\"nul\":null,\"f\":false,\"emptyl\":[],\"emptym\":{}}";
+
+static void parse(const char *json, struct val *out)
+{
+	struct dyn_err err;
+
+	err_clear(&err);
+	ck_assert_msg(item_parse(json, strlen(json), out, &err) == 0, "parse: %s", err.msg);
+}
+
+static db_t *new_db(void)
+{
+	db_t *db;
+
+	ck_assert_int_eq(db_new(&db), 0);
+	return db;
+}
+
+static void create(db_t *db, const char *name, const char *pk, const char *sk)
+{
+	struct table_schema s;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.pk.name, sizeof(s.pk.name), "%s", pk);
+	s.pk.type = VAL_S;
+	if (sk) {
+		s.has_sk = true;
+		snprintf(s.sk.name, sizeof(s.sk.name), "%s", sk);
+		s.sk.type = VAL_S;
+	}
+	ck_assert_int_eq(db_create_table(db, name, &s, NULL), 0);
+}
+
+static void put(db_t *db, const char *table, const char *json)
+{
+	struct val item;
+	table_t *t;
+
+	parse(json, &item);
+	ck_assert_int_eq(db_table_open(db, table, &t), 0);
+	ck_assert_int_eq(tbl_put(t, &item, 0, NULL), 0);
+	tbl_close(t);
+	val_free(&item);
+}
+
+/* Run an import of text into db. */
+static int import_text(db_t *db, const char *text, enum xfer_format f, const char *table,
+		       const struct xfer_schemas *sch, uint64_t *n, struct dyn_err *err)
+{
+	struct xfer_import_opts o = {f, table, sch, "input", NULL, NULL};
+	FILE *fp = fmemopen((void *)text, strlen(text), "r");
+	int rc;
+
+	ck_assert_ptr_nonnull(fp);
+	err_clear(err);
+	rc = xfer_import(db, fp, &o, n, err);
+	fclose(fp);
+	return rc;
+}
+
+/* Export to a string (new). */
+static char *export_text(db_t *db, enum xfer_format f, const char *table, uint64_t *n)
+{
+	struct xfer_export_opts o = {f, table, NULL, NULL};
+	struct dyn_err err;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	err_clear(&err);
+	ck_assert_msg(xfer_export(db, fp, &o, n, &err) == 0, "export: %s", err.msg);
+	fclose(fp);
+	return buf;
+}
+
+struct items {
+	struct val v[64]; /* items */
+	size_t n;	  /* used */
+};
+
+static int items_cb(void *ctx, const struct item_ref *r)
+{
+	struct items *it = ctx;
+
+	ck_assert_uint_lt(it->n, 64);
+	ck_assert_int_eq(iref_decode(r, &it->v[it->n++]), 0);
+	return 0;
+}
+
+static void assert_tables_equal(db_t *a, db_t *b, const char *name)
+{
+	struct items ia = {.n = 0}, ib = {.n = 0};
+	struct tbl_scan sc = {0};
+	table_t *ta, *tb;
+	size_t i;
+
+	ck_assert_int_eq(db_table_open(a, name, &ta), 0);
+	ck_assert_int_eq(db_table_open(b, name, &tb), 0);
+	ck_assert_int_eq(tbl_scan(ta, &sc, items_cb, &ia, NULL), 0);
+	ck_assert_int_eq(tbl_scan(tb, &sc, items_cb, &ib, NULL), 0);
+	ck_assert_uint_eq(ia.n, ib.n);
+	for (i = 0; i < ia.n; i++) {
+		ck_assert_msg(val_equal(&ia.v[i], &ib.v[i]), "%s: item %zu differs", name, i);
+		val_free(&ia.v[i]);
+		val_free(&ib.v[i]);
+	}
+	tbl_close(ta);
+	tbl_close(tb);
+}
+
+static void fill_hedy(db_t *db)
+{
+	create(db, "users", "username", NULL);
+	create(db, "quiz-stats", "id#level", "week");
+	put(db, "users", "{\"username\":\"hedy\",\"email\":\"hedy@hedy.org\",\"created\":1681239902406,"
+			 "\"password\":\"$2b$09$riZem.ck\"}");
+	put(db, "users", "{\"username\":\"felienne\",\"email\":\"felienne@felienne.com\","
+			 "\"created\":1637851898173,\"classes\":{\"$SS\":[\"c1\",\"c2\"]}}");
+	put(db, "users", every_type);
+	put(db, "quiz-stats", "{\"id#level\":\"hedy#1\",\"week\":\"2023-31\",\"id\":\"hedy\","
+			      "\"level\":1,\"finished\":1,\"scores\":{\"$NS\":[60]}}");
+	put(db, "quiz-stats", "{\"id#level\":\"felienne#3\",\"week\":\"2022-08\",\"id\":\"felienne\","
+			      "\"level\":3,\"finished\":0}");
+	put(db, "quiz-stats", "{\"id#level\":\"felienne#3\",\"week\":\"2022-09\",\"id\":\"felienne\","
+			      "\"level\":3,\"finished\":1,\"scores\":{\"$NS\":[95]}}");
+	put(db, "quiz-stats", "{\"id#level\":\"student123#9\",\"week\":\"2023-23\",\"id\":\"student123\","
+			      "\"level\":9,\"finished\":1,\"scores\":{\"$NS\":[40,80]}}");
+}
+
+START_TEST(test_ddb_every_type_round_trip)
+{
+	struct sf_buf b = SF_BUF_INIT;
+	struct dyn_err err;
+	struct val a, back;
+
+	parse(every_type, &a);
+	ck_assert_int_eq(xfer_ddb_render(&b, &a, "username", NULL), 0);
+	ck_assert(!strncmp(b.p, "{\"Item\":{\"username\":{\"S\":\"every-type\"},", 38));
+	ck_assert_ptr_nonnull(
+		strstr(b.p, "\"n38\":{\"N\":\"1.2345678901234567890123456789012345678e+37\"}"));
+	ck_assert_ptr_nonnull(strstr(b.p, "\"bin\":{\"B\":\"AAEC/w==\"}"));
+	ck_assert_ptr_nonnull(strstr(b.p, "\"nul\":{\"NULL\":true}"));
+	ck_assert_ptr_nonnull(strstr(b.p, "\"f\":{\"BOOL\":false}"));
+	ck_assert_ptr_nonnull(strstr(b.p, "\"ss\":{\"SS\":[\"a\",\"b\"]}"));
+	ck_assert_ptr_nonnull(strstr(b.p, "\"emptym\":{\"M\":{}}"));
+	err_clear(&err);
+	ck_assert_msg(xfer_ddb_parse(b.p, b.len, &back, &err) == 0, "parse back: %s", err.msg);
+	ck_assert(val_equal(&a, &back));
+	val_free(&a);
+	val_free(&back);
+	sf_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_ddb_numbers_stay_exact)
+{
+	static const char line[] =
+		"{\"Item\":{\"id\":{\"S\":\"x\"},\"a\":{\"N\":\"12345678901234567890123456789012345678\"},"
+		"\"b\":{\"N\":\"0.1\"},\"c\":{\"N\":\"-12345678901234567890.5\"},"
+		"\"d\":{\"NS\":[\"1\",\"1.50\",\"1E2\"]}}}\n";
+	char text[NUM_TEXT_MAX];
+	struct dyn_err err;
+	struct val v, *x;
+
+	err_clear(&err);
+	ck_assert_msg(xfer_ddb_parse(line, strlen(line), &v, &err) == 0, "%s", err.msg);
+	x = val_map_get(&v, "a", 1);
+	ck_assert_int_eq(x->type, VAL_N);
+	ck_assert_int_eq(x->n.ndigits, 38);
+	x = val_map_get(&v, "b", 1);
+	num_format(&x->n, text);
+	ck_assert_str_eq(text, "0.1");
+	x = val_map_get(&v, "c", 1);
+	num_format(&x->n, text);
+	ck_assert_str_eq(text, "-12345678901234567890.5");
+	x = val_map_get(&v, "d", 1);
+	ck_assert_int_eq(x->type, VAL_NS);
+	ck_assert_uint_eq(x->l.len, 3);
+	num_format(&x->l.v[2].n, text);
+	ck_assert_str_eq(text, "100");
+	val_free(&v);
+}
+END_TEST
+
+START_TEST(test_ddb_rejects_malformed)
+{
+	static const char *const bad[] = {
+		"{\"Item\":{\"id\":{\"N\":12.5}}}",	      /* N must be a string */
+		"{\"Item\":{\"id\":{\"SS\":[]}}}",	      /* empty set */
+		"{\"Item\":{\"id\":{\"SS\":[\"a\",\"a\"]}}}", /* duplicate */
+		"{\"Item\":{\"id\":{\"X\":\"a\"}}}",	      /* unknown type */
+		"{\"Item\":{\"id\":{\"S\":\"a\",\"N\":\"1\"}}}", /* two types */
+		"{\"Item\":{\"id\":{\"B\":\"***\"}}}",	      /* bad base64 */
+		"{\"Item\":{\"id\":{\"NULL\":false}}}",
+		"{\"Item\":{\"id\":{\"N\":\"1e500\"}}}",      /* out of range */
+		"{\"Item\":{\"id\":{\"S\":\"a\"},\"id\":{\"S\":\"b\"}}}", /* duplicate attr */
+		"{\"Item\":{\"id\":{\"S\":\"a\"}}",	      /* unterminated */
+		"[1]",
+	};
+	struct dyn_err err;
+	struct val v;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&err);
+		ck_assert_msg(xfer_ddb_parse(bad[i], strlen(bad[i]), &v, &err) < 0,
+			      "accepted %s", bad[i]);
+		ck_assert_msg(err.msg[0], "no message for %s", bad[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_ddb_s3_export_sample)
+{
+	/* the shape DynamoDB's export to S3 writes, one item per line */
+	static const char text[] =
+		"{\"Item\":{\"week\":{\"S\":\"2022-09\"},\"id#level\":{\"S\":\"felienne#3\"},"
+		"\"finished\":{\"N\":\"1\"},\"scores\":{\"NS\":[\"95\"]},\"id\":{\"S\":\"felienne\"},"
+		"\"level\":{\"N\":\"3\"}}}\n"
+		"\n"
+		"{\"Item\":{\"week\":{\"S\":\"2022-08\"},\"id#level\":{\"S\":\"felienne#3\"},"
+		"\"finished\":{\"N\":\"0\"},\"id\":{\"S\":\"felienne\"},\"level\":{\"N\":\"3\"}}}\n";
+	struct dyn_err err;
+	uint64_t n;
+	db_t *db = new_db(), *want = new_db();
+
+	create(db, "quiz-stats", "id#level", "week");
+	create(want, "quiz-stats", "id#level", "week");
+	put(want, "quiz-stats", "{\"id#level\":\"felienne#3\",\"week\":\"2022-08\",\"id\":\"felienne\","
+				"\"level\":3,\"finished\":0}");
+	put(want, "quiz-stats", "{\"id#level\":\"felienne#3\",\"week\":\"2022-09\",\"id\":\"felienne\","
+				"\"level\":3,\"finished\":1,\"scores\":{\"$NS\":[95]}}");
+	ck_assert_msg(import_text(db, text, XFER_DYNAMODB, "quiz-stats", NULL, &n, &err) == 0, "%s",
+		      err.msg);
+	ck_assert_uint_eq(n, 2);
+	assert_tables_equal(db, want, "quiz-stats");
+	db_free(db);
+	db_free(want);
+}
+END_TEST
+
+START_TEST(test_round_trips_through_every_format)
+{
+	static const enum xfer_format fmts[] = {XFER_JSONL, XFER_DYNAMODB};
+	struct xfer_schemas sch;
+	struct dyn_err err;
+	uint64_t n, m;
+	char *text;
+	db_t *db = new_db(), *d2;
+	size_t i;
+
+	fill_hedy(db);
+	for (i = 0; i < 2; i++) {
+		d2 = new_db();
+		create(d2, "users", "username", NULL);
+		text = export_text(db, fmts[i], "users", &n);
+		ck_assert_uint_eq(n, 3);
+		ck_assert_msg(import_text(d2, text, fmts[i], "users", NULL, &m, &err) == 0,
+			      "%s: %s", xfer_format_name(fmts[i]), err.msg);
+		ck_assert_uint_eq(m, 3);
+		assert_tables_equal(db, d2, "users");
+		free(text);
+		db_free(d2);
+	}
+	/* hedy: all tables in one file; schemas from --schema-out */
+	{
+		struct sf_buf sb = SF_BUF_INIT;
+
+		ck_assert_int_eq(xfer_schemas_render(db, NULL, &sb, &err), 0);
+		err_clear(&err);
+		ck_assert_msg(xfer_schemas_parse(sb.p, sb.len, NULL, &sch, &err) == 0, "%s",
+			      err.msg);
+		ck_assert_uint_eq(sch.n, 2);
+		sf_buf_free(&sb);
+	}
+	text = export_text(db, XFER_HEDY, NULL, &n);
+	ck_assert_uint_eq(n, 7);
+	ck_assert_ptr_nonnull(strstr(text, "\"$type\": \"set\""));
+	d2 = new_db();
+	ck_assert_msg(import_text(d2, text, XFER_HEDY, NULL, &sch, &m, &err) == 0, "hedy: %s",
+		      err.msg);
+	ck_assert_uint_eq(m, 7);
+	assert_tables_equal(db, d2, "users");
+	assert_tables_equal(db, d2, "quiz-stats");
+	free(text);
+	xfer_schemas_free(&sch);
+	db_free(d2);
+	db_free(db);
+}
+END_TEST
+
+/* What Hedy's MemoryStorage writes: json.dump(indent=2), ASCII escapes. */
+static const char hedy_file[] =
+	"{\n"
+	"  \"users\": [\n"
+	"    {\n"
+	"      \"username\": \"hedy\",\n"
+	"      \"email\": \"hedy@hedy.org\",\n"
+	"      \"created\": 1681239902406,\n"
+	"      \"password\": \"$2b$09$riZem.ck\",\n"
+	"      \"language\": \"nl\",\n"
+	"      \"display\": \"H\\u00e9dy\"\n"
+	"    },\n"
+	"    {\n"
+	"      \"username\": \"felienne\",\n"
+	"      \"created\": 1637851898173,\n"
+	"      \"teacher_request\": true,\n"
+	"      \"classes\": {\n"
+	"        \"$type\": \"set\",\n"
+	"        \"elements\": [\n"
+	"          \"c1\",\n"
+	"          \"c2\"\n"
+	"        ]\n"
+	"      },\n"
+	"      \"removed\": {\n"
+	"        \"$type\": \"set\",\n"
+	"        \"elements\": []\n"
+	"      }\n"
+	"    }\n"
+	"  ],\n"
+	"  \"quiz-stats\": [\n"
+	"    {\n"
+	"      \"id#level\": \"felienne#3\",\n"
+	"      \"week\": \"2022-09\",\n"
+	"      \"id\": \"felienne\",\n"
+	"      \"level\": 3,\n"
+	"      \"finished\": 1,\n"
+	"      \"scores\": {\"$type\": \"set\", \"elements\": [95, 100.5]}\n"
+	"    },\n"
+	"    {\"id#level\": \"hedy#1\", \"week\": \"2023-31\", \"finished\": 0}\n"
+	"  ]\n"
+	"}\n";
+
+static const char hedy_schema[] =
+	"{\"users\": {\"partition_key\": {\"name\": \"username\", \"type\": \"S\"}},\n"
+	" \"quiz-stats\": {\"partition_key\": {\"name\": \"id#level\", \"type\": \"S\"},\n"
+	"                \"sort_key\": {\"name\": \"week\", \"type\": \"S\"}}}\n";
+
+START_TEST(test_hedy_dev_database_import)
+{
+	struct xfer_schemas sch;
+	struct dyn_err err;
+	uint64_t n;
+	db_t *db = new_db(), *want = new_db();
+
+	err_clear(&err);
+	ck_assert_int_eq(xfer_schemas_parse(hedy_schema, strlen(hedy_schema), NULL, &sch, &err), 0);
+	ck_assert_msg(import_text(db, hedy_file, XFER_HEDY, NULL, &sch, &n, &err) == 0, "%s",
+		      err.msg);
+	ck_assert_uint_eq(n, 4);
+	create(want, "users", "username", NULL);
+	create(want, "quiz-stats", "id#level", "week");
+	put(want, "users", "{\"username\":\"hedy\",\"email\":\"hedy@hedy.org\",\"created\":1681239902406,"
+			   "\"password\":\"$2b$09$riZem.ck\",\"language\":\"nl\",\"display\":\"Hédy\"}");
+	/* the empty set is dropped, as DynamoDB drops a set that becomes empty */
+	put(want, "users", "{\"username\":\"felienne\",\"created\":1637851898173,"
+			   "\"teacher_request\":true,\"classes\":{\"$SS\":[\"c1\",\"c2\"]}}");
+	put(want, "quiz-stats", "{\"id#level\":\"felienne#3\",\"week\":\"2022-09\",\"id\":\"felienne\","
+				"\"level\":3,\"finished\":1,\"scores\":{\"$NS\":[95,100.5]}}");
+	put(want, "quiz-stats", "{\"id#level\":\"hedy#1\",\"week\":\"2023-31\",\"finished\":0}");
+	assert_tables_equal(db, want, "users");
+	assert_tables_equal(db, want, "quiz-stats");
+	/* --table picks one table */
+	db_free(db);
+	db = new_db();
+	ck_assert_int_eq(import_text(db, hedy_file, XFER_HEDY, "users", &sch, &n, &err), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(db_table_count(db), 1);
+	xfer_schemas_free(&sch);
+	db_free(db);
+	db_free(want);
+}
+END_TEST
+
+START_TEST(test_hedy_export_layout)
+{
+	uint64_t n;
+	char *text;
+	db_t *db = new_db();
+
+	create(db, "quiz-stats", "id#level", "week");
+	create(db, "empty-table", "id", NULL);
+	put(db, "quiz-stats", "{\"id#level\":\"felienne#3\",\"week\":\"2022-09\",\"finished\":1,"
+			      "\"scores\":{\"$NS\":[95]}}");
+	text = export_text(db, XFER_HEDY, NULL, &n);
+	ck_assert_str_eq(text, "{\n"
+			       "  \"empty-table\": [],\n"
+			       "  \"quiz-stats\": [\n"
+			       "    {\n"
+			       "      \"id#level\": \"felienne#3\",\n"
+			       "      \"week\": \"2022-09\",\n"
+			       "      \"finished\": 1,\n"
+			       "      \"scores\": {\n"
+			       "        \"$type\": \"set\",\n"
+			       "        \"elements\": [\n"
+			       "          95\n"
+			       "        ]\n"
+			       "      }\n"
+			       "    }\n"
+			       "  ]\n"
+			       "}\n");
+	free(text);
+	db_free(db);
+}
+END_TEST
+
+#define ID_SCHEMA "{\"partition_key\": {\"name\": \"id\", \"type\": \"S\"}}"
+#define KEY_SCHEMA "{\"partition_key\": {\"name\": \"key\", \"type\": \"S\"}}"
+#define BAD_SCHEMA "{\"partition_key\": {\"name\": \"key\", \"type\": \"X\"}}"
+
+static int schemas(const char *text, struct xfer_schemas *sch, struct dyn_err *err)
+{
+	err_clear(err);
+	return xfer_schemas_parse(text, strlen(text), "things", sch, err);
+}
+
+START_TEST(test_import_needs_table_and_schema)
+{
+	struct xfer_schemas sch;
+	struct dyn_err err;
+	uint64_t n;
+	db_t *db = new_db();
+
+	ck_assert_int_eq(import_text(db, "{\"id\":\"a\"}\n", XFER_JSONL, NULL, NULL, &n, &err),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "--table"));
+	ck_assert_int_eq(import_text(db, "{\"id\":\"a\"}\n", XFER_JSONL, "things", NULL, &n, &err),
+			 -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "--schema"));
+	/* a single-table schema file is for --table */
+	err_clear(&err);
+	ck_assert_int_eq(schemas(ID_SCHEMA, &sch, &err), 0);
+	ck_assert_int_eq(import_text(db, "{\"id\":\"a\"}\n{\"id\":\"b\",\"n\":1}\n", XFER_JSONL,
+				     "things", &sch, &n, &err),
+			 0);
+	ck_assert_uint_eq(n, 2);
+	xfer_schemas_free(&sch);
+	/* an existing table must agree with the schema file */
+	ck_assert_int_eq(schemas(KEY_SCHEMA, &sch, &err), 0);
+	ck_assert_int_eq(import_text(db, "{\"key\":\"a\"}\n", XFER_JSONL, "things", &sch, &n, &err),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "different key schema"));
+	xfer_schemas_free(&sch);
+	ck_assert_int_eq(schemas(BAD_SCHEMA, &sch, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "type must be S, N or B"));
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_import_errors_name_line_and_column)
+{
+	struct xfer_schemas sch;
+	struct dyn_err err;
+	uint64_t n;
+	db_t *db = new_db();
+
+	create(db, "users", "username", NULL);
+	ck_assert_int_eq(import_text(db, "{\"username\":\"a\"}\n{\"username\":\"b\"}\n"
+					 "{\"username\":\"c\",\"x\":tru}\n",
+				     XFER_JSONL, "users", NULL, &n, &err),
+			 -EINVAL);
+	ck_assert_msg(!strncmp(err.msg, "input:3:", 8), "%s", err.msg);
+	ck_assert_int_eq(import_text(db, "{\"Item\":{\"username\":{\"S\":\"a\"}}}\n"
+					 "{\"Item\":{\"username\":{\"N\":\"1\"}}}\n",
+				     XFER_DYNAMODB, "users", NULL, &n, &err),
+			 -EINVAL);
+	ck_assert_msg(!strncmp(err.msg, "input:2", 7), "%s", err.msg);
+	err_clear(&err);
+	ck_assert_int_eq(xfer_schemas_parse(hedy_schema, strlen(hedy_schema), NULL, &sch, &err), 0);
+	ck_assert_int_eq(import_text(db, "{\n  \"users\": [\n    {\"username\": \"x\",\n"
+					 "     \"bad\": {\"$type\": \"set\", \"elements\": [1, \"a\"]}}\n"
+					 "  ]\n}\n",
+				     XFER_HEDY, NULL, &sch, &n, &err),
+			 -EINVAL);
+	/* line and column of the offending element */
+	ck_assert_msg(!strncmp(err.msg, "input:4:46: bad: a set mixes", 28), "%s", err.msg);
+	xfer_schemas_free(&sch);
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_export_needs_one_table)
+{
+	struct xfer_export_opts o = {XFER_JSONL, NULL, NULL, NULL};
+	struct dyn_err err;
+	uint64_t n;
+	FILE *fp = fopen("/dev/null", "w");
+	db_t *db = new_db();
+
+	fill_hedy(db);
+	err_clear(&err);
+	ck_assert_int_eq(xfer_export(db, fp, &o, &n, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "--table"));
+	o.table = "nope";
+	err_clear(&err);
+	ck_assert_int_eq(xfer_export(db, fp, &o, &n, &err), -ENOENT);
+	fclose(fp);
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_gzip_input_is_decompressed)
+{
+	char dir[] = "/tmp/check-xfer.XXXXXX", cmd[256], path[128];
+	struct xfer_in in;
+	struct dyn_err err;
+	char line[64];
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/data.json", dir);
+	fp = fopen(path, "w");
+	fputs("{\"Item\":{\"id\":{\"S\":\"gz\"}}}\n", fp);
+	fclose(fp);
+	snprintf(cmd, sizeof(cmd), "gzip %s", path);
+	ck_assert_int_eq(system(cmd), 0);
+	strcat(path, ".gz");
+	err_clear(&err);
+	ck_assert_int_eq(xfer_in_open(path, &in, &err), 0);
+	ck_assert_int_gt(in.child, 0);
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), in.fp));
+	ck_assert_str_eq(line, "{\"Item\":{\"id\":{\"S\":\"gz\"}}}\n");
+	ck_assert_int_eq(xfer_in_close(&in, path, &err), 0);
+	/* a damaged archive is reported */
+	fp = fopen(path, "r+");
+	fseek(fp, 12, SEEK_SET);
+	fputs("garbage!garbage!", fp);
+	fclose(fp);
+	ck_assert_int_eq(xfer_in_open(path, &in, &err), 0);
+	while (fgets(line, sizeof(line), in.fp))
+		;
+	ck_assert_int_eq(xfer_in_close(&in, path, &err), -EIO);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+Suite *xfer_suite(void);
+Suite *xfer_suite(void)
+{
+	Suite *s = suite_create("xfer");
+	TCase *tc;
+
+	tc = tcase_create("xfer_ddb");
+	tcase_add_test(tc, test_ddb_every_type_round_trip);
+	tcase_add_test(tc, test_ddb_numbers_stay_exact);
+	tcase_add_test(tc, test_ddb_rejects_malformed);
+	tcase_add_test(tc, test_ddb_s3_export_sample);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("xfer_import");
+	tcase_add_test(tc, test_round_trips_through_every_format);
+	tcase_add_test(tc, test_hedy_dev_database_import);
+	tcase_add_test(tc, test_hedy_export_layout);
+	tcase_add_test(tc, test_import_needs_table_and_schema);
+	tcase_add_test(tc, test_import_errors_name_line_and_column);
+	tcase_add_test(tc, test_export_needs_one_table);
+	tcase_add_test(tc, test_gzip_input_is_decompressed);
+	suite_add_tcase(s, tc);
+	return s;
+}
