@@ -101,68 +101,79 @@ size_t item_size(const struct val *item)
 
 /* ---- limits ---- */
 
-struct dpath {
-	char buf[256]; /* attribute path, truncated */
-	size_t len;    /* strlen(buf) */
+/* Attribute path as a chain of frames on the C stack (see val.c). */
+struct dframe {
+	const struct dframe *up; /* enclosing level, NULL at the top */
+	const char *name;	 /* attribute name, or NULL for a list element */
+	size_t n;		 /* name length, or the element's index */
 };
 
-static size_t dpath_push(struct dpath *p, const char *name, size_t name_len, size_t index)
+static size_t format_path(const struct dframe *f, char *buf, size_t size)
 {
-	size_t old = p->len;
+	size_t len;
 	int n;
 
-	if (name)
-		n = snprintf(p->buf + old, sizeof(p->buf) - old, "%s%.*s", old ? "." : "",
-			     (int)(name_len > 200 ? 200 : name_len), name);
+	if (!f) {
+		buf[0] = 0;
+		return 0;
+	}
+	len = format_path(f->up, buf, size);
+	if (len + 1 >= size)
+		return len;
+	if (f->name)
+		n = snprintf(buf + len, size - len, "%s%.*s", len ? "." : "",
+			     (int)(f->n > 200 ? 200 : f->n), f->name);
 	else
-		n = snprintf(p->buf + old, sizeof(p->buf) - old, "[%zu]", index);
+		n = snprintf(buf + len, size - len, "[%zu]", f->n);
 	if (n > 0)
-		p->len += (size_t)n;
-	if (p->len >= sizeof(p->buf))
-		p->len = sizeof(p->buf) - 1;
-	return old;
+		len += (size_t)n;
+	return len < size ? len : size - 1;
 }
 
-static void dpath_pop(struct dpath *p, size_t old)
-{
-	p->len = old;
-	p->buf[old] = 0;
-}
-
-/* Is there a list or map at level > ITEM_MAX_DEPTH under v (at level)? */
-static int depth_check(const struct val *v, int level, struct dpath *p, struct dyn_err *err)
+/* Fail if there is a list or map at a level > ITEM_MAX_DEPTH in v (at level). */
+static int depth_check(const struct val *v, int level, const struct dframe *f, struct dyn_err *err)
 {
 	int rc = 0;
 
 	if (v->type != VAL_L && v->type != VAL_M)
 		return 0;
 	if (level > ITEM_MAX_DEPTH) {
+		char path[sizeof(err->path)];
+
 		rc = err_set(err, EINVAL, "nesting deeper than %d levels", ITEM_MAX_DEPTH);
-		err_path(err, p->buf);
+		if (err) {
+			format_path(f, path, sizeof(path));
+			err_path(err, path);
+		}
 		return rc;
 	}
 	if (v->type == VAL_L) {
 		for (size_t i = 0; i < v->l.len && !rc; i++) {
-			size_t old = dpath_push(p, NULL, 0, i);
+			struct dframe fr = {f, NULL, i};
 
-			rc = depth_check(&v->l.v[i], level + 1, p, err);
-			dpath_pop(p, old);
+			rc = depth_check(&v->l.v[i], level + 1, &fr, err);
 		}
 	} else {
 		for (size_t i = 0; i < v->m.len && !rc; i++) {
-			size_t old = dpath_push(p, v->m.a[i].name, v->m.a[i].name_len, 0);
+			struct dframe fr = {f, v->m.a[i].name, v->m.a[i].name_len};
 
-			rc = depth_check(&v->m.a[i].v, level + 1, p, err);
-			dpath_pop(p, old);
+			rc = depth_check(&v->m.a[i].v, level + 1, &fr, err);
 		}
 	}
 	return rc;
 }
 
+static int check_size(const struct val *item, struct dyn_err *err)
+{
+	size_t size = item_size(item);
+
+	if (size > ITEM_MAX_SIZE)
+		return err_set(err, EFBIG, "item is %zu bytes, over DynamoDB's 400 KB limit", size);
+	return 0;
+}
+
 int item_check(const struct val *item, struct dyn_err *err)
 {
-	struct dpath p = {.len = 0};
-	size_t size;
 	int rc;
 
 	if (item->type != VAL_M)
@@ -171,28 +182,23 @@ int item_check(const struct val *item, struct dyn_err *err)
 	rc = val_check(item, err);
 	if (rc)
 		return rc;
-	p.buf[0] = 0;
 	for (size_t i = 0; i < item->m.len; i++) {
-		size_t old = dpath_push(&p, item->m.a[i].name, item->m.a[i].name_len, 0);
+		struct dframe fr = {NULL, item->m.a[i].name, item->m.a[i].name_len};
 
-		rc = depth_check(&item->m.a[i].v, 1, &p, err);
-		dpath_pop(&p, old);
+		rc = depth_check(&item->m.a[i].v, 1, &fr, err);
 		if (rc)
 			return rc;
 	}
-	size = item_size(item);
-	if (size > ITEM_MAX_SIZE)
-		return err_set(err, EFBIG, "item is %zu bytes, over DynamoDB's 400 KB limit", size);
-	return 0;
+	return check_size(item, err);
 }
 
 /* ---- binary form ---- */
 
 struct bbuf {
-	uint8_t *p;  /* output */
-	size_t len;  /* used */
-	size_t cap;  /* allocated */
-	bool nomem;  /* an allocation failed: writes are dropped */
+	uint8_t *p; /* output */
+	size_t len; /* used */
+	size_t cap; /* allocated */
+	bool nomem; /* an allocation failed: writes are dropped */
 };
 
 static bool bb_reserve(struct bbuf *b, size_t n)
@@ -204,7 +210,7 @@ static bool bb_reserve(struct bbuf *b, size_t n)
 		return true;
 	if (b->nomem)
 		return false;
-	ncap = b->cap ? b->cap * 2 : 128;
+	ncap = b->cap ? b->cap * 2 : 512;
 	while (ncap - b->len < n)
 		ncap *= 2;
 	p = realloc(b->p, ncap);
@@ -373,7 +379,7 @@ static int dec_list(struct dec *d, enum val_type t, struct val *out)
 				rc = -EINVAL;
 				break;
 			}
-			et = (enum val_type)*d->p++;
+			et = (enum val_type) * d->p++;
 		}
 		rc = dec_value(d, et, e);
 		if (rc)
@@ -435,7 +441,7 @@ static int dec_map(struct dec *d, struct val *out)
 			rc = -EINVAL;
 			break;
 		}
-		rc = dec_value(d, (enum val_type)*d->p++, &a->v);
+		rc = dec_value(d, (enum val_type) * d->p++, &a->v);
 		if (rc) {
 			free(a->name);
 			break;

@@ -61,25 +61,27 @@ struct frame {
 };
 
 struct parser {
-	const char *text;		      /* start of the input (positions) */
-	const char *p;			      /* cursor */
-	const char *end;		      /* end of the input */
-	struct dyn_err *err;		      /* error record, may be NULL */
-	struct slot *slots;		      /* open containers' members, innermost last */
-	size_t nslots;			      /* used */
-	size_t cap;			      /* allocated */
-	int depth;			      /* lists and maps open */
-	int npath;			      /* frames in path */
+	const char *text;			/* start of the input (positions) */
+	const char *p;				/* cursor */
+	const char *end;			/* end of the input */
+	struct dyn_err *err;			/* error record, may be NULL */
+	struct slot *slots;			/* open containers' members, innermost last */
+	size_t nslots;				/* used */
+	size_t cap;				/* allocated */
+	int depth;				/* lists and maps open */
+	int npath;				/* frames in path */
 	struct frame path[PARSE_MAX_DEPTH + 1]; /* attribute path at the cursor */
 	struct slot inline_slots[INLINE_SLOTS]; /* first slots, without malloc */
 };
 
 enum tag { TAG_NONE, TAG_N, TAG_B, TAG_SS, TAG_NS, TAG_BS, TAG_M };
 
+/* clang-format off */
 static const char *const tag_names[] = {
 	[TAG_N] = "$N", [TAG_B] = "$B", [TAG_SS] = "$SS",
 	[TAG_NS] = "$NS", [TAG_BS] = "$BS", [TAG_M] = "$M",
 };
+/* clang-format on */
 
 static int parse_value(struct parser *ps, struct val *out);
 static int parse_object(struct parser *ps, struct val *out, bool literal);
@@ -118,7 +120,7 @@ static void locate(struct parser *ps, const char *at)
 }
 
 static int fail_at(struct parser *ps, const char *at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail_at(struct parser *ps, const char *at, const char *fmt, ...)
 {
@@ -183,9 +185,9 @@ static inline int utf8_seq(const unsigned char *p, const unsigned char *end)
 		unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
 
 		return end - p >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
-				       (p[3] & 0xc0) == 0x80
-			       ? 4
-			       : 0;
+			       (p[3] & 0xc0) == 0x80
+			   ? 4
+			   : 0;
 	}
 	return 0;
 }
@@ -352,8 +354,11 @@ static int unescape(struct parser *ps, const char *s, const char *close, char *o
 	return 0;
 }
 
-/* Parse the string at the cursor into a new NUL-terminated buffer. */
-static int parse_str(struct parser *ps, char **out, size_t *len)
+/*
+ * Parse the string at the cursor into a new NUL-terminated buffer.
+ * *escaped tells whether it had escapes (only then can it hold a NUL).
+ */
+static int parse_str_esc(struct parser *ps, char **out, size_t *len, bool *escaped)
 {
 	const char *open = ps->p, *close = NULL;
 	bool escapes = false;
@@ -380,8 +385,16 @@ static int parse_str(struct parser *ps, char **out, size_t *len)
 	buf[n] = 0;
 	*out = buf;
 	*len = n;
+	*escaped = escapes;
 	ps->p = close + 1;
 	return 0;
+}
+
+static int parse_str(struct parser *ps, char **out, size_t *len)
+{
+	bool escaped;
+
+	return parse_str_esc(ps, out, len, &escaped);
 }
 
 /*
@@ -435,8 +448,7 @@ static int parse_number(struct parser *ps, struct num *out)
 
 /* ---- containers ---- */
 
-static int push_slot(struct parser *ps, char *name, size_t name_len, const char *at,
-		     struct val *v)
+static int push_slot(struct parser *ps, char *name, size_t name_len, const char *at, struct val *v)
 {
 	struct slot *s;
 
@@ -497,6 +509,28 @@ static int slot_elem_cmp(const void *x, const void *y)
 	return (a->off > b->off) - (a->off < b->off);
 }
 
+/*
+ * Sort n slots.  Objects are small and nearly sorted in practice, where
+ * insertion sort beats qsort (which may also allocate); big ones go to qsort.
+ */
+static void sort_slots(struct slot *s, size_t n, int (*cmp)(const void *, const void *))
+{
+	if (n > 24) {
+		qsort(s, n, sizeof(*s), cmp);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct slot t = s[i];
+		size_t j = i;
+
+		while (j > 0 && cmp(&s[j - 1], &t) > 0) {
+			s[j] = s[j - 1];
+			j--;
+		}
+		s[j] = t;
+	}
+}
+
 /* Close a map: its members are slots[base..]. */
 static int finish_map(struct parser *ps, size_t base, struct val *out)
 {
@@ -508,16 +542,16 @@ static int finish_map(struct parser *ps, size_t base, struct val *out)
 		if (cmp_name(s[i - 1].name, s[i - 1].name_len, s[i].name, s[i].name_len) >= 0) {
 			const struct slot *dup = NULL;
 
-			qsort(s, n, sizeof(*s), slot_name_cmp);
+			sort_slots(s, n, slot_name_cmp);
 			for (size_t j = 1; j < n; j++)
 				if (s[j - 1].name_len == s[j].name_len &&
 				    memcmp(s[j - 1].name, s[j].name, s[j].name_len) == 0 &&
 				    (!dup || s[j].off < dup->off))
 					dup = &s[j];
 			if (dup)
-				return fail_at(ps, ps->text + dup->off, "duplicate attribute \"%.*s\"",
-					       (int)(dup->name_len > 100 ? 100 : dup->name_len),
-					       dup->name);
+				return fail_at(
+				    ps, ps->text + dup->off, "duplicate attribute \"%.*s\"",
+				    (int)(dup->name_len > 100 ? 100 : dup->name_len), dup->name);
 			break;
 		}
 	}
@@ -618,14 +652,15 @@ static int parse_list(struct parser *ps, struct val *out)
 static int parse_name(struct parser *ps, char **name, size_t *len)
 {
 	const char *at = ps->p;
+	bool escaped;
 	int rc;
 
 	if (at >= ps->end || *at != '"')
 		return fail_unexpected(ps, at, "a string (attribute name)");
-	rc = parse_str(ps, name, len);
+	rc = parse_str_esc(ps, name, len, &escaped);
 	if (rc)
 		return rc;
-	if (memchr(*name, 0, *len)) {
+	if (escaped && memchr(*name, 0, *len)) {
 		free(*name);
 		return fail_at(ps, at, "attribute name contains a NUL character");
 	}
@@ -793,8 +828,8 @@ static int fail_dup_elem(struct parser *ps, enum tag t, const struct slot *dup)
 
 static int parse_set(struct parser *ps, enum tag t, struct val *out)
 {
-	static const enum val_type types[] = {[TAG_SS] = VAL_SS, [TAG_NS] = VAL_NS,
-					      [TAG_BS] = VAL_BS};
+	static const enum val_type types[] = {
+	    [TAG_SS] = VAL_SS, [TAG_NS] = VAL_NS, [TAG_BS] = VAL_BS};
 	const char *open = ps->p;
 	size_t base = ps->nslots, n;
 	struct slot *s;
@@ -802,7 +837,9 @@ static int parse_set(struct parser *ps, enum tag t, struct val *out)
 
 	if (open >= ps->end || *open != '[')
 		return fail_at(ps, open, "\"%s\" needs an array of %s", tag_names[t],
-			       t == TAG_SS ? "strings" : t == TAG_NS ? "numbers" : "base64 strings");
+			       t == TAG_SS   ? "strings"
+			       : t == TAG_NS ? "numbers"
+					     : "base64 strings");
 	ps->p = skip_ws(open + 1, ps->end);
 	if (ps->p < ps->end && *ps->p == ']')
 		return fail_at(ps, open, "set \"%s\" is empty", tag_names[t]);
@@ -826,7 +863,7 @@ static int parse_set(struct parser *ps, enum tag t, struct val *out)
 		if (val_cmp(&s[i - 1].v, &s[i].v) >= 0) {
 			const struct slot *dup = NULL;
 
-			qsort(s, n, sizeof(*s), slot_elem_cmp);
+			sort_slots(s, n, slot_elem_cmp);
 			for (size_t j = 1; j < n; j++)
 				if (val_cmp(&s[j - 1].v, &s[j].v) == 0 &&
 				    (!dup || s[j].off < dup->off))
@@ -1022,8 +1059,7 @@ static int parse_value(struct parser *ps, struct val *out)
 	return fail_unexpected(ps, p, "a value");
 }
 
-static int parse_top(const char *text, size_t len, struct val *out, struct dyn_err *err,
-		     bool item)
+static int parse_top(const char *text, size_t len, struct val *out, struct dyn_err *err, bool item)
 {
 	struct parser pbuf, *ps = &pbuf;
 	struct val v;
@@ -1082,14 +1118,22 @@ int item_parse_value(const char *text, size_t len, struct val *out, struct dyn_e
 	return parse_top(text, len, out, err, false);
 }
 
+/*
+ * The parser's output already satisfies val_check() and the depth limit by
+ * construction (the fuzz target and the round-trip tests verify that), so
+ * of item_check() only the size remains to be checked.
+ */
 int item_parse(const char *text, size_t len, struct val *out, struct dyn_err *err)
 {
 	int rc = parse_top(text, len, out, err, true);
+	size_t size;
 
 	if (rc)
 		return rc;
-	rc = item_check(out, err);
-	if (rc)
+	size = item_size(out);
+	if (size > ITEM_MAX_SIZE) {
 		val_free(out);
-	return rc;
+		return err_set(err, EFBIG, "item is %zu bytes, over DynamoDB's 400 KB limit", size);
+	}
+	return 0;
 }

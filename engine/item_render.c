@@ -53,7 +53,7 @@ struct rbuf {
 
 static bool grow(struct rbuf *b, size_t n)
 {
-	size_t ncap = b->cap ? b->cap : 256;
+	size_t ncap = b->cap ? b->cap : 1024;
 	char *p;
 
 	if (b->nomem)
@@ -121,11 +121,13 @@ static void inline_comma(struct rbuf *b)
 }
 
 /* Escape letter for each byte: 0 = as is, 'u' = \u00XX. */
+/* clang-format off */
 static const char esc_tab[256] = {
 	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
 	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
 	['"'] = '"', ['\\'] = '\\',
 };
+/* clang-format on */
 
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
@@ -317,8 +319,7 @@ static void put_map_body(struct rbuf *b, const struct val *m, int level, const c
 	putch(b, '}');
 }
 
-static void put_map(struct rbuf *b, const struct val *m, int level, const char *pk,
-		    const char *sk)
+static void put_map(struct rbuf *b, const struct val *m, int level, const char *pk, const char *sk)
 {
 	if (m->m.len == 0) {
 		PUTS(b, "{}");
@@ -419,8 +420,8 @@ int item_render(const struct val *v, const char *pk_name, const char *sk_name, c
 	return render(v, pk_name, sk_name, true, out, len);
 }
 
-int item_render_compact(const struct val *v, const char *pk_name, const char *sk_name,
-			char **out, size_t *len)
+int item_render_compact(const struct val *v, const char *pk_name, const char *sk_name, char **out,
+			size_t *len)
 {
 	return render(v, pk_name, sk_name, false, out, len);
 }

@@ -51,9 +51,9 @@
 #define ARITH_WIDTH 300
 
 static const char msg_overflow[] =
-	"Number overflow. Attempting to store a number with magnitude larger than supported range";
+    "Number overflow. Attempting to store a number with magnitude larger than supported range";
 static const char msg_underflow[] =
-	"Number underflow. Attempting to store a number with magnitude smaller than supported range";
+    "Number underflow. Attempting to store a number with magnitude smaller than supported range";
 
 void num_zero(struct num *out)
 {
@@ -86,9 +86,9 @@ int num_parse(const char *s, size_t len, struct num *out, struct dyn_err *err)
 {
 	const char *p = s, *end = s + len;
 	struct num n;
-	long point = 0;	 /* power of the first significant digit, + 1 */
-	long zeros = 0;	 /* zeros seen after the last stored nonzero digit */
-	long e = 0;	 /* explicit exponent, saturated */
+	long point = 0; /* power of the first significant digit, + 1 */
+	long zeros = 0; /* zeros seen after the last stored nonzero digit */
+	long e = 0;	/* explicit exponent, saturated */
 	bool any_digit = false, sig = false, dot = false;
 	int nd = 0;
 
@@ -97,7 +97,7 @@ int num_parse(const char *s, size_t len, struct num *out, struct dyn_err *err)
 		return err_set(err, EINVAL, "empty number");
 	if (*p == '+' || *p == '-')
 		n.neg = *p++ == '-';
-	if (word_at(p, end, "nan") || word_at(p, end, "inf"))
+	if (p < end && (*p | 0x20) >= 'i' && (word_at(p, end, "nan") || word_at(p, end, "inf")))
 		return err_set(err, EINVAL, "NaN and Infinity are not numbers");
 	for (; p < end; p++) {
 		char c = *p;
@@ -330,8 +330,7 @@ static int add_signed(const struct num *a, const struct num *b, bool negate_b, s
 		return 0;
 	}
 	hi = a->exp > b->exp ? a->exp : b->exp;
-	lo = a->exp - a->ndigits < b->exp - b->ndigits ? a->exp - a->ndigits
-						       : b->exp - b->ndigits;
+	lo = a->exp - a->ndigits < b->exp - b->ndigits ? a->exp - a->ndigits : b->exp - b->ndigits;
 	w = hi - lo + 1; /* index 0 is the carry position, power hi */
 	memset(x, 0, (size_t)w);
 	memset(y, 0, (size_t)w);

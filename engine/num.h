@@ -49,7 +49,7 @@ int num_parse(const char *s, size_t len, struct num *out, struct dyn_err *err);
 /*
  * Canonical text, NUL-terminated, into buf (at least NUM_TEXT_MAX bytes);
  * returns its length.  The format is JavaScript's Number#toString applied
- * to the exact value: positional when 1e-7 <= |x| < 1e21 ("100", "0.1",
+ * to the exact value: positional when 1e-6 <= |x| < 1e21 ("100", "0.1",
  * "-12345678901234567890.5"), otherwise d[.ddd]e+X / e-X ("1e-130",
  * "9.99e+125").  It is what jq and node print for the same value.  "-0",
  * "1.0" and "1e2" are "0", "1" and "100".

@@ -21,11 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* clang-format off */
 static const char *const type_names[] = {
-	[VAL_NULL] = "NULL", [VAL_BOOL] = "BOOL", [VAL_S] = "S",   [VAL_N] = "N",
-	[VAL_B] = "B",	     [VAL_L] = "L",	  [VAL_M] = "M",   [VAL_SS] = "SS",
-	[VAL_NS] = "NS",     [VAL_BS] = "BS",
+	[VAL_NULL] = "NULL", [VAL_BOOL] = "BOOL", [VAL_S] = "S", [VAL_N] = "N",
+	[VAL_B] = "B", [VAL_L] = "L", [VAL_M] = "M",
+	[VAL_SS] = "SS", [VAL_NS] = "NS", [VAL_BS] = "BS",
 };
+/* clang-format on */
 
 #define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
 
@@ -493,55 +495,56 @@ int val_set_remove(struct val *set, const struct val *e)
 
 /* ---- checking ---- */
 
-/* Attribute path being checked: "a.b", "scores[2]"; truncated if long. */
-struct vpath {
-	char buf[256]; /* NUL-terminated path */
-	size_t len;    /* strlen(buf) */
+/*
+ * Attribute path of the value being checked, as a chain of frames on the C
+ * stack (one per level, pointing at the parent).  It costs nothing until
+ * an error needs it as text: "a.b", "scores[2]".
+ */
+struct vframe {
+	const struct vframe *up; /* enclosing level, NULL at the top */
+	const char *name;	 /* attribute name, or NULL for a list element */
+	size_t n;		 /* name length, or the element's index */
 };
 
-static size_t path_push_name(struct vpath *p, const char *name, size_t name_len)
+static size_t format_path(const struct vframe *f, char *buf, size_t size)
 {
-	size_t old = p->len;
-	int n = snprintf(p->buf + old, sizeof(p->buf) - old, "%s%.*s", old ? "." : "",
-			 (int)name_len, name);
+	size_t len;
+	int n;
 
-	p->len = n < 0 ? old : old + (size_t)n;
-	if (p->len >= sizeof(p->buf))
-		p->len = sizeof(p->buf) - 1;
-	return old;
+	if (!f) {
+		buf[0] = 0;
+		return 0;
+	}
+	len = format_path(f->up, buf, size);
+	if (len + 1 >= size)
+		return len;
+	if (f->name)
+		n = snprintf(buf + len, size - len, "%s%.*s", len ? "." : "",
+			     (int)(f->n > 200 ? 200 : f->n), f->name);
+	else
+		n = snprintf(buf + len, size - len, "[%zu]", f->n);
+	if (n > 0)
+		len += (size_t)n;
+	return len < size ? len : size - 1;
 }
 
-static size_t path_push_index(struct vpath *p, size_t i)
+static int check_fail(const struct vframe *p, struct dyn_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int check_fail(const struct vframe *p, struct dyn_err *err, const char *fmt, ...)
 {
-	size_t old = p->len;
-	int n = snprintf(p->buf + old, sizeof(p->buf) - old, "[%zu]", i);
-
-	p->len = n < 0 ? old : old + (size_t)n;
-	if (p->len >= sizeof(p->buf))
-		p->len = sizeof(p->buf) - 1;
-	return old;
-}
-
-static void path_pop(struct vpath *p, size_t old)
-{
-	p->len = old;
-	p->buf[old] = 0;
-}
-
-static int check_fail(struct vpath *p, struct dyn_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int check_fail(struct vpath *p, struct dyn_err *err, const char *fmt, ...)
-{
-	char msg[sizeof(err->msg)];
+	char msg[sizeof(err->msg)], path[sizeof(err->path)];
 	va_list ap;
 	int rc;
 
+	if (!err)
+		return -EINVAL;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	rc = err_set(err, EINVAL, "%s", msg);
-	err_path(err, p->buf);
+	format_path(p, path, sizeof(path));
+	err_path(err, path);
 	return rc;
 }
 
@@ -564,9 +567,9 @@ static const char *set_word(enum val_type t)
 	return t == VAL_SS ? "string" : t == VAL_NS ? "number" : "binary";
 }
 
-static int check_rec(const struct val *v, struct vpath *p, struct dyn_err *err);
+static int check_rec(const struct val *v, const struct vframe *p, struct dyn_err *err);
 
-static int check_set(const struct val *v, struct vpath *p, struct dyn_err *err)
+static int check_set(const struct val *v, const struct vframe *p, struct dyn_err *err)
 {
 	enum val_type et = val_set_elem_type(v->type);
 	char msg[96];
@@ -601,7 +604,8 @@ static int check_set(const struct val *v, struct vpath *p, struct dyn_err *err)
 				return check_fail(p, err, "%s", msg);
 			}
 			if (et == VAL_S)
-				return check_fail(p, err, "duplicate element \"%.*s\" in string set",
+				return check_fail(p, err,
+						  "duplicate element \"%.*s\" in string set",
 						  (int)(e->s.len > 64 ? 64 : e->s.len), e->s.p);
 			return check_fail(p, err, "duplicate element in binary set");
 		}
@@ -614,13 +618,13 @@ static int check_set(const struct val *v, struct vpath *p, struct dyn_err *err)
 	return 0;
 }
 
-static int check_map(const struct val *v, struct vpath *p, struct dyn_err *err)
+static int check_map(const struct val *v, const struct vframe *p, struct dyn_err *err)
 {
 	if (v->m.len > v->m.cap || (v->m.len && !v->m.a))
 		return check_fail(p, err, "map array is corrupt");
 	for (size_t i = 0; i < v->m.len; i++) {
 		const struct val_attr *a = &v->m.a[i];
-		size_t old;
+		struct vframe fr;
 		int rc;
 
 		if (!a->name || strlen(a->name) != a->name_len)
@@ -633,20 +637,20 @@ static int check_map(const struct val *v, struct vpath *p, struct dyn_err *err)
 
 			if (c == 0)
 				return check_fail(p, err, "duplicate attribute \"%.*s\"",
-						  (int)(a->name_len > 64 ? 64 : a->name_len), a->name);
+						  (int)(a->name_len > 64 ? 64 : a->name_len),
+						  a->name);
 			if (c > 0)
 				return check_fail(p, err, "attributes are not sorted by name");
 		}
-		old = path_push_name(p, a->name, a->name_len);
-		rc = check_rec(&a->v, p, err);
-		path_pop(p, old);
+		fr = (struct vframe){p, a->name, a->name_len};
+		rc = check_rec(&a->v, &fr, err);
 		if (rc)
 			return rc;
 	}
 	return 0;
 }
 
-static int check_rec(const struct val *v, struct vpath *p, struct dyn_err *err)
+static int check_rec(const struct val *v, const struct vframe *p, struct dyn_err *err)
 {
 	switch (v->type) {
 	case VAL_NULL:
@@ -668,10 +672,9 @@ static int check_rec(const struct val *v, struct vpath *p, struct dyn_err *err)
 		if (v->l.len > v->l.cap || (v->l.len && !v->l.v))
 			return check_fail(p, err, "list array is corrupt");
 		for (size_t i = 0; i < v->l.len; i++) {
-			size_t old = path_push_index(p, i);
-			int rc = check_rec(&v->l.v[i], p, err);
+			struct vframe fr = {p, NULL, i};
+			int rc = check_rec(&v->l.v[i], &fr, err);
 
-			path_pop(p, old);
 			if (rc)
 				return rc;
 		}
@@ -688,11 +691,7 @@ static int check_rec(const struct val *v, struct vpath *p, struct dyn_err *err)
 
 int val_check(const struct val *v, struct dyn_err *err)
 {
-	struct vpath p;
-
-	p.buf[0] = 0;
-	p.len = 0;
-	return check_rec(v, &p, err);
+	return check_rec(v, NULL, err);
 }
 
 /* ---- UTF-8 ---- */

@@ -130,11 +130,11 @@ static const char canonical_example[] = "{\n"
 START_TEST(test_render_canonical_example)
 {
 	static const char messy[] =
-		"{\"z\":{\"b\":\"x\",\"a\":{\"$BS\":[\"AA\",\"\"]}},\"weird\":{\"$M\":{\"$N\":\"not a "
-		"number\"}},\"tags\":{\"$SS\":[\"b\",\"a\"]},\"scores\":[95,-5e-1,{\"$NS\":"
-		"[\"12345678901234567\",2,1.0]},[]],\"ok\":true,\"nothing\":null,\"level\":3.0,"
-		"\"empty\":{},\"bin\":{\"$B\":\"AAE\"},\"big\":12345678901234567890,"
-		"\"week\":7,\"id\":\"hedy\"}";
+	    "{\"z\":{\"b\":\"x\",\"a\":{\"$BS\":[\"AA\",\"\"]}},\"weird\":{\"$M\":{\"$N\":\"not a "
+	    "number\"}},\"tags\":{\"$SS\":[\"b\",\"a\"]},\"scores\":[95,-5e-1,{\"$NS\":"
+	    "[\"12345678901234567\",2,1.0]},[]],\"ok\":true,\"nothing\":null,\"level\":3.0,"
+	    "\"empty\":{},\"bin\":{\"$B\":\"AAE\"},\"big\":12345678901234567890,"
+	    "\"week\":7,\"id\":\"hedy\"}";
 
 	assert_renders(messy, "id", "week", canonical_example);
 }
@@ -188,8 +188,8 @@ END_TEST
 
 START_TEST(test_render_escapes_controls_only)
 {
-	assert_renders("\"a\\\"b\\\\c\\/d\\n\\t\\r\\b\\f\\u0001\\u001F\\u007f\\u00e9\\u2028\"", NULL,
-		       NULL,
+	assert_renders("\"a\\\"b\\\\c\\/d\\n\\t\\r\\b\\f\\u0001\\u001F\\u007f\\u00e9\\u2028\"",
+		       NULL, NULL,
 		       "\"a\\\"b\\\\c/d\\n\\t\\r\\b\\f\\u0001\\u001f\x7f\xc3\xa9\xe2\x80\xa8\"");
 	assert_renders("\"nul\\u0000byte\"", NULL, NULL, "\"nul\\u0000byte\"");
 }
@@ -199,8 +199,9 @@ START_TEST(test_render_compact_is_one_line)
 {
 	assert_compact("{ \"b\" : [ 1 , {\"x\": null} ], \"a\": {\"$SS\": [\"q\", \"p\"]} }",
 		       "{\"a\":{\"$SS\":[\"p\",\"q\"]},\"b\":[1,{\"x\":null}]}");
-	assert_compact("{\"m\": {\"$M\": {\"$B\": \"AAE=\"}}, \"n\": {\"$N\": \"1.234567890123456e115\"}}",
-		       "{\"m\":{\"$M\":{\"$B\":\"AAE=\"}},\"n\":{\"$N\":\"1.234567890123456e+115\"}}");
+	assert_compact(
+	    "{\"m\": {\"$M\": {\"$B\": \"AAE=\"}}, \"n\": {\"$N\": \"1.234567890123456e115\"}}",
+	    "{\"m\":{\"$M\":{\"$B\":\"AAE=\"}},\"n\":{\"$N\":\"1.234567890123456e+115\"}}");
 }
 END_TEST
 
@@ -401,11 +402,11 @@ END_TEST
 START_TEST(test_b64_decode_rejects_garbage)
 {
 	static const char *const bad[] = {
-		"A", "AAAAA", "A===", "AA=", "AA=A", "====", "AA AA", "AA\nAA", "AA*A",
-		"+-AA",	     /* mixed alphabets */
-		"AB==",	     /* non-zero unused bits */
-		"AAB",	     /* non-zero unused bits, unpadded */
-		"AAAA====",
+	    "A",	"AAAAA", "A===",   "AA=",  "AA=A",
+	    "====",	"AA AA", "AA\nAA", "AA*A", "+-AA", /* mixed alphabets */
+	    "AB==",					   /* non-zero unused bits */
+	    "AAB",					   /* non-zero unused bits, unpadded */
+	    "AAAA====",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -532,8 +533,7 @@ END_TEST
 
 START_TEST(test_parse_rejects_control_character)
 {
-	assert_fails("{\"a\": \"x\ty\"}", "unescaped control character 0x09 in string", 1, 9,
-		     "a");
+	assert_fails("{\"a\": \"x\ty\"}", "unescaped control character 0x09 in string", 1, 9, "a");
 }
 END_TEST
 
@@ -600,8 +600,8 @@ END_TEST
 
 START_TEST(test_parse_rejects_duplicate_number_element)
 {
-	assert_fails("{\"s\": {\"$NS\": [1, 2, \"1.0\"]}}", "duplicate element 1 in number set",
-		     1, 22, "s");
+	assert_fails("{\"s\": {\"$NS\": [1, 2, \"1.0\"]}}", "duplicate element 1 in number set", 1,
+		     22, "s");
 }
 END_TEST
 
@@ -614,8 +614,8 @@ END_TEST
 
 START_TEST(test_parse_rejects_mixed_set)
 {
-	assert_fails("{\"s\": {\"$SS\": [\"a\", 1]}}", "\"$SS\" elements must be strings", 1,
-		     21, "s");
+	assert_fails("{\"s\": {\"$SS\": [\"a\", 1]}}", "\"$SS\" elements must be strings", 1, 21,
+		     "s");
 	assert_fails("{\"s\": {\"$NS\": [1, true]}}", "\"$NS\" elements must be numbers", 1, 19,
 		     "s");
 	assert_fails("{\"s\": {\"$BS\": [[]]}}", "\"$BS\" elements must be base64", 1, 16, "s");
@@ -728,10 +728,8 @@ END_TEST
 START_TEST(test_parse_item_rejects_non_object)
 {
 	assert_fails_with(item_parse, "[1]", EINVAL, "an item must be a JSON object", 1, 1, "");
-	assert_fails_with(item_parse, "  \"x\"", EINVAL, "an item must be a JSON object", 1, 3,
-			  "");
-	assert_fails_with(item_parse, "{\"$N\": \"1\"}", EINVAL, "not a tagged N value", 1, 1,
-			  "");
+	assert_fails_with(item_parse, "  \"x\"", EINVAL, "an item must be a JSON object", 1, 3, "");
+	assert_fails_with(item_parse, "{\"$N\": \"1\"}", EINVAL, "not a tagged N value", 1, 1, "");
 }
 END_TEST
 
@@ -843,10 +841,18 @@ START_TEST(test_size_of_numbers)
 		const char *n;
 		size_t size;
 	} cases[] = {
-		{"0", 1},      {"27", 2},      {"-27", 3},	{"461", 3},  {"1.5", 3},
-		{"100", 2},    {"1e125", 2},   {"1.2e124", 3},	{"0.01", 2}, {"123.45", 4},
-		{"12345678901234567890123456789012345678", 20},
-		{"-1.2345678901234567890123456789012345678", 22},
+	    {"0", 1},
+	    {"27", 2},
+	    {"-27", 3},
+	    {"461", 3},
+	    {"1.5", 3},
+	    {"100", 2},
+	    {"1e125", 2},
+	    {"1.2e124", 3},
+	    {"0.01", 2},
+	    {"123.45", 4},
+	    {"12345678901234567890123456789012345678", 20},
+	    {"-1.2345678901234567890123456789012345678", 22},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -855,8 +861,7 @@ START_TEST(test_size_of_numbers)
 
 		err_clear(&e);
 		ck_assert_int_eq(item_parse_value(cases[i].n, strlen(cases[i].n), &v, &e), 0);
-		ck_assert_msg(item_size(&v) == cases[i].size, "%s: %zu", cases[i].n,
-			      item_size(&v));
+		ck_assert_msg(item_size(&v) == cases[i].size, "%s: %zu", cases[i].n, item_size(&v));
 	}
 }
 END_TEST
@@ -943,19 +948,19 @@ START_TEST(test_decode_rejects_malformed)
 		uint8_t b[16];
 		size_t len;
 	} bad[] = {
-		{{10}, 1},			    /* unknown type */
-		{{VAL_BOOL, 2}, 2},		    /* bad boolean */
-		{{VAL_S, 5, 'a'}, 3},		    /* length past the end */
-		{{VAL_SS, 0}, 2},		    /* empty set */
-		{{VAL_SS, 2, 1, 'b', 1, 'a'}, 6},   /* unsorted set */
-		{{VAL_SS, 2, 1, 'a', 1, 'a'}, 6},   /* duplicate element */
-		{{VAL_M, 2, 1, 'b', 0, 1, 'a', 0}, 8}, /* unsorted names */
-		{{VAL_M, 1, 2, 'a', 0, 0}, 6},	    /* NUL in a name */
-		{{VAL_M, 1, 1, 'a'}, 4},	    /* missing value */
-		{{VAL_N, 2, 0x03, 0x80}, 4},	    /* bad number */
-		{{VAL_L, 1, 11}, 3},		    /* bad element type */
-		{{VAL_M, 0x80, 0x00}, 3},	    /* non-minimal varint */
-		{{VAL_S, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 11},
+	    {{10}, 1},				   /* unknown type */
+	    {{VAL_BOOL, 2}, 2},			   /* bad boolean */
+	    {{VAL_S, 5, 'a'}, 3},		   /* length past the end */
+	    {{VAL_SS, 0}, 2},			   /* empty set */
+	    {{VAL_SS, 2, 1, 'b', 1, 'a'}, 6},	   /* unsorted set */
+	    {{VAL_SS, 2, 1, 'a', 1, 'a'}, 6},	   /* duplicate element */
+	    {{VAL_M, 2, 1, 'b', 0, 1, 'a', 0}, 8}, /* unsorted names */
+	    {{VAL_M, 1, 2, 'a', 0, 0}, 6},	   /* NUL in a name */
+	    {{VAL_M, 1, 1, 'a'}, 4},		   /* missing value */
+	    {{VAL_N, 2, 0x03, 0x80}, 4},	   /* bad number */
+	    {{VAL_L, 1, 11}, 3},		   /* bad element type */
+	    {{VAL_M, 0x80, 0x00}, 3},		   /* non-minimal varint */
+	    {{VAL_S, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 11},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -981,9 +986,36 @@ static uint64_t rnd(void)
 static size_t gen_text(char *buf, size_t max)
 {
 	static const char *const pieces[] = {
-		"a", "b", "z", "A", " ", "\"", "\\", "/", "\n", "\t", "\x01", "\x1f", "\x7f", "$N",
-		"$M", "$SS", "{", "}", "[", "]", ":", ",", "0", "9", "\xc3\xa9", "\xe2\x82\xac",
-		"\xf0\x9f\x98\x80", "\xef\xbf\xbf", "\xe2\x80\xa8", "long text run of plain ascii ",
+	    "a",
+	    "b",
+	    "z",
+	    "A",
+	    " ",
+	    "\"",
+	    "\\",
+	    "/",
+	    "\n",
+	    "\t",
+	    "\x01",
+	    "\x1f",
+	    "\x7f",
+	    "$N",
+	    "$M",
+	    "$SS",
+	    "{",
+	    "}",
+	    "[",
+	    "]",
+	    ":",
+	    ",",
+	    "0",
+	    "9",
+	    "\xc3\xa9",
+	    "\xe2\x82\xac",
+	    "\xf0\x9f\x98\x80",
+	    "\xef\xbf\xbf",
+	    "\xe2\x80\xa8",
+	    "long text run of plain ascii ",
 	};
 	size_t len = 0, n = rnd() % 6;
 
@@ -1028,8 +1060,8 @@ static void gen_value(struct val *v, int depth);
 
 static void gen_name(char *buf, size_t max, size_t *len)
 {
-	static const char *const names[] = {"id", "a", "b", "$N", "$M", "$B", "$SS", "$NS",
-					    "$BS", "", "\xc3\xa9", "x.y", "$"};
+	static const char *const names[] = {"id",  "a",	  "b", "$N",	   "$M",  "$B", "$SS",
+					    "$NS", "$BS", "",  "\xc3\xa9", "x.y", "$"};
 	const char *n;
 
 	if (rnd() % 3 == 0) {
@@ -1159,8 +1191,8 @@ static void assert_round_trips(const struct val *x, const char *pk)
 	ck_assert_int_eq(item_check(x, NULL), 0);
 	t1 = render(x, pk, NULL);
 	err_clear(&e);
-	ck_assert_msg(item_parse(t1, strlen(t1), &y, &e) == 0, "%s at %d:%d in\n%s", e.msg,
-		      e.line, e.col, t1);
+	ck_assert_msg(item_parse(t1, strlen(t1), &y, &e) == 0, "%s at %d:%d in\n%s", e.msg, e.line,
+		      e.col, t1);
 	ck_assert_msg(val_equal(x, &y), "parse(render(x)) != x for\n%s", t1);
 	t2 = render(&y, pk, NULL);
 	ck_assert_str_eq(t1, t2);
@@ -1299,6 +1331,7 @@ Suite *item_suite(void)
 	tcase_add_test(tc, test_parse_item_rejects_non_object);
 	tcase_add_test(tc, test_parse_item_rejects_over_400kb);
 	tcase_add_test(tc, test_parse_item_accepts_exactly_400kb);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("item_check");
@@ -1312,6 +1345,7 @@ Suite *item_suite(void)
 	tc = tcase_create("item_encode");
 	tcase_add_test(tc, test_encode_decode_example);
 	tcase_add_test(tc, test_decode_rejects_malformed);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("item_round_trip");

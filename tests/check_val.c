@@ -11,15 +11,15 @@
 
 #include "val.h"
 
-static struct num N(const char *s)
-{
+static struct num N(const char *s) {
 	struct num n;
 
 	ck_assert_int_eq(num_parse(s, strlen(s), &n, NULL), 0);
 	return n;
 }
 
-static void mk_str(struct val *v, const char *s)
+static void
+mk_str(struct val *v, const char *s)
 {
 	ck_assert_int_eq(val_init_str(v, s, strlen(s)), 0);
 }
@@ -526,12 +526,10 @@ END_TEST
 
 START_TEST(test_check_rejects_unsorted_map)
 {
-	struct val m, inner;
+	struct val m;
 	struct val_attr t;
 
 	build_tree(&m);
-	inner = *val_map_get(&m, "inner", 5);
-	(void)inner;
 	t = m.m.a[0];
 	m.m.a[0] = m.m.a[1];
 	m.m.a[1] = t;
@@ -671,9 +669,16 @@ END_TEST
 START_TEST(test_utf8_accepts_multibyte)
 {
 	static const char *const ok[] = {
-		"", "plain ascii", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
-		"\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf", "\xc2\x80",
-		"long ascii run before \xc3\xa9 and after ..........",
+	    "",
+	    "plain ascii",
+	    "caf\xc3\xa9",
+	    "\xe2\x82\xac",
+	    "\xf0\x9f\x98\x80",
+	    "\xef\xbf\xbf",
+	    "\xf4\x8f\xbf\xbf",
+	    "\xed\x9f\xbf",
+	    "\xc2\x80",
+	    "long ascii run before \xc3\xa9 and after ..........",
 	};
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
