@@ -88,7 +88,8 @@ bool db_name_valid(const char *name)
 	n = strlen(name);
 	if (n < DB_NAME_MIN || n > DB_NAME_MAX)
 		return false;
-	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") ==
+	       n;
 }
 
 static int attr_check(const struct key_attr *a, const char *what, struct dyn_err *err)
@@ -97,8 +98,8 @@ static int attr_check(const struct key_attr *a, const char *what, struct dyn_err
 		return err_set(err, EINVAL, "%s: the attribute name must be 1..%d bytes", what,
 			       DB_ATTR_NAME_MAX);
 	if (a->type != VAL_S && a->type != VAL_N && a->type != VAL_B)
-		return err_set(err, EINVAL, "%s %s: a key attribute must be of type S, N or B", what,
-			       a->name);
+		return err_set(err, EINVAL, "%s %s: a key attribute must be of type S, N or B",
+			       what, a->name);
 	return 0;
 }
 
@@ -110,7 +111,8 @@ static int attr_consistent(const struct key_attr **all, size_t n, struct dyn_err
 	for (i = 0; i < n; i++)
 		for (j = 0; j < i; j++)
 			if (strcmp(all[i]->name, all[j]->name) == 0 && all[i]->type != all[j]->type)
-				return err_set(err, EINVAL, "attribute %s is declared both %s and %s",
+				return err_set(err, EINVAL,
+					       "attribute %s is declared both %s and %s",
 					       all[i]->name, val_type_name(all[j]->type),
 					       val_type_name(all[i]->type));
 	return 0;
@@ -144,8 +146,8 @@ static int index_check(const struct table_schema *s, size_t i, struct dyn_err *e
 		return err_set(err, EINVAL, "index %s: missing include list", d->name);
 	for (j = 0; j < d->ninclude; j++) {
 		if (!d->include[j] || !d->include[j][0])
-			return err_set(err, EINVAL, "index %s: empty attribute name in include list",
-				       d->name);
+			return err_set(err, EINVAL,
+				       "index %s: empty attribute name in include list", d->name);
 		for (k = 0; k < j; k++)
 			if (strcmp(d->include[j], d->include[k]) == 0)
 				return err_set(err, EINVAL, "index %s: %s is included twice",
@@ -294,7 +296,7 @@ static size_t dir_find(const struct db *db, const char *name, bool *found)
 static int create_x(struct db *db, const char *name, const struct table_schema *s,
 		    struct dyn_err *err, bool logit)
 {
-	struct db_change ch = { .kind = DB_CH_CREATE_TABLE, .table = name, .schema = s };
+	struct db_change ch = {.kind = DB_CH_CREATE_TABLE, .table = name, .schema = s};
 	struct table *t, **tabs;
 	uint64_t lsn = 0;
 	bool found;
@@ -347,15 +349,14 @@ out_unlock:
 	return rc;
 }
 
-int db_create_table(db_t *db, const char *name, const struct table_schema *s,
-		    struct dyn_err *err)
+int db_create_table(db_t *db, const char *name, const struct table_schema *s, struct dyn_err *err)
 {
 	return create_x(db, name, s, err, true);
 }
 
 static int drop_x(struct db *db, const char *name, struct dyn_err *err, bool logit)
 {
-	struct db_change ch = { .kind = DB_CH_DROP_TABLE, .table = name };
+	struct db_change ch = {.kind = DB_CH_DROP_TABLE, .table = name};
 	struct table *t;
 	uint64_t lsn = 0;
 	bool found;
@@ -440,8 +441,8 @@ size_t db_table_count(db_t *db)
 /* ---- schema changes ---- */
 
 /* Maps for the new index list: reused where the keys are unchanged. */
-static int plan_indexes(struct table *t, const struct table_schema *ns, bool keychg,
-			omap_t **nidx, bool *reused, struct dyn_err *err)
+static int plan_indexes(struct table *t, const struct table_schema *ns, bool keychg, omap_t **nidx,
+			bool *reused, struct dyn_err *err)
 {
 	size_t j;
 	int i, rc;
@@ -476,10 +477,10 @@ static void unplan_indexes(struct table *t, size_t n, omap_t **nidx)
 	}
 }
 
-static int set_schema_locked(struct table *t, const struct table_schema *s,
-			     struct dyn_err *err, bool logit, uint64_t *lsn)
+static int set_schema_locked(struct table *t, const struct table_schema *s, struct dyn_err *err,
+			     bool logit, uint64_t *lsn)
 {
-	struct db_change ch = { .kind = DB_CH_SET_SCHEMA, .table = t->name, .schema = s };
+	struct db_change ch = {.kind = DB_CH_SET_SCHEMA, .table = t->name, .schema = s};
 	struct table_schema ns, old;
 	bool keychg, *reused = NULL;
 	omap_t **nidx = NULL;
@@ -490,9 +491,10 @@ static int set_schema_locked(struct table *t, const struct table_schema *s,
 		return err_set(err, ENOENT, "no table %s", t->name);
 	keychg = !key_schema_eq(&t->schema, s);
 	if (keychg && omap_count(t->base))
-		return err_set(err, EBUSY,
-			       "table %s has items: its key schema can change only while it is empty",
-			       t->name);
+		return err_set(
+		    err, EBUSY,
+		    "table %s has items: its key schema can change only while it is empty",
+		    t->name);
 	rc = schema_copy(&ns, s);
 	if (rc < 0)
 		return rc;
@@ -538,7 +540,7 @@ out_free:
 static int set_schema_x(struct db *db, const char *name, const struct table_schema *s,
 			struct dyn_err *err, bool logit)
 {
-	struct db_change ch = { .kind = DB_CH_SET_SCHEMA, .table = name, .schema = s };
+	struct db_change ch = {.kind = DB_CH_SET_SCHEMA, .table = name, .schema = s};
 	struct table *t;
 	uint64_t lsn = 0;
 	int rc;
@@ -559,8 +561,7 @@ static int set_schema_x(struct db *db, const char *name, const struct table_sche
 	return rc;
 }
 
-int db_set_schema(db_t *db, const char *name, const struct table_schema *s,
-		  struct dyn_err *err)
+int db_set_schema(db_t *db, const char *name, const struct table_schema *s, struct dyn_err *err)
 {
 	return set_schema_x(db, name, s, err, true);
 }
@@ -569,7 +570,7 @@ int db_set_schema(db_t *db, const char *name, const struct table_schema *s,
 
 int db_replay(db_t *db, const struct db_change *ch, struct dyn_err *err)
 {
-	struct db_op op = { 0 };
+	struct db_op op = {0};
 	table_t *t;
 	int rc;
 

@@ -211,6 +211,10 @@ struct tbl_query {
 	size_t limit;		  /* stop after this many items; 0 = no limit */
 	const struct val *start_pk; /* exclusive start: the base item's key */
 	const struct val *start_sk; /* (after it in result order); NULL = none */
+	const struct val *start_isk; /* index query: the start item's index sort
+				      * key, so the start is found even if that
+				      * item was deleted or changed since; NULL:
+				      * look the item up (-ENOENT if gone) */
 };
 
 /*

@@ -52,62 +52,62 @@
 
 /* A stored item (see the file comment for the layout). */
 struct rec {
-	int64_t mtime_ns;   /* commit time of the write that stored it */
-	uint32_t text_len;  /* rendering length + 1, 0 = unknown (atomic) */
-	uint32_t size;	    /* item_size() of the whole item */
-	uint32_t blob_len;  /* bytes of the encoded non-key attributes */
-	uint16_t key_len;   /* tuple key bytes (<= 2*(2048+1024)+4) */
-	uint16_t refs;	    /* base map membership + separators (t->lock) */
-	uint8_t data[];	    /* key bytes, then the blob */
+	int64_t mtime_ns;  /* commit time of the write that stored it */
+	uint32_t text_len; /* rendering length + 1, 0 = unknown (atomic) */
+	uint32_t size;	   /* item_size() of the whole item */
+	uint32_t blob_len; /* bytes of the encoded non-key attributes */
+	uint16_t key_len;  /* tuple key bytes (<= 2*(2048+1024)+4) */
+	uint16_t refs;	   /* base map membership + separators (t->lock) */
+	uint8_t data[];	   /* key bytes, then the blob */
 };
 
 /* An entry of a secondary index. */
 struct ient {
-	struct rec *rec;   /* the base record (valid while in the map) */
-	uint16_t refs;	   /* index map membership + separators (t->lock) */
-	uint16_t key_len;  /* index key bytes */
-	uint8_t key[];	   /* enc(ipk) [enc(isk)] + the base key */
+	struct rec *rec;  /* the base record (valid while in the map) */
+	uint16_t refs;	  /* index map membership + separators (t->lock) */
+	uint16_t key_len; /* index key bytes */
+	uint8_t key[];	  /* enc(ipk) [enc(isk)] + the base key */
 };
 
 struct table {
-	struct db *db;		     /* owning database (immutable) */
-	char *name;		     /* table name (immutable) */
-	uint64_t id;		     /* never reused within db (immutable) */
-	int refs;		     /* handles + the directory's (atomic) */
-	bool alive;		     /* false once dropped (t->lock; atomic reads) */
-	pthread_rwlock_t lock;	     /* see the file comment */
-	struct table_schema schema;  /* key schema and indexes (lock) */
-	omap_t *base;		     /* tuple key -> struct rec (lock) */
-	omap_t **idx;		     /* per schema.index[i]: -> struct ient (lock) */
-	uint64_t bytes;		     /* sum of rec->size (lock) */
-	uint64_t partitions;	     /* distinct partition keys (lock) */
-	int64_t mtime_ns;	     /* last change (lock) */
+	struct db *db;		    /* owning database (immutable) */
+	char *name;		    /* table name (immutable) */
+	uint64_t id;		    /* never reused within db (immutable) */
+	int refs;		    /* handles + the directory's (atomic) */
+	bool alive;		    /* false once dropped (t->lock; atomic reads) */
+	pthread_rwlock_t lock;	    /* see the file comment */
+	struct table_schema schema; /* key schema and indexes (lock) */
+	omap_t *base;		    /* tuple key -> struct rec (lock) */
+	omap_t **idx;		    /* per schema.index[i]: -> struct ient (lock) */
+	uint64_t bytes;		    /* sum of rec->size (lock) */
+	uint64_t partitions;	    /* distinct partition keys (lock) */
+	int64_t mtime_ns;	    /* last change (lock) */
 };
 
 struct db {
-	pthread_rwlock_t lock;	  /* the directory */
-	struct table **tables;	  /* sorted by name, one reference each (lock) */
-	size_t ntables;		  /* entries in tables (lock) */
-	size_t cap;		  /* allocated entries (lock) */
-	uint64_t next_id;	  /* next table id (lock) */
-	struct db_log log;	  /* journal hooks (startup only) */
-	bool has_log;		  /* log installed */
-	db_observer_fn obs;	  /* observer (startup only) */
-	void *obs_ctx;		  /* its context */
+	pthread_rwlock_t lock; /* the directory */
+	struct table **tables; /* sorted by name, one reference each (lock) */
+	size_t ntables;	       /* entries in tables (lock) */
+	size_t cap;	       /* allocated entries (lock) */
+	uint64_t next_id;      /* next table id (lock) */
+	struct db_log log;     /* journal hooks (startup only) */
+	bool has_log;	       /* log installed */
+	db_observer_fn obs;    /* observer (startup only) */
+	void *obs_ctx;	       /* its context */
 };
 
 /* An iterator's view of an item (db.h's opaque struct item_ref). */
 struct iref_keys {
-	struct val pk;	/* decoded base partition key */
-	struct val sk;	/* decoded base sort key (if has_sk) */
-	bool done;	/* decoded */
-	int rc;		/* decode result */
+	struct val pk; /* decoded base partition key */
+	struct val sk; /* decoded base sort key (if has_sk) */
+	int pk_state;  /* 0 not decoded, 1 in pk, -errno failed */
+	int sk_state;  /* same for sk */
 };
 
 struct item_ref {
-	struct table *t;	 /* the table */
-	struct rec *rec;	 /* the base record */
-	struct iref_keys *keys;	 /* lazily decoded keys (mutable cache) */
+	struct table *t;	/* the table */
+	struct rec *rec;	/* the base record */
+	struct iref_keys *keys; /* lazily decoded keys (mutable cache) */
 };
 
 /* ---- the database (db.c) ---- */
@@ -119,8 +119,8 @@ int db_log_sync(struct db *db, uint64_t lsn, struct dyn_err *err);
 /* Tell the observer, if any. */
 void db_notify(struct db *db, const struct db_change *ch, size_t n);
 /* db_apply(); logit false for replay (no log, no observer). */
-int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed,
-	       struct dyn_err *err, bool logit);
+int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
+	       bool logit);
 
 /* ---- records (table.c) ---- */
 
@@ -145,8 +145,7 @@ void rec_unref(struct rec *r);
 /* The whole item (new): the blob plus the key attributes. */
 int rec_decode(const struct table_schema *s, const struct rec *r, struct val *out);
 /* Decode the record's key values (new); sk untouched without sort key. */
-int rec_key_vals(const struct table_schema *s, const struct rec *r, struct val *pk,
-		 struct val *sk);
+int rec_key_vals(const struct table_schema *s, const struct rec *r, struct val *pk, struct val *sk);
 /* Length of the canonical text, computed once and cached; -errno. */
 long rec_text_len(const struct table_schema *s, struct rec *r);
 /* Render (new) and fill the cache on the way. */
@@ -198,8 +197,8 @@ int ient_new(const uint8_t *k, size_t len, struct rec *rec, struct ient **out);
  * attribute) if an index key attribute has the wrong type, is empty or
  * too long, -ENOMEM.
  */
-int idx_key(const struct index_def *d, const struct val *item, const uint8_t *bkey,
-	    size_t blen, struct keyenc_buf *b, struct dyn_err *err);
+int idx_key(const struct index_def *d, const struct val *item, const uint8_t *bkey, size_t blen,
+	    struct keyenc_buf *b, struct dyn_err *err);
 /* Position of the named index in s, or -1. */
 int idx_find(const struct table_schema *s, const char *name);
 /*
@@ -207,8 +206,8 @@ int idx_find(const struct table_schema *s, const char *name);
  * item is checked first; -EINVAL names the first item that cannot be
  * indexed.  *out new.
  */
-int idx_build(const struct table_schema *s, const struct index_def *d, omap_t *base,
-	      omap_t **out, struct dyn_err *err);
+int idx_build(const struct table_schema *s, const struct index_def *d, omap_t *base, omap_t **out,
+	      struct dyn_err *err);
 /* Free an index map and its entries. */
 void idx_map_free(omap_t *m);
 

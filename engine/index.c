@@ -51,9 +51,9 @@ static void ient_release(void *v)
 }
 
 const struct omap_ops ient_omap_ops = {
-	.key = ient_omap_key,
-	.hold = ient_hold,
-	.release = ient_release,
+    .key = ient_omap_key,
+    .hold = ient_hold,
+    .release = ient_release,
 };
 
 void ient_unref(struct ient *e)
@@ -100,8 +100,8 @@ int idx_find(const struct table_schema *s, const char *name)
 }
 
 /* Is v usable as index key attribute a?  0, or -EINVAL naming both. */
-static int idx_attr_check(const struct index_def *d, const struct key_attr *a,
-			  const struct val *v, bool is_sort, struct dyn_err *err)
+static int idx_attr_check(const struct index_def *d, const struct key_attr *a, const struct val *v,
+			  bool is_sort, struct dyn_err *err)
 {
 	size_t max = is_sort ? ITEM_MAX_SK : ITEM_MAX_PK;
 	int rc;
@@ -122,8 +122,8 @@ static int idx_attr_check(const struct index_def *d, const struct key_attr *a,
 	return rc;
 }
 
-int idx_key(const struct index_def *d, const struct val *item, const uint8_t *bkey,
-	    size_t blen, struct keyenc_buf *b, struct dyn_err *err)
+int idx_key(const struct index_def *d, const struct val *item, const uint8_t *bkey, size_t blen,
+	    struct keyenc_buf *b, struct dyn_err *err)
 {
 	const struct val *pk, *sk = NULL;
 	int rc;
@@ -148,8 +148,7 @@ int idx_key(const struct index_def *d, const struct val *item, const uint8_t *bk
 /* ---- backfill ---- */
 
 /* "pk" or "pk / sk" of a record, for messages. */
-static void describe_rec(const struct table_schema *s, const struct rec *r, char *buf,
-			 size_t size)
+static void describe_rec(const struct table_schema *s, const struct rec *r, char *buf, size_t size)
 {
 	struct val pk, sk;
 	char a[160], b[160];
@@ -169,8 +168,8 @@ static void describe_rec(const struct table_schema *s, const struct rec *r, char
 	val_free(&pk);
 }
 
-int idx_build(const struct table_schema *s, const struct index_def *d, omap_t *base,
-	      omap_t **out, struct dyn_err *err)
+int idx_build(const struct table_schema *s, const struct index_def *d, omap_t *base, omap_t **out,
+	      struct dyn_err *err)
 {
 	struct keyenc_buf kb;
 	struct omap_cur c;

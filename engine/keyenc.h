@@ -32,10 +32,10 @@
 
 /* A growable byte buffer for building keys, inline for typical sizes. */
 struct keyenc_buf {
-	uint8_t *p;		     /* bytes: inl or heap */
-	size_t len;		     /* bytes used */
-	size_t cap;		     /* capacity of p */
-	uint8_t inl[KEYENC_INLINE];  /* inline storage */
+	uint8_t *p;		    /* bytes: inl or heap */
+	size_t len;		    /* bytes used */
+	size_t cap;		    /* capacity of p */
+	uint8_t inl[KEYENC_INLINE]; /* inline storage */
 };
 
 void keyenc_buf_init(struct keyenc_buf *b);

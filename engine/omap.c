@@ -5,9 +5,16 @@
  * ways, so a cursor is just (leaf, index) and needs no path stack.  Inner
  * nodes hold up to OMAP_FANOUT children and one separator between each
  * pair: a pointer to a value whose key bounds the two subtrees (see the
- * invariants in omap.h), plus a slice of that key (see node_refresh), so
- * a descent mostly compares integers.  Keys inside a leaf are read
- * through ops->key() during the binary search.
+ * invariants in omap.h).
+ *
+ * Reading keys costs cache misses: every key lives in a record somewhere
+ * in the heap.  So nodes carry just enough of their keys to decide most
+ * comparisons alone: an inner node the prefix its separators share and
+ * 16 bytes of each separator after it (node_refresh), a leaf a copy of
+ * its first key (if short) and a 4-byte partial key per entry relative to
+ * the previous one (leaf_find).  A lookup in a million keys reads about
+ * one record (the one it finds) instead of twenty.  This costs about 4
+ * bytes per entry.
  *
  * Separators.  A split makes the first key of the new right node the
  * separator (held); a redistribution between siblings sets it to the new
@@ -26,69 +33,15 @@
  *
  * Allocation.  Nodes come from a per-map pool; an insertion first makes
  * sure the pool holds one leaf and height+1 inner nodes (the most a
- * cascade of splits can use), so it fails before changing anything.
+ * cascade of splits can use), so it fails before changing anything.  The
+ * pools draw on a bounded process-wide cache (see pool_fill).
  */
-#include "omap.h"
-
 #include <errno.h>
-#include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define OMAP_FANOUT 64		    /* max leaf entries / inner children */
-#define OMAP_MIN (OMAP_FANOUT / 4)  /* rebalance below this after a delete */
-#define OMAP_MAXH 24		    /* inner levels; 2^48 entries need < 12 */
-#define OMAP_PRE 64		    /* common separator prefix kept in a node */
-#define OMAP_LPRE 45		    /* common key prefix kept in a leaf */
-
-struct onode {
-	uint16_t n;    /* leaf: entries; inner: children */
-	uint8_t leaf;  /* 1 for a leaf */
-};
-
-struct oleaf {
-	struct onode h;		   /* n = entries */
-	uint8_t plen;		   /* bytes in pre */
-	uint8_t pre[OMAP_LPRE];	   /* a prefix every key in the leaf shares */
-	struct oleaf *prev;	   /* left neighbour in key order, or NULL */
-	struct oleaf *next;	   /* right neighbour, or NULL */
-	uint32_t sl[OMAP_FANOUT];  /* 4 key bytes of v[i] after pre */
-	void *v[OMAP_FANOUT];	   /* values, in key order */
-};
-
-struct oinner {
-	struct onode h;			     /* n = children */
-	uint8_t plen;			     /* bytes in pre */
-	uint8_t pre[OMAP_PRE];		     /* a prefix every sep[i] shares */
-	uint64_t pfx[OMAP_FANOUT - 1];	     /* 8 key bytes of sep[i] after pre */
-	void *sep[OMAP_FANOUT - 1];	     /* sep[i] bounds child[i] | child[i+1] */
-	struct onode *child[OMAP_FANOUT];    /* subtrees */
-};
-
-/* A free node in the pool (its memory reused for the link). */
-struct ofree {
-	struct ofree *next; /* next free node of the same kind */
-};
-
-struct omap {
-	struct omap_ops ops;	 /* key extraction, separator references */
-	struct onode *root;	 /* never NULL: an empty leaf when empty */
-	unsigned height;	 /* inner levels above the leaves */
-	size_t count;		 /* entries */
-	size_t nleaf;		 /* leaves in the tree */
-	size_t ninner;		 /* inner nodes in the tree */
-	struct ofree *free_leaf; /* pool of leaves */
-	struct ofree *free_inner; /* pool of inner nodes */
-	size_t nfree_leaf;	 /* entries in free_leaf */
-	size_t nfree_inner;	 /* entries in free_inner */
-};
-
-/* A root-to-leaf path: the inner nodes and the child index taken. */
-struct opath {
-	struct oinner *node[OMAP_MAXH]; /* node[0] is the root */
-	unsigned idx[OMAP_MAXH];	 /* child taken at each level */
-	int eq[OMAP_MAXH];		 /* separator idx-1 equals the key */
-};
+#include "omapint.h"
 
 int omap_keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 {
@@ -98,36 +51,6 @@ int omap_keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 	if (c)
 		return c;
 	return al < bl ? -1 : al > bl;
-}
-
-/* Big-endian first 8 bytes, zero padded: orders like the bytes do. */
-static uint64_t key_pfx(const uint8_t *k, size_t len)
-{
-	uint64_t p = 0;
-	size_t i;
-
-	for (i = 0; i < 8; i++)
-		p = (p << 8) | (i < len ? k[i] : 0);
-	return p;
-}
-
-/* Big-endian first 4 bytes, zero padded. */
-static uint32_t key_sl(const uint8_t *k, size_t len)
-{
-	uint32_t p = 0;
-	size_t i;
-
-	for (i = 0; i < 4; i++)
-		p = (p << 8) | (i < len ? k[i] : 0);
-	return p;
-}
-
-static int val_keycmp(const omap_t *m, const void *v, const uint8_t *k, size_t len)
-{
-	size_t vl;
-	const uint8_t *vk = m->ops.key(v, &vl);
-
-	return omap_keycmp(vk, vl, k, len);
 }
 
 static void sep_hold(omap_t *m, void *v)
@@ -144,7 +67,7 @@ static void sep_release(omap_t *m, void *v)
 
 /*
  * Separator slices.  An inner node keeps the prefix its separators share
- * (up to OMAP_PRE bytes) and, per separator, the 8 bytes that follow it:
+ * (up to OMAP_PRE bytes) and, per separator, the 16 bytes that follow it:
  * a descent compares the key with the prefix once and then compares
  * integers, reading a separator's record only on a tie.  Keys with long
  * common prefixes (every key of a table starting "user0000...") would
@@ -166,7 +89,7 @@ static void node_refresh(omap_t *m, struct oinner *p)
 	memcpy(p->pre, a, i);
 	for (i = 0; i + 1 < p->h.n; i++) {
 		a = m->ops.key(p->sep[i], &len);
-		p->pfx[i] = key_pfx(a + p->plen, len - p->plen);
+		p->pfx[i] = okey_pfx(a + p->plen, len - p->plen);
 	}
 }
 
@@ -177,80 +100,122 @@ static void sep_fix(omap_t *m, struct oinner *p, unsigned i)
 	const uint8_t *k = m->ops.key(p->sep[i], &len);
 
 	if (len >= p->plen && memcmp(k, p->pre, p->plen) == 0)
-		p->pfx[i] = key_pfx(k + p->plen, len - p->plen);
+		p->pfx[i] = okey_pfx(k + p->plen, len - p->plen);
 	else
 		node_refresh(m, p);
 }
 
 /*
- * Leaves do the same with 4-byte slices, one per entry: the binary search
- * in a leaf, which would otherwise read a record per probe, reads one
- * only on a tie.  Any subset of a leaf's keys shares its prefix, so a
- * split keeps the slices and only recomputes them when the halves share
- * a longer prefix.
+ * Leaves use partial keys relative to the previous entry (Bohannon et al.,
+ * "Main-memory index structures with fixed-size partial keys"): a search
+ * compares the key with v[0] in full, then walks the partial keys keeping
+ * lcp(key, previous entry), which decides almost every entry without
+ * reading its record - about one record read per leaf instead of one per
+ * binary-search probe.  The walk is linear but over 4-byte entries that
+ * sit in four cache lines.
  */
-static size_t leaf_lcp(omap_t *m, const struct oleaf *l)
-{
-	const uint8_t *a, *b;
-	size_t al, bl, n, i;
 
-	if (!l->h.n)
-		return 0;
-	a = m->ops.key(l->v[0], &al);
-	b = m->ops.key(l->v[l->h.n - 1], &bl);
-	n = al < bl ? al : bl;
-	if (n > OMAP_LPRE)
-		n = OMAP_LPRE;
-	for (i = 0; i < n && a[i] == b[i]; i++)
-		;
-	return i;
+/* Keep a copy of the first key (k) of the leaf, if it is short enough. */
+static void k0_set(struct oleaf *l, const uint8_t *k, size_t len)
+{
+	if (len > OMAP_K0) {
+		l->k0len = OMAP_K0_NONE;
+		return;
+	}
+	memcpy(l->k0, k, len);
+	l->k0len = (uint8_t)len;
 }
 
-static void leaf_refresh(omap_t *m, struct oleaf *l)
+/* v[0] changed to an existing value: read its key again. */
+static void k0_fix(omap_t *m, struct oleaf *l)
 {
 	const uint8_t *k;
-	size_t len, i;
+	size_t len;
 
-	l->plen = (uint8_t)leaf_lcp(m, l);
 	if (!l->h.n)
 		return;
 	k = m->ops.key(l->v[0], &len);
-	memcpy(l->pre, k, l->plen);
-	for (i = 0; i < l->h.n; i++) {
-		k = m->ops.key(l->v[i], &len);
-		l->sl[i] = key_sl(k + l->plen, len - l->plen);
-	}
+	k0_set(l, k, len);
 }
 
-/* Refresh only if the keys now share a longer prefix (after a split). */
-static void leaf_tighten(omap_t *m, struct oleaf *l)
+/* Recompute pk[i] (i >= 1) from the keys of v[i-1] and v[i]. */
+static void pk_fix(omap_t *m, struct oleaf *l, unsigned i)
 {
-	if (leaf_lcp(m, l) > l->plen)
-		leaf_refresh(m, l);
+	const uint8_t *a, *b;
+	size_t al, bl;
+
+	a = m->ops.key(l->v[i - 1], &al);
+	b = m->ops.key(l->v[i], &bl);
+	opk_make(&l->pk[i], a, al, b, bl);
 }
 
 /* ---- node pool ---- */
 
-static int pool_fill(omap_t *m, size_t leaves, size_t inners)
+/*
+ * Behind every map's pool sits one process-wide cache of free nodes, so
+ * that a map holds no spare nodes between writes (a few KB each, which
+ * thousands of tables and indexes would otherwise keep): reserving takes
+ * nodes from the cache, trimming gives them back, and the cache keeps at
+ * most OMAP_CACHE nodes of each kind.
+ */
+#define OMAP_CACHE 256 /* free nodes of each kind kept process-wide */
+
+static struct {
+	pthread_mutex_t lock; /* protects the fields below */
+	struct ofree *leaf;   /* free leaves */
+	struct ofree *inner;  /* free inner nodes */
+	size_t nleaf;	      /* entries in leaf */
+	size_t ninner;	      /* entries in inner */
+} ocache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Move up to n nodes from one free list to another; returns how many. */
+static size_t list_move(struct ofree **from, size_t *nfrom, struct ofree **to, size_t *nto,
+			size_t n)
+{
+	struct ofree *f;
+	size_t k;
+
+	for (k = 0; k < n && *from; k++) {
+		f = *from;
+		*from = f->next;
+		f->next = *to;
+		*to = f;
+	}
+	*nfrom -= k;
+	*nto += k;
+	return k;
+}
+
+static int list_fill(struct ofree **list, size_t *n, size_t want, size_t size)
 {
 	struct ofree *f;
 
-	while (m->nfree_leaf < leaves) {
-		f = malloc(sizeof(struct oleaf));
+	while (*n < want) {
+		f = malloc(size);
 		if (!f)
 			return -ENOMEM;
-		f->next = m->free_leaf;
-		m->free_leaf = f;
-		m->nfree_leaf++;
+		f->next = *list;
+		*list = f;
+		(*n)++;
 	}
-	while (m->nfree_inner < inners) {
-		f = malloc(sizeof(struct oinner));
-		if (!f)
-			return -ENOMEM;
-		f->next = m->free_inner;
-		m->free_inner = f;
-		m->nfree_inner++;
-	}
+	return 0;
+}
+
+static int pool_fill(omap_t *m, size_t leaves, size_t inners)
+{
+	if (m->nfree_leaf >= leaves && m->nfree_inner >= inners)
+		return 0;
+	pthread_mutex_lock(&ocache.lock);
+	if (m->nfree_leaf < leaves)
+		list_move(&ocache.leaf, &ocache.nleaf, &m->free_leaf, &m->nfree_leaf,
+			  leaves - m->nfree_leaf);
+	if (m->nfree_inner < inners)
+		list_move(&ocache.inner, &ocache.ninner, &m->free_inner, &m->nfree_inner,
+			  inners - m->nfree_inner);
+	pthread_mutex_unlock(&ocache.lock);
+	if (list_fill(&m->free_leaf, &m->nfree_leaf, leaves, sizeof(struct oleaf)) < 0 ||
+	    list_fill(&m->free_inner, &m->nfree_inner, inners, sizeof(struct oinner)) < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -265,7 +230,7 @@ static struct oleaf *leaf_alloc(omap_t *m)
 	m->nleaf++;
 	l->h.n = 0;
 	l->h.leaf = 1;
-	l->plen = 0;
+	l->k0len = 0;
 	l->prev = l->next = NULL;
 	return l;
 }
@@ -300,11 +265,11 @@ static void node_put(omap_t *m, struct onode *n)
 	}
 }
 
-static void pool_drain(struct ofree **list, size_t *n, size_t keep)
+static void pool_drain(struct ofree **list, size_t *n)
 {
 	struct ofree *f;
 
-	while (*n > keep) {
+	while (*n) {
 		f = *list;
 		*list = f->next;
 		free(f);
@@ -312,18 +277,35 @@ static void pool_drain(struct ofree **list, size_t *n, size_t keep)
 	}
 }
 
+/*
+ * Each insert splits at most one leaf and height+1 inner nodes (a new
+ * root included).  The height can grow during a run of inserts, but a
+ * new root has two children and must gain OMAP_FANOUT-2 more before it
+ * splits, so a run of up to a few hundred inserts (db_apply's limit is
+ * DB_MAX_TX_OPS) grows it at most twice: hence height+3 per insert.
+ */
+static size_t inner_need(const omap_t *m, size_t n)
+{
+	return n * (m->height + 3) + 2;
+}
+
 int omap_reserve(omap_t *m, size_t n)
 {
-	/* Each insert splits at most one leaf and height+1 inner nodes (a
-	 * new root included); the height grows by one at most once within
-	 * any run of fewer than OMAP_FANOUT inserts, hence the +2. */
-	return pool_fill(m, n, n * (m->height + 2) + 2);
+	return pool_fill(m, n, inner_need(m, n));
 }
 
 void omap_trim(omap_t *m)
 {
-	pool_drain(&m->free_leaf, &m->nfree_leaf, 1);
-	pool_drain(&m->free_inner, &m->nfree_inner, m->height + 2);
+	if (!m->nfree_leaf && !m->nfree_inner)
+		return;
+	pthread_mutex_lock(&ocache.lock);
+	list_move(&m->free_leaf, &m->nfree_leaf, &ocache.leaf, &ocache.nleaf,
+		  ocache.nleaf < OMAP_CACHE ? OMAP_CACHE - ocache.nleaf : 0);
+	list_move(&m->free_inner, &m->nfree_inner, &ocache.inner, &ocache.ninner,
+		  ocache.ninner < OMAP_CACHE ? OMAP_CACHE - ocache.ninner : 0);
+	pthread_mutex_unlock(&ocache.lock);
+	pool_drain(&m->free_leaf, &m->nfree_leaf);
+	pool_drain(&m->free_inner, &m->nfree_inner);
 }
 
 /* ---- creation and teardown ---- */
@@ -370,8 +352,7 @@ void omap_free(omap_t *m, void (*fn)(void *v, void *ctx), void *ctx)
 	if (!m)
 		return;
 	node_free(m, m->root, fn, ctx);
-	pool_drain(&m->free_leaf, &m->nfree_leaf, 0);
-	pool_drain(&m->free_inner, &m->nfree_inner, 0);
+	omap_trim(m);
 	free(m);
 }
 
@@ -393,12 +374,12 @@ size_t omap_mem(const omap_t *m)
  * The child of p whose range holds k: the number of separators <= k.
  * *eq is set when the separator just left of that child equals k.
  */
-static unsigned inner_find(const omap_t *m, const struct oinner *p, const uint8_t *k,
-			   size_t len, int *eq)
+static unsigned inner_find(const omap_t *m, const struct oinner *p, const uint8_t *k, size_t len,
+			   int *eq)
 {
 	unsigned lo = 0, hi = p->h.n - 1, mid;
 	size_t n = len < p->plen ? len : p->plen;
-	uint64_t kp;
+	struct oslice kp;
 	int c = n ? memcmp(k, p->pre, n) : 0;
 
 	*eq = 0;
@@ -407,13 +388,12 @@ static unsigned inner_find(const omap_t *m, const struct oinner *p, const uint8_
 		return 0;
 	if (c > 0)
 		return p->h.n - 1u;
-	kp = key_pfx(k + p->plen, len - p->plen);
+	kp = okey_pfx(k + p->plen, len - p->plen);
 	while (lo < hi) {
 		mid = (lo + hi) / 2;
-		if (p->pfx[mid] != kp)
-			c = p->pfx[mid] < kp ? -1 : 1;
-		else
-			c = val_keycmp(m, p->sep[mid], k, len);
+		c = oslice_cmp(&p->pfx[mid], &kp);
+		if (c == 0)
+			c = oval_keycmp(m, p->sep[mid], k, len);
 		if (c <= 0) {
 			lo = mid + 1;
 			*eq = c == 0;
@@ -424,35 +404,76 @@ static unsigned inner_find(const omap_t *m, const struct oinner *p, const uint8_
 	return lo;
 }
 
-/* First index in l whose key is >= k (upper: > k).  *eq: key == k there. */
+/*
+ * First index in l whose key is >= k (upper: > k).  *eq: a key equals k
+ * (at the returned index, or just before it when upper).
+ *
+ * Invariant of the walk: k > v[i-1] and d = lcp(k, v[i-1]).  With o the
+ * offset of pk[i]: o > d means v[i] agrees with v[i-1] where k exceeds it,
+ * so k > v[i] (d unchanged); o < d means v[i] exceeds v[i-1] where k
+ * equals it, so k < v[i]; o == d compares k with v[i]'s bytes at d, and
+ * only if those tie is v[i]'s record read.
+ */
 static unsigned leaf_find(const omap_t *m, const struct oleaf *l, const uint8_t *k, size_t len,
 			  bool upper, int *eq)
 {
-	unsigned lo = 0, hi = l->h.n, mid;
-	size_t n = len < l->plen ? len : l->plen;
-	int c = n ? memcmp(k, l->pre, n) : 0;
-	uint32_t ks;
+	unsigned n = l->h.n, i;
+	const uint8_t *vk;
+	size_t d, o, vl;
+	int c;
 
 	*eq = 0;
-	if (c < 0 || (c == 0 && len < l->plen))
+	if (!n)
 		return 0;
-	if (c > 0)
-		return l->h.n;
-	ks = key_sl(k + l->plen, len - l->plen);
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		if (l->sl[mid] != ks)
-			c = l->sl[mid] < ks ? -1 : 1;
-		else
-			c = val_keycmp(m, l->v[mid], k, len);
-		if (c == 0)
-			*eq = 1;
-		if (c < 0 || (upper && c == 0))
-			lo = mid + 1;
-		else
-			hi = mid;
+	if (l->k0len != OMAP_K0_NONE) {
+		vk = l->k0; /* no record read for the first key */
+		vl = l->k0len;
+	} else {
+		vk = m->ops.key(l->v[0], &vl);
 	}
-	return lo;
+	c = ocmp_from(vk, vl, k, len, 0, &d);
+	if (c >= 0) {
+		*eq = c == 0;
+		return c == 0 && upper ? 1 : 0;
+	}
+	for (i = 1; i < n; i++) {
+		o = l->pk[i].off & ~OPK_B1;
+		if (o > d)
+			continue;
+		if (o < d)
+			return i;
+		/* k has a byte at d: else it would be a prefix of v[i-1] */
+		if (k[d] != l->pk[i].b[0]) {
+			if (k[d] < l->pk[i].b[0])
+				return i;
+			continue;
+		}
+		if (!(l->pk[i].off & OPK_B1)) {
+			/* v[i] ends at d + 1 */
+			if (len == d + 1)
+				goto found;
+			d++;
+			continue;
+		}
+		if (len == d + 1)
+			return i; /* k is a proper prefix of v[i] */
+		if (k[d + 1] != l->pk[i].b[1]) {
+			if (k[d + 1] < l->pk[i].b[1])
+				return i;
+			d++;
+			continue;
+		}
+		vk = m->ops.key(l->v[i], &vl);
+		c = ocmp_from(vk, vl, k, len, d + 2, &d); /* both agree up to d + 2 */
+		if (c > 0)
+			return i;
+		if (c == 0)
+			goto found;
+	}
+	return n;
+found:
+	*eq = 1;
+	return upper ? i + 1 : i;
 }
 
 static struct oleaf *descend(const omap_t *m, const uint8_t *k, size_t len, struct opath *path)
@@ -482,7 +503,7 @@ void *omap_get(const omap_t *m, const uint8_t *k, size_t len)
 	int eq;
 	unsigned i = leaf_find(m, l, k, len, false, &eq);
 
-	return i < l->h.n && eq && val_keycmp(m, l->v[i], k, len) == 0 ? l->v[i] : NULL;
+	return eq ? l->v[i] : NULL; /* eq: the key at i is k */
 }
 
 /* ---- cursors ---- */
@@ -633,24 +654,32 @@ static void inner_insert(omap_t *m, struct opath *path, int lvl, void *s, struct
 	}
 }
 
-/* Insert v (key k) at pos of a leaf with room, keeping the slices. */
+/* Insert v (key k) at pos of a leaf with room, keeping the partial keys. */
 static void leaf_put(omap_t *m, struct oleaf *l, unsigned pos, void *v, const uint8_t *k,
 		     size_t len)
 {
 	unsigned n = l->h.n;
+	const uint8_t *a;
+	size_t al;
 
 	memmove(&l->v[pos + 1], &l->v[pos], (n - pos) * sizeof(l->v[0]));
-	memmove(&l->sl[pos + 1], &l->sl[pos], (n - pos) * sizeof(l->sl[0]));
+	memmove(&l->pk[pos + 1], &l->pk[pos], (n - pos) * sizeof(l->pk[0]));
 	l->v[pos] = v;
 	l->h.n++;
-	if (n && len >= l->plen && memcmp(k, l->pre, l->plen) == 0)
-		l->sl[pos] = key_sl(k + l->plen, len - l->plen);
-	else
-		leaf_refresh(m, l);
+	if (pos > 0) {
+		a = m->ops.key(l->v[pos - 1], &al);
+		opk_make(&l->pk[pos], a, al, k, len);
+	} else {
+		k0_set(l, k, len);
+	}
+	if (pos < n) {
+		a = m->ops.key(l->v[pos + 1], &al);
+		opk_make(&l->pk[pos + 1], k, len, a, al);
+	}
 }
 
-static void leaf_split_insert(omap_t *m, struct opath *path, struct oleaf *l, unsigned pos,
-			      void *v, const uint8_t *k, size_t len)
+static void leaf_split_insert(omap_t *m, struct opath *path, struct oleaf *l, unsigned pos, void *v,
+			      const uint8_t *k, size_t len, struct omap_cur *at)
 {
 	struct oleaf *r;
 	unsigned ls, n = l->h.n;
@@ -661,30 +690,39 @@ static void leaf_split_insert(omap_t *m, struct opath *path, struct oleaf *l, un
 		ls = 0; /* descending load: the new key goes left alone */
 	else
 		ls = (n + 1) / 2;
-	/* Move the entries from ls on to a new right leaf, then insert. */
+	/* Move the entries from ls on to a new right leaf, then insert.
+	 * Partial keys move along: each still follows the same key, except
+	 * the right leaf's first, which needs none. */
 	r = leaf_alloc(m);
-	r->plen = l->plen;
-	memcpy(r->pre, l->pre, l->plen);
 	memcpy(r->v, &l->v[ls], (n - ls) * sizeof(l->v[0]));
-	memcpy(r->sl, &l->sl[ls], (n - ls) * sizeof(l->sl[0]));
+	memcpy(r->pk, &l->pk[ls], (n - ls) * sizeof(l->pk[0]));
 	r->h.n = n - ls;
 	l->h.n = ls;
+	k0_fix(m, r);
 	r->prev = l;
 	r->next = l->next;
 	if (l->next)
 		l->next->prev = r;
 	l->next = r;
-	if (pos <= ls && (pos < ls || ls == 0))
+	if (pos < ls || ls == 0) {
 		leaf_put(m, l, pos, v, k, len);
-	else
+		cur_set(at, l, pos);
+	} else {
 		leaf_put(m, r, pos - ls, v, k, len);
-	leaf_tighten(m, l);
-	leaf_tighten(m, r);
+		cur_set(at, r, pos - ls);
+	}
 	sep_hold(m, r->v[0]);
 	inner_insert(m, path, (int)m->height - 1, r->v[0], &r->h);
 }
 
 int omap_insert(omap_t *m, void *v, void **old)
+{
+	struct omap_cur at;
+
+	return omap_insert_at(m, v, old, &at);
+}
+
+int omap_insert_at(omap_t *m, void *v, void **old, struct omap_cur *at)
 {
 	struct opath path;
 	struct oleaf *l;
@@ -719,13 +757,16 @@ int omap_insert(omap_t *m, void *v, void **old)
 	if (eq) {
 		*old = l->v[pos];
 		l->v[pos] = v;
+		cur_set(at, l, pos);
 		return 0;
 	}
 	m->count++;
-	if (l->h.n < OMAP_FANOUT)
+	if (l->h.n < OMAP_FANOUT) {
 		leaf_put(m, l, pos, v, k, len);
-	else
-		leaf_split_insert(m, &path, l, pos, v, k, len);
+		cur_set(at, l, pos);
+	} else {
+		leaf_split_insert(m, &path, l, pos, v, k, len, at);
+	}
 	return 0;
 }
 
@@ -747,30 +788,44 @@ static void leaf_rebalance(omap_t *m, struct oinner *p, unsigned si, struct olea
 			   struct oleaf *b)
 {
 	void *all[2 * OMAP_FANOUT];
+	struct opk pks[2 * OMAP_FANOUT];
 	void *old = p->sep[si];
-	unsigned t = a->h.n + b->h.n, an;
+	unsigned t = a->h.n + b->h.n, an, na = a->h.n;
 
+	memcpy(all, a->v, na * sizeof(all[0]));
+	memcpy(&all[na], b->v, b->h.n * sizeof(all[0]));
+	memcpy(pks, a->pk, na * sizeof(pks[0]));
+	memcpy(&pks[na], b->pk, b->h.n * sizeof(pks[0]));
 	if (t <= OMAP_FANOUT) {
-		memcpy(&a->v[a->h.n], b->v, b->h.n * sizeof(b->v[0]));
+		memcpy(a->v, all, t * sizeof(all[0]));
+		memcpy(a->pk, pks, t * sizeof(pks[0]));
 		a->h.n = t;
+		if (na && na < t)
+			pk_fix(m, a, na); /* b's first now follows a's last */
+		if (!na)
+			k0_fix(m, a);
 		a->next = b->next;
 		if (b->next)
 			b->next->prev = a;
-		leaf_refresh(m, a);
 		inner_remove(p, si);
 		node_put(m, &b->h);
 		sep_release(m, old);
 		return;
 	}
-	memcpy(all, a->v, a->h.n * sizeof(all[0]));
-	memcpy(&all[a->h.n], b->v, b->h.n * sizeof(all[0]));
 	an = t / 2;
 	memcpy(a->v, all, an * sizeof(all[0]));
+	memcpy(a->pk, pks, an * sizeof(pks[0]));
 	a->h.n = an;
 	memcpy(b->v, &all[an], (t - an) * sizeof(all[0]));
+	memcpy(b->pk, &pks[an], (t - an) * sizeof(pks[0]));
 	b->h.n = t - an;
-	leaf_refresh(m, a);
-	leaf_refresh(m, b);
+	/* the old boundary (a's last | b's first) may now be inside a or b */
+	if (na > 0 && na < an)
+		pk_fix(m, a, na);
+	else if (na > an)
+		pk_fix(m, b, na - an);
+	k0_fix(m, a);
+	k0_fix(m, b);
 	sep_hold(m, b->v[0]);
 	p->sep[si] = b->v[0];
 	sep_fix(m, p, si);
@@ -862,121 +917,14 @@ void *omap_delete(omap_t *m, const uint8_t *k, size_t len)
 		return NULL;
 	v = l->v[pos];
 	memmove(&l->v[pos], &l->v[pos + 1], (l->h.n - pos - 1) * sizeof(l->v[0]));
-	memmove(&l->sl[pos], &l->sl[pos + 1], (l->h.n - pos - 1) * sizeof(l->sl[0]));
+	memmove(&l->pk[pos], &l->pk[pos + 1], (l->h.n - pos - 1) * sizeof(l->pk[0]));
 	l->h.n--;
+	if (pos > 0 && pos < l->h.n)
+		pk_fix(m, l, pos); /* the successor now follows the predecessor */
+	if (pos == 0)
+		k0_fix(m, l);
 	m->count--;
 	if (m->height > 0 && l->h.n < OMAP_MIN)
 		rebalance(m, &path, (int)m->height - 1);
 	return v;
-}
-
-/* ---- checking ---- */
-
-struct ocheck {
-	const omap_t *m;	 /* the map */
-	char *buf;		 /* message buffer */
-	size_t size;		 /* its size */
-	struct oleaf *prev_leaf; /* last leaf visited, for the chain check */
-	size_t count;		 /* entries seen */
-};
-
-static int check_fail(struct ocheck *c, const char *msg)
-{
-	snprintf(c->buf, c->size, "omap: %s", msg);
-	return -EUCLEAN;
-}
-
-static int check_node(struct ocheck *c, const struct onode *n, unsigned depth, const void *lo,
-		      const void *hi, bool is_root);
-
-static int check_leaf(struct ocheck *c, const struct oleaf *l, unsigned depth, const void *lo,
-		      const void *hi, bool is_root)
-{
-	const omap_t *m = c->m;
-	const uint8_t *k;
-	size_t len;
-	unsigned i;
-
-	if (depth != m->height)
-		return check_fail(c, "leaves at different depths");
-	if (l->h.n > OMAP_FANOUT || (!is_root && l->h.n == 0))
-		return check_fail(c, "leaf entry count out of range");
-	if (l->prev != c->prev_leaf || (c->prev_leaf && c->prev_leaf->next != l))
-		return check_fail(c, "broken leaf chain");
-	for (i = 0; i < l->h.n; i++) {
-		k = m->ops.key(l->v[i], &len);
-		if (l->plen > OMAP_LPRE || len < l->plen || memcmp(k, l->pre, l->plen) != 0)
-			return check_fail(c, "key outside its leaf's prefix");
-		if (l->sl[i] != key_sl(k + l->plen, len - l->plen))
-			return check_fail(c, "leaf slice mismatch");
-		if (i > 0 && val_keycmp(m, l->v[i - 1], k, len) >= 0)
-			return check_fail(c, "keys out of order in a leaf");
-		if (lo && val_keycmp(m, lo, k, len) > 0)
-			return check_fail(c, "key below its separator");
-		if (hi && val_keycmp(m, hi, k, len) <= 0)
-			return check_fail(c, "key not below the next separator");
-	}
-	if (c->prev_leaf && c->prev_leaf->h.n && l->h.n) {
-		k = m->ops.key(l->v[0], &len);
-		if (val_keycmp(m, c->prev_leaf->v[c->prev_leaf->h.n - 1], k, len) >= 0)
-			return check_fail(c, "keys out of order across leaves");
-	}
-	c->prev_leaf = (struct oleaf *)l;
-	c->count += l->h.n;
-	return 0;
-}
-
-static int check_inner(struct ocheck *c, const struct oinner *p, unsigned depth, const void *lo,
-		       const void *hi)
-{
-	const omap_t *m = c->m;
-	const uint8_t *k;
-	size_t len;
-	unsigned i;
-	int rc;
-
-	if (p->h.n < 2 || p->h.n > OMAP_FANOUT)
-		return check_fail(c, "inner child count out of range");
-	for (i = 0; i + 1 < p->h.n; i++) {
-		k = m->ops.key(p->sep[i], &len);
-		if (p->plen > OMAP_PRE || len < p->plen || memcmp(k, p->pre, p->plen) != 0)
-			return check_fail(c, "separator outside its node's prefix");
-		if (p->pfx[i] != key_pfx(k + p->plen, len - p->plen))
-			return check_fail(c, "separator slice mismatch");
-		if (i > 0 && val_keycmp(m, p->sep[i - 1], k, len) >= 0)
-			return check_fail(c, "separators out of order");
-		if (lo && val_keycmp(m, lo, k, len) > 0)
-			return check_fail(c, "separator below its bound");
-		if (hi && val_keycmp(m, hi, k, len) <= 0)
-			return check_fail(c, "separator above its bound");
-	}
-	for (i = 0; i < p->h.n; i++) {
-		rc = check_node(c, p->child[i], depth + 1, i ? p->sep[i - 1] : lo,
-				i + 1 < p->h.n ? p->sep[i] : hi, false);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-static int check_node(struct ocheck *c, const struct onode *n, unsigned depth, const void *lo,
-		      const void *hi, bool is_root)
-{
-	if (n->leaf)
-		return check_leaf(c, (const struct oleaf *)n, depth, lo, hi, is_root);
-	return check_inner(c, (const struct oinner *)n, depth, lo, hi);
-}
-
-int omap_check(const omap_t *m, char *buf, size_t size)
-{
-	struct ocheck c = { .m = m, .buf = buf, .size = size };
-	int rc = check_node(&c, m->root, 0, NULL, NULL, true);
-
-	if (rc)
-		return rc;
-	if (c.prev_leaf && c.prev_leaf->next)
-		return check_fail(&c, "leaf chain runs past the last leaf");
-	if (c.count != m->count)
-		return check_fail(&c, "count does not match the leaves");
-	return 0;
 }

@@ -49,9 +49,9 @@ static void rec_release(void *v)
 }
 
 const struct omap_ops rec_omap_ops = {
-	.key = rec_omap_key,
-	.hold = rec_hold,
-	.release = rec_release,
+    .key = rec_omap_key,
+    .hold = rec_hold,
+    .release = rec_release,
 };
 
 void rec_unref(struct rec *r)
@@ -117,8 +117,7 @@ int rec_new(const struct table_schema *s, const struct val *item, const uint8_t 
 	return 0;
 }
 
-int rec_key_vals(const struct table_schema *s, const struct rec *r, struct val *pk,
-		 struct val *sk)
+int rec_key_vals(const struct table_schema *s, const struct rec *r, struct val *pk, struct val *sk)
 {
 	size_t used;
 	int rc;
@@ -384,7 +383,8 @@ int key_check(const struct key_attr *a, const struct val *v, bool is_sort, struc
 	else if ((v->type == VAL_S || v->type == VAL_B) && v->s.len == 0)
 		rc = err_set(err, EINVAL, "key attribute %s must not be empty", a->name);
 	else if ((v->type == VAL_S || v->type == VAL_B) && v->s.len > max)
-		rc = err_set(err, EINVAL, "key attribute %s is %zu bytes, over the %zu-byte %s key limit",
+		rc = err_set(err, EINVAL,
+			     "key attribute %s is %zu bytes, over the %zu-byte %s key limit",
 			     a->name, v->s.len, max, is_sort ? "sort" : "partition");
 	else
 		return 0;
@@ -422,8 +422,8 @@ int tbl_key_of(const struct table_schema *s, const struct val *item, const struc
 	return rc;
 }
 
-int tbl_item_key(table_t *t, const struct val *item, const struct val **pk,
-		 const struct val **sk, struct dyn_err *err)
+int tbl_item_key(table_t *t, const struct val *item, const struct val **pk, const struct val **sk,
+		 struct dyn_err *err)
 {
 	int rc;
 
@@ -553,7 +553,7 @@ out:
 
 static int ptr_cmp(const void *a, const void *b)
 {
-	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+	uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
 
 	return x < y ? -1 : x > y;
 }
@@ -620,7 +620,7 @@ static int live_records(struct table *t, void ***out)
 int tbl_check_locked(struct table *t, char **why)
 {
 	const struct table_schema *s = &t->schema;
-	size_t qual[DB_MAX_INDEXES] = { 0 }, items = 0, plen, parts = 0, i;
+	size_t qual[DB_MAX_INDEXES] = {0}, items = 0, plen, parts = 0, i;
 	const uint8_t *prevp = NULL;
 	size_t prevplen = 0;
 	uint64_t bytes = 0;

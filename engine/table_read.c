@@ -19,10 +19,12 @@
  * backwards down to L.
  *
  * Exclusive start keys are base keys (db.h).  For the table they are the
- * position itself; for an index the base item is looked up and its index
- * key computed, so the item must still exist (-ENOENT otherwise: a caller
- * that paginates an index while deleting should restart from the last
- * item it still has).
+ * position itself.  In an index the position is enc(ipk) [enc(isk)] +
+ * base key: a query knows ipk, and with no index sort key (or the
+ * caller's start_isk) needs nothing else; otherwise the base item is
+ * looked up and its index key computed, so it must still exist (-ENOENT).
+ * A caller paginating an index partition while items change passes the
+ * last item's index sort key as start_isk and never depends on the item.
  *
  * Scan segments: an item belongs to segment hash(enc(pk)) % total, the
  * partition key of the map being scanned (keyenc_hash, stable across
@@ -41,11 +43,11 @@
 
 /* The map a read walks and the key attributes that order it. */
 struct rview {
-	omap_t *map;			/* base map or index map */
-	const struct key_attr *pk;	/* its partition key */
-	const struct key_attr *sk;	/* its sort key, or NULL */
-	bool is_index;			/* values are struct ient */
-	const struct index_def *d;	/* the index, if is_index */
+	omap_t *map;		   /* base map or index map */
+	const struct key_attr *pk; /* its partition key */
+	const struct key_attr *sk; /* its sort key, or NULL */
+	bool is_index;		   /* values are struct ient */
+	const struct index_def *d; /* the index, if is_index */
 };
 
 static int resolve(struct table *t, const char *index, struct rview *v, struct dyn_err *err)
@@ -86,24 +88,31 @@ static const uint8_t *cur_key(const struct rview *v, const struct omap_cur *c, s
 
 static void keys_reset(struct iref_keys *k)
 {
-	if (k->done && k->rc == 0) {
+	if (k->pk_state == 1)
 		val_free(&k->pk);
+	if (k->sk_state == 1)
 		val_free(&k->sk);
-	}
-	k->done = false;
+	k->pk_state = k->sk_state = 0;
 }
 
-static int keys_load(const struct item_ref *r)
+/* Decode one key component on demand: listings usually need only one. */
+static const struct val *keys_get(const struct item_ref *r, bool sort)
 {
+	const struct table_schema *s = &r->t->schema;
 	struct iref_keys *k = r->keys;
+	int *state = sort ? &k->sk_state : &k->pk_state;
+	struct val *out = sort ? &k->sk : &k->pk;
+	size_t off = 0;
 
-	if (!k->done) {
-		val_init_null(&k->pk);
-		val_init_null(&k->sk);
-		k->rc = rec_key_vals(&r->t->schema, r->rec, &k->pk, &k->sk);
-		k->done = true;
+	if (*state == 0) {
+		if (sort)
+			off = keyenc_next(r->rec->data, r->rec->key_len);
+		*state = keyenc_decode(r->rec->data + off, r->rec->key_len - off,
+				       sort ? s->sk.type : s->pk.type, out, NULL);
+		if (*state == 0)
+			*state = 1;
 	}
-	return k->rc;
+	return *state == 1 ? out : NULL;
 }
 
 int iref_decode(const struct item_ref *r, struct val *out)
@@ -138,20 +147,18 @@ void iref_meta(const struct item_ref *r, struct item_meta *meta)
 
 const struct val *iref_pk(const struct item_ref *r)
 {
-	return keys_load(r) < 0 ? NULL : &r->keys->pk;
+	return keys_get(r, false);
 }
 
 const struct val *iref_sk(const struct item_ref *r)
 {
-	if (!r->t->schema.has_sk || keys_load(r) < 0)
-		return NULL;
-	return &r->keys->sk;
+	return r->t->schema.has_sk ? keys_get(r, true) : NULL;
 }
 
 static int visit(struct table *t, const struct rview *v, void *val, struct iref_keys *keys,
 		 tbl_visit_fn fn, void *ctx)
 {
-	struct item_ref r = { .t = t, .rec = view_rec(v, val), .keys = keys };
+	struct item_ref r = {.t = t, .rec = view_rec(v, val), .keys = keys};
 
 	keys_reset(keys);
 	return fn(ctx, &r);
@@ -195,8 +202,8 @@ int tbl_get(table_t *t, const struct val *pk, const struct val *sk, struct val *
 	return rc;
 }
 
-int tbl_get_text(table_t *t, const struct val *pk, const struct val *sk, char **text,
-		 size_t *len, struct item_meta *meta)
+int tbl_get_text(table_t *t, const struct val *pk, const struct val *sk, char **text, size_t *len,
+		 struct item_meta *meta)
 {
 	struct rec *r;
 	int rc;
@@ -213,9 +220,14 @@ int tbl_get_text(table_t *t, const struct val *pk, const struct val *sk, char **
 
 /* ---- range reads ---- */
 
-/* The position (map key) of the exclusive start item, into b. */
-static int start_pos(struct table *t, const struct rview *v, const struct val *spk,
-		     const struct val *ssk, struct keyenc_buf *b, struct dyn_err *err)
+/*
+ * The position (map key) of the exclusive start item, into b.  ipk and
+ * isk, when known (a query: its partition; the caller's start_isk), make
+ * an index position without looking the item up.
+ */
+static int start_pos(struct table *t, const struct rview *v, const struct val *ipk,
+		     const struct val *isk, const struct val *spk, const struct val *ssk,
+		     struct keyenc_buf *b, struct dyn_err *err)
 {
 	struct keyenc_buf kb;
 	struct dyn_err e2;
@@ -228,6 +240,15 @@ static int start_pos(struct table *t, const struct rview *v, const struct val *s
 		return rc;
 	if (!v->is_index)
 		return tbl_key_encode(b, spk, ssk);
+	if (ipk && (!v->sk || isk)) {
+		if (isk && isk->type != v->sk->type)
+			return err_set(err, EINVAL, "the start index sort key must be of type %s",
+				       val_type_name(v->sk->type));
+		rc = tbl_key_encode(b, ipk, v->sk ? isk : NULL);
+		if (rc == 0)
+			rc = tbl_key_encode(b, spk, ssk);
+		return rc;
+	}
 	keyenc_buf_init(&kb);
 	rc = tbl_key_encode(&kb, spk, ssk);
 	if (rc < 0)
@@ -262,11 +283,13 @@ static int range_check(const struct rview *v, const struct tbl_range *sk, struct
 		return 0;
 	}
 	if ((sk->lo && sk->lo->type != a->type) || (sk->hi && sk->hi->type != a->type))
-		return err_set(err, EINVAL, "sort key %s is of type %s: bounds must be too", a->name,
-			       val_type_name(a->type));
+		return err_set(err, EINVAL, "sort key %s is of type %s: bounds must be too",
+			       a->name, val_type_name(a->type));
 	if (sk->prefix && (a->type == VAL_N || sk->prefix->type != a->type))
-		return err_set(err, EINVAL, "begins_with needs an S or B sort key and a value "
-			       "of its type (%s is %s)", a->name, val_type_name(a->type));
+		return err_set(err, EINVAL,
+			       "begins_with needs an S or B sort key and a value "
+			       "of its type (%s is %s)",
+			       a->name, val_type_name(a->type));
 	return 0;
 }
 
@@ -321,7 +344,7 @@ static int query_walk(struct table *t, const struct rview *v, const struct tbl_q
 		      const struct keyenc_buf *lo, const struct keyenc_buf *hi,
 		      const struct keyenc_buf *start, tbl_visit_fn fn, void *ctx)
 {
-	struct iref_keys keys = { .done = false };
+	struct iref_keys keys = {.pk_state = 0};
 	struct omap_cur c;
 	const uint8_t *k;
 	size_t len, n = 0;
@@ -370,7 +393,7 @@ int tbl_query(table_t *t, const struct tbl_query *q, tbl_visit_fn fn, void *ctx,
 	if (rc == 0)
 		rc = range_check(&v, &q->sk, err);
 	if (rc == 0 && q->start_pk)
-		rc = start_pos(t, &v, q->start_pk, q->start_sk, &start, err);
+		rc = start_pos(t, &v, q->pk, q->start_isk, q->start_pk, q->start_sk, &start, err);
 	if (rc < 0)
 		goto out_unlock;
 	rc = query_bounds(q, &lo, &hi);
@@ -388,9 +411,9 @@ out_unlock:
 
 /* Does the entry with key k belong to segment seg of total?  Cached per partition. */
 struct segcache {
-	const uint8_t *p;  /* partition prefix of the last entry */
-	size_t len;	   /* its length */
-	bool mine;	   /* its verdict */
+	const uint8_t *p; /* partition prefix of the last entry */
+	size_t len;	  /* its length */
+	bool mine;	  /* its verdict */
 };
 
 static bool in_segment(struct segcache *sc, const uint8_t *k, size_t len, uint32_t seg,
@@ -407,11 +430,10 @@ static bool in_segment(struct segcache *sc, const uint8_t *k, size_t len, uint32
 	return sc->mine;
 }
 
-int tbl_scan(table_t *t, const struct tbl_scan *s, tbl_visit_fn fn, void *ctx,
-	     struct dyn_err *err)
+int tbl_scan(table_t *t, const struct tbl_scan *s, tbl_visit_fn fn, void *ctx, struct dyn_err *err)
 {
-	struct iref_keys keys = { .done = false };
-	struct segcache sc = { 0 };
+	struct iref_keys keys = {.pk_state = 0};
+	struct segcache sc = {0};
 	struct keyenc_buf start;
 	struct omap_cur c;
 	struct rview v;
@@ -426,7 +448,7 @@ int tbl_scan(table_t *t, const struct tbl_scan *s, tbl_visit_fn fn, void *ctx,
 	if (rc == 0 && s->total > 1 && s->segment >= s->total)
 		rc = err_set(err, EINVAL, "segment %u of %u does not exist", s->segment, s->total);
 	if (rc == 0 && s->start_pk)
-		rc = start_pos(t, &v, s->start_pk, s->start_sk, &start, err);
+		rc = start_pos(t, &v, NULL, NULL, s->start_pk, s->start_sk, &start, err);
 	if (rc < 0)
 		goto out_unlock;
 	if (s->start_pk)
@@ -434,9 +456,11 @@ int tbl_scan(table_t *t, const struct tbl_scan *s, tbl_visit_fn fn, void *ctx,
 	else
 		ok = omap_first(v.map, &c);
 	for (; ok && !rc; ok = omap_next(&c)) {
-		k = cur_key(&v, &c, &len);
-		if (s->total > 1 && !in_segment(&sc, k, len, s->segment, s->total))
-			continue;
+		if (s->total > 1) {
+			k = cur_key(&v, &c, &len);
+			if (!in_segment(&sc, k, len, s->segment, s->total))
+				continue;
+		}
 		rc = visit(t, &v, omap_cur_val(&c), &keys, fn, ctx);
 		if (s->limit && ++n >= s->limit)
 			break;

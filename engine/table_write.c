@@ -46,19 +46,19 @@ enum aop_act {
 
 /* One operation while db_apply() works on it. */
 struct aop {
-	struct table *t;			/* its table (locked) */
-	struct keyenc_buf key;			/* base tuple key */
-	const struct val *pk, *sk;		/* key values (borrowed) */
-	struct rec *cur;			/* current record, or NULL */
-	struct val old;				/* decoded current item, if have_old */
-	bool have_old;				/* old holds the current item */
-	enum aop_act act;			/* what to write */
-	const struct val *item;			/* ACT_PUT: the new item */
-	struct val nv;				/* DB_MODIFY's new item (owned) */
-	struct rec *nrec;			/* ACT_PUT: the new record */
-	struct ient *oent[DB_MAX_INDEXES];	/* entries of the current item */
-	struct ient *nent[DB_MAX_INDEXES];	/* entries for the new item */
-	bool retarget[DB_MAX_INDEXES];		/* oent stays, pointed at nrec */
+	struct table *t;		   /* its table (locked) */
+	struct keyenc_buf key;		   /* base tuple key */
+	const struct val *pk, *sk;	   /* key values (borrowed) */
+	struct rec *cur;		   /* current record, or NULL */
+	struct val old;			   /* decoded current item, if have_old */
+	bool have_old;			   /* old holds the current item */
+	enum aop_act act;		   /* what to write */
+	const struct val *item;		   /* ACT_PUT: the new item */
+	struct val nv;			   /* DB_MODIFY's new item (owned) */
+	struct rec *nrec;		   /* ACT_PUT: the new record */
+	struct ient *oent[DB_MAX_INDEXES]; /* entries of the current item */
+	struct ient *nent[DB_MAX_INDEXES]; /* entries for the new item */
+	bool retarget[DB_MAX_INDEXES];	   /* oent stays, pointed at nrec */
 };
 
 static void aop_init(struct aop *a)
@@ -129,8 +129,8 @@ static int check_distinct(const struct aop *a, size_t n, size_t *failed, struct 
 static int fix_modified_key(struct aop *a, struct dyn_err *err)
 {
 	const struct table_schema *s = &a->t->schema;
-	const struct key_attr *attrs[2] = { &s->pk, s->has_sk ? &s->sk : NULL };
-	const struct val *vals[2] = { a->pk, a->sk };
+	const struct key_attr *attrs[2] = {&s->pk, s->has_sk ? &s->sk : NULL};
+	const struct val *vals[2] = {a->pk, a->sk};
 	const struct val *pk, *sk;
 	struct keyenc_buf kb;
 	struct val copy;
@@ -210,8 +210,8 @@ static int prepare_indexes(struct aop *a, struct dyn_err *err)
 
 	keyenc_buf_init(&ib);
 	for (i = 0; i < s->nindex; i++) {
-		if (a->have_old && idx_key(&s->index[i], &a->old, a->cur->data, a->cur->key_len,
-					   &ib, NULL) == 1)
+		if (a->have_old &&
+		    idx_key(&s->index[i], &a->old, a->cur->data, a->cur->key_len, &ib, NULL) == 1)
 			a->oent[i] = omap_get(a->t->idx[i], ib.p, ib.len);
 		if (a->act != ACT_PUT)
 			continue;
@@ -290,17 +290,38 @@ static int reserve(struct aop *a, size_t n, struct table **tabs, size_t ntabs)
 
 /* ---- phase 4: commit ---- */
 
-static void must_insert(omap_t *m, void *v, void **old)
+static void must_insert(omap_t *m, void *v, void **old, struct omap_cur *at)
 {
 	/* Reserved in phase 2: an insert cannot fail here. */
-	if (omap_insert(m, v, old) < 0)
+	if (omap_insert_at(m, v, old, at) < 0)
 		abort();
+}
+
+static bool has_prefix(const omap_t *m, const struct omap_cur *c, const uint8_t *p, size_t plen)
+{
+	size_t len;
+	const uint8_t *k = omap_val_key(m, omap_cur_val(c), &len);
+
+	return len >= plen && memcmp(k, p, plen) == 0;
+}
+
+/* Is the entry at `at` alone in its partition (the first plen bytes)? */
+static bool alone_in_partition(const omap_t *m, const struct omap_cur *at, const uint8_t *p,
+			       size_t plen)
+{
+	struct omap_cur c = *at;
+
+	if (omap_prev(&c) && has_prefix(m, &c, p, plen))
+		return false;
+	c = *at;
+	return !(omap_next(&c) && has_prefix(m, &c, p, plen));
 }
 
 static void commit_op(struct aop *a, int64_t now)
 {
 	struct table *t = a->t;
 	size_t i, plen = keyenc_next(a->key.p, a->key.len);
+	struct omap_cur at;
 	struct ient *e;
 	void *old;
 
@@ -315,16 +336,16 @@ static void commit_op(struct aop *a, int64_t now)
 		}
 		if (a->nent[i]) {
 			a->nent[i]->rec = a->nrec;
-			must_insert(t->idx[i], a->nent[i], &old);
+			must_insert(t->idx[i], a->nent[i], &old, &at);
 			a->nent[i] = NULL;
 		}
 	}
 	if (a->act == ACT_PUT) {
-		if (!a->cur && !tbl_map_has_prefix(t->base, a->key.p, plen))
-			t->partitions++;
 		a->nrec->mtime_ns = now;
 		t->bytes += a->nrec->size;
-		must_insert(t->base, a->nrec, &old);
+		must_insert(t->base, a->nrec, &old, &at);
+		if (!old && alone_in_partition(t->base, &at, a->key.p, plen))
+			t->partitions++;
 		a->nrec = NULL;
 	} else {
 		old = omap_delete(t->base, a->key.p, a->key.len);
@@ -389,8 +410,8 @@ static int check_ops(struct db_op *ops, size_t n, size_t *failed, struct dyn_err
 		case DB_MODIFY:
 		case DB_CHECK:
 			if (!ops[i].fn && ops[i].kind == DB_MODIFY)
-				return err_set(err, EINVAL, "operation %zu: update without callback",
-					       i);
+				return err_set(err, EINVAL,
+					       "operation %zu: update without callback", i);
 			break;
 		case DB_DELETE:
 			break;
@@ -486,18 +507,20 @@ int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struc
 	for (i = 0; i < n; i++)
 		if (a[i].act != ACT_NONE)
 			commit_op(&a[i], now);
-	for (i = 0; i < ntabs; i++) {
+	for (i = 0; i < ntabs; i++)
 		trim_maps(tabs[i]);
+	for (i = 0; i < ntabs; i++)
 		pthread_rwlock_unlock(&tabs[i]->lock);
-	}
 	ntabs = 0;
 	if (logit) {
 		rc = db_log_sync(db, lsn, err);
 		db_notify(db, ch, nch);
 	}
 out_unlock:
-	for (i = 0; i < ntabs; i++)
+	for (i = 0; i < ntabs; i++) {
+		trim_maps(tabs[i]);
 		pthread_rwlock_unlock(&tabs[i]->lock);
+	}
 	for (i = 0; i < n; i++)
 		aop_clean(&a[i]);
 out_free:
@@ -517,7 +540,7 @@ int db_apply(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_e
 
 int tbl_put(table_t *t, struct val *item, int flags, struct dyn_err *err)
 {
-	struct db_op op = { .kind = DB_PUT, .table = t, .item = item, .flags = flags };
+	struct db_op op = {.kind = DB_PUT, .table = t, .item = item, .flags = flags};
 
 	return db_apply(t->db, &op, 1, NULL, err);
 }
@@ -525,7 +548,7 @@ int tbl_put(table_t *t, struct val *item, int flags, struct dyn_err *err)
 int tbl_delete(table_t *t, const struct val *pk, const struct val *sk, int flags,
 	       struct dyn_err *err)
 {
-	struct db_op op = { .kind = DB_DELETE, .table = t, .pk = pk, .sk = sk, .flags = flags };
+	struct db_op op = {.kind = DB_DELETE, .table = t, .pk = pk, .sk = sk, .flags = flags};
 
 	return db_apply(t->db, &op, 1, NULL, err);
 }

@@ -13,10 +13,10 @@
 #include "omap.h"
 #include "val.h"
 
-#define EXPECT(cond)                                                                   \
-	do {                                                                           \
-		if (!(cond))                                                           \
-			ck_abort_msg("%s:%d: expected %s", __FILE__, __LINE__, #cond); \
+#define EXPECT(cond)                                                                               \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			ck_abort_msg("%s:%d: expected %s", __FILE__, __LINE__, #cond);             \
 	} while (0)
 
 static unsigned long long rng_state;
@@ -45,7 +45,7 @@ static void mk_num(struct val *v, const char *text)
 /* Random bytes from an alphabet rich in the bytes the escape touches. */
 static void mk_bytes(struct val *v, enum val_type t)
 {
-	static const uint8_t alpha[] = { 0x00, 0x01, 0x02, 'a', 'b', 0x7f, 0xfe, 0xff };
+	static const uint8_t alpha[] = {0x00, 0x01, 0x02, 'a', 'b', 0x7f, 0xfe, 0xff};
 	uint8_t buf[8];
 	size_t n = rnd() % 7, i;
 
@@ -77,7 +77,8 @@ static void mk_random_num(struct val *v)
 		snprintf(text, sizeof(text), "%s%u%u%u", rnd() % 2 ? "-" : "", rnd(), rnd(), rnd());
 		break;
 	case 4:
-		snprintf(text, sizeof(text), "%s1e%d", rnd() % 2 ? "-" : "", (int)(rnd() % 250) - 125);
+		snprintf(text, sizeof(text), "%s1e%d", rnd() % 2 ? "-" : "",
+			 (int)(rnd() % 250) - 125);
 		break;
 	default:
 		snprintf(text, sizeof(text), "0");
@@ -104,7 +105,10 @@ START_TEST(test_keyenc_escapes_zero_and_terminates)
 	ck_assert_int_eq(val_init_str(&v, "a\0b", 3), 0);
 	enc(&b, &v);
 	ck_assert_uint_eq(b.len, 6);
-	ck_assert_mem_eq(b.p, "a\0\xff" "b\0\x01", 6);
+	ck_assert_mem_eq(b.p,
+			 "a\0\xff"
+			 "b\0\x01",
+			 6);
 	ck_assert_uint_eq(keyenc_next(b.p, b.len), 6);
 	keyenc_buf_free(&b);
 	val_free(&v);
@@ -134,7 +138,7 @@ END_TEST
 
 START_TEST(test_keyenc_order_matches_val_cmp)
 {
-	static const enum val_type types[] = { VAL_S, VAL_B, VAL_N };
+	static const enum val_type types[] = {VAL_S, VAL_B, VAL_N};
 	struct keyenc_buf ea, eb;
 	struct val a, b;
 	int i;
@@ -164,10 +168,26 @@ END_TEST
 START_TEST(test_keyenc_numbers_order_numerically)
 {
 	static const char *sorted[] = {
-		"-9.9999999999999999999999999999999999999e125", "-1e100", "-1000", "-10",
-		"-2", "-1.5", "-1", "-0.5", "-1e-130", "0", "1e-130", "0.001", "0.5", "1",
-		"1.5", "2", "10", "12345678901234567890.5", "1e100",
-		"9.9999999999999999999999999999999999999e125",
+	    "-9.9999999999999999999999999999999999999e125",
+	    "-1e100",
+	    "-1000",
+	    "-10",
+	    "-2",
+	    "-1.5",
+	    "-1",
+	    "-0.5",
+	    "-1e-130",
+	    "0",
+	    "1e-130",
+	    "0.001",
+	    "0.5",
+	    "1",
+	    "1.5",
+	    "2",
+	    "10",
+	    "12345678901234567890.5",
+	    "1e100",
+	    "9.9999999999999999999999999999999999999e125",
 	};
 	size_t n = sizeof(sorted) / sizeof(sorted[0]), i;
 	struct keyenc_buf prev, cur;
@@ -178,7 +198,8 @@ START_TEST(test_keyenc_numbers_order_numerically)
 		mk_num(&v, sorted[i]);
 		enc(&cur, &v);
 		if (i)
-			ck_assert_msg(enc_cmp(&prev, &cur) < 0, "%s !< %s", sorted[i - 1], sorted[i]);
+			ck_assert_msg(enc_cmp(&prev, &cur) < 0, "%s !< %s", sorted[i - 1],
+				      sorted[i]);
 		keyenc_buf_free(&prev);
 		keyenc_buf_init(&prev);
 		ck_assert_int_eq(keyenc_buf_put(&prev, cur.p, cur.len), 0);
@@ -253,7 +274,7 @@ END_TEST
 
 START_TEST(test_keyenc_decode_round_trips)
 {
-	static const enum val_type types[] = { VAL_S, VAL_B, VAL_N };
+	static const enum val_type types[] = {VAL_S, VAL_B, VAL_N};
 	struct keyenc_buf b;
 	struct val v, w, x;
 	size_t used, first;
@@ -304,7 +325,7 @@ END_TEST
 /* begins_with(s, p) iff the escaped p is a byte prefix of enc(s). */
 START_TEST(test_keyenc_prefix_is_byte_prefix)
 {
-	static const enum val_type types[] = { VAL_S, VAL_B };
+	static const enum val_type types[] = {VAL_S, VAL_B};
 	struct keyenc_buf es, ep;
 	struct val s, p;
 	int i, is_prefix, byte_prefix;

@@ -21,16 +21,16 @@
  * pipe; the model loops assert millions of times, so they test first and
  * call into Check only on failure.
  */
-#define EXPECT(cond)                                                       \
-	do {                                                               \
-		if (!(cond))                                               \
-			ck_abort_msg("%s:%d: expected %s", __FILE__, __LINE__, #cond); \
+#define EXPECT(cond)                                                                               \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			ck_abort_msg("%s:%d: expected %s", __FILE__, __LINE__, #cond);             \
 	} while (0)
 
 struct tv {
-	int refs;	/* model membership + separators */
-	size_t len;	/* key length */
-	uint8_t k[];	/* key bytes */
+	int refs;    /* model membership + separators */
+	size_t len;  /* key length */
+	uint8_t k[]; /* key bytes */
 };
 
 static long live; /* struct tv allocated and not yet freed */
@@ -81,9 +81,9 @@ static void tv_free_cb(void *p, void *ctx)
 }
 
 static const struct omap_ops tv_ops = {
-	.key = tv_key,
-	.hold = tv_hold,
-	.release = tv_release,
+    .key = tv_key,
+    .hold = tv_hold,
+    .release = tv_release,
 };
 
 /* ---- the model: a sorted array of values ---- */
@@ -141,8 +141,8 @@ static unsigned rnd(void)
 
 static size_t gen_key(uint8_t *buf, unsigned range)
 {
-	static const char *prefixes[] = { "", "PPPPPPPPPPPP", "PPPPPPPPPPPP\0" };
-	static const size_t plen[] = { 0, 12, 13 };
+	static const char *prefixes[] = {"", "PPPPPPPPPPPP", "PPPPPPPPPPPP\0"};
+	static const size_t plen[] = {0, 12, 13};
 	unsigned p = rnd() % 3;
 	size_t n = plen[p];
 
@@ -289,14 +289,14 @@ END_TEST
 START_TEST(test_omap_random_ops_match_model)
 {
 	static const struct {
-		unsigned ops;	   /* operations in this phase */
-		unsigned ins_pct;  /* share of inserts */
-		unsigned range;	   /* key numbers 0..range-1 */
+		unsigned ops;	  /* operations in this phase */
+		unsigned ins_pct; /* share of inserts */
+		unsigned range;	  /* key numbers 0..range-1 */
 	} phases[] = {
-		{ 60000, 85, 40000 }, { 60000, 10, 40000 }, { 40000, 70, 500 },
-		{ 60000, 50, 40000 }, { 30000, 5, 40000 },  { 20000, 60, 200000 },
+	    {60000, 85, 40000}, {60000, 10, 40000}, {40000, 70, 500},
+	    {60000, 50, 40000}, {30000, 5, 40000},  {20000, 60, 200000},
 	};
-	struct model md = { 0 };
+	struct model md = {0};
 	uint8_t k[64];
 	size_t len, p, i;
 	unsigned op;
@@ -390,7 +390,7 @@ static void insert_seq(omap_t *m, struct model *md, unsigned n, int desc)
 
 START_TEST(test_omap_ascending_load_fills_leaves)
 {
-	struct model md = { 0 };
+	struct model md = {0};
 	omap_t *m;
 
 	live = 0;
@@ -408,7 +408,7 @@ END_TEST
 
 START_TEST(test_omap_descending_load_fills_leaves)
 {
-	struct model md = { 0 };
+	struct model md = {0};
 	omap_t *m;
 
 	live = 0;
@@ -425,7 +425,7 @@ END_TEST
 /* Deleting in key order empties the left edge first: merges every time. */
 START_TEST(test_omap_ordered_deletes_rebalance)
 {
-	struct model md = { 0 };
+	struct model md = {0};
 	uint8_t k[16];
 	size_t len;
 	unsigned i, n = 50000;
@@ -456,7 +456,7 @@ END_TEST
 /* Deleted values that separators still name are freed once released. */
 START_TEST(test_omap_separator_pins_then_releases)
 {
-	struct model md = { 0 };
+	struct model md = {0};
 	uint8_t k[16];
 	size_t len;
 	unsigned i;
@@ -484,7 +484,7 @@ END_TEST
 
 START_TEST(test_omap_reserve_covers_inserts)
 {
-	struct model md = { 0 };
+	struct model md = {0};
 	omap_t *m;
 
 	live = 0;

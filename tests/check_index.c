@@ -1,0 +1,697 @@
+/*
+ * check_index.c - secondary indexes: maintenance under every kind of
+ * write, sparse items, type rejections, duplicates, index reads,
+ * projection, backfill and drop through db_set_schema.
+ *
+ * The fixture's table "programs" (pk id S) has three indexes:
+ *   username-index  username S / date N    ALL
+ *   public-index    public N (no sort key) KEYS_ONLY
+ *   name-index      username S / name S    INCLUDE [level]
+ * and the teardown proves index and table agree (db_check_integrity).
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "item.h"
+#include "num.h"
+
+static db_t *db;
+static table_t *tp;
+
+static struct val *vals[256];
+static size_t nvals;
+
+/* ---- helpers (see check_db.c for the same shapes) ---- */
+
+static void attr_set(struct key_attr *a, const char *name, enum val_type t)
+{
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	a->type = t;
+}
+
+static void index_set(struct index_def *d, const char *name, const char *pk, enum val_type pt,
+		      const char *sk, enum val_type st, enum proj_type proj)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	attr_set(&d->pk, pk, pt);
+	if (sk) {
+		d->has_sk = true;
+		attr_set(&d->sk, sk, st);
+	}
+	d->proj = proj;
+}
+
+static char *include_level[] = {"level"};
+
+/* The fixture's schema, with the first n of its indexes. */
+static void programs_schema(struct table_schema *s, struct index_def *idx, size_t n)
+{
+	memset(s, 0, sizeof(*s));
+	attr_set(&s->pk, "id", VAL_S);
+	index_set(&idx[0], "username-index", "username", VAL_S, "date", VAL_N, PROJ_ALL);
+	index_set(&idx[1], "public-index", "public", VAL_N, NULL, VAL_NULL, PROJ_KEYS_ONLY);
+	index_set(&idx[2], "name-index", "username", VAL_S, "name", VAL_S, PROJ_INCLUDE);
+	idx[2].include = include_level;
+	idx[2].ninclude = 1;
+	s->index = idx;
+	s->nindex = n;
+}
+
+static struct val *keep(void)
+{
+	ck_assert_uint_lt(nvals, sizeof(vals) / sizeof(vals[0]));
+	vals[nvals] = calloc(1, sizeof(struct val));
+	ck_assert_ptr_nonnull(vals[nvals]);
+	return vals[nvals++];
+}
+
+static const struct val *vs(const char *s)
+{
+	struct val *v = keep();
+
+	ck_assert_int_eq(val_init_str(v, s, strlen(s)), 0);
+	return v;
+}
+
+static const struct val *vn(const char *text)
+{
+	struct val *v = keep();
+	struct num n;
+
+	ck_assert_int_eq(num_parse(text, strlen(text), &n, NULL), 0);
+	val_init_num(v, &n);
+	return v;
+}
+
+static void jparse(struct val *out, const char *fmt, va_list ap)
+{
+	struct dyn_err err;
+	char *text;
+	int n;
+
+	n = vasprintf(&text, fmt, ap);
+	ck_assert_int_ge(n, 0);
+	err_clear(&err);
+	ck_assert_msg(item_parse_value(text, (size_t)n, out, &err) == 0, "bad test JSON %s: %s",
+		      text, err.msg);
+	free(text);
+}
+
+static struct val *J(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static struct val *J(const char *fmt, ...)
+{
+	struct val *v = keep();
+	va_list ap;
+
+	va_start(ap, fmt);
+	jparse(v, fmt, ap);
+	va_end(ap);
+	return v;
+}
+
+static int put_err(struct dyn_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int put_err(struct dyn_err *err, const char *fmt, ...)
+{
+	struct val item;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	jparse(&item, fmt, ap);
+	va_end(ap);
+	err_clear(err);
+	rc = tbl_put(tp, &item, 0, err);
+	val_free(&item);
+	return rc;
+}
+
+static void put(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void put(const char *fmt, ...)
+{
+	struct dyn_err err;
+	struct val item;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	jparse(&item, fmt, ap);
+	va_end(ap);
+	err_clear(&err);
+	rc = tbl_put(tp, &item, 0, &err);
+	val_free(&item);
+	ck_assert_msg(rc == 0, "put failed: %d %s", rc, err.msg);
+}
+
+/* Base ids of the items visited, comma-separated. */
+struct coll {
+	char out[8192]; /* ids */
+	size_t n;	/* items */
+};
+
+static int collect(void *ctx, const struct item_ref *r)
+{
+	struct coll *c = ctx;
+	const struct val *pk = iref_pk(r);
+	size_t len = strlen(c->out);
+
+	ck_assert_ptr_nonnull(pk);
+	ck_assert_ptr_null(iref_sk(r));
+	snprintf(c->out + len, sizeof(c->out) - len, "%s%.*s", c->n ? "," : "", (int)pk->s.len,
+		 pk->s.p);
+	c->n++;
+	return 0;
+}
+
+static const char *iquery(const char *index, const struct val *pk, bool desc)
+{
+	static struct coll c;
+	struct tbl_query q = {.index = index, .pk = pk, .desc = desc};
+	struct dyn_err err;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	err_clear(&err);
+	rc = tbl_query(tp, &q, collect, &c, &err);
+	ck_assert_msg(rc == 0, "query failed: %d %s", rc, err.msg);
+	return c.out;
+}
+
+static const char *run_query(const struct tbl_query *q)
+{
+	static struct coll c;
+	struct dyn_err err;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	err_clear(&err);
+	rc = tbl_query(tp, q, collect, &c, &err);
+	ck_assert_msg(rc == 0, "query failed: %d %s", rc, err.msg);
+	return c.out;
+}
+
+static void setup(void)
+{
+	struct index_def idx[3];
+	struct table_schema s;
+
+	nvals = 0;
+	ck_assert_int_eq(db_new(&db), 0);
+	programs_schema(&s, idx, 3);
+	ck_assert_int_eq(db_create_table(db, "programs", &s, NULL), 0);
+	ck_assert_int_eq(db_table_open(db, "programs", &tp), 0);
+}
+
+static void teardown(void)
+{
+	char *why = NULL;
+	int rc = db_check_integrity(db, &why);
+	size_t i;
+
+	ck_assert_msg(rc == 0, "integrity: %s", why ? why : "?");
+	free(why);
+	tbl_close(tp);
+	db_free(db);
+	for (i = 0; i < nvals; i++) {
+		val_free(vals[i]);
+		free(vals[i]);
+	}
+	nvals = 0;
+}
+
+static uint64_t index_count(size_t i)
+{
+	struct tbl_stats st;
+
+	tbl_stats(tp, &st);
+	return st.index_items[i];
+}
+
+/* ---- maintenance ---- */
+
+START_TEST(test_index_put_adds_entries)
+{
+	put("{\"id\": \"p1\", \"username\": \"hedy\", \"date\": 100, \"public\": 1, "
+	    "\"name\": \"turtle\"}");
+	ck_assert_str_eq(iquery("username-index", vs("hedy"), false), "p1");
+	ck_assert_str_eq(iquery("public-index", vn("1"), false), "p1");
+	ck_assert_str_eq(iquery("name-index", vs("hedy"), false), "p1");
+	ck_assert_uint_eq(index_count(0), 1);
+	ck_assert_uint_eq(index_count(1), 1);
+	ck_assert_uint_eq(index_count(2), 1);
+}
+END_TEST
+
+START_TEST(test_index_overwrite_moves_entries)
+{
+	put("{\"id\": \"p1\", \"username\": \"hedy\", \"date\": 100, \"public\": 1}");
+	put("{\"id\": \"p1\", \"username\": \"felienne\", \"date\": 100, \"public\": 1}");
+	ck_assert_str_eq(iquery("username-index", vs("hedy"), false), "");
+	ck_assert_str_eq(iquery("username-index", vs("felienne"), false), "p1");
+	/* unchanged index key: the entry follows the new record */
+	ck_assert_str_eq(iquery("public-index", vn("1"), false), "p1");
+	put("{\"id\": \"p1\", \"username\": \"felienne\", \"date\": 100, \"public\": 0}");
+	ck_assert_str_eq(iquery("public-index", vn("1"), false), "");
+	ck_assert_str_eq(iquery("public-index", vn("0"), false), "p1");
+	ck_assert_uint_eq(index_count(1), 1);
+}
+END_TEST
+
+START_TEST(test_index_delete_removes_entries)
+{
+	put("{\"id\": \"p1\", \"username\": \"hedy\", \"date\": 100, \"public\": 1}");
+	put("{\"id\": \"p2\", \"username\": \"hedy\", \"date\": 101, \"public\": 1}");
+	ck_assert_int_eq(tbl_delete(tp, vs("p1"), NULL, 0, NULL), 0);
+	ck_assert_str_eq(iquery("username-index", vs("hedy"), false), "p2");
+	ck_assert_str_eq(iquery("public-index", vn("1"), false), "p2");
+	ck_assert_uint_eq(index_count(0), 1);
+}
+END_TEST
+
+START_TEST(test_index_sparse_items_are_left_out)
+{
+	put("{\"id\": \"p1\", \"username\": \"hedy\"}");     /* no date */
+	put("{\"id\": \"p2\", \"date\": 5, \"public\": 1}"); /* no username */
+	put("{\"id\": \"p3\"}");
+	ck_assert_str_eq(iquery("username-index", vs("hedy"), false), "");
+	ck_assert_str_eq(iquery("public-index", vn("1"), false), "p2");
+	ck_assert_uint_eq(index_count(0), 0);
+	ck_assert_uint_eq(index_count(1), 1);
+	/* gaining the attribute adds the entry, losing it removes it */
+	put("{\"id\": \"p1\", \"username\": \"hedy\", \"date\": 7}");
+	ck_assert_str_eq(iquery("username-index", vs("hedy"), false), "p1");
+	put("{\"id\": \"p1\", \"date\": 7}");
+	ck_assert_str_eq(iquery("username-index", vs("hedy"), false), "");
+}
+END_TEST
+
+static void expect_index_rejection(const char *index, const char *attr, const char *json)
+{
+	struct tbl_stats before, after;
+	struct dyn_err err;
+
+	tbl_stats(tp, &before);
+	ck_assert_int_eq(put_err(&err, "%s", json), -EINVAL);
+	ck_assert_msg(strstr(err.msg, index) && strstr(err.msg, attr),
+		      "message \"%s\" should name %s and %s", err.msg, index, attr);
+	tbl_stats(tp, &after);
+	ck_assert_uint_eq(after.items, before.items);
+	ck_assert_uint_eq(after.index_items[0], before.index_items[0]);
+}
+
+START_TEST(test_index_rejects_non_key_types_naming_the_index)
+{
+	put("{\"id\": \"p1\", \"username\": \"hedy\", \"date\": 1}");
+	expect_index_rejection("username-index", "username",
+			       "{\"id\": \"p1\", \"username\": true, \"date\": 1}");
+	expect_index_rejection("username-index", "date",
+			       "{\"id\": \"p1\", \"username\": \"hedy\", \"date\": \"1\"}");
+	expect_index_rejection("username-index", "username",
+			       "{\"id\": \"p1\", \"username\": \"\", \"date\": 1}");
+	expect_index_rejection("public-index", "public", "{\"id\": \"p1\", \"public\": [1]}");
+	/* a wrong type is rejected even when the other key attribute is absent */
+	expect_index_rejection("username-index", "date",
+			       "{\"id\": \"p1\", \"date\": {\"$NS\": [1]}}");
+	ck_assert_str_eq(iquery("username-index", vs("hedy"), false), "p1");
+}
+END_TEST
+
+START_TEST(test_index_duplicate_keys_ordered_by_base_key)
+{
+	static const char *ids[] = {"m", "c", "x", "a", "q"};
+	size_t i;
+
+	for (i = 0; i < 5; i++)
+		put("{\"id\": \"%s\", \"username\": \"hedy\", \"date\": 5, \"public\": 1}", ids[i]);
+	put("{\"id\": \"b\", \"username\": \"hedy\", \"date\": 4, \"public\": 1}");
+	put("{\"id\": \"z\", \"username\": \"hedy\", \"date\": 6, \"public\": 0}");
+	ck_assert_str_eq(iquery("username-index", vs("hedy"), false), "b,a,c,m,q,x,z");
+	ck_assert_str_eq(iquery("username-index", vs("hedy"), true), "z,x,q,m,c,a,b");
+	ck_assert_str_eq(iquery("public-index", vn("1"), false), "a,b,c,m,q,x");
+}
+END_TEST
+
+START_TEST(test_index_query_bounds_limit_and_start)
+{
+	struct tbl_query q = {.index = "username-index", .pk = vs("hedy")};
+	int i;
+
+	for (i = 0; i < 10; i++)
+		put("{\"id\": \"p%d\", \"username\": \"hedy\", \"date\": %d}", i, i / 2);
+	/* dates: p0 p1 = 0, p2 p3 = 1, ..., p8 p9 = 4 */
+	q.sk.lo = vn("1");
+	q.sk.lo_incl = false;
+	q.sk.hi = vn("3");
+	q.sk.hi_incl = true;
+	ck_assert_str_eq(run_query(&q), "p4,p5,p6,p7");
+	q.desc = true;
+	ck_assert_str_eq(run_query(&q), "p7,p6,p5,p4");
+	q.start_pk = vs("p6");
+	ck_assert_str_eq(run_query(&q), "p5,p4");
+	q.desc = false;
+	q.limit = 1;
+	ck_assert_str_eq(run_query(&q), "p7");
+	q.sk.lo_incl = true;
+	q.start_pk = vs("p3");
+	q.limit = 0;
+	ck_assert_str_eq(run_query(&q), "p4,p5,p6,p7");
+	/* a start item that is gone cannot be placed in the index... */
+	ck_assert_int_eq(tbl_delete(tp, vs("p3"), NULL, 0, NULL), 0);
+	ck_assert_int_eq(tbl_query(tp, &q, collect, &(struct coll){.n = 0}, NULL), -ENOENT);
+	/* ...unless its index sort key comes along */
+	q.start_isk = vn("1");
+	ck_assert_str_eq(run_query(&q), "p4,p5,p6,p7");
+	q.desc = true;
+	ck_assert_str_eq(run_query(&q), "p2");
+	q.start_isk = vs("1");
+	ck_assert_int_eq(tbl_query(tp, &q, collect, &(struct coll){.n = 0}, NULL), -EINVAL);
+}
+END_TEST
+
+/* Without an index sort key the start position needs no lookup at all. */
+START_TEST(test_index_start_without_sort_key_survives_delete)
+{
+	struct tbl_query q = {.index = "public-index", .pk = vn("1"), .start_pk = vs("c")};
+
+	put("{\"id\": \"a\", \"public\": 1}");
+	put("{\"id\": \"b\", \"public\": 1}");
+	put("{\"id\": \"c\", \"public\": 1}");
+	put("{\"id\": \"d\", \"public\": 1}");
+	ck_assert_str_eq(run_query(&q), "d");
+	ck_assert_int_eq(tbl_delete(tp, vs("c"), NULL, 0, NULL), 0);
+	ck_assert_str_eq(run_query(&q), "d");
+	q.desc = true;
+	ck_assert_str_eq(run_query(&q), "b,a");
+}
+END_TEST
+
+START_TEST(test_index_scan_and_partitions)
+{
+	struct tbl_scan s = {.index = "username-index"};
+	struct coll c = {.n = 0};
+	int i, seg;
+
+	put("{\"id\": \"a\", \"username\": \"zed\", \"date\": 1}");
+	put("{\"id\": \"b\", \"username\": \"amy\", \"date\": 2}");
+	put("{\"id\": \"c\", \"username\": \"amy\", \"date\": 1}");
+	put("{\"id\": \"d\", \"username\": \"kim\"}");
+	ck_assert_int_eq(tbl_scan(tp, &s, collect, &c, NULL), 0);
+	ck_assert_str_eq(c.out, "c,b,a");
+	ck_assert_int_eq(tbl_partition_exists(tp, "username-index", vs("amy")), 0);
+	ck_assert_int_eq(tbl_partition_exists(tp, "username-index", vs("kim")), -ENOENT);
+	/* segments of an index scan partition by index partition key */
+	for (i = 0; i < 40; i++)
+		put("{\"id\": \"x%d\", \"username\": \"u%d\", \"date\": %d}", i, i % 7, i);
+	memset(&c, 0, sizeof(c));
+	s.total = 3;
+	for (seg = 0; seg < 3; seg++) {
+		s.segment = (uint32_t)seg;
+		ck_assert_int_eq(tbl_scan(tp, &s, collect, &c, NULL), 0);
+	}
+	ck_assert_uint_eq(c.n, 43);
+}
+END_TEST
+
+/* Paging through an index scan with start keys visits each entry once. */
+START_TEST(test_index_scan_pages_with_start_keys)
+{
+	struct tbl_scan s = {.index = "username-index", .limit = 3};
+	struct coll c, all = {.n = 0};
+	char last[32] = "";
+	int i;
+
+	for (i = 0; i < 20; i++)
+		put("{\"id\": \"p%02d\", \"username\": \"u%d\", \"date\": %d}", i, i % 3, i % 4);
+	ck_assert_int_eq(
+	    tbl_scan(tp, &(struct tbl_scan){.index = "username-index"}, collect, &all, NULL), 0);
+	ck_assert_uint_eq(all.n, 20);
+	memset(&c, 0, sizeof(c));
+	for (i = 0; i < 10; i++) {
+		size_t before = c.n;
+		char *comma;
+
+		if (last[0])
+			s.start_pk = vs(last);
+		ck_assert_int_eq(tbl_scan(tp, &s, collect, &c, NULL), 0);
+		if (c.n == before)
+			break;
+		comma = strrchr(c.out, ',');
+		snprintf(last, sizeof(last), "%.31s", comma ? comma + 1 : c.out);
+	}
+	ck_assert_uint_eq(c.n, 20);
+	ck_assert_str_eq(c.out, all.out);
+}
+END_TEST
+
+struct pcoll {
+	char out[1024]; /* partition keys */
+	int n;		/* seen */
+};
+
+static int pcollect(void *ctx, const struct val *pk)
+{
+	struct pcoll *c = ctx;
+	size_t len = strlen(c->out);
+
+	snprintf(c->out + len, sizeof(c->out) - len, "%s%.*s", c->n ? "," : "", (int)pk->s.len,
+		 pk->s.p);
+	c->n++;
+	return 0;
+}
+
+START_TEST(test_index_list_partitions)
+{
+	struct pcoll c = {.n = 0};
+
+	put("{\"id\": \"a\", \"username\": \"zed\", \"date\": 1}");
+	put("{\"id\": \"b\", \"username\": \"amy\", \"date\": 2}");
+	put("{\"id\": \"c\", \"username\": \"amy\", \"date\": 1}");
+	put("{\"id\": \"d\", \"username\": \"kim\", \"date\": 1}");
+	ck_assert_int_eq(tbl_list_partitions(tp, "username-index", NULL, pcollect, &c), 0);
+	ck_assert_str_eq(c.out, "amy,kim,zed");
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(tbl_list_partitions(tp, "username-index", vs("amy"), pcollect, &c), 0);
+	ck_assert_str_eq(c.out, "kim,zed");
+	ck_assert_int_eq(tbl_list_partitions(tp, "nope", NULL, pcollect, &c), -ENOENT);
+}
+END_TEST
+
+/* ---- projection ---- */
+
+START_TEST(test_index_projection)
+{
+	struct val *item;
+	char *text;
+	size_t len;
+
+	item = J("{\"id\": \"p\", \"username\": \"hedy\", \"date\": 1, \"public\": 1, "
+		 "\"name\": \"n\", \"level\": 3, \"code\": \"print\"}");
+	ck_assert_int_eq(tbl_project(tp, "username-index", item), 0);
+	ck_assert_uint_eq(item->m.len, 7);
+	ck_assert_int_eq(tbl_project(tp, "name-index", item), 0);
+	ck_assert_int_eq(item_render_compact(item, NULL, NULL, &text, &len), 0);
+	ck_assert_str_eq(text, "{\"id\":\"p\",\"level\":3,\"name\":\"n\",\"username\":\"hedy\"}");
+	free(text);
+	ck_assert_int_eq(tbl_project(tp, "public-index", item), 0);
+	ck_assert_int_eq(item_render_compact(item, NULL, NULL, &text, &len), 0);
+	ck_assert_str_eq(text, "{\"id\":\"p\"}");
+	free(text);
+	ck_assert_int_eq(tbl_project(tp, "nope", item), -ENOENT);
+	ck_assert_int_eq(tbl_project(tp, NULL, item), 0);
+}
+END_TEST
+
+/* ---- writes through db_apply ---- */
+
+static int set_username(void *ctx, const struct val *old, struct val *out, struct dyn_err *err)
+{
+	struct val s;
+	const char *name = ctx;
+
+	ck_assert_int_eq(val_copy(out, old), 0);
+	ck_assert_int_eq(val_init_str(&s, name, strlen(name)), 0);
+	ck_assert_int_eq(val_map_set(out, "username", 8, &s), 0);
+	return 0;
+}
+
+START_TEST(test_index_follows_modify_and_rename)
+{
+	struct db_op mod = {
+	    .kind = DB_MODIFY, .table = tp, .pk = vs("p1"), .fn = set_username, .ctx = "amy"};
+	struct db_op ren[2] = {
+	    {.kind = DB_DELETE, .table = tp, .pk = vs("p1")},
+	    {.kind = DB_PUT,
+	     .table = tp,
+	     .item = J("{\"id\": \"p9\", \"username\": \"amy\", \"date\": 3}")},
+	};
+
+	put("{\"id\": \"p1\", \"username\": \"hedy\", \"date\": 3}");
+	ck_assert_int_eq(db_apply(db, &mod, 1, NULL, NULL), 0);
+	ck_assert_str_eq(iquery("username-index", vs("hedy"), false), "");
+	ck_assert_str_eq(iquery("username-index", vs("amy"), false), "p1");
+	/* a rename changes the base key inside the index key */
+	ck_assert_int_eq(db_apply(db, ren, 2, NULL, NULL), 0);
+	ck_assert_str_eq(iquery("username-index", vs("amy"), false), "p9");
+	/* a modify producing an unindexable item is refused whole */
+	mod.pk = vs("p9");
+	mod.ctx = "";
+	ck_assert_int_eq(db_apply(db, &mod, 1, NULL, NULL), -EINVAL);
+	ck_assert_str_eq(iquery("username-index", vs("amy"), false), "p9");
+}
+END_TEST
+
+/* ---- db_set_schema ---- */
+
+START_TEST(test_index_backfill_on_add)
+{
+	struct index_def idx[3];
+	struct table_schema s;
+	int i;
+
+	programs_schema(&s, idx, 0);
+	ck_assert_int_eq(db_set_schema(db, "programs", &s, NULL), 0);
+	for (i = 0; i < 300; i++)
+		put("{\"id\": \"p%03d\", \"username\": \"u%d\", \"date\": %d, \"public\": %d}", i,
+		    i % 10, i, i % 2);
+	put("{\"id\": \"sparse\"}");
+	programs_schema(&s, idx, 2);
+	ck_assert_int_eq(db_set_schema(db, "programs", &s, NULL), 0);
+	ck_assert_uint_eq(index_count(0), 300);
+	ck_assert_uint_eq(index_count(1), 300);
+	ck_assert_str_eq(iquery("username-index", vs("u3"), false),
+			 "p003,p013,p023,p033,p043,p053,p063,p073,p083,p093,p103,p113,p123,p133,"
+			 "p143,p153,p163,p173,p183,p193,p203,p213,p223,p233,p243,p253,p263,p273,"
+			 "p283,p293");
+	/* and maintained afterwards */
+	ck_assert_int_eq(tbl_delete(tp, vs("p003"), NULL, 0, NULL), 0);
+	ck_assert_uint_eq(index_count(0), 299);
+}
+END_TEST
+
+START_TEST(test_index_backfill_rejects_bad_item_naming_it)
+{
+	struct index_def idx[4];
+	struct table_schema s;
+	struct dyn_err err;
+	struct tbl_query q = {.index = "tag-index", .pk = vs("x")};
+	struct coll c = {.n = 0};
+
+	put("{\"id\": \"good\", \"tag\": \"x\"}");
+	put("{\"id\": \"bad-one\", \"tag\": true}");
+	programs_schema(&s, idx, 3);
+	index_set(&idx[3], "tag-index", "tag", VAL_S, NULL, VAL_NULL, PROJ_ALL);
+	s.nindex = 4;
+	err_clear(&err);
+	ck_assert_int_eq(db_set_schema(db, "programs", &s, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "bad-one") && strstr(err.msg, "tag") &&
+			  strstr(err.msg, "tag-index"),
+		      "message: %s", err.msg);
+	ck_assert_int_eq(tbl_query(tp, &q, collect, &c, NULL), -ENOENT);
+	/* fix the item, and the index can be added */
+	put("{\"id\": \"bad-one\", \"tag\": \"x\"}");
+	ck_assert_int_eq(db_set_schema(db, "programs", &s, NULL), 0);
+	ck_assert_int_eq(tbl_query(tp, &q, collect, &c, NULL), 0);
+	ck_assert_str_eq(c.out, "bad-one,good");
+}
+END_TEST
+
+START_TEST(test_index_drop_and_projection_change)
+{
+	struct index_def idx[3];
+	struct table_schema s, got;
+	struct tbl_stats st;
+	struct coll c = {.n = 0};
+	struct tbl_query q = {.index = "public-index", .pk = vn("1")};
+
+	put("{\"id\": \"p1\", \"username\": \"hedy\", \"date\": 3, \"public\": 1}");
+	/* keep username-index (projection changed), drop the other two */
+	programs_schema(&s, idx, 1);
+	idx[0].proj = PROJ_KEYS_ONLY;
+	ck_assert_int_eq(db_set_schema(db, "programs", &s, NULL), 0);
+	ck_assert_int_eq(tbl_query(tp, &q, collect, &c, NULL), -ENOENT);
+	ck_assert_str_eq(iquery("username-index", vs("hedy"), false), "p1");
+	tbl_stats(tp, &st);
+	ck_assert_uint_eq(st.index_items[0], 1);
+	ck_assert_uint_eq(st.index_items[1], 0);
+	ck_assert_int_eq(tbl_schema(tp, &got), 0);
+	ck_assert_uint_eq(got.nindex, 1);
+	ck_assert_int_eq(got.index[0].proj, PROJ_KEYS_ONLY);
+	schema_free(&got);
+	/* the key schema cannot change under items, indexes stay as they were */
+	attr_set(&s.pk, "other", VAL_S);
+	ck_assert_int_eq(db_set_schema(db, "programs", &s, NULL), -EBUSY);
+	ck_assert_str_eq(iquery("username-index", vs("hedy"), false), "p1");
+}
+END_TEST
+
+START_TEST(test_index_schema_check_rejects_bad_definitions)
+{
+	struct index_def idx[3];
+	struct table_schema s;
+	struct dyn_err err;
+
+	programs_schema(&s, idx, 3);
+	snprintf(idx[1].name, sizeof(idx[1].name), "username-index");
+	err_clear(&err);
+	ck_assert_int_eq(schema_check(&s, &err), -EINVAL);
+	programs_schema(&s, idx, 3);
+	idx[1].pk.type = VAL_BOOL;
+	ck_assert_int_eq(schema_check(&s, NULL), -EINVAL);
+	programs_schema(&s, idx, 3);
+	idx[1].pk.type = VAL_S; /* "public" declared N nowhere else: fine */
+	ck_assert_int_eq(schema_check(&s, NULL), 0);
+	idx[2].sk.type = VAL_N; /* name-index.username S, username-index... */
+	idx[0].sk.type = VAL_S; /* date S here vs ... */
+	attr_set(&idx[2].sk, "date", VAL_N);
+	ck_assert_int_eq(schema_check(&s, NULL), -EINVAL); /* date: S and N */
+	programs_schema(&s, idx, 3);
+	snprintf(idx[0].name, sizeof(idx[0].name), "x");
+	ck_assert_int_eq(schema_check(&s, NULL), -EINVAL);
+}
+END_TEST
+
+Suite *index_suite(void);
+Suite *index_suite(void)
+{
+	Suite *s = suite_create("index");
+	TCase *tc;
+
+#define TC(name)                                                                                   \
+	do {                                                                                       \
+		tc = tcase_create(name);                                                           \
+		tcase_add_checked_fixture(tc, setup, teardown);                                    \
+		suite_add_tcase(s, tc);                                                            \
+	} while (0)
+
+	TC("index_maintenance");
+	tcase_add_test(tc, test_index_put_adds_entries);
+	tcase_add_test(tc, test_index_overwrite_moves_entries);
+	tcase_add_test(tc, test_index_delete_removes_entries);
+	tcase_add_test(tc, test_index_sparse_items_are_left_out);
+	tcase_add_test(tc, test_index_rejects_non_key_types_naming_the_index);
+	tcase_add_test(tc, test_index_follows_modify_and_rename);
+
+	TC("tbl_query_index");
+	tcase_add_test(tc, test_index_duplicate_keys_ordered_by_base_key);
+	tcase_add_test(tc, test_index_query_bounds_limit_and_start);
+	tcase_add_test(tc, test_index_start_without_sort_key_survives_delete);
+	tcase_add_test(tc, test_index_scan_and_partitions);
+	tcase_add_test(tc, test_index_scan_pages_with_start_keys);
+	tcase_add_test(tc, test_index_list_partitions);
+
+	TC("tbl_project");
+	tcase_add_test(tc, test_index_projection);
+
+	TC("db_set_schema_index");
+	tcase_add_test(tc, test_index_backfill_on_add);
+	tcase_add_test(tc, test_index_backfill_rejects_bad_item_naming_it);
+	tcase_add_test(tc, test_index_drop_and_projection_change);
+	tcase_add_test(tc, test_index_schema_check_rejects_bad_definitions);
+#undef TC
+	return s;
+}
