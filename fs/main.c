@@ -1,9 +1,540 @@
-/* main.c - placeholder until the filesystem layer lands. */
+/*
+ * main.c - `dynfs [options] STORE MOUNTPOINT`: options, startup, the
+ * FUSE operations table, shutdown.
+ *
+ * Startup checks everything a user can get wrong before touching the
+ * kernel (store directory, mount point missing / not a directory / not
+ * empty / a stale mount, /dev/fuse) and says what to do about it.  In the
+ * background mode dynfs forks first and opens the store in the child (a
+ * store's lock and threads do not survive fork()); the parent waits on a
+ * pipe until the child has mounted, and prints the child's error if it
+ * could not, so a failed mount never looks like a successful one.
+ *
+ * Threads: the FUSE loop's workers (fuse_session_loop_mt), the
+ * invalidation thread (inval.c), and one thread that waits for SIGUSR1
+ * and writes a snapshot (store_snapshot is not async-signal-safe, so the
+ * signal is taken synchronously with sigwait; it is blocked everywhere
+ * else).  Everything per mount lives in one struct fsx, reached through
+ * fuse_req_userdata() (fsx_of), never through a global.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ops.h"
+
+#ifndef DYNFS_VERSION
+#define DYNFS_VERSION "0.1.0"
+#endif
+
+static const struct fuse_lowlevel_ops dynfs_ops = {
+	.init = op_init,
+	.destroy = op_destroy,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.create = op_create,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+};
+
+/* ---- options ---- */
+
+struct opts {
+	char *store;	  /* first non-option argument */
+	char *mountpoint; /* second */
+	char *fsync;	  /* -o fsync=always|batch|off */
+	int foreground;	  /* -f (or -d) */
+	int debug;	  /* -d */
+	int single;	  /* -s */
+	int readonly;	  /* -o ro */
+	int noxattr;	  /* -o noxattr */
+	int help;	  /* -h, --help */
+	int version;	  /* -V, --version */
+	int extra;	  /* a third non-option argument */
+};
+
+enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_SINGLE, KEY_RO };
+
+static const struct fuse_opt opt_spec[] = {
+	{"fsync=%s", offsetof(struct opts, fsync), 0},
+	{"noxattr", offsetof(struct opts, noxattr), 1},
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-f", KEY_FG),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("-s", KEY_SINGLE),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_END,
+};
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct opts *o = data;
+
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (!o->store)
+			o->store = strdup(arg);
+		else if (!o->mountpoint)
+			o->mountpoint = strdup(arg);
+		else
+			o->extra = 1;
+		return 0;
+	case KEY_HELP:
+		o->help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->version = 1;
+		return 0;
+	case KEY_FG:
+		o->foreground = 1;
+		return 0;
+	case KEY_DEBUG:
+		o->debug = o->foreground = 1;
+		return 1; /* libfuse prints the requests too */
+	case KEY_SINGLE:
+		o->single = 1;
+		return 0;
+	case KEY_RO:
+		o->readonly = 1;
+		return 1; /* also a kernel mount flag */
+	default:
+		return 1; /* allow_other and friends: libfuse's */
+	}
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: dynfs [options] STORE MOUNTPOINT\n"
+	      "       dynfs import|export ...   (see dynfs import --help)\n", f);
+}
+
+static void help(void)
+{
+	usage(stdout);
+	fputs("\n"
+	      "Mount the database in directory STORE (created empty if the directory has\n"
+	      "no store yet) at MOUNTPOINT, an empty directory.  Unmount with\n"
+	      "`fusermount3 -u MOUNTPOINT`.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -f                 stay in the foreground (log to stderr)\n"
+	      "  -d                 debug: foreground, and log every FUSE request\n"
+	      "  -s                 single-threaded\n"
+	      "  -o ro              read-only: every write fails with EROFS\n"
+	      "  -o fsync=always    every change is on disk before it returns (default;\n"
+	      "                     concurrent writers share one fsync)\n"
+	      "  -o fsync=batch     fsync at most once a second\n"
+	      "  -o fsync=off       leave syncing to the operating system\n"
+	      "  -o noxattr         no extended attributes (scratch files lose theirs):\n"
+	      "                     saves the two getxattr calls `ls -l` makes per file\n"
+	      "  -o allow_other     let other users see the mount (needs user_allow_other\n"
+	      "                     in /etc/fuse.conf); other -o options go to FUSE\n"
+	      "  -h, --help         this text\n"
+	      "  -V, --version      versions of dynfs and libfuse\n"
+	      "\n"
+	      "The tree:\n"
+	      "  /                          one directory per table; mkdir makes a table\n"
+	      "  /_errors                   recent rejected writes, one line each\n"
+	      "  /<table>/_schema.json      key schema (writable while the table is empty)\n"
+	      "  /<table>/<pk>.json         an item, in a table without sort key\n"
+	      "  /<table>/<pk>/<sk>.json    an item, in a table with a sort key\n"
+	      "\n"
+	      "Items are JSON; edit them with any editor or tool.  A write is checked and\n"
+	      "committed at close or fsync; rejected content fails with EINVAL and is\n"
+	      "explained in /_errors.  Key values become names: '%', '/', '~', control\n"
+	      "bytes and a leading '.' or '_' are written %XX.\n"
+	      "\n"
+	      "SIGUSR1 writes a snapshot of the store now.\n"
+	      "\n"
+	      "See man dynfs for the whole story.\n",
+	      stdout);
+}
+
+/* ---- startup errors ---- */
+
+static int report_fd = -1; /* background: the pipe to the waiting parent */
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	if (report_fd >= 0) {
+		if (write(report_fd, msg, (size_t)n) < 0)
+			fprintf(stderr, "dynfs: %s\n", msg);
+	} else {
+		fprintf(stderr, "dynfs: %s\n", msg);
+	}
+	exit(1);
+}
+
+static void check_mountpoint(const char *mp)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if (stat(mp, &st) < 0) {
+		if (errno == ENOTCONN)
+			die("%s is a stale mount (its filesystem died); unmount it with: "
+			    "fusermount3 -u %s",
+			    mp, mp);
+		if (errno == ENOENT)
+			die("mount point %s does not exist; create it with: mkdir -p %s", mp, mp);
+		die("cannot use mount point %s: %s", mp, strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode))
+		die("mount point %s is not a directory; dynfs mounts on an empty directory", mp);
+	d = opendir(mp);
+	if (!d)
+		die("cannot read mount point %s: %s", mp, strerror(errno));
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			char first[256];
+
+			snprintf(first, sizeof(first), "%s", de->d_name);
+			closedir(d);
+			die("mount point %s is not empty (it holds %s); dynfs mounts on an "
+			    "empty directory, so nothing in it gets hidden",
+			    mp, first);
+		}
+	closedir(d);
+}
+
+static void check_store(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0) {
+		if (errno == ENOENT)
+			die("store directory %s does not exist; an empty directory becomes a "
+			    "new store: mkdir -p %s",
+			    dir, dir);
+		die("cannot use store %s: %s", dir, strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode))
+		die("store %s is not a directory: a store is a directory that holds a "
+		    "snapshot and a journal",
+		    dir);
+}
+
+static void check_dev_fuse(void)
+{
+	if (access("/dev/fuse", R_OK | W_OK) < 0) {
+		if (errno == ENOENT)
+			die("/dev/fuse is missing: load the FUSE module (modprobe fuse), or in a "
+			    "container run with --device /dev/fuse");
+		die("cannot open /dev/fuse: %s (is your user allowed to use FUSE?)",
+		    strerror(errno));
+	}
+}
+
+static enum store_fsync parse_fsync(const char *s)
+{
+	if (!s || !strcmp(s, "always"))
+		return STORE_FSYNC_ALWAYS;
+	if (!strcmp(s, "batch"))
+		return STORE_FSYNC_BATCH;
+	if (!strcmp(s, "off"))
+		return STORE_FSYNC_OFF;
+	die("-o fsync=%s: use always, batch or off", s);
+}
+
+static void open_store(struct fsx *fs, const struct opts *o)
+{
+	struct store_opts so = {.fsync = parse_fsync(o->fsync), .readonly = o->readonly,
+				.create = true};
+	struct dyn_err err;
+	int rc;
+
+	err_clear(&err);
+	rc = store_open(o->store, &so, &fs->store, &fs->db, &err);
+	if (rc == -EBUSY)
+		die("%s (a store is mounted by one dynfs at a time: fusermount3 -u its mount "
+		    "point, or stop that process)",
+		    err.code ? err.msg : "the store is in use by another dynfs process");
+	if (rc == -EPROTO)
+		die("store %s was written by a newer dynfs: %s", o->store,
+		    err.code ? err.msg : strerror(-rc));
+	if (rc < 0)
+		die("cannot open store %s: %s", o->store, err.code ? err.msg : strerror(-rc));
+}
+
+/* ---- background mode ---- */
+
+/* Fork; the parent waits for the child's verdict and exits with it. */
+static void daemonize_early(void)
+{
+	char msg[2048];
+	ssize_t n;
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p) < 0)
+		die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid > 0) {
+		close(p[1]);
+		n = read(p[0], msg, sizeof(msg) - 1);
+		if (n <= 0)
+			exit(n == 0 ? 1 : 1); /* child died without a word */
+		msg[n] = 0;
+		if (msg[0] == 0)
+			exit(0);
+		fprintf(stderr, "dynfs: %s\n", msg);
+		exit(1);
+	}
+	close(p[0]);
+	report_fd = p[1];
+	setsid();
+}
+
+/* The child mounted: release the parent, detach from the terminal. */
+static void daemonize_done(struct fsx *fs)
+{
+	int nul;
+
+	if (report_fd < 0)
+		return;
+	if (write(report_fd, "", 1) < 0)
+		exit(1);
+	close(report_fd);
+	report_fd = -1;
+	if (chdir("/") < 0)
+		exit(1);
+	nul = open("/dev/null", O_RDWR);
+	if (nul >= 0) {
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		if (nul > 2)
+			close(nul);
+	}
+	openlog("dynfs", LOG_PID, LOG_DAEMON);
+	fs->errlog.to_syslog = true;
+}
+
+/* ---- SIGUSR1: snapshot ---- */
+
+struct snapper {
+	struct fsx *fs;		 /* the mount */
+	pthread_t thread;	 /* waits in sigwait */
+	volatile sig_atomic_t stop; /* set before the wake-up signal */
+};
+
+static void *snap_main(void *arg)
+{
+	struct snapper *sn = arg;
+	struct dyn_err err;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0 || sn->stop)
+			return NULL;
+		err_clear(&err);
+		if (store_snapshot(sn->fs->store, &err) < 0)
+			fsx_log(sn->fs, "snapshot failed: %s", err.code ? err.msg : "error");
+		else
+			fsx_log(sn->fs, "snapshot written (SIGUSR1)");
+	}
+}
+
+/* ---- the mount ---- */
+
+static struct fsx *fsx_new(const struct opts *o)
+{
+	struct fsx *fs = calloc(1, sizeof(*fs));
+	char real[PATH_MAX];
+
+	if (!fs)
+		die("out of memory");
+	fs->readonly = o->readonly;
+	fs->noxattr = o->noxattr;
+	fs->debug = o->debug;
+	fs->uid = getuid();
+	fs->gid = getgid();
+	fs->start_ns = fsx_now_ns();
+	fs->gen = (uint64_t)fs->start_ns / 1000000; /* differs between mounts */
+	fs->store_dir = strdup(realpath(o->store, real) ? real : o->store);
+	if (nodes_init(fs) < 0 || errlog_init(&fs->errlog) < 0 || inval_init(fs) < 0)
+		die("out of memory");
+	return fs;
+}
+
+static void fsx_free(struct fsx *fs)
+{
+	nodes_fini(fs);
+	inval_fini(fs);
+	errlog_fini(&fs->errlog);
+	free(fs->store_dir);
+	free(fs);
+}
+
+static int run_loop(struct fuse_session *se, const struct opts *o)
+{
+	struct fuse_loop_config *cfg;
+	int rc;
+
+	if (o->single)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, 0);
+	fuse_loop_cfg_set_idle_threads(cfg, 16);
+	fuse_loop_cfg_set_max_threads(cfg, 64);
+	rc = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return rc;
+}
+
+static int mount_and_serve(struct fuse_args *args, const struct opts *o)
+{
+	struct snapper sn = {0};
+	struct fuse_session *se;
+	struct dyn_err err;
+	struct fsx *fs;
+	sigset_t set;
+	int rc;
+
+	/* SIGUSR1 only for the snapshot thread: block it before any thread */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	fs = fsx_new(o);
+	open_store(fs, o);
+	se = fuse_session_new(args, &dynfs_ops, sizeof(dynfs_ops), fs);
+	if (!se)
+		die("bad FUSE options (see dynfs --help)");
+	if (fuse_set_signal_handlers(se) != 0)
+		die("cannot install signal handlers");
+	if (fuse_session_mount(se, o->mountpoint) != 0)
+		die("cannot mount on %s (see the message above; is another filesystem "
+		    "mounted there?)",
+		    o->mountpoint);
+	fs->se = se;
+	db_set_observer(fs->db, fsx_observe, fs);
+	if (inval_start(fs) < 0)
+		die("cannot start the invalidation thread");
+	sn.fs = fs;
+	if (pthread_create(&sn.thread, NULL, snap_main, &sn) != 0)
+		die("cannot start the snapshot thread");
+	daemonize_done(fs);
+	if (o->foreground)
+		fsx_log(fs, "mounted %s on %s", o->store, o->mountpoint);
+
+	rc = run_loop(se, o);
+
+	sn.stop = 1;
+	pthread_kill(sn.thread, SIGUSR1);
+	pthread_join(sn.thread, NULL);
+	fuse_session_unmount(se);
+	inval_stop(fs);
+	db_set_observer(fs->db, NULL, NULL);
+	fuse_remove_signal_handlers(se);
+	fuse_session_destroy(se);
+	fs->se = NULL;
+	err_clear(&err);
+	if (store_close(fs->store, &err) < 0) {
+		fsx_log(fs, "closing the store failed: %s", err.code ? err.msg : "error");
+		rc = rc ? rc : 1;
+	}
+	fs->db = NULL;
+	fsx_free(fs);
+	return rc ? 1 : 0;
+}
 
 int main(int argc, char **argv)
 {
-	(void)argc;
-	fprintf(stderr, "usage: %s STORE MOUNTPOINT [-f] [-d] [-o opt,...]\n", argv[0]);
-	return 2;
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct opts o = {0};
+	int rc = 0;
+
+	if (argc > 1 && (!strcmp(argv[1], "import") || !strcmp(argv[1], "export")))
+		return cli_main(argc, argv);
+	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0) {
+		usage(stderr);
+		rc = 2;
+	} else if (o.help) {
+		help();
+	} else if (o.version) {
+		printf("dynfs %s\n", DYNFS_VERSION);
+		fflush(stdout);
+		fuse_lowlevel_version();
+	} else if (!o.store || !o.mountpoint || o.extra) {
+		usage(stderr);
+		fprintf(stderr, "(dynfs --help for more)\n");
+		rc = 2;
+	} else {
+		check_store(o.store);
+		check_mountpoint(o.mountpoint);
+		check_dev_fuse();
+		parse_fsync(o.fsync);
+		if (fuse_opt_add_arg(&args, "-odefault_permissions,fsname=dynfs,subtype=dynfs") < 0)
+			die("out of memory");
+		if (!o.foreground)
+			daemonize_early();
+		rc = mount_and_serve(&args, &o);
+	}
+	fuse_opt_free_args(&args);
+	free(o.store);
+	free(o.mountpoint);
+	free(o.fsync);
+	return rc;
 }

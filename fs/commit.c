@@ -1,0 +1,101 @@
+/*
+ * commit.c - turning the text of an item file into a stored item.
+ *
+ * An item file's content is checked when it is committed (flush, fsync,
+ * rename of a scratch file onto the item), never while it is written:
+ * editors and tools write in pieces and truncate first.  The key comes
+ * from the path; the file may omit the key attributes, and if it states
+ * them they must agree with the path, so that `mv` and `cp` between names
+ * cannot silently produce an item stored under a key its text denies.
+ *
+ * Rejected content leaves the stored item alone and is reported twice:
+ * as the errno of close/fsync (EINVAL, or EFBIG for size) and as a line
+ * in /_errors naming the file, the position and the reason.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/item.h"
+#include "ops.h"
+
+/* Check (or add) one key attribute of item against the path's value. */
+static int key_attr(struct val *item, const struct key_attr *a, const struct val *key,
+		    struct dyn_err *err)
+{
+	struct val *v = val_map_get(item, a->name, strlen(a->name));
+	char *have = NULL, *want = NULL;
+	size_t hl, wl;
+	struct val copy;
+	int rc;
+
+	if (!v) {
+		rc = val_copy(&copy, key);
+		return rc < 0 ? rc : val_map_set(item, a->name, strlen(a->name), &copy);
+	}
+	if (v->type == key->type && val_equal(v, key))
+		return 0;
+	if (item_render_compact(v, NULL, NULL, &have, &hl) < 0 ||
+	    item_render_compact(key, NULL, NULL, &want, &wl) < 0) {
+		free(have);
+		return -ENOMEM;
+	}
+	rc = err_set(err, EINVAL, "key attribute %s is %s in the file but %s in the path",
+		     a->name, have, want);
+	free(have);
+	free(want);
+	return rc;
+}
+
+int item_from_text(table_t *t, const struct val *pk, const struct val *sk, const char *text,
+		   size_t len, bool created, struct val *out, struct dyn_err *err)
+{
+	const struct key_attr *kb = tbl_sk(t);
+	int rc;
+
+	if (!len) {
+		if (!created)
+			return err_set(err, EINVAL,
+				       "empty file: writing nothing would erase the item; "
+				       "to delete it, use rm");
+		val_init_map(out);
+	} else {
+		rc = item_parse(text, len, out, err);
+		if (rc < 0)
+			return rc;
+	}
+	rc = key_attr(out, tbl_pk(t), pk, err);
+	if (rc == 0 && kb && sk)
+		rc = key_attr(out, kb, sk, err);
+	if (rc < 0)
+		val_free(out);
+	return rc;
+}
+
+int item_commit(struct fsx *fs, struct node *n, const char *text, size_t len, bool created,
+		int flags)
+{
+	char path[3 * NAME_BUF + 16];
+	struct dyn_err err;
+	struct val pk, sk, item;
+	table_t *t;
+	int rc;
+
+	err_clear(&err);
+	rc = node_key(fs, n, &t, &pk, &sk);
+	if (rc < 0)
+		return rc;
+	rc = item_from_text(t, &pk, sk.type == VAL_NULL ? NULL : &sk, text, len, created, &item,
+			    &err);
+	if (rc == 0) {
+		rc = tbl_put(t, &item, flags, &err);
+		val_free(&item);
+	}
+	if (rc < 0 && rc != -EEXIST) {
+		node_path(fs, n, path, sizeof(path));
+		errlog_err(fs, path, &err, rc);
+	}
+	val_free(&pk);
+	val_free(&sk);
+	return rc;
+}

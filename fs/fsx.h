@@ -1,0 +1,323 @@
+/*
+ * fsx.h - private state of the filesystem layer (private to fs/).
+ *
+ * The FUSE side of dynfs is built on the low-level (inode) API.  Every
+ * inode the kernel knows is a struct node in one table per mount.  Nodes
+ * that stand for something in the database (tables, partitions, items,
+ * _schema.json) are also kept in an identity hash keyed by
+ * (kind, table name, pk, sk), so the same item always has the same inode
+ * number while the kernel remembers it, and the database observer can
+ * find what the kernel has cached when something changes.  Scratch files
+ * (editor and tool temporaries, SPEC §5) are nodes that live only in
+ * their parent directory's list of children, like tmpfs.
+ *
+ * Caching.  Entries and attributes are replied with long timeouts
+ * (FSX_TIMEOUT), negative lookups too; correctness comes from
+ * invalidation: a db observer (inval.c) sees every change and tells the
+ * kernel what became stale.  Attribute-only invalidation cannot block in
+ * the kernel (it takes a spinlock), so it is done inline; entry and data
+ * invalidation may wait for locks held by requests in flight, so they go
+ * to a dedicated thread.
+ *
+ * Locking (outer to inner):
+ *   1. a handle's lock (struct fh.lock)
+ *   2. engine locks (db.h: table and directory rwlocks), held only
+ *      inside engine calls; observers and visitors run under or after them
+ *   3. fsx.ilock: the node table and every node field marked "ilock"
+ *   4. leaf locks: errlog, the invalidation queue, the negative set
+ * The filesystem never calls the engine while holding ilock, and never
+ * waits for the invalidation thread from a request handler.
+ */
+#ifndef DYNFS_FSX_H
+#define DYNFS_FSX_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "../engine/db.h"
+#include "../engine/err.h"
+#include "../engine/store.h"
+#include "../engine/val.h"
+#include "name.h"
+
+#define FSX_TIMEOUT 86400.0 /* entry/attr timeout for everything invalidated */
+#define FSX_NEG_MAX 65536   /* negative entries remembered for invalidation */
+#define FSX_ERRLOG_LINES 1000 /* lines kept in /_errors */
+#define FSX_WBUF_MAX (64u << 20) /* largest write buffer of one open file */
+#define FSX_QUIET_NS 1000000000LL /* page cache only for items this long untouched */
+#define FSX_ROOT_INO FUSE_ROOT_ID
+
+/*
+ * What a node stands for.  The kinds after NK_SCRATCH are reserved for
+ * the views and control files other modules add; each needs a case in
+ * the dispatch points: resolve() (names: the specials of resolve.c and
+ * readdir.c), node_attr(), open_node() (handle kinds), and the name
+ * operations (ops_dir.c, rename.c), whose default for an unknown kind is
+ * to refuse.
+ */
+enum node_kind {
+	NK_ROOT,	/* the mount's root: one directory per table */
+	NK_ERRORS,	/* /_errors */
+	NK_TABLE,	/* /<table>/ */
+	NK_SCHEMA,	/* /<table>/_schema.json */
+	NK_PART,	/* /<table>/<pk>/ (tables with a sort key) */
+	NK_ITEM,	/* <pk>.json or <pk>/<sk>.json */
+	NK_SCRATCH,	/* anything else an editor or tool makes: tmpfs-like */
+	NK_STATS,	/* reserved: /<table>/_stats.json */
+	NK_BATCH,	/* reserved: /<table>/_batch */
+	NK_TX,		/* reserved: /_tx */
+	NK_INDEX_DIR,	/* reserved: /<table>/_index/ */
+	NK_INDEX,	/* reserved: /<table>/_index/<index>/ */
+	NK_INDEX_PART,	/* reserved: /<table>/_index/<index>/<ipk>/ */
+	NK_INDEX_ENTRY, /* reserved: an index entry (symlink to the item) */
+	NK_QUERY,	/* reserved: _query?<params> */
+};
+
+struct node;
+
+/* A scratch directory entry. */
+struct kid {
+	char *name;	    /* owned */
+	struct node *node;  /* the child (counted in its scr->nlink) */
+};
+
+/* Children of a directory that may hold scratch entries, sorted by name. */
+struct kids {
+	struct kid *v; /* sorted by strcmp(name) */
+	size_t n;      /* used */
+	size_t cap;    /* allocated */
+};
+
+struct xattr {
+	char *name;   /* owned */
+	char *value;  /* owned */
+	size_t len;   /* of value */
+};
+
+/* The data of a scratch node; reference counted so that open handles
+ * survive the node becoming an item (scratch -> item rename). */
+struct scratch {
+	unsigned refs;		   /* ilock: node + open handles */
+	mode_t mode;		   /* ilock: type and permissions */
+	uid_t uid;		   /* ilock */
+	gid_t gid;		   /* ilock */
+	dev_t rdev;		   /* ilock: mknod */
+	nlink_t nlink;		   /* ilock: directory entries naming it */
+	struct timespec atime;	   /* ilock */
+	struct timespec mtime;	   /* ilock */
+	struct timespec ctime;	   /* ilock */
+	char *data;		   /* ilock: file content */
+	size_t len;		   /* ilock: file size */
+	size_t cap;		   /* ilock: allocated */
+	char *target;		   /* ilock: symlink target */
+	struct xattr *xa;	   /* ilock: extended attributes */
+	size_t nxa;		   /* ilock */
+};
+
+struct node {
+	fuse_ino_t ino;		/* immutable, never reused within a mount */
+	enum node_kind kind;	/* ilock (changes only by node_become) */
+	uint64_t nlookup;	/* ilock: kernel references */
+	unsigned refs;		/* ilock: temporary references (requests, handles) */
+	unsigned writers;	/* ilock: open handles that may write */
+	unsigned pending;	/* ilock: open handles that created the item */
+	bool hashed;		/* ilock: in the identity hash */
+	bool pinned;		/* ilock: NK_PART kept without items (mkdir, unlink) */
+	bool inval_queued;	/* ilock: a data invalidation is queued */
+	uint64_t ver;		/* ilock: bumped on every change to the item */
+	uint64_t cached_ver;	/* ilock: version the kernel page cache may hold */
+	int64_t busy_ns;	/* ilock: last commit or writer open/close */
+	int64_t ctime_ns;	/* ilock: creation (pending items, pins) */
+	fuse_ino_t parent;	/* ilock: parent directory, for ".." */
+	uint64_t id_hash;	/* ilock: hash of the identity */
+	struct node *ino_next;	/* ilock: chain in fsx.ino_tab */
+	struct node *id_next;	/* ilock: chain in fsx.id_tab */
+	table_t *table;		/* ref; set once (table-bound kinds), else NULL */
+	char *tname;		/* set once: table name (table-bound kinds) */
+	uint64_t tid;		/* set once: tbl_id(table) */
+	struct val pk;		/* ilock: NK_PART, NK_ITEM (VAL_NULL otherwise) */
+	struct val sk;		/* ilock: NK_ITEM of a table with a sort key */
+	struct kids kids;	/* ilock: scratch children (table, partition, scratch dir) */
+	struct node **pins;	/* ilock: NK_TABLE: pinned partitions, by pk */
+	size_t npins;		/* ilock */
+	size_t pins_cap;	/* ilock */
+	struct scratch *scr;	/* ilock: NK_SCRATCH data (one reference) */
+};
+
+/* The negative-entry set: names the kernel caches as absent. */
+struct negset {
+	pthread_mutex_t lock;	/* protects the fields below */
+	struct neg **tab;	/* hash chains */
+	size_t cap;		/* buckets */
+	size_t n;		/* entries */
+};
+
+/* /_errors: a ring of the last FSX_ERRLOG_LINES lines. */
+struct errlog {
+	pthread_mutex_t lock;	/* protects the fields below */
+	char *line[FSX_ERRLOG_LINES]; /* owned, each ends in '\n' */
+	size_t head;		/* index of the oldest line */
+	size_t n;		/* lines held */
+	size_t bytes;		/* total length of the lines */
+	int64_t mtime_ns;	/* time of the last line */
+	bool to_syslog;		/* daemonized: log to syslog instead of stderr */
+};
+
+/* The invalidation queue and its thread. */
+struct inval {
+	pthread_mutex_t lock;	/* protects the fields below */
+	pthread_cond_t cond;	/* signalled on enqueue and stop */
+	struct inv *head;	/* FIFO */
+	struct inv *tail;
+	bool stop;		/* thread should exit */
+	bool running;		/* thread was started */
+	pthread_t thread;
+};
+
+struct fsx {
+	db_t *db;		/* immutable after startup */
+	store_t *store;		/* immutable after startup */
+	struct fuse_session *se; /* immutable after mount */
+	char *store_dir;	/* immutable: for statfs */
+	bool readonly;		/* -o ro */
+	bool noxattr;		/* -o noxattr: no extended attributes at all */
+	bool debug;		/* -d */
+	uid_t uid;		/* owner of everything but scratch files */
+	gid_t gid;
+	uint64_t gen;		/* generation of every inode of this mount */
+	int64_t start_ns;	/* mount time */
+
+	pthread_mutex_t ilock;	/* the node table and node fields marked ilock */
+	struct node **ino_tab;	/* ilock: ino -> node */
+	size_t ino_cap;		/* ilock: buckets (power of two) */
+	size_t nnodes;		/* ilock */
+	struct node **id_tab;	/* ilock: identity -> node (hashed nodes) */
+	size_t id_cap;		/* ilock */
+	size_t nid;		/* ilock */
+	uint64_t next_ino;	/* ilock */
+	struct node *root;	/* immutable */
+	struct node *errors;	/* immutable: /_errors */
+	int64_t root_mtime_ns;	/* ilock: last table create/drop */
+	table_t **dead;		/* ilock: table refs of freed nodes, closed
+				   outside ilock by nodes_reap() */
+	size_t ndead;		/* ilock */
+	size_t dead_cap;	/* ilock */
+	fuse_ino_t *dead_dirs;	/* ilock: freed directories, whose negative
+				   entries nodes_reap() forgets */
+	size_t ndead_dirs;	/* ilock */
+	size_t dead_dirs_cap;	/* ilock */
+
+	struct negset neg;	/* own lock */
+	struct errlog errlog;	/* own lock */
+	struct inval inval;	/* own lock */
+};
+
+/* The one accessor for per-mount state. */
+static inline struct fsx *fsx_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+int64_t fsx_now_ns(void);
+
+/* ---- inode.c: the node table ---- */
+
+int nodes_init(struct fsx *fs);
+void nodes_fini(struct fsx *fs);
+/* The node for ino with a temporary reference (node_put), or NULL. */
+struct node *node_get(struct fsx *fs, fuse_ino_t ino);
+void node_put(struct fsx *fs, struct node *n);
+void node_put_locked(struct fsx *fs, struct node *n);
+/*
+ * Find (or, if create, make) the node of a database object, with a
+ * temporary reference.  t is borrowed (the node takes its own reference).
+ * NULL on allocation failure or (create false) when absent.
+ */
+struct node *node_ident(struct fsx *fs, enum node_kind kind, table_t *t,
+			const struct val *pk, const struct val *sk, bool create);
+/* The same, under ilock, by table name (no new node). */
+struct node *node_find_locked(struct fsx *fs, enum node_kind kind, const char *tname,
+			      const struct val *pk, const struct val *sk);
+/* Close the table references of freed nodes (call without ilock). */
+void nodes_reap(struct fsx *fs);
+/* A new scratch node (ilock held), with one temporary reference. */
+struct node *node_new_scratch_locked(struct fsx *fs, fuse_ino_t parent);
+/* Remove from the identity hash (the object is gone or renamed). */
+void node_unhash_locked(struct fsx *fs, struct node *n);
+/*
+ * Turn n into the database object (kind, key of `like`'s table, pk, sk):
+ * it replaces whatever node had that identity (rename: the kernel moved
+ * n's inode there).  *tref is a table reference for n if it has none yet
+ * (taken, and set to NULL, when used).  pk and sk are copied.  ilock held.
+ */
+int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind,
+		       struct node *like, table_t **tref, const struct val *pk,
+		       const struct val *sk);
+/* The kernel took one more reference (entry replies). */
+void node_lookup_inc(struct fsx *fs, struct node *n);
+void node_forget(struct fsx *fs, fuse_ino_t ino, uint64_t nlookup);
+/* Free n if nothing refers to it any more (ilock held). */
+void node_maybe_free_locked(struct fsx *fs, struct node *n);
+/*
+ * Copy the key of n into pk/sk (new; val_free; VAL_NULL when none) and
+ * its table (borrowed: valid while the caller holds a reference on n).
+ * -ENOMEM; -ENOENT if n is not table-bound.
+ */
+int node_key(struct fsx *fs, struct node *n, table_t **t, struct val *pk, struct val *sk);
+/* Pin / unpin a partition node (ilock held); pins live in the table node. */
+int node_pin_locked(struct fsx *fs, struct node *tn, struct node *pn);
+void node_unpin_locked(struct fsx *fs, struct node *pn);
+/* Pinned partitions of table node tn with pk > after, sorted (ilock held). */
+size_t node_pins_after_locked(struct node *tn, const struct val *after, struct node ***first);
+
+/* Children lists (ilock held). */
+struct node *kids_find(struct kids *k, const char *name);
+int kids_add(struct kids *k, const char *name, struct node *child);
+struct node *kids_del(struct kids *k, const char *name);
+/* Index of the first child whose name sorts after `after` (NULL: 0). */
+size_t kids_after(struct kids *k, const char *after);
+
+/* Scratch data (scratch.c). */
+struct scratch *scratch_new(mode_t mode, uid_t uid, gid_t gid);
+void scratch_unref_locked(struct scratch *s);
+
+/* ---- errlog.c: /_errors ---- */
+
+int errlog_init(struct errlog *el);
+void errlog_fini(struct errlog *el);
+/* Add "<ISO time> <path>: <reason>\n" to /_errors and to the log. */
+void errlog_add(struct fsx *fs, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Same with a dyn_err as the reason. */
+void errlog_err(struct fsx *fs, const char *path, const struct dyn_err *e, int rc);
+/* A consistent copy of the whole content (new). */
+int errlog_snapshot(struct fsx *fs, char **buf, size_t *len);
+size_t errlog_size(struct fsx *fs, int64_t *mtime_ns);
+/* Debug and startup messages (stderr, or syslog once daemonized). */
+void fsx_log(struct fsx *fs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- inval.c: keeping the kernel's caches honest ---- */
+
+int inval_init(struct fsx *fs);
+int inval_start(struct fsx *fs);
+void inval_stop(struct fsx *fs);
+void inval_fini(struct fsx *fs);
+/* The db observer (db_set_observer(db, fsx_observe, fs)). */
+void fsx_observe(void *ctx, const struct db_change *ch, size_t n);
+/* Attributes only: safe from any request handler. */
+void inval_attr_now(struct fsx *fs, fuse_ino_t ino);
+/* Queued to the invalidation thread. */
+void inval_entry_async(struct fsx *fs, fuse_ino_t parent, const char *name);
+void inval_data_async(struct fsx *fs, struct node *n); /* ilock held */
+/* Remember a negative reply; false if the set is full (reply timeout 0). */
+bool neg_add(struct fsx *fs, fuse_ino_t parent, const char *name);
+/* Forget a negative entry; true if it was remembered. */
+bool neg_take(struct fsx *fs, fuse_ino_t parent, const char *name);
+/* Forget the negative entries of directories the kernel has forgotten. */
+void neg_forget_parents(struct fsx *fs, const fuse_ino_t *dirs, size_t n);
+
+#endif

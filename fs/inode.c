@@ -1,0 +1,760 @@
+/*
+ * inode.c - the node table: inode numbers, lookup counts, identities.
+ *
+ * Two hash tables under fsx.ilock: ino -> node for every node, and
+ * identity -> node for nodes that stand for a database object.  The
+ * identity of a node is (kind, table name, pk, sk); the table id (never
+ * reused by the engine) is kept next to it, so that a table dropped and
+ * created again under the same name gets new inodes.
+ *
+ * Inode numbers are never reused within a mount, so the generation is
+ * the same for all of them: the mount's start time, which differs from
+ * one mount to the next (what NFS export needs).
+ *
+ * Lifetime.  A node lives while the kernel references it (nlookup), while
+ * a request or handle holds a temporary reference (refs), and while it
+ * holds state the kernel may ask for again: scratch children, a pin (an
+ * empty partition made by mkdir or left by unlink), pins of its
+ * partitions (table), or a directory entry naming it (scratch).  A node
+ * that is removed from the identity hash (its object was deleted, its
+ * table dropped) keeps its inode number for the kernel's sake but holds
+ * nothing alive.
+ *
+ * Nodes hold a table reference; closing it is an engine call, which must
+ * not happen under ilock, so freed nodes leave their reference on a list
+ * that nodes_reap() closes after the lock is released.
+ */
+#include "fsx.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t fsx_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- hashing ---- */
+
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+
+	while (n--) {
+		h ^= *s++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t val_hash(uint64_t h, const struct val *v)
+{
+	char buf[NUM_TEXT_MAX];
+	unsigned char t;
+	size_t n;
+
+	if (!v || v->type == VAL_NULL)
+		return mix(h, "", 1);
+	t = (unsigned char)v->type;
+	h = mix(h, &t, 1);
+	if (v->type == VAL_N) {
+		n = num_format(&v->n, buf);
+		return mix(h, buf, n);
+	}
+	if (v->type == VAL_S || v->type == VAL_B)
+		return mix(h, v->s.p, v->s.len);
+	return h;
+}
+
+static uint64_t ident_hash(enum node_kind kind, const char *tname, const struct val *pk,
+			   const struct val *sk)
+{
+	unsigned char k = (unsigned char)kind;
+	uint64_t h = mix(0xcbf29ce484222325ULL, &k, 1);
+
+	h = mix(h, tname, strlen(tname) + 1);
+	h = val_hash(h, pk);
+	return val_hash(h, sk);
+}
+
+static bool key_eq(const struct val *a, const struct val *b)
+{
+	bool an = !a || a->type == VAL_NULL, bn = !b || b->type == VAL_NULL;
+
+	if (an || bn)
+		return an == bn;
+	return a->type == b->type && val_equal(a, b);
+}
+
+/* ---- the two tables ---- */
+
+static int grow(struct node ***tab, size_t *cap, bool by_ino)
+{
+	size_t ncap = *cap ? *cap * 2 : 1024, i;
+	struct node **nt = calloc(ncap, sizeof(*nt));
+
+	if (!nt)
+		return -ENOMEM;
+	for (i = 0; i < *cap; i++) {
+		struct node *n = (*tab)[i], *next;
+
+		for (; n; n = next) {
+			size_t b;
+
+			if (by_ino) {
+				next = n->ino_next;
+				b = n->ino & (ncap - 1);
+				n->ino_next = nt[b];
+			} else {
+				next = n->id_next;
+				b = n->id_hash & (ncap - 1);
+				n->id_next = nt[b];
+			}
+			nt[b] = n;
+		}
+	}
+	free(*tab);
+	*tab = nt;
+	*cap = ncap;
+	return 0;
+}
+
+static struct node *ino_find(struct fsx *fs, fuse_ino_t ino)
+{
+	struct node *n = fs->ino_tab[ino & (fs->ino_cap - 1)];
+
+	while (n && n->ino != ino)
+		n = n->ino_next;
+	return n;
+}
+
+static int ino_insert(struct fsx *fs, struct node *n)
+{
+	size_t b;
+
+	if (fs->nnodes >= fs->ino_cap && grow(&fs->ino_tab, &fs->ino_cap, true) < 0)
+		return -ENOMEM;
+	b = n->ino & (fs->ino_cap - 1);
+	n->ino_next = fs->ino_tab[b];
+	fs->ino_tab[b] = n;
+	fs->nnodes++;
+	return 0;
+}
+
+static void ino_remove(struct fsx *fs, struct node *n)
+{
+	struct node **pp = &fs->ino_tab[n->ino & (fs->ino_cap - 1)];
+
+	while (*pp && *pp != n)
+		pp = &(*pp)->ino_next;
+	if (*pp) {
+		*pp = n->ino_next;
+		fs->nnodes--;
+	}
+}
+
+static int id_insert(struct fsx *fs, struct node *n)
+{
+	size_t b;
+
+	if (fs->nid >= fs->id_cap && grow(&fs->id_tab, &fs->id_cap, false) < 0)
+		return -ENOMEM;
+	n->id_hash = ident_hash(n->kind, n->tname, &n->pk, &n->sk);
+	b = n->id_hash & (fs->id_cap - 1);
+	n->id_next = fs->id_tab[b];
+	fs->id_tab[b] = n;
+	fs->nid++;
+	n->hashed = true;
+	return 0;
+}
+
+struct node *node_find_locked(struct fsx *fs, enum node_kind kind, const char *tname,
+			      const struct val *pk, const struct val *sk)
+{
+	uint64_t h = ident_hash(kind, tname, pk, sk);
+	struct node *n = fs->id_tab[h & (fs->id_cap - 1)];
+
+	for (; n; n = n->id_next)
+		if (n->id_hash == h && n->kind == kind && !strcmp(n->tname, tname) &&
+		    key_eq(&n->pk, pk) && key_eq(&n->sk, sk))
+			return n;
+	return NULL;
+}
+
+static void unpin_all_locked(struct fsx *fs, struct node *tn)
+{
+	size_t i, n = tn->npins;
+	struct node **p = tn->pins;
+
+	tn->pins = NULL;
+	tn->npins = tn->pins_cap = 0;
+	for (i = 0; i < n; i++) {
+		p[i]->pinned = false;
+		node_maybe_free_locked(fs, p[i]);
+	}
+	free(p);
+}
+
+void node_unhash_locked(struct fsx *fs, struct node *n)
+{
+	struct node **pp;
+
+	if (!n->hashed)
+		return;
+	if (n->kind == NK_PART && n->pinned)
+		node_unpin_locked(fs, n);
+	pp = &fs->id_tab[n->id_hash & (fs->id_cap - 1)];
+	while (*pp && *pp != n)
+		pp = &(*pp)->id_next;
+	if (*pp) {
+		*pp = n->id_next;
+		fs->nid--;
+	}
+	n->hashed = false;
+	if (n->kind == NK_TABLE)
+		unpin_all_locked(fs, n);
+}
+
+/* ---- allocation and freeing ---- */
+
+static struct node *node_alloc_locked(struct fsx *fs, enum node_kind kind, fuse_ino_t ino)
+{
+	struct node *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->ino = ino ? ino : fs->next_ino++;
+	n->kind = kind;
+	n->ver = 1;
+	n->ctime_ns = fsx_now_ns();
+	val_init_null(&n->pk);
+	val_init_null(&n->sk);
+	if (ino_insert(fs, n) < 0) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+static bool retained(struct node *n)
+{
+	if (n == NULL)
+		return false;
+	if (n->kind == NK_ROOT || n->kind == NK_ERRORS)
+		return true;
+	if (n->kind == NK_SCRATCH)
+		return n->scr && n->scr->nlink > 0;
+	return n->hashed && (n->kids.n || n->pinned || n->npins);
+}
+
+static void free_kids_locked(struct fsx *fs, struct kids *k)
+{
+	size_t i;
+
+	for (i = 0; i < k->n; i++) {
+		struct node *c = k->v[i].node;
+
+		free(k->v[i].name);
+		if (c->scr && c->scr->nlink)
+			c->scr->nlink--;
+		node_maybe_free_locked(fs, c);
+	}
+	free(k->v);
+	k->v = NULL;
+	k->n = k->cap = 0;
+}
+
+static void bury_table(struct fsx *fs, table_t *t)
+{
+	if (!t)
+		return;
+	if (fs->ndead == fs->dead_cap) {
+		size_t ncap = fs->dead_cap ? fs->dead_cap * 2 : 16;
+		table_t **nd = realloc(fs->dead, ncap * sizeof(*nd));
+
+		if (!nd)
+			return; /* leaks one reference; the table outlives the mount */
+		fs->dead = nd;
+		fs->dead_cap = ncap;
+	}
+	fs->dead[fs->ndead++] = t;
+}
+
+static void bury_dir(struct fsx *fs, struct node *n)
+{
+	if (n->kind != NK_TABLE && n->kind != NK_PART &&
+	    !(n->kind == NK_SCRATCH && n->scr && S_ISDIR(n->scr->mode)))
+		return;
+	if (fs->ndead_dirs == fs->dead_dirs_cap) {
+		size_t ncap = fs->dead_dirs_cap ? fs->dead_dirs_cap * 2 : 64;
+		fuse_ino_t *nd = realloc(fs->dead_dirs, ncap * sizeof(*nd));
+
+		if (!nd)
+			return; /* its negative entries stay until the set is swept */
+		fs->dead_dirs = nd;
+		fs->dead_dirs_cap = ncap;
+	}
+	fs->dead_dirs[fs->ndead_dirs++] = n->ino;
+}
+
+void node_maybe_free_locked(struct fsx *fs, struct node *n)
+{
+	if (n->nlookup || n->refs || retained(n))
+		return;
+	bury_dir(fs, n);
+	node_unhash_locked(fs, n);
+	ino_remove(fs, n);
+	free_kids_locked(fs, &n->kids);
+	free(n->pins);
+	if (n->scr)
+		scratch_unref_locked(n->scr);
+	val_free(&n->pk);
+	val_free(&n->sk);
+	bury_table(fs, n->table);
+	free(n->tname);
+	free(n);
+}
+
+void nodes_reap(struct fsx *fs)
+{
+	fuse_ino_t *dirs;
+	table_t **dead;
+	size_t n, nd, i;
+
+	pthread_mutex_lock(&fs->ilock);
+	dead = fs->dead;
+	n = fs->ndead;
+	fs->dead = NULL;
+	fs->ndead = fs->dead_cap = 0;
+	dirs = NULL;
+	nd = 0;
+	if (fs->ndead_dirs >= 64) { /* batch: each batch scans the set once */
+		dirs = fs->dead_dirs;
+		nd = fs->ndead_dirs;
+		fs->dead_dirs = NULL;
+		fs->ndead_dirs = fs->dead_dirs_cap = 0;
+	}
+	pthread_mutex_unlock(&fs->ilock);
+	for (i = 0; i < n; i++)
+		tbl_close(dead[i]);
+	free(dead);
+	if (nd)
+		neg_forget_parents(fs, dirs, nd);
+	free(dirs);
+}
+
+/* ---- public entry points ---- */
+
+int nodes_init(struct fsx *fs)
+{
+	pthread_mutex_init(&fs->ilock, NULL);
+	fs->next_ino = FSX_ROOT_INO + 1;
+	if (grow(&fs->ino_tab, &fs->ino_cap, true) < 0 ||
+	    grow(&fs->id_tab, &fs->id_cap, false) < 0)
+		return -ENOMEM;
+	fs->root = node_alloc_locked(fs, NK_ROOT, FSX_ROOT_INO);
+	fs->errors = node_alloc_locked(fs, NK_ERRORS, 0);
+	if (!fs->root || !fs->errors)
+		return -ENOMEM;
+	fs->root->parent = fs->errors->parent = FSX_ROOT_INO;
+	fs->root_mtime_ns = fsx_now_ns();
+	return 0;
+}
+
+void nodes_fini(struct fsx *fs)
+{
+	size_t i, j;
+
+	/* The kernel has forgotten everything: free wholesale. */
+	for (i = 0; i < fs->ino_cap; i++) {
+		struct node *n = fs->ino_tab[i], *next;
+
+		for (; n; n = next) {
+			next = n->ino_next;
+			for (j = 0; j < n->kids.n; j++)
+				free(n->kids.v[j].name);
+			free(n->kids.v);
+			free(n->pins);
+			val_free(&n->pk);
+			val_free(&n->sk);
+			if (n->table)
+				tbl_close(n->table);
+			if (n->scr) {
+				n->scr->refs = 1;
+				scratch_unref_locked(n->scr);
+			}
+			free(n->tname);
+			free(n);
+		}
+	}
+	for (i = 0; i < fs->ndead; i++)
+		tbl_close(fs->dead[i]);
+	free(fs->dead);
+	free(fs->dead_dirs);
+	free(fs->ino_tab);
+	free(fs->id_tab);
+	pthread_mutex_destroy(&fs->ilock);
+}
+
+struct node *node_get(struct fsx *fs, fuse_ino_t ino)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&fs->ilock);
+	n = ino_find(fs, ino);
+	if (n)
+		n->refs++;
+	pthread_mutex_unlock(&fs->ilock);
+	return n;
+}
+
+void node_put_locked(struct fsx *fs, struct node *n)
+{
+	if (n && n->refs) {
+		n->refs--;
+		node_maybe_free_locked(fs, n);
+	}
+}
+
+/* Whether nodes_reap() has work (ilock held). */
+static bool reap_due(struct fsx *fs)
+{
+	return fs->ndead || fs->ndead_dirs >= 64;
+}
+
+void node_put(struct fsx *fs, struct node *n)
+{
+	bool reap;
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&fs->ilock);
+	node_put_locked(fs, n);
+	reap = reap_due(fs);
+	pthread_mutex_unlock(&fs->ilock);
+	if (reap)
+		nodes_reap(fs);
+}
+
+void node_lookup_inc(struct fsx *fs, struct node *n)
+{
+	pthread_mutex_lock(&fs->ilock);
+	n->nlookup++;
+	pthread_mutex_unlock(&fs->ilock);
+}
+
+void node_forget(struct fsx *fs, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct node *n;
+	bool reap;
+
+	pthread_mutex_lock(&fs->ilock);
+	n = ino_find(fs, ino);
+	if (n) {
+		n->nlookup = n->nlookup > nlookup ? n->nlookup - nlookup : 0;
+		node_maybe_free_locked(fs, n);
+	}
+	reap = reap_due(fs);
+	pthread_mutex_unlock(&fs->ilock);
+	if (reap)
+		nodes_reap(fs);
+}
+
+struct node *node_ident(struct fsx *fs, enum node_kind kind, table_t *t,
+			const struct val *pk, const struct val *sk, bool create)
+{
+	const char *tname = tbl_name(t);
+	uint64_t tid = tbl_id(t);
+	struct val cpk, csk;
+	table_t *ref = NULL;
+	struct node *n;
+
+	val_init_null(&cpk);
+	val_init_null(&csk);
+	pthread_mutex_lock(&fs->ilock);
+	n = node_find_locked(fs, kind, tname, pk, sk);
+	if (n && n->tid != tid) {
+		node_unhash_locked(fs, n); /* a dropped table's node */
+		n = NULL;
+	}
+	if (n || !create) {
+		if (n)
+			n->refs++;
+		pthread_mutex_unlock(&fs->ilock);
+		return n;
+	}
+	pthread_mutex_unlock(&fs->ilock);
+
+	/* Allocate outside the lock; another thread may win the race. */
+	if (db_table_open(fs->db, tname, &ref) < 0 || tbl_id(ref) != tid)
+		goto fail;
+	if ((pk && val_copy(&cpk, pk) < 0) || (sk && val_copy(&csk, sk) < 0))
+		goto fail;
+	pthread_mutex_lock(&fs->ilock);
+	n = node_find_locked(fs, kind, tname, pk, sk);
+	if (n && n->tid == tid) {
+		n->refs++;
+		pthread_mutex_unlock(&fs->ilock);
+		goto out;
+	}
+	if (n)
+		node_unhash_locked(fs, n);
+	n = node_alloc_locked(fs, kind, 0);
+	if (n) {
+		n->tname = strdup(tname);
+		n->tid = tid;
+		n->table = ref;
+		val_move(&n->pk, &cpk);
+		val_move(&n->sk, &csk);
+		n->refs = 1;
+		if (!n->tname || id_insert(fs, n) < 0) {
+			n->refs = 0;
+			node_maybe_free_locked(fs, n); /* buries ref */
+			n = NULL;
+		}
+		ref = NULL;
+	}
+	pthread_mutex_unlock(&fs->ilock);
+out:
+	val_free(&cpk);
+	val_free(&csk);
+	if (ref)
+		tbl_close(ref);
+	nodes_reap(fs);
+	return n;
+fail:
+	val_free(&cpk);
+	val_free(&csk);
+	if (ref)
+		tbl_close(ref);
+	return NULL;
+}
+
+struct node *node_new_scratch_locked(struct fsx *fs, fuse_ino_t parent)
+{
+	struct node *n = node_alloc_locked(fs, NK_SCRATCH, 0);
+
+	if (n) {
+		n->refs = 1;
+		n->parent = parent;
+	}
+	return n;
+}
+
+int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind,
+		       struct node *like, table_t **tref, const struct val *pk,
+		       const struct val *sk)
+{
+	struct val cpk, csk;
+	struct node *old;
+	char *tname = NULL;
+
+	val_init_null(&cpk);
+	val_init_null(&csk);
+	if ((pk && val_copy(&cpk, pk) < 0) || (sk && val_copy(&csk, sk) < 0))
+		goto nomem;
+	if (!n->tname && !(tname = strdup(like->tname)))
+		goto nomem;
+	if (!n->table && !*tref)
+		goto nomem;
+	node_unhash_locked(fs, n);
+	old = node_find_locked(fs, kind, like->tname, &cpk, &csk);
+	if (old && old != n)
+		node_unhash_locked(fs, old);
+	if (!n->table) {
+		n->table = *tref;
+		*tref = NULL;
+		n->tid = like->tid;
+	}
+	if (tname)
+		n->tname = tname;
+	if (n->scr) {
+		scratch_unref_locked(n->scr);
+		n->scr = NULL;
+	}
+	n->kind = kind;
+	val_free(&n->pk);
+	val_free(&n->sk);
+	val_move(&n->pk, &cpk);
+	val_move(&n->sk, &csk);
+	n->ver++;
+	n->cached_ver = 0;
+	n->busy_ns = fsx_now_ns();
+	return id_insert(fs, n);
+nomem:
+	val_free(&cpk);
+	val_free(&csk);
+	free(tname);
+	return -ENOMEM;
+}
+
+int node_key(struct fsx *fs, struct node *n, table_t **t, struct val *pk, struct val *sk)
+{
+	int rc = 0;
+
+	val_init_null(pk);
+	val_init_null(sk);
+	pthread_mutex_lock(&fs->ilock);
+	*t = n->table;
+	if (!n->table)
+		rc = -ENOENT;
+	else if ((n->pk.type != VAL_NULL && val_copy(pk, &n->pk) < 0) ||
+		 (n->sk.type != VAL_NULL && val_copy(sk, &n->sk) < 0))
+		rc = -ENOMEM;
+	pthread_mutex_unlock(&fs->ilock);
+	if (rc < 0) {
+		val_free(pk);
+		val_free(sk);
+	}
+	return rc;
+}
+
+/* ---- pins ---- */
+
+static size_t pins_lower(struct node *tn, const struct val *pk, bool after)
+{
+	size_t lo = 0, hi = tn->npins;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = val_cmp(&tn->pins[mid]->pk, pk);
+
+		if (c < 0 || (after && c == 0))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int node_pin_locked(struct fsx *fs, struct node *tn, struct node *pn)
+{
+	size_t at;
+
+	if (pn->pinned)
+		return 0;
+	if (tn->npins == tn->pins_cap) {
+		size_t ncap = tn->pins_cap ? tn->pins_cap * 2 : 8;
+		struct node **np = realloc(tn->pins, ncap * sizeof(*np));
+
+		if (!np)
+			return -ENOMEM;
+		tn->pins = np;
+		tn->pins_cap = ncap;
+	}
+	at = pins_lower(tn, &pn->pk, false);
+	memmove(tn->pins + at + 1, tn->pins + at, (tn->npins - at) * sizeof(*tn->pins));
+	tn->pins[at] = pn;
+	tn->npins++;
+	pn->pinned = true;
+	pn->ctime_ns = fsx_now_ns();
+	return 0;
+}
+
+void node_unpin_locked(struct fsx *fs, struct node *pn)
+{
+	struct node *tn;
+	size_t i;
+
+	if (!pn->pinned)
+		return;
+	pn->pinned = false;
+	tn = node_find_locked(fs, NK_TABLE, pn->tname, NULL, NULL);
+	if (tn) {
+		for (i = 0; i < tn->npins && tn->pins[i] != pn; i++)
+			;
+		if (i < tn->npins) {
+			memmove(tn->pins + i, tn->pins + i + 1,
+				(tn->npins - i - 1) * sizeof(*tn->pins));
+			tn->npins--;
+		}
+		node_maybe_free_locked(fs, tn);
+	}
+	node_maybe_free_locked(fs, pn);
+}
+
+size_t node_pins_after_locked(struct node *tn, const struct val *after, struct node ***first)
+{
+	size_t at = after ? pins_lower(tn, after, true) : 0;
+
+	*first = tn->pins + at;
+	return tn->npins - at;
+}
+
+/* ---- scratch children ---- */
+
+static size_t kids_lower(struct kids *k, const char *name, bool after)
+{
+	size_t lo = 0, hi = k->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(k->v[mid].name, name);
+
+		if (c < 0 || (after && c == 0))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct node *kids_find(struct kids *k, const char *name)
+{
+	size_t at = kids_lower(k, name, false);
+
+	return at < k->n && !strcmp(k->v[at].name, name) ? k->v[at].node : NULL;
+}
+
+int kids_add(struct kids *k, const char *name, struct node *child)
+{
+	size_t at = kids_lower(k, name, false);
+	char *copy;
+
+	if (at < k->n && !strcmp(k->v[at].name, name))
+		return -EEXIST;
+	if (k->n == k->cap) {
+		size_t ncap = k->cap ? k->cap * 2 : 8;
+		struct kid *nv = realloc(k->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		k->v = nv;
+		k->cap = ncap;
+	}
+	copy = strdup(name);
+	if (!copy)
+		return -ENOMEM;
+	memmove(k->v + at + 1, k->v + at, (k->n - at) * sizeof(*k->v));
+	k->v[at].name = copy;
+	k->v[at].node = child;
+	k->n++;
+	child->scr->nlink++;
+	return 0;
+}
+
+struct node *kids_del(struct kids *k, const char *name)
+{
+	size_t at = kids_lower(k, name, false);
+	struct node *c;
+
+	if (at >= k->n || strcmp(k->v[at].name, name))
+		return NULL;
+	c = k->v[at].node;
+	free(k->v[at].name);
+	memmove(k->v + at, k->v + at + 1, (k->n - at - 1) * sizeof(*k->v));
+	k->n--;
+	if (c->scr && c->scr->nlink)
+		c->scr->nlink--;
+	return c;
+}
+
+size_t kids_after(struct kids *k, const char *after)
+{
+	return after ? kids_lower(k, after, true) : 0;
+}

@@ -1,0 +1,557 @@
+/*
+ * inval.c - keeping the kernel's caches honest.
+ *
+ * dynfs replies with long entry and attribute timeouts (and caches
+ * negative lookups and file pages), because the kernel's caches make
+ * stat, ls -l and repeated reads an order of magnitude faster.  That is
+ * only correct if the kernel hears about every change, whichever path
+ * made it (this mount's requests, _batch, _tx, rename).  The engine calls
+ * fsx_observe() after every applied change; it finds what the kernel may
+ * have cached and:
+ *
+ *   - invalidates attributes at once (notify_inval_inode with a negative
+ *     offset: in the kernel this takes only the inode's spinlock, so it
+ *     cannot block, even from the request that made the change -- which
+ *     matters: `mv a.json b.json; stat b.json` must see the new size);
+ *   - bumps the node's version (ops_file.c uses it to decide keep_cache);
+ *   - queues data and entry invalidations to the invalidation thread:
+ *     those may wait for page locks or the parent directory's lock, which
+ *     a request in flight may hold, so a request handler must never make
+ *     them itself (and never waits for the thread).  The queue is never
+ *     bounded by blocking: data invalidations are coalesced per node, and
+ *     entry invalidations are only queued for names the kernel holds
+ *     (positive: a node exists; negative: the name is in the negative set).
+ *
+ * The negative set remembers (parent, name) for every negative lookup we
+ * answered with a long timeout, so that a name that comes into existence
+ * by another path (an item put through _batch, a table made by the CLI)
+ * gets its negative dentry invalidated.  It is bounded (FSX_NEG_MAX);
+ * when full, negative replies get timeout 0 instead of being remembered.
+ */
+#include "fsx.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum inv_op {
+	INV_ENTRY, /* notify_inval_entry(ino, name) */
+	INV_DATA,  /* notify_inval_inode(ino, 0, 0): attributes and pages */
+	INV_PART,  /* partition pk of table tname may be gone: entry in ino */
+};
+
+struct inv {
+	enum inv_op op;	     /* what to do */
+	fuse_ino_t ino;	     /* inode, or parent directory */
+	char *name;	     /* entry name (owned) */
+	char *tname;	     /* INV_PART: table (owned) */
+	struct val pk;	     /* INV_PART: partition key (owned) */
+	struct inv *next;    /* FIFO link */
+};
+
+struct neg {
+	fuse_ino_t parent; /* directory */
+	struct neg *next;  /* hash chain */
+	char name[];	   /* NUL-terminated */
+};
+
+/* ---- the negative set ---- */
+
+static size_t neg_bucket(struct negset *ns, fuse_ino_t parent, const char *name)
+{
+	uint64_t h = name_hash(name, strlen(name)) ^ (parent * 0x9e3779b97f4a7c15ULL);
+
+	return h & (ns->cap - 1);
+}
+
+bool neg_add(struct fsx *fs, fuse_ino_t parent, const char *name)
+{
+	struct negset *ns = &fs->neg;
+	struct neg *e;
+	size_t b;
+	bool ok = true;
+
+	pthread_mutex_lock(&ns->lock);
+	b = neg_bucket(ns, parent, name);
+	for (e = ns->tab[b]; e; e = e->next)
+		if (e->parent == parent && !strcmp(e->name, name))
+			goto out;
+	if (ns->n >= FSX_NEG_MAX || !(e = malloc(sizeof(*e) + strlen(name) + 1))) {
+		ok = false;
+		goto out;
+	}
+	e->parent = parent;
+	strcpy(e->name, name);
+	e->next = ns->tab[b];
+	ns->tab[b] = e;
+	ns->n++;
+out:
+	pthread_mutex_unlock(&ns->lock);
+	return ok;
+}
+
+bool neg_take(struct fsx *fs, fuse_ino_t parent, const char *name)
+{
+	struct negset *ns = &fs->neg;
+	struct neg **pp, *e;
+	bool found = false;
+
+	pthread_mutex_lock(&ns->lock);
+	for (pp = &ns->tab[neg_bucket(ns, parent, name)]; (e = *pp); pp = &e->next) {
+		if (e->parent == parent && !strcmp(e->name, name)) {
+			*pp = e->next;
+			free(e);
+			ns->n--;
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ns->lock);
+	return found;
+}
+
+static int cmp_ino(const void *a, const void *b)
+{
+	fuse_ino_t x = *(const fuse_ino_t *)a, y = *(const fuse_ino_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void neg_forget_parents(struct fsx *fs, const fuse_ino_t *dirs, size_t n)
+{
+	struct negset *ns = &fs->neg;
+	fuse_ino_t *sorted = malloc(n * sizeof(*sorted));
+	size_t i;
+
+	if (!sorted)
+		return;
+	memcpy(sorted, dirs, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_ino);
+	pthread_mutex_lock(&ns->lock);
+	for (i = 0; i < ns->cap; i++) {
+		struct neg **pp = &ns->tab[i], *e;
+
+		while ((e = *pp)) {
+			if (bsearch(&e->parent, sorted, n, sizeof(*sorted), cmp_ino)) {
+				*pp = e->next;
+				free(e);
+				ns->n--;
+			} else {
+				pp = &e->next;
+			}
+		}
+	}
+	pthread_mutex_unlock(&ns->lock);
+	free(sorted);
+}
+
+/* ---- the queue ---- */
+
+static void inv_free(struct inv *q)
+{
+	free(q->name);
+	free(q->tname);
+	val_free(&q->pk);
+	free(q);
+}
+
+static void enqueue(struct fsx *fs, struct inv *q)
+{
+	struct inval *iv = &fs->inval;
+
+	pthread_mutex_lock(&iv->lock);
+	if (iv->stop || !iv->running) {
+		pthread_mutex_unlock(&iv->lock);
+		inv_free(q);
+		return;
+	}
+	q->next = NULL;
+	if (iv->tail)
+		iv->tail->next = q;
+	else
+		iv->head = q;
+	iv->tail = q;
+	pthread_cond_signal(&iv->cond);
+	pthread_mutex_unlock(&iv->lock);
+}
+
+static struct inv *inv_new(enum inv_op op, fuse_ino_t ino, const char *name)
+{
+	struct inv *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return NULL;
+	q->op = op;
+	q->ino = ino;
+	val_init_null(&q->pk);
+	if (name && !(q->name = strdup(name))) {
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+void inval_entry_async(struct fsx *fs, fuse_ino_t parent, const char *name)
+{
+	struct inv *q = inv_new(INV_ENTRY, parent, name);
+
+	if (q)
+		enqueue(fs, q);
+}
+
+void inval_data_async(struct fsx *fs, struct node *n)
+{
+	struct inv *q;
+
+	if (n->inval_queued)
+		return;
+	q = inv_new(INV_DATA, n->ino, NULL);
+	if (q) {
+		n->inval_queued = true;
+		enqueue(fs, q);
+	}
+}
+
+static void inval_part_async(struct fsx *fs, fuse_ino_t tino, const char *tname,
+			     const struct val *pk, const char *name)
+{
+	struct inv *q = inv_new(INV_PART, tino, name);
+
+	if (!q)
+		return;
+	if (!(q->tname = strdup(tname)) || val_copy(&q->pk, pk) < 0) {
+		inv_free(q);
+		return;
+	}
+	enqueue(fs, q);
+}
+
+void inval_attr_now(struct fsx *fs, fuse_ino_t ino)
+{
+	if (fs->se)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
+/* The partition may have lost its last item: if so, and nothing keeps
+ * its directory (a pin, scratch files), drop the kernel's entry. */
+static void check_part(struct fsx *fs, struct inv *q)
+{
+	struct node *pn;
+	table_t *t;
+	bool keep;
+
+	if (db_table_open(fs->db, q->tname, &t) < 0)
+		return;
+	if (tbl_partition_exists(t, NULL, &q->pk) == 0) {
+		tbl_close(t);
+		return;
+	}
+	tbl_close(t);
+	pthread_mutex_lock(&fs->ilock);
+	pn = node_find_locked(fs, NK_PART, q->tname, &q->pk, NULL);
+	keep = pn && (pn->pinned || pn->kids.n);
+	pthread_mutex_unlock(&fs->ilock);
+	if (!keep)
+		fuse_lowlevel_notify_inval_entry(fs->se, q->ino, q->name, strlen(q->name));
+}
+
+static void *inval_main(void *arg)
+{
+	struct fsx *fs = arg;
+	struct inval *iv = &fs->inval;
+	struct inv *q;
+
+	for (;;) {
+		pthread_mutex_lock(&iv->lock);
+		while (!iv->head && !iv->stop)
+			pthread_cond_wait(&iv->cond, &iv->lock);
+		q = iv->head;
+		if (!q) {
+			pthread_mutex_unlock(&iv->lock);
+			return NULL;
+		}
+		iv->head = q->next;
+		if (!iv->head)
+			iv->tail = NULL;
+		pthread_mutex_unlock(&iv->lock);
+
+		switch (q->op) {
+		case INV_ENTRY:
+			fuse_lowlevel_notify_inval_entry(fs->se, q->ino, q->name,
+							 strlen(q->name));
+			break;
+		case INV_DATA: {
+			struct node *n = node_get(fs, q->ino);
+
+			if (n) {
+				pthread_mutex_lock(&fs->ilock);
+				n->inval_queued = false;
+				pthread_mutex_unlock(&fs->ilock);
+				node_put(fs, n);
+				fuse_lowlevel_notify_inval_inode(fs->se, q->ino, 0, 0);
+			}
+			break;
+		}
+		case INV_PART:
+			check_part(fs, q);
+			break;
+		}
+		inv_free(q);
+	}
+}
+
+int inval_init(struct fsx *fs)
+{
+	struct negset *ns = &fs->neg;
+
+	pthread_mutex_init(&fs->inval.lock, NULL);
+	pthread_cond_init(&fs->inval.cond, NULL);
+	pthread_mutex_init(&ns->lock, NULL);
+	ns->cap = 1 << 14;
+	ns->tab = calloc(ns->cap, sizeof(*ns->tab));
+	return ns->tab ? 0 : -ENOMEM;
+}
+
+int inval_start(struct fsx *fs)
+{
+	struct inval *iv = &fs->inval;
+	int rc;
+
+	pthread_mutex_lock(&iv->lock);
+	iv->stop = false;
+	iv->running = true;
+	pthread_mutex_unlock(&iv->lock);
+	rc = pthread_create(&iv->thread, NULL, inval_main, fs);
+	if (rc) {
+		iv->running = false;
+		return -rc;
+	}
+	return 0;
+}
+
+/* Stop the thread; what is still queued is dropped (the kernel is gone). */
+void inval_stop(struct fsx *fs)
+{
+	struct inval *iv = &fs->inval;
+	struct inv *q, *next;
+	bool running;
+
+	pthread_mutex_lock(&iv->lock);
+	running = iv->running;
+	iv->stop = true;
+	for (q = iv->head; q; q = next) {
+		next = q->next;
+		inv_free(q);
+	}
+	iv->head = iv->tail = NULL;
+	pthread_cond_signal(&iv->cond);
+	pthread_mutex_unlock(&iv->lock);
+	if (running) {
+		/* A notification stuck on a kernel lock of an unanswerable
+		 * request must not hang the unmount: give up after a while. */
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 2;
+		if (pthread_timedjoin_np(iv->thread, NULL, &ts) != 0)
+			pthread_detach(iv->thread);
+	}
+	iv->running = false;
+}
+
+void inval_fini(struct fsx *fs)
+{
+	struct negset *ns = &fs->neg;
+	size_t i;
+
+	for (i = 0; i < ns->cap; i++) {
+		struct neg *e = ns->tab[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			free(e);
+		}
+	}
+	free(ns->tab);
+	pthread_mutex_destroy(&ns->lock);
+	pthread_mutex_destroy(&fs->inval.lock);
+	pthread_cond_destroy(&fs->inval.cond);
+}
+
+/* ---- the observer ---- */
+
+/* An item was put (item != NULL) or deleted (pk, sk). */
+static void on_item(struct fsx *fs, const char *tname, const struct val *item,
+		    const struct val *pk, const struct val *sk)
+{
+	char pkname[NAME_BUF], skname[NAME_BUF];
+	fuse_ino_t attr[3] = {0, 0, 0};
+	struct node *tn, *pn = NULL, *in;
+	bool has_sk;
+	size_t i;
+
+	pthread_mutex_lock(&fs->ilock);
+	tn = node_find_locked(fs, NK_TABLE, tname, NULL, NULL);
+	if (tn)
+		tn->refs++;
+	pthread_mutex_unlock(&fs->ilock);
+	if (!tn)
+		return; /* the kernel caches nothing under this table */
+
+	if (item) { /* key attributes by the table's schema (an engine call) */
+		const struct key_attr *ka = tbl_pk(tn->table), *kb = tbl_sk(tn->table);
+
+		pk = val_map_get(item, ka->name, strlen(ka->name));
+		sk = kb ? val_map_get(item, kb->name, strlen(kb->name)) : NULL;
+	}
+	has_sk = sk != NULL;
+	if (!pk || name_make(pk, !has_sk, pkname) < 0 ||
+	    (has_sk && name_make(sk, true, skname) < 0))
+		goto out;
+
+	pthread_mutex_lock(&fs->ilock);
+	attr[0] = tn->ino;
+	if (has_sk && (pn = node_find_locked(fs, NK_PART, tname, pk, NULL)))
+		attr[1] = pn->ino;
+	in = node_find_locked(fs, NK_ITEM, tname, pk, sk);
+	if (!item) {
+		fuse_ino_t dir = has_sk ? (pn ? pn->ino : 0) : tn->ino;
+
+		if (in) {
+			in->ver++;
+			node_unhash_locked(fs, in);
+			if (dir)
+				inval_entry_async(fs, dir, has_sk ? skname : pkname);
+		}
+		if (has_sk && pn && !pn->pinned && !pn->kids.n)
+			inval_part_async(fs, tn->ino, tname, pk, pkname);
+	} else if (in) {
+		in->ver++;
+		in->busy_ns = fsx_now_ns();
+		attr[2] = in->ino;
+		inval_data_async(fs, in);
+	} else {
+		fuse_ino_t dir = has_sk ? (pn ? pn->ino : 0) : tn->ino;
+
+		if (dir && neg_take(fs, dir, has_sk ? skname : pkname))
+			inval_entry_async(fs, dir, has_sk ? skname : pkname);
+	}
+	if (item && has_sk && !pn && neg_take(fs, tn->ino, pkname))
+		inval_entry_async(fs, tn->ino, pkname);
+	tn->refs--;
+	node_maybe_free_locked(fs, tn);
+	pthread_mutex_unlock(&fs->ilock);
+	for (i = 0; i < 3; i++)
+		if (attr[i])
+			inval_attr_now(fs, attr[i]);
+	return;
+out:
+	node_put(fs, tn);
+}
+
+/* A table was dropped: its nodes stop standing for anything (ilock held). */
+static void drop_nodes_locked(struct fsx *fs, const char *tname)
+{
+	struct node **v = NULL, **nv;
+	size_t n = 0, cap = 0, i;
+
+	for (i = 0; i < fs->id_cap; i++) {
+		struct node *x;
+
+		for (x = fs->id_tab[i]; x; x = x->id_next) {
+			if (strcmp(x->tname, tname))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv)
+					goto unhash;
+				v = nv;
+			}
+			x->refs++;
+			v[n++] = x;
+		}
+	}
+unhash:
+	for (i = 0; i < n; i++)
+		node_unhash_locked(fs, v[i]);
+	for (i = 0; i < n; i++)
+		node_put_locked(fs, v[i]);
+	free(v);
+}
+
+static void on_table(struct fsx *fs, const struct db_change *ch)
+{
+	char name[NAME_BUF];
+	struct node *tn, *sn;
+	fuse_ino_t attr[2] = {0, 0};
+	size_t i;
+
+	if (name_make_str(ch->table, strlen(ch->table), name) < 0)
+		return;
+	pthread_mutex_lock(&fs->ilock);
+	switch (ch->kind) {
+	case DB_CH_CREATE_TABLE:
+		fs->root_mtime_ns = fsx_now_ns();
+		if (neg_take(fs, FSX_ROOT_INO, name))
+			inval_entry_async(fs, FSX_ROOT_INO, name);
+		attr[0] = FSX_ROOT_INO;
+		break;
+	case DB_CH_DROP_TABLE:
+		fs->root_mtime_ns = fsx_now_ns();
+		drop_nodes_locked(fs, ch->table);
+		inval_entry_async(fs, FSX_ROOT_INO, name);
+		attr[0] = FSX_ROOT_INO;
+		break;
+	case DB_CH_SET_SCHEMA:
+		tn = node_find_locked(fs, NK_TABLE, ch->table, NULL, NULL);
+		if (tn) {
+			attr[0] = tn->ino;
+			tn->refs++;
+			/* pinned partitions had keys of the old schema */
+			while (tn->npins) {
+				struct node *pn = tn->pins[0];
+
+				if (name_make(&pn->pk, false, name) >= 0)
+					inval_entry_async(fs, tn->ino, name);
+				node_unpin_locked(fs, pn);
+			}
+			node_put_locked(fs, tn);
+		}
+		sn = node_find_locked(fs, NK_SCHEMA, ch->table, NULL, NULL);
+		if (sn) {
+			sn->ver++;
+			attr[1] = sn->ino;
+			inval_data_async(fs, sn);
+		}
+		break;
+	default:
+		break;
+	}
+	pthread_mutex_unlock(&fs->ilock);
+	for (i = 0; i < 2; i++)
+		if (attr[i])
+			inval_attr_now(fs, attr[i]);
+}
+
+void fsx_observe(void *ctx, const struct db_change *ch, size_t n)
+{
+	struct fsx *fs = ctx;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		switch (ch[i].kind) {
+		case DB_CH_PUT:
+			on_item(fs, ch[i].table, ch[i].item, NULL, NULL);
+			break;
+		case DB_CH_DELETE:
+			on_item(fs, ch[i].table, NULL, ch[i].pk, ch[i].sk);
+			break;
+		default:
+			on_table(fs, &ch[i]);
+			break;
+		}
+	}
+	nodes_reap(fs);
+}

@@ -1,0 +1,152 @@
+/*
+ * ops.h - the FUSE operations and what they share (private to fs/).
+ *
+ * main.c holds the one fuse_lowlevel_ops table; the operations live in
+ * ops_dir.c (names: lookup, mkdir, unlink, rename, ...), readdir.c
+ * (listings), ops_file.c (open files), and delegate to resolve.c (what a
+ * name means), commit.c (validating and storing item text), schema.c
+ * (_schema.json) and scratch.c (tmpfs-like scratch files).
+ */
+#ifndef DYNFS_OPS_H
+#define DYNFS_OPS_H
+
+#include "fsx.h"
+
+/* ---- resolve.c ---- */
+
+enum res_what {
+	RES_NONE,    /* nothing may have this name here (reserved, invalid) */
+	RES_NODE,    /* an existing object: r->node */
+	RES_ITEM,    /* the name of an item that does not exist: r->pk, r->sk */
+	RES_PART,    /* the name of a partition that does not exist: r->pk */
+	RES_TABLE,   /* the name of a table that does not exist: r->tname */
+	RES_SCRATCH, /* a scratch name that is free */
+};
+
+struct resolved {
+	enum res_what what; /* see above */
+	struct node *dir;   /* the directory (borrowed) */
+	struct node *node;  /* RES_NODE: the node (a reference) */
+	table_t *table;	    /* the directory's table, borrowed from dir (or NULL) */
+	struct val pk;	    /* RES_ITEM, RES_PART: the key (owned) */
+	struct val sk;	    /* RES_ITEM in a partition (owned) */
+	char *tname;	    /* RES_TABLE: decoded table name (owned) */
+	bool exists;	    /* RES_NODE of an item that exists or is being created */
+	bool own;	    /* RES_NODE: one of dynfs's own entries (_schema.json) */
+	bool shortened;	    /* RES_ITEM/RES_PART: a shortened name, key unknown */
+	bool item_like;	    /* RES_PART named "*.json": refused as a file (the
+			       table has a sort key, items are one level down) */
+};
+
+/* Refuse a file named like an item where only partitions live. */
+int refuse_item_like(struct fsx *fs, struct resolved *r, const char *name);
+
+/* Resolve name in dir (a reference held by the caller).  0 or -errno. */
+int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved *r);
+void resolved_free(struct fsx *fs, struct resolved *r);
+/* Attributes of n; *timeout is how long the kernel may cache them. */
+int node_attr(struct fsx *fs, struct node *n, struct stat *st, double *timeout);
+/* Reply an entry for n (counting the kernel's new reference). */
+void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n);
+/* Reply a negative entry, cached long if it can be invalidated. */
+void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const char *name);
+/* The path of n inside the mount ("/users/hedy.json"), for messages. */
+int node_path(struct fsx *fs, struct node *n, char *buf, size_t size);
+
+/* ---- commit.c ---- */
+
+/*
+ * Validate text as the new content of item node n and store it: key
+ * attributes from the path (added if absent, must agree if present), an
+ * empty text only for a new item (created: a key-only item), flags
+ * DB_IF_ABSENT for O_EXCL.  On failure a line goes to /_errors and the
+ * stored item is unchanged.  0, -EINVAL, -EFBIG, -EEXIST, -ENOENT, -EIO.
+ */
+int item_commit(struct fsx *fs, struct node *n, const char *text, size_t len, bool created,
+		int flags);
+/* Build the item for key (pk, sk) of table t from text (new).  Used by
+ * item_commit and rename; fills err. */
+int item_from_text(table_t *t, const struct val *pk, const struct val *sk, const char *text,
+		   size_t len, bool created, struct val *out, struct dyn_err *err);
+
+/* ---- schema.c ---- */
+
+/* The text of _schema.json (new). */
+int schema_text(table_t *t, char **out, size_t *len);
+/* Validate and apply a new _schema.json; errors to /_errors. */
+int schema_commit(struct fsx *fs, struct node *n, const char *text, size_t len);
+
+/* ---- scratch.c ---- */
+
+void scratch_attr(struct node *n, struct stat *st);	/* ilock held */
+int scratch_setattr(struct node *n, const struct stat *attr, int to_set); /* ilock held */
+int scratch_read(struct scratch *s, char *buf, size_t size, off_t off); /* ilock held */
+int scratch_write(struct scratch *s, const char *buf, size_t size, off_t off); /* ilock held */
+int scratch_truncate(struct scratch *s, off_t size); /* ilock held */
+/* Create a scratch node named name in dir (ilock held); *out referenced. */
+int scratch_create_locked(struct fsx *fs, struct node *dir, const char *name, mode_t mode,
+			  const struct fuse_ctx *ctx, struct node **out);
+void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		 size_t size, int flags);
+void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+void op_readlink(fuse_req_t req, fuse_ino_t ino);
+
+/* ---- ops_dir.c ---- */
+
+void op_init(void *userdata, struct fuse_conn_info *conn);
+void op_destroy(void *userdata);
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
+void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
+void op_statfs(fuse_req_t req, fuse_ino_t ino);
+/* Log in /_errors why name cannot be made in dir; returns -EINVAL. */
+int bad_name(struct fsx *fs, struct node *dir, const char *name, const char *why);
+
+/* ---- rename.c ---- */
+
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+	       const char *newname, unsigned int flags);
+
+/* ---- readdir.c ---- */
+
+void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi);
+void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+
+/* ---- ops_file.c ---- */
+
+void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	       struct fuse_file_info *fi);
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+	      struct fuse_file_info *fi);
+void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		struct fuse_file_info *fi);
+
+/* The error that ends a write request on a read-only mount. */
+#define RO_CHECK(req, fs)                                 \
+	do {                                              \
+		if ((fs)->readonly) {                     \
+			fuse_reply_err((req), EROFS);     \
+			return;                           \
+		}                                         \
+	} while (0)
+
+#endif

@@ -1,0 +1,527 @@
+/*
+ * resolve.c - what a name in a directory stands for, and what the kernel
+ * is told about it (attributes, entry replies).
+ *
+ * One function, resolve(), decides for every directory kind what a name
+ * means, so lookup, create, mkdir, unlink and rename cannot disagree:
+ *
+ *   /            "_errors"; other "_" names reserved (ENOENT); a table
+ *                name (SPEC §2 escapes, DynamoDB table-name rules)
+ *   /<table>/    scratch children first (they shadow nothing: see below);
+ *                "_schema.json"; other "_" names reserved, except names
+ *                ending in '~' (editor backups of _schema.json), which
+ *                are scratch names; then, without a sort key, item names
+ *                "<pk>.json", with one, partition names "<pk>"; any name
+ *                that is not the canonical name of a key is a scratch name
+ *   /<t>/<pk>/   scratch children; reserved "_" names; item names
+ *                "<sk>.json"; other names are scratch names
+ *   scratch dir  scratch names only
+ *
+ * In a table with a sort key a plain file may take a name that would be a
+ * partition's (vim probes with "4913"): it is a scratch file, found before
+ * partitions, and mkdir of that name fails with EEXIST while it exists.
+ *
+ * Attributes.  Items are 0644 and directories 0755, owned by the user who
+ * mounted; an item's size is the exact length of its canonical text and
+ * its times are the commit time; a table directory shows the table's last
+ * change; a partition directory shows its table's last change too (the
+ * engine keeps no per-partition time, and scanning a partition for one
+ * would make `ls -l` of a table cost a full scan).  Directories have
+ * st_nlink 1, the convention for "subdirectory count unknown" that find
+ * and fts honour.
+ */
+#include "fsx.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+/* ---- shortened names: find the key among candidates ---- */
+
+struct cand {
+	const struct val *prefix; /* the keys sought start with it */
+	const char *name;	  /* the name looked up */
+	bool json;		  /* names carry ".json" */
+	bool by_sk;		  /* compare the sort key (else pk) */
+	struct val found;	  /* the key, once found (owned) */
+};
+
+static int cand_key(struct cand *c, const struct val *key)
+{
+	char buf[NAME_BUF];
+
+	if (!name_key_has_prefix(key, c->prefix))
+		return 1; /* past the keys with this prefix: stop */
+	if (name_make(key, c->json, buf) >= 0 && !strcmp(buf, c->name))
+		return val_copy(&c->found, key) < 0 ? -ENOMEM : 2;
+	return 0;
+}
+
+static int cand_item(void *ctx, const struct item_ref *r)
+{
+	struct cand *c = ctx;
+
+	return cand_key(c, c->by_sk ? iref_sk(r) : iref_pk(r));
+}
+
+static int cand_part(void *ctx, const struct val *pk)
+{
+	return cand_key(ctx, pk);
+}
+
+/*
+ * The key of a shortened name: within partition pk (by sort key) when pk
+ * is given, else among partition keys (json false) or the keys of a table
+ * without sort key (json true).  0 and *out (new), or -ENOENT.
+ */
+static int find_short(table_t *t, const struct val *pk, const struct val *prefix,
+		      const char *name, bool json, struct val *out)
+{
+	struct cand c = {.prefix = prefix, .name = name, .json = json, .by_sk = pk != NULL};
+	int rc;
+
+	val_init_null(&c.found);
+	if (pk) {
+		struct tbl_query q = {.pk = pk};
+
+		q.sk.prefix = prefix;
+		rc = tbl_query(t, &q, cand_item, &c, NULL);
+	} else if (!json) {
+		rc = tbl_list_partitions(t, NULL, prefix, cand_part, &c);
+	} else {
+		struct tbl_scan s = {.start_pk = prefix};
+
+		rc = tbl_scan(t, &s, cand_item, &c, NULL);
+	}
+	if (rc == 2) {
+		val_move(out, &c.found);
+		return 0;
+	}
+	val_free(&c.found);
+	return rc < 0 ? rc : -ENOENT;
+}
+
+/* A key name of type t in the directory: 0 key found/complete, -EINVAL not
+ * a key name, -ENOENT a shortened name that names no item. */
+static int key_of_name(table_t *t, const struct val *pk, const char *name, enum val_type type,
+		       bool json, struct val *out)
+{
+	struct name_key k;
+	int rc = name_parse(name, strlen(name), type, json, &k);
+
+	if (rc < 0)
+		return rc == -ENOMEM ? rc : -EINVAL;
+	if (k.kind == NAME_FULL) {
+		val_move(out, &k.key);
+		return 0;
+	}
+	rc = find_short(t, pk, &k.key, name, json, out);
+	name_key_free(&k);
+	return rc;
+}
+
+/* ---- resolve ---- */
+
+static bool is_backup_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 1 && name[n - 1] == '~';
+}
+
+void resolved_free(struct fsx *fs, struct resolved *r)
+{
+	node_put(fs, r->node);
+	r->node = NULL;
+	val_free(&r->pk);
+	val_free(&r->sk);
+	free(r->tname);
+	r->tname = NULL;
+}
+
+static int resolve_root(struct fsx *fs, const char *name, struct resolved *r)
+{
+	size_t len;
+	table_t *t;
+	int rc;
+
+	if (!strcmp(name, "_errors")) {
+		r->what = RES_NODE;
+		r->own = true;
+		pthread_mutex_lock(&fs->ilock);
+		fs->errors->refs++;
+		pthread_mutex_unlock(&fs->ilock);
+		r->node = fs->errors;
+		return 0;
+	}
+	if (name[0] == '_' || name_parse_str(name, strlen(name), &r->tname, &len) < 0 ||
+	    !db_name_valid(r->tname)) {
+		r->what = RES_NONE;
+		return 0;
+	}
+	rc = db_table_open(fs->db, r->tname, &t);
+	if (rc == -ENOENT) {
+		r->what = RES_TABLE;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	r->node = node_ident(fs, NK_TABLE, t, NULL, NULL, true);
+	if (r->node) {
+		pthread_mutex_lock(&fs->ilock);
+		r->node->parent = FSX_ROOT_INO;
+		pthread_mutex_unlock(&fs->ilock);
+	}
+	tbl_close(t);
+	r->what = RES_NODE;
+	return r->node ? 0 : -ENOMEM;
+}
+
+/* An item key: an existing item (or one being created) is a node. */
+static int resolve_item(struct fsx *fs, struct node *dir, table_t *t, struct resolved *r)
+{
+	const struct val *sk = r->sk.type == VAL_NULL ? NULL : &r->sk;
+	struct node *n;
+	int rc;
+
+	r->what = RES_ITEM;
+	rc = tbl_get(t, &r->pk, sk, NULL, NULL);
+	n = node_ident(fs, NK_ITEM, t, &r->pk, sk, rc == 0);
+	if (rc < 0 && rc != -ENOENT) {
+		node_put(fs, n);
+		return rc;
+	}
+	if (n) {
+		pthread_mutex_lock(&fs->ilock);
+		if (rc == 0 || n->pending) {
+			n->parent = dir->ino;
+			r->node = n;
+			r->what = RES_NODE;
+			n = NULL;
+		}
+		pthread_mutex_unlock(&fs->ilock);
+		node_put(fs, n);
+	} else if (rc == 0) {
+		return -ENOMEM;
+	}
+	r->exists = r->what == RES_NODE;
+	return 0;
+}
+
+static int resolve_part(struct fsx *fs, struct node *dir, table_t *t, struct resolved *r)
+{
+	struct node *n;
+	int rc;
+
+	r->what = RES_PART;
+	rc = tbl_partition_exists(t, NULL, &r->pk);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	n = node_ident(fs, NK_PART, t, &r->pk, NULL, rc == 0);
+	if (!n)
+		return rc == 0 ? -ENOMEM : 0;
+	pthread_mutex_lock(&fs->ilock);
+	if (rc == 0 || n->pinned || n->kids.n) {
+		n->parent = dir->ino;
+		r->node = n;
+		r->what = RES_NODE;
+		n = NULL;
+	}
+	pthread_mutex_unlock(&fs->ilock);
+	node_put(fs, n);
+	return 0;
+}
+
+int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved *r)
+{
+	const struct key_attr *ska;
+	enum node_kind kind;
+	struct node *kid;
+	struct val dpk, dsk;
+	table_t *t;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	val_init_null(&r->pk);
+	val_init_null(&r->sk);
+	r->dir = dir;
+	if (strlen(name) > NAME_LEN_MAX)
+		return -ENAMETOOLONG;
+
+	pthread_mutex_lock(&fs->ilock);
+	kind = dir->kind;
+	if (kind == NK_SCRATCH && !S_ISDIR(dir->scr->mode))
+		kind = NK_ITEM; /* not a directory */
+	kid = (kind == NK_TABLE || kind == NK_PART || kind == NK_SCRATCH)
+		      ? kids_find(&dir->kids, name) : NULL;
+	if (kid)
+		kid->refs++;
+	pthread_mutex_unlock(&fs->ilock);
+	if (kid) {
+		r->what = RES_NODE;
+		r->node = kid;
+		return 0;
+	}
+	switch (kind) {
+	case NK_ROOT:
+		return resolve_root(fs, name, r);
+	case NK_SCRATCH:
+		r->what = RES_SCRATCH;
+		return 0;
+	case NK_TABLE:
+	case NK_PART:
+		break;
+	default:
+		return -ENOTDIR;
+	}
+
+	rc = node_key(fs, dir, &t, &dpk, &dsk);
+	if (rc < 0)
+		return rc;
+	r->table = t;
+	if (!tbl_alive(t)) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (name[0] == '_') {
+		if (kind == NK_TABLE && !strcmp(name, "_schema.json")) {
+			r->node = node_ident(fs, NK_SCHEMA, t, NULL, NULL, true);
+			r->what = RES_NODE;
+			r->own = true;
+			rc = r->node ? 0 : -ENOMEM;
+			goto out;
+		}
+		r->what = is_backup_name(name) ? RES_SCRATCH : RES_NONE;
+		goto out;
+	}
+	ska = tbl_sk(t);
+	if (kind == NK_TABLE) {
+		rc = key_of_name(t, NULL, name, tbl_pk(t)->type, !ska, &r->pk);
+		if (rc == 0)
+			rc = ska ? resolve_part(fs, dir, t, r) : resolve_item(fs, dir, t, r);
+	} else {
+		rc = ska ? key_of_name(t, &dpk, name, ska->type, true, &r->sk) : -EINVAL;
+		if (rc == 0) {
+			val_move(&r->pk, &dpk);
+			rc = resolve_item(fs, dir, t, r);
+		}
+	}
+	if (rc == -EINVAL) { /* not a key's name */
+		r->what = RES_SCRATCH;
+		rc = 0;
+	} else if (rc == -ENOENT) { /* a shortened name of no item */
+		r->what = kind == NK_TABLE && ska ? RES_PART : RES_ITEM;
+		r->shortened = true;
+		rc = 0;
+	}
+	if (r->what == RES_PART) {
+		size_t n = strlen(name);
+
+		r->item_like = n > NAME_SUFFIX_LEN &&
+			       !strcmp(name + n - NAME_SUFFIX_LEN, NAME_SUFFIX);
+	}
+out:
+	val_free(&dpk);
+	val_free(&dsk);
+	return rc;
+}
+
+int refuse_item_like(struct fsx *fs, struct resolved *r, const char *name)
+{
+	return bad_name(fs, r->dir, name,
+			"this table has a sort key: its items are <partition>/<sort key>.json, "
+			"one directory down");
+}
+
+/* ---- attributes ---- */
+
+static void ts_of(struct timespec *ts, int64_t ns)
+{
+	ts->tv_sec = (time_t)(ns / 1000000000);
+	ts->tv_nsec = (long)(ns % 1000000000);
+}
+
+static void set_times(struct stat *st, int64_t ns)
+{
+	ts_of(&st->st_mtim, ns);
+	st->st_ctim = st->st_mtim;
+	st->st_atim = st->st_mtim;
+}
+
+static int64_t table_mtime(struct fsx *fs, table_t *t)
+{
+	struct tbl_stats s;
+
+	tbl_stats(t, &s);
+	return s.mtime_ns ? s.mtime_ns : fs->start_ns;
+}
+
+/* Attributes of a table-bound node (no ilock held). */
+static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struct stat *st,
+		      double *timeout)
+{
+	struct item_meta meta;
+	struct val pk, sk;
+	table_t *t;
+	size_t len;
+	char *text;
+	int rc;
+
+	rc = node_key(fs, n, &t, &pk, &sk);
+	if (rc < 0)
+		return rc;
+	if (!tbl_alive(t)) {
+		rc = -ENOENT;
+		goto out;
+	}
+	switch (kind) {
+	case NK_TABLE:
+	case NK_PART:
+		st->st_mode = S_IFDIR | 0755;
+		set_times(st, table_mtime(fs, t));
+		break;
+	case NK_SCHEMA:
+		rc = schema_text(t, &text, &len);
+		if (rc < 0)
+			goto out;
+		free(text);
+		st->st_mode = S_IFREG | 0644;
+		st->st_size = (off_t)len;
+		set_times(st, table_mtime(fs, t));
+		break;
+	case NK_ITEM:
+		st->st_mode = S_IFREG | 0644;
+		rc = tbl_get(t, &pk, sk.type == VAL_NULL ? NULL : &sk, NULL, &meta);
+		if (rc == -ENOENT) {
+			/* being created, or deleted while open */
+			pthread_mutex_lock(&fs->ilock);
+			st->st_nlink = n->pending && n->hashed ? 1 : 0;
+			set_times(st, n->ctime_ns);
+			pthread_mutex_unlock(&fs->ilock);
+			*timeout = 0;
+			rc = 0;
+			break;
+		}
+		if (rc < 0)
+			goto out;
+		st->st_size = (off_t)meta.text_len;
+		set_times(st, meta.mtime_ns);
+		break;
+	default:
+		rc = -EIO;
+	}
+out:
+	val_free(&pk);
+	val_free(&sk);
+	return rc;
+}
+
+int node_attr(struct fsx *fs, struct node *n, struct stat *st, double *timeout)
+{
+	enum node_kind kind;
+	int64_t ns;
+	int rc = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_nlink = 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_blksize = 4096;
+	*timeout = FSX_TIMEOUT;
+
+	pthread_mutex_lock(&fs->ilock);
+	kind = n->kind;
+	if (kind == NK_SCRATCH) {
+		scratch_attr(n, st);
+	} else if (kind == NK_ROOT) {
+		st->st_mode = S_IFDIR | 0755;
+		set_times(st, fs->root_mtime_ns);
+	} else if ((kind == NK_ITEM || kind == NK_SCHEMA) && (n->writers || !n->hashed)) {
+		*timeout = 0; /* a writer's commit must show at once */
+	}
+	pthread_mutex_unlock(&fs->ilock);
+
+	switch (kind) {
+	case NK_ROOT:
+	case NK_SCRATCH:
+		break;
+	case NK_ERRORS:
+		st->st_mode = S_IFREG | 0444;
+		st->st_size = (off_t)errlog_size(fs, &ns);
+		set_times(st, ns);
+		*timeout = 0;
+		break;
+	default:
+		rc = bound_attr(fs, n, kind, st, timeout);
+	}
+	if (fs->readonly && S_ISREG(st->st_mode))
+		st->st_mode &= ~0222;
+	st->st_blocks = (st->st_size + 511) / 512;
+	return rc;
+}
+
+/* ---- replies ---- */
+
+void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n)
+{
+	struct fuse_entry_param e;
+	double timeout;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	rc = node_attr(fs, n, &e.attr, &timeout);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	e.ino = n->ino;
+	e.generation = fs->gen;
+	e.attr_timeout = timeout;
+	e.entry_timeout = FSX_TIMEOUT;
+	node_lookup_inc(fs, n);
+	if (fuse_reply_entry(req, &e) < 0)
+		node_forget(fs, n->ino, 1); /* the kernel never saw it */
+}
+
+void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.entry_timeout = neg_add(fs, parent, name) ? FSX_TIMEOUT : 0;
+	fuse_reply_entry(req, &e);
+}
+
+int node_path(struct fsx *fs, struct node *n, char *buf, size_t size)
+{
+	char a[NAME_BUF], b[NAME_BUF], c[NAME_BUF];
+	struct val pk, sk;
+	table_t *t;
+	int rc;
+
+	if (n->kind == NK_ERRORS)
+		return snprintf(buf, size, "/_errors") < 0 ? -EIO : 0;
+	rc = node_key(fs, n, &t, &pk, &sk);
+	if (rc < 0) {
+		snprintf(buf, size, "(scratch file)");
+		return 0;
+	}
+	if (name_make_str(tbl_name(t), strlen(tbl_name(t)), a) < 0)
+		snprintf(a, sizeof(a), "%s", tbl_name(t));
+	if (n->kind == NK_SCHEMA)
+		snprintf(buf, size, "/%s/_schema.json", a);
+	else if (pk.type == VAL_NULL)
+		snprintf(buf, size, "/%s", a);
+	else if (sk.type != VAL_NULL && name_make(&pk, false, b) >= 0 &&
+		 name_make(&sk, true, c) >= 0)
+		snprintf(buf, size, "/%s/%s/%s", a, b, c);
+	else if (name_make(&pk, n->kind == NK_ITEM, b) >= 0)
+		snprintf(buf, size, "/%s/%s", a, b);
+	val_free(&pk);
+	val_free(&sk);
+	return 0;
+}
