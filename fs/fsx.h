@@ -67,14 +67,14 @@ enum node_kind {
 	NK_PART,	/* /<table>/<pk>/ (tables with a sort key) */
 	NK_ITEM,	/* <pk>.json or <pk>/<sk>.json */
 	NK_SCRATCH,	/* anything else an editor or tool makes: tmpfs-like */
-	NK_STATS,	/* reserved: /<table>/_stats.json */
+	NK_STATS,	/* /<table>/_stats.json (stats.c) */
 	NK_BATCH,	/* reserved: /<table>/_batch */
 	NK_TX,		/* reserved: /_tx */
-	NK_INDEX_DIR,	/* reserved: /<table>/_index/ */
-	NK_INDEX,	/* reserved: /<table>/_index/<index>/ */
-	NK_INDEX_PART,	/* reserved: /<table>/_index/<index>/<ipk>/ */
-	NK_INDEX_ENTRY, /* reserved: an index entry (symlink to the item) */
-	NK_QUERY,	/* reserved: _query?<params> */
+	NK_INDEX_DIR,	/* /<table>/_index/ (index_view.c) */
+	NK_INDEX,	/* /<table>/_index/<index>/: pk = S(index) */
+	NK_INDEX_PART,	/* /<table>/_index/<index>/<ipk>/: pk = S(index), sk = ipk */
+	NK_INDEX_ENTRY, /* a view entry, a symlink to an item: pk = S(target) */
+	NK_QUERY,	/* _query?<params>: pk = where, sk = S(params) (index_view.c) */
 };
 
 struct node;
@@ -201,6 +201,7 @@ struct fsx {
 	uint64_t next_ino;	/* ilock */
 	struct node *root;	/* immutable */
 	struct node *errors;	/* immutable: /_errors */
+	struct node *tx;	/* immutable: /_tx (ctl.h) */
 	int64_t root_mtime_ns;	/* ilock: last table create/drop */
 	table_t **dead;		/* ilock: table refs of freed nodes, closed
 				   outside ilock by nodes_reap() */

@@ -245,7 +245,7 @@ static bool retained(struct node *n)
 {
 	if (n == NULL)
 		return false;
-	if (n->kind == NK_ROOT || n->kind == NK_ERRORS)
+	if (n->kind == NK_ROOT || n->kind == NK_ERRORS || n->kind == NK_TX)
 		return true;
 	if (n->kind == NK_SCRATCH)
 		return n->scr && n->scr->nlink > 0;
@@ -359,9 +359,10 @@ int nodes_init(struct fsx *fs)
 		return -ENOMEM;
 	fs->root = node_alloc_locked(fs, NK_ROOT, FSX_ROOT_INO);
 	fs->errors = node_alloc_locked(fs, NK_ERRORS, 0);
-	if (!fs->root || !fs->errors)
+	fs->tx = node_alloc_locked(fs, NK_TX, 0);
+	if (!fs->root || !fs->errors || !fs->tx)
 		return -ENOMEM;
-	fs->root->parent = fs->errors->parent = FSX_ROOT_INO;
+	fs->root->parent = fs->errors->parent = fs->tx->parent = FSX_ROOT_INO;
 	fs->root_mtime_ns = fsx_now_ns();
 	return 0;
 }

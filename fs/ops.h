@@ -76,6 +76,46 @@ int schema_text(table_t *t, char **out, size_t *len);
 /* Validate and apply a new _schema.json; errors to /_errors. */
 int schema_commit(struct fsx *fs, struct node *n, const char *text, size_t len);
 
+/* ---- index_view.c: _index/, _query?, _stats.json ---- */
+
+/* k is a view directory kind (_index/..., a query: as= queries too). */
+bool view_dir_kind(enum node_kind k);
+/* dir is a read-only view (_index/..., a query directory): nothing can be
+ * made, removed or renamed in it (EPERM).  Takes ilock. */
+bool view_ro_dir(struct fsx *fs, struct node *dir);
+/* Nodes of kind k change without invalidation: timeouts 0. */
+bool view_volatile(enum node_kind k);
+/* n is a view that is a directory (ilock held). */
+bool view_is_dir_locked(struct node *n);
+/*
+ * "_stats.json", "_index" (tables) and "_query?..." (tables, partitions)
+ * in dir: 0 with r filled (RES_NODE), -EINVAL for a malformed query (a
+ * line in /_errors), other -errno; 1 if name is none of them.
+ */
+int view_special(struct fsx *fs, struct node *dir, table_t *t, const char *name,
+		 struct resolved *r);
+/* A name inside a view directory: 0 (RES_NODE), -ENOENT, -ENOTDIR, -EINVAL. */
+int view_resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved *r);
+/* Attributes of a view node (timeout 0). */
+int view_attr(struct fsx *fs, struct node *n, enum node_kind kind, struct stat *st,
+	      double *timeout);
+/* readdir of a view: emit(ctx, name, type, pos) per entry after position
+ * `after` (NULL: the first); emit returns nonzero when the page is full. */
+typedef int (*view_emit_fn)(void *ctx, const char *name, mode_t type, const struct val *pos);
+int view_list(struct fsx *fs, struct node *dir, const struct val *after, view_emit_fn emit,
+	      void *ctx);
+/* The content of _stats.json or an as= query, generated now (new). */
+int view_open_text(struct fsx *fs, struct node *n, char **text, size_t *len);
+/* The target of an NK_INDEX_ENTRY symlink (new). */
+int view_readlink(struct fsx *fs, struct node *n, char **target);
+/* rmdir of _index/ things: 0 (a no-op) when empty, -ENOTEMPTY, -EPERM. */
+int view_rmdir(struct fsx *fs, struct node *n);
+
+/* ---- stats.c ---- */
+
+/* The text of _stats.json (new). */
+int stats_text(table_t *t, char **out, size_t *len);
+
 /* ---- scratch.c ---- */
 
 void scratch_attr(struct node *n, struct stat *st);	/* ilock held */

@@ -228,6 +228,8 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	}
 	had = neg_claim(fs, parent, name);
 	rc = resolve(fs, dir, name, &r);
+	if (view_ro_dir(fs, dir))
+		rc = rc == 0 && r.what == RES_NODE ? -EEXIST : -EPERM;
 	if (rc < 0)
 		goto out;
 	switch (r.what) {
@@ -302,6 +304,8 @@ void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, 
 	}
 	had = neg_claim(fs, parent, name);
 	rc = resolve(fs, dir, name, &r);
+	if (view_ro_dir(fs, dir))
+		rc = -EPERM;
 	if (rc < 0)
 		goto out;
 	if (r.what == RES_NODE)
@@ -341,6 +345,8 @@ void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char 
 	}
 	had = neg_claim(fs, parent, name);
 	rc = resolve(fs, dir, name, &r);
+	if (view_ro_dir(fs, dir))
+		rc = -EPERM;
 	if (rc < 0)
 		goto out;
 	if (r.what == RES_NODE)
@@ -383,6 +389,8 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *n
 	}
 	had = neg_claim(fs, newparent, newname);
 	rc = resolve(fs, dir, newname, &r);
+	if (view_ro_dir(fs, dir))
+		rc = -EPERM;
 	if (rc == 0) {
 		if (r.what == RES_NODE)
 			rc = -EEXIST;
@@ -469,6 +477,8 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = resolve(fs, dir, name, &r);
 	if (rc == 0 && r.what != RES_NODE)
 		rc = -ENOENT;
+	if (view_ro_dir(fs, dir))
+		rc = -EPERM;
 	if (rc < 0)
 		goto out;
 	switch (r.node->kind) {
@@ -476,7 +486,12 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = unlink_item(fs, dir, r.node);
 		break;
 	case NK_SCHEMA:
+	case NK_STATS:
+	case NK_BATCH:
 		break; /* dynfs's own: quietly stays */
+	case NK_QUERY:
+		rc = -EPERM;
+		break;
 	case NK_SCRATCH:
 		pthread_mutex_lock(&fs->ilock);
 		if (S_ISDIR(r.node->scr->mode)) {
@@ -491,6 +506,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		pthread_mutex_unlock(&fs->ilock);
 		break;
 	case NK_ERRORS:
+	case NK_TX:
 		rc = -EPERM;
 		break;
 	default:
@@ -567,6 +583,12 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		break;
 	case NK_PART:
 		rc = rmdir_part(fs, r.node);
+		break;
+	case NK_INDEX_DIR:
+	case NK_INDEX:
+	case NK_INDEX_PART:
+	case NK_QUERY:
+		rc = view_rmdir(fs, r.node);
 		break;
 	case NK_SCRATCH:
 		pthread_mutex_lock(&fs->ilock);

@@ -45,12 +45,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl.h"
 #include "ops.h"
 
 enum fh_type {
 	FH_TEXT,    /* item or _schema.json: snapshot + write buffer */
 	FH_SNAP,    /* read-only snapshot (/_errors) */
 	FH_SCRATCH, /* scratch file data */
+	FH_CTL,     /* _batch, /_tx: a control file session (ctl.h) */
 };
 
 struct fh {
@@ -61,6 +63,7 @@ struct fh {
 	bool direct;		/* immutable: direct I/O */
 	bool append;		/* immutable: O_APPEND */
 	struct scratch *scr;	/* immutable: FH_SCRATCH data (a reference) */
+	struct ctl *ctl;	/* immutable: FH_CTL session (owned) */
 	pthread_mutex_t lock;	/* protects the fields below */
 	char *snap;		/* committed text at open */
 	size_t snap_len;
@@ -93,6 +96,7 @@ static void fh_free(struct fsx *fs, struct fh *h)
 		scratch_unref_locked(h->scr);
 		pthread_mutex_unlock(&fs->ilock);
 	}
+	ctl_release(h->ctl); /* completes what was written, then frees */
 	node_put(fs, h->node);
 	free(h->snap);
 	free(h->buf);
@@ -223,12 +227,17 @@ static int open_node(struct fsx *fs, struct node *n, struct fuse_file_info *fi, 
 	case NK_SCHEMA:
 		return open_text(fs, n, fi, false, out);
 	case NK_ERRORS:
+	case NK_STATS:
+	case NK_QUERY: /* generated now: a query is never stale (direct I/O) */
 		if (acc != O_RDONLY)
 			return -EACCES;
 		h = fh_new(fs, FH_SNAP, n);
 		if (!h)
 			return -ENOMEM;
-		rc = errlog_snapshot(fs, &h->snap, &h->snap_len);
+		if (n->kind == NK_ERRORS)
+			rc = errlog_snapshot(fs, &h->snap, &h->snap_len);
+		else
+			rc = view_open_text(fs, n, &h->snap, &h->snap_len);
 		if (rc < 0) {
 			pthread_mutex_destroy(&h->lock);
 			free(h);
@@ -260,6 +269,22 @@ static int open_node(struct fsx *fs, struct node *n, struct fuse_file_info *fi, 
 		h->writer = acc != O_RDONLY;
 		h->append = fi->flags & O_APPEND;
 		fi->keep_cache = 1; /* only the kernel changes scratch files */
+		*out = h;
+		return 0;
+	case NK_BATCH:
+	case NK_TX:
+		h = fh_new(fs, FH_CTL, n);
+		if (!h)
+			return -ENOMEM;
+		rc = ctl_open(fs, n, n->kind == NK_TX ? &tx_class : &batch_class, fi->flags,
+			      &h->ctl);
+		if (rc < 0) {
+			pthread_mutex_destroy(&h->lock);
+			free(h);
+			return rc;
+		}
+		h->writer = acc != O_RDONLY;
+		fi->direct_io = 1; /* sessions, not pages */
 		*out = h;
 		return 0;
 	default:
@@ -361,6 +386,8 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	/* the kernel replaces its negative entry itself (see neg_claim) */
 	had = neg_take(fs, parent, name);
 	rc = resolve(fs, dir, name, &r);
+	if (view_ro_dir(fs, dir))
+		rc = -EPERM;
 	if (rc < 0)
 		goto out;
 	switch (r.what) {
@@ -439,6 +466,15 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	char *tmp;
 	int rc;
 
+	if (h->type == FH_CTL) {
+		rc = ctl_read(h->ctl, size, off, &tmp, &len);
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_buf(req, tmp, len);
+		free(tmp);
+		return;
+	}
 	if (h->type == FH_SCRATCH) {
 		tmp = malloc(size ? size : 1);
 		if (!tmp) {
@@ -540,6 +576,14 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	RO_CHECK(req, fs);
 	if (!h->writer || h->type == FH_SNAP) {
 		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if (h->type == FH_CTL) {
+		rc = ctl_write(h->ctl, buf, size, off);
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_write(req, size);
 		return;
 	}
 	if (h->type == FH_SCRATCH) {
@@ -697,6 +741,10 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fh *h = fh_of(fi);
 	int rc;
 
+	if (h->type == FH_CTL) {
+		fuse_reply_err(req, -ctl_flush(h->ctl));
+		return;
+	}
 	pthread_mutex_lock(&h->lock);
 	rc = fh_commit(fs, h, false);
 	pthread_mutex_unlock(&h->lock);
@@ -705,6 +753,12 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	struct fh *h = fh_of(fi);
+
+	if (h->type == FH_CTL) {
+		fuse_reply_err(req, -ctl_fsync(h->ctl));
+		return;
+	}
 	op_flush(req, ino, fi);
 }
 
@@ -847,8 +901,12 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	if (kind != NK_SCRATCH && (to_set & FUSE_SET_ATTR_SIZE)) {
 		if (kind == NK_ITEM || kind == NK_SCHEMA)
 			rc = truncate_text(fs, n, attr->st_size, fi);
+		else if (kind == NK_BATCH || kind == NK_TX) /* per descriptor */
+			rc = fi && fh_of(fi)->type == FH_CTL
+				     ? ctl_truncate(fh_of(fi)->ctl, attr->st_size) : 0;
 		else
-			rc = kind == NK_ERRORS ? -EACCES : -EISDIR;
+			rc = (kind == NK_ERRORS || kind == NK_STATS || kind == NK_QUERY) ? -EACCES
+											 : -EISDIR;
 	}
 	/* mode, owner and times of items and directories: accepted and
 	 * ignored (items are 0644, directories 0755; editors and tar set

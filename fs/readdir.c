@@ -42,7 +42,8 @@ enum phase {
 	PH_DOTDOT,  /* ".." */
 	PH_SPECIAL, /* dynfs's own entries: idx */
 	PH_SCRATCH, /* scratch entries: name */
-	PH_ENGINE,  /* tables (name) or partitions/items (key) */
+	PH_ENGINE,  /* tables (name) or partitions/items (key); view entries */
+	PH_TAIL,    /* dynfs's own entries listed last (_index: see index_view.c): idx */
 	PH_END,
 };
 
@@ -86,8 +87,22 @@ struct dlist {
 	size_t max;	/* wanted */
 };
 
-static const char *const root_specials[] = {"_errors", NULL};
-static const char *const table_specials[] = {"_schema.json", NULL};
+static const char *const root_specials[] = {"_errors", "_tx", NULL};
+static const char *const table_specials[] = {"_schema.json", "_stats.json", "_batch",
+						      NULL};
+static const char *const table_tail[] = {"_index", NULL};
+
+/* The node kind of one of dynfs's own entries in a table. */
+static enum node_kind special_kind(const char *name)
+{
+	if (!strcmp(name, "_stats.json"))
+		return NK_STATS;
+	if (!strcmp(name, "_index"))
+		return NK_INDEX_DIR;
+	if (!strcmp(name, "_batch"))
+		return NK_BATCH;
+	return NK_SCHEMA;
+}
 
 static void dpos_free(struct dpos *p)
 {
@@ -290,6 +305,32 @@ static int collect_engine(struct fsx *fs, struct node *dir, const struct dpos *a
 	return c.err ? c.err : (rc < 0 ? rc : 0);
 }
 
+static int col_view(void *ctx, const char *name, mode_t type, const struct val *pos)
+{
+	struct ecol *c = ctx;
+	struct dent *d = dl_add(c->l, PH_ENGINE);
+
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->type = type;
+	if (val_copy(&d->pos.key, pos) < 0) {
+		c->err = -ENOMEM;
+		c->l->n--;
+		return 1;
+	}
+	return c->l->n == c->l->max;
+}
+
+/* The entries of a view (index_view.c) after position `after`. */
+static int collect_view(struct fsx *fs, struct node *dir, const struct dpos *after,
+			struct dlist *l)
+{
+	struct ecol c = {.fs = fs, .l = l};
+	int rc;
+
+	rc = view_list(fs, dir, after ? &after->key : NULL, col_view, &c);
+	return c.err ? c.err : (rc < 0 ? rc : 0);
+}
+
 static int collect_scratch(struct fsx *fs, struct node *dir, const char *after, struct dlist *l)
 {
 	size_t i;
@@ -340,6 +381,11 @@ static int collect(struct fsx *fs, struct node *dir, const struct dpos *p, struc
 		d->ino = dir->parent ? dir->parent : FSX_ROOT_INO;
 		pthread_mutex_unlock(&fs->ilock);
 	}
+	if (view_dir_kind(dir->kind)) { /* a view: only its own entries */
+		if (ph <= PH_ENGINE && l->n < l->max)
+			return collect_view(fs, dir, ph == PH_ENGINE ? p : NULL, l);
+		return 0;
+	}
 	for (i = ph == PH_SPECIAL ? p->idx + 1 : 0; specials && ph <= PH_SPECIAL && specials[i] &&
 						     l->n < l->max; i++) {
 		struct dent *d = dl_add(l, PH_SPECIAL);
@@ -353,8 +399,20 @@ static int collect(struct fsx *fs, struct node *dir, const struct dpos *p, struc
 		if (rc < 0)
 			return rc;
 	}
-	if (dir->kind != NK_SCRATCH && ph <= PH_ENGINE && l->n < l->max)
-		return collect_engine(fs, dir, ph == PH_ENGINE ? p : NULL, l);
+	if (dir->kind != NK_SCRATCH && ph <= PH_ENGINE && l->n < l->max) {
+		rc = collect_engine(fs, dir, ph == PH_ENGINE ? p : NULL, l);
+		if (rc < 0)
+			return rc;
+	}
+	/* an engine phase that did not fill the page is complete */
+	for (i = ph == PH_TAIL ? p->idx + 1 : 0; dir->kind == NK_TABLE && ph <= PH_TAIL &&
+						 table_tail[i] && l->n < l->max; i++) {
+		struct dent *d = dl_add(l, PH_TAIL);
+
+		d->pos.idx = i;
+		strcpy(d->name, table_tail[i]);
+		d->type = S_IFDIR;
+	}
 	return 0;
 }
 
@@ -373,14 +431,21 @@ static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, table_t 
 		e->attr.st_mode = S_IFDIR;
 		return 0;
 	}
+	if (view_dir_kind(dir->kind)) {
+		/* view entries change without invalidation: no node, no
+		 * attributes; the kernel looks each one up when it is used */
+		e->attr.st_ino = pseudo_ino(d->name, dir->ino);
+		e->attr.st_mode = d->type;
+		return 0;
+	}
 	if (!d->node) {
 		if (d->pos.ph == PH_SPECIAL && dir->kind == NK_ROOT) {
-			d->node = fs->errors;
+			d->node = strcmp(d->name, "_tx") ? fs->errors : fs->tx;
 			pthread_mutex_lock(&fs->ilock);
-			fs->errors->refs++;
+			d->node->refs++;
 			pthread_mutex_unlock(&fs->ilock);
-		} else if (d->pos.ph == PH_SPECIAL) {
-			d->node = node_ident(fs, NK_SCHEMA, t, NULL, NULL, true);
+		} else if (d->pos.ph == PH_SPECIAL || d->pos.ph == PH_TAIL) {
+			d->node = node_ident(fs, special_kind(d->name), t, NULL, NULL, true);
 		} else if (dir->kind == NK_ROOT) {
 			table_t *tt;
 
@@ -596,7 +661,7 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	pthread_mutex_lock(&fs->ilock);
 	ok = n->kind == NK_ROOT || n->kind == NK_TABLE || n->kind == NK_PART ||
-	     (n->kind == NK_SCRATCH && S_ISDIR(n->scr->mode));
+	     (n->kind == NK_SCRATCH && S_ISDIR(n->scr->mode)) || view_is_dir_locked(n);
 	pthread_mutex_unlock(&fs->ilock);
 	if (!ok || (n->table && !tbl_alive(n->table))) {
 		node_put(fs, n);

@@ -342,6 +342,8 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 		rc = -ENOENT;
 	if (rc == 0)
 		rc = resolve(fs, d2, newname, &dst);
+	if (view_ro_dir(fs, d1) || view_ro_dir(fs, d2))
+		rc = -EPERM; /* _index/ and queries are read-only */
 	if (rc == 0)
 		rc = do_rename(fs, &src, name, &dst, newname, flags);
 	if (rc < 0 && had)

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl.h"
 #include "ops.h"
 
 /* ---- shortened names: find the key among candidates ---- */
@@ -157,6 +158,15 @@ static int resolve_root(struct fsx *fs, const char *name, struct resolved *r)
 		r->node = fs->errors;
 		return 0;
 	}
+	if (!strcmp(name, "_tx")) { /* a control file (ctl.h) */
+		r->what = RES_NODE;
+		r->own = true;
+		pthread_mutex_lock(&fs->ilock);
+		fs->tx->refs++;
+		pthread_mutex_unlock(&fs->ilock);
+		r->node = fs->tx;
+		return 0;
+	}
 	if (name[0] == '_' || name_parse_str(name, strlen(name), &r->tname, &len) < 0 ||
 	    !db_name_valid(r->tname)) {
 		r->what = RES_NONE;
@@ -274,6 +284,11 @@ int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved 
 	case NK_TABLE:
 	case NK_PART:
 		break;
+	case NK_INDEX_DIR:
+	case NK_INDEX:
+	case NK_INDEX_PART:
+	case NK_QUERY:
+		return view_resolve(fs, dir, name, r);
 	default:
 		return -ENOTDIR;
 	}
@@ -294,6 +309,17 @@ int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved 
 			rc = r->node ? 0 : -ENOMEM;
 			goto out;
 		}
+		if (kind == NK_TABLE && !strcmp(name, "_batch")) { /* ctl.h */
+			r->node = node_ident(fs, NK_BATCH, t, NULL, NULL, true);
+			r->what = RES_NODE;
+			r->own = true;
+			rc = r->node ? 0 : -ENOMEM;
+			goto out;
+		}
+		rc = view_special(fs, dir, t, name, r); /* _stats.json, _index, _query? */
+		if (rc <= 0)
+			goto out;
+		rc = 0;
 		r->what = is_backup_name(name) ? RES_SCRATCH : RES_NONE;
 		goto out;
 	}
@@ -383,6 +409,9 @@ static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struc
 		st->st_mode = S_IFDIR | 0755;
 		set_times(st, table_mtime(fs, t));
 		break;
+	case NK_BATCH:
+		ctl_attr(fs, n, fs->start_ns, st);
+		break;
 	case NK_SCHEMA:
 		rc = schema_text(t, &text, &len);
 		if (rc < 0)
@@ -455,6 +484,17 @@ int node_attr(struct fsx *fs, struct node *n, struct stat *st, double *timeout)
 		set_times(st, ns);
 		*timeout = 0;
 		break;
+	case NK_STATS:
+	case NK_INDEX_DIR:
+	case NK_INDEX:
+	case NK_INDEX_PART:
+	case NK_INDEX_ENTRY:
+	case NK_QUERY:
+		rc = view_attr(fs, n, kind, st, timeout);
+		break;
+	case NK_TX:
+		ctl_attr(fs, n, fs->start_ns, st);
+		break;
 	default:
 		rc = bound_attr(fs, n, kind, st, timeout);
 	}
@@ -481,7 +521,7 @@ void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n)
 	e.ino = n->ino;
 	e.generation = fs->gen;
 	e.attr_timeout = timeout;
-	e.entry_timeout = FSX_TIMEOUT;
+	e.entry_timeout = view_volatile(n->kind) ? 0 : FSX_TIMEOUT;
 	node_lookup_inc(fs, n);
 	if (fuse_reply_entry(req, &e) < 0)
 		node_forget(fs, n->ino, 1); /* the kernel never saw it */

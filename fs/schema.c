@@ -12,11 +12,23 @@
  * writing).  Writing the file changes the key schema, which the engine
  * allows only while the table is empty (EBUSY otherwise); writing back
  * the schema the table already has is always fine, so editors can save
- * the file unchanged.  This file handles the key schema only: index
- * definitions are read back as they are and kept on write; writing new
- * ones is not supported here yet (the index views add that).  The text is
- * parsed with jansson: strict JSON, unknown members rejected so that a
- * typo ("sortkey") cannot be silently ignored.
+ * the file unchanged.  The text is parsed with jansson: strict JSON,
+ * unknown members rejected so that a typo ("sortkey") cannot be silently
+ * ignored.
+ *
+ * Indexes.  "indexes" lists every secondary index, each
+ *
+ *   {"name": "email-index",
+ *    "partition_key": {"name": "email", "type": "S"},
+ *    "sort_key": {"name": "created", "type": "N"},       (optional)
+ *    "projection": "ALL" | "KEYS_ONLY" | ["attr", ...]}  (INCLUDE)
+ *
+ * A written file is the whole schema: an index that is not listed any
+ * more is dropped, a new one is added and backfilled from the items
+ * already in the table, at any time (db_set_schema).  "projection" may
+ * be left out (ALL); "indexes" too (no indexes).  A backfill that meets
+ * an item whose index key attribute has a non-key type fails with EINVAL
+ * naming the index, the item and the attribute, and changes nothing.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -168,7 +180,117 @@ static int parse_key(json_t *j, const char *what, struct key_attr *a, struct dyn
 	return 0;
 }
 
-/* Parse text into the key part of *s (indexes untouched). */
+static int parse_projection(json_t *j, const char *what, struct index_def *x,
+			    struct dyn_err *err)
+{
+	const char *p = json_string_value(j);
+	json_t *v;
+	size_t i;
+
+	if (!j || (p && !strcmp(p, "ALL"))) {
+		x->proj = PROJ_ALL;
+		return 0;
+	}
+	if (p && !strcmp(p, "KEYS_ONLY")) {
+		x->proj = PROJ_KEYS_ONLY;
+		return 0;
+	}
+	if (!json_is_array(j) || json_array_size(j) == 0)
+		return err_set(err, EINVAL,
+			       "%s.projection must be \"ALL\", \"KEYS_ONLY\" or a non-empty list "
+			       "of attribute names (INCLUDE)",
+			       what);
+	x->proj = PROJ_INCLUDE;
+	x->include = calloc(json_array_size(j), sizeof(*x->include));
+	if (!x->include)
+		return -ENOMEM;
+	json_array_foreach(j, i, v) {
+		p = json_string_value(v);
+		if (!p || !*p || strlen(p) > DB_ATTR_NAME_MAX)
+			return err_set(err, EINVAL,
+				       "%s.projection[%zu] must be an attribute name (a string of 1 "
+				       "to %d bytes)",
+				       what, i, DB_ATTR_NAME_MAX);
+		x->include[i] = strdup(p);
+		if (!x->include[i])
+			return -ENOMEM;
+		x->ninclude++;
+	}
+	return 0;
+}
+
+static int parse_index(json_t *j, size_t at, struct index_def *x, struct dyn_err *err)
+{
+	char what[DB_NAME_MAX + 32];
+	const char *k, *name;
+	json_t *v;
+	int rc;
+
+	snprintf(what, sizeof(what), "indexes[%zu]", at);
+	if (!json_is_object(j))
+		return err_set(err, EINVAL, "%s must be an object {\"name\": ..., "
+					    "\"partition_key\": ..., \"projection\": ...}",
+			       what);
+	name = json_string_value(json_object_get(j, "name"));
+	if (!name || !db_name_valid(name))
+		return err_set(err, EINVAL,
+			       "%s.name must be an index name: 3 to 255 characters of A-Z a-z "
+			       "0-9 _ . -",
+			       what);
+	snprintf(x->name, sizeof(x->name), "%s", name);
+	snprintf(what, sizeof(what), "index %s", name);
+	json_object_foreach(j, k, v) {
+		if (strcmp(k, "name") && strcmp(k, "partition_key") && strcmp(k, "sort_key") &&
+		    strcmp(k, "projection"))
+			return err_set(err, EINVAL, "%s: unknown member \"%s\"", what, k);
+	}
+	v = json_object_get(j, "partition_key");
+	if (!v)
+		return err_set(err, EINVAL, "%s: partition_key is missing", what);
+	snprintf(what, sizeof(what), "index %s: partition_key", name);
+	rc = parse_key(v, what, &x->pk, err);
+	if (rc < 0)
+		return rc;
+	v = json_object_get(j, "sort_key");
+	x->has_sk = v && !json_is_null(v);
+	snprintf(what, sizeof(what), "index %s: sort_key", name);
+	if (x->has_sk)
+		rc = parse_key(v, what, &x->sk, err);
+	snprintf(what, sizeof(what), "index %s", name);
+	if (rc == 0)
+		rc = parse_projection(json_object_get(j, "projection"), what, x, err);
+	return rc;
+}
+
+/* The "indexes" member (NULL: none) into s, replacing what s had. */
+static int parse_indexes(json_t *v, struct table_schema *s, struct dyn_err *err)
+{
+	size_t i, n = v ? json_array_size(v) : 0;
+	int rc = 0;
+
+	for (i = 0; i < s->nindex; i++) {
+		for (size_t j = 0; j < s->index[i].ninclude; j++)
+			free(s->index[i].include[j]);
+		free(s->index[i].include);
+	}
+	free(s->index);
+	s->index = NULL;
+	s->nindex = 0;
+	if (v && !json_is_array(v))
+		return err_set(err, EINVAL, "indexes must be an array");
+	if (n > DB_MAX_INDEXES)
+		return err_set(err, EINVAL, "indexes: at most %d indexes per table",
+			       DB_MAX_INDEXES);
+	if (n && !(s->index = calloc(n, sizeof(*s->index))))
+		return -ENOMEM;
+	for (i = 0; i < n && rc == 0; i++) {
+		s->nindex++; /* owned from now on, even half-parsed */
+		rc = parse_index(json_array_get(v, i), i, &s->index[i], err);
+	}
+	return rc;
+}
+
+/* Parse text into *s (whose key part and indexes it replaces). */
 static int parse_schema(const char *text, size_t len, struct table_schema *s,
 			struct dyn_err *err)
 {
@@ -217,14 +339,7 @@ static int parse_schema(const char *text, size_t len, struct table_schema *s,
 	} else {
 		memset(&s->sk, 0, sizeof(s->sk));
 	}
-	v = json_object_get(root, "indexes");
-	if (v && !json_is_array(v)) {
-		rc = err_set(err, EINVAL, "indexes must be an array");
-		goto out;
-	}
-	if (v && json_array_size(v) != s->nindex)
-		rc = err_set(err, EINVAL, "changing indexes through _schema.json is not "
-					  "supported yet; keep \"indexes\" as it reads");
+	rc = parse_indexes(json_object_get(root, "indexes"), s, err);
 out:
 	json_decref(root);
 	return rc;
@@ -235,10 +350,38 @@ static bool same_key(const struct key_attr *a, const struct key_attr *b)
 	return a->type == b->type && !strcmp(a->name, b->name);
 }
 
+static bool same_index(const struct index_def *a, const struct index_def *b)
+{
+	size_t i;
+
+	if (strcmp(a->name, b->name) || !same_key(&a->pk, &b->pk) || a->has_sk != b->has_sk ||
+	    (a->has_sk && !same_key(&a->sk, &b->sk)) || a->proj != b->proj ||
+	    a->ninclude != b->ninclude)
+		return false;
+	for (i = 0; i < a->ninclude; i++)
+		if (strcmp(a->include[i], b->include[i]))
+			return false;
+	return true;
+}
+
+/* The schema as written is the one the table has (nothing to do). */
+static bool same_schema(const struct table_schema *a, const struct table_schema *b)
+{
+	size_t i;
+
+	if (!same_key(&a->pk, &b->pk) || a->has_sk != b->has_sk ||
+	    (a->has_sk && !same_key(&a->sk, &b->sk)) || a->nindex != b->nindex)
+		return false;
+	for (i = 0; i < a->nindex; i++)
+		if (!same_index(&a->index[i], &b->index[i]))
+			return false;
+	return true;
+}
+
 int schema_commit(struct fsx *fs, struct node *n, const char *text, size_t len)
 {
 	char path[NAME_BUF + 32];
-	struct table_schema s;
+	struct table_schema s, old;
 	struct dyn_err err;
 	struct tbl_stats st;
 	struct val pk, sk;
@@ -249,18 +392,22 @@ int schema_commit(struct fsx *fs, struct node *n, const char *text, size_t len)
 	rc = node_key(fs, n, &t, &pk, &sk);
 	if (rc < 0)
 		return rc;
+	val_free(&pk);
+	val_free(&sk);
 	rc = tbl_schema(t, &s);
 	if (rc < 0)
 		return rc;
-	{
-		struct key_attr opk = s.pk, osk = s.sk;
-		bool ohas = s.has_sk;
-
-		rc = parse_schema(text, len, &s, &err);
-		if (rc == 0 && same_key(&opk, &s.pk) && ohas == s.has_sk &&
-		    (!ohas || same_key(&osk, &s.sk)))
-			goto out; /* unchanged: nothing to do, even on a full table */
+	rc = tbl_schema(t, &old);
+	if (rc < 0) {
+		schema_free(&s);
+		return rc;
 	}
+	rc = parse_schema(text, len, &s, &err);
+	if (rc == 0 && same_schema(&old, &s)) {
+		schema_free(&old);
+		goto out; /* unchanged: nothing to do, even on a full table */
+	}
+	schema_free(&old);
 	if (rc == 0)
 		rc = schema_check(&s, &err);
 	if (rc == 0)

@@ -407,6 +407,16 @@ void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	int err;
 
 	n = scratch_node_locked(fs, ino, &err);
+	if (!n && !err && (n = node_get(fs, ino))) { /* _index/ and query entries */
+		err = -view_readlink(fs, n, &target);
+		node_put(fs, n);
+		if (err)
+			fuse_reply_err(req, err);
+		else
+			fuse_reply_readlink(req, target);
+		free(target);
+		return;
+	}
 	if (!n) {
 		fuse_reply_err(req, err ? err : EINVAL);
 		return;

@@ -58,14 +58,14 @@ expect_fail "background start on a non-empty mount point" "not empty" "$DYNFS" "
 
 section "the root"
 mount_fresh
-expect_eq "fresh root" "$(lines ls -a "$MNT")" ". .. _errors "
+expect_eq "fresh root" "$(lines ls -a "$MNT")" ". .. _errors _tx "
 expect_eq "_errors mode" "$(stat -c '%A %s' "$MNT/_errors")" "-r--r--r-- 0"
 expect_eq "_errors is empty" "$(cat "$MNT/_errors")" ""
 mkdir -p "$T/m2"
 expect_fail "second dynfs on a mounted store" "in use" "$DYNFS" "$STORE" "$T/m2" -f
 expect_ok "mkdir makes a table" mkdir "$MNT/users"
 expect_fail "mkdir of an existing table" "File exists" mkdir "$MNT/users"
-expect_eq "root after mkdir" "$(lines ls "$MNT")" "_errors users "
+expect_eq "root after mkdir" "$(lines ls "$MNT")" "_errors _tx users "
 expect_eq "table dir mode" "$(stat -c '%A' "$MNT/users")" "drwxr-xr-x"
 expect_eq "owner is the mounting user" "$(stat -c '%u:%g' "$MNT/users")" "$(id -u):$(id -g)"
 expect_eq "default schema" "$(cat "$MNT/users/_schema.json")" '{
@@ -93,7 +93,7 @@ expect_eq "stat size equals wc -c" "$(stat -c %s "$MNT/users/hedy.json")" \
 	"$(wc -c <"$MNT/users/hedy.json")"
 expect_eq "stat size equals the text" "$(stat -c %s "$MNT/users/hedy.json")" "$((${#want} + 1))"
 expect_eq "item mode" "$(stat -c %A "$MNT/users/hedy.json")" "-rw-r--r--"
-expect_eq "listing" "$(lines ls "$MNT/users")" "_schema.json hedy.json "
+expect_eq "listing" "$(lines ls "$MNT/users")" "_batch _index _schema.json _stats.json hedy.json "
 
 section "a table with a sort key (N), through _schema.json"
 mkdir "$MNT/quiz" || fail "mkdir quiz"
@@ -120,7 +120,7 @@ for p in zed bob Carl; do
 	mkdir "$MNT/quiz/$p" && echo '{}' >"$MNT/quiz/$p/1.json" || fail "partition $p"
 done
 expect_eq "ls -U: partitions in key order" "$(lines ls -U "$MNT/quiz")" \
-	"_schema.json Carl ada bob zed "
+	"_schema.json _stats.json _batch Carl ada bob zed _index "
 expect_eq "partitions are directories" "$(stat -c %F "$MNT/quiz/bob")" "directory"
 
 section "S sort keys in byte order"
@@ -140,7 +140,7 @@ expect_eq "find" "$(cd "$MNT" && find . -name '*.json' ! -name '_*' | sort | tr 
 		./quiz/bob/1.json ./quiz/zed/1.json ./users/hedy.json ./words/x/{B,a,aa,ab-c,b,é}.json |
 		sort | tr '\n' ' ')"
 expect_eq "find -type d" "$(cd "$MNT" && find . -type d | sort | tr '\n' ' ')" \
-	". ./quiz ./quiz/Carl ./quiz/ada ./quiz/bob ./quiz/zed ./users ./words ./words/x "
+	". ./quiz ./quiz/Carl ./quiz/_index ./quiz/ada ./quiz/bob ./quiz/zed ./users ./users/_index ./words ./words/_index ./words/x "
 expect_eq "grep -rl" "$(grep -rl 'hedy@hedy.org' "$MNT" | sed "s|$MNT||")" "/users/hedy.json"
 printf '{"email": "ada@example.org"}\n' >"$T/ada.json"
 expect_ok "cp in" cp "$T/ada.json" "$MNT/users/ada.json"
@@ -169,9 +169,9 @@ touch "$MNT/users/.scratch"
 expect_ok "rm -r table without sort key (items, scratch, _schema.json)" rm -r "$MNT/users"
 expect_eq "rm -r printed nothing" "$(cat "$T/err")" ""
 expect_ok "rm -rf table" rm -rf "$MNT/words"
-expect_eq "root after rm -r" "$(lines ls "$MNT")" "_errors "
+expect_eq "root after rm -r" "$(lines ls "$MNT")" "_errors _tx "
 expect_ok "mkdir the table again" mkdir "$MNT/users"
-expect_eq "a new table is empty" "$(lines ls "$MNT/users")" "_schema.json "
+expect_eq "a new table is empty" "$(lines ls "$MNT/users")" "_batch _index _schema.json _stats.json "
 
 section "df -i counts items"
 for i in 1 2 3 4 5; do touch "$MNT/users/u$i.json"; done

@@ -126,15 +126,15 @@ expect_fail "reserved _ name" "Invalid argument" mkdir "$MNT/_tables"
 expect_eq "three lines" "$(new_errors | grep -c 'not a table name\|dynfs.s own')" 3
 new_errors | grep -q '^.* /ab: not a table name' || fail "no line for /ab: $(new_errors)"
 expect_ok "a table named _xyz, written %5Fxyz" mkdir "$MNT/%5Fxyz"
-expect_eq "root listing" "$(lines ls "$MNT")" "%5Fxyz _errors nums quiz users "
-expect_eq "its name" "$(ls "$MNT/%5Fxyz")" "_schema.json"
-expect_fail "lookup of a reserved root name" "No such file" stat "$MNT/_tx"
+expect_eq "root listing" "$(lines ls "$MNT")" "%5Fxyz _errors _tx nums quiz users "
+expect_eq "its name" "$(ls "$MNT/%5Fxyz" | tr '\n' ' ')" "_batch _index _schema.json _stats.json "
+expect_fail "lookup of a reserved root name" "No such file" stat "$MNT/_txn"
 
 section "names in tables"
 errors_mark
-expect_fail "reserved _ name in a table" "Invalid argument" touch "$MNT/users/_stats.json"
+expect_fail "reserved _ name in a table" "Invalid argument" touch "$MNT/users/_stat.json"
 expect_fail "reserved _ name in a partition" "Invalid argument" touch "$MNT/quiz/felienne#3/_x.json"
-expect_fail "lookup of an unknown _ name" "No such file" stat "$MNT/users/_batch"
+expect_fail "lookup of an unknown _ name" "No such file" stat "$MNT/users/_batches"
 expect_eq "reserved names logged" "$(new_errors | grep -c "dynfs's own")" 2
 errors_mark
 expect_fail "an item at the top of a table with a sort key" "Invalid argument" \

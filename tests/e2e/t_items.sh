@@ -206,7 +206,7 @@ expect_fail "%41.json is not the item A" "No such file" cat "$T1/A.json"
 mkdir "$MNT/nums"
 printf '{"partition_key": {"name": "n", "type": "N"}}' >"$MNT/nums/_schema.json"
 for n in 7 -1.5 1e+21 0.001; do touch "$MNT/nums/$n.json" || fail "touch nums/$n.json"; done
-expect_eq "N keys" "$(lines ls -U "$MNT/nums")" "_schema.json -1.5.json 0.001.json 7.json 1e+21.json "
+expect_eq "N keys" "$(lines ls -U "$MNT/nums")" "_schema.json _stats.json _batch -1.5.json 0.001.json 7.json 1e+21.json _index "
 echo '{}' >"$MNT/nums/1.0.json"
 expect_eq "1.0.json is a scratch file, not item 1" "$(ls "$MNT/nums" | grep -c '^1\.json$')" 0
 mkdir "$MNT/bins"

@@ -52,7 +52,7 @@ expect_fail "old name gone" "No such file" cat "$U/ada.json"
 expect_eq "key rewritten" "$(compact "$U/ada-lovelace.json")" '{"id":"ada-lovelace","email":"ada@example.org"}'
 expect_eq "size at once" "$(stat -c %s "$U/ada-lovelace.json")" "$(wc -c <"$U/ada-lovelace.json")"
 expect_eq "inode number kept" "$(stat -c %i "$U/ada-lovelace.json")" "$ino"
-expect_eq "listing" "$(lines ls "$U")" "_schema.json ada-lovelace.json grace.json "
+expect_eq "listing" "$(lines ls "$U")" "_batch _index _schema.json _stats.json ada-lovelace.json grace.json "
 expect_ok "mv within a partition" mv "$Q/felienne#3/2022-10.json" "$Q/felienne#3/2022-12.json"
 expect_eq "sort key rewritten" "$(compact "$Q/felienne#3/2022-12.json")" \
 	'{"id#level":"felienne#3","week":"2022-12","score":90}'
@@ -73,7 +73,7 @@ expect_eq "RENAME_NOREPLACE to a new name" "$(ren "$U/ada-lovelace.json" "$U/ada
 expect_eq "RENAME_EXCHANGE" "$(ren "$U/ada.json" "$U/grace.json" $EXCHANGE)" "Invalid argument"
 expect_ok "mv onto an existing item" mv "$U/ada.json" "$U/grace.json"
 expect_eq "target replaced" "$(compact "$U/grace.json")" '{"id":"grace","email":"ada@example.org"}'
-expect_eq "source gone" "$(lines ls "$U")" "_schema.json grace.json "
+expect_eq "source gone" "$(lines ls "$U")" "_batch _index _schema.json _stats.json grace.json "
 expect_eq "rename onto itself" "$(ren "$U/grace.json" "$U/grace.json")" "ok"
 
 section "scratch -> item: a validated put"
@@ -127,7 +127,7 @@ mkdir "$MNT/empty"
 printf '{"partition_key": {"name": "k", "type": "N"}, "indexes": []}\n' >"$MNT/empty/.schema.new"
 expect_ok "mv onto _schema.json of an empty table" mv "$MNT/empty/.schema.new" "$MNT/empty/_schema.json"
 expect_eq "schema changed" "$(jq -c .partition_key "$MNT/empty/_schema.json")" '{"name":"k","type":"N"}'
-expect_eq "no scratch left" "$(ls -a "$MNT/empty" | tr '\n' ' ')" ". .. _schema.json "
+expect_eq "no scratch left" "$(ls -a "$MNT/empty" | tr '\n' ' ')" ". .. _batch _index _schema.json _stats.json "
 printf '{"partition_key": {"name": "other", "type": "S"}}' >"$U/.s.new"
 expect_eq "onto _schema.json of a full table" "$(ren "$U/.s.new" "$U/_schema.json")" "Device or resource busy"
 expect_eq "schema unchanged" "$(jq -c .partition_key "$U/_schema.json")" '{"name":"id","type":"S"}'
@@ -171,6 +171,6 @@ expect_ok "scratch dir renamed" mv "$U/.d2" "$U/.d3"
 expect_eq "its content moved" "$(ls "$U/.d3")" "f"
 expect_eq "scratch dir onto an item name" "$(ren "$U/.d1" "$U/dir.json")" "Invalid cross-device link"
 rm -rf "$U/.d1" "$U/.d3" "$Q/hedy#1/.b"
-expect_eq "users at the end" "$(lines ls -a "$U")" ". .. _schema.json carl.json grace.json "
+expect_eq "users at the end" "$(lines ls -a "$U")" ". .. _batch _index _schema.json _stats.json carl.json grace.json "
 
 done_test

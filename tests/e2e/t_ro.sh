@@ -24,7 +24,7 @@ section "mount -o ro: reading"
 mount_store -o ro
 U=$MNT/users/hedy.json
 Q=$MNT/quiz/felienne#3/2022-09.json
-expect_eq "ls" "$(lines ls "$MNT")" "_errors quiz users "
+expect_eq "ls" "$(lines ls "$MNT")" "_errors _tx quiz users "
 expect_eq "cat" "$(compact "$U")" '{"id":"hedy","email":"hedy@hedy.org"}'
 expect_eq "jq" "$(jq -r .score "$Q")" 95
 expect_eq "stat size" "$(stat -c %s "$U")" "$(wc -c <"$U")"
@@ -59,13 +59,13 @@ expect_fail "a scratch directory" "$RO" mkdir "$MNT/users/.tmp"
 expect_fail "setxattr" "$RO" python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.a", b"1")' "$U"
 expect_fail "write /_errors" "Read-only file system\|Permission denied" sh -c 'echo x >"$1"' _ "$MNT/_errors"
 expect_eq "nothing changed" "$(compact "$U")" '{"id":"hedy","email":"hedy@hedy.org"}'
-expect_eq "nothing created" "$(lines ls -a "$MNT/users")" ". .. _schema.json hedy.json "
+expect_eq "nothing created" "$(lines ls -a "$MNT/users")" ". .. _batch _index _schema.json _stats.json hedy.json "
 unmount
 
 section "read-write again: the data is as it was"
 mount_store
 expect_eq "item" "$(compact "$U")" '{"id":"hedy","email":"hedy@hedy.org"}'
-expect_eq "tables" "$(lines ls "$MNT")" "_errors quiz users "
+expect_eq "tables" "$(lines ls "$MNT")" "_errors _tx quiz users "
 expect_ok "writable again" sh -c 'echo "{\"n\": 1}" >"$1"' _ "$U"
 unmount
 

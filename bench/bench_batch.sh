@@ -1,0 +1,133 @@
+#!/bin/bash
+# bench_batch.sh - the bulk import path, `cat dump.jsonl > /db/users/_batch`,
+# against what parsing and copying the same bytes cost.
+#
+# usage: bench/bench_batch.sh [DYNFS] [N]
+#   DYNFS  the dynfs binary (default: build/dynfs)
+#   N      users to import (default 100000)
+# environment: BENCH_REPS (default 3; the best of them is reported),
+#   BENCH_STORE_DIR (where stores go; default a temp dir under /tmp).
+#
+# The dump is N users as scripts/gen-demo makes them (about 270 bytes
+# each, sets, maps, binary, 13-digit numbers), the table has the demo's
+# schema (username; email-index; epoch-created-index).  Timed, each on a
+# fresh store and mount:
+#   import            cat dump > _batch, default options (fsync=always)
+#   import-nosync     the same with -o fsync=off
+#   import-dd         dd bs=1M (fewer, larger writes; up to max_write)
+#   import-1by1       one line per write(): xargs-like worst case, shown
+#                     for 10% of N and scaled, since it is slow
+# and as the yardsticks:
+#   jq                jq -c . dump > /dev/null   (a JSON parse limit)
+#   cat               cat dump > /dev/shm/x      (copying the bytes)
+# Ratios are import time over each yardstick.  Wall clock, best of REPS.
+set -eu
+cd "$(dirname "$0")/.."
+DYNFS=$(realpath "${1:-build/dynfs}")
+N=${2:-100000}
+REPS=${BENCH_REPS:-3}
+BASE=$(mktemp -d "${BENCH_STORE_DIR:-/tmp}/bench-batch.XXXXXX")
+MNT=$BASE/mnt
+PID=
+
+cleanup() {
+	if mountpoint -q "$MNT" 2>/dev/null; then
+		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null || true
+	fi
+	[ -n "$PID" ] && wait "$PID" 2>/dev/null || true
+	rm -rf "$BASE" /dev/shm/bench-batch.$$
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+echo "generating $N users..."
+python3 - "$N" "$BASE" <<'EOF'
+import importlib.machinery, importlib.util, json, random, sys
+loader = importlib.machinery.SourceFileLoader("gendemo", "scripts/gen-demo")
+spec = importlib.util.spec_from_loader("gendemo", loader)
+m = importlib.util.module_from_spec(spec)
+loader.exec_module(m)
+n, out = int(sys.argv[1]), sys.argv[2]
+rng = random.Random(m.SEED)
+users, _ = m.users(rng, n)
+with open(out + "/users.jsonl", "w") as f:
+    for u in users[:n]:
+        f.write(json.dumps(u, ensure_ascii=False, separators=(",", ":")) + "\n")
+schema = m.key_schema("username", indexes=[
+    m.index("email-index", "email"),
+    m.index("epoch-created-index", "epoch", "N", "created", "N")])
+with open(out + "/users.schema.json", "w") as f:
+    json.dump(schema, f)
+EOF
+DUMP=$BASE/users.jsonl
+LINES=$(wc -l <"$DUMP")
+BYTES=$(wc -c <"$DUMP")
+echo "dump: $LINES lines, $BYTES bytes"
+
+# A fresh store holding the empty table (made by `dynfs import`, which
+# takes a schema with indexes), mounted with the given options.
+mount_new() {
+	rm -rf "$BASE/store" "$MNT"
+	mkdir -p "$MNT"
+	"$DYNFS" import "$BASE/store" /dev/null --format jsonl --table users \
+		--schema "$BASE/users.schema.json" --quiet
+	"$DYNFS" "$BASE/store" "$MNT" -f "$@" 2>>"$BASE/dynfs.log" &
+	PID=$!
+	for _ in $(seq 200); do mountpoint -q "$MNT" && break; sleep 0.05; done
+	mountpoint -q "$MNT" || { cat "$BASE/dynfs.log" >&2; exit 1; }
+}
+
+unmount() {
+	fusermount3 -u "$MNT"
+	wait "$PID" 2>/dev/null || true
+	PID=
+}
+
+# import NAME CMD [dynfs options]: time CMD (which reads $DUMP and writes
+# $MNT/users/_batch) on a fresh mount; check the count; keep the best.
+declare -A BEST
+import() {
+	local name=$1 cmd=$2 t0 t n
+	shift 2
+	mount_new "$@"
+	t0=$(now)
+	eval "$cmd"
+	t=$(elapsed "$t0")
+	n=$(ls -U "$MNT/users" | grep -v '^_' | grep -c '\.json$' || true)
+	unmount
+	BEST[$name]=$(min "${BEST[$name]:-}" "$t")
+	printf '  %-14s %8.3fs  (%s items)\n' "$name" "$t" "$n"
+}
+
+SLICE=$((LINES / 10))
+head -n "$SLICE" "$DUMP" >"$BASE/slice.jsonl"
+for rep in $(seq "$REPS"); do
+	echo "repetition $rep"
+	import import 'cat "$DUMP" >"$MNT/users/_batch"'
+	import import-nosync 'cat "$DUMP" >"$MNT/users/_batch"' -o fsync=off
+	import import-dd 'dd if="$DUMP" of="$MNT/users/_batch" bs=1M status=none'
+	import import-1by1 'while IFS= read -r l; do printf "%s\\n" "$l"; done <"$BASE/slice.jsonl" >"$MNT/users/_batch"'
+	t0=$(now)
+	jq -c . "$DUMP" >/dev/null
+	BEST[jq]=$(min "${BEST[jq]:-}" "$(elapsed "$t0")")
+	t0=$(now)
+	cat "$DUMP" >/dev/shm/bench-batch.$$
+	BEST[cat]=$(min "${BEST[cat]:-}" "$(elapsed "$t0")")
+	rm -f /dev/shm/bench-batch.$$
+done
+
+echo
+echo "best of $REPS, $LINES users ($BYTES bytes):"
+printf '  %-14s %8s %10s %8s %8s\n' what seconds "MB/s" "/jq" "/cat"
+for k in import import-nosync import-dd jq cat; do
+	printf '  %-14s %8.3f %10.1f %8s %8s\n' "$k" "${BEST[$k]}" \
+		"$(awk -v b="$BYTES" -v t="${BEST[$k]}" 'BEGIN { printf "%.1f", b / t / 1e6 }')" \
+		"$(ratio "${BEST[$k]}" "${BEST[jq]}")" "$(ratio "${BEST[$k]}" "${BEST[cat]}")"
+done
+scaled=$(awk -v t="${BEST[import-1by1]}" 'BEGIN { printf "%.3f", t * 10 }')
+printf '  %-14s %8.3f %10s %8s %8s   (one write per line; measured on %d lines, x10)\n' \
+	import-1by1 "$scaled" "-" "$(ratio "$scaled" "${BEST[jq]}")" "$(ratio "$scaled" "${BEST[cat]}")" "$SLICE"

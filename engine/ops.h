@@ -1,0 +1,234 @@
+/*
+ * ops.h - write requests over db_apply(): UpdateItem, conditional PutItem
+ * and DeleteItem, `_batch` JSON Lines and `/_tx` transaction documents.
+ *
+ * Everything here is a thin layer of meaning over db_apply(), the one
+ * atomic write primitive (db.h): a condition or an update expression
+ * becomes a db_modify_fn callback that runs under the table's write lock
+ * with the current item, so "read, test, write" is one atomic step and
+ * indexes are maintained by db_apply() as for any other write.
+ *
+ * Errors (negative errno, dyn_err filled):
+ *   -ECANCELED  a condition ("if") was false: DynamoDB's
+ *               ConditionalCheckFailedException.  The item is unchanged.
+ *               Front ends map it as they must: a `_batch` line with a
+ *               failed condition is a bad line (write() fails with
+ *               EINVAL); a /_tx with one fails close/fsync with ECANCELED.
+ *   -EINVAL     bad request: JSON, envelope, expression, key (missing,
+ *               wrong type, extra attributes), an update of a key
+ *               attribute ("Cannot update attribute id. This attribute is
+ *               part of the key"), a resulting item that is invalid, two
+ *               operations on one item in a transaction.
+ *   -EFBIG      the resulting item is over 400 KB.
+ *   -ENOENT     the table was dropped.
+ *   -EIO        the journal refused the write; nothing changed.
+ *
+ * The `_batch` line grammar (SPEC §6), one JSON object per line:
+ *
+ *   ITEM                                    put (a bare object)
+ *   {"put": ITEM, "if": EXPR}               put, optionally conditional
+ *   {"delete": KEY, "if": EXPR}             delete (absent item: no-op)
+ *   {"update": KEY, "set": {...}, "add": {...}, "remove": [...],
+ *    "delete_from": {...}, "if": EXPR}      update, sugar form
+ *   {"update": KEY, "expr": "ADD visits :one", "values": {":one": 1},
+ *    "names": {"#n": "name"}, "if": EXPR}   update, expression form
+ *   {"check": KEY, "if": EXPR}              condition check (/_tx only)
+ *
+ * The envelope rule.  An object is an envelope exactly when ALL its
+ * members are from the vocabulary {put, delete, update, check, if, set,
+ * add, remove, delete_from, expr, values, names, table} and at least one
+ * of put/delete/update/check is among them; any other object is an item
+ * to put.  So an item whose attributes happen to be only such names
+ * (say {"put": {...}, "if": "x"}) must itself be wrapped: {"put": ITEM}.
+ * Inside an envelope:
+ *   - exactly one of put/delete/update/check;
+ *   - ITEM is a document-form object (item files' format); KEY is an
+ *     object holding exactly the table's key attributes;
+ *   - "if" is a condition expression, "expr" an update expression (text;
+ *     literals may be inline, as everywhere in dynfs); "values" (":v" ->
+ *     any value) and "names" ("#n" -> attribute name) bind both, and
+ *     every binding must be used (DynamoDB's rule);
+ *   - "set" {name: value}, "add" {name: number or set}, "remove" [name],
+ *     "delete_from" {name: set} name TOP-LEVEL attributes literally (a
+ *     name with a '.' is one attribute, not a path); they are turned into
+ *     one update expression with generated #names and :values, and may
+ *     not be combined with "expr";
+ *   - an update with no actions at all creates the key-only item if it
+ *     is absent and leaves an existing one untouched;
+ *   - "table" names the table: required in /_tx; in `_batch` optional,
+ *     and if given it must be the table of the `_batch` file;
+ *   - blank lines (only spaces, tabs, CR) are skipped.
+ * UpdateItem semantics are DynamoDB's: an update of a missing item
+ * creates it with its key attributes plus whatever the update sets (ADD
+ * counts from 0), the condition sees the item as it was (absent: every
+ * attribute missing), key attributes can be neither set nor removed.
+ *
+ * Thread safety: the single-item calls and ops_tx_run() are thread-safe
+ * (db_apply's locking).  An ops_batch_t is used by one thread at a time.
+ */
+#ifndef DYNFS_OPS_H
+#define DYNFS_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "err.h"
+#include "expr.h"
+#include "val.h"
+
+/* ---- single items ---- */
+
+/*
+ * PutItem: store item (borrowed, not changed), replacing any item with
+ * its key, if cond (may be NULL) holds for the current item.  flags:
+ * DB_IF_ABSENT / DB_IF_PRESENT as for db_apply.  -ECANCELED when cond is
+ * false.
+ */
+int ops_put_if(db_t *db, table_t *t, struct val *item, const expr_t *cond, int flags,
+	       struct dyn_err *err);
+
+/*
+ * DeleteItem: delete the item with key pk/sk (sk NULL without a sort
+ * key) if cond (may be NULL) holds.  Deleting an absent item succeeds
+ * (the condition still sees it as absent).  old_out (may be NULL)
+ * receives the deleted item (new), VAL_NULL if there was none.
+ */
+int ops_delete_if(db_t *db, table_t *t, const struct val *pk, const struct val *sk,
+		  const expr_t *cond, struct val *old_out, struct dyn_err *err);
+
+/*
+ * UpdateItem: apply update (an expr_parse_update() result; NULL: no
+ * actions) to the item with key pk/sk, creating it if absent, if cond
+ * (may be NULL) holds.  new_out (may be NULL) receives the item as
+ * stored (new; DynamoDB's ReturnValues ALL_NEW).  -EINVAL when update
+ * touches a key attribute.
+ */
+int ops_update(db_t *db, table_t *t, const struct val *pk, const struct val *sk,
+	       const expr_t *update, const expr_t *cond, struct val *new_out,
+	       struct dyn_err *err);
+
+/* -EINVAL (DynamoDB's message) if update writes a key attribute of t. */
+int ops_check_update_keys(table_t *t, const expr_t *update, struct dyn_err *err);
+
+/* ---- _batch: JSON Lines ---- */
+
+typedef struct ops_batch ops_batch_t;
+
+#define OPS_LINE_MAX (8u << 20)	 /* longest line accepted, bytes */
+#define OPS_BATCH_KEEP_ERRORS 1000 /* failures kept for the summary */
+
+/*
+ * Called for every rejected line, in line order: line number (1-based,
+ * counting every line including blank ones), errno (positive; ECANCELED
+ * for a failed condition) and a one-line reason.  All borrowed for the
+ * call.
+ */
+typedef void (*ops_report_fn)(void *ctx, uint64_t line, int code, const char *msg);
+
+/*
+ * A batch session for table t (borrowed: the caller keeps it open for
+ * the session's lifetime).  report may be NULL.  *out new
+ * (ops_batch_free).  -ENOMEM.
+ */
+int ops_batch_new(db_t *db, table_t *t, ops_report_fn report, void *ctx, ops_batch_t **out);
+void ops_batch_free(ops_batch_t *b);
+
+/*
+ * Consecutive lines on distinct items are applied with one db_apply() of
+ * up to max operations (default DB_MAX_TX_OPS; 1 = one db_apply() per
+ * line), which shares one journal record and one fsync among them.  The
+ * outcome is the same as applying them one by one: each line's result
+ * depends only on its own item, a line on an item already in the group
+ * starts a new group, and when a group fails, it is split around the
+ * failing line, which alone is rejected.
+ */
+void ops_batch_set_group(ops_batch_t *b, size_t max);
+
+/*
+ * Feed bytes of the stream.  Every line completed by them is applied, in
+ * order; an unterminated last line is kept for the next call (or
+ * ops_batch_finish).  Bad lines are rejected, reported, and do not stop
+ * the lines after them.  Returns 0 if every line completed here was
+ * applied, else the errno of the first rejected one (ECANCELED and
+ * EEXIST mapped to EINVAL), overridden by -EIO / -ENOMEM / -ENOENT
+ * (table dropped) if any line met those.
+ */
+int ops_batch_feed(ops_batch_t *b, const char *buf, size_t len);
+
+/* Apply the unterminated last line, if any.  Returns as ops_batch_feed. */
+int ops_batch_finish(ops_batch_t *b);
+
+/* Bytes of an unterminated last line waiting for its newline. */
+size_t ops_batch_pending(const ops_batch_t *b);
+/* The unterminated last line is not a whole JSON value yet (see
+ * ops_json_incomplete): more of it may still come. */
+bool ops_batch_pending_incomplete(const ops_batch_t *b);
+
+struct ops_batch_stats {
+	uint64_t lines;	  /* complete lines seen (blank ones too) */
+	uint64_t applied; /* lines applied */
+	uint64_t failed;  /* lines rejected */
+	uint64_t applies; /* db_apply() calls made (for benchmarks) */
+};
+void ops_batch_stats(const ops_batch_t *b, struct ops_batch_stats *out);
+
+/*
+ * The session's summary as one line of JSON plus newline (new):
+ * {"applied": N, "failed": M, "errors": [{"line": L, "error": "..."}]}
+ * with the first OPS_BATCH_KEEP_ERRORS failures.  -ENOMEM.
+ */
+int ops_batch_summary(const ops_batch_t *b, char **out, size_t *len);
+
+/*
+ * True if text[0..len) may be the beginning of a JSON value that has not
+ * ended yet: nothing but whitespace, or an unclosed string, object or
+ * array.  (Not a validity check: `{"a": ]` is "complete", and wrong.)
+ * Front ends use it to tell a document still being written from a
+ * finished one at a close that is not the last.
+ */
+bool ops_json_incomplete(const char *text, size_t len);
+
+/* ---- /_tx: transactions ---- */
+
+enum ops_tx_status {
+	OPS_TX_COMMITTED, /* everything applied */
+	OPS_TX_CANCELLED, /* a condition failed: nothing applied */
+	OPS_TX_INVALID,	  /* a bad document or operation: nothing applied */
+	OPS_TX_FAILED,	  /* journal or memory failure: nothing applied */
+};
+
+struct ops_tx_result {
+	enum ops_tx_status status; /* see above */
+	int code;		   /* 0, or the positive errno returned */
+	size_t nops;		   /* operations in the document (if it parsed) */
+	bool has_op;		   /* the failure belongs to operation `op` */
+	size_t op;		   /* 0-based index into "ops" */
+	char what[300];		   /* that op: "update users/hedy", or "" */
+	char reason[600];	   /* why it failed, or "" */
+};
+
+/*
+ * Run one transaction document {"ops": [OP, ...]}: each OP an envelope
+ * (grammar above) with a "table"; 1..DB_MAX_TX_OPS operations on
+ * distinct items; all applied by one db_apply(), so all or nothing and
+ * isolated.  Returns 0 (committed), -ECANCELED (a condition failed),
+ * -EINVAL (bad JSON, unknown table, too many operations, two on one
+ * item, any bad operation), -EFBIG, -EIO, -ENOMEM; res says which
+ * operation and why.
+ */
+int ops_tx_run(db_t *db, const char *text, size_t len, struct ops_tx_result *res);
+
+/* res as one line "op 3 (update users/hedy): reason" (or the reason). */
+const char *ops_tx_message(const struct ops_tx_result *res, char *buf, size_t size);
+
+/*
+ * res as one line of JSON plus newline (new): {"status": "committed",
+ * "ops": N}, {"status": "cancelled", "op": I, "reason": "..."},
+ * {"status": "invalid", ["op": I,] "reason": "..."} or {"status":
+ * "failed", "reason": "..."}.  -ENOMEM.
+ */
+int ops_tx_result_json(const struct ops_tx_result *res, char **out, size_t *len);
+
+#endif

@@ -1,0 +1,435 @@
+/*
+ * ops_batch.c - `_batch` sessions: a stream of JSON Lines, each line one
+ * write request (ops.h), applied in order, each atomically on its own.
+ *
+ * Stream.  Bytes arrive in arbitrary pieces (write() calls).  A line
+ * that ends inside the piece is parsed straight from the caller's
+ * buffer; only a line split across pieces is copied, into `tail`, which
+ * holds the unterminated end of the stream and grows to the longest
+ * line (at most OPS_LINE_MAX; a longer line is rejected and skipped up
+ * to its newline without being stored).
+ *
+ * Groups.  A journal record and (with fsync=always) an fsync per line
+ * would cap a bulk import at the disk's sync rate, so consecutive lines
+ * are collected into a group of up to group_max requests on distinct
+ * items and applied with one db_apply().  This changes nothing a user
+ * can observe about the outcome: every line's effect depends only on
+ * its own item, no two lines of a group share one, so applying the group
+ * at once equals applying its lines in order.  When db_apply() fails at
+ * op f, the group is split: the lines before f are applied (as a group
+ * again), line f alone is rejected, and the lines after it go on as the
+ * next group; a failure that belongs to no single op (-EIO, -ENOMEM)
+ * rejects the whole range.  A line whose item is already in the group,
+ * a rejected line and the end of each feed close the group, so lines
+ * are applied in order, reports come in line order, and every line
+ * completed by a write() is applied before the write returns.
+ *
+ * Invariants: req[0..n) are parsed, bound and not yet applied, on
+ * pairwise distinct items, all indexed in hash[]; `in` is empty between
+ * lines.
+ */
+#include "opsint.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HASH_SLOTS 256 /* open addressing over at most DB_MAX_TX_OPS slots */
+
+struct ops_fail {
+	uint64_t line; /* 1-based line number */
+	char *msg;     /* reason (owned, UTF-8 sanitized) */
+};
+
+struct ops_batch {
+	db_t *db;			  /* borrowed */
+	table_t *t;			  /* borrowed */
+	ops_report_fn report;		  /* may be NULL */
+	void *rctx;			  /* its context */
+	size_t group_max;		  /* 1..DB_MAX_TX_OPS */
+	char *tail;			  /* unterminated last line */
+	size_t tail_len;		  /* bytes in tail */
+	size_t tail_cap;		  /* allocated */
+	bool skipping;			  /* dropping an overlong line up to '\n' */
+	uint64_t line;			  /* complete lines seen */
+	uint64_t applied;		  /* lines applied */
+	uint64_t failed;		  /* lines rejected */
+	uint64_t applies;		  /* db_apply() calls */
+	struct ops_fail *errs;		  /* first OPS_BATCH_KEEP_ERRORS failures */
+	size_t nerrs;			  /* used */
+	size_t errs_cap;		  /* allocated */
+	int worst;			  /* result of the current feed (negative) */
+	struct ops_req in;		  /* the line being parsed */
+	struct db_op in_op;		  /* its op */
+	size_t n;			  /* requests in the group */
+	struct ops_req req[DB_MAX_TX_OPS]; /* the group */
+	struct db_op op[DB_MAX_TX_OPS];	  /* their ops */
+	uint64_t lno[DB_MAX_TX_OPS];	  /* their line numbers */
+	uint8_t hash[HASH_SLOTS];	  /* slot + 1 by key hash, 0 = free */
+};
+
+int ops_batch_new(db_t *db, table_t *t, ops_report_fn report, void *ctx, ops_batch_t **out)
+{
+	struct ops_batch *b = calloc(1, sizeof(*b));
+	size_t i;
+
+	if (!b)
+		return -ENOMEM;
+	b->db = db;
+	b->t = t;
+	b->report = report;
+	b->rctx = ctx;
+	b->group_max = DB_MAX_TX_OPS;
+	ops_req_init(&b->in);
+	for (i = 0; i < DB_MAX_TX_OPS; i++)
+		ops_req_init(&b->req[i]);
+	*out = b;
+	return 0;
+}
+
+void ops_batch_free(ops_batch_t *b)
+{
+	size_t i;
+
+	if (!b)
+		return;
+	for (i = 0; i < b->n; i++)
+		ops_req_free(&b->req[i]);
+	ops_req_free(&b->in);
+	for (i = 0; i < b->nerrs; i++)
+		free(b->errs[i].msg);
+	free(b->errs);
+	free(b->tail);
+	free(b);
+}
+
+void ops_batch_set_group(ops_batch_t *b, size_t max)
+{
+	b->group_max = max < 1 ? 1 : max > DB_MAX_TX_OPS ? DB_MAX_TX_OPS : max;
+}
+
+size_t ops_batch_pending(const ops_batch_t *b)
+{
+	return b->skipping ? 0 : b->tail_len;
+}
+
+bool ops_batch_pending_incomplete(const ops_batch_t *b)
+{
+	return !b->skipping && b->tail_len && ops_json_incomplete(b->tail, b->tail_len);
+}
+
+void ops_batch_stats(const ops_batch_t *b, struct ops_batch_stats *out)
+{
+	out->lines = b->line;
+	out->applied = b->applied;
+	out->failed = b->failed;
+	out->applies = b->applies;
+}
+
+/* ---- failures ---- */
+
+/* Errno of the feed: severe ones win, else the first line's. */
+static int severity(int code)
+{
+	return code == EIO ? 3 : code == ENOMEM ? 2 : code == ENOENT ? 1 : 0;
+}
+
+static void fail_line(struct ops_batch *b, uint64_t line, int code, const char *msg)
+{
+	struct ops_fail *nv;
+	char *copy;
+
+	int mapped = code == ECANCELED || code == EEXIST ? EINVAL : code ? code : EIO;
+
+	b->failed++;
+	if (!b->worst || severity(mapped) > severity(-b->worst))
+		b->worst = -mapped;
+	if (b->nerrs < OPS_BATCH_KEEP_ERRORS) {
+		if (b->nerrs == b->errs_cap) {
+			size_t ncap = b->errs_cap ? b->errs_cap * 2 : 16;
+
+			nv = realloc(b->errs, ncap * sizeof(*nv));
+			if (nv) {
+				b->errs = nv;
+				b->errs_cap = ncap;
+			}
+		}
+		copy = strdup(msg);
+		if (copy && b->nerrs < b->errs_cap) {
+			ops_utf8_sanitize(copy);
+			b->errs[b->nerrs].line = line;
+			b->errs[b->nerrs++].msg = copy;
+		} else {
+			free(copy);
+		}
+	}
+	if (b->report)
+		b->report(b->rctx, line, code, msg);
+}
+
+static void fail_err(struct ops_batch *b, uint64_t line, int rc, const struct dyn_err *err)
+{
+	char buf[sizeof(err->msg) + sizeof(err->path) + 64];
+
+	if (err->code)
+		err_format(err, buf, sizeof(buf));
+	else
+		snprintf(buf, sizeof(buf), "%s", strerror(-rc));
+	fail_line(b, line, -rc, buf);
+}
+
+/* ---- the group ---- */
+
+/* err_clear() without clearing 800 bytes per line: what err_set and
+ * err_format look at. */
+static void err_reset(struct dyn_err *e)
+{
+	e->code = e->line = e->col = 0;
+	e->path[0] = e->msg[0] = 0;
+}
+
+
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ c[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static uint64_t hash_key(const struct val *v, uint64_t h)
+{
+	unsigned char t = (unsigned char)v->type;
+
+	h = hash_bytes(h, &t, 1);
+	if (v->type == VAL_N) {
+		h = hash_bytes(h, &v->n.neg, 1);
+		h = hash_bytes(h, &v->n.exp, sizeof(v->n.exp));
+		return hash_bytes(h, v->n.digit, v->n.ndigits);
+	}
+	if (v->type == VAL_S || v->type == VAL_B)
+		return hash_bytes(h, v->s.p, v->s.len);
+	return h;
+}
+
+static bool same_key(const struct db_op *a, const struct db_op *b)
+{
+	if (!val_equal(a->pk, b->pk))
+		return false;
+	return (!a->sk && !b->sk) || (a->sk && b->sk && val_equal(a->sk, b->sk));
+}
+
+/* Find op's slot in hash: returns the hash position; *hit if an op on
+ * the same item is in the group. */
+static size_t hash_find(struct ops_batch *b, const struct db_op *op, bool *hit)
+{
+	uint64_t h = hash_key(op->pk, 0xcbf29ce484222325ull);
+	size_t pos;
+
+	if (op->sk)
+		h = hash_key(op->sk, h);
+	pos = (size_t)(h ^ h >> 29) & (HASH_SLOTS - 1);
+	*hit = false;
+	while (b->hash[pos]) {
+		if (same_key(&b->op[b->hash[pos] - 1], op)) {
+			*hit = true;
+			break;
+		}
+		pos = (pos + 1) & (HASH_SLOTS - 1);
+	}
+	return pos;
+}
+
+/* Apply the group (see the file comment) and empty it. */
+static void group_flush(struct ops_batch *b)
+{
+	size_t k = 0, e = b->n, failed, f, i;
+	struct dyn_err err;
+	int rc;
+
+	while (k < b->n) {
+		err_reset(&err);
+		rc = db_apply(b->db, &b->op[k], e - k, &failed, &err);
+		b->applies++;
+		if (rc == 0) {
+			b->applied += e - k;
+			k = e;
+			e = b->n;
+		} else if (failed < e - k) {
+			f = k + failed;
+			if (f > k) {
+				e = f; /* the lines before it first */
+				continue;
+			}
+			fail_err(b, b->lno[k], rc, &err);
+			k++;
+			e = b->n;
+		} else {
+			for (i = k; i < e; i++)
+				fail_err(b, b->lno[i], rc, &err);
+			k = e;
+			e = b->n;
+		}
+	}
+	for (i = 0; i < b->n; i++)
+		ops_req_free(&b->req[i]);
+	b->n = 0;
+	memset(b->hash, 0, sizeof(b->hash));
+}
+
+/* Move the parsed line into the group. */
+static void group_add(struct ops_batch *b, uint64_t line)
+{
+	size_t i, pos;
+	bool hit;
+
+	pos = hash_find(b, &b->in_op, &hit);
+	if (hit || b->n == b->group_max) {
+		group_flush(b);
+		pos = hash_find(b, &b->in_op, &hit);
+	}
+	i = b->n++;
+	b->req[i] = b->in;
+	b->op[i] = b->in_op;
+	if (b->op[i].item)
+		b->op[i].item = &b->req[i].v;
+	b->op[i].ctx = &b->req[i].cb;
+	b->lno[i] = line;
+	b->hash[pos] = (uint8_t)(i + 1);
+	ops_req_init(&b->in);
+	if (b->n == b->group_max)
+		group_flush(b);
+}
+
+/* One complete line (without its newline). */
+static void process_line(struct ops_batch *b, const char *text, size_t len)
+{
+	uint64_t line = ++b->line;
+	struct dyn_err err;
+	int rc;
+
+	err_reset(&err);
+	rc = ops_line_parse(text, len, &b->in, &err);
+	if (rc == 1)
+		return;
+	if (rc == 0) {
+		rc = ops_req_bind(&b->in, b->t, &b->in_op, &err);
+		if (rc < 0)
+			ops_req_free(&b->in);
+	}
+	if (rc < 0) {
+		group_flush(b); /* keeps reports in line order */
+		fail_err(b, line, rc, &err);
+		return;
+	}
+	group_add(b, line);
+}
+
+static int tail_append(struct ops_batch *b, const char *p, size_t n)
+{
+	size_t need = b->tail_len + n, ncap;
+	char *nt;
+
+	if (need > b->tail_cap) {
+		ncap = b->tail_cap ? b->tail_cap : 4096;
+		while (ncap < need)
+			ncap *= 2;
+		nt = realloc(b->tail, ncap);
+		if (!nt)
+			return -ENOMEM;
+		b->tail = nt;
+		b->tail_cap = ncap;
+	}
+	memcpy(b->tail + b->tail_len, p, n);
+	b->tail_len = need;
+	return 0;
+}
+
+int ops_batch_feed(ops_batch_t *b, const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len, *nl;
+	size_t seg;
+
+	b->worst = 0;
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		seg = (size_t)((nl ? nl : end) - p);
+		if (b->skipping) {
+			if (nl) {
+				b->skipping = false;
+				b->line++;
+			}
+		} else if (b->tail_len + seg > OPS_LINE_MAX) {
+			group_flush(b);
+			b->tail_len = 0;
+			fail_line(b, b->line + 1, EINVAL, "line too long (over 8 MiB)");
+			if (nl)
+				b->line++;
+			else
+				b->skipping = true;
+		} else if (!nl) {
+			if (tail_append(b, p, seg) < 0) {
+				group_flush(b);
+				b->tail_len = 0;
+				fail_line(b, b->line + 1, ENOMEM, "out of memory");
+				b->skipping = true;
+			}
+		} else if (b->tail_len) {
+			if (tail_append(b, p, seg) < 0) {
+				group_flush(b);
+				b->line++;
+				fail_line(b, b->line, ENOMEM, "out of memory");
+			} else {
+				process_line(b, b->tail, b->tail_len);
+			}
+			b->tail_len = 0;
+		} else {
+			process_line(b, p, seg);
+		}
+		p += seg + (nl != NULL);
+	}
+	group_flush(b);
+	return b->worst;
+}
+
+int ops_batch_finish(ops_batch_t *b)
+{
+	b->worst = 0;
+	if (b->skipping) {
+		b->skipping = false;
+		b->line++;
+	} else if (b->tail_len) {
+		process_line(b, b->tail, b->tail_len);
+		b->tail_len = 0;
+	}
+	group_flush(b);
+	return b->worst;
+}
+
+/* ---- the summary ---- */
+
+int ops_batch_summary(const ops_batch_t *b, char **out, size_t *len)
+{
+	struct ops_out o = {0};
+	size_t i;
+
+	ops_out_fmt(&o, "{\"applied\": %llu, \"failed\": %llu, \"errors\": [",
+		    (unsigned long long)b->applied, (unsigned long long)b->failed);
+	for (i = 0; i < b->nerrs; i++) {
+		ops_out_fmt(&o, "%s{\"line\": %llu, \"error\": ", i ? ", " : "",
+			    (unsigned long long)b->errs[i].line);
+		ops_out_json_string(&o, b->errs[i].msg);
+		ops_out_add(&o, "}", 1);
+	}
+	ops_out_add(&o, "]}\n", 3);
+	if (o.oom) {
+		free(o.p);
+		return -ENOMEM;
+	}
+	*out = o.p;
+	*len = o.len;
+	return 0;
+}

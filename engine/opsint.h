@@ -1,0 +1,98 @@
+/*
+ * opsint.h - private to ops.c, ops_batch.c and ops_tx.c (and the ops
+ * unit tests): one parsed write request and how it becomes a db_op.
+ *
+ * Life of a request: ops_req_parse() turns one JSON object (a `_batch`
+ * line or an element of a /_tx "ops" list) into a struct ops_req,
+ * compiling its expressions; ops_req_bind() checks it against a table
+ * and fills a struct db_op whose callback context points into the
+ * request; db_apply() runs it; ops_req_free() releases it.  A bound
+ * request must not move in memory while its db_op is in use (the op
+ * points at req->v and req->cb).
+ */
+#ifndef DYNFS_OPSINT_H
+#define DYNFS_OPSINT_H
+
+#include "ops.h"
+
+enum ops_kind {
+	OPS_PUT,    /* store an item */
+	OPS_DELETE, /* delete by key */
+	OPS_UPDATE, /* read-modify-write by key */
+	OPS_CHECK,  /* condition only (/_tx) */
+};
+
+/* What a db_modify_fn of this module needs (db_op.ctx). */
+struct ops_cb {
+	const expr_t *update;	 /* OPS_UPDATE: the update, NULL = no actions */
+	const expr_t *cond;	 /* the condition, or NULL */
+	const char *cond_text;	 /* its text for messages, or NULL */
+	const struct val *pk;	 /* the key (borrowed) */
+	const struct val *sk;	 /* NULL without sort key */
+	const char *pk_name;	 /* key attribute names (borrowed from the table) */
+	const char *sk_name;	 /* NULL without sort key */
+	struct val *out;	 /* UPDATE: new item / DELETE: old item, or NULL */
+};
+
+struct ops_req {
+	enum ops_kind kind; /* what to do */
+	struct val v;	    /* PUT: the item; others: the key object (M) */
+	expr_t *update;	    /* OPS_UPDATE: compiled update, NULL = no actions */
+	expr_t *cond;	    /* compiled "if", or NULL */
+	char *cond_text;    /* the "if" text (owned), or NULL */
+	char *table;	    /* the "table" member (owned), or NULL */
+	struct ops_cb cb;   /* callback context, once bound */
+};
+
+/* Where a request comes from: the rules differ slightly. */
+enum ops_src {
+	OPS_SRC_LINE, /* a _batch line: bare items allowed, no "check" */
+	OPS_SRC_TX,   /* a /_tx op: envelope with "table" required */
+};
+
+/* Initialise an empty request (so ops_req_free is always safe). */
+void ops_req_init(struct ops_req *r);
+/* Release what r owns; r is then empty again. */
+void ops_req_free(struct ops_req *r);
+
+/*
+ * Interpret the parsed JSON object *v (stolen, even on failure) as a
+ * request.  -EINVAL with err saying what is wrong.  Expression errors
+ * are prefixed with the member they come from ("if: ...").
+ */
+int ops_req_parse(struct val *v, enum ops_src src, struct ops_req *r, struct dyn_err *err);
+
+/*
+ * Parse one line of text (no newline) into r.  Returns 1 for a blank
+ * line (r untouched), 0 on success, -EINVAL (err) for a bad line.
+ */
+int ops_line_parse(const char *text, size_t len, struct ops_req *r, struct dyn_err *err);
+
+/*
+ * Check r against table t (borrowed; must stay open while op is used)
+ * and fill op.  Checks the key (present, right types, and for a KEY
+ * object nothing else), key attributes untouched by an update.  -EINVAL.
+ */
+int ops_req_bind(struct ops_req *r, table_t *t, struct db_op *op, struct dyn_err *err);
+
+/* "users/hedy" or "quiz-stats/felienne#3/2022-09" for messages. */
+void ops_describe_key(const char *table, const struct val *pk, const struct val *sk,
+		      char *buf, size_t size);
+/* A growable NUL-terminated text; allocation failure is sticky (oom). */
+struct ops_out {
+	char *p;    /* the text (new; caller frees), NULL while empty */
+	size_t len; /* without the NUL */
+	size_t cap; /* allocated */
+	bool oom;   /* an allocation failed: the text is incomplete */
+};
+void ops_out_add(struct ops_out *o, const char *s, size_t n);
+void ops_out_fmt(struct ops_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s as a JSON string literal (s must be UTF-8: see ops_utf8_sanitize). */
+void ops_out_json_string(struct ops_out *o, const char *s);
+/* Replace bytes of s that are not UTF-8 with '?', in place. */
+void ops_utf8_sanitize(char *s);
+
+/* "put", "delete", "update", "check". */
+const char *ops_kind_name(enum ops_kind k);
+
+#endif
