@@ -379,31 +379,76 @@ out_schemas:
 	return rc < 0 ? 1 : 0;
 }
 
-/* Write buf to path atomically: temp file, fsync, rename. */
-static int write_atomic(const char *path, const char *buf, size_t len)
+/*
+ * An output file.  A regular file (or a new one) is replaced atomically:
+ * written to a temporary file, synced and renamed over the target.  Any
+ * other existing target (/dev/null, a FIFO, /dev/stdout) is written in
+ * place, since renaming over it would replace the device with a file.
+ */
+struct out_file {
+	FILE *fp;	  /* where to write */
+	char *tmp;	  /* temporary name, or NULL when writing in place */
+	const char *path; /* the target */
+};
+
+static int out_open(struct out_file *of, const char *path)
 {
-	char *tmp;
-	FILE *fp;
+	struct stat sb;
+
+	of->path = path;
+	of->tmp = NULL;
+	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		of->fp = fopen(path, "we");
+		return of->fp ? 0 : -errno;
+	}
+	if (asprintf(&of->tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+		of->tmp = NULL;
+		return -ENOMEM;
+	}
+	of->fp = fopen(of->tmp, "we");
+	if (!of->fp) {
+		int rc = -errno;
+
+		free(of->tmp);
+		of->tmp = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+/* Finish: on ok, sync and rename into place; else remove the temp file. */
+static int out_close(struct out_file *of, bool ok)
+{
 	int rc = 0;
 
-	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
-		return -ENOMEM;
-	fp = fopen(tmp, "we");
-	if (!fp) {
+	if (ok && fflush(of->fp) != 0)
 		rc = -errno;
-		goto out;
+	if (ok && rc == 0 && of->tmp && fsync(fileno(of->fp)) < 0)
+		rc = -errno;
+	if (fclose(of->fp) != 0 && ok && rc == 0)
+		rc = -errno;
+	if (of->tmp) {
+		if (ok && rc == 0 && rename(of->tmp, of->path) < 0)
+			rc = -errno;
+		if (!ok || rc < 0)
+			unlink(of->tmp);
+		free(of->tmp);
 	}
-	if (fwrite(buf, 1, len, fp) != len || fflush(fp) != 0 || fsync(fileno(fp)) < 0)
-		rc = errno ? -errno : -EIO;
-	if (fclose(fp) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc < 0)
-		unlink(tmp);
-out:
-	free(tmp);
 	return rc;
+}
+
+/* Write buf to path (atomically for regular files). */
+static int write_atomic(const char *path, const char *buf, size_t len)
+{
+	struct out_file of;
+	int rc;
+
+	rc = out_open(&of, path);
+	if (rc < 0)
+		return rc;
+	if (fwrite(buf, 1, len, of.fp) != len)
+		rc = errno ? -errno : -EIO;
+	return out_close(&of, rc == 0) ?: rc;
 }
 
 static int export_run(struct cli_opts *o, db_t *db, struct progress *pr, uint64_t *n,
@@ -411,32 +456,20 @@ static int export_run(struct cli_opts *o, db_t *db, struct progress *pr, uint64_
 {
 	struct xfer_export_opts xo = {o->format, o->table, o->quiet ? NULL : progress_cb, pr};
 	struct sf_buf sb = SF_BUF_INIT;
-	char *tmp = NULL;
-	FILE *fp = stdout;
-	int rc;
+	struct out_file of = {stdout, NULL, NULL};
+	int rc, rc2;
 
 	if (o->out) {
-		if (asprintf(&tmp, "%s.tmp.%ld", o->out, (long)getpid()) < 0)
-			return -ENOMEM;
-		fp = fopen(tmp, "we");
-		if (!fp) {
-			rc = err_set(err, errno, "%s: %s", tmp, strerror(errno));
-			free(tmp);
-			return rc;
-		}
+		rc = out_open(&of, o->out);
+		if (rc < 0)
+			return err_set(err, -rc, "%s: %s", o->out, strerror(-rc));
 	}
-	rc = xfer_export(db, fp, &xo, n, err);
+	rc = xfer_export(db, of.fp, &xo, n, err);
 	progress_end(pr);
 	if (o->out) {
-		if (rc == 0 && (fflush(fp) != 0 || fsync(fileno(fp)) < 0))
-			rc = err_set(err, errno, "%s: %s", tmp, strerror(errno));
-		if (fclose(fp) != 0 && rc == 0)
-			rc = err_set(err, errno, "%s: %s", tmp, strerror(errno));
-		if (rc == 0 && rename(tmp, o->out) < 0)
-			rc = err_set(err, errno, "%s: %s", o->out, strerror(errno));
-		if (rc < 0)
-			unlink(tmp);
-		free(tmp);
+		rc2 = out_close(&of, rc == 0);
+		if (rc == 0 && rc2 < 0)
+			rc = err_set(err, -rc2, "%s: %s", o->out, strerror(-rc2));
 	}
 	if (rc == 0 && o->schema_out) {
 		rc = xfer_schemas_render(db, o->table, &sb, err);

@@ -184,4 +184,10 @@ printf '{"username":"piped","n":7}\n' | "$DYNFS" import "$STORE" - --format json
 "$DYNFS" export "$STORE" --table users 2>/dev/null | grep -q '"username":"piped","n":7' ||
 	fail "stdin import not exported"
 
+# -o and --schema-out onto a device write through it, never replace it.
+mknod "$T/null" c 1 3
+"$DYNFS" export "$STORE" --table users -o "$T/null" --schema-out "$T/null" --quiet ||
+	fail "export to a device failed"
+[ -c "$T/null" ] || fail "export -o replaced a device node with a regular file"
+
 done_test
