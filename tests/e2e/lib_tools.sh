@@ -23,6 +23,7 @@ USERS_SCHEMA='{"partition_key":{"name":"username","type":"S"},"indexes":[]}'
 
 tools_cleanup() {
 	tmux -L "$TMUX_SOCK" kill-server 2>/dev/null
+	rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$TMUX_SOCK"{,.lock}
 	local j
 	for j in $(jobs -p); do
 		kill "$j" 2>/dev/null
