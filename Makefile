@@ -88,6 +88,10 @@ fuzz:
 compdb:
 	bear -- $(MAKE) -B all $(BUILD)/check_all
 
+# `make install [PREFIX=/usr/local] [DESTDIR=...]`: the binary and the man
+# page.  `mount -t fuse.dynfs` and fstab lines run mount.fuse3, which runs
+# `dynfs STORE MNT -o OPTIONS`; mount(8) drops the caller's PATH, so
+# install into a standard directory (/usr/local/bin, /usr/bin) for that.
 install: $(BUILD)/dynfs
 	install -Dm755 $(BUILD)/dynfs $(DESTDIR)$(PREFIX)/bin/dynfs
 	install -Dm644 docs/dynfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/dynfs.1
