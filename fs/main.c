@@ -176,9 +176,15 @@ static void help(void)
 	      "The tree:\n"
 	      "  /                          one directory per table; mkdir makes a table\n"
 	      "  /_errors                   recent rejected writes, one line each\n"
-	      "  /<table>/_schema.json      key schema (writable while the table is empty)\n"
+	      "  /_tx                       write a transaction, read its outcome\n"
+	      "  /<table>/_schema.json      key schema and indexes (keys: only while empty)\n"
+	      "  /<table>/_stats.json       item, byte and per-index counts\n"
+	      "  /<table>/_batch            write JSON Lines of puts, updates, deletes\n"
+	      "  /<table>/_index/<index>/<ipk>/   index lookups: symlinks to the items\n"
+	      "  /<table>/_query?PARAMS     a scan (filter=, limit=, segment=, as=jsonl...)\n"
 	      "  /<table>/<pk>.json         an item, in a table without sort key\n"
 	      "  /<table>/<pk>/<sk>.json    an item, in a table with a sort key\n"
+	      "  /<table>/<pk>/_query?PARAMS    a range query (ge= le= prefix= order=desc...)\n"
 	      "\n"
 	      "Items are JSON; edit them with any editor or tool.  A write is checked and\n"
 	      "committed at close or fsync; rejected content fails with EINVAL and is\n"
@@ -236,6 +242,10 @@ static void check_mountpoint(const char *mp)
 	if (!S_ISDIR(st.st_mode))
 		die("mount point %s is not a directory; dynfs mounts on an empty directory", mp);
 	d = opendir(mp);
+	if (!d && errno == ENOTCONN)
+		die("%s is a stale mount (its filesystem died); unmount it with: "
+		    "fusermount3 -u %s",
+		    mp, mp);
 	if (!d)
 		die("cannot read mount point %s: %s", mp, strerror(errno));
 	while ((de = readdir(d)))
@@ -249,6 +259,17 @@ static void check_mountpoint(const char *mp)
 			    mp, first);
 		}
 	closedir(d);
+}
+
+/* Replace *path (malloc'd, existing) by its absolute form. */
+static void absolute(char **path)
+{
+	char *abs = realpath(*path, NULL);
+
+	if (!abs)
+		die("cannot resolve %s: %s", *path, strerror(errno));
+	free(*path);
+	*path = abs;
 }
 
 static void check_store(const char *dir)
@@ -524,6 +545,9 @@ int main(int argc, char **argv)
 	} else {
 		check_store(o.store);
 		check_mountpoint(o.mountpoint);
+		/* In the background the daemon runs in /: use absolute paths. */
+		absolute(&o.store);
+		absolute(&o.mountpoint);
 		check_dev_fuse();
 		parse_fsync(o.fsync);
 		if (fuse_opt_add_arg(&args, "-odefault_permissions,fsname=dynfs,subtype=dynfs") < 0)
