@@ -211,5 +211,13 @@ uint64_t keyenc_hash(const uint8_t *k, size_t len)
 		h ^= k[i];
 		h *= 0x100000001b3ULL;
 	}
+	/* FNV's low bits are weak for similar keys, and scan segments take
+	 * h % total: finish with murmur3's fmix64 so every bit depends on
+	 * every input byte. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
 	return h;
 }
