@@ -400,7 +400,7 @@ END_TEST
 START_TEST(test_keyenc_hash_is_stable)
 {
 	unsigned seen[3] = {0, 0, 0};
-	char k[8];
+	char k[16];
 	int i;
 
 	/* Fixed values: scan segments must not move between versions. */
