@@ -24,11 +24,12 @@ endif
 ENGINE_SRC := $(sort $(wildcard engine/*.c))
 FS_SRC	   := $(sort $(wildcard fs/*.c))
 TEST_SRC   := $(sort $(wildcard tests/check_*.c))
+FIX_SRC    := $(sort $(wildcard tests/fix_*.c))
 SUITES	   := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(TEST_SRC)))
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ	   := $(FS_SRC:%.c=$(BUILD)/%.o)
-TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o) $(FIX_SRC:%.c=$(BUILD)/%.o)
 FS_LIB_OBJ := $(filter-out $(BUILD)/fs/main.o,$(FS_OBJ))
 
 all: $(BUILD)/dynfs

@@ -20,19 +20,12 @@
 #include "item.h"
 #include "num.h"
 
+#include "fix_val.h"
+
 static db_t *db;
 static table_t *tp;
 
-static struct val *vals[256];
-static size_t nvals;
-
-/* ---- helpers (see check_db.c for the same shapes) ---- */
-
-static void attr_set(struct key_attr *a, const char *name, enum val_type t)
-{
-	snprintf(a->name, sizeof(a->name), "%s", name);
-	a->type = t;
-}
+/* ---- helpers (values: fix_val.h) ---- */
 
 static void index_set(struct index_def *d, const char *name, const char *pk, enum val_type pt,
 		      const char *sk, enum val_type st, enum proj_type proj)
@@ -61,58 +54,6 @@ static void programs_schema(struct table_schema *s, struct index_def *idx, size_
 	idx[2].ninclude = 1;
 	s->index = idx;
 	s->nindex = n;
-}
-
-static struct val *keep(void)
-{
-	ck_assert_uint_lt(nvals, sizeof(vals) / sizeof(vals[0]));
-	vals[nvals] = calloc(1, sizeof(struct val));
-	ck_assert_ptr_nonnull(vals[nvals]);
-	return vals[nvals++];
-}
-
-static const struct val *vs(const char *s)
-{
-	struct val *v = keep();
-
-	ck_assert_int_eq(val_init_str(v, s, strlen(s)), 0);
-	return v;
-}
-
-static const struct val *vn(const char *text)
-{
-	struct val *v = keep();
-	struct num n;
-
-	ck_assert_int_eq(num_parse(text, strlen(text), &n, NULL), 0);
-	val_init_num(v, &n);
-	return v;
-}
-
-static void jparse(struct val *out, const char *fmt, va_list ap)
-{
-	struct dyn_err err;
-	char *text;
-	int n;
-
-	n = vasprintf(&text, fmt, ap);
-	ck_assert_int_ge(n, 0);
-	err_clear(&err);
-	ck_assert_msg(item_parse_value(text, (size_t)n, out, &err) == 0, "bad test JSON %s: %s",
-		      text, err.msg);
-	free(text);
-}
-
-static struct val *J(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static struct val *J(const char *fmt, ...)
-{
-	struct val *v = keep();
-	va_list ap;
-
-	va_start(ap, fmt);
-	jparse(v, fmt, ap);
-	va_end(ap);
-	return v;
 }
 
 static int put_err(struct dyn_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -200,7 +141,6 @@ static void setup(void)
 	struct index_def idx[3];
 	struct table_schema s;
 
-	nvals = 0;
 	ck_assert_int_eq(db_new(&db), 0);
 	programs_schema(&s, idx, 3);
 	ck_assert_int_eq(db_create_table(db, "programs", &s, NULL), 0);
@@ -211,17 +151,12 @@ static void teardown(void)
 {
 	char *why = NULL;
 	int rc = db_check_integrity(db, &why);
-	size_t i;
 
 	ck_assert_msg(rc == 0, "integrity: %s", why ? why : "?");
 	free(why);
 	tbl_close(tp);
 	db_free(db);
-	for (i = 0; i < nvals; i++) {
-		val_free(vals[i]);
-		free(vals[i]);
-	}
-	nvals = 0;
+	fix_val_free();
 }
 
 static uint64_t index_count(size_t i)
