@@ -46,8 +46,8 @@ void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* READDIRPLUS_AUTO (libfuse's default) stays: plain readdir for
 	 * `ls -f`-like scans, readdirplus once the kernel sees stats. */
 	if (fs->debug)
-		fsx_log(fs, "init: protocol %u.%u, want 0x%x", conn->proto_major,
-			conn->proto_minor, conn->want);
+		fsx_log(fs, "init: protocol %u.%u, want 0x%x", conn->proto_major, conn->proto_minor,
+			conn->want);
 }
 
 void op_destroy(void *userdata)
@@ -116,6 +116,54 @@ static void reply_made(fuse_req_t req, struct fsx *fs, struct node *n)
 {
 	reply_node_entry(req, fs, n);
 	node_put(fs, n);
+}
+
+/*
+ * A request that makes a new name (mkdir, mknod, symlink): decide() is
+ * called by make_entry() with the name resolved (rc is resolve()'s
+ * result) and creates the node: 0 with *out set (a new reference), or a
+ * negative errno.
+ */
+struct make_req {
+	int (*decide)(const struct make_req *m, struct fsx *fs, struct node *dir, const char *name,
+		      struct resolved *r, int rc, struct node **out);
+	fuse_req_t req;	  /* the request */
+	mode_t mode;	  /* mkdir, mknod: mode */
+	dev_t rdev;	  /* mknod: device */
+	const char *link; /* symlink: target */
+};
+
+/*
+ * The frame shared by mkdir, mknod and symlink: look up the parent, take
+ * over a negative entry the kernel may hold for the name (given back if
+ * the request fails), resolve the name, let m->decide() make the node,
+ * reply.
+ */
+static void make_entry(const struct make_req *m, fuse_ino_t parent, const char *name)
+{
+	struct fsx *fs = fsx_of(m->req);
+	struct node *dir, *n = NULL;
+	struct resolved r;
+	bool had;
+	int rc;
+
+	RO_CHECK(m->req, fs);
+	dir = node_get(fs, parent);
+	if (!dir) {
+		fuse_reply_err(m->req, ENOENT);
+		return;
+	}
+	had = neg_claim(fs, parent, name);
+	rc = resolve(fs, dir, name, &r);
+	rc = m->decide(m, fs, dir, name, &r, rc, &n);
+	if (rc < 0) {
+		neg_unclaim(fs, had, parent, name);
+		fuse_reply_err(m->req, -rc);
+	} else {
+		reply_made(m->req, fs, n);
+	}
+	resolved_free(fs, &r);
+	node_put(fs, dir);
 }
 
 int bad_name(struct fsx *fs, struct node *dir, const char *name, const char *why)
@@ -212,60 +260,47 @@ static int make_scratch(fuse_req_t req, struct fsx *fs, struct resolved *r, cons
 	return rc;
 }
 
-void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+static int decide_mkdir(const struct make_req *m, struct fsx *fs, struct node *dir,
+			const char *name, struct resolved *r, int rc, struct node **out)
 {
-	struct fsx *fs = fsx_of(req);
-	struct node *dir, *n = NULL;
-	struct resolved r;
-	bool had;
-	int rc;
-
-	RO_CHECK(req, fs);
-	dir = node_get(fs, parent);
-	if (!dir) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	had = neg_claim(fs, parent, name);
-	rc = resolve(fs, dir, name, &r);
 	if (view_ro_dir(fs, dir))
-		rc = rc == 0 && r.what == RES_NODE ? -EEXIST : -EPERM;
+		return rc == 0 && r->what == RES_NODE ? -EEXIST : -EPERM;
 	if (rc < 0)
-		goto out;
-	switch (r.what) {
+		return rc;
+	switch (r->what) {
 	case RES_NODE:
 		rc = -EEXIST;
 		break;
 	case RES_TABLE:
-		rc = make_table(fs, &r, &n);
+		rc = make_table(fs, r, out);
 		break;
 	case RES_PART:
-		rc = r.shortened ? bad_name(fs, dir, name, "a shortened name cannot be created")
-				 : make_partition(fs, &r, &n);
+		rc = r->shortened ? bad_name(fs, dir, name, "a shortened name cannot be created")
+				  : make_partition(fs, r, out);
 		break;
 	case RES_ITEM:
-		rc = bad_name(fs, dir, name, "this is an item's name; items are files, not "
-					     "directories");
+		rc = bad_name(fs, dir, name,
+			      "this is an item's name; items are files, not "
+			      "directories");
 		break;
 	case RES_SCRATCH:
-		rc = make_scratch(req, fs, &r, name, S_IFDIR | (mode & 07777), 0, NULL, &n);
+		rc = make_scratch(m->req, fs, r, name, S_IFDIR | (m->mode & 07777), 0, NULL, out);
 		break;
 	default:
 		rc = dir->kind == NK_ROOT
-			     ? bad_name(fs, dir, name,
-					"not a table name: tables are named with 3 to 255 of "
-					"A-Z a-z 0-9 _ . - (a leading _ or . written %5F or %2E)")
-			     : bad_name(fs, dir, name, "names beginning with _ are dynfs's own");
+			 ? bad_name(fs, dir, name,
+				    "not a table name: tables are named with 3 to 255 of "
+				    "A-Z a-z 0-9 _ . - (a leading _ or . written %5F or %2E)")
+			 : bad_name(fs, dir, name, "names beginning with _ are dynfs's own");
 	}
-out:
-	if (rc < 0) {
-		neg_unclaim(fs, had, parent, name);
-		fuse_reply_err(req, -rc);
-	} else {
-		reply_made(req, fs, n);
-	}
-	resolved_free(fs, &r);
-	node_put(fs, dir);
+	return rc;
+}
+
+void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct make_req m = {.decide = decide_mkdir, .req = req, .mode = mode};
+
+	make_entry(&m, parent, name);
 }
 
 /* ---- mknod, symlink, link ---- */
@@ -288,86 +323,54 @@ static int make_item(struct fsx *fs, struct resolved *r, struct node **out)
 	return 0;
 }
 
+static int decide_mknod(const struct make_req *m, struct fsx *fs, struct node *dir,
+			const char *name, struct resolved *r, int rc, struct node **out)
+{
+	if (view_ro_dir(fs, dir))
+		return -EPERM;
+	if (rc < 0)
+		return rc;
+	if (r->what == RES_NODE)
+		return -EEXIST;
+	if (r->what == RES_ITEM && !r->shortened && S_ISREG(m->mode))
+		return make_item(fs, r, out);
+	if (r->item_like)
+		return refuse_item_like(fs, r, name);
+	if ((r->what == RES_SCRATCH || r->what == RES_PART) && !r->shortened)
+		return make_scratch(m->req, fs, r, name, m->mode, m->rdev, NULL, out);
+	return dir->kind == NK_ROOT ? -EPERM : -EINVAL;
+}
+
 void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-	struct fsx *fs = fsx_of(req);
-	struct node *dir, *n = NULL;
-	struct resolved r;
-	bool had;
-	int rc;
+	struct make_req m = {.decide = decide_mknod, .req = req, .mode = mode, .rdev = rdev};
 
-	RO_CHECK(req, fs);
-	dir = node_get(fs, parent);
-	if (!dir) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	had = neg_claim(fs, parent, name);
-	rc = resolve(fs, dir, name, &r);
+	make_entry(&m, parent, name);
+}
+
+static int decide_symlink(const struct make_req *m, struct fsx *fs, struct node *dir,
+			  const char *name, struct resolved *r, int rc, struct node **out)
+{
 	if (view_ro_dir(fs, dir))
-		rc = -EPERM;
+		return -EPERM;
 	if (rc < 0)
-		goto out;
-	if (r.what == RES_NODE)
-		rc = -EEXIST;
-	else if (r.what == RES_ITEM && !r.shortened && S_ISREG(mode))
-		rc = make_item(fs, &r, &n);
-	else if (r.item_like)
-		rc = refuse_item_like(fs, &r, name);
-	else if ((r.what == RES_SCRATCH || r.what == RES_PART) && !r.shortened)
-		rc = make_scratch(req, fs, &r, name, mode, rdev, NULL, &n);
-	else
-		rc = dir->kind == NK_ROOT ? -EPERM : -EINVAL;
-out:
-	if (rc < 0) {
-		neg_unclaim(fs, had, parent, name);
-		fuse_reply_err(req, -rc);
-	} else {
-		reply_made(req, fs, n);
-	}
-	resolved_free(fs, &r);
-	node_put(fs, dir);
+		return rc;
+	if (r->what == RES_NODE)
+		return -EEXIST;
+	if (r->item_like)
+		return refuse_item_like(fs, r, name);
+	if ((r->what == RES_SCRATCH || r->what == RES_PART) && !r->shortened)
+		return make_scratch(m->req, fs, r, name, S_IFLNK | 0777, 0, m->link, out);
+	if (r->what == RES_ITEM)
+		return bad_name(fs, dir, name, "an item cannot be a symbolic link");
+	return dir->kind == NK_ROOT ? -EPERM : -EINVAL;
 }
 
 void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	struct fsx *fs = fsx_of(req);
-	struct node *dir, *n = NULL;
-	struct resolved r;
-	bool had;
-	int rc;
+	struct make_req m = {.decide = decide_symlink, .req = req, .link = link};
 
-	RO_CHECK(req, fs);
-	dir = node_get(fs, parent);
-	if (!dir) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	had = neg_claim(fs, parent, name);
-	rc = resolve(fs, dir, name, &r);
-	if (view_ro_dir(fs, dir))
-		rc = -EPERM;
-	if (rc < 0)
-		goto out;
-	if (r.what == RES_NODE)
-		rc = -EEXIST;
-	else if (r.item_like)
-		rc = refuse_item_like(fs, &r, name);
-	else if ((r.what == RES_SCRATCH || r.what == RES_PART) && !r.shortened)
-		rc = make_scratch(req, fs, &r, name, S_IFLNK | 0777, 0, link, &n);
-	else if (r.what == RES_ITEM)
-		rc = bad_name(fs, dir, name, "an item cannot be a symbolic link");
-	else
-		rc = dir->kind == NK_ROOT ? -EPERM : -EINVAL;
-out:
-	if (rc < 0) {
-		neg_unclaim(fs, had, parent, name);
-		fuse_reply_err(req, -rc);
-	} else {
-		reply_made(req, fs, n);
-	}
-	resolved_free(fs, &r);
-	node_put(fs, dir);
+	make_entry(&m, parent, name);
 }
 
 void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -612,10 +615,10 @@ out:
 /* ---- statfs ---- */
 
 struct count {
-	db_t *db;	  /* the database */
+	db_t *db;		    /* the database */
 	char last[DB_NAME_MAX + 1]; /* last table name seen */
-	char *names[64];  /* a page of table names */
-	size_t n;	  /* names held */
+	char *names[64];	    /* a page of table names */
+	size_t n;		    /* names held */
 };
 
 static int count_name(void *ctx, const char *name)
