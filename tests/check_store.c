@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fix_file.h"
 #include "db.h"
 #include "item.h"
 #include "journal.h"
@@ -41,33 +42,6 @@ static void teardown(void)
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
-}
-
-static char *slurp(const char *p, size_t *len)
-{
-	FILE *fp = fopen(p, "rb");
-	char *buf;
-	long n;
-
-	ck_assert_msg(fp != NULL, "open %s", p);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	rewind(fp);
-	buf = malloc((size_t)n + 1);
-	ck_assert_int_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = 0;
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
-
-static void spit(const char *p, const char *buf, size_t len)
-{
-	FILE *fp = fopen(p, "wb");
-
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_int_eq(fwrite(buf, 1, len, fp), len);
-	ck_assert_int_eq(fclose(fp), 0);
 }
 
 static off_t fsize(const char *p)
