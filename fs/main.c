@@ -11,7 +11,9 @@
  * could not, so a failed mount never looks like a successful one.
  *
  * Threads: the FUSE loop's workers (fuse_session_loop_mt), the
- * invalidation thread (inval.c), and one thread that waits for SIGUSR1
+ * invalidation thread (inval.c), the thread that answers parked
+ * _changes reads (changes.c), the TTL sweeper (engine/ttl.h; not on
+ * -o ro), and one thread that waits for SIGUSR1
  * and writes a snapshot (store_snapshot is not async-signal-safe, so the
  * signal is taken synchronously with sigwait; it is blocked everywhere
  * else).  Everything per mount lives in one struct fsx, reached through
@@ -32,6 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../engine/feed.h"
+#include "../engine/ttl.h"
+#include "changes.h"
 #include "cli.h"
 #include "ops.h"
 
@@ -61,6 +66,7 @@ static const struct fuse_lowlevel_ops dynfs_ops = {
 	.write = op_write,
 	.flush = op_flush,
 	.release = op_release,
+	.poll = op_poll,
 	.fsync = op_fsync,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
@@ -311,6 +317,34 @@ static enum store_fsync parse_fsync(const char *s)
 	die("-o fsync=%s: use always, batch or off", s);
 }
 
+/*
+ * The change feed's numbering continues from the store's counter
+ * (changes.seq), and its retention may be bounded for tests
+ * (DYNFS_CHANGES_RING=records).  Items that expired while the store was
+ * closed are deleted now, before anything can read them.
+ */
+static void open_feed(struct fsx *fs, const struct opts *o)
+{
+	feed_t *f = db_feed(fs->db);
+	struct dyn_err err;
+	const char *env;
+	size_t n;
+
+	err_clear(&err);
+	if (feed_seqfile_open(f, o->store, o->readonly, &err) < 0)
+		die("store %s: %s", o->store, err.code ? err.msg : "cannot read changes.seq");
+	env = getenv("DYNFS_CHANGES_RING");
+	if (env && atol(env) > 0)
+		feed_set_limits(f, (size_t)atol(env), 0, 0);
+	if (o->readonly)
+		return;
+	do {
+		n = 0;
+		if (ttl_sweep(fs->db, (int64_t)time(NULL), 0, &n) < 0)
+			break;
+	} while (n == TTL_BATCH);
+}
+
 static void open_store(struct fsx *fs, const struct opts *o)
 {
 	struct store_opts so = {.fsync = parse_fsync(o->fsync), .readonly = o->readonly,
@@ -329,6 +363,7 @@ static void open_store(struct fsx *fs, const struct opts *o)
 		    err.code ? err.msg : strerror(-rc));
 	if (rc < 0)
 		die("cannot open store %s: %s", o->store, err.code ? err.msg : strerror(-rc));
+	open_feed(fs, o);
 }
 
 /* ---- background mode ---- */
@@ -432,7 +467,8 @@ static struct fsx *fsx_new(const struct opts *o)
 	fs->start_ns = fsx_now_ns();
 	fs->gen = (uint64_t)fs->start_ns / 1000000; /* differs between mounts */
 	fs->store_dir = strdup(realpath(o->store, real) ? real : o->store);
-	if (nodes_init(fs) < 0 || errlog_init(&fs->errlog) < 0 || inval_init(fs) < 0)
+	if (nodes_init(fs) < 0 || errlog_init(&fs->errlog) < 0 || inval_init(fs) < 0 ||
+	    changes_init(fs) < 0)
 		die("out of memory");
 	return fs;
 }
@@ -441,6 +477,7 @@ static void fsx_free(struct fsx *fs)
 {
 	nodes_fini(fs);
 	inval_fini(fs);
+	changes_fini(fs);
 	errlog_fini(&fs->errlog);
 	free(fs->store_dir);
 	free(fs);
@@ -467,6 +504,7 @@ static int run_loop(struct fuse_session *se, const struct opts *o)
 static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 {
 	struct snapper sn = {0};
+	ttl_sweeper_t *ttl = NULL;
 	struct fuse_session *se;
 	struct dyn_err err;
 	struct fsx *fs;
@@ -493,6 +531,10 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	db_set_observer(fs->db, fsx_observe, fs);
 	if (inval_start(fs) < 0)
 		die("cannot start the invalidation thread");
+	if (changes_start(fs) < 0)
+		die("cannot start the _changes thread");
+	if (!o->readonly && ttl_start(fs->db, &ttl) < 0)
+		die("cannot start the TTL sweeper");
 	sn.fs = fs;
 	if (pthread_create(&sn.thread, NULL, snap_main, &sn) != 0)
 		die("cannot start the snapshot thread");
@@ -502,6 +544,8 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 
 	rc = run_loop(se, o);
 
+	ttl_stop(ttl);
+	changes_stop(fs);
 	sn.stop = 1;
 	pthread_kill(sn.thread, SIGUSR1);
 	pthread_join(sn.thread, NULL);
@@ -511,6 +555,7 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	fuse_remove_signal_handlers(se);
 	fuse_session_destroy(se);
 	fs->se = NULL;
+	feed_seqfile_close(db_feed(fs->db));
 	err_clear(&err);
 	if (store_close(fs->store, &err) < 0) {
 		fsx_log(fs, "closing the store failed: %s", err.code ? err.msg : "error");
