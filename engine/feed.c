@@ -70,7 +70,6 @@ struct feed {
 	size_t cap;		   /* power of two >= max_recs */
 	size_t max_recs;	   /* retention bound, records */
 	size_t max_bytes;	   /* retention bound, bytes */
-	size_t lag;		   /* cursors further behind are cut off */
 	size_t bytes;		   /* charges of the retained records */
 	uint64_t first_seq;	   /* oldest retained */
 	uint64_t next_seq;	   /* next to assign */
@@ -88,6 +87,7 @@ struct feed_cursor {
 	uint64_t tid;	  /* table filter, 0 = all */
 	uint64_t pos;	  /* next seq to look at */
 	bool cut;	  /* fell behind: only -EOVERFLOW from now on */
+	uint64_t lost;	  /* cut: the first seq it missed */
 };
 
 /* ---- records ---- */
@@ -279,7 +279,6 @@ struct feed *feed_new(void)
 	pthread_mutex_init(&f->mu, NULL);
 	f->max_recs = FEED_RING_DEFAULT;
 	f->max_bytes = FEED_BYTES_DEFAULT;
-	f->lag = FEED_RING_DEFAULT / 2;
 	f->first_seq = f->next_seq = 1;
 	if (ring_alloc(f->max_recs, &f->ring, &f->cap) < 0) {
 		free(f);
@@ -305,7 +304,7 @@ feed_t *db_feed(db_t *db)
 	return db->feed;
 }
 
-void feed_set_limits(feed_t *f, size_t max_recs, size_t max_bytes, size_t lag)
+void feed_set_limits(feed_t *f, size_t max_recs, size_t max_bytes)
 {
 	struct feed_ent **ring;
 	size_t cap;
@@ -318,7 +317,6 @@ void feed_set_limits(feed_t *f, size_t max_recs, size_t max_bytes, size_t lag)
 	pthread_mutex_lock(&f->mu);
 	f->max_recs = max_recs;
 	f->max_bytes = max_bytes ? max_bytes : FEED_BYTES_DEFAULT;
-	f->lag = lag ? lag : (max_recs + 1) / 2;
 	while (f->next_seq - f->first_seq > max_recs || f->bytes > f->max_bytes)
 		drop_oldest(f);
 	for (s = f->first_seq; s < f->next_seq; s++)
@@ -412,6 +410,11 @@ uint64_t feed_cursor_pos(const feed_cursor_t *c)
 	return c->pos;
 }
 
+uint64_t feed_cursor_lost(const feed_cursor_t *c)
+{
+	return c->cut ? c->lost : 0;
+}
+
 bool feed_cursor_ready(feed_cursor_t *c)
 {
 	uint64_t next;
@@ -434,19 +437,18 @@ static int next_ent(struct feed_cursor *c, struct feed_ent **out)
 		return -EOVERFLOW;
 	pthread_mutex_lock(&f->mu);
 	if (c->pos < f->first_seq) {
-		c->cut = true; /* its next record is gone already */
+		/* Its next record was dropped: say from where changes are lost
+		 * and from where they are still there. */
+		c->cut = true;
+		c->lost = c->pos;
+		c->pos = f->first_seq;
 		rc = -EOVERFLOW;
 	}
 	while (rc == 0 && c->pos < f->next_seq) {
 		e = f->ring[c->pos & (f->cap - 1)];
 		if (c->tid && e->tab->id != c->tid) {
-			c->pos++; /* another table's: not this reader's backlog */
+			c->pos++; /* another table's */
 			continue;
-		}
-		if (f->next_seq - c->pos > f->lag) {
-			c->cut = true; /* resume at pos, still retained */
-			rc = -EOVERFLOW;
-			break;
 		}
 		c->pos++;
 		__atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);

@@ -33,12 +33,11 @@
  * optional table filter.  Readers never block writers: a writer only
  * appends to the ring and, after its locks are released, calls the
  * subscribers (feed_subscribe), which must return quickly (the FUSE layer
- * wakes its own thread).  A cursor that lags more than `lag` records
- * behind the newest (default half the ring, so its position is still
- * retained when it is told) is cut off: feed_next() returns -EOVERFLOW
- * with the seq to resume from (feed_cursor_pos), and a new cursor with
- * since = that seq continues without a gap if opened before the ring
- * moves on.
+ * wakes its own thread).  The ring is every reader's buffer: a cursor
+ * whose next record was dropped before it read it is cut off:
+ * feed_next() returns -EOVERFLOW, feed_cursor_lost() is the first seq it
+ * missed and feed_cursor_pos() the oldest still retained, from where a
+ * new cursor (since = that seq) goes on.  Writers never wait for readers.
  *
  * Invariants (feed->mu):
  *   first_seq <= next_seq; records first_seq .. next_seq-1 are in the ring
@@ -100,9 +99,9 @@ int feed_change_line(const struct feed_change *c, bool with_table, char **out, s
 /* The database's feed (borrowed; lives as long as the db). */
 feed_t *db_feed(db_t *db);
 
-/* Bounds (tests and startup): records, bytes, and the reader lag limit
- * (0: half of max_recs).  Drops records beyond the new bounds. */
-void feed_set_limits(feed_t *f, size_t max_recs, size_t max_bytes, size_t lag);
+/* Retention bounds (tests and startup): records (>= 2) and bytes (0: the
+ * default).  Drops records beyond the new bounds. */
+void feed_set_limits(feed_t *f, size_t max_recs, size_t max_bytes);
 
 /* The next seq to be assigned and the oldest still retained. */
 void feed_bounds(feed_t *f, uint64_t *first_seq, uint64_t *next_seq);
@@ -144,13 +143,16 @@ void feed_cursor_free(feed_cursor_t *c);
 
 /*
  * The next change for c: 1 with *out filled (new), 0 if there is none yet,
- * -EOVERFLOW if c fell more than the lag limit behind (or its position was
- * dropped): feed_cursor_pos() is where to resume, and c returns -EOVERFLOW
- * from then on.  -ENOMEM.
+ * -EOVERFLOW if the record c was to return next had been dropped (the
+ * reader fell behind the ring): c returns -EOVERFLOW from then on, with
+ * feed_cursor_lost() the first seq it missed and feed_cursor_pos() the
+ * oldest one retained at that moment (where to resume).  -ENOMEM.
  */
 int feed_next(feed_cursor_t *c, struct feed_change *out);
-/* The next seq c would return (its resume point). */
+/* The next seq c would return; after -EOVERFLOW, where to resume. */
 uint64_t feed_cursor_pos(const feed_cursor_t *c);
+/* After -EOVERFLOW: the first seq c missed (0 before). */
+uint64_t feed_cursor_lost(const feed_cursor_t *c);
 /* True if a change for c may be available (cheap; no decoding). */
 bool feed_cursor_ready(feed_cursor_t *c);
 

@@ -222,7 +222,7 @@ static int buf_add(struct chg *c, const char *s, size_t n)
 static int pull(struct chg *c)
 {
 	struct feed_change ch;
-	char *line, tmp[96];
+	char *line, tmp[128];
 	size_t len;
 	int rc;
 
@@ -231,8 +231,9 @@ static int pull(struct chg *c)
 	rc = feed_next(c->cur, &ch);
 	if (rc == -EOVERFLOW) {
 		len = (size_t)snprintf(tmp, sizeof(tmp),
-				       "{\"fell_behind\":true,\"since\":%" PRIu64 "}\n",
-				       feed_cursor_pos(c->cur));
+				       "{\"fell_behind\":true,\"lost\":%" PRIu64
+				       ",\"since\":%" PRIu64 "}\n",
+				       feed_cursor_lost(c->cur), feed_cursor_pos(c->cur));
 		c->ended = true;
 		return buf_add(c, tmp, len) < 0 ? -ENOMEM : 1;
 	}

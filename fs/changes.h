@@ -16,10 +16,13 @@
  * waits), answered EINTR when interrupted (Ctrl-C), EAGAIN under
  * O_NONBLOCK.  poll() reports POLLIN when a line is ready.  fstat() on
  * the descriptor reports as size the bytes delivered plus those ready,
- * so `tail -f`, which on FUSE polls the size once a second, reads them.
- * A reader more than the feed's lag limit behind gets one line
- *   {"fell_behind":true,"since":SEQ}
- * and then end of file: reopen with `_changes?since=SEQ` to go on.
+ * so `tail -f`, which on FUSE polls the size once a second, reads them;
+ * a read at the end after the size was asked through the descriptor
+ * (lseek SEEK_END: tail's first pass) returns end of file once instead
+ * of waiting.  A reader whose next change was dropped from the feed's
+ * ring before it read it gets one line
+ *   {"fell_behind":true,"lost":FIRST_MISSED,"since":OLDEST_RETAINED}
+ * and then end of file: reopen with `_changes?since=OLDEST_RETAINED`.
  *
  * Locking: hub.lock (the list of parked descriptors) before a
  * descriptor's chg.lock; the feed's subscriber touches only hub.kick_mu,

@@ -335,7 +335,7 @@ static void open_feed(struct fsx *fs, const struct opts *o)
 		die("store %s: %s", o->store, err.code ? err.msg : "cannot read changes.seq");
 	env = getenv("DYNFS_CHANGES_RING");
 	if (env && atol(env) > 0)
-		feed_set_limits(f, (size_t)atol(env), 0, 0);
+		feed_set_limits(f, (size_t)atol(env), 0);
 	if (o->readonly)
 		return;
 	do {
