@@ -207,6 +207,7 @@ unmount
 sleep 3 # "soon" expires while nothing is mounted
 mount_store
 [ -e "$U/soon.json" ] && fail "soon.json expired while unmounted but is there at mount"
+expect_eq "ttl_attribute kept" "$(jq -r .ttl_attribute "$U/_schema.json")" "exp"
 got=$(timeout 3 head -1 "$U/_changes?since=$((last + 2))" | jq -c '[.op, .keys.id, .by]')
 expect_eq "since= after a remount: the expiry at mount" "$got" '["delete","soon","ttl"]'
 expect_fail "since= from before the remount" "Numerical result out of range" \
