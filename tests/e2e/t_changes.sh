@@ -231,6 +231,16 @@ got=$(timeout 5 head -64 "$U/_changes?since=$since" | jq -r .keys.id | tr '\n' '
 expect_eq "resume from since" "$got" "$(seq 37 100 | sed 's/^/r/' | tr '\n' ' ')"
 expect_fail "lost changes" "Numerical result out of range" cat "$U/_changes?since=$lost"
 
+section "dynfs import between mounts is not silently skipped"
+nx=$(($(timeout 2 cat "$U/_changes?since=$since" | jq -s 'map(.seq) | max') + 1))
+unmount
+echo '{"id": "imported"}' >"$T/imp.jsonl"
+expect_ok "import" "$DYNFS" import "$STORE" "$T/imp.jsonl" --format jsonl --table users --quiet
+mount_store
+expect_eq "imported" "$(jq -c . "$U/imported.json")" '{"id":"imported"}'
+expect_fail "since= from before an import" "Numerical result out of range" \
+	cat "$U/_changes?since=$nx"
+
 section "-o ro serves _changes"
 unmount
 mount_store -o ro
