@@ -380,6 +380,8 @@ int feed_cursor_new(feed_t *f, uint64_t table_id, uint64_t since, feed_cursor_t 
 	pthread_mutex_lock(&f->mu);
 	if (!since)
 		c->pos = f->next_seq;
+	else if (since == FEED_OLDEST)
+		c->pos = f->first_seq;
 	else if (since < f->first_seq)
 		rc = err_set(err, ERANGE,
 			     "changes before seq %" PRIu64

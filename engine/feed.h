@@ -62,6 +62,7 @@ typedef struct feed_cursor feed_cursor_t;
 #define FEED_RING_DEFAULT 65536		/* records retained */
 #define FEED_BYTES_DEFAULT (64u << 20)	/* bytes of images retained */
 #define FEED_SEQ_BLOCK 1000000		/* seqs reserved on disk at a time */
+#define FEED_OLDEST UINT64_MAX		/* since: the oldest retained (TRIM_HORIZON) */
 
 enum feed_op {
 	FEED_PUT,    /* an item was stored (created or replaced) */
@@ -132,8 +133,9 @@ int feed_subscribe(feed_t *f, feed_sub_fn fn, void *ctx);
 /*
  * A new cursor (new; feed_cursor_free).  table_id 0: every table, else
  * only changes of that table.  since 0: start at the current end (the
- * next change); else the first change returned is the one numbered since
- * (or the first later one of the table).  -ERANGE (err names the oldest
+ * next change; DynamoDB's LATEST); FEED_OLDEST: at the oldest change
+ * retained (TRIM_HORIZON); else the first change returned is the one
+ * numbered since (or the first later one of the table).  -ERANGE (err names the oldest
  * retained seq) if since is older than what is retained; since > next
  * seq is -ERANGE too (a number never assigned).
  */

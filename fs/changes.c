@@ -87,7 +87,8 @@ struct chg_hub {
 
 /* ---- nodes ---- */
 
-/* since=SEQ from "_changes?since=SEQ" (0: none).  -EINVAL. */
+/* since=SEQ from "_changes?since=SEQ" (0: none; since=0 is FEED_OLDEST).
+ * -EINVAL. */
 static int parse_params(const char *p, uint64_t *since)
 {
 	char *end;
@@ -102,8 +103,10 @@ static int parse_params(const char *p, uint64_t *since)
 		return -EINVAL;
 	errno = 0;
 	*since = strtoull(p, &end, 10);
-	if (errno || *end || *since == 0)
+	if (errno || *end || *since == FEED_OLDEST)
 		return -EINVAL;
+	if (*since == 0)
+		*since = FEED_OLDEST; /* everything still retained */
 	return 0;
 }
 
@@ -121,7 +124,9 @@ int changes_resolve(struct fsx *fs, struct node *dir, table_t *t, const char *na
 	params = name[nlen] ? name + nlen + 1 : "";
 	if (parse_params(params, &since) < 0) {
 		node_path(fs, dir, path, sizeof(path));
-		errlog_add(fs, path, "%s: the only parameter is since=SEQ (a positive number)",
+		errlog_add(fs, path,
+			   "%s: the only parameter is since=SEQ (a sequence number; 0: the "
+			   "oldest retained)",
 			   name);
 		return -EINVAL;
 	}

@@ -2,7 +2,8 @@
  * changes.h - /_changes and /<table>/_changes (private to fs/): the change
  * feed (engine/feed.h) as files you follow (SPEC §11; docs/changes.md).
  *
- * Names.  `_changes` and `_changes?since=SEQ` in the root (every table,
+ * Names.  `_changes` and `_changes?since=SEQ` (since=0: from the oldest
+ * change retained) in the root (every table,
  * lines carry "table") and in a table directory.  Each lookup makes a
  * fresh, unhashed node (NK_CHANGES) holding the table (or none) and the
  * parameters; nothing else refers to it, so it goes when the kernel

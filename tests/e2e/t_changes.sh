@@ -178,7 +178,9 @@ got=$(timeout 5 head -3 "$U/_changes?since=$first" | jq -c '[.op, .keys.id]')
 expect_eq "since=" "$got" '["put","c"]
 ["delete","b"]
 ["put","d"]'
-expect_fail "since=0" "Invalid argument" cat "$U/_changes?since=0"
+expect_eq "since=0: the oldest retained" \
+	"$(timeout 5 head -1 "$MNT/_changes?since=0" | jq -c '[.seq, .table, .op]')" '[1,"users","put"]'
+expect_fail "since=-1" "Invalid argument" cat "$U/_changes?since=-1"
 expect_fail "unknown parameter" "Invalid argument" cat "$U/_changes?from=3"
 expect_fail "writing _changes" "Permission denied" sh -c "echo x > '$U/_changes'"
 
