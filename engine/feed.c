@@ -52,6 +52,8 @@ struct feed_ent {
 	struct rec *old;	/* copy, or NULL (points into this allocation) */
 	struct rec *new;	/* copy, or NULL (likewise) */
 	size_t charge;		/* bytes counted against the ring's budget */
+	char *line[2];		/* rendered once (feed_next_line), without and
+				 * with "table"; published with a CAS */
 };
 
 struct feed_batch {
@@ -109,6 +111,8 @@ static void ent_unref(struct feed_ent *e)
 {
 	if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		tab_unref(e->tab);
+		free(e->line[0]);
+		free(e->line[1]);
 		free(e);
 	}
 }
@@ -532,6 +536,44 @@ int feed_next(feed_cursor_t *c, struct feed_change *out)
 	}
 	ent_unref(e);
 	return 1;
+}
+
+int feed_next_line(feed_cursor_t *c, bool with_table, char **out, size_t *len)
+{
+	struct feed_change ch;
+	struct feed_ent *e;
+	char *line, *cached, *expect = NULL;
+	int rc = next_ent(c, &e);
+
+	if (rc < 0 || !e)
+		return rc;
+	cached = __atomic_load_n(&e->line[with_table], __ATOMIC_ACQUIRE);
+	if (!cached) {
+		rc = decode_ent(e, &ch);
+		if (rc == 0) {
+			rc = feed_change_line(&ch, with_table, &line, len);
+			feed_change_free(&ch);
+		}
+		if (rc < 0) {
+			c->pos = e->seq; /* retry this one */
+			ent_unref(e);
+			return rc;
+		}
+		/* Another reader may have rendered it meanwhile: keep one. */
+		if (__atomic_compare_exchange_n(&e->line[with_table], &expect, line, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			cached = line;
+		else {
+			free(line);
+			cached = expect;
+		}
+	}
+	*len = strlen(cached);
+	*out = malloc(*len + 1);
+	if (*out)
+		memcpy(*out, cached, *len + 1);
+	ent_unref(e);
+	return *out ? 1 : -ENOMEM;
 }
 
 /* ---- the JSON line ---- */

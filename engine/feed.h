@@ -151,6 +151,11 @@ void feed_cursor_free(feed_cursor_t *c);
  * oldest one retained at that moment (where to resume).  -ENOMEM.
  */
 int feed_next(feed_cursor_t *c, struct feed_change *out);
+/*
+ * feed_next() rendered (feed_change_line): 1 with *out new.  Each record
+ * is rendered once however many readers ask (the line is kept with it).
+ */
+int feed_next_line(feed_cursor_t *c, bool with_table, char **out, size_t *len);
 /* The next seq c would return; after -EOVERFLOW, where to resume. */
 uint64_t feed_cursor_pos(const feed_cursor_t *c);
 /* After -EOVERFLOW: the first seq c missed (0 before). */

@@ -259,6 +259,32 @@ START_TEST(test_change_line_json)
 }
 END_TEST
 
+START_TEST(test_next_line_same_for_every_reader_and_oldest)
+{
+	feed_cursor_t *a = cursor(NULL, 0), *b = cursor(NULL, 0), *o;
+	char *la, *lb, *lo;
+	size_t na, nb, no;
+
+	ck_assert_int_eq(put(tu, "{\"username\": \"a\", \"v\": 1}"), 0);
+	ck_assert_int_eq(feed_next_line(a, true, &la, &na), 1);
+	ck_assert_int_eq(feed_next_line(b, true, &lb, &nb), 1);
+	ck_assert_str_eq(la, lb);
+	ck_assert_uint_eq(na, strlen(la));
+	ck_assert_ptr_nonnull(strstr(la, "\"table\":\"users\""));
+	ck_assert_int_eq(feed_next_line(a, false, &lo, &no), 0);
+	o = cursor(NULL, FEED_OLDEST); /* TRIM_HORIZON: the first change there is */
+	ck_assert_int_eq(feed_next_line(o, false, &lo, &no), 1);
+	ck_assert_ptr_null(strstr(lo, "\"table\""));
+	ck_assert_str_eq(strstr(lo, ",\"op\""), strstr(la, ",\"op\""));
+	free(la);
+	free(lb);
+	free(lo);
+	feed_cursor_free(a);
+	feed_cursor_free(b);
+	feed_cursor_free(o);
+}
+END_TEST
+
 static uint64_t notified;
 static void on_sub(void *ctx, uint64_t last)
 {
@@ -412,6 +438,7 @@ Suite *feed_suite(void)
 
 	TC("feed_change_line");
 	tcase_add_test(tc, test_change_line_json);
+	tcase_add_test(tc, test_next_line_same_for_every_reader_and_oldest);
 
 	TC("feed_subscribe");
 	tcase_add_test(tc, test_subscriber_told_after_commit);
