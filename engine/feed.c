@@ -74,7 +74,7 @@ struct feed {
 	size_t max_bytes;	   /* retention bound, bytes */
 	size_t bytes;		   /* charges of the retained records */
 	uint64_t first_seq;	   /* oldest retained */
-	uint64_t next_seq;	   /* next to assign */
+	uint64_t next_seq;	   /* next to assign (written under mu, atomically) */
 	uint64_t reserved;	   /* seqs below this are reserved on disk */
 	feed_reserve_fn reserve;   /* called when next_seq reaches reserved */
 	void *reserve_ctx;
@@ -230,11 +230,13 @@ void feed_commit(struct feed *f, struct feed_batch *b, int64_t now_ns)
 		while (f->next_seq - f->first_seq >= f->max_recs ||
 		       (f->next_seq > f->first_seq && f->bytes + e->charge > f->max_bytes))
 			drop_oldest(f);
-		e->seq = f->next_seq++;
+		e->seq = f->next_seq;
 		e->time_ns = now_ns;
 		e->tx = tx;
 		f->ring[e->seq & (f->cap - 1)] = e;
 		f->bytes += e->charge;
+		/* feed_cursor_ready() reads it without the mutex */
+		__atomic_store_n(&f->next_seq, e->seq + 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&f->mu);
 	free(b);

@@ -2,8 +2,10 @@
  * ttl.c - the TTL sweeper (ttl.h).
  *
  * A pass lists the tables, and for each one whose schema names a TTL
- * attribute scans its items under the table's read lock (tbl_scan),
- * collecting the keys of expired items (at most the batch), then deletes
+ * attribute scans its items in chunks of TTL_CHUNK (each chunk one hold
+ * of the table's read lock, resuming after the last key seen, so writers
+ * wait at most for one chunk), collecting the keys of expired items (at
+ * most the batch), then deletes
  * them one db_apply() each, outside the scan: a delete needs the write
  * lock, and one delete per db_apply() keeps the change lines free of a
  * shared "tx" id (they are independent expiries, not a transaction).
@@ -81,6 +83,8 @@ int tbl_set_ttl_attribute(db_t *db, const char *table, const char *attr, struct 
 
 /* ---- one pass ---- */
 
+#define TTL_CHUNK 512 /* items per read-lock hold while scanning */
+
 struct expired {
 	const char *attr;  /* the TTL attribute */
 	int64_t now_s;	   /* the pass's time */
@@ -88,6 +92,9 @@ struct expired {
 	struct val *sk;	   /* VAL_NULL without sort key */
 	size_t n;	   /* found */
 	size_t max;	   /* wanted at most */
+	size_t seen;	   /* items visited in this chunk */
+	struct val last_pk; /* key of the chunk's last item (owned) */
+	struct val last_sk;
 };
 
 static int collect(void *ctx, const struct item_ref *r)
@@ -106,6 +113,12 @@ static int collect(void *ctx, const struct item_ref *r)
 			x->n++;
 	}
 	val_free(&item);
+	if (rc == 0 && ++x->seen == TTL_CHUNK) { /* where the next chunk starts */
+		val_free(&x->last_pk);
+		val_free(&x->last_sk);
+		val_init_null(&x->last_sk);
+		rc = iref_key(r, &x->last_pk, &x->last_sk);
+	}
 	if (rc < 0)
 		return rc;
 	return x->n == x->max ? 1 : 0;
@@ -144,7 +157,17 @@ static int sweep_table(db_t *db, const char *name, int64_t now_s, size_t max, si
 		rc = -ENOMEM;
 		goto out_free;
 	}
-	rc = tbl_scan(t, &scan, collect, &x, NULL);
+	val_init_null(&x.last_pk);
+	val_init_null(&x.last_sk);
+	scan.limit = TTL_CHUNK;
+	do {
+		x.seen = 0;
+		rc = tbl_scan(t, &scan, collect, &x, NULL);
+		scan.start_pk = &x.last_pk;
+		scan.start_sk = x.last_sk.type == VAL_NULL ? NULL : &x.last_sk;
+	} while (rc == 0 && x.seen == TTL_CHUNK);
+	val_free(&x.last_pk);
+	val_free(&x.last_sk);
 	if (rc > 0)
 		rc = 0;
 	for (i = 0; i < x.n; i++) {

@@ -393,6 +393,28 @@ START_TEST(test_ttl_sweep_deletes_expired_through_the_feed)
 }
 END_TEST
 
+START_TEST(test_ttl_sweep_scans_past_chunks_and_sort_keys)
+{
+	struct tbl_stats st;
+	size_t n;
+	int i;
+
+	/* more items than one read-lock chunk, expired ones spread among
+	 * them, in a table with a sort key */
+	for (i = 0; i < 1500; i++)
+		ck_assert_int_eq(put(tq, "{\"id#level\": \"p%d\", \"week\": \"w%04d\", \"exp\": %d}",
+				     i % 3, i, i % 2 ? 10 : 5000),
+				 0);
+	ck_assert_int_eq(tbl_set_ttl_attribute(db, "quiz-stats", "exp", NULL), 0);
+	ck_assert_int_eq(ttl_sweep(db, 1000, 0, &n), 0);
+	ck_assert_uint_eq(n, 750);
+	tbl_stats(tq, &st);
+	ck_assert_uint_eq(st.items, 750);
+	ck_assert_ptr_null(get_c(tq, vs("p1"), vs("w0001")));
+	ck_assert_ptr_nonnull(get_c(tq, vs("p0"), vs("w0000")));
+}
+END_TEST
+
 START_TEST(test_ttl_sweeper_thread_runs_at_start)
 {
 	ttl_sweeper_t *s;
@@ -451,6 +473,7 @@ Suite *feed_suite(void)
 
 	TC("ttl_sweep");
 	tcase_add_test(tc, test_ttl_sweep_deletes_expired_through_the_feed);
+	tcase_add_test(tc, test_ttl_sweep_scans_past_chunks_and_sort_keys);
 	tcase_add_test(tc, test_ttl_sweeper_thread_runs_at_start);
 #undef TC
 	return s;
