@@ -35,30 +35,30 @@
 
 /* The key schema of a table at the time of a change. */
 struct feed_tab {
-	int refs;		    /* atomic */
-	char *name;		    /* table name */
-	uint64_t id;		    /* tbl_id */
-	struct table_schema keys;   /* pk/sk only (no indexes) */
+	int refs;		  /* atomic */
+	char *name;		  /* table name */
+	uint64_t id;		  /* tbl_id */
+	struct table_schema keys; /* pk/sk only (no indexes) */
 };
 
 struct feed_ent {
-	int refs;		/* ring + readers (atomic) */
-	uint64_t seq;		/* assigned at commit */
-	int64_t time_ns;	/* commit time */
-	uint64_t tx;		/* 0 or the first seq of its db_apply */
-	bool by_ttl;		/* TTL delete */
-	bool is_put;		/* put (new != NULL) or delete */
-	struct feed_tab *tab;	/* a reference */
-	struct rec *old;	/* copy, or NULL (points into this allocation) */
-	struct rec *new;	/* copy, or NULL (likewise) */
-	size_t charge;		/* bytes counted against the ring's budget */
-	char *line[2];		/* rendered once (feed_next_line), without and
-				 * with "table"; published with a CAS */
+	int refs;	      /* ring + readers (atomic) */
+	uint64_t seq;	      /* assigned at commit */
+	int64_t time_ns;      /* commit time */
+	uint64_t tx;	      /* 0 or the first seq of its db_apply */
+	bool by_ttl;	      /* TTL delete */
+	bool is_put;	      /* put (new != NULL) or delete */
+	struct feed_tab *tab; /* a reference */
+	struct rec *old;      /* copy, or NULL (points into this allocation) */
+	struct rec *new;      /* copy, or NULL (likewise) */
+	size_t charge;	      /* bytes counted against the ring's budget */
+	char *line[2];	      /* rendered once (feed_next_line), without and
+			       * with "table"; published with a CAS */
 };
 
 struct feed_batch {
-	size_t n;		 /* records */
-	struct feed_ent *e[];	 /* owned until commit */
+	size_t n;	      /* records */
+	struct feed_ent *e[]; /* owned until commit */
 };
 
 struct feed_sub {
@@ -67,29 +67,29 @@ struct feed_sub {
 };
 
 struct feed {
-	pthread_mutex_t mu;	   /* protects everything below but subs */
-	struct feed_ent **ring;	   /* cap slots; seq s at ring[s & (cap - 1)] */
-	size_t cap;		   /* power of two >= max_recs */
-	size_t max_recs;	   /* retention bound, records */
-	size_t max_bytes;	   /* retention bound, bytes */
-	size_t bytes;		   /* charges of the retained records */
-	uint64_t first_seq;	   /* oldest retained */
-	uint64_t next_seq;	   /* next to assign (written under mu, atomically) */
-	uint64_t reserved;	   /* seqs below this are reserved on disk */
-	feed_reserve_fn reserve;   /* called when next_seq reaches reserved */
+	pthread_mutex_t mu;	 /* protects everything below but subs */
+	struct feed_ent **ring;	 /* cap slots; seq s at ring[s & (cap - 1)] */
+	size_t cap;		 /* power of two >= max_recs */
+	size_t max_recs;	 /* retention bound, records */
+	size_t max_bytes;	 /* retention bound, bytes */
+	size_t bytes;		 /* charges of the retained records */
+	uint64_t first_seq;	 /* oldest retained */
+	uint64_t next_seq;	 /* next to assign (written under mu, atomically) */
+	uint64_t reserved;	 /* seqs below this are reserved on disk */
+	feed_reserve_fn reserve; /* called when next_seq reaches reserved */
 	void *reserve_ctx;
-	char *seq_path;		   /* feed_seqfile_open: dir/changes.seq */
-	uint64_t notified;	   /* last seq subscribers were told of */
+	char *seq_path;			     /* feed_seqfile_open: dir/changes.seq */
+	uint64_t notified;		     /* last seq subscribers were told of */
 	struct feed_sub subs[FEED_MAX_SUBS]; /* set at startup */
 	size_t nsubs;
 };
 
 struct feed_cursor {
-	struct feed *f;	  /* the feed */
-	uint64_t tid;	  /* table filter, 0 = all */
-	uint64_t pos;	  /* next seq to look at */
-	bool cut;	  /* fell behind: only -EOVERFLOW from now on */
-	uint64_t lost;	  /* cut: the first seq it missed */
+	struct feed *f; /* the feed */
+	uint64_t tid;	/* table filter, 0 = all */
+	uint64_t pos;	/* next seq to look at */
+	bool cut;	/* fell behind: only -EOVERFLOW from now on */
+	uint64_t lost;	/* cut: the first seq it missed */
 };
 
 /* ---- records ---- */

@@ -59,10 +59,10 @@
 typedef struct feed feed_t;
 typedef struct feed_cursor feed_cursor_t;
 
-#define FEED_RING_DEFAULT 65536		/* records retained */
-#define FEED_BYTES_DEFAULT (64u << 20)	/* bytes of images retained */
-#define FEED_SEQ_BLOCK 1000000		/* seqs reserved on disk at a time */
-#define FEED_OLDEST UINT64_MAX		/* since: the oldest retained (TRIM_HORIZON) */
+#define FEED_RING_DEFAULT 65536	       /* records retained */
+#define FEED_BYTES_DEFAULT (64u << 20) /* bytes of images retained */
+#define FEED_SEQ_BLOCK 1000000	       /* seqs reserved on disk at a time */
+#define FEED_OLDEST UINT64_MAX	       /* since: the oldest retained (TRIM_HORIZON) */
 
 enum feed_op {
 	FEED_PUT,    /* an item was stored (created or replaced) */
@@ -80,9 +80,9 @@ struct feed_change {
 	uint64_t table_id; /* tbl_id() of the table */
 	char *pk_name;	   /* key attribute names (sk_name NULL if none) */
 	char *sk_name;
-	struct val keys;   /* M: the key attributes */
-	struct val old;	   /* M: the item before, VAL_NULL if it did not exist */
-	struct val new;	   /* M: the item after, VAL_NULL for a delete */
+	struct val keys; /* M: the key attributes */
+	struct val old;	 /* M: the item before, VAL_NULL if it did not exist */
+	struct val new;	 /* M: the item after, VAL_NULL for a delete */
 };
 void feed_change_free(struct feed_change *c);
 

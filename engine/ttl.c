@@ -24,13 +24,13 @@
 #include "num.h"
 
 struct ttl_sweeper {
-	db_t *db;		/* borrowed */
-	pthread_t thread;	/* the sweeper */
-	pthread_mutex_t mu;	/* protects the fields below */
-	pthread_cond_t cv;	/* signalled by ttl_stop */
-	bool stop;		/* ttl_stop was called */
-	uint64_t passes;	/* completed passes */
-	uint64_t deleted;	/* items deleted */
+	db_t *db;	    /* borrowed */
+	pthread_t thread;   /* the sweeper */
+	pthread_mutex_t mu; /* protects the fields below */
+	pthread_cond_t cv;  /* signalled by ttl_stop */
+	bool stop;	    /* ttl_stop was called */
+	uint64_t passes;    /* completed passes */
+	uint64_t deleted;   /* items deleted */
 };
 
 bool ttl_expired(const struct val *item, const char *attr, int64_t now_s)
@@ -86,13 +86,13 @@ int tbl_set_ttl_attribute(db_t *db, const char *table, const char *attr, struct 
 #define TTL_CHUNK 512 /* items per read-lock hold while scanning */
 
 struct expired {
-	const char *attr;  /* the TTL attribute */
-	int64_t now_s;	   /* the pass's time */
-	struct val *pk;	   /* keys found (owned) */
-	struct val *sk;	   /* VAL_NULL without sort key */
-	size_t n;	   /* found */
-	size_t max;	   /* wanted at most */
-	size_t seen;	   /* items visited in this chunk */
+	const char *attr;   /* the TTL attribute */
+	int64_t now_s;	    /* the pass's time */
+	struct val *pk;	    /* keys found (owned) */
+	struct val *sk;	    /* VAL_NULL without sort key */
+	size_t n;	    /* found */
+	size_t max;	    /* wanted at most */
+	size_t seen;	    /* items visited in this chunk */
 	struct val last_pk; /* key of the chunk's last item (owned) */
 	struct val last_sk;
 };

@@ -53,37 +53,37 @@ enum park {
 };
 
 struct chg {
-	struct fsx *fs;		   /* immutable */
-	struct node *node;	   /* immutable, borrowed: the handle holds it */
-	feed_cursor_t *cur;	   /* lock */
-	bool with_table;	   /* immutable: root /_changes */
-	int refs;		   /* the handle + changes_attr callers (atomic) */
-	pthread_mutex_t lock;	   /* protects everything below */
-	char *buf;		   /* bytes [base, base + len) of the stream */
+	struct fsx *fs;	      /* immutable */
+	struct node *node;    /* immutable, borrowed: the handle holds it */
+	feed_cursor_t *cur;   /* lock */
+	bool with_table;      /* immutable: root /_changes */
+	int refs;	      /* the handle + changes_attr callers (atomic) */
+	pthread_mutex_t lock; /* protects everything below */
+	char *buf;	      /* bytes [base, base + len) of the stream */
 	size_t len, cap;
-	uint64_t base;		   /* stream offset of buf[0] */
-	uint64_t rd;		   /* highest offset read so far */
-	bool ended;		   /* the fell-behind line is queued: EOF after it */
-	bool asked_end;		   /* the size was asked through the descriptor */
-	enum park park;		   /* state of the parked read */
-	fuse_req_t req;		   /* the parked read */
-	uint64_t want_off;	   /* its offset */
-	size_t want;		   /* its size */
-	bool intr;		   /* interrupted while PARKING */
+	uint64_t base;		    /* stream offset of buf[0] */
+	uint64_t rd;		    /* highest offset read so far */
+	bool ended;		    /* the fell-behind line is queued: EOF after it */
+	bool asked_end;		    /* the size was asked through the descriptor */
+	enum park park;		    /* state of the parked read */
+	fuse_req_t req;		    /* the parked read */
+	uint64_t want_off;	    /* its offset */
+	size_t want;		    /* its size */
+	bool intr;		    /* interrupted while PARKING */
 	struct fuse_pollhandle *ph; /* poll handle to notify, or NULL */
-	bool listed;		   /* in hub.list (hub.lock) */
-	struct chg *prev, *next;   /* hub.list (hub.lock) */
+	bool listed;		    /* in hub.list (hub.lock) */
+	struct chg *prev, *next;    /* hub.list (hub.lock) */
 };
 
 struct chg_hub {
-	pthread_mutex_t lock;	/* protects list, stop */
-	struct chg *list;	/* descriptors with a parked read or a poll handle */
-	bool stop;		/* changes_stop: the thread must exit */
+	pthread_mutex_t lock;	 /* protects list, stop */
+	struct chg *list;	 /* descriptors with a parked read or a poll handle */
+	bool stop;		 /* changes_stop: the thread must exit */
 	pthread_mutex_t kick_mu; /* protects kick, and the cond */
-	pthread_cond_t kick_cv;	/* signalled by the subscriber and stop */
-	bool kick;		/* the feed moved since the thread last looked */
-	int nwaiting;		/* descriptors in list (atomic, for the subscriber) */
-	bool running;		/* thread started */
+	pthread_cond_t kick_cv;	 /* signalled by the subscriber and stop */
+	bool kick;		 /* the feed moved since the thread last looked */
+	int nwaiting;		 /* descriptors in list (atomic, for the subscriber) */
+	bool running;		 /* thread started */
 	pthread_t thread;
 };
 
@@ -139,7 +139,6 @@ int changes_resolve(struct fsx *fs, struct node *dir, table_t *t, const char *na
 	*out = n;
 	return 0;
 }
-
 
 /* ---- descriptors ---- */
 

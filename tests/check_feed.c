@@ -199,8 +199,8 @@ START_TEST(test_ring_drops_oldest_and_reader_learns_what_it_lost)
 	for (i = 12; i < 20; i++) {
 		char want[128];
 
-		snprintf(want, sizeof(want), "users put {\"username\":\"u%d\"} - {\"username\":\"u%d\"}",
-			 i, i);
+		snprintf(want, sizeof(want),
+			 "users put {\"username\":\"u%d\"} - {\"username\":\"u%d\"}", i, i);
 		ck_assert_str_eq(next_str(late), want);
 	}
 	ck_assert_str_eq(next_str(late), "rc=0");
@@ -353,8 +353,8 @@ START_TEST(test_ttl_expired_only_numbers_in_the_past)
 	ck_assert(!ttl_expired(J("{\"x\": 1}"), "e", 100));
 	ck_assert(!ttl_expired(J("{\"e\": 1}"), "", 100));
 	ck_assert(ttl_expired(J("{\"e\": 1e-130}"), "e", 1));
-	ck_assert(!ttl_expired(J("{\"e\": 9.9999999999999999999999999999999999999E+125}"), "e",
-			       100));
+	ck_assert(
+	    !ttl_expired(J("{\"e\": 9.9999999999999999999999999999999999999E+125}"), "e", 100));
 }
 END_TEST
 
@@ -402,7 +402,8 @@ START_TEST(test_ttl_sweep_scans_past_chunks_and_sort_keys)
 	/* more items than one read-lock chunk, expired ones spread among
 	 * them, in a table with a sort key */
 	for (i = 0; i < 1500; i++)
-		ck_assert_int_eq(put(tq, "{\"id#level\": \"p%d\", \"week\": \"w%04d\", \"exp\": %d}",
+		ck_assert_int_eq(put(tq,
+				     "{\"id#level\": \"p%d\", \"week\": \"w%04d\", \"exp\": %d}",
 				     i % 3, i, i % 2 ? 10 : 5000),
 				 0);
 	ck_assert_int_eq(tbl_set_ttl_attribute(db, "quiz-stats", "exp", NULL), 0);
