@@ -150,7 +150,24 @@ printf '{"partition_key":{"name":"id","type":"S"}}\n' >"$T/id-schema.json"
 run "import types" "$DYNFS" import "$T/s-types" "$T/types.jsonl" --table types --schema "$T/id-schema.json"
 run "export types jsonl" "$DYNFS" export "$T/s-types" --table types -o "$T/types.1"
 for fmt in dynamodb hedy; do
-	run "export types $fmt" "$DYNFS" export "$T/s-types" --format "$fmt" --table types -o "$T/types.$fmt"
+	if [ "$fmt" = hedy ]; then
+		# Hedy's file has no binary type, and reads a map holding
+		# "$type": "set" as a set: export refuses both, and leaves an
+		# existing output file alone.
+		echo '{"kept": []}' >"$T/types.hedy"
+		refuse "export types hedy" 'table types, item {"id":"all"}: bin: a binary value' \
+			"$DYNFS" export "$T/s-types" --format hedy --table types -o "$T/types.hedy"
+		expect_eq "refused export leaves -o alone" "$(cat "$T/types.hedy")" '{"kept": []}'
+		jq -c 'del(.bin, .bs, .l[5], .setmap)' "$T/types.1" >"$T/types-h.jsonl"
+		run "import hedy-able types" "$DYNFS" import "$T/s-types-h" "$T/types-h.jsonl" \
+			--table types --schema "$T/id-schema.json"
+		run "export hedy-able types" "$DYNFS" export "$T/s-types-h" --table types \
+			-o "$T/types.1"
+		run "export types $fmt" "$DYNFS" export "$T/s-types-h" --format hedy -o "$T/types.hedy"
+	else
+		run "export types $fmt" "$DYNFS" export "$T/s-types" --format "$fmt" --table types \
+			-o "$T/types.$fmt"
+	fi
 	run "import types $fmt" "$DYNFS" import "$T/s-types-$fmt" "$T/types.$fmt" --format "$fmt" \
 		--table types --schema "$T/id-schema.json"
 	run "export types back" "$DYNFS" export "$T/s-types-$fmt" --table types -o "$T/types.$fmt.back"
