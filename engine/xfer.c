@@ -373,7 +373,7 @@ int xfer_slurp(FILE *in, struct sf_buf *b)
 int xfer_import(db_t *db, FILE *in, const struct xfer_import_opts *o, uint64_t *items,
 		struct dyn_err *err)
 {
-	struct imp im = {db, o, NULL, {0, 0}};
+	struct imp im = {db, o, NULL, {0, 0}, NULL, 0};
 	int rc;
 
 	if (o->format == XFER_HEDY)

@@ -229,6 +229,26 @@ static int hedy_table(struct imp *im, const char *name, struct sf_span items,
 	return xfer_imp_empty(im, name, err);
 }
 
+/*
+ * The line of q in the file starting at base.  Records come in file
+ * order, so counting on from the last answer keeps this linear (sf_pos
+ * counts from the start: quadratic over a whole file).
+ */
+static int line_at(struct imp *im, const char *base, const char *q)
+{
+	const char *p;
+
+	if (!im->lc_p || q < im->lc_p) {
+		im->lc_p = base;
+		im->lc_line = 1;
+	}
+	for (p = im->lc_p; p < q; p++)
+		if (*p == '\n')
+			im->lc_line++;
+	im->lc_p = q;
+	return im->lc_line;
+}
+
 /* Warnings from inside a record get the file's name and the record's line. */
 struct item_warn {
 	struct imp *im; /* the import */
@@ -254,7 +274,7 @@ static int hedy_item(struct imp *im, const char *base, const char *name, struct 
 	uint64_t first;
 	int line, col, rc;
 
-	sf_pos(base, x.p, &iw.line, &col);
+	iw.line = line_at(im, base, x.p);
 	rc = xfer_hedy_parse(x.p, x.len, &item, &where, &w, name, record, err);
 	if (rc == 0) {
 		pkv = val_map_get(&item, tbl_pk(im->t)->name, strlen(tbl_pk(im->t)->name));
@@ -265,7 +285,7 @@ static int hedy_item(struct imp *im, const char *base, const char *name, struct 
 		    (!skv || keyenc_append(&kb, skv) == 0)) {
 			rc = seen_check(seen, kb.p, kb.len, record, &first);
 			if (rc == 1) {
-				sf_pos(base, x.p, &line, &col);
+				line = line_at(im, base, x.p);
 				imp_warn(im, "%s:%d: %s[%llu] has the key of %s[%llu]: skipped, "
 					     "since Hedy's lookups find the first",
 					 im->o->source, line, name, (unsigned long long)record,

@@ -19,6 +19,8 @@ struct imp {
 	const struct xfer_import_opts *o; /* options */
 	table_t *t;			  /* current table */
 	struct xfer_progress prog;	  /* counters */
+	const char *lc_p;		  /* hedy: a position in the file whose line... */
+	int lc_line;			  /* ...is known, to count lines incrementally */
 };
 
 /* The schema the user gave for table name, or NULL (borrowed). */
