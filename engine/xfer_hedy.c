@@ -33,6 +33,9 @@
 #include "item.h"
 #include "num.h"
 
+/* The longest integer written out digit by digit (DynamoDB's largest is 126). */
+#define NUM_MAX_EXP_DIGITS 130
+
 /* State of one item's conversion. */
 struct hedy_rd {
 	const char *where;	   /* start of the value being converted (errors) */
@@ -293,6 +296,28 @@ static int indent(struct sf_buf *b, int level)
 	return 0;
 }
 
+/*
+ * A number as Python's json reads back the same value: an integer as all
+ * its digits (1.2e+22 would become a float and lose digits), anything
+ * else in the canonical form (Python reads it as the nearest float, as it
+ * read the original).
+ */
+static int hedy_num(struct sf_buf *b, const struct num *n)
+{
+	int i;
+
+	if (n->ndigits == 0 || n->exp < n->ndigits || n->exp > NUM_MAX_EXP_DIGITS)
+		return sf_num(b, n, false);
+	if (sf_buf_grow(b, (size_t)n->exp + 2) < 0)
+		return -ENOMEM;
+	if (n->neg)
+		b->p[b->len++] = '-';
+	for (i = 0; i < n->exp; i++)
+		b->p[b->len++] = (char)('0' + (i < n->ndigits ? n->digit[i] : 0));
+	b->p[b->len] = 0;
+	return 0;
+}
+
 /* Would Hedy's loader read this map back as a set? */
 static bool hedy_set_shaped(const struct val *m)
 {
@@ -355,7 +380,7 @@ int xfer_hedy_render(struct sf_buf *b, const struct val *v, int level, const cha
 	case VAL_S:
 		return sf_json_str(b, v->s.p, v->s.len);
 	case VAL_N:
-		return sf_num(b, &v->n, false);
+		return hedy_num(b, &v->n);
 	case VAL_B:
 	case VAL_BS:
 		return err_set(err, EINVAL, "a binary value: Hedy's dev_database.json has no "
