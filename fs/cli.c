@@ -5,6 +5,7 @@
  *   dynfs import STORE FILE... [--format F] [--table NAME] [--schema FILE]
  *                              [--guess-keys] [--replace[=all]]
  *   dynfs export STORE [--format F] [--table NAME] [-o FILE] [--schema-out FILE]
+ *   dynfs export STORE --schema-out FILE --schema-only
  *   dynfs export STORE --check
  *
  * Import opens the store read-write (creating the directory and an empty
@@ -51,6 +52,7 @@ struct cli_opts {
 	enum xfer_replace replace; /* import: --replace[=all] */
 	const char *out;	 /* export: -o FILE */
 	const char *schema_out;	 /* export: --schema-out FILE */
+	bool schema_only;	 /* export: --schema-only, no items */
 	bool check;		 /* export: --check, verify integrity instead */
 	bool quiet;		 /* --quiet: no progress, no summary */
 };
@@ -92,7 +94,7 @@ static const char import_usage[] =
 
 static const char export_usage[] =
 	"usage: dynfs export STORE [--format jsonl|dynamodb|hedy] [--table NAME] [-o FILE]\n"
-	"                    [--schema-out FILE] [--check] [--quiet]\n"
+	"                    [--schema-out FILE [--schema-only]] [--check] [--quiet]\n"
 	"\n"
 	"Write the store's items in key order.  The store must not be mounted read-write.\n"
 	"\n"
@@ -101,6 +103,7 @@ static const char export_usage[] =
 	"                     the store has more than one table)\n"
 	"  -o, --output FILE  write to FILE (replaced atomically) instead of stdout\n"
 	"  --schema-out FILE  also write the tables' schemas, as --schema of import reads\n"
+	"  --schema-only      write only the --schema-out file (every table, or --table's)\n"
 	"  --check            export nothing: load the store, verify every table's\n"
 	"                     integrity (keys, order, counts, indexes) and report\n"
 	"  --quiet            no progress or summary on stderr\n";
@@ -150,6 +153,7 @@ static int parse_opts(int argc, char **argv, bool is_import, struct cli_opts *o)
 		{"replace", optional_argument, NULL, 'r'},
 		{"output", required_argument, NULL, 'o'},
 		{"schema-out", required_argument, NULL, 'S'},
+		{"schema-only", no_argument, NULL, 'O'},
 		{"check", no_argument, NULL, 'c'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -207,6 +211,11 @@ static int parse_opts(int argc, char **argv, bool is_import, struct cli_opts *o)
 				goto bad;
 			o->check = true;
 			break;
+		case 'O':
+			if (is_import)
+				goto bad;
+			o->schema_only = true;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -224,6 +233,10 @@ static int parse_opts(int argc, char **argv, bool is_import, struct cli_opts *o)
 	o->nfiles = argc - optind;
 	if (is_import ? o->nfiles < 1 : o->nfiles != 0)
 		goto bad;
+	if (o->schema_only && !o->schema_out) {
+		fprintf(stderr, "dynfs export: --schema-only needs --schema-out FILE\n");
+		return 2;
+	}
 	if (o->replace == XFER_REPLACE_ALL && o->table) {
 		fprintf(stderr, "dynfs import: --replace=all drops every other table; it does "
 				"not go with --table\n");
@@ -608,8 +621,10 @@ static int export_run(struct cli_opts *o, db_t *db, struct progress *pr, uint64_
 	struct xfer_export_opts xo = {o->format, o->table, o->quiet ? NULL : progress_cb, pr};
 	struct sf_buf sb = SF_BUF_INIT;
 	struct out_file of = {stdout, NULL, NULL};
-	int rc, rc2;
+	int rc = 0, rc2;
 
+	if (o->schema_only)
+		goto schemas;
 	if (o->out) {
 		rc = out_open(&of, o->out);
 		if (rc < 0)
@@ -622,6 +637,7 @@ static int export_run(struct cli_opts *o, db_t *db, struct progress *pr, uint64_
 		if (rc == 0 && rc2 < 0)
 			rc = err_set(err, -rc2, "%s: %s", o->out, strerror(-rc2));
 	}
+schemas:
 	if (rc == 0 && o->schema_out) {
 		rc = xfer_schemas_render(db, o->table, &sb, err);
 		if (rc == 0 && (rc = write_atomic(o->schema_out, sb.p, sb.len)) < 0)
