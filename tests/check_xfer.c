@@ -693,6 +693,29 @@ START_TEST(test_hedy_export_refuses_what_hedy_misreads)
 }
 END_TEST
 
+START_TEST(test_hedy_export_numbers_read_back_by_python)
+{
+	uint64_t n;
+	char *text;
+	db_t *db = new_db();
+
+	create(db, "nums", "id", NULL);
+	put(db, "nums", "{\"id\":\"x\",\"big\":{\"$N\":\"12345678901234567890123\"},"
+			"\"e\":{\"$N\":\"1e+3\"},\"neg\":-42,\"zero\":0,\"f\":100.0,"
+			"\"dec\":0.1,\"tiny\":{\"$N\":\"1e-130\"},\"ns\":{\"$NS\":[1e2,2.5]}}");
+	text = export_text(db, XFER_HEDY, NULL, &n);
+	/* integers with every digit (Python: int), the rest canonical (float) */
+	ck_assert_msg(strstr(text, "\"big\": 12345678901234567890123,") &&
+			      strstr(text, "\"e\": 1000,") && strstr(text, "\"neg\": -42,") &&
+			      strstr(text, "\"zero\": 0\n") && strstr(text, "\"f\": 100,") &&
+			      strstr(text, "\"dec\": 0.1,") && strstr(text, "\"tiny\": 1e-130,\n") &&
+			      strstr(text, "          2.5,\n          100\n"),
+		      "%s", text);
+	free(text);
+	db_free(db);
+}
+END_TEST
+
 #define ID_SCHEMA "{\"partition_key\": {\"name\": \"id\", \"type\": \"S\"}}"
 #define KEY_SCHEMA "{\"partition_key\": {\"name\": \"key\", \"type\": \"S\"}}"
 #define BAD_SCHEMA "{\"partition_key\": {\"name\": \"key\", \"type\": \"X\"}}"
@@ -845,6 +868,7 @@ Suite *xfer_suite(void)
 	tcase_add_test(tc, test_hedy_unknown_table_needs_guess_keys);
 	tcase_add_test(tc, test_hedy_replace_makes_tables_equal_to_the_file);
 	tcase_add_test(tc, test_hedy_export_refuses_what_hedy_misreads);
+	tcase_add_test(tc, test_hedy_export_numbers_read_back_by_python);
 	tcase_add_test(tc, test_import_needs_table_and_schema);
 	tcase_add_test(tc, test_import_errors_name_line_and_column);
 	tcase_add_test(tc, test_export_needs_one_table);

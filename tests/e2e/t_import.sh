@@ -195,6 +195,19 @@ refuse "unknown table" "no table nosuch.*--schema" \
 run "export after" "$DYNFS" export "$STORE" --format hedy -o "$T/after.json"
 cmp -s "$T/before.json" "$T/after.json" || fail "a failed import changed the store"
 
+section "--replace: the table ends up holding exactly the file's items"
+printf '{"id":"a","v":1}\n{"id":"b"}\n{"id":"c"}\n' >"$T/r1.jsonl"
+printf '{"id":"a","v":2}\n{"id":"d"}\n' >"$T/r2.jsonl"
+run "import r1" "$DYNFS" import "$T/s-r" "$T/r1.jsonl" --table things --schema "$T/id-schema.json"
+run "import r2 --replace" "$DYNFS" import "$T/s-r" "$T/r2.jsonl" --table things --replace
+grep -q "2 items imported" "$T/err" || fail "replace count: $(cat "$T/err")"
+expect_eq "replaced" "$("$DYNFS" export "$T/s-r" --table things 2>/dev/null | tr '\n' ' ')" \
+	'{"id":"a","v":2} {"id":"d"} '
+refuse "--replace with two files" "one FILE" \
+	"$DYNFS" import "$T/s-r" "$T/r1.jsonl" "$T/r2.jsonl" --table things --replace
+refuse "--replace=bogus" "say --replace or --replace=all" \
+	"$DYNFS" import "$T/s-r" "$T/r1.jsonl" --table things --replace=bogus
+
 section "stdin"
 printf '{"username":"piped","n":7}\n' | "$DYNFS" import "$STORE" - --format jsonl --table users \
 	2>"$T/err" || fail "import from stdin: $(cat "$T/err")"
