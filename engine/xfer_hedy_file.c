@@ -310,6 +310,19 @@ static int hedy_item(struct imp *im, const char *base, const char *name, struct 
 		} else if (err->line == 1) {
 			col += err->col - 1;
 		}
+		/* and which record, as Hedy's list index: "adventures[12].public: ..." */
+		{
+			char msg[sizeof(err->msg) + sizeof(err->path) + 300];
+			size_t n;
+
+			snprintf(msg, sizeof(msg), "%s[%llu]%s%s: %s", name,
+				 (unsigned long long)record, err->path[0] ? "." : "", err->path,
+				 err->msg);
+			n = strnlen(msg, sizeof(err->msg) - 1);
+			memcpy(err->msg, msg, n);
+			err->msg[n] = 0;
+			err->path[0] = 0;
+		}
 		return xfer_located(im, err, rc, (uint64_t)line, col);
 	}
 	return rc;

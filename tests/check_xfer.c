@@ -785,7 +785,7 @@ START_TEST(test_import_errors_name_line_and_column)
 				     XFER_HEDY, NULL, &sch, &n, &err),
 			 -EINVAL);
 	/* line and column of the offending element */
-	ck_assert_msg(!strncmp(err.msg, "input:4:46: bad: a set mixes", 28), "%s", err.msg);
+	ck_assert_msg(!strncmp(err.msg, "input:4:46: users[0].bad: a set mixes", 37), "%s", err.msg);
 	xfer_schemas_free(&sch);
 	db_free(db);
 }
