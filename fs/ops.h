@@ -64,6 +64,19 @@ int node_path(struct fsx *fs, struct node *n, char *buf, size_t size);
  */
 int item_commit(struct fsx *fs, struct node *n, const char *text, size_t len, bool created,
 		int flags);
+/*
+ * Everything item_commit would refuse, without storing (a write() that
+ * completes the document: wcheck.h): *out is the item to store (new).
+ * On failure a line goes to /_errors.  0, -EINVAL, -EFBIG, -ENOENT.
+ */
+int item_precheck(struct fsx *fs, struct node *n, const char *text, size_t len, bool created,
+		  struct val *out);
+/*
+ * Store item (borrowed), checked by item_precheck for node n, if its key
+ * attributes are still n's key (a rename may have moved n); 1 if they
+ * are not (the caller commits the text instead).  Errors as item_commit.
+ */
+int item_commit_checked(struct fsx *fs, struct node *n, struct val *item, int flags);
 /* Build the item for key (pk, sk) of table t from text (new).  Used by
  * item_commit and rename; fills err. */
 int item_from_text(table_t *t, const struct val *pk, const struct val *sk, const char *text,
@@ -75,6 +88,13 @@ int item_from_text(table_t *t, const struct val *pk, const struct val *sk, const
 int schema_text(table_t *t, char **out, size_t *len);
 /* Validate and apply a new _schema.json; errors to /_errors. */
 int schema_commit(struct fsx *fs, struct node *n, const char *text, size_t len);
+/*
+ * What schema_commit would refuse without applying anything (a write()
+ * that completes the document: wcheck.h): syntax, the schema rules, a
+ * key schema change on a non-empty table (EBUSY).  Index backfills are
+ * checked at commit only.  Errors to /_errors.
+ */
+int schema_precheck(struct fsx *fs, struct node *n, const char *text, size_t len);
 
 /* ---- index_view.c: _index/, _query?, _stats.json ---- */
 
