@@ -24,10 +24,11 @@ enum wcheck_act wcheck_write(struct wcheck *w, off_t off, size_t len, const char
 
 	if (!w->on)
 		return WC_NONE;
-	if (off < 0 || (size_t)off != len || len != w->js.off) {
+	if (off < 0 || (size_t)off != len || len != w->len) {
 		wcheck_stop(w); /* not a simple sequence: check at close */
 		return WC_NONE;
 	}
+	w->len += n;
 	v = jscan_feed(&w->js, p, n);
 	if (w->refused)
 		return WC_REFUSED;

@@ -33,6 +33,7 @@ struct wcheck {
 	bool on;	  /* the writes are one sequence from offset 0 */
 	bool checked;	  /* the complete document passed the full check */
 	int refused;	  /* -errno the sequence was refused with (0: none) */
+	size_t len;	  /* bytes in the sequence */
 	struct jscan js;  /* scanner over the sequence */
 };
 
