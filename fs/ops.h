@@ -36,7 +36,20 @@ struct resolved {
 	bool shortened;	    /* RES_ITEM/RES_PART: a shortened name, key unknown */
 	bool item_like;	    /* RES_PART named "*.json": refused as a file (the
 			       table has a sort key, items are one level down) */
+	bool alias;	    /* RES_ITEM/RES_NODE/RES_PART reached by a
+			       non-canonical spelling ("1.0.json"): entries
+			       replied uncached (only canonical names are
+			       invalidated) */
+	bool bad;	    /* RES_NONE: a name that can be nothing here
+			       (an item-like name that is no key, a bad
+			       %-escape); why says so */
+	char why[1024];	    /* bad: the reason, for /_errors */
 };
+
+/* Refuse to make a bad name (r->bad): a line in /_errors, -EINVAL. */
+int refuse_bad(struct fsx *fs, struct resolved *r, const char *name);
+/* Reply the entry of a node reached through an alias: never cached. */
+void reply_alias_entry(fuse_req_t req, struct fsx *fs, struct node *n);
 
 /* Refuse a file named like an item where only partitions live. */
 int refuse_item_like(struct fsx *fs, struct resolved *r, const char *name);

@@ -430,9 +430,10 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		rc = -EPERM; /* only directories (tables) at the top */
 		break;
 	default:
-		rc = dir->kind == NK_ROOT ? -EPERM
-					  : bad_name(fs, dir, name,
-						     "names beginning with _ are dynfs's own");
+		rc = r.bad		     ? refuse_bad(fs, &r, name)
+		     : dir->kind == NK_ROOT ? -EPERM
+					    : bad_name(fs, dir, name,
+						       "names beginning with _ are dynfs's own");
 		break;
 	}
 	if (rc < 0)
@@ -444,7 +445,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	e.ino = n->ino;
 	e.generation = fs->gen;
 	e.attr_timeout = 0; /* the first commit changes size and times */
-	e.entry_timeout = FSX_TIMEOUT;
+	e.entry_timeout = r.alias ? 0 : FSX_TIMEOUT; /* aliases: see resolve.c */
 	fi->fh = (uintptr_t)h;
 	node_lookup_inc(fs, n);
 	if (fuse_reply_create(req, &e, fi) < 0) {

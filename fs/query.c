@@ -131,6 +131,13 @@ int query_pct_decode(const char *s, size_t len, char **out, size_t *outlen, stru
 			       "two hex digits (write %%25 for a literal %%)",
 			       bad + 1, show(s + bad, len - bad, shown));
 	}
+	if (memchr(buf, 0, (size_t)n) || !val_utf8_valid(buf, (size_t)n)) {
+		free(buf);
+		return err_set(err, EINVAL,
+			       "bad percent-encoding in \"%s\": %%00 (a NUL byte) and bytes that "
+			       "are not UTF-8 are not allowed",
+			       show(s, len, shown));
+	}
 	*out = buf;
 	*outlen = (size_t)n;
 	return 0;
