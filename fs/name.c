@@ -422,7 +422,7 @@ int name_parse_str(const char *name, size_t len, char **out, size_t *outlen)
 	if (!raw)
 		return -ENOMEM;
 	rc = unescape(name, len, raw, &rn);
-	if (rc < 0 || !rn || memchr(raw, 0, rn))
+	if (rc < 0 || !rn || memchr(raw, 0, rn) || !val_utf8_valid(raw, rn))
 		goto bad;
 	raw[rn] = 0;
 	rc = name_make_str(raw, rn, buf);

@@ -102,7 +102,7 @@ bool name_escapes_ok(const char *name, size_t len, const char **why);
  * Parse a name written by the S rules (table names) into *out (new,
  * malloc, NUL-terminated).  -EINVAL if not canonical or shortened, or if
  * it decodes to a NUL byte (table and index names are C strings: "a%00b"
- * must not name "a").
+ * must not name "a") or to bytes that are not UTF-8.
  */
 int name_parse_str(const char *name, size_t len, char **out, size_t *outlen);
 
