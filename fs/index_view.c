@@ -563,7 +563,7 @@ int view_attr(struct fsx *fs, struct node *n, enum node_kind kind, struct stat *
 	ns = table_mtime(fs, v.t);
 	switch (kind) {
 	case NK_STATS:
-		rc = stats_text(v.t, &text, &len);
+		rc = stats_text_fs(fs, v.t, &text, &len);
 		if (rc < 0)
 			break;
 		free(text);
@@ -744,7 +744,7 @@ int view_open_text(struct fsx *fs, struct node *n, char **text, size_t *len)
 		return rc;
 	err_clear(&err);
 	if (kind == NK_STATS) {
-		rc = stats_text(v.t, text, len);
+		rc = stats_text_fs(fs, v.t, text, len);
 	} else if (kind != NK_QUERY) {
 		rc = -EISDIR;
 	} else {

@@ -149,6 +149,15 @@ int view_rmdir(struct fsx *fs, struct node *n);
 /* The text of _stats.json (new). */
 int stats_text(table_t *t, char **out, size_t *len);
 
+/* ---- discard.c: scratch files are never lost without a word ---- */
+
+/* stats_text plus the table's non-empty scratch files (new). */
+int stats_text_fs(struct fsx *fs, table_t *t, char **out, size_t *len);
+/* The "scratch_files"/"scratch" members of _stats.json (new). */
+int scratch_stats_json(struct fsx *fs, table_t *t, char **out, size_t *len);
+/* At unmount: one line per directory holding non-empty scratch files. */
+void scratch_discard_report(struct fsx *fs);
+
 /* ---- scratch.c ---- */
 
 void scratch_attr(struct node *n, struct stat *st);	/* ilock held */

@@ -52,7 +52,12 @@ void op_init(void *userdata, struct fuse_conn_info *conn)
 
 void op_destroy(void *userdata)
 {
-	(void)userdata;
+	struct fsx *fs = userdata;
+
+	/* The kernel has let go (the request threads and the invalidation
+	 * thread are done): nothing may be sent to it any more. */
+	fs->se = NULL;
+	scratch_discard_report(fs); /* SPEC §5: never lost without a word */
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
