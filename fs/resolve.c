@@ -458,9 +458,13 @@ int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved 
 			r->bad = true;
 		}
 	} else {
-		rc = key_of_name(t, &dpk, name, ska->type, true, &r->sk);
-		if (rc == -EINVAL && json_name(name))
+		/* (a partition of a table whose key schema changed since: no items) */
+		rc = ska ? key_of_name(t, &dpk, name, ska->type, true, &r->sk) : -EINVAL;
+		if (rc == -EINVAL && ska && json_name(name))
 			rc = alias_of_name(r, name, ska, true, &r->sk);
+		else if (rc == -EINVAL && !ska)
+			snprintf(r->why, sizeof(r->why),
+				 "this table has no sort key (any more): no items here");
 		if (rc == 0) {
 			val_move(&r->pk, &dpk);
 			rc = resolve_item(fs, dir, t, r);

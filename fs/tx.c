@@ -137,9 +137,15 @@ static int tx_write(struct ctl *c, const char *buf, size_t size, off_t off)
 
 	if (x->append)
 		off = (off_t)x->len;
-	if (x->done) /* whitespace may end a document that ran at write() */
-		return x->wc.checked && (size_t)off == x->len && all_blank(buf, size) ? 0
-										    : -EBUSY;
+	if (x->done) { /* whitespace may end a document that ran at write() */
+		if (x->append)
+			off = (off_t)x->wc.len;
+		return x->wc.checked && all_blank(buf, size) &&
+				       wcheck_write(&x->wc, off, x->wc.len, buf, size) == WC_NONE &&
+				       x->wc.checked
+			       ? 0
+			       : -EBUSY;
+	}
 	end = (size_t)off + size;
 	rc = tx_reserve(x, end);
 	if (rc < 0)

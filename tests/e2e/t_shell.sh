@@ -102,6 +102,23 @@ expect_lines "/_tx read back on the same descriptor" "$out" 'write: Operation ca
 {"status": "cancelled", "op": 0, "reason": "update users/hedy: condition failed: visits = 5"}
 close: Operation canceled'
 expect_eq "visits unchanged" "$(jq -c .visits "$U/hedy.json")" 1
+out=$(python3 - "$MNT/_tx" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+os.write(fd, b'{"ops": [{"table": "users", "update": {"username": "hedy"}, "add": {"visits": 1}}]}')
+for ws in (b'\n', b'\n', b'  \n'):
+    os.write(fd, ws)  # whitespace after a transaction that ran at write()
+try:
+    os.write(fd, b'{}')
+except OSError as e:
+    print("more:", e.strerror)
+os.close(fd)
+print("close ok")
+PY
+)
+expect_lines "/_tx: whitespace after the document, then more" "$out" 'more: Device or resource busy
+close ok'
+expect_eq "applied once" "$(jq -c .visits "$U/hedy.json")" 2
 
 section "external writers: tee, python3 in small and out-of-order writes"
 errors_mark
@@ -237,6 +254,7 @@ grep -q '/users: 1 scratch file not stored, discarded at unmount: notes.txt' "$T
 section "remount: accepted saves persisted, refused ones changed nothing"
 mount_store
 expect_eq "hedy as it was" "$(jq -c 'del(.visits)' "$U/hedy.json")" "$HEDY"
+expect_eq "hedy's visits: two transactions" "$(jq -c .visits "$U/hedy.json")" 2
 expect_eq "grace: the last accepted save" "$(jq -c .level "$U/grace.json")" 8
 expect_eq "items" "$(ls "$U" | grep -v '^_' | tr '\n' ' ')" \
 	"bytes.json dd.json grace.json hedy.json rsynced.json seek.json tee.json "
