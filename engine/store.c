@@ -72,6 +72,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,12 +83,15 @@
 
 #include "journal.h"
 #include "snap.h"
+#include "storefile.h"
 #include "storefmt.h"
 
 #define LOCK_NAME "lock"
 #define SNAP_MIN_DEFAULT (16ull << 20) /* auto snapshot floor, bytes */
 #define SNAP_ATTEMPTS 4		       /* fuzzy snapshot retries on schema changes */
 #define SNAP_RETRY_SEC 10	       /* pause after a failed automatic snapshot */
+#define RESCUE_RETRY_MIN 1	       /* first retry of a failed journal, seconds */
+#define RESCUE_RETRY_MAX 30	       /* the retries back off up to this */
 
 struct store {
 	char *dir;		 /* the store directory */
@@ -102,6 +106,15 @@ struct store {
 	uint64_t snapshots;	 /* snapshots written since open */
 	bool unlogged;		 /* memory has changes no journal record holds (bulk) */
 	bool diverged;		 /* memory differs from disk for good: no snapshot at close */
+	int failed;		 /* 0, or the errno that stopped writes (journal unusable) */
+	bool in_doubt;		 /* a writer was told "failed" for a change in memory */
+	bool torn_seen;		 /* the journal had a torn tail at open */
+	int rescue_wait;	 /* seconds until the next automatic retry (backoff) */
+	char status[STORE_STATUS_MAX]; /* what state the store is in, for people */
+	store_status_fn status_fn; /* told about every status change */
+	void *status_ctx;	 /* its context */
+	store_hook_fn hook;	 /* test hook */
+	void *hook_ctx;		 /* its context */
 	uint64_t snap_bytes;	 /* size of the snapshot on disk (atomic access) */
 	uint64_t snap_min;	 /* auto snapshot floor, bytes (atomic access) */
 
@@ -140,9 +153,15 @@ static int lock_take(struct store *st, struct dyn_err *err)
 
 	if (!path)
 		return -ENOMEM;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, STF_FILE_MODE);
+	if (fd < 0 && errno == ELOOP) {
+		rc = err_set(err, ELOOP,
+			     "store %s: lock file %s is a symbolic link; refusing to follow it",
+			     st->dir, path);
+		goto out;
+	}
 	if (fd < 0 && st->opts.readonly) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			/* read-only media without a lock file: nobody can write it either */
 			st->lockfd = -1;
@@ -200,6 +219,33 @@ static void lock_release(struct store *st)
 	st->lockfd = -1;
 }
 
+/* ---- status ---- */
+
+/* Set the status line, print it on stderr and tell the status callback. */
+static void status_set(struct store *st, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void status_set(struct store *st, int code, const char *fmt, ...)
+{
+	char msg[STORE_STATUS_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&st->bg_mu);
+	snprintf(st->status, sizeof(st->status), "%s", msg);
+	pthread_mutex_unlock(&st->bg_mu);
+	fprintf(stderr, "dynfs: %s\n", msg);
+	if (st->status_fn)
+		st->status_fn(st->status_ctx, code, msg);
+}
+
+static void hook(struct store *st, enum store_hook_point p)
+{
+	if (st->hook)
+		st->hook(st->hook_ctx, p);
+}
+
 /* ---- the log hooks ---- */
 
 /* The journal outgrew the snapshot: journal > max(snapshot, snap_min). */
@@ -223,10 +269,32 @@ static void want_snapshot(struct store *st)
 	pthread_mutex_unlock(&st->bg_mu);
 }
 
+static int snapshot_locked(struct store *st, struct dyn_err *err);
+
+/*
+ * The journal refuses appends (a failed write could not be undone, or a
+ * sync failed).  Under snap_mu: note it once, and wake the snapshot
+ * thread, which retries (rescue_main) unless a change is in doubt.
+ */
+static void journal_failed_locked(struct store *st, int code)
+{
+	if (st->failed)
+		return;
+	st->failed = code;
+	st->rescue_wait = RESCUE_RETRY_MIN;
+	status_set(st, code,
+		   "store %s: the journal could not be written or synced (%s); the store is "
+		   "refusing writes (reads go on) and retries with a fresh snapshot and journal "
+		   "every few seconds; free space or fix the disk",
+		   st->dir, strerror(code));
+	want_snapshot(st);
+}
+
 static int log_append(void *ctx, const struct db_change *ch, size_t n, uint64_t *lsn)
 {
 	struct store *st = ctx;
 	struct sf_buf b = SF_BUF_INIT;
+	struct journal_stats js;
 	bool mark = false;
 	size_t i;
 	int rc;
@@ -246,8 +314,17 @@ static int log_append(void *ctx, const struct db_change *ch, size_t n, uint64_t 
 		if (ch[i].kind != DB_CH_PUT && ch[i].kind != DB_CH_DELETE)
 			mark = true;
 	rc = journal_append(st->j, (uint8_t *)b.p, b.len - JOURNAL_REC_HDR, mark, lsn);
-	if (rc < 0)
+	if (rc < 0) {
+		/* nothing of the change was applied; a cleanly refused write (ENOSPC
+		 * with the file cut back) leaves the journal usable for the next */
+		journal_stats(st->j, &js);
+		if (js.broken) {
+			pthread_mutex_lock(&st->snap_mu);
+			journal_failed_locked(st, js.broken);
+			pthread_mutex_unlock(&st->snap_mu);
+		}
 		goto out;
+	}
 	if (snapshot_due(st))
 		want_snapshot(st);
 out:
@@ -255,13 +332,64 @@ out:
 	return rc;
 }
 
+/*
+ * A sync failed with change lsn in memory.  Make it durable another way:
+ * a fresh snapshot (of memory, which holds it) and a fresh journal.  If a
+ * snapshot covering lsn is on disk the change is durable: 0.  Otherwise
+ * nobody can say whether the change will survive, so the store stops for
+ * good (fail-stop): writes are refused until it is remounted, no snapshot
+ * is written from memory again, and the caller reports the failure.
+ */
+static int rescue(struct store *st, uint64_t lsn, int code)
+{
+	struct dyn_err e;
+	char buf[600];
+	int rc = 0;
+
+	pthread_mutex_lock(&st->snap_mu);
+	journal_failed_locked(st, code);
+	if (st->snap_lsn >= lsn)
+		goto out; /* a snapshot since the failure holds the change */
+	err_clear(&e);
+	if (!st->diverged && snapshot_locked(st, &e) == 0) {
+		st->failed = 0;
+		status_set(st, 0,
+			   "store %s: recovered: the changes the journal could not sync are "
+			   "durable in a fresh snapshot, and a fresh journal accepts writes again",
+			   st->dir);
+		goto out;
+	}
+	if (st->snap_lsn >= lsn && !st->diverged)
+		goto out; /* the snapshot stands; only trimming the journal failed */
+	rc = -code;
+	if (!st->in_doubt && st->opts.fsync == STORE_FSYNC_ALWAYS) {
+		st->in_doubt = st->diverged = true;
+		status_set(st, code,
+			   "store %s: STOPPED: a change could not be made durable (journal sync: "
+			   "%s; fresh snapshot: %s); its writer was told it failed, but it is visible "
+			   "until unmount and may or may not be on disk.  No more writes are "
+			   "accepted.  Unmount, fix the disk, and mount again: the store then holds "
+			   "every change that was acknowledged",
+			   st->dir, strerror(code), e.code ? err_format(&e, buf, sizeof(buf)) : "-");
+	}
+out:
+	pthread_mutex_unlock(&st->snap_mu);
+	return rc;
+}
+
 static int log_sync(void *ctx, uint64_t lsn)
 {
 	struct store *st = ctx;
+	int rc;
 
 	if (st->opts.fsync != STORE_FSYNC_ALWAYS)
 		return 0;
-	return journal_sync(st->j, lsn);
+	if (lsn == DB_LSN_ALL)
+		journal_position(st->j, &lsn, NULL, NULL);
+	rc = journal_sync(st->j, lsn);
+	if (rc == 0)
+		return 0;
+	return rescue(st, lsn, -rc);
 }
 
 /* ---- background threads ---- */
@@ -286,15 +414,51 @@ static void *sync_main(void *arg)
 {
 	struct store *st = arg;
 	struct journal_stats js;
+	int rc;
 
 	while (!bg_wait(st, 1)) {
 		journal_stats(st->j, &js);
-		if (js.last_lsn > js.synced_lsn && journal_sync(st->j, js.last_lsn) < 0)
-			fprintf(stderr, "dynfs: store %s: journal sync failed; further writes "
-					"will fail with EIO\n",
-				st->dir);
+		if (js.last_lsn > js.synced_lsn && !js.broken &&
+		    (rc = journal_sync(st->j, js.last_lsn)) < 0)
+			/* acknowledged changes are in memory: make them durable by a snapshot */
+			rescue(st, js.last_lsn, -rc);
 	}
 	return NULL;
+}
+
+/*
+ * The journal failed and no change is in doubt: retry a fresh snapshot
+ * and journal, backing off from RESCUE_RETRY_MIN to RESCUE_RETRY_MAX
+ * seconds.  Returns true if the store works again.
+ */
+static bool rescue_retry(struct store *st)
+{
+	struct dyn_err e;
+	char buf[600];
+	int rc;
+
+	pthread_mutex_lock(&st->snap_mu);
+	if (!st->failed || st->diverged) {
+		pthread_mutex_unlock(&st->snap_mu);
+		return !st->failed;
+	}
+	err_clear(&e);
+	rc = snapshot_locked(st, &e);
+	if (rc == 0) {
+		st->failed = 0;
+		pthread_mutex_unlock(&st->snap_mu);
+		status_set(st, 0,
+			   "store %s: recovered: a fresh snapshot and journal were written; writes "
+			   "are accepted again",
+			   st->dir);
+		return true;
+	}
+	if (st->rescue_wait < RESCUE_RETRY_MAX)
+		st->rescue_wait *= 2;
+	pthread_mutex_unlock(&st->snap_mu);
+	fprintf(stderr, "dynfs: store %s: still refusing writes: %s\n", st->dir,
+		err_format(&e, buf, sizeof(buf)));
+	return false;
 }
 
 static void *snap_main(void *arg)
@@ -302,6 +466,7 @@ static void *snap_main(void *arg)
 	struct store *st = arg;
 	struct dyn_err err;
 	char buf[600];
+	int wait;
 
 	pthread_mutex_lock(&st->bg_mu);
 	while (!st->bg_stop) {
@@ -312,11 +477,22 @@ static void *snap_main(void *arg)
 		/* requests made while this one runs are kept, and re-checked */
 		st->snap_wanted = false;
 		pthread_mutex_unlock(&st->bg_mu);
-		err_clear(&err);
-		if (snapshot_due(st) && store_snapshot(st, &err) < 0) {
-			fprintf(stderr, "dynfs: automatic snapshot failed: %s\n",
-				err_format(&err, buf, sizeof(buf)));
-			bg_wait(st, SNAP_RETRY_SEC);
+		pthread_mutex_lock(&st->snap_mu);
+		wait = st->failed && !st->diverged ? st->rescue_wait : 0;
+		pthread_mutex_unlock(&st->snap_mu);
+		if (wait) {
+			/* rate-limited: one retry per wait, however many writes ask */
+			if (bg_wait(st, wait))
+				break;
+			if (!rescue_retry(st))
+				want_snapshot(st);
+		} else {
+			err_clear(&err);
+			if (snapshot_due(st) && store_snapshot(st, &err) < 0) {
+				fprintf(stderr, "dynfs: automatic snapshot failed: %s\n",
+					err_format(&err, buf, sizeof(buf)));
+				bg_wait(st, SNAP_RETRY_SEC);
+			}
 		}
 		pthread_mutex_lock(&st->bg_mu);
 	}
@@ -352,13 +528,14 @@ static void threads_stop(struct store *st)
 
 /* ---- snapshots ---- */
 
-/* Under snap_mu: write, check, commit, rotate.  See the header comment. */
+/*
+ * Under snap_mu: write, check, sync the journal, commit, rotate.  See the
+ * header comment; the journal sync before the commit is rule 4.
+ */
 static int snapshot_locked(struct store *st, struct dyn_err *err)
 {
 	struct snap_info si;
-	struct dyn_err e;
-	uint64_t lsn0, off0, marked;
-	char buf[600];
+	uint64_t lsn0, off0, lsn1, marked;
 	int attempt, rc;
 
 	for (attempt = 0; attempt < SNAP_ATTEMPTS; attempt++) {
@@ -370,11 +547,32 @@ static int snapshot_locked(struct store *st, struct dyn_err *err)
 		}
 		if (rc < 0)
 			return rc;
-		journal_position(st->j, NULL, NULL, &marked);
+		hook(st, STORE_HOOK_SNAP_WRITTEN);
+		journal_position(st->j, &lsn1, NULL, &marked);
 		if (marked > lsn0) {
 			/* a table was created, dropped or changed during the copy */
 			snap_discard(st->dir);
 			continue;
+		}
+		/*
+		 * The copy may hold changes up to lsn1 (those made while it ran):
+		 * they must be durable in the journal before the snapshot is.
+		 * When nothing was appended during the copy (lsn1 == lsn0) the
+		 * snapshot holds every change up to lsn0 whole and needs nothing
+		 * from the journal - which is what lets a fresh snapshot rescue a
+		 * journal that can no longer be synced.
+		 */
+		if (lsn1 > lsn0) {
+			rc = journal_sync(st->j, lsn1);
+			if (rc < 0) {
+				snap_discard(st->dir);
+				if (attempt + 1 < SNAP_ATTEMPTS && st->failed)
+					continue; /* appends have stopped: the next copy is whole */
+				return err_set(err, -rc,
+					       "snapshot not written: the journal could not be "
+					       "synced first: %s",
+					       strerror(-rc));
+			}
 		}
 		rc = snap_commit(st->dir, err);
 		if (rc < 0)
@@ -383,12 +581,16 @@ static int snapshot_locked(struct store *st, struct dyn_err *err)
 		st->snapshots++;
 		st->unlogged = false;
 		__atomic_store_n(&st->snap_bytes, si.bytes, __ATOMIC_RELAXED);
-		err_clear(&e);
-		if (journal_rotate(st->j, lsn0, off0, &e) < 0)
-			/* the snapshot stands; the old journal still covers it */
-			fprintf(stderr, "dynfs: store %s: snapshot written but the journal was not "
-					"trimmed: %s\n",
-				st->dir, err_format(&e, buf, sizeof(buf)));
+		hook(st, STORE_HOOK_SNAP_COMMITTED);
+		rc = journal_rotate(st->j, lsn0, off0, err);
+		if (rc < 0)
+			/*
+			 * The snapshot stands and the old journal still covers
+			 * it, so nothing is lost; but the journal keeps its size,
+			 * so report the failure (the snapshot thread then waits
+			 * SNAP_RETRY_SEC instead of snapshotting on every write).
+			 */
+			return rc;
 		return 0;
 	}
 	return err_set(err, EAGAIN,
@@ -405,11 +607,23 @@ int store_snapshot(store_t *st, struct dyn_err *err)
 		return err_set(err, EROFS, "store %s is open read-only", st->dir);
 	pthread_mutex_lock(&st->snap_mu);
 	if (st->diverged)
-		rc = err_set(err, EIO, "store %s: memory no longer matches the disk "
-				       "(a bulk load failed); not writing a snapshot",
-			     st->dir);
+		rc = err_set(err, EIO,
+			     "store %s: memory no longer matches the disk (%s); not writing a "
+			     "snapshot",
+			     st->dir,
+			     st->in_doubt ? "a change that could not be made durable is in memory"
+					  : "a bulk load failed");
 	else
 		rc = snapshot_locked(st, err);
+	if (rc == 0 && st->failed) {
+		st->failed = 0;
+		pthread_mutex_unlock(&st->snap_mu);
+		status_set(st, 0,
+			   "store %s: recovered: a fresh snapshot and journal were written; writes "
+			   "are accepted again",
+			   st->dir);
+		return 0;
+	}
 	pthread_mutex_unlock(&st->snap_mu);
 	return rc;
 }
@@ -419,8 +633,30 @@ int store_snapshot(store_t *st, struct dyn_err *err)
 struct replay_ctx {
 	struct store *st;      /* target */
 	const char *path;      /* journal path, for messages */
+	const char *spath;     /* snapshot path, for messages */
+	bool has_snap;	       /* the snapshot file exists */
+	uint64_t after;	       /* the snapshot's lsn */
+	bool started;	       /* a record was replayed */
 	struct dyn_err *err;   /* caller's */
 };
+
+/* The first record replayed must follow the snapshot. */
+static int replay_gap(struct replay_ctx *r, uint64_t lsn)
+{
+	if (!r->has_snap)
+		return err_set(r->err, EINVAL,
+			       "store %s: %s is missing and journal %s starts at lsn %llu: "
+			       "changes 1..%llu are missing; refusing to open, nothing was changed "
+			       "(restore %s from a backup, or export what the journal holds with "
+			       "a copy of the store)",
+			       r->st->dir, SNAP_NAME, r->path, (unsigned long long)lsn,
+			       (unsigned long long)lsn - 1, SNAP_NAME);
+	return err_set(r->err, EINVAL,
+		       "journal %s starts at lsn %llu but %s covers only up to lsn %llu: changes "
+		       "%llu..%llu are missing; refusing to open, nothing was changed",
+		       r->path, (unsigned long long)lsn, r->spath, (unsigned long long)r->after,
+		       (unsigned long long)r->after + 1, (unsigned long long)lsn - 1);
+}
 
 static int replay_rec(void *ctx, uint64_t lsn, const char *payload, size_t len, uint64_t off)
 {
@@ -431,6 +667,9 @@ static int replay_rec(void *ctx, uint64_t lsn, const char *payload, size_t len, 
 	size_t i;
 	int rc;
 
+	if (!r->started && lsn != r->after + 1)
+		return replay_gap(r, lsn);
+	r->started = true;
 	err_clear(&e);
 	rc = sf_changes_parse(payload, len, &c, &e);
 	if (rc == -ENOMEM)
@@ -466,11 +705,22 @@ static bool file_exists(const char *path, int *errp)
 	struct stat sb;
 
 	*errp = 0;
-	if (stat(path, &sb) == 0)
+	if (lstat(path, &sb) == 0)
 		return true;
 	if (errno != ENOENT)
 		*errp = errno;
 	return false;
+}
+
+/* A store file for a read-write open: regular, not a symlink, ours. */
+static int check_file(const char *path, const char *what, struct dyn_err *err)
+{
+	int fd = stf_open(path, what, O_RDONLY, true, err);
+
+	if (fd < 0)
+		return fd == -ENOENT ? err_set(err, ENOENT, "%s %s vanished", what, path) : fd;
+	close(fd);
+	return 0;
 }
 
 /* A new, empty store: journal first, so a crash in between leaves a valid store. */
@@ -500,7 +750,8 @@ static void remove_temp_files(struct store *st)
 static int store_recover(struct store *st, struct dyn_err *err)
 {
 	char *sp = store_path(st, SNAP_NAME), *jp = store_path(st, JOURNAL_NAME);
-	struct replay_ctx rctx = {st, jp, err};
+	struct replay_ctx rctx = {.st = st, .path = jp, .spath = sp, .err = err};
+	char *aside = NULL;
 	struct snap_info si = {0};
 	struct journal_info ji;
 	bool has_snap, has_jnl;
@@ -515,6 +766,16 @@ static int store_recover(struct store *st, struct dyn_err *err)
 	if (e1 || e2) {
 		rc = err_set(err, e1 ? e1 : e2, "store %s: %s", st->dir, strerror(e1 ? e1 : e2));
 		goto out;
+	}
+	if (!st->opts.readonly) {
+		/* a store is private to its user: refuse symlinks and other owners */
+		rc = stf_check_dir(st->dir, err);
+		if (rc == 0 && has_snap)
+			rc = check_file(sp, "snapshot", err);
+		if (rc == 0 && has_jnl)
+			rc = check_file(jp, "journal", err);
+		if (rc < 0)
+			goto out;
 	}
 	if (!has_snap && !has_jnl) {
 		if (!st->opts.create) {
@@ -536,6 +797,8 @@ static int store_recover(struct store *st, struct dyn_err *err)
 	}
 	st->snap_lsn = si.lsn;
 	st->snap_bytes = si.bytes;
+	rctx.has_snap = has_snap;
+	rctx.after = si.lsn;
 	if (!has_jnl) {
 		if (has_snap)
 			fprintf(stderr, "dynfs: store %s: no journal; starting from %s alone\n",
@@ -552,23 +815,32 @@ static int store_recover(struct store *st, struct dyn_err *err)
 		if (rc < 0)
 			goto out;
 		if (ji.start_lsn > si.lsn + 1) {
-			rc = err_set(err, EINVAL,
-				     "journal %s starts at lsn %llu but %s covers only up to lsn "
-				     "%llu: changes %llu..%llu are missing; refusing to open, "
-				     "nothing was changed",
-				     jp, (unsigned long long)ji.start_lsn, sp,
-				     (unsigned long long)si.lsn, (unsigned long long)si.lsn + 1,
-				     (unsigned long long)ji.start_lsn - 1);
+			rc = replay_gap(&rctx, ji.start_lsn);
 			goto out;
 		}
 	}
 	if (ji.torn) {
+		/*
+		 * A crash in the middle of the last append and damage to the last
+		 * record(s) look the same; the first was never acknowledged, the
+		 * second may have been.  So the bytes are kept, never destroyed.
+		 */
+		if (!st->opts.readonly) {
+			rc = journal_set_aside(st->dir, &ji, &aside, err);
+			if (rc < 0)
+				goto out;
+		}
 		fprintf(stderr,
-			"dynfs: journal %s: discarding a torn last record at offset %llu "
-			"(%llu bytes, %s): a write interrupted by a crash, never acknowledged%s\n",
+			"dynfs: journal %s: a damaged or incomplete last record at offset %llu "
+			"(%llu bytes, %s) is not replayed: a write cut short by a crash (never "
+			"acknowledged) or damage on the disk (then it may have held acknowledged "
+			"changes from lsn %llu on); %s%s\n",
 			jp, (unsigned long long)ji.valid_end,
 			(unsigned long long)(ji.size - ji.valid_end), ji.torn_why,
-			st->opts.readonly ? " (not truncated: read-only)" : "; truncating it");
+			(unsigned long long)ji.last_lsn + 1,
+			aside ? "its bytes were set aside in " : "read-only: the file is left as it is",
+			aside ? aside : "");
+		st->torn_seen = true;
 		if (!st->opts.readonly) {
 			rc = journal_truncate(jp, ji.valid_end, err);
 			if (rc < 0)
@@ -590,6 +862,7 @@ static int store_recover(struct store *st, struct dyn_err *err)
 	}
 	rc = journal_open(st->dir, &ji, &st->j, err);
 out:
+	free(aside);
 	free(sp);
 	free(jp);
 	return rc;
@@ -735,9 +1008,13 @@ void store_get_stats(store_t *st, struct store_stats *out)
 	out->appends = js.appends;
 	out->syncs = js.syncs;
 	out->journal_bytes = js.bytes;
+	out->synced_bytes = js.synced_bytes;
+	out->torn_tail = st->torn_seen;
 	pthread_mutex_lock(&st->snap_mu);
 	out->snapshot_lsn = st->snap_lsn;
 	out->snapshots = st->snapshots;
+	out->failed = st->failed;
+	out->stopped = st->in_doubt;
 	pthread_mutex_unlock(&st->snap_mu);
 	out->snapshot_bytes = __atomic_load_n(&st->snap_bytes, __ATOMIC_RELAXED);
 }
@@ -746,6 +1023,25 @@ void store_set_sync_delay(store_t *st, unsigned usec)
 {
 	if (st->j)
 		journal_set_sync_delay(st->j, usec);
+}
+
+void store_set_test_hook(store_t *st, store_hook_fn fn, void *ctx)
+{
+	st->hook = fn;
+	st->hook_ctx = ctx;
+}
+
+void store_set_status_fn(store_t *st, store_status_fn fn, void *ctx)
+{
+	st->status_fn = fn;
+	st->status_ctx = ctx;
+}
+
+void store_get_status(store_t *st, char *buf, size_t size)
+{
+	pthread_mutex_lock(&st->bg_mu);
+	snprintf(buf, size, "%s", st->status);
+	pthread_mutex_unlock(&st->bg_mu);
 }
 
 void store_set_snapshot_min(store_t *st, uint64_t min_bytes)
