@@ -1031,6 +1031,15 @@ void store_set_test_hook(store_t *st, store_hook_fn fn, void *ctx)
 	st->hook_ctx = ctx;
 }
 
+uint64_t store_synced_bytes(store_t *st)
+{
+	struct journal_stats js = {0};
+
+	if (st->j)
+		journal_stats(st->j, &js);
+	return js.synced_bytes;
+}
+
 void store_set_status_fn(store_t *st, store_status_fn fn, void *ctx)
 {
 	st->status_fn = fn;

@@ -114,4 +114,10 @@ enum store_hook_point {
 typedef void (*store_hook_fn)(void *ctx, enum store_hook_point p);
 void store_set_test_hook(store_t *st, store_hook_fn fn, void *ctx);
 
+/*
+ * Test hook: the journal file is durable up to this offset (what a power
+ * loss now would leave of it).  Safe to call from a store hook.
+ */
+uint64_t store_synced_bytes(store_t *st);
+
 #endif
