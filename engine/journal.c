@@ -70,6 +70,9 @@ struct journal {
 	uint64_t synced_end;	 /* the file is durable up to this offset */
 	uint64_t syncs;		 /* fdatasync calls made by journal_sync */
 	unsigned sync_delay_us;	 /* test hook: simulated sync latency (atomic) */
+	int fail_sync;		 /* test hook: fdatasync fails with this errno (atomic) */
+	int fail_write;		 /* test hook: appends fail with this errno (atomic) */
+	bool fail_trunc;	 /* test hook: and so does cutting them back (atomic) */
 };
 
 /* ---- little-endian helpers ---- */
@@ -588,10 +591,15 @@ int journal_append(journal_t *j, uint8_t *rec, size_t len, bool mark, uint64_t *
 	put32(rec + 4, (uint32_t)len);
 	put64(rec + 8, l);
 	put32(rec + 16, rec_crc(pcrc, rec));
-	rc = write_all(j->fd, rec, JOURNAL_REC_HDR + len, j->end);
+	rc = __atomic_load_n(&j->fail_write, __ATOMIC_RELAXED);
+	if (rc)
+		rc = -rc;
+	else
+		rc = write_all(j->fd, rec, JOURNAL_REC_HDR + len, j->end);
 	if (rc < 0) {
 		/* leave no partial record behind: the file must stay well-formed */
-		if (ftruncate(j->fd, (off_t)j->end) < 0)
+		if (__atomic_load_n(&j->fail_trunc, __ATOMIC_RELAXED) ||
+		    ftruncate(j->fd, (off_t)j->end) < 0)
 			j->broken = -rc;
 		goto out_unlock;
 	}
@@ -628,7 +636,9 @@ int journal_sync(journal_t *j, uint64_t lsn)
 		pthread_mutex_unlock(&j->mu);
 		if (r == 0 && __atomic_load_n(&j->sync_delay_us, __ATOMIC_RELAXED))
 			usleep(__atomic_load_n(&j->sync_delay_us, __ATOMIC_RELAXED));
-		if (r == 0 && fdatasync(fd) < 0)
+		if (r == 0 && __atomic_load_n(&j->fail_sync, __ATOMIC_RELAXED))
+			r = -__atomic_load_n(&j->fail_sync, __ATOMIC_RELAXED);
+		else if (r == 0 && fdatasync(fd) < 0)
 			r = -errno;
 
 		pthread_mutex_lock(&j->mu);
@@ -737,6 +747,13 @@ out_unlink:
 	close(fd);
 	unlink(j->newpath);
 	return err_set(err, -rc, "journal %s: rotation failed: %s", j->newpath, strerror(-rc));
+}
+
+void journal_set_faults(journal_t *j, int sync_err, int write_err, bool trunc_fails)
+{
+	__atomic_store_n(&j->fail_sync, sync_err, __ATOMIC_RELAXED);
+	__atomic_store_n(&j->fail_write, write_err, __ATOMIC_RELAXED);
+	__atomic_store_n(&j->fail_trunc, trunc_fails, __ATOMIC_RELAXED);
 }
 
 void journal_set_sync_delay(journal_t *j, unsigned usec)

@@ -171,6 +171,14 @@ void journal_stats(journal_t *j, struct journal_stats *out);
  */
 void journal_set_sync_delay(journal_t *j, unsigned usec);
 
+/*
+ * Test hook: journal_sync's fdatasync fails with sync_err, appends fail
+ * with write_err, and with trunc_fails cutting a failed append back fails
+ * too (0 / false: normal).  A disk that fails on demand, for the unit
+ * tests; the e2e tests use the LD_PRELOAD shim (tests/faultshim.c).
+ */
+void journal_set_faults(journal_t *j, int sync_err, int write_err, bool trunc_fails);
+
 /* Fill a record header for (lsn, payload) into hdr; for tests and tools. */
 void journal_frame(uint8_t hdr[JOURNAL_REC_HDR], uint64_t lsn, const void *payload, size_t len);
 /* Fill a file header; for tests and tools. */

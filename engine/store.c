@@ -110,6 +110,7 @@ struct store {
 	bool in_doubt;		 /* a writer was told "failed" for a change in memory */
 	bool torn_seen;		 /* the journal had a torn tail at open */
 	int rescue_wait;	 /* seconds until the next automatic retry (backoff) */
+	struct timespec last_rescue; /* when rescue() last wrote a snapshot */
 	char status[STORE_STATUS_MAX]; /* what state the store is in, for people */
 	store_status_fn status_fn; /* told about every status change */
 	void *status_ctx;	 /* its context */
@@ -333,6 +334,25 @@ out:
 }
 
 /*
+ * At most one rescue snapshot per RESCUE_RETRY_MIN seconds: a disk whose
+ * journal syncs keep failing must not turn every write into a full
+ * snapshot.  Writers arriving meanwhile are refused (the journal is
+ * broken) or covered by the next rescue.
+ */
+static void rescue_pace(struct store *st)
+{
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - st->last_rescue.tv_sec) * 1000 +
+	     (now.tv_nsec - st->last_rescue.tv_nsec) / 1000000;
+	if (st->last_rescue.tv_sec && ms >= 0 && ms < RESCUE_RETRY_MIN * 1000)
+		usleep((useconds_t)(RESCUE_RETRY_MIN * 1000 - ms) * 1000);
+	clock_gettime(CLOCK_MONOTONIC, &st->last_rescue);
+}
+
+/*
  * A sync failed with change lsn in memory.  Make it durable another way:
  * a fresh snapshot (of memory, which holds it) and a fresh journal.  If a
  * snapshot covering lsn is on disk the change is durable: 0.  Otherwise
@@ -351,6 +371,7 @@ static int rescue(struct store *st, uint64_t lsn, int code)
 	if (st->snap_lsn >= lsn)
 		goto out; /* a snapshot since the failure holds the change */
 	err_clear(&e);
+	rescue_pace(st);
 	if (!st->diverged && snapshot_locked(st, &e) == 0) {
 		st->failed = 0;
 		status_set(st, 0,
@@ -394,7 +415,11 @@ static int log_sync(void *ctx, uint64_t lsn)
 
 /* ---- background threads ---- */
 
-/* Sleep up to sec seconds or until stop; returns true if stopping. */
+/*
+ * Sleep sec seconds or until stop; returns true if stopping.  Snapshot
+ * requests (which also signal bg_cv) do not cut the sleep short: that is
+ * what makes a pause after a failure a pause.
+ */
 static bool bg_wait(struct store *st, int sec)
 {
 	struct timespec ts;
@@ -403,8 +428,8 @@ static bool bg_wait(struct store *st, int sec)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += sec;
 	pthread_mutex_lock(&st->bg_mu);
-	if (!st->bg_stop)
-		pthread_cond_timedwait(&st->bg_cv, &st->bg_mu, &ts);
+	while (!st->bg_stop && pthread_cond_timedwait(&st->bg_cv, &st->bg_mu, &ts) != ETIMEDOUT)
+		;
 	stop = st->bg_stop;
 	pthread_mutex_unlock(&st->bg_mu);
 	return stop;
@@ -446,11 +471,11 @@ static bool rescue_retry(struct store *st)
 	rc = snapshot_locked(st, &e);
 	if (rc == 0) {
 		st->failed = 0;
-		pthread_mutex_unlock(&st->snap_mu);
 		status_set(st, 0,
 			   "store %s: recovered: a fresh snapshot and journal were written; writes "
 			   "are accepted again",
 			   st->dir);
+		pthread_mutex_unlock(&st->snap_mu);
 		return true;
 	}
 	if (st->rescue_wait < RESCUE_RETRY_MAX)
@@ -617,12 +642,10 @@ int store_snapshot(store_t *st, struct dyn_err *err)
 		rc = snapshot_locked(st, err);
 	if (rc == 0 && st->failed) {
 		st->failed = 0;
-		pthread_mutex_unlock(&st->snap_mu);
 		status_set(st, 0,
 			   "store %s: recovered: a fresh snapshot and journal were written; writes "
 			   "are accepted again",
 			   st->dir);
-		return 0;
 	}
 	pthread_mutex_unlock(&st->snap_mu);
 	return rc;
@@ -1029,6 +1052,12 @@ void store_set_test_hook(store_t *st, store_hook_fn fn, void *ctx)
 {
 	st->hook = fn;
 	st->hook_ctx = ctx;
+}
+
+void store_set_faults(store_t *st, int sync_err, int write_err, bool trunc_fails)
+{
+	if (st->j)
+		journal_set_faults(st->j, sync_err, write_err, trunc_fails);
 }
 
 uint64_t store_synced_bytes(store_t *st)

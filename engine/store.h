@@ -120,4 +120,7 @@ void store_set_test_hook(store_t *st, store_hook_fn fn, void *ctx);
  */
 uint64_t store_synced_bytes(store_t *st);
 
+/* Test hook: journal_set_faults on the store's journal. */
+void store_set_faults(store_t *st, int sync_err, int write_err, bool trunc_fails);
+
 #endif
