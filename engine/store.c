@@ -112,6 +112,9 @@ struct store {
 	int rescue_wait;	 /* seconds until the next automatic retry (backoff) */
 	struct timespec last_rescue; /* when rescue() last wrote a snapshot */
 	char status[STORE_STATUS_MAX]; /* what state the store is in, for people */
+	char pending[4][STORE_STATUS_MAX]; /* status lines not yet given to status_fn */
+	int pending_code[4];	 /* and their codes */
+	int npending;		 /* entries in pending (bg_mu) */
 	store_status_fn status_fn; /* told about every status change */
 	void *status_ctx;	 /* its context */
 	store_hook_fn hook;	 /* test hook */
@@ -222,7 +225,12 @@ static void lock_release(struct store *st)
 
 /* ---- status ---- */
 
-/* Set the status line, print it on stderr and tell the status callback. */
+/*
+ * Set the status line and queue it for the status callback, or print it
+ * on stderr if there is none.  Callers may hold snap_mu; the callback
+ * (which may notify the kernel) runs later, from status_flush(), with no
+ * store lock held.
+ */
 static void status_set(struct store *st, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void status_set(struct store *st, int code, const char *fmt, ...)
@@ -235,10 +243,40 @@ static void status_set(struct store *st, int code, const char *fmt, ...)
 	va_end(ap);
 	pthread_mutex_lock(&st->bg_mu);
 	snprintf(st->status, sizeof(st->status), "%s", msg);
+	if (st->status_fn) {
+		if (st->npending == 4) {
+			memmove(st->pending[0], st->pending[1], sizeof(st->pending[0]) * 3);
+			memmove(&st->pending_code[0], &st->pending_code[1], sizeof(int) * 3);
+			st->npending--;
+		}
+		snprintf(st->pending[st->npending], STORE_STATUS_MAX, "%s", msg);
+		st->pending_code[st->npending++] = code;
+	}
 	pthread_mutex_unlock(&st->bg_mu);
-	fprintf(stderr, "dynfs: %s\n", msg);
-	if (st->status_fn)
+	if (!st->status_fn)
+		fprintf(stderr, "dynfs: %s\n", msg);
+}
+
+/* Give queued status lines to the callback; call with no store lock held. */
+static void status_flush(struct store *st)
+{
+	char msg[STORE_STATUS_MAX];
+	int code;
+
+	for (;;) {
+		pthread_mutex_lock(&st->bg_mu);
+		if (!st->npending) {
+			pthread_mutex_unlock(&st->bg_mu);
+			return;
+		}
+		memcpy(msg, st->pending[0], sizeof(msg));
+		code = st->pending_code[0];
+		memmove(st->pending[0], st->pending[1], sizeof(st->pending[0]) * 3);
+		memmove(&st->pending_code[0], &st->pending_code[1], sizeof(int) * 3);
+		st->npending--;
+		pthread_mutex_unlock(&st->bg_mu);
 		st->status_fn(st->status_ctx, code, msg);
+	}
 }
 
 static void hook(struct store *st, enum store_hook_point p)
@@ -323,6 +361,7 @@ static int log_append(void *ctx, const struct db_change *ch, size_t n, uint64_t 
 			pthread_mutex_lock(&st->snap_mu);
 			journal_failed_locked(st, js.broken);
 			pthread_mutex_unlock(&st->snap_mu);
+			status_flush(st);
 		}
 		goto out;
 	}
@@ -395,6 +434,7 @@ static int rescue(struct store *st, uint64_t lsn, int code)
 	}
 out:
 	pthread_mutex_unlock(&st->snap_mu);
+	status_flush(st);
 	return rc;
 }
 
@@ -476,6 +516,7 @@ static bool rescue_retry(struct store *st)
 			   "are accepted again",
 			   st->dir);
 		pthread_mutex_unlock(&st->snap_mu);
+		status_flush(st);
 		return true;
 	}
 	if (st->rescue_wait < RESCUE_RETRY_MAX)
@@ -648,6 +689,7 @@ int store_snapshot(store_t *st, struct dyn_err *err)
 			   st->dir);
 	}
 	pthread_mutex_unlock(&st->snap_mu);
+	status_flush(st);
 	return rc;
 }
 

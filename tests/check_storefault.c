@@ -133,8 +133,8 @@ static void on_status(void *ctx, int code, const char *msg)
 	struct statuses *s = ctx;
 
 	s->n++;
-	s->last_code = code;
 	snprintf(s->last, sizeof(s->last), "%s", msg);
+	__atomic_store_n(&s->last_code, code, __ATOMIC_SEQ_CST);
 }
 
 START_TEST(test_failed_sync_is_rescued_by_a_snapshot)
@@ -255,7 +255,7 @@ START_TEST(test_broken_journal_recovers_automatically)
 	/* the cause is gone: within a few seconds writes work again */
 	for (i = 0; i < 100; i++) {
 		store_get_stats(st, &ss);
-		if (!ss.failed)
+		if (!ss.failed && __atomic_load_n(&sts.last_code, __ATOMIC_SEQ_CST) == 0)
 			break;
 		usleep(100000);
 	}
