@@ -7,7 +7,8 @@
  *   journal        records of changes; those with lsn > S are replayed
  *   lock           flock()ed while open: exclusively by a read-write open,
  *                  shared by read-only ones; holds the writer's pid
- * and, transiently, snapshot.json.tmp and journal.new (removed on open).
+ * and, transiently, snapshot.json.tmp and journal.new (removed on open),
+ * and journal.torn-<lsn> files: damaged journal tails set aside at open.
  *
  * Write path.  The store is the database's log (db.h): db_apply() calls
  * log_append() under the tables' write locks, with every change of the
@@ -16,7 +17,10 @@
  * the locks are dropped db_apply() calls log_sync(), which with
  * fsync=always waits for the record to be on disk (group commit: see
  * journal.c), with fsync=batch returns at once (a thread syncs every
- * second) and with fsync=off leaves it to the kernel.
+ * second) and with fsync=off leaves it to the kernel.  An answer that
+ * writes nothing (a no-op, a failed condition) still syncs: db_apply calls
+ * log_sync(DB_LSN_ALL), because the state it read may hold changes whose
+ * writers are still waiting for their sync.
  *
  * Snapshots without stopping the world.  A snapshot must not block readers
  * or writers for its duration, so it is *fuzzy*: we read the journal's
@@ -49,25 +53,51 @@
  *      the copy, the header's schemas are the ones of L0, every item copied
  *      was valid under them, and each replayed record meets the schema it
  *      was first applied under.
+ *   4. THE RULE: a snapshot never becomes durable before every change it
+ *      may contain is durable in the journal.  Changes after L0 copied
+ *      into it (rule 1) are replayed from the journal; if a power loss
+ *      took their records but left the snapshot, the snapshot would hold
+ *      part of a transaction whose record is gone (one of its two puts).
+ *      So after the copy we note the last lsn L1 and journal_sync(L1)
+ *      before the rename.  If L1 == L0 nothing was appended during the
+ *      copy: the snapshot holds every change up to L0 whole and needs
+ *      nothing from the journal (which is how a snapshot can rescue a
+ *      journal that can no longer be synced, below).
  *
  * After the new snapshot is renamed into place (and the directory synced)
  * the journal is rotated: journal.new gets the records with lsn > L0 (at
  * least those written during the copy), is synced and renamed over the
  * journal.  A crash between the two renames leaves the new snapshot with
  * the old journal, whose records <= L0 are skipped at replay: harmless.
+ * A failed rotation is reported (the snapshot stands, the old journal
+ * still covers it), so the snapshot thread pauses SNAP_RETRY_SEC instead
+ * of snapshotting again on every write of a journal that stays large.
  *
- * Recovery (store_open).  Take the lock; load the snapshot (every line
- * checked, checksum and end marker required); read the journal, which is
- * validated completely before any record is replayed; replay records with
- * lsn > S.  A torn last record is discarded with a warning and, on a
- * read-write open, cut off (it was never acknowledged).  A corrupt
- * snapshot, a checksum failure before the tail, a sequence gap or a
- * journal starting after S+1 refuse the open with -EINVAL naming file and
- * offset; a newer format version is -EPROTO.  Neither file is written
- * before all of that succeeded, and nothing unreadable is ever truncated,
- * overwritten or deleted.
+ * When the disk fails (docs/formats.md, "Guarantees").  Nothing is ever
+ * reported in a way the disk may contradict later:
+ *   - An append that fails is cut back: the change is refused with the
+ *     write's errno (ENOSPC for a full disk) and nothing applied; the
+ *     next write tries again.  If the cut fails too the journal is broken.
+ *   - A sync that fails (fdatasync: EIO, ENOSPC...) leaves the change in
+ *     memory and the page cache untrustworthy.  rescue() writes a fresh
+ *     snapshot (which holds the change, rule 4's L1 == L0 case) and a
+ *     fresh journal; then the change is durable and the writer succeeds.
+ *   - If that fails too, under fsync=always, the writer is told its change
+ *     failed although readers may already see it and the disk may still
+ *     get it: nobody can say.  So the store stops (fail-stop, as
+ *     PostgreSQL does after a failed fsync): no writes, no snapshot from
+ *     memory ever again (diverged), a "STOPPED" status saying to remount.
+ *     After a remount the store holds every acknowledged change.
+ *   - Otherwise (a broken journal with no change in doubt, or fsync=batch
+ *     where nobody was told of a failure) the store refuses writes and the
+ *     snapshot thread retries the rescue, backing off RESCUE_RETRY_MIN ..
+ *     RESCUE_RETRY_MAX seconds, until writes work again ("recovered").
+ *   Every change of state is a status line (store_get_status, and the
+ *   status callback: /_errors in the filesystem).
+ *
+ * Recovery at open: store_recover.c.
  */
-#include "store.h"
+#include "storeint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -86,141 +116,13 @@
 #include "storefile.h"
 #include "storefmt.h"
 
-#define LOCK_NAME "lock"
-#define SNAP_MIN_DEFAULT (16ull << 20) /* auto snapshot floor, bytes */
-#define SNAP_ATTEMPTS 4		       /* fuzzy snapshot retries on schema changes */
-#define SNAP_RETRY_SEC 10	       /* pause after a failed automatic snapshot */
-#define RESCUE_RETRY_MIN 1	       /* first retry of a failed journal, seconds */
-#define RESCUE_RETRY_MAX 30	       /* the retries back off up to this */
-
-struct store {
-	char *dir;		 /* the store directory */
-	db_t *db;		 /* the database, owned */
-	struct store_opts opts;	 /* as opened */
-	int lockfd;		 /* dir/lock, flock()ed; -1 if none could be had (ro) */
-	journal_t *j;		 /* the journal; NULL when read-only */
-	struct db_log log;	 /* installed into db while writable */
-
-	pthread_mutex_t snap_mu; /* one snapshot at a time; protects the next four */
-	uint64_t snap_lsn;	 /* lsn of the snapshot on disk */
-	uint64_t snapshots;	 /* snapshots written since open */
-	bool unlogged;		 /* memory has changes no journal record holds (bulk) */
-	bool diverged;		 /* memory differs from disk for good: no snapshot at close */
-	int failed;		 /* 0, or the errno that stopped writes (journal unusable) */
-	bool in_doubt;		 /* a writer was told "failed" for a change in memory */
-	bool torn_seen;		 /* the journal had a torn tail at open */
-	int rescue_wait;	 /* seconds until the next automatic retry (backoff) */
-	struct timespec last_rescue; /* when rescue() last wrote a snapshot */
-	char status[STORE_STATUS_MAX]; /* what state the store is in, for people */
-	char pending[4][STORE_STATUS_MAX]; /* status lines not yet given to status_fn */
-	int pending_code[4];	 /* and their codes */
-	int npending;		 /* entries in pending (bg_mu) */
-	store_status_fn status_fn; /* told about every status change */
-	void *status_ctx;	 /* its context */
-	store_hook_fn hook;	 /* test hook */
-	void *hook_ctx;		 /* its context */
-	uint64_t snap_bytes;	 /* size of the snapshot on disk (atomic access) */
-	uint64_t snap_min;	 /* auto snapshot floor, bytes (atomic access) */
-
-	pthread_mutex_t bg_mu;	 /* protects the next three */
-	pthread_cond_t bg_cv;	 /* wakes the background threads */
-	bool bg_stop;		 /* store_close: threads must exit */
-	bool snap_wanted;	 /* the journal outgrew the snapshot */
-	pthread_t snap_thread;	 /* runs automatic snapshots */
-	pthread_t sync_thread;	 /* fsync=batch: syncs once a second */
-	bool have_snap_thread;	 /* snap_thread was started */
-	bool have_sync_thread;	 /* sync_thread was started */
-};
-
-static char *store_path(const struct store *st, const char *name)
+char *store_path(const struct store *st, const char *name)
 {
 	char *p;
 
 	if (asprintf(&p, "%s/%s", st->dir, name) < 0)
 		return NULL;
 	return p;
-}
-
-/* ---- the lock file ---- */
-
-/*
- * Format of dir/lock: empty, or the decimal pid of the read-write process
- * holding it and a newline.  The flock() is what counts; the pid is only
- * for the message another process shows.
- */
-static int lock_take(struct store *st, struct dyn_err *err)
-{
-	char *path = store_path(st, LOCK_NAME), buf[32];
-	ssize_t n;
-	int fd, rc = 0;
-	long pid;
-
-	if (!path)
-		return -ENOMEM;
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, STF_FILE_MODE);
-	if (fd < 0 && errno == ELOOP) {
-		rc = err_set(err, ELOOP,
-			     "store %s: lock file %s is a symbolic link; refusing to follow it",
-			     st->dir, path);
-		goto out;
-	}
-	if (fd < 0 && st->opts.readonly) {
-		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			/* read-only media without a lock file: nobody can write it either */
-			st->lockfd = -1;
-			goto out;
-		}
-	}
-	if (fd < 0) {
-		rc = err_set(err, errno, "store %s: cannot open lock file %s: %s", st->dir, path,
-			     strerror(errno));
-		goto out;
-	}
-	if (flock(fd, (st->opts.readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		rc = errno == EWOULDBLOCK ? EBUSY : errno;
-		n = pread(fd, buf, sizeof(buf) - 1, 0);
-		buf[n > 0 ? n : 0] = 0;
-		pid = strtol(buf, NULL, 10);
-		if (rc == EBUSY && pid > 0)
-			err_set(err, EBUSY,
-				"store %s is in use by process %ld (lock file %s is held); "
-				"unmount it first",
-				st->dir, pid, path);
-		else if (rc == EBUSY)
-			err_set(err, EBUSY,
-				"store %s is in use by another process (lock file %s is held)",
-				st->dir, path);
-		else
-			err_set(err, rc, "store %s: flock: %s", st->dir, strerror(rc));
-		close(fd);
-		rc = -rc;
-		goto out;
-	}
-	if (!st->opts.readonly) {
-		n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-		if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
-			rc = err_set(err, errno, "store %s: cannot write lock file: %s", st->dir,
-				     strerror(errno));
-			close(fd);
-			goto out;
-		}
-	}
-	st->lockfd = fd;
-out:
-	free(path);
-	return rc;
-}
-
-static void lock_release(struct store *st)
-{
-	if (st->lockfd < 0)
-		return;
-	if (!st->opts.readonly && ftruncate(st->lockfd, 0) < 0) {
-		/* a stale pid is only cosmetic: the flock goes with the fd */
-	}
-	close(st->lockfd);
-	st->lockfd = -1;
 }
 
 /* ---- status ---- */
@@ -693,252 +595,12 @@ int store_snapshot(store_t *st, struct dyn_err *err)
 	return rc;
 }
 
-/* ---- opening ---- */
-
-struct replay_ctx {
-	struct store *st;      /* target */
-	const char *path;      /* journal path, for messages */
-	const char *spath;     /* snapshot path, for messages */
-	bool has_snap;	       /* the snapshot file exists */
-	uint64_t after;	       /* the snapshot's lsn */
-	bool started;	       /* a record was replayed */
-	struct dyn_err *err;   /* caller's */
-};
-
-/* The first record replayed must follow the snapshot. */
-static int replay_gap(struct replay_ctx *r, uint64_t lsn)
-{
-	if (!r->has_snap)
-		return err_set(r->err, EINVAL,
-			       "store %s: %s is missing and journal %s starts at lsn %llu: "
-			       "changes 1..%llu are missing; refusing to open, nothing was changed "
-			       "(restore %s from a backup, or export what the journal holds with "
-			       "a copy of the store)",
-			       r->st->dir, SNAP_NAME, r->path, (unsigned long long)lsn,
-			       (unsigned long long)lsn - 1, SNAP_NAME);
-	return err_set(r->err, EINVAL,
-		       "journal %s starts at lsn %llu but %s covers only up to lsn %llu: changes "
-		       "%llu..%llu are missing; refusing to open, nothing was changed",
-		       r->path, (unsigned long long)lsn, r->spath, (unsigned long long)r->after,
-		       (unsigned long long)r->after + 1, (unsigned long long)lsn - 1);
-}
-
-static int replay_rec(void *ctx, uint64_t lsn, const char *payload, size_t len, uint64_t off)
-{
-	struct replay_ctx *r = ctx;
-	struct sf_changes c;
-	struct dyn_err e;
-	char buf[600];
-	size_t i;
-	int rc;
-
-	if (!r->started && lsn != r->after + 1)
-		return replay_gap(r, lsn);
-	r->started = true;
-	err_clear(&e);
-	rc = sf_changes_parse(payload, len, &c, &e);
-	if (rc == -ENOMEM)
-		return rc;
-	if (rc < 0)
-		return err_set(r->err, EINVAL,
-			       "journal %s: record at offset %llu (lsn %llu) has a valid checksum "
-			       "but an unreadable payload: %s; refusing to open, nothing was changed",
-			       r->path, (unsigned long long)off, (unsigned long long)lsn,
-			       err_format(&e, buf, sizeof(buf)));
-	for (i = 0; i < c.n; i++) {
-		err_clear(&e);
-		rc = db_replay(r->st->db, &c.ch[i], &e);
-		if (rc == -ENOENT && c.ch[i].kind == DB_CH_DELETE)
-			rc = 0; /* fuzzy snapshots: the key may be gone already */
-		if (rc == -ENOMEM)
-			break;
-		if (rc < 0) {
-			rc = err_set(r->err, EINVAL,
-				     "journal %s: record at offset %llu (lsn %llu) cannot be "
-				     "applied: %s; refusing to open, nothing was changed",
-				     r->path, (unsigned long long)off, (unsigned long long)lsn,
-				     err_format(&e, buf, sizeof(buf)));
-			break;
-		}
-	}
-	sf_changes_free(&c);
-	return rc;
-}
-
-static bool file_exists(const char *path, int *errp)
-{
-	struct stat sb;
-
-	*errp = 0;
-	if (lstat(path, &sb) == 0)
-		return true;
-	if (errno != ENOENT)
-		*errp = errno;
-	return false;
-}
-
-/* A store file for a read-write open: regular, not a symlink, ours. */
-static int check_file(const char *path, const char *what, struct dyn_err *err)
-{
-	int fd = stf_open(path, what, O_RDONLY, true, err);
-
-	if (fd < 0)
-		return fd == -ENOENT ? err_set(err, ENOENT, "%s %s vanished", what, path) : fd;
-	close(fd);
-	return 0;
-}
-
-/* A new, empty store: journal first, so a crash in between leaves a valid store. */
-static int store_create_files(struct store *st, struct dyn_err *err)
-{
-	int rc = journal_create(st->dir, 1, err);
-
-	return rc < 0 ? rc : snap_write_empty(st->dir, 0, err);
-}
-
-static void remove_temp_files(struct store *st)
-{
-	char *p;
-
-	/* both are unfinished copies; the real files are authoritative */
-	p = store_path(st, SNAP_TMP_NAME);
-	if (p)
-		unlink(p);
-	free(p);
-	p = store_path(st, JOURNAL_NEW_NAME);
-	if (p)
-		unlink(p);
-	free(p);
-}
-
-/* Load snapshot and journal into st->db; on a writable store, open the journal. */
-static int store_recover(struct store *st, struct dyn_err *err)
-{
-	char *sp = store_path(st, SNAP_NAME), *jp = store_path(st, JOURNAL_NAME);
-	struct replay_ctx rctx = {.st = st, .path = jp, .spath = sp, .err = err};
-	char *aside = NULL;
-	struct snap_info si = {0};
-	struct journal_info ji;
-	bool has_snap, has_jnl;
-	int e1, e2, rc;
-
-	if (!sp || !jp) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	has_snap = file_exists(sp, &e1);
-	has_jnl = file_exists(jp, &e2);
-	if (e1 || e2) {
-		rc = err_set(err, e1 ? e1 : e2, "store %s: %s", st->dir, strerror(e1 ? e1 : e2));
-		goto out;
-	}
-	if (!st->opts.readonly) {
-		/* a store is private to its user: refuse symlinks and other owners */
-		rc = stf_check_dir(st->dir, err);
-		if (rc == 0 && has_snap)
-			rc = check_file(sp, "snapshot", err);
-		if (rc == 0 && has_jnl)
-			rc = check_file(jp, "journal", err);
-		if (rc < 0)
-			goto out;
-	}
-	if (!has_snap && !has_jnl) {
-		if (!st->opts.create) {
-			rc = err_set(err, ENOENT, "%s is not a dynfs store (no %s or %s)", st->dir,
-				     SNAP_NAME, JOURNAL_NAME);
-			goto out;
-		}
-		if (!st->opts.readonly) {
-			rc = store_create_files(st, err);
-			if (rc < 0)
-				goto out;
-			has_snap = has_jnl = true;
-		}
-	}
-	if (has_snap) {
-		rc = snap_load(sp, st->db, &si, err);
-		if (rc < 0)
-			goto out;
-	}
-	st->snap_lsn = si.lsn;
-	st->snap_bytes = si.bytes;
-	rctx.has_snap = has_snap;
-	rctx.after = si.lsn;
-	if (!has_jnl) {
-		if (has_snap)
-			fprintf(stderr, "dynfs: store %s: no journal; starting from %s alone\n",
-				st->dir, SNAP_NAME);
-		memset(&ji, 0, sizeof(ji));
-		ji.start_lsn = si.lsn + 1;
-		ji.last_lsn = si.lsn;
-		ji.valid_end = JOURNAL_HDR_SIZE;
-		rc = st->opts.readonly ? 0 : journal_create(st->dir, si.lsn + 1, err);
-		if (rc < 0)
-			goto out;
-	} else {
-		rc = journal_read(jp, si.lsn, replay_rec, &rctx, &ji, err);
-		if (rc < 0)
-			goto out;
-		if (ji.start_lsn > si.lsn + 1) {
-			rc = replay_gap(&rctx, ji.start_lsn);
-			goto out;
-		}
-	}
-	if (ji.torn) {
-		/*
-		 * A crash in the middle of the last append and damage to the last
-		 * record(s) look the same; the first was never acknowledged, the
-		 * second may have been.  So the bytes are kept, never destroyed.
-		 */
-		if (!st->opts.readonly) {
-			rc = journal_set_aside(st->dir, &ji, &aside, err);
-			if (rc < 0)
-				goto out;
-		}
-		fprintf(stderr,
-			"dynfs: journal %s: a damaged or incomplete last record at offset %llu "
-			"(%llu bytes, %s) is not replayed: a write cut short by a crash (never "
-			"acknowledged) or damage on the disk (then it may have held acknowledged "
-			"changes from lsn %llu on); %s%s\n",
-			jp, (unsigned long long)ji.valid_end,
-			(unsigned long long)(ji.size - ji.valid_end), ji.torn_why,
-			(unsigned long long)ji.last_lsn + 1,
-			aside ? "its bytes were set aside in " : "read-only: the file is left as it is",
-			aside ? aside : "");
-		st->torn_seen = true;
-		if (!st->opts.readonly) {
-			rc = journal_truncate(jp, ji.valid_end, err);
-			if (rc < 0)
-				goto out;
-		}
-	}
-	if (st->opts.readonly) {
-		rc = 0;
-		goto out;
-	}
-	if (ji.last_lsn < si.lsn) {
-		/* everything in it is older than the snapshot: start a fresh one */
-		rc = journal_create(st->dir, si.lsn + 1, err);
-		if (rc < 0)
-			goto out;
-		ji.start_lsn = si.lsn + 1;
-		ji.last_lsn = si.lsn;
-		ji.valid_end = JOURNAL_HDR_SIZE;
-	}
-	rc = journal_open(st->dir, &ji, &st->j, err);
-out:
-	free(aside);
-	free(sp);
-	free(jp);
-	return rc;
-}
-
 static void store_free(struct store *st)
 {
 	journal_close(st->j);
 	if (st->db)
 		db_free(st->db);
-	lock_release(st);
+	store_lock_release(st);
 	pthread_mutex_destroy(&st->snap_mu);
 	pthread_mutex_destroy(&st->bg_mu);
 	pthread_cond_destroy(&st->bg_cv);
@@ -974,11 +636,11 @@ int store_open(const char *dir, const struct store_opts *opts, store_t **out, db
 		rc = -ENOMEM;
 		goto out_free;
 	}
-	rc = lock_take(st, err);
+	rc = store_lock_take(st, err);
 	if (rc < 0)
 		goto out_free;
 	if (!st->opts.readonly)
-		remove_temp_files(st);
+		store_remove_temp_files(st);
 	rc = db_new(&st->db);
 	if (rc < 0)
 		goto out_free;
