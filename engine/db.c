@@ -320,7 +320,11 @@ static int create_x(struct db *db, const char *name, const struct table_schema *
 	pos = dir_find(db, name, &found);
 	if (found) {
 		rc = err_set(err, EEXIST, "table %s exists", name);
-		goto out_unlock;
+		pthread_rwlock_unlock(&db->lock);
+		/* the answer depends on the create that made it: durable first */
+		if (logit && db_log_sync(db, DB_LSN_ALL, err) < 0)
+			rc = -EIO;
+		return rc;
 	}
 	if (db->ntables == db->cap) {
 		size_t cap = db->cap ? 2 * db->cap : 16;
@@ -375,7 +379,11 @@ static int drop_x(struct db *db, const char *name, struct dyn_err *err, bool log
 	pos = dir_find(db, name, &found);
 	if (!found) {
 		pthread_rwlock_unlock(&db->lock);
-		return err_set(err, ENOENT, "no table %s", name);
+		rc = err_set(err, ENOENT, "no table %s", name);
+		/* the answer may depend on a drop not yet durable */
+		if (logit && db_log_sync(db, DB_LSN_ALL, err) < 0)
+			rc = -EIO;
+		return rc;
 	}
 	t = db->tables[pos];
 	pthread_rwlock_wrlock(&t->lock);

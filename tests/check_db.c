@@ -640,6 +640,7 @@ END_TEST
  */
 START_TEST(test_answers_that_write_nothing_wait_for_durable_state)
 {
+	struct table_schema s;
 	struct fake_log l;
 
 	install_log(&l);
@@ -653,6 +654,14 @@ START_TEST(test_answers_that_write_nothing_wait_for_durable_state)
 	ck_assert_int_eq(put(tu, "{\"username\": \"y\"}"), 0);
 	ck_assert_uint_eq(l.synced, l.lsn);
 	ck_assert_int_eq(put_err(tu, DB_IF_ABSENT, NULL, "{\"username\": \"y\"}"), -EEXIST);
+	ck_assert_uint_eq(l.synced, DB_LSN_ALL);
+	/* tables too: "exists" and "no such table" depend on state */
+	l.synced = 0;
+	ck_assert_int_eq(db_drop_table(db, "no-such-table", NULL), -ENOENT);
+	ck_assert_uint_eq(l.synced, DB_LSN_ALL);
+	l.synced = 0;
+	schema_init(&s, "k", VAL_S, NULL, VAL_NULL);
+	ck_assert_int_eq(db_create_table(db, "users", &s, NULL), -EEXIST);
 	ck_assert_uint_eq(l.synced, DB_LSN_ALL);
 	/* the state cannot be made durable: no answer from it */
 	l.sync_fail = -EIO;
