@@ -139,8 +139,9 @@ echo '{"partition_key":{"name":"k","type":"S"}}' >"$T/k.schema.json"
 	fail "import"
 expect_eq "mode of an imported store" "$(stat -c %a "$T/imported")" 700
 echo precious >"$T/victim"
-ln -s "$T/victim" "$STORE/snapshot.json.tmp"
 fmount -o fsync=always
+# planted while mounted (an open removes leftover temporaries)
+ln -s "$T/victim" "$STORE/snapshot.json.tmp"
 : >"$T/dynfs.log"
 kill -USR1 "$DYNFS_PID"
 for _ in $(seq 100); do grep -q "snapshot" "$T/dynfs.log" && break; sleep 0.05; done
