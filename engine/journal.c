@@ -19,12 +19,15 @@
  * whose single fdatasync covers all of them.  Under N concurrent writers
  * the number of syncs per record tends to 1/N.
  *
- * Failure.  A failed write is undone with ftruncate() to the old end; if
- * even that fails, or an fdatasync() fails, the journal is marked broken
- * and refuses appends (-EIO): after a failed fsync Linux may have dropped
+ * Failure.  A failed write is undone with ftruncate() to the old end and
+ * reported with its own errno (ENOSPC for a full disk); if even that
+ * fails, or an fdatasync() fails, the journal is marked broken with that
+ * errno and refuses appends: after a failed fsync Linux may have dropped
  * the dirty pages, so "retry the fsync" could report success for data that
  * is gone (the PostgreSQL fsync lesson).  A successful rotation starts a
- * fresh, fully synced file and clears the mark.
+ * fresh, fully synced file and clears the mark (store.c uses that to
+ * rescue the changes a failed sync left in doubt).  synced_end tracks how
+ * much of the file is known durable, for the power-loss tests.
  *
  * Rotation copies the records the new snapshot does not cover into
  * journal.new, mostly while appends continue; only the final stretch is
@@ -442,7 +445,7 @@ int journal_set_aside(const char *dir, const struct journal_info *info, char **s
 		      struct dyn_err *err)
 {
 	char *path = path_join(dir, JOURNAL_NAME), *aside = NULL;
-	uint64_t off = info->valid_end;
+	uint64_t dst_off = 0;
 	int src = -1, dst = -1, i, rc;
 
 	*saved = NULL;
@@ -474,11 +477,7 @@ int journal_set_aside(const char *dir, const struct journal_info *info, char **s
 			     path, aside, strerror(errno));
 		goto out;
 	}
-	{
-		uint64_t d = 0;
-
-		rc = copy_range(src, off, info->size, dst, &d);
-	}
+	rc = copy_range(src, info->valid_end, info->size, dst, &dst_off);
 	if (rc == 0 && fsync(dst) < 0)
 		rc = -errno;
 	if (rc == 0)

@@ -25,15 +25,18 @@
  * Reading (journal_read) validates the whole file before handing any
  * record to its caller.  A record that is cut short or fails its checksum
  * is a *torn tail* only if no valid record follows it anywhere in the
- * file (a crash in the middle of the last append); it is then reported in
- * info->torn and the caller decides whether to truncate.  Anything else
+ * file (a crash in the middle of the last append, or damage to the last
+ * records); it is then reported in info->torn and the caller decides what
+ * to do (the store sets it aside with journal_set_aside, then truncates).  Anything else
  * (a bad record with valid ones after it, a sequence gap, a bad header)
  * is corruption: -EINVAL with the file and byte offset in err, nothing
  * touched.  A format version newer than ours is -EPROTO.
  *
  * Writing: journal_append() frames and writes one record at the end (one
  * pwrite), and on any failure truncates the file back to the previous end,
- * so the file always ends on a record boundary or in a torn tail.
+ * so the file always ends on a record boundary or in a torn tail.  Every
+ * file is opened with O_NOFOLLOW, journal.new is created O_EXCL mode 0600
+ * (storefile.h).
  * journal_sync() is group commit: many threads waiting for their records
  * to be durable share one fdatasync().  journal_rotate() replaces the file
  * with a new one holding only the records after a snapshot's lsn.
