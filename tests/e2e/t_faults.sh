@@ -150,6 +150,11 @@ expect_eq "the symlink's target" "$(cat "$T/victim")" precious
 unmount
 
 section "kill -9 during _batch and /_tx writers, with snapshots"
+# a big table, so that a snapshot takes long enough to be killed in
+seq 40000 | awk '{printf "{\"k\":\"big%06d\",\"text\":\"the quick brown fox jumps over the lazy dog %d\"}\n", $1, $1}' >"$T/big.jsonl"
+"$DYNFS" import "$STORE" "$T/big.jsonl" --format jsonl --table bigtab --schema "$T/k.schema.json" \
+	--quiet || fail "preloading failed"
+midsnap=0
 fmount -o fsync=always
 for t in btab txa txb; do mkdir "$MNT/$t" && schema "$t" || fail "table $t"; done
 : >"$T/acked_b"
@@ -175,7 +180,7 @@ tx_writer() {
 		echo "r$r-$i" >>"$T/acked_t"
 	done
 }
-for round in 1 2 3 4; do
+for round in 1 2 3 4 5 6; do
 	[ "$round" -gt 1 ] && fmount -o fsync=always
 	batch_writer "$round" &
 	bp=$!
@@ -184,9 +189,15 @@ for round in 1 2 3 4; do
 	sleep "0.$((RANDOM % 3 + 2))"
 	if [ $((round % 2)) -eq 0 ]; then
 		kill -USR1 "$DYNFS_PID"
-		sleep "0.0$((RANDOM % 5))"
+		# kill while the snapshot is being written: as soon as its file appears
+		for _ in $(seq 400); do
+			[ -e "$STORE/snapshot.json.tmp" ] && break
+			sleep 0.002
+		done
+		sleep "0.00$((RANDOM % 10))"
 	fi
 	crash
+	[ -e "$STORE/snapshot.json.tmp" ] && midsnap=$((midsnap + 1))
 	wait "$bp" "$tp"
 	rm -f "$MNT/_tx"
 	fmount -o fsync=always
@@ -201,7 +212,8 @@ for round in 1 2 3 4; do
 	cmp -s "$T/l1" "$T/l2" || fail "round $round: a transaction is half applied: $(diff "$T/l1" "$T/l2" | head -3)"
 	unmount
 done
-echo "acknowledged: $(wc -l <"$T/acked_b") _batch writes, $(wc -l <"$T/acked_t") transactions"
+echo "acknowledged: $(wc -l <"$T/acked_b") _batch writes, $(wc -l <"$T/acked_t") transactions ($midsnap kills during a snapshot write)"
+[ -e "$MNT/bigtab/big040000.json" ] || { fmount; [ -e "$MNT/bigtab/big040000.json" ] || fail "the big table lost items"; unmount; }
 [ "$(wc -l <"$T/acked_t")" -gt 4 ] || fail "the /_tx writer hardly wrote"
 "$DYNFS" export "$STORE" --check >"$T/check.out" 2>&1 || fail "integrity: $(cat "$T/check.out")"
 done_test
