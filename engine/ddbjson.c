@@ -189,6 +189,40 @@ static int ddb_value(struct sf_span v, struct val *out, int depth, struct dyn_er
 	}
 }
 
+/*
+ * A number as DynamoDB writes it: plain decimal notation, never an
+ * exponent ("1E+2" comes back as "100", 1E-130 as 0.000...1), quoted.
+ */
+static int ddb_num(struct sf_buf *b, const struct num *n)
+{
+	char buf[NUM_MAX_DIGITS + 140 + 8], *p = buf;
+	int i, exp = n->exp, nd = n->ndigits;
+
+	*p++ = '"';
+	if (nd == 0) {
+		*p++ = '0';
+	} else {
+		if (n->neg)
+			*p++ = '-';
+		if (exp <= 0) {
+			*p++ = '0';
+			*p++ = '.';
+			for (i = 0; i < -exp; i++)
+				*p++ = '0';
+			for (i = 0; i < nd; i++)
+				*p++ = (char)('0' + n->digit[i]);
+		} else {
+			for (i = 0; i < nd || i < exp; i++) {
+				if (i == exp)
+					*p++ = '.';
+				*p++ = (char)('0' + (i < nd ? n->digit[i] : 0));
+			}
+		}
+	}
+	*p++ = '"';
+	return sf_buf_add(b, buf, (size_t)(p - buf));
+}
+
 static int ddb_render_val(struct sf_buf *b, const struct val *v);
 
 
@@ -207,7 +241,7 @@ static int ddb_render_elems(struct sf_buf *b, const struct val *v)
 			rc = sf_json_str(b, e->s.p, e->s.len);
 			break;
 		case VAL_NS:
-			rc = sf_num(b, &e->n, true);
+			rc = ddb_num(b, &e->n);
 			break;
 		case VAL_BS:
 			rc = sf_b64(b, e->s.p, e->s.len);
@@ -276,7 +310,7 @@ static int ddb_render_val(struct sf_buf *b, const struct val *v)
 		rc = sf_json_str(b, v->s.p, v->s.len);
 		break;
 	case VAL_N:
-		rc = sf_num(b, &v->n, true);
+		rc = ddb_num(b, &v->n);
 		break;
 	case VAL_B:
 		rc = sf_b64(b, v->s.p, v->s.len);

@@ -9,6 +9,9 @@
  * {"M": {...}}, {"SS": [...]}, {"NS": ["1"]}, {"BS": ["base64"]}.  An
  * attribute map (an item, a key) is {"name": value, ...}.
  *
+ * Numbers are written as DynamoDB writes them: plain decimal notation,
+ * never an exponent ("1E+2" comes back as "100").
+ *
  * Parsing rejects: a value with zero or several type members, an unknown
  * type, a wrong JSON type for the type's payload, a bad number or base64,
  * an empty or duplicated set, a duplicate attribute name, nesting deeper
