@@ -188,7 +188,7 @@ int rq_bind_parse(struct rq *r, struct sf_span obj, struct rq_bind *bd)
 	memset(bd, 0, sizeof(*bd));
 	val_init_null(&bd->names);
 	val_init_null(&bd->values);
-	bd->b.flags = EXPR_BIND_SHARED;
+	bd->b.flags = EXPR_BIND_SHARED | EXPR_STRICT;
 	if (rq_member(obj, "ExpressionAttributeNames", &v)) {
 		if (sf_obj_open(&it, v) < 0)
 			return bad_type(r, "ExpressionAttributeNames", "an object");

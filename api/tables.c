@@ -181,14 +181,16 @@ static int index_desc(struct sf_buf *b, const char *table, const struct index_de
 	if (rc == 0)
 		rc = sf_buf_addc(b, '}');
 	if (rc == 0 && !local)
-		rc = sf_buf_adds(b, ",\"IndexStatus\":\"ACTIVE\",");
-	else if (rc == 0)
+		rc = sf_buf_adds(b, ",\"IndexStatus\":\"ACTIVE\"");
+	/* an on-demand table's global indexes have no throughput to show */
+	if (rc == 0 && !local && m && m->provisioned) {
 		rc = sf_buf_addc(b, ',');
-	if (rc == 0 && !local)
-		rc = throughput(b, m);
+		if (rc == 0)
+			rc = throughput(b, m);
+	}
 	if (rc == 0)
-		rc = sf_buf_printf(b, "%s\"IndexSizeBytes\":0,\"ItemCount\":%llu,\"IndexArn\":",
-				   local ? "" : ",", (unsigned long long)items);
+		rc = sf_buf_printf(b, ",\"IndexSizeBytes\":0,\"ItemCount\":%llu,\"IndexArn\":",
+				   (unsigned long long)items);
 	api_arn(table, arn, sizeof(arn));
 	snprintf(iarn, sizeof(iarn), "%s/index/%s", arn, ix->name);
 	if (rc == 0)

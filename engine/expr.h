@@ -103,11 +103,18 @@ typedef struct expr expr_t;
  * limits stay: they protect the stack.
  */
 #define EXPR_UNLIMITED 0x2
+/*
+ * DynamoDB's own strictness, for the API front end: a bare name that is
+ * one of DynamoDB's 573 reserved words ("level", "name", "status"...) is
+ * an error, "Attribute name is a reserved keyword; reserved keyword: X",
+ * as the service says (write it #n or `level` instead).
+ */
+#define EXPR_STRICT 0x4
 
 struct expr_bind {
 	const struct val *names;  /* M of "#n" -> S (the attribute name), or NULL */
 	const struct val *values; /* M of ":v" -> any value, or NULL */
-	unsigned flags;		  /* EXPR_BIND_SHARED, EXPR_UNLIMITED */
+	unsigned flags;		  /* EXPR_BIND_SHARED, EXPR_UNLIMITED, EXPR_STRICT */
 };
 
 /*

@@ -220,6 +220,10 @@ static int parse_name(struct xparser *p, struct xelem *el)
 	case XT_IDENT:
 		if (is_keyword(p, t))
 			return xp_syntax(p);
+		if (p->strict && xreserved(s, n))
+			return xp_fail(p, t->start,
+				       "Attribute name is a reserved keyword; reserved keyword: %s",
+				       xsnip(key, sizeof(key), s, n));
 		break;
 	case XT_BQNAME:
 		s++;
@@ -600,6 +604,7 @@ static int parse(const char *text, size_t len, const struct expr_bind *bind, enu
 	p.err = err;
 	p.tok = first;
 	p.unlimited = bind && (bind->flags & EXPR_UNLIMITED);
+	p.strict = bind && (bind->flags & EXPR_STRICT);
 	switch (kind) {
 	case EXPR_CONDITION:
 		rc = xp_condition(&p);

@@ -303,6 +303,14 @@ START_TEST(test_conditions)
 	      "{'TableName':'quiz-stats','Item':{'id#level':{'S':'f#1'},'week':{'S':'w1'}},"
 	      "'ExpressionAttributeValues':{':x':{'N':'1'}}}");
 	ck_assert_ptr_nonnull(strstr(errors, "api PutItem quiz-stats"));
+	/* DynamoDB's reserved words are no bare names over the API */
+	FAILS("ValidationException", "PutItem",
+	      "{'TableName':'quiz-stats','Item':{'id#level':{'S':'f#1'},'week':{'S':'w1'}},"
+	      "'ConditionExpression':'Level = :x','ExpressionAttributeValues':{':x':{'N':'1'}}}");
+	ck_assert_ptr_nonnull(strstr(R.body, "reserved keyword: Level"));
+	OK("PutItem", "{'TableName':'quiz-stats','Item':{'id#level':{'S':'f#1'},'week':{'S':'w1'}},"
+	   "'ConditionExpression':'#l = :x OR v = :x','ExpressionAttributeNames':{'#l':'level'},"
+	   "'ExpressionAttributeValues':{':x':{'N':'1'}}}");
 }
 END_TEST
 
