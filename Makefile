@@ -83,6 +83,11 @@ e2e: $(BUILD)/dynfs
 
 test: unit e2e
 
+# The API against DynamoDB Local and dynalite (tests/api/run; needs root
+# for a private network namespace, and scripts/setup-api's npm packages).
+conformance: $(BUILD)/dynfs
+	tests/api/run $(abspath $(BUILD))
+
 # valgrind on the unit suites (no fork so valgrind sees every test).
 memcheck: $(BUILD)/check_all
 	CK_FORK=no valgrind --error-exitcode=1 --leak-check=full \
@@ -112,6 +117,6 @@ format:
 clean:
 	rm -rf build
 
-.PHONY: all check unit e2e test memcheck bench fuzz compdb install format clean
+.PHONY: all check unit e2e test conformance memcheck bench fuzz compdb install format clean
 
 -include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(API_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

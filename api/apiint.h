@@ -28,6 +28,9 @@
 
 #define API_TYPE_PREFIX "com.amazonaws.dynamodb.v20120810#"
 #define API_TOKEN_TTL_S 600 /* ClientRequestToken idempotency window */
+#define API_BAD_NAME                                                                       \
+	"Invalid table/index name.  Table/index names must be between 3 and 255 characters "  \
+	"long, and may contain only the characters a-z, A-Z, 0-9, '_', '-', and '.'"
 
 /* Per table metadata kept by the front end (protected by api->lock). */
 struct api_tmeta {
@@ -123,8 +126,14 @@ int rq_expr(struct rq *r, struct sf_span obj, const char *name, rq_parse_fn pars
  * (names bound as #a0, #a1...).  1 and *proj (new), 0 none, -1.
  */
 int rq_projection(struct rq *r, struct sf_span obj, struct rq_bind *bd, expr_t **proj);
-/* After all expressions: every binding used.  0 or -1. */
-int rq_bind_done(struct rq *r, struct rq_bind *bd, const expr_t *const *e, size_t n);
+/* After all expressions: every binding used.  null_what names the
+ * expressions that were absent, for DynamoDB's message.  0 or -1. */
+int rq_bind_done(struct rq *r, struct rq_bind *bd, const expr_t *const *e, size_t n,
+		 const char *null_what);
+/* The key of an item to put, with DynamoDB's checks and messages (also
+ * index key types).  *pk, *sk borrowed from item.  0 or -1. */
+int rq_item_key(struct rq *r, table_t *t, const struct val *item, const struct val **pk,
+		const struct val **sk);
 
 /*
  * A Key member against t's schema: exactly the key attributes with

@@ -151,7 +151,7 @@ int api_handle(api_t *a, const char *target, const char *body, size_t len, struc
 	memset(out, 0, sizeof(*out));
 	r.a = a;
 	if (!op) {
-		coral_fail(&r, "UnknownOperationException", "");
+		coral_fail(&r, "UnknownOperationException", "An unknown operation was requested.");
 	} else {
 		r.op = op->name;
 		if (sf_whole(body, len, &r.body) < 0 || r.body.p[0] != '{')

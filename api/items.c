@@ -131,8 +131,7 @@ static int return_values(struct rq *r, const char *const *allowed, char **mode)
 	for (i = 0; allowed[i]; i++)
 		if (!strcmp(*mode, allowed[i]))
 			return 1;
-	return rq_fail(r, "ValidationException", "ReturnValues can only be NONE or %s for this "
-		       "operation", allowed[0]);
+	return rq_fail(r, "ValidationException", "Return values set to invalid value");
 }
 
 static double write_units(const struct val *a, const struct val *b)
@@ -182,15 +181,12 @@ int op_put_item(struct rq *r)
 	rc = -1;
 	if (rq_bind_parse(r, r->body, &bd) < 0 ||
 	    rq_expr(r, r->body, "ConditionExpression", expr_parse_condition, &bd, &cond) < 0 ||
-	    rq_bind_done(r, &bd, (const expr_t *const *)&cond, 1) < 0 ||
+	    rq_bind_done(r, &bd, (const expr_t *const *)&cond, 1, "ConditionExpression is null") < 0 ||
 	    (want = return_values(r, rv, &mode)) < 0)
 		goto out;
 	err_clear(&err);
-	if (tbl_item_key(t, &item, &pk, &sk, &err) < 0) {
-		rq_fail(r, "ValidationException", "One or more parameter values were invalid: %s",
-			err.msg);
+	if (rq_item_key(r, t, &item, &pk, &sk) < 0)
 		goto out;
-	}
 	w.cond = cond;
 	op.table = t;
 	op.item = &item;
@@ -299,7 +295,7 @@ int op_get_item(struct rq *r)
 	val_init_null(&bd.values);
 	if (rq_table(r, r->body, &t) < 0 || rq_key(r, t, r->body, "Key", &key, &pk, &sk) < 0 ||
 	    rq_bind_parse(r, r->body, &bd) < 0 || rq_projection(r, r->body, &bd, &pe) < 0 ||
-	    rq_bind_done(r, &bd, (const expr_t *const *)&pe, 1) < 0)
+	    rq_bind_done(r, &bd, (const expr_t *const *)&pe, 1, "ProjectionExpression is null") < 0)
 		goto out;
 	rc = tbl_get(t, pk, sk, &item, &meta);
 	if (rc < 0 && rc != -ENOENT) {
@@ -361,7 +357,7 @@ int op_delete_item(struct rq *r)
 	wr_init(&w, t, DB_DELETE);
 	if (rq_key(r, t, r->body, "Key", &key, &pk, &sk) < 0 || rq_bind_parse(r, r->body, &bd) < 0 ||
 	    rq_expr(r, r->body, "ConditionExpression", expr_parse_condition, &bd, &cond) < 0 ||
-	    rq_bind_done(r, &bd, (const expr_t *const *)&cond, 1) < 0 ||
+	    rq_bind_done(r, &bd, (const expr_t *const *)&cond, 1, "ConditionExpression is null") < 0 ||
 	    (want = return_values(r, rv, &mode)) < 0)
 		goto out;
 	w.cond = cond;
@@ -448,13 +444,13 @@ int op_update_item(struct rq *r)
 	if (rq_key(r, t, r->body, "Key", &key, &pk, &sk) < 0 || rq_bind_parse(r, r->body, &bd) < 0 ||
 	    rq_expr(r, r->body, "UpdateExpression", expr_parse_update, &bd, &ex[0]) < 0 ||
 	    rq_expr(r, r->body, "ConditionExpression", expr_parse_condition, &bd, &ex[1]) < 0 ||
-	    rq_bind_done(r, &bd, (const expr_t *const *)ex, 2) < 0 ||
+	    rq_bind_done(r, &bd, (const expr_t *const *)ex, 2,
+			 "UpdateExpression and ConditionExpression are null") < 0 ||
 	    (want = return_values(r, rv, &mode)) < 0)
 		goto out;
 	err_clear(&err);
 	if (ex[0] && ops_check_update_keys(t, ex[0], &err) < 0) {
-		rq_fail(r, "ValidationException",
-			"One or more parameter values were invalid: %s", err.msg);
+		rq_fail(r, "ValidationException", "%s", err.msg);
 		goto out;
 	}
 	w.update = ex[0];

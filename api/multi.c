@@ -158,7 +158,7 @@ static int batch_get_table(struct rq *r, struct sf_span k, struct sf_span x, str
 		return rq_fail(r, "ValidationException", "Keys must be a non-empty list");
 	head = &(*acts)[start];
 	if (rq_bind_parse(r, x, &head->bd) < 0 || rq_projection(r, x, &head->bd, &head->proj) < 0 ||
-	    rq_bind_done(r, &head->bd, (const expr_t *const *)&head->proj, 1) < 0)
+	    rq_bind_done(r, &head->bd, (const expr_t *const *)&head->proj, 1, NULL) < 0)
 		return -1;
 	if (check_dups(r, head, *n - start, "Provided list of item keys contains duplicates") < 0)
 		return -1;
@@ -227,7 +227,6 @@ out:
 static int batch_write_req(struct rq *r, struct sf_span k, struct sf_span e, struct act *a)
 {
 	struct sf_span pr;
-	struct dyn_err err;
 
 	if (open_named(r, k, &a->t) < 0)
 		return -1;
@@ -235,11 +234,7 @@ static int batch_write_req(struct rq *r, struct sf_span k, struct sf_span e, str
 		a->kind = DB_PUT;
 		if (rq_map(r, pr, "Item", &a->v) <= 0)
 			return rq_fail(r, "ValidationException", "PutRequest needs an Item");
-		err_clear(&err);
-		if (tbl_item_key(a->t, &a->v, &a->pk, &a->sk, &err) < 0)
-			return rq_fail(r, "ValidationException",
-				       "One or more parameter values were invalid: %s", err.msg);
-		return 0;
+		return rq_item_key(r, a->t, &a->v, &a->pk, &a->sk);
 	}
 	if (rq_member(e, "DeleteRequest", &pr)) {
 		a->kind = DB_DELETE;
@@ -336,10 +331,8 @@ static int tx_action(struct rq *r, struct sf_span x, struct act *a)
 	if (a->kind == DB_PUT) {
 		if (rq_map(r, body, "Item", &a->v) <= 0)
 			return rq_fail(r, "ValidationException", "Put needs an Item");
-		err_clear(&err);
-		if (tbl_item_key(a->t, &a->v, &a->pk, &a->sk, &err) < 0)
-			return rq_fail(r, "ValidationException",
-				       "One or more parameter values were invalid: %s", err.msg);
+		if (rq_item_key(r, a->t, &a->v, &a->pk, &a->sk) < 0)
+			return -1;
 	} else if (rq_key(r, a->t, body, "Key", &a->v, &a->pk, &a->sk) < 0) {
 		return -1;
 	}
@@ -355,7 +348,7 @@ static int tx_action(struct rq *r, struct sf_span x, struct act *a)
 			       "ConditionCheck needs a ConditionExpression");
 	ex[0] = a->cond;
 	ex[1] = a->update;
-	if (rq_bind_done(r, &a->bd, ex, 2) < 0)
+	if (rq_bind_done(r, &a->bd, ex, 2, NULL) < 0)
 		return -1;
 	err_clear(&err);
 	if (a->update && ops_check_update_keys(a->t, a->update, &err) < 0)
@@ -555,7 +548,7 @@ int op_transact_get(struct rq *r)
 		if (rq_table(r, body, &a->t) < 0 ||
 		    rq_key(r, a->t, body, "Key", &a->v, &a->pk, &a->sk) < 0 ||
 		    rq_bind_parse(r, body, &a->bd) < 0 || rq_projection(r, body, &a->bd, &a->proj) < 0 ||
-		    rq_bind_done(r, &a->bd, (const expr_t *const *)&a->proj, 1) < 0)
+		    rq_bind_done(r, &a->bd, (const expr_t *const *)&a->proj, 1, NULL) < 0)
 			goto out;
 		wr_init(&a->w, a->t, DB_CHECK);
 	}

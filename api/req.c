@@ -39,17 +39,14 @@ int rq_fail_err(struct rq *r, int rc, const struct dyn_err *err)
 	if (rc == -EFBIG)
 		return rq_fail(r, "ValidationException",
 			       "Item size has exceeded the maximum allowed size");
-	if (err && err->code) {
-		char buf[1200];
-
-		return rq_fail(r, "ValidationException", "%s", err_format(err, buf, sizeof(buf)));
-	}
+	if (err && err->code) /* DynamoDB's messages carry no path or position */
+		return rq_fail(r, "ValidationException", "%s", err->msg);
 	return rq_fail(r, "ValidationException", "%s", strerror(-rc));
 }
 
 int rq_no_table(struct rq *r, const char *name)
 {
-	return rq_fail(r, "ResourceNotFoundException", "Requested resource not found");
+	return rq_fail(r, "ResourceNotFoundException", "Cannot do operations on a non-existent table");
 }
 
 /* ---- members ---- */
@@ -132,7 +129,6 @@ int rq_map(struct rq *r, struct sf_span obj, const char *name, struct val *m)
 {
 	struct sf_span v;
 	struct dyn_err err;
-	char buf[1200];
 	int rc;
 
 	if (!rq_member(obj, name, &v))
@@ -144,9 +140,7 @@ int rq_map(struct rq *r, struct sf_span obj, const char *name, struct val *m)
 	if (rc == -ENOMEM)
 		return rq_fail_err(r, rc, &err);
 	if (rc < 0)
-		return rq_fail(r, "ValidationException",
-			       "One or more parameter values were invalid: %s",
-			       err_format(&err, buf, sizeof(buf)));
+		return rq_fail(r, "ValidationException", "%s", err.msg);
 	return 1;
 }
 
@@ -160,11 +154,7 @@ int rq_table(struct rq *r, struct sf_span obj, table_t **t)
 	rc = db_table_open(r->a->db, name, t);
 	if (rc < 0) {
 		if (!db_name_valid(name))
-			rq_fail(r, "ValidationException",
-				"1 validation error detected: Value '%s' at 'tableName' failed to "
-				"satisfy constraint: Member must satisfy regular expression "
-				"pattern: [a-zA-Z0-9_.-]+",
-				name);
+			rq_fail(r, "ValidationException", "%s", API_BAD_NAME);
 		else
 			rq_no_table(r, name);
 		free(name);
@@ -254,7 +244,8 @@ int rq_expr(struct rq *r, struct sf_span obj, const char *name, rq_parse_fn pars
 	return 1;
 }
 
-int rq_bind_done(struct rq *r, struct rq_bind *bd, const expr_t *const *e, size_t n)
+int rq_bind_done(struct rq *r, struct rq_bind *bd, const expr_t *const *e, size_t n,
+		 const char *null_what)
 {
 	struct dyn_err err;
 	size_t i, used = 0;
@@ -264,11 +255,11 @@ int rq_bind_done(struct rq *r, struct rq_bind *bd, const expr_t *const *e, size_
 	if (!used && bd->b.names)
 		return rq_fail(r, "ValidationException",
 			       "ExpressionAttributeNames can only be specified when using "
-			       "expressions");
+			       "expressions%s%s", null_what ? ": " : "", null_what ? null_what : "");
 	if (!used && bd->b.values)
 		return rq_fail(r, "ValidationException",
 			       "ExpressionAttributeValues can only be specified when using "
-			       "expressions");
+			       "expressions%s%s", null_what ? ": " : "", null_what ? null_what : "");
 	err_clear(&err);
 	if (expr_check_unused(&bd->b, e, n, &err) < 0)
 		return rq_fail(r, "ValidationException", "%s", err.msg);
@@ -285,10 +276,15 @@ int rq_key_check(struct rq *r, table_t *t, const struct val *key, const struct v
 
 	*pk = val_map_get(key, ka->name, strlen(ka->name));
 	*sk = kb ? val_map_get(key, kb->name, strlen(kb->name)) : NULL;
-	if (!*pk || (kb && !*sk) || key->m.len != (kb ? 2u : 1u) || (*pk)->type != ka->type ||
-	    (kb && (*sk)->type != kb->type))
+	if (key->m.len != (kb ? 2u : 1u))
+		return rq_fail(r, "ValidationException", "The number of conditions on the keys is "
+			       "invalid");
+	if (!*pk || (kb && !*sk))
 		return rq_fail(r, "ValidationException",
 			       "The provided key element does not match the schema");
+	if ((*pk)->type != ka->type || (kb && (*sk)->type != kb->type))
+		return rq_fail(r, "ValidationException",
+			       "One or more parameter values were invalid: Type mismatch for key");
 	err_clear(&err);
 	if (key_check(ka, *pk, false, &err) < 0 || (kb && key_check(kb, *sk, true, &err) < 0))
 		return rq_fail(r, "ValidationException",
@@ -312,6 +308,73 @@ int rq_key(struct rq *r, table_t *t, struct sf_span obj, const char *member, str
 		val_free(key);
 		return -1;
 	}
+	return 0;
+}
+
+int rq_item_key(struct rq *r, table_t *t, const struct val *item, const struct val **pk,
+		const struct val **sk)
+{
+	const struct key_attr *ka[2] = {tbl_pk(t), tbl_sk(t)};
+	struct table_schema s;
+	struct dyn_err err;
+	const struct val *v;
+	size_t i, j;
+
+	for (i = 0; i < 2; i++) {
+		if (!ka[i])
+			continue;
+		v = val_map_get(item, ka[i]->name, strlen(ka[i]->name));
+		if (!v)
+			return rq_fail(r, "ValidationException",
+				       "One or more parameter values were invalid: Missing the key %s "
+				       "in the item", ka[i]->name);
+		if (v->type != ka[i]->type)
+			return rq_fail(r, "ValidationException",
+				       "One or more parameter values were invalid: Type mismatch for "
+				       "key %s expected: %s actual: %s", ka[i]->name,
+				       val_type_name(ka[i]->type), val_type_name(v->type));
+		if ((v->type == VAL_S || v->type == VAL_B) && v->s.len == 0)
+			return rq_fail(r, "ValidationException",
+				       "One or more parameter values are not valid. The AttributeValue "
+				       "for a key attribute cannot contain an empty %s value. Key: %s",
+				       v->type == VAL_S ? "string" : "binary", ka[i]->name);
+	}
+	if (tbl_schema(t, &s) == 0) {
+		for (i = 0; i < s.nindex; i++) {
+			const struct key_attr *ik[2] = {&s.index[i].pk,
+							s.index[i].has_sk ? &s.index[i].sk : NULL};
+
+			for (j = 0; j < 2; j++) {
+				if (!ik[j] || !(v = val_map_get(item, ik[j]->name, strlen(ik[j]->name))))
+					continue;
+				if (v->type != ik[j]->type) {
+					rq_fail(r, "ValidationException",
+						"One or more parameter values were invalid: Type mismatch "
+						"for Index Key %s Expected: %s Actual: %s IndexName: %s",
+						ik[j]->name, val_type_name(ik[j]->type),
+						val_type_name(v->type), s.index[i].name);
+					schema_free(&s);
+					return -1;
+				}
+				if ((v->type == VAL_S || v->type == VAL_B) && v->s.len == 0) {
+					rq_fail(r, "ValidationException",
+						"One or more parameter values are not valid. A value "
+						"specified for a secondary index key is not supported. The "
+						"AttributeValue for a key attribute cannot contain an empty "
+						"%s value. IndexName: %s, IndexKey: %s",
+						v->type == VAL_S ? "string" : "binary", s.index[i].name,
+						ik[j]->name);
+					schema_free(&s);
+					return -1;
+				}
+			}
+		}
+		schema_free(&s);
+	}
+	err_clear(&err);
+	if (tbl_item_key(t, item, pk, sk, &err) < 0)
+		return rq_fail(r, "ValidationException", "One or more parameter values were invalid: %s",
+			       err.msg);
 	return 0;
 }
 

@@ -201,8 +201,8 @@ static int common_parse(struct rq *r, struct common *c, const char *filter_membe
 		} else if (!strcmp(select, "SPECIFIC_ATTRIBUTES")) {
 			if (!c->proj)
 				rc = rq_fail(r, "ValidationException",
-					     "SPECIFIC_ATTRIBUTES requires ProjectionExpression or "
-					     "AttributesToGet");
+					     "Must specify the AttributesToGet or ProjectionExpression "
+					     "when choosing to get SPECIFIC_ATTRIBUTES");
 		} else if (!strcmp(select, "ALL_PROJECTED_ATTRIBUTES")) {
 			if (!c->d)
 				rc = rq_fail(r, "ValidationException",
@@ -397,7 +397,7 @@ int op_query(struct rq *r)
 	all[0] = kce;
 	all[1] = c.filter;
 	all[2] = c.proj;
-	if (rq_bind_done(r, &c.bd, all, 3) < 0 || rq_bool(r, r->body, "ScanIndexForward", &fwd) < 0)
+	if (rq_bind_done(r, &c.bd, all, 3, NULL) < 0 || rq_bool(r, r->body, "ScanIndexForward", &fwd) < 0)
 		goto out0;
 	err_clear(&err);
 	if (expr_key_condition(kce, &kc, &err) < 0) {
@@ -449,13 +449,13 @@ int op_scan(struct rq *r)
 		goto out;
 	all[0] = c.filter;
 	all[1] = c.proj;
-	if (rq_bind_done(r, &c.bd, all, 2) < 0 || (hs = rq_int(r, r->body, "Segment", &seg)) < 0 ||
+	if (rq_bind_done(r, &c.bd, all, 2, "FilterExpression and ProjectionExpression are null") < 0 || (hs = rq_int(r, r->body, "Segment", &seg)) < 0 ||
 	    (ht = rq_int(r, r->body, "TotalSegments", &total)) < 0)
 		goto out;
 	if (hs != ht) {
-		rq_fail(r, "ValidationException",
-			"The Segment parameter is required but was not present in the request when "
-			"parameter TotalSegments is present");
+		rq_fail(r, "ValidationException", hs ? "If segment is specified, total segment must "
+			"also be specified" : "If total segment is specified, segment must also be "
+			"specified");
 		goto out;
 	}
 	if (ht) {
@@ -469,9 +469,10 @@ int op_scan(struct rq *r)
 		}
 		if (seg < 0 || seg >= total) {
 			rq_fail(r, "ValidationException",
-				"The Segment parameter is zero-based and must be less than parameter "
-				"TotalSegments: Segment: %lld is out of bounds for TotalSegments: %lld",
-				(long long)seg, (long long)total);
+				"1 validation error detected: Value '%lld' at 'segment' failed to "
+				"satisfy constraint: Member must have value %s %lld", (long long)seg,
+				seg < 0 ? "greater than or equal to" : "less than or equal to",
+				seg < 0 ? 0LL : (long long)total - 1);
 			goto out;
 		}
 		s.segment = (uint32_t)seg;

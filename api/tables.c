@@ -594,14 +594,7 @@ int op_create_table(struct rq *r)
 	if (rq_str_req(r, r->body, "TableName", &name) < 0)
 		goto out;
 	if (!db_name_valid(name)) {
-		rq_fail(r, "ValidationException",
-			"1 validation error detected: Value '%s' at 'tableName' failed to satisfy "
-			"constraint: %s",
-			name,
-			strlen(name) < 3 ? "Member must have length greater than or equal to 3"
-			: strlen(name) > 255 ? "Member must have length less than or equal to 255"
-					     : "Member must satisfy regular expression pattern: "
-					       "[a-zA-Z0-9_.-]+");
+		rq_fail(r, "ValidationException", "%s", API_BAD_NAME);
 		goto out;
 	}
 	if (parse_defs(r, &d, true) < 0 ||
@@ -645,9 +638,8 @@ int op_create_table(struct rq *r)
 	for (i = 0; i < d.n; i++) {
 		if (!d.used[i]) {
 			rq_fail(r, "ValidationException",
-				"One or more parameter values were invalid: Number of attributes in "
-				"KeySchema does not exactly match number of attributes defined in "
-				"AttributeDefinitions");
+				"The number of attributes in key schema must match the number of "
+				"attributes defined in attribute definitions.");
 			goto out;
 		}
 	}
@@ -656,7 +648,7 @@ int op_create_table(struct rq *r)
 	err_clear(&err);
 	rc = db_create_table(r->a->db, name, &s, &err);
 	if (rc == -EEXIST) {
-		rc = rq_fail(r, "ResourceInUseException", "Table already exists: %s", name);
+		rc = rq_fail(r, "ResourceInUseException", "Cannot create preexisting table");
 		goto out;
 	}
 	if (rc < 0) {

@@ -12,6 +12,7 @@
 #include "ddbjson.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,9 @@ static int ddb_string(struct sf_span v, struct val *out, enum val_type t, struct
 		rc = num_parse(s, len, &n, err);
 		if (rc == 0)
 			val_init_num(out, &n);
+		else if (err && !strncmp(err->msg, "invalid number", 14))
+			snprintf(err->msg, sizeof(err->msg),
+				 "A value provided cannot be converted into a number");
 		break;
 	default:
 		rc = b64_decode(s, len, &bin, &len);
@@ -118,8 +122,9 @@ static int ddb_list(struct sf_span v, struct val *out, enum val_type t, int dept
 			if (rc == 0) {
 				rc = val_set_add(out, &e);
 				if (rc == 0)
-					rc = err_set(err, EINVAL, "duplicate element in a %s",
-						     val_type_name(t));
+					rc = err_set(err, EINVAL,
+						     "One or more parameter values were invalid: "
+						     "Input collection contains duplicates");
 				else if (rc == 1)
 					rc = 0;
 			}
@@ -132,8 +137,9 @@ static int ddb_list(struct sf_span v, struct val *out, enum val_type t, int dept
 		goto out_free;
 	}
 	if (t != VAL_L && out->l.len == 0) {
-		rc = err_set(err, EINVAL, "empty %s (DynamoDB sets are never empty)",
-			     val_type_name(t));
+		rc = err_set(err, EINVAL,
+			     "One or more parameter values were invalid: An %s set  may not be empty",
+			     t == VAL_SS ? "string" : t == VAL_NS ? "number" : "binary");
 		goto out_free;
 	}
 	return 0;
@@ -154,10 +160,15 @@ static int ddb_value(struct sf_span v, struct val *out, int depth, struct dyn_er
 
 	if (depth > ITEM_MAX_DEPTH)
 		return err_set(err, EINVAL, "nesting deeper than %d levels", ITEM_MAX_DEPTH);
-	if (sf_obj_open(&it, v) < 0 || sf_obj_next(&it, &k, &x) != 1 ||
-	    sf_obj_next(&it, &k, &x) != 0)
+	if (sf_obj_open(&it, v) < 0)
 		return err_set(err, EINVAL, "a value must be an object with one type key, "
 					    "such as {\"S\": \"text\"}");
+	if (sf_obj_next(&it, &k, &x) != 1)
+		return err_set(err, EINVAL, "Supplied AttributeValue is empty, must contain exactly "
+					    "one of the supported datatypes");
+	if (sf_obj_next(&it, &k, &x) != 0)
+		return err_set(err, EINVAL, "Supplied AttributeValue has more than one datatypes "
+					    "set, must contain exactly one of the supported datatypes");
 	/* re-read the one member (the second call consumed the iterator) */
 	sf_obj_open(&it, v);
 	sf_obj_next(&it, &k, &x);

@@ -15,7 +15,9 @@
  * Parsing rejects: a value with zero or several type members, an unknown
  * type, a wrong JSON type for the type's payload, a bad number or base64,
  * an empty or duplicated set, a duplicate attribute name, nesting deeper
- * than ITEM_MAX_DEPTH.  It does not apply item limits (item_check).
+ * than ITEM_MAX_DEPTH, with DynamoDB's own messages where it has one
+ * ("Supplied AttributeValue is empty, ...", "... An string set  may not
+ * be empty").  It does not apply item limits (item_check).
  */
 #ifndef DYNFS_DDBJSON_H
 #define DYNFS_DDBJSON_H

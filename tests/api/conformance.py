@@ -11,6 +11,8 @@ separately and reported, since wording is where implementations differ
 most.
 
 Usage: conformance.py NAME=URL [NAME=URL...]   (the first is dynfs)
+CONFORMANCE_MIN_<NAME>=P (NAME upper-cased, '-' as '_') fails the run when
+the agreement with NAME falls below P percent.
 Prints one line per reference:
   conformance: dynfs vs NAME: A/N responses agree (P%), M/N messages agree
 and writes the differences to $CONFORMANCE_OUT (default /dev/stderr).
@@ -325,9 +327,15 @@ def main():
                 print('#%d %s %s vs %s:\n  request: %s\n  dynfs (%d): %s\n  %s (%d): %s' % (
                     i, op, eps[0][0], name, json.dumps(body)[:300], mine_st, json.dumps(mine, sort_keys=True)[:600],
                     name, st, json.dumps(ref, sort_keys=True)[:600]), file=out)
+    low = []
     for name, (ok, msgs, n) in agree.items():
         print('conformance: dynfs vs %s: %d/%d responses agree (%.0f%%), %d/%d messages agree' % (
             name, ok, n, 100.0 * ok / n, msgs, n))
+        floor = float(os.environ.get('CONFORMANCE_MIN_' + name.replace('-', '_').upper(), '0'))
+        if 100.0 * ok / n < floor:
+            low.append('%s below %.0f%%' % (name, floor))
+    if low:
+        sys.exit('conformance: agreement fell: ' + ', '.join(low))
 
 
 if __name__ == '__main__':
