@@ -120,6 +120,26 @@ static const struct op_entry *find_op(const char *target)
 	return NULL;
 }
 
+/*
+ * The pre-2014 parameters, which dynfs does not translate: refused
+ * rather than ignored, so that a request never silently means less than
+ * it says.  (AttributesToGet is supported.)
+ */
+static int legacy(struct rq *r)
+{
+	static const char *const names[] = {"KeyConditions", "QueryFilter", "ScanFilter",
+					    "Expected", "AttributeUpdates", "ConditionalOperator"};
+	struct sf_span v;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (rq_member(r->body, names[i], &v))
+			return rq_fail(r, "ValidationException",
+				       "dynfs does not support the legacy parameter %s: use the "
+				       "expression parameters (docs/api.md)", names[i]);
+	return 0;
+}
+
 static void coral_fail(struct rq *r, const char *type, const char *msg)
 {
 	r->etype = type;
@@ -158,7 +178,7 @@ int api_handle(api_t *a, const char *target, const char *body, size_t len, struc
 			coral_fail(&r, "SerializationException",
 				   len ? "Start of structure or map found where not expected"
 				       : "Expected a JSON object");
-		else
+		else if (legacy(&r) == 0)
 			rc = op->fn(&r);
 	}
 	if (rc == 0 && !r.etype && r.out.p) {

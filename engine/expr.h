@@ -107,7 +107,9 @@ typedef struct expr expr_t;
  * DynamoDB's own strictness, for the API front end: a bare name that is
  * one of DynamoDB's 573 reserved words ("level", "name", "status"...) is
  * an error, "Attribute name is a reserved keyword; reserved keyword: X",
- * as the service says (write it #n or `level` instead).
+ * as the service says (write it #n instead); and dynfs's extensions are
+ * off: no inline literals (values only as :placeholders), no `quoted`
+ * names.
  */
 #define EXPR_STRICT 0x4
 

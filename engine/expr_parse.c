@@ -140,6 +140,8 @@ static bool is_json_word(const struct xparser *p, const struct xtok *t)
 
 bool xp_literal_start(const struct xparser *p)
 {
+	if (p->strict) /* DynamoDB: values only as :placeholders */
+		return false;
 	switch (p->tok.type) {
 	case XT_STR:
 	case XT_LBRACE:
@@ -226,6 +228,8 @@ static int parse_name(struct xparser *p, struct xelem *el)
 				       xsnip(key, sizeof(key), s, n));
 		break;
 	case XT_BQNAME:
+		if (p->strict)
+			return xp_syntax(p);
 		s++;
 		n -= 2;
 		if (!val_utf8_valid(s, n))

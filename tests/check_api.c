@@ -308,6 +308,18 @@ START_TEST(test_conditions)
 	      "{'TableName':'quiz-stats','Item':{'id#level':{'S':'f#1'},'week':{'S':'w1'}},"
 	      "'ConditionExpression':'Level = :x','ExpressionAttributeValues':{':x':{'N':'1'}}}");
 	ck_assert_ptr_nonnull(strstr(R.body, "reserved keyword: Level"));
+	/* and dynfs's own extensions are off: no inline literals, no `names` */
+	FAILS("ValidationException", "PutItem",
+	      "{'TableName':'quiz-stats','Item':{'id#level':{'S':'f#1'},'week':{'S':'w1'}},"
+	      "'ConditionExpression':'v = 1'}");
+	FAILS("ValidationException", "PutItem",
+	      "{'TableName':'quiz-stats','Item':{'id#level':{'S':'f#1'},'week':{'S':'w1'}},"
+	      "'ConditionExpression':'attribute_exists(`a-b`)'}");
+	/* legacy parameters are refused, never ignored */
+	FAILS("ValidationException", "PutItem",
+	      "{'TableName':'quiz-stats','Item':{'id#level':{'S':'f#1'},'week':{'S':'w1'}},"
+	      "'Expected':{'v':{'Exists':false}}}");
+	ck_assert_ptr_nonnull(strstr(R.body, "legacy parameter Expected"));
 	OK("PutItem", "{'TableName':'quiz-stats','Item':{'id#level':{'S':'f#1'},'week':{'S':'w1'}},"
 	   "'ConditionExpression':'#l = :x OR v = :x','ExpressionAttributeNames':{'#l':'level'},"
 	   "'ExpressionAttributeValues':{':x':{'N':'1'}}}");
