@@ -96,6 +96,7 @@ memcheck: $(BUILD)/check_all
 bench: $(BUILD)/dynfs
 	$(MAKE) -C bench BUILD=$(abspath $(BUILD))
 	bench/run $(abspath $(BUILD))
+	bench/api_bench.sh $(abspath $(BUILD))
 
 fuzz:
 	$(MAKE) -C fuzz
