@@ -74,12 +74,18 @@ try:
         {'Update': {'TableName': 'users', 'Key': {'username': {'S': 'hedy'}},
                     'UpdateExpression': 'ADD coins :n', 'ExpressionAttributeValues': {':n': {'N': '5'}}}},
         {'ConditionCheck': {'TableName': 'users', 'Key': {'username': {'S': 'felienne'}},
-                            'ConditionExpression': 'level > :l',
+                            'ConditionExpression': '#l > :l', 'ExpressionAttributeNames': {'#l': 'level'},
                             'ExpressionAttributeValues': {':l': {'N': '99'}}}}])
     raise SystemExit('transaction succeeded')
 except c.exceptions.TransactionCanceledException as e:
     codes = [r['Code'] for r in e.response['CancellationReasons']]
     assert codes == ['None', 'ConditionalCheckFailed'], codes
+# DynamoDB's reserved words are refused as bare names, as the service refuses them
+try:
+    users.get_item(Key={'username': 'hedy'}, ProjectionExpression='level')
+    raise SystemExit('a reserved word was accepted')
+except c.exceptions.ClientError as e:
+    assert 'reserved keyword: level' in str(e), e
 c.transact_write_items(TransactItems=[
     {'Update': {'TableName': 'users', 'Key': {'username': {'S': 'hedy'}},
                 'UpdateExpression': 'ADD coins :n', 'ExpressionAttributeValues': {':n': {'N': '5'}}}},
