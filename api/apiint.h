@@ -38,6 +38,11 @@ struct api_tmeta {
 	int64_t created;	 /* CreationDateTime, epoch seconds */
 	bool provisioned;	 /* BillingMode PROVISIONED */
 	int64_t rcu, wcu;	 /* ProvisionedThroughput */
+	struct {
+		char name[DB_NAME_MAX + 1]; /* a global index */
+		int64_t rcu, wcu;	     /* its own ProvisionedThroughput */
+	} gtp[DB_MAX_INDEXES];		 /* GSI throughput, when given */
+	size_t ngtp;			 /* entries in gtp */
 	char **lsi;		 /* names of local secondary indexes (owned) */
 	size_t nlsi;		 /* entries in lsi */
 	char *ttl_attr;		 /* TTL attribute or NULL (owned) */
@@ -126,6 +131,13 @@ int rq_expr(struct rq *r, struct sf_span obj, const char *name, rq_parse_fn pars
  * (names bound as #a0, #a1...).  1 and *proj (new), 0 none, -1.
  */
 int rq_projection(struct rq *r, struct sf_span obj, struct rq_bind *bd, expr_t **proj);
+/*
+ * The legacy parameter `member` (Expected, AttributeUpdates, KeyConditions,
+ * QueryFilter, ScanFilter) of obj compiled with parse into *e (legacy.c):
+ * 1 (*e new), 0 absent or empty, -1.
+ */
+int rq_legacy_expr(struct rq *r, struct sf_span obj, const char *member, rq_parse_fn parse,
+		   expr_t **e);
 /* After all expressions: every binding used.  null_what names the
  * expressions that were absent, for DynamoDB's message.  0 or -1. */
 int rq_bind_done(struct rq *r, struct rq_bind *bd, const expr_t *const *e, size_t n,

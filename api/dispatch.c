@@ -121,23 +121,35 @@ static const struct op_entry *find_op(const char *target)
 }
 
 /*
- * The pre-2014 parameters, which dynfs does not translate: refused
- * rather than ignored, so that a request never silently means less than
- * it says.  (AttributesToGet is supported.)
+ * The pre-2014 parameters (legacy.c translates them) may not be mixed
+ * with expressions in one request, as DynamoDB says.
  */
 static int legacy(struct rq *r)
 {
-	static const char *const names[] = {"KeyConditions", "QueryFilter", "ScanFilter",
-					    "Expected", "AttributeUpdates", "ConditionalOperator"};
+	static const char *const old[] = {"KeyConditions", "QueryFilter", "ScanFilter", "Expected",
+					  "AttributeUpdates", "AttributesToGet", "ConditionalOperator"};
+	static const char *const now[] = {"KeyConditionExpression", "FilterExpression",
+					  "ConditionExpression", "UpdateExpression",
+					  "ProjectionExpression"};
+	struct sf_buf a = SF_BUF_INIT, b = SF_BUF_INIT;
 	struct sf_span v;
 	size_t i;
+	int rc = 0;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (rq_member(r->body, names[i], &v))
-			return rq_fail(r, "ValidationException",
-				       "dynfs does not support the legacy parameter %s: use the "
-				       "expression parameters (docs/api.md)", names[i]);
-	return 0;
+	for (i = 0; i < sizeof(old) / sizeof(old[0]); i++)
+		if (rq_member(r->body, old[i], &v))
+			sf_buf_printf(&a, "%s%s", a.len ? ", " : "", old[i]);
+	for (i = 0; a.len && i < sizeof(now) / sizeof(now[0]); i++)
+		if (rq_member(r->body, now[i], &v))
+			sf_buf_printf(&b, "%s%s", b.len ? ", " : "", now[i]);
+	if (a.len && b.len)
+		rc = rq_fail(r, "ValidationException",
+			     "Can not use both expression and non-expression parameters in the same "
+			     "request: Non-expression parameters: {%s} Expression parameters: {%s}",
+			     a.p, b.p);
+	sf_buf_free(&a);
+	sf_buf_free(&b);
+	return rc;
 }
 
 static void coral_fail(struct rq *r, const char *type, const char *msg)

@@ -230,7 +230,17 @@ int rq_expr(struct rq *r, struct sf_span obj, const char *name, rq_parse_fn pars
 
 	*e = NULL;
 	rc = rq_str(r, obj, name, &text);
-	if (rc <= 0)
+	if (rc == 0) { /* the pre-2014 form of the same thing, if any */
+		const char *old = !strcmp(name, "ConditionExpression")	  ? "Expected"
+				  : !strcmp(name, "UpdateExpression")	  ? "AttributeUpdates"
+				  : !strcmp(name, "KeyConditionExpression") ? "KeyConditions"
+				  : !strcmp(name, "FilterExpression")
+					  ? (r->op && !strcmp(r->op, "Scan") ? "ScanFilter" : "QueryFilter")
+					  : NULL;
+
+		return old ? rq_legacy_expr(r, obj, old, parse, e) : 0;
+	}
+	if (rc < 0)
 		return rc;
 	err_clear(&err);
 	rc = parse(text, strlen(text), &bd->b, e, &err);

@@ -184,9 +184,14 @@ static int index_desc(struct sf_buf *b, const char *table, const struct index_de
 		rc = sf_buf_adds(b, ",\"IndexStatus\":\"ACTIVE\"");
 	/* an on-demand table's global indexes have no throughput to show */
 	if (rc == 0 && !local && m && m->provisioned) {
+		struct api_tmeta im = *m;
+
+		for (i = 0; i < m->ngtp; i++)
+			if (!strcmp(m->gtp[i].name, ix->name))
+				im.rcu = m->gtp[i].rcu, im.wcu = m->gtp[i].wcu;
 		rc = sf_buf_addc(b, ',');
 		if (rc == 0)
-			rc = throughput(b, m);
+			rc = throughput(b, &im);
 	}
 	if (rc == 0)
 		rc = sf_buf_printf(b, ",\"IndexSizeBytes\":0,\"ItemCount\":%llu,\"IndexArn\":",
@@ -571,6 +576,28 @@ static int parse_billing(struct rq *r, bool *prov, int64_t *rcu, int64_t *wcu, b
 	return 0;
 }
 
+/* Remember a global index's own ProvisionedThroughput (obj: its definition). */
+static void note_gsi_throughput(struct rq *r, struct api_tmeta *m, struct sf_span obj,
+				const char *index)
+{
+	struct sf_span pt;
+	int64_t rcu, wcu;
+	size_t i;
+
+	if (!rq_member(obj, "ProvisionedThroughput", &pt) || rq_int(r, pt, "ReadCapacityUnits", &rcu) <= 0 ||
+	    rq_int(r, pt, "WriteCapacityUnits", &wcu) <= 0)
+		return;
+	for (i = 0; i < m->ngtp && strcmp(m->gtp[i].name, index); i++)
+		;
+	if (i == DB_MAX_INDEXES)
+		return;
+	snprintf(m->gtp[i].name, sizeof(m->gtp[i].name), "%s", index);
+	m->gtp[i].rcu = rcu;
+	m->gtp[i].wcu = wcu;
+	if (i == m->ngtp)
+		m->ngtp++;
+}
+
 /* ---- CreateTable ---- */
 
 int op_create_table(struct rq *r)
@@ -668,6 +695,15 @@ int op_create_table(struct rq *r)
 		m->nlsi = nlsi;
 		lsi = NULL;
 		nlsi = 0;
+		if (rq_member(r->body, "GlobalSecondaryIndexes", &v) && sf_arr_open(&it, v) == 0) {
+			while (sf_arr_next(&it, &x) > 0) {
+				char *iname = NULL;
+
+				if (rq_str(r, x, "IndexName", &iname) > 0)
+					note_gsi_throughput(r, m, x, iname);
+				free(iname);
+			}
+		}
 	}
 	pthread_mutex_unlock(&r->a->lock);
 	rc = db_table_open(r->a->db, name, &t);
@@ -854,7 +890,14 @@ int op_update_table(struct rq *r)
 		}
 		while (sf_arr_next(&it, &x) > 0) {
 			if (rq_member(x, "Create", &c)) {
-				if (parse_index(r, c, &d, &ix) < 0 || schema_add_index(r, &s, &ix) < 0)
+				if (parse_index(r, c, &d, &ix) < 0)
+					goto out;
+				pthread_mutex_lock(&r->a->lock);
+				m = meta_get(r->a, tbl_name(t));
+				if (m)
+					note_gsi_throughput(r, m, c, ix.name);
+				pthread_mutex_unlock(&r->a->lock);
+				if (schema_add_index(r, &s, &ix) < 0)
 					goto out;
 				changed = true;
 			} else if (rq_member(x, "Delete", &c)) {

@@ -315,11 +315,11 @@ START_TEST(test_conditions)
 	FAILS("ValidationException", "PutItem",
 	      "{'TableName':'quiz-stats','Item':{'id#level':{'S':'f#1'},'week':{'S':'w1'}},"
 	      "'ConditionExpression':'attribute_exists(`a-b`)'}");
-	/* legacy parameters are refused, never ignored */
+	/* the two styles do not mix */
 	FAILS("ValidationException", "PutItem",
 	      "{'TableName':'quiz-stats','Item':{'id#level':{'S':'f#1'},'week':{'S':'w1'}},"
-	      "'Expected':{'v':{'Exists':false}}}");
-	ck_assert_ptr_nonnull(strstr(R.body, "legacy parameter Expected"));
+	      "'Expected':{'v':{'Exists':false}},'ConditionExpression':'attribute_exists(v)'}");
+	ck_assert_ptr_nonnull(strstr(R.body, "Non-expression parameters: {Expected}"));
 	OK("PutItem", "{'TableName':'quiz-stats','Item':{'id#level':{'S':'f#1'},'week':{'S':'w1'}},"
 	   "'ConditionExpression':'#l = :x OR v = :x','ExpressionAttributeNames':{'#l':'level'},"
 	   "'ExpressionAttributeValues':{':x':{'N':'1'}}}");
@@ -535,6 +535,41 @@ START_TEST(test_transactions)
 }
 END_TEST
 
+START_TEST(test_legacy_parameters)
+{
+	fill_quiz(6);
+	OK("PutItem", "{'TableName':'quiz-stats','Item':{'id#level':{'S':'f#1'},'week':{'S':'w00'},"
+	   "'v':{'N':'1'}},'Expected':{'v':{'Exists':false}}}");
+	FAILS("ConditionalCheckFailedException", "PutItem",
+	      "{'TableName':'quiz-stats','Item':{'id#level':{'S':'f#1'},'week':{'S':'w00'}},"
+	      "'Expected':{'v':{'Value':{'N':'9'}}}}");
+	OK("PutItem", "{'TableName':'quiz-stats','Item':{'id#level':{'S':'f#1'},'week':{'S':'w00'},"
+	   "'v':{'N':'2'}},'Expected':{'v':{'ComparisonOperator':'IN','AttributeValueList':"
+	   "[{'N':'0'},{'N':'1'}]},'zz':{'ComparisonOperator':'NULL'}}}");
+	OK("UpdateItem", "{'TableName':'quiz-stats','Key':{'id#level':{'S':'f#1'},'week':{'S':'w00'}},"
+	   "'AttributeUpdates':{'v':{'Action':'ADD','Value':{'N':'5'}},'odd':{'Action':'DELETE'},"
+	   "'name':{'Value':{'S':'x'}}},'ReturnValues':'ALL_NEW'}");
+	ck_assert_str_eq(at("Attributes.v.N"), "\"7\"");
+	ck_assert_str_eq(at("Attributes.name.S"), "\"x\"");
+	ck_assert_str_eq(at("Attributes.odd"), "(missing)");
+	OK("Query", "{'TableName':'quiz-stats','KeyConditions':{'id#level':{'ComparisonOperator':'EQ',"
+	   "'AttributeValueList':[{'S':'f#1'}]},'week':{'ComparisonOperator':'BETWEEN',"
+	   "'AttributeValueList':[{'S':'w01'},{'S':'w04'}]}},'QueryFilter':{'odd':"
+	   "{'ComparisonOperator':'EQ','AttributeValueList':[{'BOOL':true}]}},"
+	   "'AttributesToGet':['week']}");
+	ck_assert_str_eq(at("Items"), "[{\"week\":{\"S\":\"w01\"}},{\"week\":{\"S\":\"w03\"}}]");
+	ck_assert_str_eq(at("ScannedCount"), "4");
+	OK("Scan", "{'TableName':'quiz-stats','Select':'COUNT','ConditionalOperator':'OR',"
+	   "'ScanFilter':{'odd':{'ComparisonOperator':'EQ','AttributeValueList':[{'BOOL':true}]},"
+	   "'v':{'ComparisonOperator':'NOT_NULL'}}}");
+	ck_assert_str_eq(at("Count"), "4");
+	FAILS("ValidationException", "Query", "{'TableName':'quiz-stats','KeyConditions':{'id#level':"
+	      "{'ComparisonOperator':'NE','AttributeValueList':[{'S':'f#1'}]}}}");
+	FAILS("ValidationException", "Scan", "{'TableName':'quiz-stats','ScanFilter':{'odd':"
+	      "{'ComparisonOperator':'BETWEEN','AttributeValueList':[{'N':'1'}]}}}");
+}
+END_TEST
+
 START_TEST(test_ttl_tags_limits)
 {
 	mk_quiz();
@@ -617,6 +652,7 @@ Suite *api_suite(void)
 	tcase_add_test(tc, test_scan_pages_at_one_megabyte);
 	tcase_add_test(tc, test_batch_write_and_get);
 	tcase_add_test(tc, test_transactions);
+	tcase_add_test(tc, test_legacy_parameters);
 	tcase_add_test(tc, test_ttl_tags_limits);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("expr_key_condition");

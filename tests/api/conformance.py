@@ -286,6 +286,26 @@ def sequences(seed):
     add('TransactGetItems', {'TransactItems': [{'Get': {'TableName': T, 'Key': item(username='t1')}},
                                                {'Get': {'TableName': T, 'Key': item(username='zz')}}]})
     add('GetItem', {'TableName': T, 'Key': item(username='t2')})
+    # the pre-2014 parameters
+    add('PutItem', {'TableName': T, 'Item': item(username='old', v=1), 'Expected': {'v': {'Exists': False}}})
+    add('PutItem', {'TableName': T, 'Item': item(username='old', v=2), 'Expected': {'v': {'Value': {'N': '5'}}}})
+    add('PutItem', {'TableName': T, 'Item': item(username='old', v=2),
+                    'Expected': {'v': {'ComparisonOperator': 'IN', 'AttributeValueList': [{'N': '0'}, {'N': '1'}]},
+                                 'zz': {'ComparisonOperator': 'NULL'}}})
+    add('UpdateItem', {'TableName': T, 'Key': item(username='old'), 'ReturnValues': 'ALL_NEW',
+                       'AttributeUpdates': {'v': {'Action': 'ADD', 'Value': {'N': '5'}}, 'x': {'Value': {'S': 'y'}}}})
+    add('UpdateItem', {'TableName': T, 'Key': item(username='old'), 'ReturnValues': 'ALL_NEW',
+                       'AttributeUpdates': {'x': {'Action': 'DELETE'}}})
+    add('Query', {'TableName': Q, 'KeyConditions': {'id#level': {'ComparisonOperator': 'EQ', 'AttributeValueList': [{'S': 'felienne#3'}]},
+                                                    'week': {'ComparisonOperator': 'BEGINS_WITH', 'AttributeValueList': [{'S': '2022-2'}]}},
+                  'QueryFilter': {'finished': {'ComparisonOperator': 'EQ', 'AttributeValueList': [{'N': '1'}]}},
+                  'AttributesToGet': ['week', 'finished']})
+    add('Scan', {'TableName': Q, 'Select': 'COUNT', 'ConditionalOperator': 'OR',
+                 'ScanFilter': {'n': {'ComparisonOperator': 'GT', 'AttributeValueList': [{'N': '2'}]},
+                                'finished': {'ComparisonOperator': 'NOT_NULL'}}})
+    add('Query', {'TableName': Q, 'KeyConditions': {'id#level': {'ComparisonOperator': 'EQ', 'AttributeValueList': [{'S': 'x'}]}},
+                  'KeyConditionExpression': '#k = :k', 'ExpressionAttributeNames': K,
+                  'ExpressionAttributeValues': {':k': {'S': 'x'}}})
     # TTL, index changes, cleanup
     add('DescribeTimeToLive', {'TableName': T})
     add('UpdateTimeToLive', {'TableName': T, 'TimeToLiveSpecification': {'Enabled': True, 'AttributeName': 'exp'}})
