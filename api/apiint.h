@@ -165,13 +165,17 @@ int rq_put_item(struct sf_buf *b, const char *name, const struct val *item, bool
 /* ConsumedCapacity if ReturnConsumedCapacity asked: ,"ConsumedCapacity":{...}. */
 int rq_capacity(struct rq *r, const char *table, double units, bool first);
 
-/* ---- metadata (tables.c) ---- */
+/* ---- metadata (meta.c) ---- */
+
+/* The metadata of table name, created on first use, or NULL (no memory).
+ * Call with a->lock held. */
+struct api_tmeta *meta_get(api_t *a, const char *name);
 
 /* Forget a dropped table's metadata. */
 void meta_drop(api_t *a, const char *name);
 /* Whether the index of table is local (LSI). */
 bool meta_is_lsi(api_t *a, const char *table, const char *index);
-/* Render DescribeTable's TableDescription of t into b. */
+/* Render DescribeTable's TableDescription of t into b (tables.c). */
 int api_describe(struct rq *r, table_t *t, const char *status, struct sf_buf *b);
 
 /* ---- operations ---- */
