@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../api/api.h"
 #include "../engine/feed.h"
 #include "../engine/ttl.h"
 #include "changes.h"
@@ -86,6 +87,8 @@ struct opts {
 	char *store;	  /* first non-option argument */
 	char *mountpoint; /* second */
 	char *fsync;	  /* -o fsync=always|batch|off */
+	char *api;	  /* -o api=HOST:PORT: serve DynamoDB's API too */
+	char *api_auth;	  /* -o api_auth=FILE: SigV4 keys for the API */
 	int foreground;	  /* -f (or -d) */
 	int debug;	  /* -d */
 	int single;	  /* -s */
@@ -100,6 +103,8 @@ enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_SINGLE, KEY_RO };
 
 static const struct fuse_opt opt_spec[] = {
 	{"fsync=%s", offsetof(struct opts, fsync), 0},
+	{"api=%s", offsetof(struct opts, api), 0},
+	{"api_auth=%s", offsetof(struct opts, api_auth), 0},
 	{"noxattr", offsetof(struct opts, noxattr), 1},
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -152,6 +157,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 static void usage(FILE *f)
 {
 	fputs("usage: dynfs [options] STORE MOUNTPOINT\n"
+	      "       dynfs serve STORE [--listen HOST:PORT] [--auth FILE]\n"
 	      "       dynfs import|export ...   (see dynfs import --help)\n", f);
 }
 
@@ -172,6 +178,12 @@ static void help(void)
 	      "                     concurrent writers share one fsync)\n"
 	      "  -o fsync=batch     fsync at most once a second\n"
 	      "  -o fsync=off       leave syncing to the operating system\n"
+	      "  -o api=HOST:PORT   also serve DynamoDB's API (JSON 1.0 over HTTP) on this\n"
+	      "                     address, over the same store: SDKs and the AWS CLI\n"
+	      "                     with --endpoint-url http://HOST:PORT; a non-loopback\n"
+	      "                     address needs api_auth\n"
+	      "  -o api_auth=FILE   verify SigV4 signatures against FILE's keys, one\n"
+	      "                     \"ACCESS_KEY_ID SECRET\" per line\n"
 	      "  -o noxattr         no extended attributes (scratch files lose theirs):\n"
 	      "                     saves the two getxattr calls `ls -l` makes per file\n"
 	      "  -o allow_other     let other users see the mount (needs user_allow_other\n"
@@ -204,6 +216,8 @@ static void help(void)
 	      "value for it is a number of epoch seconds in the past (within a second).\n"
 	      "\n"
 	      "SIGUSR1 writes a snapshot of the store now.\n"
+	      "\n"
+	      "`dynfs serve STORE` serves the API without mounting (dynfs serve --help).\n"
 	      "\n"
 	      "See man dynfs for the whole story.\n",
 	      stdout);
@@ -463,6 +477,33 @@ static void *snap_main(void *arg)
 	}
 }
 
+/* ---- the API beside the mount ---- */
+
+/* A rejected API write goes to /_errors like a rejected file write. */
+static void api_error(void *ctx, const char *what, const char *msg)
+{
+	errlog_add(ctx, what, "%s", msg);
+}
+
+static api_t *start_api(struct fsx *fs, const struct opts *o)
+{
+	struct api_opts ao = {.listen = o->api, .auth_file = o->api_auth,
+			      .on_error = api_error, .ctx = fs};
+	struct dyn_err err;
+	api_t *a = NULL;
+	int rc;
+
+	if (!o->api)
+		return NULL;
+	err_clear(&err);
+	rc = api_new(fs->db, &ao, &a, &err);
+	if (rc == 0)
+		rc = api_start(a, &err);
+	if (rc < 0)
+		die("-o api=%s: %s", o->api, err.code ? err.msg : strerror(-rc));
+	return a;
+}
+
 /* ---- the mount ---- */
 
 static struct fsx *fsx_new(const struct opts *o)
@@ -519,6 +560,7 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	struct snapper sn = {0};
 	ttl_sweeper_t *ttl = NULL;
 	struct fuse_session *se;
+	api_t *api;
 	struct dyn_err err;
 	struct fsx *fs;
 	sigset_t set;
@@ -551,12 +593,14 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	sn.fs = fs;
 	if (pthread_create(&sn.thread, NULL, snap_main, &sn) != 0)
 		die("cannot start the snapshot thread");
+	api = start_api(fs, o);
 	daemonize_done(fs);
 	if (o->foreground)
 		fsx_log(fs, "mounted %s on %s", o->store, o->mountpoint);
 
 	rc = run_loop(se, o);
 
+	api_free(api); /* finishes the requests in flight */
 	ttl_stop(ttl);
 	changes_stop(fs);
 	sn.stop = 1;
@@ -587,6 +631,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && (!strcmp(argv[1], "import") || !strcmp(argv[1], "export")))
 		return cli_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "serve"))
+		return api_serve_main(argc, argv);
 	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0) {
 		usage(stderr);
 		rc = 2;
@@ -618,5 +664,7 @@ int main(int argc, char **argv)
 	free(o.store);
 	free(o.mountpoint);
 	free(o.fsync);
+	free(o.api);
+	free(o.api_auth);
 	return rc;
 }
