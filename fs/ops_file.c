@@ -583,7 +583,7 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		if (rc < 0)
 			fuse_reply_err(req, -rc);
 		else
-			fuse_reply_write(req, size);
+			fuse_reply_write(req, (size_t)rc); /* may be short (batch.c) */
 		return;
 	}
 	if (h->type == FH_SCRATCH) {
