@@ -119,6 +119,8 @@ while data:
         n = os.write(fd, data)
     except OSError as e:
         errors.append(e.errno)
+        if len(errors) > 3:
+            break
         continue
     counts.append(n)
     data = data[n:]
