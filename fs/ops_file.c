@@ -468,6 +468,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 
 	if (h->type == FH_CTL) {
 		rc = ctl_read(h->ctl, size, off, &tmp, &len);
+		inval_settle(fs); /* it may have completed a change (fsx.h) */
 		if (rc < 0)
 			fuse_reply_err(req, -rc);
 		else
@@ -580,6 +581,7 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	}
 	if (h->type == FH_CTL) {
 		rc = ctl_write(h->ctl, buf, size, off);
+		inval_settle(fs); /* what it changed is seen once it returns */
 		if (rc < 0)
 			fuse_reply_err(req, -rc);
 		else
@@ -742,12 +744,15 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc;
 
 	if (h->type == FH_CTL) {
-		fuse_reply_err(req, -ctl_flush(h->ctl));
+		rc = ctl_flush(h->ctl);
+		inval_settle(fs);
+		fuse_reply_err(req, -rc);
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
 	rc = fh_commit(fs, h, false);
 	pthread_mutex_unlock(&h->lock);
+	inval_settle(fs);
 	fuse_reply_err(req, -rc);
 }
 
@@ -755,8 +760,12 @@ void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
 {
 	struct fh *h = fh_of(fi);
 
+	int rc;
+
 	if (h->type == FH_CTL) {
-		fuse_reply_err(req, -ctl_fsync(h->ctl));
+		rc = ctl_fsync(h->ctl);
+		inval_settle(fsx_of(req));
+		fuse_reply_err(req, -rc);
 		return;
 	}
 	op_flush(req, ino, fi);
@@ -791,7 +800,10 @@ static void fh_release(struct fh *h)
 
 void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fsx *fs = fsx_of(req);
+
 	fh_release(fh_of(fi));
+	inval_settle(fs);
 	fuse_reply_err(req, 0);
 }
 
@@ -912,6 +924,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	 * ignored (items are 0644, directories 0755; editors and tar set
 	 * them as a matter of course) */
 out:
+	inval_settle(fs); /* a truncate commits (fsx.h) */
 	if (rc == 0)
 		rc = node_attr(fs, n, &st, &timeout);
 	if (rc == 0 && fi)
