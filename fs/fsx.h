@@ -51,7 +51,6 @@
 #define FSX_NEG_MAX 65536   /* negative entries remembered for invalidation */
 #define FSX_ERRLOG_LINES 1000 /* lines kept in /_errors */
 #define FSX_WBUF_MAX (64u << 20) /* largest write buffer of one open file */
-#define FSX_QUIET_NS 1000000000LL /* page cache only for items this long untouched */
 #define FSX_SETTLE_NS 5000000000LL /* longest wait for the invalidation thread */
 #define FSX_ROOT_INO FUSE_ROOT_ID
 
@@ -133,8 +132,6 @@ struct node {
 	bool pinned;		/* ilock: NK_PART kept without items (mkdir, unlink) */
 	bool inval_queued;	/* ilock: a data invalidation is queued */
 	uint64_t ver;		/* ilock: bumped on every change to the item */
-	uint64_t cached_ver;	/* ilock: version the kernel page cache may hold */
-	int64_t busy_ns;	/* ilock: last commit or writer open/close */
 	int64_t ctime_ns;	/* ilock: creation (pending items, pins) */
 	fuse_ino_t parent;	/* ilock: parent directory, for ".." */
 	uint64_t id_hash;	/* ilock: hash of the identity */

@@ -584,8 +584,6 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind,
 	val_move(&n->pk, &cpk);
 	val_move(&n->sk, &csk);
 	n->ver++;
-	n->cached_ver = 0;
-	n->busy_ns = fsx_now_ns();
 	return id_insert(fs, n);
 nomem:
 	val_free(&cpk);

@@ -13,7 +13,7 @@
  *     offset: in the kernel this takes only the inode's spinlock, so it
  *     cannot block, even from the request that made the change -- which
  *     matters: `mv a.json b.json; stat b.json` must see the new size);
- *   - bumps the node's version (ops_file.c uses it to decide keep_cache);
+ *   - bumps the node's version (open handles compare it with their own);
  *   - queues data and entry invalidations to the invalidation thread:
  *     those may wait for page locks or the parent directory's lock, which
  *     a request in flight may hold.  The queue is never bounded by
@@ -496,7 +496,6 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 
 		if (in) {
 			in->ver++;
-			in->busy_ns = fsx_now_ns();
 			attr[2] = in->ino;
 			inval_data_async(fs, in);
 		}
