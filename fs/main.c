@@ -471,7 +471,7 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	struct dyn_err err;
 	struct fsx *fs;
 	sigset_t set;
-	int rc;
+	int rc, sig = 0;
 
 	/* SIGUSR1 only for the snapshot thread: block it before any thread */
 	sigemptyset(&set);
@@ -501,6 +501,12 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 		fsx_log(fs, "mounted %s on %s", o->store, o->mountpoint);
 
 	rc = run_loop(se, o);
+	/* libfuse's handlers of SIGTERM, SIGINT and SIGHUP end the loop with
+	 * the signal's number: asked to stop, which is a clean exit */
+	if (rc == SIGTERM || rc == SIGINT || rc == SIGHUP) {
+		sig = rc;
+		rc = 0;
+	}
 
 	sn.stop = 1;
 	pthread_kill(sn.thread, SIGUSR1);
@@ -515,6 +521,10 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	if (store_close(fs->store, &err) < 0) {
 		fsx_log(fs, "closing the store failed: %s", err.code ? err.msg : "error");
 		rc = rc ? rc : 1;
+	} else if (sig) {
+		fsx_log(fs, "unmounted %s (%s)", o->mountpoint, strsignal(sig));
+	} else if (rc == 0) {
+		fsx_log(fs, "unmounted %s", o->mountpoint);
 	}
 	fs->db = NULL;
 	fsx_free(fs);
