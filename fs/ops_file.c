@@ -888,6 +888,21 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	if (kind == NK_SCRATCH)
 		rc = scratch_setattr(n, attr, to_set);
 	pthread_mutex_unlock(&fs->ilock);
+	/* Items and directories have a fixed mode and owner (0644/0755, the
+	 * mounting user): chmod and chown that would change them fail with
+	 * EPERM rather than succeed and change nothing; ones that change
+	 * nothing succeed (cp -p, rsync -a, tar of what is there). */
+	if (kind != NK_SCRATCH &&
+	    (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+		rc = node_attr(fs, n, &st, &timeout);
+		if (rc == 0 && (((to_set & FUSE_SET_ATTR_MODE) &&
+				 (attr->st_mode & 07777) != (st.st_mode & 07777)) ||
+				((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != st.st_uid) ||
+				((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != st.st_gid)))
+			rc = -EPERM;
+		if (rc < 0)
+			goto out;
+	}
 	if (kind != NK_SCRATCH && (to_set & FUSE_SET_ATTR_SIZE)) {
 		if (kind == NK_ITEM || kind == NK_SCHEMA)
 			rc = truncate_text(fs, n, attr->st_size, fi);
@@ -898,9 +913,8 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			rc = (kind == NK_ERRORS || kind == NK_STATS || kind == NK_QUERY) ? -EACCES
 											 : -EISDIR;
 	}
-	/* mode, owner and times of items and directories: accepted and
-	 * ignored (items are 0644, directories 0755; editors and tar set
-	 * them as a matter of course) */
+	/* times of items and directories: accepted and ignored (editors
+	 * and tar set them as a matter of course) */
 out:
 	inval_settle(fs); /* a truncate commits (fsx.h) */
 	if (rc == 0)

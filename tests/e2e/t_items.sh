@@ -277,11 +277,14 @@ expect_eq "scratch entries listed" \
 	"#2022-09.json# . .#2022-09.json .. .2022-09.json.swp 2022-09.json~ backup2 "
 expect_eq "items unaffected" "$(ls "$S" | grep -c '\.json$')" 2
 
-section "items: chmod, chown, utimens accepted; xattrs not supported"
+section "items: chmod, chown that change something fail (EPERM); utimens accepted; no xattrs"
 f=$S/2022-09.json
-expect_ok "chmod item" chmod 600 "$f"
+expect_fail "chmod item" "Operation not permitted" chmod 600 "$f"
 expect_eq "item mode stays 0644" "$(stat -c %a "$f")" 644
-expect_ok "chown item" chown "$(id -u):$(id -g)" "$f"
+expect_ok "chmod item to its own mode" chmod 644 "$f"
+expect_ok "chown item to its own owner" chown "$(id -u):$(id -g)" "$f"
+expect_fail "chown item to another owner" "Operation not permitted" chown 12:34 "$f"
+expect_fail "chmod of a table directory" "Operation not permitted" chmod 700 "$T1"
 expect_ok "touch -d item" touch -d '2001-02-03' "$f"
 expect_eq "item unchanged by attribute changes" "$(compact "$f")" \
 	'{"id#level":"felienne#3","week":"2022-09","score":1}'
