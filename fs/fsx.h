@@ -51,6 +51,7 @@
 #define FSX_NEG_MAX 65536   /* negative entries remembered for invalidation */
 #define FSX_ERRLOG_LINES 1000 /* lines kept in /_errors */
 #define FSX_WBUF_MAX (64u << 20) /* largest write buffer of one open file */
+#define FSX_SCRATCH_MAX ((size_t)512 << 20) /* default -o scratch_max */
 #define FSX_SETTLE_NS 5000000000LL /* longest wait for the invalidation thread */
 #define FSX_ROOT_INO FUSE_ROOT_ID
 
@@ -294,6 +295,9 @@ size_t kids_after(struct kids *k, const char *after);
 
 /* Scratch data (scratch.c). */
 struct scratch *scratch_new(mode_t mode, uid_t uid, gid_t gid);
+/* The cap on all scratch data of the mount (startup), and its use (ilock). */
+void scratch_set_max(size_t max);
+size_t scratch_bytes_locked(void);
 void scratch_unref_locked(struct scratch *s);
 
 /* ---- errlog.c: /_errors ---- */

@@ -85,6 +85,7 @@ struct opts {
 	int single;	  /* -s */
 	int readonly;	  /* -o ro */
 	int noxattr;	  /* -o noxattr */
+	char *scratch_max; /* -o scratch_max=SIZE */
 	int help;	  /* -h, --help */
 	int version;	  /* -V, --version */
 	int extra;	  /* a third non-option argument */
@@ -95,6 +96,7 @@ enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_SINGLE, KEY_RO };
 static const struct fuse_opt opt_spec[] = {
 	{"fsync=%s", offsetof(struct opts, fsync), 0},
 	{"noxattr", offsetof(struct opts, noxattr), 1},
+	{"scratch_max=%s", offsetof(struct opts, scratch_max), 0},
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -168,6 +170,9 @@ static void help(void)
 	      "  -o fsync=off       leave syncing to the operating system\n"
 	      "  -o noxattr         no extended attributes (scratch files lose theirs):\n"
 	      "                     saves the two getxattr calls `ls -l` makes per file\n"
+	      "  -o scratch_max=SIZE  memory all scratch files (editor temporaries) may\n"
+	      "                     take together, e.g. 64M or 2G (default 512M); writing\n"
+	      "                     past it fails with ENOSPC\n"
 	      "  -o allow_other     let other users see the mount (needs user_allow_other\n"
 	      "                     in /etc/fuse.conf); other -o options go to FUSE\n"
 	      "  -h, --help         this text\n"
@@ -309,6 +314,30 @@ static enum store_fsync parse_fsync(const char *s)
 	if (!strcmp(s, "off"))
 		return STORE_FSYNC_OFF;
 	die("-o fsync=%s: use always, batch or off", s);
+}
+
+/* -o scratch_max=SIZE: bytes, or with a K, M or G suffix (powers of 1024). */
+static void parse_scratch_max(const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s)
+		return;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end != s && *end && !end[1]) {
+		int sh = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
+			 : *end == 'G' || *end == 'g' ? 30 : -1;
+
+		if (sh > 0 && v <= (~0ULL >> sh)) {
+			v <<= sh;
+			end++;
+		}
+	}
+	if (end == s || *end || errno || v == 0 || v > SIZE_MAX)
+		die("-o scratch_max=%s: a size such as 64M or 2G", s);
+	scratch_set_max((size_t)v);
 }
 
 static void open_store(struct fsx *fs, const struct opts *o)
@@ -560,6 +589,7 @@ int main(int argc, char **argv)
 		absolute(&o.mountpoint);
 		check_dev_fuse();
 		parse_fsync(o.fsync);
+		parse_scratch_max(o.scratch_max);
 		if (fuse_opt_add_arg(&args, "-odefault_permissions,fsname=dynfs,subtype=dynfs") < 0)
 			die("out of memory");
 		if (!o.foreground)
@@ -570,5 +600,6 @@ int main(int argc, char **argv)
 	free(o.store);
 	free(o.mountpoint);
 	free(o.fsync);
+	free(o.scratch_max);
 	return rc;
 }
