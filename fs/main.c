@@ -340,6 +340,12 @@ static void parse_scratch_max(const char *s)
 	scratch_set_max((size_t)v);
 }
 
+/* The store's health changed (store.h): one line in /_errors and the log. */
+static void store_status(void *ctx, int code, const char *msg)
+{
+	errlog_add(ctx, "/", "%s", msg);
+}
+
 static void open_store(struct fsx *fs, const struct opts *o)
 {
 	struct store_opts so = {.fsync = parse_fsync(o->fsync), .readonly = o->readonly,
@@ -358,6 +364,7 @@ static void open_store(struct fsx *fs, const struct opts *o)
 		    err.code ? err.msg : strerror(-rc));
 	if (rc < 0)
 		die("cannot open store %s: %s", o->store, err.code ? err.msg : strerror(-rc));
+	store_set_status_fn(fs->store, store_status, fs);
 }
 
 /* ---- background mode ---- */
