@@ -204,8 +204,19 @@ out_err:
 }
 
 /* Copy one table's items to the file, chunk by chunk. */
-static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *items)
+static uint64_t thread_cpu_ns(void)
 {
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *items,
+		       uint64_t *max_hold_ns)
+{
+	uint64_t t0;
 	struct chunk c = {SF_BUF_INIT, SF_BUF_INIT, &st->schema, {0}, 0, 0};
 	struct val spk = {0}, ssk = {0};
 	struct tbl_scan sc = {0};
@@ -222,7 +233,11 @@ static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *item
 	for (;;) {
 		c.n = 0;
 		c.buf.len = 0;
+		t0 = thread_cpu_ns();
 		rc = tbl_scan(st->t, &sc, chunk_visit, &c, NULL);
+		t0 = thread_cpu_ns() - t0;
+		if (t0 > *max_hold_ns)
+			*max_hold_ns = t0;
 		if (c.rc < 0) {
 			rc = c.rc;
 			goto out;
@@ -290,7 +305,7 @@ static int write_body(struct snap_out *o, db_t *db, uint64_t lsn, struct snap_in
 	if (rc == 0)
 		rc = out_write(o, b.p, b.len);
 	for (i = 0; rc == 0 && i < n; i++) {
-		rc = table_write(o, &tt[i], &info->items);
+		rc = table_write(o, &tt[i], &info->items, &info->max_hold_ns);
 		if (rc == 0 && test_hook)
 			test_hook(test_hook_ctx, tt[i].name);
 	}
