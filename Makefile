@@ -3,7 +3,7 @@
 # separate build directory); `make bench`, `make fuzz`, `make compdb`.
 
 CC	?= cc
-PKGS	:= fuse3 jansson
+PKGS	:= fuse3 jansson libmicrohttpd libcrypto
 PREFIX	?= /usr/local
 
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -23,12 +23,14 @@ endif
 
 ENGINE_SRC := $(sort $(wildcard engine/*.c))
 FS_SRC	   := $(sort $(wildcard fs/*.c))
+API_SRC	   := $(sort $(wildcard api/*.c))
 TEST_SRC   := $(sort $(wildcard tests/check_*.c))
 FIX_SRC    := $(sort $(wildcard tests/fix_*.c))
 SUITES	   := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(TEST_SRC)))
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ	   := $(FS_SRC:%.c=$(BUILD)/%.o)
+API_OBJ	   := $(API_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o) $(FIX_SRC:%.c=$(BUILD)/%.o)
 FS_LIB_OBJ := $(filter-out $(BUILD)/fs/main.o,$(FS_OBJ))
 
@@ -46,7 +48,14 @@ $(BUILD)/libfs.a: $(FS_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^ $(if $(FS_LIB_OBJ),,)
 
-$(BUILD)/dynfs: $(BUILD)/fs/main.o $(BUILD)/libfs.a $(BUILD)/libengine.a
+# The API front end (api/) sees only the engine's headers.
+$(API_OBJ) $(BUILD)/fs/main.o: CPPFLAGS += -Iengine
+
+$(BUILD)/libapi.a: $(API_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/dynfs: $(BUILD)/fs/main.o $(BUILD)/libfs.a $(BUILD)/libapi.a $(BUILD)/libengine.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The unit test runner: one Check suite per tests/check_<module>.c, each
@@ -59,9 +68,9 @@ $(BUILD)/tests/suites.h: $(TEST_SRC) Makefile
 
 $(BUILD)/tests/check_main.o: $(BUILD)/tests/suites.h
 $(BUILD)/tests/check_main.o: CPPFLAGS += -I$(BUILD)/tests
-$(TEST_OBJ): CPPFLAGS += $(shell pkg-config --cflags check) -Iengine -Ifs
+$(TEST_OBJ): CPPFLAGS += $(shell pkg-config --cflags check) -Iengine -Ifs -Iapi
 
-$(BUILD)/check_all: $(TEST_OBJ) $(BUILD)/libfs.a $(BUILD)/libengine.a
+$(BUILD)/check_all: $(TEST_OBJ) $(BUILD)/libfs.a $(BUILD)/libapi.a $(BUILD)/libengine.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs check) $(LDLIBS)
 
 check: unit
@@ -80,6 +89,11 @@ e2e: $(BUILD)/dynfs $(BUILD)/tests/faultshim.so
 
 test: unit e2e
 
+# The API against DynamoDB Local and dynalite (tests/api/run; needs root
+# for a private network namespace, and scripts/setup-api's npm packages).
+conformance: $(BUILD)/dynfs
+	tests/api/run $(abspath $(BUILD))
+
 # valgrind on the unit suites (no fork so valgrind sees every test).
 memcheck: $(BUILD)/check_all
 	CK_FORK=no valgrind --error-exitcode=1 --leak-check=full \
@@ -88,6 +102,7 @@ memcheck: $(BUILD)/check_all
 bench: $(BUILD)/dynfs
 	$(MAKE) -C bench BUILD=$(abspath $(BUILD))
 	bench/run $(abspath $(BUILD))
+	bench/api_bench.sh $(abspath $(BUILD))
 
 fuzz:
 	$(MAKE) -C fuzz
@@ -105,11 +120,11 @@ install: $(BUILD)/dynfs
 	install -Dm644 schemas/hedy.json $(DESTDIR)$(PREFIX)/share/dynfs/hedy.json
 
 format:
-	clang-format -i engine/*.[ch] fs/*.[ch] tests/*.c
+	clang-format -i engine/*.[ch] fs/*.[ch] api/*.[ch] tests/*.c
 
 clean:
 	rm -rf build
 
-.PHONY: all check unit e2e test memcheck bench fuzz compdb install format clean
+.PHONY: all check unit e2e test conformance memcheck bench fuzz compdb install format clean
 
--include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(API_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -103,11 +103,20 @@ typedef struct expr expr_t;
  * limits stay: they protect the stack.
  */
 #define EXPR_UNLIMITED 0x2
+/*
+ * DynamoDB's own strictness, for the API front end: a bare name that is
+ * one of DynamoDB's 573 reserved words ("level", "name", "status"...) is
+ * an error, "Attribute name is a reserved keyword; reserved keyword: X",
+ * as the service says (write it #n instead); and dynfs's extensions are
+ * off: no inline literals (values only as :placeholders), no `quoted`
+ * names.
+ */
+#define EXPR_STRICT 0x4
 
 struct expr_bind {
 	const struct val *names;  /* M of "#n" -> S (the attribute name), or NULL */
 	const struct val *values; /* M of ":v" -> any value, or NULL */
-	unsigned flags;		  /* EXPR_BIND_SHARED, EXPR_UNLIMITED */
+	unsigned flags;		  /* EXPR_BIND_SHARED, EXPR_UNLIMITED, EXPR_STRICT */
 };
 
 /*
@@ -188,6 +197,45 @@ int expr_update_touches(const expr_t *e, const char *attr, bool *touches);
  * item may be NULL (gives an empty map).  -ENOMEM.
  */
 int expr_project(const expr_t *proj, const struct val *item, struct val *out, struct dyn_err *err);
+
+/* ---- key conditions (Query) ---- */
+
+/* The condition grammar with KeyConditionExpression in its messages. */
+int expr_parse_key_condition(const char *text, size_t len, const struct expr_bind *bind,
+			     expr_t **out, struct dyn_err *err);
+
+enum expr_kc_op {
+	EXPR_KC_NONE,	 /* (no term) */
+	EXPR_KC_EQ,	 /* name = v1 */
+	EXPR_KC_LT,	 /* name < v1 */
+	EXPR_KC_LE,	 /* name <= v1 */
+	EXPR_KC_GT,	 /* name > v1 */
+	EXPR_KC_GE,	 /* name >= v1 */
+	EXPR_KC_BETWEEN, /* name BETWEEN v1 AND v2 */
+	EXPR_KC_BEGINS,	 /* begins_with(name, v1) */
+};
+
+/* One term of a key condition; pointers borrowed from the expression. */
+struct expr_kc_term {
+	const char *name;     /* top-level attribute name */
+	enum expr_kc_op op;   /* comparison */
+	const struct val *v1; /* value */
+	const struct val *v2; /* BETWEEN's upper bound, else NULL */
+};
+
+struct expr_keycond {
+	struct expr_kc_term a, b; /* the terms in text order */
+	size_t n;		  /* 1 or 2 */
+};
+
+/*
+ * Take a key condition apart: one or two terms joined by AND, each a
+ * comparison (not <>), BETWEEN or begins_with between a top-level
+ * attribute name and values.  Which term is the partition key is the
+ * caller's business (it knows the schema).  -EINVAL with DynamoDB's
+ * message for any other shape.
+ */
+int expr_key_condition(const expr_t *e, struct expr_keycond *out, struct dyn_err *err);
 
 /* Free a compiled expression.  NULL-safe. */
 void expr_free(expr_t *e);

@@ -140,6 +140,8 @@ static bool is_json_word(const struct xparser *p, const struct xtok *t)
 
 bool xp_literal_start(const struct xparser *p)
 {
+	if (p->strict) /* DynamoDB: values only as :placeholders */
+		return false;
 	switch (p->tok.type) {
 	case XT_STR:
 	case XT_LBRACE:
@@ -220,8 +222,14 @@ static int parse_name(struct xparser *p, struct xelem *el)
 	case XT_IDENT:
 		if (is_keyword(p, t))
 			return xp_syntax(p);
+		if (p->strict && xreserved(s, n))
+			return xp_fail(p, t->start,
+				       "Attribute name is a reserved keyword; reserved keyword: %s",
+				       xsnip(key, sizeof(key), s, n));
 		break;
 	case XT_BQNAME:
+		if (p->strict)
+			return xp_syntax(p);
 		s++;
 		n -= 2;
 		if (!val_utf8_valid(s, n))
@@ -600,6 +608,7 @@ static int parse(const char *text, size_t len, const struct expr_bind *bind, enu
 	p.err = err;
 	p.tok = first;
 	p.unlimited = bind && (bind->flags & EXPR_UNLIMITED);
+	p.strict = bind && (bind->flags & EXPR_STRICT);
 	switch (kind) {
 	case EXPR_CONDITION:
 		rc = xp_condition(&p);

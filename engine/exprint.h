@@ -244,6 +244,9 @@ const char *xtype_word(enum val_type t);
 /* The value at path p in item (NULL if item is NULL or p is missing). */
 const struct val *xpath_get(const struct val *item, const struct xpath *p);
 
+/* True if p[0..n) is one of DynamoDB's reserved words (expr_reserved.c). */
+bool xreserved(const char *p, size_t n);
+
 /* ---- the parser (expr_parse.c: core; expr_grammar.c: top rules) ---- */
 
 struct xparser {
@@ -258,6 +261,7 @@ struct xparser {
 	int depth;		      /* nesting of (), NOT, calls */
 	int nops;		      /* operators and functions seen */
 	bool unlimited;		      /* EXPR_UNLIMITED: no text/operator limits */
+	bool strict;		      /* EXPR_STRICT: reserved words are no names */
 };
 
 enum xfn {

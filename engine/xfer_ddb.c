@@ -1,12 +1,7 @@
 /*
- * xfer_ddb.c - DynamoDB JSON (xfer.h: xfer_ddb_parse, xfer_ddb_render).
- *
- * A DynamoDB-JSON value is an object with exactly one member whose name is
- * the type: {"S": "x"}, {"N": "12.5"}, {"L": [...]}, {"M": {...}}, ...
- * Values are converted straight to struct val with the span scanner:
- * strings through the item codec (escapes, UTF-8), numbers with num_parse
- * from the exact digits of their string form, binary with b64_decode.  No
- * intermediate JSON tree, and nothing goes through a double.
+ * xfer_ddb.c - DynamoDB JSON Lines (xfer.h: xfer_ddb_parse, xfer_ddb_render):
+ * the {"Item": {...}} wrapper of DynamoDB's S3 export around one item; the
+ * values themselves go through the shared codec (ddbjson.h).
  */
 #include "xfer.h"
 
@@ -14,179 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ddbjson.h"
 #include "item.h"
-#include "num.h"
-
-static int ddb_value(struct sf_span v, struct val *out, int depth, struct dyn_err *err);
-
-static int ddb_string(struct sf_span v, struct val *out, enum val_type t, struct dyn_err *err)
-{
-	struct num n;
-	uint8_t *bin;
-	size_t len;
-	char *s;
-	int rc;
-
-	rc = sf_span_str(v, &s, &len, err);
-	if (rc < 0)
-		return rc == -ENOMEM ? rc
-				     : err_set(err, EINVAL, "%s value must be a JSON string",
-					       val_type_name(t));
-	switch (t) {
-	case VAL_S:
-		rc = val_init_str(out, s, len);
-		break;
-	case VAL_N:
-		rc = num_parse(s, len, &n, err);
-		if (rc == 0)
-			val_init_num(out, &n);
-		break;
-	default:
-		rc = b64_decode(s, len, &bin, &len);
-		if (rc < 0) {
-			rc = err_set(err, EINVAL, "B value is not valid base64");
-			break;
-		}
-		rc = val_init_bin(out, bin, len);
-		free(bin);
-		break;
-	}
-	free(s);
-	return rc;
-}
-
-static int ddb_map(struct sf_span v, struct val *out, int depth, struct dyn_err *err)
-{
-	struct sf_iter it;
-	struct sf_span k, x;
-	struct val e;
-	size_t len;
-	char *name;
-	int rc;
-
-	if (sf_obj_open(&it, v) < 0)
-		return err_set(err, EINVAL, "expected a JSON object of attributes");
-	val_init_map(out);
-	while ((rc = sf_obj_next(&it, &k, &x)) > 0) {
-		rc = sf_span_str(k, &name, &len, err);
-		if (rc < 0)
-			goto out_free;
-		if (val_map_get(out, name, len)) {
-			rc = err_set(err, EINVAL, "duplicate attribute \"%s\"", name);
-			free(name);
-			goto out_free;
-		}
-		rc = ddb_value(x, &e, depth + 1, err);
-		if (rc == 0)
-			rc = val_map_set(out, name, len, &e);
-		if (rc < 0)
-			err_path(err, name);
-		free(name);
-		if (rc < 0)
-			goto out_free;
-	}
-	if (rc == 0)
-		return 0;
-	rc = err_set(err, EINVAL, "malformed JSON object");
-out_free:
-	val_free(out);
-	return rc;
-}
-
-static int ddb_list(struct sf_span v, struct val *out, enum val_type t, int depth,
-		    struct dyn_err *err)
-{
-	struct sf_iter it;
-	struct sf_span x;
-	struct val e;
-	int rc;
-
-	if (sf_arr_open(&it, v) < 0)
-		return err_set(err, EINVAL, "%s value must be a JSON array", val_type_name(t));
-	if (t == VAL_L)
-		val_init_list(out);
-	else
-		val_init_set(out, t);
-	while ((rc = sf_arr_next(&it, &x)) > 0) {
-		if (t == VAL_L) {
-			rc = ddb_value(x, &e, depth + 1, err);
-			if (rc == 0)
-				rc = val_list_append(out, &e);
-		} else {
-			rc = ddb_string(x, &e, val_set_elem_type(t), err);
-			if (rc == 0) {
-				rc = val_set_add(out, &e);
-				if (rc == 0)
-					rc = err_set(err, EINVAL, "duplicate element in a %s",
-						     val_type_name(t));
-				else if (rc == 1)
-					rc = 0;
-			}
-		}
-		if (rc < 0)
-			goto out_free;
-	}
-	if (rc < 0) {
-		rc = err_set(err, EINVAL, "malformed JSON array");
-		goto out_free;
-	}
-	if (t != VAL_L && out->l.len == 0) {
-		rc = err_set(err, EINVAL, "empty %s (DynamoDB sets are never empty)",
-			     val_type_name(t));
-		goto out_free;
-	}
-	return 0;
-out_free:
-	val_free(out);
-	return rc;
-}
-
-/* One typed value {"T": ...}. */
-static int ddb_value(struct sf_span v, struct val *out, int depth, struct dyn_err *err)
-{
-	struct sf_iter it;
-	struct sf_span k, x;
-	enum val_type t;
-	char *tn;
-	bool b;
-	int rc;
-
-	if (depth > ITEM_MAX_DEPTH)
-		return err_set(err, EINVAL, "nesting deeper than %d levels", ITEM_MAX_DEPTH);
-	if (sf_obj_open(&it, v) < 0 || sf_obj_next(&it, &k, &x) != 1 ||
-	    sf_obj_next(&it, &k, &x) != 0)
-		return err_set(err, EINVAL, "a value must be an object with one type key, "
-					    "such as {\"S\": \"text\"}");
-	/* re-read the one member (the second call consumed the iterator) */
-	sf_obj_open(&it, v);
-	sf_obj_next(&it, &k, &x);
-	if (sf_span_str(k, &tn, NULL, NULL) < 0)
-		return err_set(err, EINVAL, "bad type name");
-	rc = val_type_from_name(tn, &t);
-	free(tn);
-	if (rc < 0)
-		return err_set(err, EINVAL, "unknown type %.*s", (int)k.len, k.p);
-	switch (t) {
-	case VAL_S:
-	case VAL_N:
-	case VAL_B:
-		return ddb_string(x, out, t, err);
-	case VAL_BOOL:
-		if (sf_span_bool(x, &b) < 0)
-			return err_set(err, EINVAL, "BOOL value must be true or false");
-		val_init_bool(out, b);
-		return 0;
-	case VAL_NULL:
-		if (sf_span_bool(x, &b) < 0 || !b)
-			return err_set(err, EINVAL, "NULL value must be true");
-		val_init_null(out);
-		return 0;
-	case VAL_M:
-		return ddb_map(x, out, depth, err);
-	default:
-		return ddb_list(x, out, t, depth, err);
-	}
-}
 
 int xfer_ddb_parse(const char *text, size_t len, struct val *item, struct dyn_err *err)
 {
@@ -200,7 +24,7 @@ int xfer_ddb_parse(const char *text, size_t len, struct val *item, struct dyn_er
 	/* {"Item": {...}} is the S3 export's wrapper; a bare map is accepted too */
 	if (sf_obj_next(&it, &k, &x) == 1 && sf_key_is(k, "Item") && sf_obj_next(&it, &k, &x) == 0)
 		sf_obj_open(&it, all), sf_obj_next(&it, &k, &body);
-	rc = ddb_map(body, item, 1, err);
+	rc = ddb_parse_map(body, item, err);
 	if (rc < 0)
 		return rc;
 	rc = item_check(item, err);
@@ -209,125 +33,14 @@ int xfer_ddb_parse(const char *text, size_t len, struct val *item, struct dyn_er
 	return rc;
 }
 
-static int ddb_render_value(struct sf_buf *b, const struct val *v);
-
-
-static int ddb_render_elems(struct sf_buf *b, const struct val *v)
-{
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; rc == 0 && i < v->l.len; i++) {
-		const struct val *e = &v->l.v[i];
-
-		if (i && sf_buf_addc(b, ',') < 0)
-			return -ENOMEM;
-		switch (v->type) {
-		case VAL_SS:
-			rc = sf_json_str(b, e->s.p, e->s.len);
-			break;
-		case VAL_NS:
-			rc = sf_num(b, &e->n, true);
-			break;
-		case VAL_BS:
-			rc = sf_b64(b, e->s.p, e->s.len);
-			break;
-		default:
-			rc = ddb_render_value(b, e);
-		}
-	}
-	return rc;
-}
-
-static int ddb_render_attr(struct sf_buf *b, const struct val_attr *a, bool first)
-{
-	if ((!first && sf_buf_addc(b, ',') < 0) || sf_json_str(b, a->name, a->name_len) < 0 ||
-	    sf_buf_addc(b, ':') < 0)
-		return -ENOMEM;
-	return ddb_render_value(b, &a->v);
-}
-
-/* The members of map m, key attributes pk and sk (if given) first. */
-static int ddb_render_members(struct sf_buf *b, const struct val *m, const char *pk,
-			      const char *sk)
-{
-	const struct val_attr *kp = NULL, *ks = NULL;
-	bool first = true;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < m->m.len; i++) {
-		if (pk && !strcmp(m->m.a[i].name, pk))
-			kp = &m->m.a[i];
-		else if (sk && !strcmp(m->m.a[i].name, sk))
-			ks = &m->m.a[i];
-	}
-	if (kp && (rc = ddb_render_attr(b, kp, first)) < 0)
-		return rc;
-	first = first && !kp;
-	if (ks && (rc = ddb_render_attr(b, ks, first)) < 0)
-		return rc;
-	first = first && !ks;
-	for (i = 0; i < m->m.len; i++) {
-		if (&m->m.a[i] == kp || &m->m.a[i] == ks)
-			continue;
-		rc = ddb_render_attr(b, &m->m.a[i], first);
-		if (rc < 0)
-			return rc;
-		first = false;
-	}
-	return 0;
-}
-
-static int ddb_render_value(struct sf_buf *b, const struct val *v)
-{
-	int rc;
-
-	if (sf_buf_printf(b, "{\"%s\":", val_type_name(v->type)) < 0)
-		return -ENOMEM;
-	switch (v->type) {
-	case VAL_NULL:
-		rc = sf_buf_adds(b, "true");
-		break;
-	case VAL_BOOL:
-		rc = sf_buf_adds(b, v->b ? "true" : "false");
-		break;
-	case VAL_S:
-		rc = sf_json_str(b, v->s.p, v->s.len);
-		break;
-	case VAL_N:
-		rc = sf_num(b, &v->n, true);
-		break;
-	case VAL_B:
-		rc = sf_b64(b, v->s.p, v->s.len);
-		break;
-	case VAL_M:
-		rc = sf_buf_addc(b, '{');
-		if (rc == 0)
-			rc = ddb_render_members(b, v, NULL, NULL);
-		if (rc == 0)
-			rc = sf_buf_addc(b, '}');
-		break;
-	default: /* L and sets */
-		rc = sf_buf_addc(b, '[');
-		if (rc == 0)
-			rc = ddb_render_elems(b, v);
-		if (rc == 0)
-			rc = sf_buf_addc(b, ']');
-	}
-	if (rc < 0)
-		return rc;
-	return sf_buf_addc(b, '}');
-}
-
 int xfer_ddb_render(struct sf_buf *b, const struct val *item, const char *pk, const char *sk)
 {
 	int rc;
 
-	if (sf_buf_adds(b, "{\"Item\":{") < 0)
+	if (sf_buf_adds(b, "{\"Item\":") < 0)
 		return -ENOMEM;
-	rc = ddb_render_members(b, item, pk, sk);
+	rc = ddb_render_map(b, item, pk, sk);
 	if (rc < 0)
 		return rc;
-	return sf_buf_adds(b, "}}");
+	return sf_buf_addc(b, '}');
 }

@@ -11,7 +11,9 @@
  * could not, so a failed mount never looks like a successful one.
  *
  * Threads: the FUSE loop's workers (fuse_session_loop_mt), the
- * invalidation thread (inval.c), and one thread that waits for SIGUSR1
+ * invalidation thread (inval.c), the thread that answers parked
+ * _changes reads (changes.c), the TTL sweeper (engine/ttl.h; not on
+ * -o ro), and one thread that waits for SIGUSR1
  * and writes a snapshot (store_snapshot is not async-signal-safe, so the
  * signal is taken synchronously with sigwait; it is blocked everywhere
  * else).  Everything per mount lives in one struct fsx, reached through
@@ -33,6 +35,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../api/api.h"
+#include "../engine/feed.h"
+#include "../engine/ttl.h"
+#include "changes.h"
 #include "cli.h"
 #include "ops.h"
 
@@ -62,6 +68,7 @@ static const struct fuse_lowlevel_ops dynfs_ops = {
 	.write = op_write,
 	.flush = op_flush,
 	.release = op_release,
+	.poll = op_poll,
 	.fsync = op_fsync,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
@@ -81,11 +88,14 @@ struct opts {
 	char *store;	  /* first non-option argument */
 	char *mountpoint; /* second */
 	char *fsync;	  /* -o fsync=always|batch|off */
+	char *api;	  /* -o api=HOST:PORT: serve DynamoDB's API too */
+	char *api_auth;	  /* -o api_auth=FILE: SigV4 keys for the API */
 	int foreground;	  /* -f (or -d) */
 	int debug;	  /* -d */
 	int single;	  /* -s */
 	int readonly;	  /* -o ro */
 	int noxattr;	  /* -o noxattr */
+	char *scratch_max; /* -o scratch_max=SIZE */
 	int help;	  /* -h, --help */
 	int version;	  /* -V, --version */
 	int extra;	  /* a third non-option argument */
@@ -95,7 +105,10 @@ enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_SINGLE, KEY_RO };
 
 static const struct fuse_opt opt_spec[] = {
 	{"fsync=%s", offsetof(struct opts, fsync), 0},
+	{"api=%s", offsetof(struct opts, api), 0},
+	{"api_auth=%s", offsetof(struct opts, api_auth), 0},
 	{"noxattr", offsetof(struct opts, noxattr), 1},
+	{"scratch_max=%s", offsetof(struct opts, scratch_max), 0},
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -147,6 +160,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 static void usage(FILE *f)
 {
 	fputs("usage: dynfs [options] STORE MOUNTPOINT\n"
+	      "       dynfs serve STORE [--listen HOST:PORT] [--auth FILE]\n"
 	      "       dynfs import|export ...   (see dynfs import --help)\n", f);
 }
 
@@ -167,8 +181,17 @@ static void help(void)
 	      "                     concurrent writers share one fsync)\n"
 	      "  -o fsync=batch     fsync at most once a second\n"
 	      "  -o fsync=off       leave syncing to the operating system\n"
+	      "  -o api=HOST:PORT   also serve DynamoDB's API (JSON 1.0 over HTTP) on this\n"
+	      "                     address, over the same store: SDKs and the AWS CLI\n"
+	      "                     with --endpoint-url http://HOST:PORT; a non-loopback\n"
+	      "                     address needs api_auth\n"
+	      "  -o api_auth=FILE   verify SigV4 signatures against FILE's keys, one\n"
+	      "                     \"ACCESS_KEY_ID SECRET\" per line\n"
 	      "  -o noxattr         no extended attributes (scratch files lose theirs):\n"
 	      "                     saves the two getxattr calls `ls -l` makes per file\n"
+	      "  -o scratch_max=SIZE  memory all scratch files (editor temporaries) may\n"
+	      "                     take together, e.g. 64M or 2G (default 512M); writing\n"
+	      "                     past it fails with ENOSPC\n"
 	      "  -o allow_other     let other users see the mount (needs user_allow_other\n"
 	      "                     in /etc/fuse.conf); other -o options go to FUSE\n"
 	      "  -h, --help         this text\n"
@@ -178,9 +201,12 @@ static void help(void)
 	      "  /                          one directory per table; mkdir makes a table\n"
 	      "  /_errors                   recent rejected writes, one line each\n"
 	      "  /_tx                       write a transaction, read its outcome\n"
+	      "  /_changes                  every committed change, as it happens (tail -f)\n"
 	      "  /<table>/_schema.json      key schema and indexes (keys: only while empty)\n"
 	      "  /<table>/_stats.json       item, byte and per-index counts\n"
 	      "  /<table>/_batch            write JSON Lines of puts, updates, deletes\n"
+	      "  /<table>/_changes[?since=SEQ]  the table's changes: JSON lines with\n"
+	      "                             old and new images; since= replays\n"
 	      "  /<table>/_index/<index>/<ipk>/   index lookups: symlinks to the items\n"
 	      "  /<table>/_query?PARAMS     a scan (filter=, limit=, segment=, as=jsonl...)\n"
 	      "  /<table>/<pk>.json         an item, in a table without sort key\n"
@@ -192,7 +218,12 @@ static void help(void)
 	      "explained in /_errors.  Key values become names: '%', '/', '~', control\n"
 	      "bytes and a leading '.' or '_' are written %XX.\n"
 	      "\n"
+	      "A table whose _schema.json names a \"ttl_attribute\" loses items whose\n"
+	      "value for it is a number of epoch seconds in the past (within a second).\n"
+	      "\n"
 	      "SIGUSR1 writes a snapshot of the store now.\n"
+	      "\n"
+	      "`dynfs serve STORE` serves the API without mounting (dynfs serve --help).\n"
 	      "\n"
 	      "See man dynfs for the whole story.\n",
 	      stdout);
@@ -312,6 +343,58 @@ static enum store_fsync parse_fsync(const char *s)
 	die("-o fsync=%s: use always, batch or off", s);
 }
 
+/*
+ * The change feed's numbering continues from the store's counter
+ * (changes.seq), and its retention may be bounded for tests
+ * (DYNFS_CHANGES_RING=records).  Items that expired while the store was
+ * closed are deleted now, before anything can read them.
+ */
+static void open_feed(struct fsx *fs, const struct opts *o)
+{
+	feed_t *f = db_feed(fs->db);
+	struct dyn_err err;
+	const char *env;
+	size_t n;
+
+	err_clear(&err);
+	if (feed_seqfile_open(f, o->store, o->readonly, &err) < 0)
+		die("store %s: %s", o->store, err.code ? err.msg : "cannot read changes.seq");
+	env = getenv("DYNFS_CHANGES_RING");
+	if (env && atol(env) > 0)
+		feed_set_limits(f, (size_t)atol(env), 0);
+	if (o->readonly)
+		return;
+	do {
+		n = 0;
+		if (ttl_sweep(fs->db, (int64_t)time(NULL), 0, &n) < 0)
+			break;
+	} while (n == TTL_BATCH);
+}
+
+/* -o scratch_max=SIZE: bytes, or with a K, M or G suffix (powers of 1024). */
+static void parse_scratch_max(const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s)
+		return;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end != s && *end && !end[1]) {
+		int sh = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
+			 : *end == 'G' || *end == 'g' ? 30 : -1;
+
+		if (sh > 0 && v <= (~0ULL >> sh)) {
+			v <<= sh;
+			end++;
+		}
+	}
+	if (end == s || *end || errno || v == 0 || v > SIZE_MAX)
+		die("-o scratch_max=%s: a size such as 64M or 2G", s);
+	scratch_set_max((size_t)v);
+}
+
 /* The store's health changed (store.h): one line in /_errors and the log. */
 static void store_status(void *ctx, int code, const char *msg)
 {
@@ -337,6 +420,7 @@ static void open_store(struct fsx *fs, const struct opts *o)
 	if (rc < 0)
 		die("cannot open store %s: %s", o->store, err.code ? err.msg : strerror(-rc));
 	store_set_status_fn(fs->store, store_status, fs);
+	open_feed(fs, o);
 }
 
 /* ---- background mode ---- */
@@ -423,6 +507,33 @@ static void *snap_main(void *arg)
 	}
 }
 
+/* ---- the API beside the mount ---- */
+
+/* A rejected API write goes to /_errors like a rejected file write. */
+static void api_error(void *ctx, const char *what, const char *msg)
+{
+	errlog_add(ctx, what, "%s", msg);
+}
+
+static api_t *start_api(struct fsx *fs, const struct opts *o)
+{
+	struct api_opts ao = {.listen = o->api, .auth_file = o->api_auth,
+			      .on_error = api_error, .ctx = fs};
+	struct dyn_err err;
+	api_t *a = NULL;
+	int rc;
+
+	if (!o->api)
+		return NULL;
+	err_clear(&err);
+	rc = api_new(fs->db, &ao, &a, &err);
+	if (rc == 0)
+		rc = api_start(a, &err);
+	if (rc < 0)
+		die("-o api=%s: %s", o->api, err.code ? err.msg : strerror(-rc));
+	return a;
+}
+
 /* ---- the mount ---- */
 
 static struct fsx *fsx_new(const struct opts *o)
@@ -440,7 +551,8 @@ static struct fsx *fsx_new(const struct opts *o)
 	fs->start_ns = fsx_now_ns();
 	fs->gen = (uint64_t)fs->start_ns / 1000000; /* differs between mounts */
 	fs->store_dir = strdup(realpath(o->store, real) ? real : o->store);
-	if (nodes_init(fs) < 0 || errlog_init(&fs->errlog) < 0 || inval_init(fs) < 0)
+	if (nodes_init(fs) < 0 || errlog_init(&fs->errlog) < 0 || inval_init(fs) < 0 ||
+	    changes_init(fs) < 0)
 		die("out of memory");
 	return fs;
 }
@@ -449,6 +561,7 @@ static void fsx_free(struct fsx *fs)
 {
 	nodes_fini(fs);
 	inval_fini(fs);
+	changes_fini(fs);
 	errlog_fini(&fs->errlog);
 	free(fs->store_dir);
 	free(fs);
@@ -475,11 +588,13 @@ static int run_loop(struct fuse_session *se, const struct opts *o)
 static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 {
 	struct snapper sn = {0};
+	ttl_sweeper_t *ttl = NULL;
 	struct fuse_session *se;
+	api_t *api;
 	struct dyn_err err;
 	struct fsx *fs;
 	sigset_t set;
-	int rc;
+	int rc, sig = 0;
 
 	/* SIGUSR1 only for the snapshot thread: block it before any thread */
 	sigemptyset(&set);
@@ -501,15 +616,29 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	db_set_observer(fs->db, fsx_observe, fs);
 	if (inval_start(fs) < 0)
 		die("cannot start the invalidation thread");
+	if (changes_start(fs) < 0)
+		die("cannot start the _changes thread");
+	if (!o->readonly && ttl_start(fs->db, &ttl) < 0)
+		die("cannot start the TTL sweeper");
 	sn.fs = fs;
 	if (pthread_create(&sn.thread, NULL, snap_main, &sn) != 0)
 		die("cannot start the snapshot thread");
+	api = start_api(fs, o);
 	daemonize_done(fs);
 	if (o->foreground)
 		fsx_log(fs, "mounted %s on %s", o->store, o->mountpoint);
 
 	rc = run_loop(se, o);
+	/* libfuse's handlers of SIGTERM, SIGINT and SIGHUP end the loop with
+	 * the signal's number: asked to stop, which is a clean exit */
+	if (rc == SIGTERM || rc == SIGINT || rc == SIGHUP) {
+		sig = rc;
+		rc = 0;
+	}
 
+	api_free(api); /* finishes the requests in flight */
+	ttl_stop(ttl);
+	changes_stop(fs);
 	sn.stop = 1;
 	pthread_kill(sn.thread, SIGUSR1);
 	pthread_join(sn.thread, NULL);
@@ -519,10 +648,15 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	fuse_remove_signal_handlers(se);
 	fuse_session_destroy(se);
 	fs->se = NULL;
+	feed_seqfile_close(db_feed(fs->db));
 	err_clear(&err);
 	if (store_close(fs->store, &err) < 0) {
 		fsx_log(fs, "closing the store failed: %s", err.code ? err.msg : "error");
 		rc = rc ? rc : 1;
+	} else if (sig) {
+		fsx_log(fs, "unmounted %s (%s)", o->mountpoint, strsignal(sig));
+	} else if (rc == 0) {
+		fsx_log(fs, "unmounted %s", o->mountpoint);
 	}
 	fs->db = NULL;
 	fsx_free(fs);
@@ -556,6 +690,8 @@ int main(int argc, char **argv)
 	malloc_tune();
 	if (argc > 1 && (!strcmp(argv[1], "import") || !strcmp(argv[1], "export")))
 		return cli_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "serve"))
+		return api_serve_main(argc, argv);
 	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0) {
 		usage(stderr);
 		rc = 2;
@@ -577,6 +713,7 @@ int main(int argc, char **argv)
 		absolute(&o.mountpoint);
 		check_dev_fuse();
 		parse_fsync(o.fsync);
+		parse_scratch_max(o.scratch_max);
 		if (fuse_opt_add_arg(&args, "-odefault_permissions,fsname=dynfs,subtype=dynfs") < 0)
 			die("out of memory");
 		if (!o.foreground)
@@ -587,5 +724,8 @@ int main(int argc, char **argv)
 	free(o.store);
 	free(o.mountpoint);
 	free(o.fsync);
+	free(o.api);
+	free(o.api_auth);
+	free(o.scratch_max);
 	return rc;
 }

@@ -61,8 +61,11 @@ void resolved_free(struct fsx *fs, struct resolved *r);
 int node_attr(struct fsx *fs, struct node *n, struct stat *st, double *timeout);
 /* Reply an entry for n (counting the kernel's new reference). */
 void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n);
+/* The same for a lookup that began when fsx_chg() was c0 (fsx.h). */
+void reply_lookup_entry(fuse_req_t req, struct fsx *fs, struct node *n, uint64_t c0);
 /* Reply a negative entry, cached long if it can be invalidated. */
-void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const char *name);
+void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const char *name,
+		    uint64_t c0);
 /* The path of n inside the mount ("/users/hedy.json"), for messages. */
 int node_path(struct fsx *fs, struct node *n, char *buf, size_t size);
 
@@ -219,6 +222,8 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	     struct fuse_pollhandle *ph);
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		struct fuse_file_info *fi);
 

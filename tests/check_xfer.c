@@ -179,7 +179,7 @@ START_TEST(test_ddb_every_type_round_trip)
 	ck_assert_int_eq(xfer_ddb_render(&b, &a, "username", NULL), 0);
 	ck_assert(!strncmp(b.p, "{\"Item\":{\"username\":{\"S\":\"every-type\"},", 38));
 	ck_assert_ptr_nonnull(
-		strstr(b.p, "\"n38\":{\"N\":\"1.2345678901234567890123456789012345678e+37\"}"));
+		strstr(b.p, "\"n38\":{\"N\":\"12345678901234567890123456789012345678\"}"));
 	ck_assert_ptr_nonnull(strstr(b.p, "\"bin\":{\"B\":\"AAEC/w==\"}"));
 	ck_assert_ptr_nonnull(strstr(b.p, "\"nul\":{\"NULL\":true}"));
 	ck_assert_ptr_nonnull(strstr(b.p, "\"f\":{\"BOOL\":false}"));

@@ -1,0 +1,39 @@
+# t_api_readme.sh - the commands of README.md's "Use it as your local
+# DynamoDB" section, run as shown (its ```bash block, then its ```python
+# block), on a free port instead of 8000 and in a temp dir: the AWS CLI
+# creates a table and writes and reads an item, boto3 writes and reads
+# another, and each read prints what the README says it would.
+
+source ./api_lib.sh
+REPO=$(cd ../.. && pwd)
+PORT=$(free_port)
+cd "$T"
+$PY - "$REPO/README.md" "$T" "$PORT" <<'PYEOF'
+import re, sys
+readme, out, port = sys.argv[1:]
+text = open(readme).read()
+sec = text.split('## Use it as your local DynamoDB', 1)[1].split('\n## ', 1)[0]
+blocks = re.findall(r'```(bash|python)\n(.*?)```', sec, re.S)
+assert [b[0] for b in blocks] == ['bash', 'python'], [b[0] for b in blocks]
+for lang, body in blocks:
+    body = body.replace('127.0.0.1:8000', '127.0.0.1:' + port)
+    open('%s/readme.%s' % (out, 'sh' if lang == 'bash' else 'py'), 'w').write(body)
+PYEOF
+[ -s "$T/readme.sh" ] || { fail "no blocks found in README.md"; done_test; }
+mkdir -p build && ln -s "$DYNFS" build/dynfs
+head -1 "$T/readme.sh" >"$T/first.sh"
+tail -n +2 "$T/readme.sh" >"$T/rest.sh"
+grep -q '&$' "$T/first.sh" || fail "the README's first command should start dynfs serve in the background"
+source "$T/first.sh"
+SERVE_PID=$!
+wait_port "$PORT" || fail "dynfs serve did not listen"
+expect_ok "README bash block" bash -e "$T/rest.sh"
+grep -q '"hedy@hedy.org"' "$T/out" || fail "get-item did not print hedy's item: $(cat "$T/out")"
+expect_ok "README python block" $PY "$T/readme.py"
+expect_eq "boto3 output" "$(cat "$T/out")" \
+	"{'email': 'f@hedy.org', 'level': Decimal('18'), 'username': 'felienne'}"
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID"
+expect_eq "dynfs serve exit status" "$?" "0"
+[ -e "$T/my-store/snapshot.json" ] || fail "no snapshot in my-store after SIGTERM"
+done_test
