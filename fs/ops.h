@@ -3,9 +3,10 @@
  *
  * main.c holds the one fuse_lowlevel_ops table; the operations live in
  * ops_dir.c (names: lookup, mkdir, unlink, rename, ...), readdir.c
- * (listings), ops_file.c (open files), and delegate to resolve.c (what a
- * name means), commit.c (validating and storing item text), schema.c
- * (_schema.json) and scratch.c (tmpfs-like scratch files).
+ * (listings), ops_file.c (open files; text.c: item and schema handles),
+ * and delegate to resolve.c (what a name means), commit.c (validating and
+ * storing item text), schema.c (_schema.json) and scratch.c (tmpfs-like
+ * scratch files).
  */
 #ifndef DYNFS_OPS_H
 #define DYNFS_OPS_H

@@ -1,48 +1,11 @@
 /*
- * ops_file.c - open files: items, _schema.json, /_errors, scratch files.
+ * ops_file.c - open files: opening each kind of handle (items and
+ * _schema.json, /_errors and generated views, scratch files, _batch and
+ * /_tx sessions, _changes cursors) and routing read, write, flush, fsync,
+ * release, poll, getattr and setattr by kind.  Items and _schema.json are
+ * text handles (text.c: per-open isolation, refusal at write(), commit at
+ * close, no page cache); their design is described there.
  *
- * Per-open isolation (SPEC §5).  Opening an item renders its committed
- * text into the handle (a snapshot).  Writes go to the handle's own
- * buffer, which starts as the snapshot, or empty with O_TRUNC (the kernel
- * passes O_TRUNC to open: FUSE_CAP_ATOMIC_O_TRUNC).  The buffer is
- * validated and committed at flush (every close) and fsync; a handle that
- * wrote nothing commits nothing; a failed commit leaves the item as it
- * was and the buffer in the handle.  So in `jq '.level = 5' x.json >
- * x.json` the shell's O_TRUNC empties only its own buffer, jq reads the
- * committed version, and the shell's close commits jq's output.
- *
- * Shells flush before writing.  `cmd > x.json` opens x.json, dup2()s it
- * to stdout and closes the original descriptor: a flush with nothing
- * written yet, before cmd runs.  Hence:
- *   - an O_TRUNC that has not been written to is not an empty write yet:
- *     the first such flush passes silently, the second (the shell closing
- *     stdout after `: > x.json`) or the release rejects it (item kept,
- *     line in /_errors);
- *   - a new item (create) is committed key-only at a flush before any
- *     write, as `touch` needs; if that handle's content later fails to
- *     commit, the provisional key-only item is removed again (unless
- *     something else changed it meanwhile), so `echo bad > new.json`
- *     leaves nothing behind.
-
- * Refusal at write().  While a handle's writes are one simple sequence
- * from an empty buffer, the write that completes (or definitely breaks)
- * the document runs the commit's checks and fails with their errno, so
- * that bash's builtin `echo > x.json` sees it (wcheck.h); the close then
- * stores the item checked there, or fails the same way without a second
- * /_errors line.  Nothing is stored before the close either way.
-
- * No page cache.  Every handle of an item or _schema.json uses direct
- * I/O, so each reads exactly its own snapshot.  Writers must: their
- * uncommitted bytes must never enter the page cache readers share.
- * Readers must too: the page cache is shared by every version, and a
- * page-cache read stops at the kernel's one i_size, which a writer's
- * O_TRUNC open, its commit's attribute invalidation and any stat move
- * under a reader of an older version -- which then read a truncated copy
- * (17 of 40 reads did, when quiet items were read through the cache).
- * The cost is small: the open renders the snapshot anyway, and reads are
- * served from it.  A reader's getattr (FUSE_GETATTR_FH) still reports
- * its own snapshot's size.
-
  * Handle kinds are a small switch (enum fh_type); _batch, _tx, _stats
  * and query results add theirs here; _changes descriptors (FH_CHANGES)
  * are followed in changes.c, which answers their reads, possibly later.
@@ -56,46 +19,7 @@
 
 #include "changes.h"
 #include "ctl.h"
-#include "ops.h"
-#include "wcheck.h"
-
-enum fh_type {
-	FH_TEXT,    /* item or _schema.json: snapshot + write buffer */
-	FH_SNAP,    /* read-only snapshot (/_errors) */
-	FH_SCRATCH, /* scratch file data */
-	FH_CTL,     /* _batch, /_tx: a control file session (ctl.h) */
-	FH_CHANGES, /* _changes: a feed cursor (changes.h) */
-};
-
-struct fh {
-	struct fsx *fs;		/* immutable */
-	enum fh_type type;	/* immutable */
-	struct node *node;	/* immutable: a reference */
-	bool writer;		/* immutable: opened for writing */
-	bool direct;		/* immutable: direct I/O */
-	bool append;		/* immutable: O_APPEND */
-	struct scratch *scr;	/* immutable: FH_SCRATCH data (a reference) */
-	struct ctl *ctl;	/* immutable: FH_CTL session (owned) */
-	struct chg *chg;	/* immutable: FH_CHANGES cursor (owned) */
-	pthread_mutex_t lock;	/* protects the fields below */
-	char *snap;		/* committed text at open */
-	size_t snap_len;
-	uint64_t snap_ver;	/* node version the snapshot is of */
-	char *buf;		/* write buffer, once has_buf */
-	size_t len;		/* bytes in buf */
-	size_t cap;		/* allocated */
-	bool has_buf;		/* buf replaces snap for this handle */
-	bool dirty;		/* written since the last commit attempt */
-	bool created;		/* a new item, not yet committed */
-	bool provisional;	/* committed key-only before any write */
-	bool excl;		/* O_EXCL: the first commit must not replace */
-	bool pending;		/* counted in node->pending (until release) */
-	bool trunc_empty;	/* O_TRUNC, nothing written since */
-	bool empty_logged;	/* the empty write was rejected already */
-	int empty_flushes;	/* flushes seen while trunc_empty */
-	struct wcheck wc;	/* refusal at write() (wcheck.h) */
-	struct val ok_item;	/* wc.checked: the checked item (items; else VAL_NULL) */
-};
+#include "fh.h"
 
 static void fh_release(struct fh *h);
 
@@ -121,7 +45,7 @@ static void fh_free(struct fsx *fs, struct fh *h)
 	free(h);
 }
 
-static struct fh *fh_new(struct fsx *fs, enum fh_type type, struct node *n)
+struct fh *fh_new(struct fsx *fs, enum fh_type type, struct node *n)
 {
 	struct fh *h = calloc(1, sizeof(*h));
 
@@ -135,94 +59,10 @@ static struct fh *fh_new(struct fsx *fs, enum fh_type type, struct node *n)
 	return h;
 }
 
-/* The committed text of an item or schema node (new). */
-static int node_text(struct fsx *fs, struct node *n, char **text, size_t *len)
+void fh_discard(struct fh *h)
 {
-	struct val pk, sk;
-	table_t *t;
-	int rc = node_key(fs, n, &t, &pk, &sk);
-
-	if (rc < 0)
-		return rc;
-	if (!tbl_alive(t))
-		rc = -ENOENT;
-	else if (n->kind == NK_SCHEMA)
-		rc = schema_text(t, text, len);
-	else
-		rc = tbl_get_text(t, &pk, sk.type == VAL_NULL ? NULL : &sk, text, len, NULL);
-	val_free(&pk);
-	val_free(&sk);
-	return rc;
-}
-
-/* Direct I/O for every handle (see the header); count the writers. */
-static void cache_policy(struct fsx *fs, struct node *n, struct fh *h, uint64_t v1,
-			 struct fuse_file_info *fi)
-{
-	pthread_mutex_lock(&fs->ilock);
-	if (h->writer)
-		n->writers++;
-	fi->direct_io = 1;
-	h->direct = true;
-	pthread_mutex_unlock(&fs->ilock);
-}
-
-/* Open an item or _schema.json.  created: a new item from create(). */
-static int open_text(struct fsx *fs, struct node *n, struct fuse_file_info *fi, bool created,
-		     struct fh **out)
-{
-	int acc = fi->flags & O_ACCMODE;
-	struct fh *h;
-	uint64_t v1;
-	int rc;
-
-	if (acc != O_RDONLY && fs->readonly)
-		return -EROFS;
-	h = fh_new(fs, FH_TEXT, n);
-	if (!h)
-		return -ENOMEM;
-	h->writer = acc != O_RDONLY;
-	h->append = fi->flags & O_APPEND;
-	pthread_mutex_lock(&fs->ilock);
-	v1 = n->ver;
-	pthread_mutex_unlock(&fs->ilock);
-	if (created) {
-		rc = 0;
-	} else {
-		rc = node_text(fs, n, &h->snap, &h->snap_len);
-		if (rc == -ENOENT && n->kind == NK_ITEM) {
-			pthread_mutex_lock(&fs->ilock);
-			if (h->writer) {
-				/* The kernel still believes in the file (a failed
-				 * creation, a delete it has not heard of yet): the
-				 * writer creates it. */
-				created = true;
-				n->pending++;
-				rc = 0;
-			} else if (n->pending && n->hashed) {
-				rc = 0; /* another handle is creating it */
-			}
-			pthread_mutex_unlock(&fs->ilock);
-		}
-	}
-	if (rc < 0) {
-		free(h->snap);
-		pthread_mutex_destroy(&h->lock);
-		free(h);
-		return rc;
-	}
-	h->snap_ver = v1;
-	if (h->writer && (created || (fi->flags & O_TRUNC))) {
-		h->has_buf = true;
-		h->trunc_empty = !created;
-		wcheck_start(&h->wc);
-	}
-	h->created = created;
-	h->excl = created && (fi->flags & O_EXCL);
-	h->pending = created;
-	cache_policy(fs, n, h, v1, fi);
-	*out = h;
-	return 0;
+	pthread_mutex_destroy(&h->lock);
+	free(h);
 }
 
 static int open_node(struct fsx *fs, struct node *n, struct fuse_file_info *fi, struct fh **out)
@@ -234,7 +74,7 @@ static int open_node(struct fsx *fs, struct node *n, struct fuse_file_info *fi, 
 	switch (n->kind) {
 	case NK_ITEM:
 	case NK_SCHEMA:
-		return open_text(fs, n, fi, false, out);
+		return text_open(fs, n, fi, false, out);
 	case NK_ERRORS:
 	case NK_STATS:
 	case NK_QUERY: /* generated now: a query is never stale (direct I/O) */
@@ -248,8 +88,7 @@ static int open_node(struct fsx *fs, struct node *n, struct fuse_file_info *fi, 
 		else
 			rc = view_open_text(fs, n, &h->snap, &h->snap_len);
 		if (rc < 0) {
-			pthread_mutex_destroy(&h->lock);
-			free(h);
+			fh_discard(h);
 			return rc;
 		}
 		fi->direct_io = 1;
@@ -271,8 +110,7 @@ static int open_node(struct fsx *fs, struct node *n, struct fuse_file_info *fi, 
 		}
 		pthread_mutex_unlock(&fs->ilock);
 		if (rc < 0) {
-			pthread_mutex_destroy(&h->lock);
-			free(h);
+			fh_discard(h);
 			return rc;
 		}
 		h->writer = acc != O_RDONLY;
@@ -288,8 +126,7 @@ static int open_node(struct fsx *fs, struct node *n, struct fuse_file_info *fi, 
 		rc = ctl_open(fs, n, n->kind == NK_TX ? &tx_class : &batch_class, fi->flags,
 			      &h->ctl);
 		if (rc < 0) {
-			pthread_mutex_destroy(&h->lock);
-			free(h);
+			fh_discard(h);
 			return rc;
 		}
 		h->writer = acc != O_RDONLY;
@@ -302,8 +139,7 @@ static int open_node(struct fsx *fs, struct node *n, struct fuse_file_info *fi, 
 			return -ENOMEM;
 		rc = changes_open(fs, n, fi->flags, &h->chg);
 		if (rc < 0) {
-			pthread_mutex_destroy(&h->lock);
-			free(h);
+			fh_discard(h);
 			return rc;
 		}
 		fi->direct_io = 1; /* a growing stream: every read comes to us */
@@ -352,7 +188,7 @@ static int create_item(struct fsx *fs, struct resolved *r, struct fuse_file_info
 	n->parent = r->dir->ino;
 	n->ctime_ns = fsx_now_ns();
 	pthread_mutex_unlock(&fs->ilock);
-	rc = open_text(fs, n, fi, true, fh);
+	rc = text_open(fs, n, fi, true, fh);
 	if (rc < 0) {
 		pthread_mutex_lock(&fs->ilock);
 		n->pending--;
@@ -537,86 +373,6 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	free(tmp);
 }
 
-/* Make room for end bytes in the write buffer (h->lock held). */
-static int buf_reserve(struct fh *h, size_t end)
-{
-	size_t ncap;
-	char *p;
-
-	if (end > FSX_WBUF_MAX)
-		return -EFBIG;
-	if (!h->has_buf) {
-		h->buf = h->snap_len ? malloc(h->snap_len) : NULL;
-		if (h->snap_len && !h->buf)
-			return -ENOMEM;
-		if (h->snap_len)
-			memcpy(h->buf, h->snap, h->snap_len);
-		h->len = h->cap = h->snap_len;
-		h->has_buf = true;
-	}
-	if (end <= h->cap)
-		return 0;
-	ncap = h->cap ? h->cap : 4096;
-	while (ncap < end)
-		ncap *= 2;
-	if (ncap > FSX_WBUF_MAX)
-		ncap = FSX_WBUF_MAX;
-	p = realloc(h->buf, ncap);
-	if (!p)
-		return -ENOMEM;
-	h->buf = p;
-	h->cap = ncap;
-	return 0;
-}
-
-/* Set the buffer's length (h->lock held): truncate or extend with zeros. */
-static int buf_resize(struct fh *h, size_t len)
-{
-	int rc = buf_reserve(h, len);
-
-	if (rc < 0)
-		return rc;
-	if (len > h->len)
-		memset(h->buf + h->len, 0, len - h->len);
-	h->len = len;
-	h->dirty = true;
-	h->trunc_empty = false;
-	if (len)
-		wcheck_stop(&h->wc);
-	else
-		wcheck_start(&h->wc);
-	val_free(&h->ok_item);
-	return 0;
-}
-
-/*
- * After a write of size bytes at off to a buffer of len bytes: refuse it
- * now if the document it completes or breaks is bad (wcheck.h).  h->lock
- * held.  0 or the write's -errno.
- */
-static int write_check(struct fsx *fs, struct fh *h, off_t off, size_t len, const char *buf,
-		       size_t size)
-{
-	int rc;
-
-	switch (wcheck_write(&h->wc, off, len, buf, size)) {
-	case WC_REFUSED:
-		return h->wc.refused;
-	case WC_CHECK:
-		val_free(&h->ok_item);
-		if (h->node->kind == NK_SCHEMA)
-			rc = schema_precheck(fs, h->node, h->buf, h->len);
-		else
-			rc = item_precheck(fs, h->node, h->buf, h->len, true, &h->ok_item);
-		wcheck_result(&h->wc, rc);
-		return rc;
-	default:
-		if (!h->wc.checked)
-			val_free(&h->ok_item);
-		return 0;
-	}
-}
-
 void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 	      struct fuse_file_info *fi)
 {
@@ -648,27 +404,7 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 			fuse_reply_write(req, (size_t)rc);
 		return;
 	}
-	pthread_mutex_lock(&h->lock);
-	if (off < 0) {
-		rc = -EINVAL;
-	} else {
-		if (h->append)
-			off = (off_t)(h->has_buf ? h->len : h->snap_len);
-		rc = buf_reserve(h, (size_t)off + size);
-	}
-	if (rc == 0) {
-		size_t len = h->len;
-
-		if ((size_t)off > h->len)
-			memset(h->buf + h->len, 0, (size_t)off - h->len);
-		memcpy(h->buf + off, buf, size);
-		if ((size_t)off + size > h->len)
-			h->len = (size_t)off + size;
-		h->dirty = true;
-		h->trunc_empty = false;
-		rc = write_check(fs, h, off, len, buf, size);
-	}
-	pthread_mutex_unlock(&h->lock);
+	rc = text_write(fs, h, buf, size, off);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -676,132 +412,6 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 }
 
 /* ---- commit: flush, fsync, release ---- */
-
-/* A created item that does not exist after all: drop the kernel's
- * positive entry so the name reads as absent again. */
-static void drop_ghost(struct fsx *fs, struct node *n)
-{
-	char name[NAME_BUF];
-	fuse_ino_t parent = 0;
-	struct val pk, sk;
-	table_t *t;
-	int rc;
-
-	if (node_key(fs, n, &t, &pk, &sk) < 0)
-		return;
-	rc = tbl_get(t, &pk, sk.type == VAL_NULL ? NULL : &sk, NULL, NULL);
-	if (rc == -ENOENT) {
-		pthread_mutex_lock(&fs->ilock);
-		if (n->pending == 0 && n->hashed && n->kind == NK_ITEM) {
-			rc = name_make(sk.type != VAL_NULL ? &sk : &pk, true, name);
-			parent = n->parent;
-			node_unhash_locked(fs, n);
-		}
-		pthread_mutex_unlock(&fs->ilock);
-		if (rc >= 0 && parent)
-			inval_entry_async(fs, parent, name);
-	}
-	val_free(&pk);
-	val_free(&sk);
-}
-
-/* db_apply condition: the item is still the key-only item we made. */
-static int still_key_only(void *ctx, const struct val *old, struct val *out,
-			  struct dyn_err *err)
-{
-	return old && val_equal(old, ctx) ? 0 : -ECANCELED;
-}
-
-/* Undo a provisional key-only commit whose content then failed. */
-static void rollback_provisional(struct fsx *fs, struct node *n)
-{
-	struct val pk, sk, keyonly;
-	struct db_op op;
-	table_t *t;
-
-	if (node_key(fs, n, &t, &pk, &sk) < 0)
-		return;
-	if (item_from_text(t, &pk, sk.type == VAL_NULL ? NULL : &sk, "", 0, true, &keyonly,
-			   NULL) == 0) {
-		memset(&op, 0, sizeof(op));
-		op.kind = DB_DELETE;
-		op.table = t;
-		op.pk = &pk;
-		op.sk = sk.type == VAL_NULL ? NULL : &sk;
-		op.fn = still_key_only;
-		op.ctx = &keyonly;
-		db_apply(fs->db, &op, 1, NULL, NULL);
-		val_free(&keyonly);
-	}
-	val_free(&pk);
-	val_free(&sk);
-}
-
-/* Reject an O_TRUNC that was never followed by a write. */
-static int reject_empty(struct fsx *fs, struct fh *h)
-{
-	char path[3 * NAME_BUF + 16];
-
-	h->empty_logged = true;
-	node_path(fs, h->node, path, sizeof(path));
-	if (h->node->kind == NK_SCHEMA)
-		errlog_add(fs, path, "empty file: the schema needs a partition_key; it is "
-				     "unchanged");
-	else
-		errlog_add(fs, path, "empty file: writing nothing would erase the item, which "
-				     "is kept; to delete it, use rm");
-	return -EINVAL;
-}
-
-/*
- * What a flush, fsync or release commits (h->lock held).  last: the
- * release, after which nothing more can be written.
- */
-static int fh_commit(struct fsx *fs, struct fh *h, bool last)
-{
-	struct node *n = h->node;
-	const char *text;
-	size_t len;
-	int rc;
-
-	if (h->type != FH_TEXT || !h->writer)
-		return 0;
-	if (h->wc.refused) {
-		/* refused at write() and logged there: the same errno, no new line */
-		if (h->provisional) {
-			rollback_provisional(fs, n);
-			h->provisional = false;
-			h->created = true;
-		}
-		h->dirty = false;
-		return h->wc.refused;
-	}
-	if (!h->dirty && !h->created) {
-		if (h->trunc_empty && !h->empty_logged && (last || ++h->empty_flushes >= 2))
-			return reject_empty(fs, h);
-		return 0;
-	}
-	text = h->has_buf ? h->buf : h->snap;
-	len = h->has_buf ? h->len : h->snap_len;
-	rc = 1; /* not stored yet */
-	if (n->kind == NK_ITEM && h->wc.checked && h->ok_item.type != VAL_NULL)
-		rc = item_commit_checked(fs, n, &h->ok_item, h->excl ? DB_IF_ABSENT : 0);
-	if (rc == 1)
-		rc = n->kind == NK_SCHEMA
-			     ? schema_commit(fs, n, text, len)
-			     : item_commit(fs, n, text, len, h->created || h->provisional,
-					   h->excl ? DB_IF_ABSENT : 0);
-	if (rc == 0) {
-		h->provisional = h->created && !h->dirty;
-		h->created = h->excl = false;
-	} else if (h->provisional) {
-		rollback_provisional(fs, n);
-		h->provisional = false;
-		h->created = true;
-	}
-	h->dirty = false; /* retried only after new writes */
-	return rc;
-}
 
 void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -816,7 +426,7 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
-	rc = fh_commit(fs, h, false);
+	rc = text_commit(fs, h, false);
 	pthread_mutex_unlock(&h->lock);
 	inval_settle(fs);
 	fuse_reply_err(req, -rc);
@@ -846,7 +456,7 @@ static void fh_release(struct fh *h)
 
 	pthread_mutex_lock(&h->lock);
 	if (h->dirty || h->trunc_empty)
-		fh_commit(fs, h, true); /* errors go to /_errors */
+		text_commit(fs, h, true); /* errors go to /_errors */
 	pthread_mutex_unlock(&h->lock);
 	pthread_mutex_lock(&fs->ilock);
 	if (h->writer && h->type == FH_TEXT)
@@ -856,7 +466,7 @@ static void fh_release(struct fh *h)
 		n->pending--;
 	pthread_mutex_unlock(&fs->ilock);
 	if (ghost)
-		drop_ghost(fs, n);
+		text_drop_ghost(fs, n);
 	if (h->writer && h->type == FH_TEXT)
 		inval_attr_now(fs, n->ino); /* size back to the committed one */
 	fh_free(fs, h);
@@ -935,42 +545,6 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_attr(req, &st, timeout);
 }
 
-/* truncate() of an item or schema: through the handle, or as a commit. */
-static int truncate_text(struct fsx *fs, struct node *n, off_t size, struct fuse_file_info *fi)
-{
-	struct fh *h = fi ? fh_of(fi) : NULL;
-	char *text;
-	size_t len;
-	int rc;
-
-	if (size < 0)
-		return -EINVAL;
-	if (h && h->writer && h->type == FH_TEXT) {
-		pthread_mutex_lock(&h->lock);
-		rc = buf_resize(h, (size_t)size);
-		pthread_mutex_unlock(&h->lock);
-		return rc;
-	}
-	rc = node_text(fs, n, &text, &len);
-	if (rc < 0)
-		return rc;
-	if ((size_t)size != len) {
-		char *t2 = realloc(text, (size_t)size + 1);
-
-		if (!t2) {
-			free(text);
-			return -ENOMEM;
-		}
-		text = t2;
-		if ((size_t)size > len)
-			memset(text + len, 0, (size_t)size - len);
-		rc = n->kind == NK_SCHEMA ? schema_commit(fs, n, text, (size_t)size)
-					  : item_commit(fs, n, text, (size_t)size, false, 0);
-	}
-	free(text);
-	return rc;
-}
-
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		struct fuse_file_info *fi)
 {
@@ -1011,7 +585,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	}
 	if (kind != NK_SCRATCH && (to_set & FUSE_SET_ATTR_SIZE)) {
 		if (kind == NK_ITEM || kind == NK_SCHEMA)
-			rc = truncate_text(fs, n, attr->st_size, fi);
+			rc = text_truncate(fs, n, attr->st_size, fi ? fh_of(fi) : NULL);
 		else if (kind == NK_BATCH || kind == NK_TX) /* per descriptor */
 			rc = fi && fh_of(fi)->type == FH_CTL
 				     ? ctl_truncate(fh_of(fi)->ctl, attr->st_size) : 0;

@@ -674,7 +674,12 @@ void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n)
 	reply_lookup_entry(req, fs, n, fsx_chg(fs));
 }
 
-void reply_lookup_entry(fuse_req_t req, struct fsx *fs, struct node *n, uint64_t c0)
+/*
+ * Reply n's entry.  alias: reached by a non-canonical spelling, never
+ * cached (the observer invalidates canonical names only); else cached
+ * unless something changed since c0.
+ */
+static void reply_entry(fuse_req_t req, struct fsx *fs, struct node *n, bool alias, uint64_t c0)
 {
 	struct fuse_entry_param e;
 	double timeout;
@@ -691,32 +696,21 @@ void reply_lookup_entry(fuse_req_t req, struct fsx *fs, struct node *n, uint64_t
 	e.attr_timeout = timeout;
 	/* _changes: a fresh node per lookup, so each open has its own size */
 	e.entry_timeout = view_volatile(n->kind) || n->kind == NK_CHANGES ? 0 : FSX_TIMEOUT;
-	if (fsx_changed_since(fs, c0))
-		e.entry_timeout = e.attr_timeout = 0; /* may be stale already */
+	if (alias || fsx_changed_since(fs, c0))
+		e.entry_timeout = e.attr_timeout = 0; /* uncached, or may be stale already */
 	node_lookup_inc(fs, n);
 	if (fuse_reply_entry(req, &e) < 0)
 		node_forget(fs, n->ino, 1); /* the kernel never saw it */
 }
 
+void reply_lookup_entry(fuse_req_t req, struct fsx *fs, struct node *n, uint64_t c0)
+{
+	reply_entry(req, fs, n, false, c0);
+}
+
 void reply_alias_entry(fuse_req_t req, struct fsx *fs, struct node *n)
 {
-	struct fuse_entry_param e;
-	double timeout;
-	int rc;
-
-	memset(&e, 0, sizeof(e));
-	rc = node_attr(fs, n, &e.attr, &timeout);
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	e.ino = n->ino;
-	e.generation = fs->gen;
-	e.attr_timeout = 0;
-	e.entry_timeout = 0; /* the observer invalidates canonical names only */
-	node_lookup_inc(fs, n);
-	if (fuse_reply_entry(req, &e) < 0)
-		node_forget(fs, n->ino, 1);
+	reply_entry(req, fs, n, true, 0);
 }
 
 void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const char *name,

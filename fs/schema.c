@@ -421,30 +421,46 @@ static int busy_err(table_t *t, struct dyn_err *err)
 		       "%llu items)", (unsigned long long)st.items);
 }
 
+/*
+ * n's table (*t) and two copies of its schema (*s, to parse the new one
+ * over, and *old), both the caller's to free; *err cleared.  Or -errno,
+ * with nothing to free.
+ */
+static int current_schema(struct fsx *fs, struct node *n, table_t **t,
+			  struct table_schema *s, struct table_schema *old, struct dyn_err *err)
+{
+	struct val pk, sk;
+	int rc;
+
+	err_clear(err);
+	rc = node_key(fs, n, t, &pk, &sk);
+	if (rc < 0)
+		return rc;
+	val_free(&pk);
+	val_free(&sk);
+	rc = tbl_schema(*t, s);
+	if (rc < 0)
+		return rc;
+	rc = tbl_schema(*t, old);
+	if (rc < 0) {
+		schema_free(s);
+		return rc;
+	}
+	return 0;
+}
+
 int schema_precheck(struct fsx *fs, struct node *n, const char *text, size_t len)
 {
 	char path[NAME_BUF + 32];
 	struct table_schema s, old;
 	struct dyn_err err;
 	struct tbl_stats st;
-	struct val pk, sk;
 	table_t *t;
 	int rc;
 
-	err_clear(&err);
-	rc = node_key(fs, n, &t, &pk, &sk);
+	rc = current_schema(fs, n, &t, &s, &old, &err);
 	if (rc < 0)
 		return rc;
-	val_free(&pk);
-	val_free(&sk);
-	rc = tbl_schema(t, &s);
-	if (rc < 0)
-		return rc;
-	rc = tbl_schema(t, &old);
-	if (rc < 0) {
-		schema_free(&s);
-		return rc;
-	}
 	rc = parse_schema(text, len, &s, &err);
 	if (rc == 0 && !same_schema(&old, &s)) {
 		rc = schema_check(&s, &err);
@@ -469,24 +485,12 @@ int schema_commit(struct fsx *fs, struct node *n, const char *text, size_t len)
 	char path[NAME_BUF + 32];
 	struct table_schema s, old;
 	struct dyn_err err;
-	struct val pk, sk;
 	table_t *t;
 	int rc;
 
-	err_clear(&err);
-	rc = node_key(fs, n, &t, &pk, &sk);
+	rc = current_schema(fs, n, &t, &s, &old, &err);
 	if (rc < 0)
 		return rc;
-	val_free(&pk);
-	val_free(&sk);
-	rc = tbl_schema(t, &s);
-	if (rc < 0)
-		return rc;
-	rc = tbl_schema(t, &old);
-	if (rc < 0) {
-		schema_free(&s);
-		return rc;
-	}
 	rc = parse_schema(text, len, &s, &err);
 	if (rc == 0 && same_schema(&old, &s)) {
 		schema_free(&old);

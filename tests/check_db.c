@@ -884,12 +884,7 @@ Suite *db_suite(void)
 	Suite *s = suite_create("db");
 	TCase *tc;
 
-#define TC(name)                                                                                   \
-	do {                                                                                       \
-		tc = tcase_create(name);                                                           \
-		tcase_add_checked_fixture(tc, fix_db_setup, fix_db_teardown);                                    \
-		suite_add_tcase(s, tc);                                                            \
-	} while (0)
+#define TC(name) (tc = fix_db_tcase(s, name))
 
 	TC("tbl_put");
 	tcase_add_test(tc, test_put_then_get_returns_item);

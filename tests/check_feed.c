@@ -442,12 +442,7 @@ Suite *feed_suite(void)
 	Suite *s = suite_create("feed");
 	TCase *tc;
 
-#define TC(name)                                                                                   \
-	do {                                                                                       \
-		tc = tcase_create(name);                                                           \
-		tcase_add_checked_fixture(tc, fix_db_setup, fix_db_teardown);                      \
-		suite_add_tcase(s, tc);                                                            \
-	} while (0)
+#define TC(name) (tc = fix_db_tcase(s, name))
 
 	TC("feed_next");
 	tcase_add_test(tc, test_next_yields_puts_updates_deletes_with_both_images);

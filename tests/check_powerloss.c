@@ -23,6 +23,7 @@
 
 #include "db.h"
 #include "fix_file.h"
+#include "fix_store.h"
 #include "item.h"
 #include "journal.h"
 #include "ops.h"
@@ -30,14 +31,6 @@
 #include "store.h"
 
 static char dir[64];
-
-static void rm_rf(const char *d)
-{
-	char cmd[200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", d);
-	ck_assert_int_eq(system(cmd), 0);
-}
 
 static void setup(void)
 {
@@ -89,18 +82,6 @@ static store_t *open_at(const char *d, enum store_fsync mode, db_t **db)
 	err_clear(&err);
 	ck_assert_msg(store_open(d, &o, &st, db, &err) == 0, "store_open %s: %s", d, err.msg);
 	return st;
-}
-
-static void create(db_t *db, const char *name)
-{
-	struct table_schema s;
-	struct dyn_err err;
-
-	memset(&s, 0, sizeof(s));
-	snprintf(s.pk.name, sizeof(s.pk.name), "k");
-	s.pk.type = VAL_S;
-	err_clear(&err);
-	ck_assert_msg(db_create_table(db, name, &s, &err) == 0, "create: %s", err.msg);
 }
 
 static bool has(db_t *db, const char *table, const char *k)
@@ -203,8 +184,8 @@ START_TEST(test_snapshot_never_holds_a_change_the_journal_lost)
 		m.st = open_at(dir, mode ? STORE_FSYNC_BATCH : STORE_FSYNC_OFF, &m.db);
 		m.done = false;
 		if (mode == 0) {
-			create(m.db, "aaa");
-			create(m.db, "bbb");
+			create_table(m.db, "aaa", "k", NULL);
+			create_table(m.db, "bbb", "k", NULL);
 		}
 		m.key = mode ? "001" : "000";
 		m.copy[0] = new_copy_dir();
@@ -267,7 +248,7 @@ START_TEST(test_answers_that_changed_nothing_survive_a_power_loss)
 	char *copy;
 
 	st = open_at(dir, STORE_FSYNC_ALWAYS, &db);
-	create(db, "aaa");
+	create_table(db, "aaa", "k", NULL);
 	err_clear(&err);
 	ck_assert_int_eq(db_table_open(db, "aaa", &t), 0);
 	ck_assert_int_eq(item_parse("{\"k\": \"x\"}", 10, &v, &err), 0);
@@ -447,9 +428,9 @@ START_TEST(test_power_loss_during_snapshots_tx_and_batch)
 
 	pthread_mutex_init(&w->mu, NULL);
 	w->st = open_at(dir, STORE_FSYNC_ALWAYS, &w->db);
-	create(w->db, "aaa");
-	create(w->db, "bbb");
-	create(w->db, "ccc");
+	create_table(w->db, "aaa", "k", NULL);
+	create_table(w->db, "bbb", "k", NULL);
+	create_table(w->db, "ccc", "k", NULL);
 	store_set_sync_delay(w->st, 1000);
 	store_set_test_hook(w->st, work_hook, w);
 	for (i = 0; i < PL_WRITERS; i++) {

@@ -373,12 +373,7 @@ Suite *range_suite(void)
 	Suite *s = suite_create("range");
 	TCase *tc;
 
-#define TC(name)                                                                                   \
-	do {                                                                                       \
-		tc = tcase_create(name);                                                           \
-		tcase_add_checked_fixture(tc, fix_db_setup, fix_db_teardown);                                    \
-		suite_add_tcase(s, tc);                                                            \
-	} while (0)
+#define TC(name) (tc = fix_db_tcase(s, name))
 
 	TC("tbl_query");
 	tcase_add_test(tc, test_query_whole_partition_in_order);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "fix_file.h"
+#include "fix_store.h"
 #include "db.h"
 #include "item.h"
 #include "journal.h"
@@ -38,10 +39,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	rm_rf(dir);
 }
 
 static off_t fsize(const char *p)
@@ -83,23 +81,6 @@ static int try_open(bool readonly, struct dyn_err *err)
 	if (rc == 0)
 		store_close(st, NULL);
 	return rc;
-}
-
-static void create(db_t *db, const char *name, const char *pk, const char *sk)
-{
-	struct table_schema s;
-	struct dyn_err err;
-
-	memset(&s, 0, sizeof(s));
-	snprintf(s.pk.name, sizeof(s.pk.name), "%s", pk);
-	s.pk.type = VAL_S;
-	if (sk) {
-		s.has_sk = true;
-		snprintf(s.sk.name, sizeof(s.sk.name), "%s", sk);
-		s.sk.type = VAL_S;
-	}
-	err_clear(&err);
-	ck_assert_msg(db_create_table(db, name, &s, &err) == 0, "create: %s", err.msg);
 }
 
 static int put(db_t *db, const char *table, const char *json)
@@ -179,8 +160,8 @@ START_TEST(test_close_then_reopen_keeps_everything)
 	db_t *db;
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	create(db, "users", "username", NULL);
-	create(db, "quiz-stats", "id#level", "week");
+	create_table(db, "users", "username", NULL);
+	create_table(db, "quiz-stats", "id#level", "week");
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"hedy\",\"level\":3,"
 					  "\"big\":{\"$N\":\"12345678901234567890123456789012345678\"}}"), 0);
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"gone\"}"), 0);
@@ -206,7 +187,7 @@ START_TEST(test_crash_replays_the_journal)
 	db_t *db;
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"a\",\"v\":1}"), 0);
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"a\",\"v\":2}"), 0);
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"b\",\"v\":1}"), 0);
@@ -237,7 +218,7 @@ START_TEST(test_torn_tail_is_cut_on_read_write_open)
 	char *orig;
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"a\"}"), 0);
 	before = fsize(jpath);
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"b\"}"), 0);
@@ -299,7 +280,7 @@ START_TEST(test_mid_journal_corruption_refuses_and_touches_nothing)
 	char *j;
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"a\"}"), 0);
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"b\"}"), 0);
 	store_abandon(st);
@@ -326,7 +307,7 @@ START_TEST(test_corrupt_snapshot_refuses_and_touches_nothing)
 	char *s;
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"a\",\"x\":\"hello\"}"), 0);
 	close_store(st);
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
@@ -386,7 +367,7 @@ START_TEST(test_journal_starting_after_snapshot_is_refused)
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
 	oldsnap = slurp(spath, &oldlen); /* lsn 0 */
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"a\"}"), 0);
 	close_store(st); /* snapshot lsn 2, journal starts at 3 */
 	spit(spath, oldsnap, oldlen);
@@ -406,7 +387,7 @@ START_TEST(test_journal_behind_snapshot_starts_fresh)
 	char *old;
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"a\"}"), 0);
 	old = slurp(jpath, &len); /* records 1..2 */
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"b\"}"), 0);
@@ -450,7 +431,7 @@ START_TEST(test_checksummed_but_unusable_records_are_refused)
 	char *orig;
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	store_abandon(st); /* journal: lsn 1 */
 	orig = slurp(jpath, &len);
 	/* a valid frame around text that is not a change list */
@@ -532,7 +513,7 @@ START_TEST(test_read_only_open_writes_nothing)
 	db_t *db;
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"a\"}"), 0);
 	store_abandon(st);
 	files_save(&f);
@@ -575,7 +556,7 @@ START_TEST(test_group_commit_shares_fsyncs)
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
 	store_set_sync_delay(st, 1000); /* a 1 ms disk, even on tmpfs */
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	for (i = 0; i < GC_THREADS; i++) {
 		args[i].db = db;
 		args[i].id = i;
@@ -603,7 +584,7 @@ START_TEST(test_fsync_off_never_syncs_batch_syncs_within_seconds)
 	int i;
 
 	st = open_store(STORE_FSYNC_OFF, &db);
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"a\"}"), 0);
 	store_get_stats(st, &ss);
 	ck_assert_uint_eq(ss.syncs, 0);
@@ -679,7 +660,7 @@ START_TEST(test_snapshot_while_writers_run)
 	int i, k, overlapped = 0;
 
 	st = open_store(STORE_FSYNC_OFF, &db);
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	__atomic_store_n(&sw_stop, false, __ATOMIC_RELAXED);
 	for (i = 0; i < SW_THREADS; i++) {
 		args[i].db = db;
@@ -753,7 +734,7 @@ START_TEST(test_snapshot_races_table_create_and_drop)
 	int i, rc, ok = 0;
 
 	st = open_store(STORE_FSYNC_OFF, &db);
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	for (i = 0; i < 2000; i++) {
 		snprintf(json, sizeof(json), "{\"username\":\"u%d\"}", i);
 		ck_assert_int_eq(put(db, "users", json), 0);
@@ -788,7 +769,7 @@ START_TEST(test_automatic_snapshot_when_journal_outgrows)
 
 	st = open_store(STORE_FSYNC_OFF, &db);
 	store_set_snapshot_min(st, 8192);
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	for (i = 0; i < 300; i++) {
 		snprintf(json, sizeof(json), "{\"username\":\"u%03d\",\"pad\":\"%080d\"}", i, i);
 		ck_assert_int_eq(put(db, "users", json), 0);
@@ -818,7 +799,7 @@ START_TEST(test_clean_close_without_changes_keeps_snapshot_file)
 	db_t *db;
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	close_store(st);
 	ck_assert_int_eq(stat(spath, &a), 0);
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
@@ -835,7 +816,7 @@ static int bulk_put(void *ctx, db_t *db, struct dyn_err *err)
 	int n = *(int *)ctx, i;
 	char json[64];
 
-	create(db, "bulk", "id", NULL);
+	create_table(db, "bulk", "id", NULL);
 	for (i = 0; i < 1000; i++) {
 		snprintf(json, sizeof(json), "{\"id\":\"k%04d\"}", i);
 		ck_assert_int_eq(put(db, "bulk", json), 0);
@@ -852,7 +833,7 @@ START_TEST(test_bulk_load_is_all_or_nothing)
 	int fail = -7, ok = 0;
 
 	st = open_store(STORE_FSYNC_OFF, &db);
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	ck_assert_int_eq(put(db, "users", "{\"username\":\"a\"}"), 0);
 	close_store(st);
 

@@ -19,6 +19,7 @@
 #include "crc32c.h"
 #include "db.h"
 #include "fix_file.h"
+#include "fix_store.h"
 #include "item.h"
 #include "journal.h"
 #include "snap.h"
@@ -38,10 +39,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	rm_rf(dir);
 }
 
 static int try_open_st(enum store_fsync mode, bool ro, store_t **st, db_t **db,
@@ -71,18 +69,6 @@ static int try_open(bool ro, struct dyn_err *err)
 	if (rc == 0)
 		store_close(st, NULL);
 	return rc;
-}
-
-static void create(db_t *db, const char *name)
-{
-	struct table_schema s;
-	struct dyn_err err;
-
-	memset(&s, 0, sizeof(s));
-	snprintf(s.pk.name, sizeof(s.pk.name), "k");
-	s.pk.type = VAL_S;
-	err_clear(&err);
-	ck_assert_msg(db_create_table(db, name, &s, &err) == 0, "create: %s", err.msg);
 }
 
 static int put(db_t *db, const char *k, struct dyn_err *err)
@@ -147,7 +133,7 @@ START_TEST(test_failed_sync_is_rescued_by_a_snapshot)
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
 	store_set_status_fn(st, on_status, &sts);
-	create(db, "users");
+	create_table(db, "users", "k", NULL);
 	store_set_faults(st, EIO, 0, false);
 	/* the sync fails, a fresh snapshot makes the change durable: success */
 	ck_assert_int_eq(put(db, "a", &err), 0);
@@ -178,7 +164,7 @@ START_TEST(test_failed_sync_without_rescue_stops_the_store)
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
 	store_set_status_fn(st, on_status, &sts);
-	create(db, "users");
+	create_table(db, "users", "k", NULL);
 	ck_assert_int_eq(put(db, "a", &err), 0);
 	/* the sync fails and no snapshot can be written either */
 	snprintf(snapdir, sizeof(snapdir), "%s/%s", dir, SNAP_TMP_NAME);
@@ -214,7 +200,7 @@ START_TEST(test_refused_append_says_enospc_and_changes_nothing)
 	db_t *db;
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	create(db, "users");
+	create_table(db, "users", "k", NULL);
 	store_set_faults(st, 0, ENOSPC, false);
 	ck_assert_int_eq(put(db, "a", &err), -ENOSPC);
 	ck_assert_int_eq(err.code, ENOSPC);
@@ -240,7 +226,7 @@ START_TEST(test_broken_journal_recovers_automatically)
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
 	store_set_status_fn(st, on_status, &sts);
-	create(db, "users");
+	create_table(db, "users", "k", NULL);
 	ck_assert_int_eq(put(db, "a", &err), 0);
 	/* the write fails and cannot even be cut back: the journal is unusable */
 	store_set_faults(st, 0, EIO, true);
@@ -279,7 +265,7 @@ START_TEST(test_batch_mode_sync_failure_is_rescued_in_background)
 	int i;
 
 	st = open_store(STORE_FSYNC_BATCH, &db);
-	create(db, "users");
+	create_table(db, "users", "k", NULL);
 	store_set_faults(st, EIO, 0, false);
 	ck_assert_int_eq(put(db, "a", &err), 0); /* acknowledged before any sync */
 	for (i = 0; i < 50; i++) {
@@ -308,7 +294,7 @@ START_TEST(test_failing_rotation_backs_off)
 	int i;
 
 	st = open_store(STORE_FSYNC_OFF, &db);
-	create(db, "users");
+	create_table(db, "users", "k", NULL);
 	snprintf(p, sizeof(p), "%s/%s", dir, JOURNAL_NEW_NAME);
 	ck_assert_int_eq(mkdir(p, 0700), 0); /* journal.new cannot be created */
 	store_set_snapshot_min(st, 1);
@@ -342,7 +328,7 @@ START_TEST(test_torn_tail_is_set_aside)
 	db_t *db;
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	create(db, "users");
+	create_table(db, "users", "k", NULL);
 	ck_assert_int_eq(put(db, "a", &err), 0);
 	ck_assert_int_eq(stat(jpath, &sb), 0);
 	good = sb.st_size;
@@ -380,7 +366,7 @@ START_TEST(test_store_files_are_private)
 	size_t i;
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	create(db, "users");
+	create_table(db, "users", "k", NULL);
 	store_close(st, NULL);
 	for (i = 0; i < 3; i++) {
 		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
@@ -401,7 +387,7 @@ START_TEST(test_symlinked_store_files_are_refused)
 	size_t len;
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	create(db, "users");
+	create_table(db, "users", "k", NULL);
 	/* a planted temporary is never followed */
 	snprintf(target, sizeof(target), "%s/victim", dir);
 	spit(target, "precious\n", 9);
@@ -445,7 +431,7 @@ START_TEST(test_directories_and_foreign_owners_are_refused)
 	db_t *db;
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	create(db, "users");
+	create_table(db, "users", "k", NULL);
 	store_close(st, NULL);
 	if (geteuid() == 0) {
 		ck_assert_int_eq(chown(jpath, 12345, 12345), 0);
@@ -480,7 +466,7 @@ START_TEST(test_missing_snapshot_names_the_missing_changes)
 	db_t *db;
 
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	create(db, "users");
+	create_table(db, "users", "k", NULL);
 	ck_assert_int_eq(put(db, "a", &err), 0);
 	ck_assert_int_eq(store_snapshot(st, &err), 0); /* journal now starts at 3 */
 	ck_assert_int_eq(put(db, "b", &err), 0);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "fix_store.h"
 #include "item.h"
 #include "num.h"
 #include "xfer.h"
@@ -43,21 +44,6 @@ static db_t *new_db(void)
 
 	ck_assert_int_eq(db_new(&db), 0);
 	return db;
-}
-
-static void create(db_t *db, const char *name, const char *pk, const char *sk)
-{
-	struct table_schema s;
-
-	memset(&s, 0, sizeof(s));
-	snprintf(s.pk.name, sizeof(s.pk.name), "%s", pk);
-	s.pk.type = VAL_S;
-	if (sk) {
-		s.has_sk = true;
-		snprintf(s.sk.name, sizeof(s.sk.name), "%s", sk);
-		s.sk.type = VAL_S;
-	}
-	ck_assert_int_eq(db_create_table(db, name, &s, NULL), 0);
 }
 
 static void put(db_t *db, const char *table, const char *json)
@@ -152,8 +138,8 @@ static void del_item(db_t *db, const char *table, const struct val *pk)
 
 static void fill_hedy(db_t *db)
 {
-	create(db, "users", "username", NULL);
-	create(db, "quiz-stats", "id#level", "week");
+	create_table(db, "users", "username", NULL);
+	create_table(db, "quiz-stats", "id#level", "week");
 	put(db, "users", "{\"username\":\"hedy\",\"email\":\"hedy@hedy.org\",\"created\":1681239902406,"
 			 "\"password\":\"$2b$09$riZem.ck\"}");
 	put(db, "users", "{\"username\":\"felienne\",\"email\":\"felienne@felienne.com\","
@@ -266,8 +252,8 @@ START_TEST(test_ddb_s3_export_sample)
 	uint64_t n;
 	db_t *db = new_db(), *want = new_db();
 
-	create(db, "quiz-stats", "id#level", "week");
-	create(want, "quiz-stats", "id#level", "week");
+	create_table(db, "quiz-stats", "id#level", "week");
+	create_table(want, "quiz-stats", "id#level", "week");
 	put(want, "quiz-stats", "{\"id#level\":\"felienne#3\",\"week\":\"2022-08\",\"id\":\"felienne\","
 				"\"level\":3,\"finished\":0}");
 	put(want, "quiz-stats", "{\"id#level\":\"felienne#3\",\"week\":\"2022-09\",\"id\":\"felienne\","
@@ -294,7 +280,7 @@ START_TEST(test_round_trips_through_every_format)
 	fill_hedy(db);
 	for (i = 0; i < 2; i++) {
 		d2 = new_db();
-		create(d2, "users", "username", NULL);
+		create_table(d2, "users", "username", NULL);
 		text = export_text(db, fmts[i], "users", &n);
 		ck_assert_uint_eq(n, 3);
 		ck_assert_msg(import_text(d2, text, fmts[i], "users", NULL, &m, &err) == 0,
@@ -406,8 +392,8 @@ START_TEST(test_hedy_dev_database_import)
 	ck_assert_msg(import_text(db, hedy_file, XFER_HEDY, NULL, &sch, &n, &err) == 0, "%s",
 		      err.msg);
 	ck_assert_uint_eq(n, 4);
-	create(want, "users", "username", NULL);
-	create(want, "quiz-stats", "id#level", "week");
+	create_table(want, "users", "username", NULL);
+	create_table(want, "quiz-stats", "id#level", "week");
 	put(want, "users", "{\"username\":\"hedy\",\"email\":\"hedy@hedy.org\",\"created\":1681239902406,"
 			   "\"password\":\"$2b$09$riZem.ck\",\"language\":\"nl\",\"display\":\"Hédy\"}");
 	/* the empty set is dropped, as DynamoDB drops a set that becomes empty */
@@ -436,8 +422,8 @@ START_TEST(test_hedy_export_layout)
 	char *text;
 	db_t *db = new_db();
 
-	create(db, "quiz-stats", "id#level", "week");
-	create(db, "empty-table", "id", NULL);
+	create_table(db, "quiz-stats", "id#level", "week");
+	create_table(db, "empty-table", "id", NULL);
 	put(db, "quiz-stats", "{\"id#level\":\"felienne#3\",\"week\":\"2022-09\",\"finished\":1,"
 			      "\"scores\":{\"$NS\":[95]}}");
 	text = export_text(db, XFER_HEDY, NULL, &n);
@@ -615,7 +601,7 @@ START_TEST(test_hedy_replace_makes_tables_equal_to_the_file)
 					  " {\"username\": \"b\"}], \"programs\": [{\"id\": \"p\"}]}",
 					  &o, &w, &n, &err),
 			 0);
-	create(db, "extra", "id", NULL);
+	create_table(db, "extra", "id", NULL);
 	/* upsert: b stays */
 	ck_assert_int_eq(import_hedy_opts(db, "{\"users\": [{\"username\": \"a\", \"v\": 2}]}", &o,
 					  &w, &n, &err),
@@ -666,7 +652,7 @@ START_TEST(test_hedy_export_refuses_what_hedy_misreads)
 	char *text;
 	db_t *db = new_db();
 
-	create(db, "t-a", "id", NULL);
+	create_table(db, "t-a", "id", NULL);
 	put(db, "t-a", "{\"id\":\"x\",\"m\":{\"$type\":\"set\",\"elements\":[1]}}");
 	err_clear(&err);
 	ck_assert_int_eq(xfer_export(db, fp, &o, &n, &err), -EINVAL);
@@ -674,7 +660,7 @@ START_TEST(test_hedy_export_refuses_what_hedy_misreads)
 			      NULL, "%s", err.msg);
 	db_free(db);
 	db = new_db();
-	create(db, "t-b", "id", NULL);
+	create_table(db, "t-b", "id", NULL);
 	put(db, "t-b", "{\"id\":\"x\",\"l\":[{\"$BS\":[\"AA==\"]}]}");
 	err_clear(&err);
 	ck_assert_int_eq(xfer_export(db, fp, &o, &n, &err), -EINVAL);
@@ -682,7 +668,7 @@ START_TEST(test_hedy_export_refuses_what_hedy_misreads)
 	db_free(db);
 	/* tag-like member names are plain maps to Hedy: written as they are */
 	db = new_db();
-	create(db, "t-c", "id", NULL);
+	create_table(db, "t-c", "id", NULL);
 	put(db, "t-c", "{\"id\":\"x\",\"m\":{\"$M\":{\"$B\":\"not binary\"}}}");
 	text = export_text(db, XFER_HEDY, NULL, &n);
 	ck_assert_msg(strstr(text, "\"m\": {\n        \"$B\": \"not binary\"\n      }") != NULL,
@@ -699,7 +685,7 @@ START_TEST(test_hedy_export_numbers_read_back_by_python)
 	char *text;
 	db_t *db = new_db();
 
-	create(db, "nums", "id", NULL);
+	create_table(db, "nums", "id", NULL);
 	put(db, "nums", "{\"id\":\"x\",\"big\":{\"$N\":\"12345678901234567890123\"},"
 			"\"e\":{\"$N\":\"1e+3\"},\"neg\":-42,\"zero\":0,\"f\":100.0,"
 			"\"dec\":0.1,\"tiny\":{\"$N\":\"1e-130\"},\"ns\":{\"$NS\":[1e2,2.5]}}");
@@ -766,7 +752,7 @@ START_TEST(test_import_errors_name_line_and_column)
 	uint64_t n;
 	db_t *db = new_db();
 
-	create(db, "users", "username", NULL);
+	create_table(db, "users", "username", NULL);
 	ck_assert_int_eq(import_text(db, "{\"username\":\"a\"}\n{\"username\":\"b\"}\n"
 					 "{\"username\":\"c\",\"x\":tru}\n",
 				     XFER_JSONL, "users", NULL, &n, &err),
@@ -842,8 +828,7 @@ START_TEST(test_gzip_input_is_decompressed)
 	while (fgets(line, sizeof(line), in.fp))
 		;
 	ck_assert_int_eq(xfer_in_close(&in, path, &err), -EIO);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	rm_rf(dir);
 }
 END_TEST
 

@@ -167,3 +167,12 @@ void fix_db_teardown(void)
 	db_free(db);
 	fix_val_free();
 }
+
+TCase *fix_db_tcase(Suite *s, const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, fix_db_setup, fix_db_teardown);
+	suite_add_tcase(s, tc);
+	return tc;
+}

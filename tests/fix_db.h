@@ -7,6 +7,7 @@
 #ifndef DYNFS_FIX_DB_H
 #define DYNFS_FIX_DB_H
 
+#include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -21,6 +22,8 @@ extern table_t *tb; /* bins: "p" S, "b" B */
 
 void fix_db_setup(void);
 void fix_db_teardown(void);
+/* A new test case of suite s running under fix_db_setup/teardown. */
+TCase *fix_db_tcase(Suite *s, const char *name);
 
 /* A schema with the given keys (sk NULL: none), no indexes. */
 void schema_init(struct table_schema *s, const char *pk, enum val_type pt, const char *sk,

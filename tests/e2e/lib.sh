@@ -92,6 +92,24 @@ expect_fail() {
 	fi
 }
 
+# run WHAT CMD...: the command must succeed (output in $T/out, $T/err).
+run() {
+	local what=$1
+	shift
+	"$@" >"$T/out" 2>"$T/err" || fail "$what: '$*' failed ($?): $(cat "$T/err")"
+}
+
+# refuse WHAT PATTERN CMD...: the command must fail and say PATTERN (grep -E).
+refuse() {
+	local what=$1 pattern=$2
+	shift 2
+	if "$@" >"$T/out" 2>"$T/err"; then
+		fail "$what: '$*' succeeded"
+	elif ! grep -Eq -- "$pattern" "$T/err"; then
+		fail "$what: message lacks /$pattern/: $(cat "$T/err")"
+	fi
+}
+
 done_test() {
 	if [ "$FAILS" -ne 0 ]; then
 		exit 1

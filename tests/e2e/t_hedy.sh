@@ -22,22 +22,6 @@ section() { echo "--- $*"; }
 H=$(dirname "${BASH_SOURCE[0]}")/hedy_file.py
 H=$(cd "$(dirname "$H")" && pwd)/hedy_file.py
 
-run() {
-	local what=$1
-	shift
-	"$@" >"$T/out" 2>"$T/err" || fail "$what: '$*' failed ($?): $(cat "$T/err")"
-}
-
-refuse() {
-	local what=$1 pattern=$2
-	shift 2
-	if "$@" >"$T/out" 2>"$T/err"; then
-		fail "$what: '$*' succeeded"
-	elif ! grep -Eq -- "$pattern" "$T/err"; then
-		fail "$what: message lacks /$pattern/: $(cat "$T/err")"
-	fi
-}
-
 section "a Hedy file with every quirk, imported with no flags"
 read -r stored warnings < <(python3 "$H" quirks "$T/quirks.json")
 run "import quirks" "$DYNFS" import "$STORE" "$T/quirks.json"

@@ -8,24 +8,6 @@ export LC_ALL=C
 section() { echo "--- $*"; }
 die() { fail "$*"; done_test; }
 
-# run WHAT CMD...: the command must succeed (output in $T/out, $T/err).
-run() {
-	local what=$1
-	shift
-	"$@" >"$T/out" 2>"$T/err" || fail "$what: '$*' failed ($?): $(cat "$T/err")"
-}
-
-# refuse WHAT PATTERN CMD...: the command must fail and say PATTERN.
-refuse() {
-	local what=$1 pattern=$2
-	shift 2
-	if "$@" >"$T/out" 2>"$T/err"; then
-		fail "$what: '$*' succeeded"
-	elif ! grep -Eq -- "$pattern" "$T/err"; then
-		fail "$what: message lacks /$pattern/: $(cat "$T/err")"
-	fi
-}
-
 field() { jq -c "$2" <"$1" 2>&1; }
 
 # What Hedy's MemoryStorage writes (json.dump(indent=2), ASCII escapes).
