@@ -142,13 +142,15 @@ int op_update_ttl(struct rq *r)
 	}
 	if (!attr[0] || strlen(attr) > DB_ATTR_NAME_MAX) {
 		rq_fail(r, "ValidationException",
-			"1 validation error detected: Value '%s' at "
-			"'timeToLiveSpecification.attributeName' failed to satisfy constraint: Member "
-			"must have length %s",
-			attr, attr[0] ? "less than or equal to 255" : "greater than or equal to 1");
+			"Names of key attributes and attributes projected into an index must be "
+			"between 1 and 255 characters, inclusive");
 		goto out;
 	}
 	tbl_ttl_attribute(t, cur, sizeof(cur));
+	if (cur[0] && strcmp(cur, attr)) {
+		rq_fail(r, "ValidationException", "TimeToLive is active on a different AttributeName");
+		goto out;
+	}
 	if (enabled && cur[0]) {
 		rq_fail(r, "ValidationException", "TimeToLive is already enabled");
 		goto out;

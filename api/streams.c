@@ -99,8 +99,8 @@ int stream_spec(struct rq *r, struct sf_span obj, int *want)
 	}
 	if (!view)
 		return rq_fail(r, "ValidationException",
-			       "One or more parameter values were invalid: StreamViewType is "
-			       "required when StreamEnabled is true");
+			       "Invalid StreamViewType: Stream ViewType must not be null or empty "
+			       "when enabling streams.");
 	for (i = 1; i <= STREAM_NEW_AND_OLD_IMAGES && strcmp(view, view_names[i]); i++)
 		;
 	if (i > STREAM_NEW_AND_OLD_IMAGES) {
@@ -135,13 +135,9 @@ int stream_apply(struct rq *r, const char *table, int want, bool create)
 	if (!m) {
 		rc = rq_fail_err(r, -ENOMEM, NULL);
 	} else if (want > 0 && m->stream_view) {
-		rc = rq_fail(r, "ValidationException", "Table already has an enabled stream: %s",
-			     table);
+		rc = rq_fail(r, "ValidationException", "Table already has an enabled stream");
 	} else if (want == 0 && !m->stream_view) {
-		rc = rq_fail(r, "ValidationException",
-			     "One or more parameter values were invalid: Table does not have an "
-			     "enabled stream: %s",
-			     table);
+		rc = rq_fail(r, "ValidationException", "Table has no stream to disable");
 	} else if (want > 0) {
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(m->stream_label, sizeof(m->stream_label) - 4, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -415,7 +411,7 @@ int op_get_shard_iterator(struct rq *r)
 	if (type[0] == 'A') {
 		if (!sn) {
 			rq_fail(r, "ValidationException",
-				"Must specify a sequence number for %s shard iterator type", type);
+				"One or more parameter values were invalid: Invalid SequenceNumber");
 			goto out;
 		}
 		if (parse_seq(sn, &n) < 0 || n < m.stream_start || n >= end) {
