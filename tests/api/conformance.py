@@ -302,6 +302,9 @@ def sequences(seed):
                        'AttributeUpdates': {'v': {'Action': 'ADD', 'Value': {'N': '5'}}, 'x': {'Value': {'S': 'y'}}}})
     add('UpdateItem', {'TableName': T, 'Key': item(username='old'), 'ReturnValues': 'ALL_NEW',
                        'AttributeUpdates': {'x': {'Action': 'DELETE'}}})
+    for _ in range(2):  # legacy ADD of a list appends (Hedy's DynamoAddToList relies on it)
+        add('UpdateItem', {'TableName': T, 'Key': item(username='old'), 'ReturnValues': 'UPDATED_NEW',
+                           'AttributeUpdates': {'lst': {'Action': 'ADD', 'Value': {'L': [{'N': '1'}, {'S': 'a'}]}}}})
     add('Query', {'TableName': Q, 'KeyConditions': {'id#level': {'ComparisonOperator': 'EQ', 'AttributeValueList': [{'S': 'felienne#3'}]},
                                                     'week': {'ComparisonOperator': 'BEGINS_WITH', 'AttributeValueList': [{'S': '2022-2'}]}},
                   'QueryFilter': {'finished': {'ComparisonOperator': 'EQ', 'AttributeValueList': [{'N': '1'}]}},

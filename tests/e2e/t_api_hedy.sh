@@ -9,7 +9,8 @@
 #
 # The layer's calls: get_item; put_item (with a condition, as a sign-up
 # does); update_item with legacy AttributeUpdates (plain values, a None
-# that removes, ADD to a number and to a string set, DELETE from a set)
+# that removes, ADD to a number, to a string set and to a list, DELETE
+# from a set)
 # and ReturnValues ALL_NEW; query on a table and on an index with
 # "#field = :field" key conditions, a sort-key range, ScanIndexForward,
 # Limit and ExclusiveStartKey paging, a filter; scan paged with Limit;
@@ -57,6 +58,10 @@ class AddStrings:
     def __init__(self, *e): self.e = e
     def wire(self): return {'Action': 'ADD', 'Value': {'SS': list(self.e)}}
 
+class AddToList:
+    def __init__(self, *e): self.e = e
+    def wire(self): return {'Action': 'ADD', 'Value': {'L': [SER.serialize(x) for x in self.e]}}
+
 class RemoveStrings:
     def __init__(self, *e): self.e = e
     def wire(self): return {'Action': 'DELETE', 'Value': {'SS': list(self.e)}}
@@ -64,7 +69,7 @@ class RemoveStrings:
 class AwsStore:
     """The shape of a Hedy-style storage layer over the low-level client."""
     def __init__(self, endpoint):
-        self.db = boto3.client('dynamodb', endpoint_url=endpoint)
+        self.db = boto3.client('dynamodb', region_name='eu-west-1', endpoint_url=endpoint)
 
     enc = staticmethod(lambda d: {k: SER.serialize(v) for k, v in d.items()})
     dec = staticmethod(lambda d: None if d is None else {k: plain(DES.deserialize(v)) for k, v in d.items()})
@@ -149,6 +154,12 @@ n = s.update('users', {'username': 'u4'}, {'last_login': 1667490002000, 'logins'
 assert n['logins'] == 1 and n['classes'] == {'c1', 'c9'} and 'email' not in n, n
 n = s.update('users', {'username': 'u4'}, {'logins': Increment(2), 'classes': RemoveStrings('c9')})
 assert n['logins'] == 3 and n['classes'] == {'c1'}, n
+# achievements: lists grow by the legacy ADD of a list (appends, creating it)
+n = s.update('achievements', {'username': 'u1'}, {'achieved': AddToList('first_program'),
+                                                  'new_list': AddToList(1, 2)})
+assert n['achieved'] == ['first_program'] and n['new_list'] == [1, 2], n
+n = s.update('achievements', {'username': 'u1'}, {'achieved': AddToList('level_2')})
+assert n['achieved'] == ['first_program', 'level_2'], n
 # the email index, the epoch-created index with a range, KEYS_ONLY epoch-username index
 assert [x['username'] for x in s.query('users', {'email': 'u2@example.org'}, index='email-index')[0]] == ['u2']
 rows, _ = s.query('users', {'epoch': 1}, index='epoch-created-index',
@@ -201,6 +212,7 @@ assert s.get('tokens', {'id': 't2'}) is not None
 PYEOF
 expect_ok "Hedy-shaped boto3 storage layer" py "$T/hedy_aws.py"
 expect_eq "u4 through the mount" "$(jq -c '[.logins, .classes["$SS"], has("email")]' "$MNT/users/u4.json")" '[3,["c1"],false]'
+expect_eq "a list grown by ADD, through the mount" "$(jq -c .achieved "$MNT/achievements/u1.json")" '["first_program","level_2"]'
 expect_eq "a program through the mount" "$(jq -r .code "$MNT/programs/q6.json")" "print 6"
 [ -e "$MNT/programs/q0.json" ] && fail "the deleted program is still a file"
 expect_eq "u4's programs through the index view" "$(ls "$MNT/programs/_index/username-index/u4" 2>/dev/null | wc -l)" "6"
