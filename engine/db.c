@@ -622,6 +622,7 @@ int db_replay(db_t *db, const struct db_change *ch, struct dyn_err *err)
 	if (ch->kind == DB_CH_PUT) {
 		op.kind = DB_PUT;
 		op.item = (struct val *)ch->item; /* DB_PUT never changes it */
+		op.flags = ch->checked ? DB_F_CHECKED : 0;
 	} else {
 		op.kind = DB_DELETE;
 		op.pk = ch->pk;

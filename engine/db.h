@@ -342,6 +342,8 @@ struct db_change {
 	const struct val *item;		  /* DB_CH_PUT: the new item */
 	const struct val *pk, *sk;	  /* DB_CH_DELETE: key (sk may be NULL) */
 	const struct table_schema *schema; /* CREATE_TABLE, SET_SCHEMA */
+	bool checked; /* DB_CH_PUT to db_replay: item came from item_parse(), which
+			 already applied item_check(); it is not checked again */
 };
 
 /*

@@ -204,8 +204,19 @@ out_err:
 }
 
 /* Copy one table's items to the file, chunk by chunk. */
-static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *items)
+static uint64_t thread_cpu_ns(void)
 {
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *items,
+		       uint64_t *max_hold_ns)
+{
+	uint64_t t0;
 	struct chunk c = {SF_BUF_INIT, SF_BUF_INIT, &st->schema, {0}, 0, 0};
 	struct val spk = {0}, ssk = {0};
 	struct tbl_scan sc = {0};
@@ -222,7 +233,11 @@ static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *item
 	for (;;) {
 		c.n = 0;
 		c.buf.len = 0;
+		t0 = thread_cpu_ns();
 		rc = tbl_scan(st->t, &sc, chunk_visit, &c, NULL);
+		t0 = thread_cpu_ns() - t0;
+		if (t0 > *max_hold_ns)
+			*max_hold_ns = t0;
 		if (c.rc < 0) {
 			rc = c.rc;
 			goto out;
@@ -290,7 +305,7 @@ static int write_body(struct snap_out *o, db_t *db, uint64_t lsn, struct snap_in
 	if (rc == 0)
 		rc = out_write(o, b.p, b.len);
 	for (i = 0; rc == 0 && i < n; i++) {
-		rc = table_write(o, &tt[i], &info->items);
+		rc = table_write(o, &tt[i], &info->items, &info->max_hold_ns);
 		if (rc == 0 && test_hook)
 			test_hook(test_hook_ctx, tt[i].name);
 	}
@@ -409,7 +424,8 @@ struct snap_rd {
 	uint64_t off;	    /* byte offset of the line */
 	char **names;	    /* tables declared in the header */
 	char **pks, **sks;  /* their key attribute names (sks[k] NULL: no sort key) */
-	size_t nnames;	    /* entries in names, pks, sks */
+	struct sf_buf *pfx; /* their item lines' start as written: {"t":NAME,"i": */
+	size_t nnames;	    /* entries in names, pks, sks, pfx */
 	size_t cur;	    /* index of the table of the previous item */
 	bool any;	    /* an item was loaded (cur and last are meaningful) */
 	struct keyenc_buf last; /* key of the previous item, to check the order */
@@ -440,6 +456,7 @@ static int header_table(struct snap_rd *r, struct sf_span v, struct dyn_err *err
 	struct db_change ch = {0};
 	struct sf_iter it;
 	struct sf_span k, x, sch = {NULL, 0};
+	struct sf_buf *pfx = NULL;
 	char *name = NULL, **nn;
 	int rc;
 
@@ -465,13 +482,20 @@ static int header_table(struct snap_rd *r, struct sf_span v, struct dyn_err *err
 		r->pks = nn;
 	if (nn && (nn = realloc(r->sks, (r->nnames + 1) * sizeof(*nn))))
 		r->sks = nn;
-	if (!nn) {
+	if (nn && (pfx = realloc(r->pfx, (r->nnames + 1) * sizeof(*pfx))))
+		r->pfx = pfx;
+	if (!nn || !pfx) {
 		free(name);
 		return -ENOMEM;
 	}
 	r->names[r->nnames] = name;
 	r->pks[r->nnames] = r->sks[r->nnames] = NULL;
+	r->pfx[r->nnames] = (struct sf_buf)SF_BUF_INIT;
 	r->nnames++;
+	pfx = &r->pfx[r->nnames - 1];
+	if (sf_buf_adds(pfx, "{\"t\":") < 0 || sf_json_str(pfx, name, strlen(name)) < 0 ||
+	    sf_buf_adds(pfx, ",\"i\":") < 0)
+		return -ENOMEM;
 	rc = sf_schema_parse(sch, &s, err);
 	if (rc < 0)
 		return rc;
@@ -579,9 +603,63 @@ static int check_order(struct snap_rd *r, size_t k, const struct val *item, stru
 	return 0;
 }
 
-static int item_line(struct snap_rd *r, struct sf_span t, struct sf_span i, struct dyn_err *err)
+/* Check the order of item, then load it into table k. */
+static int item_load(struct snap_rd *r, size_t k, struct val *item, bool checked,
+		     struct dyn_err *err)
 {
 	struct db_change ch = {0};
+	int rc;
+
+	rc = check_order(r, k, item, err);
+	if (rc < 0) {
+		val_free(item);
+		return rc;
+	}
+	ch.kind = DB_CH_PUT;
+	ch.table = r->names[r->cur];
+	ch.item = item;
+	ch.checked = checked;
+	rc = db_replay(r->db, &ch, err);
+	val_free(item);
+	if (rc < 0)
+		return rc == -ENOMEM ? rc : corrupt(r, err, "item cannot be loaded");
+	r->info->items++;
+	return 0;
+}
+
+/*
+ * The fast path for an item line exactly as snap_write renders it:
+ * {"t":NAME,"i":ITEM}\n with NAME one of the header's tables.  The item
+ * is parsed once with item_parse() (which applies item_check(), so loading
+ * does not check it again); the line is not scanned as a whole.  Returns 1
+ * if the line was not taken (any other shape, or an item that does not
+ * parse: the general path then reports it with its own words), else 0 or
+ * <0 as item_line.
+ */
+static int item_fast(struct snap_rd *r, const char *line, size_t len, struct dyn_err *err)
+{
+	const struct sf_buf *pfx;
+	struct val item;
+	size_t k, j;
+
+	if (len < 3 || line[len - 2] != '}' || r->nnames == 0)
+		return 1;
+	for (j = 0; j < r->nnames; j++) {
+		k = j == 0 ? r->cur : j - (j <= r->cur);
+		pfx = &r->pfx[k];
+		if (len > pfx->len + 2 && memcmp(line, pfx->p, pfx->len) == 0)
+			break;
+	}
+	/* parse_top skips a byte-order mark, which is not JSON mid-line */
+	if (j == r->nnames || (unsigned char)line[pfx->len] == 0xef)
+		return 1;
+	if (item_parse(line + pfx->len, len - 2 - pfx->len, &item, NULL) < 0)
+		return 1;
+	return item_load(r, k, &item, true, err);
+}
+
+static int item_line(struct snap_rd *r, struct sf_span t, struct sf_span i, struct dyn_err *err)
+{
 	struct val item;
 	char *name;
 	size_t k;
@@ -607,20 +685,7 @@ static int item_line(struct snap_rd *r, struct sf_span t, struct sf_span i, stru
 		val_free(&item);
 		return corrupt(r, err, "item is not a JSON object");
 	}
-	rc = check_order(r, k, &item, err);
-	if (rc < 0) {
-		val_free(&item);
-		return rc;
-	}
-	ch.kind = DB_CH_PUT;
-	ch.table = r->names[r->cur];
-	ch.item = &item;
-	rc = db_replay(r->db, &ch, err);
-	val_free(&item);
-	if (rc < 0)
-		return rc == -ENOMEM ? rc : corrupt(r, err, "item cannot be loaded");
-	r->info->items++;
-	return 0;
+	return item_load(r, k, &item, false, err);
 }
 
 /* Returns 1 for the trailer (checked), 0 for an item, <0 on error. */
@@ -634,6 +699,9 @@ static int body_line(struct snap_rd *r, const char *line, size_t len, uint32_t c
 	char *s = NULL, want[9];
 	int rc;
 
+	rc = item_fast(r, line, len, err);
+	if (rc != 1)
+		return rc;
 	if (sf_whole(line, len, &all) < 0 || sf_obj_open(&it, all) < 0)
 		return corrupt(r, err, "not a JSON object");
 	while ((rc = sf_obj_next(&it, &k, &x)) > 0) {
@@ -735,7 +803,9 @@ out:
 		free(r.names[k]);
 		free(r.pks[k]);
 		free(r.sks[k]);
+		sf_buf_free(&r.pfx[k]);
 	}
+	free(r.pfx);
 	free(r.names);
 	free(r.pks);
 	free(r.sks);

@@ -46,6 +46,8 @@ struct snap_info {
 	uint64_t tables;  /* tables */
 	uint64_t items;	  /* items */
 	uint64_t bytes;	  /* file size */
+	uint64_t max_hold_ns; /* snap_write: the longest CPU time (of the writing
+				 thread) spent in one chunk under a read lock */
 };
 
 /*

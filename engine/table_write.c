@@ -250,7 +250,7 @@ static int prepare_op(const struct db_op *op, struct aop *a, struct dyn_err *err
 	rc = evaluate(op, a, err);
 	if (rc < 0 || a->act == ACT_NONE)
 		return rc;
-	if (a->act == ACT_PUT) {
+	if (a->act == ACT_PUT && !(op->flags & DB_F_CHECKED)) {
 		rc = item_check(a->item, err);
 		if (rc < 0)
 			return rc;

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -637,12 +638,31 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	return rc ? 1 : 0;
 }
 
+/*
+ * glibc's malloc gives free memory at the top of a heap back to the kernel
+ * once it exceeds the trim threshold (128 KB at first), and serves blocks
+ * over the mmap threshold with mmap/munmap.  dynfs's FUSE worker threads
+ * allocate and free tens of KB per request (journal records, rendered
+ * items, parsed values), so a bulk `_batch` import spent most of its time
+ * page-faulting the same memory back in (kernel time in the profile:
+ * sysmalloc, grow_heap's mprotect, madvise).  Keep up to 64 MB of free
+ * heap and serve blocks below 32 MB from the heaps: `cat 30k users >
+ * _batch` went from 4.1-4.6 s to 2.3-2.4 s.  Memory that is really free
+ * beyond that still goes back.
+ */
+static void malloc_tune(void)
+{
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct opts o = {0};
 	int rc = 0;
 
+	malloc_tune();
 	if (argc > 1 && (!strcmp(argv[1], "import") || !strcmp(argv[1], "export")))
 		return cli_main(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "serve"))
