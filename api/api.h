@@ -15,7 +15,7 @@
  *
  * Thread safety: api_handle() may be called by any number of threads at
  * once; the engine locks tables, and the front end's own metadata (tags,
- * TTL settings, transaction tokens, counters) has one mutex (apiint.h).
+ * stream settings, transaction tokens, counters) has one mutex (apiint.h).
  */
 #ifndef DYNFS_API_H
 #define DYNFS_API_H

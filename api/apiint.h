@@ -11,7 +11,7 @@
  * and message.  Handlers return 0 or -1 (error recorded).
  *
  * Metadata the engine has no place for (billing mode, throughput,
- * creation time, which indexes are local, tags, TTL settings) lives in
+ * creation time, which indexes are local, tags, stream settings) lives in
  * struct api's table list, in memory: it does not survive a restart
  * (docs/api.md says so).
  */
@@ -45,7 +45,12 @@ struct api_tmeta {
 	size_t ngtp;			 /* entries in gtp */
 	char **lsi;		 /* names of local secondary indexes (owned) */
 	size_t nlsi;		 /* entries in lsi */
-	char *ttl_attr;		 /* TTL attribute or NULL (owned) */
+	int stream_view;	 /* STREAM_*: the enabled stream's view, 0 if none */
+	int stream_last_view;	 /* the latest stream's view (kept when disabled) */
+	char stream_label[32];	 /* latest stream's label, "" if never enabled */
+	uint64_t stream_start;	 /* first feed seq of the latest stream */
+	uint64_t stream_end;	 /* seq after its last record once disabled, else 0 */
+	int64_t stream_created;	 /* when it was enabled, epoch seconds */
 	char **tag_k, **tag_v;	 /* tags (owned) */
 	size_t ntags;		 /* entries */
 	struct api_tmeta *next;	 /* next table */
@@ -202,6 +207,21 @@ int op_batch_get(struct rq *r);
 int op_batch_write(struct rq *r);
 int op_transact_write(struct rq *r);
 int op_transact_get(struct rq *r);
+
+/* ---- DynamoDB Streams over the change feed (streams.c) ---- */
+
+enum { STREAM_KEYS_ONLY = 1, STREAM_NEW_IMAGE, STREAM_OLD_IMAGE, STREAM_NEW_AND_OLD_IMAGES };
+/* StreamSpecification of obj: *want -1 absent, 0 disable, else STREAM_*.  0 or -1. */
+int stream_spec(struct rq *r, struct sf_span obj, int *want);
+/* Apply it to table (after CreateTable: create true).  0 or -1. */
+int stream_apply(struct rq *r, const char *table, int want, bool create);
+/* DescribeTable's stream members (",\"StreamSpecification\":..."), from m. */
+int stream_describe(const struct api_tmeta *m, const char *table, struct sf_buf *b);
+
+int op_list_streams(struct rq *r);
+int op_describe_stream(struct rq *r);
+int op_get_shard_iterator(struct rq *r);
+int op_get_records(struct rq *r);
 
 /* Read-modify-write context shared by single-item and transaction writes (items.c). */
 struct wr {

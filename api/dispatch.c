@@ -1,7 +1,8 @@
 /*
  * dispatch.c - api_handle(): one request in, one answer out, no I/O.
  *
- * The target header names the operation (DynamoDB_20120810.<Op>); the
+ * The target header names the operation (DynamoDB_20120810.<Op>, or
+ * DynamoDBStreams_20120810.<Op> for the Streams operations); the
  * body must be one JSON object.  Errors are DynamoDB's JSON 1.0 shape,
  * {"__type": "<namespace>#<Type>", "message": "..."}, status 400 (500 for
  * InternalServerError); the protocol-level ones (an unknown operation, a
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #define TARGET_PREFIX "DynamoDB_20120810."
+#define STREAMS_PREFIX "DynamoDBStreams_20120810."
 #define CORAL "com.amazon.coral.service#"
 
 struct op_entry {
@@ -48,6 +50,14 @@ static const struct op_entry op_table[] = {
 	{"UpdateItem", op_update_item, true},
 	{"UpdateTable", op_update_table, true},
 	{"UpdateTimeToLive", op_update_ttl, false},
+};
+
+/* DynamoDB Streams' operations, on the same endpoint (streams.c). */
+static const struct op_entry streams_table[] = {
+	{"DescribeStream", op_describe_stream, false},
+	{"GetRecords", op_get_records, false},
+	{"GetShardIterator", op_get_shard_iterator, false},
+	{"ListStreams", op_list_streams, false},
 };
 
 int api_new(db_t *db, const struct api_opts *o, api_t **out, struct dyn_err *err)
@@ -111,6 +121,13 @@ static const struct op_entry *find_op(const char *target)
 {
 	size_t i;
 
+	if (target && !strncmp(target, STREAMS_PREFIX, strlen(STREAMS_PREFIX))) {
+		target += strlen(STREAMS_PREFIX);
+		for (i = 0; i < sizeof(streams_table) / sizeof(streams_table[0]); i++)
+			if (!strcmp(streams_table[i].name, target))
+				return &streams_table[i];
+		return NULL;
+	}
 	if (!target || strncmp(target, TARGET_PREFIX, strlen(TARGET_PREFIX)))
 		return NULL;
 	target += strlen(TARGET_PREFIX);

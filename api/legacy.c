@@ -205,9 +205,27 @@ static int updates(struct rq *r, struct gen *g, struct sf_span m)
 				b = &rem;
 				rc = sf_buf_printf(b, "%s%s", b->len ? ", " : "", nk);
 			} else {
+				const struct val *x;
+
 				if (bind_value(r, g, v, 0, vk, sizeof(vk)) < 0)
 					goto fail;
-				rc = sf_buf_printf(b, "%s%s %s", b->len ? ", " : "", nk, vk);
+				x = val_map_get(&g->values, vk, strlen(vk));
+				if (b == &add && x && x->type == VAL_L) {
+					/* legacy ADD of a list appends (creating the list),
+					 * as DynamoDB does; the expression ADD has no list form */
+					char ek[48];
+					struct val e;
+
+					snprintf(ek, sizeof(ek), ":lg%zu_e", g->n);
+					val_init_list(&e);
+					if (val_map_set(&g->values, ek, strlen(ek), &e) < 0)
+						goto fail;
+					b = &set;
+					rc = sf_buf_printf(b, "%s%s = list_append(if_not_exists(%s, %s), %s)",
+							   b->len ? ", " : "", nk, nk, ek, vk);
+				} else {
+					rc = sf_buf_printf(b, "%s%s %s", b->len ? ", " : "", nk, vk);
+				}
 			}
 		} else {
 			rq_fail(r, "ValidationException", "Unknown Action: %s", action);

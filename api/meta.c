@@ -5,11 +5,13 @@
  * DescribeEndpoints.
  *
  * The metadata (struct api_tmeta: billing mode and throughput, creation
- * time, local indexes, TTL attribute, tags) is kept in memory, one entry
+ * time, local indexes, stream settings, tags) is kept in memory, one entry
  * per table created on first use, under api->lock; it does not survive a
  * restart (docs/api.md lists what that changes).
  */
 #include "apiint.h"
+
+#include "ttl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -32,7 +34,6 @@ static void tmeta_free(struct api_tmeta *m)
 	free(m->lsi);
 	free(m->tag_k);
 	free(m->tag_v);
-	free(m->ttl_attr);
 	free(m->name);
 	free(m);
 }
@@ -93,32 +94,32 @@ void api_arn(const char *table, char *buf, size_t size)
 
 int op_describe_ttl(struct rq *r)
 {
-	struct api_tmeta *m;
+	char attr[DB_ATTR_NAME_MAX + 1];
 	table_t *t;
-	char *attr = NULL;
 
 	if (rq_table(r, r->body, &t) < 0)
 		return -1;
-	pthread_mutex_lock(&r->a->lock);
-	m = meta_get(r->a, tbl_name(t));
-	if (m && m->ttl_attr)
-		attr = strdup(m->ttl_attr);
-	pthread_mutex_unlock(&r->a->lock);
+	tbl_ttl_attribute(t, attr, sizeof(attr));
 	tbl_close(t);
-	if (!attr)
+	if (!attr[0])
 		return sf_buf_adds(&r->out, "{\"TimeToLiveDescription\":{\"TimeToLiveStatus\":"
 				   "\"DISABLED\"}}") < 0 ? rq_fail_err(r, -ENOMEM, NULL) : 0;
 	sf_buf_adds(&r->out, "{\"TimeToLiveDescription\":{\"TimeToLiveStatus\":\"ENABLED\","
 		    "\"AttributeName\":");
 	sf_json_str(&r->out, attr, strlen(attr));
 	sf_buf_adds(&r->out, "}}");
-	free(attr);
 	return 0;
 }
 
+/*
+ * The TTL attribute is the engine's (tbl_set_ttl_attribute: a journaled
+ * schema change, the same "ttl_attribute" as _schema.json's), so the
+ * sweeper acts on it and it survives a restart.
+ */
 int op_update_ttl(struct rq *r)
 {
-	struct api_tmeta *m;
+	char cur[DB_ATTR_NAME_MAX + 1];
+	struct dyn_err err;
 	struct sf_span spec;
 	char *attr = NULL;
 	bool enabled;
@@ -139,23 +140,36 @@ int op_update_ttl(struct rq *r)
 			"Enabled");
 		goto out;
 	}
-	pthread_mutex_lock(&r->a->lock);
-	m = meta_get(r->a, tbl_name(t));
-	if (m && enabled && m->ttl_attr) {
-		pthread_mutex_unlock(&r->a->lock);
+	if (!attr[0] || strlen(attr) > DB_ATTR_NAME_MAX) {
+		rq_fail(r, "ValidationException",
+			"Names of key attributes and attributes projected into an index must be "
+			"between 1 and 255 characters, inclusive");
+		goto out;
+	}
+	tbl_ttl_attribute(t, cur, sizeof(cur));
+	if (cur[0] && strcmp(cur, attr)) {
+		rq_fail(r, "ValidationException", "TimeToLive is active on a different AttributeName");
+		goto out;
+	}
+	if (enabled && cur[0]) {
 		rq_fail(r, "ValidationException", "TimeToLive is already enabled");
 		goto out;
 	}
-	if (m && !enabled && !m->ttl_attr) {
-		pthread_mutex_unlock(&r->a->lock);
+	if (!enabled && !cur[0]) {
 		rq_fail(r, "ValidationException", "TimeToLive is already disabled");
 		goto out;
 	}
-	if (m) {
-		free(m->ttl_attr);
-		m->ttl_attr = enabled ? strdup(attr) : NULL;
+	err_clear(&err);
+	rc = tbl_set_ttl_attribute(r->a->db, tbl_name(t), enabled ? attr : NULL, &err);
+	if (rc == -ENOENT) {
+		rc = rq_no_table(r, tbl_name(t));
+		goto out;
 	}
-	pthread_mutex_unlock(&r->a->lock);
+	if (rc < 0) {
+		rc = rq_fail_err(r, rc, &err);
+		goto out;
+	}
+	r->wrote = true;
 	sf_buf_printf(&r->out, "{\"TimeToLiveSpecification\":{\"Enabled\":%s,\"AttributeName\":",
 		      enabled ? "true" : "false");
 	sf_json_str(&r->out, attr, strlen(attr));

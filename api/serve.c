@@ -6,6 +6,8 @@
  * sigwait() for SIGTERM or SIGINT (blocked in every thread, so they are
  * taken synchronously), then stops the server — which finishes the
  * requests in flight — and closes the store, which writes a snapshot.
+ * Opening and closing (the feed's numbering, TTL expiry and the sweeper)
+ * is engine/session.h's, shared with the mount.
  * SIGUSR1 writes a snapshot without stopping, as for the mount.
  */
 #include "apiint.h"
@@ -18,7 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "store.h"
+#include "session.h"
 
 static void usage(FILE *f)
 {
@@ -27,7 +29,9 @@ static void usage(FILE *f)
 	      "\n"
 	      "Serve the store in directory STORE over DynamoDB's API (default listen\n"
 	      "address 127.0.0.1:8000) until SIGTERM or SIGINT; then close the store\n"
-	      "cleanly (with a snapshot).  SIGUSR1 writes a snapshot.\n"
+	      "cleanly (with a snapshot).  SIGUSR1 writes a snapshot.  As a mount does,\n"
+	      "it deletes expired items (TTL) and serves DynamoDB Streams over the\n"
+	      "change feed (DynamoDBStreams_20120810 on the same address).\n"
 	      "\n"
 	      "  --listen HOST:PORT  address to listen on; a non-loopback address needs --auth\n"
 	      "  --auth FILE         verify SigV4 signatures: FILE has one\n"
@@ -68,8 +72,7 @@ int api_serve_main(int argc, char **argv)
 	struct api_opts ao = {.listen = "127.0.0.1:8000", .on_error = log_error};
 	struct store_opts so = {.fsync = STORE_FSYNC_ALWAYS, .create = true};
 	struct dyn_err err;
-	store_t *st;
-	db_t *db;
+	struct session ss;
 	api_t *a = NULL;
 	sigset_t set;
 	int c, sig, rc;
@@ -122,19 +125,21 @@ int api_serve_main(int argc, char **argv)
 		return 1;
 	}
 	err_clear(&err);
-	rc = store_open(argv[optind], &so, &st, &db, &err);
+	rc = session_open(argv[optind], &so, &ss, &err);
 	if (rc < 0) {
 		fprintf(stderr, "dynfs serve: cannot open store %s: %s\n", argv[optind],
 			err.code ? err.msg : strerror(-rc));
 		return 1;
 	}
-	rc = api_new(db, &ao, &a, &err);
+	rc = api_new(ss.db, &ao, &a, &err);
 	if (rc == 0)
 		rc = api_start(a, &err);
+	if (rc == 0 && (rc = session_start(&ss)) < 0)
+		err_set(&err, -rc, "cannot start the TTL sweeper");
 	if (rc < 0) {
 		fprintf(stderr, "dynfs serve: %s\n", err.code ? err.msg : strerror(-rc));
 		api_free(a);
-		store_close(st, NULL);
+		session_close(&ss, NULL);
 		return 1;
 	}
 	fprintf(stderr, "dynfs: serving %s on http://%s\n", argv[optind], ao.listen);
@@ -144,12 +149,13 @@ int api_serve_main(int argc, char **argv)
 		if (sig != SIGUSR1)
 			break;
 		err_clear(&err);
-		if (store_snapshot(st, &err) < 0)
+		if (store_snapshot(ss.store, &err) < 0)
 			fprintf(stderr, "dynfs: snapshot failed: %s\n", err.code ? err.msg : "error");
 	}
+	session_stop(&ss);
 	api_free(a);
 	err_clear(&err);
-	rc = store_close(st, &err);
+	rc = session_close(&ss, &err);
 	if (rc < 0) {
 		fprintf(stderr, "dynfs: closing the store failed: %s\n", err.code ? err.msg : "error");
 		return 1;

@@ -6,7 +6,7 @@
  * The engine's schema (db.h) holds what changes data: key schema and
  * indexes.  What DynamoDB also reports but dynfs does not act on —
  * billing mode and throughput, creation time, whether an index was
- * declared local, tags, TTL settings — is kept here, in memory
+ * declared local, tags, stream settings — is kept here, in memory
  * (struct api_tmeta), and after a restart described with defaults:
  * PAY_PER_REQUEST, the time of the restart, indexes whose partition key
  * is the table's and that have a sort key reported as local.
@@ -187,6 +187,8 @@ int api_describe(struct rq *r, table_t *t, const char *status, struct sf_buf *b)
 	if (rc == 0)
 		rc = sf_buf_printf(b, ",\"TableId\":\"00000000-0000-0000-0000-%012llx\"",
 				   (unsigned long long)tbl_id(t));
+	if (rc == 0)
+		rc = stream_describe(&mc, name, b);
 	if (rc == 0 && !mc.provisioned)
 		rc = sf_buf_printf(b, ",\"BillingModeSummary\":{\"BillingMode\":\"PAY_PER_REQUEST\","
 				   "\"LastUpdateToPayPerRequestDateTime\":%lld}",
@@ -541,7 +543,7 @@ int op_create_table(struct rq *r)
 	bool prov = false;
 	int64_t rcu = 0, wcu = 0;
 	table_t *t = NULL;
-	int rc = -1;
+	int rc = -1, stream;
 
 	memset(&s, 0, sizeof(s));
 	memset(&ix, 0, sizeof(ix));
@@ -597,7 +599,7 @@ int op_create_table(struct rq *r)
 			goto out;
 		}
 	}
-	if (parse_billing(r, &prov, &rcu, &wcu, true) < 0)
+	if (parse_billing(r, &prov, &rcu, &wcu, true) < 0 || stream_spec(r, r->body, &stream) < 0)
 		goto out;
 	err_clear(&err);
 	rc = db_create_table(r->a->db, name, &s, &err);
@@ -633,6 +635,8 @@ int op_create_table(struct rq *r)
 		}
 	}
 	pthread_mutex_unlock(&r->a->lock);
+	if ((rc = stream_apply(r, name, stream, true)) < 0)
+		goto out;
 	rc = db_table_open(r->a->db, name, &t);
 	if (rc < 0) {
 		rc = rq_no_table(r, name);
@@ -788,7 +792,7 @@ int op_update_table(struct rq *r)
 	int64_t rcu, wcu;
 	char *iname = NULL;
 	table_t *t = NULL;
-	int rc = -1;
+	int rc = -1, stream;
 
 	memset(&s, 0, sizeof(s));
 	memset(&ix, 0, sizeof(ix));
@@ -807,7 +811,7 @@ int op_update_table(struct rq *r)
 	rcu = m ? m->rcu : 0;
 	wcu = m ? m->wcu : 0;
 	pthread_mutex_unlock(&r->a->lock);
-	if (parse_billing(r, &prov, &rcu, &wcu, false) < 0)
+	if (parse_billing(r, &prov, &rcu, &wcu, false) < 0 || stream_spec(r, r->body, &stream) < 0)
 		goto out;
 	if (rq_member(r->body, "GlobalSecondaryIndexUpdates", &v)) {
 		if (sf_arr_open(&it, v) < 0) {
@@ -860,6 +864,8 @@ int op_update_table(struct rq *r)
 		m->wcu = wcu;
 	}
 	pthread_mutex_unlock(&r->a->lock);
+	if ((rc = stream_apply(r, tbl_name(t), stream, false)) < 0)
+		goto out;
 	sf_buf_adds(&r->out, "{\"TableDescription\":");
 	rc = api_describe(r, t, "ACTIVE", &r->out);
 	sf_buf_addc(&r->out, '}');

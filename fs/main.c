@@ -36,8 +36,7 @@
 #include <unistd.h>
 
 #include "../api/api.h"
-#include "../engine/feed.h"
-#include "../engine/ttl.h"
+#include "../engine/session.h"
 #include "changes.h"
 #include "cli.h"
 #include "ops.h"
@@ -343,34 +342,6 @@ static enum store_fsync parse_fsync(const char *s)
 	die("-o fsync=%s: use always, batch or off", s);
 }
 
-/*
- * The change feed's numbering continues from the store's counter
- * (changes.seq), and its retention may be bounded for tests
- * (DYNFS_CHANGES_RING=records).  Items that expired while the store was
- * closed are deleted now, before anything can read them.
- */
-static void open_feed(struct fsx *fs, const struct opts *o)
-{
-	feed_t *f = db_feed(fs->db);
-	struct dyn_err err;
-	const char *env;
-	size_t n;
-
-	err_clear(&err);
-	if (feed_seqfile_open(f, o->store, o->readonly, &err) < 0)
-		die("store %s: %s", o->store, err.code ? err.msg : "cannot read changes.seq");
-	env = getenv("DYNFS_CHANGES_RING");
-	if (env && atol(env) > 0)
-		feed_set_limits(f, (size_t)atol(env), 0);
-	if (o->readonly)
-		return;
-	do {
-		n = 0;
-		if (ttl_sweep(fs->db, (int64_t)time(NULL), 0, &n) < 0)
-			break;
-	} while (n == TTL_BATCH);
-}
-
 /* -o scratch_max=SIZE: bytes, or with a K, M or G suffix (powers of 1024). */
 static void parse_scratch_max(const char *s)
 {
@@ -401,7 +372,11 @@ static void store_status(void *ctx, int code, const char *msg)
 	errlog_add(ctx, "/", "%s", msg);
 }
 
-static void open_store(struct fsx *fs, const struct opts *o)
+/*
+ * The store, its change feed numbering and TTL expiry at open, as for
+ * `dynfs serve` (engine/session.h).
+ */
+static void open_store(struct fsx *fs, struct session *ss, const struct opts *o)
 {
 	struct store_opts so = {.fsync = parse_fsync(o->fsync), .readonly = o->readonly,
 				.create = true};
@@ -409,7 +384,7 @@ static void open_store(struct fsx *fs, const struct opts *o)
 	int rc;
 
 	err_clear(&err);
-	rc = store_open(o->store, &so, &fs->store, &fs->db, &err);
+	rc = session_open(o->store, &so, ss, &err);
 	if (rc == -EBUSY)
 		die("%s (a store is mounted by one dynfs at a time: fusermount3 -u its mount "
 		    "point, or stop that process)",
@@ -419,8 +394,9 @@ static void open_store(struct fsx *fs, const struct opts *o)
 		    err.code ? err.msg : strerror(-rc));
 	if (rc < 0)
 		die("cannot open store %s: %s", o->store, err.code ? err.msg : strerror(-rc));
+	fs->store = ss->store;
+	fs->db = ss->db;
 	store_set_status_fn(fs->store, store_status, fs);
-	open_feed(fs, o);
 }
 
 /* ---- background mode ---- */
@@ -588,7 +564,7 @@ static int run_loop(struct fuse_session *se, const struct opts *o)
 static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 {
 	struct snapper sn = {0};
-	ttl_sweeper_t *ttl = NULL;
+	struct session ss;
 	struct fuse_session *se;
 	api_t *api;
 	struct dyn_err err;
@@ -602,7 +578,7 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	fs = fsx_new(o);
-	open_store(fs, o);
+	open_store(fs, &ss, o);
 	se = fuse_session_new(args, &dynfs_ops, sizeof(dynfs_ops), fs);
 	if (!se)
 		die("bad FUSE options (see dynfs --help)");
@@ -618,7 +594,7 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 		die("cannot start the invalidation thread");
 	if (changes_start(fs) < 0)
 		die("cannot start the _changes thread");
-	if (!o->readonly && ttl_start(fs->db, &ttl) < 0)
+	if (session_start(&ss) < 0)
 		die("cannot start the TTL sweeper");
 	sn.fs = fs;
 	if (pthread_create(&sn.thread, NULL, snap_main, &sn) != 0)
@@ -637,7 +613,7 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	}
 
 	api_free(api); /* finishes the requests in flight */
-	ttl_stop(ttl);
+	session_stop(&ss);
 	changes_stop(fs);
 	sn.stop = 1;
 	pthread_kill(sn.thread, SIGUSR1);
@@ -648,9 +624,8 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	fuse_remove_signal_handlers(se);
 	fuse_session_destroy(se);
 	fs->se = NULL;
-	feed_seqfile_close(db_feed(fs->db));
 	err_clear(&err);
-	if (store_close(fs->store, &err) < 0) {
+	if (session_close(&ss, &err) < 0) {
 		fsx_log(fs, "closing the store failed: %s", err.code ? err.msg : "error");
 		rc = rc ? rc : 1;
 	} else if (sig) {

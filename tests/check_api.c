@@ -17,6 +17,7 @@
 #include "api.h"
 #include "db.h"
 #include "expr.h"
+#include "ttl.h"
 
 static db_t *adb;
 static api_t *api;
@@ -72,7 +73,10 @@ static json_t *call(const char *op, const char *fmt, ...)
 	for (p = body; *p; p++)
 		if (*p == '\'')
 			*p = '"';
-	snprintf(target, sizeof(target), "DynamoDB_20120810.%s", op);
+	if (strchr(op, '.')) /* a full target: DynamoDBStreams_20120810.Op */
+		snprintf(target, sizeof(target), "%s", op);
+	else
+		snprintf(target, sizeof(target), "DynamoDB_20120810.%s", op);
 	ck_assert_int_eq(api_handle(api, target, body, strlen(body), &resp), 0);
 	free(body);
 	json_decref(R.j);
@@ -579,6 +583,18 @@ START_TEST(test_ttl_tags_limits)
 	   "'AttributeName':'exp'}}");
 	OK("DescribeTimeToLive", "{'TableName':'quiz-stats'}");
 	ck_assert_str_eq(at("TimeToLiveDescription.AttributeName"), "\"exp\"");
+	{ /* the engine's TTL attribute, which the sweeper and _schema.json use */
+		char attr[DB_ATTR_NAME_MAX + 1];
+		table_t *t;
+
+		ck_assert_int_eq(db_table_open(adb, "quiz-stats", &t), 0);
+		tbl_ttl_attribute(t, attr, sizeof(attr));
+		tbl_close(t);
+		ck_assert_str_eq(attr, "exp");
+	}
+	FAILS("ValidationException", "UpdateTimeToLive", "{'TableName':'quiz-stats',"
+	      "'TimeToLiveSpecification':{'Enabled':true,'AttributeName':'exp'}}");
+	ck_assert_str_eq(at("message"), "\"TimeToLive is already enabled\"");
 	OK("TagResource", "{'ResourceArn':'arn:aws:dynamodb:ddblocal:000000000000:table/quiz-stats',"
 	   "'Tags':[{'Key':'team','Value':'hedy'}]}");
 	OK("ListTagsOfResource", "{'ResourceArn':'arn:aws:dynamodb:ddblocal:000000000000:table/"
@@ -591,6 +607,60 @@ START_TEST(test_ttl_tags_limits)
 	ck_assert_str_eq(at("Tags"), "[]");
 	OK("DescribeLimits", "{}");
 	OK("DescribeEndpoints", "{}");
+}
+END_TEST
+
+/* ---- DynamoDB Streams ---- */
+
+#define STREAMS "DynamoDBStreams_20120810."
+
+/* A string member of R.j at path, copied into buf. */
+static void str_at(const char *path, char *buf, size_t size)
+{
+	const char *s = at(path);
+
+	ck_assert_msg(s[0] == '"', "%s: %s", path, R.body);
+	snprintf(buf, size, "%.*s", (int)strlen(s) - 2, s + 1);
+}
+
+START_TEST(test_streams_records)
+{
+	char arn[512], shard[128], it[1024];
+
+	OK("CreateTable", "{'TableName':'ss1','KeySchema':[{'AttributeName':'id','KeyType':'HASH'}],"
+	   "'AttributeDefinitions':[{'AttributeName':'id','AttributeType':'S'}],"
+	   "'BillingMode':'PAY_PER_REQUEST','StreamSpecification':{'StreamEnabled':true,"
+	   "'StreamViewType':'NEW_AND_OLD_IMAGES'}}");
+	str_at("TableDescription.LatestStreamArn", arn, sizeof(arn));
+	ck_assert(strstr(arn, ":table/ss1/stream/"));
+	FAILS("ValidationException", "UpdateTable", "{'TableName':'ss1','StreamSpecification':"
+	      "{'StreamEnabled':true}}");
+	OK("PutItem", "{'TableName':'ss1','Item':{'id':{'S':'a'},'v':{'N':'1'}}}");
+	OK("PutItem", "{'TableName':'ss1','Item':{'id':{'S':'a'},'v':{'N':'2'}}}");
+	OK("DeleteItem", "{'TableName':'ss1','Key':{'id':{'S':'a'}}}");
+	OK(STREAMS "ListStreams", "{}");
+	ck_assert_str_eq(at("Streams.0.TableName"), "\"ss1\"");
+	OK(STREAMS "DescribeStream", "{'StreamArn':'%s'}", arn);
+	str_at("StreamDescription.Shards.0.ShardId", shard, sizeof(shard));
+	FAILS("ResourceNotFoundException", STREAMS "GetShardIterator",
+	      "{'StreamArn':'%s','ShardId':'shardId-x','ShardIteratorType':'TRIM_HORIZON'}", arn);
+	OK(STREAMS "GetShardIterator",
+	   "{'StreamArn':'%s','ShardId':'%s','ShardIteratorType':'TRIM_HORIZON'}", arn, shard);
+	str_at("ShardIterator", it, sizeof(it));
+	OK(STREAMS "GetRecords", "{'ShardIterator':'%s'}", it);
+	ck_assert_str_eq(at("Records.0.eventName"), "\"INSERT\"");
+	ck_assert_str_eq(at("Records.0.dynamodb.NewImage"),
+			 "{\"id\":{\"S\":\"a\"},\"v\":{\"N\":\"1\"}}");
+	ck_assert_str_eq(at("Records.0.dynamodb.OldImage"), "(missing)");
+	ck_assert_str_eq(at("Records.1.eventName"), "\"MODIFY\"");
+	ck_assert_str_eq(at("Records.1.dynamodb.OldImage.v"), "{\"N\":\"1\"}");
+	ck_assert_str_eq(at("Records.2.eventName"), "\"REMOVE\"");
+	ck_assert_str_eq(at("Records.2.dynamodb.NewImage"), "(missing)");
+	ck_assert_str_eq(at("Records.3"), "(missing)");
+	ck_assert_str_ne(at("NextShardIterator"), "(missing)");
+	FAILS("ValidationException", STREAMS "GetRecords", "{'ShardIterator':'nonsense'}");
+	FAILS("ExpiredIteratorException", STREAMS "GetRecords",
+	      "{'ShardIterator':'dynfs1:1:1000:%s'}", arn);
 }
 END_TEST
 
@@ -655,6 +725,7 @@ Suite *api_suite(void)
 	tcase_add_test(tc, test_transactions);
 	tcase_add_test(tc, test_legacy_parameters);
 	tcase_add_test(tc, test_ttl_tags_limits);
+	tcase_add_test(tc, test_streams_records);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("expr_key_condition");
 	tcase_add_test(tc, test_expr_key_condition);

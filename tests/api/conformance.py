@@ -27,14 +27,20 @@ CREDS = Credentials('AKIDCONFORMANCE', 'conformance-secret')
 IGNORE = {'CreationDateTime', 'TableArn', 'IndexArn', 'TableId', 'LastUpdateToPayPerRequestDateTime',
           'LastIncreaseDateTime', 'LastDecreaseDateTime', 'NumberOfDecreasesToday',
           'IndexSizeBytes', 'TableSizeBytes', 'TableClassSummary', 'DeletionProtectionEnabled',
-          'WarmThroughput', 'OnDemandThroughput', 'StreamSpecification', 'LatestStreamArn',
-          'LatestStreamLabel', 'TableThroughputModeSummary'}
+          'WarmThroughput', 'OnDemandThroughput', 'LatestStreamArn',
+          'LatestStreamLabel', 'TableThroughputModeSummary',
+          # Streams: names and positions each implementation picks
+          'StreamArn', 'StreamLabel', 'ShardId', 'ShardIterator', 'NextShardIterator',
+          'SequenceNumber', 'StartingSequenceNumber', 'EndingSequenceNumber', 'eventID',
+          'ApproximateCreationDateTime', 'CreationRequestDateTime', 'LastEvaluatedStreamArn',
+          'awsRegion'}
+STREAMS_OPS = {'ListStreams', 'DescribeStream', 'GetShardIterator', 'GetRecords'}
 
 
 def call(url, op, body):
     data = json.dumps(body).encode()
     req = AWSRequest(method='POST', url=url + '/', data=data, headers={
-        'X-Amz-Target': 'DynamoDB_20120810.' + op,
+        'X-Amz-Target': ('DynamoDBStreams_20120810.' if op in STREAMS_OPS else 'DynamoDB_20120810.') + op,
         'Content-Type': 'application/x-amz-json-1.0'})
     SigV4Auth(CREDS, 'dynamodb', 'us-east-1').add_auth(req)
     r = urllib.request.Request(url + '/', data=data, headers=dict(req.headers.items()), method='POST')
@@ -296,6 +302,9 @@ def sequences(seed):
                        'AttributeUpdates': {'v': {'Action': 'ADD', 'Value': {'N': '5'}}, 'x': {'Value': {'S': 'y'}}}})
     add('UpdateItem', {'TableName': T, 'Key': item(username='old'), 'ReturnValues': 'ALL_NEW',
                        'AttributeUpdates': {'x': {'Action': 'DELETE'}}})
+    for _ in range(2):  # legacy ADD of a list appends (Hedy's DynamoAddToList relies on it)
+        add('UpdateItem', {'TableName': T, 'Key': item(username='old'), 'ReturnValues': 'UPDATED_NEW',
+                           'AttributeUpdates': {'lst': {'Action': 'ADD', 'Value': {'L': [{'N': '1'}, {'S': 'a'}]}}}})
     add('Query', {'TableName': Q, 'KeyConditions': {'id#level': {'ComparisonOperator': 'EQ', 'AttributeValueList': [{'S': 'felienne#3'}]},
                                                     'week': {'ComparisonOperator': 'BEGINS_WITH', 'AttributeValueList': [{'S': '2022-2'}]}},
                   'QueryFilter': {'finished': {'ComparisonOperator': 'EQ', 'AttributeValueList': [{'N': '1'}]}},
@@ -306,6 +315,69 @@ def sequences(seed):
     add('Query', {'TableName': Q, 'KeyConditions': {'id#level': {'ComparisonOperator': 'EQ', 'AttributeValueList': [{'S': 'x'}]}},
                   'KeyConditionExpression': '#k = :k', 'ExpressionAttributeNames': K,
                   'ExpressionAttributeValues': {':k': {'S': 'x'}}})
+    # Streams over the change feed (bodies that name a stream, shard or
+    # iterator are functions of what that implementation answered before)
+    S = 'conf-stream'
+    add('CreateTable', {'TableName': S, 'BillingMode': 'PAY_PER_REQUEST',
+                        'KeySchema': [{'AttributeName': 'id', 'KeyType': 'HASH'}],
+                        'AttributeDefinitions': [{'AttributeName': 'id', 'AttributeType': 'S'}],
+                        'StreamSpecification': {'StreamEnabled': True, 'StreamViewType': 'NEW_AND_OLD_IMAGES'}})
+    add('CreateTable', {'TableName': 'conf-stream-bad', 'BillingMode': 'PAY_PER_REQUEST',
+                        'KeySchema': [{'AttributeName': 'id', 'KeyType': 'HASH'}],
+                        'AttributeDefinitions': [{'AttributeName': 'id', 'AttributeType': 'S'}],
+                        'StreamSpecification': {'StreamEnabled': True}})
+    add('CreateTable', {'TableName': 'conf-stream-bad', 'BillingMode': 'PAY_PER_REQUEST',
+                        'KeySchema': [{'AttributeName': 'id', 'KeyType': 'HASH'}],
+                        'AttributeDefinitions': [{'AttributeName': 'id', 'AttributeType': 'S'}],
+                        'StreamSpecification': {'StreamEnabled': True, 'StreamViewType': 'ALL'}})
+    add('DescribeTable', {'TableName': S})
+    add('UpdateTable', {'TableName': S, 'StreamSpecification': {'StreamEnabled': True, 'StreamViewType': 'KEYS_ONLY'}})
+    add('ListStreams', {'TableName': S})
+    arn = lambda c: c['DescribeTable']['Table']['LatestStreamArn']
+    add('DescribeStream', lambda c: {'StreamArn': arn(c)})
+    shard = lambda c: c['DescribeStream']['StreamDescription']['Shards'][0]['ShardId']
+    add('GetShardIterator', lambda c: {'StreamArn': arn(c), 'ShardId': shard(c), 'ShardIteratorType': 'LATEST'})
+    add('GetShardIterator', lambda c: {'StreamArn': arn(c), 'ShardId': shard(c), 'ShardIteratorType': 'BOGUS'})
+    add('GetShardIterator', lambda c: {'StreamArn': arn(c), 'ShardId': shard(c),
+                                       'ShardIteratorType': 'AT_SEQUENCE_NUMBER'})
+    add('PutItem', {'TableName': S, 'Item': item(id='a', v=1, tags={'SS': ['x', 'y']})})
+    add('PutItem', {'TableName': S, 'Item': item(id='a', v=1, tags={'SS': ['x', 'y']})})
+    add('UpdateItem', {'TableName': S, 'Key': item(id='a'), 'UpdateExpression': 'SET v = v + :one',
+                       'ExpressionAttributeValues': {':one': {'N': '1'}}})
+    add('PutItem', {'TableName': S, 'Item': item(id='b', doc={'k': [1, 'two', None]})})
+    add('DeleteItem', {'TableName': S, 'Key': item(id='a')})
+    add('TransactWriteItems', {'TransactItems': [{'Put': {'TableName': S, 'Item': item(id='t1')}},
+                                                 {'Delete': {'TableName': S, 'Key': item(id='b')}}]})
+    add('GetShardIterator', lambda c: {'StreamArn': arn(c), 'ShardId': shard(c), 'ShardIteratorType': 'TRIM_HORIZON'})
+    add('GetRecords', lambda c: {'ShardIterator': c['GetShardIterator']['ShardIterator'], 'Limit': 3})
+    add('GetRecords', lambda c: {'ShardIterator': c['GetRecords']['NextShardIterator']})
+    add('GetRecords', lambda c: {'ShardIterator': c['GetRecords']['NextShardIterator']})
+    add('GetShardIterator', lambda c: {'StreamArn': arn(c), 'ShardId': shard(c), 'ShardIteratorType': 'TRIM_HORIZON'})
+    add('GetRecords', lambda c: {'ShardIterator': c['GetShardIterator']['ShardIterator'], 'Limit': 0})
+    add('GetRecords', {'ShardIterator': 'not-an-iterator-' + 'x' * 40})
+    add('UpdateTable', {'TableName': S, 'StreamSpecification': {'StreamEnabled': False}})
+    add('DescribeStream', lambda c: {'StreamArn': arn(c)})
+    add('DescribeTable', {'TableName': S})
+    add('UpdateTable', {'TableName': S, 'StreamSpecification': {'StreamEnabled': False}})
+    add('UpdateTable', {'TableName': S, 'StreamSpecification': {'StreamEnabled': True, 'StreamViewType': 'KEYS_ONLY'}})
+    add('DescribeStream', lambda c: {'StreamArn': c['UpdateTable']['TableDescription']['LatestStreamArn']})
+    add('PutItem', {'TableName': S, 'Item': item(id='k', v=5)})
+    add('GetShardIterator', lambda c: {'StreamArn': c['DescribeStream']['StreamDescription']['StreamArn'],
+                                       'ShardId': shard(c), 'ShardIteratorType': 'TRIM_HORIZON'})
+    add('GetRecords', lambda c: {'ShardIterator': c['GetShardIterator']['ShardIterator']})
+    add('DescribeStream', {'StreamArn': 'arn:aws:dynamodb:ddblocal:000000000000:table/conf-nope/stream/2020-01-01T00:00:00.000'})
+    add('DeleteTable', {'TableName': S})
+    add('DeleteTable', {'TableName': 'conf-stream-bad'})  # DynamoDB Local accepted it (#3 above)
+    # TTL: the engine's attribute
+    add('UpdateTimeToLive', {'TableName': Q, 'TimeToLiveSpecification': {'Enabled': False, 'AttributeName': 'exp'}})
+    add('UpdateTimeToLive', {'TableName': Q, 'TimeToLiveSpecification': {'Enabled': True, 'AttributeName': ''}})
+    add('UpdateTimeToLive', {'TableName': 'conf-nope', 'TimeToLiveSpecification': {'Enabled': True, 'AttributeName': 'exp'}})
+    add('UpdateTimeToLive', {'TableName': Q, 'TimeToLiveSpecification': {'Enabled': True, 'AttributeName': 'exp'}})
+    add('UpdateTimeToLive', {'TableName': Q, 'TimeToLiveSpecification': {'Enabled': True, 'AttributeName': 'exp'}})
+    add('UpdateTimeToLive', {'TableName': Q, 'TimeToLiveSpecification': {'Enabled': True, 'AttributeName': 'other'}})
+    add('DescribeTimeToLive', {'TableName': Q})
+    add('UpdateTimeToLive', {'TableName': Q, 'TimeToLiveSpecification': {'Enabled': False, 'AttributeName': 'exp'}})
+    add('DescribeTimeToLive', {'TableName': Q})
     # TTL, index changes, cleanup
     add('DescribeTimeToLive', {'TableName': T})
     add('UpdateTimeToLive', {'TableName': T, 'TimeToLiveSpecification': {'Enabled': True, 'AttributeName': 'exp'}})
@@ -326,11 +398,18 @@ def main():
     out = open(os.environ.get('CONFORMANCE_OUT', '/dev/stderr'), 'w')
     seq = sequences(int(os.environ.get('CONFORMANCE_SEED', '1')))
     agree = {n: [0, 0, 0] for n, _ in eps[1:]}
-    for i, (op, body) in enumerate(seq):
-        asked = body.get('ReturnConsumedCapacity', 'NONE') != 'NONE'
+    last = {n: {} for n, _ in eps}   # per implementation: its last answer to each operation
+    for i, (op, body0) in enumerate(seq):
         res = {}
         for name, url in eps:
+            try:
+                body = body0(last[name]) if callable(body0) else body0
+            except (KeyError, IndexError, TypeError):
+                body = {}  # an earlier answer lacked what this request names
+            asked = body.get('ReturnConsumedCapacity', 'NONE') != 'NONE'
             st, r = call(url, op, body)
+            if st == 200:
+                last[name][op] = r
             res[name] = (st, norm(op, body, r, asked))
         mine_st, (mine, mine_msg) = res[eps[0][0]]
         for name, _ in eps[1:]:

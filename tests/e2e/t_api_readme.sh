@@ -1,8 +1,9 @@
 # t_api_readme.sh - the commands of README.md's "Use it as your local
-# DynamoDB" section, run as shown (its ```bash block, then its ```python
-# block), on a free port instead of 8000 and in a temp dir: the AWS CLI
+# DynamoDB" section, run as shown (its ```bash block, then its two ```python
+# blocks), on a free port instead of 8000 and in a temp dir: the AWS CLI
 # creates a table and writes and reads an item, boto3 writes and reads
-# another, and each read prints what the README says it would.
+# another, then enables a stream, updates it and reads the stream record;
+# each read prints what the README says it would.
 
 source ./api_lib.sh
 REPO=$(cd ../.. && pwd)
@@ -14,10 +15,10 @@ readme, out, port = sys.argv[1:]
 text = open(readme).read()
 sec = text.split('## Use it as your local DynamoDB', 1)[1].split('\n## ', 1)[0]
 blocks = re.findall(r'```(bash|python)\n(.*?)```', sec, re.S)
-assert [b[0] for b in blocks] == ['bash', 'python'], [b[0] for b in blocks]
-for lang, body in blocks:
+assert [b[0] for b in blocks] == ['bash', 'python', 'python'], [b[0] for b in blocks]
+for i, (lang, body) in enumerate(blocks):
     body = body.replace('127.0.0.1:8000', '127.0.0.1:' + port)
-    open('%s/readme.%s' % (out, 'sh' if lang == 'bash' else 'py'), 'w').write(body)
+    open('%s/readme%s.%s' % (out, i if i > 1 else '', 'sh' if lang == 'bash' else 'py'), 'w').write(body)
 PYEOF
 [ -s "$T/readme.sh" ] || { fail "no blocks found in README.md"; done_test; }
 mkdir -p build && ln -s "$DYNFS" build/dynfs
@@ -32,6 +33,8 @@ grep -q '"hedy@hedy.org"' "$T/out" || fail "get-item did not print hedy's item: 
 expect_ok "README python block" $PY "$T/readme.py"
 expect_eq "boto3 output" "$(cat "$T/out")" \
 	"{'email': 'f@hedy.org', 'level': Decimal('18'), 'username': 'felienne'}"
+expect_ok "README streams block" $PY "$T/readme2.py"
+expect_eq "stream output" "$(cat "$T/out")" "MODIFY {'N': '19'}"
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
 expect_eq "dynfs serve exit status" "$?" "0"
