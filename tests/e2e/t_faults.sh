@@ -30,7 +30,12 @@ F=$T/faults
 faults() { printf '%s\n' "$@" >"$F"; }
 errors_mark() { ERR_AT=$(wc -l <"$MNT/_errors"); }
 new_errors() { tail -n +$((ERR_AT + 1)) "$MNT/_errors"; }
-fmount() { LD_PRELOAD=$SHIM DYNFS_FAULT_DIR=$STORE DYNFS_FAULTS=$F mount_store "$@"; }
+# (An ASan build wants its runtime first among the loaded libraries; the
+# shim only forwards to the next definition, so its place is harmless.)
+fmount() {
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		LD_PRELOAD=$SHIM DYNFS_FAULT_DIR=$STORE DYNFS_FAULTS=$F mount_store "$@"
+}
 crash() {
 	kill -9 "$DYNFS_PID" 2>/dev/null
 	wait "$DYNFS_PID" 2>/dev/null
