@@ -53,12 +53,14 @@ static void names(const char *name, size_t len, enum val_type t, bool json)
 		CHECK(v.type == t);
 		n = name_make(&v, json, buf);
 		CHECK(n > 0);
-		/* the canonical name maps to itself, by both decoders */
-		CHECK(name_parse_alias(buf, (size_t)n, t, json, &w, &why) == 0);
-		CHECK(val_equal(&v, &w));
-		CHECK(name_make(&w, json, buf2) == n && !memcmp(buf, buf2, (size_t)n));
-		val_free(&w);
+		/* the canonical name maps to itself, by both decoders -- unless
+		 * it is a shortened one (a key whose escaped name passes 255
+		 * bytes: "~~" and a hash), which only name_parse reads */
 		if (n <= NAME_LEN_MAX && !strstr(buf, "~~")) {
+			CHECK(name_parse_alias(buf, (size_t)n, t, json, &w, &why) == 0);
+			CHECK(val_equal(&v, &w));
+			CHECK(name_make(&w, json, buf2) == n && !memcmp(buf, buf2, (size_t)n));
+			val_free(&w);
 			CHECK(name_parse(buf, (size_t)n, t, json, &k) == 0);
 			CHECK(k.kind == NAME_FULL && val_equal(&k.key, &v));
 			name_key_free(&k);
