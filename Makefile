@@ -24,6 +24,7 @@ endif
 ENGINE_SRC := $(sort $(wildcard engine/*.c))
 FS_SRC	   := $(sort $(wildcard fs/*.c))
 API_SRC	   := $(sort $(wildcard api/*.c))
+SIGV4_SRC  := $(sort $(wildcard sigv4/*.c))
 TEST_SRC   := $(sort $(wildcard tests/check_*.c))
 FIX_SRC    := $(sort $(wildcard tests/fix_*.c))
 SUITES	   := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(TEST_SRC)))
@@ -31,6 +32,7 @@ SUITES	   := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(TEST
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ	   := $(FS_SRC:%.c=$(BUILD)/%.o)
 API_OBJ	   := $(API_SRC:%.c=$(BUILD)/%.o)
+SIGV4_OBJ  := $(SIGV4_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o) $(FIX_SRC:%.c=$(BUILD)/%.o)
 FS_LIB_OBJ := $(filter-out $(BUILD)/fs/main.o,$(FS_OBJ))
 
@@ -48,14 +50,20 @@ $(BUILD)/libfs.a: $(FS_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^ $(if $(FS_LIB_OBJ),,)
 
-# The API front end (api/) sees only the engine's headers.
-$(API_OBJ) $(BUILD)/fs/main.o: CPPFLAGS += -Iengine
+# The API front end (api/) sees only the engine's headers, and SigV4's.
+$(API_OBJ) $(BUILD)/fs/main.o: CPPFLAGS += -Iengine -Isigv4
+
+# SigV4 (sigv4/): signing and verifying, one implementation for api/ and remote/.
+$(BUILD)/libsigv4.a: $(SIGV4_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
 $(BUILD)/libapi.a: $(API_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/dynfs: $(BUILD)/fs/main.o $(BUILD)/libfs.a $(BUILD)/libapi.a $(BUILD)/libengine.a
+$(BUILD)/dynfs: $(BUILD)/fs/main.o $(BUILD)/libfs.a $(BUILD)/libapi.a $(BUILD)/libengine.a \
+		$(BUILD)/libsigv4.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The unit test runner: one Check suite per tests/check_<module>.c, each
@@ -68,9 +76,10 @@ $(BUILD)/tests/suites.h: $(TEST_SRC) Makefile
 
 $(BUILD)/tests/check_main.o: $(BUILD)/tests/suites.h
 $(BUILD)/tests/check_main.o: CPPFLAGS += -I$(BUILD)/tests
-$(TEST_OBJ): CPPFLAGS += $(shell pkg-config --cflags check) -Iengine -Ifs -Iapi
+$(TEST_OBJ): CPPFLAGS += $(shell pkg-config --cflags check) -Iengine -Ifs -Iapi -Isigv4
 
-$(BUILD)/check_all: $(TEST_OBJ) $(BUILD)/libfs.a $(BUILD)/libapi.a $(BUILD)/libengine.a
+$(BUILD)/check_all: $(TEST_OBJ) $(BUILD)/libfs.a $(BUILD)/libapi.a $(BUILD)/libengine.a \
+		$(BUILD)/libsigv4.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs check) $(LDLIBS)
 
 check: unit
@@ -113,11 +122,12 @@ install: $(BUILD)/dynfs
 	install -Dm644 docs/dynfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/dynfs.1
 
 format:
-	clang-format -i engine/*.[ch] fs/*.[ch] api/*.[ch] tests/*.c
+	clang-format -i engine/*.[ch] fs/*.[ch] api/*.[ch] sigv4/*.[ch] tests/*.c
 
 clean:
 	rm -rf build
 
 .PHONY: all check unit e2e test conformance memcheck bench fuzz compdb install format clean
 
--include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(API_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(API_OBJ:.o=.d) $(SIGV4_OBJ:.o=.d) \
+	$(TEST_OBJ:.o=.d)
