@@ -3,7 +3,7 @@
 # separate build directory); `make bench`, `make fuzz`, `make compdb`.
 
 CC	?= cc
-PKGS	:= fuse3 jansson libmicrohttpd libcrypto
+PKGS	:= fuse3 jansson libmicrohttpd libcrypto libcurl
 PREFIX	?= /usr/local
 
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -25,6 +25,7 @@ ENGINE_SRC := $(sort $(wildcard engine/*.c))
 FS_SRC	   := $(sort $(wildcard fs/*.c))
 API_SRC	   := $(sort $(wildcard api/*.c))
 SIGV4_SRC  := $(sort $(wildcard sigv4/*.c))
+REMOTE_SRC := $(sort $(wildcard remote/*.c))
 TEST_SRC   := $(sort $(wildcard tests/check_*.c))
 FIX_SRC    := $(sort $(wildcard tests/fix_*.c))
 SUITES	   := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(TEST_SRC)))
@@ -33,6 +34,7 @@ ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ	   := $(FS_SRC:%.c=$(BUILD)/%.o)
 API_OBJ	   := $(API_SRC:%.c=$(BUILD)/%.o)
 SIGV4_OBJ  := $(SIGV4_SRC:%.c=$(BUILD)/%.o)
+REMOTE_OBJ := $(REMOTE_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o) $(FIX_SRC:%.c=$(BUILD)/%.o)
 FS_LIB_OBJ := $(filter-out $(BUILD)/fs/main.o,$(FS_OBJ))
 
@@ -58,6 +60,14 @@ $(BUILD)/libsigv4.a: $(SIGV4_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The DynamoDB client (remote/): libcurl, SigV4, the engine's codec,
+# expressions and schemas; no FUSE.
+$(REMOTE_OBJ): CPPFLAGS += -Iengine -Isigv4
+
+$(BUILD)/libremote.a: $(REMOTE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(BUILD)/libapi.a: $(API_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -76,11 +86,22 @@ $(BUILD)/tests/suites.h: $(TEST_SRC) Makefile
 
 $(BUILD)/tests/check_main.o: $(BUILD)/tests/suites.h
 $(BUILD)/tests/check_main.o: CPPFLAGS += -I$(BUILD)/tests
-$(TEST_OBJ): CPPFLAGS += $(shell pkg-config --cflags check) -Iengine -Ifs -Iapi -Isigv4
+$(TEST_OBJ): CPPFLAGS += $(shell pkg-config --cflags check) -Iengine -Ifs -Iapi -Isigv4 -Iremote
 
-$(BUILD)/check_all: $(TEST_OBJ) $(BUILD)/libfs.a $(BUILD)/libapi.a $(BUILD)/libengine.a \
-		$(BUILD)/libsigv4.a
+$(BUILD)/check_all: $(TEST_OBJ) $(BUILD)/libfs.a $(BUILD)/libapi.a $(BUILD)/libremote.a \
+		$(BUILD)/libengine.a $(BUILD)/libsigv4.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs check) $(LDLIBS)
+
+# The remote client's driver for tests/remote/run (real servers, fault proxy).
+$(BUILD)/tests/remote/driver.o: CPPFLAGS += -Iengine -Isigv4 -Iremote
+
+$(BUILD)/remote_driver: $(BUILD)/tests/remote/driver.o $(BUILD)/libremote.a $(BUILD)/libengine.a \
+		$(BUILD)/libsigv4.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The remote client against dynfs serve, dynalite (if installed) and the fault proxy.
+remote: $(BUILD)/dynfs $(BUILD)/remote_driver
+	tests/remote/run $(abspath $(BUILD))
 
 check: unit
 # Sanitizers slow the randomized suites down several times.
@@ -122,12 +143,12 @@ install: $(BUILD)/dynfs
 	install -Dm644 docs/dynfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/dynfs.1
 
 format:
-	clang-format -i engine/*.[ch] fs/*.[ch] api/*.[ch] sigv4/*.[ch] tests/*.c
+	clang-format -i engine/*.[ch] fs/*.[ch] api/*.[ch] sigv4/*.[ch] remote/*.[ch] tests/*.c
 
 clean:
 	rm -rf build
 
-.PHONY: all check unit e2e test conformance memcheck bench fuzz compdb install format clean
+.PHONY: all check unit e2e test remote conformance memcheck bench fuzz compdb install format clean
 
--include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(API_OBJ:.o=.d) $(SIGV4_OBJ:.o=.d) \
-	$(TEST_OBJ:.o=.d)
+-include $(BUILD)/tests/remote/driver.d $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(API_OBJ:.o=.d) $(SIGV4_OBJ:.o=.d) \
+	$(REMOTE_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
