@@ -222,6 +222,38 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* The request body, read by libcurl through a callback that cannot rewind. */
+struct upload {
+	const char *p; /* body */
+	size_t len;    /* bytes */
+	size_t off;    /* sent so far */
+};
+
+static size_t on_read(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct upload *u = arg;
+	size_t n = size * nmemb;
+
+	if (n > u->len - u->off)
+		n = u->len - u->off;
+	memcpy(buf, u->p + u->off, n);
+	u->off += n;
+	return n;
+}
+
+/*
+ * libcurl silently sends a request again on a fresh connection when a
+ * reused keep-alive connection dies before any answer byte, which would
+ * repeat a non-idempotent write behind the retry policy's back (the fault
+ * proxy's drop-after shows it: a conditional put applied, then applied
+ * again and "failed").  Refusing to rewind turns that into an error
+ * (CURLE_SEND_FAIL_REWIND) that the policy sees.
+ */
+static int on_seek(void *arg, curl_off_t off, int origin)
+{
+	return CURL_SEEKFUNC_CANTSEEK;
+}
+
 static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op,
 		   const char *body, size_t len, long *status, bool *sent, struct resp *r)
 {
@@ -232,6 +264,7 @@ static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op
 	const char *values[5];
 	struct sigv4_req sr;
 	struct curl_slist *hl = NULL;
+	struct upload u = {body, len, 0};
 	curl_off_t up = 0;
 	CURLcode cc;
 	int rc;
@@ -271,7 +304,9 @@ static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, c->endpoint);
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(h, CURLOPT_READDATA, &u);
+	curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->o.timeout_ms);
@@ -359,6 +394,10 @@ int rmt_call_ex(rmt_t *c, const char *op, const char *body, size_t len, bool ide
 		else if (status >= 500)
 			count(c, &c->stats.server_err);
 		v = rmt_classify(status, sent, etype, idempotent);
+		if (c->debug)
+			fprintf(stderr, "remote: %s attempt %d: status %ld%s %s -> %s\n", op, n + 1,
+				status, sent ? "" : " (not sent)", etype,
+				v == RMT_DONE ? "done" : v == RMT_RETRY ? "retry" : "refresh");
 		if (v == RMT_DONE || (v == RMT_REFRESH && refreshed) || n + 1 >= c->o.max_attempts) {
 			if (status == 200) {
 				*resp = r.p ? r.p : strdup("{}");
@@ -448,6 +487,7 @@ int rmt_open(const struct rmt_opts *o, rmt_t **out, struct dyn_err *err)
 		goto fail;
 	}
 	c->chain.profile = c->profile;
+	c->debug = getenv("DYNFS_REMOTE_DEBUG") != NULL;
 	c->chain.timeout_ms = 1000;
 	rc = rmt_region_resolve(o ? o->region : NULL, prof, &c->region);
 	if (rc == -ENOENT)

@@ -83,6 +83,7 @@ struct rmt {
 	struct rmt_chain chain;	  /* how to refresh credentials */
 	char *profile;		  /* chain.profile points here (owned) */
 	bool dummy;		  /* dummy credentials for a local endpoint */
+	bool debug;		  /* DYNFS_REMOTE_DEBUG: each attempt to stderr */
 	pthread_mutex_t lock;	  /* protects creds, pool, stats */
 	struct rmt_creds creds;	  /* current credentials */
 	struct rmt_conn *pool;	  /* idle connections */
