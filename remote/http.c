@@ -507,9 +507,12 @@ int rmt_open(const struct rmt_opts *o, rmt_t **out, struct dyn_err *err)
 		if (rc < 0)
 			goto fail;
 	}
-	/* A plain-http endpoint is a local service: no instance metadata, and
-	 * dummy credentials when the chain has none. */
-	c->chain.instance = strncmp(c->endpoint, "http://", 7) != 0;
+	/* A plain-http endpoint is a local service: no instance metadata
+	 * (unless its endpoint is configured explicitly), and dummy
+	 * credentials when the chain has none. */
+	c->chain.instance = strncmp(c->endpoint, "http://", 7) != 0 ||
+			    getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT") ||
+			    getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 	rc = rmt_creds_resolve(&c->chain, &c->creds, err);
 	if (rc == -ENOENT && !c->chain.instance) {
 		memset(&c->creds, 0, sizeof(c->creds));
