@@ -111,7 +111,7 @@ unit: $(BUILD)/check_all
 e2e: $(BUILD)/dynfs
 	DYNFS=$(abspath $(BUILD)/dynfs) tests/e2e/run
 
-test: unit e2e
+test: unit e2e remote
 
 # The API against DynamoDB Local and dynalite (tests/api/run; needs root
 # for a private network namespace, and scripts/setup-api's npm packages).

@@ -514,7 +514,7 @@ int rmt_open(const struct rmt_opts *o, rmt_t **out, struct dyn_err *err)
 			    getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT") ||
 			    getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 	rc = rmt_creds_resolve(&c->chain, &c->creds, err);
-	if (rc == -ENOENT && !c->chain.instance) {
+	if (rc == -ENOENT && !strncmp(c->endpoint, "http://", 7)) {
 		memset(&c->creds, 0, sizeof(c->creds));
 		snprintf(c->creds.id, sizeof(c->creds.id), "dynfs");
 		snprintf(c->creds.secret, sizeof(c->creds.secret), "dynfs");
@@ -561,4 +561,24 @@ void rmt_get_stats(rmt_t *c, struct rmt_stats *out)
 	pthread_mutex_lock(&c->lock);
 	*out = c->stats;
 	pthread_mutex_unlock(&c->lock);
+}
+
+const char *rmt_creds_source(rmt_t *c)
+{
+	static __thread char buf[32];
+
+	pthread_mutex_lock(&c->lock);
+	snprintf(buf, sizeof(buf), "%s", c->creds.source);
+	pthread_mutex_unlock(&c->lock);
+	return buf;
+}
+
+const char *rmt_creds_id(rmt_t *c)
+{
+	static __thread char buf[256];
+
+	pthread_mutex_lock(&c->lock);
+	snprintf(buf, sizeof(buf), "%s", c->creds.id);
+	pthread_mutex_unlock(&c->lock);
+	return buf;
 }

@@ -78,6 +78,11 @@ struct rmt_stats {
 	uint64_t unprocessed;  /* items/keys sent again after Unprocessed* */
 };
 void rmt_get_stats(rmt_t *c, struct rmt_stats *out);
+/* Where the current credentials came from ("env", "profile", "process",
+ * "ecs", "imds", "dummy") and their access key id, for messages (copied
+ * into a per-thread buffer: valid until the next call in this thread). */
+const char *rmt_creds_source(rmt_t *c);
+const char *rmt_creds_id(rmt_t *c);
 
 /*
  * One raw call: target is the operation ("GetItem"), body its JSON.

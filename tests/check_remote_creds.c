@@ -85,11 +85,13 @@ END_TEST
 /* ---- the chain, in a temporary HOME ---- */
 
 static char home[64];
+static char *saved_home; /* CK_FORK=no runs every suite in one process */
 
 static void chain_setup(void)
 {
 	char p[128];
 
+	saved_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
 	snprintf(home, sizeof(home), "/tmp/dynfs-creds-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(home));
 	snprintf(p, sizeof(p), "%s/.aws", home);
@@ -114,6 +116,16 @@ static void chain_teardown(void)
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", home);
 	ck_assert_int_eq(system(cmd), 0);
+	if (saved_home)
+		setenv("HOME", saved_home, 1);
+	else
+		unsetenv("HOME");
+	free(saved_home);
+	unsetenv("AWS_EC2_METADATA_DISABLED");
+	unsetenv("AWS_PROFILE");
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_DEFAULT_REGION");
+	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
 }
 
 static void write_home(const char *name, const char *text)

@@ -116,6 +116,13 @@ class Handler(BaseHTTPRequestHandler):
                 if op in ("DescribeTable", "CreateTable", "DeleteTable", "UpdateTable",
                           "ListTables") and fault in ("500-after", "drop-after"):
                     fault = "throttle"
+            # a real service does not say "expired" again to freshly
+            # refreshed credentials: the client refreshes once per call
+            if fault == "expired":
+                h = hash(body)
+                if h in self.server.expired_seen:
+                    fault = "throttle"
+                self.server.expired_seen.add(h)
         left = None
         if fault == "unprocessed":
             fbody, left = split_batch(body, op)
@@ -171,6 +178,7 @@ def main():
     srv.daemon_threads = True
     srv.upstream = upstream
     srv.rate = float(opt.get("--rate", "0.3"))
+    srv.expired_seen = set()
     srv.unprocessed = float(opt.get("--unprocessed", "0.5"))
     srv.rng = random.Random(int(opt.get("--seed", "1")))
     out = opt.get("--stats")
