@@ -22,8 +22,10 @@
  * Every call has at most o.max_attempts attempts.
  *
  * Locking: c->lock guards the pool, the credentials and the counters; a
- * call holds it only to take or give back a handle, to copy the
- * credentials and to count, never across I/O.
+ * call holds it to take or give back a handle, to copy the credentials
+ * and to count, never across a DynamoDB request.  A credential refresh
+ * (a file, a process, ECS or IMDS, 1 s timeouts) does run under it: the
+ * other calls need the fresh credentials anyway.
  */
 #include "remoteint.h"
 
