@@ -141,6 +141,7 @@ compdb:
 install: $(BUILD)/dynfs
 	install -Dm755 $(BUILD)/dynfs $(DESTDIR)$(PREFIX)/bin/dynfs
 	install -Dm644 docs/dynfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/dynfs.1
+	install -Dm644 schemas/hedy.json $(DESTDIR)$(PREFIX)/share/dynfs/hedy.json
 
 format:
 	clang-format -i engine/*.[ch] fs/*.[ch] api/*.[ch] sigv4/*.[ch] remote/*.[ch] tests/*.c

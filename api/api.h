@@ -37,7 +37,8 @@ struct api_opts {
 	const char *listen;	/* "HOST:PORT" ("127.0.0.1:8000" if NULL) */
 	const char *auth_file;	/* SigV4 keys file, or NULL: any key accepted */
 	unsigned threads;	/* worker threads (default 4) */
-	unsigned max_conns;	/* connection cap (default 512) */
+	unsigned max_conns;	/* connection cap (default 512; libmicrohttpd
+				 * splits it evenly among the threads) */
 	unsigned timeout_s;	/* idle connection timeout (default 60) */
 	api_error_fn on_error;	/* may be NULL */
 	void *ctx;		/* for on_error */

@@ -23,6 +23,7 @@
 static void usage(FILE *f)
 {
 	fputs("usage: dynfs serve STORE [--listen HOST:PORT] [--auth FILE] [--fsync always|batch|off]\n"
+	      "                   [--threads N] [--timeout S] [--max-connections N]\n"
 	      "\n"
 	      "Serve the store in directory STORE over DynamoDB's API (default listen\n"
 	      "address 127.0.0.1:8000) until SIGTERM or SIGINT; then close the store\n"
@@ -32,7 +33,9 @@ static void usage(FILE *f)
 	      "  --auth FILE         verify SigV4 signatures: FILE has one\n"
 	      "                      \"ACCESS_KEY_ID SECRET_ACCESS_KEY\" per line\n"
 	      "  --fsync MODE        journal sync policy, as -o fsync= for the mount\n"
-	      "  --threads N         worker threads (default 4)\n",
+	      "  --threads N         worker threads (default 4)\n"
+	      "  --timeout S         close a connection idle (or trickling) for S seconds (60)\n"
+	      "  --max-connections N refuse connections beyond N (512)\n",
 	      f);
 }
 
@@ -59,6 +62,7 @@ int api_serve_main(int argc, char **argv)
 	static const struct option lo[] = {
 		{"listen", required_argument, NULL, 'l'}, {"auth", required_argument, NULL, 'a'},
 		{"fsync", required_argument, NULL, 'f'},  {"threads", required_argument, NULL, 't'},
+		{"timeout", required_argument, NULL, 'T'}, {"max-connections", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
 	};
 	struct api_opts ao = {.listen = "127.0.0.1:8000", .on_error = log_error};
@@ -88,6 +92,12 @@ int api_serve_main(int argc, char **argv)
 			break;
 		case 't':
 			ao.threads = (unsigned)atoi(optarg);
+			break;
+		case 'T':
+			ao.timeout_s = (unsigned)atoi(optarg);
+			break;
+		case 'C':
+			ao.max_conns = (unsigned)atoi(optarg);
 			break;
 		case 'h':
 			usage(stdout);

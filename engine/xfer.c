@@ -1,7 +1,8 @@
 /*
  * xfer.c - import and export of whole streams, schema files, input files
  * (xfer.h; formats in docs/formats.md).  The per-value converters live in
- * xfer_ddb.c (DynamoDB JSON) and xfer_hedy.c (Hedy's dev_database.json);
+ * xfer_ddb.c (DynamoDB JSON) and xfer_hedy.c (Hedy's dev_database.json;
+ * the whole-file Hedy import is xfer_hedy_file.c, sharing xferint.h);
  * JSON Lines of document items go through the item codec directly.
  *
  * Nothing is read with a JSON library: envelopes are walked with the span
@@ -24,6 +25,7 @@
 
 #include "item.h"
 #include "num.h"
+#include "xferint.h"
 
 #define PROGRESS_EVERY 4096 /* items between progress callbacks */
 
@@ -136,7 +138,7 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
-static const struct table_schema *schemas_find(const struct xfer_schemas *s, const char *name)
+const struct table_schema *xfer_schemas_find(const struct xfer_schemas *s, const char *name)
 {
 	size_t i;
 
@@ -146,12 +148,7 @@ static const struct table_schema *schemas_find(const struct xfer_schemas *s, con
 	return NULL;
 }
 
-struct names {
-	char **v; /* collected names */
-	size_t n; /* used */
-};
-
-static int names_cb(void *ctx, const char *name)
+int xfer_names_add(void *ctx, const char *name)
 {
 	struct names *nm = ctx;
 	char **v = realloc(nm->v, (nm->n + 1) * sizeof(*v));
@@ -166,7 +163,7 @@ static int names_cb(void *ctx, const char *name)
 	return 0;
 }
 
-static void names_free(struct names *nm)
+void xfer_names_free(struct names *nm)
 {
 	size_t i;
 
@@ -187,9 +184,9 @@ static int names_of(db_t *db, const char *table, struct names *nm, struct dyn_er
 		if (rc < 0)
 			return err_set(err, -rc, "no table %s in the store", table);
 		tbl_close(t);
-		return names_cb(nm, table);
+		return xfer_names_add(nm, table);
 	}
-	rc = db_list_tables(db, NULL, names_cb, nm);
+	rc = db_list_tables(db, NULL, xfer_names_add, nm);
 	return rc < 0 ? rc : 0;
 }
 
@@ -222,23 +219,16 @@ int xfer_schemas_render(db_t *db, const char *table, struct sf_buf *out, struct 
 	if (rc == 0)
 		rc = sf_buf_adds(out, "}\n");
 out:
-	names_free(&nm);
+	xfer_names_free(&nm);
 	return rc;
 }
 
 /* ---- import ---- */
 
-struct imp {
-	db_t *db;			  /* target */
-	const struct xfer_import_opts *o; /* options */
-	table_t *t;			  /* current table */
-	struct xfer_progress prog;	  /* counters */
-};
-
 /* Open (creating it from the schemas if needed) the table name into im->t. */
-static int imp_table(struct imp *im, const char *name, struct dyn_err *err)
+int xfer_imp_table(struct imp *im, const char *name, struct dyn_err *err)
 {
-	const struct table_schema *want = schemas_find(im->o->schemas, name);
+	const struct table_schema *want = xfer_schemas_find(im->o->schemas, name);
 	struct table_schema have;
 	int rc;
 
@@ -271,7 +261,7 @@ static int imp_table(struct imp *im, const char *name, struct dyn_err *err)
 	return rc;
 }
 
-static int imp_put(struct imp *im, struct val *item, struct dyn_err *err)
+int xfer_imp_put(struct imp *im, struct val *item, struct dyn_err *err)
 {
 	int rc = tbl_put(im->t, item, 0, err);
 
@@ -284,8 +274,28 @@ static int imp_put(struct imp *im, struct val *item, struct dyn_err *err)
 	return 0;
 }
 
+/* --replace: make im->t (table name) an empty table with the same schema. */
+int xfer_imp_empty(struct imp *im, const char *name, struct dyn_err *err)
+{
+	struct table_schema s;
+	int rc;
+
+	rc = tbl_schema(im->t, &s);
+	if (rc < 0)
+		return rc;
+	tbl_close(im->t);
+	im->t = NULL;
+	rc = db_drop_table(im->db, name, err);
+	if (rc == 0)
+		rc = db_create_table(im->db, name, &s, err);
+	if (rc == 0)
+		rc = db_table_open(im->db, name, &im->t);
+	schema_free(&s);
+	return rc;
+}
+
 /* Prefix err's message with "source:line:col: ". */
-static int located(const struct imp *im, struct dyn_err *err, int rc, uint64_t line, int col)
+int xfer_located(const struct imp *im, struct dyn_err *err, int rc, uint64_t line, int col)
 {
 	char buf[sizeof(err->path) + sizeof(err->msg) + 4];
 
@@ -317,7 +327,9 @@ static int import_lines(struct imp *im, FILE *in, struct dyn_err *err)
 	if (!im->o->table)
 		return err_set(err, EINVAL, "importing %s needs --table NAME",
 			       xfer_format_name(im->o->format));
-	rc = imp_table(im, im->o->table, err);
+	rc = xfer_imp_table(im, im->o->table, err);
+	if (rc == 0 && im->o->replace != XFER_REPLACE_NONE)
+		rc = xfer_imp_empty(im, im->o->table, err);
 	if (rc < 0)
 		return rc;
 	while ((len = getline(&line, &cap, in)) > 0) {
@@ -331,9 +343,9 @@ static int import_lines(struct imp *im, FILE *in, struct dyn_err *err)
 		else
 			rc = item_parse(line, (size_t)len, &item, err);
 		if (rc == 0)
-			rc = imp_put(im, &item, err);
+			rc = xfer_imp_put(im, &item, err);
 		if (rc < 0) {
-			rc = located(im, err, rc, lineno, err && err->line <= 1 ? err->col : 0);
+			rc = xfer_located(im, err, rc, lineno, err && err->line <= 1 ? err->col : 0);
 			goto out;
 		}
 	}
@@ -343,7 +355,7 @@ out:
 	return rc;
 }
 
-static int slurp(FILE *in, struct sf_buf *b)
+int xfer_slurp(FILE *in, struct sf_buf *b)
 {
 	size_t n;
 
@@ -358,89 +370,14 @@ static int slurp(FILE *in, struct sf_buf *b)
 	}
 }
 
-static int hedy_item(struct imp *im, const char *base, struct sf_span x, struct dyn_err *err)
-{
-	const char *where = NULL;
-	struct val item;
-	int line, col, rc;
-
-	rc = xfer_hedy_parse(x.p, x.len, &item, &where, err);
-	if (rc == 0)
-		rc = imp_put(im, &item, err);
-	if (rc < 0 && err && err->code) {
-		/* position of the error inside the file */
-		sf_pos(base, where ? where : x.p, &line, &col);
-		if (err->line > 1) {
-			line += err->line - 1;
-			col = err->col;
-		} else if (err->line == 1) {
-			col += err->col - 1;
-		}
-		return located(im, err, rc, (uint64_t)line, col);
-	}
-	return rc;
-}
-
-static int import_hedy(struct imp *im, FILE *in, struct dyn_err *err)
-{
-	struct sf_buf b = SF_BUF_INIT;
-	struct sf_span all, k, x, item;
-	struct sf_iter it, items;
-	char *name = NULL;
-	int rc;
-
-	rc = slurp(in, &b);
-	if (rc < 0) {
-		rc = err_set(err, -rc, "%s: read error", im->o->source);
-		goto out;
-	}
-	im->prog.bytes = b.len;
-	if (!b.len || sf_whole(b.p, b.len, &all) < 0 || sf_obj_open(&it, all) < 0) {
-		rc = err_set(err, EINVAL, "%s: not a JSON object of tables (Hedy's "
-					  "dev_database.json)",
-			     im->o->source);
-		goto out;
-	}
-	while ((rc = sf_obj_next(&it, &k, &x)) > 0) {
-		free(name);
-		rc = sf_span_str(k, &name, NULL, err);
-		if (rc < 0)
-			goto out;
-		if (im->o->table && strcmp(name, im->o->table))
-			continue;
-		rc = imp_table(im, name, err);
-		if (rc < 0)
-			goto out;
-		if (sf_arr_open(&items, x) < 0) {
-			rc = err_set(err, EINVAL, "%s: table %s is not a JSON array of items",
-				     im->o->source, name);
-			goto out;
-		}
-		while ((rc = sf_arr_next(&items, &item)) > 0) {
-			err_clear(err);
-			rc = hedy_item(im, b.p, item, err);
-			if (rc < 0)
-				goto out;
-		}
-		if (rc < 0)
-			break;
-	}
-	if (rc < 0)
-		rc = err_set(err, EINVAL, "%s: malformed JSON", im->o->source);
-out:
-	free(name);
-	sf_buf_free(&b);
-	return rc;
-}
-
 int xfer_import(db_t *db, FILE *in, const struct xfer_import_opts *o, uint64_t *items,
 		struct dyn_err *err)
 {
-	struct imp im = {db, o, NULL, {0, 0}};
+	struct imp im = {db, o, NULL, {0, 0}, NULL, 0};
 	int rc;
 
 	if (o->format == XFER_HEDY)
-		rc = import_hedy(&im, in, err);
+		rc = xfer_import_hedy(&im, in, err);
 	else
 		rc = import_lines(&im, in, err);
 	tbl_close(im.t);
@@ -461,7 +398,33 @@ struct exp {
 	struct xfer_progress prog;	  /* counters */
 	bool first;			  /* no item written yet in this table (hedy) */
 	int rc;				  /* first error */
+	const char *table;		  /* the table being written */
+	struct dyn_err *err;		  /* for refusals, or NULL */
 };
+
+/* Say which item Hedy's file cannot hold: "table T, item {key}: path: why". */
+static void hedy_refused(struct exp *ex, const struct val *item)
+{
+	const char *names[2] = {ex->pk, ex->sk};
+	char msg[sizeof(ex->err->msg) + sizeof(ex->err->path) + 400], *key = NULL;
+	struct val k, c;
+	const struct val *v;
+	size_t len, i;
+
+	val_init_map(&k);
+	for (i = 0; i < 2; i++)
+		if (names[i] && (v = val_map_get(item, names[i], strlen(names[i]))) &&
+		    val_copy(&c, v) == 0)
+			val_map_set(&k, names[i], strlen(names[i]), &c);
+	if (item_render_compact(&k, ex->pk, ex->sk, &key, &len) == 0 && len > 120)
+		strcpy(key + 117, "...");
+	val_free(&k);
+	snprintf(msg, sizeof(msg), "table %s, item %s: %s%s%s", ex->table, key ? key : "?",
+		 ex->err->path, ex->err->path[0] ? ": " : "", ex->err->msg);
+	free(key);
+	err_clear(ex->err);
+	err_set(ex->err, EINVAL, "%s", msg);
+}
 
 static int export_visit(void *ctx, const struct item_ref *r)
 {
@@ -493,7 +456,9 @@ static int export_visit(void *ctx, const struct item_ref *r)
 	case XFER_HEDY:
 		rc = sf_buf_adds(&ex->b, ex->first ? "\n    " : ",\n    ");
 		if (rc == 0)
-			rc = xfer_hedy_render(&ex->b, &v, 2, ex->pk, ex->sk);
+			rc = xfer_hedy_render(&ex->b, &v, 2, ex->pk, ex->sk, ex->err);
+		if (rc < 0 && ex->err && ex->err->code)
+			hedy_refused(ex, &v);
 		break;
 	}
 	val_free(&v);
@@ -525,6 +490,8 @@ static int export_table(struct exp *ex, db_t *db, const char *name, bool last,
 	ex->pk = tbl_pk(t)->name;
 	ex->sk = tbl_sk(t) ? tbl_sk(t)->name : NULL;
 	ex->first = true;
+	ex->table = name;
+	ex->err = err;
 	if (ex->o->format == XFER_HEDY) {
 		fputs("  ", ex->out);
 		ex->b.len = 0;
@@ -544,7 +511,7 @@ static int export_table(struct exp *ex, db_t *db, const char *name, bool last,
 int xfer_export(db_t *db, FILE *out, const struct xfer_export_opts *o, uint64_t *items,
 		struct dyn_err *err)
 {
-	struct exp ex = {out, o, NULL, NULL, SF_BUF_INIT, {0, 0}, true, 0};
+	struct exp ex = {out, o, NULL, NULL, SF_BUF_INIT, {0, 0}, true, 0, NULL, NULL};
 	struct names nm;
 	size_t i;
 	int rc;
@@ -572,7 +539,7 @@ int xfer_export(db_t *db, FILE *out, const struct xfer_export_opts *o, uint64_t 
 	if (items)
 		*items = ex.prog.items;
 out:
-	names_free(&nm);
+	xfer_names_free(&nm);
 	sf_buf_free(&ex.b);
 	return rc;
 }

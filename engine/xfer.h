@@ -12,8 +12,15 @@
  *                  form item files have, one compact item per line.
  *   XFER_HEDY      Hedy's dev_database.json: one JSON object mapping table
  *                  names to arrays of items, plain JSON values, sets written
- *                  {"$type": "set", "elements": [...]}.  Binary values (Hedy
- *                  has none) are written {"$B": base64}.
+ *                  {"$type": "set", "elements": [...]}.  Read the way Hedy's
+ *                  loader (Python's json.load with its set hook) reads it:
+ *                  a repeated member name keeps its last value, an object
+ *                  whose "$type" is "set" is a set, every other object is
+ *                  a map (no "$B"/"$M" tags), and of records sharing a key
+ *                  the first is kept (Hedy's lookups return the first).
+ *                  Everything that is not kept is reported through the
+ *                  warning callback.  Binary values cannot be written
+ *                  (Hedy's file has no binary type): export refuses them.
  *
  * Numbers are exact in every format: DynamoDB JSON carries them as
  * strings, the others as the digits written (read by the item codec, never
@@ -61,6 +68,13 @@ void xfer_schemas_free(struct xfer_schemas *s);
 /* The schemas of the db's tables (or of one) as a file xfer_schemas_parse reads. */
 int xfer_schemas_render(db_t *db, const char *table, struct sf_buf *out, struct dyn_err *err);
 
+/* ---- warnings (hedy: what the file holds that the store will not) ---- */
+
+struct xfer_warn {
+	void (*fn)(void *ctx, const char *msg); /* one line, no newline; NULL: none */
+	void *ctx;				/* for fn */
+};
+
 /* ---- single items (also used by tests) ---- */
 
 /* One DynamoDB JSON line into an item (*item new).  -EINVAL with err. */
@@ -68,22 +82,29 @@ int xfer_ddb_parse(const char *text, size_t len, struct val *item, struct dyn_er
 /* {"Item":{...}} for item, key attributes first (either may be NULL). */
 int xfer_ddb_render(struct sf_buf *b, const struct val *item, const char *pk, const char *sk);
 /*
- * One item of a Hedy file (*item new): plain JSON values, with Hedy's
- * {"$type": "set", "elements": [...]} read as a set (an empty set is
- * dropped from its map, as DynamoDB drops a set that becomes empty; in a
- * list it is an error), {"$M": {...}} as a literal map and the document
- * form's {"$B": ...} etc. as typed values.  On error *where points at the
+ * One item of a Hedy file (*item new), read as Hedy's loader reads it:
+ * plain JSON values; any object whose "$type" member is "set" is the set
+ * of its "elements" (other members ignored, repeated elements kept once);
+ * every other object is a map, whatever its member names; a repeated
+ * member name keeps its last value.  An empty set is dropped from its map
+ * (DynamoDB cannot hold one; in a list it is an error).  Each thing not
+ * kept as written is reported to w (may be NULL) as "<what>[<record>]
+ * .<path>: ...", what naming the table.  On error *where points at the
  * offending value in text (err's line/column, if any, are relative to it).
  */
 int xfer_hedy_parse(const char *text, size_t len, struct val *item, const char **where,
+		    const struct xfer_warn *w, const char *what, uint64_t record,
 		    struct dyn_err *err);
 
 /*
  * Append v in Hedy's layout (Python's json.dump(indent=2)) at nesting
  * level `level` (two spaces each); for an item, pk/sk (may be NULL) first.
+ * -EINVAL (err names the attribute) for what Hedy's file cannot hold: a
+ * binary value or set, or a map with a "$type": "set" member (Hedy would
+ * read it back as a set).
  */
 int xfer_hedy_render(struct sf_buf *b, const struct val *v, int level, const char *pk,
-		     const char *sk);
+		     const char *sk, struct dyn_err *err);
 
 /* ---- whole streams ---- */
 
@@ -93,20 +114,33 @@ struct xfer_progress {
 };
 typedef void (*xfer_progress_fn)(void *ctx, const struct xfer_progress *p);
 
+enum xfer_replace {
+	XFER_REPLACE_NONE,   /* upsert: items not in the input stay */
+	XFER_REPLACE_TABLES, /* each table in the input ends up holding exactly its items */
+	XFER_REPLACE_ALL,    /* and tables not in the input are dropped (hedy) */
+};
+
 struct xfer_import_opts {
 	enum xfer_format format;	    /* input format */
 	const char *table;		    /* target (jsonl, dynamodb); hedy: only it, NULL = all */
 	const struct xfer_schemas *schemas; /* create missing tables from these; may be NULL */
+	bool guess_keys;		    /* hedy: create a table no schema names, key guessed */
+	enum xfer_replace replace;	    /* what happens to items not in the input */
 	const char *source;		    /* input name for messages */
 	xfer_progress_fn progress;	    /* called every few thousand items; may be NULL */
 	void *progress_ctx;		    /* for progress */
+	struct xfer_warn warn;		    /* hedy: what is not kept as written */
 };
 
 /*
  * Read items from in and put them into db (a table must exist or be in
  * o->schemas; an existing table must agree with a given schema's keys).
- * Later items replace earlier ones with the same key.  Stops at the first
- * bad item: -EINVAL etc. with err naming source, line and column.
+ * JSON Lines: later items replace earlier ones with the same key.  Hedy:
+ * the first record with a key is kept (a warning names both).  With
+ * o->replace, a table named in the input is emptied first (keeping its
+ * schema).  *items counts the items stored.  Stops at the first bad item:
+ * -EINVAL etc. with err naming source, line and column; the caller's
+ * store_bulk() then leaves the store as it was.
  */
 int xfer_import(db_t *db, FILE *in, const struct xfer_import_opts *o, uint64_t *items,
 		struct dyn_err *err);

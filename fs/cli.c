@@ -3,7 +3,9 @@
  * docs/formats.md).
  *
  *   dynfs import STORE FILE... [--format F] [--table NAME] [--schema FILE]
+ *                              [--guess-keys] [--replace[=all]]
  *   dynfs export STORE [--format F] [--table NAME] [-o FILE] [--schema-out FILE]
+ *   dynfs export STORE --schema-out FILE --schema-only
  *   dynfs export STORE --check
  *
  * Import opens the store read-write (creating the directory and an empty
@@ -11,7 +13,11 @@
  * go into memory without journaling and are made durable by one snapshot,
  * so an import is all or nothing and as fast as the snapshot writer.  A
  * mounted store holds the lock, so import refuses it (EBUSY, naming the
- * pid).  Export opens the store read-only (a shared lock) and streams the
+ * pid).  Hedy's format takes its key schemas from schemas/hedy.json by
+ * default (found next to the binary: PREFIX/share/dynfs/ when installed,
+ * the source tree's schemas/ when run from build/), and prints one
+ * warning line for each thing in the file that the store does not keep
+ * as written.  Export opens the store read-only (a shared lock) and streams the
  * table(s) out; with -o the file is replaced atomically.  export --check
  * loads the store (which validates snapshot and journal) and runs the
  * engine's integrity checker instead of exporting.
@@ -42,8 +48,11 @@ struct cli_opts {
 	bool have_format;	 /* --format given */
 	const char *table;	 /* --table */
 	const char *schema;	 /* import: --schema FILE */
+	bool guess_keys;	 /* import: --guess-keys */
+	enum xfer_replace replace; /* import: --replace[=all] */
 	const char *out;	 /* export: -o FILE */
 	const char *schema_out;	 /* export: --schema-out FILE */
+	bool schema_only;	 /* export: --schema-only, no items */
 	bool check;		 /* export: --check, verify integrity instead */
 	bool quiet;		 /* --quiet: no progress, no summary */
 };
@@ -58,7 +67,7 @@ struct progress {
 
 static const char import_usage[] =
 	"usage: dynfs import STORE FILE... [--format jsonl|dynamodb|hedy] [--table NAME]\n"
-	"                    [--schema SCHEMA.json] [--quiet]\n"
+	"                    [--schema SCHEMA.json] [--guess-keys] [--replace[=all]] [--quiet]\n"
 	"\n"
 	"Load items into the store in directory STORE (created if missing).  The store\n"
 	"must not be mounted.  The whole import is one step: if any item is rejected,\n"
@@ -73,14 +82,19 @@ static const char import_usage[] =
 	"                   load only this table)\n"
 	"  --schema FILE    key schemas for tables that do not exist yet: one _schema.json\n"
 	"                   (for --table) or {\"users\": {\"partition_key\": {\"name\":\n"
-	"                   \"username\", \"type\": \"S\"}}, ...}\n"
+	"                   \"username\", \"type\": \"S\"}}, ...}; for hedy the default is\n"
+	"                   Hedy's own tables (schemas/hedy.json, installed with dynfs)\n"
+	"  --guess-keys     hedy: create a table no schema names, its key guessed\n"
+	"  --replace        each table in the input ends up holding exactly its items\n"
+	"                   (items not in the input are deleted)\n"
+	"  --replace=all    hedy: also drop the store's tables the file does not have\n"
 	"  --quiet          no progress or summary on stderr\n"
 	"\n"
 	"FILE may be - for standard input; gzip-compressed files are read through gzip -dc.\n";
 
 static const char export_usage[] =
 	"usage: dynfs export STORE [--format jsonl|dynamodb|hedy] [--table NAME] [-o FILE]\n"
-	"                    [--schema-out FILE] [--check] [--quiet]\n"
+	"                    [--schema-out FILE [--schema-only]] [--check] [--quiet]\n"
 	"\n"
 	"Write the store's items in key order.  The store must not be mounted read-write.\n"
 	"\n"
@@ -89,6 +103,7 @@ static const char export_usage[] =
 	"                     the store has more than one table)\n"
 	"  -o, --output FILE  write to FILE (replaced atomically) instead of stdout\n"
 	"  --schema-out FILE  also write the tables' schemas, as --schema of import reads\n"
+	"  --schema-only      write only the --schema-out file (every table, or --table's)\n"
 	"  --check            export nothing: load the store, verify every table's\n"
 	"                     integrity (keys, order, counts, indexes) and report\n"
 	"  --quiet            no progress or summary on stderr\n";
@@ -134,8 +149,11 @@ static int parse_opts(int argc, char **argv, bool is_import, struct cli_opts *o)
 		{"format", required_argument, NULL, 'f'},
 		{"table", required_argument, NULL, 't'},
 		{"schema", required_argument, NULL, 's'},
+		{"guess-keys", no_argument, NULL, 'g'},
+		{"replace", optional_argument, NULL, 'r'},
 		{"output", required_argument, NULL, 'o'},
 		{"schema-out", required_argument, NULL, 'S'},
+		{"schema-only", no_argument, NULL, 'O'},
 		{"check", no_argument, NULL, 'c'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -164,6 +182,24 @@ static int parse_opts(int argc, char **argv, bool is_import, struct cli_opts *o)
 				goto bad;
 			o->schema = optarg;
 			break;
+		case 'g':
+			if (!is_import)
+				goto bad;
+			o->guess_keys = true;
+			break;
+		case 'r':
+			if (!is_import)
+				goto bad;
+			if (!optarg || !strcmp(optarg, "tables"))
+				o->replace = XFER_REPLACE_TABLES;
+			else if (!strcmp(optarg, "all"))
+				o->replace = XFER_REPLACE_ALL;
+			else {
+				fprintf(stderr, "dynfs: --replace=%s: say --replace or --replace=all\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'o':
 		case 'S':
 			if (is_import)
@@ -174,6 +210,11 @@ static int parse_opts(int argc, char **argv, bool is_import, struct cli_opts *o)
 			if (is_import)
 				goto bad;
 			o->check = true;
+			break;
+		case 'O':
+			if (is_import)
+				goto bad;
+			o->schema_only = true;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -192,6 +233,20 @@ static int parse_opts(int argc, char **argv, bool is_import, struct cli_opts *o)
 	o->nfiles = argc - optind;
 	if (is_import ? o->nfiles < 1 : o->nfiles != 0)
 		goto bad;
+	if (o->schema_only && !o->schema_out) {
+		fprintf(stderr, "dynfs export: --schema-only needs --schema-out FILE\n");
+		return 2;
+	}
+	if (o->replace == XFER_REPLACE_ALL && o->table) {
+		fprintf(stderr, "dynfs import: --replace=all drops every other table; it does "
+				"not go with --table\n");
+		return 2;
+	}
+	if (o->replace && o->nfiles > 1) {
+		fprintf(stderr, "dynfs import: --replace takes one FILE (each would empty the "
+				"tables the others filled)\n");
+		return 2;
+	}
 	return -1;
 bad:
 	fputs(usage, stderr);
@@ -277,7 +332,81 @@ struct import_job {
 	struct xfer_schemas *schemas; /* from --schema, or NULL */
 	struct progress pr;	      /* display */
 	uint64_t items;		      /* total imported */
+	struct xfer_schemas hedy;     /* the default schemas of the hedy format */
+	bool hedy_loaded;	      /* hedy was read */
+	uint64_t warnings;	      /* warning lines printed */
 };
+
+static void warn_cb(void *ctx, const char *msg)
+{
+	struct import_job *job = ctx;
+
+	progress_end(&job->pr);
+	fprintf(stderr, "dynfs import: warning: %s\n", msg);
+	job->warnings++;
+}
+
+/*
+ * The default schema file of the hedy format: PREFIX/share/dynfs/hedy.json
+ * next to an installed binary, else the source tree's schemas/hedy.json
+ * next to build/dynfs.  *path new.
+ */
+static int hedy_schema_path(char **path)
+{
+	static const char *const rel[] = {"/../share/dynfs/hedy.json", "/../schemas/hedy.json",
+					  "/../../schemas/hedy.json"};
+	char exe[4096], *slash;
+	ssize_t n;
+	size_t i;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -ENOENT;
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = 0;
+	for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		if (asprintf(path, "%s%s", exe, rel[i]) < 0)
+			return -ENOMEM;
+		if (access(*path, R_OK) == 0)
+			return 0;
+		free(*path);
+	}
+	*path = NULL;
+	return -ENOENT;
+}
+
+static int read_file(const char *path, char **text, size_t *len);
+
+/* Load the hedy format's default schemas (once). */
+static int hedy_defaults(struct import_job *job, struct dyn_err *err)
+{
+	char *path = NULL, *text;
+	size_t len;
+	int rc;
+
+	if (job->hedy_loaded)
+		return 0;
+	if (hedy_schema_path(&path) < 0)
+		return err_set(err, ENOENT, "Hedy's schema file (hedy.json) is neither in "
+					    "../share/dynfs/ nor in ../schemas/ next to the dynfs "
+					    "binary: give one with --schema");
+	if (read_file(path, &text, &len) < 0) {
+		rc = err_set(err, EIO, "%s: cannot read it", path);
+		free(path);
+		return rc;
+	}
+	rc = xfer_schemas_parse(text, len, NULL, &job->hedy, err);
+	free(text);
+	if (rc < 0)
+		err_path(err, path);
+	else
+		job->hedy_loaded = true;
+	free(path);
+	return rc;
+}
 
 static int import_fn(void *ctx, db_t *db, struct dyn_err *err)
 {
@@ -302,6 +431,16 @@ static int import_fn(void *ctx, db_t *db, struct dyn_err *err)
 		}
 		xo.table = job->o->table;
 		xo.schemas = job->schemas;
+		if (xo.format == XFER_HEDY && !xo.schemas) {
+			rc = hedy_defaults(job, err);
+			if (rc < 0)
+				return rc;
+			xo.schemas = &job->hedy;
+		}
+		xo.guess_keys = job->o->guess_keys;
+		xo.replace = job->o->replace;
+		xo.warn.fn = warn_cb;
+		xo.warn.ctx = job;
 		xo.source = path;
 		xo.progress = job->o->quiet ? NULL : progress_cb;
 		xo.progress_ctx = &job->pr;
@@ -323,7 +462,7 @@ static int cmd_import(int argc, char **argv)
 {
 	struct cli_opts o;
 	struct xfer_schemas schemas = {0};
-	struct import_job job = {&o, NULL, {"imported", false, false, {0, 0}}, 0};
+	struct import_job job = {&o, NULL, {"imported", false, false, {0, 0}}, 0, {0}, false, 0};
 	struct store_opts so = {STORE_FSYNC_OFF, false, true};
 	struct dyn_err err;
 	store_t *st;
@@ -372,10 +511,12 @@ static int cmd_import(int argc, char **argv)
 		rc = crc;
 	}
 	if (rc == 0 && !o.quiet)
-		fprintf(stderr, "dynfs import: %llu items imported into %s\n",
-			(unsigned long long)job.items, o.store);
+		fprintf(stderr, "dynfs import: %llu items imported into %s%s\n",
+			(unsigned long long)job.items, o.store,
+			job.warnings ? " (see the warnings above)" : "");
 out_schemas:
 	xfer_schemas_free(&schemas);
+	xfer_schemas_free(&job.hedy);
 	return rc < 0 ? 1 : 0;
 }
 
@@ -416,6 +557,27 @@ static int out_open(struct out_file *of, const char *path)
 	return 0;
 }
 
+/* fsync the directory holding path, so that a rename into it is durable. */
+static void sync_dir(const char *path)
+{
+	char *dir = strdup(path), *slash;
+	int fd;
+
+	if (!dir)
+		return;
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = 0;
+	else if (slash)
+		*slash = 0;
+	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+
 /* Finish: on ok, sync and rename into place; else remove the temp file. */
 static int out_close(struct out_file *of, bool ok)
 {
@@ -430,6 +592,8 @@ static int out_close(struct out_file *of, bool ok)
 	if (of->tmp) {
 		if (ok && rc == 0 && rename(of->tmp, of->path) < 0)
 			rc = -errno;
+		if (ok && rc == 0)
+			sync_dir(of->path);
 		if (!ok || rc < 0)
 			unlink(of->tmp);
 		free(of->tmp);
@@ -457,8 +621,10 @@ static int export_run(struct cli_opts *o, db_t *db, struct progress *pr, uint64_
 	struct xfer_export_opts xo = {o->format, o->table, o->quiet ? NULL : progress_cb, pr};
 	struct sf_buf sb = SF_BUF_INIT;
 	struct out_file of = {stdout, NULL, NULL};
-	int rc, rc2;
+	int rc = 0, rc2;
 
+	if (o->schema_only)
+		goto schemas;
 	if (o->out) {
 		rc = out_open(&of, o->out);
 		if (rc < 0)
@@ -471,6 +637,7 @@ static int export_run(struct cli_opts *o, db_t *db, struct progress *pr, uint64_
 		if (rc == 0 && rc2 < 0)
 			rc = err_set(err, -rc2, "%s: %s", o->out, strerror(-rc2));
 	}
+schemas:
 	if (rc == 0 && o->schema_out) {
 		rc = xfer_schemas_render(db, o->table, &sb, err);
 		if (rc == 0 && (rc = write_atomic(o->schema_out, sb.p, sb.len)) < 0)

@@ -603,6 +603,7 @@ START_TEST(test_expr_key_condition)
 	expr_t *e;
 	const char *t = "pk = \"a\" AND sk BETWEEN 1 AND 5";
 
+	err_clear(&err);
 	ck_assert_int_eq(expr_parse_key_condition(t, strlen(t), NULL, &e, &err), 0);
 	ck_assert_int_eq(expr_key_condition(e, &kc, &err), 0);
 	ck_assert_int_eq((int)kc.n, 2);

@@ -76,10 +76,14 @@ static void put(db_t *db, const char *table, const char *json)
 static int import_text(db_t *db, const char *text, enum xfer_format f, const char *table,
 		       const struct xfer_schemas *sch, uint64_t *n, struct dyn_err *err)
 {
-	struct xfer_import_opts o = {f, table, sch, "input", NULL, NULL};
+	struct xfer_import_opts o = {0};
 	FILE *fp = fmemopen((void *)text, strlen(text), "r");
 	int rc;
 
+	o.format = f;
+	o.table = table;
+	o.schemas = sch;
+	o.source = "input";
 	ck_assert_ptr_nonnull(fp);
 	err_clear(err);
 	rc = xfer_import(db, fp, &o, n, err);
@@ -135,6 +139,15 @@ static void assert_tables_equal(db_t *a, db_t *b, const char *name)
 	}
 	tbl_close(ta);
 	tbl_close(tb);
+}
+
+static void del_item(db_t *db, const char *table, const struct val *pk)
+{
+	table_t *t;
+
+	ck_assert_int_eq(db_table_open(db, table, &t), 0);
+	ck_assert_int_eq(tbl_delete(t, pk, NULL, 0, NULL), 0);
+	tbl_close(t);
 }
 
 static void fill_hedy(db_t *db)
@@ -302,13 +315,29 @@ START_TEST(test_round_trips_through_every_format)
 		ck_assert_uint_eq(sch.n, 2);
 		sf_buf_free(&sb);
 	}
+	/* Hedy's file has no binary type: the every-type item cannot go there */
+	{
+		struct xfer_export_opts o = {XFER_HEDY, NULL, NULL, NULL};
+		FILE *fp = fopen("/dev/null", "w");
+		struct val k = {0};
+
+		err_clear(&err);
+		ck_assert_int_eq(xfer_export(db, fp, &o, &n, &err), -EINVAL);
+		ck_assert_msg(strstr(err.msg, "table users, item {\"username\":\"every-type\"}: bin: "
+					      "a binary value") != NULL,
+			      "%s", err.msg);
+		fclose(fp);
+		ck_assert_int_eq(item_parse_value("\"every-type\"", 12, &k, NULL), 0);
+		del_item(db, "users", &k);
+		val_free(&k);
+	}
 	text = export_text(db, XFER_HEDY, NULL, &n);
-	ck_assert_uint_eq(n, 7);
+	ck_assert_uint_eq(n, 6);
 	ck_assert_ptr_nonnull(strstr(text, "\"$type\": \"set\""));
 	d2 = new_db();
 	ck_assert_msg(import_text(d2, text, XFER_HEDY, NULL, &sch, &m, &err) == 0, "hedy: %s",
 		      err.msg);
-	ck_assert_uint_eq(m, 7);
+	ck_assert_uint_eq(m, 6);
 	assert_tables_equal(db, d2, "users");
 	assert_tables_equal(db, d2, "quiz-stats");
 	free(text);
@@ -433,6 +462,260 @@ START_TEST(test_hedy_export_layout)
 }
 END_TEST
 
+
+/* Warnings an import printed, one per line. */
+static void collect_warning(void *ctx, const char *msg)
+{
+	struct sf_buf *b = ctx;
+
+	ck_assert_int_eq(sf_buf_adds(b, msg), 0);
+	ck_assert_int_eq(sf_buf_addc(b, '\n'), 0);
+}
+
+static int import_hedy_opts(db_t *db, const char *text, struct xfer_import_opts *o,
+			    struct sf_buf *warnings, uint64_t *n, struct dyn_err *err)
+{
+	FILE *fp = fmemopen((void *)text, strlen(text), "r");
+	int rc;
+
+	ck_assert_ptr_nonnull(fp);
+	o->format = XFER_HEDY;
+	o->source = "dev.json";
+	o->warn.fn = collect_warning;
+	o->warn.ctx = warnings;
+	err_clear(err);
+	rc = xfer_import(db, fp, o, n, err);
+	fclose(fp);
+	return rc;
+}
+
+/* Hedy's loader is Python's json.load with a set hook: read what it reads. */
+static const char hedy_quirks[] =
+	"{\n"
+	"  \"users\": [\n"
+	"    {\"username\": \"a\", \"keyword_language\": \"en\", \"keyword_language\": \"nl\",\n"
+	"     \"prefs\": {\"x\": 1, \"x\": {\"deep\": true}},\n"
+	"     \"classes\": {\"$type\": \"set\", \"note\": 1, \"elements\": [\"c2\", \"c1\", \"c2\"]},\n"
+	"     \"gone\": {\"$type\": \"set\", \"elements\": []},\n"
+	"     \"tags\": [\"x\"], \"tags\": {\"$type\": \"set\", \"elements\": []},\n"
+	"     \"tagged\": {\"$B\": \"AAEC\", \"$M\": {\"$N\": \"1\"}}},\n"
+	"    {\"username\": \"b\", \"n\": 100.0},\n"
+	"    {\"username\": \"a\", \"second\": true}\n"
+	"  ],\n"
+	"  \"programs\": [{\"id\": \"old\"}],\n"
+	"  \"programs\": [{\"id\": \"p1\"}, {\"id\": \"p2\"}, {\"id\": \"p1\", \"dup\": 1}]\n"
+	"}\n";
+
+START_TEST(test_hedy_reads_as_hedy_does)
+{
+	struct xfer_import_opts o = {0};
+	struct sf_buf w = SF_BUF_INIT;
+	struct xfer_schemas sch;
+	struct dyn_err err;
+	uint64_t n;
+	char *text;
+	db_t *db = new_db();
+	static const char schema[] =
+		"{\"users\": {\"partition_key\": {\"name\": \"username\", \"type\": \"S\"}},"
+		" \"programs\": {\"partition_key\": {\"name\": \"id\", \"type\": \"S\"}}}";
+
+	err_clear(&err);
+	ck_assert_int_eq(xfer_schemas_parse(schema, strlen(schema), NULL, &sch, &err), 0);
+	o.schemas = &sch;
+	ck_assert_msg(import_hedy_opts(db, hedy_quirks, &o, &w, &n, &err) == 0, "%s", err.msg);
+	/* the count is what was stored: 2 users, 2 programs */
+	ck_assert_uint_eq(n, 4);
+	text = export_text(db, XFER_JSONL, "users", &n);
+	ck_assert_str_eq(text,
+			 "{\"username\":\"a\",\"classes\":{\"$SS\":[\"c1\",\"c2\"]},"
+			 "\"keyword_language\":\"nl\",\"prefs\":{\"x\":{\"deep\":true}},"
+			 "\"tagged\":{\"$B\":\"AAEC\",\"$M\":{\"$M\":{\"$N\":\"1\"}}}}\n"
+			 "{\"username\":\"b\",\"n\":100}\n");
+	free(text);
+	text = export_text(db, XFER_JSONL, "programs", &n);
+	ck_assert_str_eq(text, "{\"id\":\"p1\"}\n{\"id\":\"p2\"}\n");
+	free(text);
+	/* one line for each thing not kept as written */
+	ck_assert_msg(strstr(w.p, "dev.json: table programs appears more than once: the last "
+				  "one is kept") != NULL, "%s", w.p);
+	ck_assert_msg(strstr(w.p, "dev.json:3: users[0].keyword_language: attribute repeated") !=
+			      NULL, "%s", w.p);
+	ck_assert_msg(strstr(w.p, "users[0].prefs.x: attribute repeated") != NULL, "%s", w.p);
+	ck_assert_msg(strstr(w.p, "users[0].classes: members of a {\"$type\": \"set\"}") != NULL,
+		      "%s", w.p);
+	ck_assert_msg(strstr(w.p, "users[0].classes: set element \"c2\" appears more than once") !=
+			      NULL, "%s", w.p);
+	ck_assert_msg(strstr(w.p, "users[0].gone: empty set dropped") != NULL, "%s", w.p);
+	ck_assert_msg(strstr(w.p, "users[0].tags: empty set dropped") != NULL, "%s", w.p);
+	ck_assert_msg(strstr(w.p, "dev.json:10: users[2] has the key of users[0]: skipped") != NULL,
+		      "%s", w.p);
+	ck_assert_msg(strstr(w.p, "programs[2] has the key of programs[0]: skipped") != NULL, "%s",
+		      w.p);
+	sf_buf_free(&w);
+	xfer_schemas_free(&sch);
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_hedy_unknown_table_needs_guess_keys)
+{
+	struct xfer_import_opts o = {0};
+	struct sf_buf w = SF_BUF_INIT;
+	struct dyn_err err;
+	struct table_schema s;
+	uint64_t n;
+	table_t *t;
+	db_t *db = new_db();
+	static const char file[] = "{\"surveys2\": [{\"name\": \"q\", \"id\": \"s1\"}, {\"id\": \"s2\"}],"
+				   " \"stats\": [{\"level\": 1, \"n\": \"x\"}, {\"level\": 2}]}";
+
+	ck_assert_int_eq(import_hedy_opts(db, file, &o, &w, &n, &err), -ENOENT);
+	ck_assert_msg(strstr(err.msg, "table surveys2 is in no schema") &&
+			      strstr(err.msg, "--guess-keys"),
+		      "%s", err.msg);
+	o.guess_keys = true;
+	ck_assert_msg(import_hedy_opts(db, file, &o, &w, &n, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_int_eq(db_table_open(db, "surveys2", &t), 0);
+	ck_assert_int_eq(tbl_schema(t, &s), 0);
+	ck_assert_str_eq(s.pk.name, "id");
+	ck_assert_int_eq(s.pk.type, VAL_S);
+	schema_free(&s);
+	tbl_close(t);
+	ck_assert_int_eq(db_table_open(db, "stats", &t), 0);
+	ck_assert_str_eq(tbl_pk(t)->name, "level");
+	ck_assert_int_eq(tbl_pk(t)->type, VAL_N);
+	tbl_close(t);
+	ck_assert_ptr_nonnull(strstr(w.p, "created with partition key id (S), guessed"));
+	sf_buf_free(&w);
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_hedy_replace_makes_tables_equal_to_the_file)
+{
+	struct xfer_import_opts o = {0};
+	struct sf_buf w = SF_BUF_INIT;
+	struct xfer_schemas sch;
+	struct dyn_err err;
+	uint64_t n;
+	char *text;
+	db_t *db = new_db();
+	static const char schema[] =
+		"{\"users\": {\"partition_key\": {\"name\": \"username\", \"type\": \"S\"},"
+		"  \"indexes\": [{\"name\": \"email-index\", \"partition_key\": {\"name\": \"email\","
+		"   \"type\": \"S\"}}]},"
+		" \"programs\": {\"partition_key\": {\"name\": \"id\", \"type\": \"S\"}}}";
+
+	err_clear(&err);
+	ck_assert_int_eq(xfer_schemas_parse(schema, strlen(schema), NULL, &sch, &err), 0);
+	o.schemas = &sch;
+	ck_assert_int_eq(import_hedy_opts(db,
+					  "{\"users\": [{\"username\": \"a\", \"email\": \"a@x\"},"
+					  " {\"username\": \"b\"}], \"programs\": [{\"id\": \"p\"}]}",
+					  &o, &w, &n, &err),
+			 0);
+	create(db, "extra", "id", NULL);
+	/* upsert: b stays */
+	ck_assert_int_eq(import_hedy_opts(db, "{\"users\": [{\"username\": \"a\", \"v\": 2}]}", &o,
+					  &w, &n, &err),
+			 0);
+	text = export_text(db, XFER_JSONL, "users", &n);
+	ck_assert_str_eq(text, "{\"username\":\"a\",\"v\":2}\n{\"username\":\"b\"}\n");
+	free(text);
+	/* --replace: b is gone, programs and extra are not in the file and stay */
+	o.replace = XFER_REPLACE_TABLES;
+	ck_assert_int_eq(import_hedy_opts(db, "{\"users\": [{\"username\": \"a\", \"email\": \"e\"}]}",
+					  &o, &w, &n, &err),
+			 0);
+	text = export_text(db, XFER_JSONL, "users", &n);
+	ck_assert_str_eq(text, "{\"username\":\"a\",\"email\":\"e\"}\n");
+	free(text);
+	ck_assert_uint_eq(db_table_count(db), 3);
+	/* the table kept its index through the replace */
+	{
+		table_t *t;
+		struct table_schema s;
+
+		ck_assert_int_eq(db_table_open(db, "users", &t), 0);
+		ck_assert_int_eq(tbl_schema(t, &s), 0);
+		ck_assert_uint_eq(s.nindex, 1);
+		schema_free(&s);
+		tbl_close(t);
+	}
+	/* --replace=all: tables the file does not have are dropped */
+	o.replace = XFER_REPLACE_ALL;
+	ck_assert_int_eq(import_hedy_opts(db, "{\"users\": []}", &o, &w, &n, &err), 0);
+	ck_assert_uint_eq(db_table_count(db), 1);
+	text = export_text(db, XFER_HEDY, NULL, &n);
+	ck_assert_str_eq(text, "{\n  \"users\": []\n}\n");
+	free(text);
+	ck_assert_ptr_nonnull(strstr(w.p, "table extra is not in the file: dropped"));
+	sf_buf_free(&w);
+	xfer_schemas_free(&sch);
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_hedy_export_refuses_what_hedy_misreads)
+{
+	struct xfer_export_opts o = {XFER_HEDY, NULL, NULL, NULL};
+	struct dyn_err err;
+	uint64_t n;
+	FILE *fp = fopen("/dev/null", "w");
+	char *text;
+	db_t *db = new_db();
+
+	create(db, "t-a", "id", NULL);
+	put(db, "t-a", "{\"id\":\"x\",\"m\":{\"$type\":\"set\",\"elements\":[1]}}");
+	err_clear(&err);
+	ck_assert_int_eq(xfer_export(db, fp, &o, &n, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "table t-a, item {\"id\":\"x\"}: m: a map with \"$type\"") !=
+			      NULL, "%s", err.msg);
+	db_free(db);
+	db = new_db();
+	create(db, "t-b", "id", NULL);
+	put(db, "t-b", "{\"id\":\"x\",\"l\":[{\"$BS\":[\"AA==\"]}]}");
+	err_clear(&err);
+	ck_assert_int_eq(xfer_export(db, fp, &o, &n, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "binary value"));
+	db_free(db);
+	/* tag-like member names are plain maps to Hedy: written as they are */
+	db = new_db();
+	create(db, "t-c", "id", NULL);
+	put(db, "t-c", "{\"id\":\"x\",\"m\":{\"$M\":{\"$B\":\"not binary\"}}}");
+	text = export_text(db, XFER_HEDY, NULL, &n);
+	ck_assert_msg(strstr(text, "\"m\": {\n        \"$B\": \"not binary\"\n      }") != NULL,
+		      "%s", text);
+	free(text);
+	fclose(fp);
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_hedy_export_numbers_read_back_by_python)
+{
+	uint64_t n;
+	char *text;
+	db_t *db = new_db();
+
+	create(db, "nums", "id", NULL);
+	put(db, "nums", "{\"id\":\"x\",\"big\":{\"$N\":\"12345678901234567890123\"},"
+			"\"e\":{\"$N\":\"1e+3\"},\"neg\":-42,\"zero\":0,\"f\":100.0,"
+			"\"dec\":0.1,\"tiny\":{\"$N\":\"1e-130\"},\"ns\":{\"$NS\":[1e2,2.5]}}");
+	text = export_text(db, XFER_HEDY, NULL, &n);
+	/* integers with every digit (Python: int), the rest canonical (float) */
+	ck_assert_msg(strstr(text, "\"big\": 12345678901234567890123,") &&
+			      strstr(text, "\"e\": 1000,") && strstr(text, "\"neg\": -42,") &&
+			      strstr(text, "\"zero\": 0\n") && strstr(text, "\"f\": 100,") &&
+			      strstr(text, "\"dec\": 0.1,") && strstr(text, "\"tiny\": 1e-130,\n") &&
+			      strstr(text, "          2.5,\n          100\n"),
+		      "%s", text);
+	free(text);
+	db_free(db);
+}
+END_TEST
+
 #define ID_SCHEMA "{\"partition_key\": {\"name\": \"id\", \"type\": \"S\"}}"
 #define KEY_SCHEMA "{\"partition_key\": {\"name\": \"key\", \"type\": \"S\"}}"
 #define BAD_SCHEMA "{\"partition_key\": {\"name\": \"key\", \"type\": \"X\"}}"
@@ -502,7 +785,7 @@ START_TEST(test_import_errors_name_line_and_column)
 				     XFER_HEDY, NULL, &sch, &n, &err),
 			 -EINVAL);
 	/* line and column of the offending element */
-	ck_assert_msg(!strncmp(err.msg, "input:4:46: bad: a set mixes", 28), "%s", err.msg);
+	ck_assert_msg(!strncmp(err.msg, "input:4:46: users[0].bad: a set mixes", 37), "%s", err.msg);
 	xfer_schemas_free(&sch);
 	db_free(db);
 }
@@ -581,6 +864,11 @@ Suite *xfer_suite(void)
 	tcase_add_test(tc, test_round_trips_through_every_format);
 	tcase_add_test(tc, test_hedy_dev_database_import);
 	tcase_add_test(tc, test_hedy_export_layout);
+	tcase_add_test(tc, test_hedy_reads_as_hedy_does);
+	tcase_add_test(tc, test_hedy_unknown_table_needs_guess_keys);
+	tcase_add_test(tc, test_hedy_replace_makes_tables_equal_to_the_file);
+	tcase_add_test(tc, test_hedy_export_refuses_what_hedy_misreads);
+	tcase_add_test(tc, test_hedy_export_numbers_read_back_by_python);
 	tcase_add_test(tc, test_import_needs_table_and_schema);
 	tcase_add_test(tc, test_import_errors_name_line_and_column);
 	tcase_add_test(tc, test_export_needs_one_table);

@@ -7,6 +7,10 @@
 #    UnrecognizedClientException;
 #  - a non-loopback address without --auth is refused;
 #  - a body over the limit is answered 413 without being read;
+#  - connections beyond --max-connections get no service while the
+#    others keep working (one worker thread: libmicrohttpd splits the cap
+#    among its workers); a client that sends half a request and stalls
+#    is disconnected after --timeout, and others are served meanwhile;
 #  - the store is locked while served (a mount refuses it).
 
 source ./api_lib.sh
@@ -76,5 +80,39 @@ expect_eq "oversized body" "$(head -c 17000000 /dev/zero | curl -s -o /dev/null 
 	-H 'X-Amz-Target: DynamoDB_20120810.ListTables' --data-binary @- "$ENDPOINT/")" "413"
 expect_eq "still serving" "$(curl -s -H 'X-Amz-Target: DynamoDB_20120810.ListTables' \
 	-H 'Content-Type: application/x-amz-json-1.0' -d '{}' "$ENDPOINT/")" '{"TableNames":["users"]}'
+stop_serve
+
+# the connection cap, then a slow client
+start_serve --timeout 2 --max-connections 4 --threads 1
+cat >"$T/slow.py" <<'PYEOF'
+import os, socket, time, urllib.request
+port = int(os.environ['ENDPOINT'].rsplit(':', 1)[1])
+def list_tables(timeout=5):
+    r = urllib.request.Request(os.environ['ENDPOINT'] + '/', data=b'{}', headers={
+        'X-Amz-Target': 'DynamoDB_20120810.ListTables', 'Content-Type': 'application/x-amz-json-1.0'})
+    return urllib.request.urlopen(r, timeout=timeout).read()
+# (the held connections are idle: after --timeout 2 s they would be closed
+# and the waiting request served, so the check waits less than that)
+held = [socket.create_connection(('127.0.0.1', port)) for _ in range(4)]
+time.sleep(0.3)
+try:
+    list_tables(timeout=1)
+    raise SystemExit('a connection beyond the cap was served')
+except OSError:
+    pass
+for s in held:
+    s.close()
+time.sleep(0.5)
+assert list_tables() == b'{"TableNames":["users"]}'
+slow = socket.create_connection(('127.0.0.1', port))
+slow.sendall(b'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"Lim')
+assert list_tables() == b'{"TableNames":["users"]}'     # others are served meanwhile
+slow.settimeout(10)
+t = time.time()
+assert slow.recv(100) == b'', 'the stalled connection got an answer'
+assert time.time() - t < 8, 'the stalled connection was not closed by the timeout'
+print('ok')
+PYEOF
+expect_ok "connection cap and slow client" py "$T/slow.py"
 stop_serve
 done_test

@@ -1,12 +1,15 @@
 # t_demo.sh - scripts/demo and scripts/gen-demo, the newcomer's first
 # command, and the messages dynfs gives when a mount cannot start.
 #
-#  - gen-demo is deterministic and writes every attribute type;
+#  - gen-demo is deterministic and writes a Hedy dev_database.json with
+#    every attribute type Hedy's file can hold;
 #  - scripts/demo creates the store quickly, mounts it, and every "Try:"
 #    line it prints works (run from the directory it was started in);
-#  - the store holds exactly the generated items, with the design notes'
-#    tables, keys, indexes (KEYS_ONLY included), the notes' rows, and
-#    `public` as BOOL on some adventures and N on others;
+#  - the store holds exactly the generated items, with every table, key,
+#    index and projection of schemas/hedy.json (Hedy's database.py), but
+#    adventures' public-index, which can only be added once
+#    scripts/migrate-public has turned `public` (BOOL on some adventures,
+#    N on others) into numbers; the notes' rows;
 #  - the store is reused (changes survive), --fresh recreates it;
 #  - it refuses clearly: mount point busy, stale, not empty, not a
 #    directory; store in use; bad arguments (exit 2 with usage);
@@ -34,15 +37,16 @@ section "gen-demo: deterministic, every type"
 "$REPO/scripts/gen-demo" "$T/gen1" || fail "gen-demo failed"
 "$REPO/scripts/gen-demo" "$T/gen2" || fail "gen-demo failed"
 diff -r "$T/gen1" "$T/gen2" >/dev/null || fail "gen-demo is not deterministic"
-for t in users quiz-stats programs adventures; do
-	[ -s "$T/gen1/$t.jsonl" ] && [ -s "$T/gen1/$t.schema.json" ] || fail "gen-demo: no $t"
-done
-total=$(cat "$T"/gen1/*.jsonl | wc -l)
+DB=$T/gen1/dev_database.json
+[ -s "$DB" ] && [ -s "$T/gen1/schema.json" ] || fail "gen-demo: no dev_database.json or schema.json"
+expect_eq "gen-demo: Hedy's tables" "$(jq -c 'keys' "$DB")" "$(jq -c 'keys' "$REPO/schemas/hedy.json")"
+total=$(jq '[.[] | length] | add' "$DB")
 [ "$total" -ge 2000 ] && [ "$total" -le 20000 ] || fail "gen-demo: $total items, expected a few thousand"
-types=$(cat "$T"/gen1/*.jsonl | jq -r '.. | if type == "object" then
-		(if has("$SS") then "SS" elif has("$NS") then "NS" elif has("$B") then "B"
-		 else "M" end) else type end' | sort -u | tr '\n' ' ')
-expect_eq "gen-demo: attribute types" "$types" "B M NS SS array boolean null number string "
+types=$(jq -r '.[][] | .[] | .. | if type == "object" then
+		(if ."$type" == "set" then "set of " + (.elements[0] | type) else "M" end)
+		else type end' "$DB" | sort -u | tr '\n' ' ')
+expect_eq "gen-demo: attribute types" "$types" \
+	"M array boolean null number set of number set of string string "
 refuse "gen-demo without arguments" 2 "usage: gen-demo" "$REPO/scripts/gen-demo"
 expect_ok "gen-demo --help" "$REPO/scripts/gen-demo" --help
 
@@ -54,24 +58,46 @@ echo "scripts/demo took $ms ms"
 [ "$ms" -lt 15000 ] || fail "scripts/demo took $ms ms"
 grep -q "created" "$T/demo.out" || fail "demo did not say it created the store: $(cat "$T/demo.out")"
 grep -q "fusermount3 -u mnt" "$T/demo.out" || fail "demo does not say how to unmount: $(cat "$T/demo.out")"
-expect_eq "tables" "$(ls "$MNT" | tr '\n' ' ')" "_errors _tx adventures programs quiz-stats users "
+expect_eq "tables" "$(ls "$MNT" | tr '\n' ' ')" "_errors _tx $(jq -r 'keys[]' "$DB" | LC_ALL=C sort | tr '\n' ' ')"
 
 section "demo: the data"
-for t in users quiz-stats programs adventures; do
-	want=$(wc -l <"$T/gen1/$t.jsonl")
+for t in $(jq -r 'keys[]' "$DB"); do
+	want=$(jq --arg t "$t" '.[$t] | length' "$DB")
 	expect_eq "$t: item count" "$(cat "$MNT/$t/_query?as=count")" "$want"
 	expect_eq "$t: _stats.json items" "$(jq .items "$MNT/$t/_stats.json")" "$want"
-	expect_eq "$t: schema" "$(jq -cS . "$MNT/$t/_schema.json")" "$(jq -cS . "$T/gen1/$t.schema.json")"
+	# Hedy's keys, index names, index keys and projections, but adventures'
+	# public-index (added after the migration, below)
+	expect_eq "$t: schema" "$(jq -cS . "$MNT/$t/_schema.json")" \
+		"$(jq -cS --arg t "$t" '.[$t] | if $t == "adventures" then
+			.indexes |= map(select(.name != "public-index")) else . end' "$REPO/schemas/hedy.json")"
 done
 expect_eq "users key" "$(jq -c .partition_key "$MNT/users/_schema.json")" '{"name":"username","type":"S"}'
-expect_eq "users indexes" "$(jq -c '[.indexes[].name]' "$MNT/users/_schema.json")" '["email-index","epoch-created-index"]'
+expect_eq "users indexes" "$(jq -c '[.indexes[] | [.name, .projection]]' "$MNT/users/_schema.json")" \
+	'[["email-index","ALL"],["epoch-created-index","ALL"],["epoch-username-index","KEYS_ONLY"]]'
 expect_eq "quiz-stats keys" "$(jq -c '[.partition_key.name, .sort_key.name]' "$MNT/quiz-stats/_schema.json")" '["id#level","week"]'
 expect_eq "quiz-stats index" "$(jq -c '[.indexes[] | .name, .partition_key.name, .sort_key.name]' "$MNT/quiz-stats/_schema.json")" '["id-week-index","id","week"]'
 expect_eq "programs indexes" "$(jq -c '[.indexes[] | [.name, .partition_key.name, .sort_key.name, .projection]]' "$MNT/programs/_schema.json")" \
-	'[["username-index","username","date","ALL"],["level-date-index","level","date","KEYS_ONLY"]]'
+	'[["username-index","username","date","ALL"],["hedy_choice-index","hedy_choice","date","ALL"],["public-date-index","public","date","ALL"],["lang-date-index","lang","date","KEYS_ONLY"],["level-date-index","level","date","KEYS_ONLY"],["adventure_name-date-index","adventure_name","date","KEYS_ONLY"]]'
+expect_eq "classes" "$(jq -c '[.partition_key.name, [.indexes[].name]]' "$MNT/classes/_schema.json")" \
+	'["id",["teacher-index","link-index"]]'
+# rows shaped as Hedy's code writes them
+expect_eq "users: epoch and last_login" \
+	"$(cat "$MNT/users/_query?filter=attribute_exists(last_login) and epoch = 1&as=count")" \
+	"$(jq '.users | length' "$DB")"
+expect_eq "adventures: levels is a list" \
+	"$(cat "$MNT/adventures/_query?filter=attribute_type(levels, \"L\")&as=count")" 300
+expect_eq "quiz-stats: scores is a list" \
+	"$(cat "$MNT/quiz-stats/_query?filter=attribute_type(scores, \"NS\")&as=count")" 0
+expect_eq "quiz-stats: started everywhere" \
+	"$(cat "$MNT/quiz-stats/_query?filter=attribute_exists(started)&as=count")" \
+	"$(jq '.["quiz-stats"] | length' "$DB")"
+[ "$(cat "$MNT/programs/_query?filter=attribute_exists(hedy_choice)&as=count")" -gt 0 ] ||
+	fail "programs: no hedy_choice"
+[ "$(cat "$MNT/classes/_query?filter=attribute_type(students, \"SS\")&as=count")" -gt 0 ] ||
+	fail "classes: no students set"
 expect_eq "the notes' user" "$(jq -c '[.email, .created]' "$MNT/users/hedy.json")" '["hedy@hedy.org",1681239902406]'
 expect_eq "the notes' quiz row" "$(jq -c . "$MNT/quiz-stats/felienne#3/2022-09.json")" \
-	'{"id#level":"felienne#3","week":"2022-09","finished":1,"id":"felienne","level":3,"scores":{"$NS":[95]}}'
+	'{"id#level":"felienne#3","week":"2022-09","finished":1,"id":"felienne","level":3,"scores":[95],"started":1}'
 expect_eq "felienne#3 2022-08 has no scores" "$(jq -c .scores "$MNT/quiz-stats/felienne#3/2022-08.json")" null
 weeks=$(ls "$MNT/quiz-stats/felienne#3" | grep -cv '^[0-9]\{4\}-[0-9][0-9]\.json$')
 expect_eq "weeks are zero-padded YYYY-WW" "$weeks" 0
@@ -79,6 +105,18 @@ bools=$(cat "$MNT/adventures/_query?filter=attribute_type(public, \"BOOL\")&as=c
 nums=$(cat "$MNT/adventures/_query?filter=attribute_type(public, \"N\")&as=count")
 [ "$bools" -gt 0 ] && [ "$nums" -gt 0 ] || fail "adventures: public is BOOL on $bools and N on $nums rows"
 ls "$MNT/users/_index/email-index/hedy@hedy.org/hedy.json" >/dev/null || fail "email-index has no hedy"
+
+section "demo: after the migration, adventures has all of Hedy's indexes"
+# README: scripts/migrate-public, then the index Hedy declares
+(cd "$T" && "$REPO/scripts/migrate-public" "$MNT") >"$T/out" 2>&1 || fail "migrate-public: $(cat "$T/out")"
+expect_eq "migrated" "$(cat "$T/out")" "Migrated $bools out of 300 records"
+jq '.indexes += [{"name": "public-index", "partition_key": {"name": "public", "type": "N"}}]' \
+	"$MNT/adventures/_schema.json" >"$T/adv-schema.json"
+cp "$T/adv-schema.json" "$MNT/adventures/_schema.json" || fail "adding public-index: $(tail -n 1 "$MNT/_errors")"
+expect_eq "adventures: schema" "$(jq -cS '.indexes |= sort_by(.name)' "$MNT/adventures/_schema.json")" \
+	"$(jq -cS '.adventures | .indexes |= sort_by(.name)' "$REPO/schemas/hedy.json")"
+expect_eq "public-index entries" "$(ls "$MNT/adventures/_index/public-index/1" "$MNT/adventures/_index/public-index/0" | grep -c json)" \
+	"$(cat "$MNT/adventures/_query?filter=attribute_exists(public)&as=count")"
 
 section "demo: every Try line works"
 (
@@ -111,10 +149,10 @@ expect_eq "a change survives" "$(jq -r .email "$MNT/users/ada.json" 2>&1)" "ada@
 demo_unmount
 demo_mount --fresh
 [ -e "$MNT/users/ada.json" ] && fail "--fresh kept ada"
-expect_eq "--fresh: users" "$(cat "$MNT/users/_query?as=count")" "$(wc -l <"$T/gen1/users.jsonl")"
+expect_eq "--fresh: users" "$(cat "$MNT/users/_query?as=count")" "$(jq '.users | length' "$DB")"
 demo_unmount
 expect_ok "integrity after unmount" "$DYNFS" export "$STORE" --check
-grep -q "ok: 4 tables, $total items" "$T/out" || fail "export --check: $(cat "$T/out")"
+grep -q "ok: 18 tables, $total items" "$T/out" || fail "export --check: $(cat "$T/out")"
 
 section "demo: bad arguments and unusable mount points"
 refuse "demo --bogus" 2 "usage: scripts/demo" "$REPO/scripts/demo" --bogus
@@ -157,7 +195,7 @@ cp "$STORE/snapshot.json" "$T/snapshot.good"
 sed -i '1s/"version":1,/"version":2,/' "$STORE/snapshot.json"
 refuse "store from a newer dynfs" 1 "newer dynfs.*newer" "$DYNFS" "$STORE" "$MNT"
 refuse "import into a store from a newer dynfs" 1 "newer" \
-	"$DYNFS" import "$STORE" "$T/gen1/users.jsonl" --table users --quiet
+	"$DYNFS" import "$STORE" "$DB" --format hedy --quiet
 cp "$T/snapshot.good" "$STORE/snapshot.json"
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 	# A private mount namespace (unshare's default propagation is private)

@@ -21,7 +21,8 @@
 #  - docs/dynfs.1: renders without groff/man warnings, has the sections,
 #    lists every option of `dynfs --help`, `import --help`, `export
 #    --help`, and has no -o option that --help lacks;
-#  - make install PREFIX=...: binary and man page; mount.fuse3 (what
+#  - make install PREFIX=...: binary, man page and Hedy's schemas (found
+#    by the installed binary); mount.fuse3 (what
 #    `mount -t fuse.dynfs` runs) with the installed binary and options;
 #    as root, mount(8) and an fstab line (-T) through mount.fuse3.
 
@@ -167,7 +168,7 @@ grep -q "^Copied $((nq - 1)) of $nq items from quiz-stats to qs2 (1 were there)$
 grep -q "^Verified: all $nq items of quiz-stats have their key in qs2 ($nq items)$" "$T/out" ||
 	fail "copy-table: $(cat "$T/out")"
 expect_eq "copied item" "$(jq -c . "$M/qs2/felienne/2022-09#3.json")" \
-	'{"id":"felienne","week#level":"2022-09#3","finished":1,"level":3,"scores":{"$NS":[95]},"week":"2022-09"}'
+	'{"id":"felienne","week#level":"2022-09#3","finished":1,"level":3,"scores":[95],"started":1,"week":"2022-09"}'
 expect_eq "the application's item wins" "$(jq -c .scores "$M/qs2/felienne/2022-10#3.json")" '{"$NS":[42,100]}'
 notapp='select(.id != "felienne" or .["week#level"] != "2022-10#3")'
 expect_eq "every item mapped" \
@@ -297,6 +298,15 @@ else
 	cmp -s "$P/bin/dynfs" "$DYNFS" || fail "make install: installed binary differs"
 	expect_eq "man page installed" "$(MANPATH=$P/share/man man -w dynfs 2>&1)" "$P/share/man/man1/dynfs.1"
 	run "installed dynfs --version" "$P/bin/dynfs" --version
+	# Hedy's schemas are installed and found by the installed binary
+	cmp -s "$P/share/dynfs/hedy.json" "$REPO/schemas/hedy.json" || fail "make install: no hedy.json"
+	echo '{"classes": [{"id": "c1", "teacher": "t"}]}' >"$T/hedy-one.json"
+	run "installed dynfs: Hedy's schemas by default" "$P/bin/dynfs" import "$T/s-inst" "$T/hedy-one.json" \
+		--format hedy
+	"$P/bin/dynfs" export "$T/s-inst" --schema-out "$T/inst-schema.json" --schema-only ||
+		fail "export --schema-only"
+	expect_eq "installed: classes indexes" "$(jq -c '[.classes.indexes[].name]' "$T/inst-schema.json")" \
+		'["teacher-index","link-index"]'
 	mkdir -p "$T/m5"
 	EXTRA_MNTS+=("$T/m5")
 	# What `mount -t fuse.dynfs STORE MNT -o ...` runs: mount.fuse3, which
