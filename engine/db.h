@@ -313,6 +313,13 @@ int tbl_delete(table_t *t, const struct val *pk, const struct val *sk, int flags
  */
 int tbl_item_key(table_t *t, const struct val *item, const struct val **pk,
 		 const struct val **sk, struct dyn_err *err);
+/*
+ * Everything tbl_put() would check about item without storing it: the
+ * key rules, the item limits (item_check: size -> -EFBIG, depth) and the
+ * index key types.  For refusing a bad item early (a write() before the
+ * close that commits it); tbl_put() checks again.  0, -EINVAL, -EFBIG.
+ */
+int tbl_check_item(table_t *t, const struct val *item, struct dyn_err *err);
 /* Check a key value for attribute a (type, non-empty, size for pk/sk). */
 int key_check(const struct key_attr *a, const struct val *v, bool is_sort, struct dyn_err *err);
 

@@ -538,6 +538,27 @@ int db_apply(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_e
 	return db_apply_x(db, ops, n, failed, err, true);
 }
 
+int tbl_check_item(table_t *t, const struct val *item, struct dyn_err *err)
+{
+	const struct val *pk, *sk;
+	struct keyenc_buf kb;
+	size_t i;
+	int rc;
+
+	rc = tbl_item_key(t, item, &pk, &sk, err);
+	if (rc == 0)
+		rc = item_check(item, err);
+	if (rc < 0)
+		return rc;
+	keyenc_buf_init(&kb);
+	pthread_rwlock_rdlock(&t->lock);
+	for (i = 0; rc >= 0 && i < t->schema.nindex; i++)
+		rc = idx_key(&t->schema.index[i], item, (const uint8_t *)"", 0, &kb, err);
+	pthread_rwlock_unlock(&t->lock);
+	keyenc_buf_free(&kb);
+	return rc < 0 ? rc : 0;
+}
+
 int tbl_put(table_t *t, struct val *item, int flags, struct dyn_err *err)
 {
 	struct db_op op = {.kind = DB_PUT, .table = t, .item = item, .flags = flags};

@@ -8,6 +8,10 @@
  * them they must agree with the path, so that `mv` and `cp` between names
  * cannot silently produce an item stored under a key its text denies.
  *
+ * While a file is written in one simple sequence, the same checks also
+ * run at the write() that completes the document (item_precheck,
+ * wcheck.h), and the checked item is what the close stores.
+ *
  * Rejected content leaves the stored item alone and is reported twice:
  * as the errno of close/fsync (EINVAL, or EFBIG for size) and as a line
  * in /_errors naming the file, the position and the reason.
@@ -95,6 +99,75 @@ int item_commit(struct fsx *fs, struct node *n, const char *text, size_t len, bo
 		node_path(fs, n, path, sizeof(path));
 		errlog_err(fs, path, &err, rc);
 	}
+	val_free(&pk);
+	val_free(&sk);
+	return rc;
+}
+
+/* The path of n and its error, into /_errors. */
+static void log_refusal(struct fsx *fs, struct node *n, const struct dyn_err *err, int rc)
+{
+	char path[3 * NAME_BUF + 16];
+
+	node_path(fs, n, path, sizeof(path));
+	errlog_err(fs, path, err, rc);
+}
+
+int item_precheck(struct fsx *fs, struct node *n, const char *text, size_t len, bool created,
+		  struct val *out)
+{
+	struct dyn_err err;
+	struct val pk, sk;
+	table_t *t;
+	int rc;
+
+	err_clear(&err);
+	rc = node_key(fs, n, &t, &pk, &sk);
+	if (rc < 0)
+		return rc;
+	rc = item_from_text(t, &pk, sk.type == VAL_NULL ? NULL : &sk, text, len, created, out,
+			    &err);
+	if (rc == 0) {
+		rc = tbl_check_item(t, out, &err);
+		if (rc < 0)
+			val_free(out);
+	}
+	if (rc < 0)
+		log_refusal(fs, n, &err, rc);
+	val_free(&pk);
+	val_free(&sk);
+	return rc;
+}
+
+/* item's attribute a is exactly key. */
+static bool has_key(const struct val *item, const struct key_attr *a, const struct val *key)
+{
+	const struct val *v = val_map_get(item, a->name, strlen(a->name));
+
+	return v && v->type == key->type && val_equal(v, key);
+}
+
+int item_commit_checked(struct fsx *fs, struct node *n, struct val *item, int flags)
+{
+	const struct key_attr *kb;
+	struct dyn_err err;
+	struct val pk, sk;
+	table_t *t;
+	int rc;
+
+	err_clear(&err);
+	rc = node_key(fs, n, &t, &pk, &sk);
+	if (rc < 0)
+		return rc;
+	kb = tbl_sk(t);
+	if (!has_key(item, tbl_pk(t), &pk) || (kb && !has_key(item, kb, &sk))) {
+		rc = 1; /* renamed since: the text decides */
+		goto out;
+	}
+	rc = tbl_put(t, item, flags, &err);
+	if (rc < 0 && rc != -EEXIST)
+		log_refusal(fs, n, &err, rc);
+out:
 	val_free(&pk);
 	val_free(&sk);
 	return rc;

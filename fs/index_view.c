@@ -405,13 +405,14 @@ static int resolve_in_index_dir(struct fsx *fs, struct node *dir, struct vnode *
 {
 	const struct index_def *d;
 	struct table_schema s;
+	const char *why;
 	struct val iv;
 	size_t len;
 	char *iname;
 	int rc;
 
 	if (name_parse_str(name, strlen(name), &iname, &len) < 0)
-		return -ENOENT;
+		return name_escapes_ok(name, strlen(name), &why) ? -ENOENT : -EINVAL;
 	rc = index_def_of(v->t, iname, &s, &d);
 	if (rc == 0) {
 		schema_free(&s);
@@ -431,6 +432,7 @@ static int resolve_in_index(struct fsx *fs, struct node *dir, struct vnode *v, c
 	const struct index_def *d;
 	struct table_schema s;
 	struct name_key k;
+	const char *why;
 	int rc;
 
 	if (!strncmp(name, QUERY_PREFIX, QUERY_PREFIX_LEN))
@@ -440,6 +442,8 @@ static int resolve_in_index(struct fsx *fs, struct node *dir, struct vnode *v, c
 		return rc;
 	rc = name_parse(name, strlen(name), d->pk.type, false, &k);
 	schema_free(&s);
+	if (rc == -EINVAL && !name_escapes_ok(name, strlen(name), &why))
+		return -EINVAL; /* %-escapes are strict everywhere */
 	if (rc < 0)
 		return rc == -ENOMEM ? rc : -ENOENT;
 	val_init_null(&c.found);
@@ -559,7 +563,7 @@ int view_attr(struct fsx *fs, struct node *n, enum node_kind kind, struct stat *
 	ns = table_mtime(fs, v.t);
 	switch (kind) {
 	case NK_STATS:
-		rc = stats_text(v.t, &text, &len);
+		rc = stats_text_fs(fs, v.t, &text, &len);
 		if (rc < 0)
 			break;
 		free(text);
@@ -740,7 +744,7 @@ int view_open_text(struct fsx *fs, struct node *n, char **text, size_t *len)
 		return rc;
 	err_clear(&err);
 	if (kind == NK_STATS) {
-		rc = stats_text(v.t, text, len);
+		rc = stats_text_fs(fs, v.t, text, len);
 	} else if (kind != NK_QUERY) {
 		rc = -EISDIR;
 	} else {

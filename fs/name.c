@@ -422,7 +422,7 @@ int name_parse_str(const char *name, size_t len, char **out, size_t *outlen)
 	if (!raw)
 		return -ENOMEM;
 	rc = unescape(name, len, raw, &rn);
-	if (rc < 0 || !rn)
+	if (rc < 0 || !rn || memchr(raw, 0, rn) || !val_utf8_valid(raw, rn))
 		goto bad;
 	raw[rn] = 0;
 	rc = name_make_str(raw, rn, buf);
@@ -434,6 +434,122 @@ int name_parse_str(const char *name, size_t len, char **out, size_t *outlen)
 bad:
 	free(raw);
 	return -EINVAL;
+}
+
+/* ---- lenient decoding: aliases of a key ---- */
+
+static int hexval_any(char c)
+{
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return hexval(c);
+}
+
+/* Undo %XX escapes (either case) of s[0..n) into out; raw bytes pass. */
+static int unescape_any(const char *s, size_t n, char *out, size_t *outn, const char **why)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] != '%') {
+			out[o++] = s[i];
+			continue;
+		}
+		if (i + 2 >= n || hexval_any(s[i + 1]) < 0 || hexval_any(s[i + 2]) < 0) {
+			*why = "has a % not followed by two hex digits (write %25 for a %)";
+			return -EINVAL;
+		}
+		out[o++] = (char)(hexval_any(s[i + 1]) << 4 | hexval_any(s[i + 2]));
+		i += 2;
+	}
+	*outn = o;
+	return 0;
+}
+
+bool name_escapes_ok(const char *name, size_t len, const char **why)
+{
+	char *raw = malloc(len + 1);
+	size_t rn;
+	bool ok;
+
+	if (!raw) {
+		*why = "out of memory";
+		return false;
+	}
+	ok = unescape_any(name, len, raw, &rn, why) == 0;
+	if (ok && memchr(raw, 0, rn)) {
+		*why = "has %00, a NUL byte, which no name may hold";
+		ok = false;
+	}
+	if (ok && !val_utf8_valid(raw, rn)) {
+		*why = "is not valid UTF-8 once %-escapes are decoded";
+		ok = false;
+	}
+	free(raw);
+	return ok;
+}
+
+int name_parse_alias(const char *name, size_t len, enum val_type t, bool json, struct val *out,
+		     const char **why)
+{
+	uint8_t *bin = NULL;
+	struct num num;
+	size_t rn, bn;
+	char *raw;
+	int n, rc;
+
+	val_init_null(out);
+	*why = "is not a key";
+	n = body_len(name, len, json);
+	if (n < 0)
+		return n;
+	if (!n || name[0] == '.') {
+		*why = "is a dotfile, never a key";
+		return -EINVAL;
+	}
+	if (short_prefix_len(name, (size_t)n)) {
+		*why = "is a shortened name of no key";
+		return -EINVAL;
+	}
+	raw = malloc((size_t)n + 1);
+	if (!raw)
+		return -ENOMEM;
+	rc = unescape_any(name, (size_t)n, raw, &rn, why);
+	if (rc < 0)
+		goto out;
+	raw[rn] = 0;
+	rc = -EINVAL;
+	switch (t) {
+	case VAL_S:
+		if (!rn)
+			*why = "is empty";
+		else if (!val_utf8_valid(raw, rn))
+			*why = "is not valid UTF-8 once %-escapes are decoded";
+		else
+			rc = val_init_str(out, raw, rn);
+		break;
+	case VAL_N:
+		if (memchr(raw, 0, rn) || num_parse(raw, rn, &num, NULL) < 0) {
+			*why = "is not a number";
+			break;
+		}
+		val_init_num(out, &num);
+		rc = 0;
+		break;
+	case VAL_B:
+		if (!rn || memchr(raw, 0, rn) || b64_decode(raw, rn, &bin, &bn) < 0 || !bn) {
+			*why = "is not base64 (binary keys are named in base64url)";
+			break;
+		}
+		rc = val_init_bin(out, bin, bn);
+		break;
+	default:
+		break;
+	}
+out:
+	free(bin);
+	free(raw);
+	return rc;
 }
 
 bool name_key_has_prefix(const struct val *key, const struct val *prefix)

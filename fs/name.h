@@ -76,8 +76,33 @@ int name_parse(const char *name, size_t len, enum val_type t, bool json,
 	       struct name_key *out);
 
 /*
+ * Any spelling of a key of type t (SPEC §5 "Item names are strict"):
+ * name[0..len) (".json" required and stripped if json) decoded
+ * leniently -- %XX escapes in either case and where none is needed, N
+ * in any form num_parse() reads ("1.0", "007", "+5", "1e0", "-0"), B in
+ * either base64 alphabet, padded or not -- into the key's value *out
+ * (new), which name_make() turns into the canonical name.  -EINVAL with
+ * *why (static text) when it is no key of type t: a malformed escape
+ * ('%' not followed by two hex digits), invalid UTF-8, not a number, not
+ * base64, empty, a leading '.' (dotfiles are never keys), a shortened
+ * name; *why reads after "this name" ("is not a number").
+ * -ENAMETOOLONG, -ENOMEM.
+ */
+int name_parse_alias(const char *name, size_t len, enum val_type t, bool json, struct val *out,
+		     const char **why);
+
+/*
+ * The %-escapes of name[0..len) are well formed: every '%' starts %XX
+ * (hex, either case), and the decoded bytes are valid UTF-8 without NUL
+ * (no table, index or query name may hold one).  *why as above.
+ */
+bool name_escapes_ok(const char *name, size_t len, const char **why);
+
+/*
  * Parse a name written by the S rules (table names) into *out (new,
- * malloc, NUL-terminated).  -EINVAL if not canonical or shortened.
+ * malloc, NUL-terminated).  -EINVAL if not canonical or shortened, or if
+ * it decodes to a NUL byte (table and index names are C strings: "a%00b"
+ * must not name "a") or to bytes that are not UTF-8.
  */
 int name_parse_str(const char *name, size_t len, char **out, size_t *outlen);
 

@@ -36,7 +36,20 @@ struct resolved {
 	bool shortened;	    /* RES_ITEM/RES_PART: a shortened name, key unknown */
 	bool item_like;	    /* RES_PART named "*.json": refused as a file (the
 			       table has a sort key, items are one level down) */
+	bool alias;	    /* RES_ITEM/RES_NODE/RES_PART reached by a
+			       non-canonical spelling ("1.0.json"): entries
+			       replied uncached (only canonical names are
+			       invalidated) */
+	bool bad;	    /* RES_NONE: a name that can be nothing here
+			       (an item-like name that is no key, a bad
+			       %-escape); why says so */
+	char why[1024];	    /* bad: the reason, for /_errors */
 };
+
+/* Refuse to make a bad name (r->bad): a line in /_errors, -EINVAL. */
+int refuse_bad(struct fsx *fs, struct resolved *r, const char *name);
+/* Reply the entry of a node reached through an alias: never cached. */
+void reply_alias_entry(fuse_req_t req, struct fsx *fs, struct node *n);
 
 /* Refuse a file named like an item where only partitions live. */
 int refuse_item_like(struct fsx *fs, struct resolved *r, const char *name);
@@ -64,6 +77,19 @@ int node_path(struct fsx *fs, struct node *n, char *buf, size_t size);
  */
 int item_commit(struct fsx *fs, struct node *n, const char *text, size_t len, bool created,
 		int flags);
+/*
+ * Everything item_commit would refuse, without storing (a write() that
+ * completes the document: wcheck.h): *out is the item to store (new).
+ * On failure a line goes to /_errors.  0, -EINVAL, -EFBIG, -ENOENT.
+ */
+int item_precheck(struct fsx *fs, struct node *n, const char *text, size_t len, bool created,
+		  struct val *out);
+/*
+ * Store item (borrowed), checked by item_precheck for node n, if its key
+ * attributes are still n's key (a rename may have moved n); 1 if they
+ * are not (the caller commits the text instead).  Errors as item_commit.
+ */
+int item_commit_checked(struct fsx *fs, struct node *n, struct val *item, int flags);
 /* Build the item for key (pk, sk) of table t from text (new).  Used by
  * item_commit and rename; fills err. */
 int item_from_text(table_t *t, const struct val *pk, const struct val *sk, const char *text,
@@ -75,6 +101,13 @@ int item_from_text(table_t *t, const struct val *pk, const struct val *sk, const
 int schema_text(table_t *t, char **out, size_t *len);
 /* Validate and apply a new _schema.json; errors to /_errors. */
 int schema_commit(struct fsx *fs, struct node *n, const char *text, size_t len);
+/*
+ * What schema_commit would refuse without applying anything (a write()
+ * that completes the document: wcheck.h): syntax, the schema rules, a
+ * key schema change on a non-empty table (EBUSY).  Index backfills are
+ * checked at commit only.  Errors to /_errors.
+ */
+int schema_precheck(struct fsx *fs, struct node *n, const char *text, size_t len);
 
 /* ---- index_view.c: _index/, _query?, _stats.json ---- */
 
@@ -115,6 +148,15 @@ int view_rmdir(struct fsx *fs, struct node *n);
 
 /* The text of _stats.json (new). */
 int stats_text(table_t *t, char **out, size_t *len);
+
+/* ---- discard.c: scratch files are never lost without a word ---- */
+
+/* stats_text plus the table's non-empty scratch files (new). */
+int stats_text_fs(struct fsx *fs, table_t *t, char **out, size_t *len);
+/* The "scratch_files"/"scratch" members of _stats.json (new). */
+int scratch_stats_json(struct fsx *fs, table_t *t, char **out, size_t *len);
+/* At unmount: one line per directory holding non-empty scratch files. */
+void scratch_discard_report(struct fsx *fs);
 
 /* ---- scratch.c ---- */
 

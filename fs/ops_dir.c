@@ -52,7 +52,12 @@ void op_init(void *userdata, struct fuse_conn_info *conn)
 
 void op_destroy(void *userdata)
 {
-	(void)userdata;
+	struct fsx *fs = userdata;
+
+	/* The kernel has let go (the request threads and the invalidation
+	 * thread are done): nothing may be sent to it any more. */
+	fs->se = NULL;
+	scratch_discard_report(fs); /* SPEC §5: never lost without a word */
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -67,12 +72,20 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	rc = resolve(fs, dir, name, &r);
-	if (rc < 0)
+	if (rc < 0) {
 		fuse_reply_err(req, -rc);
-	else if (r.what == RES_NODE)
+	} else if (r.what == RES_NODE && r.alias) {
+		reply_alias_entry(req, fs, r.node);
+	} else if (r.what == RES_NODE) {
 		reply_node_entry(req, fs, r.node);
-	else
+	} else if (r.alias || r.bad) {
+		struct fuse_entry_param e;
+
+		memset(&e, 0, sizeof(e)); /* absent, and not cached: see resolve.c */
+		fuse_reply_entry(req, &e);
+	} else {
 		reply_negative(req, fs, parent, name);
+	}
 	resolved_free(fs, &r);
 	node_put(fs, dir);
 }
@@ -159,6 +172,9 @@ static void make_entry(const struct make_req *m, fuse_ino_t parent, const char *
 	if (rc < 0) {
 		neg_unclaim(fs, had, parent, name);
 		fuse_reply_err(m->req, -rc);
+	} else if (r.alias) {
+		reply_alias_entry(m->req, fs, n);
+		node_put(fs, n);
 	} else {
 		reply_made(m->req, fs, n);
 	}
@@ -166,11 +182,34 @@ static void make_entry(const struct make_req *m, fuse_ino_t parent, const char *
 	node_put(fs, dir);
 }
 
+/* "<path of its parent>/<its name>" of scratch directory dir, into path. */
+static void scratch_dir_path(struct fsx *fs, struct node *dir, char *path, size_t size)
+{
+	struct node *p = node_get(fs, dir->parent);
+	char dname[NAME_BUF] = "?";
+	size_t i;
+
+	snprintf(path, size, "(scratch directory)");
+	if (!p)
+		return;
+	pthread_mutex_lock(&fs->ilock);
+	for (i = 0; i < p->kids.n; i++)
+		if (p->kids.v[i].node == dir)
+			snprintf(dname, sizeof(dname), "%s", p->kids.v[i].name);
+	pthread_mutex_unlock(&fs->ilock);
+	if (p->kind != NK_SCRATCH && node_path(fs, p, path, size) == 0)
+		snprintf(path + strlen(path), size - strlen(path), "/%s", dname);
+	node_put(fs, p);
+}
+
 int bad_name(struct fsx *fs, struct node *dir, const char *name, const char *why)
 {
-	char path[2 * NAME_BUF + 64];
+	char path[3 * NAME_BUF + 64];
 
-	if (dir->kind == NK_ROOT)
+	if (dir->kind == NK_SCRATCH) {
+		scratch_dir_path(fs, dir, path, sizeof(path));
+		snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s", name);
+	} else if (dir->kind == NK_ROOT)
 		snprintf(path, sizeof(path), "/%s", name);
 	else if (node_path(fs, dir, path, sizeof(path)) == 0)
 		snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s", name);
@@ -284,10 +323,13 @@ static int decide_mkdir(const struct make_req *m, struct fsx *fs, struct node *d
 			      "directories");
 		break;
 	case RES_SCRATCH:
-		rc = make_scratch(m->req, fs, r, name, S_IFDIR | (m->mode & 07777), 0, NULL, out);
+		rc = r->bad ? refuse_bad(fs, r, name)
+			    : make_scratch(m->req, fs, r, name, S_IFDIR | (m->mode & 07777), 0,
+					   NULL, out);
 		break;
 	default:
-		rc = dir->kind == NK_ROOT
+		rc = r->bad ? refuse_bad(fs, r, name)
+		     : dir->kind == NK_ROOT
 			 ? bad_name(fs, dir, name,
 				    "not a table name: tables are named with 3 to 255 of "
 				    "A-Z a-z 0-9 _ . - (a leading _ or . written %5F or %2E)")
@@ -338,6 +380,8 @@ static int decide_mknod(const struct make_req *m, struct fsx *fs, struct node *d
 		return refuse_item_like(fs, r, name);
 	if ((r->what == RES_SCRATCH || r->what == RES_PART) && !r->shortened)
 		return make_scratch(m->req, fs, r, name, m->mode, m->rdev, NULL, out);
+	if (r->what == RES_NONE && r->bad)
+		return refuse_bad(fs, r, name);
 	return dir->kind == NK_ROOT ? -EPERM : -EINVAL;
 }
 
@@ -363,6 +407,8 @@ static int decide_symlink(const struct make_req *m, struct fsx *fs, struct node 
 		return make_scratch(m->req, fs, r, name, S_IFLNK | 0777, 0, m->link, out);
 	if (r->what == RES_ITEM)
 		return bad_name(fs, dir, name, "an item cannot be a symbolic link");
+	if (r->what == RES_NONE && r->bad)
+		return refuse_bad(fs, r, name);
 	return dir->kind == NK_ROOT ? -EPERM : -EINVAL;
 }
 
@@ -399,6 +445,8 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *n
 			rc = -EEXIST;
 		else if (r.item_like)
 			rc = refuse_item_like(fs, &r, newname);
+		else if (r.what == RES_NONE && r.bad)
+			rc = refuse_bad(fs, &r, newname);
 		else if (r.what != RES_SCRATCH && r.what != RES_PART)
 			rc = -EPERM;
 	}

@@ -24,6 +24,13 @@
  *     something else changed it meanwhile), so `echo bad > new.json`
  *     leaves nothing behind.
 
+ * Refusal at write().  While a handle's writes are one simple sequence
+ * from an empty buffer, the write that completes (or definitely breaks)
+ * the document runs the commit's checks and fails with their errno, so
+ * that bash's builtin `echo > x.json` sees it (wcheck.h); the close then
+ * stores the item checked there, or fails the same way without a second
+ * /_errors line.  Nothing is stored before the close either way.
+
  * Page cache.  Handles that may write use direct I/O: their uncommitted
  * bytes must never enter the inode's page cache that readers share.
  * Read-only handles use the page cache, and keep it across opens
@@ -47,6 +54,7 @@
 
 #include "ctl.h"
 #include "ops.h"
+#include "wcheck.h"
 
 enum fh_type {
 	FH_TEXT,    /* item or _schema.json: snapshot + write buffer */
@@ -80,6 +88,8 @@ struct fh {
 	bool trunc_empty;	/* O_TRUNC, nothing written since */
 	bool empty_logged;	/* the empty write was rejected already */
 	int empty_flushes;	/* flushes seen while trunc_empty */
+	struct wcheck wc;	/* refusal at write() (wcheck.h) */
+	struct val ok_item;	/* wc.checked: the checked item (items; else VAL_NULL) */
 };
 
 static void fh_release(struct fh *h);
@@ -100,6 +110,7 @@ static void fh_free(struct fsx *fs, struct fh *h)
 	node_put(fs, h->node);
 	free(h->snap);
 	free(h->buf);
+	val_free(&h->ok_item);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
@@ -113,6 +124,7 @@ static struct fh *fh_new(struct fsx *fs, enum fh_type type, struct node *n)
 	h->fs = fs;
 	h->type = type;
 	h->node = n;
+	val_init_null(&h->ok_item);
 	pthread_mutex_init(&h->lock, NULL);
 	return h;
 }
@@ -207,6 +219,7 @@ static int open_text(struct fsx *fs, struct node *n, struct fuse_file_info *fi, 
 	if (h->writer && (created || (fi->flags & O_TRUNC))) {
 		h->has_buf = true;
 		h->trunc_empty = !created;
+		wcheck_start(&h->wc);
 	}
 	h->created = created;
 	h->excl = created && (fi->flags & O_EXCL);
@@ -417,9 +430,10 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		rc = -EPERM; /* only directories (tables) at the top */
 		break;
 	default:
-		rc = dir->kind == NK_ROOT ? -EPERM
-					  : bad_name(fs, dir, name,
-						     "names beginning with _ are dynfs's own");
+		rc = r.bad		     ? refuse_bad(fs, &r, name)
+		     : dir->kind == NK_ROOT ? -EPERM
+					    : bad_name(fs, dir, name,
+						       "names beginning with _ are dynfs's own");
 		break;
 	}
 	if (rc < 0)
@@ -431,7 +445,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	e.ino = n->ino;
 	e.generation = fs->gen;
 	e.attr_timeout = 0; /* the first commit changes size and times */
-	e.entry_timeout = FSX_TIMEOUT;
+	e.entry_timeout = r.alias ? 0 : FSX_TIMEOUT; /* aliases: see resolve.c */
 	fi->fh = (uintptr_t)h;
 	node_lookup_inc(fs, n);
 	if (fuse_reply_create(req, &e, fi) < 0) {
@@ -563,7 +577,40 @@ static int buf_resize(struct fh *h, size_t len)
 	h->len = len;
 	h->dirty = true;
 	h->trunc_empty = false;
+	if (len)
+		wcheck_stop(&h->wc);
+	else
+		wcheck_start(&h->wc);
+	val_free(&h->ok_item);
 	return 0;
+}
+
+/*
+ * After a write of size bytes at off to a buffer of len bytes: refuse it
+ * now if the document it completes or breaks is bad (wcheck.h).  h->lock
+ * held.  0 or the write's -errno.
+ */
+static int write_check(struct fsx *fs, struct fh *h, off_t off, size_t len, const char *buf,
+		       size_t size)
+{
+	int rc;
+
+	switch (wcheck_write(&h->wc, off, len, buf, size)) {
+	case WC_REFUSED:
+		return h->wc.refused;
+	case WC_CHECK:
+		val_free(&h->ok_item);
+		if (h->node->kind == NK_SCHEMA)
+			rc = schema_precheck(fs, h->node, h->buf, h->len);
+		else
+			rc = item_precheck(fs, h->node, h->buf, h->len, true, &h->ok_item);
+		wcheck_result(&h->wc, rc);
+		return rc;
+	default:
+		if (!h->wc.checked)
+			val_free(&h->ok_item);
+		return 0;
+	}
 }
 
 void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -605,6 +652,8 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		rc = buf_reserve(h, (size_t)off + size);
 	}
 	if (rc == 0) {
+		size_t len = h->len;
+
 		if ((size_t)off > h->len)
 			memset(h->buf + h->len, 0, (size_t)off - h->len);
 		memcpy(h->buf + off, buf, size);
@@ -612,6 +661,7 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 			h->len = (size_t)off + size;
 		h->dirty = true;
 		h->trunc_empty = false;
+		rc = write_check(fs, h, off, len, buf, size);
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (rc < 0)
@@ -711,6 +761,16 @@ static int fh_commit(struct fsx *fs, struct fh *h, bool last)
 
 	if (h->type != FH_TEXT || !h->writer)
 		return 0;
+	if (h->wc.refused) {
+		/* refused at write() and logged there: the same errno, no new line */
+		if (h->provisional) {
+			rollback_provisional(fs, n);
+			h->provisional = false;
+			h->created = true;
+		}
+		h->dirty = false;
+		return h->wc.refused;
+	}
 	if (!h->dirty && !h->created) {
 		if (h->trunc_empty && !h->empty_logged && (last || ++h->empty_flushes >= 2))
 			return reject_empty(fs, h);
@@ -718,11 +778,14 @@ static int fh_commit(struct fsx *fs, struct fh *h, bool last)
 	}
 	text = h->has_buf ? h->buf : h->snap;
 	len = h->has_buf ? h->len : h->snap_len;
-	if (n->kind == NK_SCHEMA)
-		rc = schema_commit(fs, n, text, len);
-	else
-		rc = item_commit(fs, n, text, len, h->created || h->provisional,
-				 h->excl ? DB_IF_ABSENT : 0);
+	rc = 1; /* not stored yet */
+	if (n->kind == NK_ITEM && h->wc.checked && h->ok_item.type != VAL_NULL)
+		rc = item_commit_checked(fs, n, &h->ok_item, h->excl ? DB_IF_ABSENT : 0);
+	if (rc == 1)
+		rc = n->kind == NK_SCHEMA
+			     ? schema_commit(fs, n, text, len)
+			     : item_commit(fs, n, text, len, h->created || h->provisional,
+					   h->excl ? DB_IF_ABSENT : 0);
 	if (rc == 0) {
 		h->provisional = h->created && !h->dirty;
 		h->created = h->excl = false;

@@ -131,9 +131,20 @@ int query_pct_decode(const char *s, size_t len, char **out, size_t *outlen, stru
 			       "two hex digits (write %%25 for a literal %%)",
 			       bad + 1, show(s + bad, len - bad, shown));
 	}
+
 	*out = buf;
 	*outlen = (size_t)n;
 	return 0;
+}
+
+static const char text_ok_msg[] =
+	"%00 (a NUL byte) and bytes that are not UTF-8 are not allowed here";
+
+/* A decoded parameter name or non-key value: UTF-8 without NUL (they are
+ * compared as C strings: "order=desc%00x" must not read as desc). */
+static bool text_ok(const char *s, size_t n)
+{
+	return !memchr(s, 0, n) && val_utf8_valid(s, n);
 }
 
 static const char *where_sk(const struct qwhere *w, char *buf, size_t size)
@@ -370,6 +381,10 @@ static int parse_param(const struct qwhere *w, struct qspec *q, bool *seen, enum
 	rc = query_pct_decode(raw, (size_t)(eq - raw), &name, &nlen, err);
 	if (rc < 0)
 		return rc;
+	if (!text_ok(name, nlen)) {
+		rc = err_set(err, EINVAL, "parameter \"%s\": %s", shown, text_ok_msg);
+		goto out;
+	}
 	for (p = 0; p < P_NPARAMS && strcmp(name, pnames[p]); p++)
 		;
 	if (p == P_NPARAMS) {
@@ -397,6 +412,12 @@ static int parse_param(const struct qwhere *w, struct qspec *q, bool *seen, enum
 			goto out;
 	}
 	show(rv, rvlen, shown);
+	/* key values may hold any byte a key may (NUL too); nothing else may */
+	if (p != P_EQ && p != P_LT && p != P_LE && p != P_GT && p != P_GE && p != P_PREFIX &&
+	    !text_ok(val, vlen)) {
+		rc = err_set(err, EINVAL, "%s=%s: %s", pnames[p], shown, text_ok_msg);
+		goto out;
+	}
 	val_init_null(&kv);
 	switch ((enum qparam)p) {
 	case P_EQ:

@@ -307,6 +307,8 @@ static int do_rename(struct fsx *fs, struct resolved *src, const char *name,
 			return -EXDEV;
 		return commit_scratch(fs, src, name, dst, newname, flags);
 	}
+	if (dst->what == RES_NONE && dst->bad)
+		return refuse_bad(fs, dst, newname);
 	if (dst->what == RES_NONE)
 		return dst->dir->kind == NK_ROOT ? -EXDEV : -EINVAL;
 	return -EXDEV;
@@ -348,6 +350,8 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 		rc = do_rename(fs, &src, name, &dst, newname, flags);
 	if (rc < 0 && had)
 		neg_add(fs, newparent, newname);
+	if (rc == 0 && dst.alias) /* the kernel must not keep the alias */
+		inval_entry_async(fs, newparent, newname);
 out:
 	resolved_free(fs, &src);
 	resolved_free(fs, &dst);

@@ -11,11 +11,24 @@
  *                "_schema.json"; other "_" names reserved, except names
  *                ending in '~' (editor backups of _schema.json), which
  *                are scratch names; then, without a sort key, item names
- *                "<pk>.json", with one, partition names "<pk>"; any name
- *                that is not the canonical name of a key is a scratch name
+ *                "<pk>.json", with one, partition names "<pk>"
  *   /<t>/<pk>/   scratch children; reserved "_" names; item names
- *                "<sk>.json"; other names are scratch names
- *   scratch dir  scratch names only
+ *                "<sk>.json"
+ *   scratch dir  scratch names, except as below
+ *
+ * Item names are strict (SPEC §5).  A name ending in ".json" that is not
+ * a dotfile is an item's name wherever items live: a non-canonical
+ * spelling of a key ("1.0.json", "007.json", "%41.json") is an alias of
+ * the item with the canonical key (r->alias: the kernel is told not to
+ * cache the alias, since only canonical names are invalidated), and a
+ * name that cannot be a key there ("abc.json" for a number key, a bad
+ * %-escape, "x.json" at the top of a table with a sort key or in a
+ * scratch directory where items would be) is bad (RES_NONE, r->bad, the
+ * reason in r->why): lookups find nothing, creating it fails with EINVAL
+ * and a line in /_errors.  Partition names of N and B keys have aliases
+ * too ("mkdir 1.0" is partition 1), and a partition name with a bad
+ * %-escape cannot be made a directory.  Every other name (dotfiles,
+ * "x.json~", "#x.json#", "4913", "sedAb12Cd") is a scratch name.
  *
  * In a table with a sort key a plain file may take a name that would be a
  * partition's (vim probes with "4913"): it is a scratch file, found before
@@ -33,6 +46,7 @@
 #include "fsx.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +136,106 @@ static int key_of_name(table_t *t, const struct val *pk, const char *name, enum 
 	rc = find_short(t, pk, &k.key, name, json, out);
 	name_key_free(&k);
 	return rc;
+}
+
+/* ---- strict item names ---- */
+
+/* name ends in ".json" and is not a dotfile: an item name, never scratch */
+static bool json_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && n > NAME_SUFFIX_LEN &&
+	       !strcmp(name + n - NAME_SUFFIX_LEN, NAME_SUFFIX);
+}
+
+static const char *type_words(enum val_type t)
+{
+	switch (t) {
+	case VAL_S:
+		return "S (a string)";
+	case VAL_N:
+		return "N (a number)";
+	default:
+		return "B (binary, named in base64url)";
+	}
+}
+
+static int set_bad(struct resolved *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int set_bad(struct resolved *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	va_end(ap);
+	r->bad = true;
+	r->what = RES_NONE;
+	return 0;
+}
+
+/*
+ * The canonical parse of name failed: an alias of a key of attribute a
+ * (0, *out new, r->alias), or -EINVAL with r->why saying why not.
+ */
+static int alias_of_name(struct resolved *r, const char *name, const struct key_attr *a,
+			 bool json, struct val *out)
+{
+	const char *why;
+	int rc = name_parse_alias(name, strlen(name), a->type, json, out, &why);
+
+	if (rc == 0)
+		r->alias = true;
+	else if (rc == -EINVAL)
+		snprintf(r->why, sizeof(r->why),
+			 "not an item name: the key attribute %s is of type %s, and this name "
+			 "%s", a->name, type_words(a->type), why);
+	return rc;
+}
+
+/*
+ * A ".json" name in a scratch directory that sits where partitions or
+ * items live (directly in a table or partition, not a dotfile): items
+ * cannot be there, so the name is bad rather than a silent scratch file.
+ */
+static int scratch_dir_json(struct fsx *fs, struct node *dir, const char *name,
+			    struct resolved *r)
+{
+	const struct key_attr *ka, *kb;
+	struct node *p = node_get(fs, dir->parent);
+	enum node_kind pk = NK_ROOT;
+	char dname[NAME_BUF] = "";
+	table_t *t = NULL;
+	size_t i;
+
+	if (!p)
+		return 0;
+	pthread_mutex_lock(&fs->ilock);
+	if (p->kind == NK_TABLE || p->kind == NK_PART) {
+		pk = p->kind;
+		t = p->table;
+		for (i = 0; i < p->kids.n; i++)
+			if (p->kids.v[i].node == dir)
+				snprintf(dname, sizeof(dname), "%s", p->kids.v[i].name);
+	}
+	pthread_mutex_unlock(&fs->ilock);
+	if (t && dname[0] && dname[0] != '.' && tbl_alive(t)) {
+		ka = tbl_pk(t);
+		kb = tbl_sk(t);
+		if (pk == NK_PART)
+			set_bad(r, "items of a partition are <%s>.json directly in the partition "
+				   "(%s: %s); %s is a scratch directory, not stored",
+				kb->name, kb->name, type_words(kb->type), dname);
+		else if (!kb)
+			set_bad(r, "this table has no sort key: its items are <%s>.json directly "
+				   "in the table (%s: %s); %s is a scratch directory, not stored",
+				ka->name, ka->name, type_words(ka->type), dname);
+		else
+			set_bad(r, "%s is not a partition (the partition key %s is of type %s), "
+				   "so it holds no items", dname, ka->name, type_words(ka->type));
+	}
+	node_put(fs, p);
+	return 0;
 }
 
 /* ---- resolve ---- */
@@ -249,6 +363,7 @@ int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved 
 {
 	const struct key_attr *ska;
 	enum node_kind kind;
+	const char *why;
 	struct node *kid;
 	struct val dpk, dsk;
 	table_t *t;
@@ -280,7 +395,7 @@ int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved 
 		return resolve_root(fs, name, r);
 	case NK_SCRATCH:
 		r->what = RES_SCRATCH;
-		return 0;
+		return json_name(name) ? scratch_dir_json(fs, dir, name, r) : 0;
 	case NK_TABLE:
 	case NK_PART:
 		break;
@@ -325,17 +440,41 @@ int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved 
 	}
 	ska = tbl_sk(t);
 	if (kind == NK_TABLE) {
-		rc = key_of_name(t, NULL, name, tbl_pk(t)->type, !ska, &r->pk);
+		const struct key_attr *ka = tbl_pk(t);
+
+		rc = key_of_name(t, NULL, name, ka->type, !ska, &r->pk);
+		if (rc == -EINVAL && (ska ? ka->type != VAL_S : json_name(name)))
+			rc = alias_of_name(r, name, ka, !ska, &r->pk);
 		if (rc == 0)
 			rc = ska ? resolve_part(fs, dir, t, r) : resolve_item(fs, dir, t, r);
+		else if (rc == -EINVAL && ska && json_name(name))
+			rc = set_bad(r, "this table has a sort key: its items are "
+					"<%s>/<%s>.json, one directory down (%s: %s; %s: %s)",
+				     ka->name, ska->name, ka->name, type_words(ka->type),
+				     ska->name, type_words(ska->type));
+		else if (rc == -EINVAL && ska && !name_escapes_ok(name, strlen(name), &why)) {
+			/* a file may have this name, a partition may not */
+			snprintf(r->why, sizeof(r->why), "not a partition name: it %s", why);
+			r->bad = true;
+		}
 	} else {
+		/* (a partition of a table whose key schema changed since: no items) */
 		rc = ska ? key_of_name(t, &dpk, name, ska->type, true, &r->sk) : -EINVAL;
+		if (rc == -EINVAL && ska && json_name(name))
+			rc = alias_of_name(r, name, ska, true, &r->sk);
+		else if (rc == -EINVAL && !ska)
+			snprintf(r->why, sizeof(r->why),
+				 "this table has no sort key (any more): no items here");
 		if (rc == 0) {
 			val_move(&r->pk, &dpk);
 			rc = resolve_item(fs, dir, t, r);
 		}
 	}
-	if (rc == -EINVAL) { /* not a key's name */
+	if (rc == -EINVAL && json_name(name)) { /* never a scratch name */
+		r->bad = true;
+		r->what = RES_NONE;
+		rc = 0;
+	} else if (rc == -EINVAL) { /* not a key's name */
 		r->what = RES_SCRATCH;
 		rc = 0;
 	} else if (rc == -ENOENT) { /* a shortened name of no item */
@@ -343,16 +482,17 @@ int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved 
 		r->shortened = true;
 		rc = 0;
 	}
-	if (r->what == RES_PART) {
-		size_t n = strlen(name);
-
-		r->item_like = n > NAME_SUFFIX_LEN &&
-			       !strcmp(name + n - NAME_SUFFIX_LEN, NAME_SUFFIX);
-	}
+	if (r->what == RES_PART)
+		r->item_like = json_name(name);
 out:
 	val_free(&dpk);
 	val_free(&dsk);
 	return rc;
+}
+
+int refuse_bad(struct fsx *fs, struct resolved *r, const char *name)
+{
+	return bad_name(fs, r->dir, name, r->why);
 }
 
 int refuse_item_like(struct fsx *fs, struct resolved *r, const char *name)
@@ -525,6 +665,27 @@ void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n)
 	node_lookup_inc(fs, n);
 	if (fuse_reply_entry(req, &e) < 0)
 		node_forget(fs, n->ino, 1); /* the kernel never saw it */
+}
+
+void reply_alias_entry(fuse_req_t req, struct fsx *fs, struct node *n)
+{
+	struct fuse_entry_param e;
+	double timeout;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	rc = node_attr(fs, n, &e.attr, &timeout);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	e.ino = n->ino;
+	e.generation = fs->gen;
+	e.attr_timeout = 0;
+	e.entry_timeout = 0; /* the observer invalidates canonical names only */
+	node_lookup_inc(fs, n);
+	if (fuse_reply_entry(req, &e) < 0)
+		node_forget(fs, n->ino, 1);
 }
 
 void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const char *name)

@@ -378,12 +378,66 @@ static bool same_schema(const struct table_schema *a, const struct table_schema 
 	return true;
 }
 
-int schema_commit(struct fsx *fs, struct node *n, const char *text, size_t len)
+/* The message of db_set_schema's EBUSY, with the item count. */
+static int busy_err(table_t *t, struct dyn_err *err)
+{
+	struct tbl_stats st;
+
+	tbl_stats(t, &st);
+	err_clear(err);
+	return err_set(err, EBUSY,
+		       "the key schema can change only while the table is empty (it holds "
+		       "%llu items)", (unsigned long long)st.items);
+}
+
+int schema_precheck(struct fsx *fs, struct node *n, const char *text, size_t len)
 {
 	char path[NAME_BUF + 32];
 	struct table_schema s, old;
 	struct dyn_err err;
 	struct tbl_stats st;
+	struct val pk, sk;
+	table_t *t;
+	int rc;
+
+	err_clear(&err);
+	rc = node_key(fs, n, &t, &pk, &sk);
+	if (rc < 0)
+		return rc;
+	val_free(&pk);
+	val_free(&sk);
+	rc = tbl_schema(t, &s);
+	if (rc < 0)
+		return rc;
+	rc = tbl_schema(t, &old);
+	if (rc < 0) {
+		schema_free(&s);
+		return rc;
+	}
+	rc = parse_schema(text, len, &s, &err);
+	if (rc == 0 && !same_schema(&old, &s)) {
+		rc = schema_check(&s, &err);
+		if (rc == 0 && (!same_key(&old.pk, &s.pk) || old.has_sk != s.has_sk ||
+				(s.has_sk && !same_key(&old.sk, &s.sk)))) {
+			tbl_stats(t, &st);
+			if (st.items)
+				rc = busy_err(t, &err);
+		}
+	}
+	if (rc < 0) {
+		node_path(fs, n, path, sizeof(path));
+		errlog_err(fs, path, &err, rc);
+	}
+	schema_free(&old);
+	schema_free(&s);
+	return rc;
+}
+
+int schema_commit(struct fsx *fs, struct node *n, const char *text, size_t len)
+{
+	char path[NAME_BUF + 32];
+	struct table_schema s, old;
+	struct dyn_err err;
 	struct val pk, sk;
 	table_t *t;
 	int rc;
@@ -412,13 +466,8 @@ int schema_commit(struct fsx *fs, struct node *n, const char *text, size_t len)
 		rc = schema_check(&s, &err);
 	if (rc == 0)
 		rc = db_set_schema(fs->db, tbl_name(t), &s, &err);
-	if (rc == -EBUSY) {
-		tbl_stats(t, &st);
-		err_clear(&err);
-		err_set(&err, EBUSY,
-			"the key schema can change only while the table is empty (it holds "
-			"%llu items)", (unsigned long long)st.items);
-	}
+	if (rc == -EBUSY)
+		busy_err(t, &err);
 out:
 	if (rc < 0) {
 		node_path(fs, n, path, sizeof(path));

@@ -14,7 +14,9 @@
  * "bytes" is the sum of DynamoDB item sizes (item_size), "partitions" the
  * number of distinct partition key values, and each index count the items
  * that index holds (sparse indexes hold fewer than the table).  Indexes
- * are listed in the order _schema.json lists them.
+ * are listed in the order _schema.json lists them.  The file as read
+ * also has "scratch_files" and "scratch" (discard.c: the table's
+ * non-empty scratch files, which are never stored).
  *
  * The engine reports per-index counts in schema order; a schema change
  * between reading the schema and the counts would pair names with the

@@ -3,10 +3,17 @@
  * grammar and semantics in engine/ops.h and engine/ops_tx.c).
  *
  * Writes edit the descriptor's own buffer (at their offsets, like an
- * item file; O_APPEND appends); nothing happens until flush (every
- * close), fsync or a read on the descriptor, which run the document as
- * one transaction (a close that may not be the last leaves a visibly
- * unfinished document alone: ctl.h):
+ * item file; O_APPEND appends).  While they are one simple sequence from
+ * offset 0 (wcheck.h), the write that completes the document runs it as
+ * one transaction, and fails with its errno, so that `echo '{"ops":
+ * ...}' > /_tx` in bash sees ECANCELED; a write that makes the document
+ * impossible fails with EINVAL (nothing applied).  Whitespace may follow;
+ * the close then does nothing more (the transaction ran once) and
+ * returns the same errno, and a read gives the outcome.  Otherwise
+ * nothing happens until flush (every close), fsync or a read on the
+ * descriptor, which run the document as one transaction (a close that
+ * may not be the last leaves a visibly unfinished document alone:
+ * ctl.h):
  *   committed            0; later writes fail with EBUSY (a descriptor
  *                        carries one transaction: open /_tx again);
  *   a condition failed   ECANCELED, nothing applied;
@@ -33,6 +40,7 @@
 #include <string.h>
 
 #include "../engine/ops.h"
+#include "wcheck.h"
 
 struct tx {
 	struct ctl c;		   /* first: the common part */
@@ -43,6 +51,7 @@ struct tx {
 	bool tried;		   /* res holds an attempt's outcome */
 	bool done;		   /* committed: no more writes */
 	bool append;		   /* O_APPEND: writes go to the end */
+	struct wcheck wc;	   /* run at the write that completes it (wcheck.h) */
 	struct ops_tx_result res;  /* the last attempt */
 };
 
@@ -50,6 +59,7 @@ static int tx_open(struct ctl *c, int flags)
 {
 	/* The kernel places O_APPEND writes at the size it knows, 0. */
 	((struct tx *)c)->append = flags & O_APPEND;
+	wcheck_start(&((struct tx *)c)->wc);
 	return 0;
 }
 
@@ -84,19 +94,58 @@ static int tx_resize(struct tx *x, size_t len)
 		memset(x->buf + x->len, 0, len - x->len);
 	x->len = len;
 	x->dirty = true;
+	if (len)
+		wcheck_stop(&x->wc);
+	else
+		wcheck_start(&x->wc);
 	return 0;
+}
+
+/* Run the document as the transaction; a failure is one /_errors line. */
+static int tx_run(struct ctl *c)
+{
+	struct tx *x = (struct tx *)c;
+	char msg[1024];
+	int rc;
+
+	x->dirty = false; /* retried only after new writes */
+	x->tried = true;
+	rc = ops_tx_run(c->fs->db, x->buf ? x->buf : "", x->len, &x->res);
+	if (rc == 0)
+		x->done = true;
+	else
+		errlog_add(c->fs, "/_tx", "%s", ops_tx_message(&x->res, msg, sizeof(msg)));
+	return rc;
+}
+
+/* Only blanks in buf[0..n). */
+static bool all_blank(const char *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n')
+			return false;
+	return true;
 }
 
 static int tx_write(struct ctl *c, const char *buf, size_t size, off_t off)
 {
 	struct tx *x = (struct tx *)c;
-	size_t end;
+	size_t end, before = x->len;
 	int rc;
 
-	if (x->done)
-		return -EBUSY;
 	if (x->append)
 		off = (off_t)x->len;
+	if (x->done) { /* whitespace may end a document that ran at write() */
+		if (x->append)
+			off = (off_t)x->wc.len;
+		return x->wc.checked && all_blank(buf, size) &&
+				       wcheck_write(&x->wc, off, x->wc.len, buf, size) == WC_NONE &&
+				       x->wc.checked
+			       ? 0
+			       : -EBUSY;
+	}
 	end = (size_t)off + size;
 	rc = tx_reserve(x, end);
 	if (rc < 0)
@@ -107,27 +156,28 @@ static int tx_write(struct ctl *c, const char *buf, size_t size, off_t off)
 	if (end > x->len)
 		x->len = end;
 	x->dirty = true;
-	return 0;
+	switch (wcheck_write(&x->wc, off, before, buf, size)) {
+	case WC_REFUSED:
+		x->dirty = false; /* the same document: nothing to retry */
+		return x->wc.refused;
+	case WC_CHECK:
+		rc = tx_run(c);
+		wcheck_result(&x->wc, rc);
+		return rc;
+	default:
+		return 0;
+	}
 }
 
 static int tx_commit(struct ctl *c, enum ctl_when when)
 {
 	struct tx *x = (struct tx *)c;
-	char msg[1024];
-	int rc;
 
 	if (!x->dirty)
-		return 0;
+		return x->wc.refused; /* refused at write(): the same errno, once logged */
 	if (when == CTL_FLUSH && ops_json_incomplete(x->buf, x->len))
 		return 0; /* still being written (ctl.h) */
-	x->dirty = false; /* retried only after new writes */
-	x->tried = true;
-	rc = ops_tx_run(c->fs->db, x->buf ? x->buf : "", x->len, &x->res);
-	if (rc == 0)
-		x->done = true;
-	else
-		errlog_add(c->fs, "/_tx", "%s", ops_tx_message(&x->res, msg, sizeof(msg)));
-	return rc;
+	return tx_run(c);
 }
 
 static int tx_outcome(struct ctl *c, char **out, size_t *len)

@@ -392,6 +392,9 @@ START_TEST(test_rejects_bad_key_values)
 	rejects("eq=1e999", in_part(&ska_n), "not a number");
 	rejects("eq=", in_part(&ska_s), "eq=: empty value");
 	rejects("ge=%FF", in_part(&ska_s), "not valid UTF-8");
+	rejects("order=desc%00x", in_part(&ska_s), "NUL byte");
+	rejects("as%00x=jsonl", in_part(&ska_s), "NUL byte");
+	rejects("filter=a%00b", in_part(&ska_s), "NUL byte");
 	rejects("eq=!!", in_part(&ska_b), "not base64");
 	rejects("prefix=1", in_part(&ska_n), "begins_with needs a sort key of type S or B");
 }

@@ -1,8 +1,9 @@
-# t_editors.sh - vim and nano edit items (SPEC §5 "Item files").
+# t_editors.sh - vim, nano and emacs edit items (SPEC §5 "Item files").
 #
 # vim in batch mode (-u NONE, where backupcopy is "yes", and -u DEFAULTS,
 # where it is "auto"), vim interactively under tmux with default settings
-# and with backupcopy=yes|no|auto, nano under tmux; each save must commit
+# and with backupcopy=yes|no|auto, nano and emacs (-nw -Q) under tmux;
+# each save must commit
 # the edited item in canonical form and leave no scratch files behind.
 # Saving invalid JSON must fail visibly in the editor, leave the item as
 # it was, add a line to /_errors, and the fixed buffer must then save
@@ -234,8 +235,59 @@ expect_item "nano new item" "$P/2022-12.json" \
 	'{"id#level":"felienne#3","week":"2022-12","finished":1,"level":3}' "${QKEYS[@]}"
 expect_no_scratch "nano new item" "$P"
 
+# emacs_replace SESSION FROM TO: M-< then M-x replace-string FROM TO.
+emacs_replace() {
+	ed_keys "$1" 'M-<'
+	ed_keys "$1" M-x
+	ed_type "$1" replace-string
+	ed_keys "$1" Enter
+	ed_type "$1" "$2"
+	ed_keys "$1" Enter
+	ed_type "$1" "$3"
+	ed_keys "$1" Enter
+}
+
+# emacs_save SESSION: C-x C-s; wait for emacs's verdict (left in EMACS_MSG).
+emacs_save() {
+	local i
+	tm send-keys -t "$1" C-x C-s
+	for i in $(seq 100); do
+		EMACS_MSG=$(pane "$1" | grep -E '^(Wrote|Write error|.*[Ee]rror)' | tail -1)
+		[ -n "$EMACS_MSG" ] && return 0
+		sleep 0.1
+	done
+	fail "emacs: no outcome of C-x C-s on screen:
+$(pane "$1")"
+}
+
+section "emacs -nw -Q under tmux: replace, C-x C-s, invalid save refused, fix, C-x C-c"
+new_item 2022-09
+ed_start emacs "$P" emacs -nw -Q 2022-09.json
+if pane_wait emacs '"level": 3'; then
+	emacs_replace emacs '"level": 3' '"level": 7'
+	emacs_save emacs
+	grep -q Wrote <<<"$EMACS_MSG" || fail "emacs: first save failed: $EMACS_MSG"
+	expect_item "emacs, first save" "$f" "$(want 2022-09 7 1)" "${QKEYS[@]}"
+	errors_mark
+	emacs_replace emacs '"finished": 1' '"finished": 0,,'
+	tm send-keys -t emacs C-l # clear the last message
+	emacs_save emacs
+	grep -q 'Invalid argument' <<<"$EMACS_MSG" ||
+		fail "emacs: saving invalid JSON did not show EINVAL: $EMACS_MSG"
+	echo "emacs, invalid JSON, emacs says: $EMACS_MSG"
+	expect_item "emacs, invalid save" "$f" "$(want 2022-09 7 1)" "${QKEYS[@]}"
+	expect_error_line "emacs, invalid save" 2022-09.json
+	emacs_replace emacs ',,' ''
+	emacs_save emacs
+	grep -q Wrote <<<"$EMACS_MSG" || fail "emacs: save after the fix failed: $EMACS_MSG"
+	tm send-keys -t emacs C-x C-c
+	ed_wait_exit emacs
+fi
+expect_item "emacs, after C-x C-c" "$f" "$(want 2022-09 7 0)" "${QKEYS[@]}"
+expect_no_scratch "emacs" "$P"
+
 section "all items of the partition after the editing"
 expect_eq "items left in $P" "$(listing "$P" | tr '\n' ' ')" \
-	"2022-01.json 2022-02.json 2022-03.json 2022-05.json 2022-06.json 2022-07.json 2022-08.json 2022-10.json 2022-11.json 2022-12.json "
+	"2022-01.json 2022-02.json 2022-03.json 2022-05.json 2022-06.json 2022-07.json 2022-08.json 2022-09.json 2022-10.json 2022-11.json 2022-12.json "
 
 done_test

@@ -47,7 +47,7 @@ expect_eq "default schema" "$(cat "$U/_schema.json")" '{
   "indexes": []
 }'
 expect_eq "default stats" "$(jq -c . "$U/_stats.json")" \
-	'{"items":0,"bytes":0,"partitions":0,"indexes":{}}'
+	'{"items":0,"bytes":0,"partitions":0,"indexes":{},"scratch_files":0,"scratch":[]}'
 expect_eq "_index/ of a table without indexes" "$(ls -A "$U/_index")" ""
 
 section "the key schema, while the table is empty"
@@ -182,7 +182,7 @@ expect_eq "kept" "$(cat "$U/_schema.json")" "$BEFORE"
 
 section "_stats.json"
 expect_eq "users" "$(jq -c . "$U/_stats.json")" \
-	'{"items":5,"bytes":'"$(jq .bytes "$U/_stats.json")"',"partitions":5,"indexes":{"email-index":4}}'
+	'{"items":5,"bytes":'"$(jq .bytes "$U/_stats.json")"',"partitions":5,"indexes":{"email-index":4},"scratch_files":0,"scratch":[]}'
 [ "$(jq .bytes "$U/_stats.json")" -gt 50 ] || fail "bytes: $(jq .bytes "$U/_stats.json")"
 expect_eq "quiz-stats" "$(jq -c '[.items, .partitions, .indexes]' "$Q/_stats.json")" \
 	'[3,2,{"id-week-index":3}]'
