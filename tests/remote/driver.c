@@ -14,6 +14,7 @@
  * status is the number of failures (TAP-like, read by a person).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,6 +480,40 @@ static long number_of(rmt_t *c, const char *t, const char *id, const char *attr)
 	return n;
 }
 
+/* Threads sharing one client (and its pool) through the faults. */
+struct worker {
+	rmt_t *c;	  /* shared client */
+	const char *t;	  /* table */
+	int id, n;	  /* worker number, operations */
+	int ok;		  /* transactions that succeeded */
+	int items_ok;	  /* own items written */
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct val key = J("{\"id\":\"par\"}");
+	expr_t *inc = U("ADD c 1"), *absent = C("attribute_not_exists(id)");
+	struct rmt_write tx = {RMT_UPDATE, w->t, &key, inc, NULL};
+	char buf[100];
+
+	for (int i = 0; i < w->n; i++) {
+		struct val item;
+
+		if (rmt_transact_write(w->c, &tx, 1, NULL, NULL) == 0)
+			w->ok++;
+		snprintf(buf, sizeof(buf), "{\"id\":\"w%d-%d\",\"i\":%d}", w->id, i, i);
+		item = J(buf);
+		if (rmt_put_item(w->c, w->t, &item, absent, NULL, NULL) == 0)
+			w->items_ok++;
+		val_free(&item);
+	}
+	val_free(&key);
+	expr_free(inc);
+	expr_free(absent);
+	return NULL;
+}
+
 static int cmd_faults(const char *proxy, const char *direct, int n)
 {
 	struct rmt_opts o = {.endpoint = proxy, .region = "us-east-1", .base_delay_ms = 5,
@@ -605,6 +640,33 @@ static int cmd_faults(const char *proxy, const char *direct, int n)
 		free(items);
 		free(g);
 		free(out);
+	}
+	/* 5. four threads on one client: the pool under concurrency */
+	{
+		struct worker w[4];
+		pthread_t th[4];
+		int tx_ok = 0, items = 0, found = 0;
+
+		for (i = 0; i < 4; i++) {
+			w[i] = (struct worker){.c = p, .t = t, .id = i, .n = n / 2};
+			pthread_create(&th[i], NULL, work, &w[i]);
+		}
+		for (i = 0; i < 4; i++) {
+			pthread_join(th[i], NULL);
+			tx_ok += w[i].ok;
+			items += w[i].items_ok;
+		}
+		for (i = 0; i < 4; i++)
+			for (int k = 0; k < n / 2; k++) {
+				char id[32];
+
+				snprintf(id, sizeof(id), "w%d-%d", i, k);
+				found += number_of(d, t, id, "i") == k;
+			}
+		v = number_of(d, t, "par", "c");
+		CHECK(tx_ok == 4 * (n / 2) && v == tx_ok && items == tx_ok && found == items,
+		      "4 threads, one client: %d transactions counted %ld, %d/%d items", tx_ok, v,
+		      found, items);
 	}
 	rmt_get_stats(p, &st);
 	printf("# through the proxy: calls %llu attempts %llu throttled %llu 5xx %llu transport "
