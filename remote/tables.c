@@ -150,8 +150,14 @@ static int index_list(struct sf_span arr, struct sf_span defs, struct table_sche
 	if (sf_arr_open(&it, arr) < 0)
 		return -EINVAL;
 	while ((rc = sf_arr_next(&it, &el)) == 1) {
-		struct index_def *nx = realloc(s->index, (s->nindex + 1) * sizeof(*nx)), *ix;
+		struct index_def *nx, *ix;
+		char st[32];
 
+		/* An index being deleted is no longer part of the schema (and
+		 * DynamoDB Local describes it without its key schema). */
+		if (str_of(el, "IndexStatus", st, sizeof(st)) == 0 && !strcmp(st, "DELETING"))
+			continue;
+		nx = realloc(s->index, (s->nindex + 1) * sizeof(*nx));
 		if (!nx)
 			return -ENOMEM;
 		s->index = nx;
@@ -429,6 +435,39 @@ int rmt_create_table(rmt_t *c, const char *table, const struct table_schema *s,
 	if (rc == 0)
 		rc = sf_buf_adds(&b, "\"PAY_PER_REQUEST\"");
 	rc = rc ? (sf_buf_free(&b), rc) : simple(c, "CreateTable", &b, err);
+	if (rc == -EIO || rc == -ETIMEDOUT) {
+		/* Outcome unknown (CreateTable is not repeated: a repeat of a
+		 * success says ResourceInUse).  If the table is there with our
+		 * keys, this call made it. */
+		struct dyn_err e2;
+		struct table_schema got;
+
+		int tries, drc = -ENOENT;
+
+		err_clear(&e2);
+		for (tries = 0; tries < 10 && drc == -ENOENT; tries++) {
+			drc = rmt_describe_table(c, table, &got, NULL, &e2);
+			if (drc == -ENOENT)
+				usleep(200 * 1000);
+		}
+		if (drc == 0)
+			schema_free(&got);
+		if (drc == 0 && wait_for(c, table, false, NULL, false, &e2) == 0 &&
+		    rmt_describe_table(c, table, &got, NULL, &e2) == 0) {
+			bool same = !strcmp(got.pk.name, s->pk.name) && got.pk.type == s->pk.type &&
+				    got.has_sk == s->has_sk &&
+				    (!s->has_sk || (!strcmp(got.sk.name, s->sk.name) &&
+						    got.sk.type == s->sk.type));
+
+			schema_free(&got);
+			if (same) {
+				if (err)
+					err_clear(err);
+				return 0;
+			}
+		}
+		return rc;
+	}
 	return rc ? rc : wait_for(c, table, false, NULL, false, err);
 }
 

@@ -122,7 +122,7 @@ static int cmd_sign(void)
 static rmt_t *open_client(const char *endpoint)
 {
 	struct rmt_opts o = {.endpoint = endpoint, .region = "us-east-1", .base_delay_ms = 5,
-			     .max_delay_ms = 200, .timeout_ms = 3000, .max_attempts = 12};
+			     .max_delay_ms = 200, .timeout_ms = 10000, .max_attempts = 12};
 	struct dyn_err err;
 	rmt_t *c;
 
