@@ -321,6 +321,16 @@ static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op
 	cc = curl_easy_perform(h);
 	*status = 0;
 	*sent = false;
+	{
+		long nc = 0;
+
+		curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nc);
+		if (nc > 0) {
+			pthread_mutex_lock(&c->lock);
+			c->stats.connects += (uint64_t)nc;
+			pthread_mutex_unlock(&c->lock);
+		}
+	}
 	if (cc == CURLE_OK) {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 		*sent = true;

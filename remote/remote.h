@@ -76,6 +76,7 @@ struct rmt_stats {
 	uint64_t transport;    /* dropped connections, timeouts */
 	uint64_t refreshes;    /* credential refreshes */
 	uint64_t unprocessed;  /* items/keys sent again after Unprocessed* */
+	uint64_t connects;     /* new connections opened (keep-alive keeps this low) */
 };
 void rmt_get_stats(rmt_t *c, struct rmt_stats *out);
 /* Where the current credentials came from ("env", "profile", "process",

@@ -444,8 +444,10 @@ static int cmd_ops(const char *endpoint, bool dynalite)
 	err_clear(&err);
 	CHECK(rmt_delete_table(c, t, &err) == 0, "DeleteTable waits until gone (%s)", err.msg);
 	rmt_get_stats(c, &st);
-	printf("# calls %llu attempts %llu\n", (unsigned long long)st.calls,
-	       (unsigned long long)st.attempts);
+	printf("# calls %llu attempts %llu connections %llu\n", (unsigned long long)st.calls,
+	       (unsigned long long)st.attempts, (unsigned long long)st.connects);
+	CHECK(st.connects * 4 < st.calls, "connections are kept alive (%llu for %llu calls)",
+	      (unsigned long long)st.connects, (unsigned long long)st.calls);
 	rmt_close(c);
 	return failures;
 }
@@ -713,8 +715,49 @@ static int cmd_creds(const char *endpoint, int n)
 	return rc ? 1 : 0;
 }
 
+/* Mean latency of n GetItem calls on a warm connection, in microseconds. */
+static int cmd_bench(const char *endpoint, int n)
+{
+	rmt_t *c = open_client(endpoint);
+	struct table_schema s;
+	struct val item = J("{\"id\":\"bench\",\"payload\":\"0123456789abcdef\"}");
+	struct val key = J("{\"id\":\"bench\"}"), got;
+	struct timespec a, b;
+	struct rmt_stats st;
+	char t[64];
+	bool found;
+	int i;
+
+	snprintf(t, sizeof(t), "bench-%d", getpid());
+	memset(&s, 0, sizeof(s));
+	snprintf(s.pk.name, sizeof(s.pk.name), "id");
+	s.pk.type = VAL_S;
+	if (rmt_create_table(c, t, &s, NULL) || rmt_put_item(c, t, &item, NULL, NULL, NULL))
+		return 1;
+	rmt_get_item(c, t, &key, true, NULL, &got, &found, NULL);
+	val_free(&got);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (i = 0; i < n; i++) {
+		if (rmt_get_item(c, t, &key, true, NULL, &got, &found, NULL) || !found)
+			return 1;
+		val_free(&got);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	rmt_get_stats(c, &st);
+	printf("GetItem: %d calls, mean %.0f us, %llu connections in all\n", n,
+	       ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 1e3 / n,
+	       (unsigned long long)st.connects);
+	rmt_delete_table(c, t, NULL);
+	val_free(&item);
+	val_free(&key);
+	rmt_close(c);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 4 && !strcmp(argv[1], "bench"))
+		return cmd_bench(argv[2], atoi(argv[3]));
 	if (argc >= 4 && !strcmp(argv[1], "creds"))
 		return cmd_creds(argv[2], atoi(argv[3]));
 	if (argc >= 2 && !strcmp(argv[1], "sign"))
@@ -723,6 +766,6 @@ int main(int argc, char **argv)
 		return cmd_ops(argv[2], argc >= 4 && !strcmp(argv[3], "--dynalite"));
 	if (argc >= 5 && !strcmp(argv[1], "faults"))
 		return cmd_faults(argv[2], argv[3], atoi(argv[4]));
-	fprintf(stderr, "usage: driver sign | creds ENDPOINT N | ops ENDPOINT [--dynalite] | faults PROXY DIRECT N\n");
+	fprintf(stderr, "usage: driver sign | bench ENDPOINT N | creds ENDPOINT N | ops ENDPOINT [--dynalite] | faults PROXY DIRECT N\n");
 	return 2;
 }
