@@ -108,8 +108,14 @@ check: unit
 unit: $(BUILD)/check_all
 	CK_TIMEOUT_MULTIPLIER=$(if $(SANITIZE),10,1) $(BUILD)/check_all
 
-e2e: $(BUILD)/dynfs
-	DYNFS=$(abspath $(BUILD)/dynfs) tests/e2e/run
+# The fault-injection shim for tests/e2e/t_faults.sh (LD_PRELOAD).
+$(BUILD)/tests/faultshim.so: tests/faultshim.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -Wno-missing-prototypes -O1 -g -shared -fPIC -o $@ $< -ldl
+
+e2e: $(BUILD)/dynfs $(BUILD)/tests/faultshim.so
+	DYNFS=$(abspath $(BUILD)/dynfs) FAULTSHIM=$(abspath $(BUILD)/tests/faultshim.so) \
+		tests/e2e/run
 
 test: unit e2e remote
 

@@ -231,10 +231,17 @@ int db_log_append(struct db *db, const struct db_change *ch, size_t n, uint64_t 
 
 int db_log_sync(struct db *db, uint64_t lsn, struct dyn_err *err)
 {
+	int rc;
+
 	if (!db->has_log || !db->log.sync)
 		return 0;
-	if (db->log.sync(db->log.ctx, lsn) < 0)
-		return err_set(err, EIO, "the journal could not be synced");
+	rc = db->log.sync(db->log.ctx, lsn);
+	if (rc < 0)
+		return err_set(err, EIO,
+			       "the journal could not be synced (%s): whether the change survives a "
+			       "remount is unknown, and the store stopped accepting writes (its "
+			       "status says what to do)",
+			       strerror(-rc));
 	return 0;
 }
 
@@ -313,7 +320,11 @@ static int create_x(struct db *db, const char *name, const struct table_schema *
 	pos = dir_find(db, name, &found);
 	if (found) {
 		rc = err_set(err, EEXIST, "table %s exists", name);
-		goto out_unlock;
+		pthread_rwlock_unlock(&db->lock);
+		/* the answer depends on the create that made it: durable first */
+		if (logit && db_log_sync(db, DB_LSN_ALL, err) < 0)
+			rc = -EIO;
+		return rc;
 	}
 	if (db->ntables == db->cap) {
 		size_t cap = db->cap ? 2 * db->cap : 16;
@@ -329,9 +340,10 @@ static int create_x(struct db *db, const char *name, const struct table_schema *
 	rc = tbl_new(db, name, db->next_id, s, &t);
 	if (rc < 0)
 		goto out_unlock;
-	if (logit && db_log_append(db, &ch, 1, &lsn) < 0) {
+	if (logit && (rc = db_log_append(db, &ch, 1, &lsn)) < 0) {
 		tbl_close(t);
-		rc = err_set(err, EIO, "the journal refused the change");
+		rc = err_set(err, -rc, "the journal could not be written (%s); nothing was changed",
+			     strerror(-rc));
 		goto out_unlock;
 	}
 	db->next_id++;
@@ -367,14 +379,19 @@ static int drop_x(struct db *db, const char *name, struct dyn_err *err, bool log
 	pos = dir_find(db, name, &found);
 	if (!found) {
 		pthread_rwlock_unlock(&db->lock);
-		return err_set(err, ENOENT, "no table %s", name);
+		rc = err_set(err, ENOENT, "no table %s", name);
+		/* the answer may depend on a drop not yet durable */
+		if (logit && db_log_sync(db, DB_LSN_ALL, err) < 0)
+			rc = -EIO;
+		return rc;
 	}
 	t = db->tables[pos];
 	pthread_rwlock_wrlock(&t->lock);
-	if (logit && db_log_append(db, &ch, 1, &lsn) < 0) {
+	if (logit && (rc = db_log_append(db, &ch, 1, &lsn)) < 0) {
 		pthread_rwlock_unlock(&t->lock);
 		pthread_rwlock_unlock(&db->lock);
-		return err_set(err, EIO, "the journal refused the change");
+		return err_set(err, -rc, "the journal could not be written (%s); nothing was changed",
+			       strerror(-rc));
 	}
 	__atomic_store_n(&t->alive, false, __ATOMIC_RELEASE);
 	pthread_rwlock_unlock(&t->lock);
@@ -506,8 +523,9 @@ static int set_schema_locked(struct table *t, const struct table_schema *s, stru
 	rc = plan_indexes(t, &ns, keychg, nidx, reused, err);
 	if (rc < 0)
 		goto out_unplan;
-	if (logit && db_log_append(t->db, &ch, 1, lsn) < 0) {
-		rc = err_set(err, EIO, "the journal refused the change");
+	if (logit && (rc = db_log_append(t->db, &ch, 1, lsn)) < 0) {
+		rc = err_set(err, -rc, "the journal could not be written (%s); nothing was changed",
+			     strerror(-rc));
 		goto out_unplan;
 	}
 	/* Committed: nothing below can fail. */

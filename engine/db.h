@@ -354,9 +354,15 @@ struct db_change {
  */
 struct db_log {
 	int (*append)(void *ctx, const struct db_change *ch, size_t n, uint64_t *lsn);
-	int (*sync)(void *ctx, uint64_t lsn);
+	int (*sync)(void *ctx, uint64_t lsn); /* lsn DB_LSN_ALL: all appended so far */
 	void *ctx;
 };
+/*
+ * sync's lsn for "every change logged so far": an answer that changed
+ * nothing (a no-op write, a failed condition) still depends on the state
+ * it read, so it waits for that state to be durable (cheap when it is).
+ */
+#define DB_LSN_ALL UINT64_MAX
 /* Install (or, with NULL, remove) the log.  Not thread-safe: at startup. */
 void db_set_log(db_t *db, const struct db_log *log);
 

@@ -15,7 +15,13 @@
  *  3. Removals (REMOVE, and sets that DELETE emptied) are applied in path
  *     order with list indexes descending: removing a[1] shifts only later
  *     elements, which have all been handled by then, so every index means
- *     what it meant in the old item.
+ *     what it meant in the old item.  Each removal is resolved against the
+ *     old item first: a path whose parent is missing there is invalid, and
+ *     a list index at or past the old list's end names nothing (a no-op),
+ *     even when pass 2 appended an element at that position ("SET a[10] =
+ *     :y REMOVE a[3]" on a 3-element list keeps y).  Pass 2 only replaces
+ *     elements in place or appends, so an index below the old length still
+ *     names the same element in pass 3.
  *
  * Writes and removals never touch each other's paths: the parser rejects
  * overlapping and conflicting paths, so the passes do not interfere.
@@ -303,16 +309,25 @@ static int apply_writes(const expr_t *e, struct xwork *w, struct val *out, struc
 	return 0;
 }
 
-static int apply_removals(struct xwork *w, struct val *out, struct dyn_err *err)
+static int apply_removals(struct xwork *w, const struct val *old, struct val *out,
+			  struct dyn_err *err)
 {
 	qsort(w->removals, w->nremovals, sizeof(*w->removals), cmp_remove);
 	for (size_t i = 0; i < w->nremovals; i++) {
 		const struct xpath *p = w->removals[i];
-		struct val *parent = parent_of(out, p);
+		const struct xelem *last = &p->el[p->n - 1];
+		const struct val *oparent = parent_of((struct val *)old, p);
+		struct val *parent;
 
+		/* every action sees the old item (see the header comment) */
+		if (!oparent)
+			return path_err(err, p, MSG_BADPATH);
+		if (!last->name && last->index >= oparent->l.len)
+			continue;
+		parent = parent_of(out, p);
 		if (!parent)
 			return path_err(err, p, MSG_BADPATH);
-		remove_at(parent, &p->el[p->n - 1]);
+		remove_at(parent, last);
 	}
 	return 0;
 }
@@ -366,7 +381,7 @@ int expr_apply_update(const expr_t *e, const struct val *old, struct val *out, s
 	}
 	rc = apply_writes(e, &w, out, err);
 	if (!rc)
-		rc = apply_removals(&w, out, err);
+		rc = apply_removals(&w, old, out, err);
 	if (rc)
 		val_free(out);
 out_free_work:

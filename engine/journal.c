@@ -19,12 +19,15 @@
  * whose single fdatasync covers all of them.  Under N concurrent writers
  * the number of syncs per record tends to 1/N.
  *
- * Failure.  A failed write is undone with ftruncate() to the old end; if
- * even that fails, or an fdatasync() fails, the journal is marked broken
- * and refuses appends (-EIO): after a failed fsync Linux may have dropped
+ * Failure.  A failed write is undone with ftruncate() to the old end and
+ * reported with its own errno (ENOSPC for a full disk); if even that
+ * fails, or an fdatasync() fails, the journal is marked broken with that
+ * errno and refuses appends: after a failed fsync Linux may have dropped
  * the dirty pages, so "retry the fsync" could report success for data that
  * is gone (the PostgreSQL fsync lesson).  A successful rotation starts a
- * fresh, fully synced file and clears the mark.
+ * fresh, fully synced file and clears the mark (store.c uses that to
+ * rescue the changes a failed sync left in doubt).  synced_end tracks how
+ * much of the file is known durable, for the power-loss tests.
  *
  * Rotation copies the records the new snapshot does not cover into
  * journal.new, mostly while appends continue; only the final stretch is
@@ -46,6 +49,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "storefile.h"
 
 static const char file_magic[8] = {'D', 'Y', 'N', 'F', 'S', 'J', 'N', 'L'};
 static const char rec_magic[4] = {'J', 'R', 'E', 'C'};
@@ -61,13 +65,17 @@ struct journal {
 	uint64_t last_lsn;	 /* lsn of the last appended record */
 	uint64_t marked_lsn;	 /* lsn of the last record appended with mark */
 	uint64_t appends;	 /* records appended since open */
-	bool broken;		 /* a write/sync failed: refuse appends (-EIO) */
-	pthread_mutex_t sync_mu; /* protects syncing, synced_lsn, syncs */
+	int broken;		 /* 0, or the errno of the write/sync that failed: refuse appends */
+	pthread_mutex_t sync_mu; /* protects syncing, synced_lsn, synced_end, syncs */
 	pthread_cond_t sync_cv;	 /* signalled when a sync finishes */
 	bool syncing;		 /* a thread holds the syncer token */
 	uint64_t synced_lsn;	 /* every record <= this is durable */
+	uint64_t synced_end;	 /* the file is durable up to this offset */
 	uint64_t syncs;		 /* fdatasync calls made by journal_sync */
 	unsigned sync_delay_us;	 /* test hook: simulated sync latency (atomic) */
+	int fail_sync;		 /* test hook: fdatasync fails with this errno (atomic) */
+	int fail_write;		 /* test hook: appends fail with this errno (atomic) */
+	bool fail_trunc;	 /* test hook: and so does cutting them back (atomic) */
 };
 
 /* ---- little-endian helpers ---- */
@@ -199,14 +207,19 @@ static int check_file_header(const char *path, const uint8_t *buf, uint64_t size
 			       "journal %s: not a dynfs journal (bad magic at offset 0); refusing to "
 			       "open, nothing was changed",
 			       path);
+	/* the checksum first: a damaged header says "damaged", not "too new" */
+	if (crc32c(0, buf, 28) != get32(buf + 28))
+		return err_set(err, EINVAL,
+			       "journal %s: corrupt file header (checksum mismatch at offset 0); "
+			       "refusing to open, nothing was changed",
+			       path);
 	info->version = get32(buf + 8);
 	if (info->version > JOURNAL_VERSION)
 		return err_set(err, EPROTO,
 			       "journal %s: format version %u is newer than this dynfs supports "
 			       "(%u); use a newer dynfs",
 			       path, info->version, JOURNAL_VERSION);
-	if (info->version == 0 || get32(buf + 12) != JOURNAL_HDR_SIZE ||
-	    crc32c(0, buf, 28) != get32(buf + 28))
+	if (info->version == 0 || get32(buf + 12) != JOURNAL_HDR_SIZE)
 		return err_set(err, EINVAL,
 			       "journal %s: corrupt file header (offset 0); refusing to open, "
 			       "nothing was changed",
@@ -266,10 +279,9 @@ int journal_read(const char *path, uint64_t after, journal_rec_fn fn, void *ctx,
 	int fd, rc;
 
 	memset(info, 0, sizeof(*info));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = stf_open(path, "journal", O_RDONLY, false, err);
 	if (fd < 0)
-		return errno == ENOENT ? -ENOENT
-				       : err_set(err, errno, "journal %s: %s", path, strerror(errno));
+		return fd;
 	if (fstat(fd, &sb) < 0) {
 		rc = err_set(err, errno, "journal %s: %s", path, strerror(errno));
 		goto out_close;
@@ -366,27 +378,15 @@ static char *path_join(const char *dir, const char *name)
 	return p;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 /* Create path (truncating) with a file header; *fdp stays open on success. */
 static int new_file(const char *path, uint64_t start_lsn, int *fdp)
 {
 	uint8_t hdr[JOURNAL_HDR_SIZE];
 	int fd, rc;
 
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = stf_create(path);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	journal_file_header(hdr, JOURNAL_VERSION, start_lsn);
 	rc = write_all(fd, hdr, sizeof(hdr), 0);
 	if (rc < 0) {
@@ -417,7 +417,7 @@ int journal_create(const char *dir, uint64_t start_lsn, struct dyn_err *err)
 		unlink(tmp);
 		goto out_close;
 	}
-	rc = fsync_dir(dir);
+	rc = stf_sync_dir(dir);
 	if (rc < 0)
 		err_set(err, -rc, "store %s: fsync: %s", dir, strerror(-rc));
 out_close:
@@ -430,13 +430,73 @@ out_free:
 
 int journal_truncate(const char *path, uint64_t len, struct dyn_err *err)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
+	int fd = stf_open(path, "journal", O_WRONLY, true, err), rc = 0;
 
 	if (fd < 0)
-		return err_set(err, errno, "journal %s: %s", path, strerror(errno));
+		return fd == -ENOENT ? err_set(err, ENOENT, "journal %s: %s", path, strerror(ENOENT))
+				     : fd;
 	if (ftruncate(fd, (off_t)len) < 0 || fsync(fd) < 0)
 		rc = err_set(err, errno, "journal %s: truncate: %s", path, strerror(errno));
 	close(fd);
+	return rc;
+}
+
+int journal_set_aside(const char *dir, const struct journal_info *info, char **saved,
+		      struct dyn_err *err)
+{
+	char *path = path_join(dir, JOURNAL_NAME), *aside = NULL;
+	uint64_t dst_off = 0;
+	int src = -1, dst = -1, i, rc;
+
+	*saved = NULL;
+	if (!path)
+		return -ENOMEM;
+	src = stf_open(path, "journal", O_RDONLY, true, err);
+	if (src < 0) {
+		rc = src;
+		goto out;
+	}
+	for (i = 0; i < 100; i++) {
+		free(aside);
+		if ((i ? asprintf(&aside, "%s/%s%llu.%d", dir, JOURNAL_TORN_PREFIX,
+				  (unsigned long long)info->last_lsn + 1, i)
+		       : asprintf(&aside, "%s/%s%llu", dir, JOURNAL_TORN_PREFIX,
+				  (unsigned long long)info->last_lsn + 1)) < 0) {
+			aside = NULL;
+			rc = -ENOMEM;
+			goto out;
+		}
+		/* never replace an earlier set-aside file: it is evidence too */
+		dst = open(aside, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			   STF_FILE_MODE);
+		if (dst >= 0 || errno != EEXIST)
+			break;
+	}
+	if (dst < 0) {
+		rc = err_set(err, errno, "journal %s: cannot set the damaged tail aside in %s: %s",
+			     path, aside, strerror(errno));
+		goto out;
+	}
+	rc = copy_range(src, info->valid_end, info->size, dst, &dst_off);
+	if (rc == 0 && fsync(dst) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = stf_sync_dir(dir);
+	if (rc < 0) {
+		err_set(err, -rc, "journal %s: cannot set the damaged tail aside in %s: %s", path,
+			aside, strerror(-rc));
+		unlink(aside);
+		goto out;
+	}
+	*saved = aside;
+	aside = NULL;
+out:
+	if (src >= 0)
+		close(src);
+	if (dst >= 0)
+		close(dst);
+	free(aside);
+	free(path);
 	return rc;
 }
 
@@ -459,8 +519,14 @@ int journal_open(const char *dir, const struct journal_info *info, journal_t **o
 		rc = -ENOMEM;
 		goto out_free;
 	}
-	j->fd = open(j->path, O_RDWR | O_CLOEXEC);
-	if (j->fd < 0 || fstat(j->fd, &sb) < 0) {
+	j->fd = stf_open(j->path, "journal", O_RDWR, true, err);
+	if (j->fd < 0) {
+		rc = j->fd == -ENOENT ? err_set(err, ENOENT, "journal %s: %s", j->path,
+						strerror(ENOENT))
+				      : j->fd;
+		goto out_free;
+	}
+	if (fstat(j->fd, &sb) < 0) {
 		rc = err_set(err, errno, "journal %s: %s", j->path, strerror(errno));
 		goto out_free;
 	}
@@ -476,6 +542,7 @@ int journal_open(const char *dir, const struct journal_info *info, journal_t **o
 	j->end = info->valid_end;
 	j->start_lsn = info->start_lsn;
 	j->last_lsn = j->synced_lsn = info->last_lsn;
+	j->synced_end = info->valid_end;
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_mutex_init(&j->sync_mu, NULL);
 	pthread_cond_init(&j->sync_cv, NULL);
@@ -515,7 +582,7 @@ int journal_append(journal_t *j, uint8_t *rec, size_t len, bool mark, uint64_t *
 	pcrc = crc32c(0, rec + JOURNAL_REC_HDR, len);
 	pthread_mutex_lock(&j->mu);
 	if (j->broken) {
-		rc = -EIO;
+		rc = -j->broken;
 		goto out_unlock;
 	}
 	l = j->last_lsn + 1;
@@ -523,12 +590,16 @@ int journal_append(journal_t *j, uint8_t *rec, size_t len, bool mark, uint64_t *
 	put32(rec + 4, (uint32_t)len);
 	put64(rec + 8, l);
 	put32(rec + 16, rec_crc(pcrc, rec));
-	rc = write_all(j->fd, rec, JOURNAL_REC_HDR + len, j->end);
+	rc = __atomic_load_n(&j->fail_write, __ATOMIC_RELAXED);
+	if (rc)
+		rc = -rc;
+	else
+		rc = write_all(j->fd, rec, JOURNAL_REC_HDR + len, j->end);
 	if (rc < 0) {
 		/* leave no partial record behind: the file must stay well-formed */
-		if (ftruncate(j->fd, (off_t)j->end) < 0)
-			j->broken = true;
-		rc = -EIO;
+		if (__atomic_load_n(&j->fail_trunc, __ATOMIC_RELAXED) ||
+		    ftruncate(j->fd, (off_t)j->end) < 0)
+			j->broken = -rc;
 		goto out_unlock;
 	}
 	j->end += JOURNAL_REC_HDR + len;
@@ -544,7 +615,7 @@ out_unlock:
 
 int journal_sync(journal_t *j, uint64_t lsn)
 {
-	uint64_t target;
+	uint64_t target, tend;
 	int fd, r, rc = 0;
 
 	pthread_mutex_lock(&j->sync_mu);
@@ -558,26 +629,31 @@ int journal_sync(journal_t *j, uint64_t lsn)
 
 		pthread_mutex_lock(&j->mu);
 		target = j->last_lsn;
+		tend = j->end;
 		fd = j->fd;
-		r = j->broken ? -1 : 0;
+		r = -j->broken;
 		pthread_mutex_unlock(&j->mu);
 		if (r == 0 && __atomic_load_n(&j->sync_delay_us, __ATOMIC_RELAXED))
 			usleep(__atomic_load_n(&j->sync_delay_us, __ATOMIC_RELAXED));
-		if (r == 0)
-			r = fdatasync(fd);
+		if (r == 0 && __atomic_load_n(&j->fail_sync, __ATOMIC_RELAXED))
+			r = -__atomic_load_n(&j->fail_sync, __ATOMIC_RELAXED);
+		else if (r == 0 && fdatasync(fd) < 0)
+			r = -errno;
 
 		pthread_mutex_lock(&j->mu);
-		if (r < 0)
-			j->broken = true;
+		if (r < 0 && !j->broken)
+			j->broken = -r;
 		pthread_mutex_unlock(&j->mu);
 		pthread_mutex_lock(&j->sync_mu);
 		j->syncing = false;
 		j->syncs++;
-		if (r == 0 && target > j->synced_lsn)
+		if (r == 0 && target > j->synced_lsn) {
 			j->synced_lsn = target;
+			j->synced_end = tend;
+		}
 		pthread_cond_broadcast(&j->sync_cv);
 		if (r < 0) {
-			rc = -EIO;
+			rc = r;
 			break;
 		}
 	}
@@ -598,7 +674,7 @@ void journal_position(journal_t *j, uint64_t *last_lsn, uint64_t *end, uint64_t 
 }
 
 /* Take or give back the syncer token (excludes journal_sync's fdatasync). */
-static void sync_token(journal_t *j, bool take, uint64_t synced)
+static void sync_token(journal_t *j, bool take, uint64_t synced, uint64_t synced_end)
 {
 	pthread_mutex_lock(&j->sync_mu);
 	if (take) {
@@ -607,8 +683,11 @@ static void sync_token(journal_t *j, bool take, uint64_t synced)
 		j->syncing = true;
 	} else {
 		j->syncing = false;
-		if (synced > j->synced_lsn)
+		if (synced_end) {
+			/* a new file: everything in it is durable */
 			j->synced_lsn = synced;
+			j->synced_end = synced_end;
+		}
 		pthread_cond_broadcast(&j->sync_cv);
 	}
 	pthread_mutex_unlock(&j->sync_mu);
@@ -616,7 +695,7 @@ static void sync_token(journal_t *j, bool take, uint64_t synced)
 
 int journal_rotate(journal_t *j, uint64_t after, uint64_t from, struct dyn_err *err)
 {
-	uint64_t e1, dst = JOURNAL_HDR_SIZE, synced = 0;
+	uint64_t e1, dst = JOURNAL_HDR_SIZE, synced = 0, synced_end = 0;
 	int fd, old, rc;
 
 	rc = new_file(j->newpath, after + 1, &fd);
@@ -632,7 +711,7 @@ int journal_rotate(journal_t *j, uint64_t after, uint64_t from, struct dyn_err *
 	if (rc < 0)
 		goto out_unlink;
 
-	sync_token(j, true, 0);
+	sync_token(j, true, 0, 0);
 	pthread_mutex_lock(&j->mu);
 	rc = copy_range(j->fd, e1, j->end, fd, &dst);
 	if (rc == 0 && fdatasync(fd) < 0)
@@ -641,24 +720,25 @@ int journal_rotate(journal_t *j, uint64_t after, uint64_t from, struct dyn_err *
 		rc = -errno;
 	if (rc < 0) {
 		pthread_mutex_unlock(&j->mu);
-		sync_token(j, false, 0);
+		sync_token(j, false, 0, 0);
 		goto out_unlink;
 	}
 	old = j->fd;
 	j->fd = fd;
 	j->end = dst;
 	j->start_lsn = after + 1;
-	j->broken = false;
+	j->broken = 0;
 	if (fsync(j->dirfd) < 0) {
 		/* the rename may not survive a crash: stop accepting records */
-		rc = err_set(err, errno, "journal %s: fsync of the directory: %s", j->path,
-			     strerror(errno));
-		j->broken = true;
+		j->broken = errno;
+		rc = err_set(err, j->broken, "journal %s: fsync of the directory: %s", j->path,
+			     strerror(j->broken));
 	} else {
 		synced = j->last_lsn;
+		synced_end = dst;
 	}
 	pthread_mutex_unlock(&j->mu);
-	sync_token(j, false, synced);
+	sync_token(j, false, synced, synced_end);
 	close(old);
 	return rc;
 
@@ -666,6 +746,13 @@ out_unlink:
 	close(fd);
 	unlink(j->newpath);
 	return err_set(err, -rc, "journal %s: rotation failed: %s", j->newpath, strerror(-rc));
+}
+
+void journal_set_faults(journal_t *j, int sync_err, int write_err, bool trunc_fails)
+{
+	__atomic_store_n(&j->fail_sync, sync_err, __ATOMIC_RELAXED);
+	__atomic_store_n(&j->fail_write, write_err, __ATOMIC_RELAXED);
+	__atomic_store_n(&j->fail_trunc, trunc_fails, __ATOMIC_RELAXED);
 }
 
 void journal_set_sync_delay(journal_t *j, unsigned usec)
@@ -679,9 +766,11 @@ void journal_stats(journal_t *j, struct journal_stats *out)
 	out->appends = j->appends;
 	out->last_lsn = j->last_lsn;
 	out->bytes = j->end;
+	out->broken = j->broken;
 	pthread_mutex_unlock(&j->mu);
 	pthread_mutex_lock(&j->sync_mu);
 	out->syncs = j->syncs;
 	out->synced_lsn = j->synced_lsn;
+	out->synced_bytes = j->synced_end;
 	pthread_mutex_unlock(&j->sync_mu);
 }

@@ -25,15 +25,18 @@
  * Reading (journal_read) validates the whole file before handing any
  * record to its caller.  A record that is cut short or fails its checksum
  * is a *torn tail* only if no valid record follows it anywhere in the
- * file (a crash in the middle of the last append); it is then reported in
- * info->torn and the caller decides whether to truncate.  Anything else
+ * file (a crash in the middle of the last append, or damage to the last
+ * records); it is then reported in info->torn and the caller decides what
+ * to do (the store sets it aside with journal_set_aside, then truncates).  Anything else
  * (a bad record with valid ones after it, a sequence gap, a bad header)
  * is corruption: -EINVAL with the file and byte offset in err, nothing
  * touched.  A format version newer than ours is -EPROTO.
  *
  * Writing: journal_append() frames and writes one record at the end (one
  * pwrite), and on any failure truncates the file back to the previous end,
- * so the file always ends on a record boundary or in a torn tail.
+ * so the file always ends on a record boundary or in a torn tail.  Every
+ * file is opened with O_NOFOLLOW, journal.new is created O_EXCL mode 0600
+ * (storefile.h).
  * journal_sync() is group commit: many threads waiting for their records
  * to be durable share one fdatasync().  journal_rotate() replaces the file
  * with a new one holding only the records after a snapshot's lsn.
@@ -54,6 +57,7 @@
 
 #define JOURNAL_NAME "journal"		 /* file name inside the store directory */
 #define JOURNAL_NEW_NAME "journal.new"	 /* temporary name while replacing it */
+#define JOURNAL_TORN_PREFIX "journal.torn-" /* set-aside torn tails: journal.torn-<lsn> */
 #define JOURNAL_VERSION 1		 /* format version written */
 #define JOURNAL_HDR_SIZE 32		 /* file header bytes */
 #define JOURNAL_REC_HDR 20		 /* record header bytes */
@@ -95,6 +99,16 @@ int journal_read(const char *path, uint64_t after, journal_rec_fn fn, void *ctx,
  */
 int journal_create(const char *dir, uint64_t start_lsn, struct dyn_err *err);
 
+/*
+ * Keep the evidence of a torn tail before it is cut: copy bytes
+ * [info->valid_end, info->size) of dir/journal into a new file
+ * dir/journal.torn-<lsn> (lsn = info->last_lsn + 1, the lsn the damaged
+ * record would have had; ".1", ".2", ... appended if that name is taken),
+ * synced, directory synced.  *saved gets its path (new).
+ */
+int journal_set_aside(const char *dir, const struct journal_info *info, char **saved,
+		      struct dyn_err *err);
+
 /* Cut a torn tail: truncate path to len and sync it. */
 int journal_truncate(const char *path, uint64_t len, struct dyn_err *err);
 
@@ -112,18 +126,20 @@ void journal_close(journal_t *j);
  * by len payload bytes; the header is filled in here, so the record goes
  * out in one write.  mark tags the record (journal_position reports the
  * last tagged lsn; the store tags schema changes).  On success *lsn is the
- * record's lsn.  -EIO if the write failed (the file is cut back, nothing
- * of the record remains) or an earlier failure left the journal unusable;
- * -EFBIG if len > JOURNAL_MAX_PAYLOAD.
+ * record's lsn.  The write's -errno (-ENOSPC, -EIO, ...) if it failed
+ * (the file is cut back, nothing of the record remains), or the errno of
+ * an earlier failure that left the journal unusable (journal_stats'
+ * broken); -EFBIG if len > JOURNAL_MAX_PAYLOAD.
  */
 int journal_append(journal_t *j, uint8_t *rec, size_t len, bool mark, uint64_t *lsn);
 
 /*
  * Return when every record up to lsn is on disk (fdatasync).  If another
  * thread is syncing, wait for it and sync again only if lsn is still not
- * covered: concurrent callers share syncs.  -EIO if a sync failed (sticky:
- * after a failed fsync the page cache can no longer be trusted, so the
- * journal refuses appends until the next rotation).
+ * covered: concurrent callers share syncs.  fdatasync's -errno (-EIO,
+ * -ENOSPC, ...) if a sync failed (sticky: after a failed fsync the page
+ * cache can no longer be trusted, so the journal refuses appends until
+ * the next rotation).
  */
 int journal_sync(journal_t *j, uint64_t lsn);
 
@@ -145,7 +161,9 @@ struct journal_stats {
 	uint64_t syncs;	    /* fdatasync calls by journal_sync */
 	uint64_t last_lsn;  /* last appended lsn */
 	uint64_t synced_lsn; /* records up to here are durable */
+	uint64_t synced_bytes; /* the file is durable up to this offset (tests) */
 	uint64_t bytes;	    /* current file size */
+	int broken;	    /* 0, or the errno that made the journal refuse appends */
 };
 void journal_stats(journal_t *j, struct journal_stats *out);
 
@@ -155,6 +173,14 @@ void journal_stats(journal_t *j, struct journal_stats *out);
  * a sync costs nothing and threads rarely overlap).
  */
 void journal_set_sync_delay(journal_t *j, unsigned usec);
+
+/*
+ * Test hook: journal_sync's fdatasync fails with sync_err, appends fail
+ * with write_err, and with trunc_fails cutting a failed append back fails
+ * too (0 / false: normal).  A disk that fails on demand, for the unit
+ * tests; the e2e tests use the LD_PRELOAD shim (tests/faultshim.c).
+ */
+void journal_set_faults(journal_t *j, int sync_err, int write_err, bool trunc_fails);
 
 /* Fill a record header for (lsn, payload) into hdr; for tests and tools. */
 void journal_frame(uint8_t hdr[JOURNAL_REC_HDR], uint64_t lsn, const void *payload, size_t len);

@@ -132,7 +132,10 @@ void ops_batch_stats(const ops_batch_t *b, struct ops_batch_stats *out)
 /* Errno of the feed: severe ones win, else the first line's. */
 static int severity(int code)
 {
-	return code == EIO ? 3 : code == ENOMEM ? 2 : code == ENOENT ? 1 : 0;
+	/* the store's failures (journal: EIO, a full disk...) say the most */
+	if (code == EIO || code == ENOSPC || code == EDQUOT || code == EROFS)
+		return 3;
+	return code == ENOMEM ? 2 : code == ENOENT ? 1 : 0;
 }
 
 static void fail_line(struct ops_batch *b, uint64_t line, int code, const char *msg)

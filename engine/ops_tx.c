@@ -57,7 +57,9 @@ static void set_reason(struct ops_tx_result *res, int rc, const struct dyn_err *
 	ops_utf8_sanitize(res->reason);
 	res->code = -rc;
 	res->status = rc == -ECANCELED		    ? OPS_TX_CANCELLED
-		      : rc == -EIO || rc == -ENOMEM ? OPS_TX_FAILED
+		      : rc == -EIO || rc == -ENOMEM || rc == -ENOSPC || rc == -EDQUOT ||
+				rc == -EROFS
+			  ? OPS_TX_FAILED
 						    : OPS_TX_INVALID;
 }
 

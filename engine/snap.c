@@ -27,7 +27,9 @@
 
 #include "crc32c.h"
 #include "item.h"
+#include "keyenc.h"
 #include "storefmt.h"
+#include "storefile.h"
 
 /* A table being written: an open handle and its schema, taken together. */
 struct snap_table {
@@ -263,6 +265,15 @@ out:
 	return rc;
 }
 
+static void (*test_hook)(void *ctx, const char *table);
+static void *test_hook_ctx;
+
+void snap_set_test_hook(void (*fn)(void *ctx, const char *table), void *ctx)
+{
+	test_hook = fn;
+	test_hook_ctx = ctx;
+}
+
 static int write_body(struct snap_out *o, db_t *db, uint64_t lsn, struct snap_info *info)
 {
 	struct snap_table *tt = NULL;
@@ -278,8 +289,11 @@ static int write_body(struct snap_out *o, db_t *db, uint64_t lsn, struct snap_in
 	rc = header_render(&b, lsn, tt, n);
 	if (rc == 0)
 		rc = out_write(o, b.p, b.len);
-	for (i = 0; rc == 0 && i < n; i++)
+	for (i = 0; rc == 0 && i < n; i++) {
 		rc = table_write(o, &tt[i], &info->items);
+		if (rc == 0 && test_hook)
+			test_hook(test_hook_ctx, tt[i].name);
+	}
 	if (rc == 0) {
 		b.len = 0;
 		rc = sf_buf_printf(&b, "{\"end\":\"snapshot\",\"tables\":%zu,\"items\":%llu,"
@@ -307,7 +321,9 @@ int snap_write(const char *dir, db_t *db, uint64_t lsn, struct snap_info *info,
 	info->lsn = lsn;
 	if (!tmp)
 		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = stf_create(tmp);
+	if (fd < 0)
+		errno = -fd;
 	if (fd < 0 || !(o.fp = fdopen(fd, "w"))) {
 		rc = err_set(err, errno, "snapshot %s: %s", tmp, strerror(errno));
 		if (fd >= 0)
@@ -392,8 +408,12 @@ struct snap_rd {
 	uint64_t line;	    /* 1-based line number */
 	uint64_t off;	    /* byte offset of the line */
 	char **names;	    /* tables declared in the header */
-	size_t nnames;	    /* entries in names */
+	char **pks, **sks;  /* their key attribute names (sks[k] NULL: no sort key) */
+	size_t nnames;	    /* entries in names, pks, sks */
 	size_t cur;	    /* index of the table of the previous item */
+	bool any;	    /* an item was loaded (cur and last are meaningful) */
+	struct keyenc_buf last; /* key of the previous item, to check the order */
+	struct keyenc_buf key;	/* key of this item */
 	db_t *db;	    /* target */
 	struct snap_info *info; /* results */
 };
@@ -439,15 +459,28 @@ static int header_table(struct snap_rd *r, struct sf_span v, struct dyn_err *err
 		return -EINVAL;
 	}
 	nn = realloc(r->names, (r->nnames + 1) * sizeof(*nn));
+	if (nn)
+		r->names = nn;
+	if (nn && (nn = realloc(r->pks, (r->nnames + 1) * sizeof(*nn))))
+		r->pks = nn;
+	if (nn && (nn = realloc(r->sks, (r->nnames + 1) * sizeof(*nn))))
+		r->sks = nn;
 	if (!nn) {
 		free(name);
 		return -ENOMEM;
 	}
-	r->names = nn;
-	r->names[r->nnames++] = name;
+	r->names[r->nnames] = name;
+	r->pks[r->nnames] = r->sks[r->nnames] = NULL;
+	r->nnames++;
 	rc = sf_schema_parse(sch, &s, err);
 	if (rc < 0)
 		return rc;
+	r->pks[r->nnames - 1] = strdup(s.pk.name);
+	r->sks[r->nnames - 1] = s.has_sk ? strdup(s.sk.name) : NULL;
+	if (!r->pks[r->nnames - 1] || (s.has_sk && !r->sks[r->nnames - 1])) {
+		schema_free(&s);
+		return -ENOMEM;
+	}
 	ch.kind = DB_CH_CREATE_TABLE;
 	ch.table = name;
 	ch.schema = &s;
@@ -506,6 +539,46 @@ static int header_parse(struct snap_rd *r, const char *line, size_t len, struct 
 	return 0;
 }
 
+/*
+ * Items are written in key order within a table and tables in header
+ * order; a file where they are not was edited or damaged, and loading it
+ * would silently keep one of two copies of an item.  Refuse it.
+ */
+static int check_order(struct snap_rd *r, size_t k, const struct val *item, struct dyn_err *err)
+{
+	const char *pkn = r->pks[k], *skn = r->sks[k];
+	const struct val *pk = val_map_get(item, pkn, strlen(pkn));
+	const struct val *sk = skn ? val_map_get(item, skn, strlen(skn)) : NULL;
+	size_t n;
+	int c;
+
+	if (r->any && k < r->cur)
+		return corrupt(r, err, "items out of order (an item of a table listed earlier in "
+				       "the header after items of a later table)");
+	if (!pk || (skn && !sk)) {
+		r->cur = k;
+		return 0; /* loading reports the missing key */
+	}
+	r->key.len = 0;
+	if (keyenc_append(&r->key, pk) < 0 || (sk && keyenc_append(&r->key, sk) < 0))
+		return -ENOMEM;
+	if (r->any && k == r->cur) {
+		n = r->key.len < r->last.len ? r->key.len : r->last.len;
+		c = memcmp(r->key.p, r->last.p, n);
+		if (c == 0 && r->key.len == r->last.len)
+			return corrupt(r, err, "duplicate item (the same key as the previous line)");
+		if (c < 0 || (c == 0 && r->key.len < r->last.len))
+			return corrupt(r, err, "items out of order (a key smaller than the previous "
+					       "line's)");
+	}
+	r->last.len = 0;
+	if (keyenc_buf_put(&r->last, r->key.p, r->key.len) < 0)
+		return -ENOMEM;
+	r->any = true;
+	r->cur = k;
+	return 0;
+}
+
 static int item_line(struct snap_rd *r, struct sf_span t, struct sf_span i, struct dyn_err *err)
 {
 	struct db_change ch = {0};
@@ -517,14 +590,14 @@ static int item_line(struct snap_rd *r, struct sf_span t, struct sf_span i, stru
 	rc = sf_span_str(t, &name, NULL, err);
 	if (rc < 0)
 		return rc == -ENOMEM ? rc : corrupt(r, err, "bad table name");
-	if (r->cur >= r->nnames || strcmp(r->names[r->cur], name)) {
+	k = r->cur;
+	if (k >= r->nnames || strcmp(r->names[k], name)) {
 		for (k = 0; k < r->nnames && strcmp(r->names[k], name); k++)
 			;
 		if (k == r->nnames) {
 			free(name);
 			return corrupt(r, err, "item of a table the header does not declare");
 		}
-		r->cur = k;
 	}
 	free(name);
 	rc = item_parse_value(i.p, i.len, &item, err);
@@ -533,6 +606,11 @@ static int item_line(struct snap_rd *r, struct sf_span t, struct sf_span i, stru
 	if (item.type != VAL_M) {
 		val_free(&item);
 		return corrupt(r, err, "item is not a JSON object");
+	}
+	rc = check_order(r, k, &item, err);
+	if (rc < 0) {
+		val_free(&item);
+		return rc;
 	}
 	ch.kind = DB_CH_PUT;
 	ch.table = r->names[r->cur];
@@ -595,20 +673,26 @@ static int body_line(struct snap_rd *r, const char *line, size_t len, uint32_t c
 
 int snap_load(const char *path, db_t *db, struct snap_info *info, struct dyn_err *err)
 {
-	struct snap_rd r = {path, 0, 0, NULL, 0, 0, db, info};
+	struct snap_rd r = {.path = path, .db = db, .info = info};
 	char *line = NULL;
 	size_t cap = 0, k;
 	ssize_t len;
 	uint32_t crc = 0;
 	bool ended = false;
 	FILE *fp;
-	int rc = 0;
+	int fd, rc = 0;
 
 	memset(info, 0, sizeof(*info));
-	fp = fopen(path, "re");
-	if (!fp)
-		return errno == ENOENT ? -ENOENT
-				       : err_set(err, errno, "snapshot %s: %s", path, strerror(errno));
+	fd = stf_open(path, "snapshot", O_RDONLY, false, err);
+	if (fd < 0)
+		return fd;
+	fp = fdopen(fd, "r");
+	if (!fp) {
+		close(fd);
+		return -ENOMEM;
+	}
+	keyenc_buf_init(&r.last);
+	keyenc_buf_init(&r.key);
 	while ((len = getline(&line, &cap, fp)) > 0) {
 		r.line++;
 		if (ended) {
@@ -647,8 +731,15 @@ int snap_load(const char *path, db_t *db, struct snap_info *info, struct dyn_err
 out:
 	free(line);
 	fclose(fp);
-	for (k = 0; k < r.nnames; k++)
+	for (k = 0; k < r.nnames; k++) {
 		free(r.names[k]);
+		free(r.pks[k]);
+		free(r.sks[k]);
+	}
 	free(r.names);
+	free(r.pks);
+	free(r.sks);
+	keyenc_buf_free(&r.last);
+	keyenc_buf_free(&r.key);
 	return rc;
 }

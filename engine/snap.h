@@ -66,9 +66,18 @@ void snap_discard(const char *dir);
  * installed.  Validates everything (header, every line, item count,
  * checksum, the end marker) and never writes.  -ENOENT if there is no
  * file, -EINVAL (err names file, line and offset) if it is corrupt or
- * truncated, -EPROTO for a format version newer than SNAP_VERSION.
+ * truncated or its items are out of order or duplicated, -EPROTO for a
+ * format version newer than SNAP_VERSION, -EISDIR / -ELOOP if path is a
+ * directory / a symlink (storefile.h).
  */
 int snap_load(const char *path, db_t *db, struct snap_info *info, struct dyn_err *err);
+
+/*
+ * Test hook: fn(ctx, table) runs in snap_write after each table is
+ * copied, with no lock held (tests use it to change the database in the
+ * middle of a snapshot).  NULL removes it.  Process-wide; tests only.
+ */
+void snap_set_test_hook(void (*fn)(void *ctx, const char *table), void *ctx);
 
 /*
  * Write an empty snapshot (no tables) with the given lsn, atomically.

@@ -7,7 +7,8 @@
  *   journal        records of changes; those with lsn > S are replayed
  *   lock           flock()ed while open: exclusively by a read-write open,
  *                  shared by read-only ones; holds the writer's pid
- * and, transiently, snapshot.json.tmp and journal.new (removed on open).
+ * and, transiently, snapshot.json.tmp and journal.new (removed on open),
+ * and journal.torn-<lsn> files: damaged journal tails set aside at open.
  *
  * Write path.  The store is the database's log (db.h): db_apply() calls
  * log_append() under the tables' write locks, with every change of the
@@ -16,7 +17,10 @@
  * the locks are dropped db_apply() calls log_sync(), which with
  * fsync=always waits for the record to be on disk (group commit: see
  * journal.c), with fsync=batch returns at once (a thread syncs every
- * second) and with fsync=off leaves it to the kernel.
+ * second) and with fsync=off leaves it to the kernel.  An answer that
+ * writes nothing (a no-op, a failed condition) still syncs: db_apply calls
+ * log_sync(DB_LSN_ALL), because the state it read may hold changes whose
+ * writers are still waiting for their sync.
  *
  * Snapshots without stopping the world.  A snapshot must not block readers
  * or writers for its duration, so it is *fuzzy*: we read the journal's
@@ -49,29 +53,56 @@
  *      the copy, the header's schemas are the ones of L0, every item copied
  *      was valid under them, and each replayed record meets the schema it
  *      was first applied under.
+ *   4. THE RULE: a snapshot never becomes durable before every change it
+ *      may contain is durable in the journal.  Changes after L0 copied
+ *      into it (rule 1) are replayed from the journal; if a power loss
+ *      took their records but left the snapshot, the snapshot would hold
+ *      part of a transaction whose record is gone (one of its two puts).
+ *      So after the copy we note the last lsn L1 and journal_sync(L1)
+ *      before the rename.  If L1 == L0 nothing was appended during the
+ *      copy: the snapshot holds every change up to L0 whole and needs
+ *      nothing from the journal (which is how a snapshot can rescue a
+ *      journal that can no longer be synced, below).
  *
  * After the new snapshot is renamed into place (and the directory synced)
  * the journal is rotated: journal.new gets the records with lsn > L0 (at
  * least those written during the copy), is synced and renamed over the
  * journal.  A crash between the two renames leaves the new snapshot with
  * the old journal, whose records <= L0 are skipped at replay: harmless.
+ * A failed rotation is reported (the snapshot stands, the old journal
+ * still covers it), so the snapshot thread pauses SNAP_RETRY_SEC instead
+ * of snapshotting again on every write of a journal that stays large.
  *
- * Recovery (store_open).  Take the lock; load the snapshot (every line
- * checked, checksum and end marker required); read the journal, which is
- * validated completely before any record is replayed; replay records with
- * lsn > S.  A torn last record is discarded with a warning and, on a
- * read-write open, cut off (it was never acknowledged).  A corrupt
- * snapshot, a checksum failure before the tail, a sequence gap or a
- * journal starting after S+1 refuse the open with -EINVAL naming file and
- * offset; a newer format version is -EPROTO.  Neither file is written
- * before all of that succeeded, and nothing unreadable is ever truncated,
- * overwritten or deleted.
+ * When the disk fails (docs/formats.md, "Guarantees").  Nothing is ever
+ * reported in a way the disk may contradict later:
+ *   - An append that fails is cut back: the change is refused with the
+ *     write's errno (ENOSPC for a full disk) and nothing applied; the
+ *     next write tries again.  If the cut fails too the journal is broken.
+ *   - A sync that fails (fdatasync: EIO, ENOSPC...) leaves the change in
+ *     memory and the page cache untrustworthy.  rescue() writes a fresh
+ *     snapshot (which holds the change, rule 4's L1 == L0 case) and a
+ *     fresh journal; then the change is durable and the writer succeeds.
+ *   - If that fails too, under fsync=always, the writer is told its change
+ *     failed although readers may already see it and the disk may still
+ *     get it: nobody can say.  So the store stops (fail-stop, as
+ *     PostgreSQL does after a failed fsync): no writes, no snapshot from
+ *     memory ever again (diverged), a "STOPPED" status saying to remount.
+ *     After a remount the store holds every acknowledged change.
+ *   - Otherwise (a broken journal with no change in doubt, or fsync=batch
+ *     where nobody was told of a failure) the store refuses writes and the
+ *     snapshot thread retries the rescue, backing off RESCUE_RETRY_MIN ..
+ *     RESCUE_RETRY_MAX seconds, until writes work again ("recovered").
+ *   Every change of state is a status line (store_get_status, and the
+ *   status callback: /_errors in the filesystem).
+ *
+ * Recovery at open: store_recover.c.
  */
-#include "store.h"
+#include "storeint.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,40 +113,10 @@
 
 #include "journal.h"
 #include "snap.h"
+#include "storefile.h"
 #include "storefmt.h"
 
-#define LOCK_NAME "lock"
-#define SNAP_MIN_DEFAULT (16ull << 20) /* auto snapshot floor, bytes */
-#define SNAP_ATTEMPTS 4		       /* fuzzy snapshot retries on schema changes */
-#define SNAP_RETRY_SEC 10	       /* pause after a failed automatic snapshot */
-
-struct store {
-	char *dir;		 /* the store directory */
-	db_t *db;		 /* the database, owned */
-	struct store_opts opts;	 /* as opened */
-	int lockfd;		 /* dir/lock, flock()ed; -1 if none could be had (ro) */
-	journal_t *j;		 /* the journal; NULL when read-only */
-	struct db_log log;	 /* installed into db while writable */
-
-	pthread_mutex_t snap_mu; /* one snapshot at a time; protects the next four */
-	uint64_t snap_lsn;	 /* lsn of the snapshot on disk */
-	uint64_t snapshots;	 /* snapshots written since open */
-	bool unlogged;		 /* memory has changes no journal record holds (bulk) */
-	bool diverged;		 /* memory differs from disk for good: no snapshot at close */
-	uint64_t snap_bytes;	 /* size of the snapshot on disk (atomic access) */
-	uint64_t snap_min;	 /* auto snapshot floor, bytes (atomic access) */
-
-	pthread_mutex_t bg_mu;	 /* protects the next three */
-	pthread_cond_t bg_cv;	 /* wakes the background threads */
-	bool bg_stop;		 /* store_close: threads must exit */
-	bool snap_wanted;	 /* the journal outgrew the snapshot */
-	pthread_t snap_thread;	 /* runs automatic snapshots */
-	pthread_t sync_thread;	 /* fsync=batch: syncs once a second */
-	bool have_snap_thread;	 /* snap_thread was started */
-	bool have_sync_thread;	 /* sync_thread was started */
-};
-
-static char *store_path(const struct store *st, const char *name)
+char *store_path(const struct store *st, const char *name)
 {
 	char *p;
 
@@ -124,80 +125,66 @@ static char *store_path(const struct store *st, const char *name)
 	return p;
 }
 
-/* ---- the lock file ---- */
+/* ---- status ---- */
 
 /*
- * Format of dir/lock: empty, or the decimal pid of the read-write process
- * holding it and a newline.  The flock() is what counts; the pid is only
- * for the message another process shows.
+ * Set the status line and queue it for the status callback, or print it
+ * on stderr if there is none.  Callers may hold snap_mu; the callback
+ * (which may notify the kernel) runs later, from status_flush(), with no
+ * store lock held.
  */
-static int lock_take(struct store *st, struct dyn_err *err)
+static void status_set(struct store *st, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void status_set(struct store *st, int code, const char *fmt, ...)
 {
-	char *path = store_path(st, LOCK_NAME), buf[32];
-	ssize_t n;
-	int fd, rc = 0;
-	long pid;
+	char msg[STORE_STATUS_MAX];
+	va_list ap;
 
-	if (!path)
-		return -ENOMEM;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0 && st->opts.readonly) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			/* read-only media without a lock file: nobody can write it either */
-			st->lockfd = -1;
-			goto out;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&st->bg_mu);
+	snprintf(st->status, sizeof(st->status), "%s", msg);
+	if (st->status_fn) {
+		if (st->npending == 4) {
+			memmove(st->pending[0], st->pending[1], sizeof(st->pending[0]) * 3);
+			memmove(&st->pending_code[0], &st->pending_code[1], sizeof(int) * 3);
+			st->npending--;
 		}
+		snprintf(st->pending[st->npending], STORE_STATUS_MAX, "%s", msg);
+		st->pending_code[st->npending++] = code;
 	}
-	if (fd < 0) {
-		rc = err_set(err, errno, "store %s: cannot open lock file %s: %s", st->dir, path,
-			     strerror(errno));
-		goto out;
-	}
-	if (flock(fd, (st->opts.readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		rc = errno == EWOULDBLOCK ? EBUSY : errno;
-		n = pread(fd, buf, sizeof(buf) - 1, 0);
-		buf[n > 0 ? n : 0] = 0;
-		pid = strtol(buf, NULL, 10);
-		if (rc == EBUSY && pid > 0)
-			err_set(err, EBUSY,
-				"store %s is in use by process %ld (lock file %s is held); "
-				"unmount it first",
-				st->dir, pid, path);
-		else if (rc == EBUSY)
-			err_set(err, EBUSY,
-				"store %s is in use by another process (lock file %s is held)",
-				st->dir, path);
-		else
-			err_set(err, rc, "store %s: flock: %s", st->dir, strerror(rc));
-		close(fd);
-		rc = -rc;
-		goto out;
-	}
-	if (!st->opts.readonly) {
-		n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-		if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
-			rc = err_set(err, errno, "store %s: cannot write lock file: %s", st->dir,
-				     strerror(errno));
-			close(fd);
-			goto out;
-		}
-	}
-	st->lockfd = fd;
-out:
-	free(path);
-	return rc;
+	pthread_mutex_unlock(&st->bg_mu);
+	if (!st->status_fn)
+		fprintf(stderr, "dynfs: %s\n", msg);
 }
 
-static void lock_release(struct store *st)
+/* Give queued status lines to the callback; call with no store lock held. */
+static void status_flush(struct store *st)
 {
-	if (st->lockfd < 0)
-		return;
-	if (!st->opts.readonly && ftruncate(st->lockfd, 0) < 0) {
-		/* a stale pid is only cosmetic: the flock goes with the fd */
+	char msg[STORE_STATUS_MAX];
+	int code;
+
+	for (;;) {
+		pthread_mutex_lock(&st->bg_mu);
+		if (!st->npending) {
+			pthread_mutex_unlock(&st->bg_mu);
+			return;
+		}
+		memcpy(msg, st->pending[0], sizeof(msg));
+		code = st->pending_code[0];
+		memmove(st->pending[0], st->pending[1], sizeof(st->pending[0]) * 3);
+		memmove(&st->pending_code[0], &st->pending_code[1], sizeof(int) * 3);
+		st->npending--;
+		pthread_mutex_unlock(&st->bg_mu);
+		st->status_fn(st->status_ctx, code, msg);
 	}
-	close(st->lockfd);
-	st->lockfd = -1;
+}
+
+static void hook(struct store *st, enum store_hook_point p)
+{
+	if (st->hook)
+		st->hook(st->hook_ctx, p);
 }
 
 /* ---- the log hooks ---- */
@@ -223,10 +210,32 @@ static void want_snapshot(struct store *st)
 	pthread_mutex_unlock(&st->bg_mu);
 }
 
+static int snapshot_locked(struct store *st, struct dyn_err *err);
+
+/*
+ * The journal refuses appends (a failed write could not be undone, or a
+ * sync failed).  Under snap_mu: note it once, and wake the snapshot
+ * thread, which retries (rescue_main) unless a change is in doubt.
+ */
+static void journal_failed_locked(struct store *st, int code)
+{
+	if (st->failed)
+		return;
+	st->failed = code;
+	st->rescue_wait = RESCUE_RETRY_MIN;
+	status_set(st, code,
+		   "store %s: the journal could not be written or synced (%s); the store is "
+		   "refusing writes (reads go on) and retries with a fresh snapshot and journal "
+		   "every few seconds; free space or fix the disk",
+		   st->dir, strerror(code));
+	want_snapshot(st);
+}
+
 static int log_append(void *ctx, const struct db_change *ch, size_t n, uint64_t *lsn)
 {
 	struct store *st = ctx;
 	struct sf_buf b = SF_BUF_INIT;
+	struct journal_stats js;
 	bool mark = false;
 	size_t i;
 	int rc;
@@ -246,8 +255,18 @@ static int log_append(void *ctx, const struct db_change *ch, size_t n, uint64_t 
 		if (ch[i].kind != DB_CH_PUT && ch[i].kind != DB_CH_DELETE)
 			mark = true;
 	rc = journal_append(st->j, (uint8_t *)b.p, b.len - JOURNAL_REC_HDR, mark, lsn);
-	if (rc < 0)
+	if (rc < 0) {
+		/* nothing of the change was applied; a cleanly refused write (ENOSPC
+		 * with the file cut back) leaves the journal usable for the next */
+		journal_stats(st->j, &js);
+		if (js.broken) {
+			pthread_mutex_lock(&st->snap_mu);
+			journal_failed_locked(st, js.broken);
+			pthread_mutex_unlock(&st->snap_mu);
+			status_flush(st);
+		}
 		goto out;
+	}
 	if (snapshot_due(st))
 		want_snapshot(st);
 out:
@@ -255,18 +274,94 @@ out:
 	return rc;
 }
 
+/*
+ * At most one rescue snapshot per RESCUE_RETRY_MIN seconds: a disk whose
+ * journal syncs keep failing must not turn every write into a full
+ * snapshot.  Writers arriving meanwhile are refused (the journal is
+ * broken) or covered by the next rescue.
+ */
+static void rescue_pace(struct store *st)
+{
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - st->last_rescue.tv_sec) * 1000 +
+	     (now.tv_nsec - st->last_rescue.tv_nsec) / 1000000;
+	if (st->last_rescue.tv_sec && ms >= 0 && ms < RESCUE_RETRY_MIN * 1000)
+		usleep((useconds_t)(RESCUE_RETRY_MIN * 1000 - ms) * 1000);
+	clock_gettime(CLOCK_MONOTONIC, &st->last_rescue);
+}
+
+/*
+ * A sync failed with change lsn in memory.  Make it durable another way:
+ * a fresh snapshot (of memory, which holds it) and a fresh journal.  If a
+ * snapshot covering lsn is on disk the change is durable: 0.  Otherwise
+ * nobody can say whether the change will survive, so the store stops for
+ * good (fail-stop): writes are refused until it is remounted, no snapshot
+ * is written from memory again, and the caller reports the failure.
+ */
+static int rescue(struct store *st, uint64_t lsn, int code)
+{
+	struct dyn_err e;
+	char buf[600];
+	int rc = 0;
+
+	pthread_mutex_lock(&st->snap_mu);
+	journal_failed_locked(st, code);
+	if (st->snap_lsn >= lsn)
+		goto out; /* a snapshot since the failure holds the change */
+	err_clear(&e);
+	rescue_pace(st);
+	if (!st->diverged && snapshot_locked(st, &e) == 0) {
+		st->failed = 0;
+		status_set(st, 0,
+			   "store %s: recovered: the changes the journal could not sync are "
+			   "durable in a fresh snapshot, and a fresh journal accepts writes again",
+			   st->dir);
+		goto out;
+	}
+	if (st->snap_lsn >= lsn && !st->diverged)
+		goto out; /* the snapshot stands; only trimming the journal failed */
+	rc = -code;
+	if (!st->in_doubt && st->opts.fsync == STORE_FSYNC_ALWAYS) {
+		st->in_doubt = st->diverged = true;
+		status_set(st, code,
+			   "store %s: STOPPED: a change could not be made durable (journal sync: "
+			   "%s; fresh snapshot: %s); its writer was told it failed, but it is visible "
+			   "until unmount and may or may not be on disk.  No more writes are "
+			   "accepted.  Unmount, fix the disk, and mount again: the store then holds "
+			   "every change that was acknowledged",
+			   st->dir, strerror(code), e.code ? err_format(&e, buf, sizeof(buf)) : "-");
+	}
+out:
+	pthread_mutex_unlock(&st->snap_mu);
+	status_flush(st);
+	return rc;
+}
+
 static int log_sync(void *ctx, uint64_t lsn)
 {
 	struct store *st = ctx;
+	int rc;
 
 	if (st->opts.fsync != STORE_FSYNC_ALWAYS)
 		return 0;
-	return journal_sync(st->j, lsn);
+	if (lsn == DB_LSN_ALL)
+		journal_position(st->j, &lsn, NULL, NULL);
+	rc = journal_sync(st->j, lsn);
+	if (rc == 0)
+		return 0;
+	return rescue(st, lsn, -rc);
 }
 
 /* ---- background threads ---- */
 
-/* Sleep up to sec seconds or until stop; returns true if stopping. */
+/*
+ * Sleep sec seconds or until stop; returns true if stopping.  Snapshot
+ * requests (which also signal bg_cv) do not cut the sleep short: that is
+ * what makes a pause after a failure a pause.
+ */
 static bool bg_wait(struct store *st, int sec)
 {
 	struct timespec ts;
@@ -275,8 +370,8 @@ static bool bg_wait(struct store *st, int sec)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += sec;
 	pthread_mutex_lock(&st->bg_mu);
-	if (!st->bg_stop)
-		pthread_cond_timedwait(&st->bg_cv, &st->bg_mu, &ts);
+	while (!st->bg_stop && pthread_cond_timedwait(&st->bg_cv, &st->bg_mu, &ts) != ETIMEDOUT)
+		;
 	stop = st->bg_stop;
 	pthread_mutex_unlock(&st->bg_mu);
 	return stop;
@@ -286,15 +381,52 @@ static void *sync_main(void *arg)
 {
 	struct store *st = arg;
 	struct journal_stats js;
+	int rc;
 
 	while (!bg_wait(st, 1)) {
 		journal_stats(st->j, &js);
-		if (js.last_lsn > js.synced_lsn && journal_sync(st->j, js.last_lsn) < 0)
-			fprintf(stderr, "dynfs: store %s: journal sync failed; further writes "
-					"will fail with EIO\n",
-				st->dir);
+		if (js.last_lsn > js.synced_lsn && !js.broken &&
+		    (rc = journal_sync(st->j, js.last_lsn)) < 0)
+			/* acknowledged changes are in memory: make them durable by a snapshot */
+			rescue(st, js.last_lsn, -rc);
 	}
 	return NULL;
+}
+
+/*
+ * The journal failed and no change is in doubt: retry a fresh snapshot
+ * and journal, backing off from RESCUE_RETRY_MIN to RESCUE_RETRY_MAX
+ * seconds.  Returns true if the store works again.
+ */
+static bool rescue_retry(struct store *st)
+{
+	struct dyn_err e;
+	char buf[600];
+	int rc;
+
+	pthread_mutex_lock(&st->snap_mu);
+	if (!st->failed || st->diverged) {
+		pthread_mutex_unlock(&st->snap_mu);
+		return !st->failed;
+	}
+	err_clear(&e);
+	rc = snapshot_locked(st, &e);
+	if (rc == 0) {
+		st->failed = 0;
+		status_set(st, 0,
+			   "store %s: recovered: a fresh snapshot and journal were written; writes "
+			   "are accepted again",
+			   st->dir);
+		pthread_mutex_unlock(&st->snap_mu);
+		status_flush(st);
+		return true;
+	}
+	if (st->rescue_wait < RESCUE_RETRY_MAX)
+		st->rescue_wait *= 2;
+	pthread_mutex_unlock(&st->snap_mu);
+	fprintf(stderr, "dynfs: store %s: still refusing writes: %s\n", st->dir,
+		err_format(&e, buf, sizeof(buf)));
+	return false;
 }
 
 static void *snap_main(void *arg)
@@ -302,6 +434,7 @@ static void *snap_main(void *arg)
 	struct store *st = arg;
 	struct dyn_err err;
 	char buf[600];
+	int wait;
 
 	pthread_mutex_lock(&st->bg_mu);
 	while (!st->bg_stop) {
@@ -312,11 +445,22 @@ static void *snap_main(void *arg)
 		/* requests made while this one runs are kept, and re-checked */
 		st->snap_wanted = false;
 		pthread_mutex_unlock(&st->bg_mu);
-		err_clear(&err);
-		if (snapshot_due(st) && store_snapshot(st, &err) < 0) {
-			fprintf(stderr, "dynfs: automatic snapshot failed: %s\n",
-				err_format(&err, buf, sizeof(buf)));
-			bg_wait(st, SNAP_RETRY_SEC);
+		pthread_mutex_lock(&st->snap_mu);
+		wait = st->failed && !st->diverged ? st->rescue_wait : 0;
+		pthread_mutex_unlock(&st->snap_mu);
+		if (wait) {
+			/* rate-limited: one retry per wait, however many writes ask */
+			if (bg_wait(st, wait))
+				break;
+			if (!rescue_retry(st))
+				want_snapshot(st);
+		} else {
+			err_clear(&err);
+			if (snapshot_due(st) && store_snapshot(st, &err) < 0) {
+				fprintf(stderr, "dynfs: automatic snapshot failed: %s\n",
+					err_format(&err, buf, sizeof(buf)));
+				bg_wait(st, SNAP_RETRY_SEC);
+			}
 		}
 		pthread_mutex_lock(&st->bg_mu);
 	}
@@ -352,13 +496,14 @@ static void threads_stop(struct store *st)
 
 /* ---- snapshots ---- */
 
-/* Under snap_mu: write, check, commit, rotate.  See the header comment. */
+/*
+ * Under snap_mu: write, check, sync the journal, commit, rotate.  See the
+ * header comment; the journal sync before the commit is rule 4.
+ */
 static int snapshot_locked(struct store *st, struct dyn_err *err)
 {
 	struct snap_info si;
-	struct dyn_err e;
-	uint64_t lsn0, off0, marked;
-	char buf[600];
+	uint64_t lsn0, off0, lsn1, marked;
 	int attempt, rc;
 
 	for (attempt = 0; attempt < SNAP_ATTEMPTS; attempt++) {
@@ -370,11 +515,32 @@ static int snapshot_locked(struct store *st, struct dyn_err *err)
 		}
 		if (rc < 0)
 			return rc;
-		journal_position(st->j, NULL, NULL, &marked);
+		hook(st, STORE_HOOK_SNAP_WRITTEN);
+		journal_position(st->j, &lsn1, NULL, &marked);
 		if (marked > lsn0) {
 			/* a table was created, dropped or changed during the copy */
 			snap_discard(st->dir);
 			continue;
+		}
+		/*
+		 * The copy may hold changes up to lsn1 (those made while it ran):
+		 * they must be durable in the journal before the snapshot is.
+		 * When nothing was appended during the copy (lsn1 == lsn0) the
+		 * snapshot holds every change up to lsn0 whole and needs nothing
+		 * from the journal - which is what lets a fresh snapshot rescue a
+		 * journal that can no longer be synced.
+		 */
+		if (lsn1 > lsn0) {
+			rc = journal_sync(st->j, lsn1);
+			if (rc < 0) {
+				snap_discard(st->dir);
+				if (attempt + 1 < SNAP_ATTEMPTS && st->failed)
+					continue; /* appends have stopped: the next copy is whole */
+				return err_set(err, -rc,
+					       "snapshot not written: the journal could not be "
+					       "synced first: %s",
+					       strerror(-rc));
+			}
 		}
 		rc = snap_commit(st->dir, err);
 		if (rc < 0)
@@ -383,12 +549,16 @@ static int snapshot_locked(struct store *st, struct dyn_err *err)
 		st->snapshots++;
 		st->unlogged = false;
 		__atomic_store_n(&st->snap_bytes, si.bytes, __ATOMIC_RELAXED);
-		err_clear(&e);
-		if (journal_rotate(st->j, lsn0, off0, &e) < 0)
-			/* the snapshot stands; the old journal still covers it */
-			fprintf(stderr, "dynfs: store %s: snapshot written but the journal was not "
-					"trimmed: %s\n",
-				st->dir, err_format(&e, buf, sizeof(buf)));
+		hook(st, STORE_HOOK_SNAP_COMMITTED);
+		rc = journal_rotate(st->j, lsn0, off0, err);
+		if (rc < 0)
+			/*
+			 * The snapshot stands and the old journal still covers
+			 * it, so nothing is lost; but the journal keeps its size,
+			 * so report the failure (the snapshot thread then waits
+			 * SNAP_RETRY_SEC instead of snapshotting on every write).
+			 */
+			return rc;
 		return 0;
 	}
 	return err_set(err, EAGAIN,
@@ -405,193 +575,23 @@ int store_snapshot(store_t *st, struct dyn_err *err)
 		return err_set(err, EROFS, "store %s is open read-only", st->dir);
 	pthread_mutex_lock(&st->snap_mu);
 	if (st->diverged)
-		rc = err_set(err, EIO, "store %s: memory no longer matches the disk "
-				       "(a bulk load failed); not writing a snapshot",
-			     st->dir);
+		rc = err_set(err, EIO,
+			     "store %s: memory no longer matches the disk (%s); not writing a "
+			     "snapshot",
+			     st->dir,
+			     st->in_doubt ? "a change that could not be made durable is in memory"
+					  : "a bulk load failed");
 	else
 		rc = snapshot_locked(st, err);
+	if (rc == 0 && st->failed) {
+		st->failed = 0;
+		status_set(st, 0,
+			   "store %s: recovered: a fresh snapshot and journal were written; writes "
+			   "are accepted again",
+			   st->dir);
+	}
 	pthread_mutex_unlock(&st->snap_mu);
-	return rc;
-}
-
-/* ---- opening ---- */
-
-struct replay_ctx {
-	struct store *st;      /* target */
-	const char *path;      /* journal path, for messages */
-	struct dyn_err *err;   /* caller's */
-};
-
-static int replay_rec(void *ctx, uint64_t lsn, const char *payload, size_t len, uint64_t off)
-{
-	struct replay_ctx *r = ctx;
-	struct sf_changes c;
-	struct dyn_err e;
-	char buf[600];
-	size_t i;
-	int rc;
-
-	err_clear(&e);
-	rc = sf_changes_parse(payload, len, &c, &e);
-	if (rc == -ENOMEM)
-		return rc;
-	if (rc < 0)
-		return err_set(r->err, EINVAL,
-			       "journal %s: record at offset %llu (lsn %llu) has a valid checksum "
-			       "but an unreadable payload: %s; refusing to open, nothing was changed",
-			       r->path, (unsigned long long)off, (unsigned long long)lsn,
-			       err_format(&e, buf, sizeof(buf)));
-	for (i = 0; i < c.n; i++) {
-		err_clear(&e);
-		rc = db_replay(r->st->db, &c.ch[i], &e);
-		if (rc == -ENOENT && c.ch[i].kind == DB_CH_DELETE)
-			rc = 0; /* fuzzy snapshots: the key may be gone already */
-		if (rc == -ENOMEM)
-			break;
-		if (rc < 0) {
-			rc = err_set(r->err, EINVAL,
-				     "journal %s: record at offset %llu (lsn %llu) cannot be "
-				     "applied: %s; refusing to open, nothing was changed",
-				     r->path, (unsigned long long)off, (unsigned long long)lsn,
-				     err_format(&e, buf, sizeof(buf)));
-			break;
-		}
-	}
-	sf_changes_free(&c);
-	return rc;
-}
-
-static bool file_exists(const char *path, int *errp)
-{
-	struct stat sb;
-
-	*errp = 0;
-	if (stat(path, &sb) == 0)
-		return true;
-	if (errno != ENOENT)
-		*errp = errno;
-	return false;
-}
-
-/* A new, empty store: journal first, so a crash in between leaves a valid store. */
-static int store_create_files(struct store *st, struct dyn_err *err)
-{
-	int rc = journal_create(st->dir, 1, err);
-
-	return rc < 0 ? rc : snap_write_empty(st->dir, 0, err);
-}
-
-static void remove_temp_files(struct store *st)
-{
-	char *p;
-
-	/* both are unfinished copies; the real files are authoritative */
-	p = store_path(st, SNAP_TMP_NAME);
-	if (p)
-		unlink(p);
-	free(p);
-	p = store_path(st, JOURNAL_NEW_NAME);
-	if (p)
-		unlink(p);
-	free(p);
-}
-
-/* Load snapshot and journal into st->db; on a writable store, open the journal. */
-static int store_recover(struct store *st, struct dyn_err *err)
-{
-	char *sp = store_path(st, SNAP_NAME), *jp = store_path(st, JOURNAL_NAME);
-	struct replay_ctx rctx = {st, jp, err};
-	struct snap_info si = {0};
-	struct journal_info ji;
-	bool has_snap, has_jnl;
-	int e1, e2, rc;
-
-	if (!sp || !jp) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	has_snap = file_exists(sp, &e1);
-	has_jnl = file_exists(jp, &e2);
-	if (e1 || e2) {
-		rc = err_set(err, e1 ? e1 : e2, "store %s: %s", st->dir, strerror(e1 ? e1 : e2));
-		goto out;
-	}
-	if (!has_snap && !has_jnl) {
-		if (!st->opts.create) {
-			rc = err_set(err, ENOENT, "%s is not a dynfs store (no %s or %s)", st->dir,
-				     SNAP_NAME, JOURNAL_NAME);
-			goto out;
-		}
-		if (!st->opts.readonly) {
-			rc = store_create_files(st, err);
-			if (rc < 0)
-				goto out;
-			has_snap = has_jnl = true;
-		}
-	}
-	if (has_snap) {
-		rc = snap_load(sp, st->db, &si, err);
-		if (rc < 0)
-			goto out;
-	}
-	st->snap_lsn = si.lsn;
-	st->snap_bytes = si.bytes;
-	if (!has_jnl) {
-		if (has_snap)
-			fprintf(stderr, "dynfs: store %s: no journal; starting from %s alone\n",
-				st->dir, SNAP_NAME);
-		memset(&ji, 0, sizeof(ji));
-		ji.start_lsn = si.lsn + 1;
-		ji.last_lsn = si.lsn;
-		ji.valid_end = JOURNAL_HDR_SIZE;
-		rc = st->opts.readonly ? 0 : journal_create(st->dir, si.lsn + 1, err);
-		if (rc < 0)
-			goto out;
-	} else {
-		rc = journal_read(jp, si.lsn, replay_rec, &rctx, &ji, err);
-		if (rc < 0)
-			goto out;
-		if (ji.start_lsn > si.lsn + 1) {
-			rc = err_set(err, EINVAL,
-				     "journal %s starts at lsn %llu but %s covers only up to lsn "
-				     "%llu: changes %llu..%llu are missing; refusing to open, "
-				     "nothing was changed",
-				     jp, (unsigned long long)ji.start_lsn, sp,
-				     (unsigned long long)si.lsn, (unsigned long long)si.lsn + 1,
-				     (unsigned long long)ji.start_lsn - 1);
-			goto out;
-		}
-	}
-	if (ji.torn) {
-		fprintf(stderr,
-			"dynfs: journal %s: discarding a torn last record at offset %llu "
-			"(%llu bytes, %s): a write interrupted by a crash, never acknowledged%s\n",
-			jp, (unsigned long long)ji.valid_end,
-			(unsigned long long)(ji.size - ji.valid_end), ji.torn_why,
-			st->opts.readonly ? " (not truncated: read-only)" : "; truncating it");
-		if (!st->opts.readonly) {
-			rc = journal_truncate(jp, ji.valid_end, err);
-			if (rc < 0)
-				goto out;
-		}
-	}
-	if (st->opts.readonly) {
-		rc = 0;
-		goto out;
-	}
-	if (ji.last_lsn < si.lsn) {
-		/* everything in it is older than the snapshot: start a fresh one */
-		rc = journal_create(st->dir, si.lsn + 1, err);
-		if (rc < 0)
-			goto out;
-		ji.start_lsn = si.lsn + 1;
-		ji.last_lsn = si.lsn;
-		ji.valid_end = JOURNAL_HDR_SIZE;
-	}
-	rc = journal_open(st->dir, &ji, &st->j, err);
-out:
-	free(sp);
-	free(jp);
+	status_flush(st);
 	return rc;
 }
 
@@ -600,7 +600,7 @@ static void store_free(struct store *st)
 	journal_close(st->j);
 	if (st->db)
 		db_free(st->db);
-	lock_release(st);
+	store_lock_release(st);
 	pthread_mutex_destroy(&st->snap_mu);
 	pthread_mutex_destroy(&st->bg_mu);
 	pthread_cond_destroy(&st->bg_cv);
@@ -636,11 +636,11 @@ int store_open(const char *dir, const struct store_opts *opts, store_t **out, db
 		rc = -ENOMEM;
 		goto out_free;
 	}
-	rc = lock_take(st, err);
+	rc = store_lock_take(st, err);
 	if (rc < 0)
 		goto out_free;
 	if (!st->opts.readonly)
-		remove_temp_files(st);
+		store_remove_temp_files(st);
 	rc = db_new(&st->db);
 	if (rc < 0)
 		goto out_free;
@@ -735,9 +735,13 @@ void store_get_stats(store_t *st, struct store_stats *out)
 	out->appends = js.appends;
 	out->syncs = js.syncs;
 	out->journal_bytes = js.bytes;
+	out->synced_bytes = js.synced_bytes;
+	out->torn_tail = st->torn_seen;
 	pthread_mutex_lock(&st->snap_mu);
 	out->snapshot_lsn = st->snap_lsn;
 	out->snapshots = st->snapshots;
+	out->failed = st->failed;
+	out->stopped = st->in_doubt;
 	pthread_mutex_unlock(&st->snap_mu);
 	out->snapshot_bytes = __atomic_load_n(&st->snap_bytes, __ATOMIC_RELAXED);
 }
@@ -746,6 +750,40 @@ void store_set_sync_delay(store_t *st, unsigned usec)
 {
 	if (st->j)
 		journal_set_sync_delay(st->j, usec);
+}
+
+void store_set_test_hook(store_t *st, store_hook_fn fn, void *ctx)
+{
+	st->hook = fn;
+	st->hook_ctx = ctx;
+}
+
+void store_set_faults(store_t *st, int sync_err, int write_err, bool trunc_fails)
+{
+	if (st->j)
+		journal_set_faults(st->j, sync_err, write_err, trunc_fails);
+}
+
+uint64_t store_synced_bytes(store_t *st)
+{
+	struct journal_stats js = {0};
+
+	if (st->j)
+		journal_stats(st->j, &js);
+	return js.synced_bytes;
+}
+
+void store_set_status_fn(store_t *st, store_status_fn fn, void *ctx)
+{
+	st->status_fn = fn;
+	st->status_ctx = ctx;
+}
+
+void store_get_status(store_t *st, char *buf, size_t size)
+{
+	pthread_mutex_lock(&st->bg_mu);
+	snprintf(buf, size, "%s", st->status);
+	pthread_mutex_unlock(&st->bg_mu);
 }
 
 void store_set_snapshot_min(store_t *st, uint64_t min_bytes)

@@ -67,6 +67,10 @@ struct store_stats {
 	uint64_t snapshot_lsn;	 /* lsn of the snapshot on disk */
 	uint64_t snapshot_bytes; /* its size */
 	uint64_t snapshots;	 /* snapshots written since open */
+	uint64_t synced_bytes;	 /* the journal file is durable up to here (tests) */
+	int failed;		 /* 0, or the errno that made the store refuse writes */
+	bool stopped;		 /* failed for good (fail-stop) until remounted */
+	bool torn_tail;		 /* a damaged/incomplete last record was set aside at open */
 };
 void store_get_stats(store_t *st, struct store_stats *out);
 
@@ -77,6 +81,18 @@ void store_get_stats(store_t *st, struct store_stats *out);
  */
 void store_set_snapshot_min(store_t *st, uint64_t min_bytes);
 
+/*
+ * Health.  When the journal cannot be written or synced the store refuses
+ * writes (reads go on) and says so: the status line is set, printed on
+ * stderr and passed to fn (from whichever thread noticed; code is the
+ * errno, 0 when the store works again).  docs/formats.md "Guarantees".
+ */
+#define STORE_STATUS_MAX 1024
+typedef void (*store_status_fn)(void *ctx, int code, const char *msg);
+void store_set_status_fn(store_t *st, store_status_fn fn, void *ctx);
+/* The current status line ("" while nothing went wrong) into buf. */
+void store_get_status(store_t *st, char *buf, size_t size);
+
 /* Test hook: make every journal sync take at least usec longer (a slow disk). */
 void store_set_sync_delay(store_t *st, unsigned usec);
 
@@ -86,5 +102,25 @@ void store_set_sync_delay(store_t *st, unsigned usec);
  * free it and its db.
  */
 void store_abandon(store_t *st);
+
+/*
+ * Test hook: fn(ctx, point) runs at these points of a snapshot, under
+ * the snapshot lock (fn may read files and stats, not snapshot):
+ */
+enum store_hook_point {
+	STORE_HOOK_SNAP_WRITTEN,   /* snapshot.json.tmp written and synced */
+	STORE_HOOK_SNAP_COMMITTED, /* renamed into place; journal not yet rotated */
+};
+typedef void (*store_hook_fn)(void *ctx, enum store_hook_point p);
+void store_set_test_hook(store_t *st, store_hook_fn fn, void *ctx);
+
+/*
+ * Test hook: the journal file is durable up to this offset (what a power
+ * loss now would leave of it).  Safe to call from a store hook.
+ */
+uint64_t store_synced_bytes(store_t *st);
+
+/* Test hook: journal_set_faults on the store's journal. */
+void store_set_faults(store_t *st, int sync_err, int write_err, bool trunc_fails);
 
 #endif

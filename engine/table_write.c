@@ -499,8 +499,10 @@ int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struc
 	rc = reserve(a, n, tabs, ntabs);
 	if (rc < 0)
 		goto out_unlock;
-	if (logit && db_log_append(db, ch, nch, &lsn) < 0) {
-		rc = err_set(err, EIO, "the journal could not be written; nothing was changed");
+	if (logit && (rc = db_log_append(db, ch, nch, &lsn)) < 0) {
+		rc = err_set(err, -rc, "the journal could not be written (%s); nothing was changed",
+			     strerror(-rc));
+		logit = false; /* nothing to wait for: refused before anything was done */
 		goto out_unlock;
 	}
 	now = tbl_now_ns();
@@ -516,11 +518,21 @@ int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struc
 		rc = db_log_sync(db, lsn, err);
 		db_notify(db, ch, nch);
 	}
+	goto out_clean;
 out_unlock:
 	for (i = 0; i < ntabs; i++) {
 		trim_maps(tabs[i]);
 		pthread_rwlock_unlock(&tabs[i]->lock);
 	}
+	/*
+	 * Nothing was written (a no-op, a failed condition, a refused item):
+	 * the answer still reflects the state read under the locks, which
+	 * may include changes whose writers are still waiting for their
+	 * sync.  Answer only once that state is durable (issue 17).
+	 */
+	if (logit && rc != -ENOMEM && db_log_sync(db, DB_LSN_ALL, err) < 0)
+		rc = -EIO;
+out_clean:
 	for (i = 0; i < n; i++)
 		aop_clean(&a[i]);
 out_free:

@@ -325,6 +325,12 @@ static enum store_fsync parse_fsync(const char *s)
 	die("-o fsync=%s: use always, batch or off", s);
 }
 
+/* The store's health changed (store.h): one line in /_errors and the log. */
+static void store_status(void *ctx, int code, const char *msg)
+{
+	errlog_add(ctx, "/", "%s", msg);
+}
+
 static void open_store(struct fsx *fs, const struct opts *o)
 {
 	struct store_opts so = {.fsync = parse_fsync(o->fsync), .readonly = o->readonly,
@@ -343,6 +349,7 @@ static void open_store(struct fsx *fs, const struct opts *o)
 		    err.code ? err.msg : strerror(-rc));
 	if (rc < 0)
 		die("cannot open store %s: %s", o->store, err.code ? err.msg : strerror(-rc));
+	store_set_status_fn(fs->store, store_status, fs);
 }
 
 /* ---- background mode ---- */

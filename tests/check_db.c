@@ -566,7 +566,7 @@ static void install_log(struct fake_log *l)
 	db_set_log(db, &log);
 }
 
-START_TEST(test_log_failure_is_eio_and_nothing_changes)
+START_TEST(test_log_failure_passes_errno_and_nothing_changes)
 {
 	struct db_op ops[2] = {
 	    {.kind = DB_PUT, .table = tu, .item = J("{\"username\": \"x\"}")},
@@ -581,15 +581,19 @@ START_TEST(test_log_failure_is_eio_and_nothing_changes)
 	install_log(&l);
 	l.fail = -ENOSPC;
 	err_clear(&err);
-	ck_assert_int_eq(db_apply(db, ops, 2, NULL, &err), -EIO);
-	ck_assert_int_eq(err.code, EIO);
+	/* the log's errno is passed on: a full disk says ENOSPC, not a bare EIO */
+	ck_assert_int_eq(db_apply(db, ops, 2, NULL, &err), -ENOSPC);
+	ck_assert_int_eq(err.code, ENOSPC);
+	ck_assert_msg(strstr(err.msg, "No space left on device") &&
+			  strstr(err.msg, "nothing was changed"),
+		      "%s", err.msg);
 	ck_assert_ptr_null(get_c(tu, vs("x"), NULL));
 	expect_original();
 	/* table operations too */
 	schema_init(&s, "k", VAL_S, NULL, VAL_NULL);
-	ck_assert_int_eq(db_create_table(db, "newtable", &s, NULL), -EIO);
+	ck_assert_int_eq(db_create_table(db, "newtable", &s, NULL), -ENOSPC);
 	ck_assert_int_eq(db_table_open(db, "newtable", &t), -ENOENT);
-	ck_assert_int_eq(db_drop_table(db, "quiz-stats", NULL), -EIO);
+	ck_assert_int_eq(db_drop_table(db, "quiz-stats", NULL), -ENOSPC);
 	ck_assert(tbl_alive(tq));
 	expect_original();
 	l.fail = 0;
@@ -624,6 +628,44 @@ START_TEST(test_log_skips_writes_that_change_nothing)
 	ck_assert_uint_eq(l.appends, 0);
 	ck_assert_int_eq(put(tu, "{\"username\": \"x\"}"), 0);
 	ck_assert_uint_eq(l.appends, 1);
+	db_set_log(db, NULL);
+}
+END_TEST
+
+/*
+ * Issue 17: an answer that wrote nothing still depends on the state it
+ * read (thread A deleted x and waits for its sync; B's delete of x finds
+ * nothing); it must wait until that state is durable: a sync of
+ * DB_LSN_ALL, and a failed sync makes the answer an error.
+ */
+START_TEST(test_answers_that_write_nothing_wait_for_durable_state)
+{
+	struct table_schema s;
+	struct fake_log l;
+
+	install_log(&l);
+	ck_assert_int_eq(tbl_delete(tu, vs("absent"), NULL, 0, NULL), 0);
+	ck_assert_uint_eq(l.appends, 0);
+	ck_assert_uint_eq(l.synced, DB_LSN_ALL);
+	l.synced = 0;
+	ck_assert_int_eq(tbl_delete(tu, vs("absent"), NULL, DB_IF_PRESENT, NULL), -ENOENT);
+	ck_assert_uint_eq(l.synced, DB_LSN_ALL);
+	l.synced = 0;
+	ck_assert_int_eq(put(tu, "{\"username\": \"y\"}"), 0);
+	ck_assert_uint_eq(l.synced, l.lsn);
+	ck_assert_int_eq(put_err(tu, DB_IF_ABSENT, NULL, "{\"username\": \"y\"}"), -EEXIST);
+	ck_assert_uint_eq(l.synced, DB_LSN_ALL);
+	/* tables too: "exists" and "no such table" depend on state */
+	l.synced = 0;
+	ck_assert_int_eq(db_drop_table(db, "no-such-table", NULL), -ENOENT);
+	ck_assert_uint_eq(l.synced, DB_LSN_ALL);
+	l.synced = 0;
+	schema_init(&s, "k", VAL_S, NULL, VAL_NULL);
+	ck_assert_int_eq(db_create_table(db, "users", &s, NULL), -EEXIST);
+	ck_assert_uint_eq(l.synced, DB_LSN_ALL);
+	/* the state cannot be made durable: no answer from it */
+	l.sync_fail = -EIO;
+	ck_assert_int_eq(tbl_delete(tu, vs("absent"), NULL, 0, NULL), -EIO);
 	db_set_log(db, NULL);
 }
 END_TEST
@@ -885,9 +927,10 @@ Suite *db_suite(void)
 	tcase_add_test(tc, test_apply_on_dropped_table_is_enoent);
 
 	TC("db_set_log");
-	tcase_add_test(tc, test_log_failure_is_eio_and_nothing_changes);
+	tcase_add_test(tc, test_log_failure_passes_errno_and_nothing_changes);
 	tcase_add_test(tc, test_log_sync_failure_is_eio_but_change_stands);
 	tcase_add_test(tc, test_log_skips_writes_that_change_nothing);
+	tcase_add_test(tc, test_answers_that_write_nothing_wait_for_durable_state);
 
 	TC("db_set_observer");
 	tcase_add_test(tc, test_observer_sees_changes);

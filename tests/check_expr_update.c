@@ -261,6 +261,58 @@ START_TEST(test_remove_list_indexes_refer_to_the_old_list)
 }
 END_TEST
 
+/*
+ * Issue 17: every action sees the old item, so a REMOVE of an index past
+ * the old list's end is a no-op even when a SET or ADD appended an element
+ * at that position; each combination of SET/ADD/DELETE appends with
+ * REMOVE of old, appended and absent positions.
+ */
+START_TEST(test_remove_never_drops_what_this_update_appended)
+{
+	const char *pqr = "{\"a\": [\"p\", \"q\", \"r\"]}";
+	const char *y = "{\":y\": \"y\"}", *yz = "{\":y\": \"y\", \":z\": \"z\"}";
+
+	upd(pqr, "SET a[10] = :y REMOVE a[3]", y, "{\"a\": [\"p\", \"q\", \"r\", \"y\"]}");
+	upd(pqr, "REMOVE a[3] SET a[10] = :y", y, "{\"a\": [\"p\", \"q\", \"r\", \"y\"]}");
+	upd(pqr, "SET a[10] = :y REMOVE a[4], a[3]", y,
+	    "{\"a\": [\"p\", \"q\", \"r\", \"y\"]}");
+	upd(pqr, "SET a[5] = :y, a[6] = :z REMOVE a[3], a[4]", yz,
+	    "{\"a\": [\"p\", \"q\", \"r\", \"y\", \"z\"]}");
+	upd(pqr, "SET a[10] = :y REMOVE a[2]", y, "{\"a\": [\"p\", \"q\", \"y\"]}");
+	upd(pqr, "SET a[10] = :y REMOVE a[0]", y, "{\"a\": [\"q\", \"r\", \"y\"]}");
+	upd(pqr, "SET a[10] = :y REMOVE a[0], a[1], a[2]", y, "{\"a\": [\"y\"]}");
+	upd(pqr, "SET a[10] = :y, a[11] = :z REMOVE a[1], a[3]", yz,
+	    "{\"a\": [\"p\", \"r\", \"y\", \"z\"]}");
+	upd(pqr, "SET a[1] = :y REMOVE a[0], a[2], a[3]", y, "{\"a\": [\"y\"]}");
+	upd(pqr, "SET a[4] = a[0] REMOVE a[0], a[3]", NULL,
+	    "{\"a\": [\"q\", \"r\", \"p\"]}");
+	upd(pqr, "SET a[3] = list_append(a, :l) REMOVE a[4]", "{\":l\": [\"s\"]}",
+	    "{\"a\": [\"p\", \"q\", \"r\", [\"p\", \"q\", \"r\", \"s\"]]}");
+	/* ADD past the end appends too */
+	upd("{\"l\": [5]}", "ADD l[3] 1 REMOVE l[1]", NULL, "{\"l\": [5, 1]}");
+	upd("{\"l\": [5, 6]}", "ADD l[3] 1, l[0] 1 REMOVE l[1], l[2]", NULL,
+	    "{\"l\": [6, 1]}");
+	upd("{\"l\": [5]}", "ADD l[2] {\"$SS\": [\"x\"]} REMOVE l[1], l[0]", NULL,
+	    "{\"l\": [{\"$SS\": [\"x\"]}]}");
+	/* DELETE emptying a set, an append and removals of old and new positions */
+	upd("{\"l\": [{\"$SS\": [\"x\"]}, 1]}",
+	    "DELETE l[0] {\"$SS\": [\"x\"]} SET l[5] = :y REMOVE l[1], l[2]", y,
+	    "{\"l\": [\"y\"]}");
+	upd("{\"l\": [1, {\"$SS\": [\"x\", \"w\"]}]}",
+	    "DELETE l[1] {\"$SS\": [\"x\"]} SET l[3] = :y REMOVE l[2], l[0]", y,
+	    "{\"l\": [{\"$SS\": [\"w\"]}, \"y\"]}");
+	/* nested lists */
+	upd("{\"m\": {\"l\": [1, 2]}}", "SET m.l[7] = 9 REMOVE m.l[2]", NULL,
+	    "{\"m\": {\"l\": [1, 2, 9]}}");
+	upd("{\"m\": [[1, 2], [3]]}", "SET m[0][5] = 9, m[1][0] = 4 REMOVE m[0][2], m[1][1]",
+	    NULL, "{\"m\": [[1, 2, 9], [4]]}");
+	/* a path through an element the old item does not have is invalid */
+	upd_fail(pqr, "SET a[10] = :l REMOVE a[3][0]", "{\":l\": [1]}", BADPATH, "a[3][0]");
+	upd_fail("{\"m\": [[1]]}", "SET m[2] = :l REMOVE m[1][0]", "{\":l\": [1]}", BADPATH,
+		 "m[1][0]");
+}
+END_TEST
+
 /* ---- ADD ---- */
 
 START_TEST(test_add_numbers)
@@ -465,6 +517,7 @@ Suite *expr_update_suite(void)
 	tcase_add_test(tc, test_if_not_exists);
 	tcase_add_test(tc, test_remove);
 	tcase_add_test(tc, test_remove_list_indexes_refer_to_the_old_list);
+	tcase_add_test(tc, test_remove_never_drops_what_this_update_appended);
 	tcase_add_test(tc, test_add_numbers);
 	tcase_add_test(tc, test_add_sets);
 	tcase_add_test(tc, test_delete_sets);
