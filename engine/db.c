@@ -169,6 +169,8 @@ int schema_check(const struct table_schema *s, struct dyn_err *err)
 		return rc;
 	if (s->has_sk && strcmp(s->pk.name, s->sk.name) == 0)
 		return err_set(err, EINVAL, "partition and sort key are both %s", s->pk.name);
+	if (!memchr(s->ttl_attr, 0, sizeof(s->ttl_attr)))
+		return err_set(err, EINVAL, "ttl_attribute: at most %d bytes", DB_ATTR_NAME_MAX);
 	if (s->nindex > DB_MAX_INDEXES)
 		return err_set(err, EINVAL, "at most %d indexes per table", DB_MAX_INDEXES);
 	if (s->nindex && !s->index)
@@ -259,6 +261,11 @@ int db_new(db_t **out)
 
 	if (!db)
 		return -ENOMEM;
+	db->feed = feed_new();
+	if (!db->feed) {
+		free(db);
+		return -ENOMEM;
+	}
 	pthread_rwlock_init(&db->lock, NULL);
 	db->next_id = 1;
 	*out = db;
@@ -274,6 +281,7 @@ void db_free(db_t *db)
 	for (i = 0; i < db->ntables; i++)
 		tbl_close(db->tables[i]);
 	free(db->tables);
+	feed_free(db->feed);
 	pthread_rwlock_destroy(&db->lock);
 	free(db);
 }
@@ -537,10 +545,13 @@ static int set_schema_locked(struct table *t, const struct table_schema *s, stru
 	old = t->schema;
 	if (keychg) {
 		t->schema = ns;
+		feed_tab_unref(t->ftab); /* records keep their own reference */
+		t->ftab = NULL;
 	} else {
 		/* Leave the key attributes in place: tbl_pk() pointers stay valid. */
 		t->schema.index = ns.index;
 		t->schema.nindex = ns.nindex;
+		memcpy(t->schema.ttl_attr, ns.ttl_attr, sizeof(ns.ttl_attr));
 	}
 	schema_free(&old);
 	t->mtime_ns = tbl_now_ns();

@@ -82,6 +82,7 @@ struct table_schema {
 	bool has_sk;		  /* table has a sort key */
 	struct index_def *index;  /* secondary indexes (owned) */
 	size_t nindex;		  /* entries in index */
+	char ttl_attr[DB_ATTR_NAME_MAX + 1]; /* TTL attribute name, "" = none (ttl.h) */
 };
 
 /* Release what a schema owns (include lists, index array). */
@@ -268,6 +269,7 @@ enum db_op_kind {
 /* Flags of an operation. */
 #define DB_IF_ABSENT 0x1  /* fail with -EEXIST if the item exists */
 #define DB_IF_PRESENT 0x2 /* fail with -ENOENT if it does not */
+#define DB_BY_TTL 0x4	  /* a TTL expiry: the change feed says "by": "ttl" */
 
 /*
  * Callback of DB_MODIFY and DB_CHECK, and optional condition of DB_PUT and

@@ -82,6 +82,7 @@ struct table {
 	uint64_t bytes;		    /* sum of rec->size (lock) */
 	uint64_t partitions;	    /* distinct partition keys (lock) */
 	int64_t mtime_ns;	    /* last change (lock) */
+	struct feed_tab *ftab;	    /* key schema for feed records (lock), or NULL */
 };
 
 struct db {
@@ -94,6 +95,7 @@ struct db {
 	bool has_log;	       /* log installed */
 	db_observer_fn obs;    /* observer (startup only) */
 	void *obs_ctx;	       /* its context */
+	struct feed *feed;     /* the change feed (feed.h; its own lock) */
 };
 
 /* An iterator's view of an item (db.h's opaque struct item_ref). */
@@ -121,6 +123,31 @@ void db_notify(struct db *db, const struct db_change *ch, size_t n);
 /* db_apply(); logit false for replay (no log, no observer). */
 int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
 	       bool logit);
+
+/* ---- the change feed (feed.c; feed.h is the public face) ---- */
+
+struct feed_tab;
+struct feed_batch;
+
+/* One change as db_apply() hands it to the feed: borrowed records. */
+struct feed_in {
+	struct table *t;	/* its table (write-locked) */
+	const struct rec *old;	/* the item before, or NULL */
+	const struct rec *new;	/* the item after, or NULL (a delete) */
+	bool by_ttl;		/* DB_BY_TTL */
+};
+
+struct feed *feed_new(void);
+void feed_free(struct feed *f);
+/* Copy the changes into records (before the journal; t->lock held).  -ENOMEM. */
+int feed_prepare(struct feed *f, const struct feed_in *in, size_t n, struct feed_batch **out);
+/* Number and publish them (after the journal; cannot fail; consumes b). */
+void feed_commit(struct feed *f, struct feed_batch *b, int64_t now_ns);
+/* Drop prepared records that were not committed.  NULL-safe. */
+void feed_abort(struct feed_batch *b);
+/* After the locks are released: tell the subscribers. */
+void feed_notify(struct feed *f);
+void feed_tab_unref(struct feed_tab *t);
 
 /* ---- records (table.c) ---- */
 

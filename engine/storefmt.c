@@ -452,6 +452,9 @@ int sf_schema_render(struct sf_buf *b, const struct table_schema *s)
 		if (sf_buf_addc(b, ']') < 0)
 			return -ENOMEM;
 	}
+	if (s->ttl_attr[0] && (sf_buf_adds(b, ",\"ttl_attribute\":") < 0 ||
+			       sf_json_str(b, s->ttl_attr, strlen(s->ttl_attr)) < 0))
+		return -ENOMEM;
 	return sf_buf_addc(b, '}');
 }
 
@@ -629,6 +632,9 @@ int sf_schema_parse(struct sf_span v, struct table_schema *out, struct dyn_err *
 			out->has_sk = true;
 		} else if (sf_key_is(k, "indexes")) {
 			rc = indexes_parse(x, out, err);
+		} else if (sf_key_is(k, "ttl_attribute")) {
+			rc = name_into(x, out->ttl_attr, sizeof(out->ttl_attr), "ttl_attribute",
+				       err);
 		}
 		if (rc < 0)
 			goto out_free;

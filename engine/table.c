@@ -274,6 +274,7 @@ static void tbl_destroy(struct table *t)
 	free(t->idx);
 	omap_free(t->base, rec_free_cb, NULL);
 	schema_free(&t->schema);
+	feed_tab_unref(t->ftab);
 	pthread_rwlock_destroy(&t->lock);
 	free(t->name);
 	free(t);

@@ -10,9 +10,12 @@
  *               new items, validate them (item_check, key rules, index key
  *               types), and build everything memory will need: new
  *               records, new index entries, tree nodes (omap_reserve);
- *   3. log      hand all changes to the journal as one record;
- *   4. commit   change the maps and counters - nothing here can fail;
- *   5. after unlocking: log->sync, the observer.
+ *   3. log      copy the changes for the change feed (feed.h: the old
+ *               and new records, no decoding), hand all changes to the
+ *               journal as one record;
+ *   4. commit   number the feed records and publish them, change the
+ *               maps and counters - nothing here can fail;
+ *   5. after unlocking: log->sync, the observer, the feed's subscribers.
  *
  * Any failure before phase 4 leaves memory exactly as it was, which is
  * what makes db_apply() all-or-nothing and a refused journal write -EIO
@@ -423,6 +426,34 @@ static int check_ops(struct db_op *ops, size_t n, size_t *failed, struct dyn_err
 	return 0;
 }
 
+/* The feed's view of the changes (after changes_of: same order). */
+static int feed_of(struct db *db, struct db_op *ops, struct aop *a, size_t n, size_t nch,
+		   struct feed_batch **out)
+{
+	struct feed_in one, *in = &one;
+	size_t i, k = 0;
+	int rc;
+
+	if (nch > 1) {
+		in = calloc(nch, sizeof(*in));
+		if (!in)
+			return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		if (a[i].act == ACT_NONE)
+			continue;
+		in[k].t = a[i].t;
+		in[k].old = a[i].cur;
+		in[k].new = a[i].act == ACT_PUT ? a[i].nrec : NULL;
+		in[k].by_ttl = (ops[i].flags & DB_BY_TTL) != 0;
+		k++;
+	}
+	rc = feed_prepare(db->feed, in, k, out);
+	if (in != &one)
+		free(in);
+	return rc;
+}
+
 static size_t changes_of(struct aop *a, size_t n, struct db_change *ch)
 {
 	size_t i, k = 0;
@@ -451,6 +482,7 @@ int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struc
 	struct table *tabs_one[1], **tabs = tabs_one;
 	struct db_change ch_one[1], *ch = ch_one;
 	struct aop one, *a = &one;
+	struct feed_batch *fb = NULL;
 	size_t i, nch, dummy, ntabs = 0;
 	uint64_t lsn = 0;
 	int64_t now;
@@ -497,6 +529,8 @@ int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struc
 	if (nch == 0)
 		goto out_unlock;
 	rc = reserve(a, n, tabs, ntabs);
+	if (rc == 0 && logit)
+		rc = feed_of(db, ops, a, n, nch, &fb);
 	if (rc < 0)
 		goto out_unlock;
 	if (logit && (rc = db_log_append(db, ch, nch, &lsn)) < 0) {
@@ -506,6 +540,8 @@ int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struc
 		goto out_unlock;
 	}
 	now = tbl_now_ns();
+	feed_commit(db->feed, fb, now);
+	fb = NULL;
 	for (i = 0; i < n; i++)
 		if (a[i].act != ACT_NONE)
 			commit_op(&a[i], now);
@@ -517,9 +553,11 @@ int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struc
 	if (logit) {
 		rc = db_log_sync(db, lsn, err);
 		db_notify(db, ch, nch);
+		feed_notify(db->feed);
 	}
 	goto out_clean;
 out_unlock:
+	feed_abort(fb);
 	for (i = 0; i < ntabs; i++) {
 		trim_maps(tabs[i]);
 		pthread_rwlock_unlock(&tabs[i]->lock);

@@ -75,6 +75,7 @@ enum node_kind {
 	NK_INDEX_PART,	/* /<table>/_index/<index>/<ipk>/: pk = S(index), sk = ipk */
 	NK_INDEX_ENTRY, /* a view entry, a symlink to an item: pk = S(target) */
 	NK_QUERY,	/* _query?<params>: pk = where, sk = S(params) (index_view.c) */
+	NK_CHANGES,	/* _changes[?since=N]: unhashed, one per lookup (changes.h) */
 };
 
 struct node;
@@ -146,6 +147,8 @@ struct node {
 	size_t npins;		/* ilock */
 	size_t pins_cap;	/* ilock */
 	struct scratch *scr;	/* ilock: NK_SCRATCH data (one reference) */
+	uint64_t since;		/* set once: NK_CHANGES since= (0: none) */
+	struct chg *chg;	/* ilock: NK_CHANGES: its latest descriptor */
 };
 
 /* The negative-entry set: names the kernel caches as absent. */
@@ -215,6 +218,7 @@ struct fsx {
 	struct negset neg;	/* own lock */
 	struct errlog errlog;	/* own lock */
 	struct inval inval;	/* own lock */
+	struct chg_hub *changes; /* own locks: /_changes readers (changes.h) */
 };
 
 /* The one accessor for per-mount state. */
@@ -245,6 +249,12 @@ struct node *node_find_locked(struct fsx *fs, enum node_kind kind, const char *t
 			      const struct val *pk, const struct val *sk);
 /* Close the table references of freed nodes (call without ilock). */
 void nodes_reap(struct fsx *fs);
+/*
+ * A new node of kind that is in no hash and no directory (NK_CHANGES),
+ * with one temporary reference, child of parent, bound to table t (a
+ * reference is taken) or to none.  NULL on allocation failure.
+ */
+struct node *node_new_plain(struct fsx *fs, enum node_kind kind, fuse_ino_t parent, table_t *t);
 /* A new scratch node (ilock held), with one temporary reference. */
 struct node *node_new_scratch_locked(struct fsx *fs, fuse_ino_t parent);
 /* Remove from the identity hash (the object is gone or renamed). */

@@ -348,6 +348,37 @@ void nodes_reap(struct fsx *fs)
 	free(dirs);
 }
 
+struct node *node_new_plain(struct fsx *fs, enum node_kind kind, fuse_ino_t parent, table_t *t)
+{
+	table_t *ref = NULL;
+	char *tname = NULL;
+	struct node *n;
+
+	if (t && (db_table_open(fs->db, tbl_name(t), &ref) < 0 || tbl_id(ref) != tbl_id(t))) {
+		tbl_close(ref);
+		return NULL;
+	}
+	if (t && !(tname = strdup(tbl_name(t)))) {
+		tbl_close(ref);
+		return NULL;
+	}
+	pthread_mutex_lock(&fs->ilock);
+	n = node_alloc_locked(fs, kind, 0);
+	if (n) {
+		n->parent = parent;
+		n->refs = 1;
+		n->table = ref;
+		n->tname = tname;
+		n->tid = t ? tbl_id(t) : 0;
+		ref = NULL;
+		tname = NULL;
+	}
+	pthread_mutex_unlock(&fs->ilock);
+	tbl_close(ref);
+	free(tname);
+	return n;
+}
+
 /* ---- public entry points ---- */
 
 int nodes_init(struct fsx *fs)

@@ -11,7 +11,9 @@
  * could not, so a failed mount never looks like a successful one.
  *
  * Threads: the FUSE loop's workers (fuse_session_loop_mt), the
- * invalidation thread (inval.c), and one thread that waits for SIGUSR1
+ * invalidation thread (inval.c), the thread that answers parked
+ * _changes reads (changes.c), the TTL sweeper (engine/ttl.h; not on
+ * -o ro), and one thread that waits for SIGUSR1
  * and writes a snapshot (store_snapshot is not async-signal-safe, so the
  * signal is taken synchronously with sigwait; it is blocked everywhere
  * else).  Everything per mount lives in one struct fsx, reached through
@@ -33,6 +35,9 @@
 #include <unistd.h>
 
 #include "../api/api.h"
+#include "../engine/feed.h"
+#include "../engine/ttl.h"
+#include "changes.h"
 #include "cli.h"
 #include "ops.h"
 
@@ -62,6 +67,7 @@ static const struct fuse_lowlevel_ops dynfs_ops = {
 	.write = op_write,
 	.flush = op_flush,
 	.release = op_release,
+	.poll = op_poll,
 	.fsync = op_fsync,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
@@ -189,9 +195,12 @@ static void help(void)
 	      "  /                          one directory per table; mkdir makes a table\n"
 	      "  /_errors                   recent rejected writes, one line each\n"
 	      "  /_tx                       write a transaction, read its outcome\n"
+	      "  /_changes                  every committed change, as it happens (tail -f)\n"
 	      "  /<table>/_schema.json      key schema and indexes (keys: only while empty)\n"
 	      "  /<table>/_stats.json       item, byte and per-index counts\n"
 	      "  /<table>/_batch            write JSON Lines of puts, updates, deletes\n"
+	      "  /<table>/_changes[?since=SEQ]  the table's changes: JSON lines with\n"
+	      "                             old and new images; since= replays\n"
 	      "  /<table>/_index/<index>/<ipk>/   index lookups: symlinks to the items\n"
 	      "  /<table>/_query?PARAMS     a scan (filter=, limit=, segment=, as=jsonl...)\n"
 	      "  /<table>/<pk>.json         an item, in a table without sort key\n"
@@ -202,6 +211,9 @@ static void help(void)
 	      "committed at close or fsync; rejected content fails with EINVAL and is\n"
 	      "explained in /_errors.  Key values become names: '%', '/', '~', control\n"
 	      "bytes and a leading '.' or '_' are written %XX.\n"
+	      "\n"
+	      "A table whose _schema.json names a \"ttl_attribute\" loses items whose\n"
+	      "value for it is a number of epoch seconds in the past (within a second).\n"
 	      "\n"
 	      "SIGUSR1 writes a snapshot of the store now.\n"
 	      "\n"
@@ -325,6 +337,34 @@ static enum store_fsync parse_fsync(const char *s)
 	die("-o fsync=%s: use always, batch or off", s);
 }
 
+/*
+ * The change feed's numbering continues from the store's counter
+ * (changes.seq), and its retention may be bounded for tests
+ * (DYNFS_CHANGES_RING=records).  Items that expired while the store was
+ * closed are deleted now, before anything can read them.
+ */
+static void open_feed(struct fsx *fs, const struct opts *o)
+{
+	feed_t *f = db_feed(fs->db);
+	struct dyn_err err;
+	const char *env;
+	size_t n;
+
+	err_clear(&err);
+	if (feed_seqfile_open(f, o->store, o->readonly, &err) < 0)
+		die("store %s: %s", o->store, err.code ? err.msg : "cannot read changes.seq");
+	env = getenv("DYNFS_CHANGES_RING");
+	if (env && atol(env) > 0)
+		feed_set_limits(f, (size_t)atol(env), 0);
+	if (o->readonly)
+		return;
+	do {
+		n = 0;
+		if (ttl_sweep(fs->db, (int64_t)time(NULL), 0, &n) < 0)
+			break;
+	} while (n == TTL_BATCH);
+}
+
 /* The store's health changed (store.h): one line in /_errors and the log. */
 static void store_status(void *ctx, int code, const char *msg)
 {
@@ -350,6 +390,7 @@ static void open_store(struct fsx *fs, const struct opts *o)
 	if (rc < 0)
 		die("cannot open store %s: %s", o->store, err.code ? err.msg : strerror(-rc));
 	store_set_status_fn(fs->store, store_status, fs);
+	open_feed(fs, o);
 }
 
 /* ---- background mode ---- */
@@ -480,7 +521,8 @@ static struct fsx *fsx_new(const struct opts *o)
 	fs->start_ns = fsx_now_ns();
 	fs->gen = (uint64_t)fs->start_ns / 1000000; /* differs between mounts */
 	fs->store_dir = strdup(realpath(o->store, real) ? real : o->store);
-	if (nodes_init(fs) < 0 || errlog_init(&fs->errlog) < 0 || inval_init(fs) < 0)
+	if (nodes_init(fs) < 0 || errlog_init(&fs->errlog) < 0 || inval_init(fs) < 0 ||
+	    changes_init(fs) < 0)
 		die("out of memory");
 	return fs;
 }
@@ -489,6 +531,7 @@ static void fsx_free(struct fsx *fs)
 {
 	nodes_fini(fs);
 	inval_fini(fs);
+	changes_fini(fs);
 	errlog_fini(&fs->errlog);
 	free(fs->store_dir);
 	free(fs);
@@ -515,6 +558,7 @@ static int run_loop(struct fuse_session *se, const struct opts *o)
 static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 {
 	struct snapper sn = {0};
+	ttl_sweeper_t *ttl = NULL;
 	struct fuse_session *se;
 	api_t *api;
 	struct dyn_err err;
@@ -542,6 +586,10 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	db_set_observer(fs->db, fsx_observe, fs);
 	if (inval_start(fs) < 0)
 		die("cannot start the invalidation thread");
+	if (changes_start(fs) < 0)
+		die("cannot start the _changes thread");
+	if (!o->readonly && ttl_start(fs->db, &ttl) < 0)
+		die("cannot start the TTL sweeper");
 	sn.fs = fs;
 	if (pthread_create(&sn.thread, NULL, snap_main, &sn) != 0)
 		die("cannot start the snapshot thread");
@@ -553,6 +601,8 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	rc = run_loop(se, o);
 
 	api_free(api); /* finishes the requests in flight */
+	ttl_stop(ttl);
+	changes_stop(fs);
 	sn.stop = 1;
 	pthread_kill(sn.thread, SIGUSR1);
 	pthread_join(sn.thread, NULL);
@@ -562,6 +612,7 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	fuse_remove_signal_handlers(se);
 	fuse_session_destroy(se);
 	fs->se = NULL;
+	feed_seqfile_close(db_feed(fs->db));
 	err_clear(&err);
 	if (store_close(fs->store, &err) < 0) {
 		fsx_log(fs, "closing the store failed: %s", err.code ? err.msg : "error");

@@ -44,14 +44,17 @@
  * reader's getattr (FUSE_GETATTR_FH) reports its own snapshot's size.
 
  * Handle kinds are a small switch (enum fh_type); _batch, _tx, _stats
- * and query results add theirs here.
+ * and query results add theirs here; _changes descriptors (FH_CHANGES)
+ * are followed in changes.c, which answers their reads, possibly later.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "changes.h"
 #include "ctl.h"
 #include "ops.h"
 #include "wcheck.h"
@@ -61,6 +64,7 @@ enum fh_type {
 	FH_SNAP,    /* read-only snapshot (/_errors) */
 	FH_SCRATCH, /* scratch file data */
 	FH_CTL,     /* _batch, /_tx: a control file session (ctl.h) */
+	FH_CHANGES, /* _changes: a feed cursor (changes.h) */
 };
 
 struct fh {
@@ -72,6 +76,7 @@ struct fh {
 	bool append;		/* immutable: O_APPEND */
 	struct scratch *scr;	/* immutable: FH_SCRATCH data (a reference) */
 	struct ctl *ctl;	/* immutable: FH_CTL session (owned) */
+	struct chg *chg;	/* immutable: FH_CHANGES cursor (owned) */
 	pthread_mutex_t lock;	/* protects the fields below */
 	char *snap;		/* committed text at open */
 	size_t snap_len;
@@ -107,6 +112,7 @@ static void fh_free(struct fsx *fs, struct fh *h)
 		pthread_mutex_unlock(&fs->ilock);
 	}
 	ctl_release(h->ctl); /* completes what was written, then frees */
+	changes_release(h->chg);
 	node_put(fs, h->node);
 	free(h->snap);
 	free(h->buf);
@@ -300,6 +306,19 @@ static int open_node(struct fsx *fs, struct node *n, struct fuse_file_info *fi, 
 		fi->direct_io = 1; /* sessions, not pages */
 		*out = h;
 		return 0;
+	case NK_CHANGES:
+		h = fh_new(fs, FH_CHANGES, n);
+		if (!h)
+			return -ENOMEM;
+		rc = changes_open(fs, n, fi->flags, &h->chg);
+		if (rc < 0) {
+			pthread_mutex_destroy(&h->lock);
+			free(h);
+			return rc;
+		}
+		fi->direct_io = 1; /* a growing stream: every read comes to us */
+		*out = h;
+		return 0;
 	default:
 		return -EISDIR;
 	}
@@ -480,6 +499,10 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	char *tmp;
 	int rc;
 
+	if (h->type == FH_CHANGES) {
+		changes_read(req, h->chg, size, off, fi->flags); /* replies, maybe later */
+		return;
+	}
 	if (h->type == FH_CTL) {
 		rc = ctl_read(h->ctl, size, off, &tmp, &len);
 		if (rc < 0)
@@ -852,6 +875,20 @@ static void fh_release(struct fh *h)
 	fh_free(fs, h);
 }
 
+void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	     struct fuse_pollhandle *ph)
+{
+	struct fh *h = fh_of(fi);
+
+	if (h->type == FH_CHANGES) {
+		changes_poll(req, h->chg, ph);
+		return;
+	}
+	if (ph) /* everything else is always ready, like a regular file */
+		fuse_pollhandle_destroy(ph);
+	fuse_reply_poll(req, POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM);
+}
+
 void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fh_release(fh_of(fi));
@@ -869,6 +906,12 @@ void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
  */
 static void snapshot_size(struct fsx *fs, struct fh *h, struct stat *st, double *timeout)
 {
+	if (h->type == FH_CHANGES) { /* what `tail -f` polls: changes.h */
+		st->st_size = changes_size(h->chg, true);
+		st->st_blocks = 0;
+		*timeout = 0;
+		return;
+	}
 	if (h->type != FH_TEXT || h->writer)
 		return;
 	pthread_mutex_lock(&h->lock);

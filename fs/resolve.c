@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "changes.h"
 #include "ctl.h"
 #include "ops.h"
 
@@ -281,6 +282,14 @@ static int resolve_root(struct fsx *fs, const char *name, struct resolved *r)
 		r->node = fs->tx;
 		return 0;
 	}
+	rc = changes_resolve(fs, fs->root, NULL, name, &r->node); /* changes.h */
+	if (rc <= 0) {
+		if (rc == 0) {
+			r->what = RES_NODE;
+			r->own = true;
+		}
+		return rc;
+	}
 	if (name[0] == '_' || name_parse_str(name, strlen(name), &r->tname, &len) < 0 ||
 	    !db_name_valid(r->tname)) {
 		r->what = RES_NONE;
@@ -430,6 +439,16 @@ int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved 
 			r->own = true;
 			rc = r->node ? 0 : -ENOMEM;
 			goto out;
+		}
+		if (kind == NK_TABLE) { /* _changes, _changes?since= (changes.h) */
+			rc = changes_resolve(fs, dir, t, name, &r->node);
+			if (rc <= 0) {
+				if (rc == 0) {
+					r->what = RES_NODE;
+					r->own = true;
+				}
+				goto out;
+			}
 		}
 		rc = view_special(fs, dir, t, name, r); /* _stats.json, _index, _query? */
 		if (rc <= 0)
@@ -635,6 +654,10 @@ int node_attr(struct fsx *fs, struct node *n, struct stat *st, double *timeout)
 	case NK_TX:
 		ctl_attr(fs, n, fs->start_ns, st);
 		break;
+	case NK_CHANGES:
+		changes_attr(fs, n, st);
+		*timeout = 0;
+		break;
 	default:
 		rc = bound_attr(fs, n, kind, st, timeout);
 	}
@@ -661,7 +684,8 @@ void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n)
 	e.ino = n->ino;
 	e.generation = fs->gen;
 	e.attr_timeout = timeout;
-	e.entry_timeout = view_volatile(n->kind) ? 0 : FSX_TIMEOUT;
+	/* _changes: a fresh node per lookup, so each open has its own size */
+	e.entry_timeout = view_volatile(n->kind) || n->kind == NK_CHANGES ? 0 : FSX_TIMEOUT;
 	node_lookup_inc(fs, n);
 	if (fuse_reply_entry(req, &e) < 0)
 		node_forget(fs, n->ino, 1); /* the kernel never saw it */

@@ -26,7 +26,11 @@
  * A written file is the whole schema: an index that is not listed any
  * more is dropped, a new one is added and backfilled from the items
  * already in the table, at any time (db_set_schema).  "projection" may
- * be left out (ALL); "indexes" too (no indexes).  A backfill that meets
+ * be left out (ALL); "indexes" too (no indexes).
+ *
+ * TTL.  "ttl_attribute": "expires" (optional; null or absent: none) names
+ * the attribute whose number of epoch seconds says when an item expires
+ * (engine/ttl.h); it can be set, changed or removed at any time.  A backfill that meets
  * an item whose index key attribute has a non-key type fails with EINVAL
  * naming the index, the item and the attribute, and changes nothing.
  */
@@ -144,7 +148,17 @@ int schema_text(table_t *t, char **out, size_t *len)
 		sb_printf(&b, "%s\n", i ? "," : "");
 		index_json(&b, &s.index[i]);
 	}
-	sb_printf(&b, "%s]\n}\n", s.nindex ? "\n  " : "");
+	sb_printf(&b, "%s]", s.nindex ? "\n  " : "");
+	if (s.ttl_attr[0]) {
+		char *ttl = jstr(s.ttl_attr);
+
+		if (ttl)
+			sb_printf(&b, ",\n  \"ttl_attribute\": %s", ttl);
+		else
+			b.err = -ENOMEM;
+		free(ttl);
+	}
+	sb_printf(&b, "\n}\n");
 	schema_free(&s);
 	if (b.err) {
 		free(b.p);
@@ -312,7 +326,8 @@ static int parse_schema(const char *text, size_t len, struct table_schema *s,
 		goto out;
 	}
 	json_object_foreach(root, k, v) {
-		if (strcmp(k, "partition_key") && strcmp(k, "sort_key") && strcmp(k, "indexes")) {
+		if (strcmp(k, "partition_key") && strcmp(k, "sort_key") && strcmp(k, "indexes") &&
+		    strcmp(k, "ttl_attribute")) {
 			rc = err_set(err, EINVAL, "unknown member \"%s\"", k);
 			goto out;
 		}
@@ -340,6 +355,21 @@ static int parse_schema(const char *text, size_t len, struct table_schema *s,
 		memset(&s->sk, 0, sizeof(s->sk));
 	}
 	rc = parse_indexes(json_object_get(root, "indexes"), s, err);
+	if (rc < 0)
+		goto out;
+	memset(s->ttl_attr, 0, sizeof(s->ttl_attr));
+	v = json_object_get(root, "ttl_attribute");
+	if (v && !json_is_null(v)) {
+		if (!json_is_string(v) || !json_string_length(v) ||
+		    json_string_length(v) > DB_ATTR_NAME_MAX ||
+		    strlen(json_string_value(v)) != json_string_length(v)) {
+			rc = err_set(err, EINVAL,
+				     "ttl_attribute must be an attribute name (1..%d bytes) or null",
+				     DB_ATTR_NAME_MAX);
+			goto out;
+		}
+		strcpy(s->ttl_attr, json_string_value(v));
+	}
 out:
 	json_decref(root);
 	return rc;
@@ -370,7 +400,8 @@ static bool same_schema(const struct table_schema *a, const struct table_schema 
 	size_t i;
 
 	if (!same_key(&a->pk, &b->pk) || a->has_sk != b->has_sk ||
-	    (a->has_sk && !same_key(&a->sk, &b->sk)) || a->nindex != b->nindex)
+	    (a->has_sk && !same_key(&a->sk, &b->sk)) || a->nindex != b->nindex ||
+	    strcmp(a->ttl_attr, b->ttl_attr))
 		return false;
 	for (i = 0; i < a->nindex; i++)
 		if (!same_index(&a->index[i], &b->index[i]))

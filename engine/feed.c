@@ -1,0 +1,754 @@
+/*
+ * feed.c - the change feed (feed.h): a ring of change records fed by
+ * db_apply() under its locks, cursors that follow it, the persisted
+ * sequence counter.
+ *
+ * A record (struct feed_ent) is one malloc: the header, then a copy of
+ * the old stored record (struct rec + key + blob) and of the new one, so
+ * taking it under the table locks costs two memcpy and no decoding.  The
+ * key schema needed to decode them later (rec_decode wants the key
+ * attribute names) is a small reference-counted struct feed_tab that the
+ * table caches (t->ftab, replaced when the key schema changes).
+ *
+ * Publishing is two-phase, like the rest of db_apply(): feed_prepare()
+ * (can fail, before the journal) builds the records; feed_commit() (after
+ * the journal accepted the change, cannot fail) numbers them and puts
+ * them in the ring.  Records are reference counted (atomically) so a
+ * reader can decode one outside the feed mutex while the ring drops it.
+ */
+#include "feed.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dbint.h"
+#include "item.h"
+
+#define SEQ_FILE "changes.seq"
+
+/* The key schema of a table at the time of a change. */
+struct feed_tab {
+	int refs;		  /* atomic */
+	char *name;		  /* table name */
+	uint64_t id;		  /* tbl_id */
+	struct table_schema keys; /* pk/sk only (no indexes) */
+};
+
+struct feed_ent {
+	int refs;	      /* ring + readers (atomic) */
+	uint64_t seq;	      /* assigned at commit */
+	int64_t time_ns;      /* commit time */
+	uint64_t tx;	      /* 0 or the first seq of its db_apply */
+	bool by_ttl;	      /* TTL delete */
+	bool is_put;	      /* put (new != NULL) or delete */
+	struct feed_tab *tab; /* a reference */
+	struct rec *old;      /* copy, or NULL (points into this allocation) */
+	struct rec *new;      /* copy, or NULL (likewise) */
+	size_t charge;	      /* bytes counted against the ring's budget */
+	char *line[2];	      /* rendered once (feed_next_line), without and
+			       * with "table"; published with a CAS */
+};
+
+struct feed_batch {
+	size_t n;	      /* records */
+	struct feed_ent *e[]; /* owned until commit */
+};
+
+struct feed_sub {
+	feed_sub_fn fn; /* called after appends */
+	void *ctx;
+};
+
+struct feed {
+	pthread_mutex_t mu;	 /* protects everything below but subs */
+	struct feed_ent **ring;	 /* cap slots; seq s at ring[s & (cap - 1)] */
+	size_t cap;		 /* power of two >= max_recs */
+	size_t max_recs;	 /* retention bound, records */
+	size_t max_bytes;	 /* retention bound, bytes */
+	size_t bytes;		 /* charges of the retained records */
+	uint64_t first_seq;	 /* oldest retained */
+	uint64_t next_seq;	 /* next to assign (written under mu, atomically) */
+	uint64_t reserved;	 /* seqs below this are reserved on disk */
+	feed_reserve_fn reserve; /* called when next_seq reaches reserved */
+	void *reserve_ctx;
+	char *seq_path;			     /* feed_seqfile_open: dir/changes.seq */
+	uint64_t notified;		     /* last seq subscribers were told of */
+	struct feed_sub subs[FEED_MAX_SUBS]; /* set at startup */
+	size_t nsubs;
+};
+
+struct feed_cursor {
+	struct feed *f; /* the feed */
+	uint64_t tid;	/* table filter, 0 = all */
+	uint64_t pos;	/* next seq to look at */
+	bool cut;	/* fell behind: only -EOVERFLOW from now on */
+	uint64_t lost;	/* cut: the first seq it missed */
+};
+
+/* ---- records ---- */
+
+static void tab_unref(struct feed_tab *t)
+{
+	if (t && __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		free(t->name);
+		free(t);
+	}
+}
+
+void feed_tab_unref(struct feed_tab *t)
+{
+	tab_unref(t);
+}
+
+static void ent_unref(struct feed_ent *e)
+{
+	if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		tab_unref(e->tab);
+		free(e->line[0]);
+		free(e->line[1]);
+		free(e);
+	}
+}
+
+static size_t rec_bytes(const struct rec *r)
+{
+	return r ? sizeof(*r) + r->key_len + r->blob_len : 0;
+}
+
+/* The table's feed_tab, made on first use (t->lock held for writing). */
+static struct feed_tab *tab_of(struct table *t)
+{
+	struct feed_tab *ft = t->ftab;
+
+	if (!ft) {
+		ft = calloc(1, sizeof(*ft));
+		if (!ft)
+			return NULL;
+		ft->name = strdup(t->name);
+		if (!ft->name) {
+			free(ft);
+			return NULL;
+		}
+		ft->refs = 1;
+		ft->id = t->id;
+		ft->keys.pk = t->schema.pk;
+		ft->keys.sk = t->schema.sk;
+		ft->keys.has_sk = t->schema.has_sk;
+		t->ftab = ft;
+	}
+	__atomic_add_fetch(&ft->refs, 1, __ATOMIC_RELAXED);
+	return ft;
+}
+
+int feed_prepare(struct feed *f, const struct feed_in *in, size_t n, struct feed_batch **out)
+{
+	struct feed_batch *b;
+	struct feed_ent *e;
+	size_t i, ob, nb;
+	uint8_t *p;
+
+	(void)f;
+	b = calloc(1, sizeof(*b) + n * sizeof(b->e[0]));
+	if (!b)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		ob = rec_bytes(in[i].old);
+		nb = rec_bytes(in[i].new);
+		e = calloc(1, sizeof(*e) + ob + nb + 2 * sizeof(uint64_t));
+		if (!e)
+			goto out_nomem;
+		b->e[b->n++] = e;
+		e->refs = 1;
+		e->by_ttl = in[i].by_ttl;
+		e->is_put = in[i].new != NULL;
+		e->charge = sizeof(*e) + ob + nb;
+		e->tab = tab_of(in[i].t);
+		if (!e->tab)
+			goto out_nomem;
+		/* Keep the copies aligned for struct rec. */
+		p = (uint8_t *)(e + 1);
+		if (ob) {
+			e->old = (struct rec *)p;
+			memcpy(e->old, in[i].old, ob);
+			p += (ob + 7) & ~(size_t)7;
+		}
+		if (nb) {
+			e->new = (struct rec *)p;
+			memcpy(e->new, in[i].new, nb);
+		}
+	}
+	*out = b;
+	return 0;
+out_nomem:
+	feed_abort(b);
+	return -ENOMEM;
+}
+
+void feed_abort(struct feed_batch *b)
+{
+	size_t i;
+
+	if (!b)
+		return;
+	for (i = 0; i < b->n; i++)
+		ent_unref(b->e[i]);
+	free(b);
+}
+
+/* Drop the oldest record (mu held). */
+static void drop_oldest(struct feed *f)
+{
+	struct feed_ent **slot = &f->ring[f->first_seq & (f->cap - 1)];
+
+	f->bytes -= (*slot)->charge;
+	ent_unref(*slot);
+	*slot = NULL;
+	f->first_seq++;
+}
+
+void feed_commit(struct feed *f, struct feed_batch *b, int64_t now_ns)
+{
+	uint64_t tx;
+	size_t i;
+
+	if (!b)
+		return;
+	pthread_mutex_lock(&f->mu);
+	tx = b->n > 1 ? f->next_seq : 0;
+	for (i = 0; i < b->n; i++) {
+		struct feed_ent *e = b->e[i];
+
+		if (f->reserve && f->next_seq >= f->reserved)
+			f->reserved = f->reserve(f->reserve_ctx, f->next_seq);
+		while (f->next_seq - f->first_seq >= f->max_recs ||
+		       (f->next_seq > f->first_seq && f->bytes + e->charge > f->max_bytes))
+			drop_oldest(f);
+		e->seq = f->next_seq;
+		e->time_ns = now_ns;
+		e->tx = tx;
+		f->ring[e->seq & (f->cap - 1)] = e;
+		f->bytes += e->charge;
+		/* feed_cursor_ready() reads it without the mutex */
+		__atomic_store_n(&f->next_seq, e->seq + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&f->mu);
+	free(b);
+}
+
+void feed_notify(struct feed *f)
+{
+	uint64_t last;
+	size_t i;
+
+	if (!f->nsubs)
+		return;
+	pthread_mutex_lock(&f->mu);
+	last = f->next_seq - 1;
+	if (last == f->notified) {
+		pthread_mutex_unlock(&f->mu);
+		return; /* another writer told them already */
+	}
+	f->notified = last;
+	pthread_mutex_unlock(&f->mu);
+	for (i = 0; i < f->nsubs; i++)
+		f->subs[i].fn(f->subs[i].ctx, last);
+}
+
+/* ---- the feed ---- */
+
+static int ring_alloc(size_t max_recs, struct feed_ent ***ring, size_t *cap)
+{
+	size_t c = 16;
+
+	while (c < max_recs)
+		c *= 2;
+	*ring = calloc(c, sizeof(**ring));
+	if (!*ring)
+		return -ENOMEM;
+	*cap = c;
+	return 0;
+}
+
+struct feed *feed_new(void)
+{
+	struct feed *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	pthread_mutex_init(&f->mu, NULL);
+	f->max_recs = FEED_RING_DEFAULT;
+	f->max_bytes = FEED_BYTES_DEFAULT;
+	f->first_seq = f->next_seq = 1;
+	if (ring_alloc(f->max_recs, &f->ring, &f->cap) < 0) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void feed_free(struct feed *f)
+{
+	if (!f)
+		return;
+	while (f->first_seq < f->next_seq)
+		drop_oldest(f);
+	free(f->ring);
+	free(f->seq_path);
+	pthread_mutex_destroy(&f->mu);
+	free(f);
+}
+
+feed_t *db_feed(db_t *db)
+{
+	return db->feed;
+}
+
+void feed_set_limits(feed_t *f, size_t max_recs, size_t max_bytes)
+{
+	struct feed_ent **ring;
+	size_t cap;
+	uint64_t s;
+
+	if (max_recs < 2)
+		max_recs = 2;
+	if (ring_alloc(max_recs, &ring, &cap) < 0)
+		return;
+	pthread_mutex_lock(&f->mu);
+	f->max_recs = max_recs;
+	f->max_bytes = max_bytes ? max_bytes : FEED_BYTES_DEFAULT;
+	while (f->next_seq - f->first_seq > max_recs || f->bytes > f->max_bytes)
+		drop_oldest(f);
+	for (s = f->first_seq; s < f->next_seq; s++)
+		ring[s & (cap - 1)] = f->ring[s & (f->cap - 1)];
+	free(f->ring);
+	f->ring = ring;
+	f->cap = cap;
+	pthread_mutex_unlock(&f->mu);
+}
+
+void feed_bounds(feed_t *f, uint64_t *first_seq, uint64_t *next_seq)
+{
+	pthread_mutex_lock(&f->mu);
+	*first_seq = f->first_seq;
+	*next_seq = f->next_seq;
+	pthread_mutex_unlock(&f->mu);
+}
+
+void feed_set_next_seq(feed_t *f, uint64_t seq)
+{
+	pthread_mutex_lock(&f->mu);
+	while (f->first_seq < f->next_seq)
+		drop_oldest(f);
+	f->first_seq = f->next_seq = f->notified = seq ? seq : 1;
+	f->notified--;
+	pthread_mutex_unlock(&f->mu);
+}
+
+void feed_set_reserve(feed_t *f, uint64_t limit, feed_reserve_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&f->mu);
+	f->reserved = limit;
+	f->reserve = fn;
+	f->reserve_ctx = ctx;
+	pthread_mutex_unlock(&f->mu);
+}
+
+int feed_subscribe(feed_t *f, feed_sub_fn fn, void *ctx)
+{
+	if (f->nsubs == FEED_MAX_SUBS)
+		return -ENOSPC;
+	f->subs[f->nsubs].fn = fn;
+	f->subs[f->nsubs].ctx = ctx;
+	f->nsubs++;
+	return 0;
+}
+
+/* ---- cursors ---- */
+
+int feed_cursor_new(feed_t *f, uint64_t table_id, uint64_t since, feed_cursor_t **out,
+		    struct dyn_err *err)
+{
+	struct feed_cursor *c;
+	int rc = 0;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->f = f;
+	c->tid = table_id;
+	pthread_mutex_lock(&f->mu);
+	if (!since)
+		c->pos = f->next_seq;
+	else if (since == FEED_OLDEST)
+		c->pos = f->first_seq;
+	else if (since < f->first_seq)
+		rc = err_set(err, ERANGE,
+			     "changes before seq %" PRIu64
+			     " are no longer retained (asked for since=%" PRIu64 ")",
+			     f->first_seq, since);
+	else if (since > f->next_seq)
+		rc = err_set(err, ERANGE,
+			     "seq %" PRIu64 " was never assigned: the next change will be %" PRIu64,
+			     since, f->next_seq);
+	else
+		c->pos = since;
+	pthread_mutex_unlock(&f->mu);
+	if (rc < 0) {
+		free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void feed_cursor_free(feed_cursor_t *c)
+{
+	free(c);
+}
+
+uint64_t feed_cursor_pos(const feed_cursor_t *c)
+{
+	return c->pos;
+}
+
+uint64_t feed_cursor_lost(const feed_cursor_t *c)
+{
+	return c->cut ? c->lost : 0;
+}
+
+bool feed_cursor_ready(feed_cursor_t *c)
+{
+	uint64_t next;
+
+	if (c->cut)
+		return true;
+	next = __atomic_load_n(&c->f->next_seq, __ATOMIC_ACQUIRE);
+	return c->pos < next;
+}
+
+/* The next record for c (a reference), NULL if none; -EOVERFLOW. */
+static int next_ent(struct feed_cursor *c, struct feed_ent **out)
+{
+	struct feed *f = c->f;
+	struct feed_ent *e = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (c->cut)
+		return -EOVERFLOW;
+	pthread_mutex_lock(&f->mu);
+	if (c->pos < f->first_seq) {
+		/* Its next record was dropped: say from where changes are lost
+		 * and from where they are still there. */
+		c->cut = true;
+		c->lost = c->pos;
+		c->pos = f->first_seq;
+		rc = -EOVERFLOW;
+	}
+	while (rc == 0 && c->pos < f->next_seq) {
+		e = f->ring[c->pos & (f->cap - 1)];
+		if (c->tid && e->tab->id != c->tid) {
+			c->pos++; /* another table's */
+			continue;
+		}
+		c->pos++;
+		__atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
+		*out = e;
+		break;
+	}
+	pthread_mutex_unlock(&f->mu);
+	return rc;
+}
+
+void feed_change_free(struct feed_change *c)
+{
+	free(c->table);
+	free(c->pk_name);
+	free(c->sk_name);
+	val_free(&c->keys);
+	val_free(&c->old);
+	val_free(&c->new);
+	memset(c, 0, sizeof(*c));
+}
+
+static int decode_ent(const struct feed_ent *e, struct feed_change *out)
+{
+	const struct table_schema *s = &e->tab->keys;
+	const struct rec *kr = e->new ? e->new : e->old;
+	struct val pk, sk;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	val_init_null(&out->keys);
+	val_init_null(&out->old);
+	val_init_null(&out->new);
+	out->seq = e->seq;
+	out->time_ns = e->time_ns;
+	out->tx = e->tx;
+	out->op = e->is_put ? FEED_PUT : FEED_DELETE;
+	out->by_ttl = e->by_ttl;
+	out->table_id = e->tab->id;
+	out->table = strdup(e->tab->name);
+	out->pk_name = strdup(s->pk.name);
+	out->sk_name = s->has_sk ? strdup(s->sk.name) : NULL;
+	if (!out->table || !out->pk_name || (s->has_sk && !out->sk_name))
+		goto out_nomem;
+	rc = rec_key_vals(s, kr, &pk, &sk);
+	if (rc < 0)
+		goto out_rc;
+	val_init_map(&out->keys);
+	rc = val_map_set(&out->keys, s->pk.name, strlen(s->pk.name), &pk);
+	if (rc == 0 && s->has_sk)
+		rc = val_map_set(&out->keys, s->sk.name, strlen(s->sk.name), &sk);
+	else if (rc < 0 && s->has_sk)
+		val_free(&sk);
+	if (rc == 0 && e->old)
+		rc = rec_decode(s, e->old, &out->old);
+	if (rc == 0 && e->new)
+		rc = rec_decode(s, e->new, &out->new);
+	if (rc < 0)
+		goto out_rc;
+	return 0;
+out_nomem:
+	rc = -ENOMEM;
+out_rc:
+	feed_change_free(out);
+	return rc;
+}
+
+int feed_next(feed_cursor_t *c, struct feed_change *out)
+{
+	struct feed_ent *e;
+	int rc = next_ent(c, &e);
+
+	if (rc < 0 || !e)
+		return rc;
+	rc = decode_ent(e, out);
+	if (rc < 0) {
+		c->pos = e->seq; /* retry this one */
+		ent_unref(e);
+		return rc;
+	}
+	ent_unref(e);
+	return 1;
+}
+
+int feed_next_line(feed_cursor_t *c, bool with_table, char **out, size_t *len)
+{
+	struct feed_change ch;
+	struct feed_ent *e;
+	char *line, *cached, *expect = NULL;
+	int rc = next_ent(c, &e);
+
+	if (rc < 0 || !e)
+		return rc;
+	cached = __atomic_load_n(&e->line[with_table], __ATOMIC_ACQUIRE);
+	if (!cached) {
+		rc = decode_ent(e, &ch);
+		if (rc == 0) {
+			rc = feed_change_line(&ch, with_table, &line, len);
+			feed_change_free(&ch);
+		}
+		if (rc < 0) {
+			c->pos = e->seq; /* retry this one */
+			ent_unref(e);
+			return rc;
+		}
+		/* Another reader may have rendered it meanwhile: keep one. */
+		if (__atomic_compare_exchange_n(&e->line[with_table], &expect, line, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			cached = line;
+		else {
+			free(line);
+			cached = expect;
+		}
+	}
+	*len = strlen(cached);
+	*out = malloc(*len + 1);
+	if (*out)
+		memcpy(*out, cached, *len + 1);
+	ent_unref(e);
+	return *out ? 1 : -ENOMEM;
+}
+
+/* ---- the JSON line ---- */
+
+struct lbuf {
+	char *p;
+	size_t len, cap;
+	int err;
+};
+
+static void lb_add(struct lbuf *b, const char *s, size_t n)
+{
+	char *np;
+	size_t cap;
+
+	if (b->err)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (!np) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+static void lb_adds(struct lbuf *b, const char *s)
+{
+	lb_add(b, s, strlen(s));
+}
+
+static void lb_image(struct lbuf *b, const char *name, const struct val *v,
+		     const struct feed_change *c)
+{
+	char *text;
+	size_t len;
+
+	if (b->err)
+		return;
+	if (item_render_compact(v, c->pk_name, c->sk_name, &text, &len) < 0) {
+		b->err = -ENOMEM;
+		return;
+	}
+	lb_adds(b, name);
+	lb_add(b, text, len);
+	free(text);
+}
+
+int feed_change_line(const struct feed_change *c, bool with_table, char **out, size_t *len)
+{
+	struct lbuf b = {0};
+	struct val tname;
+	char tmp[96], ts[40];
+	struct tm tm;
+	time_t sec = (time_t)(c->time_ns / 1000000000);
+
+	gmtime_r(&sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(tmp, sizeof(tmp), "{\"seq\":%" PRIu64 ",\"time\":\"%s.%06ldZ\"", c->seq, ts,
+		 (long)(c->time_ns % 1000000000 / 1000));
+	lb_adds(&b, tmp);
+	if (with_table) {
+		if (val_init_str(&tname, c->table, strlen(c->table)) < 0) {
+			b.err = -ENOMEM;
+		} else {
+			lb_image(&b, ",\"table\":", &tname, c);
+			val_free(&tname);
+		}
+	}
+	lb_adds(&b, c->op == FEED_PUT ? ",\"op\":\"put\"" : ",\"op\":\"delete\"");
+	lb_image(&b, ",\"keys\":", &c->keys, c);
+	if (c->old.type != VAL_NULL)
+		lb_image(&b, ",\"old\":", &c->old, c);
+	if (c->new.type != VAL_NULL)
+		lb_image(&b, ",\"new\":", &c->new, c);
+	if (c->tx) {
+		snprintf(tmp, sizeof(tmp), ",\"tx\":%" PRIu64, c->tx);
+		lb_adds(&b, tmp);
+	}
+	if (c->by_ttl)
+		lb_adds(&b, ",\"by\":\"ttl\"");
+	lb_adds(&b, "}\n");
+	if (b.err) {
+		free(b.p);
+		return b.err;
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+/* ---- the persisted counter ---- */
+
+static int seq_write(const char *path, uint64_t seq)
+{
+	char tmp[4096], line[32];
+	int fd, n, rc = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	n = snprintf(line, sizeof(line), "%" PRIu64 "\n", seq);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, line, (size_t)n) != n || fsync(fd) < 0)
+		rc = -EIO;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+/* feed_reserve_fn: the next block (mu held; once per FEED_SEQ_BLOCK). */
+static uint64_t seq_reserve(void *ctx, uint64_t next)
+{
+	struct feed *f = ctx;
+	uint64_t limit = next + FEED_SEQ_BLOCK;
+
+	if (seq_write(f->seq_path, limit) < 0)
+		return next + 1; /* try again with the next change */
+	return limit;
+}
+
+int feed_seqfile_open(feed_t *f, const char *dir, bool readonly, struct dyn_err *err)
+{
+	char buf[32], *end;
+	unsigned long long v = 1;
+	ssize_t n;
+	int fd, rc;
+
+	if (asprintf(&f->seq_path, "%s/%s", dir, SEQ_FILE) < 0) {
+		f->seq_path = NULL;
+		return -ENOMEM;
+	}
+	fd = open(f->seq_path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		v = strtoull(buf, &end, 10);
+		if (n <= 0 || end == buf || v == 0)
+			return err_set(err, EINVAL, "%s: not a sequence number", f->seq_path);
+	} else if (errno != ENOENT) {
+		return err_set(err, errno, "%s: %s", f->seq_path, strerror(errno));
+	}
+	feed_set_next_seq(f, v);
+	if (readonly)
+		return 0;
+	rc = seq_write(f->seq_path, v + FEED_SEQ_BLOCK);
+	if (rc < 0)
+		return err_set(err, -rc, "%s: cannot write: %s", f->seq_path, strerror(-rc));
+	feed_set_reserve(f, v + FEED_SEQ_BLOCK, seq_reserve, f);
+	return 0;
+}
+
+void feed_seqfile_close(feed_t *f)
+{
+	uint64_t next;
+
+	if (!f->seq_path || !f->reserve)
+		return;
+	pthread_mutex_lock(&f->mu);
+	next = f->next_seq;
+	f->reserve = NULL;
+	pthread_mutex_unlock(&f->mu);
+	seq_write(f->seq_path, next);
+}
