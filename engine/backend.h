@@ -42,11 +42,11 @@ typedef struct be be_t; /* an open backend: the local db, or a remote service */
 
 /* What a backend can do and what it costs; fs/ adapts policy to these. */
 enum be_caps {
-	BE_CAP_TX = 1 << 0,	      /* apply() of n > 1 is atomic (DynamoDB Local, AWS) */
-	BE_CAP_CHANGE_FEED = 1 << 1,  /* watch() sees every change, not only ours (local) */
-	BE_CAP_CHEAP_LIST = 1 << 2,   /* list_partitions() costs no scan (local) */
+	BE_CAP_TX = 1 << 0,	       /* apply() of n > 1 is atomic (DynamoDB Local, AWS) */
+	BE_CAP_CHANGE_FEED = 1 << 1,   /* watch() sees every change, not only ours (local) */
+	BE_CAP_CHEAP_LIST = 1 << 2,    /* list_partitions() costs no scan (local) */
 	BE_CAP_SCHEMA_CHANGE = 1 << 3, /* set_schema() (remote: -o allow_schema_changes) */
-	BE_CAP_EXACT_STATS = 1 << 4,  /* stats() are exact, not the service's estimates */
+	BE_CAP_EXACT_STATS = 1 << 4,   /* stats() are exact, not the service's estimates */
 };
 
 /* Metadata of one item as fs/ shows it (stat). */
@@ -57,7 +57,7 @@ struct be_meta {
 
 /* One item delivered to a reader: borrowed for the callback. */
 struct be_item {
-	const struct val *item;	   /* the item (index reads: as projected) */
+	const struct val *item;	    /* the item (index reads: as projected) */
 	const struct be_meta *meta; /* its metadata */
 };
 
@@ -78,16 +78,16 @@ void be_cursor_free(struct be_cursor *c);
 
 /* An ordered read of one partition (Query) or an unordered one (Scan). */
 struct be_read {
-	const char *table;	  /* table */
-	const char *index;	  /* NULL: the table; else an index */
-	const struct val *pk;	  /* ordered: partition key value; NULL: unordered */
-	struct tbl_range sk;	  /* ordered: sort key bounds (db.h) */
-	bool desc;		  /* ordered: descending */
-	const expr_t *filter;	  /* or NULL */
-	const expr_t *proj;	  /* or NULL: whole items */
-	uint32_t segment, total;  /* unordered: parallel segment (total 0: all) */
-	size_t limit;		  /* items to deliver, 0: until the visitor stops or the end */
-	bool consistent;	  /* strongly consistent (base tables only) */
+	const char *table;	 /* table */
+	const char *index;	 /* NULL: the table; else an index */
+	const struct val *pk;	 /* ordered: partition key value; NULL: unordered */
+	struct tbl_range sk;	 /* ordered: sort key bounds (db.h) */
+	bool desc;		 /* ordered: descending */
+	const expr_t *filter;	 /* or NULL */
+	const expr_t *proj;	 /* or NULL: whole items */
+	uint32_t segment, total; /* unordered: parallel segment (total 0: all) */
+	size_t limit;		 /* items to deliver, 0: until the visitor stops or the end */
+	bool consistent;	 /* strongly consistent (base tables only) */
 };
 
 /* One write; conditions are compiled expressions (NULL: none). */
@@ -105,9 +105,9 @@ typedef void (*be_change_fn)(void *ctx, const struct db_change *ch, size_t n);
 
 /* Per-table figures for _stats.json. */
 struct be_stats {
-	uint64_t items;	  /* item count */
-	uint64_t bytes;	  /* table size */
-	bool estimated;	  /* the service's estimates (DynamoDB updates them ~6 h) */
+	uint64_t items; /* item count */
+	uint64_t bytes; /* table size */
+	bool estimated; /* the service's estimates (DynamoDB updates them ~6 h) */
 };
 
 struct be_methods {

@@ -129,8 +129,8 @@ static int put_op(struct sf_buf *b, struct expr_text *t, const struct xop *o)
 }
 
 static const char *const cmp_text[] = {
-    [XCMP_EQ] = " = ", [XCMP_NE] = " <> ", [XCMP_LT] = " < ",
-    [XCMP_LE] = " <= ", [XCMP_GT] = " > ", [XCMP_GE] = " >= ",
+    [XCMP_EQ] = " = ",	[XCMP_NE] = " <> ", [XCMP_LT] = " < ",
+    [XCMP_LE] = " <= ", [XCMP_GT] = " > ",  [XCMP_GE] = " >= ",
 };
 
 static int put_cond(struct sf_buf *b, struct expr_text *t, const struct xcond *c);
@@ -212,7 +212,8 @@ static int put_update(struct sf_buf *b, struct expr_text *t, const struct expr *
 	static const struct {
 		enum xact_kind kind;
 		const char *word;
-	} clauses[] = {{XA_SET, "SET"}, {XA_REMOVE, "REMOVE"}, {XA_ADD, "ADD"}, {XA_DELETE, "DELETE"}};
+	} clauses[] = {
+	    {XA_SET, "SET"}, {XA_REMOVE, "REMOVE"}, {XA_ADD, "ADD"}, {XA_DELETE, "DELETE"}};
 	size_t c, i;
 	int rc = 0;
 

@@ -122,8 +122,7 @@ static int copy_field(char *dst, size_t size, const char *v)
 	return 0;
 }
 
-int rmt_creds_parse_json(const char *json, size_t len, struct rmt_creds *out,
-			 struct dyn_err *err)
+int rmt_creds_parse_json(const char *json, size_t len, struct rmt_creds *out, struct dyn_err *err)
 {
 	json_t *o = json_loadb(json, len, 0, NULL), *ver;
 	const char *tok, *exp;
@@ -137,10 +136,10 @@ int rmt_creds_parse_json(const char *json, size_t len, struct rmt_creds *out,
 	ver = json_object_get(o, "Version");
 	if (ver && json_integer_value(ver) != 1)
 		rc = err_set(err, EINVAL, "credentials: unsupported Version (want 1)");
-	if (rc == 0 &&
-	    (copy_field(out->id, sizeof(out->id), json_string_value(json_object_get(o, "AccessKeyId"))) ||
-	     copy_field(out->secret, sizeof(out->secret),
-			json_string_value(json_object_get(o, "SecretAccessKey")))))
+	if (rc == 0 && (copy_field(out->id, sizeof(out->id),
+				   json_string_value(json_object_get(o, "AccessKeyId"))) ||
+			copy_field(out->secret, sizeof(out->secret),
+				   json_string_value(json_object_get(o, "SecretAccessKey")))))
 		rc = err_set(err, EINVAL, "credentials: AccessKeyId or SecretAccessKey missing");
 	tok = json_string_value(json_object_get(o, "SessionToken"));
 	if (!tok)
@@ -188,8 +187,8 @@ static char *aws_file(const char *env, const char *name)
 }
 
 /* key of profile: the credentials file's [name], then config's [profile name]/[default]. */
-static int profile_get(const char *creds, const char *config, const char *profile,
-		       const char *key, char **out)
+static int profile_get(const char *creds, const char *config, const char *profile, const char *key,
+		       char **out)
 {
 	char sec[300];
 
@@ -270,7 +269,8 @@ static int from_profile(const char *profile, struct rmt_creds *out, struct dyn_e
 			     copy_field(out->secret, sizeof(out->secret), secret)
 			 ? err_set(err, EINVAL, "profile %s: bad keys", profile)
 			 : 0;
-		if (rc == 0 && profile_get(creds, config, profile, "aws_session_token", &token) == 0)
+		if (rc == 0 &&
+		    profile_get(creds, config, profile, "aws_session_token", &token) == 0)
 			out->token = token, token = NULL;
 		snprintf(out->source, sizeof(out->source), "profile");
 	} else if (profile_get(creds, config, profile, "credential_process", &proc) == 0) {
@@ -312,8 +312,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-int rmt_http_simple(const char *method, const char *url, const char *const *headers,
-		    int timeout_ms, long *status, char **body, size_t *len)
+int rmt_http_simple(const char *method, const char *url, const char *const *headers, int timeout_ms,
+		    long *status, char **body, size_t *len)
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hl = NULL;
@@ -447,7 +447,8 @@ int rmt_creds_resolve(const struct rmt_chain *ch, struct rmt_creds *out, struct 
 	if (id && *id && sec && *sec) {
 		if (copy_field(out->id, sizeof(out->id), id) ||
 		    copy_field(out->secret, sizeof(out->secret), sec))
-			return err_set(err, EINVAL, "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY too long");
+			return err_set(err, EINVAL,
+				       "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY too long");
 		if (tok && *tok && !(out->token = strdup(tok)))
 			return -ENOMEM;
 		snprintf(out->source, sizeof(out->source), "env");

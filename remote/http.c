@@ -48,10 +48,15 @@ struct rmt_conn {
 
 static bool is_throttle(const char *t)
 {
-	static const char *const names[] = {
-	    "ProvisionedThroughputExceededException", "ThrottlingException",
-	    "RequestLimitExceeded", "Throttling", "ThrottledException",
-	    "TooManyRequestsException", "SlowDown", "TransactionInProgressException", NULL};
+	static const char *const names[] = {"ProvisionedThroughputExceededException",
+					    "ThrottlingException",
+					    "RequestLimitExceeded",
+					    "Throttling",
+					    "ThrottledException",
+					    "TooManyRequestsException",
+					    "SlowDown",
+					    "TransactionInProgressException",
+					    NULL};
 
 	for (int i = 0; names[i]; i++)
 		if (!strcmp(t, names[i]))
@@ -91,8 +96,7 @@ int rmt_backoff_ms(int attempt, int base_ms, int cap_ms, unsigned *seed)
 	return (int)(rand_r(seed) % (ceiling + 1));
 }
 
-void rmt_error_of(const char *body, size_t len, char *etype, size_t tsize, char *msg,
-		  size_t msize)
+void rmt_error_of(const char *body, size_t len, char *etype, size_t tsize, char *msg, size_t msize)
 {
 	struct sf_span whole, v;
 	char *s = NULL, *hash;
@@ -183,8 +187,8 @@ static int creds_now(rmt_t *c, bool force, struct rmt_creds *out, struct dyn_err
 	int rc = 0;
 
 	pthread_mutex_lock(&c->lock);
-	if (!c->dummy && (force || (c->creds.expires &&
-				    time(NULL) >= c->creds.expires - RMT_REFRESH_EARLY_S))) {
+	if (!c->dummy &&
+	    (force || (c->creds.expires && time(NULL) >= c->creds.expires - RMT_REFRESH_EARLY_S))) {
 		struct rmt_creds fresh;
 
 		rc = rmt_creds_resolve(&c->chain, &fresh, err);
@@ -256,8 +260,8 @@ static int on_seek(void *arg, curl_off_t off, int origin)
 	return CURL_SEEKFUNC_CANTSEEK;
 }
 
-static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op,
-		   const char *body, size_t len, long *status, bool *sent, struct resp *r)
+static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op, const char *body,
+		   size_t len, long *status, bool *sent, struct resp *r)
 {
 	char amzdate[17], target[96], hdate[40], htarget[120], hhost[300], *authz = NULL;
 	char *hauth = NULL, *htok = NULL;
@@ -278,8 +282,13 @@ static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op
 	values[2] = target;
 	values[3] = "application/x-amz-json-1.0";
 	values[4] = cr->token;
-	sr = (struct sigv4_req){.method = "POST", .path = "/", .query = "", .hname = names,
-				.hvalue = values, .nh = cr->token ? 5 : 4, .body = body,
+	sr = (struct sigv4_req){.method = "POST",
+				.path = "/",
+				.query = "",
+				.hname = names,
+				.hvalue = values,
+				.nh = cr->token ? 5 : 4,
+				.body = body,
 				.body_len = len};
 	rc = sigv4_authorization(&sr, cr->id, cr->secret, c->region, "dynamodb", amzdate, &authz);
 	if (rc < 0)
@@ -338,8 +347,8 @@ static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op
 		curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up);
 		/* Could not connect: nothing reached the server.  Anything else
 		 * (reset, timeout, empty reply) may have been applied. */
-		*sent = !(cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) ||
-			up > 0;
+		*sent =
+		    !(cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) || up > 0;
 		rc = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 	}
 	curl_slist_free_all(hl);
@@ -356,8 +365,8 @@ static void count(rmt_t *c, uint64_t *field)
 	pthread_mutex_unlock(&c->lock);
 }
 
-int rmt_call(rmt_t *c, const char *op, const char *body, size_t len, bool idempotent,
-	     char **resp, size_t *resp_len, struct dyn_err *err)
+int rmt_call(rmt_t *c, const char *op, const char *body, size_t len, bool idempotent, char **resp,
+	     size_t *resp_len, struct dyn_err *err)
 {
 	return rmt_call_ex(c, op, body, len, idempotent, resp, resp_len, NULL, err);
 }
@@ -409,8 +418,11 @@ int rmt_call_ex(rmt_t *c, const char *op, const char *body, size_t len, bool ide
 		if (c->debug)
 			fprintf(stderr, "remote: %s attempt %d: status %ld%s %s -> %s\n", op, n + 1,
 				status, sent ? "" : " (not sent)", etype,
-				v == RMT_DONE ? "done" : v == RMT_RETRY ? "retry" : "refresh");
-		if (v == RMT_DONE || (v == RMT_REFRESH && refreshed) || n + 1 >= c->o.max_attempts) {
+				v == RMT_DONE	 ? "done"
+				: v == RMT_RETRY ? "retry"
+						 : "refresh");
+		if (v == RMT_DONE || (v == RMT_REFRESH && refreshed) ||
+		    n + 1 >= c->o.max_attempts) {
 			if (status == 200) {
 				*resp = r.p ? r.p : strdup("{}");
 				*resp_len = r.p ? r.len : 2;
@@ -419,12 +431,13 @@ int rmt_call_ex(rmt_t *c, const char *op, const char *body, size_t len, bool ide
 			free(r.p);
 			if (status == 0)
 				return err_set(err, -rc, "%s: %s%s", op,
-					       rc == -ETIMEDOUT ? "no answer in time" : "connection failed",
+					       rc == -ETIMEDOUT ? "no answer in time"
+								: "connection failed",
 					       sent && !idempotent ? " (outcome unknown)" : "");
 			rc = rmt_errno_of(status, etype);
 			if (status >= 500 && !idempotent && status != 503)
-				return err_set(err, EIO, "%s: HTTP %ld %s: %s (outcome unknown)", op,
-					       status, etype, msg);
+				return err_set(err, EIO, "%s: HTTP %ld %s: %s (outcome unknown)",
+					       op, status, etype, msg);
 			return err_set(err, -rc, "%s: %s: %s", op, etype[0] ? etype : "HTTP error",
 				       msg[0] ? msg : "(no message)");
 		}
@@ -509,7 +522,8 @@ int rmt_open(const struct rmt_opts *o, rmt_t **out, struct dyn_err *err)
 	if (o && o->endpoint) {
 		rc = parse_endpoint(c, o->endpoint);
 		if (rc < 0) {
-			err_set(err, EINVAL, "bad endpoint %s (want http://HOST:PORT or https://...)",
+			err_set(err, EINVAL,
+				"bad endpoint %s (want http://HOST:PORT or https://...)",
 				o->endpoint);
 			goto fail;
 		}

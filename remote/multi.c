@@ -67,7 +67,8 @@ static int key_of(rmt_t *c, struct keynames *kn, const char *table, const struct
 		v = val_map_get(item, name, strlen(name));
 		if (!v) {
 			val_free(key);
-			return err_set(err, EINVAL, "item of %s lacks key attribute %s", table, name);
+			return err_set(err, EINVAL, "item of %s lacks key attribute %s", table,
+				       name);
 		}
 		rc = val_copy(&cp, v);
 		if (rc == 0)
@@ -151,8 +152,9 @@ static int batch_rounds(rmt_t *c, const char *op, const char *req, size_t reqlen
 			pthread_mutex_unlock(&c->lock);
 			stalls = left < before ? 0 : stalls + 1;
 			if (stalls >= c->o.max_attempts) {
-				rc = err_set(err, EAGAIN, "%s: %zu still unprocessed after %d rounds",
-					     op, left, stalls);
+				rc = err_set(err, EAGAIN,
+					     "%s: %zu still unprocessed after %d rounds", op, left,
+					     stalls);
 			} else {
 				free(cur);
 				cur = strndup(un.p, un.len);
@@ -198,8 +200,9 @@ static int write_request(struct sf_buf *b, const struct rmt_write *w, size_t n)
 				rc = sf_buf_addc(b, ',');
 			firsti = false;
 			if (rc == 0)
-				rc = sf_buf_adds(b, w[j].kind == RMT_PUT ? "{\"PutRequest\":{\"Item\":"
-									 : "{\"DeleteRequest\":{\"Key\":");
+				rc = sf_buf_adds(b, w[j].kind == RMT_PUT
+							? "{\"PutRequest\":{\"Item\":"
+							: "{\"DeleteRequest\":{\"Key\":");
 			if (rc == 0)
 				rc = ddb_render_map(b, w[j].item, NULL, NULL);
 			if (rc == 0)
@@ -232,7 +235,8 @@ int rmt_batch_write(rmt_t *c, const struct rmt_write *w, size_t n, struct dyn_er
 			if (rc < 0)
 				break;
 			for (size_t j = 0; j < nk; j++)
-				if (!strcmp(w[from + j].table, w[i].table) && val_equal(&keys[j], &k))
+				if (!strcmp(w[from + j].table, w[i].table) &&
+				    val_equal(&keys[j], &k))
 					dup = true;
 		}
 		if (i == n || dup || nk == BATCH_WRITE_MAX) {
@@ -241,8 +245,8 @@ int rmt_batch_write(rmt_t *c, const struct rmt_write *w, size_t n, struct dyn_er
 			if (nk) {
 				rc = write_request(&b, w + from, nk);
 				if (rc == 0)
-					rc = batch_rounds(c, "BatchWriteItem", b.p, b.len, NULL, NULL,
-							  err);
+					rc = batch_rounds(c, "BatchWriteItem", b.p, b.len, NULL,
+							  NULL, err);
 			}
 			sf_buf_free(&b);
 			for (size_t j = 0; j < nk; j++)
@@ -342,7 +346,8 @@ int rmt_batch_get(rmt_t *c, const struct rmt_get *g, size_t n, bool consistent, 
 			bool dup = false;
 
 			for (j = from; j < to; j++)
-				if (!strcmp(g[j].table, g[to].table) && val_equal(g[j].key, g[to].key))
+				if (!strcmp(g[j].table, g[to].table) &&
+				    val_equal(g[j].key, g[to].key))
 					dup = true;
 			if (dup)
 				break;
@@ -370,7 +375,8 @@ int rmt_batch_get(rmt_t *c, const struct rmt_get *g, size_t n, bool consistent, 
 					rc = ddb_render_map(&b, g[k].key, NULL, NULL);
 			}
 			if (rc == 0)
-				rc = sf_buf_printf(&b, "]%s}", consistent ? ",\"ConsistentRead\":true" : "");
+				rc = sf_buf_printf(&b, "]%s}",
+						   consistent ? ",\"ConsistentRead\":true" : "");
 		}
 		if (rc == 0)
 			rc = sf_buf_addc(&b, '}');
@@ -390,8 +396,10 @@ int rmt_batch_get(rmt_t *c, const struct rmt_get *g, size_t n, bool consistent, 
 
 static int tx_item(struct sf_buf *b, const struct rmt_write *w)
 {
-	static const char *const kind[] = {[RMT_PUT] = "Put", [RMT_DELETE] = "Delete",
-					   [RMT_UPDATE] = "Update", [RMT_CHECK] = "ConditionCheck"};
+	static const char *const kind[] = {[RMT_PUT] = "Put",
+					   [RMT_DELETE] = "Delete",
+					   [RMT_UPDATE] = "Update",
+					   [RMT_CHECK] = "ConditionCheck"};
 	struct rmt_exprs x = {.cond = w->cond, .update = w->kind == RMT_UPDATE ? w->update : NULL};
 	bool first = true;
 	int rc = sf_buf_printf(b, "{\"%s\":{", kind[w->kind]);

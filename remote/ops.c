@@ -119,8 +119,8 @@ int rmt_put_exprs(struct sf_buf *b, bool *first, const struct rmt_exprs *x)
 	return rc;
 }
 
-static int call_obj(rmt_t *c, const char *op, const struct sf_buf *b, bool idempotent,
-		    char **resp, struct sf_span *obj, bool *ambiguous, struct dyn_err *err)
+static int call_obj(rmt_t *c, const char *op, const struct sf_buf *b, bool idempotent, char **resp,
+		    struct sf_span *obj, bool *ambiguous, struct dyn_err *err)
 {
 	size_t len;
 	int rc = rmt_call_ex(c, op, b->p, b->len, idempotent, resp, &len, ambiguous, err);
@@ -135,8 +135,8 @@ static int call_obj(rmt_t *c, const char *op, const struct sf_buf *b, bool idemp
 	return 0;
 }
 
-int rmt_call_obj(rmt_t *c, const char *op, const struct sf_buf *b, bool idempotent,
-		 char **resp, struct sf_span *obj, struct dyn_err *err)
+int rmt_call_obj(rmt_t *c, const char *op, const struct sf_buf *b, bool idempotent, char **resp,
+		 struct sf_span *obj, struct dyn_err *err)
 {
 	return call_obj(c, op, b, idempotent, resp, obj, NULL, err);
 }
@@ -197,8 +197,8 @@ int rmt_get_item(rmt_t *c, const char *table, const struct val *key, bool consis
 }
 
 static int write_one(rmt_t *c, const char *op, const char *table, const char *what,
-		     const struct val *v, const expr_t *update, const expr_t *cond,
-		     const char *ret, struct val *out, bool *ambiguous, struct dyn_err *err)
+		     const struct val *v, const expr_t *update, const expr_t *cond, const char *ret,
+		     struct val *out, bool *ambiguous, struct dyn_err *err)
 {
 	struct sf_buf b = SF_BUF_INIT;
 	struct rmt_exprs x = {.cond = cond, .update = update};

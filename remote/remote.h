@@ -50,16 +50,17 @@ typedef struct rmt rmt_t;
 
 /* Where and how to connect; every field may be 0/NULL for the default. */
 struct rmt_opts {
-	const char *endpoint;	 /* "http://127.0.0.1:8000"; NULL: https://dynamodb.REGION.amazonaws.com
-				    (an explicit http:// endpoint without credentials uses dummy ones) */
-	const char *region;	 /* NULL: AWS_REGION, AWS_DEFAULT_REGION, config file, us-east-1 */
-	const char *profile;	 /* NULL: AWS_PROFILE or "default" */
-	int max_attempts;	 /* per call, first one included (default 10) */
-	int base_delay_ms;	 /* backoff base (default 25) */
-	int max_delay_ms;	 /* backoff cap (default 5000) */
-	int timeout_ms;		 /* per attempt, whole transfer (default 10000) */
-	int connect_timeout_ms;	 /* default 3000 */
-	int pool_size;		 /* idle connections kept (default 8) */
+	const char
+	    *endpoint;	     /* "http://127.0.0.1:8000"; NULL: https://dynamodb.REGION.amazonaws.com
+				(an explicit http:// endpoint without credentials uses dummy ones) */
+	const char *region;  /* NULL: AWS_REGION, AWS_DEFAULT_REGION, config file, us-east-1 */
+	const char *profile; /* NULL: AWS_PROFILE or "default" */
+	int max_attempts;    /* per call, first one included (default 10) */
+	int base_delay_ms;   /* backoff base (default 25) */
+	int max_delay_ms;    /* backoff cap (default 5000) */
+	int timeout_ms;	     /* per attempt, whole transfer (default 10000) */
+	int connect_timeout_ms; /* default 3000 */
+	int pool_size;		/* idle connections kept (default 8) */
 };
 
 /* Open a client (new; rmt_close).  Resolves region and credentials now
@@ -69,14 +70,14 @@ void rmt_close(rmt_t *c);
 
 /* Counters since rmt_open. */
 struct rmt_stats {
-	uint64_t calls;	       /* API calls made */
-	uint64_t attempts;     /* HTTP requests sent (calls + retries) */
-	uint64_t throttled;    /* throttling answers */
-	uint64_t server_err;   /* 5xx answers */
-	uint64_t transport;    /* dropped connections, timeouts */
-	uint64_t refreshes;    /* credential refreshes */
-	uint64_t unprocessed;  /* items/keys sent again after Unprocessed* */
-	uint64_t connects;     /* new connections opened (keep-alive keeps this low) */
+	uint64_t calls;	      /* API calls made */
+	uint64_t attempts;    /* HTTP requests sent (calls + retries) */
+	uint64_t throttled;   /* throttling answers */
+	uint64_t server_err;  /* 5xx answers */
+	uint64_t transport;   /* dropped connections, timeouts */
+	uint64_t refreshes;   /* credential refreshes */
+	uint64_t unprocessed; /* items/keys sent again after Unprocessed* */
+	uint64_t connects;    /* new connections opened (keep-alive keeps this low) */
 };
 void rmt_get_stats(rmt_t *c, struct rmt_stats *out);
 /* Where the current credentials came from ("env", "profile", "process",
@@ -90,8 +91,8 @@ const char *rmt_creds_id(rmt_t *c);
  * *resp (new) is the answer body on success.  Used by the typed calls
  * below and by tests.
  */
-int rmt_call(rmt_t *c, const char *op, const char *body, size_t len, bool idempotent,
-	     char **resp, size_t *resp_len, struct dyn_err *err);
+int rmt_call(rmt_t *c, const char *op, const char *body, size_t len, bool idempotent, char **resp,
+	     size_t *resp_len, struct dyn_err *err);
 
 /* ---- tables ---- */
 
@@ -132,24 +133,24 @@ int rmt_update_item(rmt_t *c, const char *table, const struct val *key, const ex
 
 /* One Query or Scan page request. */
 struct rmt_read {
-	const char *table;	  /* table */
-	const char *index;	  /* index name or NULL */
-	const expr_t *keycond;	  /* Query: key condition (required); Scan: NULL */
-	const expr_t *filter;	  /* or NULL */
-	const expr_t *proj;	  /* or NULL: all attributes */
-	bool consistent;	  /* ConsistentRead */
-	bool backward;		  /* Query: ScanIndexForward false */
-	uint32_t limit;		  /* items evaluated per page, 0: the service's 1 MB */
-	const struct val *start;  /* ExclusiveStartKey or NULL */
-	int segment, segments;	  /* Scan: parallel segment (segments 0: none) */
+	const char *table;	 /* table */
+	const char *index;	 /* index name or NULL */
+	const expr_t *keycond;	 /* Query: key condition (required); Scan: NULL */
+	const expr_t *filter;	 /* or NULL */
+	const expr_t *proj;	 /* or NULL: all attributes */
+	bool consistent;	 /* ConsistentRead */
+	bool backward;		 /* Query: ScanIndexForward false */
+	uint32_t limit;		 /* items evaluated per page, 0: the service's 1 MB */
+	const struct val *start; /* ExclusiveStartKey or NULL */
+	int segment, segments;	 /* Scan: parallel segment (segments 0: none) */
 };
 
 /* One page of results. */
 struct rmt_page {
-	struct val *items;  /* items in order (owned) */
-	size_t n;	    /* entries */
-	struct val last;    /* LastEvaluatedKey, VAL_NULL at the end */
-	uint64_t scanned;   /* ScannedCount */
+	struct val *items; /* items in order (owned) */
+	size_t n;	   /* entries */
+	struct val last;   /* LastEvaluatedKey, VAL_NULL at the end */
+	uint64_t scanned;  /* ScannedCount */
 };
 
 int rmt_query(rmt_t *c, const struct rmt_read *r, struct rmt_page *out, struct dyn_err *err);
@@ -184,8 +185,8 @@ int rmt_batch_write(rmt_t *c, const struct rmt_write *w, size_t n, struct dyn_er
 
 /* One key to read. */
 struct rmt_get {
-	const char *table;	/* table */
-	const struct val *key;	/* key */
+	const char *table;     /* table */
+	const struct val *key; /* key */
 };
 
 /*

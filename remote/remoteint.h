@@ -19,11 +19,11 @@
 /* ---- credentials (creds.c) ---- */
 
 struct rmt_creds {
-	char id[256];	      /* access key id */
-	char secret[256];     /* secret access key */
-	char *token;	      /* session token or NULL (owned) */
-	time_t expires;	      /* 0: never */
-	char source[32];      /* "env", "profile", "process", "ecs", "imds", "dummy" */
+	char id[256];	  /* access key id */
+	char secret[256]; /* secret access key */
+	char *token;	  /* session token or NULL (owned) */
+	time_t expires;	  /* 0: never */
+	char source[32];  /* "env", "profile", "process", "ecs", "imds", "dummy" */
 };
 
 /* Refresh credentials this long before they expire (as the SDKs do). */
@@ -44,16 +44,15 @@ int rmt_ini_get(const char *text, const char *section, const char *key, char **o
  * "Expiration"}) or the ECS/IMDS form ("Token" for the session token).
  * -EINVAL (err) when a field is missing or the version is not 1.
  */
-int rmt_creds_parse_json(const char *json, size_t len, struct rmt_creds *out,
-			 struct dyn_err *err);
+int rmt_creds_parse_json(const char *json, size_t len, struct rmt_creds *out, struct dyn_err *err);
 /* "2026-12-06T08:00:00Z" (fractions and offsets allowed) to epoch; -1 if bad. */
 time_t rmt_parse_iso8601(const char *s);
 
 /* How to look for credentials. */
 struct rmt_chain {
-	const char *profile;	/* NULL: AWS_PROFILE or "default" */
-	bool instance;		/* try ECS and IMDS (off for a local endpoint) */
-	int timeout_ms;		/* for ECS/IMDS requests */
+	const char *profile; /* NULL: AWS_PROFILE or "default" */
+	bool instance;	     /* try ECS and IMDS (off for a local endpoint) */
+	int timeout_ms;	     /* for ECS/IMDS requests */
 };
 
 /*
@@ -68,35 +67,35 @@ int rmt_creds_resolve(const struct rmt_chain *ch, struct rmt_creds *out, struct 
 int rmt_region_resolve(const char *opt, const char *profile, char **out);
 
 /* A small HTTP request outside the pool (credentials endpoints). */
-int rmt_http_simple(const char *method, const char *url, const char *const *headers,
-		    int timeout_ms, long *status, char **body, size_t *len);
+int rmt_http_simple(const char *method, const char *url, const char *const *headers, int timeout_ms,
+		    long *status, char **body, size_t *len);
 
 /* ---- transport (http.c) ---- */
 
 struct rmt_conn;
 
 struct rmt {
-	char *endpoint;		  /* "https://dynamodb.us-east-1.amazonaws.com" (owned) */
-	char *host;		  /* Host header value (owned) */
-	char *region;		  /* (owned) */
-	struct rmt_opts o;	  /* options with defaults filled in (strings not kept) */
-	struct rmt_chain chain;	  /* how to refresh credentials */
-	char *profile;		  /* chain.profile points here (owned) */
-	bool dummy;		  /* dummy credentials for a local endpoint */
-	bool debug;		  /* DYNFS_REMOTE_DEBUG: each attempt to stderr */
-	pthread_mutex_t lock;	  /* protects creds, pool, stats */
-	struct rmt_creds creds;	  /* current credentials */
-	struct rmt_conn *pool;	  /* idle connections */
-	int npool;		  /* entries in pool */
-	struct rmt_stats stats;	  /* counters */
-	unsigned seed;		  /* jitter (rand_r, under lock) */
+	char *endpoint;		/* "https://dynamodb.us-east-1.amazonaws.com" (owned) */
+	char *host;		/* Host header value (owned) */
+	char *region;		/* (owned) */
+	struct rmt_opts o;	/* options with defaults filled in (strings not kept) */
+	struct rmt_chain chain; /* how to refresh credentials */
+	char *profile;		/* chain.profile points here (owned) */
+	bool dummy;		/* dummy credentials for a local endpoint */
+	bool debug;		/* DYNFS_REMOTE_DEBUG: each attempt to stderr */
+	pthread_mutex_t lock;	/* protects creds, pool, stats */
+	struct rmt_creds creds; /* current credentials */
+	struct rmt_conn *pool;	/* idle connections */
+	int npool;		/* entries in pool */
+	struct rmt_stats stats; /* counters */
+	unsigned seed;		/* jitter (rand_r, under lock) */
 };
 
 /* What an attempt's outcome asks of the retry loop. */
 enum rmt_verdict {
-	RMT_DONE,	  /* success or a final error */
-	RMT_RETRY,	  /* throttled, 5xx, or safe to repeat */
-	RMT_REFRESH,	  /* expired token: refresh credentials and repeat once */
+	RMT_DONE,    /* success or a final error */
+	RMT_RETRY,   /* throttled, 5xx, or safe to repeat */
+	RMT_REFRESH, /* expired token: refresh credentials and repeat once */
 };
 
 /*
@@ -109,8 +108,7 @@ enum rmt_verdict rmt_classify(long status, bool sent, const char *etype, bool id
 int rmt_backoff_ms(int attempt, int base_ms, int cap_ms, unsigned *seed);
 /* The error type of a DynamoDB error body ("...#ThrottlingException" -> "ThrottlingException")
  * and its message, into the buffers. */
-void rmt_error_of(const char *body, size_t len, char *etype, size_t tsize, char *msg,
-		  size_t msize);
+void rmt_error_of(const char *body, size_t len, char *etype, size_t tsize, char *msg, size_t msize);
 /* errno for a final error type / status. */
 int rmt_errno_of(long status, const char *etype);
 
@@ -127,8 +125,8 @@ struct rmt_exprs {
 };
 int rmt_put_exprs(struct sf_buf *b, bool *first, const struct rmt_exprs *x);
 /* Call op with body b, parse the answer as one object: *resp (new) and its span *obj. */
-int rmt_call_obj(rmt_t *c, const char *op, const struct sf_buf *b, bool idempotent,
-		 char **resp, struct sf_span *obj, struct dyn_err *err);
+int rmt_call_obj(rmt_t *c, const char *op, const struct sf_buf *b, bool idempotent, char **resp,
+		 struct sf_span *obj, struct dyn_err *err);
 /*
  * rmt_call with *ambiguous (if not NULL) set when an attempt before the
  * last may have been applied (a 5xx or a transport failure after the

@@ -258,8 +258,8 @@ int rmt_describe_table(rmt_t *c, const char *table, struct table_schema *out, ch
  * Poll until the table is ACTIVE (want_gone: until it is not found) and,
  * for index, until the index is ACTIVE (index_gone: absent).
  */
-static int wait_for(rmt_t *c, const char *table, bool want_gone, const char *index,
-		    bool index_gone, struct dyn_err *err)
+static int wait_for(rmt_t *c, const char *table, bool want_gone, const char *index, bool index_gone,
+		    struct dyn_err *err)
 {
 	int delay_ms = 50, waited_ms = 0;
 
@@ -278,8 +278,8 @@ static int wait_for(rmt_t *c, const char *table, bool want_gone, const char *ind
 		    (!index || (index_gone ? !ist[0] : !strcmp(ist, "ACTIVE"))))
 			return 0;
 		if (waited_ms >= WAIT_MAX_S * 1000)
-			return err_set(err, ETIMEDOUT, "table %s: still not ready after %d s", table,
-				       WAIT_MAX_S);
+			return err_set(err, ETIMEDOUT, "table %s: still not ready after %d s",
+				       table, WAIT_MAX_S);
 		usleep((useconds_t)delay_ms * 1000);
 		waited_ms += delay_ms;
 		if (delay_ms < 2000)
@@ -320,7 +320,7 @@ static int index_obj(struct sf_buf *b, const struct index_def *ix)
 		rc = key_elems(b, &ix->pk, ix->has_sk ? &ix->sk : NULL);
 	if (rc == 0)
 		rc = sf_buf_printf(b, ",\"Projection\":{\"ProjectionType\":\"%s\"",
-				   ix->proj == PROJ_ALL ? "ALL"
+				   ix->proj == PROJ_ALL		? "ALL"
 				   : ix->proj == PROJ_KEYS_ONLY ? "KEYS_ONLY"
 								: "INCLUDE");
 	if (rc == 0 && ix->proj == PROJ_INCLUDE) {
@@ -353,7 +353,8 @@ static int attr_defs(struct sf_buf *b, const struct key_attr *const *ka, size_t 
 		if (rc == 0)
 			rc = sf_json_str(b, ka[i]->name, strlen(ka[i]->name));
 		if (rc == 0)
-			rc = sf_buf_printf(b, ",\"AttributeType\":\"%s\"}", val_type_name(ka[i]->type));
+			rc = sf_buf_printf(b, ",\"AttributeType\":\"%s\"}",
+					   val_type_name(ka[i]->type));
 	}
 	return rc ? rc : sf_buf_addc(b, ']');
 }
@@ -421,8 +422,7 @@ static int table_start(struct sf_buf *b, bool *first, const char *table)
 	return rc ? rc : sf_json_str(b, table, strlen(table));
 }
 
-int rmt_create_table(rmt_t *c, const char *table, const struct table_schema *s,
-		     struct dyn_err *err)
+int rmt_create_table(rmt_t *c, const char *table, const struct table_schema *s, struct dyn_err *err)
 {
 	struct sf_buf b = SF_BUF_INIT;
 	bool first;

@@ -144,7 +144,7 @@ static int uri_encode(struct sbuf *b, const char *s, size_t n, bool keep_slash)
 }
 
 struct qparam {
-	char *enc; /* "name=value", encoded (owned) */
+	char *enc;   /* "name=value", encoded (owned) */
 	size_t nlen; /* bytes of the encoded name */
 };
 
@@ -357,8 +357,7 @@ static int strp_casecmp(const void *a, const void *b)
 }
 
 int sigv4_authorization(const struct sigv4_req *req, const char *access_key, const char *secret,
-			const char *region, const char *service, const char *amzdate,
-			char **authz)
+			const char *region, const char *service, const char *amzdate, char **authz)
 {
 	struct sbuf sh = {0}, out = {0};
 	const char **names;
@@ -391,7 +390,8 @@ int sigv4_authorization(const struct sigv4_req *req, const char *access_key, con
 	if (rc == 0)
 		rc = sigv4_sign(req, sh.p, scope, amzdate, secret, sig, NULL, NULL);
 	if (rc == 0)
-		rc = sb_printf(&out, "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
+		rc = sb_printf(&out,
+			       "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
 			       access_key, scope, sh.p, sig);
 	sb_free(&sh);
 	if (rc < 0) {
@@ -457,7 +457,8 @@ int sigv4_parse_auth(const char *authz, struct sigv4_auth *out)
 	    !auth_field(authz, "Signature", out->sig, sizeof(out->sig)) ||
 	    !(slash = strchr(cred, '/')))
 		return -EINVAL;
-	if ((size_t)(slash - cred) >= sizeof(out->key_id) || strlen(slash + 1) >= sizeof(out->scope))
+	if ((size_t)(slash - cred) >= sizeof(out->key_id) ||
+	    strlen(slash + 1) >= sizeof(out->scope))
 		return -EINVAL;
 	snprintf(out->key_id, sizeof(out->key_id), "%.*s", (int)(slash - cred), cred);
 	snprintf(out->scope, sizeof(out->scope), "%s", slash + 1);

@@ -23,14 +23,14 @@
 
 /* One HTTP request as SigV4 sees it; header names in any case. */
 struct sigv4_req {
-	const char *method;		/* "POST" */
-	const char *path;		/* "/" (not yet URI-encoded) */
-	const char *query;		/* raw query string or "" */
-	const char *const *hname;	/* header names */
-	const char *const *hvalue;	/* header values */
-	size_t nh;			/* headers */
-	const char *body;		/* payload */
-	size_t body_len;		/* its length */
+	const char *method;	   /* "POST" */
+	const char *path;	   /* "/" (not yet URI-encoded) */
+	const char *query;	   /* raw query string or "" */
+	const char *const *hname;  /* header names */
+	const char *const *hvalue; /* header values */
+	size_t nh;		   /* headers */
+	const char *body;	   /* payload */
+	size_t body_len;	   /* its length */
 };
 
 /*
@@ -50,8 +50,7 @@ int sigv4_sign(const struct sigv4_req *req, const char *signed_headers, const ch
  * Authorization header.  region and service name the scope.
  */
 int sigv4_authorization(const struct sigv4_req *req, const char *access_key, const char *secret,
-			const char *region, const char *service, const char *amzdate,
-			char **authz);
+			const char *region, const char *service, const char *amzdate, char **authz);
 
 /* YYYYMMDDTHHMMSSZ for t into buf. */
 void sigv4_amzdate(time_t t, char buf[17]);
@@ -60,10 +59,10 @@ time_t sigv4_parse_amzdate(const char *s);
 
 /* The parts of an Authorization header, as a verifier reads them. */
 struct sigv4_auth {
-	char key_id[256];	 /* access key id */
-	char scope[256];	 /* DATE/REGION/SERVICE/aws4_request */
-	char signed_h[1024];	 /* SignedHeaders */
-	char sig[128];		 /* Signature */
+	char key_id[256];    /* access key id */
+	char scope[256];     /* DATE/REGION/SERVICE/aws4_request */
+	char signed_h[1024]; /* SignedHeaders */
+	char sig[128];	     /* Signature */
 };
 
 /*

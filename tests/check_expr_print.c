@@ -219,13 +219,15 @@ static const struct pcase cases[] = {
     {PC, "size(a) > 3 AND size(l[2].m) = size(b)"},
     {PC, "m.level = 1 AND m.`name` = \"n\" AND status = null"},
     {PC, "a[0][1].b[2] = {\"$NS\": [1, 2.5]}"},
-    {PC, "x = {\"$N\": \"1e100\"} AND y = -0.5 AND z = {\"$N\": \"9.9999999999999999999999999999999999999E+125\"}"},
+    {PC, "x = {\"$N\": \"1e100\"} AND y = -0.5 AND z = {\"$N\": "
+	 "\"9.9999999999999999999999999999999999999E+125\"}"},
     {PC, "u = \"\\u00e9t\\u00e9 \\ud83d\\ude00\" AND `sp ace` = \"\""},
     {PC, "a = a AND a = a"},
     {PU, "SET a = 1"},
     {PU, "SET a = b, c = b + 1, d = 5 - c, e = if_not_exists(e, 0)"},
     {PU, "SET l = list_append(l, [1, 2]), m = list_append([0], if_not_exists(m, []))"},
-    {PU, "SET a.b[3].c = \"x\" REMOVE d, e[1] ADD n 1, s {\"$SS\": [\"q\"]} DELETE t {\"$NS\": [4]}"},
+    {PU,
+     "SET a.b[3].c = \"x\" REMOVE d, e[1] ADD n 1, s {\"$SS\": [\"q\"]} DELETE t {\"$NS\": [4]}"},
     {PU, "REMOVE x SET y = 2"},
     {PU, "DELETE s {\"$SS\": [\"a\"]} ADD c -1"},
     {PU, "SET level = level + 1, `name` = \"n\""},
@@ -255,7 +257,8 @@ START_TEST(test_to_text_shares_maps_across_expressions)
 	char *su, *sc;
 
 	ck_assert_int_eq(expr_parse_update("SET a = 1, b = a", 16, NULL, &u, NULL), 0);
-	ck_assert_int_eq(expr_parse_condition("a = 2 AND attribute_exists(c)", 29, NULL, &c, NULL), 0);
+	ck_assert_int_eq(expr_parse_condition("a = 2 AND attribute_exists(c)", 29, NULL, &c, NULL),
+			 0);
 	expr_text_init(&t);
 	ck_assert_int_eq(expr_to_text(u, &t, &su), 0);
 	ck_assert_int_eq(expr_to_text(c, &t, &sc), 0);

@@ -72,7 +72,8 @@ START_TEST(test_creds_json_process_and_imds_forms)
 	err_clear(&err);
 	const char *v2 = "{\"Version\":2,\"AccessKeyId\":\"a\",\"SecretAccessKey\":\"b\"}";
 	const char *nokey = "{\"AccessKeyId\":\"a\"}";
-	const char *badexp = "{\"AccessKeyId\":\"a\",\"SecretAccessKey\":\"b\",\"Expiration\":\"soon\"}";
+	const char *badexp =
+	    "{\"AccessKeyId\":\"a\",\"SecretAccessKey\":\"b\",\"Expiration\":\"soon\"}";
 
 	ck_assert_int_eq(rmt_creds_parse_json(v2, strlen(v2), &c, &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.msg, "Version"));

@@ -20,7 +20,8 @@ START_TEST(test_classify_policy)
 	/* success and final errors */
 	ck_assert_int_eq(rmt_classify(200, true, "", false), RMT_DONE);
 	ck_assert_int_eq(rmt_classify(400, true, "ValidationException", true), RMT_DONE);
-	ck_assert_int_eq(rmt_classify(400, true, "ConditionalCheckFailedException", true), RMT_DONE);
+	ck_assert_int_eq(rmt_classify(400, true, "ConditionalCheckFailedException", true),
+			 RMT_DONE);
 	/* throttling: never applied, always retried */
 	ck_assert_int_eq(rmt_classify(400, true, "ProvisionedThroughputExceededException", false),
 			 RMT_RETRY);
@@ -64,8 +65,9 @@ END_TEST
 
 START_TEST(test_error_bodies)
 {
-	const char *b = "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException\","
-			"\"message\":\"Requested resource not found\"}";
+	const char *b =
+	    "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException\","
+	    "\"message\":\"Requested resource not found\"}";
 	char t[64], m[128];
 
 	rmt_error_of(b, strlen(b), t, sizeof(t), m, sizeof(m));
@@ -94,12 +96,14 @@ END_TEST
 /* AWS's SigV4 test suite, signed as a client: headers in any order and case. */
 START_TEST(test_authorization_get_vanilla)
 {
-	const char *n[2] = {"X-Amz-Date", "Host"}, *v[2] = {"20150830T123600Z", "example.amazonaws.com"};
+	const char *n[2] = {"X-Amz-Date", "Host"},
+		   *v[2] = {"20150830T123600Z", "example.amazonaws.com"};
 	struct sigv4_req r = {"GET", "/", "", n, v, 2, "", 0};
 	char *a;
 
 	ck_assert_int_eq(sigv4_authorization(&r, "AKIDEXAMPLE", SECRET, "us-east-1", "service",
-					     "20150830T123600Z", &a), 0);
+					     "20150830T123600Z", &a),
+			 0);
 	ck_assert_str_eq(a, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
 			    "aws4_request, SignedHeaders=host;x-amz-date, Signature="
 			    "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
@@ -117,7 +121,8 @@ START_TEST(test_authorization_post_x_www_form_urlencoded)
 	char *a;
 
 	ck_assert_int_eq(sigv4_authorization(&r, "AKIDEXAMPLE", SECRET, "us-east-1", "service",
-					     "20150830T123600Z", &a), 0);
+					     "20150830T123600Z", &a),
+			 0);
 	ck_assert_str_eq(a, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
 			    "aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature="
 			    "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a");

@@ -27,21 +27,20 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (cond) {                                                                \
-			printf("ok - ");                                                   \
-		} else {                                                                   \
-			printf("not ok - ");                                               \
-			failures++;                                                        \
-		}                                                                          \
-		printf(__VA_ARGS__);                                                       \
-		printf("\n");                                                              \
-		fflush(stdout);                                                            \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (cond) {                                                                        \
+			printf("ok - ");                                                           \
+		} else {                                                                           \
+			printf("not ok - ");                                                       \
+			failures++;                                                                \
+		}                                                                                  \
+		printf(__VA_ARGS__);                                                               \
+		printf("\n");                                                                      \
+		fflush(stdout);                                                                    \
 	} while (0)
 
-static struct val J(const char *json)
-{
+static struct val J(const char *json) {
 	struct dyn_err err;
 	struct val v;
 
@@ -53,7 +52,8 @@ static struct val J(const char *json)
 	return v;
 }
 
-static expr_t *C(const char *text)
+static expr_t *
+C(const char *text)
 {
 	expr_t *e;
 
@@ -108,8 +108,14 @@ static int cmd_sign(void)
 	}
 	body = malloc(cap);
 	blen = fread(body, 1, cap, stdin);
-	r = (struct sigv4_req){.method = f[0], .path = f[1], .query = f[2], .hname = hn,
-			       .hvalue = hv, .nh = nh, .body = body, .body_len = blen};
+	r = (struct sigv4_req){.method = f[0],
+			       .path = f[1],
+			       .query = f[2],
+			       .hname = hn,
+			       .hvalue = hv,
+			       .nh = nh,
+			       .body = body,
+			       .body_len = blen};
 	if (sigv4_authorization(&r, f[6], f[7], f[3], f[4], f[5], &authz))
 		return 1;
 	printf("%s\n", authz);
@@ -121,8 +127,12 @@ static int cmd_sign(void)
 
 static rmt_t *open_client(const char *endpoint)
 {
-	struct rmt_opts o = {.endpoint = endpoint, .region = "us-east-1", .base_delay_ms = 5,
-			     .max_delay_ms = 200, .timeout_ms = 10000, .max_attempts = 12};
+	struct rmt_opts o = {.endpoint = endpoint,
+			     .region = "us-east-1",
+			     .base_delay_ms = 5,
+			     .max_delay_ms = 200,
+			     .timeout_ms = 10000,
+			     .max_attempts = 12};
 	struct dyn_err err;
 	rmt_t *c;
 
@@ -183,8 +193,9 @@ static void ops_tables(rmt_t *c, const char *t)
 
 static void ops_items(rmt_t *c, const char *t)
 {
-	struct val item = J("{\"id\":\"a\",\"n\":1,\"color\":\"red\",\"v\":1,\"s\":{\"$SS\":[\"x\"]},"
-			    "\"m\":{\"level\":[1,{\"b\":null}]},\"bin\":{\"$B\":\"AAEC\"}}");
+	struct val item =
+	    J("{\"id\":\"a\",\"n\":1,\"color\":\"red\",\"v\":1,\"s\":{\"$SS\":[\"x\"]},"
+	      "\"m\":{\"level\":[1,{\"b\":null}]},\"bin\":{\"$B\":\"AAEC\"}}");
 	struct val key = J("{\"id\":\"a\",\"n\":1}"), got, old;
 	expr_t *absent = C("attribute_not_exists(id)"), *v1 = C("v = 1"), *v9 = C("v = 9");
 	expr_t *upd = U("SET v = v + 1, m.level[0] = 5 ADD cnt 1 REMOVE bin");
@@ -242,8 +253,9 @@ static void ops_batches(rmt_t *c, const char *t)
 
 	/* 60 puts over 50 distinct keys: keys 0..9 twice, the later value wins */
 	for (i = 0; i < 60; i++) {
-		snprintf(buf, sizeof(buf), "{\"id\":\"b\",\"n\":%zu,\"color\":\"%s\",\"round\":%zu}",
-			 i % 50, i % 3 ? "red" : "blue", i / 50);
+		snprintf(buf, sizeof(buf),
+			 "{\"id\":\"b\",\"n\":%zu,\"color\":\"%s\",\"round\":%zu}", i % 50,
+			 i % 3 ? "red" : "blue", i / 50);
 		items[i] = J(buf);
 		w[i] = (struct rmt_write){.kind = RMT_PUT, .table = t, .item = &items[i]};
 	}
@@ -359,11 +371,13 @@ static void ops_reads(rmt_t *c, const char *t)
 
 static void ops_tx(rmt_t *c, const char *t)
 {
-	struct val a = J("{\"id\":\"tx\",\"n\":1,\"bal\":10}"), b = J("{\"id\":\"tx\",\"n\":2,\"bal\":0}");
+	struct val a = J("{\"id\":\"tx\",\"n\":1,\"bal\":10}"),
+		   b = J("{\"id\":\"tx\",\"n\":2,\"bal\":0}");
 	struct val ka = J("{\"id\":\"tx\",\"n\":1}"), kb = J("{\"id\":\"tx\",\"n\":2}");
 	expr_t *debit = U("SET bal = bal - 3"), *credit = U("SET bal = bal + 3");
 	expr_t *enough = C("bal >= 3"), *absent = C("attribute_not_exists(id)");
-	struct rmt_write setup[2] = {{RMT_PUT, t, &a, NULL, absent}, {RMT_PUT, t, &b, NULL, absent}};
+	struct rmt_write setup[2] = {{RMT_PUT, t, &a, NULL, absent},
+				     {RMT_PUT, t, &b, NULL, absent}};
 	struct rmt_write move[2] = {{RMT_UPDATE, t, &ka, debit, enough},
 				    {RMT_UPDATE, t, &kb, credit, NULL}};
 	struct rmt_get g[2] = {{t, &ka}, {t, &kb}};
@@ -484,11 +498,11 @@ static long number_of(rmt_t *c, const char *t, const char *id, const char *attr)
 
 /* Threads sharing one client (and its pool) through the faults. */
 struct worker {
-	rmt_t *c;	  /* shared client */
-	const char *t;	  /* table */
-	int id, n;	  /* worker number, operations */
-	int ok;		  /* transactions that succeeded */
-	int items_ok;	  /* own items written */
+	rmt_t *c;      /* shared client */
+	const char *t; /* table */
+	int id, n;     /* worker number, operations */
+	int ok;	       /* transactions that succeeded */
+	int items_ok;  /* own items written */
 };
 
 static void *work(void *arg)
@@ -518,8 +532,12 @@ static void *work(void *arg)
 
 static int cmd_faults(const char *proxy, const char *direct, int n)
 {
-	struct rmt_opts o = {.endpoint = proxy, .region = "us-east-1", .base_delay_ms = 5,
-			     .max_delay_ms = 100, .timeout_ms = 1000, .max_attempts = 30};
+	struct rmt_opts o = {.endpoint = proxy,
+			     .region = "us-east-1",
+			     .base_delay_ms = 5,
+			     .max_delay_ms = 100,
+			     .timeout_ms = 1000,
+			     .max_attempts = 30};
 	rmt_t *d = open_client(direct), *p;
 	struct table_schema s;
 	struct dyn_err err;
@@ -552,8 +570,8 @@ static int cmd_faults(const char *proxy, const char *direct, int n)
 				printf("# tx %d: %s\n", i, err.msg);
 		}
 		v = number_of(d, t, "tx", "c");
-		CHECK(ok == n && v == n, "TransactWriteItems through faults: %ld/%d ok, counter %ld",
-		      ok, n, v);
+		CHECK(ok == n && v == n,
+		      "TransactWriteItems through faults: %ld/%d ok, counter %ld", ok, n, v);
 		val_free(&key);
 	}
 	/* 2. UpdateItem ADD is not idempotent: retried only when surely not applied */
@@ -603,8 +621,8 @@ static int cmd_faults(const char *proxy, const char *direct, int n)
 			val_free(&item);
 		}
 		v = number_of(d, t, "ver", "v");
-		CHECK(ok == n && v == n, "conditional puts v1..v%d through faults: %ld ok, final v%ld",
-		      n, ok, v);
+		CHECK(ok == n && v == n,
+		      "conditional puts v1..v%d through faults: %ld ok, final v%ld", n, ok, v);
 		expr_free(first);
 	}
 	/* 4. batches: every item lands, UnprocessedItems included */
@@ -766,6 +784,7 @@ int main(int argc, char **argv)
 		return cmd_ops(argv[2], argc >= 4 && !strcmp(argv[3], "--dynalite"));
 	if (argc >= 5 && !strcmp(argv[1], "faults"))
 		return cmd_faults(argv[2], argv[3], atoi(argv[4]));
-	fprintf(stderr, "usage: driver sign | bench ENDPOINT N | creds ENDPOINT N | ops ENDPOINT [--dynalite] | faults PROXY DIRECT N\n");
+	fprintf(stderr, "usage: driver sign | bench ENDPOINT N | creds ENDPOINT N | ops ENDPOINT "
+			"[--dynalite] | faults PROXY DIRECT N\n");
 	return 2;
 }
