@@ -157,6 +157,16 @@ void ops_batch_set_group(ops_batch_t *b, size_t max);
  */
 int ops_batch_feed(ops_batch_t *b, const char *buf, size_t len);
 
+/*
+ * The same, but stop after the first rejected line: *used is the number
+ * of bytes consumed, up to and including that line's newline (len when
+ * no line was rejected, or the rejected line does not end in buf: an
+ * overlong line being skipped).  Lines after it are neither applied nor
+ * reported nor counted: feeding buf + *used again later treats them as
+ * new.  Returns 0, or the rejected line's errno as ops_batch_feed.
+ */
+int ops_batch_feed_some(ops_batch_t *b, const char *buf, size_t len, size_t *used);
+
 /* Apply the unterminated last line, if any.  Returns as ops_batch_feed. */
 int ops_batch_finish(ops_batch_t *b);
 

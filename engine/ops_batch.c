@@ -24,9 +24,18 @@
  * are applied in order, reports come in line order, and every line
  * completed by a write() is applied before the write returns.
  *
+ * Stopping at a bad line (ops_batch_feed_some).  A front end that must
+ * tell its writer exactly how many bytes were consumed (fs/batch.c: a
+ * write() count) feeds with stop set: the first rejected line ends the
+ * feed right after its newline (stop_at), and the lines after it that
+ * were already parsed into the group are dropped unapplied and their
+ * numbers given back, so that the same bytes fed again later are lines
+ * seen for the first time.  Each group entry records where its line ends
+ * in the current feed (lend); a group never outlives a feed.
+ *
  * Invariants: req[0..n) are parsed, bound and not yet applied, on
  * pairwise distinct items, all indexed in hash[]; `in` is empty between
- * lines.
+ * lines; stopped implies stop.
  */
 #include "opsint.h"
 
@@ -66,6 +75,11 @@ struct ops_batch {
 	struct ops_req req[DB_MAX_TX_OPS]; /* the group */
 	struct db_op op[DB_MAX_TX_OPS];	  /* their ops */
 	uint64_t lno[DB_MAX_TX_OPS];	  /* their line numbers */
+	size_t lend[DB_MAX_TX_OPS];	  /* where their lines end in the feed */
+	bool stop;			  /* this feed stops at the first bad line */
+	bool stopped;			  /* ... and it has */
+	size_t stop_at;			  /* bytes of the feed consumed, once stopped */
+	size_t cur_end;			  /* end of the line being processed */
 	uint8_t hash[HASH_SLOTS];	  /* slot + 1 by key hash, 0 = free */
 };
 
@@ -146,6 +160,10 @@ static void fail_line(struct ops_batch *b, uint64_t line, int code, const char *
 	int mapped = code == ECANCELED || code == EEXIST ? EINVAL : code ? code : EIO;
 
 	b->failed++;
+	if (b->stop) {
+		b->stopped = true;
+		b->stop_at = b->cur_end;
+	}
 	if (!b->worst || severity(mapped) > severity(-b->worst))
 		b->worst = -mapped;
 	if (b->nerrs < OPS_BATCH_KEEP_ERRORS) {
@@ -246,6 +264,14 @@ static size_t hash_find(struct ops_batch *b, const struct db_op *op, bool *hit)
 	return pos;
 }
 
+/* Line i of the group failed and the feed stops there (b->stop): the
+ * lines after it are dropped unapplied and their numbers given back. */
+static void group_stop(struct ops_batch *b, size_t i)
+{
+	b->stop_at = b->lend[i];
+	b->line = b->lno[i];
+}
+
 /* Apply the group (see the file comment) and empty it. */
 static void group_flush(struct ops_batch *b)
 {
@@ -268,11 +294,22 @@ static void group_flush(struct ops_batch *b)
 				continue;
 			}
 			fail_err(b, b->lno[k], rc, &err);
+			if (b->stop) {
+				group_stop(b, k);
+				break;
+			}
 			k++;
 			e = b->n;
 		} else {
-			for (i = k; i < e; i++)
+			for (i = k; i < e; i++) {
 				fail_err(b, b->lno[i], rc, &err);
+				if (b->stop) { /* the rest is fed again later */
+					group_stop(b, i);
+					break;
+				}
+			}
+			if (b->stop)
+				break;
 			k = e;
 			e = b->n;
 		}
@@ -292,6 +329,11 @@ static void group_add(struct ops_batch *b, uint64_t line)
 	pos = hash_find(b, &b->in_op, &hit);
 	if (hit || b->n == b->group_max) {
 		group_flush(b);
+		if (b->stopped) { /* this line comes after the bad one */
+			ops_req_free(&b->in);
+			ops_req_init(&b->in);
+			return;
+		}
 		pos = hash_find(b, &b->in_op, &hit);
 	}
 	i = b->n++;
@@ -301,6 +343,7 @@ static void group_add(struct ops_batch *b, uint64_t line)
 		b->op[i].item = &b->req[i].v;
 	b->op[i].ctx = &b->req[i].cb;
 	b->lno[i] = line;
+	b->lend[i] = b->cur_end;
 	b->hash[pos] = (uint8_t)(i + 1);
 	ops_req_init(&b->in);
 	if (b->n == b->group_max)
@@ -325,7 +368,8 @@ static void process_line(struct ops_batch *b, const char *text, size_t len)
 	}
 	if (rc < 0) {
 		group_flush(b); /* keeps reports in line order */
-		fail_err(b, line, rc, &err);
+		if (!b->stopped) /* else this line comes after the bad one */
+			fail_err(b, line, rc, &err);
 		return;
 	}
 	group_add(b, line);
@@ -351,22 +395,34 @@ static int tail_append(struct ops_batch *b, const char *p, size_t n)
 	return 0;
 }
 
-int ops_batch_feed(ops_batch_t *b, const char *buf, size_t len)
+/* Flush the group before a line is rejected outside it; false if the
+ * feed stopped at a line of the group instead. */
+static bool flush_before_fail(struct ops_batch *b)
+{
+	group_flush(b);
+	return !b->stopped;
+}
+
+static int feed(struct ops_batch *b, const char *buf, size_t len, bool stop, size_t *used)
 {
 	const char *p = buf, *end = buf + len, *nl;
 	size_t seg;
 
 	b->worst = 0;
-	while (p < end) {
+	b->stop = stop;
+	b->stopped = false;
+	while (p < end && !b->stopped) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		seg = (size_t)((nl ? nl : end) - p);
+		b->cur_end = (size_t)(p - buf) + seg + (nl != NULL);
 		if (b->skipping) {
 			if (nl) {
 				b->skipping = false;
 				b->line++;
 			}
 		} else if (b->tail_len + seg > OPS_LINE_MAX) {
-			group_flush(b);
+			if (!flush_before_fail(b))
+				break;
 			b->tail_len = 0;
 			fail_line(b, b->line + 1, EINVAL, "line too long (over 8 MiB)");
 			if (nl)
@@ -375,16 +431,18 @@ int ops_batch_feed(ops_batch_t *b, const char *buf, size_t len)
 				b->skipping = true;
 		} else if (!nl) {
 			if (tail_append(b, p, seg) < 0) {
-				group_flush(b);
+				if (!flush_before_fail(b))
+					break;
 				b->tail_len = 0;
 				fail_line(b, b->line + 1, ENOMEM, "out of memory");
 				b->skipping = true;
 			}
 		} else if (b->tail_len) {
 			if (tail_append(b, p, seg) < 0) {
-				group_flush(b);
-				b->line++;
-				fail_line(b, b->line, ENOMEM, "out of memory");
+				if (flush_before_fail(b)) {
+					b->line++;
+					fail_line(b, b->line, ENOMEM, "out of memory");
+				}
 			} else {
 				process_line(b, b->tail, b->tail_len);
 			}
@@ -394,8 +452,29 @@ int ops_batch_feed(ops_batch_t *b, const char *buf, size_t len)
 		}
 		p += seg + (nl != NULL);
 	}
-	group_flush(b);
+	if (!b->stopped)
+		group_flush(b);
+	if (b->stopped && b->stop_at < len) {
+		/* whatever followed the bad line is not consumed: an unterminated
+		 * end appended to tail, an overlong line being skipped */
+		b->tail_len = 0;
+		b->skipping = false;
+	}
+	*used = b->stopped ? b->stop_at : len;
+	b->stop = b->stopped = false;
 	return b->worst;
+}
+
+int ops_batch_feed(ops_batch_t *b, const char *buf, size_t len)
+{
+	size_t used;
+
+	return feed(b, buf, len, false, &used);
+}
+
+int ops_batch_feed_some(ops_batch_t *b, const char *buf, size_t len, size_t *used)
+{
+	return feed(b, buf, len, true, used);
 }
 
 int ops_batch_finish(ops_batch_t *b)

@@ -47,7 +47,7 @@ int ctl_write(struct ctl *c, const char *buf, size_t size, off_t off)
 	pthread_mutex_lock(&c->lock);
 	rc = c->cls->write(c, buf, size, off);
 	pthread_mutex_unlock(&c->lock);
-	return rc < 0 ? rc : (int)size;
+	return rc;
 }
 
 int ctl_read(struct ctl *c, size_t size, off_t off, char **out, size_t *len)

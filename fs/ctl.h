@@ -55,7 +55,9 @@ struct ctl_class {
 	size_t size; /* of the class's session struct, which begins with struct ctl */
 	/* Set up the session (c->fs, c->node, c->writer are set). */
 	int (*open)(struct ctl *c, int flags);
-	/* Consume written bytes; 0 or -errno (the write() fails with it). */
+	/* Consume written bytes: the count consumed (at most size; the
+	 * kernel ends the write() at a short count), or -errno, having
+	 * consumed nothing (the write() fails with it, or is cut short). */
 	int (*write)(struct ctl *c, const char *buf, size_t size, off_t off);
 	/* Complete pending work.  0 or -errno. */
 	int (*commit)(struct ctl *c, enum ctl_when when);
@@ -86,7 +88,7 @@ extern const struct ctl_class tx_class;	   /* tx.c */
  * NK_TX) with open(2) flags.  *out new (ctl_release). */
 int ctl_open(struct fsx *fs, struct node *n, const struct ctl_class *cls, int flags,
 	     struct ctl **out);
-/* A write of size bytes at off: size, or -errno. */
+/* A write of size bytes at off: the count consumed, or -errno. */
 int ctl_write(struct ctl *c, const char *buf, size_t size, off_t off);
 /* Read up to size bytes at off into *out (new, may be NULL when *len 0). */
 int ctl_read(struct ctl *c, size_t size, off_t off, char **out, size_t *len);

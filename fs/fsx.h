@@ -17,7 +17,9 @@
  * kernel what became stale.  Attribute-only invalidation cannot block in
  * the kernel (it takes a spinlock), so it is done inline; entry and data
  * invalidation may wait for locks held by requests in flight, so they go
- * to a dedicated thread.
+ * to a dedicated thread -- and the call that made the change waits for
+ * that thread to have done them before it returns (inval_settle), unless
+ * it is a request that holds a directory lock they may need (inval.c).
  *
  * Locking (outer to inner):
  *   1. a handle's lock (struct fh.lock)
@@ -25,8 +27,9 @@
  *      inside engine calls; observers and visitors run under or after them
  *   3. fsx.ilock: the node table and every node field marked "ilock"
  *   4. leaf locks: errlog, the invalidation queue, the negative set
- * The filesystem never calls the engine while holding ilock, and never
- * waits for the invalidation thread from a request handler.
+ * The filesystem never calls the engine while holding ilock, and waits
+ * for the invalidation thread (inval_settle) only from requests that hold
+ * no directory lock, and never for longer than FSX_SETTLE_NS.
  */
 #ifndef DYNFS_FSX_H
 #define DYNFS_FSX_H
@@ -48,7 +51,8 @@
 #define FSX_NEG_MAX 65536   /* negative entries remembered for invalidation */
 #define FSX_ERRLOG_LINES 1000 /* lines kept in /_errors */
 #define FSX_WBUF_MAX (64u << 20) /* largest write buffer of one open file */
-#define FSX_QUIET_NS 1000000000LL /* page cache only for items this long untouched */
+#define FSX_SCRATCH_MAX ((size_t)512 << 20) /* default -o scratch_max */
+#define FSX_SETTLE_NS 5000000000LL /* longest wait for the invalidation thread */
 #define FSX_ROOT_INO FUSE_ROOT_ID
 
 /*
@@ -130,8 +134,6 @@ struct node {
 	bool pinned;		/* ilock: NK_PART kept without items (mkdir, unlink) */
 	bool inval_queued;	/* ilock: a data invalidation is queued */
 	uint64_t ver;		/* ilock: bumped on every change to the item */
-	uint64_t cached_ver;	/* ilock: version the kernel page cache may hold */
-	int64_t busy_ns;	/* ilock: last commit or writer open/close */
 	int64_t ctime_ns;	/* ilock: creation (pending items, pins) */
 	fuse_ino_t parent;	/* ilock: parent directory, for ".." */
 	uint64_t id_hash;	/* ilock: hash of the identity */
@@ -174,6 +176,9 @@ struct errlog {
 struct inval {
 	pthread_mutex_t lock;	/* protects the fields below */
 	pthread_cond_t cond;	/* signalled on enqueue and stop */
+	pthread_cond_t done_cond; /* signalled when done advances */
+	uint64_t seq;		/* ticket of the last entry queued */
+	uint64_t done;		/* every ticket up to this one is done */
 	struct inv *head;	/* FIFO */
 	struct inv *tail;
 	bool stop;		/* thread should exit */
@@ -206,6 +211,7 @@ struct fsx {
 	struct node *errors;	/* immutable: /_errors */
 	struct node *tx;	/* immutable: /_tx (ctl.h) */
 	int64_t root_mtime_ns;	/* ilock: last table create/drop */
+	uint64_t chg;		/* atomic: changes the observer has begun (inval.c) */
 	table_t **dead;		/* ilock: table refs of freed nodes, closed
 				   outside ilock by nodes_reap() */
 	size_t ndead;		/* ilock */
@@ -221,9 +227,14 @@ struct fsx {
 	struct chg_hub *changes; /* own locks: /_changes readers (changes.h) */
 };
 
-/* The one accessor for per-mount state. */
+/* This thread is one of the FUSE loop's workers (set by fsx_of). */
+extern __thread bool fsx_fuse_worker;
+
+/* The one accessor for per-mount state; every request handler calls it
+ * first, which marks the thread as a FUSE worker (inval.c). */
 static inline struct fsx *fsx_of(fuse_req_t req)
 {
+	fsx_fuse_worker = true;
 	return fuse_req_userdata(req);
 }
 
@@ -294,6 +305,9 @@ size_t kids_after(struct kids *k, const char *after);
 
 /* Scratch data (scratch.c). */
 struct scratch *scratch_new(mode_t mode, uid_t uid, gid_t gid);
+/* The cap on all scratch data of the mount (startup), and its use (ilock). */
+void scratch_set_max(size_t max);
+size_t scratch_bytes_locked(void);
 void scratch_unref_locked(struct scratch *s);
 
 /* ---- errlog.c: /_errors ---- */
@@ -321,8 +335,33 @@ void inval_fini(struct fsx *fs);
 void fsx_observe(void *ctx, const struct db_change *ch, size_t n);
 /* Attributes only: safe from any request handler. */
 void inval_attr_now(struct fsx *fs, fuse_ino_t ino);
+/*
+ * Lookups and readdirplus race with changes: they read the database,
+ * then make a node or a negative entry, then reply; a change whose
+ * observer ran in between found nothing to invalidate.  They note
+ * fsx_chg() before reading and reply with timeouts 0 if it moved
+ * (fsx_changed_since) after making their node or negative entry: a change
+ * whose observer starts later sees what they made.
+ */
+static inline uint64_t fsx_chg(struct fsx *fs)
+{
+	return __atomic_load_n(&fs->chg, __ATOMIC_SEQ_CST);
+}
+static inline bool fsx_changed_since(struct fsx *fs, uint64_t c0)
+{
+	return fsx_chg(fs) != c0;
+}
 /* Queued to the invalidation thread. */
 void inval_entry_async(struct fsx *fs, fuse_ino_t parent, const char *name);
+/*
+ * Wait until the invalidation thread has done everything this thread
+ * queued (at most FSX_SETTLE_NS).  Every request that changes the
+ * database calls it before replying, unless it holds a directory lock
+ * (create, mkdir, mknod, symlink, link, unlink, rmdir, rename: see
+ * inval.c); threads that are not FUSE workers never need to, the
+ * observer does it for them.
+ */
+void inval_settle(struct fsx *fs);
 void inval_data_async(struct fsx *fs, struct node *n); /* ilock held */
 /* Remember a negative reply; false if the set is full (reply timeout 0). */
 bool neg_add(struct fsx *fs, fuse_ino_t parent, const char *name);

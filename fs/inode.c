@@ -200,14 +200,28 @@ static void unpin_all_locked(struct fsx *fs, struct node *tn)
 	free(p);
 }
 
+/*
+ * Never frees n, so a caller may go on using it (and must call
+ * node_maybe_free_locked if it held no reference).  Unpinning a partition
+ * would otherwise free it: a pinned partition is kept by its pin alone
+ * once the kernel forgot it (no lookups, no references), and
+ * node_unpin_locked frees what nothing keeps -- in the middle of this
+ * function, which then unlinked and marked freed memory (node_ident's
+ * stale-table path: a table dropped and made again before the observer
+ * unhashed its nodes; node_become's replaced node).  The temporary
+ * reference below keeps n until the end.
+ */
 void node_unhash_locked(struct fsx *fs, struct node *n)
 {
 	struct node **pp;
 
 	if (!n->hashed)
 		return;
-	if (n->kind == NK_PART && n->pinned)
+	if (n->kind == NK_PART && n->pinned) {
+		n->refs++;
 		node_unpin_locked(fs, n);
+		n->refs--;
+	}
 	pp = &fs->id_tab[n->id_hash & (fs->id_cap - 1)];
 	while (*pp && *pp != n)
 		pp = &(*pp)->id_next;
@@ -512,6 +526,7 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, table_t *t,
 	n = node_find_locked(fs, kind, tname, pk, sk);
 	if (n && n->tid != tid) {
 		node_unhash_locked(fs, n); /* a dropped table's node */
+		node_maybe_free_locked(fs, n);
 		n = NULL;
 	}
 	if (n || !create) {
@@ -534,8 +549,10 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, table_t *t,
 		pthread_mutex_unlock(&fs->ilock);
 		goto out;
 	}
-	if (n)
+	if (n) {
 		node_unhash_locked(fs, n);
+		node_maybe_free_locked(fs, n);
+	}
 	n = node_alloc_locked(fs, kind, 0);
 	if (n) {
 		n->tname = strdup(tname);
@@ -596,8 +613,10 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind,
 		goto nomem;
 	node_unhash_locked(fs, n);
 	old = node_find_locked(fs, kind, like->tname, &cpk, &csk);
-	if (old && old != n)
+	if (old && old != n) {
 		node_unhash_locked(fs, old);
+		node_maybe_free_locked(fs, old);
+	}
 	if (!n->table) {
 		n->table = *tref;
 		*tref = NULL;
@@ -615,8 +634,6 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind,
 	val_move(&n->pk, &cpk);
 	val_move(&n->sk, &csk);
 	n->ver++;
-	n->cached_ver = 0;
-	n->busy_ns = fsx_now_ns();
 	return id_insert(fs, n);
 nomem:
 	val_free(&cpk);

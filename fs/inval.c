@@ -13,14 +13,37 @@
  *     offset: in the kernel this takes only the inode's spinlock, so it
  *     cannot block, even from the request that made the change -- which
  *     matters: `mv a.json b.json; stat b.json` must see the new size);
- *   - bumps the node's version (ops_file.c uses it to decide keep_cache);
+ *   - bumps the node's version (open handles compare it with their own);
  *   - queues data and entry invalidations to the invalidation thread:
  *     those may wait for page locks or the parent directory's lock, which
- *     a request in flight may hold, so a request handler must never make
- *     them itself (and never waits for the thread).  The queue is never
- *     bounded by blocking: data invalidations are coalesced per node, and
- *     entry invalidations are only queued for names the kernel holds
- *     (positive: a node exists; negative: the name is in the negative set).
+ *     a request in flight may hold.  The queue is never bounded by
+ *     blocking: data invalidations are coalesced per node, and entry
+ *     invalidations are only queued for names the kernel holds
+ *     (positive: a node exists; negative: the name is in the negative set);
+ *   - a deleted item's inode gets its attributes invalidated at once too,
+ *     so a stat through a still-cached entry asks us and gets ENOENT.
+ *
+ * Settling.  A change must be visible to every system call made after
+ * the call that made it returned, so each queued invalidation has a
+ * ticket, and the thread that queued it waits for the invalidation
+ * thread to pass its last ticket before that call returns
+ * (inval_settle).  When is that wait safe?  The kernel's
+ * notify_inval_entry takes the parent directory's i_rwsem; it blocks
+ * while a request holding that lock is unanswered, so it must never be
+ * waited for by such a request: create, mkdir, mknod, symlink, link,
+ * unlink, rmdir and rename hold their parents' locks (and the kernel
+ * updates the entries they change itself), so they never settle; their
+ * other invalidations (a partition that lost its last item) are left to
+ * the thread, and the inline attribute invalidation already makes a stat
+ * of what they deleted ask us.  WRITE (_batch), FLUSH, FSYNC, RELEASE,
+ * READ (of _batch/_tx) and SETATTR hold at most the file's own inode
+ * lock, never a directory's: they settle before replying.  The one
+ * cycle left -- an unlink or rename whose target is that very file holds
+ * the directory and waits for the file's lock -- is why the wait is
+ * bounded (FSX_SETTLE_NS); it ends as soon as the thread gets there.
+ * Threads that are not FUSE workers (an API server calling db_apply)
+ * hold no kernel lock at all: the observer settles for them before it
+ * returns, so their callers need not know.
  *
  * The negative set remembers (parent, name) for every negative lookup we
  * answered with a long timeout, so that a name that comes into existence
@@ -35,6 +58,10 @@
 #include <string.h>
 #include <time.h>
 
+__thread bool fsx_fuse_worker;
+/* The last ticket this thread queued and has not settled. */
+static __thread uint64_t owed;
+
 enum inv_op {
 	INV_ENTRY, /* notify_inval_entry(ino, name) */
 	INV_DATA,  /* notify_inval_inode(ino, 0, 0): attributes and pages */
@@ -47,6 +74,7 @@ struct inv {
 	char *name;	     /* entry name (owned) */
 	char *tname;	     /* INV_PART: table (owned) */
 	struct val pk;	     /* INV_PART: partition key (owned) */
+	uint64_t seq;	     /* ticket */
 	struct inv *next;    /* FIFO link */
 };
 
@@ -167,6 +195,8 @@ static void enqueue(struct fsx *fs, struct inv *q)
 		return;
 	}
 	q->next = NULL;
+	q->seq = ++iv->seq;
+	owed = q->seq;
 	if (iv->tail)
 		iv->tail->next = q;
 	else
@@ -297,16 +327,46 @@ static void *inval_main(void *arg)
 			check_part(fs, q);
 			break;
 		}
+		pthread_mutex_lock(&iv->lock);
+		iv->done = q->seq;
+		pthread_cond_broadcast(&iv->done_cond);
+		pthread_mutex_unlock(&iv->lock);
 		inv_free(q);
 	}
+}
+
+void inval_settle(struct fsx *fs)
+{
+	struct inval *iv = &fs->inval;
+	struct timespec ts;
+	int64_t until;
+
+	if (!owed)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	until = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + FSX_SETTLE_NS;
+	ts.tv_sec = (time_t)(until / 1000000000LL);
+	ts.tv_nsec = (long)(until % 1000000000LL);
+	pthread_mutex_lock(&iv->lock);
+	while (iv->done < owed && !iv->stop)
+		if (pthread_cond_timedwait(&iv->done_cond, &iv->lock, &ts) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&iv->lock);
+	owed = 0;
 }
 
 int inval_init(struct fsx *fs)
 {
 	struct negset *ns = &fs->neg;
 
+	pthread_condattr_t ca;
+
 	pthread_mutex_init(&fs->inval.lock, NULL);
 	pthread_cond_init(&fs->inval.cond, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs->inval.done_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&ns->lock, NULL);
 	ns->cap = 1 << 14;
 	ns->tab = calloc(ns->cap, sizeof(*ns->tab));
@@ -345,7 +405,9 @@ void inval_stop(struct fsx *fs)
 		inv_free(q);
 	}
 	iv->head = iv->tail = NULL;
+	iv->done = iv->seq;
 	pthread_cond_signal(&iv->cond);
+	pthread_cond_broadcast(&iv->done_cond);
 	pthread_mutex_unlock(&iv->lock);
 	if (running) {
 		/* A notification stuck on a kernel lock of an unanswerable
@@ -377,6 +439,7 @@ void inval_fini(struct fsx *fs)
 	pthread_mutex_destroy(&ns->lock);
 	pthread_mutex_destroy(&fs->inval.lock);
 	pthread_cond_destroy(&fs->inval.cond);
+	pthread_cond_destroy(&fs->inval.done_cond);
 }
 
 /* ---- the observer ---- */
@@ -391,6 +454,7 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 	bool has_sk;
 	size_t i;
 
+	__atomic_add_fetch(&fs->chg, 1, __ATOMIC_SEQ_CST); /* fsx_changed_since */
 	pthread_mutex_lock(&fs->ilock);
 	tn = node_find_locked(fs, NK_TABLE, tname, NULL, NULL);
 	if (tn)
@@ -420,20 +484,23 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 
 		if (in) {
 			in->ver++;
+			attr[2] = in->ino; /* a stat through a cached entry asks us */
 			node_unhash_locked(fs, in);
 			if (dir)
 				inval_entry_async(fs, dir, has_sk ? skname : pkname);
 		}
 		if (has_sk && pn && !pn->pinned && !pn->kids.n)
 			inval_part_async(fs, tn->ino, tname, pk, pkname);
-	} else if (in) {
-		in->ver++;
-		in->busy_ns = fsx_now_ns();
-		attr[2] = in->ino;
-		inval_data_async(fs, in);
 	} else {
 		fuse_ino_t dir = has_sk ? (pn ? pn->ino : 0) : tn->ino;
 
+		if (in) {
+			in->ver++;
+			attr[2] = in->ino;
+			inval_data_async(fs, in);
+		}
+		/* even with a node: a lookup may have answered "absent" while
+		 * an old node of the name was still hashed */
 		if (dir && neg_take(fs, dir, has_sk ? skname : pkname))
 			inval_entry_async(fs, dir, has_sk ? skname : pkname);
 	}
@@ -490,6 +557,7 @@ static void on_table(struct fsx *fs, const struct db_change *ch)
 
 	if (name_make_str(ch->table, strlen(ch->table), name) < 0)
 		return;
+	__atomic_add_fetch(&fs->chg, 1, __ATOMIC_SEQ_CST); /* fsx_changed_since */
 	pthread_mutex_lock(&fs->ilock);
 	switch (ch->kind) {
 	case DB_CH_CREATE_TABLE:
@@ -554,4 +622,6 @@ void fsx_observe(void *ctx, const struct db_change *ch, size_t n)
 		}
 	}
 	nodes_reap(fs);
+	if (!fsx_fuse_worker)
+		inval_settle(fs); /* an API thread: nothing of the kernel's is held */
 }

@@ -94,6 +94,7 @@ struct opts {
 	int single;	  /* -s */
 	int readonly;	  /* -o ro */
 	int noxattr;	  /* -o noxattr */
+	char *scratch_max; /* -o scratch_max=SIZE */
 	int help;	  /* -h, --help */
 	int version;	  /* -V, --version */
 	int extra;	  /* a third non-option argument */
@@ -106,6 +107,7 @@ static const struct fuse_opt opt_spec[] = {
 	{"api=%s", offsetof(struct opts, api), 0},
 	{"api_auth=%s", offsetof(struct opts, api_auth), 0},
 	{"noxattr", offsetof(struct opts, noxattr), 1},
+	{"scratch_max=%s", offsetof(struct opts, scratch_max), 0},
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -186,6 +188,9 @@ static void help(void)
 	      "                     \"ACCESS_KEY_ID SECRET\" per line\n"
 	      "  -o noxattr         no extended attributes (scratch files lose theirs):\n"
 	      "                     saves the two getxattr calls `ls -l` makes per file\n"
+	      "  -o scratch_max=SIZE  memory all scratch files (editor temporaries) may\n"
+	      "                     take together, e.g. 64M or 2G (default 512M); writing\n"
+	      "                     past it fails with ENOSPC\n"
 	      "  -o allow_other     let other users see the mount (needs user_allow_other\n"
 	      "                     in /etc/fuse.conf); other -o options go to FUSE\n"
 	      "  -h, --help         this text\n"
@@ -363,6 +368,30 @@ static void open_feed(struct fsx *fs, const struct opts *o)
 		if (ttl_sweep(fs->db, (int64_t)time(NULL), 0, &n) < 0)
 			break;
 	} while (n == TTL_BATCH);
+}
+
+/* -o scratch_max=SIZE: bytes, or with a K, M or G suffix (powers of 1024). */
+static void parse_scratch_max(const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s)
+		return;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end != s && *end && !end[1]) {
+		int sh = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
+			 : *end == 'G' || *end == 'g' ? 30 : -1;
+
+		if (sh > 0 && v <= (~0ULL >> sh)) {
+			v <<= sh;
+			end++;
+		}
+	}
+	if (end == s || *end || errno || v == 0 || v > SIZE_MAX)
+		die("-o scratch_max=%s: a size such as 64M or 2G", s);
+	scratch_set_max((size_t)v);
 }
 
 /* The store's health changed (store.h): one line in /_errors and the log. */
@@ -564,7 +593,7 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	struct dyn_err err;
 	struct fsx *fs;
 	sigset_t set;
-	int rc;
+	int rc, sig = 0;
 
 	/* SIGUSR1 only for the snapshot thread: block it before any thread */
 	sigemptyset(&set);
@@ -599,6 +628,12 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 		fsx_log(fs, "mounted %s on %s", o->store, o->mountpoint);
 
 	rc = run_loop(se, o);
+	/* libfuse's handlers of SIGTERM, SIGINT and SIGHUP end the loop with
+	 * the signal's number: asked to stop, which is a clean exit */
+	if (rc == SIGTERM || rc == SIGINT || rc == SIGHUP) {
+		sig = rc;
+		rc = 0;
+	}
 
 	api_free(api); /* finishes the requests in flight */
 	ttl_stop(ttl);
@@ -617,6 +652,10 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	if (store_close(fs->store, &err) < 0) {
 		fsx_log(fs, "closing the store failed: %s", err.code ? err.msg : "error");
 		rc = rc ? rc : 1;
+	} else if (sig) {
+		fsx_log(fs, "unmounted %s (%s)", o->mountpoint, strsignal(sig));
+	} else if (rc == 0) {
+		fsx_log(fs, "unmounted %s", o->mountpoint);
 	}
 	fs->db = NULL;
 	fsx_free(fs);
@@ -654,6 +693,7 @@ int main(int argc, char **argv)
 		absolute(&o.mountpoint);
 		check_dev_fuse();
 		parse_fsync(o.fsync);
+		parse_scratch_max(o.scratch_max);
 		if (fuse_opt_add_arg(&args, "-odefault_permissions,fsname=dynfs,subtype=dynfs") < 0)
 			die("out of memory");
 		if (!o.foreground)
@@ -666,5 +706,6 @@ int main(int argc, char **argv)
 	free(o.fsync);
 	free(o.api);
 	free(o.api_auth);
+	free(o.scratch_max);
 	return rc;
 }

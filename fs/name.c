@@ -46,6 +46,11 @@
  * engine, and the one whose name_make() equals the name is the item.  Two
  * keys with the same prefix and the same 64-bit hash would share a name;
  * the first in key order wins (the other stays reachable through _batch).
+ * The text of a number is no prefix of a key range ("12" starts 12, 120,
+ * 1.2e+21 ...), so a cut inside an N body -- only ever the sort key of a
+ * joined name, after a long partition key -- keeps nothing of it: the
+ * sort key is unknown (VAL_NULL) and every key of the partition is a
+ * candidate.  Every name name_make() or name_join_key() writes parses.
  */
 #include "name.h"
 
@@ -620,7 +625,11 @@ int name_split_key(const char *name, size_t len, enum val_type pkt, enum val_typ
 			rc = -EINVAL;
 		if (rc == 0) {
 			sk->kind = NAME_SHORT;
-			rc = body_to_val(name + at + 1, pl - (size_t)at - 1, skt, true, &sk->key);
+			if (skt == VAL_N) /* no prefix of a number: unknown (header) */
+				rc = memchr(name + at + 1, '%', pl - (size_t)at - 1) ? -EINVAL : 0;
+			else
+				rc = body_to_val(name + at + 1, pl - (size_t)at - 1, skt, true,
+						 &sk->key);
 		}
 		goto check;
 	}

@@ -123,8 +123,9 @@ int name_join_key(const struct val *pk, const struct val *sk, bool json, char *b
  * Inverse of name_join_key for a table with a sort key.  0 with *pk and
  * *sk filled (new) when the name holds both keys.  For a shortened name:
  * pk->kind is NAME_FULL and sk->kind NAME_SHORT when the separator
- * survived shortening, else pk->kind is NAME_SHORT and sk->key is
- * VAL_NULL; the caller then compares name_join_key() of candidates.
+ * survived shortening (sk->key VAL_NULL when the cut fell in an N sort
+ * key: any sort key may match), else pk->kind is NAME_SHORT and sk->key
+ * is VAL_NULL; the caller then compares name_join_key() of candidates.
  * -EINVAL if not such a name.
  */
 int name_split_key(const char *name, size_t len, enum val_type pkt, enum val_type skt,

@@ -61,8 +61,11 @@ void resolved_free(struct fsx *fs, struct resolved *r);
 int node_attr(struct fsx *fs, struct node *n, struct stat *st, double *timeout);
 /* Reply an entry for n (counting the kernel's new reference). */
 void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n);
+/* The same for a lookup that began when fsx_chg() was c0 (fsx.h). */
+void reply_lookup_entry(fuse_req_t req, struct fsx *fs, struct node *n, uint64_t c0);
 /* Reply a negative entry, cached long if it can be invalidated. */
-void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const char *name);
+void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const char *name,
+		    uint64_t c0);
 /* The path of n inside the mount ("/users/hedy.json"), for messages. */
 int node_path(struct fsx *fs, struct node *n, char *buf, size_t size);
 

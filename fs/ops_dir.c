@@ -65,26 +65,28 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fsx *fs = fsx_of(req);
 	struct node *dir = node_get(fs, parent);
 	struct resolved r;
+	uint64_t c0;
 	int rc;
 
 	if (!dir) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	c0 = fsx_chg(fs);
 	rc = resolve(fs, dir, name, &r);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 	} else if (r.what == RES_NODE && r.alias) {
 		reply_alias_entry(req, fs, r.node);
 	} else if (r.what == RES_NODE) {
-		reply_node_entry(req, fs, r.node);
+		reply_lookup_entry(req, fs, r.node, c0);
 	} else if (r.alias || r.bad) {
 		struct fuse_entry_param e;
 
 		memset(&e, 0, sizeof(e)); /* absent, and not cached: see resolve.c */
 		fuse_reply_entry(req, &e);
 	} else {
-		reply_negative(req, fs, parent, name);
+		reply_negative(req, fs, parent, name, c0);
 	}
 	resolved_free(fs, &r);
 	node_put(fs, dir);

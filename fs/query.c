@@ -717,22 +717,31 @@ static int pcand_visit(void *ctx, const struct val *pk)
 /*
  * A table with a sort key and a shortened name that lost its separator:
  * the partition key is known by a prefix only, so every partition with
- * that prefix is searched, a page of partition keys at a time.
+ * that prefix is searched, a page of partition keys at a time.  The
+ * prefix may be the whole partition key (the cut fell on the separator,
+ * which a prefix never ends in: name.c), so that partition comes first;
+ * listing starts after the prefix.
  */
 static int find_in_partitions(struct cand *c)
 {
 	struct pcand p = {.prefix = c->prefix};
 	struct val after;
-	bool more = true;
+	bool more = true, first = true;
 	size_t i;
 	int rc = 0;
 
 	val_init_null(&after);
 	while (rc >= 0 && more && !c->found) {
 		p.n = 0;
-		rc = tbl_list_partitions(c->loc->t, NULL, opt(&after) ? &after : c->prefix,
-					 pcand_visit, &p);
-		more = !p.past && p.n == 64;
+		if (first && tbl_partition_exists(c->loc->t, NULL, c->prefix) == 0) {
+			rc = val_copy(&p.pks[p.n++], c->prefix);
+			more = true;
+		} else {
+			rc = tbl_list_partitions(c->loc->t, NULL, opt(&after) ? &after : c->prefix,
+						 pcand_visit, &p);
+			more = !p.past && p.n == 64;
+		}
+		first = false;
 		for (i = 0; i < p.n; i++) {
 			struct tbl_query q = {.pk = &p.pks[i]};
 			struct cand c2 = {.loc = c->loc, .name = c->name};
@@ -799,8 +808,10 @@ int query_name_key(const struct qloc *loc, const char *name, size_t len, struct 
 	if (kp.kind == NAME_FULL && tsk) { /* within partition kp */
 		struct tbl_query q = {.pk = &kp.key};
 
-		q.sk.prefix = &ks.key;
-		c.prefix = &ks.key;
+		if (ks.key.type != VAL_NULL) { /* else an N sort key: all are candidates */
+			q.sk.prefix = &ks.key;
+			c.prefix = &ks.key;
+		}
 		c.by_sk = true;
 		rc = tbl_query(loc->t, &q, cand_visit, &c, NULL);
 	} else if (!tsk) {

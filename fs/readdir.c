@@ -420,7 +420,7 @@ static int collect(struct fsx *fs, struct node *dir, const struct dpos *p, struc
 
 /* The node and attributes of an entry, for readdirplus. */
 static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, table_t *t,
-		      int64_t tmtime, struct fuse_entry_param *e)
+		      int64_t tmtime, uint64_t c0, struct fuse_entry_param *e)
 {
 	double timeout = FSX_TIMEOUT;
 	int rc;
@@ -501,6 +501,8 @@ static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, table_t 
 	e->generation = fs->gen;
 	e->attr_timeout = timeout;
 	e->entry_timeout = FSX_TIMEOUT;
+	if (fsx_changed_since(fs, c0)) /* the listing may be stale (fsx.h) */
+		e->attr_timeout = e->entry_timeout = 0;
 	return 0;
 }
 
@@ -522,6 +524,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	table_t *t = NULL;
 	int64_t tmtime = fs->start_ns;
 	size_t used = 0, i, np = 0;
+	uint64_t c0;
 	off_t next;
 	char *buf;
 	int rc = 0;
@@ -557,6 +560,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		rc = -ENOMEM;
 		goto out;
 	}
+	c0 = fsx_chg(fs);
 	rc = collect(fs, dir, &from, &l);
 	if (rc < 0)
 		goto out;
@@ -581,7 +585,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		size_t need;
 
 		if (plus) {
-			if (plus_entry(fs, dir, d, t, tmtime, &e) < 0)
+			if (plus_entry(fs, dir, d, t, tmtime, c0, &e) < 0)
 				continue; /* vanished meanwhile */
 			need = fuse_add_direntry_plus(req, buf + used, size - used, d->name, &e,
 						      next + 1);

@@ -671,6 +671,11 @@ int node_attr(struct fsx *fs, struct node *n, struct stat *st, double *timeout)
 
 void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n)
 {
+	reply_lookup_entry(req, fs, n, fsx_chg(fs));
+}
+
+void reply_lookup_entry(fuse_req_t req, struct fsx *fs, struct node *n, uint64_t c0)
+{
 	struct fuse_entry_param e;
 	double timeout;
 	int rc;
@@ -686,6 +691,8 @@ void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n)
 	e.attr_timeout = timeout;
 	/* _changes: a fresh node per lookup, so each open has its own size */
 	e.entry_timeout = view_volatile(n->kind) || n->kind == NK_CHANGES ? 0 : FSX_TIMEOUT;
+	if (fsx_changed_since(fs, c0))
+		e.entry_timeout = e.attr_timeout = 0; /* may be stale already */
 	node_lookup_inc(fs, n);
 	if (fuse_reply_entry(req, &e) < 0)
 		node_forget(fs, n->ino, 1); /* the kernel never saw it */
@@ -712,12 +719,15 @@ void reply_alias_entry(fuse_req_t req, struct fsx *fs, struct node *n)
 		node_forget(fs, n->ino, 1);
 }
 
-void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const char *name)
+void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const char *name,
+		    uint64_t c0)
 {
 	struct fuse_entry_param e;
 
 	memset(&e, 0, sizeof(e));
 	e.entry_timeout = neg_add(fs, parent, name) ? FSX_TIMEOUT : 0;
+	if (fsx_changed_since(fs, c0))
+		e.entry_timeout = 0; /* the change may have missed our entry */
 	fuse_reply_entry(req, &e);
 }
 

@@ -16,6 +16,12 @@
  * handle still open on a scratch file that was renamed onto an item
  * keeps valid (if orphaned) data.
  *
+ * Memory: the data of all scratch files of the mount together may take
+ * at most scratch_max bytes (-o scratch_max, default FSX_SCRATCH_MAX);
+ * a write or truncate past it fails with ENOSPC, as on a full tmpfs, so
+ * a runaway tool cannot exhaust the daemon's memory.  One mount per
+ * process: the count is module state, under ilock like the rest.
+ *
  * Extended attributes on item files are not supported (ENOTSUP on set,
  * ENODATA on get, an empty list): vim and rsync -X only copy what
  * listxattr reports.  The price of supporting them at all is that the
@@ -30,6 +36,19 @@
 #include <time.h>
 
 #include "ops.h"
+
+static size_t scratch_used;			 /* ilock: bytes allocated for data */
+static size_t scratch_max = FSX_SCRATCH_MAX; /* set once at startup */
+
+void scratch_set_max(size_t max)
+{
+	scratch_max = max;
+}
+
+size_t scratch_bytes_locked(void)
+{
+	return scratch_used;
+}
 
 struct scratch *scratch_new(mode_t mode, uid_t uid, gid_t gid)
 {
@@ -57,6 +76,7 @@ void scratch_unref_locked(struct scratch *s)
 		free(s->xa[i].value);
 	}
 	free(s->xa);
+	scratch_used -= s->cap;
 	free(s->data);
 	free(s->target);
 	free(s);
@@ -86,11 +106,15 @@ int scratch_truncate(struct scratch *s, off_t size)
 	if (n > FSX_WBUF_MAX)
 		return -EFBIG;
 	if (n > s->cap) {
-		char *p = realloc(s->data, n);
+		char *p;
 
+		if (n - s->cap > scratch_max - scratch_used || scratch_used > scratch_max)
+			return -ENOSPC; /* the mount's scratch memory is full (header) */
+		p = realloc(s->data, n);
 		if (!p)
 			return -ENOMEM;
 		s->data = p;
+		scratch_used += n - s->cap;
 		s->cap = n;
 	}
 	if (n > s->len)

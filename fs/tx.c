@@ -163,9 +163,9 @@ static int tx_write(struct ctl *c, const char *buf, size_t size, off_t off)
 	case WC_CHECK:
 		rc = tx_run(c);
 		wcheck_result(&x->wc, rc);
-		return rc;
+		return rc < 0 ? rc : (int)size;
 	default:
-		return 0;
+		return (int)size; /* the count consumed (ctl.h) */
 	}
 }
 

@@ -198,6 +198,48 @@ START_TEST(test_pins_keep_partitions)
 }
 END_TEST
 
+/* A pinned partition that only its pin keeps (the kernel forgot it), of
+ * a table dropped and made again before the observer unhashed it: the
+ * next node_ident of its key unhashes it, which unpins it -- and used to
+ * free it in the middle of node_unhash_locked, which went on writing to
+ * it (valgrind and ASan runs of this suite caught the use after free). */
+START_TEST(test_unhash_of_an_unreferenced_pinned_partition)
+{
+	table_t *t = make_table("quiz", true), *t2;
+	struct val a = S("a");
+	struct node *tn, *pa, *neu;
+	fuse_ino_t ia;
+	size_t before;
+
+	tn = node_ident(fs, NK_TABLE, t, NULL, NULL, true);
+	pa = node_ident(fs, NK_PART, t, &a, NULL, true);
+	ia = pa->ino;
+	node_lookup_inc(fs, tn);
+	pthread_mutex_lock(&fs->ilock);
+	ck_assert_int_eq(node_pin_locked(fs, tn, pa), 0);
+	pthread_mutex_unlock(&fs->ilock);
+	node_put(fs, pa); /* only the pin keeps it now */
+	node_put(fs, tn);
+	ck_assert_int_eq(db_drop_table(fs->db, "quiz", NULL), 0); /* no observer here */
+	tbl_close(t);
+	t2 = make_table("quiz", true);
+	before = fs->nnodes;
+	neu = node_ident(fs, NK_PART, t2, &a, NULL, true);
+	ck_assert_ptr_nonnull(neu);
+	ck_assert_uint_ne(neu->ino, ia);
+	ck_assert_ptr_null(node_get(fs, ia)); /* the old one is gone, once */
+	ck_assert_uint_eq(fs->nnodes, before); /* one freed, one made */
+	node_put(fs, neu);
+	pthread_mutex_lock(&fs->ilock);
+	tn = node_find_locked(fs, NK_TABLE, "quiz", NULL, NULL);
+	pthread_mutex_unlock(&fs->ilock);
+	ck_assert_ptr_nonnull(tn);
+	node_forget(fs, tn->ino, 1);
+	val_free(&a);
+	tbl_close(t2);
+}
+END_TEST
+
 /* ---- scratch children ---- */
 
 START_TEST(test_kids_sorted_and_linked)
@@ -342,6 +384,7 @@ Suite *fsinode_suite(void)
 	tc = tcase_create("node_pin");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_pins_keep_partitions);
+	tcase_add_test(tc, test_unhash_of_an_unreferenced_pinned_partition);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("kids");

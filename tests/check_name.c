@@ -452,6 +452,116 @@ START_TEST(test_join_long_shortens)
 }
 END_TEST
 
+/* A key of type t whose body is about len bytes (S: with escapes and
+ * two-byte characters, so cuts meet them; N: a few fixed numbers). */
+static struct val key_of(enum val_type t, size_t len, unsigned variant)
+{
+	static const char *nums[] = {"12345678901234567890", "-0.000123456789", "1e+21", "7"};
+	static const char *pieces[] = {"a", "%", "\xc3\xa9", "~", "b/", "#"};
+	char s[4096];
+	unsigned char b[4096];
+	size_t n = 0, i;
+
+	switch (t) {
+	case VAL_S:
+		for (i = 0; n < len; i++) {
+			const char *p = variant ? pieces[(i + variant) % 6] : "s";
+
+			memcpy(s + n, p, strlen(p));
+			n += strlen(p);
+		}
+		return Sn(s, n ? n : 1);
+	case VAL_N:
+		return N(nums[variant % 4]);
+	default:
+		for (i = 0; i < (len * 3) / 4 + 1; i++)
+			b[i] = (unsigned char)(i * 37 + variant);
+		return B(b, i);
+	}
+}
+
+/* Every joined name parses, for every key type pair and every cut
+ * position: the long partition key's length walks the cut across it,
+ * the separator and the whole sort key (a cut inside an N sort key gave
+ * -EINVAL: listed index entries that could not be opened). */
+START_TEST(test_join_every_type_every_cut)
+{
+	static const enum val_type types[] = {VAL_S, VAL_N, VAL_B};
+	char buf[NAME_BUF];
+	struct name_key a, b;
+	size_t pi, si, len, shortened = 0, sk_cut = 0;
+	unsigned v, sv;
+	int n, json;
+
+	for (pi = 0; pi < 3; pi++)
+		for (si = 0; si < 3; si++)
+			for (json = 0; json < 2; json++)
+				for (v = 0; v < 2; v++)
+					for (sv = 0; sv < 4; sv++)
+						for (len = 180; len <= 270; len++) {
+		struct val pk = key_of(types[pi], len, v), sk = key_of(types[si], 3 + 6 * sv, sv);
+
+		n = name_join_key(&pk, &sk, json, buf);
+		ck_assert_int_gt(n, 0);
+		ck_assert_msg(name_split_key(buf, (size_t)n, pk.type, sk.type, json, &a, &b) == 0,
+			      "%s does not parse", buf);
+		if (a.kind == NAME_FULL && b.kind == NAME_FULL) {
+			ck_assert(val_equal(&a.key, &pk) && val_equal(&b.key, &sk));
+		} else if (a.kind == NAME_FULL) {
+			ck_assert(val_equal(&a.key, &pk));
+			if (b.key.type == VAL_NULL)
+				ck_assert_int_eq(sk.type, VAL_N);
+			else
+				ck_assert(name_key_has_prefix(&sk, &b.key));
+			sk_cut++;
+		} else {
+			ck_assert(name_key_has_prefix(&pk, &a.key));
+			ck_assert_int_eq(b.key.type, VAL_NULL);
+		}
+		shortened += a.kind == NAME_SHORT || b.kind == NAME_SHORT;
+		name_key_free(&a);
+		name_key_free(&b);
+		val_free(&pk);
+		val_free(&sk);
+	}
+	ck_assert_uint_gt(shortened, 1000);
+	ck_assert_uint_gt(sk_cut, 100);
+}
+END_TEST
+
+/* The same for single keys (S and B; N names are never long). */
+START_TEST(test_single_every_cut)
+{
+	char buf[NAME_BUF];
+	struct name_key k;
+	size_t len;
+	unsigned v;
+	int n, json;
+
+	for (json = 0; json < 2; json++)
+		for (v = 0; v < 6; v++)
+			for (len = 200; len <= 300; len++) {
+				struct val s = key_of(VAL_S, len, v), b = key_of(VAL_B, len, v);
+				struct val *keys[] = {&s, &b};
+				int i;
+
+				for (i = 0; i < 2; i++) {
+					n = name_make(keys[i], json, buf);
+					ck_assert_int_gt(n, 0);
+					ck_assert_msg(name_parse(buf, (size_t)n, keys[i]->type, json,
+								 &k) == 0, "%s does not parse", buf);
+					if (k.kind == NAME_FULL)
+						ck_assert(val_equal(&k.key, keys[i]));
+					else
+						ck_assert(name_key_has_prefix(keys[i], &k.key));
+					name_key_free(&k);
+				}
+				val_free(&s);
+				val_free(&b);
+			}
+}
+END_TEST
+
 START_TEST(test_hash_is_fnv1a)
 {
 	ck_assert_uint_eq(name_hash("", 0), 0xcbf29ce484222325ULL);
@@ -497,6 +607,8 @@ Suite *name_suite(void)
 	tcase_add_test(tc, test_join_and_split);
 	tcase_add_test(tc, test_join_keys_with_separator_inside);
 	tcase_add_test(tc, test_join_long_shortens);
+	tcase_add_test(tc, test_join_every_type_every_cut);
+	tcase_add_test(tc, test_single_every_cut);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -771,6 +771,45 @@ START_TEST(test_batch_group_splits_around_a_failing_line)
 }
 END_TEST
 
+/* ops_batch_feed_some stops right after the first bad line, inside a
+ * group: the lines after it are neither applied nor counted, and feeding
+ * the rest again applies each of them once. */
+START_TEST(test_batch_feed_some_stops_at_the_bad_line)
+{
+	ops_batch_t *b = batch(tu);
+	struct ops_batch_stats st;
+	const char *text = "{\"username\": \"a\"}\n{\"username\": \"b\"}\n"
+			   "{\"update\": {\"username\": \"c\"}, \"add\": {\"n\": 1}, \"if\": \"n = 5\"}\n"
+			   "{\"update\": {\"username\": \"d\"}, \"add\": {\"n\": 1}}\n{\"username\": \"e\"}";
+	const char *bad = strstr(text, "{\"update\": {\"username\": \"c\"");
+	size_t used, want = (size_t)(strchr(bad, '\n') + 1 - text), used2;
+
+	put_user("{\"username\": \"c\", \"n\": 1}");
+	ck_assert_int_eq(ops_batch_feed_some(b, text, strlen(text), &used), -EINVAL);
+	ck_assert_uint_eq(used, want);
+	ops_batch_stats(b, &st);
+	ck_assert_uint_eq(st.applied, 2);
+	ck_assert_uint_eq(st.failed, 1);
+	ck_assert_uint_eq(st.lines, 3);
+	ck_assert_str_eq(user("d"), "-");
+	ck_assert_uint_eq(ops_batch_pending(b), 0); /* the unterminated end was not taken */
+	/* the writer resends the rest, twice split */
+	ck_assert_int_eq(ops_batch_feed_some(b, text + used, 10, &used2), 0);
+	ck_assert_uint_eq(used2, 10);
+	ck_assert_int_eq(ops_batch_feed_some(b, text + used + 10, strlen(text) - used - 10, &used2), 0);
+	ck_assert_uint_eq(used2, strlen(text) - used - 10);
+	ck_assert_int_eq(ops_batch_finish(b), 0);
+	ops_batch_stats(b, &st);
+	ck_assert_uint_eq(st.applied, 4);
+	ck_assert_uint_eq(st.lines, 5);
+	ck_assert_str_eq(user("d"), "{\"username\":\"d\",\"n\":1}");
+	ck_assert_str_eq(user("e"), "{\"username\":\"e\"}");
+	ck_assert_str_eq(user("c"), "{\"username\":\"c\",\"n\":1}");
+	ck_assert_contains(reps.text, "3 125 condition failed: n = 5\n");
+	ops_batch_free(b);
+}
+END_TEST
+
 /* A tiny deterministic generator for the equivalence test. */
 static uint32_t rnd(uint32_t *s)
 {
@@ -1210,6 +1249,7 @@ Suite *ops_suite(void)
 	tcase_add_test(tc, test_batch_reports_every_bad_line_in_order);
 	tcase_add_test(tc, test_batch_groups_share_db_apply_calls);
 	tcase_add_test(tc, test_batch_group_splits_around_a_failing_line);
+	tcase_add_test(tc, test_batch_feed_some_stops_at_the_bad_line);
 	tcase_add_test(tc, test_batch_grouping_is_equivalent_to_one_by_one);
 	tcase_add_test(tc, test_batch_journal_failure_is_eio_and_applies_nothing);
 	tcase_add_test(tc, test_batch_overlong_line_is_skipped);

@@ -173,4 +173,16 @@ expect_eq "scratch dir onto an item name" "$(ren "$U/.d1" "$U/dir.json")" "Inval
 rm -rf "$U/.d1" "$U/.d3" "$Q/hedy#1/.b"
 expect_eq "users at the end" "$(lines ls -a "$U")" ". .. _batch _index _schema.json _stats.json carl.json grace.json "
 
+section "a rejected save through rename: EINVAL, one /_errors line, mv's wording"
+printf '{"a": \n' >"$U/.bad.tmp"
+carl=$(cat "$U/carl.json")
+before=$(wc -l <"$MNT/_errors")
+expect_eq "rename(2) fails with EINVAL" "$(ren "$U/.bad.tmp" "$U/carl.json")" "Invalid argument"
+expect_eq "one /_errors line" "$(tail -n +$((before + 1)) "$MNT/_errors" | grep -c '/users/carl.json: ')" 1
+expect_eq "and no other" "$(( $(wc -l <"$MNT/_errors") - before ))" 1
+# coreutils mv words every EINVAL from rename(2) as "subdirectory of itself"
+expect_fail "mv says so in its own words" "to a subdirectory of itself" mv "$U/.bad.tmp" "$U/carl.json"
+expect_eq "the item is unchanged" "$(cat "$U/carl.json")" "$carl"
+rm -f "$U/.bad.tmp"
+
 done_test

@@ -1,0 +1,29 @@
+# t_visibility.sh - a change is visible to every later system call once
+# the call that made it returns (fsx.h, inval.c), whichever path made it:
+# an item file, a rename onto an item, `_batch`, `/_tx`.  For each path,
+# 3,000 rounds of create / update / delete, each checked at once with
+# stat() and a read, under three concurrent `ls -lR` loops that keep the
+# kernel's caches full and its directory locks busy (visibility.py).
+# Zero stale answers.
+
+ROUNDS=${VIS_ROUNDS:-3000}
+mount_fresh
+mkdir "$MNT/vis" || fail "mkdir vis"
+echo '{"partition_key": {"name": "id", "type": "S"}, "indexes": []}' >"$MNT/vis/_schema.json" ||
+	fail "schema"
+
+lsloop() { while :; do ls -lR "$MNT" >/dev/null 2>&1; done; }
+pids=()
+for _ in 1 2 3; do
+	lsloop &
+	pids+=($!)
+done
+for p in item rename batch tx; do
+	echo "--- $p"
+	out=$(python3 "$(dirname "$0")/visibility.py" "$MNT" vis "$p" "$ROUNDS" 2>&1)
+	expect_eq "$p: stale answers" "$(echo "$out" | head -1)" "stale 0"
+	echo "$out" | tail -n +2 | head -5
+done
+kill "${pids[@]}" 2>/dev/null
+wait "${pids[@]}" 2>/dev/null
+done_test

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""visibility.py MNT TABLE PATH ROUNDS - write-then-stat/read rounds.
+
+Each round makes an item through one write path, then checks with
+stat() and a read that the change is visible the moment the call that
+made it returned; then deletes it (through the same path where there is
+one) and checks stat() says ENOENT.  Before each create the name is
+looked up once, so the kernel holds a negative entry that the write
+must invalidate.  Prints "stale N" and the first few stale answers.
+
+Paths: item (open/write/close of <key>.json; rm), rename (a scratch
+file renamed onto <key>.json; rm), batch (_batch lines, put and
+delete, checked after write() returns and before close), tx (/_tx
+documents, checked after close).
+"""
+import errno
+import json
+import os
+import sys
+
+mnt, table, path, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+tdir = os.path.join(mnt, table)
+stale = []
+
+
+def absent(p):
+    try:
+        os.stat(p)
+    except FileNotFoundError:
+        return True
+    return False
+
+
+def check_present(i, p, n):
+    try:
+        st = os.stat(p)
+    except OSError as e:
+        later = "absent" if absent(p) else "present"
+        stale.append(f"round {i}: stat {p} after create: {e.strerror} (at once again: {later})")
+        return
+    try:
+        with open(p, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        stale.append(f"round {i}: read {p} after create: {e.strerror}")
+        return
+    try:
+        got = json.loads(data).get("n")
+    except ValueError:
+        got = data[:60]
+    if got != n:
+        stale.append(f"round {i}: read {p}: n={got!r}, expected {n}")
+    elif st.st_size != len(data):
+        stale.append(f"round {i}: stat {p}: size {st.st_size}, read {len(data)} bytes")
+
+
+def check_absent(i, p):
+    if not absent(p):
+        stale.append(f"round {i}: stat {p} after delete: still there")
+
+
+batch_fd = None
+if path == "batch":
+    batch_fd = os.open(os.path.join(tdir, "_batch"), os.O_WRONLY)
+
+
+def batch(line):
+    data = (json.dumps(line) + "\n").encode()
+    if os.write(batch_fd, data) != len(data):
+        raise SystemExit("short _batch write")
+
+
+def tx(op):
+    fd = os.open(os.path.join(mnt, "_tx"), os.O_WRONLY)
+    os.write(fd, json.dumps({"ops": [dict(op, table=table)]}).encode())
+    os.close(fd)
+
+
+for i in range(rounds):
+    key = f"v{i % 37}"
+    p = os.path.join(tdir, key + ".json")
+    n = i
+    absent(p)  # a negative entry for the create to invalidate
+    if path == "item":
+        with open(p, "w") as f:
+            f.write(json.dumps({"id": key, "n": n}))
+    elif path == "rename":
+        tmp = os.path.join(tdir, f".tmp{i % 3}")
+        with open(tmp, "w") as f:
+            f.write(json.dumps({"id": key, "n": n}))
+        os.rename(tmp, p)
+    elif path == "batch":
+        batch({"put": {"id": key, "n": n}})
+    elif path == "tx":
+        tx({"put": {"id": key, "n": n}})
+    check_present(i, p, n)
+    # an update: the new content must be what a new reader sees
+    n = i + 1000000
+    if path in ("item", "rename"):
+        with open(p, "w") as f:
+            f.write(json.dumps({"id": key, "n": n}))
+    elif path == "batch":
+        batch({"update": {"id": key}, "set": {"n": n}})
+    else:
+        tx({"update": {"id": key}, "set": {"n": n}})
+    check_present(i, p, n)
+    if path in ("item", "rename"):
+        os.unlink(p)
+    elif path == "batch":
+        batch({"delete": {"id": key}})
+    else:
+        tx({"delete": {"id": key}})
+    check_absent(i, p)
+
+if batch_fd is not None:
+    os.close(batch_fd)
+print("stale", len(stale))
+for s in stale[:10]:
+    print(s)
