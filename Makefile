@@ -3,7 +3,7 @@
 # separate build directory); `make bench`, `make fuzz`, `make compdb`.
 
 CC	?= cc
-PKGS	:= fuse3 jansson libmicrohttpd libcrypto
+PKGS	:= fuse3 jansson libmicrohttpd libcrypto libcurl
 PREFIX	?= /usr/local
 
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -24,6 +24,8 @@ endif
 ENGINE_SRC := $(sort $(wildcard engine/*.c))
 FS_SRC	   := $(sort $(wildcard fs/*.c))
 API_SRC	   := $(sort $(wildcard api/*.c))
+SIGV4_SRC  := $(sort $(wildcard sigv4/*.c))
+REMOTE_SRC := $(sort $(wildcard remote/*.c))
 TEST_SRC   := $(sort $(wildcard tests/check_*.c))
 FIX_SRC    := $(sort $(wildcard tests/fix_*.c))
 SUITES	   := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(TEST_SRC)))
@@ -31,6 +33,8 @@ SUITES	   := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(TEST
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ	   := $(FS_SRC:%.c=$(BUILD)/%.o)
 API_OBJ	   := $(API_SRC:%.c=$(BUILD)/%.o)
+SIGV4_OBJ  := $(SIGV4_SRC:%.c=$(BUILD)/%.o)
+REMOTE_OBJ := $(REMOTE_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o) $(FIX_SRC:%.c=$(BUILD)/%.o)
 FS_LIB_OBJ := $(filter-out $(BUILD)/fs/main.o,$(FS_OBJ))
 
@@ -48,14 +52,28 @@ $(BUILD)/libfs.a: $(FS_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^ $(if $(FS_LIB_OBJ),,)
 
-# The API front end (api/) sees only the engine's headers.
-$(API_OBJ) $(BUILD)/fs/main.o: CPPFLAGS += -Iengine
+# The API front end (api/) sees only the engine's headers, and SigV4's.
+$(API_OBJ) $(BUILD)/fs/main.o: CPPFLAGS += -Iengine -Isigv4
+
+# SigV4 (sigv4/): signing and verifying, one implementation for api/ and remote/.
+$(BUILD)/libsigv4.a: $(SIGV4_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The DynamoDB client (remote/): libcurl, SigV4, the engine's codec,
+# expressions and schemas; no FUSE.
+$(REMOTE_OBJ): CPPFLAGS += -Iengine -Isigv4
+
+$(BUILD)/libremote.a: $(REMOTE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
 $(BUILD)/libapi.a: $(API_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/dynfs: $(BUILD)/fs/main.o $(BUILD)/libfs.a $(BUILD)/libapi.a $(BUILD)/libengine.a
+$(BUILD)/dynfs: $(BUILD)/fs/main.o $(BUILD)/libfs.a $(BUILD)/libapi.a $(BUILD)/libengine.a \
+		$(BUILD)/libsigv4.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The unit test runner: one Check suite per tests/check_<module>.c, each
@@ -68,10 +86,22 @@ $(BUILD)/tests/suites.h: $(TEST_SRC) Makefile
 
 $(BUILD)/tests/check_main.o: $(BUILD)/tests/suites.h
 $(BUILD)/tests/check_main.o: CPPFLAGS += -I$(BUILD)/tests
-$(TEST_OBJ): CPPFLAGS += $(shell pkg-config --cflags check) -Iengine -Ifs -Iapi
+$(TEST_OBJ): CPPFLAGS += $(shell pkg-config --cflags check) -Iengine -Ifs -Iapi -Isigv4 -Iremote
 
-$(BUILD)/check_all: $(TEST_OBJ) $(BUILD)/libfs.a $(BUILD)/libapi.a $(BUILD)/libengine.a
+$(BUILD)/check_all: $(TEST_OBJ) $(BUILD)/libfs.a $(BUILD)/libapi.a $(BUILD)/libremote.a \
+		$(BUILD)/libengine.a $(BUILD)/libsigv4.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs check) $(LDLIBS)
+
+# The remote client's driver for tests/remote/run (real servers, fault proxy).
+$(BUILD)/tests/remote/driver.o: CPPFLAGS += -Iengine -Isigv4 -Iremote
+
+$(BUILD)/remote_driver: $(BUILD)/tests/remote/driver.o $(BUILD)/libremote.a $(BUILD)/libengine.a \
+		$(BUILD)/libsigv4.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The remote client against dynfs serve, dynalite (if installed) and the fault proxy.
+remote: $(BUILD)/dynfs $(BUILD)/remote_driver
+	tests/remote/run $(abspath $(BUILD))
 
 check: unit
 # Sanitizers slow the randomized suites down several times.
@@ -87,7 +117,7 @@ e2e: $(BUILD)/dynfs $(BUILD)/tests/faultshim.so
 	DYNFS=$(abspath $(BUILD)/dynfs) FAULTSHIM=$(abspath $(BUILD)/tests/faultshim.so) \
 		tests/e2e/run
 
-test: unit e2e
+test: unit e2e remote
 
 # The API against DynamoDB Local and dynalite (tests/api/run; needs root
 # for a private network namespace, and scripts/setup-api's npm packages).
@@ -120,11 +150,12 @@ install: $(BUILD)/dynfs
 	install -Dm644 schemas/hedy.json $(DESTDIR)$(PREFIX)/share/dynfs/hedy.json
 
 format:
-	clang-format -i engine/*.[ch] fs/*.[ch] api/*.[ch] tests/*.c
+	clang-format -i engine/*.[ch] fs/*.[ch] api/*.[ch] sigv4/*.[ch] remote/*.[ch] tests/*.c
 
 clean:
 	rm -rf build
 
-.PHONY: all check unit e2e test conformance memcheck bench fuzz compdb install format clean
+.PHONY: all check unit e2e test remote conformance memcheck bench fuzz compdb install format clean
 
--include $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(API_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(BUILD)/tests/remote/driver.d $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(API_OBJ:.o=.d) $(SIGV4_OBJ:.o=.d) \
+	$(REMOTE_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

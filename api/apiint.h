@@ -24,6 +24,7 @@
 #include "api.h"
 #include "ddbjson.h"
 #include "expr.h"
+#include "sigv4.h"
 #include "storefmt.h"
 
 #define API_TYPE_PREFIX "com.amazonaws.dynamodb.v20120810#"
@@ -257,28 +258,6 @@ struct api_keys;
  */
 int api_keys_load(const char *path, struct api_keys **out, struct dyn_err *err);
 void api_keys_free(struct api_keys *k);
-
-/* One HTTP request as SigV4 sees it; header names in any case. */
-struct sigv4_req {
-	const char *method;		/* "POST" */
-	const char *path;		/* "/" (not yet URI-encoded) */
-	const char *query;		/* raw query string or "" */
-	const char *const *hname;	/* header names */
-	const char *const *hvalue;	/* header values */
-	size_t nh;			/* headers */
-	const char *body;		/* payload */
-	size_t body_len;		/* its length */
-};
-
-/*
- * The SigV4 signature (64 lowercase hex digits + NUL into sig) of req
- * for the signed headers (";"-separated lowercase names), scope
- * "DATE/REGION/SERVICE/aws4_request" and time stamp amzdate
- * (YYYYMMDDTHHMMSSZ), with secret.  Also gives the canonical request and
- * string to sign (new, may be NULL) for tests.  -EINVAL, -ENOMEM.
- */
-int sigv4_sign(const struct sigv4_req *req, const char *signed_headers, const char *scope,
-	       const char *amzdate, const char *secret, char sig[65], char **creq, char **sts);
 
 /*
  * Verify a request's Authorization header against keys.  0 if valid;

@@ -237,6 +237,40 @@ struct expr_keycond {
  */
 int expr_key_condition(const expr_t *e, struct expr_keycond *out, struct dyn_err *err);
 
+/* ---- printing (expr_print.c) ---- */
+
+/*
+ * Expressions as DynamoDB wants them on the wire: text in which every
+ * attribute name is a #placeholder and every constant a :placeholder,
+ * with the ExpressionAttributeNames / ExpressionAttributeValues maps
+ * beside it.  One struct expr_text collects the maps for all the
+ * expressions of one request (an update with its condition), so the
+ * placeholders never collide: names are #n0, #n1... (one per distinct
+ * name), values :v0, :v1... (one per constant).
+ *
+ * The printed text parses back (under EXPR_STRICT, as DynamoDB would) to
+ * an expression equal to the original, up to the order of the clauses of
+ * an update (SET, REMOVE, ADD, DELETE are printed in that order, each
+ * keeping its actions' order); parentheses are printed only where the
+ * structure needs them (DynamoDB rejects redundant ones).
+ */
+struct expr_text {
+	struct val names;  /* M of "#nK" -> S (VAL_M once printed into) */
+	struct val values; /* M of ":vK" -> value */
+	unsigned nnames;   /* next K for names */
+	unsigned nvalues;  /* next K for values */
+};
+
+/* Empty maps. */
+void expr_text_init(struct expr_text *t);
+void expr_text_free(struct expr_text *t);
+
+/*
+ * Print e (any kind) into *text (new, NUL-terminated), adding its names
+ * and values to t.  -ENOMEM.
+ */
+int expr_to_text(const expr_t *e, struct expr_text *t, char **text);
+
 /* Free a compiled expression.  NULL-safe. */
 void expr_free(expr_t *e);
 

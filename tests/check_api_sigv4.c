@@ -1,5 +1,5 @@
 /*
- * check_api_sigv4.c - SigV4 signing and verification (api/sigv4.c).
+ * check_api_sigv4.c - SigV4 signing and verification (sigv4/sigv4.c, api/sigv4.c).
  *
  * The signing vectors are cases of AWS's published Signature Version 4
  * test suite (credentials AKIDEXAMPLE / wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY,

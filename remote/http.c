@@ -1,0 +1,610 @@
+/*
+ * http.c - the client's transport: a pool of libcurl easy handles (each
+ * keeps its connection alive between calls, so a warm call costs no
+ * TCP or TLS handshake), SigV4 signing (sigv4/), and the retry policy.
+ *
+ * Retry policy (rmt_classify, the one place it is decided):
+ *   - 200: done.
+ *   - throttling (ProvisionedThroughputExceededException,
+ *     ThrottlingException, RequestLimitExceeded, ...): the service refused
+ *     the request without applying it, so it is always repeated, after a
+ *     full-jitter backoff: random(0, min(cap, base * 2^attempt)).
+ *   - expired credentials (ExpiredTokenException...): refresh from the
+ *     chain and repeat at once, only once per call.
+ *   - 5xx: the request may have been applied.  Repeated if the call is
+ *     idempotent (the caller says so: reads, whole-item puts and deletes,
+ *     batches of them, TransactWriteItems with its ClientRequestToken),
+ *     or on 503 (the service did not take it); otherwise -EIO, "outcome
+ *     unknown", and the caller decides.
+ *   - transport failure: repeated if nothing was sent (no connection) or
+ *     the call is idempotent; otherwise -EIO with outcome unknown.
+ *   - anything else: done, with the error mapped to an errno.
+ * Every call has at most o.max_attempts attempts.
+ *
+ * Locking: c->lock guards the pool, the credentials and the counters; a
+ * call holds it to take or give back a handle, to copy the credentials
+ * and to count, never across a DynamoDB request.  A credential refresh
+ * (a file, a process, ECS or IMDS, 1 s timeouts) does run under it: the
+ * other calls need the fresh credentials anyway.
+ */
+#include "remoteint.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "sigv4.h"
+
+struct rmt_conn {
+	CURL *h;	       /* easy handle, its connection kept alive */
+	struct rmt_conn *next; /* next idle one */
+};
+
+/* ---- pure decisions ---- */
+
+static bool is_throttle(const char *t)
+{
+	static const char *const names[] = {"ProvisionedThroughputExceededException",
+					    "ThrottlingException",
+					    "RequestLimitExceeded",
+					    "Throttling",
+					    "ThrottledException",
+					    "TooManyRequestsException",
+					    "SlowDown",
+					    "TransactionInProgressException",
+					    NULL};
+
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(t, names[i]))
+			return true;
+	return false;
+}
+
+static bool is_expired(const char *t)
+{
+	return !strcmp(t, "ExpiredTokenException") || !strcmp(t, "ExpiredToken") ||
+	       !strcmp(t, "RequestExpired") || !strcmp(t, "TokenRefreshRequired");
+}
+
+enum rmt_verdict rmt_classify(long status, bool sent, const char *etype, bool idempotent)
+{
+	if (status == 200)
+		return RMT_DONE;
+	if (status == 0)
+		return !sent || idempotent ? RMT_RETRY : RMT_DONE;
+	if (is_throttle(etype) || status == 429)
+		return RMT_RETRY;
+	if (is_expired(etype))
+		return RMT_REFRESH;
+	if (status >= 500)
+		return idempotent || status == 503 ? RMT_RETRY : RMT_DONE;
+	return RMT_DONE;
+}
+
+int rmt_backoff_ms(int attempt, int base_ms, int cap_ms, unsigned *seed)
+{
+	long ceiling = base_ms;
+
+	for (int i = 0; i < attempt && ceiling < cap_ms; i++)
+		ceiling *= 2;
+	if (ceiling > cap_ms)
+		ceiling = cap_ms;
+	return (int)(rand_r(seed) % (ceiling + 1));
+}
+
+void rmt_error_of(const char *body, size_t len, char *etype, size_t tsize, char *msg, size_t msize)
+{
+	struct sf_span whole, v;
+	char *s = NULL, *hash;
+	size_t n;
+
+	etype[0] = msg[0] = 0;
+	if (!body || sf_whole(body, len, &whole) < 0)
+		return;
+	if (rmt_member(whole, "__type", &v) == 0 && sf_span_str(v, &s, &n, NULL) == 0) {
+		hash = strrchr(s, '#');
+		snprintf(etype, tsize, "%s", hash ? hash + 1 : s);
+		free(s);
+		s = NULL;
+	}
+	if ((rmt_member(whole, "message", &v) == 0 || rmt_member(whole, "Message", &v) == 0) &&
+	    sf_span_str(v, &s, &n, NULL) == 0) {
+		snprintf(msg, msize, "%s", s);
+		free(s);
+	}
+}
+
+int rmt_errno_of(long status, const char *t)
+{
+	if (!strcmp(t, "ConditionalCheckFailedException") ||
+	    !strcmp(t, "TransactionCanceledException"))
+		return -ECANCELED;
+	if (!strcmp(t, "ResourceNotFoundException"))
+		return -ENOENT;
+	if (!strcmp(t, "ResourceInUseException"))
+		return -EEXIST;
+	if (is_throttle(t) || status == 429)
+		return -EAGAIN;
+	if (strstr(t, "Signature") || strstr(t, "Token") || strstr(t, "AccessDenied") ||
+	    !strcmp(t, "UnrecognizedClientException") || status == 403)
+		return -EACCES;
+	if (status >= 500)
+		return -EIO;
+	return -EINVAL;
+}
+
+/* ---- the pool ---- */
+
+static CURL *take(rmt_t *c)
+{
+	struct rmt_conn *k;
+	CURL *h;
+
+	pthread_mutex_lock(&c->lock);
+	k = c->pool;
+	if (k) {
+		c->pool = k->next;
+		c->npool--;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!k)
+		return curl_easy_init();
+	h = k->h;
+	free(k);
+	return h;
+}
+
+static void give(rmt_t *c, CURL *h, bool broken)
+{
+	struct rmt_conn *k = NULL;
+
+	if (!broken && (k = malloc(sizeof(*k)))) {
+		pthread_mutex_lock(&c->lock);
+		if (c->npool < c->o.pool_size) {
+			k->h = h;
+			k->next = c->pool;
+			c->pool = k;
+			c->npool++;
+			h = NULL;
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	if (h) {
+		free(k);
+		curl_easy_cleanup(h);
+	}
+}
+
+/* ---- credentials ---- */
+
+/* A copy of the current credentials, refreshed first if they expire soon or force. */
+static int creds_now(rmt_t *c, bool force, struct rmt_creds *out, struct dyn_err *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->dummy &&
+	    (force || (c->creds.expires && time(NULL) >= c->creds.expires - RMT_REFRESH_EARLY_S))) {
+		struct rmt_creds fresh;
+
+		rc = rmt_creds_resolve(&c->chain, &fresh, err);
+		if (rc == 0) {
+			rmt_creds_free(&c->creds);
+			c->creds = fresh;
+			c->stats.refreshes++;
+		}
+	}
+	*out = c->creds;
+	out->token = c->creds.token ? strdup(c->creds.token) : NULL;
+	if (c->creds.token && !out->token)
+		rc = -ENOMEM;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+/* ---- one attempt ---- */
+
+struct resp {
+	char *p;    /* body */
+	size_t len; /* bytes */
+};
+
+static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct resp *r = arg;
+	size_t n = size * nmemb;
+	char *np = realloc(r->p, r->len + n + 1);
+
+	if (!np)
+		return 0;
+	r->p = np;
+	memcpy(r->p + r->len, data, n);
+	r->len += n;
+	r->p[r->len] = 0;
+	return n;
+}
+
+/* The request body, read by libcurl through a callback that cannot rewind. */
+struct upload {
+	const char *p; /* body */
+	size_t len;    /* bytes */
+	size_t off;    /* sent so far */
+};
+
+static size_t on_read(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct upload *u = arg;
+	size_t n = size * nmemb;
+
+	if (n > u->len - u->off)
+		n = u->len - u->off;
+	memcpy(buf, u->p + u->off, n);
+	u->off += n;
+	return n;
+}
+
+/*
+ * libcurl silently sends a request again on a fresh connection when a
+ * reused keep-alive connection dies before any answer byte, which would
+ * repeat a non-idempotent write behind the retry policy's back (the fault
+ * proxy's drop-after shows it: a conditional put applied, then applied
+ * again and "failed").  Refusing to rewind turns that into an error
+ * (CURLE_SEND_FAIL_REWIND) that the policy sees.
+ */
+static int on_seek(void *arg, curl_off_t off, int origin)
+{
+	return CURL_SEEKFUNC_CANTSEEK;
+}
+
+static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op, const char *body,
+		   size_t len, long *status, bool *sent, struct resp *r)
+{
+	char amzdate[17], target[96], hdate[40], htarget[120], hhost[300], *authz = NULL;
+	char *hauth = NULL, *htok = NULL;
+	const char *names[5] = {"Host", "X-Amz-Date", "X-Amz-Target", "Content-Type",
+				"X-Amz-Security-Token"};
+	const char *values[5];
+	struct sigv4_req sr;
+	struct curl_slist *hl = NULL;
+	struct upload u = {body, len, 0};
+	curl_off_t up = 0;
+	CURLcode cc;
+	int rc;
+
+	sigv4_amzdate(time(NULL), amzdate);
+	snprintf(target, sizeof(target), "DynamoDB_20120810.%s", op);
+	values[0] = c->host;
+	values[1] = amzdate;
+	values[2] = target;
+	values[3] = "application/x-amz-json-1.0";
+	values[4] = cr->token;
+	sr = (struct sigv4_req){.method = "POST",
+				.path = "/",
+				.query = "",
+				.hname = names,
+				.hvalue = values,
+				.nh = cr->token ? 5 : 4,
+				.body = body,
+				.body_len = len};
+	rc = sigv4_authorization(&sr, cr->id, cr->secret, c->region, "dynamodb", amzdate, &authz);
+	if (rc < 0)
+		return rc;
+	snprintf(hhost, sizeof(hhost), "Host: %s", c->host);
+	snprintf(hdate, sizeof(hdate), "X-Amz-Date: %s", amzdate);
+	snprintf(htarget, sizeof(htarget), "X-Amz-Target: %s", target);
+	if (asprintf(&hauth, "Authorization: %s", authz) < 0 ||
+	    (cr->token && asprintf(&htok, "X-Amz-Security-Token: %s", cr->token) < 0)) {
+		free(authz);
+		free(hauth);
+		return -ENOMEM;
+	}
+	hl = curl_slist_append(hl, hhost);
+	hl = curl_slist_append(hl, hdate);
+	hl = curl_slist_append(hl, htarget);
+	hl = curl_slist_append(hl, "Content-Type: application/x-amz-json-1.0");
+	hl = curl_slist_append(hl, hauth);
+	if (htok)
+		hl = curl_slist_append(hl, htok);
+	hl = curl_slist_append(hl, "Expect:"); /* no 100-continue round trip */
+	hl = curl_slist_append(hl, "Accept-Encoding: identity");
+
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, c->endpoint);
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(h, CURLOPT_READDATA, &u);
+	curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->o.timeout_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "dynfs-remote/1");
+	cc = curl_easy_perform(h);
+	*status = 0;
+	*sent = false;
+	{
+		long nc = 0;
+
+		curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nc);
+		if (nc > 0) {
+			pthread_mutex_lock(&c->lock);
+			c->stats.connects += (uint64_t)nc;
+			pthread_mutex_unlock(&c->lock);
+		}
+	}
+	if (cc == CURLE_OK) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+		*sent = true;
+	} else {
+		curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up);
+		/* Could not connect: nothing reached the server.  Anything else
+		 * (reset, timeout, empty reply) may have been applied. */
+		*sent =
+		    !(cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) || up > 0;
+		rc = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
+	}
+	curl_slist_free_all(hl);
+	free(authz);
+	free(hauth);
+	free(htok);
+	return rc;
+}
+
+static void count(rmt_t *c, uint64_t *field)
+{
+	pthread_mutex_lock(&c->lock);
+	(*field)++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+int rmt_call(rmt_t *c, const char *op, const char *body, size_t len, bool idempotent, char **resp,
+	     size_t *resp_len, struct dyn_err *err)
+{
+	return rmt_call_ex(c, op, body, len, idempotent, resp, resp_len, NULL, err);
+}
+
+int rmt_call_ex(rmt_t *c, const char *op, const char *body, size_t len, bool idempotent,
+		char **resp, size_t *resp_len, bool *ambiguous, struct dyn_err *err)
+{
+	struct rmt_creds cr;
+	bool refreshed = false, force = false;
+	int rc = 0, n;
+
+	count(c, &c->stats.calls);
+	if (ambiguous)
+		*ambiguous = false;
+	for (n = 0;; n++) {
+		struct resp r = {NULL, 0};
+		char etype[128] = "", msg[400] = "";
+		enum rmt_verdict v;
+		long status = 0;
+		bool sent = false;
+		CURL *h;
+
+		rc = creds_now(c, force, &cr, err);
+		force = false;
+		if (rc < 0)
+			return rc;
+		h = take(c);
+		if (!h) {
+			rmt_creds_free(&cr);
+			return -ENOMEM;
+		}
+		count(c, &c->stats.attempts);
+		rc = attempt(c, h, &cr, op, body, len, &status, &sent, &r);
+		rmt_creds_free(&cr);
+		give(c, h, rc < 0);
+		if (rc < 0 && rc != -EIO && rc != -ETIMEDOUT) {
+			free(r.p);
+			return rc;
+		}
+		if (status != 200 && status != 0)
+			rmt_error_of(r.p, r.len, etype, sizeof(etype), msg, sizeof(msg));
+		if (status == 0)
+			count(c, &c->stats.transport);
+		else if (is_throttle(etype) || status == 429)
+			count(c, &c->stats.throttled);
+		else if (status >= 500)
+			count(c, &c->stats.server_err);
+		v = rmt_classify(status, sent, etype, idempotent);
+		if (c->debug)
+			fprintf(stderr, "remote: %s attempt %d: status %ld%s %s -> %s\n", op, n + 1,
+				status, sent ? "" : " (not sent)", etype,
+				v == RMT_DONE	 ? "done"
+				: v == RMT_RETRY ? "retry"
+						 : "refresh");
+		if (v == RMT_DONE || (v == RMT_REFRESH && refreshed) ||
+		    n + 1 >= c->o.max_attempts) {
+			if (status == 200) {
+				*resp = r.p ? r.p : strdup("{}");
+				*resp_len = r.p ? r.len : 2;
+				return *resp ? 0 : -ENOMEM;
+			}
+			free(r.p);
+			if (status == 0)
+				return err_set(err, -rc, "%s: %s%s", op,
+					       rc == -ETIMEDOUT ? "no answer in time"
+								: "connection failed",
+					       sent && !idempotent ? " (outcome unknown)" : "");
+			rc = rmt_errno_of(status, etype);
+			if (status >= 500 && !idempotent && status != 503)
+				return err_set(err, EIO, "%s: HTTP %ld %s: %s (outcome unknown)",
+					       op, status, etype, msg);
+			return err_set(err, -rc, "%s: %s: %s", op, etype[0] ? etype : "HTTP error",
+				       msg[0] ? msg : "(no message)");
+		}
+		free(r.p);
+		if (ambiguous && ((status == 0 && sent) || status >= 500))
+			*ambiguous = true;
+		if (v == RMT_REFRESH) {
+			refreshed = force = true;
+			continue;
+		}
+		pthread_mutex_lock(&c->lock);
+		int d = rmt_backoff_ms(n, c->o.base_delay_ms, c->o.max_delay_ms, &c->seed);
+		pthread_mutex_unlock(&c->lock);
+		usleep((useconds_t)d * 1000);
+	}
+}
+
+/* ---- open and close ---- */
+
+static int parse_endpoint(rmt_t *c, const char *ep)
+{
+	const char *p = strstr(ep, "://"), *end;
+
+	if (!p || (strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8)))
+		return -EINVAL;
+	p += 3;
+	end = p + strcspn(p, "/?#");
+	if (end == p)
+		return -EINVAL;
+	c->host = strndup(p, (size_t)(end - p));
+	if (asprintf(&c->endpoint, "%.*s/", (int)(end - ep), ep) < 0)
+		c->endpoint = NULL;
+	return c->host && c->endpoint ? 0 : -ENOMEM;
+}
+
+static void global_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int rmt_open(const struct rmt_opts *o, rmt_t **out, struct dyn_err *err)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	const char *prof = o && o->profile ? o->profile : NULL;
+	char ep[512];
+	rmt_t *c;
+	int rc;
+
+	pthread_once(&once, global_init);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	if (o)
+		c->o = *o;
+	c->o.endpoint = c->o.region = c->o.profile = NULL;
+	if (c->o.max_attempts <= 0)
+		c->o.max_attempts = 10;
+	if (c->o.base_delay_ms <= 0)
+		c->o.base_delay_ms = 25;
+	if (c->o.max_delay_ms <= 0)
+		c->o.max_delay_ms = 5000;
+	if (c->o.timeout_ms <= 0)
+		c->o.timeout_ms = 10000;
+	if (c->o.connect_timeout_ms <= 0)
+		c->o.connect_timeout_ms = 3000;
+	if (c->o.pool_size <= 0)
+		c->o.pool_size = 8;
+	c->seed = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)c;
+	pthread_mutex_init(&c->lock, NULL);
+	if (prof && !(c->profile = strdup(prof))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	c->chain.profile = c->profile;
+	c->debug = getenv("DYNFS_REMOTE_DEBUG") != NULL;
+	c->chain.timeout_ms = 1000;
+	rc = rmt_region_resolve(o ? o->region : NULL, prof, &c->region);
+	if (rc == -ENOENT)
+		rc = (c->region = strdup("us-east-1")) ? 0 : -ENOMEM;
+	if (rc < 0)
+		goto fail;
+	if (o && o->endpoint) {
+		rc = parse_endpoint(c, o->endpoint);
+		if (rc < 0) {
+			err_set(err, EINVAL,
+				"bad endpoint %s (want http://HOST:PORT or https://...)",
+				o->endpoint);
+			goto fail;
+		}
+	} else {
+		snprintf(ep, sizeof(ep), "https://dynamodb.%s.amazonaws.com", c->region);
+		rc = parse_endpoint(c, ep);
+		if (rc < 0)
+			goto fail;
+	}
+	/* A plain-http endpoint is a local service: no instance metadata
+	 * (unless its endpoint is configured explicitly), and dummy
+	 * credentials when the chain has none. */
+	c->chain.instance = strncmp(c->endpoint, "http://", 7) != 0 ||
+			    getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT") ||
+			    getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	rc = rmt_creds_resolve(&c->chain, &c->creds, err);
+	if (rc == -ENOENT && !strncmp(c->endpoint, "http://", 7)) {
+		memset(&c->creds, 0, sizeof(c->creds));
+		snprintf(c->creds.id, sizeof(c->creds.id), "dynfs");
+		snprintf(c->creds.secret, sizeof(c->creds.secret), "dynfs");
+		snprintf(c->creds.source, sizeof(c->creds.source), "dummy");
+		c->dummy = true;
+		rc = 0;
+		if (err)
+			err_clear(err);
+	}
+	if (rc < 0) {
+		if (rc == -ENOENT)
+			rc = -EACCES;
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	rmt_close(c);
+	return rc;
+}
+
+void rmt_close(rmt_t *c)
+{
+	struct rmt_conn *k;
+
+	if (!c)
+		return;
+	while ((k = c->pool)) {
+		c->pool = k->next;
+		curl_easy_cleanup(k->h);
+		free(k);
+	}
+	rmt_creds_free(&c->creds);
+	pthread_mutex_destroy(&c->lock);
+	free(c->endpoint);
+	free(c->host);
+	free(c->region);
+	free(c->profile);
+	free(c);
+}
+
+void rmt_get_stats(rmt_t *c, struct rmt_stats *out)
+{
+	pthread_mutex_lock(&c->lock);
+	*out = c->stats;
+	pthread_mutex_unlock(&c->lock);
+}
+
+const char *rmt_creds_source(rmt_t *c)
+{
+	static __thread char buf[32];
+
+	pthread_mutex_lock(&c->lock);
+	snprintf(buf, sizeof(buf), "%s", c->creds.source);
+	pthread_mutex_unlock(&c->lock);
+	return buf;
+}
+
+const char *rmt_creds_id(rmt_t *c)
+{
+	static __thread char buf[256];
+
+	pthread_mutex_lock(&c->lock);
+	snprintf(buf, sizeof(buf), "%s", c->creds.id);
+	pthread_mutex_unlock(&c->lock);
+	return buf;
+}
