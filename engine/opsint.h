@@ -15,12 +15,6 @@
 
 #include "ops.h"
 
-enum ops_kind {
-	OPS_PUT,    /* store an item */
-	OPS_DELETE, /* delete by key */
-	OPS_UPDATE, /* read-modify-write by key */
-	OPS_CHECK,  /* condition only (/_tx) */
-};
 
 /* What a db_modify_fn of this module needs (db_op.ctx). */
 struct ops_cb {
