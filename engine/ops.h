@@ -195,6 +195,10 @@ typedef void (*ops_report_fn)(void *ctx, uint64_t line, int code, const char *ms
  * (ops_batch_free).  -ENOMEM.
  */
 int ops_batch_new(db_t *db, table_t *t, ops_report_fn report, void *ctx, ops_batch_t **out);
+/* The same over a sink (ops_sink_db, or a front end's): t is a handle of
+ * that sink (borrowed), every group goes to its apply. */
+int ops_batch_new_sink(const struct ops_sink *sink, void *t, ops_report_fn report, void *ctx,
+		       ops_batch_t **out);
 void ops_batch_free(ops_batch_t *b);
 
 /*
@@ -291,6 +295,9 @@ struct ops_tx_result {
  * operation and why.
  */
 int ops_tx_run(db_t *db, const char *text, size_t len, struct ops_tx_result *res);
+/* The same over a sink: tables by its open, one apply of all the ops. */
+int ops_tx_run_sink(const struct ops_sink *s, const char *text, size_t len,
+		    struct ops_tx_result *res);
 
 /* res as one line "op 3 (update users/hedy): reason" (or the reason). */
 const char *ops_tx_message(const struct ops_tx_result *res, char *buf, size_t size);
