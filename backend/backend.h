@@ -200,6 +200,7 @@ struct be_methods {
 
 static inline unsigned be_caps(const be_t *b) { return b->m->caps; }
 static inline const char *be_name(const be_t *b) { return b->m->name; }
+/* Close the backend; every table handle must have been closed. */
 static inline void be_close(be_t *b) { b->m->close(b); }
 
 static inline int be_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx)
