@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fs/ops.h" /* stats_text */
 #include "backend.h"
 #include "item.h"
 #include "num.h"
@@ -416,6 +417,33 @@ START_TEST(test_watch)
 }
 END_TEST
 
+/* fs/ adapts to capabilities, not to backend types: _stats.json says
+ * when the figures are estimates. */
+START_TEST(test_stats_estimated)
+{
+	const struct be_methods *local = be->m;
+	struct be_methods est = *local;
+	be_table_t *t;
+	size_t len;
+	char *text;
+
+	ck_assert_int_eq(be_table_open(be, "users", &t), 0);
+	put(t, "{\"id\": \"hedy\"}");
+	ck_assert_int_eq(stats_text(t, &text, &len), 0);
+	ck_assert_ptr_null(strstr(text, "estimated"));
+	ck_assert_ptr_nonnull(strstr(text, "\"items\": 1,"));
+	free(text);
+	est.caps &= ~(unsigned)BE_CAP_EXACT_STATS;
+	be->m = &est;
+	ck_assert_int_eq(stats_text(t, &text, &len), 0);
+	be->m = local;
+	ck_assert_ptr_nonnull(strstr(text, "\"partitions\": 1,\n  \"estimated\": true,\n"));
+	ck_assert_uint_eq(strlen(text), len);
+	free(text);
+	be_table_close(t);
+}
+END_TEST
+
 Suite *backend_suite(void);
 Suite *backend_suite(void)
 {
@@ -430,6 +458,7 @@ Suite *backend_suite(void)
 	tcase_add_test(tc, test_apply_conditions);
 	tcase_add_test(tc, test_sink_tx_and_batch);
 	tcase_add_test(tc, test_watch);
+	tcase_add_test(tc, test_stats_estimated);
 	suite_add_tcase(s, tc);
 	return s;
 }
