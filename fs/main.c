@@ -394,9 +394,7 @@ static bool is_remote(const char *store)
 
 /*
  * A remote service (SPEC §10): the DynamoDB client (remote/remote.h) and
- * its backend constructor go here, from the URL and the -o options; they
- * set src->be and fs->be (src->local stays false: no session, no TTL
- * sweeper, no API beside the mount).
+ * its backend constructor go here, from the URL and the -o options.
  */
 static void open_remote(struct fsx *fs, struct source *src, const struct opts *o)
 {

@@ -41,9 +41,6 @@ expect_fail "store is a file" "not a directory" "$DYNFS" "$T/file" "$MNT" -f
 expect_fail "bad fsync policy" "use always, batch or off" "$DYNFS" "$STORE" "$MNT" -f -o fsync=never
 expect_fail "unknown -o option" "unknown option" "$DYNFS" "$STORE" "$MNT" -f -o bogus_option
 expect_fail "three arguments" "usage" "$DYNFS" "$STORE" "$MNT" "$T/extra"
-# remote sources (issue 14) reach main.c's open_remote(), which refuses for now
-expect_fail "a remote URL" "not available yet" "$DYNFS" "http://127.0.0.1:1" "$MNT" -f
-expect_fail "a dynamodb:// URL" "not available yet" "$DYNFS" "dynamodb://eu-west-1" "$MNT" -f
 mountpoint -q "$MNT" && fail "a failed start left a mount behind"
 
 section "background mode: mount, unmount, exit"
