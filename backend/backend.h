@@ -139,6 +139,14 @@ struct be_methods {
 	size_t (*table_count)(be_t *b);
 	int (*create_table)(be_t *b, const char *name, const struct table_schema *s,
 			    struct dyn_err *err);
+	/*
+	 * Drop a table that holds no item; -ENOTEMPTY (nothing changed)
+	 * otherwise.  Local: checked and dropped in one step under the
+	 * table's lock.  A service without a conditional DeleteTable checks
+	 * with a one-item Scan first (say so in its docs: an item put in
+	 * between is lost with the table).  Never decide emptiness from
+	 * table_stats: a service's item count is an estimate.
+	 */
 	int (*drop_table)(be_t *b, const char *name, struct dyn_err *err);
 	/* Change a table's schema (indexes; key schema only while empty). */
 	int (*set_schema)(be_t *b, const char *name, const struct table_schema *s,

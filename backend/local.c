@@ -83,7 +83,7 @@ static int l_create_table(be_t *b, const char *name, const struct table_schema *
 
 static int l_drop_table(be_t *b, const char *name, struct dyn_err *err)
 {
-	return db_drop_table(DB(b), name, err);
+	return db_drop_empty_table(DB(b), name, err);
 }
 
 static int l_set_schema(be_t *b, const char *name, const struct table_schema *s,

@@ -374,7 +374,8 @@ int db_create_table(db_t *db, const char *name, const struct table_schema *s, st
 	return create_x(db, name, s, err, true);
 }
 
-static int drop_x(struct db *db, const char *name, struct dyn_err *err, bool logit)
+static int drop_x(struct db *db, const char *name, struct dyn_err *err, bool logit,
+		  bool only_empty)
 {
 	struct db_change ch = {.kind = DB_CH_DROP_TABLE, .table = name};
 	struct table *t;
@@ -395,6 +396,11 @@ static int drop_x(struct db *db, const char *name, struct dyn_err *err, bool log
 	}
 	t = db->tables[pos];
 	pthread_rwlock_wrlock(&t->lock);
+	if (only_empty && omap_count(t->base) > 0) {
+		pthread_rwlock_unlock(&t->lock);
+		pthread_rwlock_unlock(&db->lock);
+		return err_set(err, ENOTEMPTY, "table %s is not empty", name);
+	}
 	if (logit && (rc = db_log_append(db, &ch, 1, &lsn)) < 0) {
 		pthread_rwlock_unlock(&t->lock);
 		pthread_rwlock_unlock(&db->lock);
@@ -417,7 +423,12 @@ static int drop_x(struct db *db, const char *name, struct dyn_err *err, bool log
 
 int db_drop_table(db_t *db, const char *name, struct dyn_err *err)
 {
-	return drop_x(db, name, err, true);
+	return drop_x(db, name, err, true, false);
+}
+
+int db_drop_empty_table(db_t *db, const char *name, struct dyn_err *err)
+{
+	return drop_x(db, name, err, true, true);
 }
 
 int db_table_open(db_t *db, const char *name, table_t **out)
@@ -607,7 +618,7 @@ int db_replay(db_t *db, const struct db_change *ch, struct dyn_err *err)
 	case DB_CH_CREATE_TABLE:
 		return create_x(db, ch->table, ch->schema, err, false);
 	case DB_CH_DROP_TABLE:
-		return drop_x(db, ch->table, err, false);
+		return drop_x(db, ch->table, err, false, false);
 	case DB_CH_SET_SCHEMA:
 		return set_schema_x(db, ch->table, ch->schema, err, false);
 	case DB_CH_PUT:

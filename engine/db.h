@@ -109,6 +109,12 @@ int db_create_table(db_t *db, const char *name, const struct table_schema *s,
 		    struct dyn_err *err);
 /* Drop a table and all its items.  -ENOENT, -EIO. */
 int db_drop_table(db_t *db, const char *name, struct dyn_err *err);
+/*
+ * Drop a table only while it holds no item: -ENOTEMPTY (nothing changed)
+ * otherwise.  The check and the drop are one step under the table's
+ * lock, so an item put meanwhile is never dropped with it (rmdir).
+ */
+int db_drop_empty_table(db_t *db, const char *name, struct dyn_err *err);
 
 /*
  * Replace a table's schema.  The key schema may change only while the

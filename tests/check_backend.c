@@ -102,6 +102,21 @@ START_TEST(test_table_handles)
 	be_table_close(b);
 	put(a, "{\"id\": \"hedy\"}");
 
+	/* a table with an item is not dropped (rmdir), checked under the
+	 * table's lock with the drop */
+	{
+		struct dyn_err err;
+		struct val pk;
+
+		err_clear(&err);
+		ck_assert_int_eq(be_drop_table(be, "users", &err), -ENOTEMPTY);
+		ck_assert_str_eq(err.msg, "table users is not empty");
+		ck_assert(be_table_alive(a));
+		val_init_str(&pk, "hedy", 4);
+		ck_assert_int_eq(be_delete(a, &pk, NULL, 0, NULL), 0);
+		val_free(&pk);
+	}
+
 	/* dropped: the handle stays valid and says so; a new table of the
 	 * same name is another table */
 	ck_assert_int_eq(be_drop_table(be, "users", NULL), 0);
