@@ -10,10 +10,10 @@
  * rq->out, or fails with rq_fail(), which records DynamoDB's error type
  * and message.  Handlers return 0 or -1 (error recorded).
  *
- * Metadata the engine has no place for (billing mode, throughput,
+ * Metadata the engine does not act on (billing mode, throughput,
  * creation time, which indexes are local, tags, stream settings) lives in
- * struct api's table list, in memory: it does not survive a restart
- * (docs/api.md says so).
+ * struct api's table list, and is saved in the table's schema
+ * (table_schema.api_meta) after each change (meta.c).
  */
 #ifndef DYNFS_APIINT_H
 #define DYNFS_APIINT_H
@@ -71,6 +71,7 @@ struct api {
 	db_t *db;		   /* the engine (borrowed) */
 	struct api_opts o;	   /* options (strings owned) */
 	pthread_mutex_t lock;	   /* protects meta, tokens, counts */
+	pthread_mutex_t save_lock; /* serialises meta_save (taken before lock) */
 	struct api_tmeta *meta;	   /* table metadata */
 	struct api_token *tokens;  /* recent transaction tokens */
 	struct api_counts counts;  /* counters */
@@ -177,6 +178,11 @@ int rq_capacity(struct rq *r, const char *table, double units, bool first);
  * Call with a->lock held. */
 struct api_tmeta *meta_get(api_t *a, const char *name);
 
+/* Save table name's metadata with its schema (journaled): after every
+ * change to it.  0 or -errno.  Call without a->lock. */
+int meta_save(api_t *a, const char *name);
+/* Load every table's saved metadata (at start, before serving). */
+void meta_load_all(api_t *a);
 /* Forget a dropped table's metadata. */
 void meta_drop(api_t *a, const char *name);
 /* Whether the index of table is local (LSI). */

@@ -84,6 +84,8 @@ int api_new(db_t *db, const struct api_opts *o, api_t **out, struct dyn_err *err
 		free(a);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&a->save_lock, NULL);
+	meta_load_all(a);
 	*out = a;
 	return 0;
 }
@@ -105,6 +107,7 @@ void api_free(api_t *a)
 	}
 	api_keys_free(a->keys);
 	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->save_lock);
 	free((char *)a->o.listen);
 	free((char *)a->o.auth_file);
 	free(a);

@@ -392,29 +392,6 @@ out:
 
 /* ---- UpdateItem ---- */
 
-/* The top-level attributes of from that the update touched. */
-static int updated_attrs(const expr_t *update, const struct val *from, struct val *out)
-{
-	size_t i;
-	bool touches;
-	struct val c;
-	int rc;
-
-	val_init_map(out);
-	if (!update || !from || from->type != VAL_M)
-		return 0;
-	for (i = 0; i < from->m.len; i++) {
-		if (expr_update_touches(update, from->m.a[i].name, &touches) < 0 || !touches)
-			continue;
-		rc = val_copy(&c, &from->m.a[i].v);
-		if (rc == 0)
-			rc = val_map_set(out, from->m.a[i].name, from->m.a[i].name_len, &c);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
 int op_update_item(struct rq *r)
 {
 	static const char *const rv[] = {"ALL_NEW", "ALL_OLD", "UPDATED_OLD", "UPDATED_NEW", NULL};
@@ -481,9 +458,10 @@ int op_update_item(struct rq *r)
 				first = false;
 			}
 		} else {
-			rc = updated_attrs(ex[0], !strcmp(mode, "UPDATED_OLD") ? &w.old : &w.newv,
-					   &upd);
-			if (rc == 0 && upd.m.len) {
+			/* only the written paths: SET a.b = :v returns {a: {b: v}} */
+			rc = ex[0] ? expr_project_updated(ex[0], !strcmp(mode, "UPDATED_OLD")
+							  ? &w.old : &w.newv, &upd, &err) : 0;
+			if (rc == 0 && upd.type == VAL_M && upd.m.len) {
 				rq_put_item(&r->out, "Attributes", &upd, true);
 				first = false;
 			}

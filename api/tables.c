@@ -6,10 +6,10 @@
  * The engine's schema (db.h) holds what changes data: key schema and
  * indexes.  What DynamoDB also reports but dynfs does not act on —
  * billing mode and throughput, creation time, whether an index was
- * declared local, tags, stream settings — is kept here, in memory
- * (struct api_tmeta), and after a restart described with defaults:
- * PAY_PER_REQUEST, the time of the restart, indexes whose partition key
- * is the table's and that have a sort key reported as local.
+ * declared local, tags, stream settings — is kept in struct api_tmeta
+ * and saved with the schema (meta.c); a table made through the mount has
+ * none and is described with defaults: PAY_PER_REQUEST, created when the
+ * API first saw it, every index global.
  */
 #include "apiint.h"
 
@@ -637,6 +637,10 @@ int op_create_table(struct rq *r)
 	pthread_mutex_unlock(&r->a->lock);
 	if ((rc = stream_apply(r, name, stream, true)) < 0)
 		goto out;
+	if ((rc = meta_save(r->a, name)) < 0) {
+		rc = rq_fail_err(r, rc, NULL);
+		goto out;
+	}
 	rc = db_table_open(r->a->db, name, &t);
 	if (rc < 0) {
 		rc = rq_no_table(r, name);
@@ -866,6 +870,11 @@ int op_update_table(struct rq *r)
 	pthread_mutex_unlock(&r->a->lock);
 	if ((rc = stream_apply(r, tbl_name(t), stream, false)) < 0)
 		goto out;
+	if ((rc = meta_save(r->a, tbl_name(t))) < 0) {
+		rc = rq_fail_err(r, rc, NULL);
+		goto out;
+	}
+	r->wrote = true;
 	sf_buf_adds(&r->out, "{\"TableDescription\":");
 	rc = api_describe(r, t, "ACTIVE", &r->out);
 	sf_buf_addc(&r->out, '}');
