@@ -65,6 +65,21 @@ struct api_token {
 	struct api_token *next;	 /* next */
 };
 
+#define API_COUNT_OPS 32 /* operations counted per table (there are 26) */
+
+/* One table's request counts (counts.c; protected by api->lock). */
+struct api_tcount {
+	char *name;		 /* table name (owned) */
+	uint64_t requests;	 /* requests naming the table */
+	uint64_t errors;	 /* of which answered with an error */
+	struct {
+		const char *name; /* operation (the dispatch table's string) */
+		uint64_t requests, errors;
+	} ops[API_COUNT_OPS];	 /* per operation, in order of first use */
+	size_t nops;		 /* entries in ops */
+	struct api_tcount *next; /* next table */
+};
+
 struct api_srv;
 
 struct api {
@@ -75,6 +90,7 @@ struct api {
 	struct api_tmeta *meta;	   /* table metadata */
 	struct api_token *tokens;  /* recent transaction tokens */
 	struct api_counts counts;  /* counters */
+	struct api_tcount *tcounts; /* per table counters (counts.c) */
 	struct api_srv *srv;	   /* the HTTP server, once started */
 	struct api_keys *keys;	   /* SigV4 keys, if auth_file */
 };
@@ -181,6 +197,9 @@ struct api_tmeta *meta_get(api_t *a, const char *name);
 /* Save table name's metadata with its schema (journaled): after every
  * change to it.  0 or -errno.  Call without a->lock. */
 int meta_save(api_t *a, const char *name);
+/* Add or replace the tags of a Tags list in m.  0 or -1 (error recorded).
+ * Call with a->lock held. */
+int meta_add_tags(struct rq *r, struct api_tmeta *m, struct sf_span tags);
 /* Load every table's saved metadata (at start, before serving). */
 void meta_load_all(api_t *a);
 /* Forget a dropped table's metadata. */
@@ -189,6 +208,12 @@ void meta_drop(api_t *a, const char *name);
 bool meta_is_lsi(api_t *a, const char *table, const char *index);
 /* Render DescribeTable's TableDescription of t into b (tables.c). */
 int api_describe(struct rq *r, table_t *t, const char *status, struct sf_buf *b);
+
+/* ---- per table counts (counts.c) ---- */
+
+/* Count r's answer against the tables it names. */
+void counts_note(api_t *a, const struct rq *r, bool failed);
+void counts_free(api_t *a);
 
 /* ---- operations ---- */
 

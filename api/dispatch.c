@@ -106,6 +106,7 @@ void api_free(api_t *a)
 		free(t);
 	}
 	api_keys_free(a->keys);
+	counts_free(a);
 	pthread_mutex_destroy(&a->lock);
 	pthread_mutex_destroy(&a->save_lock);
 	free((char *)a->o.listen);
@@ -240,6 +241,7 @@ int api_handle(api_t *a, const char *target, const char *body, size_t len, struc
 		    strcmp(r.etype, "TransactionCanceledException"))
 			report(&r);
 	}
+	counts_note(a, &r, out->status != 200);
 	pthread_mutex_lock(&a->lock);
 	a->counts.requests++;
 	a->counts.errors += out->status != 200;

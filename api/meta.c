@@ -472,25 +472,17 @@ static int arn_table(struct rq *r, struct sf_span obj, table_t **t)
 	return rc < 0 ? -1 : 0;
 }
 
-int op_tag_resource(struct rq *r)
+int meta_add_tags(struct rq *r, struct api_tmeta *m, struct sf_span tags)
 {
-	struct api_tmeta *m;
-	struct sf_span v, x;
+	struct sf_span x;
 	struct sf_iter it;
 	char *k = NULL, *val = NULL;
 	size_t i;
-	table_t *t;
 	int rc = 0;
 
-	if (arn_table(r, r->body, &t) < 0)
-		return -1;
-	if (!rq_member(r->body, "Tags", &v) || sf_arr_open(&it, v) < 0) {
-		tbl_close(t);
+	if (sf_arr_open(&it, tags) < 0)
 		return rq_fail(r, "ValidationException", "Tags must be a non-empty list");
-	}
-	pthread_mutex_lock(&r->a->lock);
-	m = meta_get(r->a, tbl_name(t));
-	while (m && rc == 0 && sf_arr_next(&it, &x) > 0) {
+	while (rc == 0 && sf_arr_next(&it, &x) > 0) {
 		if (rq_str_req(r, x, "Key", &k) < 0 || rq_str_req(r, x, "Value", &val) < 0) {
 			rc = -1;
 			break;
@@ -520,9 +512,28 @@ int op_tag_resource(struct rq *r)
 		free(k);
 		k = NULL;
 	}
-	pthread_mutex_unlock(&r->a->lock);
 	free(k);
 	free(val);
+	return rc;
+}
+
+int op_tag_resource(struct rq *r)
+{
+	struct api_tmeta *m;
+	struct sf_span v;
+	table_t *t;
+	int rc;
+
+	if (arn_table(r, r->body, &t) < 0)
+		return -1;
+	if (!rq_member(r->body, "Tags", &v)) {
+		tbl_close(t);
+		return rq_fail(r, "ValidationException", "Tags must be a non-empty list");
+	}
+	pthread_mutex_lock(&r->a->lock);
+	m = meta_get(r->a, tbl_name(t));
+	rc = m ? meta_add_tags(r, m, v) : rq_fail_err(r, -ENOMEM, NULL);
+	pthread_mutex_unlock(&r->a->lock);
 	if (rc == 0 && (rc = meta_save(r->a, tbl_name(t))) < 0)
 		rc = rq_fail_err(r, rc, NULL);
 	tbl_close(t);

@@ -537,7 +537,7 @@ int op_create_table(struct rq *r)
 	struct sf_span v, x;
 	struct sf_iter it;
 	struct dyn_err err;
-	struct api_tmeta *m;
+	struct api_tmeta *m, tags; /* tags: CreateTable's Tags, checked before creating */
 	char *name = NULL, **lsi = NULL;
 	size_t nlsi = 0, i, which;
 	bool prov = false;
@@ -547,6 +547,7 @@ int op_create_table(struct rq *r)
 
 	memset(&s, 0, sizeof(s));
 	memset(&ix, 0, sizeof(ix));
+	memset(&tags, 0, sizeof(tags));
 	if (rq_str_req(r, r->body, "TableName", &name) < 0)
 		goto out;
 	if (!db_name_valid(name)) {
@@ -599,7 +600,8 @@ int op_create_table(struct rq *r)
 			goto out;
 		}
 	}
-	if (parse_billing(r, &prov, &rcu, &wcu, true) < 0 || stream_spec(r, r->body, &stream) < 0)
+	if (parse_billing(r, &prov, &rcu, &wcu, true) < 0 || stream_spec(r, r->body, &stream) < 0 ||
+	    (rq_member(r->body, "Tags", &v) && meta_add_tags(r, &tags, v) < 0))
 		goto out;
 	err_clear(&err);
 	rc = db_create_table(r->a->db, name, &s, &err);
@@ -624,6 +626,10 @@ int op_create_table(struct rq *r)
 		m->nlsi = nlsi;
 		lsi = NULL;
 		nlsi = 0;
+		m->tag_k = tags.tag_k;
+		m->tag_v = tags.tag_v;
+		m->ntags = tags.ntags;
+		memset(&tags, 0, sizeof(tags));
 		if (rq_member(r->body, "GlobalSecondaryIndexes", &v) && sf_arr_open(&it, v) == 0) {
 			while (sf_arr_next(&it, &x) > 0) {
 				char *iname = NULL;
@@ -653,6 +659,12 @@ out:
 	for (i = 0; i < nlsi; i++)
 		free(lsi[i]);
 	free(lsi);
+	for (i = 0; i < tags.ntags; i++) {
+		free(tags.tag_k[i]);
+		free(tags.tag_v[i]);
+	}
+	free(tags.tag_k);
+	free(tags.tag_v);
 	index_def_free(&ix);
 	schema_free(&s);
 	tbl_close(t);

@@ -491,6 +491,11 @@ static void api_error(void *ctx, const char *what, const char *msg)
 	errlog_add(ctx, what, "%s", msg);
 }
 
+static int api_stats_fn(void *ctx, const char *table, char **out)
+{
+	return api_table_stats(ctx, table, out);
+}
+
 static api_t *start_api(struct fsx *fs, const struct opts *o)
 {
 	struct api_opts ao = {.listen = o->api, .auth_file = o->api_auth,
@@ -600,6 +605,10 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	if (pthread_create(&sn.thread, NULL, snap_main, &sn) != 0)
 		die("cannot start the snapshot thread");
 	api = start_api(fs, o);
+	if (api) {
+		fs->api_ctx = api;
+		__atomic_store_n(&fs->api_stats, api_stats_fn, __ATOMIC_RELEASE);
+	}
 	daemonize_done(fs);
 	if (o->foreground)
 		fsx_log(fs, "mounted %s on %s", o->store, o->mountpoint);
@@ -612,6 +621,7 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 		rc = 0;
 	}
 
+	__atomic_store_n(&fs->api_stats, NULL, __ATOMIC_RELEASE);
 	api_free(api); /* finishes the requests in flight */
 	session_stop(&ss);
 	changes_stop(fs);

@@ -700,6 +700,76 @@ START_TEST(test_expr_key_condition)
 }
 END_TEST
 
+/* ---- metadata saved with the schema, per table counts ---- */
+
+START_TEST(test_metadata_outlives_the_front_end)
+{
+	struct api_opts o = {.on_error = on_error};
+
+	OK("CreateTable",
+	   "{'TableName':'quiz-stats','ProvisionedThroughput':{'ReadCapacityUnits':7,"
+	   "'WriteCapacityUnits':3},'KeySchema':[{'AttributeName':'id','KeyType':'HASH'},"
+	   "{'AttributeName':'week','KeyType':'RANGE'}],'AttributeDefinitions':["
+	   "{'AttributeName':'id','AttributeType':'S'},{'AttributeName':'week','AttributeType':'S'},"
+	   "{'AttributeName':'n','AttributeType':'N'}],'LocalSecondaryIndexes':[{'IndexName':"
+	   "'by-n','KeySchema':[{'AttributeName':'id','KeyType':'HASH'},{'AttributeName':'n',"
+	   "'KeyType':'RANGE'}],'Projection':{'ProjectionType':'KEYS_ONLY'}}],"
+	   "'StreamSpecification':{'StreamEnabled':true,'StreamViewType':'OLD_IMAGE'},"
+	   "'Tags':[{'Key':'team','Value':'hedy'}]}");
+	OK("TagResource", "{'ResourceArn':'arn:aws:dynamodb:ddblocal:000000000000:table/quiz-stats',"
+	   "'Tags':[{'Key':'env','Value':'dev'}]}");
+	/* a new front end over the same engine knows only what the schema holds */
+	api_free(api);
+	ck_assert_int_eq(api_new(adb, &o, &api, NULL), 0);
+	OK("DescribeTable", "{'TableName':'quiz-stats'}");
+	ck_assert_str_eq(at("Table.LocalSecondaryIndexes.0.IndexName"), "\"by-n\"");
+	ck_assert_str_eq(at("Table.GlobalSecondaryIndexes"), "(missing)");
+	ck_assert_str_eq(at("Table.ProvisionedThroughput.ReadCapacityUnits"), "7");
+	ck_assert_str_eq(at("Table.StreamSpecification.StreamViewType"), "\"OLD_IMAGE\"");
+	ck_assert_str_eq(at("Table.BillingModeSummary"), "(missing)");
+	OK("ListTagsOfResource",
+	   "{'ResourceArn':'arn:aws:dynamodb:ddblocal:000000000000:table/quiz-stats'}");
+	ck_assert_str_eq(at("Tags"), "[{\"Key\":\"team\",\"Value\":\"hedy\"},"
+				     "{\"Key\":\"env\",\"Value\":\"dev\"}]");
+}
+END_TEST
+
+START_TEST(test_table_stats_count_requests)
+{
+	char *s = NULL;
+	json_t *j;
+
+	mk_quiz();
+	OK("PutItem", "{'TableName':'quiz-stats','Item':{'id#level':{'S':'a'},'week':{'S':'1'}}}");
+	FAILS("ValidationException", "PutItem", "{'TableName':'quiz-stats','Item':{'x':{'S':'a'}}}");
+	FAILS("ResourceNotFoundException", "GetItem",
+	      "{'TableName':'nope-table','Key':{'k':{'S':'a'}}}");
+	OK("TransactWriteItems", "{'TransactItems':[{'Put':{'TableName':'quiz-stats','Item':"
+	   "{'id#level':{'S':'b'},'week':{'S':'1'}}}},{'Delete':{'TableName':'quiz-stats','Key':"
+	   "{'id#level':{'S':'a'},'week':{'S':'1'}}}}]}");
+	ck_assert_int_eq(api_table_stats(api, "quiz-stats", &s), 0);
+	ck_assert_ptr_nonnull(s);
+	/* the members as _stats.json appends them: make them an object */
+	ck_assert(!strncmp(s, ",\n  \"api\": ", 11));
+	s[0] = '{';
+	strcat(s = realloc(s, strlen(s) + 2), "}");
+	j = json_loads(s, 0, NULL);
+	ck_assert_msg(j != NULL, "not JSON: %s", s);
+	json_decref(R.j);
+	R.j = j;
+	ck_assert_str_eq(at("api.requests"), "4");
+	ck_assert_str_eq(at("api.errors"), "1");
+	ck_assert_str_eq(at("api.operations.PutItem"), "{\"errors\":1,\"requests\":2}");
+	ck_assert_str_eq(at("api.operations.TransactWriteItems.requests"), "1");
+	free(s);
+	ck_assert_int_eq(api_table_stats(api, "nope-table", &s), 0);
+	ck_assert_ptr_null(s);
+	OK("DeleteTable", "{'TableName':'quiz-stats'}");
+	ck_assert_int_eq(api_table_stats(api, "quiz-stats", &s), 0);
+	ck_assert_ptr_null(s);
+}
+END_TEST
+
 Suite *api_suite(void);
 Suite *api_suite(void)
 {
@@ -726,6 +796,8 @@ Suite *api_suite(void)
 	tcase_add_test(tc, test_legacy_parameters);
 	tcase_add_test(tc, test_ttl_tags_limits);
 	tcase_add_test(tc, test_streams_records);
+	tcase_add_test(tc, test_metadata_outlives_the_front_end);
+	tcase_add_test(tc, test_table_stats_count_requests);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("expr_key_condition");
 	tcase_add_test(tc, test_expr_key_condition);

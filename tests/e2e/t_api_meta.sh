@@ -77,6 +77,8 @@ c.put_item(TableName='quiz-stats', Item={'id': {'S': 'a'}, 'week': {'S': '1'}, '
 d = c.describe_table(TableName='quiz-stats')['Table']
 assert [i['IndexName'] for i in d['LocalSecondaryIndexes']] == ['by-score'], d
 assert d['ProvisionedThroughput']['ReadCapacityUnits'] == 7, d
+tags = c.list_tags_of_resource(ResourceArn=d['TableArn'])['Tags']
+assert tags == [{'Key': 'team', 'Value': 'hedy'}], tags
 print('ok')
 PYEOF
 expect_ok "boto3 creates tables with metadata" py "$T/create.py"
