@@ -142,6 +142,8 @@ struct rq_bind {
 	struct val values;	/* M, or VAL_NULL */
 	struct expr_bind b;	/* points at the two above, EXPR_BIND_SHARED */
 };
+/* Empty bindings (what rq_bind_free may be called on). */
+void rq_bind_init(struct rq_bind *bd);
 int rq_bind_parse(struct rq *r, struct sf_span obj, struct rq_bind *bd);
 void rq_bind_free(struct rq_bind *bd);
 /* Compile the string member `name` with parse(): 1 (*e new), 0 absent, -1. */
@@ -269,6 +271,8 @@ struct wr {
 	struct val newv;	 /* the item after, for UPDATE */
 	bool want_new;		 /* keep newv */
 };
+/* A zeroed context, before its table is known (what wr_free may be called on). */
+void wr_clear(struct wr *w);
 void wr_init(struct wr *w, table_t *t, int kind);
 void wr_free(struct wr *w);
 int wr_fn(void *ctx, const struct val *old, struct val *out, struct dyn_err *err);

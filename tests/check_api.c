@@ -184,22 +184,37 @@ END_TEST
 
 START_TEST(test_create_rejects_bad_definitions)
 {
-	FAILS("ValidationException", "CreateTable",
-	      "{'TableName':'t1','BillingMode':'PAY_PER_REQUEST',"
-	      "'KeySchema':[{'AttributeName':'a','KeyType':'HASH'}],"
-	      "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'S'},"
-	      "{'AttributeName':'b','AttributeType':'S'}]}");
-	FAILS("ValidationException", "CreateTable",
-	      "{'TableName':'t1','BillingMode':'PAY_PER_REQUEST',"
-	      "'KeySchema':[{'AttributeName':'a','KeyType':'HASH'}],"
-	      "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'BOOL'}]}");
-	FAILS("ValidationException", "CreateTable",
-	      "{'TableName':'t1','KeySchema':[{'AttributeName':'a','KeyType':'HASH'}],"
-	      "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'S'}]}");
-	FAILS("ValidationException", "CreateTable",
-	      "{'TableName':'x','BillingMode':'PAY_PER_REQUEST',"
-	      "'KeySchema':[{'AttributeName':'a','KeyType':'HASH'}],"
-	      "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'S'}]}");
+#define KEY_A "'KeySchema':[{'AttributeName':'a','KeyType':'HASH'}],"
+	static const struct {
+		const char *body, *msg;
+	} cases[] = {
+		{"{'TableName':'tbl','BillingMode':'PAY_PER_REQUEST'," KEY_A
+		 "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'S'},"
+		 "{'AttributeName':'b','AttributeType':'S'}]}",
+		 "The number of attributes in key schema must match"},
+		{"{'TableName':'tbl','BillingMode':'PAY_PER_REQUEST'," KEY_A
+		 "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'BOOL'}]}",
+		 "Value 'BOOL' at 'attributeDefinitions.1.member.attributeType'"},
+		{"{'TableName':'tbl'," KEY_A
+		 "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'S'}]}",
+		 "must both be specified when BillingMode is PROVISIONED"},
+		{"{'TableName':'tbl','BillingMode':'PAY_PER_REQUEST'," KEY_A
+		 "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'S'}],"
+		 "'Tags':[{'Key':'k'}]}",
+		 "Member must not be null"},
+		{"{'TableName':'x','BillingMode':'PAY_PER_REQUEST'," KEY_A
+		 "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'S'}]}",
+		 "Invalid table/index name"},
+	};
+#undef KEY_A
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FAILS("ValidationException", "CreateTable", "%s", cases[i].body);
+		ck_assert_msg(strstr(R.body, cases[i].msg), "case %zu: %s", i, R.body);
+	}
+	/* nothing was created, not even by the request whose Tags were bad */
+	FAILS("ResourceNotFoundException", "DescribeTable", "{'TableName':'tbl'}");
 	ck_assert_ptr_nonnull(strstr(errors, "api CreateTable"));
 }
 END_TEST
@@ -411,23 +426,32 @@ END_TEST
 
 START_TEST(test_query_rejects_bad_key_conditions)
 {
+#define K "'ExpressionAttributeNames':{'#k':'id#level'},"
+	static const struct {
+		const char *body, *msg;
+	} cases[] = {
+		{"'KeyConditionExpression':'week = :w','ExpressionAttributeValues':{':w':{'S':'w'}}",
+		 "missed key schema element: id#level"},
+		{"'KeyConditionExpression':'#k = :k OR week = :k'," K
+		 "'ExpressionAttributeValues':{':k':{'S':'w'}}",
+		 "Invalid operator used in KeyConditionExpression: OR"},
+		{"'KeyConditionExpression':'#k < :k'," K "'ExpressionAttributeValues':{':k':{'S':'w'}}",
+		 "Query key condition not supported"},
+		{"'KeyConditionExpression':'#k = :k'," K "'ExpressionAttributeValues':{':k':{'N':'1'}}",
+		 "Condition parameter type does not match schema type"},
+		{"'IndexName':'id-week-index','ConsistentRead':true,'KeyConditionExpression':'id = :i',"
+		 "'ExpressionAttributeValues':{':i':{'S':'f'}}",
+		 "Consistent reads are not supported on global secondary indexes"},
+		{"'Limit':1", "Either the KeyConditions or KeyConditionExpression parameter"},
+	};
+#undef K
+	size_t i;
+
 	fill_quiz(1);
-	FAILS("ValidationException", "Query", "{'TableName':'quiz-stats','KeyConditionExpression':"
-	      "'week = :w','ExpressionAttributeValues':{':w':{'S':'w'}}}");
-	ck_assert_ptr_nonnull(strstr(R.body, "missed key schema element: id#level"));
-	FAILS("ValidationException", "Query", "{'TableName':'quiz-stats','KeyConditionExpression':"
-	      "'#k = :k OR week = :k','ExpressionAttributeNames':{'#k':'id#level'},"
-	      "'ExpressionAttributeValues':{':k':{'S':'w'}}}");
-	FAILS("ValidationException", "Query", "{'TableName':'quiz-stats','KeyConditionExpression':"
-	      "'#k < :k','ExpressionAttributeNames':{'#k':'id#level'},"
-	      "'ExpressionAttributeValues':{':k':{'S':'w'}}}");
-	FAILS("ValidationException", "Query", "{'TableName':'quiz-stats','KeyConditionExpression':"
-	      "'#k = :k','ExpressionAttributeNames':{'#k':'id#level'},"
-	      "'ExpressionAttributeValues':{':k':{'N':'1'}}}");
-	FAILS("ValidationException", "Query", "{'TableName':'quiz-stats','IndexName':'id-week-index',"
-	      "'ConsistentRead':true,'KeyConditionExpression':'id = :i',"
-	      "'ExpressionAttributeValues':{':i':{'S':'f'}}}");
-	FAILS("ValidationException", "Query", "{'TableName':'quiz-stats'}");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FAILS("ValidationException", "Query", "{'TableName':'quiz-stats',%s}", cases[i].body);
+		ck_assert_msg(strstr(R.body, cases[i].msg), "case %zu: %s", i, R.body);
+	}
 }
 END_TEST
 
