@@ -109,16 +109,24 @@ static int index_desc(struct sf_buf *b, const char *table, const struct index_de
 		rc = sf_buf_addc(b, '}');
 	if (rc == 0 && !local)
 		rc = sf_buf_adds(b, ",\"IndexStatus\":\"ACTIVE\"");
-	/* an on-demand table's global indexes have no throughput to show */
-	if (rc == 0 && !local && m && m->provisioned) {
+	/* a global index shows its own throughput if it was given one (kept
+	 * when the table turns on-demand, as DynamoDB Local shows it), else
+	 * the table's if provisioned; an on-demand table's others show none */
+	if (rc == 0 && !local && m) {
 		struct api_tmeta im = *m;
+		bool own = false;
 
 		for (i = 0; i < m->ngtp; i++)
-			if (!strcmp(m->gtp[i].name, ix->name))
+			if (!strcmp(m->gtp[i].name, ix->name)) {
 				im.rcu = m->gtp[i].rcu, im.wcu = m->gtp[i].wcu;
-		rc = sf_buf_addc(b, ',');
-		if (rc == 0)
-			rc = throughput(b, &im);
+				own = true;
+			}
+		im.provisioned = true;
+		if (own || m->provisioned) {
+			rc = sf_buf_addc(b, ',');
+			if (rc == 0)
+				rc = throughput(b, &im);
+		}
 	}
 	if (rc == 0)
 		rc = sf_buf_printf(b, ",\"IndexSizeBytes\":0,\"ItemCount\":%llu,\"IndexArn\":",
