@@ -291,19 +291,44 @@ int meta_save(api_t *a, const char *name)
 	return rc;
 }
 
-static int load_cb(void *ctx, const char *name)
-{
-	api_t *a = ctx;
+struct names {
+	char **v;   /* table names (owned) */
+	size_t n;   /* entries */
+	size_t cap; /* allocated */
+};
 
-	pthread_mutex_lock(&a->lock);
-	meta_get(a, name);
-	pthread_mutex_unlock(&a->lock);
+static int name_cb(void *ctx, const char *name)
+{
+	struct names *nm = ctx;
+
+	if (nm->n == nm->cap) {
+		char **v = realloc(nm->v, (nm->cap = nm->cap * 2 + 16) * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		nm->v = v;
+	}
+	if (!(nm->v[nm->n] = strdup(name)))
+		return -ENOMEM;
+	nm->n++;
 	return 0;
 }
 
 void meta_load_all(api_t *a)
 {
-	db_list_tables(a->db, NULL, load_cb, a);
+	struct names nm = {0};
+	size_t i;
+
+	/* names first: meta_get opens tables, which db_list_tables's lock
+	 * should not be held across */
+	db_list_tables(a->db, NULL, name_cb, &nm);
+	for (i = 0; i < nm.n; i++) {
+		pthread_mutex_lock(&a->lock);
+		meta_get(a, nm.v[i]);
+		pthread_mutex_unlock(&a->lock);
+		free(nm.v[i]);
+	}
+	free(nm.v);
 }
 
 void meta_drop(api_t *a, const char *name)
