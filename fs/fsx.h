@@ -224,6 +224,11 @@ struct fsx {
 	struct errlog errlog;	/* own lock */
 	struct inval inval;	/* own lock */
 	struct chg_hub *changes; /* own locks: /_changes readers (changes.h) */
+	/* -o api=: the API's request counts of a table, appended to its
+	 * _stats.json (api_table_stats).  api_ctx is set before api_stats,
+	 * which is stored and loaded atomically; NULL without the API. */
+	int (*api_stats)(void *ctx, const char *table, char **out);
+	void *api_ctx;
 };
 
 /* This thread is one of the FUSE loop's workers (set by fsx_of). */

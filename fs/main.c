@@ -536,6 +536,11 @@ static void api_error(void *ctx, const char *what, const char *msg)
 	errlog_add(ctx, what, "%s", msg);
 }
 
+static int api_stats_fn(void *ctx, const char *table, char **out)
+{
+	return api_table_stats(ctx, table, out);
+}
+
 static api_t *start_api(struct fsx *fs, struct source *src, const struct opts *o)
 {
 	struct api_opts ao = {.listen = o->api, .auth_file = o->api_auth,
@@ -648,6 +653,10 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	if (pthread_create(&sn.thread, NULL, snap_main, &sn) != 0)
 		die("cannot start the snapshot thread");
 	api = start_api(fs, &src, o);
+	if (api) {
+		fs->api_ctx = api;
+		__atomic_store_n(&fs->api_stats, api_stats_fn, __ATOMIC_RELEASE);
+	}
 	daemonize_done(fs);
 	if (o->foreground)
 		fsx_log(fs, "mounted %s on %s", o->store, o->mountpoint);
@@ -660,6 +669,7 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 		rc = 0;
 	}
 
+	__atomic_store_n(&fs->api_stats, NULL, __ATOMIC_RELEASE);
 	api_free(api); /* finishes the requests in flight */
 	if (src.local)
 		session_stop(&src.ss);
