@@ -48,31 +48,31 @@
 
 /* One cached DescribeTable. */
 struct sc_ent {
-	char *table;		 /* name (owned) */
-	struct table_schema s;	 /* schema (owned) */
-	time_t at;		 /* when fetched (monotonic s) */
+	char *table;	       /* name (owned) */
+	struct table_schema s; /* schema (owned) */
+	time_t at;	       /* when fetched (monotonic s) */
 };
 
 struct rbe {
-	struct be base;		 /* methods: first */
-	rmt_t *c;		 /* the client (owned) */
-	struct rbe_opts o;	 /* options (owned) */
-	int64_t t0_ns;		 /* mount time: mtime of items we did not write */
-	pthread_mutex_t mu;	 /* guards everything below */
-	char **names;		 /* cached table list (sorted, filtered), or NULL */
-	size_t nnames;		 /* entries */
-	time_t names_at;	 /* when fetched */
-	struct sc_ent *sc;	 /* cached schemas */
-	size_t nsc;		 /* entries */
-	uint64_t gen;		 /* bumped by every write of this mount */
-	char *parts_table;	 /* last partition scan: table (owned) */
-	char *parts_index;	 /* and index (owned, NULL: the table) */
-	struct val *parts;	 /* distinct partition keys, sorted (owned) */
-	size_t nparts;		 /* entries */
-	time_t parts_at;	 /* when scanned */
-	uint64_t parts_gen;	 /* gen then */
-	be_change_fn watch_fn;	 /* or NULL */
-	void *watch_ctx;	 /* for watch_fn */
+	struct be base;	       /* methods: first */
+	rmt_t *c;	       /* the client (owned) */
+	struct rbe_opts o;     /* options (owned) */
+	int64_t t0_ns;	       /* mount time: mtime of items we did not write */
+	pthread_mutex_t mu;    /* guards everything below */
+	char **names;	       /* cached table list (sorted, filtered), or NULL */
+	size_t nnames;	       /* entries */
+	time_t names_at;       /* when fetched */
+	struct sc_ent *sc;     /* cached schemas */
+	size_t nsc;	       /* entries */
+	uint64_t gen;	       /* bumped by every write of this mount */
+	char *parts_table;     /* last partition scan: table (owned) */
+	char *parts_index;     /* and index (owned, NULL: the table) */
+	struct val *parts;     /* distinct partition keys, sorted (owned) */
+	size_t nparts;	       /* entries */
+	time_t parts_at;       /* when scanned */
+	uint64_t parts_gen;    /* gen then */
+	be_change_fn watch_fn; /* or NULL */
+	void *watch_ctx;       /* for watch_fn */
 };
 
 static time_t mono_s(void)
@@ -111,7 +111,7 @@ static size_t max_list(const struct rbe *r)
 }
 
 static void report(struct rbe *r, const char *what, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void report(struct rbe *r, const char *what, const char *fmt, ...)
 {
 	char msg[512];
@@ -250,8 +250,7 @@ static int table_names(struct rbe *r, char ***names, size_t *n, struct dyn_err *
 	return 0;
 }
 
-static int m_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx,
-			 struct dyn_err *err)
+static int m_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx, struct dyn_err *err)
 {
 	struct rbe *r = R(b);
 	char **names = NULL;
@@ -392,8 +391,9 @@ static int m_set_schema(be_t *b, const char *table, const struct table_schema *s
 	int rc = deny_write(r, table, err);
 
 	if (rc == 0 && !r->o.allow_schema_changes)
-		rc = err_set(err, EPERM,
-			     "changing a table's indexes on the service needs -o allow_schema_changes");
+		rc = err_set(
+		    err, EPERM,
+		    "changing a table's indexes on the service needs -o allow_schema_changes");
 	if (rc < 0)
 		return rc;
 	invalidate(r, table);
@@ -691,10 +691,11 @@ static int m_read(be_t *b, const struct be_read *rd, struct be_cursor *cur, be_v
 			if (ordered && !in_range(&rd->sk, skv))
 				continue;
 			if (!ordered && count + i >= cap) {
-				report(r, rd->table,
-				       "listing stopped after %zu items: a table-level listing is a "
-				       "full Scan (-o max_list=N changes the cap)",
-				       cap);
+				report(
+				    r, rd->table,
+				    "listing stopped after %zu items: a table-level listing is a "
+				    "full Scan (-o max_list=N changes the cap)",
+				    cap);
 				cur->done = true;
 				rc = 0;
 				goto cleanup;
@@ -764,8 +765,8 @@ static void parts_free(struct val *p, size_t n)
 }
 
 /* Scan the distinct partition keys of a table or index (sorted, *out new). */
-static int scan_partitions(struct rbe *r, const char *table, const char *index,
-			   struct val **out, size_t *nout, struct dyn_err *err)
+static int scan_partitions(struct rbe *r, const char *table, const char *index, struct val **out,
+			   size_t *nout, struct dyn_err *err)
 {
 	struct table_schema s;
 	struct keys k;
@@ -830,8 +831,8 @@ static int scan_partitions(struct rbe *r, const char *table, const char *index,
 	for (i = j = 0; i < n; i++)
 		if (j && val_equal(&all[j - 1], &all[i]))
 			val_free(&all[i]);
-		else
-			val_move(&all[j++], &all[i]);
+		else if (j++ != i)
+			val_move(&all[j - 1], &all[i]);
 	*out = all;
 	*nout = j;
 	all = NULL;
@@ -851,9 +852,8 @@ static bool same_str(const char *a, const char *b)
 	return a == b || (a && b && !strcmp(a, b));
 }
 
-static int m_list_partitions(be_t *b, const char *table, const char *index,
-			     const struct val *after, tbl_pk_fn fn, void *ctx,
-			     struct dyn_err *err)
+static int m_list_partitions(be_t *b, const char *table, const char *index, const struct val *after,
+			     tbl_pk_fn fn, void *ctx, struct dyn_err *err)
 {
 	struct rbe *r = R(b);
 	struct val *parts = NULL;
@@ -937,13 +937,16 @@ static size_t failed_index(const char *msg, size_t n)
 
 static void to_rmt(const struct be_op *op, struct rmt_write *w)
 {
-	static const enum rmt_wkind k[] = {
-	    [BE_PUT] = RMT_PUT, [BE_DELETE] = RMT_DELETE, [BE_UPDATE] = RMT_UPDATE,
-	    [BE_CHECK] = RMT_CHECK};
+	static const enum rmt_wkind k[] = {[BE_PUT] = RMT_PUT,
+					   [BE_DELETE] = RMT_DELETE,
+					   [BE_UPDATE] = RMT_UPDATE,
+					   [BE_CHECK] = RMT_CHECK};
 
-	*w = (struct rmt_write){
-	    .kind = k[op->kind], .table = op->table, .item = op->item, .update = op->update,
-	    .cond = op->cond};
+	*w = (struct rmt_write){.kind = k[op->kind],
+				.table = op->table,
+				.item = op->item,
+				.update = op->update,
+				.cond = op->cond};
 }
 
 /* After a failed condition: say what the service kept. */
@@ -1047,8 +1050,8 @@ static int apply_one(struct rbe *r, const struct be_op *op, struct val *res, str
 	return err_set(err, EINVAL, "unknown operation");
 }
 
-static int m_apply(be_t *b, const struct be_op *ops, size_t n, size_t *failed,
-		   struct val *new_item, struct dyn_err *err)
+static int m_apply(be_t *b, const struct be_op *ops, size_t n, size_t *failed, struct val *new_item,
+		   struct dyn_err *err)
 {
 	struct rbe *r = R(b);
 	struct rmt_write *w = NULL;

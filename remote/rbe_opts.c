@@ -65,8 +65,7 @@ int rbe_parse_target(const char *arg, struct rmt_opts *co, struct dyn_err *err)
 	return 0;
 }
 
-static int parse_uint(const char *key, const char *value, long max, long *out,
-		      struct dyn_err *err)
+static int parse_uint(const char *key, const char *value, long max, long *out, struct dyn_err *err)
 {
 	char *end;
 	long v;
