@@ -12,7 +12,8 @@
  * Groups.  A journal record and (with fsync=always) an fsync per line
  * would cap a bulk import at the disk's sync rate, so consecutive lines
  * are collected into a group of up to group_max requests on distinct
- * items and applied with one db_apply().  This changes nothing a user
+ * items and applied with one apply of the sink (the engine's: one
+ * db_apply(); over the backend face: be_apply, see backend/backend.h).  This changes nothing a user
  * can observe about the outcome: every line's effect depends only on
  * its own item, no two lines of a group share one, so applying the group
  * at once equals applying its lines in order.  When db_apply() fails at
@@ -52,8 +53,8 @@ struct ops_fail {
 };
 
 struct ops_batch {
-	db_t *db;			  /* borrowed */
-	table_t *t;			  /* borrowed */
+	struct ops_sink sink;		  /* where lines go */
+	void *t;			  /* the sink's table (borrowed) */
 	ops_report_fn report;		  /* may be NULL */
 	void *rctx;			  /* its context */
 	size_t group_max;		  /* 1..DB_MAX_TX_OPS */
@@ -64,16 +65,16 @@ struct ops_batch {
 	uint64_t line;			  /* complete lines seen */
 	uint64_t applied;		  /* lines applied */
 	uint64_t failed;		  /* lines rejected */
-	uint64_t applies;		  /* db_apply() calls */
+	uint64_t applies;		  /* sink apply calls */
 	struct ops_fail *errs;		  /* first OPS_BATCH_KEEP_ERRORS failures */
 	size_t nerrs;			  /* used */
 	size_t errs_cap;		  /* allocated */
 	int worst;			  /* result of the current feed (negative) */
 	struct ops_req in;		  /* the line being parsed */
-	struct db_op in_op;		  /* its op */
+	struct ops_write in_op;		  /* its write */
 	size_t n;			  /* requests in the group */
 	struct ops_req req[DB_MAX_TX_OPS]; /* the group */
-	struct db_op op[DB_MAX_TX_OPS];	  /* their ops */
+	struct ops_write op[DB_MAX_TX_OPS]; /* their writes */
 	uint64_t lno[DB_MAX_TX_OPS];	  /* their line numbers */
 	size_t lend[DB_MAX_TX_OPS];	  /* where their lines end in the feed */
 	bool stop;			  /* this feed stops at the first bad line */
@@ -83,14 +84,15 @@ struct ops_batch {
 	uint8_t hash[HASH_SLOTS];	  /* slot + 1 by key hash, 0 = free */
 };
 
-int ops_batch_new(db_t *db, table_t *t, ops_report_fn report, void *ctx, ops_batch_t **out)
+int ops_batch_new_sink(const struct ops_sink *sink, void *t, ops_report_fn report, void *ctx,
+		       ops_batch_t **out)
 {
 	struct ops_batch *b = calloc(1, sizeof(*b));
 	size_t i;
 
 	if (!b)
 		return -ENOMEM;
-	b->db = db;
+	b->sink = *sink;
 	b->t = t;
 	b->report = report;
 	b->rctx = ctx;
@@ -100,6 +102,14 @@ int ops_batch_new(db_t *db, table_t *t, ops_report_fn report, void *ctx, ops_bat
 		ops_req_init(&b->req[i]);
 	*out = b;
 	return 0;
+}
+
+int ops_batch_new(db_t *db, table_t *t, ops_report_fn report, void *ctx, ops_batch_t **out)
+{
+	struct ops_sink sink;
+
+	ops_sink_db(db, &sink);
+	return ops_batch_new_sink(&sink, t, report, ctx, out);
 }
 
 void ops_batch_free(ops_batch_t *b)
@@ -236,7 +246,7 @@ static uint64_t hash_key(const struct val *v, uint64_t h)
 	return h;
 }
 
-static bool same_key(const struct db_op *a, const struct db_op *b)
+static bool same_key(const struct ops_write *a, const struct ops_write *b)
 {
 	if (!val_equal(a->pk, b->pk))
 		return false;
@@ -245,7 +255,7 @@ static bool same_key(const struct db_op *a, const struct db_op *b)
 
 /* Find op's slot in hash: returns the hash position; *hit if an op on
  * the same item is in the group. */
-static size_t hash_find(struct ops_batch *b, const struct db_op *op, bool *hit)
+static size_t hash_find(struct ops_batch *b, const struct ops_write *op, bool *hit)
 {
 	uint64_t h = hash_key(op->pk, 0xcbf29ce484222325ull);
 	size_t pos;
@@ -281,7 +291,8 @@ static void group_flush(struct ops_batch *b)
 
 	while (k < b->n) {
 		err_reset(&err);
-		rc = db_apply(b->db, &b->op[k], e - k, &failed, &err);
+		failed = e - k;
+		rc = b->sink.apply(b->sink.ctx, &b->op[k], e - k, &failed, &err);
 		b->applies++;
 		if (rc == 0) {
 			b->applied += e - k;
@@ -341,7 +352,6 @@ static void group_add(struct ops_batch *b, uint64_t line)
 	b->op[i] = b->in_op;
 	if (b->op[i].item)
 		b->op[i].item = &b->req[i].v;
-	b->op[i].ctx = &b->req[i].cb;
 	b->lno[i] = line;
 	b->lend[i] = b->cur_end;
 	b->hash[pos] = (uint8_t)(i + 1);
@@ -362,7 +372,7 @@ static void process_line(struct ops_batch *b, const char *text, size_t len)
 	if (rc == 1)
 		return;
 	if (rc == 0) {
-		rc = ops_req_bind(&b->in, b->t, &b->in_op, &err);
+		rc = ops_req_bind(&b->in, &b->sink, b->t, &b->in_op, &err);
 		if (rc < 0)
 			ops_req_free(&b->in);
 	}
