@@ -54,26 +54,37 @@ struct sc_ent {
 };
 
 struct rbe {
-	struct be base;	       /* methods: first */
-	rmt_t *c;	       /* the client (owned) */
-	struct rbe_opts o;     /* options (owned) */
-	int64_t t0_ns;	       /* mount time: mtime of items we did not write */
-	pthread_mutex_t mu;    /* guards everything below */
-	char **names;	       /* cached table list (sorted, filtered), or NULL */
-	size_t nnames;	       /* entries */
-	time_t names_at;       /* when fetched */
-	struct sc_ent *sc;     /* cached schemas */
-	size_t nsc;	       /* entries */
-	uint64_t gen;	       /* bumped by every write of this mount */
-	char *parts_table;     /* last partition scan: table (owned) */
-	char *parts_index;     /* and index (owned, NULL: the table) */
-	struct val *parts;     /* distinct partition keys, sorted (owned) */
-	size_t nparts;	       /* entries */
-	time_t parts_at;       /* when scanned */
-	uint64_t parts_gen;    /* gen then */
-	be_change_fn watch_fn; /* or NULL */
-	void *watch_ctx;       /* for watch_fn */
+	struct be base;		 /* methods: first */
+	rmt_t *c;		 /* the client (owned) */
+	struct rbe_opts o;	 /* options (owned) */
+	int64_t t0_ns;		 /* mount time: mtime of items we did not write */
+	pthread_mutex_t mu;	 /* guards everything below */
+	char **names;		 /* cached table list (sorted, filtered), or NULL */
+	size_t nnames;		 /* entries */
+	time_t names_at;	 /* when fetched */
+	struct sc_ent *sc;	 /* cached schemas */
+	size_t nsc;		 /* entries */
+	uint64_t gen;		 /* bumped by every write of this mount */
+	char *parts_table;	 /* last partition scan: table (owned) */
+	char *parts_index;	 /* and index (owned, NULL: the table) */
+	struct val *parts;	 /* distinct partition keys, sorted (owned) */
+	size_t nparts;		 /* entries */
+	time_t parts_at;	 /* when scanned */
+	uint64_t parts_gen;	 /* gen then */
+	db_observer_fn watch_fn; /* or NULL */
+	void *watch_ctx;	 /* for watch_fn */
+	char **idn;		 /* table names with an id (owned) */
+	uint64_t *ids;		 /* their ids */
+	size_t nids;		 /* entries */
+	uint64_t next_id;	 /* the last id given */
+	struct scan_count {	 /* where Scans stopped, for the max_list cap */
+		uint64_t hash;	 /* of table, index, segment, resume key */
+		uint64_t n;	 /* items read so far */
+	} counts[16];
+	unsigned next_count; /* ring position */
 };
+
+static void forget_id(struct rbe *r, const char *name);
 
 static time_t mono_s(void)
 {
@@ -159,7 +170,7 @@ static void bump(struct rbe *r)
 
 static void notify(struct rbe *r, const struct db_change *ch, size_t n)
 {
-	be_change_fn fn;
+	db_observer_fn fn;
 	void *ctx;
 
 	pthread_mutex_lock(&r->mu);
@@ -250,12 +261,16 @@ static int table_names(struct rbe *r, char ***names, size_t *n, struct dyn_err *
 	return 0;
 }
 
-static int m_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx, struct dyn_err *err)
+static int m_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx)
 {
 	struct rbe *r = R(b);
+	struct dyn_err e;
 	char **names = NULL;
 	size_t n = 0, i;
-	int rc = table_names(r, &names, &n, err);
+	int rc = table_names(r, &names, &n, &e);
+
+	if (rc < 0)
+		report(r, "ListTables", "%s", e.msg);
 
 	for (i = 0; rc == 0 && i < n; i++)
 		if (!after || strcmp(names[i], after) > 0)
@@ -264,9 +279,9 @@ static int m_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx, s
 	return rc;
 }
 
-static int m_schema(be_t *b, const char *table, struct table_schema *out, struct dyn_err *err)
+static int schema_of(struct rbe *r, const char *table, struct table_schema *out,
+		     struct dyn_err *err)
 {
-	struct rbe *r = R(b);
 	struct table_schema s;
 	struct sc_ent *grown;
 	size_t i;
@@ -345,6 +360,8 @@ static int m_drop_table(be_t *b, const char *table, struct dyn_err *err)
 			     "deleting a table on the service needs -o allow_table_delete");
 	if (rc == 0)
 		rc = rmt_delete_table(r->c, table, err);
+	if (rc == 0)
+		forget_id(r, table);
 	invalidate(r, table);
 	if (rc == 0)
 		notify(r, &ch, 1);
@@ -425,49 +442,259 @@ static int m_set_schema(be_t *b, const char *table, const struct table_schema *s
 	return rc;
 }
 
-/* ---- items ---- */
+/* ---- table handles ---- */
+
+struct rtab {
+	struct be_table base;  /* first */
+	struct rbe *r;	       /* the backend */
+	char *name;	       /* table name (owned) */
+	struct table_schema s; /* schema when opened (owned) */
+	uint64_t id;	       /* id (rbe.ids) */
+};
+
+static struct rtab *T(const be_table_t *t)
+{
+	return (struct rtab *)t;
+}
+
+static uint64_t table_id_of(struct rbe *r, const char *name)
+{
+	char **nn;
+	uint64_t *ni, id = 0;
+	size_t i;
+
+	pthread_mutex_lock(&r->mu);
+	for (i = 0; i < r->nids; i++)
+		if (!strcmp(r->idn[i], name)) {
+			id = r->ids[i];
+			break;
+		}
+	if (!id && (nn = realloc(r->idn, (r->nids + 1) * sizeof(*nn)))) {
+		r->idn = nn;
+		if ((ni = realloc(r->ids, (r->nids + 1) * sizeof(*ni)))) {
+			r->ids = ni;
+			if ((nn[r->nids] = strdup(name))) {
+				id = ni[r->nids] = ++r->next_id;
+				r->nids++;
+			}
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	return id ? id : ++r->next_id;
+}
+
+/* A dropped table's next incarnation gets a new id. */
+static void forget_id(struct rbe *r, const char *name)
+{
+	size_t i;
+
+	pthread_mutex_lock(&r->mu);
+	for (i = 0; i < r->nids; i++)
+		if (!strcmp(r->idn[i], name)) {
+			free(r->idn[i]);
+			r->idn[i] = r->idn[--r->nids];
+			r->ids[i] = r->ids[r->nids];
+			break;
+		}
+	pthread_mutex_unlock(&r->mu);
+}
+
+static const struct be_methods rbe_methods;
+
+static int m_table_open(be_t *b, const char *name, be_table_t **out)
+{
+	struct rbe *r = R(b);
+	struct rtab *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	if ((rc = schema_of(r, name, &t->s, NULL)) < 0 || !(t->name = strdup(name))) {
+		if (rc == 0)
+			schema_free(&t->s);
+		free(t);
+		return rc < 0 ? rc : -ENOMEM;
+	}
+	t->base.m = &rbe_methods;
+	t->base.be = b;
+	t->r = r;
+	t->id = table_id_of(r, name);
+	*out = &t->base;
+	return 0;
+}
+
+static void m_table_close(be_table_t *bt)
+{
+	struct rtab *t = T(bt);
+
+	schema_free(&t->s);
+	free(t->name);
+	free(t);
+}
+
+static const char *m_table_name(const be_table_t *t)
+{
+	return T(t)->name;
+}
+
+static uint64_t m_table_id(const be_table_t *t)
+{
+	return T(t)->id;
+}
+
+static bool m_table_alive(be_table_t *bt)
+{
+	struct table_schema s;
+
+	if (schema_of(T(bt)->r, T(bt)->name, &s, NULL) < 0)
+		return false;
+	schema_free(&s);
+	return true;
+}
+
+static int m_table_schema(be_table_t *bt, struct table_schema *out)
+{
+	return schema_of(T(bt)->r, T(bt)->name, out, NULL);
+}
+
+static const struct key_attr *m_table_pk(be_table_t *t)
+{
+	return &T(t)->s.pk;
+}
+
+static const struct key_attr *m_table_sk(be_table_t *t)
+{
+	return T(t)->s.has_sk ? &T(t)->s.sk : NULL;
+}
+
+static size_t m_table_count(be_t *b)
+{
+	char **names = NULL;
+	size_t n = 0;
+
+	if (table_names(R(b), &names, &n, NULL) < 0)
+		return 0;
+	rmt_free_names(names, n);
+	return n;
+}
+
+static void m_table_stats(be_table_t *bt, struct tbl_stats *out)
+{
+	struct rtab *t = T(bt);
+	struct sf_buf q = SF_BUF_INIT;
+	struct sf_span whole, tb, v;
+	char *resp = NULL;
+	size_t len = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->mtime_ns = t->r->t0_ns;
+	if (sf_buf_adds(&q, "{\"TableName\":") == 0 &&
+	    sf_json_str(&q, t->name, strlen(t->name)) == 0 && sf_buf_addc(&q, '}') == 0 &&
+	    rmt_call(t->r->c, "DescribeTable", q.p, q.len, true, &resp, &len, NULL) == 0 &&
+	    sf_whole(resp, len, &whole) == 0 && rmt_member(whole, "Table", &tb) == 0) {
+		if (rmt_member(tb, "ItemCount", &v) == 0)
+			sf_span_u64(v, &out->items);
+		if (rmt_member(tb, "TableSizeBytes", &v) == 0)
+			sf_span_u64(v, &out->bytes);
+	}
+	free(resp);
+	sf_buf_free(&q);
+}
+
+/* ---- rows ---- */
+
+struct rrow {
+	const struct val *item;	   /* as the service returned it */
+	const struct val *pk, *sk; /* the base table's key */
+	struct item_meta meta;	   /* metadata */
+};
 
 static void fill_meta(struct rbe *r, const struct table_schema *s, const struct val *item,
-		      struct be_meta *meta)
+		      struct item_meta *meta)
 {
 	char *text = NULL;
 	size_t len = 0;
 
 	meta->mtime_ns = r->t0_ns;
-	meta->size = 0;
-	if (item_render(item, s ? s->pk.name : NULL, s && s->has_sk ? s->sk.name : NULL, &text,
-			&len) == 0)
-		meta->size = len;
+	meta->size = item_size(item);
+	meta->text_len = 0;
+	if (item_render(item, s->pk.name, s->has_sk ? s->sk.name : NULL, &text, &len) == 0)
+		meta->text_len = len;
 	free(text);
 }
 
-static int m_get(be_t *b, const char *table, const struct val *key, bool consistent,
-		 struct val *out, struct be_meta *meta, struct dyn_err *err)
+static const struct val *m_ref_pk(const void *impl)
 {
-	struct rbe *r = R(b);
-	struct table_schema s;
-	struct val v;
+	return ((const struct rrow *)impl)->pk;
+}
+
+static const struct val *m_ref_sk(const void *impl)
+{
+	return ((const struct rrow *)impl)->sk;
+}
+
+static int m_ref_decode(const void *impl, struct val *out)
+{
+	return val_copy(out, ((const struct rrow *)impl)->item);
+}
+
+static void m_ref_meta(const void *impl, struct item_meta *meta)
+{
+	*meta = ((const struct rrow *)impl)->meta;
+}
+
+/* ---- items ---- */
+
+/* The key map of pk/sk under the table's names (new). */
+static int key_of(const struct table_schema *s, const struct val *pk, const struct val *sk,
+		  struct val *out)
+{
+	struct val c;
+	int rc;
+
+	val_init_map(out);
+	if ((rc = val_copy(&c, pk)) == 0)
+		rc = val_map_set(out, s->pk.name, strlen(s->pk.name), &c);
+	if (rc == 0 && s->has_sk && sk && (rc = val_copy(&c, sk)) == 0)
+		rc = val_map_set(out, s->sk.name, strlen(s->sk.name), &c);
+	if (rc < 0)
+		val_free(out);
+	return rc;
+}
+
+static int get_item(struct rtab *t, const struct val *pk, const struct val *sk, struct val *out,
+		    struct dyn_err *err)
+{
+	struct val key;
 	bool found = false;
 	int rc;
 
-	if (!allowed(r, table))
-		return err_set(err, ENOENT, "table %s is not in -o tables=", table);
-	val_init_null(&v);
-	if ((rc = rmt_get_item(r->c, table, key, consistent, NULL, &v, &found, err)) < 0)
+	val_init_null(out);
+	if ((rc = key_of(&t->s, pk, sk, &key)) < 0)
 		return rc;
-	if (!found) {
-		val_free(&v);
-		return -ENOENT;
+	rc = rmt_get_item(t->r->c, t->name, &key, true, NULL, out, &found, err);
+	val_free(&key);
+	if (rc == 0 && !found) {
+		val_free(out);
+		rc = -ENOENT;
 	}
-	if (meta) {
-		memset(&s, 0, sizeof(s));
-		if (m_schema(b, table, &s, NULL) == 0) {
-			fill_meta(r, &s, &v, meta);
-			schema_free(&s);
-		} else {
-			fill_meta(r, NULL, &v, meta);
-		}
-	}
+	return rc;
+}
+
+static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, struct val *out,
+		 struct item_meta *meta)
+{
+	struct rtab *t = T(bt);
+	struct val v;
+	struct dyn_err e;
+	int rc = get_item(t, pk, sk, &v, &e);
+
+	if (rc < 0 && rc != -ENOENT)
+		report(t->r, t->name, "GetItem: %s", e.msg);
+	if (rc < 0)
+		return rc;
+	if (meta)
+		fill_meta(t->r, &t->s, &v, meta);
 	if (out)
 		val_move(out, &v);
 	else
@@ -475,9 +702,23 @@ static int m_get(be_t *b, const char *table, const struct val *key, bool consist
 	return 0;
 }
 
+static int m_get_text(be_table_t *bt, const struct val *pk, const struct val *sk, char **text,
+		      size_t *len, struct item_meta *meta)
+{
+	struct rtab *t = T(bt);
+	struct val v;
+	int rc = m_get(bt, pk, sk, &v, meta);
+
+	if (rc < 0)
+		return rc;
+	rc = item_render(&v, t->s.pk.name, t->s.has_sk ? t->s.sk.name : NULL, text, len);
+	val_free(&v);
+	return rc;
+}
+
 /* ---- reads ---- */
 
-/* Key names of a table or one of its indexes. */
+/* Key names of the table or one of its indexes. */
 struct keys {
 	const char *pk, *sk;   /* of what is read (sk NULL: none) */
 	const char *tpk, *tsk; /* of the table (tsk NULL: none) */
@@ -502,7 +743,6 @@ static int keys_of(const struct table_schema *s, const char *index, struct keys 
 	return 0;
 }
 
-/* names[name] = S name; values[ph] = copy of v. */
 static int bind_name(struct val *names, const char *ph, const char *name)
 {
 	struct val v;
@@ -519,13 +759,13 @@ static int bind_value(struct val *values, const char *ph, const struct val *v)
 	return rc < 0 ? rc : val_map_set(values, ph, strlen(ph), &c);
 }
 
-/* The KeyConditionExpression of an ordered read (*out new). */
-static int key_condition(const struct be_read *rd, const struct keys *k, expr_t **out,
+/* The KeyConditionExpression of a query (*out new). */
+static int key_condition(const struct tbl_query *q, const struct keys *k, expr_t **out,
 			 struct dyn_err *err)
 {
 	struct val names, values;
 	struct expr_bind bind = {.names = &names, .values = &values, .flags = EXPR_UNLIMITED};
-	const struct tbl_range *g = &rd->sk;
+	const struct tbl_range *g = &q->sk;
 	char text[128] = "#p = :p";
 	int rc;
 
@@ -533,7 +773,7 @@ static int key_condition(const struct be_read *rd, const struct keys *k, expr_t 
 	val_init_map(&values);
 	rc = bind_name(&names, "#p", k->pk);
 	if (rc == 0)
-		rc = bind_value(&values, ":p", rd->pk);
+		rc = bind_value(&values, ":p", q->pk);
 	if (rc == 0 && k->sk && (g->prefix || g->lo || g->hi)) {
 		rc = bind_name(&names, "#s", k->sk);
 		if (rc == 0 && g->prefix) {
@@ -552,9 +792,10 @@ static int key_condition(const struct be_read *rd, const struct keys *k, expr_t 
 			rc = bind_value(&values, ":a", g->hi);
 		}
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		bind.values = values.m.len ? &values : NULL;
 		rc = expr_parse_key_condition(text, strlen(text), &bind, out, err);
-	else
+	} else
 		rc = err_set(err, -rc, "out of memory");
 	val_free(&names);
 	val_free(&values);
@@ -580,164 +821,165 @@ static bool in_range(const struct tbl_range *g, const struct val *sk)
 	return true;
 }
 
-/* The ExclusiveStartKey that resumes after item (new M). */
-static int start_key(const struct val *item, const struct keys *k, bool index, struct val *out)
+/*
+ * The ExclusiveStartKey after the base item start_pk/start_sk: its key,
+ * plus for an index read its index keys (isk if given, else read from the
+ * item: -ENOENT if it is gone).  out VAL_NULL when there is no start.
+ */
+static int start_key(struct rtab *t, const struct keys *k, const char *index, const struct val *pk,
+		     const struct val *sk, const struct val *ipk, const struct val *isk,
+		     struct val *out, struct dyn_err *err)
 {
-	const char *names[4] = {k->tpk, k->tsk, index ? k->pk : NULL, index ? k->sk : NULL};
-	struct val *v, c;
-	size_t i;
-	int rc = 0;
+	struct val item, c;
+	const struct val *v;
+	int rc;
 
-	val_init_map(out);
-	for (i = 0; rc == 0 && i < 4; i++)
-		if (names[i] && (v = val_map_get(item, names[i], strlen(names[i])))) {
-			if ((rc = val_copy(&c, v)) == 0)
-				rc = val_map_set(out, names[i], strlen(names[i]), &c);
+	val_init_null(out);
+	if (!pk)
+		return 0;
+	if ((rc = key_of(&t->s, pk, sk, out)) < 0 || !index)
+		return rc;
+	if (!ipk || (k->sk && !isk)) {
+		if ((rc = get_item(t, pk, sk, &item, err)) < 0) {
+			val_free(out);
+			return rc;
 		}
+		v = val_map_get(&item, k->pk, strlen(k->pk));
+		rc = v ? bind_value(out, k->pk, v) : 0;
+		v = k->sk ? val_map_get(&item, k->sk, strlen(k->sk)) : NULL;
+		if (rc == 0 && v)
+			rc = bind_value(out, k->sk, v);
+		val_free(&item);
+		return rc;
+	}
+	if ((rc = val_copy(&c, ipk)) == 0)
+		rc = val_map_set(out, k->pk, strlen(k->pk), &c);
+	if (rc == 0 && k->sk && (rc = val_copy(&c, isk)) == 0)
+		rc = val_map_set(out, k->sk, strlen(k->sk), &c);
 	return rc;
 }
 
-/* cursor = {"k": key, "n": scanned}. */
-static int cursor_set(struct be_cursor *cur, struct val *key, uint64_t n)
+/* FNV-1a of where a Scan resumes, for the max_list count. */
+static uint64_t scan_hash(const char *table, const char *index, uint32_t seg, const struct val *pk,
+			  const struct val *sk)
 {
-	struct val m, nv;
-	struct num num;
-	char buf[32];
-	int rc;
+	uint64_t h = 1469598103934665603ull;
+	char *a = NULL, *b = NULL;
+	size_t la = 0, lb = 0, i;
+	const char *parts[4];
+	size_t lens[4];
 
-	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)n);
-	val_init_map(&m);
-	rc = val_map_set(&m, "k", 1, key);
-	if (rc == 0 && (rc = num_parse(buf, strlen(buf), &num, NULL)) == 0) {
-		val_init_num(&nv, &num);
-		rc = val_map_set(&m, "n", 1, &nv);
-	}
-	if (rc < 0) {
-		val_free(&m);
-		return rc;
-	}
-	val_free(&cur->key);
-	cur->key = m;
-	return 0;
+	if (pk)
+		item_render_compact(pk, NULL, NULL, &a, &la);
+	if (sk)
+		item_render_compact(sk, NULL, NULL, &b, &lb);
+	parts[0] = table, lens[0] = strlen(table) + 1;
+	parts[1] = index ? index : "", lens[1] = strlen(parts[1]) + 1;
+	parts[2] = a ? a : "", lens[2] = a ? la : 0;
+	parts[3] = b ? b : "", lens[3] = b ? lb : 0;
+	for (int p = 0; p < 4; p++)
+		for (i = 0; i < lens[p]; i++)
+			h = (h ^ (unsigned char)parts[p][i]) * 1099511628211ull;
+	h ^= seg;
+	free(a);
+	free(b);
+	return h;
 }
 
-static uint64_t cursor_count(const struct be_cursor *cur)
+/* One read: Query (q) or Scan (sc) pages to fn. */
+static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tbl_scan *sc,
+		      be_visit_fn fn, void *ctx, struct dyn_err *err)
 {
-	const struct val *n = cur->key.type == VAL_M ? val_map_get(&cur->key, "n", 1) : NULL;
-	int64_t v;
-
-	if (!n || n->type != VAL_N || num_to_int64(&n->n, &v) < 0 || v < 0)
-		return 0;
-	return (uint64_t)v;
-}
-
-static int m_read(be_t *b, const struct be_read *rd, struct be_cursor *cur, be_visit_fn fn,
-		  void *ctx, struct dyn_err *err)
-{
-	struct rbe *r = R(b);
-	struct table_schema s;
+	struct rbe *r = t->r;
+	const char *index = q ? q->index : sc->index;
+	size_t limit = q ? q->limit : sc->limit, delivered = 0, i, cap = max_list(r);
 	struct keys k;
 	expr_t *kc = NULL;
 	struct val start;
 	struct rmt_page pg;
-	struct rmt_read q;
-	size_t delivered = 0, i, cap = max_list(r);
-	uint64_t count = cursor_count(cur);
-	bool ordered = rd->pk != NULL;
+	struct rmt_read rq;
+	uint64_t count = 0, h;
+	const struct val *spk = q ? q->start_pk : sc->start_pk,
+			 *ssk = q ? q->start_sk : sc->start_sk;
 	int rc;
 
-	if (cur->done)
-		return 0;
-	memset(&s, 0, sizeof(s));
 	memset(&pg, 0, sizeof(pg));
 	val_init_null(&start);
-	if ((rc = m_schema(b, rd->table, &s, err)) < 0)
+	if ((rc = keys_of(&t->s, index, &k, err)) < 0)
 		return rc;
-	if ((rc = keys_of(&s, rd->index, &k, err)) < 0)
+	if (q && (rc = key_condition(q, &k, &kc, err)) < 0)
+		return rc;
+	if ((rc = start_key(t, &k, index, spk, ssk, q ? q->pk : NULL, q ? q->start_isk : NULL,
+			    &start, err)) < 0)
 		goto cleanup;
-	if (ordered && (rc = key_condition(rd, &k, &kc, err)) < 0)
-		goto cleanup;
-	if (cur->key.type == VAL_M) {
-		const struct val *kv = val_map_get(&cur->key, "k", 1);
-
-		if (kv && (rc = val_copy(&start, kv)) < 0)
-			goto cleanup;
+	if (!q && spk) { /* a Scan resumed: go on counting toward the cap */
+		h = scan_hash(t->name, index, sc->segment, spk, ssk);
+		pthread_mutex_lock(&r->mu);
+		for (i = 0; i < sizeof(r->counts) / sizeof(r->counts[0]); i++)
+			if (r->counts[i].hash == h)
+				count = r->counts[i].n;
+		pthread_mutex_unlock(&r->mu);
 	}
 	for (;;) {
-		q = (struct rmt_read){
-		    .table = rd->table,
-		    .index = rd->index,
+		rq = (struct rmt_read){
+		    .table = t->name,
+		    .index = index,
 		    .keycond = kc,
-		    .filter = rd->filter,
-		    .consistent = rd->consistent && !rd->index,
-		    .backward = rd->desc,
+		    .consistent = !index,
+		    .backward = q && q->desc,
 		    .start = start.type == VAL_M ? &start : NULL,
-		    .segment = (int)rd->segment,
-		    .segments = (int)rd->total,
+		    .segment = q ? 0 : (int)sc->segment,
+		    .segments = q || sc->total < 2 ? 0 : (int)sc->total,
 		};
-		if (rd->limit && !(rd->sk.lo || rd->sk.hi || rd->sk.prefix))
-			q.limit = (uint32_t)(rd->limit - delivered);
-		rc = ordered ? rmt_query(r->c, &q, &pg, err) : rmt_scan(r->c, &q, &pg, err);
+		if (limit && !(q && (q->sk.lo || q->sk.hi || q->sk.prefix)))
+			rq.limit = (uint32_t)(limit - delivered);
+		rc = q ? rmt_query(r->c, &rq, &pg, err) : rmt_scan(r->c, &rq, &pg, err);
 		if (rc < 0)
 			goto cleanup;
 		for (i = 0; i < pg.n; i++) {
 			const struct val *it = &pg.items[i];
-			const struct val *skv = k.sk ? val_map_get(it, k.sk, strlen(k.sk)) : NULL;
-			struct be_meta meta;
-			struct be_item bi = {.item = it, .meta = &meta};
-			struct val key, proj;
+			struct rrow row = {.item = it};
+			struct be_ref ref = {.m = &rbe_methods, .impl = &row};
 			int stop;
 
-			if (ordered && !in_range(&rd->sk, skv))
+			if (q &&
+			    !in_range(&q->sk, k.sk ? val_map_get(it, k.sk, strlen(k.sk)) : NULL))
 				continue;
-			if (!ordered && count + i >= cap) {
+			if (!q && count >= cap) {
 				report(
-				    r, rd->table,
+				    r, t->name,
 				    "listing stopped after %zu items: a table-level listing is a "
 				    "full Scan (-o max_list=N changes the cap)",
 				    cap);
-				cur->done = true;
 				rc = 0;
 				goto cleanup;
 			}
-			val_init_null(&proj);
-			if (rd->proj && (rc = expr_project(rd->proj, it, &proj, err)) < 0)
-				goto cleanup;
-			if (rd->proj)
-				bi.item = &proj;
-			fill_meta(r, &s, it, &meta);
-			stop = fn(ctx, &bi);
-			val_free(&proj);
+			count++;
+			row.pk = val_map_get(it, k.tpk, strlen(k.tpk));
+			row.sk = k.tsk ? val_map_get(it, k.tsk, strlen(k.tsk)) : NULL;
+			if (!row.pk)
+				continue;
+			fill_meta(r, &t->s, it, &row.meta);
+			stop = fn(ctx, &ref);
 			delivered++;
-			if (stop || (rd->limit && delivered >= rd->limit)) {
-				if ((rc = start_key(it, &k, rd->index != NULL, &key)) == 0)
-					rc = cursor_set(cur, &key, count + i + 1);
-				if (rc < 0) {
-					val_free(&key);
-					rc = err_set(err, -rc, "out of memory");
-				} else {
-					rc = stop;
-				}
+			if (!q && (stop || (limit && delivered >= limit))) {
+				h = scan_hash(t->name, index, sc->segment, row.pk, row.sk);
+				pthread_mutex_lock(&r->mu);
+				r->counts[r->next_count].hash = h;
+				r->counts[r->next_count].n = count;
+				r->next_count = (r->next_count + 1) %
+						(sizeof(r->counts) / sizeof(r->counts[0]));
+				pthread_mutex_unlock(&r->mu);
+			}
+			if (stop || (limit && delivered >= limit)) {
+				rc = stop;
 				goto cleanup;
 			}
 		}
-		count += pg.scanned > pg.n ? pg.scanned : pg.n;
 		val_free(&start);
 		val_move(&start, &pg.last);
 		rmt_page_free(&pg);
-		memset(&pg, 0, sizeof(pg));
 		if (start.type != VAL_M) {
-			cur->done = true;
-			val_free(&cur->key);
-			rc = 0;
-			goto cleanup;
-		}
-		if (!ordered && count >= cap) {
-			report(r, rd->table,
-			       "listing stopped after %zu items: a table-level listing is a "
-			       "full Scan (-o max_list=N changes the cap)",
-			       cap);
-			cur->done = true;
 			rc = 0;
 			goto cleanup;
 		}
@@ -746,8 +988,19 @@ cleanup:
 	rmt_page_free(&pg);
 	val_free(&start);
 	expr_free(kc);
-	schema_free(&s);
 	return rc;
+}
+
+static int m_query(be_table_t *t, const struct tbl_query *q, be_visit_fn fn, void *ctx,
+		   struct dyn_err *err)
+{
+	return read_pages(T(t), q, NULL, fn, ctx, err);
+}
+
+static int m_scan(be_table_t *t, const struct tbl_scan *s, be_visit_fn fn, void *ctx,
+		  struct dyn_err *err)
+{
+	return read_pages(T(t), NULL, s, fn, ctx, err);
 }
 
 static int cmp_val(const void *a, const void *b)
@@ -765,10 +1018,10 @@ static void parts_free(struct val *p, size_t n)
 }
 
 /* Scan the distinct partition keys of a table or index (sorted, *out new). */
-static int scan_partitions(struct rbe *r, const char *table, const char *index, struct val **out,
-			   size_t *nout, struct dyn_err *err)
+static int scan_partitions(struct rtab *t, const char *index, struct val **out, size_t *nout,
+			   struct dyn_err *err)
 {
-	struct table_schema s;
+	struct rbe *r = t->r;
 	struct keys k;
 	struct val names, start, *all = NULL, *grown;
 	struct expr_bind bind = {.names = &names, .flags = EXPR_UNLIMITED};
@@ -778,19 +1031,16 @@ static int scan_partitions(struct rbe *r, const char *table, const char *index, 
 	uint64_t scanned = 0;
 	int rc;
 
-	memset(&s, 0, sizeof(s));
 	memset(&pg, 0, sizeof(pg));
 	val_init_map(&names);
 	val_init_null(&start);
-	if ((rc = m_schema(&r->base, table, &s, err)) < 0)
-		goto cleanup;
-	if ((rc = keys_of(&s, index, &k, err)) < 0)
+	if ((rc = keys_of(&t->s, index, &k, err)) < 0)
 		goto cleanup;
 	if ((rc = bind_name(&names, "#p", k.pk)) < 0 ||
 	    (rc = expr_parse_projection("#p", 2, &bind, &proj, err)) < 0)
 		goto cleanup;
 	for (;;) {
-		struct rmt_read q = {.table = table,
+		struct rmt_read q = {.table = t->name,
 				     .index = index,
 				     .proj = proj,
 				     .start = start.type == VAL_M ? &start : NULL};
@@ -816,18 +1066,18 @@ static int scan_partitions(struct rbe *r, const char *table, const char *index, 
 		val_free(&start);
 		val_move(&start, &pg.last);
 		rmt_page_free(&pg);
-		memset(&pg, 0, sizeof(pg));
 		if (start.type != VAL_M)
 			break;
 		if (scanned >= max_list(r)) {
-			report(r, table,
+			report(r, t->name,
 			       "partition listing stopped after %llu items: listing a table's "
 			       "partitions is a full Scan (-o max_list=N changes the cap)",
 			       (unsigned long long)scanned);
 			break;
 		}
 	}
-	qsort(all, n, sizeof(*all), cmp_val);
+	if (n)
+		qsort(all, n, sizeof(*all), cmp_val);
 	for (i = j = 0; i < n; i++)
 		if (j && val_equal(&all[j - 1], &all[i]))
 			val_free(&all[i]);
@@ -843,7 +1093,6 @@ cleanup:
 	val_free(&start);
 	val_free(&names);
 	expr_free(proj);
-	schema_free(&s);
 	return rc;
 }
 
@@ -852,19 +1101,19 @@ static bool same_str(const char *a, const char *b)
 	return a == b || (a && b && !strcmp(a, b));
 }
 
-static int m_list_partitions(be_t *b, const char *table, const char *index, const struct val *after,
-			     tbl_pk_fn fn, void *ctx, struct dyn_err *err)
+static int m_list_partitions(be_table_t *bt, const char *index, const struct val *after,
+			     tbl_pk_fn fn, void *ctx)
 {
-	struct rbe *r = R(b);
-	struct val *parts = NULL;
-	size_t n = 0, i;
+	struct rtab *t = T(bt);
+	struct rbe *r = t->r;
+	struct val *parts = NULL, *keep;
+	struct dyn_err e;
+	size_t n = 0, i, kept = 0;
 	int rc = 0;
 	bool reuse;
 
-	if (!allowed(r, table))
-		return err_set(err, ENOENT, "table %s is not in -o tables=", table);
 	pthread_mutex_lock(&r->mu);
-	reuse = after && r->parts && same_str(r->parts_table, table) &&
+	reuse = after && r->parts && same_str(r->parts_table, t->name) &&
 		same_str(r->parts_index, index) && r->parts_gen == r->gen &&
 		mono_s() - r->parts_at < PARTS_REUSE_S;
 	if (reuse) {
@@ -879,12 +1128,11 @@ static int m_list_partitions(be_t *b, const char *table, const char *index, cons
 		parts_free(parts, n);
 		parts = NULL;
 		n = 0;
-		if ((rc = scan_partitions(r, table, index, &parts, &n, err)) < 0)
+		if ((rc = scan_partitions(t, index, &parts, &n, &e)) < 0) {
+			report(r, t->name, "Scan: %s", e.msg);
 			return rc;
-		/* keep a copy for the continuation */
-		struct val *keep = calloc(n + 1, sizeof(*keep));
-		size_t kept = 0;
-
+		}
+		keep = calloc(n + 1, sizeof(*keep));
 		for (i = 0; keep && i < n; i++, kept++)
 			if (val_copy(&keep[i], &parts[i]) < 0)
 				break;
@@ -894,7 +1142,7 @@ static int m_list_partitions(be_t *b, const char *table, const char *index, cons
 		free(r->parts_index);
 		r->parts = keep;
 		r->nparts = kept;
-		r->parts_table = strdup(table);
+		r->parts_table = strdup(t->name);
 		r->parts_index = index ? strdup(index) : NULL;
 		r->parts_at = mono_s();
 		r->parts_gen = r->gen;
@@ -912,7 +1160,214 @@ static int m_list_partitions(be_t *b, const char *table, const char *index, cons
 	return rc;
 }
 
+static int stop_first(void *ctx, const struct be_ref *r)
+{
+	return 1;
+}
+
+static int m_partition_exists(be_table_t *bt, const char *index, const struct val *pk)
+{
+	struct tbl_query q = {.index = index, .pk = pk, .limit = 1};
+	int rc = read_pages(T(bt), &q, NULL, stop_first, NULL, NULL);
+
+	return rc == 1 ? 0 : rc < 0 ? rc : -ENOENT;
+}
+
+static int m_project(be_table_t *bt, const char *index, struct val *item)
+{
+	struct rtab *t = T(bt);
+	const struct index_def *ix = find_index(&t->s, index);
+	struct val out, c;
+	size_t i, j;
+	int rc = 0;
+
+	if (!ix)
+		return index ? -ENOENT : 0;
+	if (ix->proj == PROJ_ALL)
+		return 0;
+	val_init_map(&out);
+	for (i = 0; rc == 0 && i < item->m.len; i++) {
+		const struct val_attr *a = &item->m.a[i];
+		bool keep = !strcmp(a->name, t->s.pk.name) ||
+			    (t->s.has_sk && !strcmp(a->name, t->s.sk.name)) ||
+			    !strcmp(a->name, ix->pk.name) ||
+			    (ix->has_sk && !strcmp(a->name, ix->sk.name));
+
+		for (j = 0; !keep && ix->proj == PROJ_INCLUDE && j < ix->ninclude; j++)
+			keep = !strcmp(a->name, ix->include[j]);
+		if (keep && (rc = val_copy(&c, &a->v)) == 0)
+			rc = val_map_set(&out, a->name, a->name_len, &c);
+	}
+	if (rc < 0) {
+		val_free(&out);
+		return rc;
+	}
+	val_free(item);
+	*item = out;
+	return 0;
+}
+
 /* ---- writes ---- */
+
+static int m_check_item(be_table_t *bt, const struct val *item, struct dyn_err *err)
+{
+	struct rtab *t = T(bt);
+	const struct key_attr *ka[2] = {&t->s.pk, t->s.has_sk ? &t->s.sk : NULL};
+	const struct val *v;
+	int rc = item_check(item, err);
+
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		if (!ka[i])
+			continue;
+		v = val_map_get(item, ka[i]->name, strlen(ka[i]->name));
+		if (!v)
+			rc = err_set(err, EINVAL, "missing the key attribute %s", ka[i]->name);
+		else if (v->type != ka[i]->type)
+			rc = err_set(err, EINVAL, "key attribute %s must be of type %s",
+				     ka[i]->name, val_type_name(ka[i]->type));
+	}
+	for (size_t i = 0; rc == 0 && i < t->s.nindex; i++) {
+		const struct index_def *ix = &t->s.index[i];
+		const struct key_attr *ik[2] = {&ix->pk, ix->has_sk ? &ix->sk : NULL};
+
+		for (int j = 0; rc == 0 && j < 2; j++)
+			if (ik[j] && (v = val_map_get(item, ik[j]->name, strlen(ik[j]->name))) &&
+			    v->type != ik[j]->type)
+				rc = err_set(
+				    err, EINVAL,
+				    "attribute %s is a key of index %s and must be of type %s",
+				    ik[j]->name, ix->name, val_type_name(ik[j]->type));
+	}
+	return rc;
+}
+
+/*
+ * The condition of one write: its own (cond), its flags (DB_IF_ABSENT,
+ * DB_IF_PRESENT) and its expected item (expect: rbe_cond_text), as one
+ * expression (*out new, NULL when there is no condition at all).
+ */
+static int write_cond(const struct rtab *t, const be_op *w, expr_t **out, struct dyn_err *err)
+{
+	struct expr_text et;
+	struct sf_buf b = SF_BUF_INIT;
+	struct val names, values;
+	struct expr_bind bind = {.names = &names, .values = &values, .flags = EXPR_UNLIMITED};
+	char *text = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (!w->cond && !w->flags && !w->expect)
+		return 0;
+	expr_text_init(&et);
+	val_init_map(&names);
+	val_init_map(&values);
+	if (w->cond && (rc = expr_to_text(w->cond, &et, &text)) == 0) {
+		rc = sf_buf_printf(&b, "(%s)", text);
+		if (rc == 0 && et.names.type == VAL_M)
+			rc = val_copy(&names, &et.names) < 0 ? -ENOMEM : 0;
+		if (rc == 0 && et.values.type == VAL_M) {
+			val_free(&values);
+			rc = val_copy(&values, &et.values) < 0 ? -ENOMEM : 0;
+		}
+	}
+	if (rc == 0 && names.type != VAL_M)
+		val_init_map(&names);
+	if (rc == 0 && (w->flags & (DB_IF_ABSENT | DB_IF_PRESENT)))
+		rc = bind_name(&names, "#fk", t->s.pk.name);
+	if (rc == 0 && (w->flags & DB_IF_ABSENT))
+		rc = sf_buf_printf(&b, "%sattribute_not_exists(#fk)", b.len ? " AND " : "");
+	if (rc == 0 && (w->flags & DB_IF_PRESENT))
+		rc = sf_buf_printf(&b, "%sattribute_exists(#fk)", b.len ? " AND " : "");
+	if (rc == 0 && w->expect)
+		rc = rbe_cond_text(w->expect, t->s.pk.name, w->kind == OPS_PUT ? w->item : NULL, 0,
+				   &b, &names, &values, NULL);
+	if (rc == 0) {
+		/* empty maps are refused ("must not be empty"), as DynamoDB does */
+		bind.names = names.m.len ? &names : NULL;
+		bind.values = values.type == VAL_M && values.m.len ? &values : NULL;
+		rc = expr_parse_condition(b.p, b.len, &bind, out, err);
+	} else {
+		rc = err_set(err, -rc, "out of memory");
+	}
+	free(text);
+	expr_text_free(&et);
+	sf_buf_free(&b);
+	val_free(&names);
+	val_free(&values);
+	return rc;
+}
+
+/*
+ * After a failed condition: which part failed, in the engine's errnos
+ * (-EEXIST flags IF_ABSENT, -ENOENT IF_PRESENT/expect on an absent item,
+ * -EAGAIN expect on a changed one, -ECANCELED the condition), with what
+ * the service kept in the message.
+ */
+static int explain_conflict(struct rtab *t, const be_op *w, struct dyn_err *err)
+{
+	const struct val *pk =
+	    w->kind == OPS_PUT ? val_map_get(w->item, t->s.pk.name, strlen(t->s.pk.name)) : w->pk;
+	const struct val *sk = !t->s.has_sk ? NULL
+			       : w->kind == OPS_PUT
+				   ? val_map_get(w->item, t->s.sk.name, strlen(t->s.sk.name))
+				   : w->sk;
+	struct val now;
+	char *text = NULL;
+	size_t len = 0;
+	int rc, code = ECANCELED;
+
+	if (!pk || ((rc = get_item(t, pk, sk, &now, NULL)) < 0 && rc != -ENOENT))
+		return -ECANCELED;
+	if (rc == -ENOENT) {
+		code = (w->flags & DB_IF_PRESENT) || w->expect ? ENOENT : ECANCELED;
+		err_clear(err);
+		return err_set(err, code,
+			       "condition failed: the item does not exist on the service%s",
+			       w->expect ? " (deleted since it was read)" : "");
+	}
+	if (w->flags & DB_IF_ABSENT)
+		code = EEXIST;
+	else if (w->expect && !val_equal(&now, w->expect))
+		code = EAGAIN;
+	item_render_compact(&now, t->s.pk.name, t->s.has_sk ? t->s.sk.name : NULL, &text, &len);
+	err_clear(err);
+	err_set(err, code, "%s; the service's version was kept: %.360s%s",
+		code == EAGAIN ? "the item changed on the service since it was read"
+			       : "condition failed",
+		text ? text : "?", len > 360 ? "..." : "");
+	free(text);
+	val_free(&now);
+	return -code;
+}
+
+/* The rmt_write of w, with its key and condition built (new, in key and cond). */
+static int to_rmt(const be_op *w, struct rmt_write *rw, struct val *key, expr_t **cond,
+		  struct dyn_err *err)
+{
+	static const enum rmt_wkind k[] = {[OPS_PUT] = RMT_PUT,
+					   [OPS_DELETE] = RMT_DELETE,
+					   [OPS_UPDATE] = RMT_UPDATE,
+					   [OPS_CHECK] = RMT_CHECK};
+	struct rtab *t = T(w->table);
+	int rc;
+
+	val_init_null(key);
+	*cond = NULL;
+	if (w->kind != OPS_PUT && (rc = key_of(&t->s, w->pk, w->sk, key)) < 0)
+		return err_set(err, -rc, "out of memory");
+	if ((rc = write_cond(t, w, cond, err)) < 0)
+		return rc;
+	*rw = (struct rmt_write){.kind = k[w->kind],
+				 .table = t->name,
+				 .item = w->kind == OPS_PUT ? w->item : key,
+				 .update = w->update,
+				 .cond = *cond};
+	if (w->kind == OPS_UPDATE && !w->update) /* no actions: create the item if absent */
+		rw->kind = RMT_UPDATE;
+	if (w->kind == OPS_CHECK && !*cond)
+		return err_set(err, EINVAL, "a check needs a condition");
+	return 0;
+}
 
 /* The index in a TransactionCanceled message's [reason, reason...] that failed. */
 static size_t failed_index(const char *msg, size_t n)
@@ -932,245 +1387,135 @@ static size_t failed_index(const char *msg, size_t n)
 		else
 			break;
 	}
-	return 0;
+	return n;
 }
 
-static void to_rmt(const struct be_op *op, struct rmt_write *w)
+static void notify_ops(struct rbe *r, const be_op *ops, size_t n, const struct val *items)
 {
-	static const enum rmt_wkind k[] = {[BE_PUT] = RMT_PUT,
-					   [BE_DELETE] = RMT_DELETE,
-					   [BE_UPDATE] = RMT_UPDATE,
-					   [BE_CHECK] = RMT_CHECK};
-
-	*w = (struct rmt_write){.kind = k[op->kind],
-				.table = op->table,
-				.item = op->item,
-				.update = op->update,
-				.cond = op->cond};
-}
-
-/* After a failed condition: say what the service kept. */
-static void explain_conflict(struct rbe *r, const struct be_op *op, struct dyn_err *err)
-{
-	struct val key, now;
-	struct table_schema s;
-	bool found = false;
-	char *text = NULL;
-	size_t len;
-	const char *pk = NULL, *sk = NULL;
-
-	if (!err)
-		return;
-	memset(&s, 0, sizeof(s));
-	val_init_null(&now);
-	val_init_null(&key);
-	if (m_schema(&r->base, op->table, &s, NULL) == 0) {
-		pk = s.pk.name;
-		sk = s.has_sk ? s.sk.name : NULL;
-	}
-	if (op->kind == BE_PUT) {
-		struct keys k = {.tpk = pk, .tsk = sk};
-
-		if (!pk || start_key(op->item, &k, false, &key) < 0)
-			goto cleanup;
-	} else if (val_copy(&key, op->item) < 0) {
-		goto cleanup;
-	}
-	if (rmt_get_item(r->c, op->table, &key, true, NULL, &now, &found, NULL) < 0)
-		goto cleanup;
-	err_clear(err);
-	if (!found) {
-		err_set(err, ECANCELED,
-			"condition failed: the item does not exist on the service (changed by "
-			"another writer?)");
-	} else if (item_render_compact(&now, pk, sk, &text, &len) == 0) {
-		err_set(err, ECANCELED,
-			"condition failed: the item changed on the service since it was read; "
-			"the service's version was kept: %.380s%s",
-			text, len > 380 ? "..." : "");
-	}
-cleanup:
-	free(text);
-	val_free(&key);
-	val_free(&now);
-	schema_free(&s);
-}
-
-/* The change records of ops[0..n) as applied; items[i] holds update results. */
-static void notify_ops(struct rbe *r, const struct be_op *ops, size_t n, const struct val *items)
-{
-	struct db_change ch[32];
-	struct table_schema s;
-	size_t i, m = 0;
+	struct db_change ch;
+	size_t i;
 
 	for (i = 0; i < n; i++) {
-		memset(&ch[m], 0, sizeof(ch[m]));
-		ch[m].table = ops[i].table;
-		if (ops[i].kind == BE_CHECK)
+		struct rtab *t = T(ops[i].table);
+
+		memset(&ch, 0, sizeof(ch));
+		ch.table = t->name;
+		if (ops[i].kind == OPS_CHECK)
 			continue;
-		if (ops[i].kind == BE_DELETE ||
-		    (ops[i].kind == BE_UPDATE && items[i].type != VAL_M)) {
-			memset(&s, 0, sizeof(s));
-			if (m_schema(&r->base, ops[i].table, &s, NULL) < 0)
-				continue;
-			ch[m].kind = DB_CH_DELETE;
-			ch[m].pk = val_map_get(ops[i].item, s.pk.name, strlen(s.pk.name));
-			ch[m].sk = s.has_sk ? val_map_get(ops[i].item, s.sk.name, strlen(s.sk.name))
-					    : NULL;
-			schema_free(&s);
-			if (!ch[m].pk)
-				continue;
+		if (ops[i].kind == OPS_PUT) {
+			ch.kind = DB_CH_PUT;
+			ch.item = ops[i].item;
+		} else if (ops[i].kind == OPS_UPDATE && items[i].type == VAL_M) {
+			ch.kind = DB_CH_PUT;
+			ch.item = &items[i];
 		} else {
-			ch[m].kind = DB_CH_PUT;
-			ch[m].item = ops[i].kind == BE_PUT ? ops[i].item : &items[i];
+			ch.kind = DB_CH_DELETE;
+			ch.pk = ops[i].pk;
+			ch.sk = ops[i].sk;
 		}
-		if (++m == sizeof(ch) / sizeof(ch[0])) {
-			notify(r, ch, m);
-			m = 0;
-		}
+		notify(r, &ch, 1);
 	}
-	notify(r, ch, m);
 }
 
-static int apply_one(struct rbe *r, const struct be_op *op, struct val *res, struct dyn_err *err)
-{
-	struct rmt_write w;
-
-	switch (op->kind) {
-	case BE_PUT:
-		return rmt_put_item(r->c, op->table, op->item, op->cond, NULL, err);
-	case BE_DELETE:
-		return rmt_delete_item(r->c, op->table, op->item, op->cond, NULL, err);
-	case BE_UPDATE:
-		return rmt_update_item(r->c, op->table, op->item, op->update, op->cond, res, err);
-	case BE_CHECK:
-		to_rmt(op, &w);
-		return rmt_transact_write(r->c, &w, 1, NULL, err);
-	}
-	return err_set(err, EINVAL, "unknown operation");
-}
-
-static int m_apply(be_t *b, const struct be_op *ops, size_t n, size_t *failed, struct val *new_item,
-		   struct dyn_err *err)
+static int m_apply(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_err *err)
 {
 	struct rbe *r = R(b);
 	struct rmt_write *w = NULL;
-	struct val *res = NULL;
-	size_t i;
+	struct val *keys = NULL, *res = NULL;
+	expr_t **conds = NULL;
+	size_t i, f;
 	int rc = 0;
 
 	if (failed)
-		*failed = 0;
-	for (i = 0; rc == 0 && i < n; i++)
-		rc = deny_write(r, ops[i].table, err);
-	if (rc < 0 || n == 0)
-		return rc;
-	if (!(res = calloc(n, sizeof(*res))))
-		return err_set(err, ENOMEM, "out of memory");
+		*failed = n;
+	if (n == 0)
+		return 0;
+	w = calloc(n, sizeof(*w));
+	keys = calloc(n, sizeof(*keys));
+	res = calloc(n, sizeof(*res));
+	conds = calloc(n, sizeof(*conds));
+	if (!w || !keys || !res || !conds) {
+		rc = err_set(err, ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	for (i = 0; rc == 0 && i < n; i++) {
+		if ((rc = deny_write(r, T(ops[i].table)->name, err)) == 0)
+			rc = to_rmt(&ops[i], &w[i], &keys[i], &conds[i], err);
+		if (rc < 0 && failed)
+			*failed = i;
+	}
+	if (rc < 0)
+		goto cleanup;
 	if (n == 1) {
-		rc = apply_one(r, &ops[0], &res[0], err);
-		if (rc == -ECANCELED && ops[0].kind != BE_CHECK)
-			explain_conflict(r, &ops[0], err);
-	} else {
-		if (!(w = calloc(n, sizeof(*w)))) {
-			rc = err_set(err, ENOMEM, "out of memory");
-			goto cleanup;
+		switch (w[0].kind) {
+		case RMT_PUT:
+			rc = rmt_put_item(r->c, w[0].table, w[0].item, w[0].cond, NULL, err);
+			break;
+		case RMT_DELETE:
+			rc = rmt_delete_item(r->c, w[0].table, w[0].item, w[0].cond,
+					     ops[0].out ? &res[0] : NULL, err);
+			break;
+		case RMT_UPDATE:
+			rc = rmt_update_item(r->c, w[0].table, w[0].item, w[0].update, w[0].cond,
+					     &res[0], err);
+			break;
+		case RMT_CHECK:
+			rc = rmt_transact_write(r->c, w, 1, NULL, err);
+			break;
 		}
+		f = 0;
+	} else {
+		/* deletes that return the old item: read before (not atomic with the write) */
 		for (i = 0; i < n; i++)
-			to_rmt(&ops[i], &w[i]);
+			if (ops[i].kind == OPS_DELETE && ops[i].out)
+				get_item(T(ops[i].table), ops[i].pk, ops[i].sk, &res[i], NULL);
 		rc = rmt_transact_write(r->c, w, n, NULL, err);
-		if (rc == -ECANCELED && failed && err)
-			*failed = failed_index(err->msg, n);
+		f = rc == -ECANCELED && err ? failed_index(err->msg, n) : n;
 		if (rc == -EINVAL && err && strstr(err->msg, "UnknownOperation")) {
 			err_clear(err);
 			rc = err_set(err, ENOTSUP,
 				     "the service has no transactions (TransactWriteItems)");
 		}
-		/* updates in a transaction return nothing: read them back for watchers */
 		for (i = 0; rc == 0 && i < n; i++)
-			if (ops[i].kind == BE_UPDATE) {
-				bool found = false;
-
-				rmt_get_item(r->c, ops[i].table, ops[i].item, true, NULL, &res[i],
-					     &found, NULL);
+			if (ops[i].kind == OPS_UPDATE) {
+				val_free(&res[i]);
+				get_item(T(ops[i].table), ops[i].pk, ops[i].sk, &res[i], NULL);
 			}
+	}
+	if (rc == -ECANCELED && f < n) {
+		if (failed)
+			*failed = f;
+		if (ops[f].kind != OPS_CHECK || ops[f].expect || ops[f].flags)
+			rc = explain_conflict(T(ops[f].table), &ops[f], err);
 	}
 	if (rc == 0) {
 		bump(r);
 		notify_ops(r, ops, n, res);
-		if (new_item && n == 1) {
-			if (ops[0].kind == BE_PUT)
-				rc = val_copy(new_item, ops[0].item);
-			else if (ops[0].kind == BE_UPDATE)
-				val_move(new_item, &res[0]);
-			else
-				val_init_null(new_item);
-			if (rc < 0)
-				rc = err_set(err, -rc, "out of memory");
-		}
+		for (i = 0; i < n; i++)
+			if (ops[i].out) {
+				val_free(ops[i].out);
+				val_move(ops[i].out, &res[i]);
+			}
 	}
 cleanup:
-	for (i = 0; res && i < n; i++)
-		val_free(&res[i]);
-	free(res);
-	free(w);
-	return rc;
-}
-
-static bool plain(const struct be_op *op)
-{
-	return (op->kind == BE_PUT || op->kind == BE_DELETE) && !op->cond;
-}
-
-static int m_batch(be_t *b, const struct be_op *ops, size_t n,
-		   void (*rep)(void *ctx, size_t i, int code, const char *msg), void *ctx)
-{
-	struct rbe *r = R(b);
-	struct rmt_write *w = NULL;
-	struct dyn_err e;
-	size_t i = 0, j, k;
-	int rc, worst = 0;
-
-	if (n && !(w = calloc(n, sizeof(*w))))
-		return -ENOMEM;
-	while (i < n) {
-		err_clear(&e);
-		if ((rc = deny_write(r, ops[i].table, &e)) < 0) {
-			rep(ctx, i, -rc, e.msg);
-			worst = rc;
-			i++;
-			continue;
-		}
-		if (!plain(&ops[i])) {
-			rc = m_apply(b, &ops[i], 1, NULL, NULL, &e);
-			if (rc < 0) {
-				rep(ctx, i, -rc, e.msg);
-				worst = rc;
-			}
-			i++;
-			continue;
-		}
-		/* a run of plain puts and deletes: BatchWriteItem, 25 a call, in order */
-		for (j = i; j < n && plain(&ops[j]) && !deny_write(r, ops[j].table, NULL); j++)
-			to_rmt(&ops[j], &w[j - i]);
-		rc = rmt_batch_write(r->c, w, j - i, &e);
-		bump(r);
-		if (rc < 0) {
-			for (k = i; k < j; k++)
-				rep(ctx, k, -rc, e.msg);
-			worst = rc;
-		} else {
-			notify_ops(r, &ops[i], j - i, NULL);
-		}
-		i = j;
+	for (i = 0; i < n; i++) {
+		if (keys)
+			val_free(&keys[i]);
+		if (res)
+			val_free(&res[i]);
+		if (conds)
+			expr_free(conds[i]);
 	}
 	free(w);
-	return worst;
+	free(keys);
+	free(res);
+	free(conds);
+	return rc;
 }
 
 /* ---- the rest ---- */
 
-static void m_watch(be_t *b, be_change_fn fn, void *ctx)
+static void m_watch(be_t *b, db_observer_fn fn, void *ctx)
 {
 	struct rbe *r = R(b);
 
@@ -1178,37 +1523,6 @@ static void m_watch(be_t *b, be_change_fn fn, void *ctx)
 	r->watch_fn = fn;
 	r->watch_ctx = ctx;
 	pthread_mutex_unlock(&r->mu);
-}
-
-static int m_stats(be_t *b, const char *table, struct be_stats *out, struct dyn_err *err)
-{
-	struct rbe *r = R(b);
-	struct sf_buf q = SF_BUF_INIT;
-	struct sf_span whole, t, v;
-	char *resp = NULL;
-	size_t len = 0;
-	int rc;
-
-	if (!allowed(r, table))
-		return err_set(err, ENOENT, "table %s is not in -o tables=", table);
-	memset(out, 0, sizeof(*out));
-	out->estimated = true;
-	rc = sf_buf_adds(&q, "{\"TableName\":");
-	if (rc == 0)
-		rc = sf_json_str(&q, table, strlen(table));
-	if (rc == 0)
-		rc = sf_buf_addc(&q, '}');
-	if (rc == 0)
-		rc = rmt_call(r->c, "DescribeTable", q.p, q.len, true, &resp, &len, err);
-	if (rc == 0 && sf_whole(resp, len, &whole) == 0 && rmt_member(whole, "Table", &t) == 0) {
-		if (rmt_member(t, "ItemCount", &v) == 0)
-			sf_span_u64(v, &out->items);
-		if (rmt_member(t, "TableSizeBytes", &v) == 0)
-			sf_span_u64(v, &out->bytes);
-	}
-	free(resp);
-	sf_buf_free(&q);
-	return rc;
 }
 
 static void m_close(be_t *b)
@@ -1226,6 +1540,10 @@ static void m_close(be_t *b)
 		schema_free(&r->sc[i].s);
 	}
 	free(r->sc);
+	for (i = 0; i < r->nids; i++)
+		free(r->idn[i]);
+	free(r->idn);
+	free(r->ids);
 	parts_free(r->parts, r->nparts);
 	free(r->parts_table);
 	free(r->parts_index);
@@ -1238,17 +1556,33 @@ static const struct be_methods rbe_methods = {
     .name = "dynamodb",
     .caps = BE_CAP_TX | BE_CAP_SCHEMA_CHANGE,
     .list_tables = m_list_tables,
-    .schema = m_schema,
+    .table_count = m_table_count,
     .create_table = m_create_table,
     .drop_table = m_drop_table,
     .set_schema = m_set_schema,
+    .table_open = m_table_open,
+    .table_close = m_table_close,
+    .table_name = m_table_name,
+    .table_id = m_table_id,
+    .table_alive = m_table_alive,
+    .table_schema = m_table_schema,
+    .table_pk = m_table_pk,
+    .table_sk = m_table_sk,
+    .table_stats = m_table_stats,
     .get = m_get,
-    .read = m_read,
+    .get_text = m_get_text,
+    .query = m_query,
+    .scan = m_scan,
     .list_partitions = m_list_partitions,
+    .partition_exists = m_partition_exists,
+    .project = m_project,
+    .ref_pk = m_ref_pk,
+    .ref_sk = m_ref_sk,
+    .ref_decode = m_ref_decode,
+    .ref_meta = m_ref_meta,
     .apply = m_apply,
-    .batch = m_batch,
+    .check_item = m_check_item,
     .watch = m_watch,
-    .stats = m_stats,
     .close = m_close,
 };
 
@@ -1271,15 +1605,6 @@ int rbe_open(rmt_t *c, struct rbe_opts *o, be_t **out)
 	pthread_mutex_init(&r->mu, NULL);
 	*out = &r->base;
 	return 0;
-}
-
-int be_remote_open(struct rmt *client, be_t **out)
-{
-	struct rbe_opts o;
-
-	memset(&o, 0, sizeof(o));
-	o.cache_s = -1;
-	return rbe_open(client, &o, out);
 }
 
 rmt_t *rbe_client(be_t *b)

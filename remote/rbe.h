@@ -33,8 +33,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "backend.h"
+#include "../backend/backend.h"
 #include "remote.h"
+#include "storefmt.h"
 
 /* Where a non-fatal problem is reported (the mount's /_errors). */
 typedef void (*rbe_report_fn)(void *ctx, const char *what, const char *msg);
@@ -90,20 +91,23 @@ int rbe_open(rmt_t *c, struct rbe_opts *o, be_t **out);
 rmt_t *rbe_client(be_t *b);
 
 /*
- * A condition that holds while the item is still the one read: the item
- * exists (attribute_exists of the partition key) and each of its
- * top-level attributes equals the value read, up to max_attrs of them
- * (0: 100; a larger item gets a condition on the keys and its first
- * max_attrs attributes in name order).  new_item (may be NULL): each of
- * its attributes that item lacks must still be absent, so a concurrent
- * writer that added the same attribute is caught.  Neither catches a
- * concurrent writer that only added an attribute that neither version
- * has: DynamoDB has no "no other attributes" condition (docs/remote.md,
- * "Saves are conditional").
- * *out new (expr_free).  *complete (may be NULL) false if attributes
- * were left out.
+ * The condition that an item is still `item` (be_op.expect: the version
+ * an editor opened, the item a rename moves), appended to the text in b
+ * (" AND " first if b is not empty) with its names and values added to
+ * names/values (placeholders #eN, :eN): the item exists (attribute_exists
+ * of the partition key) and each of its top-level attributes equals the
+ * value read, up to max_attrs of them (0: 100, under DynamoDB's 300
+ * operators and 4 KB of expression text; a wider item is checked on its
+ * first max_attrs attributes in name order).  new_item (may be NULL):
+ * each of its attributes that item lacks must still be absent, so a
+ * concurrent writer that added the same attribute is caught.  Neither
+ * catches a concurrent writer that only added an attribute that neither
+ * version has: DynamoDB has no "no other attributes" condition
+ * (docs/remote.md, "Saves are conditional").  *complete (may be NULL)
+ * false if attributes were left out.  -ENOMEM.
  */
-int rbe_cond_unchanged(const struct val *item, const char *pk_name, const struct val *new_item,
-		       size_t max_attrs, expr_t **out, bool *complete, struct dyn_err *err);
+int rbe_cond_text(const struct val *item, const char *pk_name, const struct val *new_item,
+		  size_t max_attrs, struct sf_buf *b, struct val *names, struct val *values,
+		  bool *complete);
 
 #endif

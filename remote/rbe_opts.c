@@ -163,12 +163,11 @@ int rbe_parse_option(const char *key, const char *value, struct rmt_opts *co, st
 
 /* ---- the condition of a save ---- */
 
-int rbe_cond_unchanged(const struct val *item, const char *pk_name, const struct val *new_item,
-		       size_t max_attrs, expr_t **out, bool *complete, struct dyn_err *err)
+int rbe_cond_text(const struct val *item, const char *pk_name, const struct val *new_item,
+		  size_t max_attrs, struct sf_buf *b, struct val *names, struct val *values,
+		  bool *complete)
 {
-	struct val names, values, v;
-	struct expr_bind bind = {.names = &names, .values = &values, .flags = EXPR_UNLIMITED};
-	struct sf_buf t = SF_BUF_INIT;
+	struct val v;
 	char ph[32];
 	size_t i, terms = 1;
 	bool all = true;
@@ -176,14 +175,11 @@ int rbe_cond_unchanged(const struct val *item, const char *pk_name, const struct
 
 	if (!max_attrs)
 		max_attrs = 100;
-	*out = NULL;
-	val_init_map(&names);
-	val_init_map(&values);
 	rc = val_init_str(&v, pk_name, strlen(pk_name));
 	if (rc == 0)
-		rc = val_map_set(&names, "#k", 2, &v);
+		rc = val_map_set(names, "#ek", 3, &v);
 	if (rc == 0)
-		rc = sf_buf_adds(&t, "attribute_exists(#k)");
+		rc = sf_buf_printf(b, "%sattribute_exists(#ek)", b->len ? " AND " : "");
 	for (i = 0; rc == 0 && item->type == VAL_M && i < item->m.len; i++) {
 		const struct val_attr *a = &item->m.a[i];
 
@@ -193,14 +189,14 @@ int rbe_cond_unchanged(const struct val *item, const char *pk_name, const struct
 			all = false;
 			break;
 		}
-		snprintf(ph, sizeof(ph), "#a%zu", i);
+		snprintf(ph, sizeof(ph), "#e%zu", i);
 		if ((rc = val_init_str(&v, a->name, a->name_len)) == 0)
-			rc = val_map_set(&names, ph, strlen(ph), &v);
-		snprintf(ph, sizeof(ph), ":a%zu", i);
+			rc = val_map_set(names, ph, strlen(ph), &v);
+		snprintf(ph, sizeof(ph), ":e%zu", i);
 		if (rc == 0 && (rc = val_copy(&v, &a->v)) == 0)
-			rc = val_map_set(&values, ph, strlen(ph), &v);
+			rc = val_map_set(values, ph, strlen(ph), &v);
 		if (rc == 0)
-			rc = sf_buf_printf(&t, " AND #a%zu = :a%zu", i, i);
+			rc = sf_buf_printf(b, " AND #e%zu = :e%zu", i, i);
 		terms++;
 	}
 	for (i = 0; rc == 0 && new_item && new_item->type == VAL_M && i < new_item->m.len; i++) {
@@ -212,21 +208,14 @@ int rbe_cond_unchanged(const struct val *item, const char *pk_name, const struct
 			all = false;
 			break;
 		}
-		snprintf(ph, sizeof(ph), "#b%zu", i);
+		snprintf(ph, sizeof(ph), "#en%zu", i);
 		if ((rc = val_init_str(&v, a->name, a->name_len)) == 0)
-			rc = val_map_set(&names, ph, strlen(ph), &v);
+			rc = val_map_set(names, ph, strlen(ph), &v);
 		if (rc == 0)
-			rc = sf_buf_printf(&t, " AND attribute_not_exists(#b%zu)", i);
+			rc = sf_buf_printf(b, " AND attribute_not_exists(#en%zu)", i);
 		terms++;
 	}
-	if (rc == 0)
-		rc = expr_parse_condition(t.p, t.len, &bind, out, err);
-	else
-		rc = err_set(err, -rc, "out of memory");
 	if (complete)
 		*complete = all;
-	sf_buf_free(&t);
-	val_free(&names);
-	val_free(&values);
-	return rc;
+	return rc < 0 ? -ENOMEM : 0;
 }

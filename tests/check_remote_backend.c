@@ -18,6 +18,7 @@
 #include "api.h"
 #include "fix_val.h"
 #include "item.h"
+#include "ops.h"
 #include "rbe.h"
 
 static db_t *sdb;
@@ -58,7 +59,7 @@ static void open_be(struct rbe_opts *o)
 	ck_assert_msg(rmt_open(&co, &c, &err) == 0, "%s", err.msg);
 	o->report = on_report;
 	ck_assert_int_eq(rbe_open(c, o, &be), 0);
-	be->m->watch(be, on_change, NULL);
+	be_watch(be, on_change, NULL);
 }
 
 static void setup(void)
@@ -77,7 +78,7 @@ static void setup(void)
 static void teardown(void)
 {
 	if (be)
-		be->m->close(be);
+		be_close(be);
 	be = NULL;
 	api_free(srv);
 	srv = NULL;
@@ -109,14 +110,35 @@ static void mk_table(const char *t, bool sk, bool gsi)
 		s.index = &ix;
 		s.nindex = 1;
 	}
-	ck_assert_msg(be->m->create_table(be, t, &s, &err) == 0, "%s", err.msg);
+	ck_assert_msg(be_create_table(be, t, &s, &err) == 0, "%s", err.msg);
 }
 
-static int put(const char *t, const struct val *item, const expr_t *cond, struct dyn_err *err)
+static be_table_t *open_t(const char *name)
 {
-	struct be_op op = {.kind = BE_PUT, .table = t, .item = item, .cond = cond};
+	be_table_t *t = NULL;
 
-	return be->m->apply(be, &op, 1, NULL, NULL, err);
+	ck_assert_int_eq(be_table_open(be, name, &t), 0);
+	return t;
+}
+
+/* One write through be_apply. */
+static int wr(be_table_t *t, enum ops_kind kind, const struct val *item_or_pk, const expr_t *cond,
+	      int flags, const struct val *expect, struct val *out, struct dyn_err *err)
+{
+	be_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.kind = kind;
+	op.table = t;
+	if (kind == OPS_PUT)
+		op.item = (struct val *)item_or_pk;
+	else
+		op.pk = item_or_pk;
+	op.cond = cond;
+	op.flags = flags;
+	op.expect = expect;
+	op.out = out;
+	return be_apply(be, &op, 1, NULL, err);
 }
 
 static expr_t *C(const char *text)
@@ -142,24 +164,34 @@ START_TEST(test_tables_and_permissions)
 	struct table_schema s;
 	struct dyn_err err = {0};
 	char names[256] = "";
+	be_table_t *t, *t2;
 
 	mk_table("users", false, false);
 	mk_table("logs", true, false);
-	ck_assert_int_eq(be->m->list_tables(be, NULL, count_name, names, &err), 0);
+	ck_assert_int_eq(be_list_tables(be, NULL, count_name, names), 0);
 	ck_assert_str_eq(names, "logs users ");
+	ck_assert_uint_eq(be_table_count(be), 2);
 	names[0] = 0;
-	ck_assert_int_eq(be->m->list_tables(be, "logs", count_name, names, &err), 0);
+	ck_assert_int_eq(be_list_tables(be, "logs", count_name, names), 0);
 	ck_assert_str_eq(names, "users ");
+	t = open_t("logs");
+	ck_assert_str_eq(be_table_name(t), "logs");
+	ck_assert_str_eq(be_table_pk(t)->name, "p");
+	ck_assert_str_eq(be_table_sk(t)->name, "s");
 	memset(&s, 0, sizeof(s));
-	ck_assert_int_eq(be->m->schema(be, "logs", &s, &err), 0);
-	ck_assert_str_eq(s.pk.name, "p");
+	ck_assert_int_eq(be_table_schema(t, &s), 0);
 	ck_assert(s.has_sk);
 	schema_free(&s);
-	ck_assert_int_eq(be->m->schema(be, "nope", &s, &err), -ENOENT);
-	ck_assert_int_eq(be->m->drop_table(be, "logs", &err), 0);
+	t2 = open_t("logs");
+	ck_assert_uint_eq(be_table_id(t), be_table_id(t2));
+	ck_assert_int_eq(be_table_open(be, "nope", &t2), -ENOENT);
+	ck_assert(be_table_alive(t));
+	ck_assert_int_eq(be_drop_table(be, "logs", &err), 0);
+	ck_assert(!be_table_alive(t));
+	be_table_close(t);
 	names[0] = 0;
 	/* our own drop invalidated the cached table list at once */
-	ck_assert_int_eq(be->m->list_tables(be, NULL, count_name, names, &err), 0);
+	ck_assert_int_eq(be_list_tables(be, NULL, count_name, names), 0);
 	ck_assert_str_eq(names, "users ");
 	ck_assert_int_ge(nchanges, 3);
 	teardown();
@@ -171,7 +203,7 @@ START_TEST(test_tables_and_permissions)
 	memset(&s, 0, sizeof(s));
 	attr_set(&s.pk, "p", VAL_S);
 	err = (struct dyn_err){0};
-	ck_assert_int_eq(be->m->create_table(be, "t1", &s, &err), -EPERM);
+	ck_assert_int_eq(be_create_table(be, "t1", &s, &err), -EPERM);
 	ck_assert_msg(strstr(err.msg, "allow_table_create"), "%s", err.msg);
 	ck_assert_int_eq(db_table_count(sdb), 0);
 	teardown();
@@ -182,12 +214,11 @@ START_TEST(test_tables_and_permissions)
 
 	ck_assert_int_eq(rbe_parse_option("tables", "a_t,b_t", &(struct rmt_opts){0}, &o2, &e2), 1);
 	open_be(&o2);
-	ck_assert_int_eq(be->m->create_table(be, "a_t", &s, &err), -EROFS);
-	ck_assert_int_eq(put("a_t", J("{\"p\": \"x\"}"), NULL, &err), -EROFS);
+	ck_assert_int_eq(be_create_table(be, "a_t", &s, &err), -EROFS);
 	names[0] = 0;
-	ck_assert_int_eq(be->m->list_tables(be, NULL, count_name, names, &err), 0);
+	ck_assert_int_eq(be_list_tables(be, NULL, count_name, names), 0);
 	ck_assert_str_eq(names, "a_t b_t ");
-	ck_assert_int_eq(be->m->schema(be, "other", &s, &err), -ENOENT);
+	ck_assert_int_eq(be_table_open(be, "other", &t), -ENOENT);
 }
 END_TEST
 
@@ -195,98 +226,96 @@ START_TEST(test_items_and_conditions)
 {
 	struct dyn_err err = {0};
 	struct val got;
-	struct be_meta meta;
-	struct be_op del = {.kind = BE_DELETE, .table = "users", .item = J("{\"p\": \"ann\"}")};
-	expr_t *excl = C("attribute_not_exists(p)");
+	struct item_meta meta;
+	char *text = NULL;
+	size_t len = 0;
+	be_table_t *t;
 
 	mk_table("users", false, false);
-	ck_assert_int_eq(put("users", J("{\"p\": \"ann\", \"age\": 30}"), excl, &err), 0);
-	/* O_EXCL on an existing item: the error says what the service kept */
+	t = open_t("users");
+	ck_assert_msg(be_put(t, J("{\"p\": \"ann\", \"age\": 30}"), DB_IF_ABSENT, &err) == 0, "%s",
+		      err.msg);
+	/* O_EXCL on an existing item: EEXIST, and the message says what the service kept */
 	err = (struct dyn_err){0};
-	ck_assert_int_eq(put("users", J("{\"p\": \"ann\", \"age\": 31}"), excl, &err), -ECANCELED);
+	ck_assert_int_eq(be_put(t, J("{\"p\": \"ann\", \"age\": 31}"), DB_IF_ABSENT, &err),
+			 -EEXIST);
 	ck_assert_msg(strstr(err.msg, "version was kept") && strstr(err.msg, "30"), "%s", err.msg);
+	/* a user condition that fails: ECANCELED */
+	expr_t *c = C("age > 40");
+	ck_assert_int_eq(wr(t, OPS_PUT, J("{\"p\": \"ann\", \"age\": 1}"), c, 0, NULL, NULL, &err),
+			 -ECANCELED);
+	expr_free(c);
 	val_init_null(&got);
-	ck_assert_int_eq(be->m->get(be, "users", J("{\"p\": \"ann\"}"), true, &got, &meta, &err),
-			 0);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, &meta), 0);
 	ck_assert(val_equal(&got, J("{\"p\": \"ann\", \"age\": 30}")));
-	ck_assert_uint_gt(meta.size, 10);
+	ck_assert_uint_gt(meta.text_len, 10);
+	ck_assert_uint_eq(meta.size, item_size(&got));
 	val_free(&got);
-	ck_assert_int_eq(be->m->apply(be, &del, 1, NULL, NULL, &err), 0);
-	ck_assert_int_eq(be->m->get(be, "users", J("{\"p\": \"ann\"}"), true, NULL, NULL, &err),
-			 -ENOENT);
-	expr_free(excl);
+	ck_assert_int_eq(be_get_text(t, vs("ann"), NULL, &text, &len, NULL), 0);
+	ck_assert_msg(strstr(text, "\"age\": 30"), "%s", text);
+	free(text);
+	/* delete with out: the old item */
+	ck_assert_int_eq(wr(t, OPS_DELETE, vs("ann"), NULL, DB_IF_PRESENT, NULL, &got, &err), 0);
+	ck_assert(val_equal(&got, J("{\"p\": \"ann\", \"age\": 30}")));
+	val_free(&got);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_delete(t, vs("ann"), NULL, DB_IF_PRESENT, &err), -ENOENT);
+	/* check_item: key types as the service would refuse them */
+	ck_assert_int_eq(be_check_item(t, J("{\"p\": 5}"), &err), -EINVAL);
+	ck_assert_int_eq(be_check_item(t, J("{\"q\": \"x\"}"), &err), -EINVAL);
+	ck_assert_int_eq(be_check_item(t, J("{\"p\": \"x\"}"), &err), 0);
+	be_table_close(t);
 }
 END_TEST
 
-/* An editor's save: conditional on the version it read. */
+/* An editor's save: conditional on the version it read (be_op.expect). */
 START_TEST(test_save_against_version_read)
 {
 	struct dyn_err err = {0};
 	struct val *v1 = J("{\"p\": \"ann\", \"age\": 30, \"tags\": [\"a\", {\"x\": 1}]}");
 	struct val *v2 = J("{\"p\": \"ann\", \"age\": 31, \"tags\": [\"a\", {\"x\": 1}]}");
 	struct val *v3 = J("{\"p\": \"ann\", \"age\": 31, \"tags\": [\"a\"], \"note\": \"hi\"}");
-	struct val got, now;
-	bool complete = false, found = false;
-	expr_t *cond = NULL;
+	struct val *theirs = J("{\"p\": \"ann\", \"age\": 40, \"tags\": [\"a\", {\"x\": 1}]}");
+	struct val got;
+	be_table_t *t;
 
 	mk_table("users", false, false);
-	ck_assert_int_eq(put("users", v1, NULL, &err), 0);
+	t = open_t("users");
+	ck_assert_int_eq(be_put(t, v1, 0, &err), 0);
 	/* nothing changed: the save lands */
-	ck_assert_int_eq(rbe_cond_unchanged(v1, "p", v2, 0, &cond, &complete, &err), 0);
-	ck_assert(complete);
-	ck_assert_msg(put("users", v2, cond, &err) == 0, "%s", err.msg);
-	expr_free(cond);
+	ck_assert_msg(wr(t, OPS_PUT, v2, NULL, 0, v1, NULL, &err) == 0, "%s", err.msg);
 
-	/* another writer changed it after we read v2: our save of v3 fails, theirs stays */
-	ck_assert_int_eq(rbe_cond_unchanged(v2, "p", v3, 0, &cond, NULL, &err), 0);
-	ck_assert_int_eq(
-	    rmt_put_item(rbe_client(be), "users",
-			 J("{\"p\": \"ann\", \"age\": 40, \"tags\": [\"a\", {\"x\": 1}]}"), NULL,
-			 NULL, &err),
-	    0);
+	/* another writer changed it after we read v2: our save fails (EAGAIN), theirs stays */
+	ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", theirs, NULL, NULL, &err), 0);
 	err = (struct dyn_err){0};
-	ck_assert_int_eq(put("users", v3, cond, &err), -ECANCELED);
-	ck_assert_msg(strstr(err.msg, "changed on the service") && strstr(err.msg, "40"), "%s",
-		      err.msg);
+	ck_assert_int_eq(wr(t, OPS_PUT, v3, NULL, 0, v2, NULL, &err), -EAGAIN);
+	ck_assert_msg(strstr(err.msg, "changed on the service since it was read") &&
+			  strstr(err.msg, "40"),
+		      "%s", err.msg);
 	val_init_null(&got);
-	ck_assert_int_eq(be->m->get(be, "users", J("{\"p\": \"ann\"}"), true, &got, NULL, &err), 0);
-	ck_assert_int_eq(val_map_get(&got, "age", 3)->type, VAL_N);
-	ck_assert(!val_map_get(&got, "note", 4));
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, NULL), 0);
+	ck_assert(val_equal(&got, theirs));
 	val_free(&got);
-	expr_free(cond);
 
 	/* another writer added the attribute our version adds: caught too */
-	struct val *v4 = J("{\"p\": \"ann\", \"age\": 40, \"tags\": [\"a\", {\"x\": 1}]}");
 	struct val *v5 =
 	    J("{\"p\": \"ann\", \"age\": 40, \"tags\": [\"a\", {\"x\": 1}], \"k\": 1}");
+	struct val *t5 =
+	    J("{\"p\": \"ann\", \"age\": 40, \"tags\": [\"a\", {\"x\": 1}], \"k\": 2}");
 
-	ck_assert_int_eq(rbe_cond_unchanged(v4, "p", v5, 0, &cond, NULL, &err), 0);
-	ck_assert_int_eq(
-	    rmt_put_item(
-		rbe_client(be), "users",
-		J("{\"p\": \"ann\", \"age\": 40, \"tags\": [\"a\", {\"x\": 1}], \"k\": 2}"), NULL,
-		NULL, &err),
-	    0);
-	ck_assert_int_eq(put("users", v5, cond, &err), -ECANCELED);
-	expr_free(cond);
+	ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", t5, NULL, NULL, &err), 0);
+	ck_assert_int_eq(wr(t, OPS_PUT, v5, NULL, 0, theirs, NULL, &err), -EAGAIN);
 
-	/* deleted by another writer: the save fails, does not resurrect it */
-	ck_assert_int_eq(rbe_cond_unchanged(v4, "p", v5, 0, &cond, NULL, &err), 0);
+	/* deleted by another writer: the save fails (ENOENT), does not resurrect it */
 	ck_assert_int_eq(
 	    rmt_delete_item(rbe_client(be), "users", J("{\"p\": \"ann\"}"), NULL, NULL, &err), 0);
 	err = (struct dyn_err){0};
-	ck_assert_int_eq(put("users", v5, cond, &err), -ECANCELED);
-	ck_assert_msg(strstr(err.msg, "does not exist"), "%s", err.msg);
-	val_init_null(&now);
-	ck_assert_int_eq(rmt_get_item(rbe_client(be), "users", J("{\"p\": \"ann\"}"), true, NULL,
-				      &now, &found, &err),
-			 0);
-	ck_assert(!found);
-	val_free(&now);
-	expr_free(cond);
+	ck_assert_int_eq(wr(t, OPS_PUT, v5, NULL, 0, t5, NULL, &err), -ENOENT);
+	ck_assert_msg(strstr(err.msg, "deleted since it was read"), "%s", err.msg);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL), -ENOENT);
 
-	/* a wide item: the condition covers max_attrs attributes, says it is partial */
-	struct val wide;
+	/* a wide item: the condition covers 100 attributes and still holds */
+	struct val wide, pv;
 	val_init_map(&wide);
 	for (int i = 0; i < 150; i++) {
 		char name[16];
@@ -296,34 +325,35 @@ START_TEST(test_save_against_version_read)
 		val_copy(&n, vn("1"));
 		val_map_set(&wide, name, strlen(name), &n);
 	}
-	struct val pv;
 	val_copy(&pv, vs("w"));
 	val_map_set(&wide, "p", 1, &pv);
-	ck_assert_int_eq(put("users", &wide, NULL, &err), 0);
-	ck_assert_int_eq(rbe_cond_unchanged(&wide, "p", &wide, 0, &cond, &complete, &err), 0);
-	ck_assert(!complete);
-	ck_assert_msg(put("users", &wide, cond, &err) == 0, "%s", err.msg);
-	expr_free(cond);
+	ck_assert_int_eq(be_put(t, &wide, 0, &err), 0);
+	ck_assert_msg(wr(t, OPS_PUT, &wide, NULL, 0, &wide, NULL, &err) == 0, "%s", err.msg);
 	val_free(&wide);
+	be_table_close(t);
 }
 END_TEST
 
 struct coll {
-	char out[8192]; /* sort keys delivered */
-	int n;		/* items delivered */
-	int stop_every; /* stop after this many per call (0: never) */
-	int in_call;	/* delivered in this call */
-	bool had_attrs; /* every item came with its attribute "d" */
+	char out[8192];	     /* sort keys delivered */
+	int n;		     /* items delivered */
+	int stop_every;	     /* stop after this many per call (0: never) */
+	int in_call;	     /* delivered in this call */
+	bool had_attrs;	     /* every item came with its attribute "d" */
+	struct val lpk, lsk; /* the last base key delivered */
 };
 
-static int collect(void *ctx, const struct be_item *it)
+static int collect(void *ctx, const struct be_ref *r)
 {
 	struct coll *c = ctx;
-	const struct val *s = val_map_get(it->item, "s", 1);
-	const struct val *p = val_map_get(it->item, "p", 1);
+	struct val item;
+	const struct val *s, *p;
 	char buf[64];
 
-	if (!val_map_get(it->item, "d", 1))
+	ck_assert_int_eq(be_ref_decode(r, &item), 0);
+	s = val_map_get(&item, "s", 1);
+	p = val_map_get(&item, "p", 1);
+	if (!val_map_get(&item, "d", 1))
 		c->had_attrs = false;
 	if (s)
 		num_format(&s->n, buf);
@@ -332,6 +362,12 @@ static int collect(void *ctx, const struct be_item *it)
 	strcat(c->out, buf);
 	strcat(c->out, " ");
 	c->n++;
+	val_free(&c->lpk);
+	val_free(&c->lsk);
+	val_copy(&c->lpk, be_ref_pk(r));
+	if (be_ref_sk(r))
+		val_copy(&c->lsk, be_ref_sk(r));
+	val_free(&item);
 	if (c->stop_every && ++c->in_call == c->stop_every) {
 		c->in_call = 0;
 		return 1;
@@ -339,35 +375,68 @@ static int collect(void *ctx, const struct be_item *it)
 	return 0;
 }
 
-/* Read all of r, calling read again after every stop; returns the calls made. */
-static int read_all(const struct be_read *r, struct coll *c)
+static void coll_init(struct coll *c, int stop_every)
 {
-	struct be_cursor cur = {.done = false};
+	memset(c, 0, sizeof(*c));
+	c->stop_every = stop_every;
+	c->had_attrs = true;
+	val_init_null(&c->lpk);
+	val_init_null(&c->lsk);
+}
+
+static void coll_free(struct coll *c)
+{
+	val_free(&c->lpk);
+	val_free(&c->lsk);
+}
+
+/* Query all of q, resuming after every stop from the last item's key. */
+static int query_all(be_table_t *t, struct tbl_query q, struct coll *c)
+{
 	struct dyn_err err = {0};
 	int calls = 0, rc;
 
-	val_init_null(&cur.key);
-	c->had_attrs = true;
-	do {
-		rc = be->m->read(be, r, &cur, collect, c, &err);
+	for (;;) {
+		rc = be_query(t, &q, collect, c, &err);
 		ck_assert_msg(rc >= 0, "%s", err.msg);
 		calls++;
 		ck_assert_int_lt(calls, 1000);
-	} while (!cur.done);
-	val_free(&cur.key);
-	return calls;
+		if (rc == 0)
+			return calls;
+		q.start_pk = &c->lpk;
+		q.start_sk = c->lsk.type == VAL_NULL ? NULL : &c->lsk;
+		q.start_isk = NULL;
+	}
 }
 
-static void fill(const char *t, const char *pk, int n, const char *g)
+static int scan_all(be_table_t *t, struct tbl_scan s, struct coll *c)
+{
+	struct dyn_err err = {0};
+	int calls = 0, rc;
+
+	for (;;) {
+		rc = be_scan(t, &s, collect, c, &err);
+		ck_assert_msg(rc >= 0, "%s", err.msg);
+		calls++;
+		ck_assert_int_lt(calls, 1000);
+		if (rc == 0)
+			return calls;
+		s.start_pk = &c->lpk;
+		s.start_sk = c->lsk.type == VAL_NULL ? NULL : &c->lsk;
+	}
+}
+
+static void fill(be_table_t *t, const char *pk, int n, const char *g)
 {
 	for (int i = 0; i < n; i++) {
 		struct dyn_err err = {0};
 
-		ck_assert_msg(put(t,
-				  J("{\"p\": \"%s\", \"s\": %d, \"d\": \"%0100d\", \"g\": \"%s\"}",
-				    pk, i, i, g),
-				  NULL, &err) == 0,
-			      "%s", err.msg);
+		ck_assert_msg(
+		    be_put(t,
+			   J("{\"p\": \"%s\", \"s\": %d, \"d\": \"%0100d\", \"g\": \"%s\"}", pk, i,
+			     i, g),
+			   0, &err) == 0,
+		    "%s", err.msg);
 	}
 }
 
@@ -375,62 +444,72 @@ START_TEST(test_query_reads)
 {
 	struct coll c;
 	struct rmt_stats st0, st1;
-	struct be_read r = {.table = "logs", .pk = vs("a"), .consistent = true};
+	struct tbl_query q = {.pk = vs("a")};
+	be_table_t *t;
 
 	mk_table("logs", true, true);
-	fill("logs", "a", 30, "x");
-	fill("logs", "b", 5, "y");
+	t = open_t("logs");
+	fill(t, "a", 30, "x");
+	fill(t, "b", 5, "y");
 
 	/* in sort key order, resumed after every 7 items: nothing lost or repeated */
-	memset(&c, 0, sizeof(c));
-	c.stop_every = 7;
-	read_all(&r, &c);
+	coll_init(&c, 7);
+	query_all(t, q, &c);
 	ck_assert_int_eq(c.n, 30);
 	ck_assert(c.had_attrs);
 	ck_assert(!strncmp(c.out, "0 1 2 3 4 5 6 7 8 9 10 11 ", 26));
 	ck_assert(strstr(c.out, " 28 29 ") && !strstr(c.out, "30"));
+	coll_free(&c);
 
 	/* descending, exclusive bounds (sent as BETWEEN, the ends dropped here) */
-	memset(&c, 0, sizeof(c));
-	r.desc = true;
-	r.sk = (struct tbl_range){.lo = vn("3"), .lo_incl = false, .hi = vn("8"), .hi_incl = false};
-	read_all(&r, &c);
+	coll_init(&c, 0);
+	q.desc = true;
+	q.sk = (struct tbl_range){.lo = vn("3"), .lo_incl = false, .hi = vn("8"), .hi_incl = false};
+	query_all(t, q, &c);
 	ck_assert_str_eq(c.out, "7 6 5 4 ");
-	memset(&c, 0, sizeof(c));
-	r.desc = false;
-	r.sk = (struct tbl_range){.lo = vn("27"), .lo_incl = true};
-	read_all(&r, &c);
+	coll_free(&c);
+	coll_init(&c, 0);
+	q.desc = false;
+	q.sk = (struct tbl_range){.lo = vn("27"), .lo_incl = true};
+	query_all(t, q, &c);
 	ck_assert_str_eq(c.out, "27 28 29 ");
+	coll_free(&c);
 
-	/* limit: delivers that many and the cursor resumes */
-	memset(&c, 0, sizeof(c));
-	r.sk = (struct tbl_range){0};
-	r.limit = 4;
-	struct be_cursor cur = {.done = false};
-	struct dyn_err err = {0};
-	val_init_null(&cur.key);
-	ck_assert_int_eq(be->m->read(be, &r, &cur, collect, &c, &err), 0);
-	ck_assert_int_eq(be->m->read(be, &r, &cur, collect, &c, &err), 0);
+	/* limit, then resume from a key */
+	coll_init(&c, 0);
+	q.sk = (struct tbl_range){0};
+	q.limit = 4;
+	query_all(t, q, &c);
+	q.start_pk = vs("a");
+	q.start_sk = vn("3");
+	query_all(t, q, &c);
 	ck_assert_str_eq(c.out, "0 1 2 3 4 5 6 7 ");
-	val_free(&cur.key);
-	r.limit = 0;
+	coll_free(&c);
+	q.limit = 0;
+	q.start_pk = q.start_sk = NULL;
 
 	/* a whole partition costs one Query per page, with attributes: no GetItem each */
-	memset(&c, 0, sizeof(c));
+	coll_init(&c, 0);
 	rmt_get_stats(rbe_client(be), &st0);
-	read_all(&r, &c);
+	query_all(t, q, &c);
 	rmt_get_stats(rbe_client(be), &st1);
 	ck_assert_int_eq(c.n, 30);
 	ck_assert_uint_eq(st1.calls - st0.calls, 1);
+	coll_free(&c);
 
-	/* the index: Query on it */
-	memset(&c, 0, sizeof(c));
-	r = (struct be_read){.table = "logs", .index = "by_g", .pk = vs("y"), .consistent = true};
-	c.stop_every = 2;
-	read_all(&r, &c);
+	/* the index: Query on it, resumed (the index sort key read from the item) */
+	coll_init(&c, 2);
+	q = (struct tbl_query){.index = "by_g", .pk = vs("y")};
+	query_all(t, q, &c);
 	ck_assert_str_eq(c.out, "0 1 2 3 4 ");
-	r.index = "nope";
-	ck_assert_int_eq(be->m->read(be, &r, &cur, collect, &c, &err), -ENOENT);
+	coll_free(&c);
+	ck_assert_int_eq(be_partition_exists(t, "by_g", vs("y")), 0);
+	ck_assert_int_eq(be_partition_exists(t, "by_g", vs("nope")), -ENOENT);
+	ck_assert_int_eq(be_partition_exists(t, NULL, vs("a")), 0);
+	q.index = "nope";
+	struct dyn_err err = {0};
+	ck_assert_int_eq(be_query(t, &q, collect, &c, &err), -ENOENT);
+	be_table_close(t);
 }
 END_TEST
 
@@ -444,144 +523,158 @@ static int collect_pk(void *ctx, const struct val *pk)
 START_TEST(test_scan_cap_and_partitions)
 {
 	struct coll c;
-	struct be_read r = {.table = "logs"};
-	struct dyn_err err = {0};
 	char parts[256] = "";
+	be_table_t *t;
 
 	mk_table("logs", true, true);
-	fill("logs", "c", 20, "x");
-	fill("logs", "a", 20, "x");
-	fill("logs", "b", 10, "z");
+	t = open_t("logs");
+	fill(t, "c", 20, "x");
+	fill(t, "a", 20, "x");
+	fill(t, "b", 10, "z");
 
-	/* 50 items, max_list 40: a table-level listing stops there and says so */
-	memset(&c, 0, sizeof(c));
-	c.stop_every = 9;
-	read_all(&r, &c);
+	/* 50 items, max_list 40: a table-level listing stops there, across calls, and says so */
+	coll_init(&c, 9);
+	scan_all(t, (struct tbl_scan){0}, &c);
 	ck_assert_int_eq(c.n, 40);
 	ck_assert_msg(strstr(reports, "logs: listing stopped after 40 items") &&
 			  strstr(reports, "max_list"),
 		      "%s", reports);
+	coll_free(&c);
 
 	/* segments split the table */
 	int total = 0;
 	for (uint32_t seg = 0; seg < 2; seg++) {
-		memset(&c, 0, sizeof(c));
-		r = (struct be_read){.table = "logs", .segment = seg, .total = 2};
-		read_all(&r, &c);
+		coll_init(&c, 0);
+		scan_all(t, (struct tbl_scan){.segment = seg, .total = 2}, &c);
 		total += c.n;
+		coll_free(&c);
 	}
 	ck_assert_int_le(total, 50);
 
 	/* distinct partition keys, sorted, after a key */
-	ck_assert_int_eq(be->m->list_partitions(be, "logs", NULL, NULL, collect_pk, parts, &err),
-			 0);
+	ck_assert_int_eq(be_list_partitions(t, NULL, NULL, collect_pk, parts), 0);
 	ck_assert_str_eq(parts, "a b c ");
 	parts[0] = 0;
-	ck_assert_int_eq(be->m->list_partitions(be, "logs", NULL, vs("a"), collect_pk, parts, &err),
-			 0);
+	ck_assert_int_eq(be_list_partitions(t, NULL, vs("a"), collect_pk, parts), 0);
 	ck_assert_str_eq(parts, "b c ");
 	parts[0] = 0;
-	ck_assert_int_eq(be->m->list_partitions(be, "logs", "by_g", NULL, collect_pk, parts, &err),
-			 0);
+	ck_assert_int_eq(be_list_partitions(t, "by_g", NULL, collect_pk, parts), 0);
 	ck_assert_str_eq(parts, "x z ");
+
+	/* projections as the index defines them */
+	struct val item;
+	val_copy(&item, J("{\"p\": \"a\", \"s\": 1, \"g\": \"x\", \"d\": \"x\"}"));
+	ck_assert_int_eq(be_project(t, "by_g", &item), 0);
+	ck_assert_ptr_nonnull(val_map_get(&item, "d", 1)); /* PROJ_ALL */
+	val_free(&item);
+	be_table_close(t);
 }
 END_TEST
 
 struct failures {
 	char lines[512];
-	int n;
 };
 
-static void on_fail(void *ctx, size_t i, int code, const char *msg)
+static void on_fail(void *ctx, uint64_t line, int code, const char *msg)
 {
 	struct failures *f = ctx;
 	size_t n = strlen(f->lines);
 
-	snprintf(f->lines + n, sizeof(f->lines) - n, "%zu:%d ", i, code);
-	f->n++;
+	snprintf(f->lines + n, sizeof(f->lines) - n, "%llu:%d ", (unsigned long long)line, code);
 }
 
-START_TEST(test_batch)
+START_TEST(test_batch_through_the_parser)
 {
-	struct be_op ops[70];
-	struct failures f = {0};
-	struct dyn_err err = {0};
+	struct ops_sink sink;
+	ops_batch_t *ob = NULL;
+	struct failures f = {{0}};
 	struct val got;
-	expr_t *excl = C("attribute_not_exists(p)");
-	size_t n = 0;
+	char text[16384] = "";
+	be_table_t *t;
 	int i;
 
 	mk_table("users", false, false);
+	t = open_t("users");
+	be_sink(be, &sink);
 	/* 60 puts with keys repeating (u0..u19 three times: the last one wins) */
 	for (i = 0; i < 60; i++)
-		ops[n++] = (struct be_op){.kind = BE_PUT,
-					  .table = "users",
-					  .item = J("{\"p\": \"u%d\", \"v\": %d}", i % 20, i)};
-	/* a conditional put that fails (u1 exists), reported alone */
-	ops[n++] = (struct be_op){.kind = BE_PUT,
-				  .table = "users",
-				  .item = J("{\"p\": \"u1\", \"v\": -1}"),
-				  .cond = excl};
-	/* then deletes */
-	ops[n++] =
-	    (struct be_op){.kind = BE_DELETE, .table = "users", .item = J("{\"p\": \"u2\"}")};
-	ops[n++] = (struct be_op){
-	    .kind = BE_PUT, .table = "users", .item = J("{\"p\": \"u2\", \"v\": 99}")};
-	ck_assert_int_eq(be->m->batch(be, ops, n, on_fail, &f), -ECANCELED);
-	ck_assert_str_eq(f.lines, "60:125 ");
+		sprintf(text + strlen(text), "{\"p\": \"u%d\", \"v\": %d}\n", i % 20, i);
+	/* a conditional put that fails (u1 exists), reported alone; then a delete and a put */
+	strcat(text,
+	       "{\"put\": {\"p\": \"u1\", \"v\": -1}, \"if\": \"attribute_not_exists(p)\"}\n");
+	strcat(text, "{\"delete\": {\"p\": \"u2\"}}\n");
+	strcat(text, "{\"update\": {\"p\": \"u3\"}, \"add\": {\"v\": 100}}\n");
+	ck_assert_int_eq(ops_batch_new_sink(&sink, t, on_fail, &f, &ob), 0);
+	ops_batch_feed(ob, text, strlen(text));
+	ck_assert_int_eq(ops_batch_finish(ob), 0);
+	ops_batch_free(ob);
+	ck_assert_str_eq(f.lines, "61:125 ");
 	val_init_null(&got);
-	ck_assert_int_eq(be->m->get(be, "users", J("{\"p\": \"u1\"}"), true, &got, NULL, &err), 0);
+	ck_assert_int_eq(be_get(t, vs("u1"), NULL, &got, NULL), 0);
 	ck_assert(val_equal(&got, J("{\"p\": \"u1\", \"v\": 41}")));
 	val_free(&got);
-	ck_assert_int_eq(be->m->get(be, "users", J("{\"p\": \"u2\"}"), true, &got, NULL, &err), 0);
-	ck_assert(val_equal(&got, J("{\"p\": \"u2\", \"v\": 99}")));
+	ck_assert_int_eq(be_get(t, vs("u2"), NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_get(t, vs("u3"), NULL, &got, NULL), 0);
+	ck_assert(val_equal(&got, J("{\"p\": \"u3\", \"v\": 143}")));
 	val_free(&got);
-	expr_free(excl);
+	be_table_close(t);
 }
 END_TEST
 
 START_TEST(test_transactions)
 {
+	struct ops_sink sink;
+	struct ops_tx_result res;
 	struct dyn_err err = {0};
 	struct val got;
 	size_t failed = 9;
-	expr_t *excl = C("attribute_not_exists(p)");
-	expr_t *upd = NULL;
-	struct be_op ops[3];
+	be_table_t *t;
+	be_op ops[2];
+	static const char doc[] =
+	    "{\"ops\": ["
+	    " {\"update\": {\"p\": \"hedy\"}, \"table\": \"users\", \"expr\": \"SET coins = coins "
+	    "- "
+	    ":n\", \"if\": \"coins >= :n\", \"values\": {\":n\": 10}},"
+	    " {\"update\": {\"p\": \"felienne\"}, \"table\": \"users\", \"add\": {\"coins\": 10}},"
+	    " {\"check\": {\"p\": \"ann\"}, \"table\": \"users\", \"if\": \"attribute_exists(p)\"}"
+	    "]}";
 
-	ck_assert_int_eq(expr_parse_update("ADD v :one", 10,
-					   &(struct expr_bind){.values = J("{\":one\": 1}")}, &upd,
-					   &err),
-			 0);
 	mk_table("users", false, false);
-	ck_assert_int_eq(put("users", J("{\"p\": \"a\", \"v\": 1}"), NULL, &err), 0);
-	/* the second op's condition fails: nothing lands, the failing op is named */
-	ops[0] = (struct be_op){
-	    .kind = BE_PUT, .table = "users", .item = J("{\"p\": \"b\", \"v\": 1}"), .cond = excl};
-	ops[1] = (struct be_op){
-	    .kind = BE_PUT, .table = "users", .item = J("{\"p\": \"a\", \"v\": 2}"), .cond = excl};
-	ops[2] = (struct be_op){
-	    .kind = BE_UPDATE, .table = "users", .item = J("{\"p\": \"z\"}"), .update = upd};
-	ck_assert_msg(be->m->apply(be, ops, 3, &failed, NULL, &err) == -ECANCELED, "%s", err.msg);
-	ck_assert_uint_eq(failed, 1);
-	ck_assert_int_eq(be->m->get(be, "users", J("{\"p\": \"b\"}"), true, NULL, NULL, &err),
-			 -ENOENT);
-	/* all three land together */
-	ops[1] = (struct be_op){.kind = BE_DELETE, .table = "users", .item = J("{\"p\": \"c\"}")};
-	nchanges = 0;
-	ck_assert_msg(be->m->apply(be, ops, 3, &failed, NULL, &err) == 0, "%s", err.msg);
-	ck_assert_int_eq(nchanges, 3);
+	t = open_t("users");
+	be_sink(be, &sink);
+	ck_assert_int_eq(be_put(t, J("{\"p\": \"hedy\", \"coins\": 25}"), 0, &err), 0);
+	ck_assert_int_eq(be_put(t, J("{\"p\": \"ann\"}"), 0, &err), 0);
+	ck_assert_int_eq(ops_tx_run_sink(&sink, doc, strlen(doc), &res), 0);
+	ck_assert_int_eq(ops_tx_run_sink(&sink, doc, strlen(doc), &res), 0);
+	/* the third run: hedy has 5 coins, the first op's condition fails, nothing lands */
+	ck_assert_int_eq(ops_tx_run_sink(&sink, doc, strlen(doc), &res), -ECANCELED);
+	ck_assert(res.has_op);
+	ck_assert_uint_eq(res.op, 0);
 	val_init_null(&got);
-	ck_assert_int_eq(be->m->get(be, "users", J("{\"p\": \"z\"}"), true, &got, NULL, &err), 0);
-	ck_assert(val_equal(&got, J("{\"p\": \"z\", \"v\": 1}")));
+	ck_assert_int_eq(be_get(t, vs("felienne"), NULL, &got, NULL), 0);
+	ck_assert(val_equal(&got, J("{\"p\": \"felienne\", \"coins\": 20}")));
 	val_free(&got);
-	ck_assert_int_eq(be->m->get(be, "users", J("{\"p\": \"b\"}"), true, NULL, NULL, &err), 0);
-	/* a single update returns the item written */
-	ck_assert_int_eq(be->m->apply(be, &ops[2], 1, NULL, &got, &err), 0);
-	ck_assert(val_equal(&got, J("{\"p\": \"z\", \"v\": 2}")));
-	val_free(&got);
-	expr_free(excl);
-	expr_free(upd);
+
+	/* a rename: put the new key if absent, delete the old one if still as read */
+	memset(ops, 0, sizeof(ops));
+	ops[0].kind = OPS_PUT;
+	ops[0].table = t;
+	ops[0].item = J("{\"p\": \"ann2\"}");
+	ops[0].flags = DB_IF_ABSENT;
+	ops[1].kind = OPS_DELETE;
+	ops[1].table = t;
+	ops[1].pk = vs("ann");
+	ops[1].expect = J("{\"p\": \"ann\", \"x\": 1}"); /* not what is there */
+	ck_assert_int_eq(be_apply(be, ops, 2, &failed, &err), -EAGAIN);
+	ck_assert_uint_eq(failed, 1);
+	ck_assert_int_eq(be_get(t, vs("ann2"), NULL, NULL, NULL), -ENOENT);
+	ops[1].expect = J("{\"p\": \"ann\"}");
+	nchanges = 0;
+	ck_assert_msg(be_apply(be, ops, 2, &failed, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(nchanges, 2);
+	ck_assert_int_eq(be_get(t, vs("ann2"), NULL, NULL, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL), -ENOENT);
+	be_table_close(t);
 }
 END_TEST
 
@@ -589,12 +682,14 @@ START_TEST(test_schema_changes_and_stats)
 {
 	struct table_schema s;
 	struct dyn_err err = {0};
-	struct be_stats st;
+	struct tbl_stats st;
 	struct index_def ix;
+	be_table_t *t;
 
 	mk_table("users", false, false);
+	t = open_t("users");
 	memset(&s, 0, sizeof(s));
-	ck_assert_int_eq(be->m->schema(be, "users", &s, &err), 0); /* now cached */
+	ck_assert_int_eq(be_table_schema(t, &s), 0); /* now cached */
 	ck_assert_uint_eq(s.nindex, 0);
 	memset(&ix, 0, sizeof(ix));
 	snprintf(ix.name, sizeof(ix.name), "by_e");
@@ -602,23 +697,26 @@ START_TEST(test_schema_changes_and_stats)
 	ix.proj = PROJ_KEYS_ONLY;
 	s.index = &ix;
 	s.nindex = 1;
-	ck_assert_msg(be->m->set_schema(be, "users", &s, &err) == 0, "%s", err.msg);
+	ck_assert_msg(be_set_schema(be, "users", &s, &err) == 0, "%s", err.msg);
 	s.index = NULL;
 	s.nindex = 0;
 	schema_free(&s);
 	/* our change dropped the cached DescribeTable */
 	memset(&s, 0, sizeof(s));
-	ck_assert_int_eq(be->m->schema(be, "users", &s, &err), 0);
+	ck_assert_int_eq(be_table_schema(t, &s), 0);
 	ck_assert_uint_eq(s.nindex, 1);
 	ck_assert_str_eq(s.index[0].name, "by_e");
 	/* key changes are refused */
 	attr_set(&s.pk, "q", VAL_S);
-	ck_assert_int_eq(be->m->set_schema(be, "users", &s, &err), -EINVAL);
+	ck_assert_int_eq(be_set_schema(be, "users", &s, &err), -EINVAL);
 	schema_free(&s);
-	ck_assert_int_eq(put("users", J("{\"p\": \"a\"}"), NULL, &err), 0);
-	ck_assert_int_eq(be->m->stats(be, "users", &st, &err), 0);
-	ck_assert(st.estimated);
-	ck_assert(!(be->m->caps & (BE_CAP_CHANGE_FEED | BE_CAP_CHEAP_LIST | BE_CAP_EXACT_STATS)));
+	ck_assert_int_eq(be_put(t, J("{\"p\": \"a\"}"), 0, &err), 0);
+	be_table_stats(t, &st);
+	ck_assert(!(be_caps(be) & (BE_CAP_CHANGE_FEED | BE_CAP_CHEAP_LIST | BE_CAP_EXACT_STATS)));
+	ck_assert(be_caps(be) & BE_CAP_TX);
+	ck_assert_ptr_null(be_feed(be));
+	ck_assert_int_eq(be_snapshot(be, &err), -ENOTSUP);
+	be_table_close(t);
 }
 END_TEST
 
@@ -682,7 +780,7 @@ Suite *remote_backend_suite(void)
 	tcase_add_test(tc, test_save_against_version_read);
 	tcase_add_test(tc, test_query_reads);
 	tcase_add_test(tc, test_scan_cap_and_partitions);
-	tcase_add_test(tc, test_batch);
+	tcase_add_test(tc, test_batch_through_the_parser);
 	tcase_add_test(tc, test_transactions);
 	tcase_add_test(tc, test_schema_changes_and_stats);
 	suite_add_tcase(s, tc);
