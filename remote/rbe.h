@@ -1,5 +1,5 @@
 /*
- * rbe.h - the remote backend: the backend face (engine/backend.h)
+ * rbe.h - the remote backend: the backend face (backend/backend.h)
  * implemented over the DynamoDB client (remote.h), and the parsing of a
  * remote mount's target and options (SPEC §10).
  *
@@ -12,19 +12,18 @@
  * The mapping (docs/remote.md, "What a mount does on the service"):
  *   get               GetItem, ConsistentRead on base tables
  *   apply, n == 1     PutItem / DeleteItem / UpdateItem with the condition
- *                     (a BE_CHECK alone is a one-item transaction)
- *   apply, n > 1      TransactWriteItems with a ClientRequestToken
- *   batch             BatchWriteItem for runs of plain puts and deletes
- *                     (25 a call, in order, duplicate keys split), single
- *                     calls for conditional writes and updates
- *   read, ordered     Query pages (ExclusiveStartKey), table or index
- *   read, unordered   Scan pages (segments), capped at max_list items
+ *                     (its flags and expected item included; a check
+ *                     alone is a one-item transaction)
+ *   apply, n > 1      TransactWriteItems with a ClientRequestToken (the
+ *                     _batch and /_tx parsers apply through be_sink)
+ *   query             Query pages (ExclusiveStartKey), table or index
+ *   scan              Scan pages (segments), capped at max_list items
  *   list_partitions   a Scan projected on the partition key, capped
- *   schema, tables    DescribeTable, ListTables, cached cache_meta_s
+ *   schema, tables    DescribeTable, ListTables, cached meta_cache_s
  *                     (60 s), dropped at once by this mount's changes
  *   create/drop/set   CreateTable / DeleteTable / UpdateTable (one GSI a
  *                     call), only when allowed by the options
- *   stats             DescribeTable's ItemCount/TableSizeBytes (estimates)
+ *   table_stats       DescribeTable's ItemCount/TableSizeBytes (estimates)
  *   watch             this mount's own writes only
  */
 #ifndef DYNFS_RBE_H

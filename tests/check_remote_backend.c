@@ -184,6 +184,7 @@ START_TEST(test_tables_and_permissions)
 	schema_free(&s);
 	t2 = open_t("logs");
 	ck_assert_uint_eq(be_table_id(t), be_table_id(t2));
+	be_table_close(t2);
 	ck_assert_int_eq(be_table_open(be, "nope", &t2), -ENOENT);
 	ck_assert(be_table_alive(t));
 	ck_assert_int_eq(be_drop_table(be, "logs", &err), 0);
