@@ -108,7 +108,7 @@ $(BUILD)/remote_driver: $(BUILD)/tests/remote/driver.o $(BUILD)/libremote.a $(BU
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The remote client against dynfs serve, dynalite (if installed) and the fault proxy.
-remote: $(BUILD)/dynfs $(BUILD)/remote_driver
+remote: $(BUILD)/dynfs $(BUILD)/remote_driver $(BUILD)/check_all
 	tests/remote/run $(abspath $(BUILD))
 
 check: unit

@@ -678,40 +678,21 @@ static void m_close(be_t *b)
 	free(r);
 }
 
-const struct be_methods rbe_methods = {
-    .version = BE_VERSION,
-    .name = "dynamodb",
-    .caps = BE_CAP_TX | BE_CAP_SCHEMA_CHANGE,
-    .list_tables = m_list_tables,
-    .table_count = m_table_count,
-    .create_table = m_create_table,
-    .drop_table = m_drop_table,
-    .set_schema = m_set_schema,
-    .table_open = m_table_open,
-    .table_close = m_table_close,
-    .table_name = m_table_name,
-    .table_id = m_table_id,
-    .table_alive = m_table_alive,
-    .table_schema = m_table_schema,
-    .table_pk = m_table_pk,
-    .table_sk = m_table_sk,
-    .table_stats = m_table_stats,
-    .get = m_get,
-    .get_text = m_get_text,
-    .query = rbe_query,
-    .scan = rbe_scan,
-    .list_partitions = rbe_list_partitions,
-    .partition_exists = rbe_partition_exists,
-    .project = rbe_project,
-    .ref_pk = m_ref_pk,
-    .ref_sk = m_ref_sk,
-    .ref_decode = m_ref_decode,
-    .ref_meta = m_ref_meta,
-    .apply = rbe_apply,
-    .check_item = rbe_check_item,
-    .watch = m_watch,
-    .close = m_close,
-};
+#define RBE_METHODS                                                                                \
+	.version = BE_VERSION, .name = "dynamodb", .list_tables = m_list_tables,                   \
+	.table_count = m_table_count, .create_table = m_create_table, .drop_table = m_drop_table,  \
+	.set_schema = m_set_schema, .table_open = m_table_open, .table_close = m_table_close,      \
+	.table_name = m_table_name, .table_id = m_table_id, .table_alive = m_table_alive,          \
+	.table_schema = m_table_schema, .table_pk = m_table_pk, .table_sk = m_table_sk,            \
+	.table_stats = m_table_stats, .get = m_get, .get_text = m_get_text, .query = rbe_query,    \
+	.scan = rbe_scan, .list_partitions = rbe_list_partitions,                                  \
+	.partition_exists = rbe_partition_exists, .project = rbe_project, .ref_pk = m_ref_pk,      \
+	.ref_sk = m_ref_sk, .ref_decode = m_ref_decode, .ref_meta = m_ref_meta,                    \
+	.apply = rbe_apply, .check_item = rbe_check_item, .watch = m_watch, .close = m_close,
+
+const struct be_methods rbe_methods = {.caps = BE_CAP_TX | BE_CAP_SCHEMA_CHANGE, RBE_METHODS};
+/* The same once the service answered that it has no transactions (dynalite). */
+const struct be_methods rbe_methods_notx = {.caps = BE_CAP_SCHEMA_CHANGE, RBE_METHODS};
 
 int rbe_open(rmt_t *c, struct rbe_opts *o, be_t **out)
 {

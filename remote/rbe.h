@@ -95,9 +95,10 @@ rmt_t *rbe_client(be_t *b);
  * (" AND " first if b is not empty) with its names and values added to
  * names/values (placeholders #eN, :eN): the item exists (attribute_exists
  * of the partition key) and each of its top-level attributes equals the
- * value read, up to max_attrs of them (0: 100, under DynamoDB's 300
- * operators and 4 KB of expression text; a wider item is checked on its
- * first max_attrs attributes in name order).  new_item (may be NULL):
+ * value read (lists and maps element by element with their size(), as
+ * dynalite has no = on them), up to max_attrs comparisons (0: 90) and
+ * about 3 KB of text, under DynamoDB's 300 operators and 4 KB: a larger
+ * item is checked on its first attributes in name order.  new_item (may be NULL):
  * each of its attributes that item lacks must still be absent, so a
  * concurrent writer that added the same attribute is caught.  Neither
  * catches a concurrent writer that only added an attribute that neither

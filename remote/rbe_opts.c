@@ -163,18 +163,107 @@ int rbe_parse_option(const char *key, const char *value, struct rmt_opts *co, st
 
 /* ---- the condition of a save ---- */
 
+/* Placeholders and the budget of one condition. */
+struct cstate {
+	struct sf_buf *b;   /* the text */
+	struct val *names;  /* #eN -> name */
+	struct val *values; /* :eN -> value */
+	size_t terms, max;  /* comparisons so far, and allowed */
+	unsigned k;	    /* next placeholder number */
+};
+
+/* Terms to compare v leaf by leaf (stops counting past cap). */
+static size_t count_terms(const struct val *v, size_t cap, int depth)
+{
+	size_t n = 1, i;
+
+	if ((v->type != VAL_L && v->type != VAL_M) || depth > 30)
+		return 1;
+	for (i = 0; n <= cap && i < (v->type == VAL_L ? v->l.len : v->m.len); i++)
+		n += count_terms(v->type == VAL_L ? &v->l.v[i] : &v->m.a[i].v, cap, depth + 1);
+	return n;
+}
+
+static int add_value(struct cstate *c, const struct val *v, char ph[32])
+{
+	struct val cp;
+	int rc;
+
+	snprintf(ph, 32, ":e%u", c->k++);
+	if ((rc = val_copy(&cp, v)) == 0)
+		rc = val_map_set(c->values, ph, strlen(ph), &cp);
+	return rc;
+}
+
+static int add_name(struct cstate *c, const char *name, size_t len, char ph[32])
+{
+	struct val v;
+	int rc;
+
+	snprintf(ph, 32, "#e%u", c->k++);
+	if ((rc = val_init_str(&v, name, len)) == 0)
+		rc = val_map_set(c->names, ph, strlen(ph), &v);
+	return rc;
+}
+
+/*
+ * path (text) equals v.  Lists and maps are compared element by element
+ * with their size() when the budget allows: some services (dynalite)
+ * have no = on L and M; DynamoDB and DynamoDB Local do, and get the
+ * same condition.
+ */
+static int cond_eq(struct cstate *c, const char *path, const struct val *v, int depth)
+{
+	char ph[32], sub[1024];
+	struct num zero;
+	struct val nv;
+	size_t i, n;
+	int rc;
+
+	if ((v->type == VAL_L || v->type == VAL_M) && depth < 30 && strlen(path) < 300 &&
+	    c->b->len < 2500 && c->terms + count_terms(v, c->max, depth) <= c->max) {
+		n = v->type == VAL_L ? v->l.len : v->m.len;
+		snprintf(sub, sizeof(sub), "%zu", n);
+		if ((rc = num_parse(sub, strlen(sub), &zero, NULL)) < 0)
+			return rc;
+		val_init_num(&nv, &zero);
+		snprintf(ph, sizeof(ph), ":e%u", c->k++);
+		if ((rc = val_map_set(c->values, ph, strlen(ph), &nv)) < 0 ||
+		    (rc = sf_buf_printf(c->b, " AND size(%s) = %s", path, ph)) < 0)
+			return rc;
+		c->terms++;
+		for (i = 0; i < n; i++) {
+			if (v->type == VAL_L) {
+				snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+				rc = cond_eq(c, sub, &v->l.v[i], depth + 1);
+			} else if ((rc = add_name(c, v->m.a[i].name, v->m.a[i].name_len, ph)) ==
+				   0) {
+				snprintf(sub, sizeof(sub), "%s.%s", path, ph);
+				rc = cond_eq(c, sub, &v->m.a[i].v, depth + 1);
+			}
+			if (rc < 0)
+				return rc;
+		}
+		return 0;
+	}
+	if ((rc = add_value(c, v, ph)) < 0)
+		return rc;
+	c->terms++;
+	return sf_buf_printf(c->b, " AND %s = %s", path, ph);
+}
+
 int rbe_cond_text(const struct val *item, const char *pk_name, const struct val *new_item,
 		  size_t max_attrs, struct sf_buf *b, struct val *names, struct val *values,
 		  bool *complete)
 {
+	struct cstate c = {.b = b, .names = names, .values = values, .terms = 1};
 	struct val v;
 	char ph[32];
-	size_t i, terms = 1;
+	size_t i;
 	bool all = true;
 	int rc;
 
-	if (!max_attrs)
-		max_attrs = 100;
+	c.max = max_attrs ? max_attrs : 90;
 	rc = val_init_str(&v, pk_name, strlen(pk_name));
 	if (rc == 0)
 		rc = val_map_set(names, "#ek", 3, &v);
@@ -185,35 +274,25 @@ int rbe_cond_text(const struct val *item, const char *pk_name, const struct val 
 
 		if (!strcmp(a->name, pk_name))
 			continue;
-		if (terms == max_attrs) {
+		if (c.terms >= c.max || b->len > 3000) { /* DynamoDB: 300 operators, 4 KB */
 			all = false;
 			break;
 		}
-		snprintf(ph, sizeof(ph), "#e%zu", i);
-		if ((rc = val_init_str(&v, a->name, a->name_len)) == 0)
-			rc = val_map_set(names, ph, strlen(ph), &v);
-		snprintf(ph, sizeof(ph), ":e%zu", i);
-		if (rc == 0 && (rc = val_copy(&v, &a->v)) == 0)
-			rc = val_map_set(values, ph, strlen(ph), &v);
-		if (rc == 0)
-			rc = sf_buf_printf(b, " AND #e%zu = :e%zu", i, i);
-		terms++;
+		if ((rc = add_name(&c, a->name, a->name_len, ph)) == 0)
+			rc = cond_eq(&c, ph, &a->v, 0);
 	}
 	for (i = 0; rc == 0 && new_item && new_item->type == VAL_M && i < new_item->m.len; i++) {
 		const struct val_attr *a = &new_item->m.a[i];
 
 		if (val_map_get(item, a->name, a->name_len))
 			continue;
-		if (terms == max_attrs) {
+		if (c.terms >= c.max || b->len > 3000) {
 			all = false;
 			break;
 		}
-		snprintf(ph, sizeof(ph), "#en%zu", i);
-		if ((rc = val_init_str(&v, a->name, a->name_len)) == 0)
-			rc = val_map_set(names, ph, strlen(ph), &v);
-		if (rc == 0)
-			rc = sf_buf_printf(b, " AND attribute_not_exists(#en%zu)", i);
-		terms++;
+		if ((rc = add_name(&c, a->name, a->name_len, ph)) == 0)
+			rc = sf_buf_printf(b, " AND attribute_not_exists(%s)", ph);
+		c.terms++;
 	}
 	if (complete)
 		*complete = all;

@@ -149,6 +149,13 @@ static int explain_conflict(struct rtab *t, const be_op *w, struct dyn_err *err)
 }
 
 /* The rmt_write of w, with its key and condition built (new, in key and cond). */
+/* An unconditional put or delete: what BatchWriteItem can carry. */
+static bool plain(const be_op *w)
+{
+	return (w->kind == OPS_PUT || w->kind == OPS_DELETE) && !w->cond && !w->flags &&
+	       !w->expect && !w->out;
+}
+
 static int to_rmt(const be_op *w, struct rmt_write *rw, struct val *key, expr_t **cond,
 		  struct dyn_err *err)
 {
@@ -277,13 +284,30 @@ int rbe_apply(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_er
 		for (i = 0; i < n; i++)
 			if (ops[i].kind == OPS_DELETE && ops[i].out)
 				rbe_get_item(T(ops[i].table), ops[i].pk, ops[i].sk, &res[i], NULL);
-		rc = rmt_transact_write(r->c, w, n, NULL, err);
-		f = rc == -ECANCELED && err ? failed_index(err->msg, n) : n;
-		if (rc == -EINVAL && err && strstr(err->msg, "UnknownOperation")) {
-			err_clear(err);
-			rc = err_set(err, ENOTSUP,
-				     "the service has no transactions (TransactWriteItems)");
+		if (__atomic_load_n(&r->base.m, __ATOMIC_ACQUIRE) != &rbe_methods_notx) {
+			rc = rmt_transact_write(r->c, w, n, NULL, err);
+			if (rc == -EINVAL && err && strstr(err->msg, "UnknownOperation")) {
+				/* from now on be_caps() has no BE_CAP_TX */
+				__atomic_store_n(&r->base.m, &rbe_methods_notx, __ATOMIC_RELEASE);
+				err_clear(err);
+			}
 		}
+		if (__atomic_load_n(&r->base.m, __ATOMIC_ACQUIRE) == &rbe_methods_notx) {
+			/*
+			 * No transactions (dynalite): unconditional puts and
+			 * deletes (a _batch group) go as BatchWriteItem, which
+			 * is not atomic; anything else cannot be done.
+			 */
+			for (i = 0; i < n && plain(&ops[i]); i++)
+				;
+			if (i == n)
+				rc = rmt_batch_write(r->c, w, n, err);
+			else
+				rc =
+				    err_set(err, ENOTSUP,
+					    "the service has no transactions (TransactWriteItems)");
+		}
+		f = rc == -ECANCELED && err ? failed_index(err->msg, n) : n;
 		for (i = 0; rc == 0 && i < n; i++)
 			if (ops[i].kind == OPS_UPDATE) {
 				val_free(&res[i]);

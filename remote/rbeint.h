@@ -91,7 +91,7 @@ static inline time_t mono_s(void)
 }
 
 /* rbe.c */
-extern const struct be_methods rbe_methods;
+extern const struct be_methods rbe_methods, rbe_methods_notx;
 void rbe_report(struct rbe *r, const char *what, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 size_t rbe_max_list(const struct rbe *r);
