@@ -21,18 +21,21 @@
  *                                struct tbl_query/tbl_scan is the resume key)
  *   tbl_list_partitions/_exists  be_list_partitions, be_partition_exists
  *   iref_pk/sk/decode/meta       be_ref_pk/sk/decode/meta
- *   db_apply, tbl_put/delete     be_apply (struct be_op: conditions are
- *                                compiled expressions, not callbacks)
+ *   db_apply, tbl_put/delete     be_apply, be_put, be_delete (be_op:
+ *                                conditions are data - flags, compiled
+ *                                expressions, an expected item - never
+ *                                callbacks)
  *   db_set_observer              be_watch
- *   ops_batch_new(db,...)        ops_batch_new(be_sink(t), ...)
- *   ops_tx_run(db,...)           ops_tx_run(be_sink(...), ...)
+ *   ops_batch_new(db, t, ...)    ops_batch_new_sink(&sink, t, ...), be_sink(b, &sink)
+ *   ops_tx_run(db, ...)          ops_tx_run_sink(&sink, ...)
  *   db_feed, store_snapshot,     be_feed, be_snapshot, be_set_status
  *   store_set_status_fn          (optional)
  *
  * Handles.  be_t is an open backend; be_table_t an open table.  Both are
  * opaque to fs/ and start with the methods pointer, so a call needs no
  * backend argument: be_get(t, ...) is t->m->get(t, ...), as cheap as the
- * engine call it replaced plus one indirect call.  Each implementation
+ * engine call it replaced plus one indirect call (bench/callgrind_face.sh:
+ * +0.47% instructions for a cat of 1,000 items, a _query? and an ls -l).  Each implementation
  * embeds struct be_table as the first member of its own table handle.
  * Table handles are references: be_table_open gives a new one,
  * be_table_close drops it; a dropped table's handle stays valid but
@@ -200,6 +203,7 @@ struct be_methods {
 
 static inline unsigned be_caps(const be_t *b) { return b->m->caps; }
 static inline const char *be_name(const be_t *b) { return b->m->name; }
+/* Close the backend; every table handle must have been closed. */
 static inline void be_close(be_t *b) { b->m->close(b); }
 
 static inline int be_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx)

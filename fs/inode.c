@@ -283,13 +283,13 @@ static void free_kids_locked(struct fsx *fs, struct kids *k)
 	k->n = k->cap = 0;
 }
 
-static void bury_table(struct fsx *fs, table_t *t)
+static void bury_table(struct fsx *fs, be_table_t *t)
 {
 	if (!t)
 		return;
 	if (fs->ndead == fs->dead_cap) {
 		size_t ncap = fs->dead_cap ? fs->dead_cap * 2 : 16;
-		table_t **nd = realloc(fs->dead, ncap * sizeof(*nd));
+		be_table_t **nd = realloc(fs->dead, ncap * sizeof(*nd));
 
 		if (!nd)
 			return; /* leaks one reference; the table outlives the mount */
@@ -337,7 +337,7 @@ void node_maybe_free_locked(struct fsx *fs, struct node *n)
 void nodes_reap(struct fsx *fs)
 {
 	fuse_ino_t *dirs;
-	table_t **dead;
+	be_table_t **dead;
 	size_t n, nd, i;
 
 	pthread_mutex_lock(&fs->ilock);
@@ -355,25 +355,26 @@ void nodes_reap(struct fsx *fs)
 	}
 	pthread_mutex_unlock(&fs->ilock);
 	for (i = 0; i < n; i++)
-		tbl_close(dead[i]);
+		be_table_close(dead[i]);
 	free(dead);
 	if (nd)
 		neg_forget_parents(fs, dirs, nd);
 	free(dirs);
 }
 
-struct node *node_new_plain(struct fsx *fs, enum node_kind kind, fuse_ino_t parent, table_t *t)
+struct node *node_new_plain(struct fsx *fs, enum node_kind kind, fuse_ino_t parent, be_table_t *t)
 {
-	table_t *ref = NULL;
+	be_table_t *ref = NULL;
 	char *tname = NULL;
 	struct node *n;
 
-	if (t && (db_table_open(fs->db, tbl_name(t), &ref) < 0 || tbl_id(ref) != tbl_id(t))) {
-		tbl_close(ref);
+	if (t && (be_table_open(fs->be, be_table_name(t), &ref) < 0 ||
+		  be_table_id(ref) != be_table_id(t))) {
+		be_table_close(ref);
 		return NULL;
 	}
-	if (t && !(tname = strdup(tbl_name(t)))) {
-		tbl_close(ref);
+	if (t && !(tname = strdup(be_table_name(t)))) {
+		be_table_close(ref);
 		return NULL;
 	}
 	pthread_mutex_lock(&fs->ilock);
@@ -383,12 +384,12 @@ struct node *node_new_plain(struct fsx *fs, enum node_kind kind, fuse_ino_t pare
 		n->refs = 1;
 		n->table = ref;
 		n->tname = tname;
-		n->tid = t ? tbl_id(t) : 0;
+		n->tid = t ? be_table_id(t) : 0;
 		ref = NULL;
 		tname = NULL;
 	}
 	pthread_mutex_unlock(&fs->ilock);
-	tbl_close(ref);
+	be_table_close(ref);
 	free(tname);
 	return n;
 }
@@ -429,7 +430,7 @@ void nodes_fini(struct fsx *fs)
 			val_free(&n->pk);
 			val_free(&n->sk);
 			if (n->table)
-				tbl_close(n->table);
+				be_table_close(n->table);
 			if (n->scr) {
 				n->scr->refs = 1;
 				scratch_unref_locked(n->scr);
@@ -439,7 +440,7 @@ void nodes_fini(struct fsx *fs)
 		}
 	}
 	for (i = 0; i < fs->ndead; i++)
-		tbl_close(fs->dead[i]);
+		be_table_close(fs->dead[i]);
 	free(fs->dead);
 	free(fs->dead_dirs);
 	free(fs->ino_tab);
@@ -511,13 +512,13 @@ void node_forget(struct fsx *fs, fuse_ino_t ino, uint64_t nlookup)
 		nodes_reap(fs);
 }
 
-struct node *node_ident(struct fsx *fs, enum node_kind kind, table_t *t,
-			const struct val *pk, const struct val *sk, bool create)
+struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, const struct val *pk,
+			const struct val *sk, bool create)
 {
-	const char *tname = tbl_name(t);
-	uint64_t tid = tbl_id(t);
+	const char *tname = be_table_name(t);
+	uint64_t tid = be_table_id(t);
 	struct val cpk, csk;
-	table_t *ref = NULL;
+	be_table_t *ref = NULL;
 	struct node *n;
 
 	val_init_null(&cpk);
@@ -538,7 +539,7 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, table_t *t,
 	pthread_mutex_unlock(&fs->ilock);
 
 	/* Allocate outside the lock; another thread may win the race. */
-	if (db_table_open(fs->db, tname, &ref) < 0 || tbl_id(ref) != tid)
+	if (be_table_open(fs->be, tname, &ref) < 0 || be_table_id(ref) != tid)
 		goto fail;
 	if ((pk && val_copy(&cpk, pk) < 0) || (sk && val_copy(&csk, sk) < 0))
 		goto fail;
@@ -573,14 +574,14 @@ out:
 	val_free(&cpk);
 	val_free(&csk);
 	if (ref)
-		tbl_close(ref);
+		be_table_close(ref);
 	nodes_reap(fs);
 	return n;
 fail:
 	val_free(&cpk);
 	val_free(&csk);
 	if (ref)
-		tbl_close(ref);
+		be_table_close(ref);
 	return NULL;
 }
 
@@ -595,9 +596,8 @@ struct node *node_new_scratch_locked(struct fsx *fs, fuse_ino_t parent)
 	return n;
 }
 
-int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind,
-		       struct node *like, table_t **tref, const struct val *pk,
-		       const struct val *sk)
+int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind, struct node *like,
+		       be_table_t **tref, const struct val *pk, const struct val *sk)
 {
 	struct val cpk, csk;
 	struct node *old;
@@ -642,7 +642,7 @@ nomem:
 	return -ENOMEM;
 }
 
-int node_key(struct fsx *fs, struct node *n, table_t **t, struct val *pk, struct val *sk)
+int node_key(struct fsx *fs, struct node *n, be_table_t **t, struct val *pk, struct val *sk)
 {
 	int rc = 0;
 

@@ -68,18 +68,18 @@ static int render(const struct table_schema *s, const struct tbl_stats *st, char
 	return 0;
 }
 
-int stats_text(table_t *t, char **out, size_t *len)
+int stats_text(be_table_t *t, char **out, size_t *len)
 {
 	struct table_schema a, b;
 	struct tbl_stats st;
 	int tries, rc;
 
 	for (tries = 0;; tries++) {
-		rc = tbl_schema(t, &a);
+		rc = be_table_schema(t, &a);
 		if (rc < 0)
 			return rc;
-		tbl_stats(t, &st);
-		rc = tbl_schema(t, &b);
+		be_table_stats(t, &st);
+		rc = be_table_schema(t, &b);
 		if (rc < 0) {
 			schema_free(&a);
 			return rc;
