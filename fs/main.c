@@ -420,16 +420,12 @@ static void remote_report(void *ctx, const char *what, const char *msg)
 	errlog_add(ctx, what, "%s", msg);
 }
 
-static int remote_probe_name(void *ctx, const char *name)
-{
-	return 1;
-}
-
 /*
  * A remote service (SPEC §10): the DynamoDB client (remote/remote.h)
  * from the URL and the -o options, and the remote backend over it
- * (remote/rbe.h).  The table list is read once now, so that a wrong
- * endpoint or missing credentials fail the mount instead of every ls.
+ * (remote/rbe.h).  The service is contacted once now (rbe_probe), so
+ * that a wrong endpoint or missing credentials fail the mount instead of
+ * every ls.
  */
 static void open_remote(struct fsx *fs, struct source *src, const struct opts *o)
 {
@@ -465,10 +461,9 @@ static void open_remote(struct fsx *fs, struct source *src, const struct opts *o
 	if (rbe_open(c, &ro, &src->be) < 0)
 		die("out of memory");
 	fs->be = src->be;
-	rc = be_list_tables(fs->be, NULL, remote_probe_name, NULL);
+	rc = rbe_probe(fs->be, &err);
 	if (rc < 0)
-		die("%s: cannot list its tables: %s (see %s's /_errors line above)", o->store,
-		    strerror(-rc), o->store);
+		die("%s: cannot list its tables: %s", o->store, err.code ? err.msg : strerror(-rc));
 }
 
 /*

@@ -715,6 +715,31 @@ int rbe_open(rmt_t *c, struct rbe_opts *o, be_t **out)
 	return 0;
 }
 
+int rbe_probe(be_t *b, struct dyn_err *err)
+{
+	struct rbe *r = R(b);
+	char **names = NULL, *resp = NULL;
+	size_t n = 0, len = 0;
+	struct dyn_err e;
+	int rc = table_names(r, &names, &n, err);
+
+	if (rc < 0)
+		return rc;
+	rmt_free_names(names, n);
+	/* a TransactWriteItems on a table that cannot exist (a one-letter
+	 * name): a ValidationException where there are transactions,
+	 * UnknownOperationException where there are none */
+	static const char probe[] =
+	    "{\"TransactItems\":[{\"ConditionCheck\":{\"TableName\":\"x\",\"Key\":{\"k\":{\"S\":"
+	    "\"k\"}},\"ConditionExpression\":\"attribute_exists(k)\"}}]}";
+	err_clear(&e);
+	if (rmt_call(r->c, "TransactWriteItems", probe, strlen(probe), true, &resp, &len, &e) < 0 &&
+	    strstr(e.msg, "UnknownOperation"))
+		__atomic_store_n(&r->base.m, &rbe_methods_notx, __ATOMIC_RELEASE);
+	free(resp);
+	return 0;
+}
+
 rmt_t *rbe_client(be_t *b)
 {
 	return R(b)->c;

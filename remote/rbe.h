@@ -86,6 +86,15 @@ int rbe_parse_option(const char *key, const char *value, struct rmt_opts *co, st
  */
 int rbe_open(rmt_t *c, struct rbe_opts *o, be_t **out);
 
+/*
+ * Contact the service once, at mount: the table list (so a wrong
+ * endpoint or missing credentials fail now, err says why), and whether
+ * it has transactions (an empty TransactWriteItems: dynalite answers
+ * UnknownOperationException; be_caps then lacks BE_CAP_TX, so fs/ sends
+ * _batch lines one at a time).
+ */
+int rbe_probe(be_t *b, struct dyn_err *err);
+
 /* The client under a remote backend (borrowed), for counters. */
 rmt_t *rbe_client(be_t *b);
 
