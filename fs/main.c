@@ -183,6 +183,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 static void usage(FILE *f)
 {
 	fputs("usage: dynfs [options] STORE MOUNTPOINT\n"
+	      "       dynfs [options] http://HOST:PORT|https://HOST|dynamodb://REGION MOUNTPOINT\n"
 	      "       dynfs serve STORE [--listen HOST:PORT] [--auth FILE]\n"
 	      "       dynfs import|export ...   (see dynfs import --help)\n", f);
 }
@@ -193,7 +194,11 @@ static void help(void)
 	fputs("\n"
 	      "Mount the database in directory STORE (created empty if the directory has\n"
 	      "no store yet) at MOUNTPOINT, an empty directory.  Unmount with\n"
-	      "`fusermount3 -u MOUNTPOINT`.\n"
+	      "`fusermount3 -u MOUNTPOINT`.  Or mount a DynamoDB-API service: AWS\n"
+	      "DynamoDB (dynamodb://REGION; dynamodb:// takes the region from the\n"
+	      "environment), or an endpoint (DynamoDB Local, ScyllaDB Alternator,\n"
+	      "dynalite, dynfs serve); credentials from the AWS chain (environment,\n"
+	      "~/.aws files, credential_process, container and instance metadata).\n"
 	      "\n"
 	      "Options:\n"
 	      "  -f                 stay in the foreground (log to stderr)\n"
@@ -215,6 +220,15 @@ static void help(void)
 	      "  -o scratch_max=SIZE  memory all scratch files (editor temporaries) may\n"
 	      "                     take together, e.g. 64M or 2G (default 512M); writing\n"
 	      "                     past it fails with ENOSPC\n"
+	      "Remote mounts (docs/remote.md):\n"
+	      "  -o region=R, profile=P  the AWS region and profile\n"
+	      "  -o tables=a,b      only these tables (no ListTables)\n"
+	      "  -o cache=SECONDS   how long the kernel keeps names and attributes\n"
+	      "                     (default 1: other writers are seen after that)\n"
+	      "  -o max_list=N      items a table-level listing (a full Scan) reads before\n"
+	      "                     it stops with an /_errors line (default 100000)\n"
+	      "  -o allow_table_create, allow_table_delete, allow_schema_changes\n"
+	      "                     let mkdir, rm -r and _schema.json change the service\n"
 	      "  -o allow_other     let other users see the mount (needs user_allow_other\n"
 	      "                     in /etc/fuse.conf); other -o options go to FUSE\n"
 	      "  -h, --help         this text\n"

@@ -173,6 +173,32 @@ scenario() {
 	unmount
 }
 
+section "--help"
+"$DYNFS" --help >"$T/help" 2>&1 || fail "--help exited non-zero"
+for w in "dynamodb://REGION" "http://HOST:PORT" "region=" "tables=" "cache=SECONDS" "max_list=N" \
+	allow_table_create allow_table_delete allow_schema_changes docs/remote.md; do
+	grep -qF -- "$w" "$T/help" || fail "--help does not mention '$w'"
+done
+
+section "README's block, run as shown (on a free port)"
+R=$T/readme
+mkdir -p "$R/build"
+ln -s "$DYNFS" "$R/build/dynfs"
+RP=$(free_port)
+awk '/t_remote.sh runs this block/ {on = 1; next} on && /^```bash/ {next} on && /^```/ {exit} on' \
+	"$HERE/../../README.md" | sed "s/127.0.0.1:8000/127.0.0.1:$RP/g" >"$R/block.sh"
+[ "$(wc -l <"$R/block.sh")" -gt 5 ] || fail "README: no remote block found"
+(
+	cd "$R" || exit 1
+	set -e
+	# the block's `serve &` must not outlive it
+	source ./block.sh >"$R/out" 2>"$R/err" || { echo "README block failed: $(cat "$R/err")"; kill %1; exit 1; }
+	kill %1
+	wait
+) || fail "README's remote block: $(tail -5 "$R/err")"
+grep -q '"S": "hedy@hedy.org"' "$R/out" || fail "README block: get-item: $(cat "$R/out")"
+grep -qx '"hedy@hedy.org"' "$R/out" || fail "README block: jq: $(cat "$R/out")"
+
 section "a wrong endpoint fails the mount"
 mkdir -p "$MNT"
 refuse "no service" "cannot list its tables" timeout 60 "$DYNFS" "http://127.0.0.1:$(free_port)" "$MNT" -f
