@@ -508,6 +508,26 @@ static size_t m_table_count(be_t *b)
 	return n;
 }
 
+/* ItemCount of each index in DescribeTable's list into out, in t's schema order. */
+static void index_counts(struct rtab *t, struct sf_span tb, const char *list, struct tbl_stats *out)
+{
+	struct sf_span arr, ix, v;
+	struct sf_iter it;
+	char *name;
+	size_t n, i;
+
+	if (rmt_member(tb, list, &arr) < 0 || sf_arr_open(&it, arr) < 0)
+		return;
+	while (sf_arr_next(&it, &ix) == 1) {
+		if (rmt_member(ix, "IndexName", &v) < 0 || sf_span_str(v, &name, &n, NULL) < 0)
+			continue;
+		for (i = 0; i < t->s.nindex && i < DB_MAX_INDEXES; i++)
+			if (!strcmp(t->s.index[i].name, name) && rmt_member(ix, "ItemCount", &v) == 0)
+				sf_span_u64(v, &out->index_items[i]);
+		free(name);
+	}
+}
+
 static void m_table_stats(be_table_t *bt, struct tbl_stats *out)
 {
 	struct rtab *t = T(bt);
@@ -526,6 +546,8 @@ static void m_table_stats(be_table_t *bt, struct tbl_stats *out)
 			sf_span_u64(v, &out->items);
 		if (rmt_member(tb, "TableSizeBytes", &v) == 0)
 			sf_span_u64(v, &out->bytes);
+		index_counts(t, tb, "GlobalSecondaryIndexes", out);
+		index_counts(t, tb, "LocalSecondaryIndexes", out);
 	}
 	free(resp);
 	sf_buf_free(&q);
