@@ -35,7 +35,8 @@
  * opaque to fs/ and start with the methods pointer, so a call needs no
  * backend argument: be_get(t, ...) is t->m->get(t, ...), as cheap as the
  * engine call it replaced plus one indirect call (bench/callgrind_face.sh:
- * +0.47% instructions for a cat of 1,000 items, a _query? and an ls -l).  Each implementation
+ * +0.47% instructions for a cat of 1,000 items, a _query? and an ls -l;
+ * +0.57% for item writes, renames, a _batch and a /_tx).  Each implementation
  * embeds struct be_table as the first member of its own table handle.
  * Table handles are references: be_table_open gives a new one,
  * be_table_close drops it; a dropped table's handle stays valid but

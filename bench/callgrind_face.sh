@@ -5,12 +5,16 @@
 # nothing measurable: run it on a build before and after a change.
 #
 # Data: one table `users` (pk id S) of 1,000 items, written through a plain
-# mount.  For each DYNFS given, two single-threaded (-s) mounts under
-# callgrind: one mounted and unmounted idle, one that runs the workload
-#   cat users/*.json (1,000 items), a _query? (filter, as=count), ls -l users
-# on a fresh mount; the workload's cost is the difference of the totals.
-# Prints "DYNFS idle=N total=N workload=N" (instructions, Ir).  With
-# CG_KEEP=DIR the callgrind files are kept there (cg.<arg#>.idle/work) for
+# mount.  For each DYNFS given, single-threaded (-s) mounts of a copy of
+# that store under callgrind: one mounted and unmounted idle, one per
+# workload, each on a fresh mount:
+#   reads:  cat users/*.json (1,000 items), a _query? (filter, as=count),
+#           ls -l users
+#   writes: 100 item files written, 50 of them renamed, a _batch of 1,000
+#           updates, a /_tx of two operations
+# A workload's cost is its run's total minus the idle run's.  Prints
+# "DYNFS idle=N reads=N writes=N" (instructions, Ir).  With CG_KEEP=DIR
+# the callgrind files are kept there (cg.<arg#>.<run>) for
 # callgrind_annotate.
 set -eu
 [ $# -ge 1 ] || { echo "usage: $0 DYNFS..." >&2; exit 2; }
@@ -55,10 +59,26 @@ done >"$T/mnt/users/_batch"
 unmount_wait
 cp -a "$T/store" "$T/store.orig"
 
-workload() {
+reads() {
 	cat "$T/mnt/users/"*.json >/dev/null
 	cat "$T/mnt/users/_query?filter=n>500&as=count" >/dev/null
 	ls -l "$T/mnt/users" >/dev/null
+}
+
+writes() {
+	local i
+	for i in $(seq 100); do
+		printf '{"n": %d, "name": "changed %d"}\n' "$i" "$i" >"$T/mnt/users/w$i.json"
+	done
+	for i in $(seq 50); do
+		mv "$T/mnt/users/w$i.json" "$T/mnt/users/m$i.json"
+	done
+	for i in $(seq 1001 2000); do
+		printf '{"update": {"id": "u%04d"}, "set": {"seen": %d}}\n' $((i - 1000)) "$i"
+	done >"$T/mnt/users/_batch"
+	printf '%s\n' '{"ops": [{"delete": {"id": "u0001"}, "table": "users"},' \
+		'{"put": {"id": "tx1", "n": 1}, "table": "users", "if": "attribute_not_exists(id)"}]}' \
+		>"$T/mnt/_tx"
 }
 
 # run DYNFS NAME [workload]: total Ir of one mount under callgrind.
@@ -79,6 +99,7 @@ IDX=0
 for d in "$@"; do
 	IDX=$((IDX + 1))
 	idle=$(run "$d" idle)
-	total=$(run "$d" work workload)
-	echo "$d idle=$idle total=$total workload=$((total - idle))"
+	r=$(run "$d" reads reads)
+	w=$(run "$d" writes writes)
+	echo "$d idle=$idle reads=$((r - idle)) writes=$((w - idle))"
 done

@@ -13,10 +13,12 @@
  * Threads: the FUSE loop's workers (fuse_session_loop_mt), the
  * invalidation thread (inval.c), the thread that answers parked
  * _changes reads (changes.c), the TTL sweeper (engine/ttl.h; not on
- * -o ro), and one thread that waits for SIGUSR1
- * and writes a snapshot (store_snapshot is not async-signal-safe, so the
- * signal is taken synchronously with sigwait; it is blocked everywhere
- * else).  Everything per mount lives in one struct fsx, reached through
+ * -o ro), and one thread that waits for SIGUSR1 and writes a snapshot
+ * (be_snapshot: store_snapshot locally, which is not async-signal-safe,
+ * so the signal is taken synchronously with sigwait; it is blocked
+ * everywhere else).  What is mounted is reached through the backend face
+ * (backend/backend.h): open_source() makes a local store's backend, or
+ * (open_remote) a remote service's.  Everything per mount lives in one struct fsx, reached through
  * fuse_req_userdata() (fsx_of), never through a global.
  */
 #include <dirent.h>
@@ -590,7 +592,7 @@ static void *snap_main(void *arg)
 	struct snapper *sn = arg;
 	struct dyn_err err;
 	sigset_t set;
-	int sig;
+	int sig, rc;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
@@ -598,7 +600,11 @@ static void *snap_main(void *arg)
 		if (sigwait(&set, &sig) != 0 || sn->stop)
 			return NULL;
 		err_clear(&err);
-		if (be_snapshot(sn->fs->be, &err) < 0)
+		rc = be_snapshot(sn->fs->be, &err);
+		if (rc == -ENOTSUP)
+			fsx_log(sn->fs, "SIGUSR1: the %s backend has no snapshots",
+				be_name(sn->fs->be));
+		else if (rc < 0)
 			fsx_log(sn->fs, "snapshot failed: %s", err.code ? err.msg : "error");
 		else
 			fsx_log(sn->fs, "snapshot written (SIGUSR1)");

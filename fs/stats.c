@@ -18,10 +18,10 @@
  * also has "scratch_files" and "scratch" (discard.c: the table's
  * non-empty scratch files, which are never stored).
  *
- * A backend without exact figures (remote: DynamoDB's DescribeTable
- * counts, refreshed about every six hours) says so: "partitions" is null
- * (the service does not count them) and "estimated" lists the figures
- * that are the service's estimates.
+ * A backend whose figures are estimates (no BE_CAP_EXACT_STATS: DynamoDB
+ * updates ItemCount and TableSizeBytes about every six hours) adds
+ * "estimated": true after "partitions"; a local store's are exact and
+ * the line is absent.
  *
  * The engine reports per-index counts in schema order; a schema change
  * between reading the schema and the counts would pair names with the
@@ -50,23 +50,21 @@ static bool same_indexes(const struct table_schema *a, const struct table_schema
 }
 
 /* Render st with the index names of s (new). */
-static int render(const struct table_schema *s, const struct tbl_stats *st, bool exact,
+static int render(const struct table_schema *s, const struct tbl_stats *st, bool estimated,
 		  char **out, size_t *len)
 {
-	size_t cap = 256 + s->nindex * (DB_NAME_MAX + 32), n;
+	size_t cap = 192 + s->nindex * (DB_NAME_MAX + 32), n;
 	char *p = malloc(cap);
-	char parts[32];
 	size_t i;
 
 	if (!p)
 		return -ENOMEM;
-	snprintf(parts, sizeof(parts), "%llu", (unsigned long long)st->partitions);
 	n = (size_t)snprintf(p, cap,
-			     "{\n  \"items\": %llu,\n  \"bytes\": %llu,\n  \"partitions\": %s,\n"
+			     "{\n  \"items\": %llu,\n  \"bytes\": %llu,\n  \"partitions\": %llu,\n"
 			     "%s  \"indexes\": {",
 			     (unsigned long long)st->items, (unsigned long long)st->bytes,
-			     exact ? parts : "null",
-			     exact ? "" : "  \"estimated\": [\"items\", \"bytes\", \"indexes\"],\n");
+			     (unsigned long long)st->partitions,
+			     estimated ? "  \"estimated\": true,\n" : "");
 	/* index names are [A-Za-z0-9_.-]: nothing to escape */
 	for (i = 0; i < s->nindex && i < DB_MAX_INDEXES; i++)
 		n += (size_t)snprintf(p + n, cap - n, "%s\n    \"%s\": %llu", i ? "," : "",
@@ -98,7 +96,7 @@ int stats_text(be_table_t *t, char **out, size_t *len)
 		schema_free(&a);
 		schema_free(&b);
 	}
-	rc = render(&b, &st, be_caps(t->be) & BE_CAP_EXACT_STATS, out, len);
+	rc = render(&b, &st, !(be_caps(t->be) & BE_CAP_EXACT_STATS), out, len);
 	schema_free(&a);
 	schema_free(&b);
 	return rc;

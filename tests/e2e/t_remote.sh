@@ -94,8 +94,7 @@ scenario() {
 	expect_eq "$name: jq" "$(jq -r .email "$U/ann.json")" "ann@example.org"
 	expect_eq "$name: jq tags" "$(jq -c .tags "$U/ann.json")" '["a",{"x":1}]'
 	expect_eq "$name: _schema.json" "$(jq -r '.partition_key.name, .indexes[0].name' "$U/_schema.json" | tr '\n' ' ')" "id email-index "
-	expect_eq "$name: _stats.json says what is estimated" "$(jq -c '[.estimated, .partitions]' "$U/_stats.json")" \
-		'[["items","bytes","indexes"],null]'
+	expect_eq "$name: _stats.json says the figures are estimates" "$(jq -c .estimated "$U/_stats.json")" true
 
 	section "$name: write, overwrite and rm; the service sees it"
 	echo '{"id": "carl", "email": "carl@example.org", "age": 7}' >"$U/carl.json" || fail "$name: echo > carl.json"
