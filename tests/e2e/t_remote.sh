@@ -5,7 +5,8 @@
 # mount is driven with ls, cat, jq, echo, rm, mv, vim (under tmux), and
 # the tree's _query?, _index/, _batch and /_tx; a save from vim while
 # another writer changed the item must fail and lose nothing.  Also the
-# options: tables=, max_list=, ro, cache=, and a wrong endpoint.
+# options: tables=, max_list=, ro, cache=, allow_table_create,
+# allow_schema_changes, allow_table_delete, and a wrong endpoint.
 source "$(dirname "${BASH_SOURCE[0]}")/lib_tools.sh"
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -161,6 +162,8 @@ scenario() {
 	ed_keys "$s" Enter
 	ed_wait_exit "$s"
 	expect_no_scratch "$name: vim" "$U"
+	refuse "$name: mkdir without allow_table_create" "not permitted" mkdir "$MNT/tab1"
+	grep -q "needs -o allow_table_create" "$MNT/_errors" || fail "$name: mkdir: /_errors: $(cat "$MNT/_errors")"
 	unmount
 
 	section "$name: -o tables=, max_list=, ro"
@@ -171,6 +174,21 @@ scenario() {
 	grep -q "listing stopped after 2 items" "$MNT/_errors" ||
 		fail "$name: no max_list line in /_errors: $(cat "$MNT/_errors")"
 	refuse "$name: ro" "Read-only" bash -c "echo '{}' > '$MNT/users/zed.json'"
+	unmount
+
+	[ "$tx" = yes ] || return 0 # dynalite's UpdateTable wants provisioned throughput
+	section "$name: allow_table_create, allow_schema_changes, allow_table_delete"
+	mount_remote "$EP" -o allow_table_create,allow_table_delete,allow_schema_changes
+	run "$name: mkdir" mkdir "$MNT/tab1"
+	expect_eq "$name: the service has it" "$(ddb describe_table '{"TableName": "tab1"}' | jq -r .Table.TableStatus)" ACTIVE
+	echo '{"partition_key": {"name": "id", "type": "S"}, "indexes": [{"name": "by-e", "partition_key": {"name": "e", "type": "S"}, "projection": "ALL"}]}' \
+		>"$MNT/tab1/_schema.json" || fail "$name: writing _schema.json"
+	expect_eq "$name: UpdateTable added the index" \
+		"$(ddb describe_table '{"TableName": "tab1"}' | jq -r '.Table.GlobalSecondaryIndexes[0].IndexName')" by-e
+	echo '{"e": "x"}' >"$MNT/tab1/a.json" || fail "$name: put into tab1"
+	expect_eq "$name: _index of the new index" "$(ls "$MNT/tab1/_index/by-e/")" x
+	run "$name: rm -r" rm -r "$MNT/tab1"
+	expect_eq "$name: DeleteTable" "$(ddb describe_table '{"TableName": "tab1"}' | jq -r .error)" ResourceNotFoundException
 	unmount
 }
 
