@@ -266,6 +266,7 @@ int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, st
 		r->sc = grown;
 		grown[r->nsc].s = s;
 		grown[r->nsc].at = mono_s();
+		grown[r->nsc].st_at = 0;
 		r->nsc++;
 	} else {
 		if (grown)
@@ -522,7 +523,8 @@ static void index_counts(struct rtab *t, struct sf_span tb, const char *list, st
 		if (rmt_member(ix, "IndexName", &v) < 0 || sf_span_str(v, &name, &n, NULL) < 0)
 			continue;
 		for (i = 0; i < t->s.nindex && i < DB_MAX_INDEXES; i++)
-			if (!strcmp(t->s.index[i].name, name) && rmt_member(ix, "ItemCount", &v) == 0)
+			if (!strcmp(t->s.index[i].name, name) &&
+			    rmt_member(ix, "ItemCount", &v) == 0)
 				sf_span_u64(v, &out->index_items[i]);
 		free(name);
 	}
@@ -531,11 +533,22 @@ static void index_counts(struct rtab *t, struct sf_span tb, const char *list, st
 static void m_table_stats(be_table_t *bt, struct tbl_stats *out)
 {
 	struct rtab *t = T(bt);
+	struct rbe *r = t->r;
 	struct sf_buf q = SF_BUF_INIT;
 	struct sf_span whole, tb, v;
 	char *resp = NULL;
-	size_t len = 0;
+	size_t len = 0, i;
 
+	/* DynamoDB refreshes these every few hours: kept as long as the schema */
+	pthread_mutex_lock(&r->mu);
+	for (i = 0; i < r->nsc; i++)
+		if (!strcmp(r->sc[i].table, t->name) && r->sc[i].st_at &&
+		    mono_s() - r->sc[i].st_at < meta_ttl(r)) {
+			*out = r->sc[i].st;
+			pthread_mutex_unlock(&r->mu);
+			return;
+		}
+	pthread_mutex_unlock(&r->mu);
 	memset(out, 0, sizeof(*out));
 	out->mtime_ns = t->r->t0_ns;
 	if (sf_buf_adds(&q, "{\"TableName\":") == 0 &&
@@ -548,6 +561,13 @@ static void m_table_stats(be_table_t *bt, struct tbl_stats *out)
 			sf_span_u64(v, &out->bytes);
 		index_counts(t, tb, "GlobalSecondaryIndexes", out);
 		index_counts(t, tb, "LocalSecondaryIndexes", out);
+		pthread_mutex_lock(&r->mu);
+		for (i = 0; i < r->nsc; i++)
+			if (!strcmp(r->sc[i].table, t->name)) {
+				r->sc[i].st = *out;
+				r->sc[i].st_at = mono_s() ? mono_s() : 1;
+			}
+		pthread_mutex_unlock(&r->mu);
 	}
 	free(resp);
 	sf_buf_free(&q);
@@ -694,6 +714,7 @@ static void m_close(be_t *b)
 	free(r->idn);
 	free(r->ids);
 	rbe_parts_free(r->parts, r->nparts);
+	rbe_rests_free(r);
 	free(r->parts_table);
 	free(r->parts_index);
 	pthread_mutex_destroy(&r->mu);

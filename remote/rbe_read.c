@@ -178,6 +178,115 @@ static uint64_t scan_hash(const char *table, const char *index, uint32_t seg, co
 	return h;
 }
 
+#define REST_KEEP_S 10 /* a page's rest waits this long for the next readdir */
+
+/* FNV-1a of a value's compact text into h. */
+static uint64_t mix(uint64_t h, const struct val *v)
+{
+	char *text = NULL;
+	size_t len = 0, i;
+
+	if (v && item_render_compact(v, NULL, NULL, &text, &len) == 0)
+		for (i = 0; i < len; i++)
+			h = (h ^ (unsigned char)text[i]) * 1099511628211ull;
+	free(text);
+	return (h ^ 0xff) * 1099511628211ull;
+}
+
+/* Which read (q or sc) resumes where (pk, sk): the key of a page's rest. */
+static uint64_t rest_hash(const struct rtab *t, const struct tbl_query *q,
+			  const struct tbl_scan *sc, const struct val *pk, const struct val *sk)
+{
+	const char *index = q ? q->index : sc->index;
+	uint64_t h = scan_hash(t->name, index, q ? 0 : sc->segment, pk, sk);
+
+	if (q) {
+		h = mix(mix(mix(mix(h, q->pk), q->sk.lo), q->sk.hi), q->sk.prefix);
+		h ^= (uint64_t)q->desc << 1 | (uint64_t)q->sk.lo_incl << 2 |
+		     (uint64_t)q->sk.hi_incl << 3;
+	} else {
+		h ^= (uint64_t)sc->total << 32 | 1;
+	}
+	return h ? h : 1;
+}
+
+/*
+ * The rest of the page a read stopped in, if this read resumes inside it
+ * (fs/ reading a directory one readdir buffer at a time resumes after
+ * the last entry the kernel took, which may come before the last one
+ * delivered): so a listing costs one request per page, not one per
+ * readdir call.  *pos: the item after the resume key (pk, sk).
+ */
+static bool rest_take(struct rbe *r, uint64_t h, const struct keys *k, const struct val *pk,
+		      const struct val *sk, struct rmt_page *pg, size_t *pos)
+{
+	struct page_rest *slot = NULL;
+	const struct val *v;
+	size_t i, j;
+
+	pthread_mutex_lock(&r->mu);
+	for (i = 0; i < sizeof(r->rests) / sizeof(r->rests[0]); i++)
+		if (r->rests[i].hash == h && r->rests[i].gen == r->gen &&
+		    mono_s() - r->rests[i].at <= REST_KEEP_S) {
+			slot = &r->rests[i];
+			break;
+		}
+	for (j = 0; slot && j < slot->pg.n; j++) {
+		v = val_map_get(&slot->pg.items[j], k->tpk, strlen(k->tpk));
+		if (!v || !val_equal(v, pk))
+			continue;
+		v = k->tsk ? val_map_get(&slot->pg.items[j], k->tsk, strlen(k->tsk)) : NULL;
+		if (!k->tsk || (v && sk && val_equal(v, sk)))
+			break;
+	}
+	if (!slot || j == slot->pg.n) {
+		pthread_mutex_unlock(&r->mu);
+		return false;
+	}
+	*pg = slot->pg;
+	*pos = j + 1;
+	slot->hash = 0;
+	memset(&slot->pg, 0, sizeof(slot->pg));
+	pthread_mutex_unlock(&r->mu);
+	return true;
+}
+
+/* Keep pg (moved out) from pos on, for the read that resumes at hash h. */
+static void rest_keep(struct rbe *r, uint64_t h, struct rmt_page *pg, size_t pos)
+{
+	struct page_rest *slot;
+
+	(void)pos; /* the next call may resume before it: the whole page is kept */
+	if (pg->last.type != VAL_M && pos >= pg->n)
+		return; /* nothing left: the next call finds the end by itself */
+	pthread_mutex_lock(&r->mu);
+	slot = NULL;
+	for (size_t i = 0; i < sizeof(r->rests) / sizeof(r->rests[0]); i++)
+		if (r->rests[i].hash == h)
+			slot = &r->rests[i]; /* the same read's older page: replaced */
+	if (!slot) {
+		slot = &r->rests[r->next_rest];
+		r->next_rest = (r->next_rest + 1) % (sizeof(r->rests) / sizeof(r->rests[0]));
+	}
+	rmt_page_free(&slot->pg);
+	slot->pg = *pg;
+	slot->pos = pos;
+	slot->hash = h;
+	slot->at = mono_s();
+	slot->gen = r->gen;
+	memset(pg, 0, sizeof(*pg));
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Free the kept pages (close). */
+void rbe_rests_free(struct rbe *r)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(r->rests) / sizeof(r->rests[0]); i++)
+		rmt_page_free(&r->rests[i].pg);
+}
+
 /* One read: Query (q) or Scan (sc) pages to fn. */
 static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tbl_scan *sc,
 		      be_visit_fn fn, void *ctx, struct dyn_err *err)
@@ -193,6 +302,8 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 	uint64_t count = 0, h;
 	const struct val *spk = q ? q->start_pk : sc->start_pk,
 			 *ssk = q ? q->start_sk : sc->start_sk;
+	bool have_rest;
+	size_t i0 = 0;
 	int rc;
 
 	memset(&pg, 0, sizeof(pg));
@@ -201,8 +312,9 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 		return rc;
 	if (q && (rc = key_condition(q, &k, &kc, err)) < 0)
 		return rc;
-	if ((rc = start_key(t, &k, index, spk, ssk, q ? q->pk : NULL, q ? q->start_isk : NULL,
-			    &start, err)) < 0)
+	have_rest = spk && rest_take(r, rest_hash(t, q, sc, NULL, NULL), &k, spk, ssk, &pg, &i0);
+	if (!have_rest && (rc = start_key(t, &k, index, spk, ssk, q ? q->pk : NULL,
+					  q ? q->start_isk : NULL, &start, err)) < 0)
 		goto cleanup;
 	if (!q && spk) { /* a Scan resumed: go on counting toward the cap */
 		h = scan_hash(t->name, index, sc->segment, spk, ssk);
@@ -223,12 +335,19 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 		    .segment = q ? 0 : (int)sc->segment,
 		    .segments = q || sc->total < 2 ? 0 : (int)sc->total,
 		};
-		if (limit && !(q && (q->sk.lo || q->sk.hi || q->sk.prefix)))
-			rq.limit = (uint32_t)(limit - delivered);
-		rc = q ? rmt_query(r->c, &rq, &pg, err) : rmt_scan(r->c, &rq, &pg, err);
-		if (rc < 0)
-			goto cleanup;
-		for (i = 0; i < pg.n; i++) {
+		/* Full pages even for a limited read (a readdir buffer): the rest of
+		 * the page serves the next call; only an existence check asks for 1 */
+		if (limit == 1 && !(q && (q->sk.lo || q->sk.hi || q->sk.prefix)))
+			rq.limit = 1;
+		if (have_rest) {
+			have_rest = false;
+		} else {
+			i0 = 0;
+			rc = q ? rmt_query(r->c, &rq, &pg, err) : rmt_scan(r->c, &rq, &pg, err);
+			if (rc < 0)
+				goto cleanup;
+		}
+		for (i = i0; i < pg.n; i++) {
 			const struct val *it = &pg.items[i];
 			struct rrow row = {.item = it};
 			struct be_ref ref = {.m = &rbe_methods, .impl = &row};
@@ -264,6 +383,7 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 				pthread_mutex_unlock(&r->mu);
 			}
 			if (stop || (limit && delivered >= limit)) {
+				rest_keep(r, rest_hash(t, q, sc, NULL, NULL), &pg, i + 1);
 				rc = stop;
 				goto cleanup;
 			}

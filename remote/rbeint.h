@@ -19,6 +19,8 @@ struct sc_ent {
 	char *table;	       /* name (owned) */
 	struct table_schema s; /* schema (owned) */
 	time_t at;	       /* when fetched (monotonic s) */
+	struct tbl_stats st;   /* DescribeTable's figures, if st_at */
+	time_t st_at;	       /* when fetched (0: not yet) */
 };
 
 struct rbe {
@@ -49,7 +51,15 @@ struct rbe {
 		uint64_t hash;	 /* of table, index, segment, resume key */
 		uint64_t n;	 /* items read so far */
 	} counts[16];
-	unsigned next_count; /* ring position */
+	unsigned next_count;	    /* ring position */
+	struct page_rest {	    /* the rest of a page a visitor stopped in */
+		uint64_t hash;	    /* of the read and where it stopped (0: free) */
+		struct rmt_page pg; /* the page (owned) */
+		size_t pos;	    /* first item not delivered */
+		time_t at;	    /* when kept */
+		uint64_t gen;	    /* rbe.gen then: a write of this mount drops it */
+	} rests[8];
+	unsigned next_rest; /* ring position */
 };
 
 struct rtab {
@@ -121,6 +131,7 @@ int rbe_list_partitions(be_table_t *bt, const char *index, const struct val *aft
 int rbe_partition_exists(be_table_t *bt, const char *index, const struct val *pk);
 int rbe_project(be_table_t *bt, const char *index, struct val *item);
 void rbe_parts_free(struct val *p, size_t n);
+void rbe_rests_free(struct rbe *r);
 
 /* rbe_write.c */
 int rbe_check_item(be_table_t *bt, const struct val *item, struct dyn_err *err);

@@ -494,9 +494,13 @@ START_TEST(test_query_reads)
 	fill(t, "a", 30, "x");
 	fill(t, "b", 5, "y");
 
-	/* in sort key order, resumed after every 7 items: nothing lost or repeated */
+	/* in sort key order, resumed after every 7 items: nothing lost or repeated,
+	 * and the resumed calls are served from the page already read */
 	coll_init(&c, 7);
+	rmt_get_stats(rbe_client(be), &st0);
 	query_all(t, q, &c);
+	rmt_get_stats(rbe_client(be), &st1);
+	ck_assert_uint_eq(st1.calls - st0.calls, 1);
 	ck_assert_int_eq(c.n, 30);
 	ck_assert(c.had_attrs);
 	ck_assert(!strncmp(c.out, "0 1 2 3 4 5 6 7 8 9 10 11 ", 26));
