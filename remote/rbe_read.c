@@ -218,7 +218,7 @@ static uint64_t rest_hash(const struct rtab *t, const struct tbl_query *q,
  * readdir call.  *pos: the item after the resume key (pk, sk).
  */
 static bool rest_take(struct rbe *r, uint64_t h, const struct keys *k, const struct val *pk,
-		      const struct val *sk, struct rmt_page *pg, size_t *pos)
+		      const struct val *sk, struct rmt_page *pg, size_t *pos, uint64_t *count)
 {
 	struct page_rest *slot = NULL;
 	const struct val *v;
@@ -245,6 +245,7 @@ static bool rest_take(struct rbe *r, uint64_t h, const struct keys *k, const str
 	}
 	*pg = slot->pg;
 	*pos = j + 1;
+	*count = slot->count > slot->pos - *pos ? slot->count - (slot->pos - *pos) : 0;
 	slot->hash = 0;
 	memset(&slot->pg, 0, sizeof(slot->pg));
 	pthread_mutex_unlock(&r->mu);
@@ -252,11 +253,11 @@ static bool rest_take(struct rbe *r, uint64_t h, const struct keys *k, const str
 }
 
 /* Keep pg (moved out) from pos on, for the read that resumes at hash h. */
-static void rest_keep(struct rbe *r, uint64_t h, struct rmt_page *pg, size_t pos)
+static void rest_keep(struct rbe *r, uint64_t h, struct rmt_page *pg, size_t pos, uint64_t count)
 {
 	struct page_rest *slot;
 
-	(void)pos; /* the next call may resume before it: the whole page is kept */
+	/* the next call may resume before pos: the whole page is kept */
 	if (pg->last.type != VAL_M && pos >= pg->n)
 		return; /* nothing left: the next call finds the end by itself */
 	pthread_mutex_lock(&r->mu);
@@ -271,6 +272,7 @@ static void rest_keep(struct rbe *r, uint64_t h, struct rmt_page *pg, size_t pos
 	rmt_page_free(&slot->pg);
 	slot->pg = *pg;
 	slot->pos = pos;
+	slot->count = count;
 	slot->hash = h;
 	slot->at = mono_s();
 	slot->gen = r->gen;
@@ -312,11 +314,12 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 		return rc;
 	if (q && (rc = key_condition(q, &k, &kc, err)) < 0)
 		return rc;
-	have_rest = spk && rest_take(r, rest_hash(t, q, sc, NULL, NULL), &k, spk, ssk, &pg, &i0);
+	have_rest =
+	    spk && rest_take(r, rest_hash(t, q, sc, NULL, NULL), &k, spk, ssk, &pg, &i0, &count);
 	if (!have_rest && (rc = start_key(t, &k, index, spk, ssk, q ? q->pk : NULL,
 					  q ? q->start_isk : NULL, &start, err)) < 0)
 		goto cleanup;
-	if (!q && spk) { /* a Scan resumed: go on counting toward the cap */
+	if (!q && spk && !have_rest) { /* a Scan resumed: go on counting toward the cap */
 		h = scan_hash(t->name, index, sc->segment, spk, ssk);
 		pthread_mutex_lock(&r->mu);
 		for (i = 0; i < sizeof(r->counts) / sizeof(r->counts[0]); i++)
@@ -383,7 +386,7 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 				pthread_mutex_unlock(&r->mu);
 			}
 			if (stop || (limit && delivered >= limit)) {
-				rest_keep(r, rest_hash(t, q, sc, NULL, NULL), &pg, i + 1);
+				rest_keep(r, rest_hash(t, q, sc, NULL, NULL), &pg, i + 1, count);
 				rc = stop;
 				goto cleanup;
 			}

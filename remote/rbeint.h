@@ -56,6 +56,7 @@ struct rbe {
 		uint64_t hash;	    /* of the read and where it stopped (0: free) */
 		struct rmt_page pg; /* the page (owned) */
 		size_t pos;	    /* first item not delivered */
+		uint64_t count;	    /* a Scan's items read up to pos (max_list) */
 		time_t at;	    /* when kept */
 		uint64_t gen;	    /* rbe.gen then: a write of this mount drops it */
 	} rests[8];
