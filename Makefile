@@ -56,6 +56,7 @@ $(BUILD)/libfs.a: $(FS_LIB_OBJ)
 
 # The API front end (api/) sees only the engine's headers, and SigV4's.
 $(API_OBJ) $(BUILD)/fs/main.o: CPPFLAGS += -Iengine -Isigv4
+$(BUILD)/fs/main.o: CPPFLAGS += -Iremote
 
 # SigV4 (sigv4/): signing and verifying, one implementation for api/ and remote/.
 $(BUILD)/libsigv4.a: $(SIGV4_OBJ)
@@ -79,8 +80,8 @@ $(BUILD)/libapi.a: $(API_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/dynfs: $(BUILD)/fs/main.o $(BUILD)/libfs.a $(BUILD)/libbackend.a $(BUILD)/libapi.a \
-		$(BUILD)/libengine.a $(BUILD)/libsigv4.a
+$(BUILD)/dynfs: $(BUILD)/fs/main.o $(BUILD)/libfs.a $(BUILD)/libbackend.a $(BUILD)/libremote.a \
+		$(BUILD)/libapi.a $(BUILD)/libengine.a $(BUILD)/libsigv4.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The unit test runner: one Check suite per tests/check_<module>.c, each
@@ -108,7 +109,7 @@ $(BUILD)/remote_driver: $(BUILD)/tests/remote/driver.o $(BUILD)/libremote.a $(BU
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The remote client against dynfs serve, dynalite (if installed) and the fault proxy.
-remote: $(BUILD)/dynfs $(BUILD)/remote_driver
+remote: $(BUILD)/dynfs $(BUILD)/remote_driver $(BUILD)/check_all
 	tests/remote/run $(abspath $(BUILD))
 
 check: unit

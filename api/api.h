@@ -81,6 +81,13 @@ struct api_counts {
 };
 void api_get_counts(api_t *a, struct api_counts *out);
 
+/*
+ * table's request counts as members to append to its _stats.json object
+ * (",\n  \"api\": {...}", counts.c says the form), into *out (new), or
+ * *out NULL when no request has named the table.  -ENOMEM.
+ */
+int api_table_stats(api_t *a, const char *table, char **out);
+
 /* `dynfs serve STORE [--listen ADDR] [--auth FILE]`: exit status. */
 int api_serve_main(int argc, char **argv);
 

@@ -10,10 +10,10 @@
  * rq->out, or fails with rq_fail(), which records DynamoDB's error type
  * and message.  Handlers return 0 or -1 (error recorded).
  *
- * Metadata the engine has no place for (billing mode, throughput,
+ * Metadata the engine does not act on (billing mode, throughput,
  * creation time, which indexes are local, tags, stream settings) lives in
- * struct api's table list, in memory: it does not survive a restart
- * (docs/api.md says so).
+ * struct api's table list, and is saved in the table's schema
+ * (table_schema.api_meta) after each change (meta.c).
  */
 #ifndef DYNFS_APIINT_H
 #define DYNFS_APIINT_H
@@ -65,15 +65,32 @@ struct api_token {
 	struct api_token *next;	 /* next */
 };
 
+#define API_COUNT_OPS 32 /* operations counted per table (there are 26) */
+
+/* One table's request counts (counts.c; protected by api->lock). */
+struct api_tcount {
+	char *name;		 /* table name (owned) */
+	uint64_t requests;	 /* requests naming the table */
+	uint64_t errors;	 /* of which answered with an error */
+	struct {
+		const char *name; /* operation (the dispatch table's string) */
+		uint64_t requests, errors;
+	} ops[API_COUNT_OPS];	 /* per operation, in order of first use */
+	size_t nops;		 /* entries in ops */
+	struct api_tcount *next; /* next table */
+};
+
 struct api_srv;
 
 struct api {
 	db_t *db;		   /* the engine (borrowed) */
 	struct api_opts o;	   /* options (strings owned) */
 	pthread_mutex_t lock;	   /* protects meta, tokens, counts */
+	pthread_mutex_t save_lock; /* serialises meta_save (taken before lock) */
 	struct api_tmeta *meta;	   /* table metadata */
 	struct api_token *tokens;  /* recent transaction tokens */
 	struct api_counts counts;  /* counters */
+	struct api_tcount *tcounts; /* per table counters (counts.c) */
 	struct api_srv *srv;	   /* the HTTP server, once started */
 	struct api_keys *keys;	   /* SigV4 keys, if auth_file */
 };
@@ -125,6 +142,8 @@ struct rq_bind {
 	struct val values;	/* M, or VAL_NULL */
 	struct expr_bind b;	/* points at the two above, EXPR_BIND_SHARED */
 };
+/* Empty bindings (what rq_bind_free may be called on). */
+void rq_bind_init(struct rq_bind *bd);
 int rq_bind_parse(struct rq *r, struct sf_span obj, struct rq_bind *bd);
 void rq_bind_free(struct rq_bind *bd);
 /* Compile the string member `name` with parse(): 1 (*e new), 0 absent, -1. */
@@ -177,12 +196,26 @@ int rq_capacity(struct rq *r, const char *table, double units, bool first);
  * Call with a->lock held. */
 struct api_tmeta *meta_get(api_t *a, const char *name);
 
+/* Save table name's metadata with its schema (journaled): after every
+ * change to it.  0 or -errno.  Call without a->lock. */
+int meta_save(api_t *a, const char *name);
+/* Add or replace the tags of a Tags list in m.  0 or -1 (error recorded).
+ * Call with a->lock held. */
+int meta_add_tags(struct rq *r, struct api_tmeta *m, struct sf_span tags);
+/* Load every table's saved metadata (at start, before serving). */
+void meta_load_all(api_t *a);
 /* Forget a dropped table's metadata. */
 void meta_drop(api_t *a, const char *name);
 /* Whether the index of table is local (LSI). */
 bool meta_is_lsi(api_t *a, const char *table, const char *index);
 /* Render DescribeTable's TableDescription of t into b (tables.c). */
 int api_describe(struct rq *r, table_t *t, const char *status, struct sf_buf *b);
+
+/* ---- per table counts (counts.c) ---- */
+
+/* Count r's answer against the tables it names. */
+void counts_note(api_t *a, const struct rq *r, bool failed);
+void counts_free(api_t *a);
 
 /* ---- operations ---- */
 
@@ -238,6 +271,8 @@ struct wr {
 	struct val newv;	 /* the item after, for UPDATE */
 	bool want_new;		 /* keep newv */
 };
+/* A zeroed context, before its table is known (what wr_free may be called on). */
+void wr_clear(struct wr *w);
 void wr_init(struct wr *w, table_t *t, int kind);
 void wr_free(struct wr *w);
 int wr_fn(void *ctx, const struct val *old, struct val *out, struct dyn_err *err);

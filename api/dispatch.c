@@ -84,6 +84,8 @@ int api_new(db_t *db, const struct api_opts *o, api_t **out, struct dyn_err *err
 		free(a);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&a->save_lock, NULL);
+	meta_load_all(a);
 	*out = a;
 	return 0;
 }
@@ -104,7 +106,9 @@ void api_free(api_t *a)
 		free(t);
 	}
 	api_keys_free(a->keys);
+	counts_free(a);
 	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->save_lock);
 	free((char *)a->o.listen);
 	free((char *)a->o.auth_file);
 	free(a);
@@ -237,6 +241,7 @@ int api_handle(api_t *a, const char *target, const char *body, size_t len, struc
 		    strcmp(r.etype, "TransactionCanceledException"))
 			report(&r);
 	}
+	counts_note(a, &r, out->status != 200);
 	pthread_mutex_lock(&a->lock);
 	a->counts.requests++;
 	a->counts.errors += out->status != 200;

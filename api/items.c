@@ -21,41 +21,27 @@
 
 /* ---- the write callback ---- */
 
+void wr_clear(struct wr *w)
+{
+	memset(w, 0, sizeof(*w));
+	val_init_null(&w->old);
+	val_init_null(&w->newv);
+}
+
 void wr_init(struct wr *w, table_t *t, int kind)
 {
 	const struct key_attr *kb = tbl_sk(t);
 
-	memset(w, 0, sizeof(*w));
+	wr_clear(w);
 	w->kind = kind;
 	w->pk_name = tbl_pk(t)->name;
 	w->sk_name = kb ? kb->name : NULL;
-	val_init_null(&w->old);
-	val_init_null(&w->newv);
 }
 
 void wr_free(struct wr *w)
 {
 	val_free(&w->old);
 	val_free(&w->newv);
-}
-
-static int add_key(struct wr *w, struct val *item)
-{
-	const char *names[2] = {w->pk_name, w->sk_name};
-	const struct val *vals[2] = {w->pk, w->sk};
-	struct val copy;
-	int i, rc;
-
-	for (i = 0; i < 2; i++) {
-		if (!names[i] || !vals[i] || val_map_get(item, names[i], strlen(names[i])))
-			continue;
-		rc = val_copy(&copy, vals[i]);
-		if (rc == 0)
-			rc = val_map_set(item, names[i], strlen(names[i]), &copy);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
 }
 
 int wr_fn(void *ctx, const struct val *old, struct val *out, struct dyn_err *err)
@@ -88,7 +74,7 @@ int wr_fn(void *ctx, const struct val *old, struct val *out, struct dyn_err *err
 	} else {
 		val_init_map(out);
 	}
-	rc = add_key(w, out);
+	rc = ops_add_key(out, w->pk_name, w->pk, w->sk_name, w->sk);
 	if (rc == 0 && w->want_new) {
 		val_free(&w->newv);
 		rc = val_copy(&w->newv, out);
@@ -160,12 +146,8 @@ int op_put_item(struct rq *r)
 	int rc, want;
 
 	val_init_null(&item);
-	memset(&bd, 0, sizeof(bd));
-	val_init_null(&bd.names);
-	val_init_null(&bd.values);
-	memset(&w, 0, sizeof(w));
-	val_init_null(&w.old);
-	val_init_null(&w.newv);
+	rq_bind_init(&bd);
+	wr_clear(&w);
 	rc = -1;
 	if (rq_table(r, r->body, &t) < 0)
 		goto out;
@@ -290,9 +272,7 @@ int op_get_item(struct rq *r)
 	val_init_null(&key);
 	val_init_null(&item);
 	val_init_null(&proj);
-	memset(&bd, 0, sizeof(bd));
-	val_init_null(&bd.names);
-	val_init_null(&bd.values);
+	rq_bind_init(&bd);
 	if (rq_table(r, r->body, &t) < 0 || rq_key(r, t, r->body, "Key", &key, &pk, &sk) < 0 ||
 	    rq_bind_parse(r, r->body, &bd) < 0 || rq_projection(r, r->body, &bd, &pe) < 0 ||
 	    rq_bind_done(r, &bd, (const expr_t *const *)&pe, 1, "ProjectionExpression is null") < 0)
@@ -346,12 +326,8 @@ int op_delete_item(struct rq *r)
 	int rc = -1, want;
 
 	val_init_null(&key);
-	memset(&bd, 0, sizeof(bd));
-	val_init_null(&bd.names);
-	val_init_null(&bd.values);
-	memset(&w, 0, sizeof(w));
-	val_init_null(&w.old);
-	val_init_null(&w.newv);
+	rq_bind_init(&bd);
+	wr_clear(&w);
 	if (rq_table(r, r->body, &t) < 0)
 		goto out;
 	wr_init(&w, t, DB_DELETE);
@@ -392,29 +368,6 @@ out:
 
 /* ---- UpdateItem ---- */
 
-/* The top-level attributes of from that the update touched. */
-static int updated_attrs(const expr_t *update, const struct val *from, struct val *out)
-{
-	size_t i;
-	bool touches;
-	struct val c;
-	int rc;
-
-	val_init_map(out);
-	if (!update || !from || from->type != VAL_M)
-		return 0;
-	for (i = 0; i < from->m.len; i++) {
-		if (expr_update_touches(update, from->m.a[i].name, &touches) < 0 || !touches)
-			continue;
-		rc = val_copy(&c, &from->m.a[i].v);
-		if (rc == 0)
-			rc = val_map_set(out, from->m.a[i].name, from->m.a[i].name_len, &c);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
 int op_update_item(struct rq *r)
 {
 	static const char *const rv[] = {"ALL_NEW", "ALL_OLD", "UPDATED_OLD", "UPDATED_NEW", NULL};
@@ -432,12 +385,8 @@ int op_update_item(struct rq *r)
 
 	val_init_null(&key);
 	val_init_null(&upd);
-	memset(&bd, 0, sizeof(bd));
-	val_init_null(&bd.names);
-	val_init_null(&bd.values);
-	memset(&w, 0, sizeof(w));
-	val_init_null(&w.old);
-	val_init_null(&w.newv);
+	rq_bind_init(&bd);
+	wr_clear(&w);
 	if (rq_table(r, r->body, &t) < 0)
 		goto out;
 	wr_init(&w, t, DB_MODIFY);
@@ -481,9 +430,10 @@ int op_update_item(struct rq *r)
 				first = false;
 			}
 		} else {
-			rc = updated_attrs(ex[0], !strcmp(mode, "UPDATED_OLD") ? &w.old : &w.newv,
-					   &upd);
-			if (rc == 0 && upd.m.len) {
+			/* only the written paths: SET a.b = :v returns {a: {b: v}} */
+			rc = ex[0] ? expr_project_updated(ex[0], !strcmp(mode, "UPDATED_OLD")
+							  ? &w.old : &w.newv, &upd, &err) : 0;
+			if (rc == 0 && upd.type == VAL_M && upd.m.len) {
 				rq_put_item(&r->out, "Attributes", &upd, true);
 				first = false;
 			}

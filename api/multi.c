@@ -40,10 +40,8 @@ static void act_init(struct act *a)
 {
 	memset(a, 0, sizeof(*a));
 	val_init_null(&a->v);
-	val_init_null(&a->bd.names);
-	val_init_null(&a->bd.values);
-	val_init_null(&a->w.old);
-	val_init_null(&a->w.newv);
+	rq_bind_init(&a->bd);
+	wr_clear(&a->w);
 }
 
 static void act_free(struct act *a)
@@ -361,6 +359,27 @@ static int tx_action(struct rq *r, struct sf_span x, struct act *a)
 	return 0;
 }
 
+#define TX_TOO_MANY                                                                          \
+	"1 validation error detected: Value '[...]' at 'transactItems' failed to satisfy "  \
+	"constraint: Member must have length less than or equal to 100"
+
+/* A transaction's n parsed actions into ops: at least one, no item twice.  0 or -1. */
+static int tx_ops(struct rq *r, struct act *acts, size_t n, struct db_op *ops)
+{
+	size_t i;
+
+	if (n == 0)
+		return rq_fail(r, "ValidationException",
+			       "1 validation error detected: Value '[]' at 'transactItems' failed to "
+			       "satisfy constraint: Member must have length greater than or equal to 1");
+	if (check_dups(r, acts, n,
+		       "Transaction request cannot include multiple operations on one item") < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		to_db_op(&acts[i], &ops[i]);
+	return 0;
+}
+
 /* A recent token: 1 same request (answer success), 0 unknown, -1 mismatch. */
 static int token_seen(api_t *a, const char *token, uint32_t hash, bool remember)
 {
@@ -468,27 +487,15 @@ int op_transact_write(struct rq *r)
 	}
 	while (sf_arr_next(&it, &x) > 0) {
 		if (n == DB_MAX_TX_OPS) {
-			rq_fail(r, "ValidationException",
-				"1 validation error detected: Value '[...]' at 'transactItems' failed "
-				"to satisfy constraint: Member must have length less than or equal to "
-				"100");
+			rq_fail(r, "ValidationException", "%s", TX_TOO_MANY);
 			goto out;
 		}
 		act_init(&acts[n]);
 		if (tx_action(r, x, &acts[n++]) < 0)
 			goto out;
 	}
-	if (n == 0) {
-		rq_fail(r, "ValidationException",
-			"1 validation error detected: Value '[]' at 'transactItems' failed to "
-			"satisfy constraint: Member must have length greater than or equal to 1");
+	if (tx_ops(r, acts, n, ops) < 0)
 		goto out;
-	}
-	if (check_dups(r, acts, n,
-		       "Transaction request cannot include multiple operations on one item") < 0)
-		goto out;
-	for (i = 0; i < n; i++)
-		to_db_op(&acts[i], &ops[i]);
 	err_clear(&err);
 	rc = db_apply(r->a->db, ops, n, &failed, &err);
 	if (rc < 0) {
@@ -532,10 +539,7 @@ int op_transact_get(struct rq *r)
 		struct act *a;
 
 		if (n == DB_MAX_TX_OPS) {
-			rq_fail(r, "ValidationException",
-				"1 validation error detected: Value '[...]' at 'transactItems' failed "
-				"to satisfy constraint: Member must have length less than or equal to "
-				"100");
+			rq_fail(r, "ValidationException", "%s", TX_TOO_MANY);
 			goto out;
 		}
 		a = &acts[n++];
@@ -552,17 +556,8 @@ int op_transact_get(struct rq *r)
 			goto out;
 		wr_init(&a->w, a->t, DB_CHECK);
 	}
-	if (n == 0) {
-		rq_fail(r, "ValidationException",
-			"1 validation error detected: Value '[]' at 'transactItems' failed to "
-			"satisfy constraint: Member must have length greater than or equal to 1");
+	if (tx_ops(r, acts, n, ops) < 0)
 		goto out;
-	}
-	if (check_dups(r, acts, n,
-		       "Transaction request cannot include multiple operations on one item") < 0)
-		goto out;
-	for (i = 0; i < n; i++)
-		to_db_op(&acts[i], &ops[i]);
 	err_clear(&err);
 	rc = db_apply(r->a->db, ops, n, NULL, &err);
 	if (rc < 0) {

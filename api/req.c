@@ -166,6 +166,13 @@ int rq_table(struct rq *r, struct sf_span obj, table_t **t)
 
 /* ---- expressions ---- */
 
+void rq_bind_init(struct rq_bind *bd)
+{
+	memset(bd, 0, sizeof(*bd));
+	val_init_null(&bd->names);
+	val_init_null(&bd->values);
+}
+
 int rq_bind_parse(struct rq *r, struct sf_span obj, struct rq_bind *bd)
 {
 	struct sf_span v, k, x;
@@ -175,9 +182,7 @@ int rq_bind_parse(struct rq *r, struct sf_span obj, struct rq_bind *bd)
 	size_t klen, nlen;
 	int rc;
 
-	memset(bd, 0, sizeof(*bd));
-	val_init_null(&bd->names);
-	val_init_null(&bd->values);
+	rq_bind_init(bd);
 	bd->b.flags = EXPR_BIND_SHARED | EXPR_STRICT;
 	if (rq_member(obj, "ExpressionAttributeNames", &v)) {
 		if (sf_obj_open(&it, v) < 0)

@@ -166,8 +166,7 @@ static int common_parse(struct rq *r, struct common *c, const char *filter_membe
 
 	memset(c, 0, sizeof(*c));
 	val_init_null(&c->esk);
-	val_init_null(&c->bd.names);
-	val_init_null(&c->bd.values);
+	rq_bind_init(&c->bd);
 	if (rq_table(r, r->body, &c->t) < 0 || rq_str(r, r->body, "IndexName", &c->index) < 0 ||
 	    find_index(r, c->t, c->index, &c->s, &c->d) < 0 || rq_bind_parse(r, r->body, &c->bd) < 0)
 		return -1;

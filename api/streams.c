@@ -25,8 +25,9 @@
  * events spell them principalId/type).
  *
  * The stream settings live with the front end's other table metadata
- * (struct api_tmeta, in memory): the engine's schema has no place for
- * them, so a restart forgets them (docs/api.md).
+ * (struct api_tmeta), saved with the table's schema (meta.c): a restart
+ * keeps the stream, its view type and label (so its ARN); its records,
+ * which are the feed's, start again empty (docs/api.md).
  */
 #include "apiint.h"
 

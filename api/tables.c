@@ -6,10 +6,10 @@
  * The engine's schema (db.h) holds what changes data: key schema and
  * indexes.  What DynamoDB also reports but dynfs does not act on —
  * billing mode and throughput, creation time, whether an index was
- * declared local, tags, stream settings — is kept here, in memory
- * (struct api_tmeta), and after a restart described with defaults:
- * PAY_PER_REQUEST, the time of the restart, indexes whose partition key
- * is the table's and that have a sort key reported as local.
+ * declared local, tags, stream settings — is kept in struct api_tmeta
+ * and saved with the schema (meta.c); a table made through the mount has
+ * none and is described with defaults: PAY_PER_REQUEST, created when the
+ * API first saw it, every index global.
  */
 #include "apiint.h"
 
@@ -109,16 +109,24 @@ static int index_desc(struct sf_buf *b, const char *table, const struct index_de
 		rc = sf_buf_addc(b, '}');
 	if (rc == 0 && !local)
 		rc = sf_buf_adds(b, ",\"IndexStatus\":\"ACTIVE\"");
-	/* an on-demand table's global indexes have no throughput to show */
-	if (rc == 0 && !local && m && m->provisioned) {
+	/* a global index shows its own throughput if it was given one (kept
+	 * when the table turns on-demand, as DynamoDB Local shows it), else
+	 * the table's if provisioned; an on-demand table's others show none */
+	if (rc == 0 && !local && m) {
 		struct api_tmeta im = *m;
+		bool own = false;
 
 		for (i = 0; i < m->ngtp; i++)
-			if (!strcmp(m->gtp[i].name, ix->name))
+			if (!strcmp(m->gtp[i].name, ix->name)) {
 				im.rcu = m->gtp[i].rcu, im.wcu = m->gtp[i].wcu;
-		rc = sf_buf_addc(b, ',');
-		if (rc == 0)
-			rc = throughput(b, &im);
+				own = true;
+			}
+		im.provisioned = true;
+		if (own || m->provisioned) {
+			rc = sf_buf_addc(b, ',');
+			if (rc == 0)
+				rc = throughput(b, &im);
+		}
 	}
 	if (rc == 0)
 		rc = sf_buf_printf(b, ",\"IndexSizeBytes\":0,\"ItemCount\":%llu,\"IndexArn\":",
@@ -537,7 +545,7 @@ int op_create_table(struct rq *r)
 	struct sf_span v, x;
 	struct sf_iter it;
 	struct dyn_err err;
-	struct api_tmeta *m;
+	struct api_tmeta *m, tags; /* tags: CreateTable's Tags, checked before creating */
 	char *name = NULL, **lsi = NULL;
 	size_t nlsi = 0, i, which;
 	bool prov = false;
@@ -547,6 +555,7 @@ int op_create_table(struct rq *r)
 
 	memset(&s, 0, sizeof(s));
 	memset(&ix, 0, sizeof(ix));
+	memset(&tags, 0, sizeof(tags));
 	if (rq_str_req(r, r->body, "TableName", &name) < 0)
 		goto out;
 	if (!db_name_valid(name)) {
@@ -599,7 +608,8 @@ int op_create_table(struct rq *r)
 			goto out;
 		}
 	}
-	if (parse_billing(r, &prov, &rcu, &wcu, true) < 0 || stream_spec(r, r->body, &stream) < 0)
+	if (parse_billing(r, &prov, &rcu, &wcu, true) < 0 || stream_spec(r, r->body, &stream) < 0 ||
+	    (rq_member(r->body, "Tags", &v) && meta_add_tags(r, &tags, v) < 0))
 		goto out;
 	err_clear(&err);
 	rc = db_create_table(r->a->db, name, &s, &err);
@@ -624,6 +634,10 @@ int op_create_table(struct rq *r)
 		m->nlsi = nlsi;
 		lsi = NULL;
 		nlsi = 0;
+		m->tag_k = tags.tag_k;
+		m->tag_v = tags.tag_v;
+		m->ntags = tags.ntags;
+		memset(&tags, 0, sizeof(tags));
 		if (rq_member(r->body, "GlobalSecondaryIndexes", &v) && sf_arr_open(&it, v) == 0) {
 			while (sf_arr_next(&it, &x) > 0) {
 				char *iname = NULL;
@@ -637,6 +651,10 @@ int op_create_table(struct rq *r)
 	pthread_mutex_unlock(&r->a->lock);
 	if ((rc = stream_apply(r, name, stream, true)) < 0)
 		goto out;
+	if ((rc = meta_save(r->a, name)) < 0) {
+		rc = rq_fail_err(r, rc, NULL);
+		goto out;
+	}
 	rc = db_table_open(r->a->db, name, &t);
 	if (rc < 0) {
 		rc = rq_no_table(r, name);
@@ -649,6 +667,12 @@ out:
 	for (i = 0; i < nlsi; i++)
 		free(lsi[i]);
 	free(lsi);
+	for (i = 0; i < tags.ntags; i++) {
+		free(tags.tag_k[i]);
+		free(tags.tag_v[i]);
+	}
+	free(tags.tag_k);
+	free(tags.tag_v);
 	index_def_free(&ix);
 	schema_free(&s);
 	tbl_close(t);
@@ -866,6 +890,11 @@ int op_update_table(struct rq *r)
 	pthread_mutex_unlock(&r->a->lock);
 	if ((rc = stream_apply(r, tbl_name(t), stream, false)) < 0)
 		goto out;
+	if ((rc = meta_save(r->a, tbl_name(t))) < 0) {
+		rc = rq_fail_err(r, rc, NULL);
+		goto out;
+	}
+	r->wrote = true;
 	sf_buf_adds(&r->out, "{\"TableDescription\":");
 	rc = api_describe(r, t, "ACTIVE", &r->out);
 	sf_buf_addc(&r->out, '}');

@@ -40,6 +40,8 @@ void schema_free(struct table_schema *s)
 	free(s->index);
 	s->index = NULL;
 	s->nindex = 0;
+	free(s->api_meta);
+	s->api_meta = NULL;
 }
 
 int schema_copy(struct table_schema *out, const struct table_schema *s)
@@ -50,6 +52,9 @@ int schema_copy(struct table_schema *out, const struct table_schema *s)
 	*out = *s;
 	out->index = NULL;
 	out->nindex = 0;
+	out->api_meta = NULL;
+	if (s->api_meta && !(out->api_meta = strdup(s->api_meta)))
+		return -ENOMEM;
 	if (!s->nindex)
 		return 0;
 	out->index = calloc(s->nindex, sizeof(*out->index));
@@ -563,6 +568,7 @@ static int set_schema_locked(struct table *t, const struct table_schema *s, stru
 		t->schema.index = ns.index;
 		t->schema.nindex = ns.nindex;
 		memcpy(t->schema.ttl_attr, ns.ttl_attr, sizeof(ns.ttl_attr));
+		t->schema.api_meta = ns.api_meta;
 	}
 	schema_free(&old);
 	t->mtime_ns = tbl_now_ns();
@@ -604,6 +610,34 @@ static int set_schema_x(struct db *db, const char *name, const struct table_sche
 int db_set_schema(db_t *db, const char *name, const struct table_schema *s, struct dyn_err *err)
 {
 	return set_schema_x(db, name, s, err, true);
+}
+
+int db_set_api_meta(db_t *db, const char *name, const char *meta, struct dyn_err *err)
+{
+	struct db_change ch = {.kind = DB_CH_SET_SCHEMA, .table = name};
+	struct table_schema s;
+	struct table *t;
+	uint64_t lsn = 0;
+	int rc;
+
+	if (db_table_open(db, name, &t) < 0)
+		return err_set(err, ENOENT, "no table %s", name);
+	pthread_rwlock_wrlock(&t->lock);
+	rc = schema_copy(&s, &t->schema);
+	if (rc == 0) {
+		free(s.api_meta);
+		s.api_meta = meta ? strdup(meta) : NULL;
+		rc = meta && !s.api_meta ? -ENOMEM : set_schema_locked(t, &s, err, true, &lsn);
+	}
+	pthread_rwlock_unlock(&t->lock);
+	if (rc == 0) {
+		ch.schema = &s;
+		rc = db_log_sync(db, lsn, err);
+		db_notify(db, &ch, 1);
+	}
+	schema_free(&s); /* safe after a failed schema_copy too */
+	tbl_close(t);
+	return rc;
 }
 
 /* ---- replay and integrity ---- */

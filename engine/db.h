@@ -83,6 +83,9 @@ struct table_schema {
 	struct index_def *index;  /* secondary indexes (owned) */
 	size_t nindex;		  /* entries in index */
 	char ttl_attr[DB_ATTR_NAME_MAX + 1]; /* TTL attribute name, "" = none (ttl.h) */
+	char *api_meta; /* a JSON object the API front end keeps with the table (billing
+			 * mode, local indexes, stream, tags); the engine stores, copies,
+			 * journals and snapshots it, never reads it (owned, may be NULL) */
 };
 
 /* Release what a schema owns (include lists, index array). */
@@ -124,6 +127,13 @@ int db_drop_empty_table(db_t *db, const char *name, struct dyn_err *err);
  */
 int db_set_schema(db_t *db, const char *name, const struct table_schema *s,
 		  struct dyn_err *err);
+
+/*
+ * Replace only the schema's api_meta (NULL: none), journaled, in one step
+ * under the table's lock, so that a concurrent schema change is kept.
+ * -ENOENT (no table), -ENOMEM, -EIO.
+ */
+int db_set_api_meta(db_t *db, const char *name, const char *meta, struct dyn_err *err);
 
 /* A new reference to the named table, or -ENOENT. */
 int db_table_open(db_t *db, const char *name, table_t **out);

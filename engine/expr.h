@@ -198,6 +198,17 @@ int expr_update_touches(const expr_t *e, const char *attr, bool *touches);
  */
 int expr_project(const expr_t *proj, const struct val *item, struct val *out, struct dyn_err *err);
 
+/*
+ * Project item through the paths an update expression writes (its SET,
+ * REMOVE, ADD and DELETE targets), as expr_project does: what DynamoDB's
+ * ReturnValues UPDATED_OLD (item = the old item) and UPDATED_NEW (the new
+ * one) return.  SET a.b = :v gives {a: {b: ...}}, not the whole a; a path
+ * the item lacks is left out (REMOVE x answers nothing for UPDATED_NEW).
+ * -EINVAL if update is not an update, -ENOMEM.
+ */
+int expr_project_updated(const expr_t *update, const struct val *item, struct val *out,
+			 struct dyn_err *err);
+
 /* ---- key conditions (Query) ---- */
 
 /* The condition grammar with KeyConditionExpression in its messages. */

@@ -22,6 +22,7 @@
 #include "exprint.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* An evaluated operand: v is NULL when missing; tmp holds computed values. */
@@ -282,6 +283,40 @@ static int project(const struct val *v, const struct xpath *paths, size_t lo, si
 	}
 	if (!*found)
 		val_free(out);
+	return 0;
+}
+
+static int path_order(const void *a, const void *b)
+{
+	return xpath_cmp(a, b);
+}
+
+int expr_project_updated(const expr_t *update, const struct val *item, struct val *out,
+			 struct dyn_err *err)
+{
+	struct xpath *paths;
+	bool found;
+	size_t i;
+	int rc;
+
+	val_init_map(out);
+	if (!update || update->kind != EXPR_UPDATE)
+		return err_set(err, EINVAL, "not an update expression");
+	if (!item || !update->nact)
+		return 0;
+	/* project() wants paths sorted; an update's never overlap (exprint.h) */
+	paths = malloc(update->nact * sizeof(*paths));
+	if (!paths)
+		return err_set(err, ENOMEM, "out of memory");
+	for (i = 0; i < update->nact; i++)
+		paths[i] = update->act[i].path;
+	qsort(paths, update->nact, sizeof(*paths), path_order);
+	rc = project(item, paths, 0, update->nact, 0, out, &found);
+	free(paths);
+	if (rc)
+		return err_set(err, -rc, "out of memory");
+	if (!found)
+		val_init_map(out);
 	return 0;
 }
 

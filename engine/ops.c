@@ -257,11 +257,11 @@ static int cb_cond(void *ctx, const struct val *old, struct val *out, struct dyn
 	return rc;
 }
 
-/* Add the key attributes to a new item that lacks them. */
-static int add_key(const struct ops_cb *c, struct val *item)
+int ops_add_key(struct val *item, const char *pk_name, const struct val *pk, const char *sk_name,
+		const struct val *sk)
 {
-	const char *names[2] = {c->pk_name, c->sk_name};
-	const struct val *vals[2] = {c->pk, c->sk};
+	const char *names[2] = {pk_name, sk_name};
+	const struct val *vals[2] = {pk, sk};
 	struct val copy;
 	int i, rc;
 
@@ -299,7 +299,7 @@ static int cb_update(void *ctx, const struct val *old, struct val *out, struct d
 	} else {
 		val_init_map(out);
 	}
-	rc = add_key(c, out);
+	rc = ops_add_key(out, c->pk_name, c->pk, c->sk_name, c->sk);
 	if (rc == 0 && c->out) {
 		val_free(c->out);
 		rc = val_copy(c->out, out);

@@ -174,6 +174,14 @@ int ops_update(db_t *db, table_t *t, const struct val *pk, const struct val *sk,
 /* -EINVAL (DynamoDB's message) if update writes a key attribute of t. */
 int ops_check_update_keys(table_t *t, const expr_t *update, struct dyn_err *err);
 
+/*
+ * Add the key attributes pk (named pk_name) and sk (sk_name; NULL or sk
+ * NULL: none) to item where it lacks them: an update of a missing item
+ * starts from its key.  -ENOMEM.
+ */
+int ops_add_key(struct val *item, const char *pk_name, const struct val *pk, const char *sk_name,
+		const struct val *sk);
+
 /* ---- _batch: JSON Lines ---- */
 
 typedef struct ops_batch ops_batch_t;

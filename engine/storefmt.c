@@ -455,6 +455,9 @@ int sf_schema_render(struct sf_buf *b, const struct table_schema *s)
 	if (s->ttl_attr[0] && (sf_buf_adds(b, ",\"ttl_attribute\":") < 0 ||
 			       sf_json_str(b, s->ttl_attr, strlen(s->ttl_attr)) < 0))
 		return -ENOMEM;
+	/* the API's metadata, verbatim (a JSON object it wrote) */
+	if (s->api_meta && sf_buf_printf(b, ",\"api\":%s", s->api_meta) < 0)
+		return -ENOMEM;
 	return sf_buf_addc(b, '}');
 }
 
@@ -635,6 +638,10 @@ int sf_schema_parse(struct sf_span v, struct table_schema *out, struct dyn_err *
 		} else if (sf_key_is(k, "ttl_attribute")) {
 			rc = name_into(x, out->ttl_attr, sizeof(out->ttl_attr), "ttl_attribute",
 				       err);
+		} else if (sf_key_is(k, "api") && x.len && x.p[0] == '{') {
+			free(out->api_meta);
+			out->api_meta = strndup(x.p, x.len);
+			rc = out->api_meta ? 0 : -ENOMEM;
 		}
 		if (rc < 0)
 			goto out_free;

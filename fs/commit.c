@@ -15,6 +15,12 @@
  * Rejected content leaves the stored item alone and is reported twice:
  * as the errno of close/fsync (EINVAL, or EFBIG for size) and as a line
  * in /_errors naming the file, the position and the reason.
+ *
+ * Without a change feed (a remote backend: other writers' changes are
+ * not seen, so nothing tells an editor that its buffer went stale), a
+ * save is conditional on the version this mount last delivered or stored
+ * (node.seen, commit_seen in ops.h): be_op.expect, which the remote
+ * backend turns into a ConditionExpression.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +28,74 @@
 
 #include "../engine/item.h"
 #include "ops.h"
+
+static bool saves_conditional(struct fsx *fs)
+{
+	return !(be_caps(fs->be) & BE_CAP_CHANGE_FEED);
+}
+
+void commit_seen(struct fsx *fs, struct node *n, const char *text, size_t len, bool writer)
+{
+	char *copy;
+
+	if (!saves_conditional(fs))
+		return;
+	pthread_mutex_lock(&fs->ilock);
+	if ((!writer || !n->seen) && (copy = strndup(text, len))) {
+		free(n->seen);
+		n->seen = copy;
+	}
+	pthread_mutex_unlock(&fs->ilock);
+}
+
+/*
+ * be_put, conditional on n's version read (commit_seen) when there is
+ * one and the item is not new; the version stored becomes the one read.
+ * -ESTALE when another writer changed or deleted it since.
+ */
+static int put_seen(struct fsx *fs, struct node *n, be_table_t *t, struct val *item, int flags,
+		    bool created, struct dyn_err *err)
+{
+	struct val expect;
+	char *seen = NULL, *text = NULL;
+	const struct key_attr *kb = be_table_sk(t);
+	size_t len;
+	be_op op;
+	int rc;
+
+	if (!saves_conditional(fs))
+		return be_put(t, item, flags, err);
+	val_init_null(&expect);
+	pthread_mutex_lock(&fs->ilock);
+	if (!created && n->seen)
+		seen = strdup(n->seen);
+	pthread_mutex_unlock(&fs->ilock);
+	if (seen && item_parse(seen, strlen(seen), &expect, NULL) < 0)
+		val_init_null(&expect);
+	memset(&op, 0, sizeof(op));
+	op.kind = OPS_PUT;
+	op.table = t;
+	op.item = item;
+	op.flags = flags;
+	op.expect = expect.type == VAL_M ? &expect : NULL;
+	rc = be_apply(fs->be, &op, 1, NULL, err);
+	pthread_mutex_lock(&fs->ilock);
+	if (rc == 0 && item_render(item, be_table_pk(t)->name, kb ? kb->name : NULL, &text,
+				   &len) == 0) {
+		free(n->seen);
+		n->seen = text;
+		text = NULL;
+	} else if (op.expect && (rc == -EAGAIN || rc == -ENOENT)) {
+		free(n->seen); /* told once: saving again overwrites */
+		n->seen = NULL;
+		rc = -ESTALE;
+	}
+	pthread_mutex_unlock(&fs->ilock);
+	free(text);
+	free(seen);
+	val_free(&expect);
+	return rc;
+}
 
 /* Check (or add) one key attribute of item against the path's value. */
 static int key_attr(struct val *item, const struct key_attr *a, const struct val *key,
@@ -92,7 +166,7 @@ int item_commit(struct fsx *fs, struct node *n, const char *text, size_t len, bo
 	rc = item_from_text(t, &pk, sk.type == VAL_NULL ? NULL : &sk, text, len, created, &item,
 			    &err);
 	if (rc == 0) {
-		rc = be_put(t, &item, flags, &err);
+		rc = put_seen(fs, n, t, &item, flags, created, &err);
 		val_free(&item);
 	}
 	if (rc < 0 && rc != -EEXIST) {
@@ -164,7 +238,7 @@ int item_commit_checked(struct fsx *fs, struct node *n, struct val *item, int fl
 		rc = 1; /* renamed since: the text decides */
 		goto out;
 	}
-	rc = be_put(t, item, flags, &err);
+	rc = put_seen(fs, n, t, item, flags, false, &err);
 	if (rc < 0 && rc != -EEXIST)
 		log_refusal(fs, n, &err, rc);
 out:

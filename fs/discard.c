@@ -197,6 +197,35 @@ int scratch_stats_json(struct fsx *fs, be_table_t *t, char **out, size_t *len)
 	return 0;
 }
 
+/* Append the API's counts of t, if the API runs and has any, to *extra. */
+static int api_stats_json(struct fsx *fs, be_table_t *t, char **extra, size_t *el)
+{
+	int (*fn)(void *, const char *, char **) = __atomic_load_n(&fs->api_stats, __ATOMIC_ACQUIRE);
+	char *api, *p;
+	size_t n;
+
+	if (!fn)
+		return 0;
+	if (fn(fs->api_ctx, be_table_name(t), &api) < 0) {
+		free(*extra);
+		return -ENOMEM;
+	}
+	if (!api)
+		return 0;
+	n = strlen(api);
+	p = realloc(*extra, *el + n + 1);
+	if (!p) {
+		free(api);
+		free(*extra);
+		return -ENOMEM;
+	}
+	memcpy(p + *el, api, n + 1);
+	*extra = p;
+	*el += n;
+	free(api);
+	return 0;
+}
+
 int stats_text_fs(struct fsx *fs, be_table_t *t, char **out, size_t *len)
 {
 	char *base, *extra, *p;
@@ -206,6 +235,8 @@ int stats_text_fs(struct fsx *fs, be_table_t *t, char **out, size_t *len)
 	if (rc < 0)
 		return rc;
 	rc = scratch_stats_json(fs, t, &extra, &el);
+	if (rc == 0)
+		rc = api_stats_json(fs, t, &extra, &el);
 	if (rc < 0 || bl < 3 || memcmp(base + bl - 3, "\n}\n", 3)) {
 		free(base);
 		if (rc == 0)

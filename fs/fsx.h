@@ -151,6 +151,9 @@ struct node {
 	struct scratch *scr;	/* ilock: NK_SCRATCH data (one reference) */
 	uint64_t since;		/* set once: NK_CHANGES since= (0: none) */
 	struct chg *chg;	/* ilock: NK_CHANGES: its latest descriptor */
+	char *seen;		/* ilock: NK_ITEM without a change feed (remote):
+				 * the text last read or written through this mount,
+				 * which a save is conditional on (commit.c); or NULL */
 };
 
 /* The negative-entry set: names the kernel caches as absent. */
@@ -191,6 +194,8 @@ struct fsx {
 	struct fuse_session *se; /* immutable after mount */
 	char *store_dir;	 /* immutable: for statfs (NULL: no local store) */
 	bool readonly;		/* -o ro */
+	double timeout;		/* entry/attr timeout: FSX_TIMEOUT, or for a backend
+				 * that sees only its own changes (remote) -o cache= */
 	bool noxattr;		/* -o noxattr: no extended attributes at all */
 	bool debug;		/* -d */
 	uid_t uid;		/* owner of everything but scratch files */
@@ -224,6 +229,11 @@ struct fsx {
 	struct errlog errlog;	/* own lock */
 	struct inval inval;	/* own lock */
 	struct chg_hub *changes; /* own locks: /_changes readers (changes.h) */
+	/* -o api=: the API's request counts of a table, appended to its
+	 * _stats.json (api_table_stats).  api_ctx is set before api_stats,
+	 * which is stored and loaded atomically; NULL without the API. */
+	int (*api_stats)(void *ctx, const char *table, char **out);
+	void *api_ctx;
 };
 
 /* This thread is one of the FUSE loop's workers (set by fsx_of). */

@@ -331,6 +331,7 @@ void node_maybe_free_locked(struct fsx *fs, struct node *n)
 	val_free(&n->sk);
 	bury_table(fs, n->table);
 	free(n->tname);
+	free(n->seen);
 	free(n);
 }
 
@@ -436,6 +437,7 @@ void nodes_fini(struct fsx *fs)
 				scratch_unref_locked(n->scr);
 			}
 			free(n->tname);
+			free(n->seen);
 			free(n);
 		}
 	}
@@ -629,6 +631,8 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind, stru
 		n->scr = NULL;
 	}
 	n->kind = kind;
+	free(n->seen); /* another item now */
+	n->seen = NULL;
 	val_free(&n->pk);
 	val_free(&n->sk);
 	val_move(&n->pk, &cpk);

@@ -39,6 +39,7 @@
 
 #include "../api/api.h"
 #include "../engine/session.h"
+#include "../remote/rbe.h"
 #include "changes.h"
 #include "cli.h"
 #include "ops.h"
@@ -100,7 +101,23 @@ struct opts {
 	int help;	  /* -h, --help */
 	int version;	  /* -V, --version */
 	int extra;	  /* a third non-option argument */
+	char *ropts[32];  /* remote mounts' -o options (rbe_parse_option), in order */
+	int nropts;	  /* entries */
 };
+
+/* -o options of a remote mount (SPEC §10); FUSE must not see them. */
+static bool remote_option(const char *arg)
+{
+	static const char *const names[] = {"region", "profile", "tables", "cache", "max_list",
+					    "allow_schema_changes", "allow_table_create",
+					    "allow_table_delete"};
+	size_t n = strcspn(arg, "=");
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == n && !strncmp(arg, names[i], n))
+			return true;
+	return false;
+}
 
 enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_SINGLE, KEY_RO };
 
@@ -154,6 +171,13 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		o->readonly = 1;
 		return 1; /* also a kernel mount flag */
 	default:
+		if (remote_option(arg)) {
+			if (o->nropts == (int)(sizeof(o->ropts) / sizeof(o->ropts[0])) ||
+			    !(o->ropts[o->nropts] = strdup(arg)))
+				return -1;
+			o->nropts++;
+			return 0;
+		}
 		return 1; /* allow_other and friends: libfuse's */
 	}
 }
@@ -161,6 +185,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 static void usage(FILE *f)
 {
 	fputs("usage: dynfs [options] STORE MOUNTPOINT\n"
+	      "       dynfs [options] http://HOST:PORT|https://HOST|dynamodb://REGION MOUNTPOINT\n"
 	      "       dynfs serve STORE [--listen HOST:PORT] [--auth FILE]\n"
 	      "       dynfs import|export ...   (see dynfs import --help)\n", f);
 }
@@ -171,7 +196,11 @@ static void help(void)
 	fputs("\n"
 	      "Mount the database in directory STORE (created empty if the directory has\n"
 	      "no store yet) at MOUNTPOINT, an empty directory.  Unmount with\n"
-	      "`fusermount3 -u MOUNTPOINT`.\n"
+	      "`fusermount3 -u MOUNTPOINT`.  Or mount a DynamoDB-API service: AWS\n"
+	      "DynamoDB (dynamodb://REGION; dynamodb:// takes the region from the\n"
+	      "environment), or an endpoint (DynamoDB Local, ScyllaDB Alternator,\n"
+	      "dynalite, dynfs serve); credentials from the AWS chain (environment,\n"
+	      "~/.aws files, credential_process, container and instance metadata).\n"
 	      "\n"
 	      "Options:\n"
 	      "  -f                 stay in the foreground (log to stderr)\n"
@@ -193,6 +222,15 @@ static void help(void)
 	      "  -o scratch_max=SIZE  memory all scratch files (editor temporaries) may\n"
 	      "                     take together, e.g. 64M or 2G (default 512M); writing\n"
 	      "                     past it fails with ENOSPC\n"
+	      "Remote mounts (docs/remote.md):\n"
+	      "  -o region=R, profile=P  the AWS region and profile\n"
+	      "  -o tables=a,b      only these tables (no ListTables)\n"
+	      "  -o cache=SECONDS   how long the kernel keeps names and attributes\n"
+	      "                     (default 1: other writers are seen after that)\n"
+	      "  -o max_list=N      items a table-level listing (a full Scan) reads before\n"
+	      "                     it stops with an /_errors line (default 100000)\n"
+	      "  -o allow_table_create, allow_table_delete, allow_schema_changes\n"
+	      "                     let mkdir, rm -r and _schema.json change the service\n"
 	      "  -o allow_other     let other users see the mount (needs user_allow_other\n"
 	      "                     in /etc/fuse.conf); other -o options go to FUSE\n"
 	      "  -h, --help         this text\n"
@@ -392,13 +430,56 @@ static bool is_remote(const char *store)
 	       !strncmp(store, "dynamodb://", 11);
 }
 
+/* A remote backend's report: one line in /_errors. */
+static void remote_report(void *ctx, const char *what, const char *msg)
+{
+	errlog_add(ctx, what, "%s", msg);
+}
+
 /*
- * A remote service (SPEC §10): the DynamoDB client (remote/remote.h) and
- * its backend constructor go here, from the URL and the -o options.
+ * A remote service (SPEC §10): the DynamoDB client (remote/remote.h)
+ * from the URL and the -o options, and the remote backend over it
+ * (remote/rbe.h).  The service is contacted once now (rbe_probe), so
+ * that a wrong endpoint or missing credentials fail the mount instead of
+ * every ls.
  */
 static void open_remote(struct fsx *fs, struct source *src, const struct opts *o)
 {
-	die("%s: remote tables are not available yet (issue 14): give a store directory", o->store);
+	struct rmt_opts co = {0};
+	struct rbe_opts ro = {.cache_s = -1};
+	struct dyn_err err;
+	rmt_t *c;
+	char *eq;
+	int i, rc;
+
+	err_clear(&err);
+	if (rbe_parse_target(o->store, &co, &err) < 0)
+		die("%s", err.msg);
+	for (i = 0; i < o->nropts; i++) {
+		eq = strchr(o->ropts[i], '=');
+		if (eq)
+			*eq = 0;
+		rc = rbe_parse_option(o->ropts[i], eq ? eq + 1 : NULL, &co, &ro, &err);
+		if (rc < 0)
+			die("%s", err.msg);
+	}
+	if (o->api)
+		die("-o api: only beside a local store");
+	ro.ro = o->readonly;
+	ro.report = remote_report;
+	ro.report_ctx = fs;
+	/* other writers are not seen: the kernel keeps names and attributes
+	 * cache= seconds (default 1), not until invalidated */
+	fs->timeout = ro.cache_s >= 0 ? ro.cache_s : 1;
+	rc = rmt_open(&co, &c, &err);
+	if (rc < 0)
+		die("%s: %s", o->store, err.code ? err.msg : strerror(-rc));
+	if (rbe_open(c, &ro, &src->be) < 0)
+		die("out of memory");
+	fs->be = src->be;
+	rc = rbe_probe(fs->be, &err);
+	if (rc < 0)
+		die("%s: cannot list its tables: %s", o->store, err.code ? err.msg : strerror(-rc));
 }
 
 /*
@@ -436,6 +517,8 @@ static void open_source(struct fsx *fs, struct source *src, const struct opts *o
 	memset(src, 0, sizeof(*src));
 	if (is_remote(o->store))
 		open_remote(fs, src, o);
+	else if (o->nropts)
+		die("-o %s: only for a remote mount (http://, https://, dynamodb://)", o->ropts[0]);
 	else
 		open_store(fs, src, o);
 }
@@ -536,6 +619,11 @@ static void api_error(void *ctx, const char *what, const char *msg)
 	errlog_add(ctx, what, "%s", msg);
 }
 
+static int api_stats_fn(void *ctx, const char *table, char **out)
+{
+	return api_table_stats(ctx, table, out);
+}
+
 static api_t *start_api(struct fsx *fs, struct source *src, const struct opts *o)
 {
 	struct api_opts ao = {.listen = o->api, .auth_file = o->api_auth,
@@ -572,6 +660,7 @@ static struct fsx *fsx_new(const struct opts *o)
 	fs->uid = getuid();
 	fs->gid = getgid();
 	fs->start_ns = fsx_now_ns();
+	fs->timeout = FSX_TIMEOUT;
 	fs->gen = (uint64_t)fs->start_ns / 1000000; /* differs between mounts */
 	if (!is_remote(o->store))
 		fs->store_dir = strdup(realpath(o->store, real) ? real : o->store);
@@ -648,6 +737,10 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	if (pthread_create(&sn.thread, NULL, snap_main, &sn) != 0)
 		die("cannot start the snapshot thread");
 	api = start_api(fs, &src, o);
+	if (api) {
+		fs->api_ctx = api;
+		__atomic_store_n(&fs->api_stats, api_stats_fn, __ATOMIC_RELEASE);
+	}
 	daemonize_done(fs);
 	if (o->foreground)
 		fsx_log(fs, "mounted %s on %s", o->store, o->mountpoint);
@@ -660,6 +753,7 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 		rc = 0;
 	}
 
+	__atomic_store_n(&fs->api_stats, NULL, __ATOMIC_RELEASE);
 	api_free(api); /* finishes the requests in flight */
 	if (src.local)
 		session_stop(&src.ss);
@@ -753,5 +847,7 @@ int main(int argc, char **argv)
 	free(o.api);
 	free(o.api_auth);
 	free(o.scratch_max);
+	for (int i = 0; i < o.nropts; i++)
+		free(o.ropts[i]);
 	return rc;
 }

@@ -82,6 +82,19 @@ int node_path(struct fsx *fs, struct node *n, char *buf, size_t size);
 int item_commit(struct fsx *fs, struct node *n, const char *text, size_t len, bool created,
 		int flags);
 /*
+ * Saves against the version read (a backend without a change feed, i.e.
+ * remote: other writers' changes are not seen).  An opener of item n
+ * that read text: a reader makes it the version later saves of n are
+ * conditional on; a writer only if none is known yet (an editor's save
+ * opens for writing long after it read).  item_commit and
+ * item_commit_checked then store with be_op.expect = that version: a
+ * change by another writer since makes the save fail with ESTALE and an
+ * /_errors line with the version the service kept; the version is then
+ * forgotten, so saving again overwrites knowingly.  No-op with a change
+ * feed (local).
+ */
+void commit_seen(struct fsx *fs, struct node *n, const char *text, size_t len, bool writer);
+/*
  * Everything item_commit would refuse, without storing (a write() that
  * completes the document: wcheck.h): *out is the item to store (new).
  * On failure a line goes to /_errors.  0, -EINVAL, -EFBIG, -ENOENT.

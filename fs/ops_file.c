@@ -290,7 +290,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	e.ino = n->ino;
 	e.generation = fs->gen;
 	e.attr_timeout = 0; /* the first commit changes size and times */
-	e.entry_timeout = r.alias ? 0 : FSX_TIMEOUT; /* aliases: see resolve.c */
+	e.entry_timeout = r.alias ? 0 : fs->timeout; /* aliases: see resolve.c */
 	fi->fh = (uintptr_t)h;
 	node_lookup_inc(fs, n);
 	if (fuse_reply_create(req, &e, fi) < 0) {

@@ -422,7 +422,7 @@ static int collect(struct fsx *fs, struct node *dir, const struct dpos *p, struc
 static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, be_table_t *t,
 		      int64_t tmtime, uint64_t c0, struct fuse_entry_param *e)
 {
-	double timeout = FSX_TIMEOUT;
+	double timeout = fs->timeout;
 	int rc;
 
 	memset(e, 0, sizeof(*e));
@@ -500,7 +500,7 @@ static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, be_table
 	e->ino = d->node->ino;
 	e->generation = fs->gen;
 	e->attr_timeout = timeout;
-	e->entry_timeout = FSX_TIMEOUT;
+	e->entry_timeout = fs->timeout;
 	if (fsx_changed_since(fs, c0)) /* the listing may be stale (fsx.h) */
 		e->attr_timeout = e->entry_timeout = 0;
 	return 0;

@@ -619,7 +619,7 @@ int node_attr(struct fsx *fs, struct node *n, struct stat *st, double *timeout)
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
-	*timeout = FSX_TIMEOUT;
+	*timeout = fs->timeout;
 
 	pthread_mutex_lock(&fs->ilock);
 	kind = n->kind;
@@ -695,7 +695,7 @@ static void reply_entry(fuse_req_t req, struct fsx *fs, struct node *n, bool ali
 	e.generation = fs->gen;
 	e.attr_timeout = timeout;
 	/* _changes: a fresh node per lookup, so each open has its own size */
-	e.entry_timeout = view_volatile(n->kind) || n->kind == NK_CHANGES ? 0 : FSX_TIMEOUT;
+	e.entry_timeout = view_volatile(n->kind) || n->kind == NK_CHANGES ? 0 : fs->timeout;
 	if (alias || fsx_changed_since(fs, c0))
 		e.entry_timeout = e.attr_timeout = 0; /* uncached, or may be stale already */
 	node_lookup_inc(fs, n);
@@ -719,7 +719,7 @@ void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const cha
 	struct fuse_entry_param e;
 
 	memset(&e, 0, sizeof(e));
-	e.entry_timeout = neg_add(fs, parent, name) ? FSX_TIMEOUT : 0;
+	e.entry_timeout = neg_add(fs, parent, name) ? fs->timeout : 0;
 	if (fsx_changed_since(fs, c0))
 		e.entry_timeout = 0; /* the change may have missed our entry */
 	fuse_reply_entry(req, &e);

@@ -126,6 +126,8 @@ int text_open(struct fsx *fs, struct node *n, struct fuse_file_info *fi, bool cr
 		fh_discard(h);
 		return rc;
 	}
+	if (!created && n->kind == NK_ITEM && h->snap)
+		commit_seen(fs, n, h->snap, h->snap_len, h->writer);
 	h->snap_ver = v1;
 	if (h->writer && (created || (fi->flags & O_TRUNC))) {
 		h->has_buf = true;

@@ -184,22 +184,37 @@ END_TEST
 
 START_TEST(test_create_rejects_bad_definitions)
 {
-	FAILS("ValidationException", "CreateTable",
-	      "{'TableName':'t1','BillingMode':'PAY_PER_REQUEST',"
-	      "'KeySchema':[{'AttributeName':'a','KeyType':'HASH'}],"
-	      "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'S'},"
-	      "{'AttributeName':'b','AttributeType':'S'}]}");
-	FAILS("ValidationException", "CreateTable",
-	      "{'TableName':'t1','BillingMode':'PAY_PER_REQUEST',"
-	      "'KeySchema':[{'AttributeName':'a','KeyType':'HASH'}],"
-	      "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'BOOL'}]}");
-	FAILS("ValidationException", "CreateTable",
-	      "{'TableName':'t1','KeySchema':[{'AttributeName':'a','KeyType':'HASH'}],"
-	      "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'S'}]}");
-	FAILS("ValidationException", "CreateTable",
-	      "{'TableName':'x','BillingMode':'PAY_PER_REQUEST',"
-	      "'KeySchema':[{'AttributeName':'a','KeyType':'HASH'}],"
-	      "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'S'}]}");
+#define KEY_A "'KeySchema':[{'AttributeName':'a','KeyType':'HASH'}],"
+	static const struct {
+		const char *body, *msg;
+	} cases[] = {
+		{"{'TableName':'tbl','BillingMode':'PAY_PER_REQUEST'," KEY_A
+		 "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'S'},"
+		 "{'AttributeName':'b','AttributeType':'S'}]}",
+		 "The number of attributes in key schema must match"},
+		{"{'TableName':'tbl','BillingMode':'PAY_PER_REQUEST'," KEY_A
+		 "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'BOOL'}]}",
+		 "Value 'BOOL' at 'attributeDefinitions.1.member.attributeType'"},
+		{"{'TableName':'tbl'," KEY_A
+		 "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'S'}]}",
+		 "must both be specified when BillingMode is PROVISIONED"},
+		{"{'TableName':'tbl','BillingMode':'PAY_PER_REQUEST'," KEY_A
+		 "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'S'}],"
+		 "'Tags':[{'Key':'k'}]}",
+		 "Member must not be null"},
+		{"{'TableName':'x','BillingMode':'PAY_PER_REQUEST'," KEY_A
+		 "'AttributeDefinitions':[{'AttributeName':'a','AttributeType':'S'}]}",
+		 "Invalid table/index name"},
+	};
+#undef KEY_A
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FAILS("ValidationException", "CreateTable", "%s", cases[i].body);
+		ck_assert_msg(strstr(R.body, cases[i].msg), "case %zu: %s", i, R.body);
+	}
+	/* nothing was created, not even by the request whose Tags were bad */
+	FAILS("ResourceNotFoundException", "DescribeTable", "{'TableName':'tbl'}");
 	ck_assert_ptr_nonnull(strstr(errors, "api CreateTable"));
 }
 END_TEST
@@ -411,23 +426,32 @@ END_TEST
 
 START_TEST(test_query_rejects_bad_key_conditions)
 {
+#define K "'ExpressionAttributeNames':{'#k':'id#level'},"
+	static const struct {
+		const char *body, *msg;
+	} cases[] = {
+		{"'KeyConditionExpression':'week = :w','ExpressionAttributeValues':{':w':{'S':'w'}}",
+		 "missed key schema element: id#level"},
+		{"'KeyConditionExpression':'#k = :k OR week = :k'," K
+		 "'ExpressionAttributeValues':{':k':{'S':'w'}}",
+		 "Invalid operator used in KeyConditionExpression: OR"},
+		{"'KeyConditionExpression':'#k < :k'," K "'ExpressionAttributeValues':{':k':{'S':'w'}}",
+		 "Query key condition not supported"},
+		{"'KeyConditionExpression':'#k = :k'," K "'ExpressionAttributeValues':{':k':{'N':'1'}}",
+		 "Condition parameter type does not match schema type"},
+		{"'IndexName':'id-week-index','ConsistentRead':true,'KeyConditionExpression':'id = :i',"
+		 "'ExpressionAttributeValues':{':i':{'S':'f'}}",
+		 "Consistent reads are not supported on global secondary indexes"},
+		{"'Limit':1", "Either the KeyConditions or KeyConditionExpression parameter"},
+	};
+#undef K
+	size_t i;
+
 	fill_quiz(1);
-	FAILS("ValidationException", "Query", "{'TableName':'quiz-stats','KeyConditionExpression':"
-	      "'week = :w','ExpressionAttributeValues':{':w':{'S':'w'}}}");
-	ck_assert_ptr_nonnull(strstr(R.body, "missed key schema element: id#level"));
-	FAILS("ValidationException", "Query", "{'TableName':'quiz-stats','KeyConditionExpression':"
-	      "'#k = :k OR week = :k','ExpressionAttributeNames':{'#k':'id#level'},"
-	      "'ExpressionAttributeValues':{':k':{'S':'w'}}}");
-	FAILS("ValidationException", "Query", "{'TableName':'quiz-stats','KeyConditionExpression':"
-	      "'#k < :k','ExpressionAttributeNames':{'#k':'id#level'},"
-	      "'ExpressionAttributeValues':{':k':{'S':'w'}}}");
-	FAILS("ValidationException", "Query", "{'TableName':'quiz-stats','KeyConditionExpression':"
-	      "'#k = :k','ExpressionAttributeNames':{'#k':'id#level'},"
-	      "'ExpressionAttributeValues':{':k':{'N':'1'}}}");
-	FAILS("ValidationException", "Query", "{'TableName':'quiz-stats','IndexName':'id-week-index',"
-	      "'ConsistentRead':true,'KeyConditionExpression':'id = :i',"
-	      "'ExpressionAttributeValues':{':i':{'S':'f'}}}");
-	FAILS("ValidationException", "Query", "{'TableName':'quiz-stats'}");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FAILS("ValidationException", "Query", "{'TableName':'quiz-stats',%s}", cases[i].body);
+		ck_assert_msg(strstr(R.body, cases[i].msg), "case %zu: %s", i, R.body);
+	}
 }
 END_TEST
 
@@ -700,6 +724,76 @@ START_TEST(test_expr_key_condition)
 }
 END_TEST
 
+/* ---- metadata saved with the schema, per table counts ---- */
+
+START_TEST(test_metadata_outlives_the_front_end)
+{
+	struct api_opts o = {.on_error = on_error};
+
+	OK("CreateTable",
+	   "{'TableName':'quiz-stats','ProvisionedThroughput':{'ReadCapacityUnits':7,"
+	   "'WriteCapacityUnits':3},'KeySchema':[{'AttributeName':'id','KeyType':'HASH'},"
+	   "{'AttributeName':'week','KeyType':'RANGE'}],'AttributeDefinitions':["
+	   "{'AttributeName':'id','AttributeType':'S'},{'AttributeName':'week','AttributeType':'S'},"
+	   "{'AttributeName':'n','AttributeType':'N'}],'LocalSecondaryIndexes':[{'IndexName':"
+	   "'by-n','KeySchema':[{'AttributeName':'id','KeyType':'HASH'},{'AttributeName':'n',"
+	   "'KeyType':'RANGE'}],'Projection':{'ProjectionType':'KEYS_ONLY'}}],"
+	   "'StreamSpecification':{'StreamEnabled':true,'StreamViewType':'OLD_IMAGE'},"
+	   "'Tags':[{'Key':'team','Value':'hedy'}]}");
+	OK("TagResource", "{'ResourceArn':'arn:aws:dynamodb:ddblocal:000000000000:table/quiz-stats',"
+	   "'Tags':[{'Key':'env','Value':'dev'}]}");
+	/* a new front end over the same engine knows only what the schema holds */
+	api_free(api);
+	ck_assert_int_eq(api_new(adb, &o, &api, NULL), 0);
+	OK("DescribeTable", "{'TableName':'quiz-stats'}");
+	ck_assert_str_eq(at("Table.LocalSecondaryIndexes.0.IndexName"), "\"by-n\"");
+	ck_assert_str_eq(at("Table.GlobalSecondaryIndexes"), "(missing)");
+	ck_assert_str_eq(at("Table.ProvisionedThroughput.ReadCapacityUnits"), "7");
+	ck_assert_str_eq(at("Table.StreamSpecification.StreamViewType"), "\"OLD_IMAGE\"");
+	ck_assert_str_eq(at("Table.BillingModeSummary"), "(missing)");
+	OK("ListTagsOfResource",
+	   "{'ResourceArn':'arn:aws:dynamodb:ddblocal:000000000000:table/quiz-stats'}");
+	ck_assert_str_eq(at("Tags"), "[{\"Key\":\"team\",\"Value\":\"hedy\"},"
+				     "{\"Key\":\"env\",\"Value\":\"dev\"}]");
+}
+END_TEST
+
+START_TEST(test_table_stats_count_requests)
+{
+	char *s = NULL;
+	json_t *j;
+
+	mk_quiz();
+	OK("PutItem", "{'TableName':'quiz-stats','Item':{'id#level':{'S':'a'},'week':{'S':'1'}}}");
+	FAILS("ValidationException", "PutItem", "{'TableName':'quiz-stats','Item':{'x':{'S':'a'}}}");
+	FAILS("ResourceNotFoundException", "GetItem",
+	      "{'TableName':'nope-table','Key':{'k':{'S':'a'}}}");
+	OK("TransactWriteItems", "{'TransactItems':[{'Put':{'TableName':'quiz-stats','Item':"
+	   "{'id#level':{'S':'b'},'week':{'S':'1'}}}},{'Delete':{'TableName':'quiz-stats','Key':"
+	   "{'id#level':{'S':'a'},'week':{'S':'1'}}}}]}");
+	ck_assert_int_eq(api_table_stats(api, "quiz-stats", &s), 0);
+	ck_assert_ptr_nonnull(s);
+	/* the members as _stats.json appends them: make them an object */
+	ck_assert(!strncmp(s, ",\n  \"api\": ", 11));
+	s[0] = '{';
+	strcat(s = realloc(s, strlen(s) + 2), "}");
+	j = json_loads(s, 0, NULL);
+	ck_assert_msg(j != NULL, "not JSON: %s", s);
+	json_decref(R.j);
+	R.j = j;
+	ck_assert_str_eq(at("api.requests"), "4");
+	ck_assert_str_eq(at("api.errors"), "1");
+	ck_assert_str_eq(at("api.operations.PutItem"), "{\"errors\":1,\"requests\":2}");
+	ck_assert_str_eq(at("api.operations.TransactWriteItems.requests"), "1");
+	free(s);
+	ck_assert_int_eq(api_table_stats(api, "nope-table", &s), 0);
+	ck_assert_ptr_null(s);
+	OK("DeleteTable", "{'TableName':'quiz-stats'}");
+	ck_assert_int_eq(api_table_stats(api, "quiz-stats", &s), 0);
+	ck_assert_ptr_null(s);
+}
+END_TEST
+
 Suite *api_suite(void);
 Suite *api_suite(void)
 {
@@ -726,6 +820,8 @@ Suite *api_suite(void)
 	tcase_add_test(tc, test_legacy_parameters);
 	tcase_add_test(tc, test_ttl_tags_limits);
 	tcase_add_test(tc, test_streams_records);
+	tcase_add_test(tc, test_metadata_outlives_the_front_end);
+	tcase_add_test(tc, test_table_stats_count_requests);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("expr_key_condition");
 	tcase_add_test(tc, test_expr_key_condition);

@@ -500,6 +500,70 @@ START_TEST(test_unlimited_generated_update)
 }
 END_TEST
 
+
+/* ---- expr_project_updated (ReturnValues UPDATED_OLD / UPDATED_NEW) ---- */
+
+/* The paths of update text projected from item (NULL: absent) equal want. */
+static void updated(const char *item, const char *text, const char *want)
+{
+	struct expr_bind b = {NULL, NULL, 0};
+	struct dyn_err err;
+	struct val it, out, w = json(want);
+	expr_t *e;
+
+	err_clear(&err);
+	ck_assert_msg(expr_parse_update(text, strlen(text), &b, &e, &err) == 0, "%s: %s", text,
+		      err.msg);
+	if (item)
+		it = json(item);
+	ck_assert_int_eq(expr_project_updated(e, item ? &it : NULL, &out, &err), 0);
+	ck_assert_msg(val_equal(&out, &w), "%s on %s: not %s", text, item ? item : "nothing", want);
+	if (item)
+		val_free(&it);
+	val_free(&out);
+	val_free(&w);
+	expr_free(e);
+}
+
+START_TEST(test_project_updated_nested_parts)
+{
+	static const char *const item = "{\"a\": {\"b\": 1, \"n\": 2, \"keep\": \"k\"}, "
+					"\"l\": [0, 1, 2], \"top\": \"t\"}";
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{"SET a.b = 9", "{\"a\": {\"b\": 1}}"},
+		{"SET a.c = 9", "{}"},
+		{"SET l[1] = 9, l[2] = 8", "{\"l\": [1, 2]}"},
+		{"REMOVE a.b, top", "{\"a\": {\"b\": 1}, \"top\": \"t\"}"},
+		{"SET x = 1 REMOVE nothere", "{}"},
+		{"SET top = 1, a.n = 3, a.b = 2", "{\"a\": {\"b\": 1, \"n\": 2}, \"top\": \"t\"}"},
+		{"SET a = 1", "{\"a\": {\"b\": 1, \"n\": 2, \"keep\": \"k\"}}"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		updated(item, cases[i].text, cases[i].want);
+	updated(NULL, "SET a.b = 9", "{}");
+}
+END_TEST
+
+START_TEST(test_project_updated_rejects_other_kinds)
+{
+	struct expr_bind b = {NULL, NULL, 0};
+	struct dyn_err err;
+	struct val out;
+	expr_t *e;
+
+	err_clear(&err);
+	ck_assert_int_eq(expr_parse_projection("a", 1, &b, &e, &err), 0);
+	ck_assert_int_eq(expr_project_updated(e, NULL, &out, &err), -EINVAL);
+	ck_assert_int_eq(out.type, VAL_M);
+	val_free(&out);
+	expr_free(e);
+}
+END_TEST
+
 Suite *expr_update_suite(void);
 Suite *expr_update_suite(void)
 {
@@ -528,6 +592,11 @@ Suite *expr_update_suite(void)
 
 	tc = tcase_create("expr_update_touches");
 	tcase_add_test(tc, test_update_touches);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("expr_project_updated");
+	tcase_add_test(tc, test_project_updated_nested_parts);
+	tcase_add_test(tc, test_project_updated_rejects_other_kinds);
 	suite_add_tcase(s, tc);
 	return s;
 }

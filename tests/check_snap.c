@@ -93,6 +93,9 @@ static void fill(db_t *d)
 	err_clear(&err);
 	ck_assert_msg(db_set_schema(d, "users", &s, &err) == 0, "set_schema: %s", err.msg);
 	schema_free(&s);
+	/* the API's metadata rides along with the schema, verbatim */
+	ck_assert_int_eq(db_set_api_meta(d, "users", "{\"created\":1,\"tags\":{\"k\":\"v\"}}",
+					 &err), 0);
 	put(d, "users", "{\"username\":\"felienne\",\"email\":\"felienne@felienne.com\","
 			"\"created\":1637851898173,\"tags\":{\"$SS\":[\"teacher\",\"admin\"]}}");
 	put(d, "users", "{\"username\":\"every-type\",\"s\":\"h\\u00e9llo \\\"q\\\" \\n\\t\","
@@ -196,6 +199,9 @@ static void assert_db_equal(db_t *a, db_t *b)
 			ck_assert_str_eq(sa.index[i].pk.name, sb.index[i].pk.name);
 			ck_assert_int_eq(sa.index[i].proj, sb.index[i].proj);
 		}
+		ck_assert_int_eq(!sa.api_meta, !sb.api_meta);
+		if (sa.api_meta)
+			ck_assert_str_eq(sa.api_meta, sb.api_meta);
 		schema_free(&sa);
 		schema_free(&sb);
 		tbl_close(ta);

@@ -368,6 +368,29 @@ def sequences(seed):
     add('DescribeStream', {'StreamArn': 'arn:aws:dynamodb:ddblocal:000000000000:table/conf-nope/stream/2020-01-01T00:00:00.000'})
     add('DeleteTable', {'TableName': S})
     add('DeleteTable', {'TableName': 'conf-stream-bad'})  # DynamoDB Local accepted it (#3 above)
+    # metadata DynamoDB reports: local and global indexes, throughput, tags, billing changes
+    L = 'conf-meta'
+    add('CreateTable', {'TableName': L, 'ProvisionedThroughput': {'ReadCapacityUnits': 7, 'WriteCapacityUnits': 3},
+                        'KeySchema': [{'AttributeName': 'id', 'KeyType': 'HASH'},
+                                      {'AttributeName': 'week', 'KeyType': 'RANGE'}],
+                        'AttributeDefinitions': [{'AttributeName': a, 'AttributeType': 'S'}
+                                                 for a in ('id', 'week', 'level')] +
+                                                [{'AttributeName': 'score', 'AttributeType': 'N'}],
+                        'LocalSecondaryIndexes': [{'IndexName': 'by-score', 'KeySchema': [
+                            {'AttributeName': 'id', 'KeyType': 'HASH'}, {'AttributeName': 'score', 'KeyType': 'RANGE'}],
+                            'Projection': {'ProjectionType': 'INCLUDE', 'NonKeyAttributes': ['level']}}],
+                        'GlobalSecondaryIndexes': [{'IndexName': 'by-level', 'KeySchema': [
+                            {'AttributeName': 'level', 'KeyType': 'HASH'}], 'Projection': {'ProjectionType': 'KEYS_ONLY'},
+                            'ProvisionedThroughput': {'ReadCapacityUnits': 2, 'WriteCapacityUnits': 1}}]})
+    add('PutItem', {'TableName': L, 'Item': item(id='a', week='1', level='3', score=9)})
+    add('Query', {'TableName': L, 'IndexName': 'by-score', 'KeyConditionExpression': 'id = :i AND score > :s',
+                  'ExpressionAttributeValues': {':i': {'S': 'a'}, ':s': {'N': '1'}}, 'ConsistentRead': True})
+    add('DescribeTable', {'TableName': L})
+    # (tags: DynamoDB Local answers UnknownOperationException to the tagging operations)
+    add('UpdateTable', {'TableName': L, 'BillingMode': 'PAY_PER_REQUEST'})
+    add('DescribeTable', {'TableName': L})
+    upd('hedy', 'SET nested.d.e = :v, lst = :l', ExpressionAttributeValues={':v': {'N': '1'}, ':l': {'L': []}},
+        ReturnValues='UPDATED_NEW')   # DynamoDB Local returns all of `nested` (docs/api.md)
     # TTL: the engine's attribute
     add('UpdateTimeToLive', {'TableName': Q, 'TimeToLiveSpecification': {'Enabled': False, 'AttributeName': 'exp'}})
     add('UpdateTimeToLive', {'TableName': Q, 'TimeToLiveSpecification': {'Enabled': True, 'AttributeName': ''}})

@@ -139,6 +139,35 @@ expect_eq "gone for the API too" "$(cat "$T/out")" ""
 expect_fail "put without key" "ValidationException" "$AWS" dynamodb put-item \
 	--endpoint-url "$ENDPOINT" --table-name users --item '{"email": {"S": "x"}}'
 grep -q "api PutItem users: .*username" "$MNT/_errors" || fail "/_errors: $(cat "$MNT/_errors")"
+
+# the table's _stats.json counts the API's requests, per operation
+cat >"$T/counted.py" <<'PYEOF'
+import os, boto3, botocore
+c = boto3.client('dynamodb', endpoint_url=os.environ['ENDPOINT'])
+c.create_table(TableName='counted', BillingMode='PAY_PER_REQUEST',
+    KeySchema=[{'AttributeName': 'k', 'KeyType': 'HASH'}],
+    AttributeDefinitions=[{'AttributeName': 'k', 'AttributeType': 'S'}])
+for i in range(3):
+    c.put_item(TableName='counted', Item={'k': {'S': str(i)}})
+for i in range(2):
+    c.get_item(TableName='counted', Key={'k': {'S': str(i)}})
+try:
+    c.put_item(TableName='counted', Item={'x': {'S': 'no key'}})
+    raise SystemExit('accepted an item without its key')
+except botocore.exceptions.ClientError:
+    pass
+c.batch_write_item(RequestItems={'counted': [{'PutRequest': {'Item': {'k': {'S': 'b'}}}}],
+                                 'users': [{'PutRequest': {'Item': {'username': {'S': 'b'}}}}]})
+print('ok')
+PYEOF
+expect_ok "requests for _stats.json" py "$T/counted.py"
+expect_eq "API counts in _stats.json" "$(jq -c '.api | [.requests, .errors,
+	.operations.CreateTable.requests, .operations.PutItem.requests, .operations.PutItem.errors,
+	.operations.GetItem.requests, .operations.BatchWriteItem.requests]' "$MNT/counted/_stats.json")" \
+	"[8,1,1,4,1,2,1]"
+expect_eq "a batch counts for each table" \
+	"$(jq '.api.operations.BatchWriteItem.requests' "$MNT/users/_stats.json")" "1"
+rm -r "$MNT/counted/" || fail "rm -r counted"
 expect_ok "cli list-tables" "$AWS" dynamodb list-tables --endpoint-url "$ENDPOINT" --output json
 expect_eq "cli tables" "$(jq -c .TableNames "$T/out")" '["quiz-stats","users"]'
 

@@ -1,0 +1,141 @@
+/*
+ * rbeint.h - inside the remote backend (rbe.c: the backend, its caches,
+ * tables and single items; rbe_read.c: Query and Scan; rbe_write.c:
+ * writes and their conditions).
+ */
+#ifndef DYNFS_RBEINT_H
+#define DYNFS_RBEINT_H
+
+#include <pthread.h>
+#include <time.h>
+
+#include "rbe.h"
+#include "remoteint.h"
+
+#define PARTS_REUSE_S 30 /* a partition listing's continuation reuses its scan */
+
+/* One cached DescribeTable. */
+struct sc_ent {
+	char *table;	       /* name (owned) */
+	struct table_schema s; /* schema (owned) */
+	time_t at;	       /* when fetched (monotonic s) */
+	struct tbl_stats st;   /* DescribeTable's figures, if st_at */
+	time_t st_at;	       /* when fetched (0: not yet) */
+};
+
+struct rbe {
+	struct be base;		 /* methods: first */
+	rmt_t *c;		 /* the client (owned) */
+	struct rbe_opts o;	 /* options (owned) */
+	int64_t t0_ns;		 /* mount time: mtime of items we did not write */
+	pthread_mutex_t mu;	 /* guards everything below */
+	char **names;		 /* cached table list (sorted, filtered), or NULL */
+	size_t nnames;		 /* entries */
+	time_t names_at;	 /* when fetched */
+	struct sc_ent *sc;	 /* cached schemas */
+	size_t nsc;		 /* entries */
+	uint64_t gen;		 /* bumped by every write of this mount */
+	char *parts_table;	 /* last partition scan: table (owned) */
+	char *parts_index;	 /* and index (owned, NULL: the table) */
+	struct val *parts;	 /* distinct partition keys, sorted (owned) */
+	size_t nparts;		 /* entries */
+	time_t parts_at;	 /* when scanned */
+	uint64_t parts_gen;	 /* gen then */
+	db_observer_fn watch_fn; /* or NULL */
+	void *watch_ctx;	 /* for watch_fn */
+	char **idn;		 /* table names with an id (owned) */
+	uint64_t *ids;		 /* their ids */
+	size_t nids;		 /* entries */
+	uint64_t next_id;	 /* the last id given */
+	struct scan_count {	 /* where Scans stopped, for the max_list cap */
+		uint64_t hash;	 /* of table, index, segment, resume key */
+		uint64_t n;	 /* items read so far */
+	} counts[16];
+	unsigned next_count;	    /* ring position */
+	struct page_rest {	    /* the rest of a page a visitor stopped in */
+		uint64_t hash;	    /* of the read and where it stopped (0: free) */
+		struct rmt_page pg; /* the page (owned) */
+		size_t pos;	    /* first item not delivered */
+		uint64_t count;	    /* a Scan's items read up to pos (max_list) */
+		time_t at;	    /* when kept */
+		uint64_t gen;	    /* rbe.gen then: a write of this mount drops it */
+	} rests[8];
+	unsigned next_rest; /* ring position */
+};
+
+struct rtab {
+	struct be_table base;  /* first */
+	struct rbe *r;	       /* the backend */
+	char *name;	       /* table name (owned) */
+	struct table_schema s; /* schema when opened (owned) */
+	uint64_t id;	       /* id (rbe.ids) */
+};
+
+struct rrow {
+	const struct val *item;	   /* as the service returned it */
+	const struct val *pk, *sk; /* the base table's key */
+	struct item_meta meta;	   /* metadata */
+};
+
+/* Key names of the table or one of its indexes. */
+struct keys {
+	const char *pk, *sk;   /* of what is read (sk NULL: none) */
+	const char *tpk, *tsk; /* of the table (tsk NULL: none) */
+};
+
+static inline struct rbe *R(be_t *b)
+{
+	return (struct rbe *)b;
+}
+
+static inline struct rtab *T(const be_table_t *t)
+{
+	return (struct rtab *)t;
+}
+
+static inline time_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* rbe.c */
+extern const struct be_methods rbe_methods, rbe_methods_notx;
+void rbe_report(struct rbe *r, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+size_t rbe_max_list(const struct rbe *r);
+int rbe_deny_write(struct rbe *r, const char *table, struct dyn_err *err);
+void rbe_notify(struct rbe *r, const struct db_change *ch, size_t n);
+void rbe_bump(struct rbe *r);
+int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, struct dyn_err *err);
+const struct index_def *rbe_find_index(const struct table_schema *s, const char *name);
+void rbe_fill_meta(struct rbe *r, const struct table_schema *s, const struct val *item,
+		   struct item_meta *meta);
+int rbe_key_of(const struct table_schema *s, const struct val *pk, const struct val *sk,
+	       struct val *out);
+int rbe_get_item(struct rtab *t, const struct val *pk, const struct val *sk, struct val *out,
+		 struct dyn_err *err);
+
+/* rbe_read.c */
+int rbe_keys_of(const struct table_schema *s, const char *index, struct keys *k,
+		struct dyn_err *err);
+int rbe_bind_name(struct val *names, const char *ph, const char *name);
+int rbe_bind_value(struct val *values, const char *ph, const struct val *v);
+int rbe_query(be_table_t *t, const struct tbl_query *q, be_visit_fn fn, void *ctx,
+	      struct dyn_err *err);
+int rbe_scan(be_table_t *t, const struct tbl_scan *s, be_visit_fn fn, void *ctx,
+	     struct dyn_err *err);
+int rbe_list_partitions(be_table_t *bt, const char *index, const struct val *after, tbl_pk_fn fn,
+			void *ctx);
+int rbe_partition_exists(be_table_t *bt, const char *index, const struct val *pk);
+int rbe_project(be_table_t *bt, const char *index, struct val *item);
+void rbe_parts_free(struct val *p, size_t n);
+void rbe_rests_free(struct rbe *r);
+
+/* rbe_write.c */
+int rbe_check_item(be_table_t *bt, const struct val *item, struct dyn_err *err);
+int rbe_apply(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_err *err);
+
+#endif

@@ -1,0 +1,251 @@
+# t_remote.sh - remote tables (SPEC §10): `dynfs http://HOST:PORT MNT`
+# over `dynfs serve` and, when scripts/setup-api installed it, dynalite
+# (no transactions).  The data is set up and checked with boto3
+# (ddb_client.py, one client kept for the whole test), the
+# mount is driven with ls, cat, jq, echo, rm, mv, vim (under tmux), and
+# the tree's _query?, _index/, _batch and /_tx; a save from vim while
+# another writer changed the item must fail and lose nothing.  Also the
+# options: tables=, max_list=, ro, cache=, allow_table_create,
+# allow_schema_changes, allow_table_delete, and a wrong endpoint.
+source "$(dirname "${BASH_SOURCE[0]}")/lib_tools.sh"
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+NM=${NODE_MODULES:-$HERE/../api/node_modules}
+export AWS_ACCESS_KEY_ID=AKE2E AWS_SECRET_ACCESS_KEY=secret AWS_DEFAULT_REGION=us-east-1 \
+	AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=$T/none AWS_SHARED_CREDENTIALS_FILE=$T/none
+unset AWS_PROFILE AWS_SESSION_TOKEN
+SERVERS=()
+remote_cleanup() {
+	local p
+	for p in "${SERVERS[@]}"; do kill "$p" 2>/dev/null; done
+	tools_cleanup
+	cleanup
+}
+trap remote_cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+	for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.1; done
+	die "port $1 never opened"
+}
+
+# mount_remote URL [options...]: mount the service at $MNT in the background.
+mount_remote() {
+	mkdir -p "$MNT"
+	"$DYNFS" "$@" "$MNT" -f 2>>"$T/dynfs.log" &
+	DYNFS_PID=$!
+	for _ in $(seq 200); do
+		mountpoint -q "$MNT" && return 0
+		kill -0 "$DYNFS_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	die "mount of $1 failed: $(tail -5 "$T/dynfs.log")"
+}
+
+# ddb_start: boto3's client for $EP, as a coprocess (ddb_client.py).
+ddb_start() {
+	coproc DDB { exec python3 -u "$HERE/ddb_client.py" "$EP" 2>>"$T/ddb.log"; }
+	SERVERS+=($DDB_PID)
+	# plain descriptors: a coprocess's are closed in subshells (pipelines, $(...))
+	exec {DDW}>&"${DDB[1]}" {DDR}<&"${DDB[0]}"
+}
+
+# ddb METHOD JSON: one boto3 call; the response (JSON) on stdout.
+ddb() {
+	local out
+	echo "$1 ${2//$'\n'/ }" >&"$DDW"
+	IFS= read -r -t 60 out <&"$DDR" || die "boto3: no answer to $1: $(tail -3 "$T/ddb.log")"
+	printf '%s\n' "$out"
+}
+
+# attr ID NAME: attribute NAME of users/ID as the service has it (DynamoDB JSON), or "none".
+attr() {
+	ddb get_item "{\"TableName\": \"users\", \"Key\": {\"id\": {\"S\": \"$1\"}}, \"ConsistentRead\": true}" |
+		jq -c ".Item.$2 // \"none\""
+}
+
+# set_age ID N: another writer (boto3) sets users/ID's age.
+set_age() {
+	ddb update_item "{\"TableName\": \"users\", \"Key\": {\"id\": {\"S\": \"$1\"}}, \"UpdateExpression\": \"SET age = :a\", \"ExpressionAttributeValues\": {\":a\": {\"N\": \"$2\"}}}" >/dev/null
+}
+
+# scenario NAME TX: the whole tree over the service at $EP (TX: yes|no).
+scenario() {
+	local name=$1 tx=$2 s="vim-$1" U
+	section "$name: tables and items made with boto3"
+	ddb create_table '{"TableName": "users", "BillingMode": "PAY_PER_REQUEST",
+		"AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}, {"AttributeName": "email", "AttributeType": "S"}],
+		"KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+		"GlobalSecondaryIndexes": [{"IndexName": "email-index", "KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}}]}' |
+		grep -q error && die "create_table"
+	for _ in $(seq 100); do
+		[ "$(ddb describe_table '{"TableName": "users"}' | jq -r .Table.TableStatus)" = ACTIVE ] && break
+		sleep 0.1
+	done
+	ddb put_item '{"TableName": "users", "Item": {"id": {"S": "ann"}, "email": {"S": "ann@example.org"}, "age": {"N": "30"}, "tags": {"L": [{"S": "a"}, {"M": {"x": {"N": "1"}}}]}}}' >/dev/null
+	ddb put_item '{"TableName": "users", "Item": {"id": {"S": "bob"}, "email": {"S": "bob@example.org"}, "age": {"N": "41"}}}' >/dev/null
+
+	mount_remote "$EP"
+	U=$MNT/users
+	section "$name: ls, cat, jq"
+	expect_eq "$name: ls /" "$(ls "$MNT" | tr '\n' ' ')" "_errors _tx users "
+	expect_eq "$name: ls users" "$(listing "$U" | sort | tr '\n' ' ')" "ann.json bob.json "
+	run "$name: ls -l" ls -l "$U"
+	grep -q ' ann.json$' "$T/out" || fail "$name: ls -l: $(cat "$T/out")"
+	expect_eq "$name: jq" "$(jq -r .email "$U/ann.json")" "ann@example.org"
+	expect_eq "$name: jq tags" "$(jq -c .tags "$U/ann.json")" '["a",{"x":1}]'
+	expect_eq "$name: _schema.json" "$(jq -r '.partition_key.name, .indexes[0].name' "$U/_schema.json" | tr '\n' ' ')" "id email-index "
+	expect_eq "$name: _stats.json says the figures are estimates" "$(jq -c .estimated "$U/_stats.json")" true
+
+	section "$name: write, overwrite and rm; the service sees it"
+	echo '{"id": "carl", "email": "carl@example.org", "age": 7}' >"$U/carl.json" || fail "$name: echo > carl.json"
+	expect_eq "$name: carl on the service" "$(attr carl age)" '{"N":"7"}'
+	jq '.age = 8' "$U/carl.json" >"$T/carl" && cat "$T/carl" >"$U/carl.json" || fail "$name: overwrite"
+	expect_eq "$name: carl overwritten" "$(attr carl age)" '{"N":"8"}'
+	run "$name: rm" rm "$U/carl.json"
+	expect_eq "$name: carl gone" "$(attr carl age)" '"none"'
+	refuse "$name: O_EXCL on an existing item" "File exists" \
+		python3 -c "import os; os.open('$U/ann.json', os.O_WRONLY | os.O_CREAT | os.O_EXCL)"
+
+	section "$name: another writer is seen after cache= (1 s)"
+	set_age bob 42
+	sleep 1.2
+	expect_eq "$name: bob's new age" "$(jq .age "$U/bob.json")" 42
+
+	section "$name: _index/ and _query?"
+	expect_eq "$name: _index" "$(cat "$U"/_index/email-index/bob@example.org/* | jq -r .id)" bob
+	expect_eq "$name: _query filter" "$(ls "$U/_query?filter=age > 35")" bob.json
+
+	section "$name: _batch"
+	printf '%s\n' '{"id": "b1", "age": 1}' '{"id": "b2", "age": 2}' '{"update": {"id": "b1"}, "add": {"age": 10}}' \
+		'{"delete": {"id": "b2"}}' >"$T/batch"
+	# (without transactions, fs/batch.c applies the lines one at a time)
+	run "$name: _batch" bash -c "cat '$T/batch' > '$U/_batch'"
+	expect_eq "$name: b1 after _batch" "$(attr b1 age)" '{"N":"11"}'
+	expect_eq "$name: b2 after _batch" "$(attr b2 age)" '"none"'
+
+	section "$name: /_tx and mv"
+	local doc='{"ops": [{"put": {"id": "t1", "age": 5}, "table": "users"}, {"update": {"id": "bob"}, "table": "users", "add": {"age": 1}, "if": "age = :a", "values": {":a": 42}}]}'
+	if [ "$tx" = yes ]; then
+		run "$name: /_tx" bash -c "echo '$doc' > '$MNT/_tx'"
+		expect_eq "$name: t1 after /_tx" "$(attr t1 age)" '{"N":"5"}'
+		expect_eq "$name: bob after /_tx" "$(attr bob age)" '{"N":"43"}'
+		refuse "$name: /_tx whose condition fails" "cancel|Operation canceled" bash -c "echo '$doc' > '$MNT/_tx'"
+		expect_eq "$name: bob unchanged" "$(attr bob age)" '{"N":"43"}'
+		run "$name: mv" mv "$U/t1.json" "$U/t2.json"
+		expect_eq "$name: t1 moved" "$(attr t1 age)" '"none"'
+		expect_eq "$name: t2 there" "$(attr t2 age)" '{"N":"5"}'
+	else
+		refuse "$name: /_tx without transactions" "not supported" bash -c "echo '$doc' > '$MNT/_tx'"
+		expect_eq "$name: nothing applied" "$(attr t1 age)" '"none"'
+	fi
+
+	section "$name: vim saves; a concurrent change makes the save fail and loses nothing"
+	ed_start "$s" "$U" vim -u DEFAULTS -i NONE ann.json
+	pane_wait "$s" '"ann.json"' || return
+	vim_cmd "$s" '%s/"age": 30/"age": 31/'
+	vim_write "$s"
+	grep -q written <<<"$VIM_MSG" || fail "$name: vim :w: $VIM_MSG"
+	expect_eq "$name: vim's save" "$(attr ann age)" '{"N":"31"}'
+	# another writer changes ann while vim has it open
+	set_age ann 99
+	errors_mark
+	vim_cmd "$s" '%s/"age": 31/"age": 32/'
+	vim_write "$s"
+	grep -q 'E[0-9]*:' <<<"$VIM_MSG" || fail "$name: vim's stale save succeeded: $VIM_MSG"
+	expect_eq "$name: the other writer's change kept" "$(attr ann age)" '{"N":"99"}'
+	expect_error_line "$name: stale save" ann.json
+	grep -q "changed on the service since it was read" "$MNT/_errors" ||
+		fail "$name: /_errors: $(cat "$MNT/_errors")"
+	ed_keys "$s" Escape
+	ed_type "$s" ":qa!"
+	ed_keys "$s" Enter
+	ed_wait_exit "$s"
+	expect_no_scratch "$name: vim" "$U"
+	refuse "$name: mkdir without allow_table_create" "not permitted" mkdir "$MNT/tab1"
+	grep -q "needs -o allow_table_create" "$MNT/_errors" || fail "$name: mkdir: /_errors: $(cat "$MNT/_errors")"
+	unmount
+
+	section "$name: -o tables=, max_list=, ro"
+	ddb create_table '{"TableName": "other", "BillingMode": "PAY_PER_REQUEST", "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}], "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}]}' >/dev/null
+	mount_remote "$EP" -o tables=users,max_list=2,ro
+	expect_eq "$name: tables=" "$(ls "$MNT" | tr '\n' ' ')" "_errors _tx users "
+	expect_eq "$name: max_list=2" "$(listing "$MNT/users" | wc -l)" 2
+	grep -q "listing stopped after 2 items" "$MNT/_errors" ||
+		fail "$name: no max_list line in /_errors: $(cat "$MNT/_errors")"
+	refuse "$name: ro" "Read-only" bash -c "echo '{}' > '$MNT/users/zed.json'"
+	unmount
+
+	[ "$tx" = yes ] || return 0 # dynalite's UpdateTable wants provisioned throughput
+	section "$name: allow_table_create, allow_schema_changes, allow_table_delete"
+	mount_remote "$EP" -o allow_table_create,allow_table_delete,allow_schema_changes
+	run "$name: mkdir" mkdir "$MNT/tab1"
+	expect_eq "$name: the service has it" "$(ddb describe_table '{"TableName": "tab1"}' | jq -r .Table.TableStatus)" ACTIVE
+	echo '{"partition_key": {"name": "id", "type": "S"}, "indexes": [{"name": "by-e", "partition_key": {"name": "e", "type": "S"}, "projection": "ALL"}]}' \
+		>"$MNT/tab1/_schema.json" || fail "$name: writing _schema.json"
+	expect_eq "$name: UpdateTable added the index" \
+		"$(ddb describe_table '{"TableName": "tab1"}' | jq -r '.Table.GlobalSecondaryIndexes[0].IndexName')" by-e
+	echo '{"e": "x"}' >"$MNT/tab1/a.json" || fail "$name: put into tab1"
+	expect_eq "$name: _index of the new index" "$(ls "$MNT/tab1/_index/by-e/")" x
+	run "$name: rm -r" rm -r "$MNT/tab1"
+	expect_eq "$name: DeleteTable" "$(ddb describe_table '{"TableName": "tab1"}' | jq -r .error)" ResourceNotFoundException
+	unmount
+}
+
+section "--help"
+"$DYNFS" --help >"$T/help" 2>&1 || fail "--help exited non-zero"
+for w in "dynamodb://REGION" "http://HOST:PORT" "region=" "tables=" "cache=SECONDS" "max_list=N" \
+	allow_table_create allow_table_delete allow_schema_changes docs/remote.md; do
+	grep -qF -- "$w" "$T/help" || fail "--help does not mention '$w'"
+done
+
+section "README's block, run as shown (on a free port)"
+R=$T/readme
+mkdir -p "$R/build"
+ln -s "$DYNFS" "$R/build/dynfs"
+RP=$(free_port)
+awk '/t_remote.sh runs this block/ {on = 1; next} on && /^```bash/ {next} on && /^```/ {exit} on' \
+	"$HERE/../../README.md" | sed "s/127.0.0.1:8000/127.0.0.1:$RP/g" >"$R/block.sh"
+[ "$(wc -l <"$R/block.sh")" -gt 5 ] || fail "README: no remote block found"
+(
+	cd "$R" || exit 1
+	set -e
+	# the block's `serve &` must not outlive it
+	source ./block.sh >"$R/out" 2>"$R/err" || { echo "README block failed: $(cat "$R/err")"; kill %1; exit 1; }
+	kill %1
+	wait
+) || fail "README's remote block: $(tail -5 "$R/err")"
+grep -q '"S": "hedy@hedy.org"' "$R/out" || fail "README block: get-item: $(cat "$R/out")"
+grep -qx '"hedy@hedy.org"' "$R/out" || fail "README block: jq: $(cat "$R/out")"
+
+section "a wrong endpoint fails the mount"
+mkdir -p "$MNT"
+refuse "no service" "cannot list its tables" timeout 60 "$DYNFS" "http://127.0.0.1:$(free_port)" "$MNT" -f
+mkdir -p "$T/store"
+refuse "a local-only option" "only for a remote mount" "$DYNFS" "$T/store" "$MNT" -f -o region=x
+refuse "a bad target" "takes no path" "$DYNFS" "dynamodb://eu-west-1/x" "$MNT" -f
+
+SP=$(free_port)
+"$DYNFS" serve "$T/serve" --listen "127.0.0.1:$SP" --fsync off 2>"$T/serve.log" &
+SERVERS+=($!)
+wait_port "$SP"
+EP=http://127.0.0.1:$SP
+ddb_start
+scenario serve yes
+
+if [ -f "$NM/dynalite/cli.js" ] && command -v node >/dev/null; then
+	DP=$(free_port)
+	node "$NM/dynalite/cli.js" --host 127.0.0.1 --port "$DP" --createTableMs 20 --deleteTableMs 20 \
+		>"$T/dynalite.log" 2>&1 &
+	SERVERS+=($!)
+	wait_port "$DP"
+	EP=http://127.0.0.1:$DP
+	exec {DDW}>&- {DDR}<&- # the first client ends
+	kill "$DDB_PID" 2>/dev/null
+	wait "$DDB_PID" 2>/dev/null
+	ddb_start
+	scenario dynalite no
+else
+	echo "dynalite: skipped (scripts/setup-api installs it)"
+fi
+done_test
