@@ -114,6 +114,13 @@ enum be_caps {
 	BE_CAP_CHEAP_LIST = 1 << 2,    /* table-level listings cost no full scan */
 	BE_CAP_SCHEMA_CHANGE = 1 << 3, /* be_set_schema/create/drop allowed */
 	BE_CAP_EXACT_STATS = 1 << 4,   /* be_table_stats() exact, not estimates */
+	/* be_apply() of a group of n unrelated writes costs about what one
+	 * does (one journal sync) and fails as a whole only for a reason of
+	 * one op (*failed says which): _batch applies its lines in groups.
+	 * Not a service, where a transaction costs twice the write units,
+	 * caps the request size and fails whole on a conflict or throttling:
+	 * there each _batch line is its own call. */
+	BE_CAP_GROUP = 1 << 5,
 };
 
 /* Visitors: 0 to go on, nonzero to stop (that value is returned). */

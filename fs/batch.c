@@ -105,9 +105,9 @@ static int batch_open(struct ctl *c, int flags)
 
 	be_sink(c->fs->be, &sink);
 	rc = ops_batch_new_sink(&sink, t, report, bt, &bt->b);
-	/* groups of lines are all-or-nothing applies: one line at a time
-	 * where the backend has no transactions */
-	if (rc == 0 && !(be_caps(c->fs->be) & BE_CAP_TX))
+	/* lines are applied in groups only where a group costs what one
+	 * write does and fails only for one line's reason (backend.h) */
+	if (rc == 0 && !(be_caps(c->fs->be) & BE_CAP_GROUP))
 		ops_batch_set_group(bt->b, 1);
 	return rc;
 }
