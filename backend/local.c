@@ -302,7 +302,7 @@ static int l_apply(be_t *b, const be_op *ops, size_t n, size_t *failed, struct d
 		return ops_apply(DB(b), ops, n, failed, err); /* refuses */
 	for (i = 0; i < n; i++) {
 		w[i] = ops[i];
-		w[i].table = T(ops[i].table);
+		w[i].table = ops[i].table ? T(ops[i].table) : NULL; /* db_apply refuses NULL */
 	}
 	return ops_apply(DB(b), w, n, failed, err);
 }
