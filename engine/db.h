@@ -110,11 +110,27 @@ int db_create_table(db_t *db, const char *name, const struct table_schema *s,
 /* Drop a table and all its items.  -ENOENT, -EIO. */
 int db_drop_table(db_t *db, const char *name, struct dyn_err *err);
 
+/* How long index backfills held a table's lock (since db_open). */
+struct db_backfill_stats {
+	uint64_t steps;	      /* lock holds by backfills and their switches */
+	uint64_t max_wall_ns; /* longest hold, wall clock (includes preemption) */
+	uint64_t max_cpu_ns;  /* longest hold, CPU time of the holding thread */
+	uint64_t items;	      /* base items scanned */
+};
+void db_backfill_stats(db_t *db, struct db_backfill_stats *out);
+
 /*
  * Replace a table's schema.  The key schema may change only while the
  * table is empty (-EBUSY otherwise); indexes may be added (backfilled) and
  * dropped at any time.  -EINVAL (err) for a bad schema or an existing item
  * whose attribute has a non-key type for a new index key.
+ *
+ * A backfill runs while the table stays open: it holds the table's lock
+ * in steps of a few milliseconds (readers are never blocked by a step,
+ * writers for one step at most), and writes racing it keep the new index
+ * exact.  Such a write is refused (-EINVAL naming the index) if its item
+ * could not be stored once the index exists.  Schema changes of one table
+ * run one at a time.
  */
 int db_set_schema(db_t *db, const char *name, const struct table_schema *s,
 		  struct dyn_err *err);

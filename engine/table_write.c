@@ -47,6 +47,34 @@ enum aop_act {
 	ACT_DEL,  /* remove the current item */
 };
 
+/*
+ * Index slots: t->schema.index[0..nindex), then the indexes being
+ * backfilled, t->bld[0..nbld) (dbint.h), which are maintained only for
+ * base keys the backfill has passed (idx_bld_covers) but checked for
+ * every item, so no item that the finished index would refuse gets in.
+ */
+#define NSLOTS (2 * DB_MAX_INDEXES)
+
+static size_t nslots(const struct table *t)
+{
+	return t->schema.nindex + t->nbld;
+}
+
+static const struct index_def *slot_def(const struct table *t, size_t i)
+{
+	return i < t->schema.nindex ? &t->schema.index[i] : t->bld[i - t->schema.nindex].def;
+}
+
+static omap_t *slot_map(const struct table *t, size_t i)
+{
+	return i < t->schema.nindex ? t->idx[i] : t->bld[i - t->schema.nindex].map;
+}
+
+static bool slot_covers(const struct table *t, size_t i, const uint8_t *k, size_t len)
+{
+	return i < t->schema.nindex || idx_bld_covers(&t->bld[i - t->schema.nindex], k, len);
+}
+
 /* One operation while db_apply() works on it. */
 struct aop {
 	struct table *t;		   /* its table (locked) */
@@ -59,9 +87,10 @@ struct aop {
 	const struct val *item;		   /* ACT_PUT: the new item */
 	struct val nv;			   /* DB_MODIFY's new item (owned) */
 	struct rec *nrec;		   /* ACT_PUT: the new record */
-	struct ient *oent[DB_MAX_INDEXES]; /* entries of the current item */
-	struct ient *nent[DB_MAX_INDEXES]; /* entries for the new item */
-	bool retarget[DB_MAX_INDEXES];	   /* oent stays, pointed at nrec */
+	/* per index slot (see slot_def): live indexes, then building ones */
+	struct ient *oent[NSLOTS]; /* entries of the current item */
+	struct ient *nent[NSLOTS]; /* entries for the new item */
+	bool retarget[NSLOTS];	   /* oent stays, pointed at nrec */
 };
 
 static void aop_init(struct aop *a)
@@ -80,7 +109,7 @@ static void aop_clean(struct aop *a)
 	val_free(&a->old);
 	val_free(&a->nv);
 	rec_unref(a->nrec);
-	for (i = 0; i < DB_MAX_INDEXES; i++)
+	for (i = 0; i < NSLOTS; i++)
 		ient_unref(a->nent[i]);
 }
 
@@ -206,22 +235,26 @@ static int evaluate(const struct db_op *op, struct aop *a, struct dyn_err *err)
 /* Index entries to remove (old item) and to add (new item). */
 static int prepare_indexes(struct aop *a, struct dyn_err *err)
 {
-	const struct table_schema *s = &a->t->schema;
+	const struct table *t = a->t;
+	const struct index_def *d;
 	struct keyenc_buf ib;
+	bool covered;
 	size_t i;
 	int rc = 0;
 
 	keyenc_buf_init(&ib);
-	for (i = 0; i < s->nindex; i++) {
-		if (a->have_old &&
-		    idx_key(&s->index[i], &a->old, a->cur->data, a->cur->key_len, &ib, NULL) == 1)
-			a->oent[i] = omap_get(a->t->idx[i], ib.p, ib.len);
+	for (i = 0; i < nslots(t); i++) {
+		d = slot_def(t, i);
+		covered = slot_covers(t, i, a->key.p, a->key.len);
+		if (covered && a->have_old &&
+		    idx_key(d, &a->old, a->cur->data, a->cur->key_len, &ib, NULL) == 1)
+			a->oent[i] = omap_get(slot_map(t, i), ib.p, ib.len);
 		if (a->act != ACT_PUT)
 			continue;
-		rc = idx_key(&s->index[i], a->item, a->key.p, a->key.len, &ib, err);
+		rc = idx_key(d, a->item, a->key.p, a->key.len, &ib, err);
 		if (rc < 0)
 			break;
-		if (rc == 0)
+		if (rc == 0 || !covered)
 			continue;
 		if (a->oent[i] && a->oent[i]->key_len == ib.len &&
 		    memcmp(a->oent[i]->key, ib.p, ib.len) == 0) {
@@ -241,7 +274,7 @@ static int prepare_op(const struct db_op *op, struct aop *a, struct dyn_err *err
 	struct table *t = a->t;
 	int rc;
 
-	if (a->cur && (op->fn || (t->schema.nindex && op->kind != DB_CHECK))) {
+	if (a->cur && (op->fn || (nslots(t) && op->kind != DB_CHECK))) {
 		rc = rec_decode(&t->schema, a->cur, &a->old);
 		if (rc < 0)
 			return rc;
@@ -255,7 +288,7 @@ static int prepare_op(const struct db_op *op, struct aop *a, struct dyn_err *err
 		if (rc < 0)
 			return rc;
 	}
-	if (t->schema.nindex) {
+	if (nslots(t)) {
 		rc = prepare_indexes(a, err);
 		if (rc < 0)
 			return rc;
@@ -279,11 +312,11 @@ static int reserve(struct aop *a, size_t n, struct table **tabs, size_t ntabs)
 		rc = omap_reserve(tabs[k]->base, puts);
 		if (rc < 0)
 			return rc;
-		for (i = 0; i < tabs[k]->schema.nindex; i++) {
+		for (i = 0; i < nslots(tabs[k]); i++) {
 			ents = 0;
 			for (j = 0; j < n; j++)
 				ents += a[j].t == tabs[k] && a[j].nent[i] != NULL;
-			rc = omap_reserve(tabs[k]->idx[i], ents);
+			rc = omap_reserve(slot_map(tabs[k], i), ents);
 			if (rc < 0)
 				return rc;
 		}
@@ -328,18 +361,18 @@ static void commit_op(struct aop *a, int64_t now)
 	struct ient *e;
 	void *old;
 
-	for (i = 0; i < t->schema.nindex; i++) {
+	for (i = 0; i < nslots(t); i++) {
 		if (a->retarget[i]) {
 			a->oent[i]->rec = a->nrec;
 			continue;
 		}
 		if (a->oent[i]) {
-			e = omap_delete(t->idx[i], a->oent[i]->key, a->oent[i]->key_len);
+			e = omap_delete(slot_map(t, i), a->oent[i]->key, a->oent[i]->key_len);
 			ient_unref(e);
 		}
 		if (a->nent[i]) {
 			a->nent[i]->rec = a->nrec;
-			must_insert(t->idx[i], a->nent[i], &old, &at);
+			must_insert(slot_map(t, i), a->nent[i], &old, &at);
 			a->nent[i] = NULL;
 		}
 	}
@@ -369,8 +402,8 @@ static void trim_maps(struct table *t)
 	size_t i;
 
 	omap_trim(t->base);
-	for (i = 0; i < t->schema.nindex; i++)
-		omap_trim(t->idx[i]);
+	for (i = 0; i < nslots(t); i++)
+		omap_trim(slot_map(t, i));
 }
 
 /* ---- db_apply ---- */

@@ -11,10 +11,12 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "item.h"
@@ -535,6 +537,118 @@ START_TEST(test_index_backfill_rejects_bad_item_naming_it)
 }
 END_TEST
 
+/*
+ * Issue 12: a backfill of a 200k-item table holds the table's lock in
+ * short steps (counted inside the engine: no step, and not the switch,
+ * holds it for 50 ms of CPU), while a writer and a reader race it; the
+ * index is exact afterwards (teardown: db_check_integrity), and a racing
+ * write of an item the new index would refuse is refused.
+ */
+#define BIG_N 200000
+
+struct bf_run {
+	struct table_schema *s;
+	int rc;
+	char msg[sizeof(((struct dyn_err *)0)->msg)];
+	int done; /* atomic */
+};
+
+static void *bf_thread(void *arg)
+{
+	struct bf_run *r = arg;
+	struct dyn_err err;
+
+	err_clear(&err);
+	r->rc = db_set_schema(db, "programs", r->s, &err);
+	snprintf(r->msg, sizeof(r->msg), "%s", err.msg);
+	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+START_TEST(test_index_backfill_in_steps_while_writes_race)
+{
+	struct index_def idx[3];
+	struct table_schema s;
+	struct db_backfill_stats st;
+	struct bf_run run = {.s = &s};
+	struct dyn_err err;
+	struct val got, key;
+	char id[16];
+	pthread_t th;
+	uint64_t t0, dt, max_ns = 0, ops = 0, seed = 1, bad = 0;
+	unsigned k;
+	int rc;
+
+	programs_schema(&s, idx, 0);
+	ck_assert_int_eq(db_set_schema(db, "programs", &s, NULL), 0);
+	for (k = 0; k < BIG_N; k++)
+		put("{\"id\": \"i%06u\", \"username\": \"u%u\", \"date\": %u, \"public\": %u}", k,
+		    k % 1000, k, k % 2);
+	programs_schema(&s, idx, 2);
+	ck_assert_int_eq(pthread_create(&th, NULL, bf_thread, &run), 0);
+	do
+		db_backfill_stats(db, &st);
+	while (st.steps == 0 && !__atomic_load_n(&run.done, __ATOMIC_ACQUIRE));
+	while (!__atomic_load_n(&run.done, __ATOMIC_ACQUIRE)) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		k = (unsigned)(seed >> 33) % (BIG_N + 1000);
+		t0 = now_ns();
+		switch (ops % 4) {
+		case 0: /* move the item to another index partition */
+			put("{\"id\": \"i%06u\", \"username\": \"w%u\", \"date\": %llu}", k,
+			    k % 7, (unsigned long long)ops);
+			break;
+		case 1:
+			put("{\"id\": \"i%06u\"}", k); /* leaves both indexes (sparse) */
+			break;
+		case 2:
+			snprintf(id, sizeof(id), "i%06u", k);
+			ck_assert_int_eq(val_init_str(&key, id, strlen(id)), 0);
+			tbl_delete(tp, &key, NULL, 0, NULL);
+			val_free(&key);
+			break;
+		default:
+			snprintf(id, sizeof(id), "i%06u", k);
+			ck_assert_int_eq(val_init_str(&key, id, strlen(id)), 0);
+			rc = tbl_get(tp, &key, NULL, &got, NULL);
+			val_free(&key);
+			if (rc == 0)
+				val_free(&got);
+			rc = put_err(&err, "{\"id\": \"i%06u\", \"username\": true}", k);
+			ck_assert_msg(rc == -EINVAL && strstr(err.msg, "username-index"),
+				      "a write the new index refuses: %d %s", rc, err.msg);
+			bad++;
+		}
+		dt = now_ns() - t0;
+		if (dt > max_ns)
+			max_ns = dt;
+		ops++;
+	}
+	pthread_join(th, NULL);
+	ck_assert_msg(run.rc == 0, "backfill: %d %s", run.rc, run.msg);
+	db_backfill_stats(db, &st);
+	fprintf(stderr,
+		"backfill of %d items: %llu lock holds, longest %.1f ms wall / %.1f ms CPU; "
+		"%llu racing ops, slowest %.1f ms\n",
+		BIG_N, (unsigned long long)st.steps, st.max_wall_ns / 1e6, st.max_cpu_ns / 1e6,
+		(unsigned long long)ops, max_ns / 1e6);
+	ck_assert_uint_ge(st.items, BIG_N - ops);
+	ck_assert_uint_ge(st.steps, 3);
+	ck_assert_msg(st.max_cpu_ns < 50 * 1000000ull, "a lock hold of %.1f ms CPU",
+		      st.max_cpu_ns / 1e6);
+	ck_assert_uint_gt(bad, 0);
+	ck_assert_str_eq(iquery("username-index", vs("nobody"), false), "");
+}
+END_TEST
+
 START_TEST(test_index_drop_and_projection_change)
 {
 	struct index_def idx[3];
@@ -627,6 +741,9 @@ Suite *index_suite(void)
 	tcase_add_test(tc, test_index_backfill_rejects_bad_item_naming_it);
 	tcase_add_test(tc, test_index_drop_and_projection_change);
 	tcase_add_test(tc, test_index_schema_check_rejects_bad_definitions);
+	TC("db_set_schema_online");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_index_backfill_in_steps_while_writes_race);
 #undef TC
 	return s;
 }
