@@ -318,6 +318,20 @@ struct db_op {
  * *failed (if not NULL) receives the index of the failing op.
  */
 int db_apply(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err);
+/*
+ * db_apply() that does not wait for the journal's sync: the changes are
+ * applied and handed to the journal, and *lsn receives what db_sync()
+ * must wait for before they may be reported done (0: nothing).  Lets a
+ * bulk writer pay one sync for many db_apply() calls (ops_batch.c).
+ */
+int db_apply_nosync(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
+		    uint64_t *lsn);
+/*
+ * Wait until every change up to lsn (from db_apply_nosync) is durable.
+ * 0, or -EIO (err says so; the store then refuses writes, as db_apply's
+ * -EIO after a failed sync).
+ */
+int db_sync(db_t *db, uint64_t lsn, struct dyn_err *err);
 
 /* Conveniences over db_apply(). */
 int tbl_put(table_t *t, struct val *item, int flags, struct dyn_err *err);

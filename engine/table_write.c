@@ -509,8 +509,10 @@ static size_t changes_of(struct aop *a, size_t n, struct db_change *ch)
 	return k;
 }
 
-int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
-	       bool logit)
+/* db_apply_x(); with defer (logit only), no wait for the sync of a
+ * change made: its lsn goes to *defer for the caller's db_sync(). */
+static int apply(struct db *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
+		 bool logit, uint64_t *defer)
 {
 	struct table *tabs_one[1], **tabs = tabs_one;
 	struct db_change ch_one[1], *ch = ch_one;
@@ -584,7 +586,10 @@ int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struc
 		pthread_rwlock_unlock(&tabs[i]->lock);
 	ntabs = 0;
 	if (logit) {
-		rc = db_log_sync(db, lsn, err);
+		if (defer)
+			*defer = lsn;
+		else
+			rc = db_log_sync(db, lsn, err);
 		db_notify(db, ch, nch);
 		feed_notify(db->feed);
 	}
@@ -616,9 +621,27 @@ out_free:
 	return rc;
 }
 
+int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
+	       bool logit)
+{
+	return apply(db, ops, n, failed, err, logit, NULL);
+}
+
 int db_apply(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err)
 {
-	return db_apply_x(db, ops, n, failed, err, true);
+	return apply(db, ops, n, failed, err, true, NULL);
+}
+
+int db_apply_nosync(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
+		    uint64_t *lsn)
+{
+	*lsn = 0;
+	return apply(db, ops, n, failed, err, true, lsn);
+}
+
+int db_sync(db_t *db, uint64_t lsn, struct dyn_err *err)
+{
+	return lsn ? db_log_sync(db, lsn, err) : 0;
 }
 
 int tbl_check_item(table_t *t, const struct val *item, struct dyn_err *err)
