@@ -92,6 +92,7 @@ struct table {
 	struct idx_bld *bld;	    /* indexes being backfilled (see below), or NULL */
 	size_t nbld;		    /* entries in bld */
 	pthread_mutex_t schema_mu;  /* one schema change at a time (before t->lock) */
+	int bulk;		    /* tbl_bulk_begin()s not yet ended (atomic) */
 };
 
 /*

@@ -112,6 +112,7 @@ int ops_batch_new(db_t *db, table_t *t, ops_report_fn report, void *ctx, ops_bat
 	b->report = report;
 	b->rctx = ctx;
 	b->group_max = DB_MAX_TX_OPS;
+	tbl_bulk_begin(t);
 	ops_req_init(&b->in);
 	for (i = 0; i < DB_MAX_TX_OPS; i++)
 		ops_req_init(&b->req[i]);
@@ -133,6 +134,7 @@ void ops_batch_free(ops_batch_t *b)
 	free(b->errs);
 	free(b->tail);
 	free(b->unsynced);
+	tbl_bulk_end(b->t);
 	free(b);
 }
 

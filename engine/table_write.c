@@ -401,6 +401,9 @@ static void trim_maps(struct table *t)
 {
 	size_t i;
 
+	if (__atomic_load_n(&t->bulk, __ATOMIC_RELAXED))
+		return; /* a bulk writer keeps them until tbl_bulk_end */
+
 	omap_trim(t->base);
 	for (i = 0; i < nslots(t); i++)
 		omap_trim(slot_map(t, i));
@@ -678,4 +681,19 @@ int tbl_delete(table_t *t, const struct val *pk, const struct val *sk, int flags
 	struct db_op op = {.kind = DB_DELETE, .table = t, .pk = pk, .sk = sk, .flags = flags};
 
 	return db_apply(t->db, &op, 1, NULL, err);
+}
+
+void tbl_bulk_begin(table_t *t)
+{
+	__atomic_add_fetch(&t->bulk, 1, __ATOMIC_RELAXED);
+}
+
+void tbl_bulk_end(table_t *t)
+{
+	if (__atomic_sub_fetch(&t->bulk, 1, __ATOMIC_RELAXED))
+		return;
+	pthread_rwlock_wrlock(&t->lock);
+	if (!__atomic_load_n(&t->bulk, __ATOMIC_RELAXED))
+		trim_maps(t);
+	pthread_rwlock_unlock(&t->lock);
 }
