@@ -140,7 +140,7 @@ struct node {
 	struct node *ino_next;	/* ilock: chain in fsx.ino_tab */
 	struct node *id_next;	/* ilock: chain in fsx.id_tab */
 	table_t *table;		/* ref; set once (table-bound kinds), else NULL */
-	char *tname;		/* set once: table name (table-bound kinds) */
+	const char *tname;	/* set once: tbl_name(table), borrowed (table-bound kinds) */
 	uint64_t tid;		/* set once: tbl_id(table) */
 	struct val pk;		/* ilock: NK_PART, NK_ITEM (VAL_NULL otherwise) */
 	struct val sk;		/* ilock: NK_ITEM of a table with a sort key */
@@ -282,6 +282,8 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind,
 /* The kernel took one more reference (entry replies). */
 void node_lookup_inc(struct fsx *fs, struct node *n);
 void node_forget(struct fsx *fs, fuse_ino_t ino, uint64_t nlookup);
+/* Nodes the mount holds now (every kind; _stats.json's "nodes"). */
+size_t nodes_count(struct fsx *fs);
 /* Free n if nothing refers to it any more (ilock held). */
 void node_maybe_free_locked(struct fsx *fs, struct node *n);
 /*

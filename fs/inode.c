@@ -23,13 +23,25 @@
  * Nodes hold a table reference; closing it is an engine call, which must
  * not happen under ilock, so freed nodes leave their reference on a list
  * that nodes_reap() closes after the lock is released.
+ *
+ * Memory.  A node is about 250 bytes plus its key values; its table name
+ * is the table's own (tbl_name of the reference it holds), not a copy.
+ * `ls -l` of a big directory makes one node per entry, which the kernel
+ * forgets later in large FORGET batches; after every NODES_TRIM_EVERY
+ * nodes freed, malloc_trim() hands the freed pages back to the system
+ * (glibc keeps them otherwise, and RSS would stay at its peak: issue 11).
  */
 #include "fsx.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define NODES_TRIM_EVERY 4096 /* nodes freed between malloc_trim() calls */
+
+static unsigned nodes_freed; /* since the last malloc_trim (atomic) */
 
 int64_t fsx_now_ns(void)
 {
@@ -330,8 +342,8 @@ void node_maybe_free_locked(struct fsx *fs, struct node *n)
 	val_free(&n->pk);
 	val_free(&n->sk);
 	bury_table(fs, n->table);
-	free(n->tname);
 	free(n);
+	__atomic_add_fetch(&nodes_freed, 1, __ATOMIC_RELAXED);
 }
 
 void nodes_reap(struct fsx *fs)
@@ -365,14 +377,9 @@ void nodes_reap(struct fsx *fs)
 struct node *node_new_plain(struct fsx *fs, enum node_kind kind, fuse_ino_t parent, table_t *t)
 {
 	table_t *ref = NULL;
-	char *tname = NULL;
 	struct node *n;
 
 	if (t && (db_table_open(fs->db, tbl_name(t), &ref) < 0 || tbl_id(ref) != tbl_id(t))) {
-		tbl_close(ref);
-		return NULL;
-	}
-	if (t && !(tname = strdup(tbl_name(t)))) {
 		tbl_close(ref);
 		return NULL;
 	}
@@ -382,14 +389,12 @@ struct node *node_new_plain(struct fsx *fs, enum node_kind kind, fuse_ino_t pare
 		n->parent = parent;
 		n->refs = 1;
 		n->table = ref;
-		n->tname = tname;
+		n->tname = ref ? tbl_name(ref) : NULL;
 		n->tid = t ? tbl_id(t) : 0;
 		ref = NULL;
-		tname = NULL;
 	}
 	pthread_mutex_unlock(&fs->ilock);
 	tbl_close(ref);
-	free(tname);
 	return n;
 }
 
@@ -434,7 +439,6 @@ void nodes_fini(struct fsx *fs)
 				n->scr->refs = 1;
 				scratch_unref_locked(n->scr);
 			}
-			free(n->tname);
 			free(n);
 		}
 	}
@@ -473,6 +477,14 @@ static bool reap_due(struct fsx *fs)
 	return fs->ndead || fs->ndead_dirs >= 64;
 }
 
+/* After many nodes were freed (outside ilock): see "Memory" above. */
+static void maybe_trim(void)
+{
+	if (__atomic_load_n(&nodes_freed, __ATOMIC_RELAXED) >= NODES_TRIM_EVERY &&
+	    __atomic_exchange_n(&nodes_freed, 0, __ATOMIC_RELAXED) >= NODES_TRIM_EVERY)
+		malloc_trim(0);
+}
+
 void node_put(struct fsx *fs, struct node *n)
 {
 	bool reap;
@@ -485,6 +497,17 @@ void node_put(struct fsx *fs, struct node *n)
 	pthread_mutex_unlock(&fs->ilock);
 	if (reap)
 		nodes_reap(fs);
+	maybe_trim();
+}
+
+size_t nodes_count(struct fsx *fs)
+{
+	size_t n;
+
+	pthread_mutex_lock(&fs->ilock);
+	n = fs->nnodes;
+	pthread_mutex_unlock(&fs->ilock);
+	return n;
 }
 
 void node_lookup_inc(struct fsx *fs, struct node *n)
@@ -509,7 +532,9 @@ void node_forget(struct fsx *fs, fuse_ino_t ino, uint64_t nlookup)
 	pthread_mutex_unlock(&fs->ilock);
 	if (reap)
 		nodes_reap(fs);
+	maybe_trim();
 }
+
 
 struct node *node_ident(struct fsx *fs, enum node_kind kind, table_t *t,
 			const struct val *pk, const struct val *sk, bool create)
@@ -555,13 +580,13 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, table_t *t,
 	}
 	n = node_alloc_locked(fs, kind, 0);
 	if (n) {
-		n->tname = strdup(tname);
+		n->tname = tbl_name(ref);
 		n->tid = tid;
 		n->table = ref;
 		val_move(&n->pk, &cpk);
 		val_move(&n->sk, &csk);
 		n->refs = 1;
-		if (!n->tname || id_insert(fs, n) < 0) {
+		if (id_insert(fs, n) < 0) {
 			n->refs = 0;
 			node_maybe_free_locked(fs, n); /* buries ref */
 			n = NULL;
@@ -601,13 +626,10 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind,
 {
 	struct val cpk, csk;
 	struct node *old;
-	char *tname = NULL;
 
 	val_init_null(&cpk);
 	val_init_null(&csk);
 	if ((pk && val_copy(&cpk, pk) < 0) || (sk && val_copy(&csk, sk) < 0))
-		goto nomem;
-	if (!n->tname && !(tname = strdup(like->tname)))
 		goto nomem;
 	if (!n->table && !*tref)
 		goto nomem;
@@ -622,8 +644,7 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind,
 		*tref = NULL;
 		n->tid = like->tid;
 	}
-	if (tname)
-		n->tname = tname;
+	n->tname = tbl_name(n->table);
 	if (n->scr) {
 		scratch_unref_locked(n->scr);
 		n->scr = NULL;
@@ -638,7 +659,6 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind,
 nomem:
 	val_free(&cpk);
 	val_free(&csk);
-	free(tname);
 	return -ENOMEM;
 }
 
