@@ -219,8 +219,16 @@ static int scan_string(struct parser *ps, const char *q, const char **close, boo
 			uint64_t w;
 
 			memcpy(&w, q, 8);
-			if (str_special(w) & HIGHS)
+			uint64_t m = str_special(w) & HIGHS;
+
+			if (m) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+				/* the lowest flagged byte is a real one (borrows
+				 * only flag bytes above it): go straight to it */
+				q += __builtin_ctzll(m) >> 3;
+#endif
 				break;
+			}
 			q += 8;
 		}
 		if (q >= end)
