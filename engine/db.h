@@ -200,6 +200,9 @@ int tbl_get_text(table_t *t, const struct val *pk, const struct val *sk,
  */
 struct item_ref;
 int iref_decode(const struct item_ref *r, struct val *out);      /* new */
+/* iref_decode, then, when the read walks an index, that index's
+ * projection (tbl_project's rule), under the read's lock: new. */
+int iref_decode_projected(const struct item_ref *r, struct val *out);
 int iref_render(const struct item_ref *r, char **text, size_t *len); /* new */
 int iref_key(const struct item_ref *r, struct val *pk, struct val *sk); /* new; sk untouched if none */
 void iref_meta(const struct item_ref *r, struct item_meta *meta);
@@ -249,6 +252,14 @@ struct tbl_scan {
 	size_t limit;		  /* 0 = no limit */
 	const struct val *start_pk; /* exclusive start (base item key) or NULL */
 	const struct val *start_sk;
+	/*
+	 * Index scan: the start item's index partition and sort key (as a
+	 * page's last item had them), so the scan resumes exactly there even
+	 * if that item was deleted or changed since (as tbl_query's
+	 * start_isk).  NULL: the item is looked up (-ENOENT if gone).
+	 */
+	const struct val *start_ipk;
+	const struct val *start_isk;
 };
 
 /*

@@ -145,6 +145,7 @@ struct item_ref {
 	struct table *t;	/* the table */
 	struct rec *rec;	/* the base record */
 	struct iref_keys *keys; /* lazily decoded keys (mutable cache) */
+	const struct index_def *d; /* the index the read walks, or NULL */
 };
 
 /* ---- the database (db.c) ---- */
@@ -272,6 +273,9 @@ int idx_build(const struct table_schema *s, const struct index_def *d, omap_t *b
 	      struct dyn_err *err);
 /* Free an index map and its entries. */
 void idx_map_free(omap_t *m);
+/* Index d's projection of item (of a table with schema s), in place: the
+ * rule tbl_project() and iref_decode_projected() share.  -ENOMEM. */
+int idx_project(const struct table_schema *s, const struct index_def *d, struct val *item);
 /*
  * Fill t->bld[0..t->nbld) (installed by the caller under the write lock,
  * with t->schema_mu held and t->lock NOT held) over every record of t, in

@@ -400,12 +400,30 @@ static bool keep_attr(const struct table_schema *s, const struct index_def *d, c
 	return false;
 }
 
-int tbl_project(table_t *t, const char *index, struct val *item)
+int idx_project(const struct table_schema *s, const struct index_def *d, struct val *item)
 {
-	const struct index_def *d;
 	struct val_attr *a;
 	size_t i;
 	char *name;
+
+	if (d->proj == PROJ_ALL)
+		return 0;
+	for (i = item->m.len; i-- > 0;) {
+		a = &item->m.a[i];
+		if (keep_attr(s, d, a->name))
+			continue;
+		/* val_map_remove frees the stored name: look it up by a copy. */
+		name = strndup(a->name, a->name_len);
+		if (!name)
+			return -ENOMEM;
+		val_map_remove(item, name, strlen(name));
+		free(name);
+	}
+	return 0;
+}
+
+int tbl_project(table_t *t, const char *index, struct val *item)
+{
 	int rc = 0, pos;
 
 	if (!index)
@@ -414,27 +432,10 @@ int tbl_project(table_t *t, const char *index, struct val *item)
 		return -EINVAL;
 	pthread_rwlock_rdlock(&t->lock);
 	pos = idx_find(&t->schema, index);
-	if (pos < 0) {
+	if (pos < 0)
 		rc = -ENOENT;
-		goto out_unlock;
-	}
-	d = &t->schema.index[pos];
-	if (d->proj == PROJ_ALL)
-		goto out_unlock;
-	for (i = item->m.len; i-- > 0;) {
-		a = &item->m.a[i];
-		if (keep_attr(&t->schema, d, a->name))
-			continue;
-		/* val_map_remove frees the stored name: look it up by a copy. */
-		name = strndup(a->name, a->name_len);
-		if (!name) {
-			rc = -ENOMEM;
-			goto out_unlock;
-		}
-		val_map_remove(item, name, strlen(name));
-		free(name);
-	}
-out_unlock:
+	else
+		rc = idx_project(&t->schema, &t->schema.index[pos], item);
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
 }

@@ -385,6 +385,84 @@ START_TEST(test_index_scan_pages_with_start_keys)
 }
 END_TEST
 
+/*
+ * A scan of an index resumes exactly after a page's last item given its
+ * index keys (start_ipk/start_isk), even when that item was deleted or
+ * moved since; without them the item is looked up and -ENOENT says so.
+ */
+START_TEST(test_index_scan_resumes_at_an_exact_position)
+{
+	struct tbl_scan s = {.index = "username-index", .limit = 2};
+	struct coll c = {.n = 0};
+
+	put("{\"id\": \"a\", \"username\": \"u1\", \"date\": 1}");
+	put("{\"id\": \"b\", \"username\": \"u1\", \"date\": 2}");
+	put("{\"id\": \"c\", \"username\": \"u1\", \"date\": 3}");
+	put("{\"id\": \"d\", \"username\": \"u2\", \"date\": 1}");
+	ck_assert_int_eq(tbl_scan(tp, &s, collect, &c, NULL), 0);
+	ck_assert_str_eq(c.out, "a,b");
+	/* the page's last item goes away before the next page is read */
+	ck_assert_int_eq(tbl_delete(tp, vs("b"), NULL, 0, NULL), 0);
+	s.start_pk = vs("b");
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(tbl_scan(tp, &s, collect, &c, NULL), -ENOENT);
+	s.start_ipk = vs("u1");
+	s.start_isk = vn("2");
+	ck_assert_int_eq(tbl_scan(tp, &s, collect, &c, NULL), 0);
+	ck_assert_str_eq(c.out, "c,d");
+	/* moved to another partition: the position is where it was */
+	put("{\"id\": \"b\", \"username\": \"u9\", \"date\": 2}");
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(tbl_scan(tp, &s, collect, &c, NULL), 0);
+	ck_assert_str_eq(c.out, "c,d");
+	/* a start key of the wrong type */
+	s.start_ipk = vn("1");
+	ck_assert_int_eq(tbl_scan(tp, &s, collect, &c, NULL), -EINVAL);
+}
+END_TEST
+
+/* iref_decode_projected: the index's projection, under the read's lock. */
+static int collect_projected(void *ctx, const struct item_ref *r)
+{
+	struct coll *c = ctx;
+	size_t len = strlen(c->out);
+	struct val item;
+	char *text;
+	size_t tlen;
+
+	ck_assert_int_eq(iref_decode_projected(r, &item), 0);
+	ck_assert_int_eq(item_render_compact(&item, NULL, NULL, &text, &tlen), 0);
+	snprintf(c->out + len, sizeof(c->out) - len, "%s%s", c->n ? "|" : "", text);
+	free(text);
+	val_free(&item);
+	c->n++;
+	return 0;
+}
+
+START_TEST(test_index_visitor_projection)
+{
+	struct coll c = {.n = 0};
+
+	put("{\"id\": \"a\", \"username\": \"u1\", \"name\": \"n\", \"date\": 1, \"public\": 1, "
+	    "\"level\": 3, \"x\": 9}");
+	ck_assert_int_eq(tbl_scan(tp, &(struct tbl_scan){.index = "public-index"},
+				  collect_projected, &c, NULL),
+			 0);
+	ck_assert_str_eq(c.out, "{\"id\":\"a\",\"public\":1}");
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(tbl_scan(tp, &(struct tbl_scan){.index = "name-index"},
+				  collect_projected, &c, NULL),
+			 0);
+	ck_assert_str_eq(c.out, "{\"id\":\"a\",\"level\":3,\"name\":\"n\",\"username\":\"u1\"}");
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(tbl_scan(tp, &(struct tbl_scan){.index = NULL}, collect_projected, &c,
+				  NULL),
+			 0);
+	ck_assert_uint_eq(c.n, 1);
+	ck_assert_msg(strstr(c.out, "\"x\":9"), "the table: everything (%s)", c.out);
+}
+END_TEST
+
 struct pcoll {
 	char out[1024]; /* partition keys */
 	int n;		/* seen */
@@ -731,10 +809,12 @@ Suite *index_suite(void)
 	tcase_add_test(tc, test_index_start_without_sort_key_survives_delete);
 	tcase_add_test(tc, test_index_scan_and_partitions);
 	tcase_add_test(tc, test_index_scan_pages_with_start_keys);
+	tcase_add_test(tc, test_index_scan_resumes_at_an_exact_position);
 	tcase_add_test(tc, test_index_list_partitions);
 
 	TC("tbl_project");
 	tcase_add_test(tc, test_index_projection);
+	tcase_add_test(tc, test_index_visitor_projection);
 
 	TC("db_set_schema_index");
 	tcase_add_test(tc, test_index_backfill_on_add);
