@@ -62,9 +62,12 @@ int rmt_ini_get(const char *text, const char *section, const char *key, char **o
 	const char *p = text;
 	bool in = false;
 
+	/* Lines end at \n, \r\n or a lone \r, as Python's universal newlines
+	 * read them (botocore's configparser), so both agree on a file
+	 * edited on another system. */
 	while (p && *p) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		size_t n = strcspn(p, "\r\n");
+		const char *nl = p[n] ? p + n : NULL;
 		char *line = strndup(p, n), *l, *eq;
 
 		if (!line)

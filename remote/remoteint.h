@@ -137,6 +137,16 @@ int rmt_call_ex(rmt_t *c, const char *op, const char *body, size_t len, bool ide
 		char **resp, size_t *resp_len, bool *ambiguous, struct dyn_err *err);
 
 /* tables.c */
+
+/*
+ * A DescribeTable answer (the whole object) into *s (new); the table's
+ * status into status and, for index (if not NULL), the index's status
+ * into istatus ("" when absent).  -EINVAL without a readable key schema,
+ * -ERANGE when an index cannot be read, -ENOMEM.  No request: the parse
+ * half of rmt_describe_table, fuzzed by fuzz/fuzz_remote.c.
+ */
+int rmt_table_desc_parse(struct sf_span obj, struct table_schema *s, char status[32],
+			 const char *index, char istatus[32]);
 int rmt_put_schema(struct sf_buf *b, bool *first, const struct table_schema *s);
 
 #endif

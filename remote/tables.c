@@ -193,13 +193,53 @@ static int index_list(struct sf_span arr, struct sf_span defs, struct table_sche
 	return rc;
 }
 
+int rmt_table_desc_parse(struct sf_span obj, struct table_schema *s, char status[32],
+			 const char *index, char istatus[32])
+{
+	struct sf_span t, ks, defs, v;
+	int rc = 0;
+
+	memset(s, 0, sizeof(*s));
+	if (status)
+		status[0] = 0;
+	if (index)
+		istatus[0] = 0;
+	if (rmt_member(obj, "Table", &t) < 0 || rmt_member(t, "KeySchema", &ks) < 0 ||
+	    rmt_member(t, "AttributeDefinitions", &defs) < 0 ||
+	    key_schema(ks, defs, &s->pk, &s->sk, &s->has_sk) < 0)
+		return -EINVAL;
+	if (rmt_member(t, "GlobalSecondaryIndexes", &v) == 0)
+		rc = index_list(v, defs, s);
+	if (rc == 0 && rmt_member(t, "LocalSecondaryIndexes", &v) == 0)
+		rc = index_list(v, defs, s);
+	if (rc < 0) {
+		schema_free(s);
+		return rc == -ENOMEM ? rc : -ERANGE;
+	}
+	if (status && str_of(t, "TableStatus", status, 32) < 0)
+		status[0] = 0;
+	if (index) {
+		struct sf_iter it;
+		struct sf_span el;
+		char name[DB_NAME_MAX + 1];
+
+		if (rmt_member(t, "GlobalSecondaryIndexes", &v) == 0 && sf_arr_open(&it, v) == 0)
+			while (sf_arr_next(&it, &el) == 1)
+				if (str_of(el, "IndexName", name, sizeof(name)) == 0 &&
+				    !strcmp(name, index) &&
+				    str_of(el, "IndexStatus", istatus, 32) < 0)
+					snprintf(istatus, 32, "ACTIVE");
+	}
+	return 0;
+}
+
 /* Table description into *s; status of the table, and of index (if not
  * NULL) into istatus ("" when the index is not there). */
 static int describe(rmt_t *c, const char *table, struct table_schema *s, char status[32],
 		    const char *index, char istatus[32], struct dyn_err *err)
 {
 	struct sf_buf b = SF_BUF_INIT;
-	struct sf_span obj, t, ks, defs, v;
+	struct sf_span obj;
 	char *resp = NULL;
 	bool first = true;
 	int rc;
@@ -217,35 +257,15 @@ static int describe(rmt_t *c, const char *table, struct table_schema *s, char st
 	sf_buf_free(&b);
 	if (rc < 0)
 		return rc;
-	if (rmt_member(obj, "Table", &t) < 0 || rmt_member(t, "KeySchema", &ks) < 0 ||
-	    rmt_member(t, "AttributeDefinitions", &defs) < 0 ||
-	    key_schema(ks, defs, &s->pk, &s->sk, &s->has_sk) < 0)
-		rc = err_set(err, EIO, "DescribeTable %s: cannot read the key schema", table);
-	if (rc == 0 && rmt_member(t, "GlobalSecondaryIndexes", &v) == 0)
-		rc = index_list(v, defs, s);
-	if (rc == 0 && rmt_member(t, "LocalSecondaryIndexes", &v) == 0)
-		rc = index_list(v, defs, s);
-	if (rc < 0)
-		err_set(err, EIO, "DescribeTable %s: cannot read the indexes", table);
-	if (rc == 0 && status && str_of(t, "TableStatus", status, 32) < 0)
-		status[0] = 0;
-	if (rc == 0 && index) {
-		struct sf_iter it;
-		struct sf_span el;
-		char name[DB_NAME_MAX + 1];
-
-		istatus[0] = 0;
-		if (rmt_member(t, "GlobalSecondaryIndexes", &v) == 0 && sf_arr_open(&it, v) == 0)
-			while (sf_arr_next(&it, &el) == 1)
-				if (str_of(el, "IndexName", name, sizeof(name)) == 0 &&
-				    !strcmp(name, index) &&
-				    str_of(el, "IndexStatus", istatus, 32) < 0)
-					snprintf(istatus, 32, "ACTIVE");
-	}
+	rc = rmt_table_desc_parse(obj, s, status, index, istatus);
 	free(resp);
+	if (rc == -ENOMEM)
+		return err_set(err, ENOMEM, "DescribeTable %s: out of memory", table);
+	if (rc == -EINVAL)
+		return err_set(err, EIO, "DescribeTable %s: cannot read the key schema", table);
 	if (rc < 0)
-		schema_free(s);
-	return rc;
+		return err_set(err, EIO, "DescribeTable %s: cannot read the indexes", table);
+	return 0;
 }
 
 int rmt_describe_table(rmt_t *c, const char *table, struct table_schema *out, char status[32],

@@ -39,6 +39,22 @@ START_TEST(test_ini_get_sections_comments_spaces)
 }
 END_TEST
 
+/* A lone \r ends a line, as in Python's universal newlines (botocore):
+ * the file below gives id "A" and region "x" there too. */
+START_TEST(test_ini_get_carriage_returns)
+{
+	const char *t = "[default]\r\naws_access_key_id = A\rregion = x\r\n";
+	char *v;
+
+	ck_assert_int_eq(rmt_ini_get(t, "default", "aws_access_key_id", &v), 0);
+	ck_assert_str_eq(v, "A");
+	free(v);
+	ck_assert_int_eq(rmt_ini_get(t, "default", "region", &v), 0);
+	ck_assert_str_eq(v, "x");
+	free(v);
+}
+END_TEST
+
 START_TEST(test_iso8601)
 {
 	ck_assert_int_eq(rmt_parse_iso8601("1970-01-01T00:01:00Z"), 60);
@@ -279,6 +295,7 @@ Suite *remote_creds_suite(void)
 	TCase *ch = tcase_create("chain");
 
 	tcase_add_test(tc, test_ini_get_sections_comments_spaces);
+	tcase_add_test(tc, test_ini_get_carriage_returns);
 	tcase_add_test(tc, test_iso8601);
 	tcase_add_test(tc, test_creds_json_process_and_imds_forms);
 	suite_add_tcase(s, tc);
