@@ -232,7 +232,7 @@ out_fail:
  * step holds t->lock well under the 50 ms a backfill may block writers.
  */
 #define IDX_STEP_NS (5 * 1000 * 1000ull)
-#define IDX_STEP_CHECK 16 /* records between clock reads */
+#define IDX_STEP_CHECK 4 /* records between clock reads */
 
 static uint64_t clock_ns(clockid_t id)
 {
