@@ -26,6 +26,7 @@ FS_SRC	   := $(sort $(wildcard fs/*.c))
 API_SRC	   := $(sort $(wildcard api/*.c))
 SIGV4_SRC  := $(sort $(wildcard sigv4/*.c))
 REMOTE_SRC := $(sort $(wildcard remote/*.c))
+BACKEND_SRC := $(sort $(wildcard backend/*.c))
 TEST_SRC   := $(sort $(wildcard tests/check_*.c))
 FIX_SRC    := $(sort $(wildcard tests/fix_*.c))
 SUITES	   := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(TEST_SRC)))
@@ -35,6 +36,7 @@ FS_OBJ	   := $(FS_SRC:%.c=$(BUILD)/%.o)
 API_OBJ	   := $(API_SRC:%.c=$(BUILD)/%.o)
 SIGV4_OBJ  := $(SIGV4_SRC:%.c=$(BUILD)/%.o)
 REMOTE_OBJ := $(REMOTE_SRC:%.c=$(BUILD)/%.o)
+BACKEND_OBJ := $(BACKEND_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o) $(FIX_SRC:%.c=$(BUILD)/%.o)
 FS_LIB_OBJ := $(filter-out $(BUILD)/fs/main.o,$(FS_OBJ))
 
@@ -68,12 +70,17 @@ $(BUILD)/libremote.a: $(REMOTE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The backend face (backend/): fs/ -> backend/ -> engine/ or remote/.
+$(BUILD)/libbackend.a: $(BACKEND_OBJ)
+	@rm -f $@
+	ar rcs $@ $^ $(if $(BACKEND_OBJ),,)
+
 $(BUILD)/libapi.a: $(API_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/dynfs: $(BUILD)/fs/main.o $(BUILD)/libfs.a $(BUILD)/libapi.a $(BUILD)/libengine.a \
-		$(BUILD)/libsigv4.a
+$(BUILD)/dynfs: $(BUILD)/fs/main.o $(BUILD)/libfs.a $(BUILD)/libbackend.a $(BUILD)/libapi.a \
+		$(BUILD)/libengine.a $(BUILD)/libsigv4.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The unit test runner: one Check suite per tests/check_<module>.c, each
@@ -86,9 +93,10 @@ $(BUILD)/tests/suites.h: $(TEST_SRC) Makefile
 
 $(BUILD)/tests/check_main.o: $(BUILD)/tests/suites.h
 $(BUILD)/tests/check_main.o: CPPFLAGS += -I$(BUILD)/tests
-$(TEST_OBJ): CPPFLAGS += $(shell pkg-config --cflags check) -Iengine -Ifs -Iapi -Isigv4 -Iremote
+$(TEST_OBJ): CPPFLAGS += $(shell pkg-config --cflags check) -Iengine -Ifs -Iapi -Isigv4 -Iremote -Ibackend
 
-$(BUILD)/check_all: $(TEST_OBJ) $(BUILD)/libfs.a $(BUILD)/libapi.a $(BUILD)/libremote.a \
+$(BUILD)/check_all: $(TEST_OBJ) $(BUILD)/libfs.a $(BUILD)/libbackend.a $(BUILD)/libapi.a \
+		$(BUILD)/libremote.a \
 		$(BUILD)/libengine.a $(BUILD)/libsigv4.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs check) $(LDLIBS)
 
@@ -150,7 +158,7 @@ install: $(BUILD)/dynfs
 	install -Dm644 schemas/hedy.json $(DESTDIR)$(PREFIX)/share/dynfs/hedy.json
 
 format:
-	clang-format -i engine/*.[ch] fs/*.[ch] api/*.[ch] sigv4/*.[ch] remote/*.[ch] tests/*.c
+	clang-format -i engine/*.[ch] backend/*.[ch] fs/*.[ch] api/*.[ch] sigv4/*.[ch] remote/*.[ch] tests/*.c
 
 clean:
 	rm -rf build

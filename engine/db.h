@@ -338,6 +338,20 @@ int db_apply(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_e
 int db_apply_nosync(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
 		    uint64_t *lsn);
 /*
+ * The same for a caller that reaches db_apply() through layers it does
+ * not control (ops_apply, a backend face): between db_defer_begin() and
+ * db_defer_end(), db_apply() on the CALLING THREAD applies and journals
+ * but does not wait for the journal's sync; db_defer_sync() waits once
+ * for everything deferred so far (0, or -EIO as db_apply's failed sync),
+ * db_defer_pending() says whether anything is, and db_defer_end() syncs
+ * and ends the bracket.  A bulk writer (ops_batch.c) reports nothing as
+ * done before the sync that covers it.  Brackets nest.
+ */
+void db_defer_begin(void);
+int db_defer_sync(struct dyn_err *err);
+bool db_defer_pending(void);
+int db_defer_end(struct dyn_err *err);
+/*
  * Wait until every change up to lsn (from db_apply_nosync) is durable.
  * 0, or -EIO (err says so; the store then refuses writes, as db_apply's
  * -EIO after a failed sync).

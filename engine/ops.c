@@ -225,6 +225,12 @@ static int cond_holds(const struct ops_cb *c, const struct val *old, struct dyn_
 	bool ok;
 	int rc;
 
+	if (c->expect) {
+		if (!old)
+			return err_set(err, ENOENT, "the item was deleted meanwhile");
+		if (!val_equal(old, c->expect))
+			return err_set(err, EAGAIN, "the item changed meanwhile");
+	}
 	if (!c->cond)
 		return 0;
 	rc = expr_eval(c->cond, old, &ok, err);
@@ -303,20 +309,25 @@ static int cb_update(void *ctx, const struct val *old, struct val *out, struct d
 
 /* ---- single items ---- */
 
-static void cb_init(struct ops_cb *c, table_t *t, const struct val *pk, const struct val *sk)
+static void cb_init_keys(struct ops_cb *c, const struct key_attr *ka, const struct key_attr *kb,
+			 const struct val *pk, const struct val *sk)
 {
-	const struct key_attr *kb = tbl_sk(t);
-
 	memset(c, 0, sizeof(*c));
 	c->pk = pk;
 	c->sk = sk;
-	c->pk_name = tbl_pk(t)->name;
+	c->pk_name = ka->name;
 	c->sk_name = kb ? kb->name : NULL;
 }
 
-int ops_check_update_keys(table_t *t, const expr_t *update, struct dyn_err *err)
+static void cb_init(struct ops_cb *c, table_t *t, const struct val *pk, const struct val *sk)
 {
-	const struct key_attr *ka[2] = {tbl_pk(t), tbl_sk(t)};
+	cb_init_keys(c, tbl_pk(t), tbl_sk(t), pk, sk);
+}
+
+static int check_update_keys(const struct key_attr *pka, const struct key_attr *ska,
+			     const expr_t *update, struct dyn_err *err)
+{
+	const struct key_attr *ka[2] = {pka, ska};
 	bool touches;
 	int i, rc;
 
@@ -333,6 +344,11 @@ int ops_check_update_keys(table_t *t, const expr_t *update, struct dyn_err *err)
 				       ka[i]->name);
 	}
 	return 0;
+}
+
+int ops_check_update_keys(table_t *t, const expr_t *update, struct dyn_err *err)
+{
+	return check_update_keys(tbl_pk(t), tbl_sk(t), update, err);
 }
 
 int ops_put_if(db_t *db, table_t *t, struct val *item, const expr_t *cond, int flags,
@@ -394,6 +410,127 @@ int ops_update(db_t *db, table_t *t, const struct val *pk, const struct val *sk,
 	if (rc < 0 && new_out)
 		val_free(new_out);
 	return rc;
+}
+
+/* ---- neutral writes (ops_write) ---- */
+
+int ops_apply(db_t *db, const struct ops_write *w, size_t n, size_t *failed,
+	      struct dyn_err *err)
+{
+	struct db_op op[DB_MAX_TX_OPS];
+	struct ops_cb cb[DB_MAX_TX_OPS];
+	size_t i;
+	int rc;
+
+	if (failed)
+		*failed = n;
+	if (n > DB_MAX_TX_OPS)
+		return err_set(err, EINVAL, "too many operations: %zu (at most %d)", n,
+			       DB_MAX_TX_OPS);
+	for (i = 0; i < n; i++) {
+		table_t *t = w[i].table;
+
+		cb_init(&cb[i], t, w[i].pk, w[i].sk);
+		cb[i].update = w[i].update;
+		cb[i].cond = w[i].cond;
+		cb[i].cond_text = w[i].cond_text;
+		cb[i].expect = w[i].expect;
+		cb[i].out = w[i].kind == OPS_PUT || w[i].kind == OPS_CHECK ? NULL : w[i].out;
+		if (cb[i].out)
+			val_init_null(cb[i].out);
+		memset(&op[i], 0, sizeof(op[i]));
+		op[i].table = t;
+		op[i].pk = w[i].pk;
+		op[i].sk = w[i].sk;
+		op[i].flags = w[i].flags;
+		op[i].ctx = &cb[i];
+		switch (w[i].kind) {
+		case OPS_PUT:
+			op[i].kind = DB_PUT;
+			op[i].item = w[i].item;
+			op[i].fn = w[i].cond || w[i].expect ? cb_cond : NULL;
+			break;
+		case OPS_DELETE:
+			op[i].kind = DB_DELETE;
+			op[i].fn = w[i].cond || w[i].expect || w[i].out ? cb_cond : NULL;
+			break;
+		case OPS_UPDATE:
+			rc = ops_check_update_keys(t, w[i].update, err);
+			if (rc < 0) {
+				if (failed)
+					*failed = i;
+				goto fail;
+			}
+			op[i].kind = DB_MODIFY;
+			op[i].fn = cb_update;
+			break;
+		case OPS_CHECK:
+			op[i].kind = DB_CHECK;
+			op[i].fn = cb_cond;
+			break;
+		}
+	}
+	rc = db_apply(db, op, n, failed, err);
+	if (rc == 0)
+		return 0;
+	i = n;
+fail:
+	while (i-- > 0)
+		if (cb[i].out)
+			val_free(cb[i].out);
+	return rc;
+}
+
+static int sink_open(void *ctx, const char *name, void **table)
+{
+	table_t *t;
+	int rc = db_table_open(ctx, name, &t);
+
+	if (rc == 0)
+		*table = t;
+	return rc;
+}
+
+static void sink_close(void *ctx, void *table)
+{
+	tbl_close(table);
+}
+
+static const char *sink_name(void *ctx, void *table)
+{
+	return tbl_name(table);
+}
+
+static void sink_keys(void *ctx, void *table, const struct key_attr **pk,
+		      const struct key_attr **sk)
+{
+	*pk = tbl_pk(table);
+	*sk = tbl_sk(table);
+}
+
+static int sink_apply(void *ctx, const struct ops_write *w, size_t n, size_t *failed,
+		      struct dyn_err *err)
+{
+	return ops_apply(ctx, w, n, failed, err);
+}
+
+static void sink_bulk(void *ctx, void *table, bool begin)
+{
+	if (begin)
+		tbl_bulk_begin(table);
+	else
+		tbl_bulk_end(table);
+}
+
+void ops_sink_db(db_t *db, struct ops_sink *out)
+{
+	out->ctx = db;
+	out->open = sink_open;
+	out->close = sink_close;
+	out->name = sink_name;
+	out->keys = sink_keys;
+	out->apply = sink_apply;
+	out->bulk = sink_bulk;
 }
 
 /* ---- requests ---- */
@@ -795,10 +932,10 @@ bool ops_json_incomplete(const char *p, size_t len)
 /* ---- binding to a table ---- */
 
 /* KEY objects hold exactly the key attributes. */
-static int key_from_map(table_t *t, const struct val *m, const struct val **pk,
-			const struct val **sk, struct dyn_err *err)
+static int key_from_map(const char *tname, const struct key_attr *ka, const struct key_attr *kb,
+			const struct val *m, const struct val **pk, const struct val **sk,
+			struct dyn_err *err)
 {
-	const struct key_attr *ka = tbl_pk(t), *kb = tbl_sk(t);
 	size_t i;
 	int rc;
 
@@ -817,53 +954,56 @@ static int key_from_map(table_t *t, const struct val *m, const struct val **pk,
 	return err_set(err, EINVAL,
 		       "The provided key element does not match the schema: the key of %s is "
 		       "%s%s%s, and \"%s\" is not a key attribute",
-		       tbl_name(t), ka->name, kb ? " + " : "", kb ? kb->name : "",
+		       tname, ka->name, kb ? " + " : "", kb ? kb->name : "",
 		       i < m->m.len ? m->m.a[i].name : "?");
 }
 
-int ops_req_bind(struct ops_req *r, table_t *t, struct db_op *op, struct dyn_err *err)
+/* The key of an item to put (db.h's tbl_item_key, by key attributes). */
+static int key_of_item(const struct key_attr *ka, const struct key_attr *kb,
+		       const struct val *item, const struct val **pk, const struct val **sk,
+		       struct dyn_err *err)
 {
-	const struct val *pk = NULL, *sk = NULL;
 	int rc;
 
-	memset(op, 0, sizeof(*op));
-	if (r->table && strcmp(r->table, tbl_name(t)))
+	if (!item || item->type != VAL_M)
+		return err_set(err, EINVAL, "an item must be a map of attributes");
+	*pk = val_map_get(item, ka->name, strlen(ka->name));
+	*sk = kb ? val_map_get(item, kb->name, strlen(kb->name)) : NULL;
+	rc = key_check(ka, *pk, false, err);
+	if (rc == 0 && kb)
+		rc = key_check(kb, *sk, true, err);
+	return rc;
+}
+
+int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table, struct ops_write *w,
+		 struct dyn_err *err)
+{
+	const char *tname = s->name(s->ctx, table);
+	const struct val *pk = NULL, *sk = NULL;
+	const struct key_attr *ka, *kb;
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	s->keys(s->ctx, table, &ka, &kb);
+	if (r->table && strcmp(r->table, tname))
 		return err_set(err, EINVAL, "\"table\" is %s, but this is table %s", r->table,
-			       tbl_name(t));
+			       tname);
 	if (r->kind == OPS_PUT)
-		rc = tbl_item_key(t, &r->v, &pk, &sk, err);
+		rc = key_of_item(ka, kb, &r->v, &pk, &sk, err);
 	else
-		rc = key_from_map(t, &r->v, &pk, &sk, err);
+		rc = key_from_map(tname, ka, kb, &r->v, &pk, &sk, err);
 	if (rc == 0 && r->kind == OPS_UPDATE)
-		rc = ops_check_update_keys(t, r->update, err);
+		rc = check_update_keys(ka, kb, r->update, err);
 	if (rc < 0)
 		return rc;
-	cb_init(&r->cb, t, pk, sk);
-	r->cb.update = r->update;
-	r->cb.cond = r->cond;
-	r->cb.cond_text = r->cond_text;
-	op->table = t;
-	op->pk = pk;
-	op->sk = sk;
-	op->ctx = &r->cb;
-	switch (r->kind) {
-	case OPS_PUT:
-		op->kind = DB_PUT;
-		op->item = &r->v;
-		op->fn = r->cond ? cb_cond : NULL;
-		break;
-	case OPS_DELETE:
-		op->kind = DB_DELETE;
-		op->fn = r->cond ? cb_cond : NULL;
-		break;
-	case OPS_UPDATE:
-		op->kind = DB_MODIFY;
-		op->fn = cb_update;
-		break;
-	case OPS_CHECK:
-		op->kind = DB_CHECK;
-		op->fn = cb_cond;
-		break;
-	}
+	w->kind = r->kind;
+	w->table = table;
+	w->pk = pk;
+	w->sk = sk;
+	w->update = r->update;
+	w->cond = r->cond;
+	w->cond_text = r->cond_text;
+	if (r->kind == OPS_PUT)
+		w->item = &r->v;
 	return 0;
 }

@@ -78,6 +78,74 @@
 #include "expr.h"
 #include "val.h"
 
+/* ---- neutral writes and where they go ---- */
+
+/* What one write does. */
+enum ops_kind {
+	OPS_PUT,    /* store an item */
+	OPS_DELETE, /* delete by key */
+	OPS_UPDATE, /* read-modify-write by key */
+	OPS_CHECK,  /* condition only (/_tx) */
+};
+
+/*
+ * One write with its conditions as data (compiled expressions, flags, an
+ * expected item), never as callbacks, so that any store can apply it: the
+ * engine turns it into a db_op (ops_apply), a DynamoDB client into a
+ * request.  This is also the backend face's write (backend/backend.h
+ * be_op): the _batch and /_tx parsers hand theirs to a sink as they are.
+ */
+struct ops_write {
+	enum ops_kind kind;	  /* what */
+	void *table;		  /* the sink's table handle (ops_apply: table_t *) */
+	struct val *item;	  /* OPS_PUT: the item (borrowed; not changed) */
+	const struct val *pk;	  /* others: the key */
+	const struct val *sk;	  /* (NULL for tables without sort key) */
+	int flags;		  /* DB_IF_ABSENT, DB_IF_PRESENT */
+	const expr_t *cond;	  /* condition, or NULL (-ECANCELED when false) */
+	const char *cond_text;	  /* its text for messages, or NULL */
+	const expr_t *update;	  /* OPS_UPDATE: the update, NULL = no actions */
+	const struct val *expect; /* or NULL: the current item must equal it:
+				   * -ENOENT if absent, -EAGAIN if different */
+	struct val *out;	  /* or NULL: UPDATE the item as stored, DELETE
+				   * the old one (VAL_NULL: none); new */
+};
+
+/*
+ * Where the _batch and /_tx parsers send what they parse: tables by name
+ * and an apply of n writes, all or nothing.  ops_sink_db() is the
+ * engine's own; a front end may give its own (backend/backend.h
+ * be_sink), so the parsers work over any store.
+ */
+struct ops_sink {
+	void *ctx; /* passed to every call */
+	/* A new handle of the named table, or -ENOENT. */
+	int (*open)(void *ctx, const char *name, void **table);
+	void (*close)(void *ctx, void *table);
+	const char *(*name)(void *ctx, void *table); /* borrowed */
+	/* Key attributes, borrowed while the handle is open (sk NULL: none). */
+	void (*keys)(void *ctx, void *table, const struct key_attr **pk,
+		     const struct key_attr **sk);
+	int (*apply)(void *ctx, const struct ops_write *w, size_t n, size_t *failed,
+		     struct dyn_err *err);
+	/*
+	 * Optional (NULL: none): a bulk writer is about to make many applies
+	 * on table (begin true), or is done (false); ops_sink_db keeps the
+	 * table's reserved tree nodes between them (tbl_bulk_begin).
+	 */
+	void (*bulk)(void *ctx, void *table, bool begin);
+};
+
+/* The engine's sink: tables of db, writes by ops_apply. */
+void ops_sink_db(db_t *db, struct ops_sink *out);
+/*
+ * Apply n writes on table_t handles with one db_apply(): all or nothing.
+ * Errors as db_apply(), plus -ECANCELED (a condition), -EINVAL (an update
+ * of a key attribute), -EAGAIN/-ENOENT (expect).
+ */
+int ops_apply(db_t *db, const struct ops_write *w, size_t n, size_t *failed,
+	      struct dyn_err *err);
+
 /* ---- single items ---- */
 
 /*
@@ -133,6 +201,10 @@ typedef void (*ops_report_fn)(void *ctx, uint64_t line, int code, const char *ms
  * (ops_batch_free).  -ENOMEM.
  */
 int ops_batch_new(db_t *db, table_t *t, ops_report_fn report, void *ctx, ops_batch_t **out);
+/* The same over a sink (ops_sink_db, or a front end's): t is a handle of
+ * that sink (borrowed), every group goes to its apply. */
+int ops_batch_new_sink(const struct ops_sink *sink, void *t, ops_report_fn report, void *ctx,
+		       ops_batch_t **out);
 void ops_batch_free(ops_batch_t *b);
 
 /*
@@ -230,6 +302,9 @@ struct ops_tx_result {
  * operation and why.
  */
 int ops_tx_run(db_t *db, const char *text, size_t len, struct ops_tx_result *res);
+/* The same over a sink: tables by its open, one apply of all the ops. */
+int ops_tx_run_sink(const struct ops_sink *s, const char *text, size_t len,
+		    struct ops_tx_result *res);
 
 /* res as one line "op 3 (update users/hedy): reason" (or the reason). */
 const char *ops_tx_message(const struct ops_tx_result *res, char *buf, size_t size);

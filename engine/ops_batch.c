@@ -12,7 +12,8 @@
  * Groups.  A journal record and (with fsync=always) an fsync per line
  * would cap a bulk import at the disk's sync rate, so consecutive lines
  * are collected into a group of up to group_max requests on distinct
- * items and applied with one db_apply().  This changes nothing a user
+ * items and applied with one apply of the sink (the engine's: one
+ * db_apply(); over the backend face: be_apply, see backend/backend.h).  This changes nothing a user
  * can observe about the outcome: every line's effect depends only on
  * its own item, no two lines of a group share one, so applying the group
  * at once equals applying its lines in order.  When db_apply() fails at
@@ -24,8 +25,10 @@
  * are applied in order, reports come in line order, and every line
  * completed by a write() is applied before the write returns.
  *
- * One journal sync per feed.  Groups are applied with db_apply_nosync()
- * and the journal is synced once, when the feed ends (so one write() of
+ * One journal sync per feed.  A feed runs in a db_defer_begin() bracket
+ * (db.h: the thread's db_apply() calls journal without waiting for the
+ * sync, whatever layers - a sink, a backend face - lie between), and the
+ * journal is synced once, when the feed ends (so one write() of
  * a bulk import costs one fdatasync with fsync=always, however many
  * groups it held), or before a line is reported failed, so that reports
  * stay in line order and a line is never reported before the lines
@@ -61,8 +64,8 @@ struct ops_fail {
 };
 
 struct ops_batch {
-	db_t *db;			  /* borrowed */
-	table_t *t;			  /* borrowed */
+	struct ops_sink sink;		  /* where lines go */
+	void *t;			  /* the sink's table (borrowed) */
 	ops_report_fn report;		  /* may be NULL */
 	void *rctx;			  /* its context */
 	size_t group_max;		  /* 1..DB_MAX_TX_OPS */
@@ -73,16 +76,16 @@ struct ops_batch {
 	uint64_t line;			  /* complete lines seen */
 	uint64_t applied;		  /* lines applied */
 	uint64_t failed;		  /* lines rejected */
-	uint64_t applies;		  /* db_apply() calls */
+	uint64_t applies;		  /* sink apply calls */
 	struct ops_fail *errs;		  /* first OPS_BATCH_KEEP_ERRORS failures */
 	size_t nerrs;			  /* used */
 	size_t errs_cap;		  /* allocated */
 	int worst;			  /* result of the current feed (negative) */
 	struct ops_req in;		  /* the line being parsed */
-	struct db_op in_op;		  /* its op */
+	struct ops_write in_op;		  /* its write */
 	size_t n;			  /* requests in the group */
 	struct ops_req req[DB_MAX_TX_OPS]; /* the group */
-	struct db_op op[DB_MAX_TX_OPS];	  /* their ops */
+	struct ops_write op[DB_MAX_TX_OPS]; /* their writes */
 	uint64_t lno[DB_MAX_TX_OPS];	  /* their line numbers */
 	size_t lend[DB_MAX_TX_OPS];	  /* where their lines end in the feed */
 	bool stop;			  /* this feed stops at the first bad line */
@@ -90,34 +93,43 @@ struct ops_batch {
 	size_t stop_at;			  /* bytes of the feed consumed, once stopped */
 	size_t cur_end;			  /* end of the line being processed */
 	uint8_t hash[HASH_SLOTS];	  /* slot + 1 by key hash, 0 = free */
-	uint64_t sync_lsn;		  /* what the unsynced lines wait for */
 	uint64_t *unsynced;		  /* applied lines not yet synced */
 	size_t nunsynced;		  /* used */
 	size_t unsynced_cap;		  /* allocated */
 	size_t unsynced_lend;		  /* where the first of them ends */
 	bool unsynced_oom;		  /* unsynced lost lines (out of memory) */
 	bool sync_stopped;		  /* the feed stopped at a failed sync */
-	uint64_t syncs;			  /* db_sync() calls that waited */
+	uint64_t syncs;			  /* journal syncs waited for */
 };
 
-int ops_batch_new(db_t *db, table_t *t, ops_report_fn report, void *ctx, ops_batch_t **out)
+int ops_batch_new_sink(const struct ops_sink *sink, void *t, ops_report_fn report, void *ctx,
+		       ops_batch_t **out)
 {
 	struct ops_batch *b = calloc(1, sizeof(*b));
 	size_t i;
 
 	if (!b)
 		return -ENOMEM;
-	b->db = db;
+	b->sink = *sink;
 	b->t = t;
 	b->report = report;
 	b->rctx = ctx;
 	b->group_max = DB_MAX_TX_OPS;
-	tbl_bulk_begin(t);
+	if (b->sink.bulk)
+		b->sink.bulk(b->sink.ctx, t, true);
 	ops_req_init(&b->in);
 	for (i = 0; i < DB_MAX_TX_OPS; i++)
 		ops_req_init(&b->req[i]);
 	*out = b;
 	return 0;
+}
+
+int ops_batch_new(db_t *db, table_t *t, ops_report_fn report, void *ctx, ops_batch_t **out)
+{
+	struct ops_sink sink;
+
+	ops_sink_db(db, &sink);
+	return ops_batch_new_sink(&sink, t, report, ctx, out);
 }
 
 void ops_batch_free(ops_batch_t *b)
@@ -134,7 +146,8 @@ void ops_batch_free(ops_batch_t *b)
 	free(b->errs);
 	free(b->tail);
 	free(b->unsynced);
-	tbl_bulk_end(b->t);
+	if (b->sink.bulk)
+		b->sink.bulk(b->sink.ctx, b->t, false);
 	free(b);
 }
 
@@ -254,14 +267,12 @@ static void err_reset(struct dyn_err *e)
 	e->path[0] = e->msg[0] = 0;
 }
 
-/* Lines applied by db_apply_nosync() that the next sync covers. */
-static void note_unsynced(struct ops_batch *b, size_t k, size_t e, uint64_t lsn)
+/* Lines applied with their journal sync deferred, that the next sync covers. */
+static void note_unsynced(struct ops_batch *b, size_t k, size_t e)
 {
 	size_t need = b->nunsynced + (e - k), ncap;
 	uint64_t *nv;
 
-	if (lsn > b->sync_lsn)
-		b->sync_lsn = lsn;
 	if (!b->nunsynced)
 		b->unsynced_lend = b->lend[k];
 	if (need > b->unsynced_cap) {
@@ -285,18 +296,18 @@ static void note_unsynced(struct ops_batch *b, size_t k, size_t e, uint64_t lsn)
  * comment); on failure those lines are reported failed. */
 static void batch_sync(struct ops_batch *b)
 {
-	uint64_t lsn = b->sync_lsn, first;
 	size_t i, n = b->nunsynced;
+	uint64_t first;
 	struct dyn_err err;
+	bool pending = db_defer_pending();
 	int rc;
 
-	if (!n && !lsn)
+	if (!n && !pending)
 		return;
-	b->sync_lsn = 0;
 	b->nunsynced = 0;
 	err_reset(&err);
-	rc = db_sync(b->db, lsn, &err);
-	b->syncs += lsn != 0;
+	rc = db_defer_sync(&err);
+	b->syncs += pending;
 	if (rc == 0) {
 		b->unsynced_oom = false;
 		return;
@@ -346,7 +357,7 @@ static uint64_t hash_key(const struct val *v, uint64_t h)
 	return h;
 }
 
-static bool same_key(const struct db_op *a, const struct db_op *b)
+static bool same_key(const struct ops_write *a, const struct ops_write *b)
 {
 	if (!val_equal(a->pk, b->pk))
 		return false;
@@ -355,7 +366,7 @@ static bool same_key(const struct db_op *a, const struct db_op *b)
 
 /* Find op's slot in hash: returns the hash position; *hit if an op on
  * the same item is in the group. */
-static size_t hash_find(struct ops_batch *b, const struct db_op *op, bool *hit)
+static size_t hash_find(struct ops_batch *b, const struct ops_write *op, bool *hit)
 {
 	uint64_t h = hash_key(op->pk, 0xcbf29ce484222325ull);
 	size_t pos;
@@ -389,15 +400,15 @@ static void group_flush(struct ops_batch *b)
 {
 	size_t k = 0, e = b->n, failed, f, i;
 	struct dyn_err err;
-	uint64_t lsn;
 	int rc;
 
 	while (k < b->n && !b->stopped) {
 		err_reset(&err);
-		rc = db_apply_nosync(b->db, &b->op[k], e - k, &failed, &err, &lsn);
+		failed = e - k;
+		rc = b->sink.apply(b->sink.ctx, &b->op[k], e - k, &failed, &err);
 		b->applies++;
 		if (rc == 0) {
-			note_unsynced(b, k, e, lsn);
+			note_unsynced(b, k, e);
 			b->applied += e - k;
 			k = e;
 			e = b->n;
@@ -455,7 +466,6 @@ static void group_add(struct ops_batch *b, uint64_t line)
 	b->op[i] = b->in_op;
 	if (b->op[i].item)
 		b->op[i].item = &b->req[i].v;
-	b->op[i].ctx = &b->req[i].cb;
 	b->lno[i] = line;
 	b->lend[i] = b->cur_end;
 	b->hash[pos] = (uint8_t)(i + 1);
@@ -476,7 +486,7 @@ static void process_line(struct ops_batch *b, const char *text, size_t len)
 	if (rc == 1)
 		return;
 	if (rc == 0) {
-		rc = ops_req_bind(&b->in, b->t, &b->in_op, &err);
+		rc = ops_req_bind(&b->in, &b->sink, b->t, &b->in_op, &err);
 		if (rc < 0)
 			ops_req_free(&b->in);
 	}
@@ -525,6 +535,7 @@ static int feed(struct ops_batch *b, const char *buf, size_t len, bool stop, siz
 	b->worst = 0;
 	b->stop = stop;
 	b->stopped = false;
+	db_defer_begin();
 	while (p < end && !b->stopped) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		seg = (size_t)((nl ? nl : end) - p);
@@ -570,6 +581,7 @@ static int feed(struct ops_batch *b, const char *buf, size_t len, bool stop, siz
 		group_flush(b);
 	if (!b->stopped)
 		batch_sync(b); /* the one sync of this feed */
+	db_defer_end(NULL); /* nothing left: every stop synced first */
 	if (b->stopped && b->stop_at < len) {
 		/* whatever followed the bad line is not consumed: an unterminated
 		 * end appended to tail, an overlong line being skipped */
@@ -596,6 +608,7 @@ int ops_batch_feed_some(ops_batch_t *b, const char *buf, size_t len, size_t *use
 int ops_batch_finish(ops_batch_t *b)
 {
 	b->worst = 0;
+	db_defer_begin();
 	if (b->skipping) {
 		b->skipping = false;
 		b->line++;
@@ -605,6 +618,7 @@ int ops_batch_finish(ops_batch_t *b)
 	}
 	group_flush(b);
 	batch_sync(b);
+	db_defer_end(NULL);
 	return b->worst;
 }
 

@@ -12,6 +12,11 @@
  * ConditionalCheckFailed), the resulting items' validity, and distinct
  * items.  The first failure in operation order is reported, with the
  * operation's index (0-based, as in the "ops" array) and its item.
+ *
+ * The document goes to a sink (engine/ops.h struct ops_sink): the
+ * engine's own (ops_tx_run) applies it with one db_apply() as above; over
+ * the backend face (ops_tx_run_sink with be_sink) the backend's apply
+ * gives the same all-or-nothing (TransactWriteItems remotely).
  */
 #include "opsint.h"
 
@@ -24,22 +29,22 @@
 
 /* The tables a transaction names, each opened once. */
 struct tx_tables {
-	table_t **t; /* open handles */
-	size_t n;    /* used */
+	void **t; /* open handles of the sink */
+	size_t n; /* used */
 };
 
-static int tables_get(db_t *db, struct tx_tables *ts, const char *name, table_t **out,
-		      struct dyn_err *err)
+static int tables_get(const struct ops_sink *s, struct tx_tables *ts, const char *name,
+		      void **out, struct dyn_err *err)
 {
 	size_t i;
 	int rc;
 
 	for (i = 0; i < ts->n; i++)
-		if (!strcmp(tbl_name(ts->t[i]), name)) {
+		if (!strcmp(s->name(s->ctx, ts->t[i]), name)) {
 			*out = ts->t[i];
 			return 0;
 		}
-	rc = db_table_open(db, name, &ts->t[ts->n]);
+	rc = s->open(s->ctx, name, &ts->t[ts->n]);
 	if (rc == -ENOENT)
 		return err_set(err, EINVAL, "no table named %s", name);
 	if (rc < 0)
@@ -65,7 +70,7 @@ static void set_reason(struct ops_tx_result *res, int rc, const struct dyn_err *
 
 /* The failing op's description: "update users/hedy" once bound. */
 static void set_what(struct ops_tx_result *res, size_t i, const struct ops_req *r,
-		     const struct db_op *op)
+		     const struct ops_write *op)
 {
 	char key[sizeof(res->what) - 16];
 
@@ -100,15 +105,16 @@ static int doc_ops(struct val *doc, struct val **ops, struct dyn_err *err)
 	return 0;
 }
 
-int ops_tx_run(db_t *db, const char *text, size_t len, struct ops_tx_result *res)
+int ops_tx_run_sink(const struct ops_sink *s, const char *text, size_t len,
+		    struct ops_tx_result *res)
 {
 	struct tx_tables ts = {0};
 	struct ops_req *reqs = NULL;
-	struct db_op *dops = NULL;
+	struct ops_write *dops = NULL;
 	struct val doc, *ops;
 	struct dyn_err err;
 	size_t i, n = 0, failed;
-	table_t *t = NULL;
+	void *t = NULL;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -139,15 +145,16 @@ int ops_tx_run(db_t *db, const char *text, size_t len, struct ops_tx_result *res
 		}
 	}
 	for (i = 0; i < n; i++) {
-		rc = tables_get(db, &ts, reqs[i].table, &t, &err);
+		rc = tables_get(s, &ts, reqs[i].table, &t, &err);
 		if (rc == 0)
-			rc = ops_req_bind(&reqs[i], t, &dops[i], &err);
+			rc = ops_req_bind(&reqs[i], s, t, &dops[i], &err);
 		if (rc < 0) {
 			set_what(res, i, &reqs[i], NULL);
 			goto out;
 		}
 	}
-	rc = db_apply(db, dops, n, &failed, &err);
+	failed = n;
+	rc = s->apply(s->ctx, dops, n, &failed, &err);
 	if (rc < 0 && failed < n)
 		set_what(res, failed, &reqs[failed], &dops[failed]);
 out:
@@ -158,12 +165,20 @@ out:
 	for (i = 0; reqs && i < n; i++)
 		ops_req_free(&reqs[i]);
 	for (i = 0; i < ts.n; i++)
-		tbl_close(ts.t[i]);
+		s->close(s->ctx, ts.t[i]);
 	free(ts.t);
 	free(reqs);
 	free(dops);
 	val_free(&doc);
 	return rc;
+}
+
+int ops_tx_run(db_t *db, const char *text, size_t len, struct ops_tx_result *res)
+{
+	struct ops_sink s;
+
+	ops_sink_db(db, &s);
+	return ops_tx_run_sink(&s, text, len, res);
 }
 
 const char *ops_tx_message(const struct ops_tx_result *res, char *buf, size_t size)

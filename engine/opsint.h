@@ -5,22 +5,17 @@
  * Life of a request: ops_req_parse() turns one JSON object (a `_batch`
  * line or an element of a /_tx "ops" list) into a struct ops_req,
  * compiling its expressions; ops_req_bind() checks it against a table
- * and fills a struct db_op whose callback context points into the
- * request; db_apply() runs it; ops_req_free() releases it.  A bound
- * request must not move in memory while its db_op is in use (the op
- * points at req->v and req->cb).
+ * of a sink and fills a struct ops_write that points into the request;
+ * the sink applies it (the engine's: ops_apply() turns it into a db_op
+ * with a callback, struct ops_cb); ops_req_free() releases it.  A bound
+ * request must not move in memory while its write is in use (the write
+ * points at req->v).
  */
 #ifndef DYNFS_OPSINT_H
 #define DYNFS_OPSINT_H
 
 #include "ops.h"
 
-enum ops_kind {
-	OPS_PUT,    /* store an item */
-	OPS_DELETE, /* delete by key */
-	OPS_UPDATE, /* read-modify-write by key */
-	OPS_CHECK,  /* condition only (/_tx) */
-};
 
 /* What a db_modify_fn of this module needs (db_op.ctx). */
 struct ops_cb {
@@ -32,6 +27,7 @@ struct ops_cb {
 	const char *pk_name;	 /* key attribute names (borrowed from the table) */
 	const char *sk_name;	 /* NULL without sort key */
 	struct val *out;	 /* UPDATE: new item / DELETE: old item, or NULL */
+	const struct val *expect; /* the item must still be this (ops_write.expect) */
 };
 
 struct ops_req {
@@ -41,7 +37,6 @@ struct ops_req {
 	expr_t *cond;	    /* compiled "if", or NULL */
 	char *cond_text;    /* the "if" text (owned), or NULL */
 	char *table;	    /* the "table" member (owned), or NULL */
-	struct ops_cb cb;   /* callback context, once bound */
 };
 
 /* Where a request comes from: the rules differ slightly. */
@@ -69,11 +64,13 @@ int ops_req_parse(struct val *v, enum ops_src src, struct ops_req *r, struct dyn
 int ops_line_parse(const char *text, size_t len, struct ops_req *r, struct dyn_err *err);
 
 /*
- * Check r against table t (borrowed; must stay open while op is used)
- * and fill op.  Checks the key (present, right types, and for a KEY
- * object nothing else), key attributes untouched by an update.  -EINVAL.
+ * Check r against table `table` of sink s (borrowed; must stay open while
+ * w is used) and fill w.  Checks the key (present, right types, and for a
+ * KEY object nothing else), key attributes untouched by an update.
+ * -EINVAL.
  */
-int ops_req_bind(struct ops_req *r, table_t *t, struct db_op *op, struct dyn_err *err);
+int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table, struct ops_write *w,
+		 struct dyn_err *err);
 
 /* "users/hedy" or "quiz-stats/felienne#3/2022-09" for messages. */
 void ops_describe_key(const char *table, const struct val *pk, const struct val *sk,

@@ -630,9 +630,56 @@ int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struc
 	return apply(db, ops, n, failed, err, logit, NULL);
 }
 
+/* The calling thread's deferred syncs (db_defer_begin). */
+static __thread struct {
+	int depth;	/* db_defer_begin()s not ended */
+	struct db *db;	/* the database of the pending lsn */
+	uint64_t lsn;	/* the highest change not yet synced */
+} defer;
+
 int db_apply(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err)
 {
-	return apply(db, ops, n, failed, err, true, NULL);
+	uint64_t lsn = 0;
+	int rc;
+
+	if (!defer.depth)
+		return apply(db, ops, n, failed, err, true, NULL);
+	if (defer.db && defer.db != db && (rc = db_defer_sync(err)) < 0)
+		return rc; /* another database's changes first */
+	rc = apply(db, ops, n, failed, err, true, &lsn);
+	if (lsn) {
+		defer.db = db;
+		if (lsn > defer.lsn)
+			defer.lsn = lsn;
+	}
+	return rc;
+}
+
+void db_defer_begin(void)
+{
+	defer.depth++;
+}
+
+int db_defer_sync(struct dyn_err *err)
+{
+	struct db *db = defer.db;
+	uint64_t lsn = defer.lsn;
+
+	defer.db = NULL;
+	defer.lsn = 0;
+	return db && lsn ? db_log_sync(db, lsn, err) : 0;
+}
+
+bool db_defer_pending(void)
+{
+	return defer.lsn != 0;
+}
+
+int db_defer_end(struct dyn_err *err)
+{
+	if (defer.depth > 0)
+		defer.depth--;
+	return db_defer_sync(err);
 }
 
 int db_apply_nosync(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,

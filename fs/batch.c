@@ -92,15 +92,24 @@ static void report(void *ctx, uint64_t line, int code, const char *msg)
 static int batch_open(struct ctl *c, int flags)
 {
 	struct batch *bt = (struct batch *)c;
-	table_t *t = c->node->table;
+	be_table_t *t = c->node->table;
 	char name[NAME_BUF];
 
-	if (!t || !tbl_alive(t))
+	if (!t || !be_table_alive(t))
 		return -ENOENT;
-	if (name_make_str(tbl_name(t), strlen(tbl_name(t)), name) < 0)
-		snprintf(name, sizeof(name), "%s", tbl_name(t));
+	if (name_make_str(be_table_name(t), strlen(be_table_name(t)), name) < 0)
+		snprintf(name, sizeof(name), "%s", be_table_name(t));
 	snprintf(bt->path, sizeof(bt->path), "/%s/_batch", name);
-	return ops_batch_new(c->fs->db, t, report, bt, &bt->b);
+	struct ops_sink sink;
+	int rc;
+
+	be_sink(c->fs->be, &sink);
+	rc = ops_batch_new_sink(&sink, t, report, bt, &bt->b);
+	/* groups of lines are all-or-nothing applies: one line at a time
+	 * where the backend has no transactions */
+	if (rc == 0 && !(be_caps(c->fs->be) & BE_CAP_TX))
+		ops_batch_set_group(bt->b, 1);
+	return rc;
 }
 
 static int batch_write(struct ctl *c, const char *buf, size_t size, off_t off)

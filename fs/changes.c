@@ -112,7 +112,7 @@ static int parse_params(const char *p, uint64_t *since)
 	return 0;
 }
 
-int changes_resolve(struct fsx *fs, struct node *dir, table_t *t, const char *name,
+int changes_resolve(struct fsx *fs, struct node *dir, be_table_t *t, const char *name,
 		    struct node **out)
 {
 	size_t nlen = strlen(CHG_NAME);
@@ -124,6 +124,12 @@ int changes_resolve(struct fsx *fs, struct node *dir, table_t *t, const char *na
 	if (strncmp(name, CHG_NAME, nlen) != 0 || (name[nlen] && name[nlen] != '?'))
 		return 1;
 	params = name[nlen] ? name + nlen + 1 : "";
+	if (!be_feed(fs->be)) {
+		node_path(fs, dir, path, sizeof(path));
+		errlog_add(fs, path, "%s: this backend (%s) has no change feed", name,
+			   be_name(fs->be));
+		return -ENOTSUP;
+	}
 	if (parse_params(params, &since) < 0) {
 		node_path(fs, dir, path, sizeof(path));
 		errlog_add(fs, path,
@@ -163,7 +169,7 @@ int changes_open(struct fsx *fs, struct node *n, int flags, struct chg **out)
 
 	if ((flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES;
-	if (n->table && !tbl_alive(n->table))
+	if (n->table && !be_table_alive(n->table))
 		return -ENOENT;
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -173,8 +179,8 @@ int changes_open(struct fsx *fs, struct node *n, int flags, struct chg **out)
 	c->refs = 1;
 	c->with_table = n->table == NULL;
 	err_clear(&err);
-	rc = feed_cursor_new(db_feed(fs->db), n->table ? tbl_id(n->table) : 0, n->since, &c->cur,
-			     &err);
+	rc = feed_cursor_new(be_feed(fs->be), n->table ? be_table_id(n->table) : 0, n->since,
+			     &c->cur, &err);
 	if (rc < 0) {
 		node_path(fs, n, path, sizeof(path));
 		errlog_err(fs, path, &err, rc);
@@ -600,7 +606,9 @@ int changes_start(struct fsx *fs)
 	struct chg_hub *h = hub_of(fs);
 	int rc;
 
-	rc = feed_subscribe(db_feed(fs->db), on_feed, h);
+	if (!be_feed(fs->be))
+		return 0; /* no feed: no _changes (changes_resolve) */
+	rc = feed_subscribe(be_feed(fs->be), on_feed, h);
 	if (rc < 0)
 		return rc;
 	rc = pthread_create(&h->thread, NULL, hub_main, h);

@@ -46,7 +46,7 @@ void changes_fini(struct fsx *fs);
 /* `_changes` or `_changes?...` in dir (t NULL: the root): 0 with *out (a
  * new node, referenced), 1 if name is not one, -EINVAL (a line in
  * /_errors) for bad parameters, -ENOMEM. */
-int changes_resolve(struct fsx *fs, struct node *dir, table_t *t, const char *name,
+int changes_resolve(struct fsx *fs, struct node *dir, be_table_t *t, const char *name,
 		    struct node **out);
 /* Attributes of an NK_CHANGES node without a descriptor. */
 void changes_attr(struct fsx *fs, struct node *n, struct stat *st);

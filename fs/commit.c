@@ -51,10 +51,10 @@ static int key_attr(struct val *item, const struct key_attr *a, const struct val
 	return rc;
 }
 
-int item_from_text(table_t *t, const struct val *pk, const struct val *sk, const char *text,
+int item_from_text(be_table_t *t, const struct val *pk, const struct val *sk, const char *text,
 		   size_t len, bool created, struct val *out, struct dyn_err *err)
 {
-	const struct key_attr *kb = tbl_sk(t);
+	const struct key_attr *kb = be_table_sk(t);
 	int rc;
 
 	if (!len) {
@@ -68,7 +68,7 @@ int item_from_text(table_t *t, const struct val *pk, const struct val *sk, const
 		if (rc < 0)
 			return rc;
 	}
-	rc = key_attr(out, tbl_pk(t), pk, err);
+	rc = key_attr(out, be_table_pk(t), pk, err);
 	if (rc == 0 && kb && sk)
 		rc = key_attr(out, kb, sk, err);
 	if (rc < 0)
@@ -82,7 +82,7 @@ int item_commit(struct fsx *fs, struct node *n, const char *text, size_t len, bo
 	char path[3 * NAME_BUF + 16];
 	struct dyn_err err;
 	struct val pk, sk, item;
-	table_t *t;
+	be_table_t *t;
 	int rc;
 
 	err_clear(&err);
@@ -92,7 +92,7 @@ int item_commit(struct fsx *fs, struct node *n, const char *text, size_t len, bo
 	rc = item_from_text(t, &pk, sk.type == VAL_NULL ? NULL : &sk, text, len, created, &item,
 			    &err);
 	if (rc == 0) {
-		rc = tbl_put(t, &item, flags, &err);
+		rc = be_put(t, &item, flags, &err);
 		val_free(&item);
 	}
 	if (rc < 0 && rc != -EEXIST) {
@@ -118,7 +118,7 @@ int item_precheck(struct fsx *fs, struct node *n, const char *text, size_t len, 
 {
 	struct dyn_err err;
 	struct val pk, sk;
-	table_t *t;
+	be_table_t *t;
 	int rc;
 
 	err_clear(&err);
@@ -128,7 +128,7 @@ int item_precheck(struct fsx *fs, struct node *n, const char *text, size_t len, 
 	rc = item_from_text(t, &pk, sk.type == VAL_NULL ? NULL : &sk, text, len, created, out,
 			    &err);
 	if (rc == 0) {
-		rc = tbl_check_item(t, out, &err);
+		rc = be_check_item(t, out, &err);
 		if (rc < 0)
 			val_free(out);
 	}
@@ -152,19 +152,19 @@ int item_commit_checked(struct fsx *fs, struct node *n, struct val *item, int fl
 	const struct key_attr *kb;
 	struct dyn_err err;
 	struct val pk, sk;
-	table_t *t;
+	be_table_t *t;
 	int rc;
 
 	err_clear(&err);
 	rc = node_key(fs, n, &t, &pk, &sk);
 	if (rc < 0)
 		return rc;
-	kb = tbl_sk(t);
-	if (!has_key(item, tbl_pk(t), &pk) || (kb && !has_key(item, kb, &sk))) {
+	kb = be_table_sk(t);
+	if (!has_key(item, be_table_pk(t), &pk) || (kb && !has_key(item, kb, &sk))) {
 		rc = 1; /* renamed since: the text decides */
 		goto out;
 	}
-	rc = tbl_put(t, item, flags, &err);
+	rc = be_put(t, item, flags, &err);
 	if (rc < 0 && rc != -EEXIST)
 		log_refusal(fs, n, &err, rc);
 out:

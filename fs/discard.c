@@ -169,12 +169,12 @@ void scratch_discard_report(struct fsx *fs)
 	free(dirs);
 }
 
-int scratch_stats_json(struct fsx *fs, table_t *t, char **out, size_t *len)
+int scratch_stats_json(struct fsx *fs, be_table_t *t, char **out, size_t *len)
 {
 	struct dcount c = {.max = SCRATCH_LIST, .json = true};
 	char name[NAME_BUF], prefix[NAME_BUF + 2], *s;
 	struct node **dirs;
-	size_t i, nd = dirs_with_kids(fs, tbl_id(t), &dirs);
+	size_t i, nd = dirs_with_kids(fs, be_table_id(t), &dirs);
 	int n;
 
 	for (i = 0; i < nd; i++) {
@@ -197,7 +197,7 @@ int scratch_stats_json(struct fsx *fs, table_t *t, char **out, size_t *len)
 	return 0;
 }
 
-int stats_text_fs(struct fsx *fs, table_t *t, char **out, size_t *len)
+int stats_text_fs(struct fsx *fs, be_table_t *t, char **out, size_t *len)
 {
 	char *base, *extra, *p;
 	size_t bl, el;

@@ -41,9 +41,9 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "../backend/backend.h"
 #include "../engine/db.h"
 #include "../engine/err.h"
-#include "../engine/store.h"
 #include "../engine/val.h"
 #include "name.h"
 
@@ -139,9 +139,9 @@ struct node {
 	uint64_t id_hash;	/* ilock: hash of the identity */
 	struct node *ino_next;	/* ilock: chain in fsx.ino_tab */
 	struct node *id_next;	/* ilock: chain in fsx.id_tab */
-	table_t *table;		/* ref; set once (table-bound kinds), else NULL */
-	const char *tname;	/* set once: tbl_name(table), borrowed (table-bound kinds) */
-	uint64_t tid;		/* set once: tbl_id(table) */
+	be_table_t *table;	/* ref; set once (table-bound kinds), else NULL */
+	char *tname;		/* set once: table name (table-bound kinds) */
+	uint64_t tid;		/* set once: be_table_id(table) */
 	struct val pk;		/* ilock: NK_PART, NK_ITEM (VAL_NULL otherwise) */
 	struct val sk;		/* ilock: NK_ITEM of a table with a sort key */
 	struct kids kids;	/* ilock: scratch children (table, partition, scratch dir) */
@@ -187,10 +187,9 @@ struct inval {
 };
 
 struct fsx {
-	db_t *db;		/* immutable after startup */
-	store_t *store;		/* immutable after startup */
+	be_t *be;		 /* immutable after startup: the backend face */
 	struct fuse_session *se; /* immutable after mount */
-	char *store_dir;	/* immutable: for statfs */
+	char *store_dir;	 /* immutable: for statfs (NULL: no local store) */
 	bool readonly;		/* -o ro */
 	bool noxattr;		/* -o noxattr: no extended attributes at all */
 	bool debug;		/* -d */
@@ -212,7 +211,7 @@ struct fsx {
 	struct node *tx;	/* immutable: /_tx (ctl.h) */
 	int64_t root_mtime_ns;	/* ilock: last table create/drop */
 	uint64_t chg;		/* atomic: changes the observer has begun (inval.c) */
-	table_t **dead;		/* ilock: table refs of freed nodes, closed
+	be_table_t **dead;	/* ilock: table refs of freed nodes, closed
 				   outside ilock by nodes_reap() */
 	size_t ndead;		/* ilock */
 	size_t dead_cap;	/* ilock */
@@ -253,8 +252,8 @@ void node_put_locked(struct fsx *fs, struct node *n);
  * temporary reference.  t is borrowed (the node takes its own reference).
  * NULL on allocation failure or (create false) when absent.
  */
-struct node *node_ident(struct fsx *fs, enum node_kind kind, table_t *t,
-			const struct val *pk, const struct val *sk, bool create);
+struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, const struct val *pk,
+			const struct val *sk, bool create);
 /* The same, under ilock, by table name (no new node). */
 struct node *node_find_locked(struct fsx *fs, enum node_kind kind, const char *tname,
 			      const struct val *pk, const struct val *sk);
@@ -265,7 +264,7 @@ void nodes_reap(struct fsx *fs);
  * with one temporary reference, child of parent, bound to table t (a
  * reference is taken) or to none.  NULL on allocation failure.
  */
-struct node *node_new_plain(struct fsx *fs, enum node_kind kind, fuse_ino_t parent, table_t *t);
+struct node *node_new_plain(struct fsx *fs, enum node_kind kind, fuse_ino_t parent, be_table_t *t);
 /* A new scratch node (ilock held), with one temporary reference. */
 struct node *node_new_scratch_locked(struct fsx *fs, fuse_ino_t parent);
 /* Remove from the identity hash (the object is gone or renamed). */
@@ -276,9 +275,8 @@ void node_unhash_locked(struct fsx *fs, struct node *n);
  * n's inode there).  *tref is a table reference for n if it has none yet
  * (taken, and set to NULL, when used).  pk and sk are copied.  ilock held.
  */
-int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind,
-		       struct node *like, table_t **tref, const struct val *pk,
-		       const struct val *sk);
+int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind, struct node *like,
+		       be_table_t **tref, const struct val *pk, const struct val *sk);
 /* The kernel took one more reference (entry replies). */
 void node_lookup_inc(struct fsx *fs, struct node *n);
 void node_forget(struct fsx *fs, fuse_ino_t ino, uint64_t nlookup);
@@ -291,7 +289,7 @@ void node_maybe_free_locked(struct fsx *fs, struct node *n);
  * its table (borrowed: valid while the caller holds a reference on n).
  * -ENOMEM; -ENOENT if n is not table-bound.
  */
-int node_key(struct fsx *fs, struct node *n, table_t **t, struct val *pk, struct val *sk);
+int node_key(struct fsx *fs, struct node *n, be_table_t **t, struct val *pk, struct val *sk);
 /* Pin / unpin a partition node (ilock held); pins live in the table node. */
 int node_pin_locked(struct fsx *fs, struct node *tn, struct node *pn);
 void node_unpin_locked(struct fsx *fs, struct node *pn);

@@ -102,7 +102,7 @@ bool view_is_dir_locked(struct node *n)
 
 /* What a view node stands for (copies, from node_key). */
 struct vnode {
-	table_t *t;		     /* borrowed from the node */
+	be_table_t *t;		     /* borrowed from the node */
 	struct val pk, sk;	     /* the node's key fields (owned) */
 	char index[DB_NAME_MAX + 1]; /* NK_INDEX*, index queries: the index ("" if none) */
 	const struct val *ipk;	     /* index partition key (into pk or sk) */
@@ -124,7 +124,7 @@ static int vnode_of(struct fsx *fs, struct node *n, enum node_kind kind, struct 
 	rc = node_key(fs, n, &v->t, &v->pk, &v->sk);
 	if (rc < 0)
 		return rc;
-	if (!tbl_alive(v->t)) {
+	if (!be_table_alive(v->t)) {
 		vnode_free(v);
 		return -ENOENT;
 	}
@@ -144,11 +144,11 @@ static int vnode_of(struct fsx *fs, struct node *n, enum node_kind kind, struct 
 
 /* The definition of index `index`: *s a schema copy (new; schema_free),
  * *d borrowed from it.  -ENOENT (and nothing to free) if there is none. */
-static int index_def_of(table_t *t, const char *index, struct table_schema *s,
+static int index_def_of(be_table_t *t, const char *index, struct table_schema *s,
 			const struct index_def **d)
 {
 	size_t i;
-	int rc = tbl_schema(t, s);
+	int rc = be_table_schema(t, s);
 
 	if (rc < 0)
 		return rc;
@@ -186,7 +186,7 @@ static void qctx_free(struct qctx *c)
  * scan of the table or the index), then parse params.  -EINVAL (err) for
  * a bad query, -ENOENT for an index that is gone.
  */
-static int qctx_init(struct qctx *c, table_t *t, const char *index, const struct val *pk,
+static int qctx_init(struct qctx *c, be_table_t *t, const char *index, const struct val *pk,
 		     const char *params, size_t plen, struct dyn_err *err)
 {
 	const struct index_def *d = NULL;
@@ -194,7 +194,7 @@ static int qctx_init(struct qctx *c, table_t *t, const char *index, const struct
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	rc = tbl_schema(t, &c->s);
+	rc = be_table_schema(t, &c->s);
 	if (rc < 0)
 		return rc;
 	for (i = 0; index && i < c->s.nindex; i++)
@@ -236,12 +236,12 @@ static int qctx_of(struct qctx *c, struct vnode *vn, struct dyn_err *err)
 
 /* ---- paths for messages ---- */
 
-static void table_path(table_t *t, char *buf, size_t size)
+static void table_path(be_table_t *t, char *buf, size_t size)
 {
 	char nm[NAME_BUF];
 
-	if (name_make_str(tbl_name(t), strlen(tbl_name(t)), nm) < 0)
-		snprintf(nm, sizeof(nm), "%s", tbl_name(t));
+	if (name_make_str(be_table_name(t), strlen(be_table_name(t)), nm) < 0)
+		snprintf(nm, sizeof(nm), "%s", be_table_name(t));
 	snprintf(buf, size, "/%s", nm);
 }
 
@@ -292,7 +292,7 @@ static int found(struct fsx *fs, struct node *dir, struct node *n, struct resolv
 }
 
 /* The symlink to base item pk/sk, seen from depth directories down. */
-static int link_node(struct fsx *fs, struct node *dir, table_t *t, const struct val *pk,
+static int link_node(struct fsx *fs, struct node *dir, be_table_t *t, const struct val *pk,
 		     const struct val *sk, int depth, struct resolved *r)
 {
 	char target[QUERY_TARGET_MAX];
@@ -315,7 +315,7 @@ static int link_node(struct fsx *fs, struct node *dir, table_t *t, const struct 
  * query in a base partition, or in an index partition.  A malformed query
  * is EINVAL with a line in /_errors.
  */
-static int query_node(struct fsx *fs, struct node *dir, table_t *t, const char *index,
+static int query_node(struct fsx *fs, struct node *dir, be_table_t *t, const char *index,
 		      const struct val *pk, const char *name, struct resolved *r)
 {
 	const char *params = name + QUERY_PREFIX_LEN;
@@ -354,7 +354,8 @@ static int query_node(struct fsx *fs, struct node *dir, table_t *t, const char *
 	return rc;
 }
 
-int view_special(struct fsx *fs, struct node *dir, table_t *t, const char *name, struct resolved *r)
+int view_special(struct fsx *fs, struct node *dir, be_table_t *t, const char *name,
+		 struct resolved *r)
 {
 	enum node_kind kind;
 	struct val pk, sk;
@@ -449,11 +450,11 @@ static int resolve_in_index(struct fsx *fs, struct node *dir, struct vnode *v, c
 	val_init_null(&c.found);
 	if (k.kind == NAME_SHORT) {
 		c.prefix = &k.key;
-		rc = tbl_list_partitions(v->t, v->index, &k.key, ipk_cand_visit, &c);
+		rc = be_list_partitions(v->t, v->index, &k.key, ipk_cand_visit, &c);
 		rc = rc == 2 ? 0 : rc < 0 ? rc : -ENOENT;
 	} else {
 		val_move(&c.found, &k.key);
-		rc = tbl_partition_exists(v->t, v->index, &c.found);
+		rc = be_partition_exists(v->t, v->index, &c.found);
 	}
 	if (rc == 0)
 		rc = found(fs, dir, node_ident(fs, NK_INDEX_PART, v->t, &v->pk, &c.found, true), r);
@@ -536,11 +537,11 @@ int view_resolve(struct fsx *fs, struct node *dir, const char *name, struct reso
 
 /* ---- attributes ---- */
 
-static int64_t table_mtime(struct fsx *fs, table_t *t)
+static int64_t table_mtime(struct fsx *fs, be_table_t *t)
 {
 	struct tbl_stats s;
 
-	tbl_stats(t, &s);
+	be_table_stats(t, &s);
 	return s.mtime_ns ? s.mtime_ns : fs->start_ns;
 }
 
@@ -637,7 +638,7 @@ static int list_indexes(struct vnode *v, const struct val *after, struct vlist *
 	size_t i, n;
 	int rc;
 
-	rc = tbl_schema(v->t, &s);
+	rc = be_table_schema(v->t, &s);
 	if (rc < 0)
 		return rc;
 	n = s.nindex < DB_MAX_INDEXES ? s.nindex : DB_MAX_INDEXES;
@@ -698,7 +699,7 @@ int view_list(struct fsx *fs, struct node *dir, const struct val *after, view_em
 		rc = list_indexes(&v, after, &l);
 		break;
 	case NK_INDEX:
-		rc = tbl_list_partitions(v.t, v.index, after, list_ipk, &l);
+		rc = be_list_partitions(v.t, v.index, after, list_ipk, &l);
 		if (rc == -ENOENT)
 			rc = 0; /* the index was dropped */
 		break;
@@ -808,10 +809,10 @@ int view_rmdir(struct fsx *fs, struct node *n)
 		return rc;
 	switch (kind) {
 	case NK_INDEX_DIR:
-		rc = tbl_schema(v.t, &s);
+		rc = be_table_schema(v.t, &s);
 		if (rc < 0)
 			break;
-		tbl_stats(v.t, &st);
+		be_table_stats(v.t, &st);
 		for (i = 0; i < s.nindex && i < DB_MAX_INDEXES; i++)
 			if (st.index_items[i])
 				rc = -ENOTEMPTY;
@@ -821,14 +822,14 @@ int view_rmdir(struct fsx *fs, struct node *n)
 		rc = index_def_of(v.t, v.index, &s, &d);
 		if (rc < 0)
 			break;
-		tbl_stats(v.t, &st);
+		be_table_stats(v.t, &st);
 		i = (size_t)(d - s.index);
 		if (i < DB_MAX_INDEXES && st.index_items[i])
 			rc = -ENOTEMPTY;
 		schema_free(&s);
 		break;
 	case NK_INDEX_PART:
-		rc = tbl_partition_exists(v.t, v.index, v.ipk) == 0 ? -ENOTEMPTY : 0;
+		rc = be_partition_exists(v.t, v.index, v.ipk) == 0 ? -ENOTEMPTY : 0;
 		break;
 	default:
 		rc = -ENOTDIR;

@@ -24,12 +24,10 @@
  * not happen under ilock, so freed nodes leave their reference on a list
  * that nodes_reap() closes after the lock is released.
  *
- * Memory.  A node is about 250 bytes plus its key values; its table name
- * is the table's own (tbl_name of the reference it holds), not a copy.
- * `ls -l` of a big directory makes one node per entry, which the kernel
- * forgets later in large FORGET batches; after every NODES_TRIM_EVERY
- * nodes freed, malloc_trim() hands the freed pages back to the system
- * (glibc keeps them otherwise, and RSS would stay at its peak: issue 11).
+ * Memory.  `ls -l` of a big directory makes one node per entry, which the
+ * kernel forgets later in large FORGET batches; after every
+ * NODES_TRIM_EVERY nodes freed, malloc_trim() hands the freed pages back
+ * to the system (glibc keeps them otherwise: issue 11 item 7).
  */
 #include "fsx.h"
 
@@ -295,13 +293,13 @@ static void free_kids_locked(struct fsx *fs, struct kids *k)
 	k->n = k->cap = 0;
 }
 
-static void bury_table(struct fsx *fs, table_t *t)
+static void bury_table(struct fsx *fs, be_table_t *t)
 {
 	if (!t)
 		return;
 	if (fs->ndead == fs->dead_cap) {
 		size_t ncap = fs->dead_cap ? fs->dead_cap * 2 : 16;
-		table_t **nd = realloc(fs->dead, ncap * sizeof(*nd));
+		be_table_t **nd = realloc(fs->dead, ncap * sizeof(*nd));
 
 		if (!nd)
 			return; /* leaks one reference; the table outlives the mount */
@@ -342,6 +340,7 @@ void node_maybe_free_locked(struct fsx *fs, struct node *n)
 	val_free(&n->pk);
 	val_free(&n->sk);
 	bury_table(fs, n->table);
+	free(n->tname);
 	free(n);
 	__atomic_add_fetch(&nodes_freed, 1, __ATOMIC_RELAXED);
 }
@@ -349,7 +348,7 @@ void node_maybe_free_locked(struct fsx *fs, struct node *n)
 void nodes_reap(struct fsx *fs)
 {
 	fuse_ino_t *dirs;
-	table_t **dead;
+	be_table_t **dead;
 	size_t n, nd, i;
 
 	pthread_mutex_lock(&fs->ilock);
@@ -367,20 +366,26 @@ void nodes_reap(struct fsx *fs)
 	}
 	pthread_mutex_unlock(&fs->ilock);
 	for (i = 0; i < n; i++)
-		tbl_close(dead[i]);
+		be_table_close(dead[i]);
 	free(dead);
 	if (nd)
 		neg_forget_parents(fs, dirs, nd);
 	free(dirs);
 }
 
-struct node *node_new_plain(struct fsx *fs, enum node_kind kind, fuse_ino_t parent, table_t *t)
+struct node *node_new_plain(struct fsx *fs, enum node_kind kind, fuse_ino_t parent, be_table_t *t)
 {
-	table_t *ref = NULL;
+	be_table_t *ref = NULL;
+	char *tname = NULL;
 	struct node *n;
 
-	if (t && (db_table_open(fs->db, tbl_name(t), &ref) < 0 || tbl_id(ref) != tbl_id(t))) {
-		tbl_close(ref);
+	if (t && (be_table_open(fs->be, be_table_name(t), &ref) < 0 ||
+		  be_table_id(ref) != be_table_id(t))) {
+		be_table_close(ref);
+		return NULL;
+	}
+	if (t && !(tname = strdup(be_table_name(t)))) {
+		be_table_close(ref);
 		return NULL;
 	}
 	pthread_mutex_lock(&fs->ilock);
@@ -389,12 +394,14 @@ struct node *node_new_plain(struct fsx *fs, enum node_kind kind, fuse_ino_t pare
 		n->parent = parent;
 		n->refs = 1;
 		n->table = ref;
-		n->tname = ref ? tbl_name(ref) : NULL;
-		n->tid = t ? tbl_id(t) : 0;
+		n->tname = tname;
+		n->tid = t ? be_table_id(t) : 0;
 		ref = NULL;
+		tname = NULL;
 	}
 	pthread_mutex_unlock(&fs->ilock);
-	tbl_close(ref);
+	be_table_close(ref);
+	free(tname);
 	return n;
 }
 
@@ -434,16 +441,17 @@ void nodes_fini(struct fsx *fs)
 			val_free(&n->pk);
 			val_free(&n->sk);
 			if (n->table)
-				tbl_close(n->table);
+				be_table_close(n->table);
 			if (n->scr) {
 				n->scr->refs = 1;
 				scratch_unref_locked(n->scr);
 			}
+			free(n->tname);
 			free(n);
 		}
 	}
 	for (i = 0; i < fs->ndead; i++)
-		tbl_close(fs->dead[i]);
+		be_table_close(fs->dead[i]);
 	free(fs->dead);
 	free(fs->dead_dirs);
 	free(fs->ino_tab);
@@ -485,6 +493,16 @@ static void maybe_trim(void)
 		malloc_trim(0);
 }
 
+size_t nodes_count(struct fsx *fs)
+{
+	size_t n;
+
+	pthread_mutex_lock(&fs->ilock);
+	n = fs->nnodes;
+	pthread_mutex_unlock(&fs->ilock);
+	return n;
+}
+
 void node_put(struct fsx *fs, struct node *n)
 {
 	bool reap;
@@ -498,16 +516,6 @@ void node_put(struct fsx *fs, struct node *n)
 	if (reap)
 		nodes_reap(fs);
 	maybe_trim();
-}
-
-size_t nodes_count(struct fsx *fs)
-{
-	size_t n;
-
-	pthread_mutex_lock(&fs->ilock);
-	n = fs->nnodes;
-	pthread_mutex_unlock(&fs->ilock);
-	return n;
 }
 
 void node_lookup_inc(struct fsx *fs, struct node *n)
@@ -535,14 +543,13 @@ void node_forget(struct fsx *fs, fuse_ino_t ino, uint64_t nlookup)
 	maybe_trim();
 }
 
-
-struct node *node_ident(struct fsx *fs, enum node_kind kind, table_t *t,
-			const struct val *pk, const struct val *sk, bool create)
+struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, const struct val *pk,
+			const struct val *sk, bool create)
 {
-	const char *tname = tbl_name(t);
-	uint64_t tid = tbl_id(t);
+	const char *tname = be_table_name(t);
+	uint64_t tid = be_table_id(t);
 	struct val cpk, csk;
-	table_t *ref = NULL;
+	be_table_t *ref = NULL;
 	struct node *n;
 
 	val_init_null(&cpk);
@@ -563,7 +570,7 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, table_t *t,
 	pthread_mutex_unlock(&fs->ilock);
 
 	/* Allocate outside the lock; another thread may win the race. */
-	if (db_table_open(fs->db, tname, &ref) < 0 || tbl_id(ref) != tid)
+	if (be_table_open(fs->be, tname, &ref) < 0 || be_table_id(ref) != tid)
 		goto fail;
 	if ((pk && val_copy(&cpk, pk) < 0) || (sk && val_copy(&csk, sk) < 0))
 		goto fail;
@@ -580,13 +587,13 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, table_t *t,
 	}
 	n = node_alloc_locked(fs, kind, 0);
 	if (n) {
-		n->tname = tbl_name(ref);
+		n->tname = strdup(tname);
 		n->tid = tid;
 		n->table = ref;
 		val_move(&n->pk, &cpk);
 		val_move(&n->sk, &csk);
 		n->refs = 1;
-		if (id_insert(fs, n) < 0) {
+		if (!n->tname || id_insert(fs, n) < 0) {
 			n->refs = 0;
 			node_maybe_free_locked(fs, n); /* buries ref */
 			n = NULL;
@@ -598,14 +605,14 @@ out:
 	val_free(&cpk);
 	val_free(&csk);
 	if (ref)
-		tbl_close(ref);
+		be_table_close(ref);
 	nodes_reap(fs);
 	return n;
 fail:
 	val_free(&cpk);
 	val_free(&csk);
 	if (ref)
-		tbl_close(ref);
+		be_table_close(ref);
 	return NULL;
 }
 
@@ -620,16 +627,18 @@ struct node *node_new_scratch_locked(struct fsx *fs, fuse_ino_t parent)
 	return n;
 }
 
-int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind,
-		       struct node *like, table_t **tref, const struct val *pk,
-		       const struct val *sk)
+int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind, struct node *like,
+		       be_table_t **tref, const struct val *pk, const struct val *sk)
 {
 	struct val cpk, csk;
 	struct node *old;
+	char *tname = NULL;
 
 	val_init_null(&cpk);
 	val_init_null(&csk);
 	if ((pk && val_copy(&cpk, pk) < 0) || (sk && val_copy(&csk, sk) < 0))
+		goto nomem;
+	if (!n->tname && !(tname = strdup(like->tname)))
 		goto nomem;
 	if (!n->table && !*tref)
 		goto nomem;
@@ -644,7 +653,8 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind,
 		*tref = NULL;
 		n->tid = like->tid;
 	}
-	n->tname = tbl_name(n->table);
+	if (tname)
+		n->tname = tname;
 	if (n->scr) {
 		scratch_unref_locked(n->scr);
 		n->scr = NULL;
@@ -659,10 +669,11 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind,
 nomem:
 	val_free(&cpk);
 	val_free(&csk);
+	free(tname);
 	return -ENOMEM;
 }
 
-int node_key(struct fsx *fs, struct node *n, table_t **t, struct val *pk, struct val *sk)
+int node_key(struct fsx *fs, struct node *n, be_table_t **t, struct val *pk, struct val *sk)
 {
 	int rc = 0;
 

@@ -268,16 +268,16 @@ void inval_attr_now(struct fsx *fs, fuse_ino_t ino)
 static void check_part(struct fsx *fs, struct inv *q)
 {
 	struct node *pn;
-	table_t *t;
+	be_table_t *t;
 	bool keep;
 
-	if (db_table_open(fs->db, q->tname, &t) < 0)
+	if (be_table_open(fs->be, q->tname, &t) < 0)
 		return;
-	if (tbl_partition_exists(t, NULL, &q->pk) == 0) {
-		tbl_close(t);
+	if (be_partition_exists(t, NULL, &q->pk) == 0) {
+		be_table_close(t);
 		return;
 	}
-	tbl_close(t);
+	be_table_close(t);
 	pthread_mutex_lock(&fs->ilock);
 	pn = node_find_locked(fs, NK_PART, q->tname, &q->pk, NULL);
 	keep = pn && (pn->pinned || pn->kids.n);
@@ -464,7 +464,7 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 		return; /* the kernel caches nothing under this table */
 
 	if (item) { /* key attributes by the table's schema (an engine call) */
-		const struct key_attr *ka = tbl_pk(tn->table), *kb = tbl_sk(tn->table);
+		const struct key_attr *ka = be_table_pk(tn->table), *kb = be_table_sk(tn->table);
 
 		pk = val_map_get(item, ka->name, strlen(ka->name));
 		sk = kb ? val_map_get(item, kb->name, strlen(kb->name)) : NULL;

@@ -13,10 +13,12 @@
  * Threads: the FUSE loop's workers (fuse_session_loop_mt), the
  * invalidation thread (inval.c), the thread that answers parked
  * _changes reads (changes.c), the TTL sweeper (engine/ttl.h; not on
- * -o ro), and one thread that waits for SIGUSR1
- * and writes a snapshot (store_snapshot is not async-signal-safe, so the
- * signal is taken synchronously with sigwait; it is blocked everywhere
- * else).  Everything per mount lives in one struct fsx, reached through
+ * -o ro), and one thread that waits for SIGUSR1 and writes a snapshot
+ * (be_snapshot: store_snapshot locally, which is not async-signal-safe,
+ * so the signal is taken synchronously with sigwait; it is blocked
+ * everywhere else).  What is mounted is reached through the backend face
+ * (backend/backend.h): open_source() makes a local store's backend, or
+ * (open_remote) a remote service's.  Everything per mount lives in one struct fsx, reached through
  * fuse_req_userdata() (fsx_of), never through a global.
  */
 #include <dirent.h>
@@ -373,11 +375,39 @@ static void store_status(void *ctx, int code, const char *msg)
 }
 
 /*
+ * What the mount serves, behind the backend face (backend/backend.h): a
+ * local store opened as a session (engine/session.h), or a remote
+ * DynamoDB-API service named by a URL.  fs/ sees only src->be.
+ */
+struct source {
+	be_t *be;	   /* the face (owned) */
+	bool local;	   /* a local store: ss is open */
+	struct session ss; /* the local store's session */
+};
+
+/* STORE is a remote service: http://HOST:PORT, https://..., dynamodb://REGION. */
+static bool is_remote(const char *store)
+{
+	return !strncmp(store, "http://", 7) || !strncmp(store, "https://", 8) ||
+	       !strncmp(store, "dynamodb://", 11);
+}
+
+/*
+ * A remote service (SPEC §10): the DynamoDB client (remote/remote.h) and
+ * its backend constructor go here, from the URL and the -o options.
+ */
+static void open_remote(struct fsx *fs, struct source *src, const struct opts *o)
+{
+	die("%s: remote tables are not available yet (issue 14): give a store directory", o->store);
+}
+
+/*
  * The store, its change feed numbering and TTL expiry at open, as for
  * `dynfs serve` (engine/session.h).
  */
-static void open_store(struct fsx *fs, struct session *ss, const struct opts *o)
+static void open_store(struct fsx *fs, struct source *src, const struct opts *o)
 {
+	struct session *ss = &src->ss;
 	struct store_opts so = {.fsync = parse_fsync(o->fsync), .readonly = o->readonly,
 				.create = true};
 	struct dyn_err err;
@@ -394,9 +424,20 @@ static void open_store(struct fsx *fs, struct session *ss, const struct opts *o)
 		    err.code ? err.msg : strerror(-rc));
 	if (rc < 0)
 		die("cannot open store %s: %s", o->store, err.code ? err.msg : strerror(-rc));
-	fs->store = ss->store;
-	fs->db = ss->db;
-	store_set_status_fn(fs->store, store_status, fs);
+	if (be_local_open(ss->db, ss->store, &src->be) < 0)
+		die("out of memory");
+	src->local = true;
+	fs->be = src->be;
+	be_set_status(fs->be, store_status, fs);
+}
+
+static void open_source(struct fsx *fs, struct source *src, const struct opts *o)
+{
+	memset(src, 0, sizeof(*src));
+	if (is_remote(o->store))
+		open_remote(fs, src, o);
+	else
+		open_store(fs, src, o);
 }
 
 /* ---- background mode ---- */
@@ -468,7 +509,7 @@ static void *snap_main(void *arg)
 	struct snapper *sn = arg;
 	struct dyn_err err;
 	sigset_t set;
-	int sig;
+	int sig, rc;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
@@ -476,7 +517,11 @@ static void *snap_main(void *arg)
 		if (sigwait(&set, &sig) != 0 || sn->stop)
 			return NULL;
 		err_clear(&err);
-		if (store_snapshot(sn->fs->store, &err) < 0)
+		rc = be_snapshot(sn->fs->be, &err);
+		if (rc == -ENOTSUP)
+			fsx_log(sn->fs, "SIGUSR1: the %s backend has no snapshots",
+				be_name(sn->fs->be));
+		else if (rc < 0)
 			fsx_log(sn->fs, "snapshot failed: %s", err.code ? err.msg : "error");
 		else
 			fsx_log(sn->fs, "snapshot written (SIGUSR1)");
@@ -491,7 +536,7 @@ static void api_error(void *ctx, const char *what, const char *msg)
 	errlog_add(ctx, what, "%s", msg);
 }
 
-static api_t *start_api(struct fsx *fs, const struct opts *o)
+static api_t *start_api(struct fsx *fs, struct source *src, const struct opts *o)
 {
 	struct api_opts ao = {.listen = o->api, .auth_file = o->api_auth,
 			      .on_error = api_error, .ctx = fs};
@@ -501,8 +546,10 @@ static api_t *start_api(struct fsx *fs, const struct opts *o)
 
 	if (!o->api)
 		return NULL;
+	if (!src->local)
+		die("-o api: only beside a local store");
 	err_clear(&err);
-	rc = api_new(fs->db, &ao, &a, &err);
+	rc = api_new(src->ss.db, &ao, &a, &err);
 	if (rc == 0)
 		rc = api_start(a, &err);
 	if (rc < 0)
@@ -526,7 +573,8 @@ static struct fsx *fsx_new(const struct opts *o)
 	fs->gid = getgid();
 	fs->start_ns = fsx_now_ns();
 	fs->gen = (uint64_t)fs->start_ns / 1000000; /* differs between mounts */
-	fs->store_dir = strdup(realpath(o->store, real) ? real : o->store);
+	if (!is_remote(o->store))
+		fs->store_dir = strdup(realpath(o->store, real) ? real : o->store);
 	if (nodes_init(fs) < 0 || errlog_init(&fs->errlog) < 0 || inval_init(fs) < 0 ||
 	    changes_init(fs) < 0)
 		die("out of memory");
@@ -564,7 +612,7 @@ static int run_loop(struct fuse_session *se, const struct opts *o)
 static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 {
 	struct snapper sn = {0};
-	struct session ss;
+	struct source src;
 	struct fuse_session *se;
 	api_t *api;
 	struct dyn_err err;
@@ -578,7 +626,7 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	fs = fsx_new(o);
-	open_store(fs, &ss, o);
+	open_source(fs, &src, o);
 	se = fuse_session_new(args, &dynfs_ops, sizeof(dynfs_ops), fs);
 	if (!se)
 		die("bad FUSE options (see dynfs --help)");
@@ -589,17 +637,17 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 		    "mounted there?)",
 		    o->mountpoint);
 	fs->se = se;
-	db_set_observer(fs->db, fsx_observe, fs);
+	be_watch(fs->be, fsx_observe, fs);
 	if (inval_start(fs) < 0)
 		die("cannot start the invalidation thread");
 	if (changes_start(fs) < 0)
 		die("cannot start the _changes thread");
-	if (session_start(&ss) < 0)
+	if (src.local && session_start(&src.ss) < 0)
 		die("cannot start the TTL sweeper");
 	sn.fs = fs;
 	if (pthread_create(&sn.thread, NULL, snap_main, &sn) != 0)
 		die("cannot start the snapshot thread");
-	api = start_api(fs, o);
+	api = start_api(fs, &src, o);
 	daemonize_done(fs);
 	if (o->foreground)
 		fsx_log(fs, "mounted %s on %s", o->store, o->mountpoint);
@@ -613,19 +661,20 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	}
 
 	api_free(api); /* finishes the requests in flight */
-	session_stop(&ss);
+	if (src.local)
+		session_stop(&src.ss);
 	changes_stop(fs);
 	sn.stop = 1;
 	pthread_kill(sn.thread, SIGUSR1);
 	pthread_join(sn.thread, NULL);
 	fuse_session_unmount(se);
 	inval_stop(fs);
-	db_set_observer(fs->db, NULL, NULL);
+	be_watch(fs->be, NULL, NULL);
 	fuse_remove_signal_handlers(se);
 	fuse_session_destroy(se);
 	fs->se = NULL;
 	err_clear(&err);
-	if (session_close(&ss, &err) < 0) {
+	if (src.local && session_close(&src.ss, &err) < 0) {
 		fsx_log(fs, "closing the store failed: %s", err.code ? err.msg : "error");
 		rc = rc ? rc : 1;
 	} else if (sig) {
@@ -633,8 +682,8 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	} else if (rc == 0) {
 		fsx_log(fs, "unmounted %s", o->mountpoint);
 	}
-	fs->db = NULL;
-	fsx_free(fs);
+	fsx_free(fs); /* closes the nodes' table handles */
+	be_close(src.be);
 	return rc ? 1 : 0;
 }
 
@@ -681,10 +730,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "(dynfs --help for more)\n");
 		rc = 2;
 	} else {
-		check_store(o.store);
+		if (!is_remote(o.store))
+			check_store(o.store);
 		check_mountpoint(o.mountpoint);
 		/* In the background the daemon runs in /: use absolute paths. */
-		absolute(&o.store);
+		if (!is_remote(o.store))
+			absolute(&o.store);
 		absolute(&o.mountpoint);
 		check_dev_fuse();
 		parse_fsync(o.fsync);

@@ -8,8 +8,8 @@
  * storing item text), schema.c (_schema.json) and scratch.c (tmpfs-like
  * scratch files).
  */
-#ifndef DYNFS_OPS_H
-#define DYNFS_OPS_H
+#ifndef DYNFS_FS_OPS_H
+#define DYNFS_FS_OPS_H
 
 #include "fsx.h"
 
@@ -28,7 +28,7 @@ struct resolved {
 	enum res_what what; /* see above */
 	struct node *dir;   /* the directory (borrowed) */
 	struct node *node;  /* RES_NODE: the node (a reference) */
-	table_t *table;	    /* the directory's table, borrowed from dir (or NULL) */
+	be_table_t *table;  /* the directory's table, borrowed from dir (or NULL) */
 	struct val pk;	    /* RES_ITEM, RES_PART: the key (owned) */
 	struct val sk;	    /* RES_ITEM in a partition (owned) */
 	char *tname;	    /* RES_TABLE: decoded table name (owned) */
@@ -96,13 +96,13 @@ int item_precheck(struct fsx *fs, struct node *n, const char *text, size_t len, 
 int item_commit_checked(struct fsx *fs, struct node *n, struct val *item, int flags);
 /* Build the item for key (pk, sk) of table t from text (new).  Used by
  * item_commit and rename; fills err. */
-int item_from_text(table_t *t, const struct val *pk, const struct val *sk, const char *text,
+int item_from_text(be_table_t *t, const struct val *pk, const struct val *sk, const char *text,
 		   size_t len, bool created, struct val *out, struct dyn_err *err);
 
 /* ---- schema.c ---- */
 
 /* The text of _schema.json (new). */
-int schema_text(table_t *t, char **out, size_t *len);
+int schema_text(be_table_t *t, char **out, size_t *len);
 /* Validate and apply a new _schema.json; errors to /_errors. */
 int schema_commit(struct fsx *fs, struct node *n, const char *text, size_t len);
 /*
@@ -129,7 +129,7 @@ bool view_is_dir_locked(struct node *n);
  * in dir: 0 with r filled (RES_NODE), -EINVAL for a malformed query (a
  * line in /_errors), other -errno; 1 if name is none of them.
  */
-int view_special(struct fsx *fs, struct node *dir, table_t *t, const char *name,
+int view_special(struct fsx *fs, struct node *dir, be_table_t *t, const char *name,
 		 struct resolved *r);
 /* A name inside a view directory: 0 (RES_NODE), -ENOENT, -ENOTDIR, -EINVAL. */
 int view_resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved *r);
@@ -151,14 +151,14 @@ int view_rmdir(struct fsx *fs, struct node *n);
 /* ---- stats.c ---- */
 
 /* The text of _stats.json (new). */
-int stats_text(table_t *t, char **out, size_t *len);
+int stats_text(be_table_t *t, char **out, size_t *len);
 
 /* ---- discard.c: scratch files are never lost without a word ---- */
 
 /* stats_text plus the table's non-empty scratch files (new). */
-int stats_text_fs(struct fsx *fs, table_t *t, char **out, size_t *len);
+int stats_text_fs(struct fsx *fs, be_table_t *t, char **out, size_t *len);
 /* The "scratch_files"/"scratch" members of _stats.json (new). */
-int scratch_stats_json(struct fsx *fs, table_t *t, char **out, size_t *len);
+int scratch_stats_json(struct fsx *fs, be_table_t *t, char **out, size_t *len);
 /* At unmount: one line per directory holding non-empty scratch files. */
 void scratch_discard_report(struct fsx *fs);
 

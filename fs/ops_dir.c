@@ -225,14 +225,14 @@ static int make_table(struct fsx *fs, struct resolved *r, struct node **out)
 {
 	struct table_schema s;
 	struct dyn_err err;
-	table_t *t;
+	be_table_t *t;
 	int rc;
 
 	memset(&s, 0, sizeof(s));
 	snprintf(s.pk.name, sizeof(s.pk.name), "id");
 	s.pk.type = VAL_S;
 	err_clear(&err);
-	rc = db_create_table(fs->db, r->tname, &s, &err);
+	rc = be_create_table(fs->be, r->tname, &s, &err);
 	if (rc < 0) {
 		if (rc != -EEXIST) {
 			char path[NAME_BUF + 2];
@@ -242,11 +242,11 @@ static int make_table(struct fsx *fs, struct resolved *r, struct node **out)
 		}
 		return rc;
 	}
-	rc = db_table_open(fs->db, r->tname, &t);
+	rc = be_table_open(fs->be, r->tname, &t);
 	if (rc < 0)
 		return rc;
 	*out = node_ident(fs, NK_TABLE, t, NULL, NULL, true);
-	tbl_close(t);
+	be_table_close(t);
 	if (*out) {
 		pthread_mutex_lock(&fs->ilock);
 		(*out)->parent = FSX_ROOT_INO;
@@ -480,7 +480,7 @@ static int unlink_item(struct fsx *fs, struct node *dir, struct node *n)
 	struct node *tn = NULL;
 	struct dyn_err err;
 	struct val pk, sk;
-	table_t *t;
+	be_table_t *t;
 	int rc;
 
 	rc = node_key(fs, n, &t, &pk, &sk);
@@ -498,7 +498,7 @@ static int unlink_item(struct fsx *fs, struct node *dir, struct node *n)
 		}
 	}
 	err_clear(&err);
-	rc = tbl_delete(t, &pk, sk.type == VAL_NULL ? NULL : &sk, 0, &err);
+	rc = be_delete(t, &pk, sk.type == VAL_NULL ? NULL : &sk, 0, &err);
 	if (rc == 0) {
 		pthread_mutex_lock(&fs->ilock);
 		node_unhash_locked(fs, n); /* also a creation still pending */
@@ -578,14 +578,14 @@ static int rmdir_table(struct fsx *fs, struct node *n)
 	bool busy;
 	int rc;
 
-	tbl_stats(n->table, &st);
+	be_table_stats(n->table, &st);
 	pthread_mutex_lock(&fs->ilock);
 	busy = n->kids.n || n->npins;
 	pthread_mutex_unlock(&fs->ilock);
 	if (st.items || busy)
 		return -ENOTEMPTY;
 	err_clear(&err);
-	rc = db_drop_table(fs->db, n->tname, &err);
+	rc = be_drop_table(fs->be, n->tname, &err);
 	if (rc < 0 && rc != -ENOENT) {
 		char path[NAME_BUF + 2];
 
@@ -599,7 +599,7 @@ static int rmdir_part(struct fsx *fs, struct node *n)
 {
 	int rc;
 
-	if (tbl_partition_exists(n->table, NULL, &n->pk) == 0)
+	if (be_partition_exists(n->table, NULL, &n->pk) == 0)
 		return -ENOTEMPTY;
 	pthread_mutex_lock(&fs->ilock);
 	if (n->kids.n) {
@@ -665,7 +665,6 @@ out:
 /* ---- statfs ---- */
 
 struct count {
-	db_t *db;		    /* the database */
 	char last[DB_NAME_MAX + 1]; /* last table name seen */
 	char *names[64];	    /* a page of table names */
 	size_t n;		    /* names held */
@@ -688,24 +687,24 @@ static int count_name(void *ctx, const char *name)
 void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fsx *fs = fsx_of(req);
-	struct count c = {.db = fs->db};
+	struct count c = {.n = 0};
 	uint64_t items = 0, bytes = 0;
 	struct statvfs sv, disk;
 	struct tbl_stats st;
 	bool more = true;
-	table_t *t;
+	be_table_t *t;
 	size_t i;
 
 	while (more) {
 		c.n = 0;
-		db_list_tables(fs->db, c.last[0] ? c.last : NULL, count_name, &c);
+		be_list_tables(fs->be, c.last[0] ? c.last : NULL, count_name, &c);
 		more = c.n == 64;
 		for (i = 0; i < c.n; i++) {
-			if (db_table_open(fs->db, c.names[i], &t) == 0) {
-				tbl_stats(t, &st);
+			if (be_table_open(fs->be, c.names[i], &t) == 0) {
+				be_table_stats(t, &st);
 				items += st.items;
 				bytes += st.bytes;
-				tbl_close(t);
+				be_table_close(t);
 			}
 			snprintf(c.last, sizeof(c.last), "%s", c.names[i]);
 			free(c.names[i]);

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../backend/backend.h"
 #include "../engine/db.h"
 #include "../engine/err.h"
 #include "../engine/expr.h"
@@ -103,11 +104,16 @@ bool query_is_file(const char *text, size_t len);
  */
 int query_pct_decode(const char *s, size_t len, char **out, size_t *outlen, struct dyn_err *err);
 
+#define QUERY_SHOW_MAX 80 /* bytes of a value quoted in a message */
+/* s[0..len) for a message (buf: QUERY_SHOW_MAX + 4 bytes): control bytes
+ * as '?', cut at QUERY_SHOW_MAX with "...".  Returns buf. */
+const char *query_show(const char *s, size_t len, char *buf);
+
 /* ---- running queries ---- */
 
 /* Where a query runs.  All pointers borrowed. */
 struct qloc {
-	table_t *t;	      /* the table */
+	be_table_t *t;	      /* the table */
 	const char *index;    /* NULL: the table itself; else an index */
 	const struct val *pk; /* the partition (the table's or the index's); NULL: a scan
 				 of the table or the index */
@@ -135,7 +141,7 @@ int qpos_unpack(const struct val *v, struct qpos *p);
 
 /* One result, valid during the callback only. */
 struct qhit {
-	const struct item_ref *r; /* the engine's view of the base item */
+	const struct be_ref *r;	  /* the backend's view of the base item */
 	const struct val *item;	  /* decoded (projected for an index), if asked for */
 	const struct qpos *pos;	  /* its position (borrowed values) */
 };

@@ -10,7 +10,7 @@
  * offset stands for which position (plus the position that page started
  * from, for a page the kernel could not use at all).  Resuming asks the
  * engine for what comes *after* that key (db_list_tables(after),
- * tbl_list_partitions(after), tbl_scan/tbl_query with a start key):
+ * be_list_partitions(after), tbl_scan/tbl_query with a start key):
  *
  *   - memory is one page per open directory, whatever its size;
  *   - under concurrent inserts and deletes nothing is listed twice
@@ -180,7 +180,7 @@ static int col_table(void *ctx, const char *name)
 	return c->l->n == c->l->max;
 }
 
-static int col_key(struct ecol *c, const struct val *key, const struct item_ref *r)
+static int col_key(struct ecol *c, const struct val *key, const struct be_ref *r)
 {
 	char nm[NAME_BUF];
 	struct dent *d;
@@ -196,17 +196,17 @@ static int col_key(struct ecol *c, const struct val *key, const struct item_ref 
 		return 1;
 	}
 	if (r) {
-		iref_meta(r, &d->meta);
+		be_ref_meta(r, &d->meta);
 		d->is_item = true;
 	}
 	return c->l->n == c->l->max;
 }
 
-static int col_item(void *ctx, const struct item_ref *r)
+static int col_item(void *ctx, const struct be_ref *r)
 {
 	struct ecol *c = ctx;
 
-	return col_key(c, c->by_sk ? iref_sk(r) : iref_pk(r), r);
+	return col_key(c, c->by_sk ? be_ref_sk(r) : be_ref_pk(r), r);
 }
 
 static int col_part(void *ctx, const struct val *pk)
@@ -272,33 +272,33 @@ static int collect_engine(struct fsx *fs, struct node *dir, const struct dpos *a
 	const struct val *akey = after && after->key.type != VAL_NULL ? &after->key : NULL;
 	struct val pk, sk;
 	size_t from = l->n;
-	table_t *t;
+	be_table_t *t;
 	int rc;
 
 	if (dir->kind == NK_ROOT) {
-		rc = db_list_tables(fs->db, after ? after->name : NULL, col_table, &c);
+		rc = be_list_tables(fs->be, after ? after->name : NULL, col_table, &c);
 		return c.err ? c.err : (rc < 0 ? rc : 0);
 	}
 	rc = node_key(fs, dir, &t, &pk, &sk);
 	if (rc < 0)
 		return rc;
-	if (!tbl_alive(t)) {
+	if (!be_table_alive(t)) {
 		rc = 0;
 	} else if (dir->kind == NK_PART) {
 		struct tbl_query q = {.pk = &pk, .start_pk = akey ? &pk : NULL, .start_sk = akey,
 				      .limit = l->max - l->n};
 
 		c.by_sk = c.json = true;
-		rc = tbl_query(t, &q, col_item, &c, NULL);
-	} else if (tbl_sk(t)) {
-		rc = tbl_list_partitions(t, NULL, akey, col_part, &c);
+		rc = be_query(t, &q, col_item, &c, NULL);
+	} else if (be_table_sk(t)) {
+		rc = be_list_partitions(t, NULL, akey, col_part, &c);
 		if (rc >= 0 && !c.err)
 			rc = merge_pins(fs, dir, akey, l, from);
 	} else {
 		struct tbl_scan s = {.start_pk = akey, .limit = l->max - l->n};
 
 		c.json = true;
-		rc = tbl_scan(t, &s, col_item, &c, NULL);
+		rc = be_scan(t, &s, col_item, &c, NULL);
 	}
 	val_free(&pk);
 	val_free(&sk);
@@ -419,7 +419,7 @@ static int collect(struct fsx *fs, struct node *dir, const struct dpos *p, struc
 /* ---- replying ---- */
 
 /* The node and attributes of an entry, for readdirplus. */
-static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, table_t *t,
+static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, be_table_t *t,
 		      int64_t tmtime, uint64_t c0, struct fuse_entry_param *e)
 {
 	double timeout = FSX_TIMEOUT;
@@ -447,12 +447,12 @@ static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, table_t 
 		} else if (d->pos.ph == PH_SPECIAL || d->pos.ph == PH_TAIL) {
 			d->node = node_ident(fs, special_kind(d->name), t, NULL, NULL, true);
 		} else if (dir->kind == NK_ROOT) {
-			table_t *tt;
+			be_table_t *tt;
 
-			if (db_table_open(fs->db, d->pos.name, &tt) < 0)
+			if (be_table_open(fs->be, d->pos.name, &tt) < 0)
 				return -ENOENT;
 			d->node = node_ident(fs, NK_TABLE, tt, NULL, NULL, true);
-			tbl_close(tt);
+			be_table_close(tt);
 		} else if (d->is_item && dir->kind == NK_PART) {
 			d->node = node_ident(fs, NK_ITEM, t, &dir->pk, &d->pos.key, true);
 		} else {
@@ -521,7 +521,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	struct dmark *page = NULL;
 	struct dpos from;
 	struct val dpk, dsk;
-	table_t *t = NULL;
+	be_table_t *t = NULL;
 	int64_t tmtime = fs->start_ns;
 	size_t used = 0, i, np = 0;
 	uint64_t c0;
@@ -568,7 +568,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		struct tbl_stats st;
 
 		if (node_key(fs, dir, &t, &dpk, &dsk) == 0) {
-			tbl_stats(t, &st);
+			be_table_stats(t, &st);
 			if (st.mtime_ns)
 				tmtime = st.mtime_ns;
 		}
@@ -667,7 +667,7 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	ok = n->kind == NK_ROOT || n->kind == NK_TABLE || n->kind == NK_PART ||
 	     (n->kind == NK_SCRATCH && S_ISDIR(n->scr->mode)) || view_is_dir_locked(n);
 	pthread_mutex_unlock(&fs->ilock);
-	if (!ok || (n->table && !tbl_alive(n->table))) {
+	if (!ok || (n->table && !be_table_alive(n->table))) {
 		node_put(fs, n);
 		fuse_reply_err(req, ok ? ENOENT : ENOTDIR);
 		return;

@@ -64,7 +64,7 @@ static void target_path(struct fsx *fs, struct resolved *dst, const char *name, 
  * that has none yet (scratch).
  */
 static int become(struct fsx *fs, struct node *sdir, const char *sname, struct node *n,
-		  enum node_kind kind, struct node *ddir, table_t **tref, const struct val *pk,
+		  enum node_kind kind, struct node *ddir, be_table_t **tref, const struct val *pk,
 		  const struct val *sk)
 {
 	int rc;
@@ -82,14 +82,6 @@ static int become(struct fsx *fs, struct node *sdir, const char *sname, struct n
 
 /* ---- item -> item ---- */
 
-/* db_apply condition: the item is still the version that was read. */
-static int still_same(void *ctx, const struct val *old, struct val *out, struct dyn_err *err)
-{
-	if (!old)
-		return err_set(err, ENOENT, "the item was deleted meanwhile");
-	return val_equal(old, ctx) ? 0 : -EAGAIN;
-}
-
 static int set_key(struct val *item, const struct key_attr *a, const struct val *v)
 {
 	struct val copy;
@@ -104,15 +96,15 @@ static int move_item(struct fsx *fs, struct resolved *src, struct resolved *dst,
 	const struct val *dsk = dst->sk.type == VAL_NULL ? NULL : &dst->sk;
 	const struct key_attr *ska;
 	struct val opk, osk, orig, moved;
-	struct db_op ops[2];
+	be_op ops[2];
 	struct dyn_err err;
 	int rc, tries = 0;
-	table_t *t;
+	be_table_t *t;
 
 	rc = node_key(fs, src->node, &t, &opk, &osk);
 	if (rc < 0)
 		return rc;
-	ska = tbl_sk(t);
+	ska = be_table_sk(t);
 	if (src->dir->kind == NK_PART) { /* the source directory stays, as with rm */
 		struct node *tn = node_ident(fs, NK_TABLE, t, NULL, NULL, true);
 
@@ -126,33 +118,32 @@ static int move_item(struct fsx *fs, struct resolved *src, struct resolved *dst,
 	}
 	do {
 		err_clear(&err);
-		rc = tbl_get(t, &opk, osk.type == VAL_NULL ? NULL : &osk, &orig, NULL);
+		rc = be_get(t, &opk, osk.type == VAL_NULL ? NULL : &osk, &orig, NULL);
 		if (rc < 0)
 			break;
 		rc = val_copy(&moved, &orig);
 		if (rc == 0)
-			rc = set_key(&moved, tbl_pk(t), &dst->pk);
+			rc = set_key(&moved, be_table_pk(t), &dst->pk);
 		if (rc == 0 && ska && dsk)
 			rc = set_key(&moved, ska, dsk);
 		if (rc == 0) {
 			memset(ops, 0, sizeof(ops));
-			ops[0].kind = DB_DELETE;
+			ops[0].kind = OPS_DELETE;
 			ops[0].table = t;
 			ops[0].pk = &opk;
 			ops[0].sk = osk.type == VAL_NULL ? NULL : &osk;
-			ops[0].fn = still_same;
-			ops[0].ctx = &orig;
-			ops[1].kind = DB_PUT;
+			ops[0].expect = &orig; /* still the version read: else -EAGAIN */
+			ops[1].kind = OPS_PUT;
 			ops[1].table = t;
 			ops[1].item = &moved;
 			ops[1].flags = (flags & RENAME_NOREPLACE) ? DB_IF_ABSENT : 0;
-			rc = db_apply(fs->db, ops, 2, NULL, &err);
+			rc = be_apply(fs->be, ops, 2, NULL, &err);
 		}
 		val_free(&orig);
 		val_free(&moved);
 	} while (rc == -EAGAIN && ++tries < RENAME_RETRIES);
 	if (rc == 0) {
-		table_t *none = NULL;
+		be_table_t *none = NULL;
 
 		rc = become(fs, src->dir, name, src->node, NK_ITEM, dst->dir, &none, &dst->pk, dsk);
 	} else if (rc != -EEXIST && rc != -ENOENT) {
@@ -195,7 +186,7 @@ static int commit_scratch(struct fsx *fs, struct resolved *src, const char *snam
 	bool exists = dst->what == RES_NODE;
 	bool schema = exists && dst->node->kind == NK_SCHEMA;
 	char path[3 * NAME_BUF + 16];
-	table_t *tref = NULL;
+	be_table_t *tref = NULL;
 	struct dyn_err err;
 	struct val item;
 	size_t len;
@@ -207,8 +198,8 @@ static int commit_scratch(struct fsx *fs, struct resolved *src, const char *snam
 	rc = scratch_text(fs, src->node, &text, &len);
 	if (rc < 0)
 		return rc;
-	rc = db_table_open(fs->db, tbl_name(dst->table), &tref);
-	if (rc == 0 && tbl_id(tref) != tbl_id(dst->table))
+	rc = be_table_open(fs->be, be_table_name(dst->table), &tref);
+	if (rc == 0 && be_table_id(tref) != be_table_id(dst->table))
 		rc = -ENOENT;
 	if (rc < 0)
 		goto out;
@@ -218,8 +209,8 @@ static int commit_scratch(struct fsx *fs, struct resolved *src, const char *snam
 	} else {
 		rc = item_from_text(dst->table, &dst->pk, dsk, text, len, !exists, &item, &err);
 		if (rc == 0) {
-			rc = tbl_put(dst->table, &item,
-				     (flags & RENAME_NOREPLACE) ? DB_IF_ABSENT : 0, &err);
+			rc = be_put(dst->table, &item,
+				    (flags & RENAME_NOREPLACE) ? DB_IF_ABSENT : 0, &err);
 			val_free(&item);
 		}
 		if (rc < 0 && rc != -EEXIST) {
@@ -232,7 +223,7 @@ static int commit_scratch(struct fsx *fs, struct resolved *src, const char *snam
 			    &tref, schema ? NULL : &dst->pk, schema ? NULL : dsk);
 out:
 	if (tref)
-		tbl_close(tref);
+		be_table_close(tref);
 	free(text);
 	return rc;
 }

@@ -76,11 +76,11 @@ static int cand_key(struct cand *c, const struct val *key)
 	return 0;
 }
 
-static int cand_item(void *ctx, const struct item_ref *r)
+static int cand_item(void *ctx, const struct be_ref *r)
 {
 	struct cand *c = ctx;
 
-	return cand_key(c, c->by_sk ? iref_sk(r) : iref_pk(r));
+	return cand_key(c, c->by_sk ? be_ref_sk(r) : be_ref_pk(r));
 }
 
 static int cand_part(void *ctx, const struct val *pk)
@@ -93,7 +93,7 @@ static int cand_part(void *ctx, const struct val *pk)
  * is given, else among partition keys (json false) or the keys of a table
  * without sort key (json true).  0 and *out (new), or -ENOENT.
  */
-static int find_short(table_t *t, const struct val *pk, const struct val *prefix,
+static int find_short(be_table_t *t, const struct val *pk, const struct val *prefix,
 		      const char *name, bool json, struct val *out)
 {
 	struct cand c = {.prefix = prefix, .name = name, .json = json, .by_sk = pk != NULL};
@@ -104,13 +104,13 @@ static int find_short(table_t *t, const struct val *pk, const struct val *prefix
 		struct tbl_query q = {.pk = pk};
 
 		q.sk.prefix = prefix;
-		rc = tbl_query(t, &q, cand_item, &c, NULL);
+		rc = be_query(t, &q, cand_item, &c, NULL);
 	} else if (!json) {
-		rc = tbl_list_partitions(t, NULL, prefix, cand_part, &c);
+		rc = be_list_partitions(t, NULL, prefix, cand_part, &c);
 	} else {
 		struct tbl_scan s = {.start_pk = prefix};
 
-		rc = tbl_scan(t, &s, cand_item, &c, NULL);
+		rc = be_scan(t, &s, cand_item, &c, NULL);
 	}
 	if (rc == 2) {
 		val_move(out, &c.found);
@@ -122,7 +122,7 @@ static int find_short(table_t *t, const struct val *pk, const struct val *prefix
 
 /* A key name of type t in the directory: 0 key found/complete, -EINVAL not
  * a key name, -ENOENT a shortened name that names no item. */
-static int key_of_name(table_t *t, const struct val *pk, const char *name, enum val_type type,
+static int key_of_name(be_table_t *t, const struct val *pk, const char *name, enum val_type type,
 		       bool json, struct val *out)
 {
 	struct name_key k;
@@ -206,7 +206,7 @@ static int scratch_dir_json(struct fsx *fs, struct node *dir, const char *name,
 	struct node *p = node_get(fs, dir->parent);
 	enum node_kind pk = NK_ROOT;
 	char dname[NAME_BUF] = "";
-	table_t *t = NULL;
+	be_table_t *t = NULL;
 	size_t i;
 
 	if (!p)
@@ -220,9 +220,9 @@ static int scratch_dir_json(struct fsx *fs, struct node *dir, const char *name,
 				snprintf(dname, sizeof(dname), "%s", p->kids.v[i].name);
 	}
 	pthread_mutex_unlock(&fs->ilock);
-	if (t && dname[0] && dname[0] != '.' && tbl_alive(t)) {
-		ka = tbl_pk(t);
-		kb = tbl_sk(t);
+	if (t && dname[0] && dname[0] != '.' && be_table_alive(t)) {
+		ka = be_table_pk(t);
+		kb = be_table_sk(t);
 		if (pk == NK_PART)
 			set_bad(r, "items of a partition are <%s>.json directly in the partition "
 				   "(%s: %s); %s is a scratch directory, not stored",
@@ -261,7 +261,7 @@ void resolved_free(struct fsx *fs, struct resolved *r)
 static int resolve_root(struct fsx *fs, const char *name, struct resolved *r)
 {
 	size_t len;
-	table_t *t;
+	be_table_t *t;
 	int rc;
 
 	if (!strcmp(name, "_errors")) {
@@ -295,7 +295,7 @@ static int resolve_root(struct fsx *fs, const char *name, struct resolved *r)
 		r->what = RES_NONE;
 		return 0;
 	}
-	rc = db_table_open(fs->db, r->tname, &t);
+	rc = be_table_open(fs->be, r->tname, &t);
 	if (rc == -ENOENT) {
 		r->what = RES_TABLE;
 		return 0;
@@ -308,20 +308,20 @@ static int resolve_root(struct fsx *fs, const char *name, struct resolved *r)
 		r->node->parent = FSX_ROOT_INO;
 		pthread_mutex_unlock(&fs->ilock);
 	}
-	tbl_close(t);
+	be_table_close(t);
 	r->what = RES_NODE;
 	return r->node ? 0 : -ENOMEM;
 }
 
 /* An item key: an existing item (or one being created) is a node. */
-static int resolve_item(struct fsx *fs, struct node *dir, table_t *t, struct resolved *r)
+static int resolve_item(struct fsx *fs, struct node *dir, be_table_t *t, struct resolved *r)
 {
 	const struct val *sk = r->sk.type == VAL_NULL ? NULL : &r->sk;
 	struct node *n;
 	int rc;
 
 	r->what = RES_ITEM;
-	rc = tbl_get(t, &r->pk, sk, NULL, NULL);
+	rc = be_get(t, &r->pk, sk, NULL, NULL);
 	n = node_ident(fs, NK_ITEM, t, &r->pk, sk, rc == 0);
 	if (rc < 0 && rc != -ENOENT) {
 		node_put(fs, n);
@@ -344,13 +344,13 @@ static int resolve_item(struct fsx *fs, struct node *dir, table_t *t, struct res
 	return 0;
 }
 
-static int resolve_part(struct fsx *fs, struct node *dir, table_t *t, struct resolved *r)
+static int resolve_part(struct fsx *fs, struct node *dir, be_table_t *t, struct resolved *r)
 {
 	struct node *n;
 	int rc;
 
 	r->what = RES_PART;
-	rc = tbl_partition_exists(t, NULL, &r->pk);
+	rc = be_partition_exists(t, NULL, &r->pk);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	n = node_ident(fs, NK_PART, t, &r->pk, NULL, rc == 0);
@@ -375,7 +375,7 @@ int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved 
 	const char *why;
 	struct node *kid;
 	struct val dpk, dsk;
-	table_t *t;
+	be_table_t *t;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -421,7 +421,7 @@ int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved 
 	if (rc < 0)
 		return rc;
 	r->table = t;
-	if (!tbl_alive(t)) {
+	if (!be_table_alive(t)) {
 		rc = -ENOENT;
 		goto out;
 	}
@@ -457,9 +457,9 @@ int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved 
 		r->what = is_backup_name(name) ? RES_SCRATCH : RES_NONE;
 		goto out;
 	}
-	ska = tbl_sk(t);
+	ska = be_table_sk(t);
 	if (kind == NK_TABLE) {
-		const struct key_attr *ka = tbl_pk(t);
+		const struct key_attr *ka = be_table_pk(t);
 
 		rc = key_of_name(t, NULL, name, ka->type, !ska, &r->pk);
 		if (rc == -EINVAL && (ska ? ka->type != VAL_S : json_name(name)))
@@ -536,11 +536,11 @@ static void set_times(struct stat *st, int64_t ns)
 	st->st_atim = st->st_mtim;
 }
 
-static int64_t table_mtime(struct fsx *fs, table_t *t)
+static int64_t table_mtime(struct fsx *fs, be_table_t *t)
 {
 	struct tbl_stats s;
 
-	tbl_stats(t, &s);
+	be_table_stats(t, &s);
 	return s.mtime_ns ? s.mtime_ns : fs->start_ns;
 }
 
@@ -550,7 +550,7 @@ static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struc
 {
 	struct item_meta meta;
 	struct val pk, sk;
-	table_t *t;
+	be_table_t *t;
 	size_t len;
 	char *text;
 	int rc;
@@ -558,7 +558,7 @@ static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struc
 	rc = node_key(fs, n, &t, &pk, &sk);
 	if (rc < 0)
 		return rc;
-	if (!tbl_alive(t)) {
+	if (!be_table_alive(t)) {
 		rc = -ENOENT;
 		goto out;
 	}
@@ -582,7 +582,7 @@ static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struc
 		break;
 	case NK_ITEM:
 		st->st_mode = S_IFREG | 0644;
-		rc = tbl_get(t, &pk, sk.type == VAL_NULL ? NULL : &sk, NULL, &meta);
+		rc = be_get(t, &pk, sk.type == VAL_NULL ? NULL : &sk, NULL, &meta);
 		if (rc == -ENOENT) {
 			/* being created, or deleted while open */
 			pthread_mutex_lock(&fs->ilock);
@@ -729,7 +729,7 @@ int node_path(struct fsx *fs, struct node *n, char *buf, size_t size)
 {
 	char a[NAME_BUF], b[NAME_BUF], c[NAME_BUF];
 	struct val pk, sk;
-	table_t *t;
+	be_table_t *t;
 	int rc;
 
 	if (n->kind == NK_ERRORS)
@@ -739,8 +739,8 @@ int node_path(struct fsx *fs, struct node *n, char *buf, size_t size)
 		snprintf(buf, size, "(scratch file)");
 		return 0;
 	}
-	if (name_make_str(tbl_name(t), strlen(tbl_name(t)), a) < 0)
-		snprintf(a, sizeof(a), "%s", tbl_name(t));
+	if (name_make_str(be_table_name(t), strlen(be_table_name(t)), a) < 0)
+		snprintf(a, sizeof(a), "%s", be_table_name(t));
 	if (n->kind == NK_SCHEMA)
 		snprintf(buf, size, "/%s/_schema.json", a);
 	else if (pk.type == VAL_NULL)

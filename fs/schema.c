@@ -127,14 +127,14 @@ static void index_json(struct sbuf *b, const struct index_def *x)
 	}
 }
 
-int schema_text(table_t *t, char **out, size_t *len)
+int schema_text(be_table_t *t, char **out, size_t *len)
 {
 	struct table_schema s;
 	struct sbuf b = {0};
 	size_t i;
 	int rc;
 
-	rc = tbl_schema(t, &s);
+	rc = be_table_schema(t, &s);
 	if (rc < 0)
 		return rc;
 	sb_printf(&b, "{\n  \"partition_key\": ");
@@ -410,11 +410,11 @@ static bool same_schema(const struct table_schema *a, const struct table_schema 
 }
 
 /* The message of db_set_schema's EBUSY, with the item count. */
-static int busy_err(table_t *t, struct dyn_err *err)
+static int busy_err(be_table_t *t, struct dyn_err *err)
 {
 	struct tbl_stats st;
 
-	tbl_stats(t, &st);
+	be_table_stats(t, &st);
 	err_clear(err);
 	return err_set(err, EBUSY,
 		       "the key schema can change only while the table is empty (it holds "
@@ -426,8 +426,8 @@ static int busy_err(table_t *t, struct dyn_err *err)
  * over, and *old), both the caller's to free; *err cleared.  Or -errno,
  * with nothing to free.
  */
-static int current_schema(struct fsx *fs, struct node *n, table_t **t,
-			  struct table_schema *s, struct table_schema *old, struct dyn_err *err)
+static int current_schema(struct fsx *fs, struct node *n, be_table_t **t, struct table_schema *s,
+			  struct table_schema *old, struct dyn_err *err)
 {
 	struct val pk, sk;
 	int rc;
@@ -438,10 +438,10 @@ static int current_schema(struct fsx *fs, struct node *n, table_t **t,
 		return rc;
 	val_free(&pk);
 	val_free(&sk);
-	rc = tbl_schema(*t, s);
+	rc = be_table_schema(*t, s);
 	if (rc < 0)
 		return rc;
-	rc = tbl_schema(*t, old);
+	rc = be_table_schema(*t, old);
 	if (rc < 0) {
 		schema_free(s);
 		return rc;
@@ -455,7 +455,7 @@ int schema_precheck(struct fsx *fs, struct node *n, const char *text, size_t len
 	struct table_schema s, old;
 	struct dyn_err err;
 	struct tbl_stats st;
-	table_t *t;
+	be_table_t *t;
 	int rc;
 
 	rc = current_schema(fs, n, &t, &s, &old, &err);
@@ -466,7 +466,7 @@ int schema_precheck(struct fsx *fs, struct node *n, const char *text, size_t len
 		rc = schema_check(&s, &err);
 		if (rc == 0 && (!same_key(&old.pk, &s.pk) || old.has_sk != s.has_sk ||
 				(s.has_sk && !same_key(&old.sk, &s.sk)))) {
-			tbl_stats(t, &st);
+			be_table_stats(t, &st);
 			if (st.items)
 				rc = busy_err(t, &err);
 		}
@@ -485,7 +485,7 @@ int schema_commit(struct fsx *fs, struct node *n, const char *text, size_t len)
 	char path[NAME_BUF + 32];
 	struct table_schema s, old;
 	struct dyn_err err;
-	table_t *t;
+	be_table_t *t;
 	int rc;
 
 	rc = current_schema(fs, n, &t, &s, &old, &err);
@@ -500,7 +500,7 @@ int schema_commit(struct fsx *fs, struct node *n, const char *text, size_t len)
 	if (rc == 0)
 		rc = schema_check(&s, &err);
 	if (rc == 0)
-		rc = db_set_schema(fs->db, tbl_name(t), &s, &err);
+		rc = be_set_schema(fs->be, be_table_name(t), &s, &err);
 	if (rc == -EBUSY)
 		busy_err(t, &err);
 out:

@@ -18,6 +18,11 @@
  * also has "scratch_files" and "scratch" (discard.c: the table's
  * non-empty scratch files, which are never stored).
  *
+ * A backend whose figures are estimates (no BE_CAP_EXACT_STATS: DynamoDB
+ * updates ItemCount and TableSizeBytes about every six hours) adds
+ * "estimated": true after "partitions"; a local store's are exact and
+ * the line is absent.
+ *
  * The engine reports per-index counts in schema order; a schema change
  * between reading the schema and the counts would pair names with the
  * wrong numbers, so the schema is read before and after the counts and the
@@ -45,9 +50,10 @@ static bool same_indexes(const struct table_schema *a, const struct table_schema
 }
 
 /* Render st with the index names of s (new). */
-static int render(const struct table_schema *s, const struct tbl_stats *st, char **out, size_t *len)
+static int render(const struct table_schema *s, const struct tbl_stats *st, bool estimated,
+		  char **out, size_t *len)
 {
-	size_t cap = 128 + s->nindex * (DB_NAME_MAX + 32), n;
+	size_t cap = 192 + s->nindex * (DB_NAME_MAX + 32), n;
 	char *p = malloc(cap);
 	size_t i;
 
@@ -55,9 +61,10 @@ static int render(const struct table_schema *s, const struct tbl_stats *st, char
 		return -ENOMEM;
 	n = (size_t)snprintf(p, cap,
 			     "{\n  \"items\": %llu,\n  \"bytes\": %llu,\n  \"partitions\": %llu,\n"
-			     "  \"indexes\": {",
+			     "%s  \"indexes\": {",
 			     (unsigned long long)st->items, (unsigned long long)st->bytes,
-			     (unsigned long long)st->partitions);
+			     (unsigned long long)st->partitions,
+			     estimated ? "  \"estimated\": true,\n" : "");
 	/* index names are [A-Za-z0-9_.-]: nothing to escape */
 	for (i = 0; i < s->nindex && i < DB_MAX_INDEXES; i++)
 		n += (size_t)snprintf(p + n, cap - n, "%s\n    \"%s\": %llu", i ? "," : "",
@@ -68,18 +75,18 @@ static int render(const struct table_schema *s, const struct tbl_stats *st, char
 	return 0;
 }
 
-int stats_text(table_t *t, char **out, size_t *len)
+int stats_text(be_table_t *t, char **out, size_t *len)
 {
 	struct table_schema a, b;
 	struct tbl_stats st;
 	int tries, rc;
 
 	for (tries = 0;; tries++) {
-		rc = tbl_schema(t, &a);
+		rc = be_table_schema(t, &a);
 		if (rc < 0)
 			return rc;
-		tbl_stats(t, &st);
-		rc = tbl_schema(t, &b);
+		be_table_stats(t, &st);
+		rc = be_table_schema(t, &b);
 		if (rc < 0) {
 			schema_free(&a);
 			return rc;
@@ -89,7 +96,7 @@ int stats_text(table_t *t, char **out, size_t *len)
 		schema_free(&a);
 		schema_free(&b);
 	}
-	rc = render(&b, &st, out, len);
+	rc = render(&b, &st, !(be_caps(t->be) & BE_CAP_EXACT_STATS), out, len);
 	schema_free(&a);
 	schema_free(&b);
 	return rc;

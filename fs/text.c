@@ -56,17 +56,17 @@
 static int node_text(struct fsx *fs, struct node *n, char **text, size_t *len)
 {
 	struct val pk, sk;
-	table_t *t;
+	be_table_t *t;
 	int rc = node_key(fs, n, &t, &pk, &sk);
 
 	if (rc < 0)
 		return rc;
-	if (!tbl_alive(t))
+	if (!be_table_alive(t))
 		rc = -ENOENT;
 	else if (n->kind == NK_SCHEMA)
 		rc = schema_text(t, text, len);
 	else
-		rc = tbl_get_text(t, &pk, sk.type == VAL_NULL ? NULL : &sk, text, len, NULL);
+		rc = be_get_text(t, &pk, sk.type == VAL_NULL ? NULL : &sk, text, len, NULL);
 	val_free(&pk);
 	val_free(&sk);
 	return rc;
@@ -257,12 +257,12 @@ void text_drop_ghost(struct fsx *fs, struct node *n)
 	char name[NAME_BUF];
 	fuse_ino_t parent = 0;
 	struct val pk, sk;
-	table_t *t;
+	be_table_t *t;
 	int rc;
 
 	if (node_key(fs, n, &t, &pk, &sk) < 0)
 		return;
-	rc = tbl_get(t, &pk, sk.type == VAL_NULL ? NULL : &sk, NULL, NULL);
+	rc = be_get(t, &pk, sk.type == VAL_NULL ? NULL : &sk, NULL, NULL);
 	if (rc == -ENOENT) {
 		pthread_mutex_lock(&fs->ilock);
 		if (n->pending == 0 && n->hashed && n->kind == NK_ITEM) {
@@ -278,32 +278,24 @@ void text_drop_ghost(struct fsx *fs, struct node *n)
 	val_free(&sk);
 }
 
-/* db_apply condition: the item is still the key-only item we made. */
-static int still_key_only(void *ctx, const struct val *old, struct val *out,
-			  struct dyn_err *err)
-{
-	return old && val_equal(old, ctx) ? 0 : -ECANCELED;
-}
-
 /* Undo a provisional key-only commit whose content then failed. */
 static void rollback_provisional(struct fsx *fs, struct node *n)
 {
 	struct val pk, sk, keyonly;
-	struct db_op op;
-	table_t *t;
+	be_op op;
+	be_table_t *t;
 
 	if (node_key(fs, n, &t, &pk, &sk) < 0)
 		return;
 	if (item_from_text(t, &pk, sk.type == VAL_NULL ? NULL : &sk, "", 0, true, &keyonly,
 			   NULL) == 0) {
 		memset(&op, 0, sizeof(op));
-		op.kind = DB_DELETE;
+		op.kind = OPS_DELETE;
 		op.table = t;
 		op.pk = &pk;
 		op.sk = sk.type == VAL_NULL ? NULL : &sk;
-		op.fn = still_key_only;
-		op.ctx = &keyonly;
-		db_apply(fs->db, &op, 1, NULL, NULL);
+		op.expect = &keyonly; /* only the key-only item we made */
+		be_apply(fs->be, &op, 1, NULL, NULL);
 		val_free(&keyonly);
 	}
 	val_free(&pk);

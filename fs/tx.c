@@ -105,12 +105,14 @@ static int tx_resize(struct tx *x, size_t len)
 static int tx_run(struct ctl *c)
 {
 	struct tx *x = (struct tx *)c;
+	struct ops_sink sink;
 	char msg[1024];
 	int rc;
 
 	x->dirty = false; /* retried only after new writes */
 	x->tried = true;
-	rc = ops_tx_run(c->fs->db, x->buf ? x->buf : "", x->len, &x->res);
+	be_sink(c->fs->be, &sink);
+	rc = ops_tx_run_sink(&sink, x->buf ? x->buf : "", x->len, &x->res);
 	if (rc == 0)
 		x->done = true;
 	else

@@ -13,12 +13,14 @@
 #include "../fs/ops.h"
 
 static struct fsx *fs;
+static db_t *db; /* behind fs->be */
 
 static void setup(void)
 {
 	fs = calloc(1, sizeof(*fs));
 	ck_assert_ptr_nonnull(fs);
-	ck_assert_int_eq(db_new(&fs->db), 0);
+	ck_assert_int_eq(db_new(&db), 0);
+	ck_assert_int_eq(be_local_open(db, NULL, &fs->be), 0);
 	ck_assert_int_eq(nodes_init(fs), 0);
 	ck_assert_int_eq(errlog_init(&fs->errlog), 0);
 	ck_assert_int_eq(inval_init(fs), 0);
@@ -31,14 +33,15 @@ static void teardown(void)
 	nodes_fini(fs);
 	inval_fini(fs);
 	errlog_fini(&fs->errlog);
-	db_free(fs->db);
+	be_close(fs->be);
+	db_free(db);
 	free(fs);
 }
 
-static table_t *make_table(const char *name, bool with_sk)
+static be_table_t *make_table(const char *name, bool with_sk)
 {
 	struct table_schema s;
-	table_t *t;
+	be_table_t *t;
 
 	memset(&s, 0, sizeof(s));
 	strcpy(s.pk.name, "id");
@@ -48,8 +51,8 @@ static table_t *make_table(const char *name, bool with_sk)
 		s.sk.type = VAL_N;
 		s.has_sk = true;
 	}
-	ck_assert_int_eq(db_create_table(fs->db, name, &s, NULL), 0);
-	ck_assert_int_eq(db_table_open(fs->db, name, &t), 0);
+	ck_assert_int_eq(db_create_table(db, name, &s, NULL), 0);
+	ck_assert_int_eq(be_table_open(fs->be, name, &t), 0);
 	return t;
 }
 
@@ -65,7 +68,7 @@ static struct val S(const char *s)
 
 START_TEST(test_ident_same_key_same_node)
 {
-	table_t *t = make_table("users", false);
+	be_table_t *t = make_table("users", false);
 	struct val a = S("a"), b = S("b");
 	struct node *n1, *n2, *n3;
 
@@ -82,13 +85,13 @@ START_TEST(test_ident_same_key_same_node)
 	node_put(fs, n3);
 	val_free(&a);
 	val_free(&b);
-	tbl_close(t);
+	be_table_close(t);
 }
 END_TEST
 
 START_TEST(test_ident_lookup_count_keeps_node)
 {
-	table_t *t = make_table("users", false);
+	be_table_t *t = make_table("users", false);
 	struct val a = S("a");
 	struct node *n = node_ident(fs, NK_ITEM, t, &a, NULL, true);
 	fuse_ino_t ino = n->ino, ino2;
@@ -110,35 +113,35 @@ START_TEST(test_ident_lookup_count_keeps_node)
 	ck_assert_uint_gt(ino2, ino); /* numbers are never reused */
 	node_put(fs, n);
 	val_free(&a);
-	tbl_close(t);
+	be_table_close(t);
 }
 END_TEST
 
 START_TEST(test_ident_dropped_table_gets_new_nodes)
 {
-	table_t *t = make_table("users", false), *t2;
+	be_table_t *t = make_table("users", false), *t2;
 	struct node *old, *neu;
 
 	old = node_ident(fs, NK_TABLE, t, NULL, NULL, true);
 	node_lookup_inc(fs, old);
-	ck_assert_int_eq(db_drop_table(fs->db, "users", NULL), 0);
-	tbl_close(t);
+	ck_assert_int_eq(db_drop_table(db, "users", NULL), 0);
+	be_table_close(t);
 	t2 = make_table("users", true);
 	neu = node_ident(fs, NK_TABLE, t2, NULL, NULL, true);
 	ck_assert_ptr_nonnull(neu);
 	ck_assert_ptr_ne(neu, old);
 	ck_assert(!old->hashed);
-	ck_assert_uint_eq(neu->tid, tbl_id(t2));
+	ck_assert_uint_eq(neu->tid, be_table_id(t2));
 	node_put(fs, old);
 	node_put(fs, neu);
 	node_forget(fs, old->ino, 1);
-	tbl_close(t2);
+	be_table_close(t2);
 }
 END_TEST
 
 START_TEST(test_node_key_copies)
 {
-	table_t *t = make_table("quiz", true), *bt;
+	be_table_t *t = make_table("quiz", true), *bt;
 	struct val p = S("p"), k, s;
 	struct node *n = node_ident(fs, NK_PART, t, &p, NULL, true);
 
@@ -150,7 +153,7 @@ START_TEST(test_node_key_copies)
 	node_put(fs, n);
 	ck_assert_int_eq(node_key(fs, fs->root, &bt, &k, &s), -ENOENT);
 	val_free(&p);
-	tbl_close(t);
+	be_table_close(t);
 }
 END_TEST
 
@@ -158,7 +161,7 @@ END_TEST
 
 START_TEST(test_pins_keep_partitions)
 {
-	table_t *t = make_table("quiz", true);
+	be_table_t *t = make_table("quiz", true);
 	struct val a = S("a"), b = S("b"), c = S("c");
 	struct node *tn, *pa, *pc, **first;
 	fuse_ino_t ia, ic;
@@ -194,7 +197,7 @@ START_TEST(test_pins_keep_partitions)
 	val_free(&a);
 	val_free(&b);
 	val_free(&c);
-	tbl_close(t);
+	be_table_close(t);
 }
 END_TEST
 
@@ -205,7 +208,7 @@ END_TEST
  * it (valgrind and ASan runs of this suite caught the use after free). */
 START_TEST(test_unhash_of_an_unreferenced_pinned_partition)
 {
-	table_t *t = make_table("quiz", true), *t2;
+	be_table_t *t = make_table("quiz", true), *t2;
 	struct val a = S("a");
 	struct node *tn, *pa, *neu;
 	fuse_ino_t ia;
@@ -220,8 +223,8 @@ START_TEST(test_unhash_of_an_unreferenced_pinned_partition)
 	pthread_mutex_unlock(&fs->ilock);
 	node_put(fs, pa); /* only the pin keeps it now */
 	node_put(fs, tn);
-	ck_assert_int_eq(db_drop_table(fs->db, "quiz", NULL), 0); /* no observer here */
-	tbl_close(t);
+	ck_assert_int_eq(db_drop_table(db, "quiz", NULL), 0); /* no observer here */
+	be_table_close(t);
 	t2 = make_table("quiz", true);
 	before = fs->nnodes;
 	neu = node_ident(fs, NK_PART, t2, &a, NULL, true);
@@ -236,7 +239,7 @@ START_TEST(test_unhash_of_an_unreferenced_pinned_partition)
 	ck_assert_ptr_nonnull(tn);
 	node_forget(fs, tn->ino, 1);
 	val_free(&a);
-	tbl_close(t2);
+	be_table_close(t2);
 }
 END_TEST
 

@@ -150,14 +150,16 @@ static const char *line_err(table_t *t, const char *text)
 {
 	static char msg[1024];
 	struct ops_req r;
-	struct db_op op;
+	struct ops_write op;
+	struct ops_sink sink;
 	struct dyn_err err;
 	int rc;
 
 	err_clear(&err);
+	ops_sink_db(NULL, &sink); /* binding needs only the table */
 	rc = ops_line_parse(text, strlen(text), &r, &err);
 	if (rc == 0) {
-		rc = ops_req_bind(&r, t, &op, &err);
+		rc = ops_req_bind(&r, &sink, t, &op, &err);
 		ops_req_free(&r);
 	}
 	if (rc == 1)

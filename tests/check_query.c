@@ -546,6 +546,8 @@ END_TEST
 
 static db_t *db;
 static table_t *qs; /* quiz-stats: id#level S / week S; id-week-index id / week */
+static be_t *be;    /* the face over db, as fs/ sees it */
+static be_table_t *bqs; /* qs through the face */
 
 static void put(const char *json)
 {
@@ -593,6 +595,8 @@ static void setup_db(void)
 	s.nindex = 3;
 	ck_assert_int_eq(db_create_table(db, "quiz-stats", &s, NULL), 0);
 	ck_assert_int_eq(db_table_open(db, "quiz-stats", &qs), 0);
+	ck_assert_int_eq(be_local_open(db, NULL, &be), 0);
+	ck_assert_int_eq(be_table_open(be, "quiz-stats", &bqs), 0);
 	/* 3 users x 2 levels x 10 weeks; the same weeks in every partition */
 	for (i = 0; i < 6; i++) {
 		for (w = 10; w < 20; w++) {
@@ -612,6 +616,8 @@ static void teardown_db(void)
 
 	query_free(&q);
 	ck_assert_msg(db_check_integrity(db, &why) == 0, "%s", why ? why : "");
+	be_table_close(bqs);
+	be_close(be);
 	tbl_close(qs);
 	db_free(db);
 }
@@ -675,7 +681,7 @@ static void run_pages(const struct qloc *loc, struct qwhere w, const char *text,
 START_TEST(test_run_partition_range_and_order)
 {
 	struct val pk;
-	struct qloc loc = {.t = qs, .pk = &pk};
+	struct qloc loc = {.t = bqs, .pk = &pk};
 	struct coll c;
 
 	ck_assert_int_eq(val_init_str(&pk, "u1#2", 4), 0);
@@ -704,7 +710,7 @@ END_TEST
 START_TEST(test_run_pages_keep_limit_and_order)
 {
 	struct val pk;
-	struct qloc loc = {.t = qs, .pk = &pk};
+	struct qloc loc = {.t = bqs, .pk = &pk};
 	struct coll c;
 	size_t i;
 
@@ -723,7 +729,7 @@ END_TEST
 
 START_TEST(test_run_scan_segments_partition_the_table)
 {
-	struct qloc loc = {.t = qs};
+	struct qloc loc = {.t = bqs};
 	struct coll c;
 	size_t total = 0, s;
 	char text[32];
@@ -748,7 +754,7 @@ END_TEST
 START_TEST(test_run_index_ties_by_base_key)
 {
 	struct val ipk;
-	struct qloc loc = {.t = qs, .index = "id-week-index", .pk = &ipk};
+	struct qloc loc = {.t = bqs, .index = "id-week-index", .pk = &ipk};
 	struct coll c;
 
 	ck_assert_int_eq(val_init_str(&ipk, "u2", 2), 0);
@@ -771,7 +777,7 @@ END_TEST
 
 START_TEST(test_run_index_scan)
 {
-	struct qloc loc = {.t = qs, .index = "id-week-index"};
+	struct qloc loc = {.t = bqs, .index = "id-week-index"};
 	struct qwhere w = at_table();
 	struct coll c;
 	struct val pk, sk;
@@ -833,8 +839,8 @@ END_TEST
 START_TEST(test_run_index_resume_after_change)
 {
 	struct val ipk, pk, sk;
-	struct qloc loc = {.t = qs, .index = "id-week-index", .pk = &ipk};
-	struct qloc fin = {.t = qs, .index = "fin-index", .pk = &ipk};
+	struct qloc loc = {.t = bqs, .index = "id-week-index", .pk = &ipk};
+	struct qloc fin = {.t = bqs, .index = "fin-index", .pk = &ipk};
 	struct coll c;
 	struct qpos from;
 	size_t i, j, dup;
@@ -900,7 +906,7 @@ END_TEST
 START_TEST(test_run_index_no_sort_key_resume)
 {
 	struct val ipk, pk, sk;
-	struct qloc loc = {.t = qs, .index = "level-index", .pk = &ipk};
+	struct qloc loc = {.t = bqs, .index = "level-index", .pk = &ipk};
 	struct qwhere w = in_index(NULL);
 	struct coll c;
 	struct qpos from;
@@ -935,9 +941,9 @@ END_TEST
 START_TEST(test_text_outputs_and_projection)
 {
 	struct val pk, ipk;
-	struct qloc part = {.t = qs, .pk = &pk};
-	struct qloc idx = {.t = qs, .index = "id-week-index", .pk = &ipk};
-	struct qloc lvl = {.t = qs, .index = "level-index", .pk = &ipk};
+	struct qloc part = {.t = bqs, .pk = &pk};
+	struct qloc idx = {.t = bqs, .index = "id-week-index", .pk = &ipk};
+	struct qloc lvl = {.t = bqs, .index = "level-index", .pk = &ipk};
 	struct num n;
 	size_t len;
 	char *text;
@@ -993,9 +999,9 @@ END_TEST
 START_TEST(test_name_key_and_match)
 {
 	struct val pk, sk, part, ipk;
-	struct qloc at_part = {.t = qs, .pk = &part};
-	struct qloc scan = {.t = qs};
-	struct qloc idx = {.t = qs, .index = "id-week-index", .pk = &ipk};
+	struct qloc at_part = {.t = bqs, .pk = &part};
+	struct qloc scan = {.t = bqs};
+	struct qloc idx = {.t = bqs, .index = "id-week-index", .pk = &ipk};
 
 	ck_assert_int_eq(val_init_str(&part, "u1#1", 4), 0);
 	ck_assert_int_eq(val_init_str(&ipk, "u1", 2), 0);
@@ -1034,8 +1040,8 @@ START_TEST(test_shortened_names)
 {
 	char big[700], json[900], name[NAME_BUF];
 	struct val pk, sk, part;
-	struct qloc at_part = {.t = qs, .pk = &part};
-	struct qloc scan = {.t = qs};
+	struct qloc at_part = {.t = bqs, .pk = &part};
+	struct qloc scan = {.t = bqs};
 	struct coll c;
 
 	memset(big, 'w', 600);

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "remoteint.h"
-#include "backend.h" /* the draft face must keep compiling */
+#include "backend.h" /* the face must keep compiling here too */
 #include "sigv4.h"
 
 START_TEST(test_classify_policy)

@@ -96,8 +96,12 @@ RENAME
 wait_for "tail -f" "$T/tail" '"id":"z"'
 wait_for "cat" "$T/root" '"id":"z"'
 wait_for "while read" "$T/loop" '"id":"z"'
-# The TTL delete of e may come before or after f and z are put: take it
-# out and check it separately.
+# The TTL delete of e may come before or after f and z are put (the
+# sweeper runs on its own clock): wait for it in every reader, then take
+# it out and check it separately.
+wait_for "tail -f" "$T/tail" '"by":"ttl"'
+wait_for "cat" "$T/root" '"by":"ttl"'
+wait_for "while read" "$T/loop" '"by":"ttl"'
 got=$(view "$T/tail")
 ttl_line=$(echo "$got" | grep '"ttl"')
 expect_eq "ttl delete line" "$ttl_line" '["delete","-","e",6,null,false,"ttl"]'

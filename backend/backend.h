@@ -1,0 +1,336 @@
+/*
+ * backend.h - the backend face: the one interface fs/ talks to, whatever
+ * holds the data.  Two implementations: the local engine (backend/local.c,
+ * over engine/db.h, ops.h, feed.h, store.h) and a DynamoDB-API service
+ * (the remote client, remote/).  The arrows: fs/ -> backend/ -> engine/ or
+ * remote/; engine/ never includes backend/.  fs/ never asks which backend
+ * it has (no `if (remote)`): where the two differ in cost or guarantees,
+ * be_caps() says so and fs/ adapts its policy (cache timeouts, listing
+ * caps), not its code paths; what only a local store has (journal status,
+ * SIGUSR1 snapshots, the change feed with since=) is an optional method,
+ * NULL when not supported, and fs/ answers ENOTSUP or omits the file.
+ *
+ * Shape.  Like SQLite's sqlite3_vfs/sqlite3_io_methods: one `const struct
+ * be_methods` per implementation, a version field for growth.  The calls
+ * mirror the engine calls fs/ made before the face, so converting a call
+ * site changed its callee, not its logic:
+ *
+ *   db_table_open/tbl_close/...  be_table_open/be_table_close/...
+ *   tbl_get, tbl_get_text        be_get, be_get_text
+ *   tbl_query, tbl_scan          be_query, be_scan (the start key in
+ *                                struct tbl_query/tbl_scan is the resume key)
+ *   tbl_list_partitions/_exists  be_list_partitions, be_partition_exists
+ *   iref_pk/sk/decode/meta       be_ref_pk/sk/decode/meta
+ *   db_apply, tbl_put/delete     be_apply, be_put, be_delete (be_op:
+ *                                conditions are data - flags, compiled
+ *                                expressions, an expected item - never
+ *                                callbacks)
+ *   db_set_observer              be_watch
+ *   ops_batch_new(db, t, ...)    ops_batch_new_sink(&sink, t, ...), be_sink(b, &sink)
+ *   ops_tx_run(db, ...)          ops_tx_run_sink(&sink, ...)
+ *   db_feed, store_snapshot,     be_feed, be_snapshot, be_set_status
+ *   store_set_status_fn          (optional)
+ *
+ * Handles.  be_t is an open backend; be_table_t an open table.  Both are
+ * opaque to fs/ and start with the methods pointer, so a call needs no
+ * backend argument: be_get(t, ...) is t->m->get(t, ...), as cheap as the
+ * engine call it replaced plus one indirect call (bench/callgrind_face.sh:
+ * +0.47% instructions for a cat of 1,000 items, a _query? and an ls -l;
+ * +0.57% for item writes, renames, a _batch and a /_tx).  Each implementation
+ * embeds struct be_table as the first member of its own table handle.
+ * Table handles are references: be_table_open gives a new one,
+ * be_table_close drops it; a dropped table's handle stays valid but
+ * be_table_alive() turns false and operations fail with -ENOENT.
+ *
+ * Values are the engine's: items are struct val maps, schemas struct
+ * table_schema, conditions and updates compiled expr_t (the remote side
+ * prints them with expr_to_text), key bounds struct tbl_range, item
+ * metadata struct item_meta.  Errors: 0 or a negative errno with struct
+ * dyn_err, as in the engine; -ECANCELED is a failed condition, -EAGAIN
+ * "changed since read" (be_op.expect) or "throttled, try later", -EIO
+ * with "outcome unknown" in err->msg a write that may or may not have
+ * happened (remote only; fs/ reports it in /_errors).
+ *
+ * Rows.  A read hands each item to a visitor as a borrowed struct be_ref,
+ * valid only during the call; its key is read with be_ref_pk/sk and the
+ * rest decoded on demand (local: the engine's stored bytes, nothing is
+ * decoded unless asked; remote: the item of the Query/Scan page, so
+ * readdirplus costs no request per entry).  Visitors run under the
+ * table's read lock locally: they must not call back into the backend for
+ * that table.
+ *
+ * Writes from _batch and /_tx.  The parsers of _batch lines and /_tx
+ * documents stay in engine/ (ops_batch.c, ops_tx.c: they are front-end
+ * neutral, the API endpoint uses them too) and apply what they parse
+ * through a struct ops_sink they are given (engine/ops.h: table lookup
+ * and apply).  be_sink() makes a sink of a backend, so the parsers work
+ * over any backend, and a backend implements only be_apply for them.
+ *
+ * Threads: every method may be called from any FUSE worker thread at
+ * once; implementations lock internally.
+ */
+#ifndef DYNFS_BACKEND_H
+#define DYNFS_BACKEND_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../engine/db.h"
+#include "../engine/err.h"
+#include "../engine/expr.h"
+#include "../engine/feed.h"
+#include "../engine/ops.h"
+#include "../engine/val.h"
+
+#define BE_VERSION 1
+
+typedef struct be be_t;		    /* an open backend */
+typedef struct be_table be_table_t; /* an open table of a backend */
+struct be_methods;
+
+/* Every backend handle starts with this. */
+struct be {
+	const struct be_methods *m; /* the implementation */
+};
+
+/* Every table handle starts with this. */
+struct be_table {
+	const struct be_methods *m; /* the implementation (= be->m) */
+	be_t *be;		    /* the backend it belongs to */
+};
+
+/* A row seen by a read (see "Rows"): borrowed for the visitor call. */
+struct be_ref {
+	const struct be_methods *m; /* the implementation */
+	const void *impl;	    /* its view of the row */
+};
+
+/* What a backend can do and what it costs; fs/ adapts policy to these. */
+enum be_caps {
+	BE_CAP_TX = 1 << 0,	       /* be_apply() of n > 1 is atomic */
+	BE_CAP_CHANGE_FEED = 1 << 1,   /* be_watch() sees every change, not only ours */
+	BE_CAP_CHEAP_LIST = 1 << 2,    /* table-level listings cost no full scan */
+	BE_CAP_SCHEMA_CHANGE = 1 << 3, /* be_set_schema/create/drop allowed */
+	BE_CAP_EXACT_STATS = 1 << 4,   /* be_table_stats() exact, not estimates */
+};
+
+/* Visitors: 0 to go on, nonzero to stop (that value is returned). */
+typedef int (*be_visit_fn)(void *ctx, const struct be_ref *r);
+
+/*
+ * One write.  Conditions are data (compiled expressions, flags, an
+ * expected item), never callbacks, so a remote service can evaluate them
+ * (ConditionExpression).  This is the engine's neutral write (engine/ops.h
+ * struct ops_write), so the _batch and /_tx parsers hand theirs over
+ * as they are; `table` is a be_table_t * of the backend applying it.
+ */
+typedef struct ops_write be_op;
+
+struct be_methods {
+	int version;	  /* BE_VERSION */
+	const char *name; /* "local", "dynamodb" */
+	unsigned caps;	  /* enum be_caps */
+
+	/* ---- tables (db.h's directory calls) ---- */
+	/* Names after `after` (NULL: first) in byte order, to fn. */
+	int (*list_tables)(be_t *b, const char *after, db_name_fn fn, void *ctx);
+	size_t (*table_count)(be_t *b);
+	int (*create_table)(be_t *b, const char *name, const struct table_schema *s,
+			    struct dyn_err *err);
+	int (*drop_table)(be_t *b, const char *name, struct dyn_err *err);
+	/* Change a table's schema (indexes; key schema only while empty). */
+	int (*set_schema)(be_t *b, const char *name, const struct table_schema *s,
+			  struct dyn_err *err);
+	/* A new reference to the named table, or -ENOENT. */
+	int (*table_open)(be_t *b, const char *name, be_table_t **out);
+
+	/* ---- one table (db.h's tbl_ calls) ---- */
+	void (*table_close)(be_table_t *t);
+	const char *(*table_name)(const be_table_t *t); /* borrowed */
+	uint64_t (*table_id)(const be_table_t *t);	/* never reused in this backend */
+	bool (*table_alive)(be_table_t *t);
+	int (*table_schema)(be_table_t *t, struct table_schema *out); /* new */
+	const struct key_attr *(*table_pk)(be_table_t *t);
+	const struct key_attr *(*table_sk)(be_table_t *t); /* NULL: no sort key */
+	void (*table_stats)(be_table_t *t, struct tbl_stats *out);
+
+	/* ---- reads ---- */
+	int (*get)(be_table_t *t, const struct val *pk, const struct val *sk, struct val *out,
+		   struct item_meta *meta);
+	int (*get_text)(be_table_t *t, const struct val *pk, const struct val *sk, char **text,
+			size_t *len, struct item_meta *meta);
+	/* One partition in sort key order; q->start_* is the resume key. */
+	int (*query)(be_table_t *t, const struct tbl_query *q, be_visit_fn fn, void *ctx,
+		     struct dyn_err *err);
+	/* The table in key order (segments: unordered parts); s->start_* resumes. */
+	int (*scan)(be_table_t *t, const struct tbl_scan *s, be_visit_fn fn, void *ctx,
+		    struct dyn_err *err);
+	int (*list_partitions)(be_table_t *t, const char *index, const struct val *after,
+			       tbl_pk_fn fn, void *ctx);
+	int (*partition_exists)(be_table_t *t, const char *index, const struct val *pk);
+	int (*project)(be_table_t *t, const char *index, struct val *item);
+	/* Rows (struct be_ref.impl). */
+	const struct val *(*ref_pk)(const void *impl);
+	const struct val *(*ref_sk)(const void *impl); /* NULL: no sort key */
+	int (*ref_decode)(const void *impl, struct val *out); /* new */
+	void (*ref_meta)(const void *impl, struct item_meta *meta);
+
+	/* ---- writes ---- */
+	/*
+	 * Apply ops (on tables of this backend): all or nothing (needs
+	 * BE_CAP_TX for n > 1 and ops on several items; -ENOTSUP without).
+	 * *failed (may be NULL) gets the index of the failing op.
+	 */
+	int (*apply)(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_err *err);
+	/* What a put would refuse (key rules, size, index key types). */
+	int (*check_item)(be_table_t *t, const struct val *item, struct dyn_err *err);
+
+	/* ---- changes ---- */
+	/* Every change applied (BE_CAP_CHANGE_FEED), or this mount's own. */
+	void (*watch)(be_t *b, db_observer_fn fn, void *ctx);
+
+	/* ---- optional (NULL: not supported) ---- */
+	feed_t *(*feed)(be_t *b); /* the change feed (_changes) */
+	int (*snapshot)(be_t *b, struct dyn_err *err); /* write a snapshot now */
+	/* The store's health changes (journal errors, recovery) to fn. */
+	void (*set_status)(be_t *b, void (*fn)(void *ctx, int code, const char *msg), void *ctx);
+
+	void (*close)(be_t *b);
+};
+
+/* ---- calls (what fs/ uses) ---- */
+
+static inline unsigned be_caps(const be_t *b) { return b->m->caps; }
+static inline const char *be_name(const be_t *b) { return b->m->name; }
+/* Close the backend; every table handle must have been closed. */
+static inline void be_close(be_t *b) { b->m->close(b); }
+
+static inline int be_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx)
+{
+	return b->m->list_tables(b, after, fn, ctx);
+}
+static inline size_t be_table_count(be_t *b) { return b->m->table_count(b); }
+static inline int be_create_table(be_t *b, const char *name, const struct table_schema *s,
+				  struct dyn_err *err)
+{
+	return b->m->create_table(b, name, s, err);
+}
+static inline int be_drop_table(be_t *b, const char *name, struct dyn_err *err)
+{
+	return b->m->drop_table(b, name, err);
+}
+static inline int be_set_schema(be_t *b, const char *name, const struct table_schema *s,
+				struct dyn_err *err)
+{
+	return b->m->set_schema(b, name, s, err);
+}
+static inline int be_table_open(be_t *b, const char *name, be_table_t **out)
+{
+	return b->m->table_open(b, name, out);
+}
+/* NULL-safe. */
+static inline void be_table_close(be_table_t *t)
+{
+	if (t)
+		t->m->table_close(t);
+}
+static inline const char *be_table_name(const be_table_t *t) { return t->m->table_name(t); }
+static inline uint64_t be_table_id(const be_table_t *t) { return t->m->table_id(t); }
+static inline bool be_table_alive(be_table_t *t) { return t->m->table_alive(t); }
+static inline int be_table_schema(be_table_t *t, struct table_schema *out)
+{
+	return t->m->table_schema(t, out);
+}
+static inline const struct key_attr *be_table_pk(be_table_t *t) { return t->m->table_pk(t); }
+static inline const struct key_attr *be_table_sk(be_table_t *t) { return t->m->table_sk(t); }
+static inline void be_table_stats(be_table_t *t, struct tbl_stats *out)
+{
+	t->m->table_stats(t, out);
+}
+
+static inline int be_get(be_table_t *t, const struct val *pk, const struct val *sk,
+			 struct val *out, struct item_meta *meta)
+{
+	return t->m->get(t, pk, sk, out, meta);
+}
+static inline int be_get_text(be_table_t *t, const struct val *pk, const struct val *sk,
+			      char **text, size_t *len, struct item_meta *meta)
+{
+	return t->m->get_text(t, pk, sk, text, len, meta);
+}
+static inline int be_query(be_table_t *t, const struct tbl_query *q, be_visit_fn fn, void *ctx,
+			   struct dyn_err *err)
+{
+	return t->m->query(t, q, fn, ctx, err);
+}
+static inline int be_scan(be_table_t *t, const struct tbl_scan *s, be_visit_fn fn, void *ctx,
+			  struct dyn_err *err)
+{
+	return t->m->scan(t, s, fn, ctx, err);
+}
+static inline int be_list_partitions(be_table_t *t, const char *index, const struct val *after,
+				     tbl_pk_fn fn, void *ctx)
+{
+	return t->m->list_partitions(t, index, after, fn, ctx);
+}
+static inline int be_partition_exists(be_table_t *t, const char *index, const struct val *pk)
+{
+	return t->m->partition_exists(t, index, pk);
+}
+static inline int be_project(be_table_t *t, const char *index, struct val *item)
+{
+	return t->m->project(t, index, item);
+}
+static inline const struct val *be_ref_pk(const struct be_ref *r) { return r->m->ref_pk(r->impl); }
+static inline const struct val *be_ref_sk(const struct be_ref *r) { return r->m->ref_sk(r->impl); }
+static inline int be_ref_decode(const struct be_ref *r, struct val *out)
+{
+	return r->m->ref_decode(r->impl, out);
+}
+static inline void be_ref_meta(const struct be_ref *r, struct item_meta *meta)
+{
+	r->m->ref_meta(r->impl, meta);
+}
+
+static inline int be_apply(be_t *b, const be_op *ops, size_t n, size_t *failed,
+			   struct dyn_err *err)
+{
+	return b->m->apply(b, ops, n, failed, err);
+}
+static inline int be_check_item(be_table_t *t, const struct val *item, struct dyn_err *err)
+{
+	return t->m->check_item(t, item, err);
+}
+/* Conveniences over be_apply (as tbl_put/tbl_delete over db_apply). */
+int be_put(be_table_t *t, struct val *item, int flags, struct dyn_err *err);
+int be_delete(be_table_t *t, const struct val *pk, const struct val *sk, int flags,
+	      struct dyn_err *err);
+
+static inline void be_watch(be_t *b, db_observer_fn fn, void *ctx) { b->m->watch(b, fn, ctx); }
+/* The change feed, or NULL (no _changes). */
+static inline feed_t *be_feed(be_t *b) { return b->m->feed ? b->m->feed(b) : NULL; }
+/* -ENOTSUP without snapshots. */
+static inline int be_snapshot(be_t *b, struct dyn_err *err)
+{
+	return b->m->snapshot ? b->m->snapshot(b, err) : -ENOTSUP;
+}
+static inline void be_set_status(be_t *b, void (*fn)(void *ctx, int code, const char *msg),
+				 void *ctx)
+{
+	if (b->m->set_status)
+		b->m->set_status(b, fn, ctx);
+}
+
+/* A sink for the _batch and /_tx parsers (engine/ops.h) writing to b. */
+void be_sink(be_t *b, struct ops_sink *out);
+
+/* ---- constructors ---- */
+
+/* The local engine: db (borrowed; outlives the backend), its store (borrowed,
+ * may be NULL: no snapshots or status).  *out new (be_close). */
+struct store;
+int be_local_open(db_t *db, struct store *store, be_t **out);
+
+#endif
