@@ -76,4 +76,5 @@ void be_sink(be_t *b, struct ops_sink *out)
 	out->name = sink_name;
 	out->keys = sink_keys;
 	out->apply = sink_apply;
+	out->bulk = NULL; /* (a local backend could keep tbl_bulk_begin's pools) */
 }

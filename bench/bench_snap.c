@@ -14,7 +14,8 @@
  * loaded machine the longest also includes being descheduled: compare
  * with the "idle" line, the same writer with no snapshot running).
  * BENCH_SNAP_KEEP=1
- * keeps the file.  Wall-clock numbers are noisy on a shared machine;
+ * keeps the file; BENCH_SNAP_LOAD=FILE only loads FILE (a kept snapshot)
+ * and prints its load line: what to run under perf or callgrind.  Wall-clock numbers are noisy on a shared machine;
  * CPU time and MB/s of CPU time are the ones to compare.
  */
 #include <errno.h>
@@ -187,6 +188,22 @@ int main(int argc, char **argv)
 	db_t *db, *db2;
 	int rc;
 
+	if (getenv("BENCH_SNAP_LOAD")) {
+		if ((rc = db_new(&db2)) < 0)
+			die("db_new", rc, NULL);
+		w0 = clk(CLOCK_MONOTONIC);
+		c0 = clk(CLOCK_PROCESS_CPUTIME_ID);
+		rc = snap_load(getenv("BENCH_SNAP_LOAD"), db2, &linfo, &err);
+		lc = clk(CLOCK_PROCESS_CPUTIME_ID) - c0;
+		lw = clk(CLOCK_MONOTONIC) - w0;
+		if (rc < 0)
+			die("snap_load", rc, &err);
+		printf("%-10s %8.3f %8.3f %10.1f %10.1f  (%llu items)\n", "load", lw, lc,
+		       linfo.bytes / 1e6 / lw, linfo.bytes / 1e6 / lc,
+		       (unsigned long long)linfo.items);
+		db_free(db2);
+		return 0;
+	}
 	if (!dir && !(dir = mkdtemp(tmpl)))
 		die("mkdtemp", -errno, NULL);
 	snprintf(s.pk.name, sizeof(s.pk.name), "id");

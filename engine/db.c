@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- schemas ---- */
 
@@ -518,14 +519,58 @@ static void unplan_indexes(struct table *t, size_t n, omap_t **nidx)
 	}
 }
 
+/*
+ * Switch t to schema ns (owned, consumed) with index maps nidx (owned,
+ * consumed; those equal to t->idx[i] where reused[i]).  Under the write
+ * lock; nothing here can fail.  Maps no longer used are returned in
+ * *gone (the caller frees them after unlocking: freeing a big index is
+ * slow).
+ */
+static void switch_schema_locked(struct table *t, struct table_schema *ns, bool keychg,
+				 omap_t **nidx, const bool *reused, omap_t ***gone, size_t *ngone)
+{
+	struct table_schema old;
+	size_t i;
+
+	*ngone = 0;
+	for (i = 0; i < t->schema.nindex; i++)
+		if (!reused[i])
+			t->idx[(*ngone)++] = t->idx[i];
+	*gone = t->idx;
+	t->idx = nidx;
+	old = t->schema;
+	if (keychg) {
+		t->schema = *ns;
+		feed_tab_unref(t->ftab); /* records keep their own reference */
+		t->ftab = NULL;
+	} else {
+		/* Leave the key attributes in place: tbl_pk() pointers stay valid. */
+		t->schema.index = ns->index;
+		t->schema.nindex = ns->nindex;
+		memcpy(t->schema.ttl_attr, ns->ttl_attr, sizeof(ns->ttl_attr));
+		t->schema.api_meta = ns->api_meta;
+	}
+	schema_free(&old);
+	t->mtime_ns = tbl_now_ns();
+}
+
+static void free_maps(omap_t **m, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		idx_map_free(m[i]);
+	free(m);
+}
+
 static int set_schema_locked(struct table *t, const struct table_schema *s, struct dyn_err *err,
 			     bool logit, uint64_t *lsn)
 {
 	struct db_change ch = {.kind = DB_CH_SET_SCHEMA, .table = t->name, .schema = s};
-	struct table_schema ns, old;
+	struct table_schema ns;
 	bool keychg, *reused = NULL;
-	omap_t **nidx = NULL;
-	size_t i;
+	omap_t **nidx = NULL, **gone;
+	size_t ngone;
 	int rc;
 
 	if (!t->alive)
@@ -553,25 +598,8 @@ static int set_schema_locked(struct table *t, const struct table_schema *s, stru
 		goto out_unplan;
 	}
 	/* Committed: nothing below can fail. */
-	for (i = 0; i < t->schema.nindex; i++)
-		if (!reused[i])
-			idx_map_free(t->idx[i]);
-	free(t->idx);
-	t->idx = nidx;
-	old = t->schema;
-	if (keychg) {
-		t->schema = ns;
-		feed_tab_unref(t->ftab); /* records keep their own reference */
-		t->ftab = NULL;
-	} else {
-		/* Leave the key attributes in place: tbl_pk() pointers stay valid. */
-		t->schema.index = ns.index;
-		t->schema.nindex = ns.nindex;
-		memcpy(t->schema.ttl_attr, ns.ttl_attr, sizeof(ns.ttl_attr));
-		t->schema.api_meta = ns.api_meta;
-	}
-	schema_free(&old);
-	t->mtime_ns = tbl_now_ns();
+	switch_schema_locked(t, &ns, keychg, nidx, reused, &gone, &ngone);
+	free_maps(gone, ngone);
 	free(reused);
 	return 0;
 out_unplan:
@@ -580,6 +608,156 @@ out_free:
 	free(nidx);
 	free(reused);
 	schema_free(&ns);
+	return rc;
+}
+
+/* ---- online backfill (index.c does the scanning) ---- */
+
+/* Release what an online schema change set up (t->bld already detached). */
+static void bld_free(struct idx_bld *bld, size_t n)
+{
+	size_t j;
+
+	for (j = 0; bld && j < n; j++) {
+		idx_map_free(bld[j].map);
+		keyenc_buf_free(&bld[j].last);
+	}
+	free(bld);
+}
+
+/*
+ * Plan under the write lock: the maps ns reuses (nidx, reused) and the
+ * ones to build (*bld, installed as t->bld).  1 if there is nothing to
+ * build (the caller switches at once), 0, -ENOMEM.
+ */
+static int plan_online(struct table *t, const struct table_schema *ns, omap_t **nidx,
+		       bool *reused, struct idx_bld **out, size_t *nout)
+{
+	struct idx_bld *bld;
+	size_t j, n = 0;
+	int i, rc;
+
+	bld = calloc(ns->nindex + 1, sizeof(*bld));
+	if (!bld)
+		return -ENOMEM;
+	for (j = 0; j < ns->nindex; j++) {
+		i = idx_find(&t->schema, ns->index[j].name);
+		if (i >= 0 && !reused[i] && index_keys_eq(&t->schema.index[i], &ns->index[j])) {
+			nidx[j] = t->idx[i];
+			reused[i] = true;
+			continue;
+		}
+		bld[n].def = &ns->index[j];
+		keyenc_buf_init(&bld[n].last);
+		rc = omap_new(&ient_omap_ops, &bld[n].map);
+		if (rc < 0) {
+			bld_free(bld, n);
+			return rc;
+		}
+		n++;
+	}
+	*out = bld;
+	*nout = n;
+	return n ? 0 : 1;
+}
+
+/* The built maps into their places in nidx (nidx[j] NULL = built). */
+static void place_built(const struct table_schema *ns, omap_t **nidx, struct idx_bld *bld)
+{
+	size_t j, k = 0;
+
+	for (j = 0; j < ns->nindex; j++)
+		if (!nidx[j]) {
+			nidx[j] = bld[k].map;
+			bld[k++].map = NULL;
+		}
+}
+
+static uint64_t mono_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * db_set_schema() with logging: indexes are backfilled by idx_backfill()
+ * in steps while the table stays open, then switched in under the write
+ * lock.  A key schema change (only on an empty table) or a change that
+ * builds nothing runs in one critical section, as replay does.
+ */
+static int set_schema_online(struct table *t, const struct table_schema *s, struct dyn_err *err,
+			     uint64_t *lsn)
+{
+	struct db_change ch = {.kind = DB_CH_SET_SCHEMA, .table = t->name, .schema = s};
+	struct idx_bld *bld = NULL;
+	struct table_schema ns;
+	omap_t **nidx = NULL, **gone = NULL;
+	bool *reused = NULL;
+	size_t nbld = 0, ngone = 0;
+	uint64_t w0, c0;
+	int rc;
+
+	pthread_rwlock_wrlock(&t->lock);
+	if (!t->alive || !key_schema_eq(&t->schema, s) || !omap_count(t->base)) {
+		rc = set_schema_locked(t, s, err, true, lsn);
+		pthread_rwlock_unlock(&t->lock);
+		return rc;
+	}
+	rc = schema_copy(&ns, s);
+	if (rc < 0)
+		goto out_unlock;
+	rc = -ENOMEM;
+	nidx = calloc(ns.nindex + 1, sizeof(*nidx));
+	reused = calloc(t->schema.nindex + 1, sizeof(*reused));
+	if (nidx && reused)
+		rc = plan_online(t, &ns, nidx, reused, &bld, &nbld);
+	if (rc < 0)
+		goto out_free_locked;
+	if (rc == 0) {
+		t->bld = bld;
+		t->nbld = nbld;
+		pthread_rwlock_unlock(&t->lock);
+		rc = idx_backfill(t, err);
+		pthread_rwlock_wrlock(&t->lock);
+	} else {
+		rc = 0; /* nothing to build */
+	}
+	w0 = mono_ns(CLOCK_MONOTONIC);
+	c0 = mono_ns(CLOCK_THREAD_CPUTIME_ID);
+	t->bld = NULL;
+	t->nbld = 0;
+	if (rc == 0 && !t->alive)
+		rc = err_set(err, ENOENT, "table %s was dropped", t->name);
+	if (rc == 0 && (rc = db_log_append(t->db, &ch, 1, lsn)) < 0)
+		rc = err_set(err, -rc, "the journal could not be written (%s); nothing was changed",
+			     strerror(-rc));
+	if (rc == 0) {
+		place_built(&ns, nidx, bld);
+		switch_schema_locked(t, &ns, false, nidx, reused, &gone, &ngone);
+		nidx = NULL;
+	}
+	if (nbld)
+		idx_note_hold(t->db, mono_ns(CLOCK_MONOTONIC) - w0,
+			      mono_ns(CLOCK_THREAD_CPUTIME_ID) - c0);
+	pthread_rwlock_unlock(&t->lock);
+	free_maps(gone, ngone);
+	bld_free(bld, nbld);
+	free(reused);
+	if (nidx) {
+		free(nidx);
+		schema_free(&ns);
+	}
+	return rc;
+out_free_locked:
+	pthread_rwlock_unlock(&t->lock);
+	free(nidx);
+	free(reused);
+	schema_free(&ns);
+	return rc;
+out_unlock:
+	pthread_rwlock_unlock(&t->lock);
 	return rc;
 }
 
@@ -596,9 +774,15 @@ static int set_schema_x(struct db *db, const char *name, const struct table_sche
 		return rc;
 	if (db_table_open(db, name, &t) < 0)
 		return err_set(err, ENOENT, "no table %s", name);
-	pthread_rwlock_wrlock(&t->lock);
-	rc = set_schema_locked(t, s, err, logit, &lsn);
-	pthread_rwlock_unlock(&t->lock);
+	pthread_mutex_lock(&t->schema_mu);
+	if (logit) {
+		rc = set_schema_online(t, s, err, &lsn);
+	} else {
+		pthread_rwlock_wrlock(&t->lock);
+		rc = set_schema_locked(t, s, err, false, &lsn);
+		pthread_rwlock_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&t->schema_mu);
 	if (rc == 0 && logit) {
 		rc = db_log_sync(db, lsn, err);
 		db_notify(db, &ch, 1);

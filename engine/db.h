@@ -119,11 +119,27 @@ int db_drop_table(db_t *db, const char *name, struct dyn_err *err);
  */
 int db_drop_empty_table(db_t *db, const char *name, struct dyn_err *err);
 
+/* How long index backfills held a table's lock (since db_open). */
+struct db_backfill_stats {
+	uint64_t steps;	      /* lock holds by backfills and their switches */
+	uint64_t max_wall_ns; /* longest hold, wall clock (includes preemption) */
+	uint64_t max_cpu_ns;  /* longest hold, CPU time of the holding thread */
+	uint64_t items;	      /* base items scanned */
+};
+void db_backfill_stats(db_t *db, struct db_backfill_stats *out);
+
 /*
  * Replace a table's schema.  The key schema may change only while the
  * table is empty (-EBUSY otherwise); indexes may be added (backfilled) and
  * dropped at any time.  -EINVAL (err) for a bad schema or an existing item
  * whose attribute has a non-key type for a new index key.
+ *
+ * A backfill runs while the table stays open: it holds the table's lock
+ * in steps of a few milliseconds (readers are never blocked by a step,
+ * writers for one step at most), and writes racing it keep the new index
+ * exact.  Such a write is refused (-EINVAL naming the index) if its item
+ * could not be stored once the index exists.  Schema changes of one table
+ * run one at a time.
  */
 int db_set_schema(db_t *db, const char *name, const struct table_schema *s,
 		  struct dyn_err *err);
@@ -200,6 +216,9 @@ int tbl_get_text(table_t *t, const struct val *pk, const struct val *sk,
  */
 struct item_ref;
 int iref_decode(const struct item_ref *r, struct val *out);      /* new */
+/* iref_decode, then, when the read walks an index, that index's
+ * projection (tbl_project's rule), under the read's lock: new. */
+int iref_decode_projected(const struct item_ref *r, struct val *out);
 int iref_render(const struct item_ref *r, char **text, size_t *len); /* new */
 int iref_key(const struct item_ref *r, struct val *pk, struct val *sk); /* new; sk untouched if none */
 void iref_meta(const struct item_ref *r, struct item_meta *meta);
@@ -249,6 +268,14 @@ struct tbl_scan {
 	size_t limit;		  /* 0 = no limit */
 	const struct val *start_pk; /* exclusive start (base item key) or NULL */
 	const struct val *start_sk;
+	/*
+	 * Index scan: the start item's index partition and sort key (as a
+	 * page's last item had them), so the scan resumes exactly there even
+	 * if that item was deleted or changed since (as tbl_query's
+	 * start_isk).  NULL: the item is looked up (-ENOENT if gone).
+	 */
+	const struct val *start_ipk;
+	const struct val *start_isk;
 };
 
 /*
@@ -318,6 +345,45 @@ struct db_op {
  * *failed (if not NULL) receives the index of the failing op.
  */
 int db_apply(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err);
+/*
+ * db_apply() that does not wait for the journal's sync: the changes are
+ * applied and handed to the journal, and *lsn receives what db_sync()
+ * must wait for before they may be reported done (0: nothing).  Lets a
+ * bulk writer pay one sync for many db_apply() calls (ops_batch.c).
+ */
+int db_apply_nosync(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
+		    uint64_t *lsn);
+/*
+ * The same for a caller that reaches db_apply() through layers it does
+ * not control (ops_apply, a backend face): between db_defer_begin() and
+ * db_defer_end(), db_apply() on the CALLING THREAD applies and journals
+ * but does not wait for the journal's sync; db_defer_sync() waits once
+ * for everything deferred so far (0, or -EIO as db_apply's failed sync),
+ * db_defer_pending() says whether anything is, and db_defer_end() syncs
+ * and ends the bracket.  A bulk writer (ops_batch.c) reports nothing as
+ * done before the sync that covers it.  Brackets nest.
+ */
+void db_defer_begin(void);
+int db_defer_sync(struct dyn_err *err);
+bool db_defer_pending(void);
+int db_defer_end(struct dyn_err *err);
+/*
+ * Wait until every change up to lsn (from db_apply_nosync) is durable.
+ * 0, or -EIO (err says so; the store then refuses writes, as db_apply's
+ * -EIO after a failed sync).
+ */
+int db_sync(db_t *db, uint64_t lsn, struct dyn_err *err);
+
+/*
+ * A bulk writer (ops_batch.c) brackets its many db_apply() calls with
+ * these: in between, the table's maps keep the tree nodes reserved for
+ * one db_apply() instead of returning them after each (omap_trim), which
+ * saves a malloc and free of every reserved node per call - a few MB per
+ * call of 100 puts into a table with indexes.  tbl_bulk_end (the last
+ * one) returns them.  Counted: sessions may overlap.
+ */
+void tbl_bulk_begin(table_t *t);
+void tbl_bulk_end(table_t *t);
 
 /* Conveniences over db_apply(). */
 int tbl_put(table_t *t, struct val *item, int flags, struct dyn_err *err);

@@ -89,7 +89,35 @@ struct table {
 	uint64_t partitions;	    /* distinct partition keys (lock) */
 	int64_t mtime_ns;	    /* last change (lock) */
 	struct feed_tab *ftab;	    /* key schema for feed records (lock), or NULL */
+	struct idx_bld *bld;	    /* indexes being backfilled (see below), or NULL */
+	size_t nbld;		    /* entries in bld */
+	pthread_mutex_t schema_mu;  /* one schema change at a time (before t->lock) */
+	int bulk;		    /* tbl_bulk_begin()s not yet ended (atomic) */
 };
+
+/*
+ * An index being backfilled while its table stays open (index.c,
+ * idx_backfill).  The builder scans the base map in key order in short
+ * steps under the READ side of t->lock, adding entries to map and moving
+ * last forward; between steps writers run, and db_apply() maintains map
+ * like a live index for base keys <= last (keys beyond last are picked up
+ * by later steps).  So map and last change under either side of t->lock
+ * but never concurrently: readers never touch them, the builder (only
+ * one: t->schema_mu) holds the read side, writers the write side.  The
+ * set is installed and removed under the write side.
+ */
+struct idx_bld {
+	const struct index_def *def; /* the new index (the builder's schema) */
+	omap_t *map;		     /* entries for base keys <= last */
+	struct keyenc_buf last;	     /* last base key scanned */
+	bool started;		     /* last is valid */
+};
+
+/* Does the building index cover base key k (k <= last)? */
+static inline bool idx_bld_covers(const struct idx_bld *b, const uint8_t *k, size_t len)
+{
+	return b->started && omap_keycmp(k, len, b->last.p, b->last.len) <= 0;
+}
 
 struct db {
 	pthread_rwlock_t lock; /* the directory */
@@ -102,6 +130,7 @@ struct db {
 	db_observer_fn obs;    /* observer (startup only) */
 	void *obs_ctx;	       /* its context */
 	struct feed *feed;     /* the change feed (feed.h; its own lock) */
+	struct db_backfill_stats bf; /* index backfills (atomics) */
 };
 
 /* An iterator's view of an item (db.h's opaque struct item_ref). */
@@ -116,6 +145,7 @@ struct item_ref {
 	struct table *t;	/* the table */
 	struct rec *rec;	/* the base record */
 	struct iref_keys *keys; /* lazily decoded keys (mutable cache) */
+	const struct index_def *d; /* the index the read walks, or NULL */
 };
 
 /* ---- the database (db.c) ---- */
@@ -243,5 +273,19 @@ int idx_build(const struct table_schema *s, const struct index_def *d, omap_t *b
 	      struct dyn_err *err);
 /* Free an index map and its entries. */
 void idx_map_free(omap_t *m);
+/* Index d's projection of item (of a table with schema s), in place: the
+ * rule tbl_project() and iref_decode_projected() share.  -ENOMEM. */
+int idx_project(const struct table_schema *s, const struct index_def *d, struct val *item);
+/*
+ * Fill t->bld[0..t->nbld) (installed by the caller under the write lock,
+ * with t->schema_mu held and t->lock NOT held) over every record of t, in
+ * steps that hold t->lock's read side for at most ~IDX_STEP_NS each.  0
+ * when every map is complete (the caller switches under the write lock);
+ * -EINVAL naming the first item that cannot be indexed, -ENOENT if the
+ * table was dropped meanwhile, -ENOMEM.
+ */
+int idx_backfill(struct table *t, struct dyn_err *err);
+/* Record one hold of t->lock by a schema change (stats, db_backfill_stats). */
+void idx_note_hold(struct db *db, uint64_t wall_ns, uint64_t cpu_ns);
 
 #endif

@@ -24,9 +24,11 @@
 #include "dbint.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "item.h"
 
@@ -223,6 +225,164 @@ out_fail:
 	return rc;
 }
 
+/* ---- online backfill ---- */
+
+/*
+ * A step ends after this much wall time (checked every few records), so a
+ * step holds t->lock well under the 50 ms a backfill may block writers.
+ */
+#define IDX_STEP_NS (5 * 1000 * 1000ull)
+#define IDX_STEP_CHECK 4 /* records between clock reads */
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void max_store(uint64_t *p, uint64_t v)
+{
+	uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+
+	while (v > cur &&
+	       !__atomic_compare_exchange_n(p, &cur, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+void idx_note_hold(struct db *db, uint64_t wall_ns, uint64_t cpu_ns)
+{
+	__atomic_add_fetch(&db->bf.steps, 1, __ATOMIC_RELAXED);
+	max_store(&db->bf.max_wall_ns, wall_ns);
+	max_store(&db->bf.max_cpu_ns, cpu_ns);
+}
+
+void db_backfill_stats(db_t *db, struct db_backfill_stats *out)
+{
+	out->steps = __atomic_load_n(&db->bf.steps, __ATOMIC_RELAXED);
+	out->max_wall_ns = __atomic_load_n(&db->bf.max_wall_ns, __ATOMIC_RELAXED);
+	out->max_cpu_ns = __atomic_load_n(&db->bf.max_cpu_ns, __ATOMIC_RELAXED);
+	out->items = __atomic_load_n(&db->bf.items, __ATOMIC_RELAXED);
+}
+
+/* Add record r's entries to every building map.  0, -EINVAL (err), -ENOMEM. */
+static int bld_add(struct table *t, struct rec *r, struct keyenc_buf *kb, struct dyn_err *err)
+{
+	struct idx_bld *b;
+	struct dyn_err e2;
+	struct val item;
+	struct ient *e;
+	char desc[1100];
+	void *old;
+	size_t j;
+	int rc;
+
+	rc = rec_decode(&t->schema, r, &item);
+	if (rc < 0)
+		return rc;
+	for (j = 0; j < t->nbld; j++) {
+		b = &t->bld[j];
+		err_clear(&e2);
+		rc = idx_key(b->def, &item, r->data, r->key_len, kb, &e2);
+		if (rc < 0) {
+			describe_rec(&t->schema, r, desc, sizeof(desc));
+			err_set(err, -rc, "cannot add index %s: item (%s): %s", b->def->name, desc,
+				e2.code ? e2.msg : "out of memory");
+			err_path(err, e2.path);
+			break;
+		}
+		if (rc == 0)
+			continue;
+		rc = ient_new(kb->p, kb->len, r, &e);
+		if (rc < 0)
+			break;
+		rc = omap_insert(b->map, e, &old);
+		if (rc < 0) {
+			ient_unref(e);
+			break;
+		}
+		ient_unref(old); /* none: base keys are unique */
+	}
+	val_free(&item);
+	return rc < 0 ? rc : 0;
+}
+
+/* Move every building map's last to key k. */
+static int bld_advance(struct table *t, const uint8_t *k, size_t len)
+{
+	struct idx_bld *b;
+	size_t j;
+	int rc;
+
+	for (j = 0; j < t->nbld; j++) {
+		b = &t->bld[j];
+		b->last.len = 0;
+		rc = keyenc_buf_put(&b->last, k, len);
+		if (rc < 0)
+			return rc;
+		b->started = true;
+	}
+	return 0;
+}
+
+/* One step under the read lock: 1 when the scan is complete, 0 if not. */
+static int bld_step(struct table *t, struct keyenc_buf *kb, struct dyn_err *err)
+{
+	const struct idx_bld *b0 = &t->bld[0];
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC), n = 0;
+	struct omap_cur c;
+	struct rec *r;
+	bool ok;
+	int rc = 0;
+
+	if (b0->started)
+		ok = omap_seek(t->base, b0->last.p, b0->last.len, OMAP_GT, &c);
+	else
+		ok = omap_first(t->base, &c);
+	for (; ok; ok = omap_next(&c)) {
+		r = omap_cur_val(&c);
+		rc = bld_add(t, r, kb, err);
+		if (rc == 0)
+			rc = bld_advance(t, r->data, r->key_len);
+		if (rc < 0)
+			break;
+		if (++n % IDX_STEP_CHECK == 0 && clock_ns(CLOCK_MONOTONIC) - t0 >= IDX_STEP_NS) {
+			ok = omap_next(&c);
+			break;
+		}
+	}
+	__atomic_add_fetch(&t->db->bf.items, n, __ATOMIC_RELAXED);
+	if (rc < 0)
+		return rc;
+	return ok ? 0 : 1;
+}
+
+int idx_backfill(struct table *t, struct dyn_err *err)
+{
+	uint64_t w0, c0;
+	struct keyenc_buf kb;
+	int rc = 0;
+
+	keyenc_buf_init(&kb);
+	while (rc == 0) {
+		pthread_rwlock_rdlock(&t->lock);
+		w0 = clock_ns(CLOCK_MONOTONIC);
+		c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		if (!__atomic_load_n(&t->alive, __ATOMIC_ACQUIRE))
+			rc = err_set(err, ENOENT, "table %s was dropped", t->name);
+		else
+			rc = bld_step(t, &kb, err);
+		idx_note_hold(t->db, clock_ns(CLOCK_MONOTONIC) - w0,
+			      clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0);
+		pthread_rwlock_unlock(&t->lock);
+		if (rc == 0)
+			sched_yield(); /* let waiting writers in */
+	}
+	keyenc_buf_free(&kb);
+	return rc < 0 ? rc : 0;
+}
+
 /* ---- projection ---- */
 
 static bool keep_attr(const struct table_schema *s, const struct index_def *d, const char *name)
@@ -240,12 +400,30 @@ static bool keep_attr(const struct table_schema *s, const struct index_def *d, c
 	return false;
 }
 
-int tbl_project(table_t *t, const char *index, struct val *item)
+int idx_project(const struct table_schema *s, const struct index_def *d, struct val *item)
 {
-	const struct index_def *d;
 	struct val_attr *a;
 	size_t i;
 	char *name;
+
+	if (d->proj == PROJ_ALL)
+		return 0;
+	for (i = item->m.len; i-- > 0;) {
+		a = &item->m.a[i];
+		if (keep_attr(s, d, a->name))
+			continue;
+		/* val_map_remove frees the stored name: look it up by a copy. */
+		name = strndup(a->name, a->name_len);
+		if (!name)
+			return -ENOMEM;
+		val_map_remove(item, name, strlen(name));
+		free(name);
+	}
+	return 0;
+}
+
+int tbl_project(table_t *t, const char *index, struct val *item)
+{
 	int rc = 0, pos;
 
 	if (!index)
@@ -254,27 +432,10 @@ int tbl_project(table_t *t, const char *index, struct val *item)
 		return -EINVAL;
 	pthread_rwlock_rdlock(&t->lock);
 	pos = idx_find(&t->schema, index);
-	if (pos < 0) {
+	if (pos < 0)
 		rc = -ENOENT;
-		goto out_unlock;
-	}
-	d = &t->schema.index[pos];
-	if (d->proj == PROJ_ALL)
-		goto out_unlock;
-	for (i = item->m.len; i-- > 0;) {
-		a = &item->m.a[i];
-		if (keep_attr(&t->schema, d, a->name))
-			continue;
-		/* val_map_remove frees the stored name: look it up by a copy. */
-		name = strndup(a->name, a->name_len);
-		if (!name) {
-			rc = -ENOMEM;
-			goto out_unlock;
-		}
-		val_map_remove(item, name, strlen(name));
-		free(name);
-	}
-out_unlock:
+	else
+		rc = idx_project(&t->schema, &t->schema.index[pos], item);
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
 }

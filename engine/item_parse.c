@@ -37,42 +37,13 @@
  * leading zeros, no '+', no NaN/Infinity, no trailing commas, no
  * comments); a leading UTF-8 byte order mark is skipped.
  */
-#include "item.h"
+#include "item_parseint.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define PARSE_MAX_DEPTH (ITEM_MAX_DEPTH + 1)
-#define INLINE_SLOTS 32
-
-struct slot {
-	char *name;	 /* attribute name (maps), NULL for elements */
-	size_t name_len; /* its length */
-	size_t off;	 /* offset of the key / element in the text */
-	struct val v;	 /* the parsed value */
-};
-
-struct frame {
-	const char *name; /* attribute name, or NULL for a list element */
-	size_t n;	  /* name length, or the element's index */
-};
-
-struct parser {
-	const char *text;			/* start of the input (positions) */
-	const char *p;				/* cursor */
-	const char *end;			/* end of the input */
-	struct dyn_err *err;			/* error record, may be NULL */
-	struct slot *slots;			/* open containers' members, innermost last */
-	size_t nslots;				/* used */
-	size_t cap;				/* allocated */
-	int depth;				/* lists and maps open */
-	int npath;				/* frames in path */
-	struct frame path[PARSE_MAX_DEPTH + 1]; /* attribute path at the cursor */
-	struct slot inline_slots[INLINE_SLOTS]; /* first slots, without malloc */
-};
 
 enum tag { TAG_NONE, TAG_N, TAG_B, TAG_SS, TAG_NS, TAG_BS, TAG_M };
 
@@ -85,366 +56,6 @@ static const char *const tag_names[] = {
 
 static int parse_value(struct parser *ps, struct val *out);
 static int parse_object(struct parser *ps, struct val *out, bool literal);
-
-/* ---- errors ---- */
-
-static void locate(struct parser *ps, const char *at)
-{
-	const char *q = ps->text, *line_start = ps->text;
-	char path[sizeof(ps->err->path)];
-	size_t len = 0;
-	int line = 1;
-
-	if (!ps->err)
-		return;
-	while (q < at && (q = memchr(q, '\n', (size_t)(at - q))) != NULL) {
-		line++;
-		line_start = ++q;
-	}
-	err_at(ps->err, line, (int)(at - line_start) + 1);
-	path[0] = 0;
-	for (int i = 0; i < ps->npath && len < sizeof(path) - 1; i++) {
-		const struct frame *f = &ps->path[i];
-		int n;
-
-		if (f->name)
-			n = snprintf(path + len, sizeof(path) - len, "%s%.*s", len ? "." : "",
-				     (int)(f->n > 200 ? 200 : f->n), f->name);
-		else
-			n = snprintf(path + len, sizeof(path) - len, "[%zu]", f->n);
-		if (n < 0)
-			break;
-		len += (size_t)n;
-	}
-	err_path(ps->err, path);
-}
-
-static int fail_at(struct parser *ps, const char *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail_at(struct parser *ps, const char *at, const char *fmt, ...)
-{
-	char msg[sizeof(ps->err->msg)];
-	va_list ap;
-
-	if (!ps->err)
-		return -EINVAL;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	err_set(ps->err, EINVAL, "%s", msg);
-	locate(ps, at);
-	return -EINVAL;
-}
-
-static int fail_nomem(struct parser *ps)
-{
-	return err_set(ps->err, ENOMEM, "out of memory");
-}
-
-/* Describe the byte at p for "unexpected ..." messages. */
-static int fail_unexpected(struct parser *ps, const char *p, const char *expected)
-{
-	unsigned char c;
-
-	if (p >= ps->end)
-		return fail_at(ps, p, "unexpected end of input, expected %s", expected);
-	c = (unsigned char)*p;
-	if (c >= 0x20 && c < 0x7f)
-		return fail_at(ps, p, "unexpected '%c', expected %s", c, expected);
-	return fail_at(ps, p, "unexpected byte 0x%02x, expected %s", c, expected);
-}
-
-/* ---- lexing helpers ---- */
-
-static inline const char *skip_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-		p++;
-	return p;
-}
-
-static inline bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* Length of the valid UTF-8 sequence at p (2..4), or 0. */
-static inline int utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-
-	if (c >= 0xc2 && c <= 0xdf)
-		return end - p >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-
-		return end - p >= 3 && p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-
-		return end - p >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
-			       (p[3] & 0xc0) == 0x80
-			   ? 4
-			   : 0;
-	}
-	return 0;
-}
-
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Non-zero if any of the 8 bytes in w is '"', '\\', < 0x20 or >= 0x80. */
-static inline uint64_t str_special(uint64_t w)
-{
-	uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
-
-	return ((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w) | w;
-}
-
-/*
- * Scan the string whose opening quote is at q: validate UTF-8 and control
- * characters, find the closing quote (*close) and whether it has escapes.
- */
-static int scan_string(struct parser *ps, const char *q, const char **close, bool *escapes)
-{
-	const char *open = q++, *end = ps->end;
-
-	*escapes = false;
-	for (;;) {
-		unsigned char c;
-
-		while (end - q >= 8) {
-			uint64_t w;
-
-			memcpy(&w, q, 8);
-			if (str_special(w) & HIGHS)
-				break;
-			q += 8;
-		}
-		if (q >= end)
-			return fail_at(ps, open, "unterminated string");
-		c = (unsigned char)*q;
-		if (c == '"')
-			break;
-		if (c == '\\') {
-			*escapes = true;
-			if (end - q < 2)
-				return fail_at(ps, open, "unterminated string");
-			q += 2;
-		} else if (c < 0x20) {
-			return fail_at(ps, q, "unescaped control character 0x%02x in string", c);
-		} else if (c >= 0x80) {
-			int n = utf8_seq((const unsigned char *)q, (const unsigned char *)end);
-
-			if (!n)
-				return fail_at(ps, q, "invalid UTF-8 in string");
-			q += n;
-		} else {
-			q++;
-		}
-	}
-	*close = q;
-	return 0;
-}
-
-static int hex4(const char *s, const char *end)
-{
-	int v = 0;
-
-	if (end - s < 4)
-		return -1;
-	for (int i = 0; i < 4; i++) {
-		char c = s[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v |= c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v |= c - 'A' + 10;
-		else
-			return -1;
-	}
-	return v;
-}
-
-static char *put_utf8(char *o, unsigned cp)
-{
-	if (cp < 0x80) {
-		*o++ = (char)cp;
-	} else if (cp < 0x800) {
-		*o++ = (char)(0xc0 | cp >> 6);
-		*o++ = (char)(0x80 | (cp & 0x3f));
-	} else if (cp < 0x10000) {
-		*o++ = (char)(0xe0 | cp >> 12);
-		*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-		*o++ = (char)(0x80 | (cp & 0x3f));
-	} else {
-		*o++ = (char)(0xf0 | cp >> 18);
-		*o++ = (char)(0x80 | (cp >> 12 & 0x3f));
-		*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-		*o++ = (char)(0x80 | (cp & 0x3f));
-	}
-	return o;
-}
-
-/* Decode the escapes of s..close into o (which has room: escapes shrink). */
-static int unescape(struct parser *ps, const char *s, const char *close, char *o, size_t *outlen)
-{
-	char *start = o;
-
-	while (s < close) {
-		const char *bs = memchr(s, '\\', (size_t)(close - s));
-		int cp, lo;
-
-		if (!bs) {
-			memcpy(o, s, (size_t)(close - s));
-			o += close - s;
-			break;
-		}
-		memcpy(o, s, (size_t)(bs - s));
-		o += bs - s;
-		s = bs + 2;
-		switch (bs[1]) {
-		case '"':
-		case '\\':
-		case '/':
-			*o++ = bs[1];
-			break;
-		case 'b':
-			*o++ = '\b';
-			break;
-		case 'f':
-			*o++ = '\f';
-			break;
-		case 'n':
-			*o++ = '\n';
-			break;
-		case 'r':
-			*o++ = '\r';
-			break;
-		case 't':
-			*o++ = '\t';
-			break;
-		case 'u':
-			cp = hex4(s, close);
-			if (cp < 0)
-				return fail_at(ps, bs, "invalid \\u escape in string");
-			s += 4;
-			if (cp >= 0xdc00 && cp <= 0xdfff)
-				return fail_at(ps, bs, "lone surrogate \\u%04X in string", cp);
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (close - s < 6 || s[0] != '\\' || s[1] != 'u' ||
-				    (lo = hex4(s + 2, close)) < 0xdc00 || lo > 0xdfff)
-					return fail_at(ps, bs, "lone surrogate \\u%04X in string",
-						       cp);
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-				s += 6;
-			}
-			o = put_utf8(o, (unsigned)cp);
-			break;
-		default:
-			return fail_at(ps, bs, "invalid escape in string");
-		}
-	}
-	*outlen = (size_t)(o - start);
-	return 0;
-}
-
-/*
- * Parse the string at the cursor into a new NUL-terminated buffer.
- * *escaped tells whether it had escapes (only then can it hold a NUL).
- */
-static int parse_str_esc(struct parser *ps, char **out, size_t *len, bool *escaped)
-{
-	const char *open = ps->p, *close = NULL;
-	bool escapes = false;
-	size_t n;
-	char *buf;
-	int rc;
-
-	rc = scan_string(ps, open, &close, &escapes);
-	if (rc)
-		return rc;
-	n = (size_t)(close - open - 1);
-	buf = malloc(n + 1);
-	if (!buf)
-		return fail_nomem(ps);
-	if (!escapes) {
-		memcpy(buf, open + 1, n);
-	} else {
-		rc = unescape(ps, open + 1, close, buf, &n);
-		if (rc) {
-			free(buf);
-			return rc;
-		}
-	}
-	buf[n] = 0;
-	*out = buf;
-	*len = n;
-	*escaped = escapes;
-	ps->p = close + 1;
-	return 0;
-}
-
-static int parse_str(struct parser *ps, char **out, size_t *len)
-{
-	bool escaped;
-
-	return parse_str_esc(ps, out, len, &escaped);
-}
-
-/*
- * Strict JSON number at the cursor, read exactly (num_parse does the
- * digits and DynamoDB's limits).
- */
-static int parse_number(struct parser *ps, struct num *out)
-{
-	const char *s = ps->p, *q = s, *end = ps->end;
-	int rc;
-
-	if (q < end && *q == '-')
-		q++;
-	if (q >= end || !is_digit(*q)) {
-		if (end - q >= 8 && memcmp(q, "Infinity", 8) == 0)
-			return fail_at(ps, s, "NaN and Infinity are not valid JSON numbers");
-		return fail_at(ps, s, "invalid number: expected a digit after '-'");
-	}
-	if (*q == '0') {
-		q++;
-		if (q < end && is_digit(*q))
-			return fail_at(ps, s, "invalid number: leading zeros are not allowed");
-	} else {
-		while (q < end && is_digit(*q))
-			q++;
-	}
-	if (q < end && *q == '.') {
-		q++;
-		if (q >= end || !is_digit(*q))
-			return fail_at(ps, q, "invalid number: expected a digit after '.'");
-		while (q < end && is_digit(*q))
-			q++;
-	}
-	if (q < end && (*q == 'e' || *q == 'E')) {
-		q++;
-		if (q < end && (*q == '+' || *q == '-'))
-			q++;
-		if (q >= end || !is_digit(*q))
-			return fail_at(ps, q, "invalid number: expected a digit in the exponent");
-		while (q < end && is_digit(*q))
-			q++;
-	}
-	rc = num_parse(s, (size_t)(q - s), out, ps->err);
-	if (rc) {
-		locate(ps, s);
-		return rc;
-	}
-	ps->p = q;
-	return 0;
-}
 
 /* ---- containers ---- */
 
@@ -466,7 +77,7 @@ static int push_slot(struct parser *ps, char *name, size_t name_len, const char 
 		if (!n) {
 			free(name);
 			val_free(v);
-			return fail_nomem(ps);
+			return ipar_fail_nomem(ps);
 		}
 		ps->slots = n;
 		ps->cap = ncap;
@@ -549,7 +160,7 @@ static int finish_map(struct parser *ps, size_t base, struct val *out)
 				    (!dup || s[j].off < dup->off))
 					dup = &s[j];
 			if (dup)
-				return fail_at(
+				return ipar_fail_at(
 				    ps, ps->text + dup->off, "duplicate attribute \"%.*s\"",
 				    (int)(dup->name_len > 100 ? 100 : dup->name_len), dup->name);
 			break;
@@ -558,7 +169,7 @@ static int finish_map(struct parser *ps, size_t base, struct val *out)
 	if (n) {
 		a = malloc(n * sizeof(*a));
 		if (!a)
-			return fail_nomem(ps);
+			return ipar_fail_nomem(ps);
 	}
 	for (size_t i = 0; i < n; i++) {
 		a[i].name = s[i].name;
@@ -581,7 +192,7 @@ static int finish_list(struct parser *ps, size_t base, enum val_type t, struct v
 	if (n) {
 		v = malloc(n * sizeof(*v));
 		if (!v)
-			return fail_nomem(ps);
+			return ipar_fail_nomem(ps);
 	}
 	for (size_t i = 0; i < n; i++)
 		v[i] = ps->slots[base + i].v;
@@ -606,11 +217,11 @@ static int next_member(struct parser *ps, char closer, const char *what)
 		const char *q = skip_ws(p + 1, ps->end);
 
 		if (q < ps->end && *q == closer)
-			return fail_at(ps, p, "trailing comma before '%c'", closer);
+			return ipar_fail_at(ps, p, "trailing comma before '%c'", closer);
 		ps->p = q;
 		return 1;
 	}
-	return fail_unexpected(ps, p, what);
+	return ipar_fail_unexpected(ps, p, what);
 }
 
 static int parse_list(struct parser *ps, struct val *out)
@@ -620,7 +231,7 @@ static int parse_list(struct parser *ps, struct val *out)
 	int rc;
 
 	if (ps->depth >= PARSE_MAX_DEPTH)
-		return fail_at(ps, open, "nesting deeper than %d levels", ITEM_MAX_DEPTH);
+		return ipar_fail_at(ps, open, "nesting deeper than %d levels", ITEM_MAX_DEPTH);
 	ps->p = skip_ws(open + 1, ps->end);
 	if (ps->p < ps->end && *ps->p == ']') {
 		ps->p++;
@@ -656,18 +267,18 @@ static int parse_name(struct parser *ps, char **name, size_t *len)
 	int rc;
 
 	if (at >= ps->end || *at != '"')
-		return fail_unexpected(ps, at, "a string (attribute name)");
-	rc = parse_str_esc(ps, name, len, &escaped);
+		return ipar_fail_unexpected(ps, at, "a string (attribute name)");
+	rc = ipar_str_esc(ps, name, len, &escaped);
 	if (rc)
 		return rc;
 	if (escaped && memchr(*name, 0, *len)) {
 		free(*name);
-		return fail_at(ps, at, "attribute name contains a NUL character");
+		return ipar_fail_at(ps, at, "attribute name contains a NUL character");
 	}
 	ps->p = skip_ws(ps->p, ps->end);
 	if (ps->p >= ps->end || *ps->p != ':') {
 		free(*name);
-		return fail_unexpected(ps, ps->p, "':' after the attribute name");
+		return ipar_fail_unexpected(ps, ps->p, "':' after the attribute name");
 	}
 	ps->p = skip_ws(ps->p + 1, ps->end);
 	return 0;
@@ -766,14 +377,14 @@ static int parse_set_elem(struct parser *ps, enum tag t, struct val *v)
 	if (t == TAG_NS && at < ps->end && (*at == '-' || is_digit(*at))) {
 		val_init_null(v);
 		v->type = VAL_N;
-		return parse_number(ps, &v->n);
+		return ipar_number(ps, &v->n);
 	}
 	if (at >= ps->end || *at != '"')
-		return fail_at(ps, at, "\"%s\" elements must be %s", tag_names[t],
+		return ipar_fail_at(ps, at, "\"%s\" elements must be %s", tag_names[t],
 			       t == TAG_SS   ? "strings"
 			       : t == TAG_NS ? "numbers"
 					     : "base64 strings");
-	rc = parse_str(ps, &s, &len);
+	rc = ipar_str(ps, &s, &len);
 	if (rc)
 		return rc;
 	val_init_null(v);
@@ -788,15 +399,15 @@ static int parse_set_elem(struct parser *ps, enum tag t, struct val *v)
 		rc = num_parse(s, len, &v->n, ps->err);
 		free(s);
 		if (rc)
-			locate(ps, at);
+			ipar_locate(ps, at);
 		return rc;
 	}
 	rc = b64_decode(s, len, &bin, &blen);
 	free(s);
 	if (rc == -ENOMEM)
-		return fail_nomem(ps);
+		return ipar_fail_nomem(ps);
 	if (rc)
-		return fail_at(ps, at, "invalid base64 in \"$BS\"");
+		return ipar_fail_at(ps, at, "invalid base64 in \"$BS\"");
 	v->type = VAL_B;
 	v->s.p = (char *)bin;
 	v->s.len = blen;
@@ -812,16 +423,16 @@ static int fail_dup_elem(struct parser *ps, enum tag t, const struct slot *dup)
 		char buf[NUM_TEXT_MAX];
 
 		num_format(&v->n, buf);
-		return fail_at(ps, at, "duplicate element %s in number set", buf);
+		return ipar_fail_at(ps, at, "duplicate element %s in number set", buf);
 	}
 	if (t == TAG_SS)
-		return fail_at(ps, at, "duplicate element \"%.*s\" in string set",
+		return ipar_fail_at(ps, at, "duplicate element \"%.*s\" in string set",
 			       (int)(v->s.len > 100 ? 100 : v->s.len), v->s.p);
 	{
 		char buf[b64_encoded_len(48, false) + 1];
 
 		b64_encode(v->s.p, v->s.len > 48 ? 48 : v->s.len, buf, false);
-		return fail_at(ps, at, "duplicate element \"%s%s\" in binary set", buf,
+		return ipar_fail_at(ps, at, "duplicate element \"%s%s\" in binary set", buf,
 			       v->s.len > 48 ? "..." : "");
 	}
 }
@@ -836,13 +447,13 @@ static int parse_set(struct parser *ps, enum tag t, struct val *out)
 	int rc;
 
 	if (open >= ps->end || *open != '[')
-		return fail_at(ps, open, "\"%s\" needs an array of %s", tag_names[t],
+		return ipar_fail_at(ps, open, "\"%s\" needs an array of %s", tag_names[t],
 			       t == TAG_SS   ? "strings"
 			       : t == TAG_NS ? "numbers"
 					     : "base64 strings");
 	ps->p = skip_ws(open + 1, ps->end);
 	if (ps->p < ps->end && *ps->p == ']')
-		return fail_at(ps, open, "set \"%s\" is empty", tag_names[t]);
+		return ipar_fail_at(ps, open, "set \"%s\" is empty", tag_names[t]);
 	do {
 		const char *at = ps->p;
 		struct val v;
@@ -890,29 +501,29 @@ static int parse_tag(struct parser *ps, enum tag t, struct val *out)
 		val_init_null(out);
 		out->type = VAL_N;
 		if (at < ps->end && (*at == '-' || is_digit(*at)))
-			return parse_number(ps, &out->n);
+			return ipar_number(ps, &out->n);
 		if (at >= ps->end || *at != '"')
-			return fail_at(ps, at, "\"$N\" needs a string holding a number");
-		rc = parse_str(ps, &s, &len);
+			return ipar_fail_at(ps, at, "\"$N\" needs a string holding a number");
+		rc = ipar_str(ps, &s, &len);
 		if (rc)
 			return rc;
 		rc = num_parse(s, len, &out->n, ps->err);
 		free(s);
 		if (rc)
-			locate(ps, at);
+			ipar_locate(ps, at);
 		return rc;
 	case TAG_B:
 		if (at >= ps->end || *at != '"')
-			return fail_at(ps, at, "\"$B\" needs a base64 string");
-		rc = parse_str(ps, &s, &len);
+			return ipar_fail_at(ps, at, "\"$B\" needs a base64 string");
+		rc = ipar_str(ps, &s, &len);
 		if (rc)
 			return rc;
 		rc = b64_decode(s, len, &bin, &blen);
 		free(s);
 		if (rc == -ENOMEM)
-			return fail_nomem(ps);
+			return ipar_fail_nomem(ps);
 		if (rc)
-			return fail_at(ps, at, "invalid base64 in \"$B\"");
+			return ipar_fail_at(ps, at, "invalid base64 in \"$B\"");
 		val_init_null(out);
 		out->type = VAL_B;
 		out->s.p = (char *)bin;
@@ -920,7 +531,7 @@ static int parse_tag(struct parser *ps, enum tag t, struct val *out)
 		return 0;
 	case TAG_M:
 		if (at >= ps->end || *at != '{')
-			return fail_at(ps, at, "\"$M\" needs an object");
+			return ipar_fail_at(ps, at, "\"$M\" needs an object");
 		return parse_object(ps, out, true);
 	default:
 		return parse_set(ps, t, out);
@@ -941,7 +552,7 @@ static int parse_object(struct parser *ps, struct val *out, bool literal)
 	ps->p = skip_ws(open + 1, ps->end);
 	if (ps->p < ps->end && *ps->p == '}') {
 		if (ps->depth >= PARSE_MAX_DEPTH)
-			return fail_at(ps, open, "nesting deeper than %d levels", ITEM_MAX_DEPTH);
+			return ipar_fail_at(ps, open, "nesting deeper than %d levels", ITEM_MAX_DEPTH);
 		ps->p++;
 		val_init_map(out);
 		return 0;
@@ -962,7 +573,7 @@ static int parse_object(struct parser *ps, struct val *out, bool literal)
 			ps->p = skip_ws(ps->p, ps->end);
 			if (ps->p >= ps->end || *ps->p != '}') {
 				val_free(out);
-				return fail_unexpected(ps, ps->p, "'}' after the tagged value");
+				return ipar_fail_unexpected(ps, ps->p, "'}' after the tagged value");
 			}
 			ps->p++;
 			return 0;
@@ -970,7 +581,7 @@ static int parse_object(struct parser *ps, struct val *out, bool literal)
 	}
 	if (ps->depth >= PARSE_MAX_DEPTH) {
 		free(name);
-		return fail_at(ps, open, "nesting deeper than %d levels", ITEM_MAX_DEPTH);
+		return ipar_fail_at(ps, open, "nesting deeper than %d levels", ITEM_MAX_DEPTH);
 	}
 	ps->depth++;
 	for (;;) {
@@ -1008,14 +619,14 @@ static int parse_value(struct parser *ps, struct val *out)
 	int rc;
 
 	if (p >= end)
-		return fail_unexpected(ps, p, "a value");
+		return ipar_fail_unexpected(ps, p, "a value");
 	switch (*p) {
 	case '{':
 		return parse_object(ps, out, false);
 	case '[':
 		return parse_list(ps, out);
 	case '"':
-		rc = parse_str(ps, &s, &len);
+		rc = ipar_str(ps, &s, &len);
 		if (rc)
 			return rc;
 		val_init_null(out);
@@ -1027,7 +638,7 @@ static int parse_value(struct parser *ps, struct val *out)
 	case '0' ... '9':
 		val_init_null(out);
 		out->type = VAL_N;
-		return parse_number(ps, &out->n);
+		return ipar_number(ps, &out->n);
 	case 't':
 		if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
 			ps->p += 4;
@@ -1053,10 +664,10 @@ static int parse_value(struct parser *ps, struct val *out)
 	case 'I':
 		if ((end - p >= 3 && memcmp(p, "NaN", 3) == 0) ||
 		    (end - p >= 8 && memcmp(p, "Infinity", 8) == 0))
-			return fail_at(ps, p, "NaN and Infinity are not valid JSON numbers");
+			return ipar_fail_at(ps, p, "NaN and Infinity are not valid JSON numbers");
 		break;
 	}
-	return fail_unexpected(ps, p, "a value");
+	return ipar_fail_unexpected(ps, p, "a value");
 }
 
 static int parse_top(const char *text, size_t len, struct val *out, struct dyn_err *err, bool item)
@@ -1079,12 +690,12 @@ static int parse_top(const char *text, size_t len, struct val *out, struct dyn_e
 		ps->p += 3;
 	ps->p = skip_ws(ps->p, ps->end);
 	if (ps->p >= ps->end) {
-		rc = fail_at(ps, ps->p, "empty document: expected a JSON %s",
+		rc = ipar_fail_at(ps, ps->p, "empty document: expected a JSON %s",
 			     item ? "object" : "value");
 		goto out_free;
 	}
 	if (item && *ps->p != '{') {
-		rc = fail_at(ps, ps->p, "an item must be a JSON object");
+		rc = ipar_fail_at(ps, ps->p, "an item must be a JSON object");
 		goto out_free;
 	}
 	rc = parse_value(ps, &v);
@@ -1092,12 +703,12 @@ static int parse_top(const char *text, size_t len, struct val *out, struct dyn_e
 		goto out_free;
 	ps->p = skip_ws(ps->p, ps->end);
 	if (ps->p < ps->end) {
-		rc = fail_at(ps, ps->p, "unexpected text after the JSON value");
+		rc = ipar_fail_at(ps, ps->p, "unexpected text after the JSON value");
 		val_free(&v);
 		goto out_free;
 	}
 	if (item && v.type != VAL_M) {
-		rc = fail_at(ps, text, "an item must be a JSON object, not a tagged %s value",
+		rc = ipar_fail_at(ps, text, "an item must be a JSON object, not a tagged %s value",
 			     val_type_name(v.type));
 		val_free(&v);
 		goto out_free;

@@ -514,6 +514,14 @@ static int sink_apply(void *ctx, const struct ops_write *w, size_t n, size_t *fa
 	return ops_apply(ctx, w, n, failed, err);
 }
 
+static void sink_bulk(void *ctx, void *table, bool begin)
+{
+	if (begin)
+		tbl_bulk_begin(table);
+	else
+		tbl_bulk_end(table);
+}
+
 void ops_sink_db(db_t *db, struct ops_sink *out)
 {
 	out->ctx = db;
@@ -522,6 +530,7 @@ void ops_sink_db(db_t *db, struct ops_sink *out)
 	out->name = sink_name;
 	out->keys = sink_keys;
 	out->apply = sink_apply;
+	out->bulk = sink_bulk;
 }
 
 /* ---- requests ---- */

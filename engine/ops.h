@@ -128,6 +128,12 @@ struct ops_sink {
 		     const struct key_attr **sk);
 	int (*apply)(void *ctx, const struct ops_write *w, size_t n, size_t *failed,
 		     struct dyn_err *err);
+	/*
+	 * Optional (NULL: none): a bulk writer is about to make many applies
+	 * on table (begin true), or is done (false); ops_sink_db keeps the
+	 * table's reserved tree nodes between them (tbl_bulk_begin).
+	 */
+	void (*bulk)(void *ctx, void *table, bool begin);
 };
 
 /* The engine's sink: tables of db, writes by ops_apply. */
@@ -255,6 +261,7 @@ struct ops_batch_stats {
 	uint64_t applied; /* lines applied */
 	uint64_t failed;  /* lines rejected */
 	uint64_t applies; /* db_apply() calls made (for benchmarks) */
+	uint64_t syncs;	  /* journal syncs waited for: at most one per feed */
 };
 void ops_batch_stats(const ops_batch_t *b, struct ops_batch_stats *out);
 

@@ -25,6 +25,17 @@
  * are applied in order, reports come in line order, and every line
  * completed by a write() is applied before the write returns.
  *
+ * One journal sync per feed.  A feed runs in a db_defer_begin() bracket
+ * (db.h: the thread's db_apply() calls journal without waiting for the
+ * sync, whatever layers - a sink, a backend face - lie between), and the
+ * journal is synced once, when the feed ends (so one write() of
+ * a bulk import costs one fdatasync with fsync=always, however many
+ * groups it held), or before a line is reported failed, so that reports
+ * stay in line order and a line is never reported before the lines
+ * ahead of it are durable.  If that sync fails, every line applied since
+ * the last one is reported failed (-EIO: the store has stopped accepting
+ * writes, db.h) and no longer counted as applied.
+ *
  * Stopping at a bad line (ops_batch_feed_some).  A front end that must
  * tell its writer exactly how many bytes were consumed (fs/batch.c: a
  * write() count) feeds with stop set: the first rejected line ends the
@@ -82,6 +93,13 @@ struct ops_batch {
 	size_t stop_at;			  /* bytes of the feed consumed, once stopped */
 	size_t cur_end;			  /* end of the line being processed */
 	uint8_t hash[HASH_SLOTS];	  /* slot + 1 by key hash, 0 = free */
+	uint64_t *unsynced;		  /* applied lines not yet synced */
+	size_t nunsynced;		  /* used */
+	size_t unsynced_cap;		  /* allocated */
+	size_t unsynced_lend;		  /* where the first of them ends */
+	bool unsynced_oom;		  /* unsynced lost lines (out of memory) */
+	bool sync_stopped;		  /* the feed stopped at a failed sync */
+	uint64_t syncs;			  /* journal syncs waited for */
 };
 
 int ops_batch_new_sink(const struct ops_sink *sink, void *t, ops_report_fn report, void *ctx,
@@ -97,6 +115,8 @@ int ops_batch_new_sink(const struct ops_sink *sink, void *t, ops_report_fn repor
 	b->report = report;
 	b->rctx = ctx;
 	b->group_max = DB_MAX_TX_OPS;
+	if (b->sink.bulk)
+		b->sink.bulk(b->sink.ctx, t, true);
 	ops_req_init(&b->in);
 	for (i = 0; i < DB_MAX_TX_OPS; i++)
 		ops_req_init(&b->req[i]);
@@ -125,6 +145,9 @@ void ops_batch_free(ops_batch_t *b)
 		free(b->errs[i].msg);
 	free(b->errs);
 	free(b->tail);
+	free(b->unsynced);
+	if (b->sink.bulk)
+		b->sink.bulk(b->sink.ctx, b->t, false);
 	free(b);
 }
 
@@ -149,6 +172,7 @@ void ops_batch_stats(const ops_batch_t *b, struct ops_batch_stats *out)
 	out->applied = b->applied;
 	out->failed = b->failed;
 	out->applies = b->applies;
+	out->syncs = b->syncs;
 }
 
 /* ---- failures ---- */
@@ -162,7 +186,19 @@ static int severity(int code)
 	return code == ENOMEM ? 2 : code == ENOENT ? 1 : 0;
 }
 
+static void record_fail(struct ops_batch *b, uint64_t line, int code, const char *msg);
+static void batch_sync(struct ops_batch *b);
+
 static void fail_line(struct ops_batch *b, uint64_t line, int code, const char *msg)
+{
+	batch_sync(b); /* the lines before it first */
+	if (b->stopped)
+		return; /* the feed stopped at one of them */
+	record_fail(b, line, code, msg);
+}
+
+/* fail_line() without the sync. */
+static void record_fail(struct ops_batch *b, uint64_t line, int code, const char *msg)
 {
 	struct ops_fail *nv;
 	char *copy;
@@ -199,6 +235,17 @@ static void fail_line(struct ops_batch *b, uint64_t line, int code, const char *
 		b->report(b->rctx, line, code, msg);
 }
 
+static void fail_err_raw(struct ops_batch *b, uint64_t line, int rc, const struct dyn_err *err)
+{
+	char buf[sizeof(err->msg) + sizeof(err->path) + 64];
+
+	if (err->code)
+		err_format(err, buf, sizeof(buf));
+	else
+		snprintf(buf, sizeof(buf), "%s", strerror(-rc));
+	record_fail(b, line, -rc, buf);
+}
+
 static void fail_err(struct ops_batch *b, uint64_t line, int rc, const struct dyn_err *err)
 {
 	char buf[sizeof(err->msg) + sizeof(err->path) + 64];
@@ -218,6 +265,70 @@ static void err_reset(struct dyn_err *e)
 {
 	e->code = e->line = e->col = 0;
 	e->path[0] = e->msg[0] = 0;
+}
+
+/* Lines applied with their journal sync deferred, that the next sync covers. */
+static void note_unsynced(struct ops_batch *b, size_t k, size_t e)
+{
+	size_t need = b->nunsynced + (e - k), ncap;
+	uint64_t *nv;
+
+	if (!b->nunsynced)
+		b->unsynced_lend = b->lend[k];
+	if (need > b->unsynced_cap) {
+		ncap = b->unsynced_cap ? b->unsynced_cap : 256;
+		while (ncap < need)
+			ncap *= 2;
+		nv = realloc(b->unsynced, ncap * sizeof(*nv));
+		if (!nv) {
+			b->unsynced_oom = true; /* a failed sync then names no lines */
+			b->nunsynced = need;
+			return;
+		}
+		b->unsynced = nv;
+		b->unsynced_cap = ncap;
+	}
+	for (; k < e; k++)
+		b->unsynced[b->nunsynced++] = b->lno[k];
+}
+
+/* Wait for the journal to hold every line applied so far (see the file
+ * comment); on failure those lines are reported failed. */
+static void batch_sync(struct ops_batch *b)
+{
+	size_t i, n = b->nunsynced;
+	uint64_t first;
+	struct dyn_err err;
+	bool pending = db_defer_pending();
+	int rc;
+
+	if (!n && !pending)
+		return;
+	b->nunsynced = 0;
+	err_reset(&err);
+	rc = db_defer_sync(&err);
+	b->syncs += pending;
+	if (rc == 0) {
+		b->unsynced_oom = false;
+		return;
+	}
+	b->applied -= n;
+	if (b->unsynced_oom) {
+		b->unsynced_oom = false;
+		n = 0; /* (only -ENOMEM lost the numbers) */
+		fail_err_raw(b, b->line, rc, &err);
+		return;
+	}
+	first = b->unsynced[0];
+	for (i = 0; i < n; i++) {
+		fail_err_raw(b, b->unsynced[i], rc, &err);
+		if (b->stop) { /* the rest is fed again later (and refused) */
+			b->stop_at = b->unsynced_lend;
+			b->line = first;
+			b->sync_stopped = true;
+			break;
+		}
+	}
 }
 
 
@@ -278,6 +389,8 @@ static size_t hash_find(struct ops_batch *b, const struct ops_write *op, bool *h
  * lines after it are dropped unapplied and their numbers given back. */
 static void group_stop(struct ops_batch *b, size_t i)
 {
+	if (b->sync_stopped)
+		return; /* at an earlier line already */
 	b->stop_at = b->lend[i];
 	b->line = b->lno[i];
 }
@@ -289,12 +402,13 @@ static void group_flush(struct ops_batch *b)
 	struct dyn_err err;
 	int rc;
 
-	while (k < b->n) {
+	while (k < b->n && !b->stopped) {
 		err_reset(&err);
 		failed = e - k;
 		rc = b->sink.apply(b->sink.ctx, &b->op[k], e - k, &failed, &err);
 		b->applies++;
 		if (rc == 0) {
+			note_unsynced(b, k, e);
 			b->applied += e - k;
 			k = e;
 			e = b->n;
@@ -421,6 +535,7 @@ static int feed(struct ops_batch *b, const char *buf, size_t len, bool stop, siz
 	b->worst = 0;
 	b->stop = stop;
 	b->stopped = false;
+	db_defer_begin();
 	while (p < end && !b->stopped) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		seg = (size_t)((nl ? nl : end) - p);
@@ -464,6 +579,9 @@ static int feed(struct ops_batch *b, const char *buf, size_t len, bool stop, siz
 	}
 	if (!b->stopped)
 		group_flush(b);
+	if (!b->stopped)
+		batch_sync(b); /* the one sync of this feed */
+	db_defer_end(NULL); /* nothing left: every stop synced first */
 	if (b->stopped && b->stop_at < len) {
 		/* whatever followed the bad line is not consumed: an unterminated
 		 * end appended to tail, an overlong line being skipped */
@@ -471,7 +589,7 @@ static int feed(struct ops_batch *b, const char *buf, size_t len, bool stop, siz
 		b->skipping = false;
 	}
 	*used = b->stopped ? b->stop_at : len;
-	b->stop = b->stopped = false;
+	b->stop = b->stopped = b->sync_stopped = false;
 	return b->worst;
 }
 
@@ -490,6 +608,7 @@ int ops_batch_feed_some(ops_batch_t *b, const char *buf, size_t len, size_t *use
 int ops_batch_finish(ops_batch_t *b)
 {
 	b->worst = 0;
+	db_defer_begin();
 	if (b->skipping) {
 		b->skipping = false;
 		b->line++;
@@ -498,6 +617,8 @@ int ops_batch_finish(ops_batch_t *b)
 		b->tail_len = 0;
 	}
 	group_flush(b);
+	batch_sync(b);
+	db_defer_end(NULL);
 	return b->worst;
 }
 

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -432,6 +433,8 @@ struct snap_rd {
 	struct keyenc_buf key;	/* key of this item */
 	db_t *db;	    /* target */
 	struct snap_info *info; /* results */
+	table_t **tabs;	    /* the tables created, held in bulk mode (tbl_bulk_begin) */
+	size_t ntabs;	    /* entries in tabs */
 };
 
 static int corrupt(struct snap_rd *r, struct dyn_err *err, const char *what)
@@ -458,6 +461,7 @@ static int header_table(struct snap_rd *r, struct sf_span v, struct dyn_err *err
 	struct sf_span k, x, sch = {NULL, 0};
 	struct sf_buf *pfx = NULL;
 	char *name = NULL, **nn;
+	table_t **tabs;
 	int rc;
 
 	if (sf_obj_open(&it, v) < 0)
@@ -510,7 +514,17 @@ static int header_table(struct snap_rd *r, struct sf_span v, struct dyn_err *err
 	ch.schema = &s;
 	rc = db_replay(r->db, &ch, err);
 	schema_free(&s);
-	return rc;
+	if (rc < 0)
+		return rc;
+	/* Loading is one long run of puts: keep the tree nodes reserved for
+	 * one between them (db.h, tbl_bulk_begin). */
+	tabs = realloc(r->tabs, (r->ntabs + 1) * sizeof(*tabs));
+	if (!tabs)
+		return -ENOMEM;
+	r->tabs = tabs;
+	if (db_table_open(r->db, name, &r->tabs[r->ntabs]) == 0)
+		tbl_bulk_begin(r->tabs[r->ntabs++]);
+	return 0;
 }
 
 static int header_parse(struct snap_rd *r, const char *line, size_t len, struct dyn_err *err)
@@ -759,6 +773,8 @@ int snap_load(const char *path, db_t *db, struct snap_info *info, struct dyn_err
 		close(fd);
 		return -ENOMEM;
 	}
+	__fsetlocking(fp, FSETLOCKING_BYCALLER); /* one reader: no lock per getline */
+	setvbuf(fp, NULL, _IOFBF, 1 << 20);
 	keyenc_buf_init(&r.last);
 	keyenc_buf_init(&r.key);
 	while ((len = getline(&line, &cap, fp)) > 0) {
@@ -811,5 +827,10 @@ out:
 	free(r.sks);
 	keyenc_buf_free(&r.last);
 	keyenc_buf_free(&r.key);
+	for (k = 0; k < r.ntabs; k++) {
+		tbl_bulk_end(r.tabs[k]);
+		tbl_close(r.tabs[k]);
+	}
+	free(r.tabs);
 	return rc;
 }

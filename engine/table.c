@@ -247,6 +247,7 @@ int tbl_new(struct db *db, const char *name, uint64_t id, const struct table_sch
 		}
 	}
 	pthread_rwlock_init(&t->lock, NULL);
+	pthread_mutex_init(&t->schema_mu, NULL);
 	*out = t;
 	return 0;
 out_free_maps:
@@ -276,6 +277,7 @@ static void tbl_destroy(struct table *t)
 	schema_free(&t->schema);
 	feed_tab_unref(t->ftab);
 	pthread_rwlock_destroy(&t->lock);
+	pthread_mutex_destroy(&t->schema_mu);
 	free(t->name);
 	free(t);
 }

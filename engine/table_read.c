@@ -24,7 +24,9 @@
  * caller's start_isk) needs nothing else; otherwise the base item is
  * looked up and its index key computed, so it must still exist (-ENOENT).
  * A caller paginating an index partition while items change passes the
- * last item's index sort key as start_isk and never depends on the item.
+ * last item's index sort key as start_isk and never depends on the item;
+ * a scan of an index, which knows no partition, takes the last item's
+ * index partition key as well (start_ipk) for the same exact position.
  *
  * Scan segments: an item belongs to segment hash(enc(pk)) % total, the
  * partition key of the map being scanned (keyenc_hash, stable across
@@ -120,6 +122,15 @@ int iref_decode(const struct item_ref *r, struct val *out)
 	return rec_decode(&r->t->schema, r->rec, out);
 }
 
+int iref_decode_projected(const struct item_ref *r, struct val *out)
+{
+	int rc = rec_decode(&r->t->schema, r->rec, out);
+
+	if (rc == 0 && r->d && (rc = idx_project(&r->t->schema, r->d, out)) < 0)
+		val_free(out);
+	return rc;
+}
+
 int iref_render(const struct item_ref *r, char **text, size_t *len)
 {
 	return rec_render(&r->t->schema, r->rec, text, len);
@@ -158,7 +169,8 @@ const struct val *iref_sk(const struct item_ref *r)
 static int visit(struct table *t, const struct rview *v, void *val, struct iref_keys *keys,
 		 tbl_visit_fn fn, void *ctx)
 {
-	struct item_ref r = {.t = t, .rec = view_rec(v, val), .keys = keys};
+	struct item_ref r = {
+	    .t = t, .rec = view_rec(v, val), .keys = keys, .d = v->is_index ? v->d : NULL};
 
 	keys_reset(keys);
 	return fn(ctx, &r);
@@ -447,8 +459,12 @@ int tbl_scan(table_t *t, const struct tbl_scan *s, tbl_visit_fn fn, void *ctx, s
 	rc = resolve(t, s->index, &v, err);
 	if (rc == 0 && s->total > 1 && s->segment >= s->total)
 		rc = err_set(err, EINVAL, "segment %u of %u does not exist", s->segment, s->total);
+	if (rc == 0 && s->start_pk && s->start_ipk && s->start_ipk->type != v.pk->type)
+		rc = err_set(err, EINVAL, "the start index partition key must be of type %s",
+			     val_type_name(v.pk->type));
 	if (rc == 0 && s->start_pk)
-		rc = start_pos(t, &v, NULL, NULL, s->start_pk, s->start_sk, &start, err);
+		rc = start_pos(t, &v, s->start_ipk, s->start_isk, s->start_pk, s->start_sk, &start,
+			       err);
 	if (rc < 0)
 		goto out_unlock;
 	if (s->start_pk)

@@ -47,6 +47,34 @@ enum aop_act {
 	ACT_DEL,  /* remove the current item */
 };
 
+/*
+ * Index slots: t->schema.index[0..nindex), then the indexes being
+ * backfilled, t->bld[0..nbld) (dbint.h), which are maintained only for
+ * base keys the backfill has passed (idx_bld_covers) but checked for
+ * every item, so no item that the finished index would refuse gets in.
+ */
+#define NSLOTS (2 * DB_MAX_INDEXES)
+
+static size_t nslots(const struct table *t)
+{
+	return t->schema.nindex + t->nbld;
+}
+
+static const struct index_def *slot_def(const struct table *t, size_t i)
+{
+	return i < t->schema.nindex ? &t->schema.index[i] : t->bld[i - t->schema.nindex].def;
+}
+
+static omap_t *slot_map(const struct table *t, size_t i)
+{
+	return i < t->schema.nindex ? t->idx[i] : t->bld[i - t->schema.nindex].map;
+}
+
+static bool slot_covers(const struct table *t, size_t i, const uint8_t *k, size_t len)
+{
+	return i < t->schema.nindex || idx_bld_covers(&t->bld[i - t->schema.nindex], k, len);
+}
+
 /* One operation while db_apply() works on it. */
 struct aop {
 	struct table *t;		   /* its table (locked) */
@@ -59,9 +87,10 @@ struct aop {
 	const struct val *item;		   /* ACT_PUT: the new item */
 	struct val nv;			   /* DB_MODIFY's new item (owned) */
 	struct rec *nrec;		   /* ACT_PUT: the new record */
-	struct ient *oent[DB_MAX_INDEXES]; /* entries of the current item */
-	struct ient *nent[DB_MAX_INDEXES]; /* entries for the new item */
-	bool retarget[DB_MAX_INDEXES];	   /* oent stays, pointed at nrec */
+	/* per index slot (see slot_def): live indexes, then building ones */
+	struct ient *oent[NSLOTS]; /* entries of the current item */
+	struct ient *nent[NSLOTS]; /* entries for the new item */
+	bool retarget[NSLOTS];	   /* oent stays, pointed at nrec */
 };
 
 static void aop_init(struct aop *a)
@@ -80,7 +109,7 @@ static void aop_clean(struct aop *a)
 	val_free(&a->old);
 	val_free(&a->nv);
 	rec_unref(a->nrec);
-	for (i = 0; i < DB_MAX_INDEXES; i++)
+	for (i = 0; i < NSLOTS; i++)
 		ient_unref(a->nent[i]);
 }
 
@@ -206,22 +235,26 @@ static int evaluate(const struct db_op *op, struct aop *a, struct dyn_err *err)
 /* Index entries to remove (old item) and to add (new item). */
 static int prepare_indexes(struct aop *a, struct dyn_err *err)
 {
-	const struct table_schema *s = &a->t->schema;
+	const struct table *t = a->t;
+	const struct index_def *d;
 	struct keyenc_buf ib;
+	bool covered;
 	size_t i;
 	int rc = 0;
 
 	keyenc_buf_init(&ib);
-	for (i = 0; i < s->nindex; i++) {
-		if (a->have_old &&
-		    idx_key(&s->index[i], &a->old, a->cur->data, a->cur->key_len, &ib, NULL) == 1)
-			a->oent[i] = omap_get(a->t->idx[i], ib.p, ib.len);
+	for (i = 0; i < nslots(t); i++) {
+		d = slot_def(t, i);
+		covered = slot_covers(t, i, a->key.p, a->key.len);
+		if (covered && a->have_old &&
+		    idx_key(d, &a->old, a->cur->data, a->cur->key_len, &ib, NULL) == 1)
+			a->oent[i] = omap_get(slot_map(t, i), ib.p, ib.len);
 		if (a->act != ACT_PUT)
 			continue;
-		rc = idx_key(&s->index[i], a->item, a->key.p, a->key.len, &ib, err);
+		rc = idx_key(d, a->item, a->key.p, a->key.len, &ib, err);
 		if (rc < 0)
 			break;
-		if (rc == 0)
+		if (rc == 0 || !covered)
 			continue;
 		if (a->oent[i] && a->oent[i]->key_len == ib.len &&
 		    memcmp(a->oent[i]->key, ib.p, ib.len) == 0) {
@@ -241,7 +274,7 @@ static int prepare_op(const struct db_op *op, struct aop *a, struct dyn_err *err
 	struct table *t = a->t;
 	int rc;
 
-	if (a->cur && (op->fn || (t->schema.nindex && op->kind != DB_CHECK))) {
+	if (a->cur && (op->fn || (nslots(t) && op->kind != DB_CHECK))) {
 		rc = rec_decode(&t->schema, a->cur, &a->old);
 		if (rc < 0)
 			return rc;
@@ -255,7 +288,7 @@ static int prepare_op(const struct db_op *op, struct aop *a, struct dyn_err *err
 		if (rc < 0)
 			return rc;
 	}
-	if (t->schema.nindex) {
+	if (nslots(t)) {
 		rc = prepare_indexes(a, err);
 		if (rc < 0)
 			return rc;
@@ -279,11 +312,11 @@ static int reserve(struct aop *a, size_t n, struct table **tabs, size_t ntabs)
 		rc = omap_reserve(tabs[k]->base, puts);
 		if (rc < 0)
 			return rc;
-		for (i = 0; i < tabs[k]->schema.nindex; i++) {
+		for (i = 0; i < nslots(tabs[k]); i++) {
 			ents = 0;
 			for (j = 0; j < n; j++)
 				ents += a[j].t == tabs[k] && a[j].nent[i] != NULL;
-			rc = omap_reserve(tabs[k]->idx[i], ents);
+			rc = omap_reserve(slot_map(tabs[k], i), ents);
 			if (rc < 0)
 				return rc;
 		}
@@ -328,18 +361,18 @@ static void commit_op(struct aop *a, int64_t now)
 	struct ient *e;
 	void *old;
 
-	for (i = 0; i < t->schema.nindex; i++) {
+	for (i = 0; i < nslots(t); i++) {
 		if (a->retarget[i]) {
 			a->oent[i]->rec = a->nrec;
 			continue;
 		}
 		if (a->oent[i]) {
-			e = omap_delete(t->idx[i], a->oent[i]->key, a->oent[i]->key_len);
+			e = omap_delete(slot_map(t, i), a->oent[i]->key, a->oent[i]->key_len);
 			ient_unref(e);
 		}
 		if (a->nent[i]) {
 			a->nent[i]->rec = a->nrec;
-			must_insert(t->idx[i], a->nent[i], &old, &at);
+			must_insert(slot_map(t, i), a->nent[i], &old, &at);
 			a->nent[i] = NULL;
 		}
 	}
@@ -368,9 +401,12 @@ static void trim_maps(struct table *t)
 {
 	size_t i;
 
+	if (__atomic_load_n(&t->bulk, __ATOMIC_RELAXED))
+		return; /* a bulk writer keeps them until tbl_bulk_end */
+
 	omap_trim(t->base);
-	for (i = 0; i < t->schema.nindex; i++)
-		omap_trim(t->idx[i]);
+	for (i = 0; i < nslots(t); i++)
+		omap_trim(slot_map(t, i));
 }
 
 /* ---- db_apply ---- */
@@ -476,8 +512,10 @@ static size_t changes_of(struct aop *a, size_t n, struct db_change *ch)
 	return k;
 }
 
-int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
-	       bool logit)
+/* db_apply_x(); with defer (logit only), no wait for the sync of a
+ * change made: its lsn goes to *defer for the caller's db_sync(). */
+static int apply(struct db *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
+		 bool logit, uint64_t *defer)
 {
 	struct table *tabs_one[1], **tabs = tabs_one;
 	struct db_change ch_one[1], *ch = ch_one;
@@ -551,7 +589,10 @@ int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struc
 		pthread_rwlock_unlock(&tabs[i]->lock);
 	ntabs = 0;
 	if (logit) {
-		rc = db_log_sync(db, lsn, err);
+		if (defer)
+			*defer = lsn;
+		else
+			rc = db_log_sync(db, lsn, err);
 		db_notify(db, ch, nch);
 		feed_notify(db->feed);
 	}
@@ -583,9 +624,74 @@ out_free:
 	return rc;
 }
 
+int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
+	       bool logit)
+{
+	return apply(db, ops, n, failed, err, logit, NULL);
+}
+
+/* The calling thread's deferred syncs (db_defer_begin). */
+static __thread struct {
+	int depth;	/* db_defer_begin()s not ended */
+	struct db *db;	/* the database of the pending lsn */
+	uint64_t lsn;	/* the highest change not yet synced */
+} defer;
+
 int db_apply(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err)
 {
-	return db_apply_x(db, ops, n, failed, err, true);
+	uint64_t lsn = 0;
+	int rc;
+
+	if (!defer.depth)
+		return apply(db, ops, n, failed, err, true, NULL);
+	if (defer.db && defer.db != db && (rc = db_defer_sync(err)) < 0)
+		return rc; /* another database's changes first */
+	rc = apply(db, ops, n, failed, err, true, &lsn);
+	if (lsn) {
+		defer.db = db;
+		if (lsn > defer.lsn)
+			defer.lsn = lsn;
+	}
+	return rc;
+}
+
+void db_defer_begin(void)
+{
+	defer.depth++;
+}
+
+int db_defer_sync(struct dyn_err *err)
+{
+	struct db *db = defer.db;
+	uint64_t lsn = defer.lsn;
+
+	defer.db = NULL;
+	defer.lsn = 0;
+	return db && lsn ? db_log_sync(db, lsn, err) : 0;
+}
+
+bool db_defer_pending(void)
+{
+	return defer.lsn != 0;
+}
+
+int db_defer_end(struct dyn_err *err)
+{
+	if (defer.depth > 0)
+		defer.depth--;
+	return db_defer_sync(err);
+}
+
+int db_apply_nosync(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
+		    uint64_t *lsn)
+{
+	*lsn = 0;
+	return apply(db, ops, n, failed, err, true, lsn);
+}
+
+int db_sync(db_t *db, uint64_t lsn, struct dyn_err *err)
+{
+	return lsn ? db_log_sync(db, lsn, err) : 0;
 }
 
 int tbl_check_item(table_t *t, const struct val *item, struct dyn_err *err)
@@ -622,4 +728,19 @@ int tbl_delete(table_t *t, const struct val *pk, const struct val *sk, int flags
 	struct db_op op = {.kind = DB_DELETE, .table = t, .pk = pk, .sk = sk, .flags = flags};
 
 	return db_apply(t->db, &op, 1, NULL, err);
+}
+
+void tbl_bulk_begin(table_t *t)
+{
+	__atomic_add_fetch(&t->bulk, 1, __ATOMIC_RELAXED);
+}
+
+void tbl_bulk_end(table_t *t)
+{
+	if (__atomic_sub_fetch(&t->bulk, 1, __ATOMIC_RELAXED))
+		return;
+	pthread_rwlock_wrlock(&t->lock);
+	if (!__atomic_load_n(&t->bulk, __ATOMIC_RELAXED))
+		trim_maps(t);
+	pthread_rwlock_unlock(&t->lock);
 }

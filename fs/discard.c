@@ -187,8 +187,8 @@ int scratch_stats_json(struct fsx *fs, be_table_t *t, char **out, size_t *len)
 		node_put(fs, dirs[i]);
 	}
 	free(dirs);
-	n = asprintf(&s, ",\n  \"scratch_files\": %zu,\n  \"scratch\": [%s]", c.files,
-		     c.buf ? c.buf : "");
+	n = asprintf(&s, ",\n  \"scratch_files\": %zu,\n  \"scratch\": [%s],\n  \"nodes\": %zu",
+		     c.files, c.buf ? c.buf : "", nodes_count(fs));
 	free(c.buf);
 	if (n < 0)
 		return -ENOMEM;

@@ -290,6 +290,8 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind, stru
 /* The kernel took one more reference (entry replies). */
 void node_lookup_inc(struct fsx *fs, struct node *n);
 void node_forget(struct fsx *fs, fuse_ino_t ino, uint64_t nlookup);
+/* Nodes the mount holds now (every kind; _stats.json's "nodes"). */
+size_t nodes_count(struct fsx *fs);
 /* Free n if nothing refers to it any more (ilock held). */
 void node_maybe_free_locked(struct fsx *fs, struct node *n);
 /*

@@ -23,13 +23,23 @@
  * Nodes hold a table reference; closing it is an engine call, which must
  * not happen under ilock, so freed nodes leave their reference on a list
  * that nodes_reap() closes after the lock is released.
+ *
+ * Memory.  `ls -l` of a big directory makes one node per entry, which the
+ * kernel forgets later in large FORGET batches; after every
+ * NODES_TRIM_EVERY nodes freed, malloc_trim() hands the freed pages back
+ * to the system (glibc keeps them otherwise: issue 11 item 7).
  */
 #include "fsx.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define NODES_TRIM_EVERY 4096 /* nodes freed between malloc_trim() calls */
+
+static unsigned nodes_freed; /* since the last malloc_trim (atomic) */
 
 int64_t fsx_now_ns(void)
 {
@@ -333,6 +343,7 @@ void node_maybe_free_locked(struct fsx *fs, struct node *n)
 	free(n->tname);
 	free(n->seen);
 	free(n);
+	__atomic_add_fetch(&nodes_freed, 1, __ATOMIC_RELAXED);
 }
 
 void nodes_reap(struct fsx *fs)
@@ -476,6 +487,24 @@ static bool reap_due(struct fsx *fs)
 	return fs->ndead || fs->ndead_dirs >= 64;
 }
 
+/* After many nodes were freed (outside ilock): see "Memory" above. */
+static void maybe_trim(void)
+{
+	if (__atomic_load_n(&nodes_freed, __ATOMIC_RELAXED) >= NODES_TRIM_EVERY &&
+	    __atomic_exchange_n(&nodes_freed, 0, __ATOMIC_RELAXED) >= NODES_TRIM_EVERY)
+		malloc_trim(0);
+}
+
+size_t nodes_count(struct fsx *fs)
+{
+	size_t n;
+
+	pthread_mutex_lock(&fs->ilock);
+	n = fs->nnodes;
+	pthread_mutex_unlock(&fs->ilock);
+	return n;
+}
+
 void node_put(struct fsx *fs, struct node *n)
 {
 	bool reap;
@@ -488,6 +517,7 @@ void node_put(struct fsx *fs, struct node *n)
 	pthread_mutex_unlock(&fs->ilock);
 	if (reap)
 		nodes_reap(fs);
+	maybe_trim();
 }
 
 void node_lookup_inc(struct fsx *fs, struct node *n)
@@ -512,6 +542,7 @@ void node_forget(struct fsx *fs, fuse_ino_t ino, uint64_t nlookup)
 	pthread_mutex_unlock(&fs->ilock);
 	if (reap)
 		nodes_reap(fs);
+	maybe_trim();
 }
 
 struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, const struct val *pk,

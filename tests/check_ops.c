@@ -750,6 +750,97 @@ START_TEST(test_batch_groups_share_db_apply_calls)
 }
 END_TEST
 
+/* A journal that counts its syncs (and can fail them). */
+struct count_log {
+	uint64_t lsn;	 /* last appended */
+	uint64_t syncs;	 /* sync calls */
+	int sync_fail;	 /* what sync returns */
+};
+
+static int count_append(void *ctx, const struct db_change *ch, size_t n, uint64_t *lsn)
+{
+	struct count_log *l = ctx;
+
+	*lsn = ++l->lsn;
+	return 0;
+}
+
+static int count_sync(void *ctx, uint64_t lsn)
+{
+	struct count_log *l = ctx;
+
+	l->syncs++;
+	return l->sync_fail;
+}
+
+/* Issue 12: a write() holding many groups costs one journal sync. */
+START_TEST(test_batch_one_journal_sync_per_feed)
+{
+	struct count_log l = {0};
+	struct db_log log = {.append = count_append, .sync = count_sync, .ctx = &l};
+	static char big[250 * 64];
+	struct ops_batch_stats st;
+	ops_batch_t *b;
+	size_t n = 0;
+	int i;
+
+	db_set_log(db, &log);
+	b = batch(tu);
+	for (i = 0; i < 250; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n,
+				      "{\"username\": \"v%03d\", \"email\": \"%d@x\"}\n", i, i % 7);
+	ck_assert_int_eq(feed(b, big), 0);
+	ops_batch_stats(b, &st);
+	ck_assert_uint_eq(st.applies, 3);
+	ck_assert_uint_eq(l.lsn, 3);
+	ck_assert_uint_eq(l.syncs, 1);
+	ck_assert_uint_eq(st.syncs, 1);
+	/* a bad line in the middle: the lines before it are synced before it is
+	 * reported, the ones after it at the end of the feed */
+	l.syncs = 0;
+	ck_assert_int_eq(feed(b, "{\"username\": \"w1\"}\nnot json\n{\"username\": \"w2\"}\n"),
+			 -EINVAL);
+	ck_assert_uint_eq(l.syncs, 2);
+	ck_assert_str_eq(user("w2"), "{\"username\":\"w2\"}");
+	ops_batch_free(b);
+	db_set_log(db, NULL);
+}
+END_TEST
+
+/* A failed sync fails every line it covered; with stop, the feed stops
+ * after the first of them. */
+START_TEST(test_batch_failed_sync_fails_the_lines_it_covered)
+{
+	struct count_log l = {.sync_fail = -EIO};
+	struct db_log log = {.append = count_append, .sync = count_sync, .ctx = &l};
+	const char *text = "{\"username\": \"a\"}\n{\"username\": \"b\"}\n{\"username\": \"c\"}\n";
+	struct ops_batch_stats st;
+	ops_batch_t *b;
+	size_t used;
+
+	db_set_log(db, &log);
+	b = batch(tu);
+	ck_assert_int_eq(feed(b, text), -EIO);
+	ops_batch_stats(b, &st);
+	ck_assert_uint_eq(st.applied, 0);
+	ck_assert_uint_eq(st.failed, 3);
+	ck_assert_uint_eq(reps.n, 3);
+	ck_assert_contains(reps.text, "1 5 the journal could not be synced");
+	ck_assert_contains(reps.text, "3 5 the journal could not be synced");
+	ops_batch_free(b);
+
+	b = batch(tu);
+	ck_assert_int_eq(ops_batch_feed_some(b, text, strlen(text), &used), -EIO);
+	ck_assert_uint_eq(used, strlen("{\"username\": \"a\"}\n"));
+	ops_batch_stats(b, &st);
+	ck_assert_uint_eq(st.applied, 0);
+	ck_assert_uint_eq(st.failed, 1);
+	ck_assert_uint_eq(st.lines, 1);
+	ops_batch_free(b);
+	db_set_log(db, NULL);
+}
+END_TEST
+
 START_TEST(test_batch_group_splits_around_a_failing_line)
 {
 	ops_batch_t *b = batch(tu);
@@ -1250,6 +1341,8 @@ Suite *ops_suite(void)
 	tcase_add_test(tc, test_batch_unterminated_bad_last_line_fails_finish);
 	tcase_add_test(tc, test_batch_reports_every_bad_line_in_order);
 	tcase_add_test(tc, test_batch_groups_share_db_apply_calls);
+	tcase_add_test(tc, test_batch_one_journal_sync_per_feed);
+	tcase_add_test(tc, test_batch_failed_sync_fails_the_lines_it_covered);
 	tcase_add_test(tc, test_batch_group_splits_around_a_failing_line);
 	tcase_add_test(tc, test_batch_feed_some_stops_at_the_bad_line);
 	tcase_add_test(tc, test_batch_grouping_is_equivalent_to_one_by_one);

@@ -1,0 +1,74 @@
+/*
+ * item_parseint.h - the document-JSON parser's private parts, shared by
+ * item_lex.c (errors with positions, strings, numbers) and item_parse.c
+ * (containers, tags, the entry points).  See item_parse.c for the design.
+ */
+#ifndef DYNFS_ITEM_PARSEINT_H
+#define DYNFS_ITEM_PARSEINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "item.h"
+#include "num.h"
+
+#define PARSE_MAX_DEPTH (ITEM_MAX_DEPTH + 1)
+#define INLINE_SLOTS 32
+
+struct slot {
+	char *name;	 /* attribute name (maps), NULL for elements */
+	size_t name_len; /* its length */
+	size_t off;	 /* offset of the key / element in the text */
+	struct val v;	 /* the parsed value */
+};
+
+struct frame {
+	const char *name; /* attribute name, or NULL for a list element */
+	size_t n;	  /* name length, or the element's index */
+};
+
+struct parser {
+	const char *text;			/* start of the input (positions) */
+	const char *p;				/* cursor */
+	const char *end;			/* end of the input */
+	struct dyn_err *err;			/* error record, may be NULL */
+	struct slot *slots;			/* open containers' members, innermost last */
+	size_t nslots;				/* used */
+	size_t cap;				/* allocated */
+	int depth;				/* lists and maps open */
+	int npath;				/* frames in path */
+	struct frame path[PARSE_MAX_DEPTH + 1]; /* attribute path at the cursor */
+	struct slot inline_slots[INLINE_SLOTS]; /* first slots, without malloc */
+};
+
+static inline const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	return p;
+}
+
+static inline bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* ---- item_lex.c ---- */
+
+/* Record the line, column and attribute path of `at` in ps->err. */
+void ipar_locate(struct parser *ps, const char *at);
+/* Set ps->err (EINVAL) at `at`; returns -EINVAL. */
+int ipar_fail_at(struct parser *ps, const char *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* -ENOMEM, said in ps->err. */
+int ipar_fail_nomem(struct parser *ps);
+/* "unexpected X, expected <expected>" for the byte at p (or the end). */
+int ipar_fail_unexpected(struct parser *ps, const char *p, const char *expected);
+/* The string whose opening quote is at the cursor: *out new (NUL-ended),
+ * *len its bytes, *escaped whether the text had escapes; cursor past it. */
+int ipar_str_esc(struct parser *ps, char **out, size_t *len, bool *escaped);
+int ipar_str(struct parser *ps, char **out, size_t *len);
+/* A strict JSON number at the cursor, read exactly; cursor past it. */
+int ipar_number(struct parser *ps, struct num *out);
+
+#endif
