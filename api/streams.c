@@ -266,7 +266,8 @@ int op_list_streams(struct rq *r)
 		n++;
 	}
 	pthread_mutex_unlock(&r->a->lock);
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n) /* names is NULL when there are none */
+		qsort(names, n, sizeof(*names), name_cmp);
 	sf_buf_adds(&r->out, "{\"Streams\":[");
 	for (i = 0; i < n; i++) {
 		const char *p = strstr(names[i], ":table/") + 7, *q = strstr(p, "/stream/");

@@ -180,7 +180,8 @@ static int table_names(struct rbe *r, char ***names, size_t *n, struct dyn_err *
 	} else if ((rc = rmt_list_tables(r->c, &all, &nall, err)) < 0) {
 		return rc;
 	}
-	qsort(all, nall, sizeof(*all), cmp_str);
+	if (nall) /* qsort of a NULL array is undefined, even of none */
+		qsort(all, nall, sizeof(*all), cmp_str);
 	for (i = 0; i < nall; i++) /* drop duplicates */
 		if (nkeep && !strcmp(all[nkeep - 1], all[i]))
 			free(all[i]);
