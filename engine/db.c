@@ -27,6 +27,25 @@
 
 /* ---- schemas ---- */
 
+bool key_attr_equal(const struct key_attr *a, const struct key_attr *b)
+{
+	return a->type == b->type && !strcmp(a->name, b->name);
+}
+
+bool index_def_equal(const struct index_def *a, const struct index_def *b)
+{
+	size_t i;
+
+	if (strcmp(a->name, b->name) || !key_attr_equal(&a->pk, &b->pk) ||
+	    a->has_sk != b->has_sk || (a->has_sk && !key_attr_equal(&a->sk, &b->sk)) ||
+	    a->proj != b->proj || a->ninclude != b->ninclude)
+		return false;
+	for (i = 0; i < a->ninclude; i++)
+		if (strcmp(a->include[i], b->include[i]))
+			return false;
+	return true;
+}
+
 void schema_free(struct table_schema *s)
 {
 	size_t i, j;

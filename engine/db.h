@@ -90,6 +90,10 @@ struct table_schema {
 
 /* Release what a schema owns (include lists, index array). */
 void schema_free(struct table_schema *s);
+/* Same name and type. */
+bool key_attr_equal(const struct key_attr *a, const struct key_attr *b);
+/* Same name, keys (names and types), projection and included attributes. */
+bool index_def_equal(const struct index_def *a, const struct index_def *b);
 /* Deep copy (new).  -ENOMEM. */
 int schema_copy(struct table_schema *out, const struct table_schema *s);
 /* Validate names, types, index definitions.  -EINVAL with a message. */

@@ -375,36 +375,17 @@ out:
 	return rc;
 }
 
-static bool same_key(const struct key_attr *a, const struct key_attr *b)
-{
-	return a->type == b->type && !strcmp(a->name, b->name);
-}
-
-static bool same_index(const struct index_def *a, const struct index_def *b)
-{
-	size_t i;
-
-	if (strcmp(a->name, b->name) || !same_key(&a->pk, &b->pk) || a->has_sk != b->has_sk ||
-	    (a->has_sk && !same_key(&a->sk, &b->sk)) || a->proj != b->proj ||
-	    a->ninclude != b->ninclude)
-		return false;
-	for (i = 0; i < a->ninclude; i++)
-		if (strcmp(a->include[i], b->include[i]))
-			return false;
-	return true;
-}
-
 /* The schema as written is the one the table has (nothing to do). */
 static bool same_schema(const struct table_schema *a, const struct table_schema *b)
 {
 	size_t i;
 
-	if (!same_key(&a->pk, &b->pk) || a->has_sk != b->has_sk ||
-	    (a->has_sk && !same_key(&a->sk, &b->sk)) || a->nindex != b->nindex ||
+	if (!key_attr_equal(&a->pk, &b->pk) || a->has_sk != b->has_sk ||
+	    (a->has_sk && !key_attr_equal(&a->sk, &b->sk)) || a->nindex != b->nindex ||
 	    strcmp(a->ttl_attr, b->ttl_attr))
 		return false;
 	for (i = 0; i < a->nindex; i++)
-		if (!same_index(&a->index[i], &b->index[i]))
+		if (!index_def_equal(&a->index[i], &b->index[i]))
 			return false;
 	return true;
 }
@@ -464,8 +445,8 @@ int schema_precheck(struct fsx *fs, struct node *n, const char *text, size_t len
 	rc = parse_schema(text, len, &s, &err);
 	if (rc == 0 && !same_schema(&old, &s)) {
 		rc = schema_check(&s, &err);
-		if (rc == 0 && (!same_key(&old.pk, &s.pk) || old.has_sk != s.has_sk ||
-				(s.has_sk && !same_key(&old.sk, &s.sk)))) {
+		if (rc == 0 && (!key_attr_equal(&old.pk, &s.pk) || old.has_sk != s.has_sk ||
+				(s.has_sk && !key_attr_equal(&old.sk, &s.sk)))) {
 			be_table_stats(t, &st);
 			if (st.items)
 				rc = busy_err(t, &err);

@@ -366,25 +366,6 @@ const struct index_def *rbe_find_index(const struct table_schema *s, const char 
 	return NULL;
 }
 
-static bool key_equal(const struct key_attr *a, const struct key_attr *b)
-{
-	return !strcmp(a->name, b->name) && a->type == b->type;
-}
-
-static bool index_equal(const struct index_def *a, const struct index_def *b)
-{
-	size_t i;
-
-	if (!key_equal(&a->pk, &b->pk) || a->has_sk != b->has_sk ||
-	    (a->has_sk && !key_equal(&a->sk, &b->sk)) || a->proj != b->proj ||
-	    a->ninclude != b->ninclude)
-		return false;
-	for (i = 0; i < a->ninclude; i++)
-		if (strcmp(a->include[i], b->include[i]))
-			return false;
-	return true;
-}
-
 static int m_set_schema(be_t *b, const char *table, const struct table_schema *s,
 			struct dyn_err *err)
 {
@@ -405,8 +386,8 @@ static int m_set_schema(be_t *b, const char *table, const struct table_schema *s
 	memset(&cur, 0, sizeof(cur));
 	if ((rc = rmt_describe_table(r->c, table, &cur, NULL, err)) < 0)
 		return rc;
-	if (!key_equal(&cur.pk, &s->pk) || cur.has_sk != s->has_sk ||
-	    (s->has_sk && !key_equal(&cur.sk, &s->sk)))
+	if (!key_attr_equal(&cur.pk, &s->pk) || cur.has_sk != s->has_sk ||
+	    (s->has_sk && !key_attr_equal(&cur.sk, &s->sk)))
 		rc = err_set(err, EINVAL, "a table's key schema cannot change");
 	else if (strcmp(cur.ttl_attr, s->ttl_attr))
 		rc = err_set(err, ENOTSUP,
@@ -415,12 +396,12 @@ static int m_set_schema(be_t *b, const char *table, const struct table_schema *s
 	/* indexes gone or changed: drop; then new or changed: add, one call each */
 	for (i = 0; rc == 0 && i < cur.nindex; i++) {
 		o = rbe_find_index(s, cur.index[i].name);
-		if (!o || !index_equal(o, &cur.index[i]))
+		if (!o || !index_def_equal(o, &cur.index[i]))
 			rc = rmt_drop_index(r->c, table, cur.index[i].name, err);
 	}
 	for (i = 0; rc == 0 && i < s->nindex; i++) {
 		o = rbe_find_index(&cur, s->index[i].name);
-		if (!o || !index_equal(o, &s->index[i]))
+		if (!o || !index_def_equal(o, &s->index[i]))
 			rc = rmt_add_index(r->c, table, &s->index[i], err);
 	}
 	schema_free(&cur);
