@@ -114,8 +114,9 @@ remote: $(BUILD)/dynfs $(BUILD)/remote_driver $(BUILD)/check_all
 
 check: unit
 # Sanitizers slow the randomized suites down several times.
+# tests/run_unit runs the suites UNIT_JOBS at a time (default: every CPU).
 unit: $(BUILD)/check_all
-	CK_TIMEOUT_MULTIPLIER=$(if $(SANITIZE),10,1) $(BUILD)/check_all
+	CK_TIMEOUT_MULTIPLIER=$(if $(SANITIZE),10,1) tests/run_unit $(BUILD)/check_all
 
 # The fault-injection shim for tests/e2e/t_faults.sh (LD_PRELOAD).
 $(BUILD)/tests/faultshim.so: tests/faultshim.c
@@ -135,8 +136,8 @@ conformance: $(BUILD)/dynfs
 
 # valgrind on the unit suites (no fork so valgrind sees every test).
 memcheck: $(BUILD)/check_all
-	CK_FORK=no valgrind --error-exitcode=1 --leak-check=full \
-		--errors-for-leak-kinds=definite,indirect -q $(BUILD)/check_all
+	CK_FORK=no tests/run_unit $(BUILD)/check_all valgrind --error-exitcode=1 \
+		--leak-check=full --errors-for-leak-kinds=definite,indirect -q
 
 bench: $(BUILD)/dynfs
 	$(MAKE) -C bench BUILD=$(abspath $(BUILD))
