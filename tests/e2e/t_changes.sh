@@ -155,10 +155,15 @@ EOF
 )
 expect_eq "poll and O_NONBLOCK" "$out" "True True True EAGAIN"
 # A read parked in dynfs ends with EINTR when a signal comes (FUSE
-# interrupt); without that the reader would sit in D state.
-(sleep 8; touch "$U/unblock.json") &
+# interrupt); without that the reader would sit in D state.  Only if the
+# read is still parked 30 s later does a write end it (the test then fails
+# with "data", and does not hang); the write waits for the reader, not for
+# a fixed time, so a slow start under load cannot turn into "data".
+rm -f "$T/read-done"
+(for _ in $(seq 300); do [ -e "$T/read-done" ] && exit 0; sleep 0.1; done
+ touch "$U/unblock.json") &
 UNBLOCK=$!
-out=$(python3 - "$U/_changes" <<'EOF2'
+out=$(python3 - "$U/_changes" "$T/read-done" <<'EOF2'
 import os, signal, sys
 def stop(sig, frame):
     raise KeyboardInterrupt
@@ -170,10 +175,10 @@ try:
     print("data")
 except KeyboardInterrupt:
     print("interrupted")
+open(sys.argv[2], "w").close()
 EOF2
 )
 expect_eq "a signal interrupts a blocked read" "$out" "interrupted"
-kill "$UNBLOCK" 2>/dev/null
 wait "$UNBLOCK" 2>/dev/null
 
 section "since= replays what is retained"
