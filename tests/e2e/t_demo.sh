@@ -50,12 +50,13 @@ expect_eq "gen-demo: attribute types" "$types" \
 refuse "gen-demo without arguments" 2 "usage: gen-demo" "$REPO/scripts/gen-demo"
 expect_ok "gen-demo --help" "$REPO/scripts/gen-demo" --help
 
-section "demo: create and mount, quickly"
+section "demo: create and mount"
 start=$(date +%s%N)
 demo_mount
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
+# printed, not asserted: a time limit would fail on a busy machine and
+# prove nothing on an idle one (make bench measures speed)
 echo "scripts/demo took $ms ms"
-[ "$ms" -lt 15000 ] || fail "scripts/demo took $ms ms"
 grep -q "created" "$T/demo.out" || fail "demo did not say it created the store: $(cat "$T/demo.out")"
 grep -q "fusermount3 -u mnt" "$T/demo.out" || fail "demo does not say how to unmount: $(cat "$T/demo.out")"
 expect_eq "tables" "$(ls "$MNT" | tr '\n' ' ')" "_errors _tx $(jq -r 'keys[]' "$DB" | LC_ALL=C sort | tr '\n' ' ')"
