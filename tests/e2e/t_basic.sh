@@ -175,7 +175,14 @@ expect_eq "a new table is empty" "$(lines ls "$MNT/users")" "_batch _index _sche
 
 section "df -i counts items"
 for i in 1 2 3 4 5; do touch "$MNT/users/u$i.json"; done
-expect_eq "items in df -i" "$(stat -f -c '%c %d' "$MNT" | awk '{print $1 - $2}')" 5
+if is_remote; then
+	# docs/remote.md: item counts are the service's ItemCount estimates
+	# (DynamoDB refreshes them about every six hours): a number, not exact
+	expect_eq "items in df -i (the service's estimate)" \
+		"$(stat -f -c '%c %d' "$MNT" | awk '{print ($1 - $2 >= 0)}')" 1
+else
+	expect_eq "items in df -i" "$(stat -f -c '%c %d' "$MNT" | awk '{print $1 - $2}')" 5
+fi
 expect_eq "name length limit" "$(stat -f -c %l "$MNT")" 255
 
 section "a large partition streams, in order, completely"
