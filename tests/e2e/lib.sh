@@ -95,6 +95,16 @@ need_target() {
 	fi
 }
 
+# known_remote_bug WHY: with a remote target, say (in the runner's
+# output, as an XFAIL line) that the next part is not run because of a
+# known bug of the remote backend; returns 0 then (skip), 1 otherwise.
+# For bugs only: a documented difference is checked, not skipped.
+known_remote_bug() {
+	is_remote || return 1
+	echo "XFAIL: known remote bug, part skipped: $*"
+	return 0
+}
+
 e2e_free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 e2e_wait_port() {
 	for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.1; done
