@@ -152,11 +152,8 @@ expect_fail "mv of an entry" "$RO" mv "$UI/hedy@new.org/hedy.json" "$UI/hedy@new
 expect_fail "mv into _index" "$RO" mv "$U/felienne.json" "$UI/hedy@new.org/felienne.json"
 expect_fail "rm -r of an index partition" "$RO" rm -r "$UI/hedy@new.org"
 expect_eq "hedy still there" "$(jq -r .username "$U/hedy.json")" "hedy"
-if ! known_remote_bug "rmdir of a non-empty index succeeds: fs/index_view.c asks the" \
-	"index item count, which is the service's estimate (0 on a new table)"; then
-	expect_fail "rmdir of a non-empty index" "Directory not empty" rmdir "$UI"
-	expect_fail "rmdir of _index" "Directory not empty" rmdir "$U/_index"
-fi
+expect_fail "rmdir of a non-empty index" "Directory not empty" rmdir "$UI"
+expect_fail "rmdir of _index" "Directory not empty" rmdir "$U/_index"
 expect_eq "the index is intact" "$(find "$UI" -type l | wc -l)" 4
 
 section "_query? in an index partition: projections"
