@@ -25,7 +25,12 @@ mount_fresh -o fsync=off
 mkdir "$MNT/big" "$MNT/small" || fail "mkdir"
 awk 'BEGIN { for (i = 0; i < 20000; i++) printf "{\"id\": \"u%05d\", \"n\": %d}\n", i, i }' \
 	>"$MNT/big/_batch" || fail "import"
-expect_eq "imported" "$(jq .items "$MNT/big/_stats.json")" 20000
+if is_remote; then
+	# the service's item count is an estimate (docs/remote.md): count the listing
+	expect_eq "imported" "$(ls -U "$MNT/big" | grep -c '\.json$')" 20000
+else
+	expect_eq "imported" "$(jq .items "$MNT/big/_stats.json")" 20000
+fi
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$DYNFS_PID/status"; }
 n0=$(jq .nodes "$MNT/small/_stats.json")
 r0=$(rss)
@@ -44,6 +49,6 @@ r2=$(rss)
 echo "    nodes $n0 -> $n1 -> $n2; RSS $r0 -> $r1 -> $r2 kB"
 [ "$n2" -le $((n0 + 100)) ] || fail "the kernel forgot the table, yet $n2 nodes remain (before: $n0)"
 unmount
-expect_fail "a bad size is refused" "scratch_max=lots" "$DYNFS" "$STORE" "$MNT" -f -o scratch_max=lots
+expect_fail "a bad size is refused" "scratch_max=lots" "$DYNFS" "${E2E_EP:-$STORE}" "$MNT" -f -o scratch_max=lots
 expect_eq "--help documents it" "$("$DYNFS" --help | grep -c 'scratch_max=SIZE')" 1
 done_test
