@@ -137,7 +137,7 @@ test: unit e2e remote e2e-remote
 # backend-neutral test against all three (not in CI).
 E2E_REMOTE_TESTS ?= t_batch.sh t_query.sh t_shell.sh t_tx.sh t_remote_faults.sh
 E2E_DDBLOCAL_TESTS ?= t_tx.sh t_remote.sh
-E2E_DYNALITE_TESTS ?= t_basic.sh t_batch.sh
+E2E_DYNALITE_TESTS ?= t_basic.sh
 E2E_NEUTRAL_TESTS = t_basic.sh t_batch.sh t_concurrent.sh t_editors.sh t_errors.sh t_index.sh \
 	t_items.sh t_limits.sh t_query.sh t_races.sh t_rename.sh t_ro.sh t_schema.sh t_shell.sh \
 	t_tools.sh t_tx.sh t_visibility.sh t_remote_faults.sh
