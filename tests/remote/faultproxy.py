@@ -24,7 +24,9 @@ Counts of injected faults are written to --stats as JSON on exit (SIGTERM).
 --control FILE (tests/e2e/t_remote_faults.sh): a JSON object read again
 before every request, if the file exists, that overrides the settings:
 {"rate": R, "unprocessed": U, "faults": [names to draw from], "ops":
-[operations that get faults; others pass]}; and the counts so far are
+[operations that get faults; others pass], "every": N (instead of
+"rate": every N-th request of those operations gets the next fault of
+"faults", in turn)}; and the counts so far are
 written to FILE.stats after every request.
 Listens on 127.0.0.1 only; python3 standard library only.
 """
@@ -127,7 +129,16 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             stats["requests"] += 1
             fault = None
-            if op.startswith("Batch") and rng.random() < unprocessed:
+            if "every" in ctl:
+                # deterministic: every N-th request that may get a fault
+                # gets the next fault of the list, in turn
+                if "ops" not in ctl or op in ctl["ops"]:
+                    n = stats.setdefault("eligible", 0)
+                    stats["eligible"] = n + 1
+                    if n % int(ctl["every"]) == 0:
+                        k = n // int(ctl["every"])
+                        fault = choices[k % len(choices)]
+            elif op.startswith("Batch") and rng.random() < unprocessed:
                 fault = "unprocessed"
             elif choices and rng.random() < rate:
                 fault = rng.choice(choices)
