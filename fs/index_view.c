@@ -789,14 +789,41 @@ int view_readlink(struct fsx *fs, struct node *n, char **target)
 	return rc;
 }
 
+static int stop_at_first(void *ctx, const struct val *pk)
+{
+	*(bool *)ctx = true;
+	return 1;
+}
+
+/* Whether index (NULL: any of s's) has an entry.  A backend without
+ * exact statistics (a service's index item counts are estimates,
+ * refreshed about every six hours) is asked for one partition. */
+static bool index_has_entries(struct fsx *fs, be_table_t *t, const struct table_schema *s,
+			      const char *index)
+{
+	struct tbl_stats st;
+	bool found = false;
+	size_t i;
+
+	if (!(be_caps(fs->be) & BE_CAP_EXACT_STATS)) {
+		for (i = 0; !found && i < s->nindex; i++)
+			if (!index || !strcmp(index, s->index[i].name))
+				be_list_partitions(t, s->index[i].name, NULL, stop_at_first, &found);
+		return found;
+	}
+	be_table_stats(t, &st);
+	for (i = 0; i < s->nindex && i < DB_MAX_INDEXES; i++)
+		if ((!index || !strcmp(index, s->index[i].name)) && st.index_items[i])
+			return true;
+	return false;
+}
+
 int view_rmdir(struct fsx *fs, struct node *n)
 {
 	const struct index_def *d;
 	struct table_schema s;
-	struct tbl_stats st;
 	enum node_kind kind;
 	struct vnode v;
-	size_t i;
 	int rc;
 
 	pthread_mutex_lock(&fs->ilock);
@@ -812,19 +839,15 @@ int view_rmdir(struct fsx *fs, struct node *n)
 		rc = be_table_schema(v.t, &s);
 		if (rc < 0)
 			break;
-		be_table_stats(v.t, &st);
-		for (i = 0; i < s.nindex && i < DB_MAX_INDEXES; i++)
-			if (st.index_items[i])
-				rc = -ENOTEMPTY;
+		if (index_has_entries(fs, v.t, &s, NULL))
+			rc = -ENOTEMPTY;
 		schema_free(&s);
 		break;
 	case NK_INDEX:
 		rc = index_def_of(v.t, v.index, &s, &d);
 		if (rc < 0)
 			break;
-		be_table_stats(v.t, &st);
-		i = (size_t)(d - s.index);
-		if (i < DB_MAX_INDEXES && st.index_items[i])
+		if (index_has_entries(fs, v.t, &s, d->name))
 			rc = -ENOTEMPTY;
 		schema_free(&s);
 		break;

@@ -387,9 +387,39 @@ static int m_set_schema(be_t *b, const char *table, const struct table_schema *s
 	if ((rc = rmt_describe_table(r->c, table, &cur, NULL, err)) < 0)
 		return rc;
 	if (!key_attr_equal(&cur.pk, &s->pk) || cur.has_sk != s->has_sk ||
-	    (s->has_sk && !key_attr_equal(&cur.sk, &s->sk)))
-		rc = err_set(err, EINVAL, "a table's key schema cannot change");
-	else if (strcmp(cur.ttl_attr, s->ttl_attr))
+	    (s->has_sk && !key_attr_equal(&cur.sk, &s->sk))) {
+		/* SPEC §4: the key schema changes while the table is empty,
+		 * as `mkdir t` then writing t/_schema.json does.  DynamoDB
+		 * cannot change a key schema: delete and create again, which
+		 * needs both table options as well. */
+		schema_free(&cur);
+		if (!r->o.allow_table_create || !r->o.allow_table_delete)
+			return err_set(err, EPERM,
+				       "changing a remote table's key schema deletes and creates "
+				       "it again: it needs -o allow_table_create,allow_table_delete");
+		rc = has_items(r, table, err);
+		if (rc == -ENOTEMPTY) {
+			err_clear(err);
+			rc = err_set(err, EBUSY,
+				     "table %s is not empty: its key schema cannot change", table);
+		}
+		if (rc == 0)
+			rc = rmt_delete_table(r->c, table, err);
+		if (rc == 0) {
+			struct db_change gone = {.kind = DB_CH_DROP_TABLE, .table = table};
+
+			forget_id(r, table);
+			invalidate(r, table);
+			rbe_notify(r, &gone, 1);
+			rc = rmt_create_table(r->c, table, s, err);
+		}
+		invalidate(r, table);
+		if (rc == 0) {
+			ch.kind = DB_CH_CREATE_TABLE;
+			rbe_notify(r, &ch, 1);
+		}
+		return rc;
+	} else if (strcmp(cur.ttl_attr, s->ttl_attr))
 		rc = err_set(err, ENOTSUP,
 			     "ttl_attribute of a remote table is set with UpdateTimeToLive, "
 			     "which dynfs does not call");
@@ -496,6 +526,8 @@ static uint64_t m_table_id(const be_table_t *t)
 	return T(t)->id;
 }
 
+/* Alive while the table exists and is the one this handle opened (a
+ * key schema change of an empty table makes it anew: a new id). */
 static bool m_table_alive(be_table_t *bt)
 {
 	struct table_schema s;
@@ -503,7 +535,7 @@ static bool m_table_alive(be_table_t *bt)
 	if (rbe_schema_of(T(bt)->r, T(bt)->name, &s, NULL) < 0)
 		return false;
 	schema_free(&s);
-	return true;
+	return table_id_of(T(bt)->r, T(bt)->name) == T(bt)->id;
 }
 
 static int m_table_schema(be_table_t *bt, struct table_schema *out)

@@ -130,7 +130,9 @@ static int explain_conflict(struct rtab *t, const be_op *w, struct dyn_err *err)
 		code = (w->flags & DB_IF_PRESENT) || w->expect ? ENOENT : ECANCELED;
 		err_clear(err);
 		return err_set(err, code,
-			       "condition failed: the item does not exist on the service%s",
+			       "condition failed%s%s: the item does not exist on the service%s",
+			       !w->expect && w->cond_text ? ": " : "",
+			       !w->expect && w->cond_text ? w->cond_text : "",
 			       w->expect ? " (deleted since it was read)" : "");
 	}
 	if (w->flags & DB_IF_ABSENT)
@@ -139,10 +141,13 @@ static int explain_conflict(struct rtab *t, const be_op *w, struct dyn_err *err)
 		code = EAGAIN;
 	item_render_compact(&now, t->s.pk.name, t->s.has_sk ? t->s.sk.name : NULL, &text, &len);
 	err_clear(err);
-	err_set(err, code, "%s; the service's version was kept: %.360s%s",
+	/* a failed condition names itself, as a local store's message does */
+	err_set(err, code, "%s%s%s; the service's version was kept: %.360s%s",
 		code == EAGAIN ? "the item changed on the service since it was read"
 			       : "condition failed",
-		text ? text : "?", len > 360 ? "..." : "");
+		code != EAGAIN && w->cond_text ? ": " : "",
+		code != EAGAIN && w->cond_text ? w->cond_text : "", text ? text : "?",
+		len > 360 ? "..." : "");
 	free(text);
 	val_free(&now);
 	return -code;

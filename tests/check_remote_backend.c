@@ -771,11 +771,30 @@ START_TEST(test_schema_changes_and_stats)
 	ck_assert_int_eq(be_table_schema(t, &s), 0);
 	ck_assert_uint_eq(s.nindex, 1);
 	ck_assert_str_eq(s.index[0].name, "by_e");
-	/* key changes are refused */
-	attr_set(&s.pk, "q", VAL_S);
-	ck_assert_int_eq(be_set_schema(be, "users", &s, &err), -EINVAL);
-	schema_free(&s);
+	/* key changes: refused while the table holds an item (SPEC §4) */
 	ck_assert_int_eq(be_put(t, J("{\"p\": \"a\"}"), 0, &err), 0);
+	attr_set(&s.pk, "q", VAL_S);
+	ck_assert_int_eq(be_set_schema(be, "users", &s, &err), -EBUSY);
+	schema_free(&s);
+	/* of an empty table: DeleteTable and CreateTable, a new table (old handles dead) */
+	{
+		struct table_schema e;
+		be_table_t *et;
+
+		mk_table("empty1", false, false);
+		et = open_t("empty1");
+		memset(&e, 0, sizeof(e));
+		ck_assert_int_eq(be_table_schema(et, &e), 0);
+		attr_set(&e.pk, "q", VAL_N);
+		ck_assert_msg(be_set_schema(be, "empty1", &e, &err) == 0, "%s", err.msg);
+		schema_free(&e);
+		ck_assert(!be_table_alive(et));
+		be_table_close(et);
+		et = open_t("empty1");
+		ck_assert_str_eq(be_table_pk(et)->name, "q");
+		ck_assert_int_eq(be_table_pk(et)->type, VAL_N);
+		be_table_close(et);
+	}
 	be_table_stats(t, &st);
 	ck_assert(!(be_caps(be) & (BE_CAP_CHANGE_FEED | BE_CAP_CHEAP_LIST | BE_CAP_EXACT_STATS)));
 	ck_assert(be_caps(be) & BE_CAP_TX);

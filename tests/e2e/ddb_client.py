@@ -4,13 +4,15 @@ tests/e2e/t_remote.sh (one client for the whole test: boto3 takes seconds
 to start on a loaded machine).  Each input line is `METHOD JSON-KWARGS`;
 the answer is one line: the response as JSON, or {"error": CODE}."""
 import json
+import os
 import sys
 
 import boto3
 import botocore
 
 client = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1",
-                      aws_access_key_id="AKE2E", aws_secret_access_key="secret")
+                      aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "AKE2E"),
+                      aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "secret"))
 for line in sys.stdin:
     method, _, args = line.strip().partition(" ")
     try:

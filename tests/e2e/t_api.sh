@@ -10,6 +10,7 @@
 #    API writes, an update through the API is visible to cat at once;
 #  - an item written with echo > file is read back by boto3 and the CLI;
 #  - a rejected API write is a line in /_errors.
+need_local "the DynamoDB API server beside a mount (-o api) serves the local store"
 
 source ./api_lib.sh
 PORT=$(free_port)

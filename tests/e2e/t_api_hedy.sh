@@ -17,6 +17,7 @@
 # batch_get_item; delete_item; describe_table's ItemCount; and TTL on
 # Hedy's tokens table (UpdateTimeToLive on "ttl", as its production
 # tables have), which removes the expired token.
+need_local "the API server over a local store (-o api)"
 
 source ./api_lib.sh
 export LC_ALL=C.UTF-8

@@ -14,6 +14,7 @@
 #    _schema.json through the mount keeps the API's metadata;
 #  - SET a.b / REMOVE l[0] / ADD a.n with UPDATED_OLD and UPDATED_NEW
 #    answer {a: {b: ...}}, not the whole map.
+need_local "the API server over a local store"
 
 source ./api_lib.sh
 mkdir -p "$STORE" "$MNT"

@@ -6,6 +6,7 @@
 # reads the stream record; the JavaScript SDK (@aws-sdk/client-dynamodb,
 # which scripts/setup-api installs into tests/api/node_modules) writes and
 # queries a third; each read prints what the README says it would.
+need_local "the README's dynfs serve example, no mount of a target"
 
 source ./api_lib.sh
 REPO=$(cd ../.. && pwd)

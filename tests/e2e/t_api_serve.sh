@@ -12,6 +12,7 @@
 #    among its workers); a client that sends half a request and stalls
 #    is disconnected after --timeout, and others are served meanwhile;
 #  - the store is locked while served (a mount refuses it).
+need_local "dynfs serve beside a mount of the same store"
 
 source ./api_lib.sh
 mkdir -p "$STORE" "$MNT"

@@ -15,6 +15,7 @@
 #  - a bad iterator is a ValidationException;
 #  - `dynfs serve` runs the sweeper too, and the TTL setting survives a
 #    restart.
+need_local "streams of the API server over a local store"
 
 source ./api_lib.sh
 PORT=$(free_port)

@@ -62,7 +62,9 @@ expect_eq "fresh root" "$(lines ls -a "$MNT")" ". .. _errors _tx "
 expect_eq "_errors mode" "$(stat -c '%A %s' "$MNT/_errors")" "-r--r--r-- 0"
 expect_eq "_errors is empty" "$(cat "$MNT/_errors")" ""
 mkdir -p "$T/m2"
-expect_fail "second dynfs on a mounted store" "in use" "$DYNFS" "$STORE" "$T/m2" -f
+# (over dynalite or DynamoDB Local no store is in use: nothing to check)
+remote_is dynalite ddblocal ||
+	expect_fail "second dynfs on a mounted store" "in use" timeout 30 "$DYNFS" "$STORE" "$T/m2" -f
 expect_ok "mkdir makes a table" mkdir "$MNT/users"
 expect_fail "mkdir of an existing table" "File exists" mkdir "$MNT/users"
 expect_eq "root after mkdir" "$(lines ls "$MNT")" "_errors _tx users "
@@ -175,7 +177,14 @@ expect_eq "a new table is empty" "$(lines ls "$MNT/users")" "_batch _index _sche
 
 section "df -i counts items"
 for i in 1 2 3 4 5; do touch "$MNT/users/u$i.json"; done
-expect_eq "items in df -i" "$(stat -f -c '%c %d' "$MNT" | awk '{print $1 - $2}')" 5
+if is_remote; then
+	# docs/remote.md: item counts are the service's ItemCount estimates
+	# (DynamoDB refreshes them about every six hours): a number, not exact
+	expect_eq "items in df -i (the service's estimate)" \
+		"$(stat -f -c '%c %d' "$MNT" | awk '{print ($1 - $2 >= 0)}')" 1
+else
+	expect_eq "items in df -i" "$(stat -f -c '%c %d' "$MNT" | awk '{print $1 - $2}')" 5
+fi
 expect_eq "name length limit" "$(stat -f -c %l "$MNT")" 255
 
 section "a large partition streams, in order, completely"

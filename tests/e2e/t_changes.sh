@@ -12,6 +12,7 @@
 #  - since= replays, also across a remount; TTL deletes while mounted,
 #    under write load, and at mount for items that expired meanwhile;
 #  - _changes on -o ro.
+need_local "the change feed (a service has none; _changes is ENOTSUP remotely, checked in t_remote.sh)"
 
 export LC_ALL=C
 section() { echo "--- $*"; }

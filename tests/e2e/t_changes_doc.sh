@@ -3,6 +3,7 @@
 # marker) and run from a directory holding mnt (and mnt2 for the
 # replica), the way a reader would: the ones that follow the feed in the
 # background, then writes, then the output checked.
+need_local "the change feed"
 
 export LC_ALL=C
 section() { echo "--- $*"; }

@@ -7,6 +7,7 @@
 # snapshot, a corrupt record in the middle of the journal, or a newer
 # format version make the mount refuse with a clear message, and the
 # files are byte-identical afterwards.
+need_local "crash recovery of the local journal"
 
 export LC_ALL=C
 ROUNDS=${CRASH_ROUNDS:-20}

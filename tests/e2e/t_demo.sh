@@ -16,6 +16,7 @@
 #  - dynfs's own startup messages: mount point missing / not a directory /
 #    not empty / stale, store missing / not a directory / in use / from a
 #    newer dynfs, /dev/fuse missing (in a private mount namespace, as root).
+need_local "scripts/demo makes a local store"
 
 source "$(dirname "${BASH_SOURCE[0]}")/demo_lib.sh"
 export LC_ALL=C

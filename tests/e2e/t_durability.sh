@@ -3,6 +3,7 @@
 # the journal before the write returns (so kill -9 loses nothing); SIGUSR1
 # and journal growth write snapshots and trim the journal; the store lock
 # keeps a second dynfs out; a read-only mount changes no file.
+need_local "the local journal's fsync modes"
 
 export LC_ALL=C
 USERS_SCHEMA='{"partition_key":{"name":"username","type":"S"}}'

@@ -17,6 +17,7 @@
 #    symlink is never followed;
 #  - kill -9 during `_batch` and `/_tx` writers (with snapshots): every
 #    acknowledged change is there, no transaction is half applied.
+need_local "disk faults of the local store (remote faults: t_remote_faults.sh)"
 
 export LC_ALL=C
 section() { echo "--- $*"; }

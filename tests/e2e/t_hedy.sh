@@ -16,6 +16,7 @@
 #    export -o dev_database.json over the old file, the app reads it; the
 #    app deletes a record and drops a table; import --replace deletes the
 #    record, --replace=all the table; a failed import changes nothing.
+need_local "import/export of a local store"
 
 export LC_ALL=C.UTF-8
 section() { echo "--- $*"; }

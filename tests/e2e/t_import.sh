@@ -3,6 +3,7 @@
 # Lines (plain and gzipped), JSON Lines of items; export -> import round
 # trips that are byte-identical for every type; an import into a mounted
 # store is refused; a bad line imports nothing.
+need_local "dynfs import into a local store"
 
 export LC_ALL=C
 section() { echo "--- $*"; }

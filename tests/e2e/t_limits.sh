@@ -25,7 +25,9 @@ mount_fresh -o fsync=off
 mkdir "$MNT/big" "$MNT/small" || fail "mkdir"
 awk 'BEGIN { for (i = 0; i < 20000; i++) printf "{\"id\": \"u%05d\", \"n\": %d}\n", i, i }' \
 	>"$MNT/big/_batch" || fail "import"
-expect_eq "imported" "$(jq .items "$MNT/big/_stats.json")" 20000
+# (remotely the service's item count is an estimate, docs/remote.md: the
+# listing is counted below, once ls -l has made its nodes)
+is_remote || expect_eq "imported" "$(jq .items "$MNT/big/_stats.json")" 20000
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$DYNFS_PID/status"; }
 n0=$(jq .nodes "$MNT/small/_stats.json")
 r0=$(rss)
@@ -33,6 +35,7 @@ ls -l "$MNT/big" >/dev/null || fail "ls -l"
 n1=$(jq .nodes "$MNT/small/_stats.json")
 r1=$(rss)
 [ "$n1" -ge $((n0 + 20000)) ] || fail "ls -l made $n1 nodes (before: $n0)"
+is_remote && expect_eq "imported" "$(ls -U "$MNT/big" | grep -v '^_' | grep -c '\.json$')" 20000
 rm -r "$MNT/big" || fail "rm -r"
 n2=$n1
 for _ in $(seq 100); do
@@ -44,6 +47,6 @@ r2=$(rss)
 echo "    nodes $n0 -> $n1 -> $n2; RSS $r0 -> $r1 -> $r2 kB"
 [ "$n2" -le $((n0 + 100)) ] || fail "the kernel forgot the table, yet $n2 nodes remain (before: $n0)"
 unmount
-expect_fail "a bad size is refused" "scratch_max=lots" "$DYNFS" "$STORE" "$MNT" -f -o scratch_max=lots
+expect_fail "a bad size is refused" "scratch_max=lots" "$DYNFS" "${E2E_EP:-$STORE}" "$MNT" -f -o scratch_max=lots
 expect_eq "--help documents it" "$("$DYNFS" --help | grep -c 'scratch_max=SIZE')" 1
 done_test

@@ -31,6 +31,7 @@
 #
 # So a README command that stops working, or an example that stops failing
 # the way the README says, fails this test.
+need_local "the README's commands on the local demo store"
 
 source "$(dirname "${BASH_SOURCE[0]}")/demo_lib.sh"
 export LC_ALL=C.UTF-8

@@ -1,6 +1,6 @@
 # t_remote.sh - remote tables (SPEC §10): `dynfs http://HOST:PORT MNT`
 # over `dynfs serve` and, when scripts/setup-api installed it, dynalite
-# (no transactions).  The data is set up and checked with boto3
+# (no transactions); with E2E_TARGET=ddblocal over DynamoDB Local instead.  The data is set up and checked with boto3
 # (ddb_client.py, one client kept for the whole test), the
 # mount is driven with ls, cat, jq, echo, rm, mv, vim (under tmux), and
 # the tree's _query?, _index/, _batch and /_tx; a save from vim while
@@ -11,7 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib_tools.sh"
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NM=${NODE_MODULES:-$HERE/../api/node_modules}
-export AWS_ACCESS_KEY_ID=AKE2E AWS_SECRET_ACCESS_KEY=secret AWS_DEFAULT_REGION=us-east-1 \
+export AWS_ACCESS_KEY_ID=AKE2E$$ AWS_SECRET_ACCESS_KEY=secret AWS_DEFAULT_REGION=us-east-1 \
 	AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=$T/none AWS_SHARED_CREDENTIALS_FILE=$T/none
 unset AWS_PROFILE AWS_SESSION_TOKEN
 SERVERS=()
@@ -232,6 +232,16 @@ refuse "no service" "cannot list its tables" timeout 60 "$DYNFS" "http://127.0.0
 mkdir -p "$T/store"
 refuse "a local-only option" "only for a remote mount" "$DYNFS" "$T/store" "$MNT" -f -o region=x
 refuse "a bad target" "takes no path" "$DYNFS" "dynamodb://eu-west-1/x" "$MNT" -f
+
+if remote_is ddblocal; then
+	# E2E_TARGET=ddblocal (tests/e2e/run started DynamoDB Local in a
+	# private network namespace): the whole scenario, transactions and
+	# renames included, over DynamoDB Local itself
+	EP=$E2E_ENDPOINT
+	ddb_start
+	scenario ddblocal yes
+	done_test
+fi
 
 SP=$(free_port)
 "$DYNFS" serve "$T/serve" --listen "127.0.0.1:$SP" --fsync off 2>"$T/serve.log" &

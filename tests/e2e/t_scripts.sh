@@ -25,6 +25,7 @@
 #    by the installed binary); mount.fuse3 (what
 #    `mount -t fuse.dynfs` runs) with the installed binary and options;
 #    as root, mount(8) and an fstab line (-T) through mount.fuse3.
+need_local "the helper scripts on the local demo mount"
 
 source "$(dirname "${BASH_SOURCE[0]}")/demo_lib.sh"
 export LC_ALL=C

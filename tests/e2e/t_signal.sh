@@ -2,6 +2,7 @@
 # snapshot, say "unmounted" and exit 0; what was written is there after a
 # remount.  (dynfs is started from python with SIGINT at its default: a
 # non-interactive shell starts background jobs with SIGINT ignored.)
+need_local "a signal's snapshot of the local store"
 
 mkdir -p "$STORE" "$MNT"
 cat >"$T/sig.py" <<'PYEOF'

@@ -3,7 +3,7 @@
 that injects faults on demand, for tests/remote/run.
 
     faultproxy.py LISTEN_PORT UPSTREAM_URL [--rate R] [--unprocessed U] [--seed S]
-                  [--stats FILE]
+                  [--stats FILE] [--control FILE]
 
 A batch call is cut (the "unprocessed" fault) with probability U (default
 0.5); otherwise each request draws one fault with probability R (default
@@ -21,10 +21,18 @@ A batch call is cut (the "unprocessed" fault) with probability U (default
                 are left out of the forwarded request and returned as
                 UnprocessedItems/UnprocessedKeys
 Counts of injected faults are written to --stats as JSON on exit (SIGTERM).
+--control FILE (tests/e2e/t_remote_faults.sh): a JSON object read again
+before every request, if the file exists, that overrides the settings:
+{"rate": R, "unprocessed": U, "faults": [names to draw from], "ops":
+[operations that get faults; others pass], "every": N (instead of
+"rate": every N-th request of those operations gets the next fault of
+"faults", in turn)}; and the counts so far are
+written to FILE.stats after every request.
 Listens on 127.0.0.1 only; python3 standard library only.
 """
 import http.client
 import json
+import os
 import random
 import signal
 import sys
@@ -106,13 +114,34 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(n)
         op = (self.headers.get("X-Amz-Target") or ".").split(".")[-1]
         rng = self.server.rng
+        ctl = {}
+        if self.server.control:
+            try:
+                with open(self.server.control) as f:
+                    ctl = json.load(f)
+            except (OSError, ValueError):
+                ctl = {}
+        rate = ctl.get("rate", self.server.rate)
+        unprocessed = ctl.get("unprocessed", self.server.unprocessed)
+        choices = ctl.get("faults", FAULTS[:-1])
+        if "ops" in ctl and op not in ctl["ops"]:
+            rate = unprocessed = 0
         with lock:
             stats["requests"] += 1
             fault = None
-            if op.startswith("Batch") and rng.random() < self.server.unprocessed:
+            if "every" in ctl:
+                # deterministic: every N-th request that may get a fault
+                # gets the next fault of the list, in turn
+                if "ops" not in ctl or op in ctl["ops"]:
+                    n = stats.setdefault("eligible", 0)
+                    stats["eligible"] = n + 1
+                    if n % int(ctl["every"]) == 0:
+                        k = n // int(ctl["every"])
+                        fault = choices[k % len(choices)]
+            elif op.startswith("Batch") and rng.random() < unprocessed:
                 fault = "unprocessed"
-            elif rng.random() < self.server.rate:
-                fault = rng.choice(FAULTS[:-1])
+            elif choices and rng.random() < rate:
+                fault = rng.choice(choices)
                 if op in ("DescribeTable", "CreateTable", "DeleteTable", "UpdateTable",
                           "ListTables") and fault in ("500-after", "drop-after"):
                     fault = "throttle"
@@ -133,6 +162,14 @@ class Handler(BaseHTTPRequestHandler):
         if fault:
             with lock:
                 stats[fault] += 1
+                stats.setdefault(op + ":" + fault, 0)
+                stats[op + ":" + fault] += 1
+        if self.server.control:
+            with lock:
+                tmp = self.server.control + ".stats.tmp"
+                with open(tmp, "w") as f:
+                    json.dump(stats, f)
+                os.replace(tmp, self.server.control + ".stats")
         if fault == "throttle":
             return self.error(400, rng.choice(["ProvisionedThroughputExceededException",
                                                "ThrottlingException"]), "Rate exceeded")
@@ -181,6 +218,7 @@ def main():
     srv.expired_seen = set()
     srv.unprocessed = float(opt.get("--unprocessed", "0.5"))
     srv.rng = random.Random(int(opt.get("--seed", "1")))
+    srv.control = opt.get("--control")
     out = opt.get("--stats")
 
     def stop(*_):
