@@ -196,7 +196,8 @@ struct fsx {
 	bool readonly;		/* -o ro */
 	double timeout;		/* entry/attr timeout: FSX_TIMEOUT, or for a backend
 				 * that sees only its own changes (remote) -o cache= */
-	bool noxattr;		/* -o noxattr: no extended attributes at all */
+	bool noxattr;		/* no extended attributes at all (the default;
+				 * -o xattr: scratch files have them) */
 	bool debug;		/* -d */
 	uid_t uid;		/* owner of everything but scratch files */
 	gid_t gid;
