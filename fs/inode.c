@@ -252,6 +252,14 @@ void node_unhash_locked(struct fsx *fs, struct node *n)
 
 /* ---- allocation and freeing ---- */
 
+/* Whether key v can be copied inline: S, B, N (or none); a view's
+ * coordinates (NK_QUERY's "where": a list) are copied to the heap. */
+static bool key_flat(const struct val *v)
+{
+	return !v || v->type == VAL_NULL || v->type == VAL_S || v->type == VAL_B ||
+	       v->type == VAL_N;
+}
+
 /* Bytes an inline copy of key v takes after the node (key_inline). */
 static size_t key_extra(const struct val *v)
 {
@@ -579,10 +587,14 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, cons
 {
 	const char *tname = be_table_name(t);
 	uint64_t tid = be_table_id(t);
+	bool flat = key_flat(pk) && key_flat(sk);
 	be_table_t *ref = NULL;
+	struct val cpk, csk;
 	struct node *n;
 	char *at;
 
+	val_init_null(&cpk);
+	val_init_null(&csk);
 	pthread_mutex_lock(&fs->ilock);
 	n = node_find_locked(fs, kind, tname, pk, sk);
 	if (n && n->tid != tid) {
@@ -600,11 +612,10 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, cons
 
 	/* Open outside the lock (an engine call); another thread may win
 	 * the race. */
-	if (be_table_open(fs->be, tname, &ref) < 0 || be_table_id(ref) != tid) {
-		if (ref)
-			be_table_close(ref);
-		return NULL;
-	}
+	if (be_table_open(fs->be, tname, &ref) < 0 || be_table_id(ref) != tid)
+		goto out;
+	if (!flat && ((pk && val_copy(&cpk, pk) < 0) || (sk && val_copy(&csk, sk) < 0)))
+		goto out;
 	pthread_mutex_lock(&fs->ilock);
 	n = node_find_locked(fs, kind, tname, pk, sk);
 	if (n && n->tid == tid) {
@@ -616,15 +627,20 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, cons
 		node_unhash_locked(fs, n);
 		node_maybe_free_locked(fs, n);
 	}
-	n = node_alloc_locked(fs, kind, 0, key_extra(pk) + key_extra(sk));
+	n = node_alloc_locked(fs, kind, 0, flat ? key_extra(pk) + key_extra(sk) : 0);
 	if (n) {
 		n->tid = tid;
 		n->table = ref;
 		n->tname = be_table_name(ref);
-		at = (char *)(n + 1);
-		key_put_inline(&n->pk, pk, &at);
-		key_put_inline(&n->sk, sk, &at);
-		n->key_inline = true;
+		if (flat) {
+			at = (char *)(n + 1);
+			key_put_inline(&n->pk, pk, &at);
+			key_put_inline(&n->sk, sk, &at);
+			n->key_inline = true;
+		} else {
+			val_move(&n->pk, &cpk);
+			val_move(&n->sk, &csk);
+		}
 		n->refs = 1;
 		if (id_insert(fs, n) < 0) {
 			n->refs = 0;
@@ -635,6 +651,8 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, cons
 	}
 	pthread_mutex_unlock(&fs->ilock);
 out:
+	val_free(&cpk);
+	val_free(&csk);
 	if (ref)
 		be_table_close(ref);
 	nodes_reap(fs);
