@@ -123,16 +123,26 @@ struct scratch {
 	size_t nxa;		   /* ilock */
 };
 
+/*
+ * One per inode the kernel may know: `ls -l` of a big directory makes one
+ * per entry, so a node is kept small (fields ordered to leave no holes,
+ * the table name borrowed from the table reference, the key's bytes in
+ * the same allocation as the node: see inode.c, "Memory").
+ */
 struct node {
 	fuse_ino_t ino;		/* immutable, never reused within a mount */
-	enum node_kind kind;	/* ilock (changes only by node_become) */
 	uint64_t nlookup;	/* ilock: kernel references */
+	enum node_kind kind;	/* ilock (changes only by node_become) */
 	unsigned refs;		/* ilock: temporary references (requests, handles) */
 	unsigned writers;	/* ilock: open handles that may write */
 	unsigned pending;	/* ilock: open handles that created the item */
+	unsigned npins;		/* ilock: NK_TABLE: pinned partitions at pins */
+	unsigned pins_cap;	/* ilock: allocated at pins */
 	bool hashed;		/* ilock: in the identity hash */
 	bool pinned;		/* ilock: NK_PART kept without items (mkdir, unlink) */
 	bool inval_queued;	/* ilock: a data invalidation is queued */
+	bool key_inline;	/* ilock: pk's and sk's bytes live in the node's own
+				 * allocation (not val_free'd) */
 	uint64_t ver;		/* ilock: bumped on every change to the item */
 	int64_t ctime_ns;	/* ilock: creation (pending items, pins) */
 	fuse_ino_t parent;	/* ilock: parent directory, for ".." */
@@ -140,14 +150,13 @@ struct node {
 	struct node *ino_next;	/* ilock: chain in fsx.ino_tab */
 	struct node *id_next;	/* ilock: chain in fsx.id_tab */
 	be_table_t *table;	/* ref; set once (table-bound kinds), else NULL */
-	char *tname;		/* set once: table name (table-bound kinds) */
+	const char *tname;	/* set once: be_table_name(table), borrowed from the
+				 * reference (table-bound kinds), else NULL */
 	uint64_t tid;		/* set once: be_table_id(table) */
 	struct val pk;		/* ilock: NK_PART, NK_ITEM (VAL_NULL otherwise) */
 	struct val sk;		/* ilock: NK_ITEM of a table with a sort key */
 	struct kids kids;	/* ilock: scratch children (table, partition, scratch dir) */
 	struct node **pins;	/* ilock: NK_TABLE: pinned partitions, by pk */
-	size_t npins;		/* ilock */
-	size_t pins_cap;	/* ilock */
 	struct scratch *scr;	/* ilock: NK_SCRATCH data (one reference) */
 	uint64_t since;		/* set once: NK_CHANGES since= (0: none) */
 	struct chg *chg;	/* ilock: NK_CHANGES: its latest descriptor */
@@ -196,7 +205,8 @@ struct fsx {
 	bool readonly;		/* -o ro */
 	double timeout;		/* entry/attr timeout: FSX_TIMEOUT, or for a backend
 				 * that sees only its own changes (remote) -o cache= */
-	bool noxattr;		/* -o noxattr: no extended attributes at all */
+	bool noxattr;		/* no extended attributes at all (the default;
+				 * -o xattr: scratch files have them) */
 	bool debug;		/* -d */
 	uid_t uid;		/* owner of everything but scratch files */
 	gid_t gid;

@@ -27,7 +27,13 @@
  * Memory.  `ls -l` of a big directory makes one node per entry, which the
  * kernel forgets later in large FORGET batches; after every
  * NODES_TRIM_EVERY nodes freed, malloc_trim() hands the freed pages back
- * to the system (glibc keeps them otherwise: issue 11 item 7).
+ * to the system (glibc keeps them otherwise: issue 11 item 7).  While the
+ * kernel holds them, a node is one allocation: its table name is the
+ * table reference's own (be_table_name, valid while the node holds the
+ * reference), and the bytes of an S or B key are placed after the
+ * struct (key_inline) instead of in a malloc each -- an item node of a
+ * partition was four allocations (node, table name, pk, sk).  A node
+ * whose key changes (node_become: rename) takes heap copies.
  */
 #include "fsx.h"
 
@@ -246,9 +252,51 @@ void node_unhash_locked(struct fsx *fs, struct node *n)
 
 /* ---- allocation and freeing ---- */
 
-static struct node *node_alloc_locked(struct fsx *fs, enum node_kind kind, fuse_ino_t ino)
+/* Whether key v can be copied inline: S, B, N (or none); a view's
+ * coordinates (NK_QUERY's "where": a list) are copied to the heap. */
+static bool key_flat(const struct val *v)
 {
-	struct node *n = calloc(1, sizeof(*n));
+	return !v || v->type == VAL_NULL || v->type == VAL_S || v->type == VAL_B ||
+	       v->type == VAL_N;
+}
+
+/* Bytes an inline copy of key v takes after the node (key_inline). */
+static size_t key_extra(const struct val *v)
+{
+	return v && (v->type == VAL_S || v->type == VAL_B) ? v->s.len + 1 : 0;
+}
+
+/* Copy key v into *to, its bytes (if any) at *at, which advances. */
+static void key_put_inline(struct val *to, const struct val *v, char **at)
+{
+	if (!v || v->type == VAL_NULL) {
+		val_init_null(to);
+		return;
+	}
+	*to = *v; /* N, BOOL: no pointers */
+	if (v->type == VAL_S || v->type == VAL_B) {
+		memcpy(*at, v->s.p, v->s.len + 1);
+		to->s.p = *at;
+		*at += v->s.len + 1;
+	}
+}
+
+static void key_free(struct node *n)
+{
+	if (!n->key_inline) {
+		val_free(&n->pk);
+		val_free(&n->sk);
+	}
+	val_init_null(&n->pk);
+	val_init_null(&n->sk);
+	n->key_inline = false;
+}
+
+/* A new node with `extra` bytes after the struct (inline key bytes). */
+static struct node *node_alloc_locked(struct fsx *fs, enum node_kind kind, fuse_ino_t ino,
+				      size_t extra)
+{
+	struct node *n = calloc(1, sizeof(*n) + extra);
 
 	if (!n)
 		return NULL;
@@ -337,10 +385,8 @@ void node_maybe_free_locked(struct fsx *fs, struct node *n)
 	free(n->pins);
 	if (n->scr)
 		scratch_unref_locked(n->scr);
-	val_free(&n->pk);
-	val_free(&n->sk);
-	bury_table(fs, n->table);
-	free(n->tname);
+	key_free(n);
+	bury_table(fs, n->table); /* n->tname is its name: gone with it */
 	free(n->seen);
 	free(n);
 	__atomic_add_fetch(&nodes_freed, 1, __ATOMIC_RELAXED);
@@ -377,7 +423,6 @@ void nodes_reap(struct fsx *fs)
 struct node *node_new_plain(struct fsx *fs, enum node_kind kind, fuse_ino_t parent, be_table_t *t)
 {
 	be_table_t *ref = NULL;
-	char *tname = NULL;
 	struct node *n;
 
 	if (t && (be_table_open(fs->be, be_table_name(t), &ref) < 0 ||
@@ -385,24 +430,18 @@ struct node *node_new_plain(struct fsx *fs, enum node_kind kind, fuse_ino_t pare
 		be_table_close(ref);
 		return NULL;
 	}
-	if (t && !(tname = strdup(be_table_name(t)))) {
-		be_table_close(ref);
-		return NULL;
-	}
 	pthread_mutex_lock(&fs->ilock);
-	n = node_alloc_locked(fs, kind, 0);
+	n = node_alloc_locked(fs, kind, 0, 0);
 	if (n) {
 		n->parent = parent;
 		n->refs = 1;
 		n->table = ref;
-		n->tname = tname;
+		n->tname = ref ? be_table_name(ref) : NULL;
 		n->tid = t ? be_table_id(t) : 0;
 		ref = NULL;
-		tname = NULL;
 	}
 	pthread_mutex_unlock(&fs->ilock);
 	be_table_close(ref);
-	free(tname);
 	return n;
 }
 
@@ -415,9 +454,9 @@ int nodes_init(struct fsx *fs)
 	if (grow(&fs->ino_tab, &fs->ino_cap, true) < 0 ||
 	    grow(&fs->id_tab, &fs->id_cap, false) < 0)
 		return -ENOMEM;
-	fs->root = node_alloc_locked(fs, NK_ROOT, FSX_ROOT_INO);
-	fs->errors = node_alloc_locked(fs, NK_ERRORS, 0);
-	fs->tx = node_alloc_locked(fs, NK_TX, 0);
+	fs->root = node_alloc_locked(fs, NK_ROOT, FSX_ROOT_INO, 0);
+	fs->errors = node_alloc_locked(fs, NK_ERRORS, 0, 0);
+	fs->tx = node_alloc_locked(fs, NK_TX, 0, 0);
 	if (!fs->root || !fs->errors || !fs->tx)
 		return -ENOMEM;
 	fs->root->parent = fs->errors->parent = fs->tx->parent = FSX_ROOT_INO;
@@ -439,15 +478,13 @@ void nodes_fini(struct fsx *fs)
 				free(n->kids.v[j].name);
 			free(n->kids.v);
 			free(n->pins);
-			val_free(&n->pk);
-			val_free(&n->sk);
+			key_free(n);
 			if (n->table)
 				be_table_close(n->table);
 			if (n->scr) {
 				n->scr->refs = 1;
 				scratch_unref_locked(n->scr);
 			}
-			free(n->tname);
 			free(n->seen);
 			free(n);
 		}
@@ -550,9 +587,11 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, cons
 {
 	const char *tname = be_table_name(t);
 	uint64_t tid = be_table_id(t);
-	struct val cpk, csk;
+	bool flat = key_flat(pk) && key_flat(sk);
 	be_table_t *ref = NULL;
+	struct val cpk, csk;
 	struct node *n;
+	char *at;
 
 	val_init_null(&cpk);
 	val_init_null(&csk);
@@ -571,11 +610,12 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, cons
 	}
 	pthread_mutex_unlock(&fs->ilock);
 
-	/* Allocate outside the lock; another thread may win the race. */
+	/* Open outside the lock (an engine call); another thread may win
+	 * the race. */
 	if (be_table_open(fs->be, tname, &ref) < 0 || be_table_id(ref) != tid)
-		goto fail;
-	if ((pk && val_copy(&cpk, pk) < 0) || (sk && val_copy(&csk, sk) < 0))
-		goto fail;
+		goto out;
+	if (!flat && ((pk && val_copy(&cpk, pk) < 0) || (sk && val_copy(&csk, sk) < 0)))
+		goto out;
 	pthread_mutex_lock(&fs->ilock);
 	n = node_find_locked(fs, kind, tname, pk, sk);
 	if (n && n->tid == tid) {
@@ -587,15 +627,22 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, cons
 		node_unhash_locked(fs, n);
 		node_maybe_free_locked(fs, n);
 	}
-	n = node_alloc_locked(fs, kind, 0);
+	n = node_alloc_locked(fs, kind, 0, flat ? key_extra(pk) + key_extra(sk) : 0);
 	if (n) {
-		n->tname = strdup(tname);
 		n->tid = tid;
 		n->table = ref;
-		val_move(&n->pk, &cpk);
-		val_move(&n->sk, &csk);
+		n->tname = be_table_name(ref);
+		if (flat) {
+			at = (char *)(n + 1);
+			key_put_inline(&n->pk, pk, &at);
+			key_put_inline(&n->sk, sk, &at);
+			n->key_inline = true;
+		} else {
+			val_move(&n->pk, &cpk);
+			val_move(&n->sk, &csk);
+		}
 		n->refs = 1;
-		if (!n->tname || id_insert(fs, n) < 0) {
+		if (id_insert(fs, n) < 0) {
 			n->refs = 0;
 			node_maybe_free_locked(fs, n); /* buries ref */
 			n = NULL;
@@ -610,17 +657,11 @@ out:
 		be_table_close(ref);
 	nodes_reap(fs);
 	return n;
-fail:
-	val_free(&cpk);
-	val_free(&csk);
-	if (ref)
-		be_table_close(ref);
-	return NULL;
 }
 
 struct node *node_new_scratch_locked(struct fsx *fs, fuse_ino_t parent)
 {
-	struct node *n = node_alloc_locked(fs, NK_SCRATCH, 0);
+	struct node *n = node_alloc_locked(fs, NK_SCRATCH, 0, 0);
 
 	if (n) {
 		n->refs = 1;
@@ -634,13 +675,10 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind, stru
 {
 	struct val cpk, csk;
 	struct node *old;
-	char *tname = NULL;
 
 	val_init_null(&cpk);
 	val_init_null(&csk);
 	if ((pk && val_copy(&cpk, pk) < 0) || (sk && val_copy(&csk, sk) < 0))
-		goto nomem;
-	if (!n->tname && !(tname = strdup(like->tname)))
 		goto nomem;
 	if (!n->table && !*tref)
 		goto nomem;
@@ -654,9 +692,8 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind, stru
 		n->table = *tref;
 		*tref = NULL;
 		n->tid = like->tid;
+		n->tname = be_table_name(n->table);
 	}
-	if (tname)
-		n->tname = tname;
 	if (n->scr) {
 		scratch_unref_locked(n->scr);
 		n->scr = NULL;
@@ -664,8 +701,7 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind, stru
 	n->kind = kind;
 	free(n->seen); /* another item now */
 	n->seen = NULL;
-	val_free(&n->pk);
-	val_free(&n->sk);
+	key_free(n); /* heap copies from now on */
 	val_move(&n->pk, &cpk);
 	val_move(&n->sk, &csk);
 	n->ver++;
@@ -673,7 +709,6 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind, stru
 nomem:
 	val_free(&cpk);
 	val_free(&csk);
-	free(tname);
 	return -ENOMEM;
 }
 

@@ -96,7 +96,7 @@ struct opts {
 	int debug;	  /* -d */
 	int single;	  /* -s */
 	int readonly;	  /* -o ro */
-	int noxattr;	  /* -o noxattr */
+	int noxattr;	  /* 1 (default, -o noxattr) or 0 (-o xattr) */
 	char *scratch_max; /* -o scratch_max=SIZE */
 	int help;	  /* -h, --help */
 	int version;	  /* -V, --version */
@@ -126,6 +126,7 @@ static const struct fuse_opt opt_spec[] = {
 	{"api=%s", offsetof(struct opts, api), 0},
 	{"api_auth=%s", offsetof(struct opts, api_auth), 0},
 	{"noxattr", offsetof(struct opts, noxattr), 1},
+	{"xattr", offsetof(struct opts, noxattr), 0},
 	{"scratch_max=%s", offsetof(struct opts, scratch_max), 0},
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -217,8 +218,10 @@ static void help(void)
 	      "                     address needs api_auth\n"
 	      "  -o api_auth=FILE   verify SigV4 signatures against FILE's keys, one\n"
 	      "                     \"ACCESS_KEY_ID SECRET\" per line\n"
-	      "  -o noxattr         no extended attributes (scratch files lose theirs):\n"
-	      "                     saves the two getxattr calls `ls -l` makes per file\n"
+	      "  -o xattr           extended attributes on scratch files (editor\n"
+	      "                     temporaries); costs `ls -l` two getxattr round\n"
+	      "                     trips per file.  Default: none (-o noxattr), and\n"
+	      "                     getxattr fails with ENOTSUP without asking dynfs\n"
 	      "  -o scratch_max=SIZE  memory all scratch files (editor temporaries) may\n"
 	      "                     take together, e.g. 64M or 2G (default 512M); writing\n"
 	      "                     past it fails with ENOSPC\n"
@@ -802,7 +805,7 @@ static void malloc_tune(void)
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct opts o = {0};
+	struct opts o = {.noxattr = 1};
 	int rc = 0;
 
 	malloc_tune();

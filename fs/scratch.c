@@ -22,12 +22,15 @@
  * a runaway tool cannot exhaust the daemon's memory.  One mount per
  * process: the count is module state, under ilock like the rest.
  *
- * Extended attributes on item files are not supported (ENOTSUP on set,
- * ENODATA on get, an empty list): vim and rsync -X only copy what
- * listxattr reports.  The price of supporting them at all is that the
- * kernel forwards every getxattr, and `ls -l` asks two per file (its ACL
- * and SELinux probes); -o noxattr answers ENOSYS once, after which the
- * kernel stops asking (and scratch files have no xattrs).
+ * Extended attributes are off by default (-o noxattr): every xattr
+ * request is answered ENOSYS, after which the kernel stops asking and
+ * fails them with ENOTSUP itself.  Supporting them at all costs `ls -l`
+ * two GETXATTR round trips per file (its ACL and SELinux probes), which
+ * the kernel never caches -- about 4x the time of an `ls -l` of a big
+ * directory (issue 12); SPEC §5 makes them optional, and editors and
+ * rsync fall back.  With -o xattr scratch files keep extended attributes
+ * like tmpfs, and item files have none (ENOTSUP on set, ENODATA on get,
+ * an empty list): vim and rsync -X only copy what listxattr reports.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 # wc -c against st_size.
 source "$(dirname "${BASH_SOURCE[0]}")/lib_tools.sh"
 
-mount_fresh
+mount_fresh -o xattr # scratch files' xattrs are opt-in; the remount below has none
 make_table users "$USERS_SCHEMA"
 make_table quiz-stats "$QUIZ_SCHEMA"
 U=$MNT/users
@@ -355,7 +355,7 @@ while read -r f; do
 	expect_eq "wc -c vs stat -c %s of $f" "$(wc -c <"$f")" "$(stat -c %s "$f")"
 done <"$T/all"
 
-section "scratch files: chmod, symlinks, xattrs, like tmpfs"
+section "scratch files: chmod, symlinks, xattrs (-o xattr), like tmpfs"
 S="$Q/felienne#3"
 printf 'not json\n' >"$S/.scratch.tmp" || fail "creating a scratch file failed"
 expect_ok "chmod scratch" chmod 600 "$S/.scratch.tmp"
