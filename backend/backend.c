@@ -38,7 +38,7 @@ int be_delete(be_table_t *t, const struct val *pk, const struct val *sk, int fla
 static int sink_open(void *ctx, const char *name, void **table)
 {
 	be_table_t *t;
-	int rc = be_table_open(ctx, name, &t);
+	int rc = be_table_open(ctx, name, &t, NULL);
 
 	if (rc == 0)
 		*table = t;

@@ -148,7 +148,7 @@ static int index_def_of(be_table_t *t, const char *index, struct table_schema *s
 			const struct index_def **d)
 {
 	size_t i;
-	int rc = be_table_schema(t, s);
+	int rc = be_table_schema(t, s, NULL);
 
 	if (rc < 0)
 		return rc;
@@ -194,7 +194,7 @@ static int qctx_init(struct qctx *c, be_table_t *t, const char *index, const str
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	rc = be_table_schema(t, &c->s);
+	rc = be_table_schema(t, &c->s, NULL);
 	if (rc < 0)
 		return rc;
 	for (i = 0; index && i < c->s.nindex; i++)
@@ -450,11 +450,11 @@ static int resolve_in_index(struct fsx *fs, struct node *dir, struct vnode *v, c
 	val_init_null(&c.found);
 	if (k.kind == NAME_SHORT) {
 		c.prefix = &k.key;
-		rc = be_list_partitions(v->t, v->index, &k.key, ipk_cand_visit, &c);
+		rc = be_list_partitions(v->t, v->index, &k.key, ipk_cand_visit, &c, NULL);
 		rc = rc == 2 ? 0 : rc < 0 ? rc : -ENOENT;
 	} else {
 		val_move(&c.found, &k.key);
-		rc = be_partition_exists(v->t, v->index, &c.found);
+		rc = be_partition_exists(v->t, v->index, &c.found, NULL);
 	}
 	if (rc == 0)
 		rc = found(fs, dir, node_ident(fs, NK_INDEX_PART, v->t, &v->pk, &c.found, true), r);
@@ -638,7 +638,7 @@ static int list_indexes(struct vnode *v, const struct val *after, struct vlist *
 	size_t i, n;
 	int rc;
 
-	rc = be_table_schema(v->t, &s);
+	rc = be_table_schema(v->t, &s, NULL);
 	if (rc < 0)
 		return rc;
 	n = s.nindex < DB_MAX_INDEXES ? s.nindex : DB_MAX_INDEXES;
@@ -699,7 +699,7 @@ int view_list(struct fsx *fs, struct node *dir, const struct val *after, view_em
 		rc = list_indexes(&v, after, &l);
 		break;
 	case NK_INDEX:
-		rc = be_list_partitions(v.t, v.index, after, list_ipk, &l);
+		rc = be_list_partitions(v.t, v.index, after, list_ipk, &l, NULL);
 		if (rc == -ENOENT)
 			rc = 0; /* the index was dropped */
 		break;
@@ -809,7 +809,7 @@ int view_rmdir(struct fsx *fs, struct node *n)
 		return rc;
 	switch (kind) {
 	case NK_INDEX_DIR:
-		rc = be_table_schema(v.t, &s);
+		rc = be_table_schema(v.t, &s, NULL);
 		if (rc < 0)
 			break;
 		be_table_stats(v.t, &st);
@@ -829,7 +829,7 @@ int view_rmdir(struct fsx *fs, struct node *n)
 		schema_free(&s);
 		break;
 	case NK_INDEX_PART:
-		rc = be_partition_exists(v.t, v.index, v.ipk) == 0 ? -ENOTEMPTY : 0;
+		rc = be_partition_exists(v.t, v.index, v.ipk, NULL) == 0 ? -ENOTEMPTY : 0;
 		break;
 	default:
 		rc = -ENOTDIR;

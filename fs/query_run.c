@@ -200,12 +200,12 @@ static int find_in_partitions(struct cand *c)
 	val_init_null(&after);
 	while (rc >= 0 && more && !c->found) {
 		p.n = 0;
-		if (first && be_partition_exists(c->loc->t, NULL, c->prefix) == 0) {
+		if (first && be_partition_exists(c->loc->t, NULL, c->prefix, NULL) == 0) {
 			rc = val_copy(&p.pks[p.n++], c->prefix);
 			more = true;
 		} else {
 			rc = be_list_partitions(c->loc->t, NULL, opt(&after) ? &after : c->prefix,
-						pcand_visit, &p);
+						pcand_visit, &p, NULL);
 			more = !p.past && p.n == 64;
 		}
 		first = false;
@@ -474,7 +474,7 @@ static bool index_start_ok(const struct qloc *loc, const struct index_def *d, co
 	struct val item;
 	bool ok;
 
-	if (!opt(ipk) || be_get(loc->t, &p->pk, opt(&p->sk), &item, NULL) < 0)
+	if (!opt(ipk) || be_get(loc->t, &p->pk, opt(&p->sk), &item, NULL, NULL) < 0)
 		return false;
 	a = val_map_get(&item, d->pk.name, strlen(d->pk.name));
 	if (d->has_sk)
@@ -501,7 +501,7 @@ static int after_pos(const struct qloc *loc, const struct qspec *q, const struct
 	if (rc < 0 || !d)
 		return rc;
 	/* an index: the start is the item's place in it, so it must be there */
-	rc = be_get(loc->t, &out->pk, opt(&out->sk), &item, NULL);
+	rc = be_get(loc->t, &out->pk, opt(&out->sk), &item, NULL, NULL);
 	if (rc == -ENOENT)
 		return err_set(err, EINVAL,
 			       "after=%s: that item no longer exists, so its place "
@@ -533,7 +533,7 @@ int query_run(const struct qloc *loc, const struct qspec *q, const struct qpos *
 	int rc;
 
 	qpos_init(&start);
-	rc = be_table_schema(loc->t, &s);
+	rc = be_table_schema(loc->t, &s, NULL);
 	if (rc < 0)
 		return rc;
 	u.s = &s;
@@ -596,12 +596,12 @@ int query_match(const struct qloc *loc, const struct qspec *q, const struct val 
 	bool ok = true;
 	int rc;
 
-	rc = be_get(loc->t, pk, opt(sk), &item, NULL);
+	rc = be_get(loc->t, pk, opt(sk), &item, NULL, NULL);
 	if (rc == -ENOENT || rc == -EINVAL)
 		return 0;
 	if (rc < 0)
 		return rc;
-	rc = be_table_schema(loc->t, &s);
+	rc = be_table_schema(loc->t, &s, NULL);
 	if (rc < 0)
 		goto out_item;
 	if (loc->index) {

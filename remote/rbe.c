@@ -208,16 +208,13 @@ static int table_names(struct rbe *r, char ***names, size_t *n, struct dyn_err *
 	return 0;
 }
 
-static int m_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx)
+static int m_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx,
+			 struct dyn_err *err)
 {
 	struct rbe *r = R(b);
-	struct dyn_err e;
 	char **names = NULL;
 	size_t n = 0, i;
-	int rc = table_names(r, &names, &n, &e);
-
-	if (rc < 0)
-		rbe_report(r, "ListTables", "%s", e.msg);
+	int rc = table_names(r, &names, &n, err);
 
 	for (i = 0; rc == 0 && i < n; i++)
 		if (!after || strcmp(names[i], after) > 0)
@@ -455,7 +452,7 @@ static void forget_id(struct rbe *r, const char *name)
 	pthread_mutex_unlock(&r->mu);
 }
 
-static int m_table_open(be_t *b, const char *name, be_table_t **out)
+static int m_table_open(be_t *b, const char *name, be_table_t **out, struct dyn_err *err)
 {
 	struct rbe *r = R(b);
 	struct rtab *t = calloc(1, sizeof(*t));
@@ -463,7 +460,7 @@ static int m_table_open(be_t *b, const char *name, be_table_t **out)
 
 	if (!t)
 		return -ENOMEM;
-	if ((rc = rbe_schema_of(r, name, &t->s, NULL)) < 0 || !(t->name = strdup(name))) {
+	if ((rc = rbe_schema_of(r, name, &t->s, err)) < 0 || !(t->name = strdup(name))) {
 		if (rc == 0)
 			schema_free(&t->s);
 		free(t);
@@ -496,19 +493,22 @@ static uint64_t m_table_id(const be_table_t *t)
 	return T(t)->id;
 }
 
+/* Gone only when the service says so: a table that cannot be described
+ * now (throttled, unreachable) is alive, and the read that follows fails
+ * with the reason, instead of ENOENT. */
 static bool m_table_alive(be_table_t *bt)
 {
 	struct table_schema s;
+	int rc = rbe_schema_of(T(bt)->r, T(bt)->name, &s, NULL);
 
-	if (rbe_schema_of(T(bt)->r, T(bt)->name, &s, NULL) < 0)
-		return false;
-	schema_free(&s);
-	return true;
+	if (rc == 0)
+		schema_free(&s);
+	return rc != -ENOENT;
 }
 
-static int m_table_schema(be_table_t *bt, struct table_schema *out)
+static int m_table_schema(be_table_t *bt, struct table_schema *out, struct dyn_err *err)
 {
-	return rbe_schema_of(T(bt)->r, T(bt)->name, out, NULL);
+	return rbe_schema_of(T(bt)->r, T(bt)->name, out, err);
 }
 
 static const struct key_attr *m_table_pk(be_table_t *t)
@@ -671,15 +671,12 @@ int rbe_get_item(struct rtab *t, const struct val *pk, const struct val *sk, str
 }
 
 static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, struct val *out,
-		 struct item_meta *meta)
+		 struct item_meta *meta, struct dyn_err *err)
 {
 	struct rtab *t = T(bt);
 	struct val v;
-	struct dyn_err e;
-	int rc = rbe_get_item(t, pk, sk, &v, &e);
+	int rc = rbe_get_item(t, pk, sk, &v, err);
 
-	if (rc < 0 && rc != -ENOENT)
-		rbe_report(t->r, t->name, "GetItem: %s", e.msg);
 	if (rc < 0)
 		return rc;
 	if (meta)
@@ -692,11 +689,11 @@ static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, str
 }
 
 static int m_get_text(be_table_t *bt, const struct val *pk, const struct val *sk, char **text,
-		      size_t *len, struct item_meta *meta)
+		      size_t *len, struct item_meta *meta, struct dyn_err *err)
 {
 	struct rtab *t = T(bt);
 	struct val v;
-	int rc = m_get(bt, pk, sk, &v, meta);
+	int rc = m_get(bt, pk, sk, &v, meta, err);
 
 	if (rc < 0)
 		return rc;

@@ -517,12 +517,11 @@ static bool same_str(const char *a, const char *b)
 }
 
 int rbe_list_partitions(be_table_t *bt, const char *index, const struct val *after, tbl_pk_fn fn,
-			void *ctx)
+			void *ctx, struct dyn_err *err)
 {
 	struct rtab *t = T(bt);
 	struct rbe *r = t->r;
 	struct val *parts = NULL, *keep;
-	struct dyn_err e;
 	size_t n = 0, i, kept = 0;
 	int rc = 0;
 	bool reuse;
@@ -543,10 +542,8 @@ int rbe_list_partitions(be_table_t *bt, const char *index, const struct val *aft
 		rbe_parts_free(parts, n);
 		parts = NULL;
 		n = 0;
-		if ((rc = scan_partitions(t, index, &parts, &n, &e)) < 0) {
-			rbe_report(r, t->name, "Scan: %s", e.msg);
+		if ((rc = scan_partitions(t, index, &parts, &n, err)) < 0)
 			return rc;
-		}
 		keep = calloc(n + 1, sizeof(*keep));
 		for (i = 0; keep && i < n; i++, kept++)
 			if (val_copy(&keep[i], &parts[i]) < 0)
@@ -580,10 +577,11 @@ static int stop_first(void *ctx, const struct be_ref *r)
 	return 1;
 }
 
-int rbe_partition_exists(be_table_t *bt, const char *index, const struct val *pk)
+int rbe_partition_exists(be_table_t *bt, const char *index, const struct val *pk,
+			 struct dyn_err *err)
 {
 	struct tbl_query q = {.index = index, .pk = pk, .limit = 1};
-	int rc = read_pages(T(bt), &q, NULL, stop_first, NULL, NULL);
+	int rc = read_pages(T(bt), &q, NULL, stop_first, NULL, err);
 
 	return rc == 1 ? 0 : rc < 0 ? rc : -ENOENT;
 }

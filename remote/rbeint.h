@@ -128,8 +128,9 @@ int rbe_query(be_table_t *t, const struct tbl_query *q, be_visit_fn fn, void *ct
 int rbe_scan(be_table_t *t, const struct tbl_scan *s, be_visit_fn fn, void *ctx,
 	     struct dyn_err *err);
 int rbe_list_partitions(be_table_t *bt, const char *index, const struct val *after, tbl_pk_fn fn,
-			void *ctx);
-int rbe_partition_exists(be_table_t *bt, const char *index, const struct val *pk);
+			void *ctx, struct dyn_err *err);
+int rbe_partition_exists(be_table_t *bt, const char *index, const struct val *pk,
+			 struct dyn_err *err);
 int rbe_project(be_table_t *bt, const char *index, struct val *item);
 void rbe_parts_free(struct val *p, size_t n);
 void rbe_rests_free(struct rbe *r);

@@ -596,7 +596,7 @@ static void setup_db(void)
 	ck_assert_int_eq(db_create_table(db, "quiz-stats", &s, NULL), 0);
 	ck_assert_int_eq(db_table_open(db, "quiz-stats", &qs), 0);
 	ck_assert_int_eq(be_local_open(db, NULL, &be), 0);
-	ck_assert_int_eq(be_table_open(be, "quiz-stats", &bqs), 0);
+	ck_assert_int_eq(be_table_open(be, "quiz-stats", &bqs, NULL), 0);
 	/* 3 users x 2 levels x 10 weeks; the same weeks in every partition */
 	for (i = 0; i < 6; i++) {
 		for (w = 10; w < 20; w++) {

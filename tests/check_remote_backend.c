@@ -158,7 +158,7 @@ static be_table_t *open_t(const char *name)
 {
 	be_table_t *t = NULL;
 
-	ck_assert_int_eq(be_table_open(be, name, &t), 0);
+	ck_assert_int_eq(be_table_open(be, name, &t, NULL), 0);
 	return t;
 }
 
@@ -209,31 +209,31 @@ START_TEST(test_tables_and_permissions)
 
 	mk_table("users", false, false);
 	mk_table("logs", true, false);
-	ck_assert_int_eq(be_list_tables(be, NULL, count_name, names), 0);
+	ck_assert_int_eq(be_list_tables(be, NULL, count_name, names, NULL), 0);
 	ck_assert_str_eq(names, "logs users ");
 	ck_assert_uint_eq(be_table_count(be), 2);
 	names[0] = 0;
-	ck_assert_int_eq(be_list_tables(be, "logs", count_name, names), 0);
+	ck_assert_int_eq(be_list_tables(be, "logs", count_name, names, NULL), 0);
 	ck_assert_str_eq(names, "users ");
 	t = open_t("logs");
 	ck_assert_str_eq(be_table_name(t), "logs");
 	ck_assert_str_eq(be_table_pk(t)->name, "p");
 	ck_assert_str_eq(be_table_sk(t)->name, "s");
 	memset(&s, 0, sizeof(s));
-	ck_assert_int_eq(be_table_schema(t, &s), 0);
+	ck_assert_int_eq(be_table_schema(t, &s, NULL), 0);
 	ck_assert(s.has_sk);
 	schema_free(&s);
 	t2 = open_t("logs");
 	ck_assert_uint_eq(be_table_id(t), be_table_id(t2));
 	be_table_close(t2);
-	ck_assert_int_eq(be_table_open(be, "nope", &t2), -ENOENT);
+	ck_assert_int_eq(be_table_open(be, "nope", &t2, NULL), -ENOENT);
 	ck_assert(be_table_alive(t));
 	ck_assert_int_eq(be_drop_table(be, "logs", &err), 0);
 	ck_assert(!be_table_alive(t));
 	be_table_close(t);
 	names[0] = 0;
 	/* our own drop invalidated the cached table list at once */
-	ck_assert_int_eq(be_list_tables(be, NULL, count_name, names), 0);
+	ck_assert_int_eq(be_list_tables(be, NULL, count_name, names, NULL), 0);
 	ck_assert_str_eq(names, "users ");
 	ck_assert_int_ge(nchanges, 3);
 	teardown();
@@ -258,9 +258,9 @@ START_TEST(test_tables_and_permissions)
 	open_be(&o2);
 	ck_assert_int_eq(be_create_table(be, "a_t", &s, &err), -EROFS);
 	names[0] = 0;
-	ck_assert_int_eq(be_list_tables(be, NULL, count_name, names), 0);
+	ck_assert_int_eq(be_list_tables(be, NULL, count_name, names, NULL), 0);
 	ck_assert_str_eq(names, "a_t b_t ");
-	ck_assert_int_eq(be_table_open(be, "other", &t), -ENOENT);
+	ck_assert_int_eq(be_table_open(be, "other", &t, NULL), -ENOENT);
 }
 END_TEST
 
@@ -288,19 +288,19 @@ START_TEST(test_items_and_conditions)
 			 -ECANCELED);
 	expr_free(c);
 	val_init_null(&got);
-	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, &meta), 0);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, &meta, NULL), 0);
 	ck_assert(val_equal(&got, J("{\"p\": \"ann\", \"age\": 30}")));
 	ck_assert_uint_gt(meta.text_len, 10);
 	ck_assert_uint_eq(meta.size, item_size(&got));
 	val_free(&got);
-	ck_assert_int_eq(be_get_text(t, vs("ann"), NULL, &text, &len, NULL), 0);
+	ck_assert_int_eq(be_get_text(t, vs("ann"), NULL, &text, &len, NULL, NULL), 0);
 	ck_assert_msg(strstr(text, "\"age\": 30"), "%s", text);
 	free(text);
 	/* delete with out: the old item */
 	ck_assert_int_eq(wr(t, OPS_DELETE, vs("ann"), NULL, DB_IF_PRESENT, NULL, &got, &err), 0);
 	ck_assert(val_equal(&got, J("{\"p\": \"ann\", \"age\": 30}")));
 	val_free(&got);
-	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL, NULL), -ENOENT);
 	ck_assert_int_eq(be_delete(t, vs("ann"), NULL, DB_IF_PRESENT, &err), -ENOENT);
 	/* check_item: key types as the service would refuse them */
 	ck_assert_int_eq(be_check_item(t, J("{\"p\": 5}"), &err), -EINVAL);
@@ -335,7 +335,7 @@ START_TEST(test_save_against_version_read)
 			  strstr(err.msg, "40"),
 		      "%s", err.msg);
 	val_init_null(&got);
-	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, NULL, NULL), 0);
 	ck_assert(val_equal(&got, theirs));
 	val_free(&got);
 
@@ -354,7 +354,7 @@ START_TEST(test_save_against_version_read)
 	err = (struct dyn_err){0};
 	ck_assert_int_eq(wr(t, OPS_PUT, v5, NULL, 0, t5, NULL, &err), -ENOENT);
 	ck_assert_msg(strstr(err.msg, "deleted since it was read"), "%s", err.msg);
-	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL, NULL), -ENOENT);
 
 	/* a wide item: the condition covers 100 attributes and still holds */
 	struct val wide, pv;
@@ -549,9 +549,9 @@ START_TEST(test_query_reads)
 	query_all(t, q, &c);
 	ck_assert_str_eq(c.out, "0 1 2 3 4 ");
 	coll_free(&c);
-	ck_assert_int_eq(be_partition_exists(t, "by_g", vs("y")), 0);
-	ck_assert_int_eq(be_partition_exists(t, "by_g", vs("nope")), -ENOENT);
-	ck_assert_int_eq(be_partition_exists(t, NULL, vs("a")), 0);
+	ck_assert_int_eq(be_partition_exists(t, "by_g", vs("y"), NULL), 0);
+	ck_assert_int_eq(be_partition_exists(t, "by_g", vs("nope"), NULL), -ENOENT);
+	ck_assert_int_eq(be_partition_exists(t, NULL, vs("a"), NULL), 0);
 	q.index = "nope";
 	struct dyn_err err = {0};
 	ck_assert_int_eq(be_query(t, &q, collect, &c, &err), -ENOENT);
@@ -598,13 +598,13 @@ START_TEST(test_scan_cap_and_partitions)
 	ck_assert_int_le(total, 50);
 
 	/* distinct partition keys, sorted, after a key */
-	ck_assert_int_eq(be_list_partitions(t, NULL, NULL, collect_pk, parts), 0);
+	ck_assert_int_eq(be_list_partitions(t, NULL, NULL, collect_pk, parts, NULL), 0);
 	ck_assert_str_eq(parts, "a b c ");
 	parts[0] = 0;
-	ck_assert_int_eq(be_list_partitions(t, NULL, vs("a"), collect_pk, parts), 0);
+	ck_assert_int_eq(be_list_partitions(t, NULL, vs("a"), collect_pk, parts, NULL), 0);
 	ck_assert_str_eq(parts, "b c ");
 	parts[0] = 0;
-	ck_assert_int_eq(be_list_partitions(t, "by_g", NULL, collect_pk, parts), 0);
+	ck_assert_int_eq(be_list_partitions(t, "by_g", NULL, collect_pk, parts, NULL), 0);
 	ck_assert_str_eq(parts, "x z ");
 
 	/* projections as the index defines them */
@@ -613,6 +613,70 @@ START_TEST(test_scan_cap_and_partitions)
 	ck_assert_int_eq(be_project(t, "by_g", &item), 0);
 	ck_assert_ptr_nonnull(val_map_get(&item, "d", 1)); /* PROJ_ALL */
 	val_free(&item);
+	be_table_close(t);
+}
+END_TEST
+
+/* Every read of a service that stopped answering fails with the service's
+ * reason in err (what fs/ puts in /_errors), not a bare errno, and the
+ * backend reports nothing itself (fs/ logs it once per failing call). */
+START_TEST(test_read_errors_have_reasons)
+{
+	struct rmt_opts co = {0};
+	struct rbe_opts o = {.meta_cache_s = -1};
+	struct dyn_err err;
+	struct table_schema s;
+	struct coll c;
+	char ep[64], names[64] = "";
+	be_table_t *t, *t2;
+	rmt_t *cl;
+	struct val v;
+	char *text;
+	size_t len;
+
+	if (external())
+		return; /* a service we did not start cannot be stopped */
+	mk_table("logs", true, false);
+	/* a backend that gives up quickly and caches no schema */
+	be_close(be);
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%u", api_port(srv));
+	co.endpoint = ep;
+	co.region = "us-east-1";
+	co.max_attempts = 2;
+	co.base_delay_ms = 1;
+	co.max_delay_ms = 5;
+	o.report = on_report;
+	ck_assert_int_eq(rmt_open(&co, &cl, &err), 0);
+	ck_assert_int_eq(rbe_open(cl, &o, &be), 0);
+	t = open_t("logs");
+	fill(t, "a", 3, "x");
+	api_free(srv); /* the service is gone */
+	srv = NULL;
+
+#define FAILS_WITH(call, op)                                                                       \
+	do {                                                                                       \
+		err_clear(&err);                                                                   \
+		int rc_ = (call);                                                                  \
+		ck_assert_msg(rc_ < 0 && rc_ != -ENOENT, "%s: %d", #call, rc_);                    \
+		ck_assert_msg(err.code == -rc_ && strstr(err.msg, op), "%s: %s", #call, err.msg); \
+	} while (0)
+
+	FAILS_WITH(be_get(t, vs("a"), vn("1"), &v, NULL, &err), "GetItem");
+	FAILS_WITH(be_get_text(t, vs("a"), vn("1"), &text, &len, NULL, &err), "GetItem");
+	coll_init(&c, 0);
+	FAILS_WITH(be_query(t, &(struct tbl_query){.pk = vs("a")}, collect, &c, &err), "Query");
+	FAILS_WITH(be_scan(t, &(struct tbl_scan){0}, collect, &c, &err), "Scan");
+	coll_free(&c);
+	FAILS_WITH(be_partition_exists(t, NULL, vs("a"), &err), "Query");
+	FAILS_WITH(be_list_partitions(t, NULL, NULL, collect_pk, names, &err), "Scan");
+	FAILS_WITH(be_list_tables(be, NULL, count_name, names, &err), "ListTables");
+	FAILS_WITH(be_table_open(be, "logs", &t2, &err), "DescribeTable");
+	memset(&s, 0, sizeof(s));
+	FAILS_WITH(be_table_schema(t, &s, &err), "DescribeTable");
+#undef FAILS_WITH
+	/* unreachable is not gone: the next read says why, not ENOENT */
+	ck_assert(be_table_alive(t));
+	ck_assert_msg(reports[0] == 0, "%s", reports);
 	be_table_close(t);
 }
 END_TEST
@@ -661,11 +725,11 @@ START_TEST(test_batch_through_the_parser)
 	}
 	ck_assert_str_eq(f.lines, "61:125 ");
 	val_init_null(&got);
-	ck_assert_int_eq(be_get(t, vs("u1"), NULL, &got, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("u1"), NULL, &got, NULL, NULL), 0);
 	ck_assert(val_equal(&got, J("{\"p\": \"u1\", \"v\": 41}")));
 	val_free(&got);
-	ck_assert_int_eq(be_get(t, vs("u2"), NULL, NULL, NULL), -ENOENT);
-	ck_assert_int_eq(be_get(t, vs("u3"), NULL, &got, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("u2"), NULL, NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_get(t, vs("u3"), NULL, &got, NULL, NULL), 0);
 	ck_assert(val_equal(&got, J("{\"p\": \"u3\", \"v\": 143}")));
 	val_free(&got);
 	be_table_close(t);
@@ -698,7 +762,7 @@ START_TEST(test_transactions)
 	if (no_tx()) { /* dynalite: refused, nothing applied, and the caps say so */
 		ck_assert_int_eq(ops_tx_run_sink(&sink, doc, strlen(doc), &res), -ENOTSUP);
 		ck_assert(!(be_caps(be) & BE_CAP_TX));
-		ck_assert_int_eq(be_get(t, vs("felienne"), NULL, NULL, NULL), -ENOENT);
+		ck_assert_int_eq(be_get(t, vs("felienne"), NULL, NULL, NULL, NULL), -ENOENT);
 		be_table_close(t);
 		return;
 	}
@@ -709,7 +773,7 @@ START_TEST(test_transactions)
 	ck_assert(res.has_op);
 	ck_assert_uint_eq(res.op, 0);
 	val_init_null(&got);
-	ck_assert_int_eq(be_get(t, vs("felienne"), NULL, &got, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("felienne"), NULL, &got, NULL, NULL), 0);
 	ck_assert(val_equal(&got, J("{\"p\": \"felienne\", \"coins\": 20}")));
 	val_free(&got);
 
@@ -725,13 +789,13 @@ START_TEST(test_transactions)
 	ops[1].expect = J("{\"p\": \"ann\", \"x\": 1}"); /* not what is there */
 	ck_assert_int_eq(be_apply(be, ops, 2, &failed, &err), -EAGAIN);
 	ck_assert_uint_eq(failed, 1);
-	ck_assert_int_eq(be_get(t, vs("ann2"), NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_get(t, vs("ann2"), NULL, NULL, NULL, NULL), -ENOENT);
 	ops[1].expect = J("{\"p\": \"ann\"}");
 	nchanges = 0;
 	ck_assert_msg(be_apply(be, ops, 2, &failed, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(nchanges, 2);
-	ck_assert_int_eq(be_get(t, vs("ann2"), NULL, NULL, NULL), 0);
-	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_get(t, vs("ann2"), NULL, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL, NULL), -ENOENT);
 	be_table_close(t);
 }
 END_TEST
@@ -747,7 +811,7 @@ START_TEST(test_schema_changes_and_stats)
 	mk_table("users", false, false);
 	t = open_t("users");
 	memset(&s, 0, sizeof(s));
-	ck_assert_int_eq(be_table_schema(t, &s), 0); /* now cached */
+	ck_assert_int_eq(be_table_schema(t, &s, NULL), 0); /* now cached */
 	ck_assert_uint_eq(s.nindex, 0);
 	memset(&ix, 0, sizeof(ix));
 	snprintf(ix.name, sizeof(ix.name), "by_e");
@@ -768,7 +832,7 @@ START_TEST(test_schema_changes_and_stats)
 	schema_free(&s);
 	/* our change dropped the cached DescribeTable */
 	memset(&s, 0, sizeof(s));
-	ck_assert_int_eq(be_table_schema(t, &s), 0);
+	ck_assert_int_eq(be_table_schema(t, &s, NULL), 0);
 	ck_assert_uint_eq(s.nindex, 1);
 	ck_assert_str_eq(s.index[0].name, "by_e");
 	/* key changes are refused */
@@ -845,6 +909,7 @@ Suite *remote_backend_suite(void)
 	tcase_add_test(tc, test_save_against_version_read);
 	tcase_add_test(tc, test_query_reads);
 	tcase_add_test(tc, test_scan_cap_and_partitions);
+	tcase_add_test(tc, test_read_errors_have_reasons);
 	tcase_add_test(tc, test_batch_through_the_parser);
 	tcase_add_test(tc, test_transactions);
 	tcase_add_test(tc, test_schema_changes_and_stats);

@@ -241,6 +241,26 @@ EP=http://127.0.0.1:$SP
 ddb_start
 scenario serve yes
 
+section "a service that stops answering: the reason in /_errors, once per failing call"
+SP2=$(free_port)
+"$DYNFS" serve "$T/serve2" --listen "127.0.0.1:$SP2" --fsync off 2>"$T/serve2.log" &
+S2=$!
+SERVERS+=($S2)
+wait_port "$SP2"
+mount_remote "http://127.0.0.1:$SP2" -o allow_table_create
+run "stop: mkdir" mkdir "$MNT/stp"
+echo '{"id": "a", "n": 1}' >"$MNT/stp/a.json" || fail "stop: echo > a.json"
+expect_eq "stop: cat while it answers" "$(jq -c .n "$MNT/stp/a.json")" 1
+kill "$S2"
+wait "$S2" 2>/dev/null
+sleep 1.2 # cache= (1 s): the kernel asks again
+refuse "stop: cat" "a.json" cat "$MNT/stp/a.json"
+refuse "stop: ls" "stp" ls "$MNT/stp"
+cp "$MNT/_errors" "$T/errors2"
+expect_eq "stop: one GetItem line for the cat" "$(grep -c ' /stp/a.json: GetItem: ' "$T/errors2")" 1
+expect_eq "stop: one Scan line for the ls" "$(grep -c ' /stp: Scan: ' "$T/errors2")" 1
+unmount
+
 if [ -f "$NM/dynalite/cli.js" ] && command -v node >/dev/null; then
 	DP=$(free_port)
 	node "$NM/dynalite/cli.js" --host 127.0.0.1 --port "$DP" --createTableMs 20 --deleteTableMs 20 \
