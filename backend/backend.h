@@ -206,6 +206,16 @@ struct be_methods {
 	 * *failed (may be NULL) gets the index of the failing op.
 	 */
 	int (*apply)(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_err *err);
+	/*
+	 * Optional (NULL: none): apply ops in order, each on its own, not all
+	 * or nothing (engine/ops.h ops_sink.apply_each: a _batch group, on
+	 * distinct items).  A service sends the unconditional puts and
+	 * deletes among them as BatchWriteItem, 25 a call; *failed the first
+	 * that failed, those before it applied.  fs/ uses it for _batch
+	 * where BE_CAP_GROUP is missing.
+	 */
+	int (*apply_each)(be_t *b, const be_op *ops, size_t n, size_t *failed,
+			  struct dyn_err *err);
 	/* What a put would refuse (key rules, size, index key types). */
 	int (*check_item)(be_table_t *t, const struct val *item, struct dyn_err *err);
 

@@ -751,7 +751,7 @@ static void m_close(be_t *b)
 	.scan = rbe_scan, .list_partitions = rbe_list_partitions,                                  \
 	.partition_exists = rbe_partition_exists, .project = rbe_project, .ref_pk = m_ref_pk,      \
 	.ref_sk = m_ref_sk, .ref_decode = m_ref_decode, .ref_meta = m_ref_meta,                    \
-	.apply = rbe_apply, .check_item = rbe_check_item, .watch = m_watch, .close = m_close,
+	.apply = rbe_apply, .apply_each = rbe_apply_each, .check_item = rbe_check_item, .watch = m_watch, .close = m_close,
 
 const struct be_methods rbe_methods = {.caps = BE_CAP_TX | BE_CAP_SCHEMA_CHANGE, RBE_METHODS};
 /* The same once the service answered that it has no transactions (dynalite). */

@@ -15,7 +15,11 @@
  *                     (its flags and expected item included; a check
  *                     alone is a one-item transaction)
  *   apply, n > 1      TransactWriteItems with a ClientRequestToken (the
- *                     _batch and /_tx parsers apply through be_sink)
+ *                     /_tx parser applies through be_sink)
+ *   apply_each        a _batch group: runs of plain puts and deletes as
+ *                     BatchWriteItem (25 a call), other lines one call
+ *                     each; a refused bulk call is sent again one line a
+ *                     call, so the failing line is known
  *   query             Query pages (ExclusiveStartKey), table or index
  *   scan              Scan pages (segments), capped at max_list items
  *   list_partitions   a Scan projected on the partition key, capped

@@ -138,5 +138,7 @@ void rbe_rests_free(struct rbe *r);
 /* rbe_write.c */
 int rbe_check_item(be_table_t *bt, const struct val *item, struct dyn_err *err);
 int rbe_apply(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_err *err);
+/* Each op on its own, in order; plain puts and deletes as BatchWriteItem (backend.h apply_each). */
+int rbe_apply_each(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_err *err);
 
 #endif

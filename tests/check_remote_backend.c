@@ -736,6 +736,104 @@ START_TEST(test_batch_through_the_parser)
 }
 END_TEST
 
+/* _batch groups that need not be atomic (what fs/batch.c does over a
+ * service): plain puts and deletes go as BatchWriteItem, 25 a call, in
+ * line order, a duplicate key starting the next call; conditional and
+ * update lines one call each; a line the service refuses inside a bulk
+ * call is found by sending that call's lines one at a time, and is the
+ * only line reported; a feed that stops at it applied nothing after it. */
+START_TEST(test_batch_bulk_writes)
+{
+	struct ops_sink sink;
+	ops_batch_t *ob = NULL;
+	struct failures f = {{0}};
+	struct rmt_stats st0, st1;
+	struct val got;
+	char *text = malloc(200000), *end31;
+	size_t used = 0;
+	be_table_t *t;
+	int i;
+
+	mk_table("users", false, true);
+	t = open_t("users");
+	be_sink(be, &sink);
+	ck_assert_ptr_nonnull(sink.apply_each);
+
+	/* 1,000 plain puts: 40 BatchWriteItem calls */
+	text[0] = 0;
+	for (i = 0; i < 1000; i++)
+		sprintf(text + strlen(text), "{\"p\": \"k%d\", \"g\": \"x\", \"v\": %d}\n", i, i);
+	ck_assert_int_eq(ops_batch_new_sink(&sink, t, on_fail, &f, &ob), 0);
+	ops_batch_set_each(ob, DB_MAX_TX_OPS);
+	rmt_get_stats(rbe_client(be), &st0);
+	ck_assert_int_eq(ops_batch_feed(ob, text, strlen(text)), 0);
+	ck_assert_int_eq(ops_batch_finish(ob), 0);
+	rmt_get_stats(rbe_client(be), &st1);
+	ck_assert_uint_eq(st1.calls - st0.calls, 40);
+	ops_batch_free(ob);
+	ck_assert_str_eq(f.lines, "");
+	ck_assert_int_eq(be_get(t, vs("k999"), NULL, &got, NULL, NULL), 0);
+	ck_assert(val_equal(&got, J("{\"p\": \"k999\", \"g\": \"x\", \"v\": 999}")));
+	val_free(&got);
+
+	/* keys repeating: the last line wins; a delete, a conditional put that
+	 * fails alone, an update */
+	text[0] = 0;
+	for (i = 0; i < 60; i++)
+		sprintf(text + strlen(text), "{\"p\": \"u%d\", \"v\": %d}\n", i % 20, i);
+	strcat(text, "{\"delete\": {\"p\": \"k5\"}}\n");
+	strcat(text,
+	       "{\"put\": {\"p\": \"u1\", \"v\": -1}, \"if\": \"attribute_not_exists(p)\"}\n");
+	strcat(text, "{\"update\": {\"p\": \"u3\"}, \"add\": {\"v\": 100}}\n");
+	strcat(text, "{\"delete\": {\"p\": \"k6\"}}\n");
+	ck_assert_int_eq(ops_batch_new_sink(&sink, t, on_fail, &f, &ob), 0);
+	ops_batch_set_each(ob, DB_MAX_TX_OPS);
+	ops_batch_feed(ob, text, strlen(text));
+	ck_assert_int_eq(ops_batch_finish(ob), 0);
+	ops_batch_free(ob);
+	ck_assert_str_eq(f.lines, "62:125 ");
+	ck_assert_int_eq(be_get(t, vs("u1"), NULL, &got, NULL, NULL), 0);
+	ck_assert(val_equal(&got, J("{\"p\": \"u1\", \"v\": 41}")));
+	val_free(&got);
+	ck_assert_int_eq(be_get(t, vs("u3"), NULL, &got, NULL, NULL), 0);
+	ck_assert(val_equal(&got, J("{\"p\": \"u3\", \"v\": 143}")));
+	val_free(&got);
+	ck_assert_int_eq(be_get(t, vs("k5"), NULL, NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_get(t, vs("k6"), NULL, NULL, NULL, NULL), -ENOENT);
+
+	/* line 31 has a GSI key of the wrong type: the parser cannot know,
+	 * the service refuses its whole BatchWriteItem (lines 26..50) */
+	f.lines[0] = 0;
+	text[0] = 0;
+	end31 = NULL;
+	for (i = 1; i <= 60; i++) {
+		if (i == 31)
+			strcat(text, "{\"p\": \"bad\", \"g\": 5}\n");
+		else
+			sprintf(text + strlen(text), "{\"p\": \"n%d\", \"g\": \"y\"}\n", i);
+		if (i == 31)
+			end31 = text + strlen(text);
+	}
+	ck_assert_int_eq(ops_batch_new_sink(&sink, t, on_fail, &f, &ob), 0);
+	ops_batch_set_each(ob, DB_MAX_TX_OPS);
+	ck_assert_int_eq(ops_batch_feed_some(ob, text, strlen(text), &used), -EINVAL);
+	ck_assert_uint_eq(used, (size_t)(end31 - text)); /* up to line 31's newline */
+	ck_assert_str_eq(f.lines, "31:22 ");
+	ck_assert_int_eq(be_get(t, vs("n30"), NULL, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("bad"), NULL, NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_get(t, vs("n32"), NULL, NULL, NULL, NULL), -ENOENT);
+	/* the writer goes on with the rest: every other line applied once */
+	ck_assert_int_eq(ops_batch_feed_some(ob, text + used, strlen(text) - used, &used), 0);
+	ck_assert_int_eq(ops_batch_finish(ob), 0);
+	ops_batch_free(ob);
+	ck_assert_int_eq(be_get(t, vs("n60"), NULL, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("n32"), NULL, NULL, NULL, NULL), 0);
+	ck_assert_str_eq(f.lines, "31:22 ");
+	be_table_close(t);
+	free(text);
+}
+END_TEST
+
 START_TEST(test_transactions)
 {
 	struct ops_sink sink;
@@ -911,6 +1009,7 @@ Suite *remote_backend_suite(void)
 	tcase_add_test(tc, test_scan_cap_and_partitions);
 	tcase_add_test(tc, test_read_errors_have_reasons);
 	tcase_add_test(tc, test_batch_through_the_parser);
+	tcase_add_test(tc, test_batch_bulk_writes);
 	tcase_add_test(tc, test_transactions);
 	tcase_add_test(tc, test_schema_changes_and_stats);
 	suite_add_tcase(s, tc);
