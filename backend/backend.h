@@ -126,6 +126,15 @@ enum be_caps {
 	 * caps the request size and fails whole on a conflict or throttling:
 	 * there each _batch line is its own call. */
 	BE_CAP_GROUP = 1 << 5,
+	/* be_scan of a whole table or index (no segments) comes in key order
+	 * and resumes after its start key in key order, so "the keys from X
+	 * on" is a scan from X.  Without it (DynamoDB's Scan is in hash
+	 * order) a scan resumed after X still lists each item once, but what
+	 * comes after X is not "greater than X": fs/ looks for a key prefix
+	 * with a whole scan, and skips to a position by equality, not by
+	 * comparison.  be_query within a partition, be_list_partitions and
+	 * be_list_tables are in key order with every backend. */
+	BE_CAP_ORDERED = 1 << 6,
 };
 
 /* Visitors: 0 to go on, nonzero to stop (that value is returned). */
@@ -185,7 +194,8 @@ struct be_methods {
 	/* One partition in sort key order; q->start_* is the resume key. */
 	int (*query)(be_table_t *t, const struct tbl_query *q, be_visit_fn fn, void *ctx,
 		     struct dyn_err *err);
-	/* The table in key order (segments: unordered parts); s->start_* resumes. */
+	/* The table in key order (BE_CAP_ORDERED; else the backend's order;
+	 * segments: unordered parts); s->start_* resumes after that item. */
 	int (*scan)(be_table_t *t, const struct tbl_scan *s, be_visit_fn fn, void *ctx,
 		    struct dyn_err *err);
 	int (*list_partitions)(be_table_t *t, const char *index, const struct val *after,

@@ -62,6 +62,7 @@ struct cand {
 	const char *name;	  /* the name looked up */
 	bool json;		  /* names carry ".json" */
 	bool by_sk;		  /* compare the sort key (else pk) */
+	bool unordered;		  /* a scan not in key order: every key is looked at */
 	struct val found;	  /* the key, once found (owned) */
 };
 
@@ -70,7 +71,7 @@ static int cand_key(struct cand *c, const struct val *key)
 	char buf[NAME_BUF];
 
 	if (!name_key_has_prefix(key, c->prefix))
-		return 1; /* past the keys with this prefix: stop */
+		return c->unordered ? 0 : 1; /* past the keys with this prefix, in key order */
 	if (name_make(key, c->json, buf) >= 0 && !strcmp(buf, c->name))
 		return val_copy(&c->found, key) < 0 ? -ENOMEM : 2;
 	return 0;
@@ -108,8 +109,13 @@ static int find_short(be_table_t *t, const struct val *pk, const struct val *pre
 	} else if (!json) {
 		rc = be_list_partitions(t, NULL, prefix, cand_part, &c, NULL);
 	} else {
+		/* in key order the candidates follow the prefix; else (a
+		 * service's Scan) they are anywhere: the whole table is read */
 		struct tbl_scan s = {.start_pk = prefix};
 
+		c.unordered = !(be_caps(t->be) & BE_CAP_ORDERED);
+		if (c.unordered)
+			s.start_pk = NULL;
 		rc = be_scan(t, &s, cand_item, &c, NULL);
 	}
 	if (rc == 2) {

@@ -316,8 +316,8 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 		return rc;
 	have_rest =
 	    spk && rest_take(r, rest_hash(t, q, sc, NULL, NULL), &k, spk, ssk, &pg, &i0, &count);
-	if (!have_rest && (rc = start_key(t, &k, index, spk, ssk, q ? q->pk : NULL,
-					  q ? q->start_isk : NULL, &start, err)) < 0)
+	if (!have_rest && (rc = start_key(t, &k, index, spk, ssk, q ? q->pk : sc->start_ipk,
+					  q ? q->start_isk : sc->start_isk, &start, err)) < 0)
 		goto cleanup;
 	if (!q && spk && !have_rest) { /* a Scan resumed: go on counting toward the cap */
 		h = scan_hash(t->name, index, sc->segment, spk, ssk);
