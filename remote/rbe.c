@@ -14,6 +14,17 @@
  * mount wrote nothing since, instead of scanning the table again for
  * every readdir buffer.
  *
+ * One FUSE operation, several gets.  The kernel's lookup, getattr, open
+ * and read of one file each ask fs/ for the item (a stat is a lookup
+ * and a getattr, a cat adds the open's read of the text), so one `cat`
+ * would be three GetItems of the same key within a millisecond.  m_get
+ * keeps the last few answers (found or absent) for GET_MEMO_MS (100 ms),
+ * dropped by any write of this mount (gen), and answers a repeat from
+ * them: a read 100 ms old, well inside what -o cache= (1 s) already
+ * allows for other writers' changes, and never older than this mount's
+ * own writes.  With -o cache=0 nothing is kept.  The write paths' own
+ * reads (conditions, conflicts) always ask the service.
+ *
  * Resume keys.  fs/ resumes a read from the base key of the last item
  * it saw (tbl_query/tbl_scan start_*); that is the ExclusiveStartKey of
  * a table read, and for an index read the index's key attributes are
@@ -670,13 +681,117 @@ int rbe_get_item(struct rtab *t, const struct val *pk, const struct val *sk, str
 	return rc;
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* "table\0key" of a get (new), for the memo. */
+static char *memo_key(const struct rtab *t, const struct val *pk, const struct val *sk,
+		      size_t *len)
+{
+	char *a = NULL, *b = NULL, *k = NULL;
+	size_t la = 0, lb = 0, lt = strlen(t->name);
+
+	if (item_render_compact(pk, NULL, NULL, &a, &la) == 0 &&
+	    (!sk || item_render_compact(sk, NULL, NULL, &b, &lb) == 0) &&
+	    (k = malloc(lt + la + lb + 3))) {
+		memcpy(k, t->name, lt + 1);
+		memcpy(k + lt + 1, a, la);
+		k[lt + 1 + la] = '\n';
+		if (b)
+			memcpy(k + lt + 2 + la, b, lb);
+		*len = lt + 2 + la + lb;
+	}
+	free(a);
+	free(b);
+	return k;
+}
+
+/* The memo's answer for key: 1 (*out new, VAL_NULL: absent), or 0. */
+static int memo_find(struct rbe *r, const char *key, size_t len, struct val *out)
+{
+	int64_t now = mono_ns();
+	int found = 0;
+
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < sizeof(r->memo) / sizeof(r->memo[0]); i++) {
+		struct get_memo *m = &r->memo[i];
+
+		if (m->key && m->klen == len && !memcmp(m->key, key, len) && m->gen == r->gen &&
+		    now - m->at_ns < (int64_t)GET_MEMO_MS * 1000000) {
+			found = val_copy(out, &m->item) == 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	return found;
+}
+
+/* Remember item (VAL_NULL: absent) as key's answer at `at` of generation gen. */
+static void memo_keep(struct rbe *r, char *key, size_t len, const struct val *item, int64_t at,
+		      uint64_t gen)
+{
+	struct get_memo *m;
+	struct val c;
+
+	if (val_copy(&c, item) < 0) {
+		free(key);
+		return;
+	}
+	pthread_mutex_lock(&r->mu);
+	m = &r->memo[r->next_memo];
+	r->next_memo = (r->next_memo + 1) % (sizeof(r->memo) / sizeof(r->memo[0]));
+	free(m->key);
+	val_free(&m->item);
+	m->key = key;
+	m->klen = len;
+	m->item = c;
+	m->at_ns = at;
+	m->gen = gen;
+	pthread_mutex_unlock(&r->mu);
+}
+
+void rbe_memo_free(struct rbe *r)
+{
+	for (size_t i = 0; i < sizeof(r->memo) / sizeof(r->memo[0]); i++) {
+		free(r->memo[i].key);
+		val_free(&r->memo[i].item);
+	}
+}
+
 static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, struct val *out,
 		 struct item_meta *meta, struct dyn_err *err)
 {
 	struct rtab *t = T(bt);
+	struct rbe *r = t->r;
 	struct val v;
-	int rc = rbe_get_item(t, pk, sk, &v, err);
+	char *key = NULL;
+	size_t klen = 0;
+	int64_t at = mono_ns();
+	uint64_t gen;
+	int rc;
 
+	if (r->o.cache_s != 0 && (key = memo_key(t, pk, sk, &klen)) &&
+	    memo_find(r, key, klen, &v)) {
+		free(key);
+		key = NULL;
+		rc = v.type == VAL_NULL ? -ENOENT : 0;
+	} else {
+		pthread_mutex_lock(&r->mu);
+		gen = r->gen; /* before the read: a write during it makes the answer stale */
+		pthread_mutex_unlock(&r->mu);
+		rc = rbe_get_item(t, pk, sk, &v, err);
+		if (rc == -ENOENT)
+			val_init_null(&v);
+		if (key && (rc == 0 || rc == -ENOENT))
+			memo_keep(r, key, klen, &v, at, gen); /* v is VAL_NULL for -ENOENT */
+		else
+			free(key);
+	}
 	if (rc < 0)
 		return rc;
 	if (meta)
@@ -735,6 +850,7 @@ static void m_close(be_t *b)
 	free(r->ids);
 	rbe_parts_free(r->parts, r->nparts);
 	rbe_rests_free(r);
+	rbe_memo_free(r);
 	free(r->parts_table);
 	free(r->parts_index);
 	pthread_mutex_destroy(&r->mu);

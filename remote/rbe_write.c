@@ -320,8 +320,10 @@ int rbe_apply(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_er
 		if (ops[f].kind != OPS_CHECK || ops[f].expect || ops[f].flags)
 			rc = explain_conflict(T(ops[f].table), &ops[f], err);
 	}
+	/* any attempt, failed ones too (a conflict: the next read must be
+	 * the service's version), drops what was read before (rbe.c) */
+	rbe_bump(r);
 	if (rc == 0) {
-		rbe_bump(r);
 		notify_ops(r, ops, n, res);
 		for (i = 0; i < n; i++)
 			if (ops[i].out) {

@@ -13,6 +13,7 @@
 #include "remoteint.h"
 
 #define PARTS_REUSE_S 30 /* a partition listing's continuation reuses its scan */
+#define GET_MEMO_MS 100	 /* a GetItem answers the same key's next get this long */
 
 /* One cached DescribeTable. */
 struct sc_ent {
@@ -61,6 +62,14 @@ struct rbe {
 		uint64_t gen;	    /* rbe.gen then: a write of this mount drops it */
 	} rests[8];
 	unsigned next_rest; /* ring position */
+	struct get_memo {	    /* the last GetItems (m_get), see rbe.c */
+		char *key;	    /* table NUL compact key text (owned; NULL: free) */
+		size_t klen;	    /* bytes of key */
+		struct val item;    /* as returned (owned); VAL_NULL: absent */
+		int64_t at_ns;	    /* when (monotonic) */
+		uint64_t gen;	    /* rbe.gen then: a write of this mount drops it */
+	} memo[8];
+	unsigned next_memo; /* ring position */
 };
 
 struct rtab {
@@ -109,6 +118,7 @@ size_t rbe_max_list(const struct rbe *r);
 int rbe_deny_write(struct rbe *r, const char *table, struct dyn_err *err);
 void rbe_notify(struct rbe *r, const struct db_change *ch, size_t n);
 void rbe_bump(struct rbe *r);
+void rbe_memo_free(struct rbe *r);
 int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, struct dyn_err *err);
 const struct index_def *rbe_find_index(const struct table_schema *s, const char *name);
 void rbe_fill_meta(struct rbe *r, const struct table_schema *s, const struct val *item,

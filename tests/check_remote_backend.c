@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "fix_val.h"
@@ -834,6 +835,61 @@ START_TEST(test_batch_bulk_writes)
 }
 END_TEST
 
+/* One FUSE operation asks for the same item several times (lookup,
+ * getattr, open): GetItem once per 100 ms, found or absent, and never
+ * past a write of this mount; -o cache=0 keeps nothing. */
+START_TEST(test_get_memo)
+{
+	struct rbe_opts o = {.cache_s = -1, .allow_table_create = true, .allow_table_delete = true};
+	struct rmt_stats a, b;
+	struct dyn_err err = {0};
+	struct val got;
+	be_table_t *t;
+
+	teardown();
+	open_be(&o);
+	mk_table("users", false, false);
+	t = open_t("users");
+	ck_assert_int_eq(be_put(t, J("{\"p\": \"ann\", \"v\": 1}"), 0, &err), 0);
+	rmt_get_stats(rbe_client(be), &a);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, NULL, NULL), 0);
+		ck_assert(val_equal(&got, J("{\"p\": \"ann\", \"v\": 1}")));
+		val_free(&got);
+		ck_assert_int_eq(be_get(t, vs("bob"), NULL, NULL, NULL, NULL), -ENOENT);
+	}
+	rmt_get_stats(rbe_client(be), &b);
+	ck_assert_uint_eq(b.calls - a.calls, 2);
+	/* our own write: seen at once */
+	ck_assert_int_eq(be_put(t, J("{\"p\": \"ann\", \"v\": 2}"), 0, &err), 0);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, NULL, NULL), 0);
+	ck_assert(val_equal(&got, J("{\"p\": \"ann\", \"v\": 2}")));
+	val_free(&got);
+	/* another writer's: after 100 ms */
+	ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", J("{\"p\": \"ann\", \"v\": 3}"), NULL,
+				      NULL, &err),
+			 0);
+	usleep(150 * 1000);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, NULL, NULL), 0);
+	ck_assert(val_equal(&got, J("{\"p\": \"ann\", \"v\": 3}")));
+	val_free(&got);
+	be_table_close(t);
+	/* cache=0: every get asks */
+	teardown();
+	o = (struct rbe_opts){.cache_s = 0, .allow_table_create = true, .allow_table_delete = true};
+	open_be(&o);
+	mk_table("users", false, false);
+	t = open_t("users");
+	ck_assert_int_eq(be_put(t, J("{\"p\": \"ann\", \"v\": 1}"), 0, &err), 0);
+	rmt_get_stats(rbe_client(be), &a);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL, NULL), 0);
+	rmt_get_stats(rbe_client(be), &b);
+	ck_assert_uint_eq(b.calls - a.calls, 2);
+	be_table_close(t);
+}
+END_TEST
+
 START_TEST(test_transactions)
 {
 	struct ops_sink sink;
@@ -1010,6 +1066,7 @@ Suite *remote_backend_suite(void)
 	tcase_add_test(tc, test_read_errors_have_reasons);
 	tcase_add_test(tc, test_batch_through_the_parser);
 	tcase_add_test(tc, test_batch_bulk_writes);
+	tcase_add_test(tc, test_get_memo);
 	tcase_add_test(tc, test_transactions);
 	tcase_add_test(tc, test_schema_changes_and_stats);
 	suite_add_tcase(s, tc);
