@@ -127,6 +127,7 @@ done
 q0=$(calls Query) a0=$(grep -c 'attempt 1:' "$W/mount.log")
 ls -l "$MNT/parts/p" >"$W/ls.out" || { echo "bench_remote: ls -l failed"; exit 1; }
 q1=$(calls Query) a1=$(grep -c 'attempt 1:' "$W/mount.log")
+what=$(grep 'attempt 1:' "$W/mount.log" | tail -n +$((a0 + 1)) | awk '{ n[$2]++ } END { for (o in n) printf "%s %d, ", o, n[o] }')
 got=$(grep -c '\.json$' "$W/ls.out")
 pages=$(python3 - "$EP" <<'PY'
 import sys, boto3
@@ -139,7 +140,7 @@ print(pages)
 PY
 )
 echo "ls -l of a $LS_N-item partition: $got entries; $((a1 - a0)) calls to the service, of them" \
-	"$((q1 - q0)) Query; the service's Query pages: $pages"
+	"$((q1 - q0)) Query (${what%, }); the service's Query pages: $pages"
 [ "$got" = "$LS_N" ] || echo "bench_remote: ls -l listed $got entries, expected $LS_N"
 goal_row "remote: requests per ls -l of a $LS_N-item partition (floor: Query pages)" requests \
 	"$((a1 - a0))" "$pages" - "<=1x"

@@ -257,9 +257,10 @@ static void rest_keep(struct rbe *r, uint64_t h, struct rmt_page *pg, size_t pos
 {
 	struct page_rest *slot;
 
-	/* the next call may resume before pos: the whole page is kept */
-	if (pg->last.type != VAL_M && pos >= pg->n)
-		return; /* nothing left: the next call finds the end by itself */
+	/* the next call may resume before pos: the whole page is kept; also
+	 * when nothing is left after it (the last page, delivered to its
+	 * end): the call that resumes after its last item then ends without
+	 * a request instead of asking the service for what follows */
 	pthread_mutex_lock(&r->mu);
 	slot = NULL;
 	for (size_t i = 0; i < sizeof(r->rests) / sizeof(r->rests[0]); i++)
