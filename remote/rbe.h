@@ -116,7 +116,9 @@ rmt_t *rbe_client(be_t *b);
  * concurrent writer that added the same attribute is caught.  Neither
  * catches a concurrent writer that only added an attribute that neither
  * version has: DynamoDB has no "no other attributes" condition
- * (docs/remote.md, "Saves are conditional").  *complete (may be NULL)
+ * (docs/remote.md, "Saves are conditional"); rbe_apply therefore reads
+ * the item and compares it whole before a single write with an expected
+ * item, and the condition covers only the time from that read on.  *complete (may be NULL)
  * false if attributes were left out.  -ENOMEM.
  */
 int rbe_cond_text(const struct val *item, const char *pk_name, const struct val *new_item,

@@ -349,6 +349,16 @@ START_TEST(test_save_against_version_read)
 	ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", t5, NULL, NULL, &err), 0);
 	ck_assert_int_eq(wr(t, OPS_PUT, v5, NULL, 0, theirs, NULL, &err), -EAGAIN);
 
+	/* another writer added an attribute neither version has: the item is
+	 * read and compared whole before the save, so that is caught too */
+	struct val *t6 = J("{\"p\": \"ann\", \"age\": 40, \"tags\": [\"a\", {\"x\": 1}], \"k\": 2, "
+			   "\"z\": 9}");
+	ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", t6, NULL, NULL, &err), 0);
+	err = (struct dyn_err){0};
+	ck_assert_int_eq(wr(t, OPS_PUT, v5, NULL, 0, t5, NULL, &err), -EAGAIN);
+	ck_assert_msg(strstr(err.msg, "\"z\":9"), "%s", err.msg);
+	ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", t5, NULL, NULL, &err), 0);
+
 	/* deleted by another writer: the save fails (ENOENT), does not resurrect it */
 	ck_assert_int_eq(
 	    rmt_delete_item(rbe_client(be), "users", J("{\"p\": \"ann\"}"), NULL, NULL, &err), 0);
@@ -372,6 +382,20 @@ START_TEST(test_save_against_version_read)
 	val_map_set(&wide, "p", 1, &pv);
 	ck_assert_int_eq(be_put(t, &wide, 0, &err), 0);
 	ck_assert_msg(wr(t, OPS_PUT, &wide, NULL, 0, &wide, NULL, &err) == 0, "%s", err.msg);
+	/* another writer changed an attribute beyond the condition's reach
+	 * (a149, past the first ~90 in name order): caught by the read */
+	{
+		struct val theirs_w, n2;
+
+		val_copy(&theirs_w, &wide);
+		val_copy(&n2, vn("2"));
+		val_map_set(&theirs_w, "a149", 4, &n2);
+		ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", &theirs_w, NULL, NULL, &err),
+				 0);
+		err = (struct dyn_err){0};
+		ck_assert_int_eq(wr(t, OPS_PUT, &wide, NULL, 0, &wide, NULL, &err), -EAGAIN);
+		val_free(&theirs_w);
+	}
 	val_free(&wide);
 	be_table_close(t);
 }
