@@ -56,6 +56,7 @@ struct rbe {
 	struct page_rest {	    /* the rest of a page a visitor stopped in */
 		uint64_t hash;	    /* of the read and where it stopped (0: free) */
 		struct rmt_page pg; /* the page (owned) */
+		struct rmt_page prev; /* the page before it in the same read (owned; n 0: none) */
 		size_t pos;	    /* first item not delivered */
 		uint64_t count;	    /* a Scan's items read up to pos (max_list) */
 		time_t at;	    /* when kept */
