@@ -224,8 +224,7 @@ struct be_methods {
 	 * that failed, those before it applied.  fs/ uses it for _batch
 	 * where BE_CAP_GROUP is missing.
 	 */
-	int (*apply_each)(be_t *b, const be_op *ops, size_t n, size_t *failed,
-			  struct dyn_err *err);
+	int (*apply_each)(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_err *err);
 	/* What a put would refuse (key rules, size, index key types). */
 	int (*check_item)(be_table_t *t, const struct val *item, struct dyn_err *err);
 
@@ -269,8 +268,7 @@ static inline int be_set_schema(be_t *b, const char *name, const struct table_sc
 {
 	return b->m->set_schema(b, name, s, err);
 }
-static inline int be_table_open(be_t *b, const char *name, be_table_t **out,
-				struct dyn_err *err)
+static inline int be_table_open(be_t *b, const char *name, be_table_t **out, struct dyn_err *err)
 {
 	return b->m->table_open(b, name, out, err);
 }
@@ -283,8 +281,7 @@ static inline void be_table_close(be_table_t *t)
 static inline const char *be_table_name(const be_table_t *t) { return t->m->table_name(t); }
 static inline uint64_t be_table_id(const be_table_t *t) { return t->m->table_id(t); }
 static inline bool be_table_alive(be_table_t *t) { return t->m->table_alive(t); }
-static inline int be_table_schema(be_table_t *t, struct table_schema *out,
-				  struct dyn_err *err)
+static inline int be_table_schema(be_table_t *t, struct table_schema *out, struct dyn_err *err)
 {
 	return t->m->table_schema(t, out, err);
 }
@@ -295,8 +292,8 @@ static inline void be_table_stats(be_table_t *t, struct tbl_stats *out)
 	t->m->table_stats(t, out);
 }
 
-static inline int be_get(be_table_t *t, const struct val *pk, const struct val *sk,
-			 struct val *out, struct item_meta *meta, struct dyn_err *err)
+static inline int be_get(be_table_t *t, const struct val *pk, const struct val *sk, struct val *out,
+			 struct item_meta *meta, struct dyn_err *err)
 {
 	return t->m->get(t, pk, sk, out, meta, err);
 }

@@ -65,8 +65,7 @@ static inline table_t *T(const be_table_t *t)
 
 /* ---- tables ---- */
 
-static int l_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx,
-			 struct dyn_err *err)
+static int l_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx, struct dyn_err *err)
 {
 	return db_list_tables(DB(b), after, fn, ctx);
 }
@@ -356,8 +355,8 @@ static void l_close(be_t *b)
 static const struct be_methods local_methods = {
     .version = BE_VERSION,
     .name = "local",
-    .caps = BE_CAP_TX | BE_CAP_GROUP | BE_CAP_CHANGE_FEED | BE_CAP_CHEAP_LIST | BE_CAP_SCHEMA_CHANGE |
-	    BE_CAP_EXACT_STATS | BE_CAP_ORDERED,
+    .caps = BE_CAP_TX | BE_CAP_GROUP | BE_CAP_CHANGE_FEED | BE_CAP_CHEAP_LIST |
+	    BE_CAP_SCHEMA_CHANGE | BE_CAP_EXACT_STATS | BE_CAP_ORDERED,
     .list_tables = l_list_tables,
     .table_count = l_table_count,
     .create_table = l_create_table,

@@ -103,10 +103,10 @@ int main(int argc, char **argv)
 		r.len = 0;
 		r.buf[0] = 0;
 		if (curl_easy_perform(h) != CURLE_OK ||
-		    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 200 ||
-		    (!put && !strstr(r.buf, "\"Item\""))) {
-			fprintf(stderr, "remote_floor: %s call %ld: HTTP %ld: %s\n", argv[3], i, code,
-				r.buf);
+		    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK ||
+		    code != 200 || (!put && !strstr(r.buf, "\"Item\""))) {
+			fprintf(stderr, "remote_floor: %s call %ld: HTTP %ld: %s\n", argv[3], i,
+				code, r.buf);
 			return 1;
 		}
 	}

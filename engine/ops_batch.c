@@ -421,7 +421,7 @@ static void group_flush(struct ops_batch *b)
 		err_reset(&err);
 		failed = e - k;
 		rc = (b->each ? b->sink.apply_each : b->sink.apply)(b->sink.ctx, &b->op[k], e - k,
-								     &failed, &err);
+								    &failed, &err);
 		b->applies++;
 		if (rc < 0 && b->each && failed < e - k) {
 			/* not atomic: the lines before the failed one are applied */

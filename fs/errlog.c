@@ -122,8 +122,8 @@ void errlog_err_once(struct fsx *fs, const char *path, const struct dyn_err *e, 
 	int64_t now = fsx_now_ns();
 	bool dup;
 
-	if (asprintf(&key, "%s: %s", path, e && e->code ? err_format(e, buf, sizeof(buf))
-						       : strerror(-rc)) < 0)
+	if (asprintf(&key, "%s: %s", path,
+		     e && e->code ? err_format(e, buf, sizeof(buf)) : strerror(-rc)) < 0)
 		return;
 	pthread_mutex_lock(&el->lock);
 	dup = el->last_once && !strcmp(el->last_once, key) &&

@@ -745,8 +745,7 @@ void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const cha
 	fuse_reply_entry(req, &e);
 }
 
-void read_err_log(struct fsx *fs, struct node *n, const char *name, const struct dyn_err *e,
-		  int rc)
+void read_err_log(struct fsx *fs, struct node *n, const char *name, const struct dyn_err *e, int rc)
 {
 	char path[3 * NAME_BUF + 16];
 	size_t len;

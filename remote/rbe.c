@@ -219,8 +219,7 @@ static int table_names(struct rbe *r, char ***names, size_t *n, struct dyn_err *
 	return 0;
 }
 
-static int m_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx,
-			 struct dyn_err *err)
+static int m_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx, struct dyn_err *err)
 {
 	struct rbe *r = R(b);
 	char **names = NULL;
@@ -690,8 +689,7 @@ static int64_t mono_ns(void)
 }
 
 /* "table\0key" of a get (new), for the memo. */
-static char *memo_key(const struct rtab *t, const struct val *pk, const struct val *sk,
-		      size_t *len)
+static char *memo_key(const struct rtab *t, const struct val *pk, const struct val *sk, size_t *len)
 {
 	char *a = NULL, *b = NULL, *k = NULL;
 	size_t la = 0, lb = 0, lt = strlen(t->name);
@@ -867,7 +865,8 @@ static void m_close(be_t *b)
 	.scan = rbe_scan, .list_partitions = rbe_list_partitions,                                  \
 	.partition_exists = rbe_partition_exists, .project = rbe_project, .ref_pk = m_ref_pk,      \
 	.ref_sk = m_ref_sk, .ref_decode = m_ref_decode, .ref_meta = m_ref_meta,                    \
-	.apply = rbe_apply, .apply_each = rbe_apply_each, .check_item = rbe_check_item, .watch = m_watch, .close = m_close,
+	.apply = rbe_apply, .apply_each = rbe_apply_each, .check_item = rbe_check_item,            \
+	.watch = m_watch, .close = m_close,
 
 const struct be_methods rbe_methods = {.caps = BE_CAP_TX | BE_CAP_SCHEMA_CHANGE, RBE_METHODS};
 /* The same once the service answered that it has no transactions (dynalite). */

@@ -265,7 +265,8 @@ static bool rest_take(struct rbe *r, uint64_t h, const struct keys *k, const str
 		*pos = j + 1;
 		*next = slot->pg;
 		*count = slot->count > slot->pos + (slot->prev.n - *pos)
-			     ? slot->count - slot->pos - (slot->prev.n - *pos) : 0;
+			     ? slot->count - slot->pos - (slot->prev.n - *pos)
+			     : 0;
 	} else {
 		pthread_mutex_unlock(&r->mu);
 		return false;
@@ -425,7 +426,8 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 				pthread_mutex_unlock(&r->mu);
 			}
 			if (stop || (limit && delivered >= limit)) {
-				rest_keep(r, rest_hash(t, q, sc, NULL, NULL), &pg, i + 1, count, &prev);
+				rest_keep(r, rest_hash(t, q, sc, NULL, NULL), &pg, i + 1, count,
+					  &prev);
 				rc = stop;
 				goto cleanup;
 			}

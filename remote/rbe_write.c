@@ -392,7 +392,6 @@ cleanup:
 	return rc;
 }
 
-
 static bool same_item(const be_op *a, const be_op *b)
 {
 	const struct val *apk, *ask, *bpk, *bsk;

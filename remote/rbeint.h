@@ -63,12 +63,12 @@ struct rbe {
 		uint64_t gen;	    /* rbe.gen then: a write of this mount drops it */
 	} rests[8];
 	unsigned next_rest; /* ring position */
-	struct get_memo {	    /* the last GetItems (m_get), see rbe.c */
-		char *key;	    /* table NUL compact key text (owned; NULL: free) */
-		size_t klen;	    /* bytes of key */
-		struct val item;    /* as returned (owned); VAL_NULL: absent */
-		int64_t at_ns;	    /* when (monotonic) */
-		uint64_t gen;	    /* rbe.gen then: a write of this mount drops it */
+	struct get_memo {   /* the last GetItems (m_get), see rbe.c */
+		char *key;  /* table NUL compact key text (owned; NULL: free) */
+		size_t klen;	 /* bytes of key */
+		struct val item; /* as returned (owned); VAL_NULL: absent */
+		int64_t at_ns;	 /* when (monotonic) */
+		uint64_t gen;	 /* rbe.gen then: a write of this mount drops it */
 	} memo[8];
 	unsigned next_memo; /* ring position */
 };

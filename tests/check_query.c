@@ -1103,7 +1103,7 @@ END_TEST
 /* ---- a backend whose scans are not in key order (a service's Scan) ---- */
 
 static const struct be_methods *ordered_m; /* the local methods */
-static struct be_methods unordered_m;	    /* the same, scans in descending key order */
+static struct be_methods unordered_m;	   /* the same, scans in descending key order */
 
 struct keys {
 	struct val pk[128], sk[128];

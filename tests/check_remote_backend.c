@@ -683,7 +683,7 @@ START_TEST(test_read_errors_have_reasons)
 		err_clear(&err);                                                                   \
 		int rc_ = (call);                                                                  \
 		ck_assert_msg(rc_ < 0 && rc_ != -ENOENT, "%s: %d", #call, rc_);                    \
-		ck_assert_msg(err.code == -rc_ && strstr(err.msg, op), "%s: %s", #call, err.msg); \
+		ck_assert_msg(err.code == -rc_ && strstr(err.msg, op), "%s: %s", #call, err.msg);  \
 	} while (0)
 
 	FAILS_WITH(be_get(t, vs("a"), vn("1"), &v, NULL, &err), "GetItem");
@@ -890,8 +890,8 @@ START_TEST(test_get_memo)
 	ck_assert(val_equal(&got, J("{\"p\": \"ann\", \"v\": 2}")));
 	val_free(&got);
 	/* another writer's: after 100 ms */
-	ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", J("{\"p\": \"ann\", \"v\": 3}"), NULL,
-				      NULL, &err),
+	ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", J("{\"p\": \"ann\", \"v\": 3}"),
+				      NULL, NULL, &err),
 			 0);
 	usleep(150 * 1000);
 	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, NULL, NULL), 0);
