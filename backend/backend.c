@@ -38,7 +38,7 @@ int be_delete(be_table_t *t, const struct val *pk, const struct val *sk, int fla
 static int sink_open(void *ctx, const char *name, void **table)
 {
 	be_table_t *t;
-	int rc = be_table_open(ctx, name, &t);
+	int rc = be_table_open(ctx, name, &t, NULL);
 
 	if (rc == 0)
 		*table = t;
@@ -68,6 +68,14 @@ static int sink_apply(void *ctx, const struct ops_write *w, size_t n, size_t *fa
 	return be_apply(ctx, w, n, failed, err);
 }
 
+static int sink_apply_each(void *ctx, const struct ops_write *w, size_t n, size_t *failed,
+			   struct dyn_err *err)
+{
+	be_t *b = ctx;
+
+	return b->m->apply_each(b, w, n, failed, err);
+}
+
 void be_sink(be_t *b, struct ops_sink *out)
 {
 	out->ctx = b;
@@ -77,4 +85,5 @@ void be_sink(be_t *b, struct ops_sink *out)
 	out->keys = sink_keys;
 	out->apply = sink_apply;
 	out->bulk = NULL; /* (a local backend could keep tbl_bulk_begin's pools) */
+	out->apply_each = b->m->apply_each ? sink_apply_each : NULL;
 }

@@ -49,7 +49,12 @@
  * dyn_err, as in the engine; -ECANCELED is a failed condition, -EAGAIN
  * "changed since read" (be_op.expect) or "throttled, try later", -EIO
  * with "outcome unknown" in err->msg a write that may or may not have
- * happened (remote only; fs/ reports it in /_errors).
+ * happened (remote only; fs/ reports it in /_errors).  Reads take a
+ * struct dyn_err too (may be NULL): a service's reason for a failed read
+ * (throttled after retries, access denied, unreachable), which fs/ puts
+ * in /_errors once per failing operation (read_err_log); a plain miss is
+ * -ENOENT and needs none.  table_alive is false only for a table known to
+ * be gone, not for one that cannot be described now.
  *
  * Rows.  A read hands each item to a visitor as a borrowed struct be_ref,
  * valid only during the call; its key is read with be_ref_pk/sk and the
@@ -121,6 +126,15 @@ enum be_caps {
 	 * caps the request size and fails whole on a conflict or throttling:
 	 * there each _batch line is its own call. */
 	BE_CAP_GROUP = 1 << 5,
+	/* be_scan of a whole table or index (no segments) comes in key order
+	 * and resumes after its start key in key order, so "the keys from X
+	 * on" is a scan from X.  Without it (DynamoDB's Scan is in hash
+	 * order) a scan resumed after X still lists each item once, but what
+	 * comes after X is not "greater than X": fs/ looks for a key prefix
+	 * with a whole scan, and skips to a position by equality, not by
+	 * comparison.  be_query within a partition, be_list_partitions and
+	 * be_list_tables are in key order with every backend. */
+	BE_CAP_ORDERED = 1 << 6,
 };
 
 /* Visitors: 0 to go on, nonzero to stop (that value is returned). */
@@ -142,7 +156,8 @@ struct be_methods {
 
 	/* ---- tables (db.h's directory calls) ---- */
 	/* Names after `after` (NULL: first) in byte order, to fn. */
-	int (*list_tables)(be_t *b, const char *after, db_name_fn fn, void *ctx);
+	int (*list_tables)(be_t *b, const char *after, db_name_fn fn, void *ctx,
+			   struct dyn_err *err);
 	size_t (*table_count)(be_t *b);
 	int (*create_table)(be_t *b, const char *name, const struct table_schema *s,
 			    struct dyn_err *err);
@@ -159,32 +174,34 @@ struct be_methods {
 	int (*set_schema)(be_t *b, const char *name, const struct table_schema *s,
 			  struct dyn_err *err);
 	/* A new reference to the named table, or -ENOENT. */
-	int (*table_open)(be_t *b, const char *name, be_table_t **out);
+	int (*table_open)(be_t *b, const char *name, be_table_t **out, struct dyn_err *err);
 
 	/* ---- one table (db.h's tbl_ calls) ---- */
 	void (*table_close)(be_table_t *t);
 	const char *(*table_name)(const be_table_t *t); /* borrowed */
 	uint64_t (*table_id)(const be_table_t *t);	/* never reused in this backend */
 	bool (*table_alive)(be_table_t *t);
-	int (*table_schema)(be_table_t *t, struct table_schema *out); /* new */
+	int (*table_schema)(be_table_t *t, struct table_schema *out, struct dyn_err *err); /* new */
 	const struct key_attr *(*table_pk)(be_table_t *t);
 	const struct key_attr *(*table_sk)(be_table_t *t); /* NULL: no sort key */
 	void (*table_stats)(be_table_t *t, struct tbl_stats *out);
 
 	/* ---- reads ---- */
 	int (*get)(be_table_t *t, const struct val *pk, const struct val *sk, struct val *out,
-		   struct item_meta *meta);
+		   struct item_meta *meta, struct dyn_err *err);
 	int (*get_text)(be_table_t *t, const struct val *pk, const struct val *sk, char **text,
-			size_t *len, struct item_meta *meta);
+			size_t *len, struct item_meta *meta, struct dyn_err *err);
 	/* One partition in sort key order; q->start_* is the resume key. */
 	int (*query)(be_table_t *t, const struct tbl_query *q, be_visit_fn fn, void *ctx,
 		     struct dyn_err *err);
-	/* The table in key order (segments: unordered parts); s->start_* resumes. */
+	/* The table in key order (BE_CAP_ORDERED; else the backend's order;
+	 * segments: unordered parts); s->start_* resumes after that item. */
 	int (*scan)(be_table_t *t, const struct tbl_scan *s, be_visit_fn fn, void *ctx,
 		    struct dyn_err *err);
 	int (*list_partitions)(be_table_t *t, const char *index, const struct val *after,
-			       tbl_pk_fn fn, void *ctx);
-	int (*partition_exists)(be_table_t *t, const char *index, const struct val *pk);
+			       tbl_pk_fn fn, void *ctx, struct dyn_err *err);
+	int (*partition_exists)(be_table_t *t, const char *index, const struct val *pk,
+				struct dyn_err *err);
 	int (*project)(be_table_t *t, const char *index, struct val *item);
 	/* Rows (struct be_ref.impl). */
 	const struct val *(*ref_pk)(const void *impl);
@@ -199,6 +216,15 @@ struct be_methods {
 	 * *failed (may be NULL) gets the index of the failing op.
 	 */
 	int (*apply)(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_err *err);
+	/*
+	 * Optional (NULL: none): apply ops in order, each on its own, not all
+	 * or nothing (engine/ops.h ops_sink.apply_each: a _batch group, on
+	 * distinct items).  A service sends the unconditional puts and
+	 * deletes among them as BatchWriteItem, 25 a call; *failed the first
+	 * that failed, those before it applied.  fs/ uses it for _batch
+	 * where BE_CAP_GROUP is missing.
+	 */
+	int (*apply_each)(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_err *err);
 	/* What a put would refuse (key rules, size, index key types). */
 	int (*check_item)(be_table_t *t, const struct val *item, struct dyn_err *err);
 
@@ -222,9 +248,10 @@ static inline const char *be_name(const be_t *b) { return b->m->name; }
 /* Close the backend; every table handle must have been closed. */
 static inline void be_close(be_t *b) { b->m->close(b); }
 
-static inline int be_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx)
+static inline int be_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx,
+				 struct dyn_err *err)
 {
-	return b->m->list_tables(b, after, fn, ctx);
+	return b->m->list_tables(b, after, fn, ctx, err);
 }
 static inline size_t be_table_count(be_t *b) { return b->m->table_count(b); }
 static inline int be_create_table(be_t *b, const char *name, const struct table_schema *s,
@@ -241,9 +268,9 @@ static inline int be_set_schema(be_t *b, const char *name, const struct table_sc
 {
 	return b->m->set_schema(b, name, s, err);
 }
-static inline int be_table_open(be_t *b, const char *name, be_table_t **out)
+static inline int be_table_open(be_t *b, const char *name, be_table_t **out, struct dyn_err *err)
 {
-	return b->m->table_open(b, name, out);
+	return b->m->table_open(b, name, out, err);
 }
 /* NULL-safe. */
 static inline void be_table_close(be_table_t *t)
@@ -254,9 +281,9 @@ static inline void be_table_close(be_table_t *t)
 static inline const char *be_table_name(const be_table_t *t) { return t->m->table_name(t); }
 static inline uint64_t be_table_id(const be_table_t *t) { return t->m->table_id(t); }
 static inline bool be_table_alive(be_table_t *t) { return t->m->table_alive(t); }
-static inline int be_table_schema(be_table_t *t, struct table_schema *out)
+static inline int be_table_schema(be_table_t *t, struct table_schema *out, struct dyn_err *err)
 {
-	return t->m->table_schema(t, out);
+	return t->m->table_schema(t, out, err);
 }
 static inline const struct key_attr *be_table_pk(be_table_t *t) { return t->m->table_pk(t); }
 static inline const struct key_attr *be_table_sk(be_table_t *t) { return t->m->table_sk(t); }
@@ -265,15 +292,15 @@ static inline void be_table_stats(be_table_t *t, struct tbl_stats *out)
 	t->m->table_stats(t, out);
 }
 
-static inline int be_get(be_table_t *t, const struct val *pk, const struct val *sk,
-			 struct val *out, struct item_meta *meta)
+static inline int be_get(be_table_t *t, const struct val *pk, const struct val *sk, struct val *out,
+			 struct item_meta *meta, struct dyn_err *err)
 {
-	return t->m->get(t, pk, sk, out, meta);
+	return t->m->get(t, pk, sk, out, meta, err);
 }
 static inline int be_get_text(be_table_t *t, const struct val *pk, const struct val *sk,
-			      char **text, size_t *len, struct item_meta *meta)
+			      char **text, size_t *len, struct item_meta *meta, struct dyn_err *err)
 {
-	return t->m->get_text(t, pk, sk, text, len, meta);
+	return t->m->get_text(t, pk, sk, text, len, meta, err);
 }
 static inline int be_query(be_table_t *t, const struct tbl_query *q, be_visit_fn fn, void *ctx,
 			   struct dyn_err *err)
@@ -286,13 +313,14 @@ static inline int be_scan(be_table_t *t, const struct tbl_scan *s, be_visit_fn f
 	return t->m->scan(t, s, fn, ctx, err);
 }
 static inline int be_list_partitions(be_table_t *t, const char *index, const struct val *after,
-				     tbl_pk_fn fn, void *ctx)
+				     tbl_pk_fn fn, void *ctx, struct dyn_err *err)
 {
-	return t->m->list_partitions(t, index, after, fn, ctx);
+	return t->m->list_partitions(t, index, after, fn, ctx, err);
 }
-static inline int be_partition_exists(be_table_t *t, const char *index, const struct val *pk)
+static inline int be_partition_exists(be_table_t *t, const char *index, const struct val *pk,
+				      struct dyn_err *err)
 {
-	return t->m->partition_exists(t, index, pk);
+	return t->m->partition_exists(t, index, pk, err);
 }
 static inline int be_project(be_table_t *t, const char *index, struct val *item)
 {

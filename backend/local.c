@@ -65,7 +65,7 @@ static inline table_t *T(const be_table_t *t)
 
 /* ---- tables ---- */
 
-static int l_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx)
+static int l_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx, struct dyn_err *err)
 {
 	return db_list_tables(DB(b), after, fn, ctx);
 }
@@ -150,7 +150,7 @@ static struct ltable *wrap_of(struct lbe *l, table_t *t)
 	return w;
 }
 
-static int l_table_open(be_t *b, const char *name, be_table_t **out)
+static int l_table_open(be_t *b, const char *name, be_table_t **out, struct dyn_err *err)
 {
 	struct lbe *l = (struct lbe *)b;
 	struct ltable *w;
@@ -191,7 +191,7 @@ static bool l_table_alive(be_table_t *t)
 	return tbl_alive(T(t));
 }
 
-static int l_table_schema(be_table_t *t, struct table_schema *out)
+static int l_table_schema(be_table_t *t, struct table_schema *out, struct dyn_err *err)
 {
 	return tbl_schema(T(t), out);
 }
@@ -214,13 +214,13 @@ static void l_table_stats(be_table_t *t, struct tbl_stats *out)
 /* ---- reads ---- */
 
 static int l_get(be_table_t *t, const struct val *pk, const struct val *sk, struct val *out,
-		 struct item_meta *meta)
+		 struct item_meta *meta, struct dyn_err *err)
 {
 	return tbl_get(T(t), pk, sk, out, meta);
 }
 
 static int l_get_text(be_table_t *t, const struct val *pk, const struct val *sk, char **text,
-		      size_t *len, struct item_meta *meta)
+		      size_t *len, struct item_meta *meta, struct dyn_err *err)
 {
 	return tbl_get_text(T(t), pk, sk, text, len, meta);
 }
@@ -256,12 +256,13 @@ static int l_scan(be_table_t *t, const struct tbl_scan *s, be_visit_fn fn, void 
 }
 
 static int l_list_partitions(be_table_t *t, const char *index, const struct val *after,
-			     tbl_pk_fn fn, void *ctx)
+			     tbl_pk_fn fn, void *ctx, struct dyn_err *err)
 {
 	return tbl_list_partitions(T(t), index, after, fn, ctx);
 }
 
-static int l_partition_exists(be_table_t *t, const char *index, const struct val *pk)
+static int l_partition_exists(be_table_t *t, const char *index, const struct val *pk,
+			      struct dyn_err *err)
 {
 	return tbl_partition_exists(T(t), index, pk);
 }
@@ -354,8 +355,8 @@ static void l_close(be_t *b)
 static const struct be_methods local_methods = {
     .version = BE_VERSION,
     .name = "local",
-    .caps = BE_CAP_TX | BE_CAP_GROUP | BE_CAP_CHANGE_FEED | BE_CAP_CHEAP_LIST | BE_CAP_SCHEMA_CHANGE |
-	    BE_CAP_EXACT_STATS,
+    .caps = BE_CAP_TX | BE_CAP_GROUP | BE_CAP_CHANGE_FEED | BE_CAP_CHEAP_LIST |
+	    BE_CAP_SCHEMA_CHANGE | BE_CAP_EXACT_STATS | BE_CAP_ORDERED,
     .list_tables = l_list_tables,
     .table_count = l_table_count,
     .create_table = l_create_table,

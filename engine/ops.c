@@ -531,6 +531,7 @@ void ops_sink_db(db_t *db, struct ops_sink *out)
 	out->keys = sink_keys;
 	out->apply = sink_apply;
 	out->bulk = sink_bulk;
+	out->apply_each = NULL; /* groups are atomic and cheap: one db_apply */
 }
 
 /* ---- requests ---- */

@@ -134,6 +134,19 @@ struct ops_sink {
 	 * table's reserved tree nodes between them (tbl_bulk_begin).
 	 */
 	void (*bulk)(void *ctx, void *table, bool begin);
+	/*
+	 * Optional (NULL: none): apply w[0..n) in order, each on its own, not
+	 * all or nothing -- a _batch group (ops_batch_set_each): its writes
+	 * are on distinct items, so their order within it is unobservable,
+	 * and a service can send its unconditional puts and deletes in bulk
+	 * (BatchWriteItem).  0: all applied.  Otherwise *failed is the first
+	 * write that failed (err says why): those before it are applied,
+	 * those after it are not -- except that unconditional puts and
+	 * deletes after it may have been (a bulk call the service gave up on
+	 * half done), which applying them again does not change.
+	 */
+	int (*apply_each)(void *ctx, const struct ops_write *w, size_t n, size_t *failed,
+			  struct dyn_err *err);
 };
 
 /* The engine's sink: tables of db, writes by ops_apply. */
@@ -225,6 +238,15 @@ void ops_batch_free(ops_batch_t *b);
  * failing line, which alone is rejected.
  */
 void ops_batch_set_group(ops_batch_t *b, size_t max);
+/*
+ * Groups of up to max lines on distinct items that need not be atomic:
+ * each goes to the sink's apply_each (which must be set), lines are
+ * applied in order, each on its own, and a failing line is reported
+ * alone without re-applying the lines before it.  For a sink where an
+ * atomic group costs more than its lines (a service's transaction) but a
+ * bulk write costs less (BatchWriteItem).
+ */
+void ops_batch_set_each(ops_batch_t *b, size_t max);
 
 /*
  * Feed bytes of the stream.  Every line completed by them is applied, in

@@ -25,6 +25,13 @@
  * are applied in order, reports come in line order, and every line
  * completed by a write() is applied before the write returns.
  *
+ * Groups that need not be atomic (ops_batch_set_each: a service, where
+ * a transaction costs twice and fails whole, but BatchWriteItem sends 25
+ * puts and deletes in one call) go to the sink's apply_each instead:
+ * applied in order, each line on its own, so when line f fails the
+ * lines before it stay applied (not applied again), f alone is
+ * rejected, and the lines after it go on as the next group.
+ *
  * One journal sync per feed.  A feed runs in a db_defer_begin() bracket
  * (db.h: the thread's db_apply() calls journal without waiting for the
  * sync, whatever layers - a sink, a backend face - lie between), and the
@@ -69,6 +76,7 @@ struct ops_batch {
 	ops_report_fn report;		  /* may be NULL */
 	void *rctx;			  /* its context */
 	size_t group_max;		  /* 1..DB_MAX_TX_OPS */
+	bool each;			  /* groups go to sink.apply_each */
 	char *tail;			  /* unterminated last line */
 	size_t tail_len;		  /* bytes in tail */
 	size_t tail_cap;		  /* allocated */
@@ -154,6 +162,13 @@ void ops_batch_free(ops_batch_t *b)
 void ops_batch_set_group(ops_batch_t *b, size_t max)
 {
 	b->group_max = max < 1 ? 1 : max > DB_MAX_TX_OPS ? DB_MAX_TX_OPS : max;
+	b->each = false;
+}
+
+void ops_batch_set_each(ops_batch_t *b, size_t max)
+{
+	ops_batch_set_group(b, max);
+	b->each = b->sink.apply_each != NULL;
 }
 
 size_t ops_batch_pending(const ops_batch_t *b)
@@ -405,8 +420,25 @@ static void group_flush(struct ops_batch *b)
 	while (k < b->n && !b->stopped) {
 		err_reset(&err);
 		failed = e - k;
-		rc = b->sink.apply(b->sink.ctx, &b->op[k], e - k, &failed, &err);
+		rc = (b->each ? b->sink.apply_each : b->sink.apply)(b->sink.ctx, &b->op[k], e - k,
+								    &failed, &err);
 		b->applies++;
+		if (rc < 0 && b->each && failed < e - k) {
+			/* not atomic: the lines before the failed one are applied */
+			f = k + failed;
+			if (f > k) {
+				note_unsynced(b, k, f);
+				b->applied += f - k;
+			}
+			fail_err(b, b->lno[f], rc, &err);
+			if (b->stop) {
+				group_stop(b, f);
+				break;
+			}
+			k = f + 1;
+			e = b->n;
+			continue;
+		}
 		if (rc == 0) {
 			note_unsynced(b, k, e);
 			b->applied += e - k;

@@ -105,10 +105,16 @@ static int batch_open(struct ctl *c, int flags)
 
 	be_sink(c->fs->be, &sink);
 	rc = ops_batch_new_sink(&sink, t, report, bt, &bt->b);
-	/* lines are applied in groups only where a group costs what one
-	 * write does and fails only for one line's reason (backend.h) */
-	if (rc == 0 && !(be_caps(c->fs->be) & BE_CAP_GROUP))
-		ops_batch_set_group(bt->b, 1);
+	/* lines are applied in atomic groups only where a group costs what
+	 * one write does and fails only for one line's reason (backend.h);
+	 * else in groups that need not be atomic where the backend has a
+	 * bulk write (a service's BatchWriteItem), else one at a time */
+	if (rc == 0 && !(be_caps(c->fs->be) & BE_CAP_GROUP)) {
+		if (sink.apply_each)
+			ops_batch_set_each(bt->b, DB_MAX_TX_OPS);
+		else
+			ops_batch_set_group(bt->b, 1);
+	}
 	return rc;
 }
 

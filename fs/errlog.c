@@ -30,6 +30,7 @@ void errlog_fini(struct errlog *el)
 
 	for (i = 0; i < FSX_ERRLOG_LINES; i++)
 		free(el->line[i]);
+	free(el->last_once);
 	pthread_mutex_destroy(&el->lock);
 }
 
@@ -112,6 +113,31 @@ void errlog_err(struct fsx *fs, const char *path, const struct dyn_err *e, int r
 		errlog_add(fs, path, "%s", err_format(e, buf, sizeof(buf)));
 	else
 		errlog_add(fs, path, "%s", strerror(-rc));
+}
+
+void errlog_err_once(struct fsx *fs, const char *path, const struct dyn_err *e, int rc)
+{
+	struct errlog *el = &fs->errlog;
+	char buf[900], *key;
+	int64_t now = fsx_now_ns();
+	bool dup;
+
+	if (asprintf(&key, "%s: %s", path,
+		     e && e->code ? err_format(e, buf, sizeof(buf)) : strerror(-rc)) < 0)
+		return;
+	pthread_mutex_lock(&el->lock);
+	dup = el->last_once && !strcmp(el->last_once, key) &&
+	      now - el->last_once_ns < (int64_t)FSX_ERRLOG_ONCE_S * 1000000000;
+	if (!dup) {
+		free(el->last_once);
+		el->last_once = key;
+		el->last_once_ns = now;
+		key = NULL;
+	}
+	pthread_mutex_unlock(&el->lock);
+	free(key);
+	if (!dup)
+		errlog_err(fs, path, e, rc);
 }
 
 int errlog_snapshot(struct fsx *fs, char **buf, size_t *len)

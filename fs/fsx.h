@@ -182,6 +182,8 @@ struct errlog {
 	size_t bytes;		/* total length of the lines */
 	int64_t mtime_ns;	/* time of the last line */
 	bool to_syslog;		/* daemonized: log to syslog instead of stderr */
+	char *last_once;	/* errlog_err_once: the last such line's text (owned) */
+	int64_t last_once_ns;	/* and when it was added */
 };
 
 /* The invalidation queue and its thread. */
@@ -339,6 +341,11 @@ void errlog_add(struct fsx *fs, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Same with a dyn_err as the reason. */
 void errlog_err(struct fsx *fs, const char *path, const struct dyn_err *e, int rc);
+/* errlog_err, unless the same path and reason were added this way in the
+ * last FSX_ERRLOG_ONCE_S seconds (the kernel repeats a failed lookup once
+ * to revalidate, a retried read takes seconds: one line says it). */
+#define FSX_ERRLOG_ONCE_S 10
+void errlog_err_once(struct fsx *fs, const char *path, const struct dyn_err *e, int rc);
 /* A consistent copy of the whole content (new). */
 int errlog_snapshot(struct fsx *fs, char **buf, size_t *len);
 size_t errlog_size(struct fsx *fs, int64_t *mtime_ns);

@@ -148,7 +148,7 @@ static int index_def_of(be_table_t *t, const char *index, struct table_schema *s
 			const struct index_def **d)
 {
 	size_t i;
-	int rc = be_table_schema(t, s);
+	int rc = be_table_schema(t, s, NULL);
 
 	if (rc < 0)
 		return rc;
@@ -194,7 +194,7 @@ static int qctx_init(struct qctx *c, be_table_t *t, const char *index, const str
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	rc = be_table_schema(t, &c->s);
+	rc = be_table_schema(t, &c->s, NULL);
 	if (rc < 0)
 		return rc;
 	for (i = 0; index && i < c->s.nindex; i++)
@@ -450,11 +450,11 @@ static int resolve_in_index(struct fsx *fs, struct node *dir, struct vnode *v, c
 	val_init_null(&c.found);
 	if (k.kind == NAME_SHORT) {
 		c.prefix = &k.key;
-		rc = be_list_partitions(v->t, v->index, &k.key, ipk_cand_visit, &c);
+		rc = be_list_partitions(v->t, v->index, &k.key, ipk_cand_visit, &c, NULL);
 		rc = rc == 2 ? 0 : rc < 0 ? rc : -ENOENT;
 	} else {
 		val_move(&c.found, &k.key);
-		rc = be_partition_exists(v->t, v->index, &c.found);
+		rc = be_partition_exists(v->t, v->index, &c.found, NULL);
 	}
 	if (rc == 0)
 		rc = found(fs, dir, node_ident(fs, NK_INDEX_PART, v->t, &v->pk, &c.found, true), r);
@@ -638,7 +638,7 @@ static int list_indexes(struct vnode *v, const struct val *after, struct vlist *
 	size_t i, n;
 	int rc;
 
-	rc = be_table_schema(v->t, &s);
+	rc = be_table_schema(v->t, &s, NULL);
 	if (rc < 0)
 		return rc;
 	n = s.nindex < DB_MAX_INDEXES ? s.nindex : DB_MAX_INDEXES;
@@ -699,7 +699,7 @@ int view_list(struct fsx *fs, struct node *dir, const struct val *after, view_em
 		rc = list_indexes(&v, after, &l);
 		break;
 	case NK_INDEX:
-		rc = be_list_partitions(v.t, v.index, after, list_ipk, &l);
+		rc = be_list_partitions(v.t, v.index, after, list_ipk, &l, NULL);
 		if (rc == -ENOENT)
 			rc = 0; /* the index was dropped */
 		break;
@@ -795,27 +795,33 @@ static int stop_at_first(void *ctx, const struct val *pk)
 	return 1;
 }
 
-/* Whether index (NULL: any of s's) has an entry.  A backend without
- * exact statistics (a service's index item counts are estimates,
- * refreshed about every six hours) is asked for one partition. */
-static bool index_has_entries(struct fsx *fs, be_table_t *t, const struct table_schema *s,
-			      const char *index)
+/* Whether index (NULL: any of s's) has an entry: 1, 0, or -errno when
+ * that cannot be told (then rmdir fails with it rather than guess).  A
+ * backend without exact statistics (a service's index item counts are
+ * estimates, refreshed about every six hours) is asked for one partition. */
+static int index_has_entries(struct fsx *fs, be_table_t *t, const struct table_schema *s,
+			     const char *index)
 {
 	struct tbl_stats st;
 	bool found = false;
 	size_t i;
+	int rc;
 
 	if (!(be_caps(fs->be) & BE_CAP_EXACT_STATS)) {
 		for (i = 0; !found && i < s->nindex; i++)
-			if (!index || !strcmp(index, s->index[i].name))
-				be_list_partitions(t, s->index[i].name, NULL, stop_at_first, &found);
+			if (!index || !strcmp(index, s->index[i].name)) {
+				rc = be_list_partitions(t, s->index[i].name, NULL, stop_at_first,
+							&found, NULL);
+				if (rc < 0)
+					return rc;
+			}
 		return found;
 	}
 	be_table_stats(t, &st);
 	for (i = 0; i < s->nindex && i < DB_MAX_INDEXES; i++)
 		if ((!index || !strcmp(index, s->index[i].name)) && st.index_items[i])
-			return true;
-	return false;
+			return 1;
+	return 0;
 }
 
 int view_rmdir(struct fsx *fs, struct node *n)
@@ -836,10 +842,11 @@ int view_rmdir(struct fsx *fs, struct node *n)
 		return rc;
 	switch (kind) {
 	case NK_INDEX_DIR:
-		rc = be_table_schema(v.t, &s);
+		rc = be_table_schema(v.t, &s, NULL);
 		if (rc < 0)
 			break;
-		if (index_has_entries(fs, v.t, &s, NULL))
+		rc = index_has_entries(fs, v.t, &s, NULL);
+		if (rc > 0)
 			rc = -ENOTEMPTY;
 		schema_free(&s);
 		break;
@@ -847,12 +854,13 @@ int view_rmdir(struct fsx *fs, struct node *n)
 		rc = index_def_of(v.t, v.index, &s, &d);
 		if (rc < 0)
 			break;
-		if (index_has_entries(fs, v.t, &s, d->name))
+		rc = index_has_entries(fs, v.t, &s, d->name);
+		if (rc > 0)
 			rc = -ENOTEMPTY;
 		schema_free(&s);
 		break;
 	case NK_INDEX_PART:
-		rc = be_partition_exists(v.t, v.index, v.ipk) == 0 ? -ENOTEMPTY : 0;
+		rc = be_partition_exists(v.t, v.index, v.ipk, NULL) == 0 ? -ENOTEMPTY : 0;
 		break;
 	default:
 		rc = -ENOTDIR;

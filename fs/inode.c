@@ -425,7 +425,7 @@ struct node *node_new_plain(struct fsx *fs, enum node_kind kind, fuse_ino_t pare
 	be_table_t *ref = NULL;
 	struct node *n;
 
-	if (t && (be_table_open(fs->be, be_table_name(t), &ref) < 0 ||
+	if (t && (be_table_open(fs->be, be_table_name(t), &ref, NULL) < 0 ||
 		  be_table_id(ref) != be_table_id(t))) {
 		be_table_close(ref);
 		return NULL;
@@ -612,7 +612,7 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, cons
 
 	/* Open outside the lock (an engine call); another thread may win
 	 * the race. */
-	if (be_table_open(fs->be, tname, &ref) < 0 || be_table_id(ref) != tid)
+	if (be_table_open(fs->be, tname, &ref, NULL) < 0 || be_table_id(ref) != tid)
 		goto out;
 	if (!flat && ((pk && val_copy(&cpk, pk) < 0) || (sk && val_copy(&csk, sk) < 0)))
 		goto out;

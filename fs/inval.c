@@ -271,9 +271,9 @@ static void check_part(struct fsx *fs, struct inv *q)
 	be_table_t *t;
 	bool keep;
 
-	if (be_table_open(fs->be, q->tname, &t) < 0)
+	if (be_table_open(fs->be, q->tname, &t, NULL) < 0)
 		return;
-	if (be_partition_exists(t, NULL, &q->pk) == 0) {
+	if (be_partition_exists(t, NULL, &q->pk, NULL) == 0) {
 		be_table_close(t);
 		return;
 	}

@@ -27,6 +27,7 @@ enum res_what {
 struct resolved {
 	enum res_what what; /* see above */
 	struct node *dir;   /* the directory (borrowed) */
+	struct dyn_err err; /* why a backend read failed (read_err_log) */
 	struct node *node;  /* RES_NODE: the node (a reference) */
 	be_table_t *table;  /* the directory's table, borrowed from dir (or NULL) */
 	struct val pk;	    /* RES_ITEM, RES_PART: the key (owned) */
@@ -69,6 +70,17 @@ void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const cha
 		    uint64_t c0);
 /* The path of n inside the mount ("/users/hedy.json"), for messages. */
 int node_path(struct fsx *fs, struct node *n, char *buf, size_t size);
+/*
+ * A backend read that failed for a reason the backend gave (a service
+ * still throttling after its retries, an access denial, an unreachable
+ * endpoint: e->code set) into /_errors as "<path of n>[/name]: reason";
+ * nothing for a plain miss (ENOENT) or a failure without a reason.  Called
+ * once per failing operation, where its errno is replied (lookup, getattr,
+ * open, readdir), never per entry; the same failure again within
+ * FSX_ERRLOG_ONCE_S (the kernel's second lookup) adds no line.
+ */
+void read_err_log(struct fsx *fs, struct node *n, const char *name, const struct dyn_err *e,
+		  int rc);
 
 /* ---- commit.c ---- */
 
@@ -115,7 +127,7 @@ int item_from_text(be_table_t *t, const struct val *pk, const struct val *sk, co
 /* ---- schema.c ---- */
 
 /* The text of _schema.json (new). */
-int schema_text(be_table_t *t, char **out, size_t *len);
+int schema_text(be_table_t *t, char **out, size_t *len, struct dyn_err *err);
 /* Validate and apply a new _schema.json; errors to /_errors. */
 int schema_commit(struct fsx *fs, struct node *n, const char *text, size_t len);
 /*

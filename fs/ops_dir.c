@@ -242,7 +242,7 @@ static int make_table(struct fsx *fs, struct resolved *r, struct node **out)
 		}
 		return rc;
 	}
-	rc = be_table_open(fs->be, r->tname, &t);
+	rc = be_table_open(fs->be, r->tname, &t, NULL);
 	if (rc < 0)
 		return rc;
 	*out = node_ident(fs, NK_TABLE, t, NULL, NULL, true);
@@ -600,7 +600,7 @@ static int rmdir_part(struct fsx *fs, struct node *n)
 {
 	int rc;
 
-	if (be_partition_exists(n->table, NULL, &n->pk) == 0)
+	if (be_partition_exists(n->table, NULL, &n->pk, NULL) == 0)
 		return -ENOTEMPTY;
 	pthread_mutex_lock(&fs->ilock);
 	if (n->kids.n) {
@@ -698,10 +698,10 @@ void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 	while (more) {
 		c.n = 0;
-		be_list_tables(fs->be, c.last[0] ? c.last : NULL, count_name, &c);
+		be_list_tables(fs->be, c.last[0] ? c.last : NULL, count_name, &c, NULL);
 		more = c.n == 64;
 		for (i = 0; i < c.n; i++) {
-			if (be_table_open(fs->be, c.names[i], &t) == 0) {
+			if (be_table_open(fs->be, c.names[i], &t, NULL) == 0) {
 				be_table_stats(t, &st);
 				items += st.items;
 				bytes += st.bytes;

@@ -16,15 +16,14 @@
  * from the base key exactly, whether or not the item still exists; an
  * index partition from (index sort key, base key) (tbl_query's
  * start_isk), exactly too, even if that item was deleted or moved in the
- * index since.  A scan of a whole index has no such start: the engine
- * looks the item up and starts after its *current* index key, which is
- * the wrong place if it changed.  So the item is checked first; if it
- * still has the position's index key the engine resumes there, otherwise
- * the scan restarts from the beginning and skips entries up to the
- * position (exact, at the cost of a walk).  An item that changes between
- * that check and the engine's read can still shift an index scan's start:
- * a window of one engine call, documented, not closed (tbl_scan would
- * need a start_ipk/start_isk like tbl_query's).
+ * index since; a scan of a whole index likewise from (index partition
+ * key, index sort key, base key) (tbl_scan's start_ipk/start_isk) --
+ * which is also the only resume that works where the backend's scan is
+ * not in key order (no BE_CAP_ORDERED: DynamoDB's ExclusiveStartKey).  A
+ * position without its index keys (none is made now) falls back to
+ * checking the item: if it still has the position's index key the scan
+ * resumes there, otherwise it restarts and skips entries up to the
+ * position by key comparison.
  *
  * The text of as=jsonl/json/count is built in memory at open (query_text):
  * the file then is one consistent snapshot, reads at any offset are
@@ -138,6 +137,7 @@ struct cand {
 	const char *name;	  /* the name sought */
 	const struct val *prefix; /* candidates' pk or sk start with it (NULL: any) */
 	bool by_sk;		  /* the prefix is of the sort key */
+	bool unordered;		  /* a scan not in key order: every key is looked at */
 	struct val pk, sk;	  /* found (owned) */
 	int found;		  /* 1 once found */
 };
@@ -151,7 +151,7 @@ static int cand_visit(void *ctx, const struct be_ref *r)
 	if (!pk)
 		return -ENOMEM;
 	if (c->prefix && !name_key_has_prefix(c->by_sk ? sk : pk, c->prefix))
-		return 1; /* past the candidates */
+		return c->unordered ? 0 : 1; /* past the candidates, in key order */
 	if (query_entry_name(c->loc, pk, sk, buf) < 0 || strcmp(buf, c->name))
 		return 0;
 	if (val_copy(&c->pk, pk) < 0 || (sk && val_copy(&c->sk, sk) < 0))
@@ -200,12 +200,12 @@ static int find_in_partitions(struct cand *c)
 	val_init_null(&after);
 	while (rc >= 0 && more && !c->found) {
 		p.n = 0;
-		if (first && be_partition_exists(c->loc->t, NULL, c->prefix) == 0) {
+		if (first && be_partition_exists(c->loc->t, NULL, c->prefix, NULL) == 0) {
 			rc = val_copy(&p.pks[p.n++], c->prefix);
 			more = true;
 		} else {
 			rc = be_list_partitions(c->loc->t, NULL, opt(&after) ? &after : c->prefix,
-						pcand_visit, &p);
+						pcand_visit, &p, NULL);
 			more = !p.past && p.n == 64;
 		}
 		first = false;
@@ -282,9 +282,14 @@ int query_name_key(const struct qloc *loc, const char *name, size_t len, struct 
 		c.by_sk = true;
 		rc = be_query(loc->t, &q, cand_visit, &c, NULL);
 	} else if (!tsk) {
+		/* in key order the candidates follow the prefix; else (a
+		 * service's Scan) they are anywhere: the whole table is read */
 		struct tbl_scan s = {.start_pk = &kp.key};
 
 		c.prefix = &kp.key;
+		c.unordered = !(be_caps(loc->t->be) & BE_CAP_ORDERED);
+		if (c.unordered)
+			s.start_pk = NULL;
 		rc = be_scan(loc->t, &s, cand_visit, &c, NULL);
 	} else {
 		c.prefix = &kp.key;
@@ -474,7 +479,7 @@ static bool index_start_ok(const struct qloc *loc, const struct index_def *d, co
 	struct val item;
 	bool ok;
 
-	if (!opt(ipk) || be_get(loc->t, &p->pk, opt(&p->sk), &item, NULL) < 0)
+	if (!opt(ipk) || be_get(loc->t, &p->pk, opt(&p->sk), &item, NULL, NULL) < 0)
 		return false;
 	a = val_map_get(&item, d->pk.name, strlen(d->pk.name));
 	if (d->has_sk)
@@ -501,7 +506,7 @@ static int after_pos(const struct qloc *loc, const struct qspec *q, const struct
 	if (rc < 0 || !d)
 		return rc;
 	/* an index: the start is the item's place in it, so it must be there */
-	rc = be_get(loc->t, &out->pk, opt(&out->sk), &item, NULL);
+	rc = be_get(loc->t, &out->pk, opt(&out->sk), &item, NULL, NULL);
 	if (rc == -ENOENT)
 		return err_set(err, EINVAL,
 			       "after=%s: that item no longer exists, so its place "
@@ -533,7 +538,7 @@ int query_run(const struct qloc *loc, const struct qspec *q, const struct qpos *
 	int rc;
 
 	qpos_init(&start);
-	rc = be_table_schema(loc->t, &s);
+	rc = be_table_schema(loc->t, &s, NULL);
 	if (rc < 0)
 		return rc;
 	u.s = &s;
@@ -554,7 +559,15 @@ int query_run(const struct qloc *loc, const struct qspec *q, const struct qpos *
 	if (!loc->pk) {
 		struct tbl_scan sc = {.index = loc->index, .segment = q->seg, .total = q->nseg};
 
-		if (from && (!u.d || from == &start || index_start_ok(loc, u.d, from))) {
+		if (from && u.d && opt(&from->ipk)) {
+			/* the position in the index, exact whatever became of
+			 * its item (and the only way to resume where the scan is
+			 * not in key order: no skipping to it by comparison) */
+			sc.start_pk = &from->pk;
+			sc.start_sk = opt(&from->sk);
+			sc.start_ipk = &from->ipk;
+			sc.start_isk = u.d->has_sk ? opt(&from->isk) : NULL;
+		} else if (from && (!u.d || from == &start || index_start_ok(loc, u.d, from))) {
 			sc.start_pk = &from->pk;
 			sc.start_sk = opt(&from->sk);
 		} else if (from) {
@@ -596,12 +609,12 @@ int query_match(const struct qloc *loc, const struct qspec *q, const struct val 
 	bool ok = true;
 	int rc;
 
-	rc = be_get(loc->t, pk, opt(sk), &item, NULL);
+	rc = be_get(loc->t, pk, opt(sk), &item, NULL, NULL);
 	if (rc == -ENOENT || rc == -EINVAL)
 		return 0;
 	if (rc < 0)
 		return rc;
-	rc = be_table_schema(loc->t, &s);
+	rc = be_table_schema(loc->t, &s, NULL);
 	if (rc < 0)
 		goto out_item;
 	if (loc->index) {

@@ -10,7 +10,7 @@
  * offset stands for which position (plus the position that page started
  * from, for a page the kernel could not use at all).  Resuming asks the
  * engine for what comes *after* that key (db_list_tables(after),
- * be_list_partitions(after), tbl_scan/tbl_query with a start key):
+ * be_list_partitions(after, NULL), tbl_scan/tbl_query with a start key):
  *
  *   - memory is one page per open directory, whatever its size;
  *   - under concurrent inserts and deletes nothing is listed twice
@@ -270,13 +270,16 @@ static int collect_engine(struct fsx *fs, struct node *dir, const struct dpos *a
 {
 	struct ecol c = {.fs = fs, .l = l};
 	const struct val *akey = after && after->key.type != VAL_NULL ? &after->key : NULL;
+	struct dyn_err err;
 	struct val pk, sk;
 	size_t from = l->n;
 	be_table_t *t;
 	int rc;
 
+	err_clear(&err);
 	if (dir->kind == NK_ROOT) {
-		rc = be_list_tables(fs->be, after ? after->name : NULL, col_table, &c);
+		rc = be_list_tables(fs->be, after ? after->name : NULL, col_table, &c, &err);
+		read_err_log(fs, dir, NULL, &err, rc);
 		return c.err ? c.err : (rc < 0 ? rc : 0);
 	}
 	rc = node_key(fs, dir, &t, &pk, &sk);
@@ -289,17 +292,18 @@ static int collect_engine(struct fsx *fs, struct node *dir, const struct dpos *a
 				      .limit = l->max - l->n};
 
 		c.by_sk = c.json = true;
-		rc = be_query(t, &q, col_item, &c, NULL);
+		rc = be_query(t, &q, col_item, &c, &err);
 	} else if (be_table_sk(t)) {
-		rc = be_list_partitions(t, NULL, akey, col_part, &c);
+		rc = be_list_partitions(t, NULL, akey, col_part, &c, &err);
 		if (rc >= 0 && !c.err)
 			rc = merge_pins(fs, dir, akey, l, from);
 	} else {
 		struct tbl_scan s = {.start_pk = akey, .limit = l->max - l->n};
 
 		c.json = true;
-		rc = be_scan(t, &s, col_item, &c, NULL);
+		rc = be_scan(t, &s, col_item, &c, &err);
 	}
+	read_err_log(fs, dir, NULL, &err, rc);
 	val_free(&pk);
 	val_free(&sk);
 	return c.err ? c.err : (rc < 0 ? rc : 0);
@@ -449,7 +453,7 @@ static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, be_table
 		} else if (dir->kind == NK_ROOT) {
 			be_table_t *tt;
 
-			if (be_table_open(fs->be, d->pos.name, &tt) < 0)
+			if (be_table_open(fs->be, d->pos.name, &tt, NULL) < 0)
 				return -ENOENT;
 			d->node = node_ident(fs, NK_TABLE, tt, NULL, NULL, true);
 			be_table_close(tt);

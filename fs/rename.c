@@ -118,7 +118,7 @@ static int move_item(struct fsx *fs, struct resolved *src, struct resolved *dst,
 	}
 	do {
 		err_clear(&err);
-		rc = be_get(t, &opk, osk.type == VAL_NULL ? NULL : &osk, &orig, NULL);
+		rc = be_get(t, &opk, osk.type == VAL_NULL ? NULL : &osk, &orig, NULL, NULL);
 		if (rc < 0)
 			break;
 		rc = val_copy(&moved, &orig);
@@ -198,7 +198,7 @@ static int commit_scratch(struct fsx *fs, struct resolved *src, const char *snam
 	rc = scratch_text(fs, src->node, &text, &len);
 	if (rc < 0)
 		return rc;
-	rc = be_table_open(fs->be, be_table_name(dst->table), &tref);
+	rc = be_table_open(fs->be, be_table_name(dst->table), &tref, NULL);
 	if (rc == 0 && be_table_id(tref) != be_table_id(dst->table))
 		rc = -ENOENT;
 	if (rc < 0)

@@ -62,6 +62,7 @@ struct cand {
 	const char *name;	  /* the name looked up */
 	bool json;		  /* names carry ".json" */
 	bool by_sk;		  /* compare the sort key (else pk) */
+	bool unordered;		  /* a scan not in key order: every key is looked at */
 	struct val found;	  /* the key, once found (owned) */
 };
 
@@ -70,7 +71,7 @@ static int cand_key(struct cand *c, const struct val *key)
 	char buf[NAME_BUF];
 
 	if (!name_key_has_prefix(key, c->prefix))
-		return 1; /* past the keys with this prefix: stop */
+		return c->unordered ? 0 : 1; /* past the keys with this prefix, in key order */
 	if (name_make(key, c->json, buf) >= 0 && !strcmp(buf, c->name))
 		return val_copy(&c->found, key) < 0 ? -ENOMEM : 2;
 	return 0;
@@ -106,10 +107,15 @@ static int find_short(be_table_t *t, const struct val *pk, const struct val *pre
 		q.sk.prefix = prefix;
 		rc = be_query(t, &q, cand_item, &c, NULL);
 	} else if (!json) {
-		rc = be_list_partitions(t, NULL, prefix, cand_part, &c);
+		rc = be_list_partitions(t, NULL, prefix, cand_part, &c, NULL);
 	} else {
+		/* in key order the candidates follow the prefix; else (a
+		 * service's Scan) they are anywhere: the whole table is read */
 		struct tbl_scan s = {.start_pk = prefix};
 
+		c.unordered = !(be_caps(t->be) & BE_CAP_ORDERED);
+		if (c.unordered)
+			s.start_pk = NULL;
 		rc = be_scan(t, &s, cand_item, &c, NULL);
 	}
 	if (rc == 2) {
@@ -295,7 +301,7 @@ static int resolve_root(struct fsx *fs, const char *name, struct resolved *r)
 		r->what = RES_NONE;
 		return 0;
 	}
-	rc = be_table_open(fs->be, r->tname, &t);
+	rc = be_table_open(fs->be, r->tname, &t, &r->err);
 	if (rc == -ENOENT) {
 		r->what = RES_TABLE;
 		return 0;
@@ -321,7 +327,7 @@ static int resolve_item(struct fsx *fs, struct node *dir, be_table_t *t, struct 
 	int rc;
 
 	r->what = RES_ITEM;
-	rc = be_get(t, &r->pk, sk, NULL, NULL);
+	rc = be_get(t, &r->pk, sk, NULL, NULL, &r->err);
 	n = node_ident(fs, NK_ITEM, t, &r->pk, sk, rc == 0);
 	if (rc < 0 && rc != -ENOENT) {
 		node_put(fs, n);
@@ -350,7 +356,7 @@ static int resolve_part(struct fsx *fs, struct node *dir, be_table_t *t, struct 
 	int rc;
 
 	r->what = RES_PART;
-	rc = be_partition_exists(t, NULL, &r->pk);
+	rc = be_partition_exists(t, NULL, &r->pk, &r->err);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	n = node_ident(fs, NK_PART, t, &r->pk, NULL, rc == 0);
@@ -368,7 +374,17 @@ static int resolve_part(struct fsx *fs, struct node *dir, be_table_t *t, struct 
 	return 0;
 }
 
+static int resolve_in(struct fsx *fs, struct node *dir, const char *name, struct resolved *r);
+
 int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved *r)
+{
+	int rc = resolve_in(fs, dir, name, r);
+
+	read_err_log(fs, dir, name, &r->err, rc);
+	return rc;
+}
+
+static int resolve_in(struct fsx *fs, struct node *dir, const char *name, struct resolved *r)
 {
 	const struct key_attr *ska;
 	enum node_kind kind;
@@ -379,6 +395,7 @@ int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved 
 	int rc;
 
 	memset(r, 0, sizeof(*r));
+	err_clear(&r->err);
 	val_init_null(&r->pk);
 	val_init_null(&r->sk);
 	r->dir = dir;
@@ -549,12 +566,14 @@ static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struc
 		      double *timeout)
 {
 	struct item_meta meta;
+	struct dyn_err err;
 	struct val pk, sk;
 	be_table_t *t;
 	size_t len;
 	char *text;
 	int rc;
 
+	err_clear(&err);
 	rc = node_key(fs, n, &t, &pk, &sk);
 	if (rc < 0)
 		return rc;
@@ -572,7 +591,7 @@ static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struc
 		ctl_attr(fs, n, fs->start_ns, st);
 		break;
 	case NK_SCHEMA:
-		rc = schema_text(t, &text, &len);
+		rc = schema_text(t, &text, &len, &err);
 		if (rc < 0)
 			goto out;
 		free(text);
@@ -582,7 +601,7 @@ static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struc
 		break;
 	case NK_ITEM:
 		st->st_mode = S_IFREG | 0644;
-		rc = be_get(t, &pk, sk.type == VAL_NULL ? NULL : &sk, NULL, &meta);
+		rc = be_get(t, &pk, sk.type == VAL_NULL ? NULL : &sk, NULL, &meta, &err);
 		if (rc == -ENOENT) {
 			/* being created, or deleted while open */
 			pthread_mutex_lock(&fs->ilock);
@@ -602,6 +621,7 @@ static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struc
 		rc = -EIO;
 	}
 out:
+	read_err_log(fs, n, NULL, &err, rc);
 	val_free(&pk);
 	val_free(&sk);
 	return rc;
@@ -723,6 +743,25 @@ void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const cha
 	if (fsx_changed_since(fs, c0))
 		e.entry_timeout = 0; /* the change may have missed our entry */
 	fuse_reply_entry(req, &e);
+}
+
+void read_err_log(struct fsx *fs, struct node *n, const char *name, const struct dyn_err *e, int rc)
+{
+	char path[3 * NAME_BUF + 16];
+	size_t len;
+
+	if (rc >= 0 || rc == -ENOENT || !e->code)
+		return;
+	if (n->kind == NK_ROOT)
+		path[0] = 0;
+	else
+		node_path(fs, n, path, sizeof(path));
+	len = strlen(path);
+	if (name)
+		snprintf(path + len, sizeof(path) - len, "/%s", name);
+	else if (!len)
+		snprintf(path, sizeof(path), "/");
+	errlog_err_once(fs, path, e, rc);
 }
 
 int node_path(struct fsx *fs, struct node *n, char *buf, size_t size)

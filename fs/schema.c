@@ -127,14 +127,14 @@ static void index_json(struct sbuf *b, const struct index_def *x)
 	}
 }
 
-int schema_text(be_table_t *t, char **out, size_t *len)
+int schema_text(be_table_t *t, char **out, size_t *len, struct dyn_err *err)
 {
 	struct table_schema s;
 	struct sbuf b = {0};
 	size_t i;
 	int rc;
 
-	rc = be_table_schema(t, &s);
+	rc = be_table_schema(t, &s, err);
 	if (rc < 0)
 		return rc;
 	sb_printf(&b, "{\n  \"partition_key\": ");
@@ -423,10 +423,10 @@ static int current_schema(struct fsx *fs, struct node *n, be_table_t **t, struct
 		return rc;
 	val_free(&pk);
 	val_free(&sk);
-	rc = be_table_schema(*t, s);
+	rc = be_table_schema(*t, s, NULL);
 	if (rc < 0)
 		return rc;
-	rc = be_table_schema(*t, old);
+	rc = be_table_schema(*t, old, NULL);
 	if (rc < 0) {
 		schema_free(s);
 		return rc;

@@ -82,11 +82,11 @@ int stats_text(be_table_t *t, char **out, size_t *len)
 	int tries, rc;
 
 	for (tries = 0;; tries++) {
-		rc = be_table_schema(t, &a);
+		rc = be_table_schema(t, &a, NULL);
 		if (rc < 0)
 			return rc;
 		be_table_stats(t, &st);
-		rc = be_table_schema(t, &b);
+		rc = be_table_schema(t, &b, NULL);
 		if (rc < 0) {
 			schema_free(&a);
 			return rc;

@@ -56,17 +56,20 @@
 static int node_text(struct fsx *fs, struct node *n, char **text, size_t *len)
 {
 	struct val pk, sk;
+	struct dyn_err err;
 	be_table_t *t;
 	int rc = node_key(fs, n, &t, &pk, &sk);
 
 	if (rc < 0)
 		return rc;
+	err_clear(&err);
 	if (!be_table_alive(t))
 		rc = -ENOENT;
 	else if (n->kind == NK_SCHEMA)
-		rc = schema_text(t, text, len);
+		rc = schema_text(t, text, len, &err);
 	else
-		rc = be_get_text(t, &pk, sk.type == VAL_NULL ? NULL : &sk, text, len, NULL);
+		rc = be_get_text(t, &pk, sk.type == VAL_NULL ? NULL : &sk, text, len, NULL, &err);
+	read_err_log(fs, n, NULL, &err, rc);
 	val_free(&pk);
 	val_free(&sk);
 	return rc;
@@ -264,7 +267,7 @@ void text_drop_ghost(struct fsx *fs, struct node *n)
 
 	if (node_key(fs, n, &t, &pk, &sk) < 0)
 		return;
-	rc = be_get(t, &pk, sk.type == VAL_NULL ? NULL : &sk, NULL, NULL);
+	rc = be_get(t, &pk, sk.type == VAL_NULL ? NULL : &sk, NULL, NULL, NULL);
 	if (rc == -ENOENT) {
 		pthread_mutex_lock(&fs->ilock);
 		if (n->pending == 0 && n->hashed && n->kind == NK_ITEM) {

@@ -267,6 +267,28 @@ int rmt_batch_write(rmt_t *c, const struct rmt_write *w, size_t n, struct dyn_er
 	return rc;
 }
 
+int rmt_batch_write_call(rmt_t *c, const struct rmt_write *w, size_t n, struct dyn_err *err)
+{
+	struct sf_buf b = SF_BUF_INIT;
+	size_t i;
+	int rc = 0;
+
+	if (n > BATCH_WRITE_MAX)
+		return err_set(err, EINVAL, "more than %d writes in one BatchWriteItem",
+			       BATCH_WRITE_MAX);
+	for (i = 0; i < n; i++)
+		if (w[i].kind != RMT_PUT && w[i].kind != RMT_DELETE)
+			return err_set(err, EINVAL, "a batch takes puts and deletes only");
+	if (n)
+		rc = write_request(&b, w, n);
+	if (rc == 0 && n)
+		rc = batch_rounds(c, "BatchWriteItem", b.p, b.len, NULL, NULL, err);
+	else if (rc < 0)
+		rc = err_set(err, -rc, "out of memory");
+	sf_buf_free(&b);
+	return rc;
+}
+
 /* ---- BatchGetItem ---- */
 
 struct getctx {

@@ -14,6 +14,17 @@
  * mount wrote nothing since, instead of scanning the table again for
  * every readdir buffer.
  *
+ * One FUSE operation, several gets.  The kernel's lookup, getattr, open
+ * and read of one file each ask fs/ for the item (a stat is a lookup
+ * and a getattr, a cat adds the open's read of the text), so one `cat`
+ * would be three GetItems of the same key within a millisecond.  m_get
+ * keeps the last few answers (found or absent) for GET_MEMO_MS (100 ms),
+ * dropped by any write of this mount (gen), and answers a repeat from
+ * them: a read 100 ms old, well inside what -o cache= (1 s) already
+ * allows for other writers' changes, and never older than this mount's
+ * own writes.  With -o cache=0 nothing is kept.  The write paths' own
+ * reads (conditions, conflicts) always ask the service.
+ *
  * Resume keys.  fs/ resumes a read from the base key of the last item
  * it saw (tbl_query/tbl_scan start_*); that is the ExclusiveStartKey of
  * a table read, and for an index read the index's key attributes are
@@ -208,16 +219,12 @@ static int table_names(struct rbe *r, char ***names, size_t *n, struct dyn_err *
 	return 0;
 }
 
-static int m_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx)
+static int m_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx, struct dyn_err *err)
 {
 	struct rbe *r = R(b);
-	struct dyn_err e;
 	char **names = NULL;
 	size_t n = 0, i;
-	int rc = table_names(r, &names, &n, &e);
-
-	if (rc < 0)
-		rbe_report(r, "ListTables", "%s", e.msg);
+	int rc = table_names(r, &names, &n, err);
 
 	for (i = 0; rc == 0 && i < n; i++)
 		if (!after || strcmp(names[i], after) > 0)
@@ -485,7 +492,7 @@ static void forget_id(struct rbe *r, const char *name)
 	pthread_mutex_unlock(&r->mu);
 }
 
-static int m_table_open(be_t *b, const char *name, be_table_t **out)
+static int m_table_open(be_t *b, const char *name, be_table_t **out, struct dyn_err *err)
 {
 	struct rbe *r = R(b);
 	struct rtab *t = calloc(1, sizeof(*t));
@@ -493,7 +500,7 @@ static int m_table_open(be_t *b, const char *name, be_table_t **out)
 
 	if (!t)
 		return -ENOMEM;
-	if ((rc = rbe_schema_of(r, name, &t->s, NULL)) < 0 || !(t->name = strdup(name))) {
+	if ((rc = rbe_schema_of(r, name, &t->s, err)) < 0 || !(t->name = strdup(name))) {
 		if (rc == 0)
 			schema_free(&t->s);
 		free(t);
@@ -527,20 +534,25 @@ static uint64_t m_table_id(const be_table_t *t)
 }
 
 /* Alive while the table exists and is the one this handle opened (a
- * key schema change of an empty table makes it anew: a new id). */
+ * key schema change of an empty table makes it anew: a new id).  Gone
+ * only when the service says so: a table that cannot be described now
+ * (throttled, unreachable) is alive, and the read that follows fails with
+ * the reason, instead of ENOENT. */
 static bool m_table_alive(be_table_t *bt)
 {
 	struct table_schema s;
+	int rc = rbe_schema_of(T(bt)->r, T(bt)->name, &s, NULL);
 
-	if (rbe_schema_of(T(bt)->r, T(bt)->name, &s, NULL) < 0)
+	if (rc == -ENOENT)
 		return false;
-	schema_free(&s);
+	if (rc == 0)
+		schema_free(&s);
 	return table_id_of(T(bt)->r, T(bt)->name) == T(bt)->id;
 }
 
-static int m_table_schema(be_table_t *bt, struct table_schema *out)
+static int m_table_schema(be_table_t *bt, struct table_schema *out, struct dyn_err *err)
 {
-	return rbe_schema_of(T(bt)->r, T(bt)->name, out, NULL);
+	return rbe_schema_of(T(bt)->r, T(bt)->name, out, err);
 }
 
 static const struct key_attr *m_table_pk(be_table_t *t)
@@ -702,16 +714,116 @@ int rbe_get_item(struct rtab *t, const struct val *pk, const struct val *sk, str
 	return rc;
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* "table\0key" of a get (new), for the memo. */
+static char *memo_key(const struct rtab *t, const struct val *pk, const struct val *sk, size_t *len)
+{
+	char *a = NULL, *b = NULL, *k = NULL;
+	size_t la = 0, lb = 0, lt = strlen(t->name);
+
+	if (item_render_compact(pk, NULL, NULL, &a, &la) == 0 &&
+	    (!sk || item_render_compact(sk, NULL, NULL, &b, &lb) == 0) &&
+	    (k = malloc(lt + la + lb + 3))) {
+		memcpy(k, t->name, lt + 1);
+		memcpy(k + lt + 1, a, la);
+		k[lt + 1 + la] = '\n';
+		if (b)
+			memcpy(k + lt + 2 + la, b, lb);
+		*len = lt + 2 + la + lb;
+	}
+	free(a);
+	free(b);
+	return k;
+}
+
+/* The memo's answer for key: 1 (*out new, VAL_NULL: absent), or 0. */
+static int memo_find(struct rbe *r, const char *key, size_t len, struct val *out)
+{
+	int64_t now = mono_ns();
+	int found = 0;
+
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < sizeof(r->memo) / sizeof(r->memo[0]); i++) {
+		struct get_memo *m = &r->memo[i];
+
+		if (m->key && m->klen == len && !memcmp(m->key, key, len) && m->gen == r->gen &&
+		    now - m->at_ns < (int64_t)GET_MEMO_MS * 1000000) {
+			found = val_copy(out, &m->item) == 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	return found;
+}
+
+/* Remember item (VAL_NULL: absent) as key's answer at `at` of generation gen. */
+static void memo_keep(struct rbe *r, char *key, size_t len, const struct val *item, int64_t at,
+		      uint64_t gen)
+{
+	struct get_memo *m;
+	struct val c;
+
+	if (val_copy(&c, item) < 0) {
+		free(key);
+		return;
+	}
+	pthread_mutex_lock(&r->mu);
+	m = &r->memo[r->next_memo];
+	r->next_memo = (r->next_memo + 1) % (sizeof(r->memo) / sizeof(r->memo[0]));
+	free(m->key);
+	val_free(&m->item);
+	m->key = key;
+	m->klen = len;
+	m->item = c;
+	m->at_ns = at;
+	m->gen = gen;
+	pthread_mutex_unlock(&r->mu);
+}
+
+void rbe_memo_free(struct rbe *r)
+{
+	for (size_t i = 0; i < sizeof(r->memo) / sizeof(r->memo[0]); i++) {
+		free(r->memo[i].key);
+		val_free(&r->memo[i].item);
+	}
+}
+
 static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, struct val *out,
-		 struct item_meta *meta)
+		 struct item_meta *meta, struct dyn_err *err)
 {
 	struct rtab *t = T(bt);
+	struct rbe *r = t->r;
 	struct val v;
-	struct dyn_err e;
-	int rc = rbe_get_item(t, pk, sk, &v, &e);
+	char *key = NULL;
+	size_t klen = 0;
+	int64_t at = mono_ns();
+	uint64_t gen;
+	int rc;
 
-	if (rc < 0 && rc != -ENOENT)
-		rbe_report(t->r, t->name, "GetItem: %s", e.msg);
+	if (r->o.cache_s != 0 && (key = memo_key(t, pk, sk, &klen)) &&
+	    memo_find(r, key, klen, &v)) {
+		free(key);
+		key = NULL;
+		rc = v.type == VAL_NULL ? -ENOENT : 0;
+	} else {
+		pthread_mutex_lock(&r->mu);
+		gen = r->gen; /* before the read: a write during it makes the answer stale */
+		pthread_mutex_unlock(&r->mu);
+		rc = rbe_get_item(t, pk, sk, &v, err);
+		if (rc == -ENOENT)
+			val_init_null(&v);
+		if (key && (rc == 0 || rc == -ENOENT))
+			memo_keep(r, key, klen, &v, at, gen); /* v is VAL_NULL for -ENOENT */
+		else
+			free(key);
+	}
 	if (rc < 0)
 		return rc;
 	if (meta)
@@ -724,11 +836,11 @@ static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, str
 }
 
 static int m_get_text(be_table_t *bt, const struct val *pk, const struct val *sk, char **text,
-		      size_t *len, struct item_meta *meta)
+		      size_t *len, struct item_meta *meta, struct dyn_err *err)
 {
 	struct rtab *t = T(bt);
 	struct val v;
-	int rc = m_get(bt, pk, sk, &v, meta);
+	int rc = m_get(bt, pk, sk, &v, meta, err);
 
 	if (rc < 0)
 		return rc;
@@ -770,6 +882,7 @@ static void m_close(be_t *b)
 	free(r->ids);
 	rbe_parts_free(r->parts, r->nparts);
 	rbe_rests_free(r);
+	rbe_memo_free(r);
 	free(r->parts_table);
 	free(r->parts_index);
 	pthread_mutex_destroy(&r->mu);
@@ -786,7 +899,8 @@ static void m_close(be_t *b)
 	.scan = rbe_scan, .list_partitions = rbe_list_partitions,                                  \
 	.partition_exists = rbe_partition_exists, .project = rbe_project, .ref_pk = m_ref_pk,      \
 	.ref_sk = m_ref_sk, .ref_decode = m_ref_decode, .ref_meta = m_ref_meta,                    \
-	.apply = rbe_apply, .check_item = rbe_check_item, .watch = m_watch, .close = m_close,
+	.apply = rbe_apply, .apply_each = rbe_apply_each, .check_item = rbe_check_item,            \
+	.watch = m_watch, .close = m_close,
 
 const struct be_methods rbe_methods = {.caps = BE_CAP_TX | BE_CAP_SCHEMA_CHANGE, RBE_METHODS};
 /* The same once the service answered that it has no transactions (dynalite). */

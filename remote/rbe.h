@@ -15,7 +15,11 @@
  *                     (its flags and expected item included; a check
  *                     alone is a one-item transaction)
  *   apply, n > 1      TransactWriteItems with a ClientRequestToken (the
- *                     _batch and /_tx parsers apply through be_sink)
+ *                     /_tx parser applies through be_sink)
+ *   apply_each        a _batch group: runs of plain puts and deletes as
+ *                     BatchWriteItem (25 a call), other lines one call
+ *                     each; a refused bulk call is sent again one line a
+ *                     call, so the failing line is known
  *   query             Query pages (ExclusiveStartKey), table or index
  *   scan              Scan pages (segments), capped at max_list items
  *   list_partitions   a Scan projected on the partition key, capped
@@ -112,7 +116,9 @@ rmt_t *rbe_client(be_t *b);
  * concurrent writer that added the same attribute is caught.  Neither
  * catches a concurrent writer that only added an attribute that neither
  * version has: DynamoDB has no "no other attributes" condition
- * (docs/remote.md, "Saves are conditional").  *complete (may be NULL)
+ * (docs/remote.md, "Saves are conditional"); rbe_apply therefore reads
+ * the item and compares it whole before a single write with an expected
+ * item, and the condition covers only the time from that read on.  *complete (may be NULL)
  * false if attributes were left out.  -ENOMEM.
  */
 int rbe_cond_text(const struct val *item, const char *pk_name, const struct val *new_item,

@@ -217,11 +217,35 @@ static uint64_t rest_hash(const struct rtab *t, const struct tbl_query *q,
  * delivered): so a listing costs one request per page, not one per
  * readdir call.  *pos: the item after the resume key (pk, sk).
  */
+/* The index in pg of the item with base key (pk, sk), or pg->n. */
+static size_t page_find(const struct rmt_page *pg, const struct keys *k, const struct val *pk,
+			const struct val *sk)
+{
+	const struct val *v;
+	size_t j;
+
+	for (j = 0; j < pg->n; j++) {
+		v = val_map_get(&pg->items[j], k->tpk, strlen(k->tpk));
+		if (!v || !val_equal(v, pk))
+			continue;
+		v = k->tsk ? val_map_get(&pg->items[j], k->tsk, strlen(k->tsk)) : NULL;
+		if (!k->tsk || (v && sk && val_equal(v, sk)))
+			break;
+	}
+	return j;
+}
+
+/*
+ * The same, when the resume key is in the page before the kept one (the
+ * kernel took fewer entries than the readdir call that crossed into the
+ * next page delivered): *pg is that page from *pos on, *next the kept
+ * page, to be delivered whole after it.
+ */
 static bool rest_take(struct rbe *r, uint64_t h, const struct keys *k, const struct val *pk,
-		      const struct val *sk, struct rmt_page *pg, size_t *pos, uint64_t *count)
+		      const struct val *sk, struct rmt_page *pg, size_t *pos, uint64_t *count,
+		      struct rmt_page *next)
 {
 	struct page_rest *slot = NULL;
-	const struct val *v;
 	size_t i, j;
 
 	pthread_mutex_lock(&r->mu);
@@ -231,35 +255,40 @@ static bool rest_take(struct rbe *r, uint64_t h, const struct keys *k, const str
 			slot = &r->rests[i];
 			break;
 		}
-	for (j = 0; slot && j < slot->pg.n; j++) {
-		v = val_map_get(&slot->pg.items[j], k->tpk, strlen(k->tpk));
-		if (!v || !val_equal(v, pk))
-			continue;
-		v = k->tsk ? val_map_get(&slot->pg.items[j], k->tsk, strlen(k->tsk)) : NULL;
-		if (!k->tsk || (v && sk && val_equal(v, sk)))
-			break;
-	}
-	if (!slot || j == slot->pg.n) {
+	if (slot && (j = page_find(&slot->pg, k, pk, sk)) < slot->pg.n) {
+		*pg = slot->pg;
+		*pos = j + 1;
+		*count = slot->count > slot->pos - *pos ? slot->count - (slot->pos - *pos) : 0;
+		rmt_page_free(&slot->prev);
+	} else if (slot && (j = page_find(&slot->prev, k, pk, sk)) < slot->prev.n) {
+		*pg = slot->prev;
+		*pos = j + 1;
+		*next = slot->pg;
+		*count = slot->count > slot->pos + (slot->prev.n - *pos)
+			     ? slot->count - slot->pos - (slot->prev.n - *pos)
+			     : 0;
+	} else {
 		pthread_mutex_unlock(&r->mu);
 		return false;
 	}
-	*pg = slot->pg;
-	*pos = j + 1;
-	*count = slot->count > slot->pos - *pos ? slot->count - (slot->pos - *pos) : 0;
 	slot->hash = 0;
 	memset(&slot->pg, 0, sizeof(slot->pg));
+	memset(&slot->prev, 0, sizeof(slot->prev));
 	pthread_mutex_unlock(&r->mu);
 	return true;
 }
 
-/* Keep pg (moved out) from pos on, for the read that resumes at hash h. */
-static void rest_keep(struct rbe *r, uint64_t h, struct rmt_page *pg, size_t pos, uint64_t count)
+/* Keep pg (moved out) from pos on, and the page before it in the same
+ * read (prev, moved out; n 0: none), for the read that resumes at hash h. */
+static void rest_keep(struct rbe *r, uint64_t h, struct rmt_page *pg, size_t pos, uint64_t count,
+		      struct rmt_page *prev)
 {
 	struct page_rest *slot;
 
-	/* the next call may resume before pos: the whole page is kept */
-	if (pg->last.type != VAL_M && pos >= pg->n)
-		return; /* nothing left: the next call finds the end by itself */
+	/* the next call may resume before pos: the whole page is kept; also
+	 * when nothing is left after it (the last page, delivered to its
+	 * end): the call that resumes after its last item then ends without
+	 * a request instead of asking the service for what follows */
 	pthread_mutex_lock(&r->mu);
 	slot = NULL;
 	for (size_t i = 0; i < sizeof(r->rests) / sizeof(r->rests[0]); i++)
@@ -270,7 +299,10 @@ static void rest_keep(struct rbe *r, uint64_t h, struct rmt_page *pg, size_t pos
 		r->next_rest = (r->next_rest + 1) % (sizeof(r->rests) / sizeof(r->rests[0]));
 	}
 	rmt_page_free(&slot->pg);
+	rmt_page_free(&slot->prev);
 	slot->pg = *pg;
+	slot->prev = *prev;
+	memset(prev, 0, sizeof(*prev));
 	slot->pos = pos;
 	slot->count = count;
 	slot->hash = h;
@@ -285,8 +317,10 @@ void rbe_rests_free(struct rbe *r)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(r->rests) / sizeof(r->rests[0]); i++)
+	for (i = 0; i < sizeof(r->rests) / sizeof(r->rests[0]); i++) {
 		rmt_page_free(&r->rests[i].pg);
+		rmt_page_free(&r->rests[i].prev);
+	}
 }
 
 /* One read: Query (q) or Scan (sc) pages to fn. */
@@ -299,7 +333,7 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 	struct keys k;
 	expr_t *kc = NULL;
 	struct val start;
-	struct rmt_page pg;
+	struct rmt_page pg, prev, next;
 	struct rmt_read rq;
 	uint64_t count = 0, h;
 	const struct val *spk = q ? q->start_pk : sc->start_pk,
@@ -309,15 +343,17 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 	int rc;
 
 	memset(&pg, 0, sizeof(pg));
+	memset(&prev, 0, sizeof(prev));
+	memset(&next, 0, sizeof(next));
 	val_init_null(&start);
 	if ((rc = rbe_keys_of(&t->s, index, &k, err)) < 0)
 		return rc;
 	if (q && (rc = key_condition(q, &k, &kc, err)) < 0)
 		return rc;
-	have_rest =
-	    spk && rest_take(r, rest_hash(t, q, sc, NULL, NULL), &k, spk, ssk, &pg, &i0, &count);
-	if (!have_rest && (rc = start_key(t, &k, index, spk, ssk, q ? q->pk : NULL,
-					  q ? q->start_isk : NULL, &start, err)) < 0)
+	have_rest = spk && rest_take(r, rest_hash(t, q, sc, NULL, NULL), &k, spk, ssk, &pg, &i0,
+				     &count, &next);
+	if (!have_rest && (rc = start_key(t, &k, index, spk, ssk, q ? q->pk : sc->start_ipk,
+					  q ? q->start_isk : sc->start_isk, &start, err)) < 0)
 		goto cleanup;
 	if (!q && spk && !have_rest) { /* a Scan resumed: go on counting toward the cap */
 		h = scan_hash(t->name, index, sc->segment, spk, ssk);
@@ -344,6 +380,10 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 			rq.limit = 1;
 		if (have_rest) {
 			have_rest = false;
+		} else if (next.n || next.last.type == VAL_M) {
+			pg = next; /* the kept page after the one resumed in */
+			memset(&next, 0, sizeof(next));
+			i0 = 0;
 		} else {
 			i0 = 0;
 			rc = q ? rmt_query(r->c, &rq, &pg, err) : rmt_scan(r->c, &rq, &pg, err);
@@ -386,21 +426,26 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 				pthread_mutex_unlock(&r->mu);
 			}
 			if (stop || (limit && delivered >= limit)) {
-				rest_keep(r, rest_hash(t, q, sc, NULL, NULL), &pg, i + 1, count);
+				rest_keep(r, rest_hash(t, q, sc, NULL, NULL), &pg, i + 1, count,
+					  &prev);
 				rc = stop;
 				goto cleanup;
 			}
 		}
 		val_free(&start);
 		val_move(&start, &pg.last);
-		rmt_page_free(&pg);
-		if (start.type != VAL_M) {
+		rmt_page_free(&prev);
+		prev = pg; /* kept for a resume from one of its items */
+		memset(&pg, 0, sizeof(pg));
+		if (start.type != VAL_M && !next.n) {
 			rc = 0;
 			goto cleanup;
 		}
 	}
 cleanup:
 	rmt_page_free(&pg);
+	rmt_page_free(&prev);
+	rmt_page_free(&next);
 	val_free(&start);
 	expr_free(kc);
 	return rc;
@@ -517,12 +562,11 @@ static bool same_str(const char *a, const char *b)
 }
 
 int rbe_list_partitions(be_table_t *bt, const char *index, const struct val *after, tbl_pk_fn fn,
-			void *ctx)
+			void *ctx, struct dyn_err *err)
 {
 	struct rtab *t = T(bt);
 	struct rbe *r = t->r;
 	struct val *parts = NULL, *keep;
-	struct dyn_err e;
 	size_t n = 0, i, kept = 0;
 	int rc = 0;
 	bool reuse;
@@ -543,10 +587,8 @@ int rbe_list_partitions(be_table_t *bt, const char *index, const struct val *aft
 		rbe_parts_free(parts, n);
 		parts = NULL;
 		n = 0;
-		if ((rc = scan_partitions(t, index, &parts, &n, &e)) < 0) {
-			rbe_report(r, t->name, "Scan: %s", e.msg);
+		if ((rc = scan_partitions(t, index, &parts, &n, err)) < 0)
 			return rc;
-		}
 		keep = calloc(n + 1, sizeof(*keep));
 		for (i = 0; keep && i < n; i++, kept++)
 			if (val_copy(&keep[i], &parts[i]) < 0)
@@ -580,10 +622,11 @@ static int stop_first(void *ctx, const struct be_ref *r)
 	return 1;
 }
 
-int rbe_partition_exists(be_table_t *bt, const char *index, const struct val *pk)
+int rbe_partition_exists(be_table_t *bt, const char *index, const struct val *pk,
+			 struct dyn_err *err)
 {
 	struct tbl_query q = {.index = index, .pk = pk, .limit = 1};
-	int rc = read_pages(T(bt), &q, NULL, stop_first, NULL, NULL);
+	int rc = read_pages(T(bt), &q, NULL, stop_first, NULL, err);
 
 	return rc == 1 ? 0 : rc < 0 ? rc : -ENOENT;
 }

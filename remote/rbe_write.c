@@ -237,6 +237,20 @@ static void notify_ops(struct rbe *r, const be_op *ops, size_t n, const struct v
 	}
 }
 
+/* The key values of a write (a put's from its item). */
+static void op_key(const be_op *w, const struct val **pk, const struct val **sk)
+{
+	const struct table_schema *s = &T(w->table)->s;
+
+	if (w->kind == OPS_PUT) {
+		*pk = val_map_get(w->item, s->pk.name, strlen(s->pk.name));
+		*sk = s->has_sk ? val_map_get(w->item, s->sk.name, strlen(s->sk.name)) : NULL;
+	} else {
+		*pk = w->pk;
+		*sk = w->sk;
+	}
+}
+
 int rbe_apply(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_err *err)
 {
 	struct rbe *r = R(b);
@@ -266,6 +280,36 @@ int rbe_apply(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_er
 	}
 	if (rc < 0)
 		goto cleanup;
+	if (n == 1 && ops[0].expect && w[0].kind != RMT_CHECK) {
+		/*
+		 * The condition (rbe_cond_text) compares the attributes of the
+		 * version read, at most about 90 of them, and cannot say "no
+		 * other attributes".  So the item is read first and compared
+		 * whole: an attribute another writer added, or changed beyond
+		 * the condition's reach, fails the write here.  The condition
+		 * then covers the round trip between this read and the write.
+		 */
+		const struct val *kp, *ks;
+		struct val now;
+		int pr;
+
+		op_key(&ops[0], &kp, &ks);
+		pr = kp ? rbe_get_item(T(ops[0].table), kp, ks, &now, err) : -ENOENT;
+
+		if (pr == 0) {
+			if (!val_equal(&now, ops[0].expect))
+				rc = -ECANCELED; /* explained below */
+			val_free(&now);
+		} else if (pr == -ENOENT) {
+			rc = -ECANCELED;
+		} else {
+			rc = pr;
+		}
+		if (rc < 0) {
+			f = 0;
+			goto failed;
+		}
+	}
 	if (n == 1) {
 		switch (w[0].kind) {
 		case RMT_PUT:
@@ -319,14 +363,17 @@ int rbe_apply(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_er
 				rbe_get_item(T(ops[i].table), ops[i].pk, ops[i].sk, &res[i], NULL);
 			}
 	}
+failed:
 	if (rc == -ECANCELED && f < n) {
 		if (failed)
 			*failed = f;
 		if (ops[f].kind != OPS_CHECK || ops[f].expect || ops[f].flags)
 			rc = explain_conflict(T(ops[f].table), &ops[f], err);
 	}
+	/* any attempt, failed ones too (a conflict: the next read must be
+	 * the service's version), drops what was read before (rbe.c) */
+	rbe_bump(r);
 	if (rc == 0) {
-		rbe_bump(r);
 		notify_ops(r, ops, n, res);
 		for (i = 0; i < n; i++)
 			if (ops[i].out) {
@@ -348,4 +395,105 @@ cleanup:
 	free(res);
 	free(conds);
 	return rc;
+}
+
+static bool same_item(const be_op *a, const be_op *b)
+{
+	const struct val *apk, *ask, *bpk, *bsk;
+
+	if (T(a->table) != T(b->table) && strcmp(T(a->table)->name, T(b->table)->name))
+		return false;
+	op_key(a, &apk, &ask);
+	op_key(b, &bpk, &bsk);
+	if (!apk || !bpk || !val_equal(apk, bpk))
+		return !apk || !bpk; /* a put without its key: let the service say */
+	return (!ask && !bsk) || (ask && bsk && val_equal(ask, bsk));
+}
+
+/*
+ * ops[0..n) plain, on distinct items, n <= RMT_BATCH_WRITE_MAX: one
+ * BatchWriteItem.  If the service refuses it (one bad item fails the
+ * whole call) or gives up on part of it (still throttled), the writes go
+ * again one call each, in order, so the first that fails is known and
+ * the ones before it are applied (again: plain puts and deletes).
+ */
+static int bulk_chunk(struct rbe *r, const be_op *ops, size_t n, size_t *failed,
+		      struct dyn_err *err)
+{
+	struct rmt_write w[RMT_BATCH_WRITE_MAX] = {{0}};
+	struct val keys[RMT_BATCH_WRITE_MAX], nores[RMT_BATCH_WRITE_MAX];
+	expr_t *cond;
+	size_t i, made = 0;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < n; i++) {
+		if ((rc = rbe_deny_write(r, T(ops[i].table)->name, err)) < 0)
+			break;
+		rc = to_rmt(&ops[i], &w[i], &keys[i], &cond, err);
+		expr_free(cond); /* (none: plain) */
+		made = rc == 0 ? i + 1 : i;
+		if (rc < 0)
+			val_free(&keys[i]);
+	}
+	if (rc < 0) {
+		*failed = i;
+		goto out;
+	}
+	rc = rmt_batch_write_call(r->c, w, n, err);
+	if (rc == 0) {
+		rbe_bump(r);
+		for (i = 0; i < n; i++)
+			val_init_null(&nores[i]);
+		notify_ops(r, ops, n, nores);
+		goto out;
+	}
+	for (i = 0; i < n; i++) { /* one at a time: which one fails */
+		err_clear(err);
+		if ((rc = rbe_apply(&r->base, &ops[i], 1, NULL, err)) < 0) {
+			*failed = i;
+			break;
+		}
+	}
+out:
+	for (i = 0; i < made; i++)
+		val_free(&keys[i]);
+	return rc;
+}
+
+int rbe_apply_each(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_err *err)
+{
+	struct rbe *r = R(b);
+	size_t i = 0, j, k, f;
+	int rc = 0;
+
+	*failed = n;
+	while (i < n) {
+		if (!plain(&ops[i])) {
+			if ((rc = rbe_apply(b, &ops[i], 1, NULL, err)) < 0) {
+				*failed = i;
+				return rc;
+			}
+			i++;
+			continue;
+		}
+		/* a run of plain writes on distinct items, up to one call's worth */
+		for (j = i + 1; j < n && j - i < RMT_BATCH_WRITE_MAX && plain(&ops[j]); j++) {
+			for (k = i; k < j && !same_item(&ops[k], &ops[j]); k++)
+				;
+			if (k < j)
+				break;
+		}
+		if (j - i == 1) {
+			rc = rbe_apply(b, &ops[i], 1, NULL, err);
+			f = 0;
+		} else {
+			rc = bulk_chunk(r, ops + i, j - i, &f, err);
+		}
+		if (rc < 0) {
+			*failed = i + f;
+			return rc;
+		}
+		i = j;
+	}
+	return 0;
 }

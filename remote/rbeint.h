@@ -13,6 +13,7 @@
 #include "remoteint.h"
 
 #define PARTS_REUSE_S 30 /* a partition listing's continuation reuses its scan */
+#define GET_MEMO_MS 100	 /* a GetItem answers the same key's next get this long */
 
 /* One cached DescribeTable. */
 struct sc_ent {
@@ -55,12 +56,21 @@ struct rbe {
 	struct page_rest {	    /* the rest of a page a visitor stopped in */
 		uint64_t hash;	    /* of the read and where it stopped (0: free) */
 		struct rmt_page pg; /* the page (owned) */
+		struct rmt_page prev; /* the page before it in the same read (owned; n 0: none) */
 		size_t pos;	    /* first item not delivered */
 		uint64_t count;	    /* a Scan's items read up to pos (max_list) */
 		time_t at;	    /* when kept */
 		uint64_t gen;	    /* rbe.gen then: a write of this mount drops it */
 	} rests[8];
 	unsigned next_rest; /* ring position */
+	struct get_memo {   /* the last GetItems (m_get), see rbe.c */
+		char *key;  /* table NUL compact key text (owned; NULL: free) */
+		size_t klen;	 /* bytes of key */
+		struct val item; /* as returned (owned); VAL_NULL: absent */
+		int64_t at_ns;	 /* when (monotonic) */
+		uint64_t gen;	 /* rbe.gen then: a write of this mount drops it */
+	} memo[8];
+	unsigned next_memo; /* ring position */
 };
 
 struct rtab {
@@ -109,6 +119,7 @@ size_t rbe_max_list(const struct rbe *r);
 int rbe_deny_write(struct rbe *r, const char *table, struct dyn_err *err);
 void rbe_notify(struct rbe *r, const struct db_change *ch, size_t n);
 void rbe_bump(struct rbe *r);
+void rbe_memo_free(struct rbe *r);
 int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, struct dyn_err *err);
 const struct index_def *rbe_find_index(const struct table_schema *s, const char *name);
 void rbe_fill_meta(struct rbe *r, const struct table_schema *s, const struct val *item,
@@ -128,8 +139,9 @@ int rbe_query(be_table_t *t, const struct tbl_query *q, be_visit_fn fn, void *ct
 int rbe_scan(be_table_t *t, const struct tbl_scan *s, be_visit_fn fn, void *ctx,
 	     struct dyn_err *err);
 int rbe_list_partitions(be_table_t *bt, const char *index, const struct val *after, tbl_pk_fn fn,
-			void *ctx);
-int rbe_partition_exists(be_table_t *bt, const char *index, const struct val *pk);
+			void *ctx, struct dyn_err *err);
+int rbe_partition_exists(be_table_t *bt, const char *index, const struct val *pk,
+			 struct dyn_err *err);
 int rbe_project(be_table_t *bt, const char *index, struct val *item);
 void rbe_parts_free(struct val *p, size_t n);
 void rbe_rests_free(struct rbe *r);
@@ -137,5 +149,7 @@ void rbe_rests_free(struct rbe *r);
 /* rbe_write.c */
 int rbe_check_item(be_table_t *bt, const struct val *item, struct dyn_err *err);
 int rbe_apply(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_err *err);
+/* Each op on its own, in order; plain puts and deletes as BatchWriteItem (backend.h apply_each). */
+int rbe_apply_each(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_err *err);
 
 #endif

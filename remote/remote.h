@@ -182,6 +182,14 @@ struct rmt_write {
  * UnprocessedItems sent again with backoff until none are left.
  */
 int rmt_batch_write(rmt_t *c, const struct rmt_write *w, size_t n, struct dyn_err *err);
+#define RMT_BATCH_WRITE_MAX 25 /* writes in one BatchWriteItem */
+/*
+ * One BatchWriteItem call of w[0..n), n <= RMT_BATCH_WRITE_MAX, puts and
+ * deletes on distinct keys (the caller knows: no DescribeTable to check),
+ * UnprocessedItems sent again with backoff until none are left.  On
+ * failure some of them may have been applied.
+ */
+int rmt_batch_write_call(rmt_t *c, const struct rmt_write *w, size_t n, struct dyn_err *err);
 
 /* One key to read. */
 struct rmt_get {

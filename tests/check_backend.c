@@ -90,9 +90,9 @@ START_TEST(test_table_handles)
 	struct table_schema s;
 	uint64_t id;
 
-	ck_assert_int_eq(be_table_open(be, "nope", &a), -ENOENT);
-	ck_assert_int_eq(be_table_open(be, "users", &a), 0);
-	ck_assert_int_eq(be_table_open(be, "users", &b), 0);
+	ck_assert_int_eq(be_table_open(be, "nope", &a, NULL), -ENOENT);
+	ck_assert_int_eq(be_table_open(be, "users", &a, NULL), 0);
+	ck_assert_int_eq(be_table_open(be, "users", &b, NULL), 0);
 	ck_assert_ptr_eq(a->be, be);
 	ck_assert_str_eq(be_table_name(a), "users");
 	ck_assert_uint_eq(be_table_id(a), be_table_id(b));
@@ -121,12 +121,12 @@ START_TEST(test_table_handles)
 	 * same name is another table */
 	ck_assert_int_eq(be_drop_table(be, "users", NULL), 0);
 	ck_assert(!be_table_alive(a));
-	ck_assert_int_eq(be_table_open(be, "users", &c), -ENOENT);
+	ck_assert_int_eq(be_table_open(be, "users", &c, NULL), -ENOENT);
 	memset(&s, 0, sizeof(s));
 	strcpy(s.pk.name, "name");
 	s.pk.type = VAL_S;
 	ck_assert_int_eq(be_create_table(be, "users", &s, NULL), 0);
-	ck_assert_int_eq(be_table_open(be, "users", &c), 0);
+	ck_assert_int_eq(be_table_open(be, "users", &c, NULL), 0);
 	ck_assert(be_table_alive(c));
 	ck_assert_uint_ne(be_table_id(c), id);
 	ck_assert_str_eq(be_table_pk(c)->name, "name");
@@ -151,7 +151,7 @@ START_TEST(test_many_tables)
 	for (i = 0; i < 150; i++) {
 		snprintf(name, sizeof(name), "t%03d", i);
 		ck_assert_int_eq(be_create_table(be, name, &s, NULL), 0);
-		ck_assert_int_eq(be_table_open(be, name, &t[i]), 0);
+		ck_assert_int_eq(be_table_open(be, name, &t[i], NULL), 0);
 	}
 	for (i = 0; i < 150; i++) {
 		snprintf(name, sizeof(name), "t%03d", i);
@@ -162,7 +162,7 @@ START_TEST(test_many_tables)
 	}
 	for (i = 0; i < 150; i += 2) {
 		snprintf(name, sizeof(name), "t%03d", i);
-		ck_assert_int_eq(be_table_open(be, name, &t[i]), 0);
+		ck_assert_int_eq(be_table_open(be, name, &t[i], NULL), 0);
 		ck_assert_str_eq(be_table_name(t[i]), name);
 		be_table_close(t[i]);
 	}
@@ -202,7 +202,7 @@ START_TEST(test_reads)
 	struct item_meta meta;
 	be_table_t *t;
 
-	ck_assert_int_eq(be_table_open(be, "quiz", &t), 0);
+	ck_assert_int_eq(be_table_open(be, "quiz", &t, NULL), 0);
 	put(t, "{\"id\": \"a\", \"n\": 1, \"x\": 1}");
 	put(t, "{\"id\": \"a\", \"n\": 2, \"x\": 2}");
 	put(t, "{\"id\": \"b\", \"n\": 1, \"x\": 3}");
@@ -213,10 +213,10 @@ START_TEST(test_reads)
 	/* the visitor's nonzero return stops the read and is returned */
 	ck_assert_int_eq(be_scan(t, &sc, see, &c, NULL), 1);
 	ck_assert_str_eq(c.keys, "a/sk a/sk b/sk ");
-	ck_assert_int_eq(be_partition_exists(t, NULL, &pk), 0);
+	ck_assert_int_eq(be_partition_exists(t, NULL, &pk, NULL), 0);
 	val_free(&pk);
 	pk = S("z");
-	ck_assert_int_eq(be_partition_exists(t, NULL, &pk), -ENOENT);
+	ck_assert_int_eq(be_partition_exists(t, NULL, &pk, NULL), -ENOENT);
 	val_free(&pk);
 	pk = S("b");
 	{
@@ -225,7 +225,7 @@ START_TEST(test_reads)
 
 		num_from_int64(&n1, 1);
 		val_init_num(&one, &n1);
-		ck_assert_int_eq(be_get(t, &pk, &one, &got, &meta), 0);
+		ck_assert_int_eq(be_get(t, &pk, &one, &got, &meta, NULL), 0);
 		ck_assert_ptr_nonnull(val_map_get(&got, "x", 1));
 		val_free(&got);
 		val_free(&one);
@@ -246,7 +246,7 @@ START_TEST(test_apply_conditions)
 	be_op op;
 	size_t failed;
 
-	ck_assert_int_eq(be_table_open(be, "users", &t), 0);
+	ck_assert_int_eq(be_table_open(be, "users", &t, NULL), 0);
 	ck_assert_int_eq(be_put(t, &a, DB_IF_ABSENT, NULL), 0);
 	ck_assert_int_eq(be_put(t, &a, DB_IF_ABSENT, NULL), -EEXIST);
 
@@ -296,10 +296,10 @@ START_TEST(test_apply_conditions)
 		two[1].item = &other;
 		ck_assert_int_eq(be_apply(be, two, 2, &failed, NULL), -ECANCELED);
 		ck_assert_uint_eq(failed, 1);
-		ck_assert_int_eq(be_get(t, &pk, NULL, NULL, NULL), -ENOENT);
+		ck_assert_int_eq(be_get(t, &pk, NULL, NULL, NULL, NULL), -ENOENT);
 		two[1].cond = NULL;
 		ck_assert_int_eq(be_apply(be, two, 2, &failed, NULL), 0);
-		ck_assert_int_eq(be_get(t, &pk, NULL, NULL, NULL), 0);
+		ck_assert_int_eq(be_get(t, &pk, NULL, NULL, NULL, NULL), 0);
 	}
 	expr_free(cond);
 	val_free(&a);
@@ -366,7 +366,8 @@ START_TEST(test_sink_tx_and_batch)
 	static const char lines[] =
 	    "{\"id\": \"l1\"}\n{\"id\": \"l2\"}\n{\"delete\": {\"id\": \"x\"}}\n";
 	struct counting c = {.applies = 0};
-	struct ops_sink s = {&c, count_open, count_close, count_name, count_keys, count_apply, NULL};
+	struct ops_sink s = {&c,	 count_open,  count_close, count_name,
+			     count_keys, count_apply, NULL,	   NULL};
 	struct ops_tx_result res;
 	struct val pk = S("y");
 	ops_batch_t *b;
@@ -378,8 +379,8 @@ START_TEST(test_sink_tx_and_batch)
 	ck_assert_uint_eq(c.ops, 2);
 	ck_assert_int_eq(ops_tx_run_sink(&s, bad, strlen(bad), &res), -ECANCELED);
 	ck_assert_uint_eq(res.op, 1);
-	ck_assert_int_eq(be_table_open(be, "users", &t), 0);
-	ck_assert_int_eq(be_get(t, &pk, NULL, NULL, NULL), -ENOENT); /* all or nothing */
+	ck_assert_int_eq(be_table_open(be, "users", &t, NULL), 0);
+	ck_assert_int_eq(be_get(t, &pk, NULL, NULL, NULL, NULL), -ENOENT); /* all or nothing */
 
 	/* _batch over the sink: one group of three lines, then one line at a
 	 * time (what fs/batch.c does without BE_CAP_TX) */
@@ -396,7 +397,7 @@ START_TEST(test_sink_tx_and_batch)
 	ops_batch_free(b);
 	val_free(&pk);
 	pk = S("l2");
-	ck_assert_int_eq(be_get(t, &pk, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(be_get(t, &pk, NULL, NULL, NULL, NULL), 0);
 	val_free(&pk);
 	be_table_close(t);
 }
@@ -421,7 +422,7 @@ START_TEST(test_watch)
 	be_table_t *t;
 
 	be_watch(be, on_change, &w);
-	ck_assert_int_eq(be_table_open(be, "users", &t), 0);
+	ck_assert_int_eq(be_table_open(be, "users", &t, NULL), 0);
 	put(t, "{\"id\": \"hedy\"}");
 	ck_assert_int_eq(w.n, 1);
 	ck_assert_int_eq(w.last, DB_CH_PUT);
@@ -442,7 +443,7 @@ START_TEST(test_stats_estimated)
 	size_t len;
 	char *text;
 
-	ck_assert_int_eq(be_table_open(be, "users", &t), 0);
+	ck_assert_int_eq(be_table_open(be, "users", &t, NULL), 0);
 	put(t, "{\"id\": \"hedy\"}");
 	ck_assert_int_eq(stats_text(t, &text, &len), 0);
 	ck_assert_ptr_null(strstr(text, "estimated"));

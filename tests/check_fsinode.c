@@ -52,7 +52,7 @@ static be_table_t *make_table(const char *name, bool with_sk)
 		s.has_sk = true;
 	}
 	ck_assert_int_eq(db_create_table(db, name, &s, NULL), 0);
-	ck_assert_int_eq(be_table_open(fs->be, name, &t), 0);
+	ck_assert_int_eq(be_table_open(fs->be, name, &t, NULL), 0);
 	return t;
 }
 

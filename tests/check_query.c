@@ -596,7 +596,7 @@ static void setup_db(void)
 	ck_assert_int_eq(db_create_table(db, "quiz-stats", &s, NULL), 0);
 	ck_assert_int_eq(db_table_open(db, "quiz-stats", &qs), 0);
 	ck_assert_int_eq(be_local_open(db, NULL, &be), 0);
-	ck_assert_int_eq(be_table_open(be, "quiz-stats", &bqs), 0);
+	ck_assert_int_eq(be_table_open(be, "quiz-stats", &bqs, NULL), 0);
 	/* 3 users x 2 levels x 10 weeks; the same weeks in every partition */
 	for (i = 0; i < 6; i++) {
 		for (w = 10; w < 20; w++) {
@@ -1100,6 +1100,150 @@ START_TEST(test_shortened_names)
 }
 END_TEST
 
+/* ---- a backend whose scans are not in key order (a service's Scan) ---- */
+
+static const struct be_methods *ordered_m; /* the local methods */
+static struct be_methods unordered_m;	   /* the same, scans in descending key order */
+
+struct keys {
+	struct val pk[128], sk[128];
+	size_t n;
+};
+
+static int keys_add(void *ctx, const struct be_ref *r)
+{
+	struct keys *k = ctx;
+
+	ck_assert_uint_lt(k->n, 128);
+	ck_assert_int_eq(val_copy(&k->pk[k->n], be_ref_pk(r)), 0);
+	val_init_null(&k->sk[k->n]);
+	if (be_ref_sk(r))
+		ck_assert_int_eq(val_copy(&k->sk[k->n], be_ref_sk(r)), 0);
+	k->n++;
+	return 0;
+}
+
+static int key_cmp(const struct keys *k, size_t i, const struct val *pk, const struct val *sk)
+{
+	int c = val_cmp(&k->pk[i], pk);
+
+	return c || !sk ? c : val_cmp(&k->sk[i], sk);
+}
+
+/* The whole table in descending key order; resuming after start_* goes on
+ * with the keys below it, as a resumed DynamoDB Scan goes on in its order. */
+static int desc_scan(be_table_t *t, const struct tbl_scan *s, be_visit_fn fn, void *ctx,
+		     struct dyn_err *err)
+{
+	static struct keys k; /* (large: not on the stack) */
+	struct tbl_scan all = {0};
+	size_t i, delivered = 0;
+	int rc;
+
+	ck_assert_ptr_null(s->index);
+	k.n = 0;
+	ck_assert_int_eq(ordered_m->scan(t, &all, keys_add, &k, err), 0);
+	for (i = k.n; s->start_pk && i > 0 && key_cmp(&k, i - 1, s->start_pk, s->start_sk) >= 0;)
+		i--;
+	for (rc = 0; rc == 0 && i > 0; i--) {
+		struct tbl_query one = {.pk = &k.pk[i - 1]};
+
+		if (k.sk[i - 1].type != VAL_NULL) {
+			one.sk.lo = one.sk.hi = &k.sk[i - 1];
+			one.sk.lo_incl = one.sk.hi_incl = true;
+		}
+		rc = ordered_m->query(t, &one, fn, ctx, err);
+		if (rc == 0 && s->limit && ++delivered >= s->limit)
+			break;
+	}
+	for (i = 0; i < k.n; i++) {
+		val_free(&k.pk[i]);
+		val_free(&k.sk[i]);
+	}
+	return rc;
+}
+
+static void be_putj(be_table_t *t, const char *json)
+{
+	struct dyn_err err;
+	struct val item;
+
+	err_clear(&err);
+	ck_assert_msg(item_parse(json, strlen(json), &item, &err) == 0, "%s: %s", json, err.msg);
+	ck_assert_msg(be_put(t, &item, 0, &err) == 0, "%s: %s", json, err.msg);
+	val_free(&item);
+}
+
+static void go_unordered(be_table_t *t)
+{
+	ordered_m = be->m;
+	unordered_m = *ordered_m;
+	unordered_m.caps &= ~(unsigned)BE_CAP_ORDERED;
+	unordered_m.scan = desc_scan;
+	be->m = &unordered_m;
+	t->m = &unordered_m;
+}
+
+static void go_ordered(be_table_t *t)
+{
+	be->m = ordered_m;
+	t->m = ordered_m;
+}
+
+/* Where scans are not in key order (no BE_CAP_ORDERED), a shortened name
+ * is still found (the candidates are not "the keys from the prefix on"),
+ * and a table-level query read page by page lists every item once. */
+START_TEST(test_unordered_scans)
+{
+	struct table_schema s;
+	char lp[400], json[600], name[NAME_BUF];
+	struct val lpk, pk, sk;
+	struct qloc scan = {.t = NULL};
+	struct coll c;
+	be_table_t *t;
+	size_t i, j;
+
+	memset(&s, 0, sizeof(s));
+	attr_set(&s.pk, "id", VAL_S);
+	ck_assert_int_eq(db_create_table(db, "longs", &s, NULL), 0);
+	ck_assert_int_eq(be_table_open(be, "longs", &t, NULL), 0);
+	memset(lp, 'p', 300);
+	lp[300] = 0;
+	for (i = 0; i < 4; i++) {
+		snprintf(json, sizeof(json), "{\"id\": \"%s%c\"}", lp, (int)('a' + i));
+		be_putj(t, json);
+	}
+	be_putj(t, "{\"id\": \"zz\"}");
+	be_putj(t, "{\"id\": \"a\"}");
+	scan.t = t;
+	go_unordered(t);
+	for (i = 0; i < 4; i++) {
+		snprintf(json, sizeof(json), "%s%c", lp, (int)('a' + i));
+		ck_assert_int_eq(val_init_str(&lpk, json, strlen(json)), 0);
+		ck_assert_int_ge(query_entry_name(&scan, &lpk, NULL, name), 0);
+		ck_assert_int_le(strlen(name), NAME_LEN_MAX);
+		ck_assert_int_eq(query_name_key(&scan, name, strlen(name), &pk, &sk), 0);
+		ck_assert(val_equal(&pk, &lpk));
+		val_free(&pk);
+		val_free(&sk);
+		val_free(&lpk);
+	}
+	go_ordered(t);
+	be_table_close(t);
+
+	/* quiz-stats at table level, a page of 7 at a time: 60 items, once each */
+	scan.t = bqs;
+	go_unordered(bqs);
+	run_pages(&scan, at_table(), "", 7, &c);
+	go_ordered(bqs);
+	ck_assert_uint_eq(c.n, 60);
+	ck_assert_str_eq(c.names[0], "u2#2~2022-19.json"); /* descending: not key order */
+	for (i = 0; i < c.n; i++)
+		for (j = i + 1; j < c.n; j++)
+			ck_assert_str_ne(c.names[i], c.names[j]);
+}
+END_TEST
+
 Suite *query_suite(void);
 
 Suite *query_suite(void)
@@ -1164,6 +1308,7 @@ Suite *query_suite(void)
 	tcase_add_test(tc, test_text_outputs_and_projection);
 	tcase_add_test(tc, test_name_key_and_match);
 	tcase_add_test(tc, test_shortened_names);
+	tcase_add_test(tc, test_unordered_scans);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "fix_val.h"
@@ -158,7 +159,7 @@ static be_table_t *open_t(const char *name)
 {
 	be_table_t *t = NULL;
 
-	ck_assert_int_eq(be_table_open(be, name, &t), 0);
+	ck_assert_int_eq(be_table_open(be, name, &t, NULL), 0);
 	return t;
 }
 
@@ -209,31 +210,31 @@ START_TEST(test_tables_and_permissions)
 
 	mk_table("users", false, false);
 	mk_table("logs", true, false);
-	ck_assert_int_eq(be_list_tables(be, NULL, count_name, names), 0);
+	ck_assert_int_eq(be_list_tables(be, NULL, count_name, names, NULL), 0);
 	ck_assert_str_eq(names, "logs users ");
 	ck_assert_uint_eq(be_table_count(be), 2);
 	names[0] = 0;
-	ck_assert_int_eq(be_list_tables(be, "logs", count_name, names), 0);
+	ck_assert_int_eq(be_list_tables(be, "logs", count_name, names, NULL), 0);
 	ck_assert_str_eq(names, "users ");
 	t = open_t("logs");
 	ck_assert_str_eq(be_table_name(t), "logs");
 	ck_assert_str_eq(be_table_pk(t)->name, "p");
 	ck_assert_str_eq(be_table_sk(t)->name, "s");
 	memset(&s, 0, sizeof(s));
-	ck_assert_int_eq(be_table_schema(t, &s), 0);
+	ck_assert_int_eq(be_table_schema(t, &s, NULL), 0);
 	ck_assert(s.has_sk);
 	schema_free(&s);
 	t2 = open_t("logs");
 	ck_assert_uint_eq(be_table_id(t), be_table_id(t2));
 	be_table_close(t2);
-	ck_assert_int_eq(be_table_open(be, "nope", &t2), -ENOENT);
+	ck_assert_int_eq(be_table_open(be, "nope", &t2, NULL), -ENOENT);
 	ck_assert(be_table_alive(t));
 	ck_assert_int_eq(be_drop_table(be, "logs", &err), 0);
 	ck_assert(!be_table_alive(t));
 	be_table_close(t);
 	names[0] = 0;
 	/* our own drop invalidated the cached table list at once */
-	ck_assert_int_eq(be_list_tables(be, NULL, count_name, names), 0);
+	ck_assert_int_eq(be_list_tables(be, NULL, count_name, names, NULL), 0);
 	ck_assert_str_eq(names, "users ");
 	ck_assert_int_ge(nchanges, 3);
 	teardown();
@@ -258,9 +259,9 @@ START_TEST(test_tables_and_permissions)
 	open_be(&o2);
 	ck_assert_int_eq(be_create_table(be, "a_t", &s, &err), -EROFS);
 	names[0] = 0;
-	ck_assert_int_eq(be_list_tables(be, NULL, count_name, names), 0);
+	ck_assert_int_eq(be_list_tables(be, NULL, count_name, names, NULL), 0);
 	ck_assert_str_eq(names, "a_t b_t ");
-	ck_assert_int_eq(be_table_open(be, "other", &t), -ENOENT);
+	ck_assert_int_eq(be_table_open(be, "other", &t, NULL), -ENOENT);
 }
 END_TEST
 
@@ -288,19 +289,19 @@ START_TEST(test_items_and_conditions)
 			 -ECANCELED);
 	expr_free(c);
 	val_init_null(&got);
-	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, &meta), 0);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, &meta, NULL), 0);
 	ck_assert(val_equal(&got, J("{\"p\": \"ann\", \"age\": 30}")));
 	ck_assert_uint_gt(meta.text_len, 10);
 	ck_assert_uint_eq(meta.size, item_size(&got));
 	val_free(&got);
-	ck_assert_int_eq(be_get_text(t, vs("ann"), NULL, &text, &len, NULL), 0);
+	ck_assert_int_eq(be_get_text(t, vs("ann"), NULL, &text, &len, NULL, NULL), 0);
 	ck_assert_msg(strstr(text, "\"age\": 30"), "%s", text);
 	free(text);
 	/* delete with out: the old item */
 	ck_assert_int_eq(wr(t, OPS_DELETE, vs("ann"), NULL, DB_IF_PRESENT, NULL, &got, &err), 0);
 	ck_assert(val_equal(&got, J("{\"p\": \"ann\", \"age\": 30}")));
 	val_free(&got);
-	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL, NULL), -ENOENT);
 	ck_assert_int_eq(be_delete(t, vs("ann"), NULL, DB_IF_PRESENT, &err), -ENOENT);
 	/* check_item: key types as the service would refuse them */
 	ck_assert_int_eq(be_check_item(t, J("{\"p\": 5}"), &err), -EINVAL);
@@ -335,7 +336,7 @@ START_TEST(test_save_against_version_read)
 			  strstr(err.msg, "40"),
 		      "%s", err.msg);
 	val_init_null(&got);
-	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, NULL, NULL), 0);
 	ck_assert(val_equal(&got, theirs));
 	val_free(&got);
 
@@ -348,13 +349,23 @@ START_TEST(test_save_against_version_read)
 	ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", t5, NULL, NULL, &err), 0);
 	ck_assert_int_eq(wr(t, OPS_PUT, v5, NULL, 0, theirs, NULL, &err), -EAGAIN);
 
+	/* another writer added an attribute neither version has: the item is
+	 * read and compared whole before the save, so that is caught too */
+	struct val *t6 = J("{\"p\": \"ann\", \"age\": 40, \"tags\": [\"a\", {\"x\": 1}], \"k\": 2, "
+			   "\"z\": 9}");
+	ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", t6, NULL, NULL, &err), 0);
+	err = (struct dyn_err){0};
+	ck_assert_int_eq(wr(t, OPS_PUT, v5, NULL, 0, t5, NULL, &err), -EAGAIN);
+	ck_assert_msg(strstr(err.msg, "\"z\":9"), "%s", err.msg);
+	ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", t5, NULL, NULL, &err), 0);
+
 	/* deleted by another writer: the save fails (ENOENT), does not resurrect it */
 	ck_assert_int_eq(
 	    rmt_delete_item(rbe_client(be), "users", J("{\"p\": \"ann\"}"), NULL, NULL, &err), 0);
 	err = (struct dyn_err){0};
 	ck_assert_int_eq(wr(t, OPS_PUT, v5, NULL, 0, t5, NULL, &err), -ENOENT);
 	ck_assert_msg(strstr(err.msg, "deleted since it was read"), "%s", err.msg);
-	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL, NULL), -ENOENT);
 
 	/* a wide item: the condition covers 100 attributes and still holds */
 	struct val wide, pv;
@@ -371,6 +382,20 @@ START_TEST(test_save_against_version_read)
 	val_map_set(&wide, "p", 1, &pv);
 	ck_assert_int_eq(be_put(t, &wide, 0, &err), 0);
 	ck_assert_msg(wr(t, OPS_PUT, &wide, NULL, 0, &wide, NULL, &err) == 0, "%s", err.msg);
+	/* another writer changed an attribute beyond the condition's reach
+	 * (a149, past the first ~90 in name order): caught by the read */
+	{
+		struct val theirs_w, n2;
+
+		val_copy(&theirs_w, &wide);
+		val_copy(&n2, vn("2"));
+		val_map_set(&theirs_w, "a149", 4, &n2);
+		ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", &theirs_w, NULL, NULL, &err),
+				 0);
+		err = (struct dyn_err){0};
+		ck_assert_int_eq(wr(t, OPS_PUT, &wide, NULL, 0, &wide, NULL, &err), -EAGAIN);
+		val_free(&theirs_w);
+	}
 	val_free(&wide);
 	be_table_close(t);
 }
@@ -549,9 +574,9 @@ START_TEST(test_query_reads)
 	query_all(t, q, &c);
 	ck_assert_str_eq(c.out, "0 1 2 3 4 ");
 	coll_free(&c);
-	ck_assert_int_eq(be_partition_exists(t, "by_g", vs("y")), 0);
-	ck_assert_int_eq(be_partition_exists(t, "by_g", vs("nope")), -ENOENT);
-	ck_assert_int_eq(be_partition_exists(t, NULL, vs("a")), 0);
+	ck_assert_int_eq(be_partition_exists(t, "by_g", vs("y"), NULL), 0);
+	ck_assert_int_eq(be_partition_exists(t, "by_g", vs("nope"), NULL), -ENOENT);
+	ck_assert_int_eq(be_partition_exists(t, NULL, vs("a"), NULL), 0);
 	q.index = "nope";
 	struct dyn_err err = {0};
 	ck_assert_int_eq(be_query(t, &q, collect, &c, &err), -ENOENT);
@@ -598,13 +623,13 @@ START_TEST(test_scan_cap_and_partitions)
 	ck_assert_int_le(total, 50);
 
 	/* distinct partition keys, sorted, after a key */
-	ck_assert_int_eq(be_list_partitions(t, NULL, NULL, collect_pk, parts), 0);
+	ck_assert_int_eq(be_list_partitions(t, NULL, NULL, collect_pk, parts, NULL), 0);
 	ck_assert_str_eq(parts, "a b c ");
 	parts[0] = 0;
-	ck_assert_int_eq(be_list_partitions(t, NULL, vs("a"), collect_pk, parts), 0);
+	ck_assert_int_eq(be_list_partitions(t, NULL, vs("a"), collect_pk, parts, NULL), 0);
 	ck_assert_str_eq(parts, "b c ");
 	parts[0] = 0;
-	ck_assert_int_eq(be_list_partitions(t, "by_g", NULL, collect_pk, parts), 0);
+	ck_assert_int_eq(be_list_partitions(t, "by_g", NULL, collect_pk, parts, NULL), 0);
 	ck_assert_str_eq(parts, "x z ");
 
 	/* projections as the index defines them */
@@ -613,6 +638,70 @@ START_TEST(test_scan_cap_and_partitions)
 	ck_assert_int_eq(be_project(t, "by_g", &item), 0);
 	ck_assert_ptr_nonnull(val_map_get(&item, "d", 1)); /* PROJ_ALL */
 	val_free(&item);
+	be_table_close(t);
+}
+END_TEST
+
+/* Every read of a service that stopped answering fails with the service's
+ * reason in err (what fs/ puts in /_errors), not a bare errno, and the
+ * backend reports nothing itself (fs/ logs it once per failing call). */
+START_TEST(test_read_errors_have_reasons)
+{
+	struct rmt_opts co = {0};
+	struct rbe_opts o = {.meta_cache_s = -1};
+	struct dyn_err err;
+	struct table_schema s;
+	struct coll c;
+	char ep[64], names[64] = "";
+	be_table_t *t, *t2;
+	rmt_t *cl;
+	struct val v;
+	char *text;
+	size_t len;
+
+	if (external())
+		return; /* a service we did not start cannot be stopped */
+	mk_table("logs", true, false);
+	/* a backend that gives up quickly and caches no schema */
+	be_close(be);
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%u", api_port(srv));
+	co.endpoint = ep;
+	co.region = "us-east-1";
+	co.max_attempts = 2;
+	co.base_delay_ms = 1;
+	co.max_delay_ms = 5;
+	o.report = on_report;
+	ck_assert_int_eq(rmt_open(&co, &cl, &err), 0);
+	ck_assert_int_eq(rbe_open(cl, &o, &be), 0);
+	t = open_t("logs");
+	fill(t, "a", 3, "x");
+	api_free(srv); /* the service is gone */
+	srv = NULL;
+
+#define FAILS_WITH(call, op)                                                                       \
+	do {                                                                                       \
+		err_clear(&err);                                                                   \
+		int rc_ = (call);                                                                  \
+		ck_assert_msg(rc_ < 0 && rc_ != -ENOENT, "%s: %d", #call, rc_);                    \
+		ck_assert_msg(err.code == -rc_ && strstr(err.msg, op), "%s: %s", #call, err.msg);  \
+	} while (0)
+
+	FAILS_WITH(be_get(t, vs("a"), vn("1"), &v, NULL, &err), "GetItem");
+	FAILS_WITH(be_get_text(t, vs("a"), vn("1"), &text, &len, NULL, &err), "GetItem");
+	coll_init(&c, 0);
+	FAILS_WITH(be_query(t, &(struct tbl_query){.pk = vs("a")}, collect, &c, &err), "Query");
+	FAILS_WITH(be_scan(t, &(struct tbl_scan){0}, collect, &c, &err), "Scan");
+	coll_free(&c);
+	FAILS_WITH(be_partition_exists(t, NULL, vs("a"), &err), "Query");
+	FAILS_WITH(be_list_partitions(t, NULL, NULL, collect_pk, names, &err), "Scan");
+	FAILS_WITH(be_list_tables(be, NULL, count_name, names, &err), "ListTables");
+	FAILS_WITH(be_table_open(be, "logs", &t2, &err), "DescribeTable");
+	memset(&s, 0, sizeof(s));
+	FAILS_WITH(be_table_schema(t, &s, &err), "DescribeTable");
+#undef FAILS_WITH
+	/* unreachable is not gone: the next read says why, not ENOENT */
+	ck_assert(be_table_alive(t));
+	ck_assert_msg(reports[0] == 0, "%s", reports);
 	be_table_close(t);
 }
 END_TEST
@@ -661,13 +750,166 @@ START_TEST(test_batch_through_the_parser)
 	}
 	ck_assert_str_eq(f.lines, "61:125 ");
 	val_init_null(&got);
-	ck_assert_int_eq(be_get(t, vs("u1"), NULL, &got, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("u1"), NULL, &got, NULL, NULL), 0);
 	ck_assert(val_equal(&got, J("{\"p\": \"u1\", \"v\": 41}")));
 	val_free(&got);
-	ck_assert_int_eq(be_get(t, vs("u2"), NULL, NULL, NULL), -ENOENT);
-	ck_assert_int_eq(be_get(t, vs("u3"), NULL, &got, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("u2"), NULL, NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_get(t, vs("u3"), NULL, &got, NULL, NULL), 0);
 	ck_assert(val_equal(&got, J("{\"p\": \"u3\", \"v\": 143}")));
 	val_free(&got);
+	be_table_close(t);
+}
+END_TEST
+
+/* _batch groups that need not be atomic (what fs/batch.c does over a
+ * service): plain puts and deletes go as BatchWriteItem, 25 a call, in
+ * line order, a duplicate key starting the next call; conditional and
+ * update lines one call each; a line the service refuses inside a bulk
+ * call is found by sending that call's lines one at a time, and is the
+ * only line reported; a feed that stops at it applied nothing after it. */
+START_TEST(test_batch_bulk_writes)
+{
+	struct ops_sink sink;
+	ops_batch_t *ob = NULL;
+	struct failures f = {{0}};
+	struct rmt_stats st0, st1;
+	struct val got;
+	char *text = malloc(200000), *end31;
+	size_t used = 0;
+	be_table_t *t;
+	int i;
+
+	mk_table("users", false, true);
+	t = open_t("users");
+	be_sink(be, &sink);
+	ck_assert_ptr_nonnull(sink.apply_each);
+
+	/* 1,000 plain puts: 40 BatchWriteItem calls */
+	text[0] = 0;
+	for (i = 0; i < 1000; i++)
+		sprintf(text + strlen(text), "{\"p\": \"k%d\", \"g\": \"x\", \"v\": %d}\n", i, i);
+	ck_assert_int_eq(ops_batch_new_sink(&sink, t, on_fail, &f, &ob), 0);
+	ops_batch_set_each(ob, DB_MAX_TX_OPS);
+	rmt_get_stats(rbe_client(be), &st0);
+	ck_assert_int_eq(ops_batch_feed(ob, text, strlen(text)), 0);
+	ck_assert_int_eq(ops_batch_finish(ob), 0);
+	rmt_get_stats(rbe_client(be), &st1);
+	ck_assert_uint_eq(st1.calls - st0.calls, 40);
+	ops_batch_free(ob);
+	ck_assert_str_eq(f.lines, "");
+	ck_assert_int_eq(be_get(t, vs("k999"), NULL, &got, NULL, NULL), 0);
+	ck_assert(val_equal(&got, J("{\"p\": \"k999\", \"g\": \"x\", \"v\": 999}")));
+	val_free(&got);
+
+	/* keys repeating: the last line wins; a delete, a conditional put that
+	 * fails alone, an update */
+	text[0] = 0;
+	for (i = 0; i < 60; i++)
+		sprintf(text + strlen(text), "{\"p\": \"u%d\", \"v\": %d}\n", i % 20, i);
+	strcat(text, "{\"delete\": {\"p\": \"k5\"}}\n");
+	strcat(text,
+	       "{\"put\": {\"p\": \"u1\", \"v\": -1}, \"if\": \"attribute_not_exists(p)\"}\n");
+	strcat(text, "{\"update\": {\"p\": \"u3\"}, \"add\": {\"v\": 100}}\n");
+	strcat(text, "{\"delete\": {\"p\": \"k6\"}}\n");
+	ck_assert_int_eq(ops_batch_new_sink(&sink, t, on_fail, &f, &ob), 0);
+	ops_batch_set_each(ob, DB_MAX_TX_OPS);
+	ops_batch_feed(ob, text, strlen(text));
+	ck_assert_int_eq(ops_batch_finish(ob), 0);
+	ops_batch_free(ob);
+	ck_assert_str_eq(f.lines, "62:125 ");
+	ck_assert_int_eq(be_get(t, vs("u1"), NULL, &got, NULL, NULL), 0);
+	ck_assert(val_equal(&got, J("{\"p\": \"u1\", \"v\": 41}")));
+	val_free(&got);
+	ck_assert_int_eq(be_get(t, vs("u3"), NULL, &got, NULL, NULL), 0);
+	ck_assert(val_equal(&got, J("{\"p\": \"u3\", \"v\": 143}")));
+	val_free(&got);
+	ck_assert_int_eq(be_get(t, vs("k5"), NULL, NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_get(t, vs("k6"), NULL, NULL, NULL, NULL), -ENOENT);
+
+	/* line 31 has a GSI key of the wrong type: the parser cannot know,
+	 * the service refuses its whole BatchWriteItem (lines 26..50) */
+	f.lines[0] = 0;
+	text[0] = 0;
+	end31 = NULL;
+	for (i = 1; i <= 60; i++) {
+		if (i == 31)
+			strcat(text, "{\"p\": \"bad\", \"g\": 5}\n");
+		else
+			sprintf(text + strlen(text), "{\"p\": \"n%d\", \"g\": \"y\"}\n", i);
+		if (i == 31)
+			end31 = text + strlen(text);
+	}
+	ck_assert_int_eq(ops_batch_new_sink(&sink, t, on_fail, &f, &ob), 0);
+	ops_batch_set_each(ob, DB_MAX_TX_OPS);
+	ck_assert_int_eq(ops_batch_feed_some(ob, text, strlen(text), &used), -EINVAL);
+	ck_assert_uint_eq(used, (size_t)(end31 - text)); /* up to line 31's newline */
+	ck_assert_str_eq(f.lines, "31:22 ");
+	ck_assert_int_eq(be_get(t, vs("n30"), NULL, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("bad"), NULL, NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_get(t, vs("n32"), NULL, NULL, NULL, NULL), -ENOENT);
+	/* the writer goes on with the rest: every other line applied once */
+	ck_assert_int_eq(ops_batch_feed_some(ob, text + used, strlen(text) - used, &used), 0);
+	ck_assert_int_eq(ops_batch_finish(ob), 0);
+	ops_batch_free(ob);
+	ck_assert_int_eq(be_get(t, vs("n60"), NULL, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("n32"), NULL, NULL, NULL, NULL), 0);
+	ck_assert_str_eq(f.lines, "31:22 ");
+	be_table_close(t);
+	free(text);
+}
+END_TEST
+
+/* One FUSE operation asks for the same item several times (lookup,
+ * getattr, open): GetItem once per 100 ms, found or absent, and never
+ * past a write of this mount; -o cache=0 keeps nothing. */
+START_TEST(test_get_memo)
+{
+	struct rbe_opts o = {.cache_s = -1, .allow_table_create = true, .allow_table_delete = true};
+	struct rmt_stats a, b;
+	struct dyn_err err = {0};
+	struct val got;
+	be_table_t *t;
+
+	teardown();
+	open_be(&o);
+	mk_table("users", false, false);
+	t = open_t("users");
+	ck_assert_int_eq(be_put(t, J("{\"p\": \"ann\", \"v\": 1}"), 0, &err), 0);
+	rmt_get_stats(rbe_client(be), &a);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, NULL, NULL), 0);
+		ck_assert(val_equal(&got, J("{\"p\": \"ann\", \"v\": 1}")));
+		val_free(&got);
+		ck_assert_int_eq(be_get(t, vs("bob"), NULL, NULL, NULL, NULL), -ENOENT);
+	}
+	rmt_get_stats(rbe_client(be), &b);
+	ck_assert_uint_eq(b.calls - a.calls, 2);
+	/* our own write: seen at once */
+	ck_assert_int_eq(be_put(t, J("{\"p\": \"ann\", \"v\": 2}"), 0, &err), 0);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, NULL, NULL), 0);
+	ck_assert(val_equal(&got, J("{\"p\": \"ann\", \"v\": 2}")));
+	val_free(&got);
+	/* another writer's: after 100 ms */
+	ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", J("{\"p\": \"ann\", \"v\": 3}"),
+				      NULL, NULL, &err),
+			 0);
+	usleep(150 * 1000);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, NULL, NULL), 0);
+	ck_assert(val_equal(&got, J("{\"p\": \"ann\", \"v\": 3}")));
+	val_free(&got);
+	be_table_close(t);
+	/* cache=0: every get asks */
+	teardown();
+	o = (struct rbe_opts){.cache_s = 0, .allow_table_create = true, .allow_table_delete = true};
+	open_be(&o);
+	mk_table("users", false, false);
+	t = open_t("users");
+	ck_assert_int_eq(be_put(t, J("{\"p\": \"ann\", \"v\": 1}"), 0, &err), 0);
+	rmt_get_stats(rbe_client(be), &a);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL, NULL), 0);
+	rmt_get_stats(rbe_client(be), &b);
+	ck_assert_uint_eq(b.calls - a.calls, 2);
 	be_table_close(t);
 }
 END_TEST
@@ -698,7 +940,7 @@ START_TEST(test_transactions)
 	if (no_tx()) { /* dynalite: refused, nothing applied, and the caps say so */
 		ck_assert_int_eq(ops_tx_run_sink(&sink, doc, strlen(doc), &res), -ENOTSUP);
 		ck_assert(!(be_caps(be) & BE_CAP_TX));
-		ck_assert_int_eq(be_get(t, vs("felienne"), NULL, NULL, NULL), -ENOENT);
+		ck_assert_int_eq(be_get(t, vs("felienne"), NULL, NULL, NULL, NULL), -ENOENT);
 		be_table_close(t);
 		return;
 	}
@@ -709,7 +951,7 @@ START_TEST(test_transactions)
 	ck_assert(res.has_op);
 	ck_assert_uint_eq(res.op, 0);
 	val_init_null(&got);
-	ck_assert_int_eq(be_get(t, vs("felienne"), NULL, &got, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("felienne"), NULL, &got, NULL, NULL), 0);
 	ck_assert(val_equal(&got, J("{\"p\": \"felienne\", \"coins\": 20}")));
 	val_free(&got);
 
@@ -725,13 +967,13 @@ START_TEST(test_transactions)
 	ops[1].expect = J("{\"p\": \"ann\", \"x\": 1}"); /* not what is there */
 	ck_assert_int_eq(be_apply(be, ops, 2, &failed, &err), -EAGAIN);
 	ck_assert_uint_eq(failed, 1);
-	ck_assert_int_eq(be_get(t, vs("ann2"), NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_get(t, vs("ann2"), NULL, NULL, NULL, NULL), -ENOENT);
 	ops[1].expect = J("{\"p\": \"ann\"}");
 	nchanges = 0;
 	ck_assert_msg(be_apply(be, ops, 2, &failed, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(nchanges, 2);
-	ck_assert_int_eq(be_get(t, vs("ann2"), NULL, NULL, NULL), 0);
-	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(be_get(t, vs("ann2"), NULL, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL, NULL), -ENOENT);
 	be_table_close(t);
 }
 END_TEST
@@ -747,7 +989,7 @@ START_TEST(test_schema_changes_and_stats)
 	mk_table("users", false, false);
 	t = open_t("users");
 	memset(&s, 0, sizeof(s));
-	ck_assert_int_eq(be_table_schema(t, &s), 0); /* now cached */
+	ck_assert_int_eq(be_table_schema(t, &s, NULL), 0); /* now cached */
 	ck_assert_uint_eq(s.nindex, 0);
 	memset(&ix, 0, sizeof(ix));
 	snprintf(ix.name, sizeof(ix.name), "by_e");
@@ -768,7 +1010,7 @@ START_TEST(test_schema_changes_and_stats)
 	schema_free(&s);
 	/* our change dropped the cached DescribeTable */
 	memset(&s, 0, sizeof(s));
-	ck_assert_int_eq(be_table_schema(t, &s), 0);
+	ck_assert_int_eq(be_table_schema(t, &s, NULL), 0);
 	ck_assert_uint_eq(s.nindex, 1);
 	ck_assert_str_eq(s.index[0].name, "by_e");
 	/* key changes: refused while the table holds an item (SPEC §4) */
@@ -784,7 +1026,7 @@ START_TEST(test_schema_changes_and_stats)
 		mk_table("empty1", false, false);
 		et = open_t("empty1");
 		memset(&e, 0, sizeof(e));
-		ck_assert_int_eq(be_table_schema(et, &e), 0);
+		ck_assert_int_eq(be_table_schema(et, &e, NULL), 0);
 		attr_set(&e.pk, "q", VAL_N);
 		ck_assert_msg(be_set_schema(be, "empty1", &e, &err) == 0, "%s", err.msg);
 		schema_free(&e);
@@ -864,7 +1106,10 @@ Suite *remote_backend_suite(void)
 	tcase_add_test(tc, test_save_against_version_read);
 	tcase_add_test(tc, test_query_reads);
 	tcase_add_test(tc, test_scan_cap_and_partitions);
+	tcase_add_test(tc, test_read_errors_have_reasons);
 	tcase_add_test(tc, test_batch_through_the_parser);
+	tcase_add_test(tc, test_batch_bulk_writes);
+	tcase_add_test(tc, test_get_memo);
 	tcase_add_test(tc, test_transactions);
 	tcase_add_test(tc, test_schema_changes_and_stats);
 	suite_add_tcase(s, tc);

@@ -251,6 +251,74 @@ EP=http://127.0.0.1:$SP
 ddb_start
 scenario serve yes
 
+section "_batch over a service: BatchWriteItem, 25 lines a call; a bad line named, the count exact"
+# a local mount serving the API (its _stats.json counts the requests) under a remote mount
+AP=$(free_port)
+L=$T/local
+mkdir -p "$L" "$T/lstore"
+"$DYNFS" "$T/lstore" "$L" -f -o "api=127.0.0.1:$AP" 2>>"$T/local.log" &
+LPID=$!
+SERVERS+=($LPID)
+wait_port "$AP"
+run "bulk: mkdir" mkdir "$L/bulk"
+echo '{"partition_key": {"name": "id", "type": "S"}, "indexes": [{"name": "by-g", "partition_key": {"name": "g", "type": "S"}, "projection": "ALL"}]}' >"$L/bulk/_schema.json" ||
+	fail "bulk: _schema.json"
+mount_remote "http://127.0.0.1:$AP"
+for i in $(seq 1000); do echo "{\"id\": \"u$i\", \"n\": $i}"; done >"$T/bulk"
+run "bulk: cat > _batch" bash -c "cat '$T/bulk' > '$MNT/bulk/_batch'"
+expect_eq "bulk: 1,000 lines in 40 BatchWriteItem calls" \
+	"$(jq -c '.api.operations | [.BatchWriteItem.requests, .PutItem.requests]' "$L/bulk/_stats.json")" '[40,null]'
+expect_eq "bulk: every item" "$(ls "$L/bulk" | grep -c '^u[0-9]*\.json$')" 1000
+expect_eq "bulk: u1000" "$(jq -c .n "$L/bulk/u1000.json")" 1000
+# line 31's "g" is a number where the index wants a string: the parser cannot know, the
+# service refuses its BatchWriteItem (lines 26..50) whole, so those lines go one call each:
+# 26..30 land, 31 is named, nothing after it is applied
+for i in $(seq 60); do
+	if [ "$i" = 31 ]; then echo '{"id": "bad", "g": 5}'; else echo "{\"id\": \"v$i\"}"; fi
+done >"$T/bulk2"
+python3 - "$T/bulk2" "$MNT/bulk/_batch" >"$T/bulk2.out" <<'PY'
+import os, sys
+data = open(sys.argv[1], "rb").read()
+fd = os.open(sys.argv[2], os.O_WRONLY)
+n = os.write(fd, data)
+print(n, data[:n].count(b"\n"))
+try:
+    os.write(fd, data[n:])
+    print("second write succeeded")
+except OSError as e:
+    print("second write:", e.strerror)
+os.close(fd)
+PY
+expect_eq "bulk: the write() counts lines 1..31, as over a local store" "$(head -1 "$T/bulk2.out")" \
+	"$(head -31 "$T/bulk2" | wc -c) 31"
+expect_eq "bulk: the next write() gets the error" "$(sed -n 2p "$T/bulk2.out")" "second write: Invalid argument"
+grep -q '/bulk/_batch: line 31: ' "$MNT/_errors" || fail "bulk: /_errors lacks line 31: $(cat "$MNT/_errors")"
+expect_eq "bulk: lines before 31 applied, after it not" \
+	"$(for k in v30 bad v32; do [ -e "$L/bulk/$k.json" ] && echo "$k"; done | tr '\n' ' ')" "v30 "
+unmount
+fusermount3 -u "$L"
+wait "$LPID" 2>/dev/null
+
+section "a service that stops answering: the reason in /_errors, once per failing call"
+SP2=$(free_port)
+"$DYNFS" serve "$T/serve2" --listen "127.0.0.1:$SP2" --fsync off 2>"$T/serve2.log" &
+S2=$!
+SERVERS+=($S2)
+wait_port "$SP2"
+mount_remote "http://127.0.0.1:$SP2" -o allow_table_create
+run "stop: mkdir" mkdir "$MNT/stp"
+echo '{"id": "a", "n": 1}' >"$MNT/stp/a.json" || fail "stop: echo > a.json"
+expect_eq "stop: cat while it answers" "$(jq -c .n "$MNT/stp/a.json")" 1
+kill "$S2"
+wait "$S2" 2>/dev/null
+sleep 1.2 # cache= (1 s): the kernel asks again
+refuse "stop: cat" "a.json" cat "$MNT/stp/a.json"
+refuse "stop: ls" "stp" ls "$MNT/stp"
+cp "$MNT/_errors" "$T/errors2"
+expect_eq "stop: one GetItem line for the cat" "$(grep -c ' /stp/a.json: GetItem: ' "$T/errors2")" 1
+expect_eq "stop: one Scan line for the ls" "$(grep -c ' /stp: Scan: ' "$T/errors2")" 1
+unmount
+
 if [ -f "$NM/dynalite/cli.js" ] && command -v node >/dev/null; then
 	DP=$(free_port)
 	node "$NM/dynalite/cli.js" --host 127.0.0.1 --port "$DP" --createTableMs 20 --deleteTableMs 20 \

@@ -1,0 +1,146 @@
+#!/bin/bash
+# bench/bench_remote.sh ABS_BUILD_DIR - a remote mount's cost over loopback
+# (issue 14), run by bench/run; rows go to the goals table (goals.sh).
+#
+# 1. Latency per operation: `dynfs serve --fsync off` on 127.0.0.1, a
+#    `dynfs http://` mount of it, and bench/fsops (one process, no
+#    fork/exec per file) doing N stats, N reads (open+read+close: what
+#    `cat` does) and N writes (create+write+close of a new item, a PUT)
+#    on fresh names (never looked up before, so each goes to the
+#    service), against bench/remote_floor: the same HTTP call (GetItem
+#    with ConsistentRead, PutItem of the same item) made by a minimal
+#    libcurl client over one keep-alive connection.  Goal: <= 1.25x.
+#    The requests the mount made per operation (DYNFS_REMOTE_DEBUG's
+#    attempt lines) are printed beside.
+# 2. Requests per `ls -l` of a 10,000-item partition (a table with a sort
+#    key, items of about 300 bytes): the mount's Query calls during the
+#    ls against the number of Query pages the service gives (boto3's
+#    paginator).  Goal: equal.
+#
+# Environment: REMOTE_BENCH_N [1000] operations per kind, REMOTE_BENCH_REPS
+# [3] (the median is kept), REMOTE_LS_N [10000] items in the partition,
+# REMOTE_BENCH=0 skips it all.
+set -u
+BUILD=${1:?usage: bench/bench_remote.sh ABS_BUILD_DIR}
+N=${REMOTE_BENCH_N:-1000}
+REPS=${REMOTE_BENCH_REPS:-3}
+LS_N=${REMOTE_LS_N:-10000}
+[ "${REMOTE_BENCH:-1}" = 0 ] && exit 0
+export LC_ALL=C
+GOALS_FILE=${GOALS_FILE:-$BUILD/bench/goals.tsv}
+# shellcheck source=bench/goals.sh
+. "$(dirname "$0")/goals.sh"
+for p in "$BUILD/dynfs" "$BUILD/bench/fsops" "$BUILD/bench/remote_floor"; do
+	[ -x "$p" ] || { echo "bench_remote: $p is missing; run make bench" >&2; exit 1; }
+done
+python3 -c 'import boto3' 2>/dev/null || { echo "bench_remote: no boto3; skipped"; exit 0; }
+
+W=$(mktemp -d /tmp/dynfs-rbench.XXXXXX)
+MNT=$W/mnt
+SPID= MPID=
+cleanup() {
+	mountpoint -q "$MNT" && { fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT"; }
+	[ -n "$MPID" ] && wait "$MPID" 2>/dev/null
+	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+export AWS_ACCESS_KEY_ID=dynfs AWS_SECRET_ACCESS_KEY=dynfs AWS_DEFAULT_REGION=us-east-1 \
+	AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=$W/none AWS_SHARED_CREDENTIALS_FILE=$W/none
+unset AWS_PROFILE AWS_SESSION_TOKEN
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+EP=http://127.0.0.1:$PORT
+"$BUILD/dynfs" serve "$W/store" --listen "127.0.0.1:$PORT" --fsync off 2>"$W/serve.log" &
+SPID=$!
+for _ in $(seq 200); do curl -s -o /dev/null "$EP/" && break; sleep 0.05; done
+
+# tables: t_<rep>_stat/read/write (id S) and parts (p S, n N), filled with boto3
+python3 - "$EP" "$N" "$REPS" "$LS_N" >"$W/setup.log" 2>&1 <<'PY' || { echo "bench_remote: setup failed: $(tail -3 "$W/setup.log")"; exit 1; }
+import sys, boto3
+ep, n, reps, ls_n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+db = boto3.resource("dynamodb", endpoint_url=ep, region_name="us-east-1")
+def table(name, sk=None):
+    attrs = [{"AttributeName": "id" if not sk else "p", "AttributeType": "S"}]
+    keys = [{"AttributeName": attrs[0]["AttributeName"], "KeyType": "HASH"}]
+    if sk:
+        attrs.append({"AttributeName": sk, "AttributeType": "N"})
+        keys.append({"AttributeName": sk, "KeyType": "RANGE"})
+    t = db.create_table(TableName=name, KeySchema=keys, AttributeDefinitions=attrs,
+                        BillingMode="PAY_PER_REQUEST")
+    t.wait_until_exists()
+    return t
+pad = "x" * 60
+for r in range(reps):
+    for kind in ("stat", "read", "write"):
+        t = table("t%d%s" % (r, kind))
+        if kind != "write":
+            with t.batch_writer() as b:
+                for i in range(n):
+                    b.put_item(Item={"id": "k%07d" % i, "n": i, "data": pad})
+t = table("parts", sk="n")
+with t.batch_writer() as b:
+    for i in range(ls_n):
+        b.put_item(Item={"p": "p", "n": i, "data": "y" * 250})
+PY
+
+mkdir -p "$MNT"
+DYNFS_REMOTE_DEBUG=1 "$BUILD/dynfs" "$EP" "$MNT" -f 2>"$W/mount.log" &
+MPID=$!
+for _ in $(seq 200); do mountpoint -q "$MNT" && break; sleep 0.05; done
+mountpoint -q "$MNT" || { echo "bench_remote: mount failed: $(tail -3 "$W/mount.log")"; exit 1; }
+
+# calls OP: the mount's calls of OP so far (first attempts only)
+calls() { grep -c "^remote: $1 attempt 1:" "$W/mount.log"; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'; }
+
+echo "remote mount over loopback (dynfs serve --fsync off), $N operations per run, median of $REPS:"
+printf '%-8s %12s %12s %8s %14s\n' op "mount µs/op" "floor µs/op" ratio "requests/op"
+for kind in stat read write; do
+	: >"$W/d" && : >"$W/f"
+	g0=$(calls GetItem) p0=$(calls PutItem)
+	for r in $(seq 0 $((REPS - 1))); do
+		case $kind in
+		write) op=create floor=put ;;
+		*) op=$kind floor=get ;;
+		esac
+		"$BUILD/bench/fsops" "$op" "$MNT/t$r$kind" "$N" 100 | awk '{ print $4 }' >>"$W/d" ||
+			{ echo "bench_remote: fsops $op failed"; exit 1; }
+		"$BUILD/bench/remote_floor" "$EP" "t$r$kind" "$floor" "$N" 100 | awk '{ print $4 }' >>"$W/f" ||
+			{ echo "bench_remote: remote_floor failed"; exit 1; }
+	done
+	g1=$(calls GetItem) p1=$(calls PutItem)
+	req=$(awk -v g=$((g1 - g0)) -v p=$((p1 - p0)) -v n=$((N * REPS)) \
+		'BEGIN { printf "%.2f (%s)", (g + p) / n, (p ? sprintf("%.2f Get + %.2f Put", g / n, p / n) : "GetItem") }')
+	d=$(median <"$W/d") f=$(median <"$W/f")
+	printf '%-8s %12s %12s %8s %14s\n' "$kind" "$d" "$f" \
+		"$(awk -v d="$d" -v f="$f" 'BEGIN { printf "%.2fx", d / f }')" "$req"
+	case $kind in
+	stat) w="stat of an item" ;;
+	read) w="cat of an item (open+read+close)" ;;
+	write) w="write of a new item (create+write+close)" ;;
+	esac
+	goal_row "remote: $w, loopback (floor: the HTTP call alone)" "µs/op" "$d" "$f" - "<=1.25x"
+done
+
+q0=$(calls Query) a0=$(grep -c 'attempt 1:' "$W/mount.log")
+ls -l "$MNT/parts/p" >"$W/ls.out" || { echo "bench_remote: ls -l failed"; exit 1; }
+q1=$(calls Query) a1=$(grep -c 'attempt 1:' "$W/mount.log")
+what=$(grep 'attempt 1:' "$W/mount.log" | tail -n +$((a0 + 1)) | awk '{ n[$2]++ } END { for (o in n) printf "%s %d, ", o, n[o] }')
+got=$(grep -c '\.json$' "$W/ls.out")
+pages=$(python3 - "$EP" <<'PY'
+import sys, boto3
+c = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1")
+pages = 0
+for _ in c.get_paginator("query").paginate(TableName="parts", ConsistentRead=True,
+        KeyConditionExpression="p = :p", ExpressionAttributeValues={":p": {"S": "p"}}):
+    pages += 1
+print(pages)
+PY
+)
+echo "ls -l of a $LS_N-item partition: $got entries; $((a1 - a0)) calls to the service, of them" \
+	"$((q1 - q0)) Query (${what%, }); the service's Query pages: $pages"
+[ "$got" = "$LS_N" ] || echo "bench_remote: ls -l listed $got entries, expected $LS_N"
+goal_row "remote: requests per ls -l of a $LS_N-item partition (floor: Query pages)" requests \
+	"$((a1 - a0))" "$pages" - "<=1x"
