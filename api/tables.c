@@ -19,52 +19,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "ddbschema.h"
 #include "item.h"
 
 #define MAX_ATTR_DEFS 64
 
 /* ---- describing ---- */
-
-static const char *type_letter(enum val_type t)
-{
-	return t == VAL_S ? "S" : t == VAL_N ? "N" : "B";
-}
-
-static int add_def(struct sf_buf *b, const struct key_attr *k, const char **seen, size_t *n)
-{
-	size_t i;
-
-	for (i = 0; i < *n; i++)
-		if (!strcmp(seen[i], k->name))
-			return 0;
-	if (*n == MAX_ATTR_DEFS)
-		return 0;
-	seen[(*n)++] = k->name;
-	if (sf_buf_printf(b, "%s{\"AttributeName\":", *n > 1 ? "," : "") < 0 ||
-	    sf_json_str(b, k->name, strlen(k->name)) < 0)
-		return -ENOMEM;
-	return sf_buf_printf(b, ",\"AttributeType\":\"%s\"}", type_letter(k->type));
-}
-
-static int key_schema(struct sf_buf *b, const struct key_attr *pk, const struct key_attr *sk)
-{
-	int rc = sf_buf_adds(b, "[{\"AttributeName\":");
-
-	if (rc == 0)
-		rc = sf_json_str(b, pk->name, strlen(pk->name));
-	if (rc == 0)
-		rc = sf_buf_adds(b, ",\"KeyType\":\"HASH\"}");
-	if (rc == 0 && sk) {
-		rc = sf_buf_adds(b, ",{\"AttributeName\":");
-		if (rc == 0)
-			rc = sf_json_str(b, sk->name, strlen(sk->name));
-		if (rc == 0)
-			rc = sf_buf_adds(b, ",\"KeyType\":\"RANGE\"}");
-	}
-	if (rc == 0)
-		rc = sf_buf_addc(b, ']');
-	return rc;
-}
 
 static int throughput(struct sf_buf *b, const struct api_tmeta *m)
 {
@@ -83,30 +43,7 @@ static int index_desc(struct sf_buf *b, const char *table, const struct index_de
 	size_t i;
 	int rc;
 
-	rc = sf_buf_adds(b, "{\"IndexName\":");
-	if (rc == 0)
-		rc = sf_json_str(b, ix->name, strlen(ix->name));
-	if (rc == 0)
-		rc = sf_buf_adds(b, ",\"KeySchema\":");
-	if (rc == 0)
-		rc = key_schema(b, &ix->pk, ix->has_sk ? &ix->sk : NULL);
-	if (rc == 0)
-		rc = sf_buf_printf(b, ",\"Projection\":{\"ProjectionType\":\"%s\"",
-				   ix->proj == PROJ_ALL ? "ALL"
-				   : ix->proj == PROJ_KEYS_ONLY ? "KEYS_ONLY" : "INCLUDE");
-	if (rc == 0 && ix->proj == PROJ_INCLUDE) {
-		rc = sf_buf_adds(b, ",\"NonKeyAttributes\":[");
-		for (i = 0; rc == 0 && i < ix->ninclude; i++) {
-			if (i)
-				rc = sf_buf_addc(b, ',');
-			if (rc == 0)
-				rc = sf_json_str(b, ix->include[i], strlen(ix->include[i]));
-		}
-		if (rc == 0)
-			rc = sf_buf_addc(b, ']');
-	}
-	if (rc == 0)
-		rc = sf_buf_addc(b, '}');
+	rc = ddb_render_index_open(b, ix);
 	if (rc == 0 && !local)
 		rc = sf_buf_adds(b, ",\"IndexStatus\":\"ACTIVE\"");
 	/* a global index shows its own throughput if it was given one (kept
@@ -142,13 +79,12 @@ static int index_desc(struct sf_buf *b, const char *table, const struct index_de
 
 int api_describe(struct rq *r, table_t *t, const char *status, struct sf_buf *b)
 {
-	const char *seen[MAX_ATTR_DEFS];
 	struct table_schema s;
 	struct tbl_stats st;
 	struct api_tmeta *m, mc;
 	const char *name = tbl_name(t);
 	char arn[400];
-	size_t i, n = 0, pass;
+	size_t i, pass;
 	bool any, local;
 	int rc;
 
@@ -163,24 +99,17 @@ int api_describe(struct rq *r, table_t *t, const char *status, struct sf_buf *b)
 		mc = *m; /* scalars only below; lsi names checked with meta_is_lsi */
 	pthread_mutex_unlock(&r->a->lock);
 
-	rc = sf_buf_adds(b, "{\"AttributeDefinitions\":[");
+	rc = sf_buf_adds(b, "{\"AttributeDefinitions\":");
 	if (rc == 0)
-		rc = add_def(b, &s.pk, seen, &n);
-	if (rc == 0 && s.has_sk)
-		rc = add_def(b, &s.sk, seen, &n);
-	for (i = 0; rc == 0 && i < s.nindex; i++) {
-		rc = add_def(b, &s.index[i].pk, seen, &n);
-		if (rc == 0 && s.index[i].has_sk)
-			rc = add_def(b, &s.index[i].sk, seen, &n);
-	}
+		rc = ddb_render_attr_defs(b, &s);
 	if (rc == 0)
-		rc = sf_buf_adds(b, "],\"TableName\":");
+		rc = sf_buf_adds(b, ",\"TableName\":");
 	if (rc == 0)
 		rc = sf_json_str(b, name, strlen(name));
 	if (rc == 0)
 		rc = sf_buf_adds(b, ",\"KeySchema\":");
 	if (rc == 0)
-		rc = key_schema(b, &s.pk, s.has_sk ? &s.sk : NULL);
+		rc = ddb_render_key_schema(b, &s.pk, s.has_sk ? &s.sk : NULL);
 	if (rc == 0)
 		rc = sf_buf_printf(b, ",\"TableStatus\":\"%s\",\"CreationDateTime\":%lld,", status,
 				   (long long)mc.created);

@@ -36,9 +36,9 @@ bool index_def_equal(const struct index_def *a, const struct index_def *b)
 {
 	size_t i;
 
-	if (strcmp(a->name, b->name) || !key_attr_equal(&a->pk, &b->pk) ||
-	    a->has_sk != b->has_sk || (a->has_sk && !key_attr_equal(&a->sk, &b->sk)) ||
-	    a->proj != b->proj || a->ninclude != b->ninclude)
+	if (strcmp(a->name, b->name) || !key_attr_equal(&a->pk, &b->pk) || a->has_sk != b->has_sk ||
+	    (a->has_sk && !key_attr_equal(&a->sk, &b->sk)) || a->proj != b->proj ||
+	    a->ninclude != b->ninclude)
 		return false;
 	for (i = 0; i < a->ninclude; i++)
 		if (strcmp(a->include[i], b->include[i]))

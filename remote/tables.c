@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ddbschema.h"
+
 #define WAIT_MAX_S 600 /* a GSI backfill on a big table takes minutes */
 
 static int str_of(struct sf_span obj, const char *name, char *out, size_t size)
@@ -309,97 +311,18 @@ static int wait_for(rmt_t *c, const char *table, bool want_gone, const char *ind
 
 /* ---- CreateTable, UpdateTable, DeleteTable ---- */
 
-static int key_elems(struct sf_buf *b, const struct key_attr *pk, const struct key_attr *sk)
-{
-	int rc = sf_buf_printf(b, "[{\"AttributeName\":");
-
-	if (rc == 0)
-		rc = sf_json_str(b, pk->name, strlen(pk->name));
-	if (rc == 0)
-		rc = sf_buf_adds(b, ",\"KeyType\":\"HASH\"}");
-	if (rc == 0 && sk) {
-		rc = sf_buf_adds(b, ",{\"AttributeName\":");
-		if (rc == 0)
-			rc = sf_json_str(b, sk->name, strlen(sk->name));
-		if (rc == 0)
-			rc = sf_buf_adds(b, ",\"KeyType\":\"RANGE\"}");
-	}
-	return rc ? rc : sf_buf_addc(b, ']');
-}
-
-static int index_obj(struct sf_buf *b, const struct index_def *ix)
-{
-	int rc = sf_buf_adds(b, "{\"IndexName\":");
-	size_t i;
-
-	if (rc == 0)
-		rc = sf_json_str(b, ix->name, strlen(ix->name));
-	if (rc == 0)
-		rc = sf_buf_adds(b, ",\"KeySchema\":");
-	if (rc == 0)
-		rc = key_elems(b, &ix->pk, ix->has_sk ? &ix->sk : NULL);
-	if (rc == 0)
-		rc = sf_buf_printf(b, ",\"Projection\":{\"ProjectionType\":\"%s\"",
-				   ix->proj == PROJ_ALL		? "ALL"
-				   : ix->proj == PROJ_KEYS_ONLY ? "KEYS_ONLY"
-								: "INCLUDE");
-	if (rc == 0 && ix->proj == PROJ_INCLUDE) {
-		rc = sf_buf_adds(b, ",\"NonKeyAttributes\":[");
-		for (i = 0; rc == 0 && i < ix->ninclude; i++) {
-			if (i)
-				rc = sf_buf_addc(b, ',');
-			if (rc == 0)
-				rc = sf_json_str(b, ix->include[i], strlen(ix->include[i]));
-		}
-		if (rc == 0)
-			rc = sf_buf_addc(b, ']');
-	}
-	return rc ? rc : sf_buf_adds(b, "}}");
-}
-
-/* AttributeDefinitions for the given key attributes, each name once. */
-static int attr_defs(struct sf_buf *b, const struct key_attr *const *ka, size_t n)
-{
-	int rc = sf_buf_addc(b, '[');
-	size_t i, j, out = 0;
-
-	for (i = 0; rc == 0 && i < n; i++) {
-		for (j = 0; j < i; j++)
-			if (!strcmp(ka[j]->name, ka[i]->name))
-				break;
-		if (j < i)
-			continue;
-		rc = sf_buf_adds(b, out++ ? ",{\"AttributeName\":" : "{\"AttributeName\":");
-		if (rc == 0)
-			rc = sf_json_str(b, ka[i]->name, strlen(ka[i]->name));
-		if (rc == 0)
-			rc = sf_buf_printf(b, ",\"AttributeType\":\"%s\"}",
-					   val_type_name(ka[i]->type));
-	}
-	return rc ? rc : sf_buf_addc(b, ']');
-}
-
 int rmt_put_schema(struct sf_buf *b, bool *first, const struct table_schema *s)
 {
-	const struct key_attr *ka[2 + 2 * DB_MAX_INDEXES];
-	size_t n = 0, i;
+	size_t i;
 	int rc;
 
-	ka[n++] = &s->pk;
-	if (s->has_sk)
-		ka[n++] = &s->sk;
-	for (i = 0; i < s->nindex && i < DB_MAX_INDEXES; i++) {
-		ka[n++] = &s->index[i].pk;
-		if (s->index[i].has_sk)
-			ka[n++] = &s->index[i].sk;
-	}
 	rc = rmt_key(b, first, "AttributeDefinitions");
 	if (rc == 0)
-		rc = attr_defs(b, ka, n);
+		rc = ddb_render_attr_defs(b, s);
 	if (rc == 0)
 		rc = rmt_key(b, first, "KeySchema");
 	if (rc == 0)
-		rc = key_elems(b, &s->pk, s->has_sk ? &s->sk : NULL);
+		rc = ddb_render_key_schema(b, &s->pk, s->has_sk ? &s->sk : NULL);
 	if (rc == 0 && s->nindex) {
 		/* Every index is global: a local one must be declared at creation
 		 * with the table's partition key, and the engine does not say which
@@ -411,7 +334,9 @@ int rmt_put_schema(struct sf_buf *b, bool *first, const struct table_schema *s)
 			if (i)
 				rc = sf_buf_addc(b, ',');
 			if (rc == 0)
-				rc = index_obj(b, &s->index[i]);
+				rc = ddb_render_index_open(b, &s->index[i]);
+			if (rc == 0)
+				rc = sf_buf_addc(b, '}');
 		}
 		if (rc == 0)
 			rc = sf_buf_addc(b, ']');
@@ -493,7 +418,8 @@ int rmt_create_table(rmt_t *c, const char *table, const struct table_schema *s, 
 
 int rmt_add_index(rmt_t *c, const char *table, const struct index_def *ix, struct dyn_err *err)
 {
-	const struct key_attr *ka[2] = {&ix->pk, &ix->sk};
+	/* the definitions of the index's own key attributes */
+	struct table_schema keys = {.pk = ix->pk, .sk = ix->sk, .has_sk = ix->has_sk};
 	struct sf_buf b = SF_BUF_INIT;
 	bool first;
 	int rc = table_start(&b, &first, table);
@@ -501,15 +427,15 @@ int rmt_add_index(rmt_t *c, const char *table, const struct index_def *ix, struc
 	if (rc == 0)
 		rc = rmt_key(&b, &first, "AttributeDefinitions");
 	if (rc == 0)
-		rc = attr_defs(&b, ka, ix->has_sk ? 2 : 1);
+		rc = ddb_render_attr_defs(&b, &keys);
 	if (rc == 0)
 		rc = rmt_key(&b, &first, "GlobalSecondaryIndexUpdates");
 	if (rc == 0)
 		rc = sf_buf_adds(&b, "[{\"Create\":");
 	if (rc == 0)
-		rc = index_obj(&b, ix);
+		rc = ddb_render_index_open(&b, ix);
 	if (rc == 0)
-		rc = sf_buf_adds(&b, "}]");
+		rc = sf_buf_adds(&b, "}}]");
 	rc = rc ? (sf_buf_free(&b), rc) : simple(c, "UpdateTable", &b, err);
 	return rc ? rc : wait_for(c, table, false, ix->name, false, err);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "ddbschema.h"
 #include "fix_store.h"
 #include "item.h"
 #include "num.h"
@@ -832,6 +833,44 @@ START_TEST(test_gzip_input_is_decompressed)
 }
 END_TEST
 
+/* The schema rendering shared by DescribeTable (api/) and CreateTable
+ * (remote/): a name used by the table and an index is defined once, an
+ * index keeps its projection. */
+START_TEST(test_ddb_schema_rendering)
+{
+	struct index_def ix[2] = {{.name = "email-index",
+				   .pk = {.name = "email", .type = VAL_S},
+				   .proj = PROJ_KEYS_ONLY},
+				  {.name = "by-week",
+				   .pk = {.name = "id#level", .type = VAL_S},
+				   .sk = {.name = "score", .type = VAL_N},
+				   .has_sk = true,
+				   .proj = PROJ_INCLUDE,
+				   .include = (char *[]){"username"},
+				   .ninclude = 1}};
+	struct table_schema s = {.pk = {.name = "id#level", .type = VAL_S},
+				 .sk = {.name = "week", .type = VAL_S},
+				 .has_sk = true,
+				 .index = ix,
+				 .nindex = 2};
+	struct sf_buf b = SF_BUF_INIT;
+
+	ck_assert_int_eq(ddb_render_attr_defs(&b, &s), 0);
+	ck_assert_int_eq(sf_buf_addc(&b, '|'), 0);
+	ck_assert_int_eq(ddb_render_index_open(&b, &ix[1]), 0);
+	ck_assert_str_eq(b.p,
+			 "[{\"AttributeName\":\"id#level\",\"AttributeType\":\"S\"},"
+			 "{\"AttributeName\":\"week\",\"AttributeType\":\"S\"},"
+			 "{\"AttributeName\":\"email\",\"AttributeType\":\"S\"},"
+			 "{\"AttributeName\":\"score\",\"AttributeType\":\"N\"}]|"
+			 "{\"IndexName\":\"by-week\",\"KeySchema\":[{\"AttributeName\":"
+			 "\"id#level\",\"KeyType\":\"HASH\"},{\"AttributeName\":\"score\","
+			 "\"KeyType\":\"RANGE\"}],\"Projection\":{\"ProjectionType\":"
+			 "\"INCLUDE\",\"NonKeyAttributes\":[\"username\"]}");
+	sf_buf_free(&b);
+}
+END_TEST
+
 Suite *xfer_suite(void);
 Suite *xfer_suite(void)
 {
@@ -843,6 +882,7 @@ Suite *xfer_suite(void)
 	tcase_add_test(tc, test_ddb_numbers_stay_exact);
 	tcase_add_test(tc, test_ddb_rejects_malformed);
 	tcase_add_test(tc, test_ddb_s3_export_sample);
+	tcase_add_test(tc, test_ddb_schema_rendering);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("xfer_import");
