@@ -167,4 +167,4 @@ clean:
 .PHONY: all check unit e2e test remote conformance memcheck bench fuzz compdb install format clean
 
 -include $(BUILD)/tests/remote/driver.d $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(API_OBJ:.o=.d) $(SIGV4_OBJ:.o=.d) \
-	$(REMOTE_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+	$(REMOTE_OBJ:.o=.d) $(BACKEND_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
