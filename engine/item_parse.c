@@ -146,12 +146,12 @@ static void sort_slots(struct slot *s, size_t n, int (*cmp)(const void *, const 
  * does (names hold no NUL), or ties when the first 8 bytes do. */
 static inline uint64_t name_pfx(const char *p, size_t len)
 {
-	uint64_t x = 0;
-	size_t i;
+	uint8_t b[8] = {0};
 
-	for (i = 0; i < 8; i++)
-		x = x << 8 | (i < len ? (unsigned char)p[i] : 0);
-	return x;
+	memcpy(b, p, len < 8 ? len : 8);
+	return (uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 | (uint64_t)b[2] << 40 |
+	       (uint64_t)b[3] << 32 | (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 |
+	       (uint64_t)b[6] << 8 | b[7];
 }
 
 /*
@@ -173,6 +173,19 @@ static void sort_names(struct slot *s, size_t n)
 
 	if (n > SORT_SMALL) {
 		sort_slots(s, n, slot_name_cmp);
+		return;
+	}
+	/* Key attributes first, then the rest in order (how items are
+	 * rendered: a snapshot, a cat of an item file): move the first ones. */
+	for (i = 2; i < n && slot_name_cmp(&s[i - 1], &s[i]) < 0; i++)
+		;
+	if (i == n) {
+		struct slot first = s[0];
+
+		for (j = 1; j < n && slot_name_cmp(&s[j], &first) < 0; j++)
+			;
+		memmove(&s[0], &s[1], (j - 1) * sizeof(*s));
+		s[j - 1] = first;
 		return;
 	}
 	for (i = 0; i < n; i++) {

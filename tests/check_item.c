@@ -599,6 +599,14 @@ START_TEST(test_parse_sorts_unsorted_names)
 	val_free(&v);
 	assert_fails("{\"abcdefghij\": 1, \"abcdefgh\": 2, \"abcdefghij\": 3}",
 		     "duplicate attribute \"abcdefghij\"", 1, 34, "");
+	/* only the first member out of place (keys first, as rendered) */
+	ck_assert_int_eq(item_parse("{\"m\": 1, \"a\": 2, \"b\": 3, \"z\": 4}", 32, &v, NULL), 0);
+	ck_assert_str_eq(v.m.a[0].name, "a");
+	ck_assert_str_eq(v.m.a[1].name, "b");
+	ck_assert_str_eq(v.m.a[2].name, "m");
+	ck_assert_str_eq(v.m.a[3].name, "z");
+	val_free(&v);
+	assert_fails("{\"m\": 1, \"a\": 2, \"m\": 3}", "duplicate attribute \"m\"", 1, 18, "");
 }
 END_TEST
 
