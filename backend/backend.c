@@ -76,6 +76,13 @@ static int sink_apply_each(void *ctx, const struct ops_write *w, size_t n, size_
 	return b->m->apply_each(b, w, n, failed, err);
 }
 
+static void sink_bulk(void *ctx, void *table, bool begin)
+{
+	be_t *b = ctx;
+
+	b->m->bulk(table, begin);
+}
+
 void be_sink(be_t *b, struct ops_sink *out)
 {
 	out->ctx = b;
@@ -84,6 +91,6 @@ void be_sink(be_t *b, struct ops_sink *out)
 	out->name = sink_name;
 	out->keys = sink_keys;
 	out->apply = sink_apply;
-	out->bulk = NULL; /* (a local backend could keep tbl_bulk_begin's pools) */
+	out->bulk = b->m->bulk ? sink_bulk : NULL; /* local: tbl_bulk_begin's pools */
 	out->apply_each = b->m->apply_each ? sink_apply_each : NULL;
 }

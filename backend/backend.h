@@ -237,6 +237,13 @@ struct be_methods {
 	int (*snapshot)(be_t *b, struct dyn_err *err); /* write a snapshot now */
 	/* The store's health changes (journal errors, recovery) to fn. */
 	void (*set_status)(be_t *b, void (*fn)(void *ctx, int code, const char *msg), void *ctx);
+	/*
+	 * Many applies on t follow (begin true) or are done (false): the
+	 * local backend keeps the table's reserved tree nodes between them
+	 * (tbl_bulk_begin), which a _batch import otherwise allocates and
+	 * frees again on every apply.  be_sink passes it on as ops_sink.bulk.
+	 */
+	void (*bulk)(be_table_t *t, bool begin);
 
 	void (*close)(be_t *b);
 };

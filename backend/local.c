@@ -313,6 +313,14 @@ static int l_check_item(be_table_t *t, const struct val *item, struct dyn_err *e
 	return tbl_check_item(T(t), item, err);
 }
 
+static void l_bulk(be_table_t *t, bool begin)
+{
+	if (begin)
+		tbl_bulk_begin(T(t));
+	else
+		tbl_bulk_end(T(t));
+}
+
 /* ---- changes and the store ---- */
 
 static void l_watch(be_t *b, db_observer_fn fn, void *ctx)
@@ -388,6 +396,7 @@ static const struct be_methods local_methods = {
     .feed = l_feed,
     .snapshot = l_snapshot,
     .set_status = l_set_status,
+    .bulk = l_bulk,
     .close = l_close,
 };
 

@@ -9,10 +9,20 @@
 #ifndef DYNFS_CRC32C_H
 #define DYNFS_CRC32C_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Extend crc (0 to start) over buf[0..len). */
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
+
+/*
+ * The two ways crc32c() computes, for tests: crc32c_sw() always the
+ * portable tables; crc32c_hw() the CPU's crc32 instruction (x86 SSE4.2)
+ * when crc32c_hw_available(), else the same as crc32c_sw().
+ */
+uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t len);
+uint32_t crc32c_hw(uint32_t crc, const void *buf, size_t len);
+bool crc32c_hw_available(void);
 
 #endif

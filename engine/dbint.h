@@ -50,12 +50,6 @@
 #include "keyenc.h"
 #include "omap.h"
 
-/*
- * db_op.flags bit set only by db_replay(): the item came from item_parse()
- * (which applies item_check()), so db_apply_x() skips that check.
- */
-#define DB_F_CHECKED 0x100
-
 /* A stored item (see the file comment for the layout). */
 struct rec {
 	int64_t mtime_ns;  /* commit time of the write that stored it */

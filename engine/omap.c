@@ -31,6 +31,17 @@
  * after a deletion merges with a sibling when both fit in one node and
  * otherwise takes entries from it until they are even.
  *
+ * Appending.  A run of inserts in ascending key order (a snapshot being
+ * loaded, an import sorted by key) would descend with a binary search
+ * per level and a leaf scan each time.  Once an insert added a key larger
+ * than every other (m->appending), the next insert and lookup first walk
+ * the rightmost path (no comparisons) and compare with the largest key
+ * alone: larger still, it goes to the end of the rightmost leaf; else the
+ * usual descent.  This is safe because every separator on the rightmost
+ * path bounds the rightmost leaf from below, so a key larger than that
+ * leaf's last is larger than them all (no separator equals it).  An
+ * insert elsewhere clears the flag, so random inserts pay nothing.
+ *
  * Allocation.  Nodes come from a per-map pool; an insertion first makes
  * sure the pool holds one leaf and height+1 inner nodes (the most a
  * cascade of splits can use), so it fails before changing anything.  The
@@ -497,11 +508,48 @@ static struct oleaf *descend(const omap_t *m, const uint8_t *k, size_t len, stru
 	return (struct oleaf *)n;
 }
 
+/*
+ * The rightmost leaf (and path, if asked), if k is larger than every key
+ * of the map (or the map is empty); else NULL.  *last: the comparison of
+ * k with the largest key (1: larger; 0: equal, the leaf is returned too).
+ */
+static struct oleaf *after_last(const omap_t *m, const uint8_t *k, size_t len,
+				struct opath *path, int *last)
+{
+	struct onode *n = m->root;
+	struct oleaf *l;
+	unsigned lvl = 0;
+
+	while (!n->leaf) {
+		struct oinner *p = (struct oinner *)n;
+
+		if (path) {
+			path->node[lvl] = p;
+			path->idx[lvl] = p->h.n - 1u;
+			path->eq[lvl] = 0;
+		}
+		lvl++;
+		n = p->child[p->h.n - 1];
+	}
+	l = (struct oleaf *)n;
+	if (l->h.n == 0) {
+		*last = 1;
+		return m->height == 0 ? l : NULL; /* only an empty root is empty */
+	}
+	*last = -oval_keycmp(m, l->v[l->h.n - 1], k, len);
+	return *last >= 0 ? l : NULL;
+}
+
 void *omap_get(const omap_t *m, const uint8_t *k, size_t len)
 {
-	struct oleaf *l = descend(m, k, len, NULL);
-	int eq;
-	unsigned i = leaf_find(m, l, k, len, false, &eq);
+	struct oleaf *l;
+	int eq, last;
+	unsigned i;
+
+	if (m->appending && (l = after_last(m, k, len, NULL, &last)))
+		return last == 0 ? l->v[l->h.n - 1] : NULL;
+	l = descend(m, k, len, NULL);
+	i = leaf_find(m, l, k, len, false, &eq);
 
 	return eq ? l->v[i] : NULL; /* eq: the key at i is k */
 }
@@ -729,14 +777,21 @@ int omap_insert_at(omap_t *m, void *v, void **old, struct omap_cur *at)
 	const uint8_t *k;
 	size_t len;
 	unsigned pos, lvl;
-	int eq;
+	int eq, last;
 
 	*old = NULL;
 	if (pool_fill(m, 1, m->height + 1) < 0)
 		return -ENOMEM;
 	k = m->ops.key(v, &len);
-	l = descend(m, k, len, &path);
-	pos = leaf_find(m, l, k, len, false, &eq);
+	if (m->appending && (l = after_last(m, k, len, &path, &last)) && last > 0) {
+		/* larger than every key: the end of the rightmost leaf */
+		pos = l->h.n;
+		eq = 0;
+	} else {
+		l = descend(m, k, len, &path);
+		pos = leaf_find(m, l, k, len, false, &eq);
+		m->appending = !eq && pos == l->h.n && !l->next;
+	}
 	/*
 	 * A separator with this very key (the old value's, or a deleted
 	 * value's that it still pins) can name v instead: same bound, and

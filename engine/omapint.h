@@ -6,6 +6,7 @@
 #ifndef DYNFS_OMAPINT_H
 #define DYNFS_OMAPINT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -75,6 +76,7 @@ struct omap {
 	struct ofree *free_inner; /* pool of inner nodes */
 	size_t nfree_leaf;	  /* entries in free_leaf */
 	size_t nfree_inner;	  /* entries in free_inner */
+	bool appending;		  /* the last insert added a largest key */
 };
 
 /* A root-to-leaf path: the inner nodes and the child index taken. */

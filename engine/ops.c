@@ -442,7 +442,7 @@ int ops_apply(db_t *db, const struct ops_write *w, size_t n, size_t *failed,
 		op[i].table = t;
 		op[i].pk = w[i].pk;
 		op[i].sk = w[i].sk;
-		op[i].flags = w[i].flags;
+		op[i].flags = w[i].flags | (w[i].kind == OPS_PUT && w[i].checked ? DB_F_CHECKED : 0);
 		op[i].ctx = &cb[i];
 		switch (w[i].kind) {
 		case OPS_PUT:
@@ -884,7 +884,10 @@ int ops_line_parse(const char *text, size_t len, struct ops_req *r, struct dyn_e
 		return err_set(err, EINVAL, "each line must be a JSON object: an item, or an "
 					    "operation such as {\"delete\": KEY}");
 	}
-	return ops_req_parse(&v, OPS_SRC_LINE, r, err);
+	rc = ops_req_parse(&v, OPS_SRC_LINE, r, err);
+	if (rc == 0 && r->kind == OPS_PUT)
+		r->parsed = true; /* straight from item_parse_value: ops_req_bind */
+	return rc;
 }
 
 bool ops_json_incomplete(const char *p, size_t len)
@@ -997,6 +1000,16 @@ int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table, struc
 		rc = check_update_keys(ka, kb, r->update, err);
 	if (rc < 0)
 		return rc;
+	/* A parsed item is valid by construction but for its size
+	 * (item_parse.c): check that here, and db_apply skips item_check. */
+	if (r->kind == OPS_PUT && r->parsed) {
+		size_t size = item_size(&r->v);
+
+		if (size > ITEM_MAX_SIZE)
+			return err_set(err, EFBIG, "item is %zu bytes, over DynamoDB's 400 KB limit",
+				       size);
+		w->checked = true;
+	}
 	w->kind = r->kind;
 	w->table = table;
 	w->pk = pk;

@@ -109,6 +109,9 @@ struct ops_write {
 				   * -ENOENT if absent, -EAGAIN if different */
 	struct val *out;	  /* or NULL: UPDATE the item as stored, DELETE
 				   * the old one (VAL_NULL: none); new */
+	bool checked;		  /* OPS_PUT: item is the parser's output and
+				   * within the size limit (db.h DB_F_CHECKED);
+				   * a hint a sink may ignore */
 };
 
 /*

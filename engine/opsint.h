@@ -37,6 +37,7 @@ struct ops_req {
 	expr_t *cond;	    /* compiled "if", or NULL */
 	char *cond_text;    /* the "if" text (owned), or NULL */
 	char *table;	    /* the "table" member (owned), or NULL */
+	bool parsed;	    /* PUT: v is item_parse_value()'s output, unchanged */
 };
 
 /* Where a request comes from: the rules differ slightly. */

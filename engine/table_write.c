@@ -514,9 +514,60 @@ static size_t changes_of(struct aop *a, size_t n, struct db_change *ch)
 
 /* db_apply_x(); with defer (logit only), no wait for the sync of a
  * change made: its lsn goes to *defer for the caller's db_sync(). */
+/*
+ * The per-op arrays of a multi-op apply, kept per thread: about 1 KB per op
+ * (struct aop), so 100 ops allocated and freed on every apply made glibc
+ * give the memory back and fault it in again each time (a _batch import
+ * applies groups of 100).  A nested apply on the same thread (a callback)
+ * allocates its own.  Freed when the thread exits.
+ */
+struct apply_mem {
+	struct aop a[DB_MAX_TX_OPS];
+	struct table *tabs[DB_MAX_TX_OPS];
+	struct db_change ch[DB_MAX_TX_OPS];
+	bool busy; /* an apply of this thread uses it */
+};
+
+static pthread_key_t mem_key;
+static pthread_once_t mem_once = PTHREAD_ONCE_INIT;
+static bool mem_key_ok;
+
+static void mem_key_init(void)
+{
+	mem_key_ok = pthread_key_create(&mem_key, free) == 0;
+}
+
+/* This thread's arrays for n ops, or NULL (then the caller allocates). */
+static struct apply_mem *mem_take(size_t n)
+{
+	struct apply_mem *m;
+
+	pthread_once(&mem_once, mem_key_init);
+	if (!mem_key_ok || n > DB_MAX_TX_OPS)
+		return NULL;
+	m = pthread_getspecific(mem_key);
+	if (!m) {
+		m = malloc(sizeof(*m));
+		if (!m)
+			return NULL;
+		if (pthread_setspecific(mem_key, m) != 0) {
+			free(m);
+			return NULL;
+		}
+		m->busy = false;
+	}
+	if (m->busy)
+		return NULL;
+	m->busy = true;
+	memset(m->tabs, 0, n * sizeof(m->tabs[0]));
+	memset(m->ch, 0, n * sizeof(m->ch[0]));
+	return m;
+}
+
 static int apply(struct db *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
 		 bool logit, uint64_t *defer)
 {
+	struct apply_mem *mem = NULL;
 	struct table *tabs_one[1], **tabs = tabs_one;
 	struct db_change ch_one[1], *ch = ch_one;
 	struct aop one, *a = &one;
@@ -534,7 +585,11 @@ static int apply(struct db *db, struct db_op *ops, size_t n, size_t *failed, str
 	rc = check_ops(ops, n, failed, err);
 	if (rc < 0)
 		return rc;
-	if (n > 1) {
+	if (n > 1 && (mem = mem_take(n))) {
+		a = mem->a;
+		tabs = mem->tabs;
+		ch = mem->ch;
+	} else if (n > 1) {
 		a = calloc(n, sizeof(*a));
 		tabs = calloc(n, sizeof(*tabs));
 		ch = calloc(n, sizeof(*ch));
@@ -615,6 +670,10 @@ out_clean:
 	for (i = 0; i < n; i++)
 		aop_clean(&a[i]);
 out_free:
+	if (mem) {
+		mem->busy = false;
+		return rc;
+	}
 	if (a != &one)
 		free(a);
 	if (tabs != tabs_one)

@@ -445,8 +445,40 @@ void inval_fini(struct fsx *fs)
 /* ---- the observer ---- */
 
 /* An item was put (item != NULL) or deleted (pk, sk). */
+/*
+ * The directories whose attributes a group of changes invalidates (the
+ * table's, a partition's): once per group, not once per item (a syscall
+ * each; a 100-line _batch group changes one table 100 times).
+ */
+#define DIRS_MAX 8
+struct dirs {
+	fuse_ino_t ino[DIRS_MAX];
+	size_t n;
+};
+
+static void dirs_flush(struct fsx *fs, struct dirs *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		inval_attr_now(fs, d->ino[i]);
+	d->n = 0;
+}
+
+static void dirs_add(struct fsx *fs, struct dirs *d, fuse_ino_t ino)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		if (d->ino[i] == ino)
+			return;
+	if (d->n == DIRS_MAX)
+		dirs_flush(fs, d);
+	d->ino[d->n++] = ino;
+}
+
 static void on_item(struct fsx *fs, const char *tname, const struct val *item,
-		    const struct val *pk, const struct val *sk)
+		    const struct val *pk, const struct val *sk, struct dirs *dirs)
 {
 	char pkname[NAME_BUF], skname[NAME_BUF];
 	fuse_ino_t attr[3] = {0, 0, 0};
@@ -510,7 +542,9 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 	node_maybe_free_locked(fs, tn);
 	pthread_mutex_unlock(&fs->ilock);
 	for (i = 0; i < 3; i++)
-		if (attr[i])
+		if (attr[i] && i < 2)
+			dirs_add(fs, dirs, attr[i]); /* fsx_observe invalidates them */
+		else if (attr[i])
 			inval_attr_now(fs, attr[i]);
 	return;
 out:
@@ -606,21 +640,24 @@ static void on_table(struct fsx *fs, const struct db_change *ch)
 void fsx_observe(void *ctx, const struct db_change *ch, size_t n)
 {
 	struct fsx *fs = ctx;
+	struct dirs dirs = {.n = 0};
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		switch (ch[i].kind) {
 		case DB_CH_PUT:
-			on_item(fs, ch[i].table, ch[i].item, NULL, NULL);
+			on_item(fs, ch[i].table, ch[i].item, NULL, NULL, &dirs);
 			break;
 		case DB_CH_DELETE:
-			on_item(fs, ch[i].table, NULL, ch[i].pk, ch[i].sk);
+			on_item(fs, ch[i].table, NULL, ch[i].pk, ch[i].sk, &dirs);
 			break;
 		default:
+			dirs_flush(fs, &dirs); /* in order with the table's own */
 			on_table(fs, &ch[i]);
 			break;
 		}
 	}
+	dirs_flush(fs, &dirs);
 	nodes_reap(fs);
 	if (!fsx_fuse_worker)
 		inval_settle(fs); /* an API thread: nothing of the kernel's is held */

@@ -570,6 +570,46 @@ START_TEST(test_parse_rejects_duplicate_attribute)
 }
 END_TEST
 
+/*
+ * Unsorted members (item_parse.c sort_names: 8-byte prefixes decide most
+ * comparisons): names that share 8 or more bytes, prefixes of each other,
+ * bytes >= 0x80; the result is in byte order, and a duplicate among them
+ * is reported at its second occurrence.
+ */
+START_TEST(test_parse_sorts_unsorted_names)
+{
+	static const char *names[] = {"abcdefghZ", "abcdefgh", "abcdefghA", "b", "abcdefg",
+				      "\u00e9t\u00e9", "abcdefghAA", "", "a", "zz", "abcdefgi",
+				      "ab"};
+	static const char *want[] = {"", "a", "ab", "abcdefg", "abcdefgh", "abcdefghA",
+				     "abcdefghAA", "abcdefghZ", "abcdefgi", "b", "zz",
+				     "\xc3\xa9t\xc3\xa9"};
+	char text[600], *p = text;
+	struct val v;
+	size_t i, n = sizeof(names) / sizeof(names[0]);
+
+	p += sprintf(p, "{");
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "%s\"%s\": %zu", i ? ", " : "", names[i], i);
+	sprintf(p, "}");
+	ck_assert_int_eq(item_parse(text, strlen(text), &v, NULL), 0);
+	ck_assert_uint_eq(v.m.len, n);
+	for (i = 0; i < n; i++)
+		ck_assert_str_eq(v.m.a[i].name, want[i]);
+	val_free(&v);
+	assert_fails("{\"abcdefghij\": 1, \"abcdefgh\": 2, \"abcdefghij\": 3}",
+		     "duplicate attribute \"abcdefghij\"", 1, 34, "");
+	/* only the first member out of place (keys first, as rendered) */
+	ck_assert_int_eq(item_parse("{\"m\": 1, \"a\": 2, \"b\": 3, \"z\": 4}", 32, &v, NULL), 0);
+	ck_assert_str_eq(v.m.a[0].name, "a");
+	ck_assert_str_eq(v.m.a[1].name, "b");
+	ck_assert_str_eq(v.m.a[2].name, "m");
+	ck_assert_str_eq(v.m.a[3].name, "z");
+	val_free(&v);
+	assert_fails("{\"m\": 1, \"a\": 2, \"m\": 3}", "duplicate attribute \"m\"", 1, 18, "");
+}
+END_TEST
+
 START_TEST(test_parse_rejects_duplicate_in_nested_map)
 {
 	assert_fails("{\"x\": [0, {\"b\": 1, \"a\": 2, \"b\": 3, \"a\": 4}]}",
@@ -1313,6 +1353,7 @@ Suite *item_suite(void)
 	tcase_add_test(tc, test_parse_rejects_lone_surrogate);
 	tcase_add_test(tc, test_parse_rejects_bad_escape);
 	tcase_add_test(tc, test_parse_rejects_duplicate_attribute);
+	tcase_add_test(tc, test_parse_sorts_unsorted_names);
 	tcase_add_test(tc, test_parse_rejects_duplicate_in_nested_map);
 	tcase_add_test(tc, test_parse_rejects_nul_in_name);
 	tcase_add_test(tc, test_parse_rejects_empty_set);

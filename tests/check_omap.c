@@ -406,6 +406,65 @@ START_TEST(test_omap_ascending_load_fills_leaves)
 }
 END_TEST
 
+/*
+ * The append path (omap.c "Appending"): ascending runs interleaved with
+ * deletes of the largest keys (whose separators stay), re-inserts of those
+ * keys, equal keys (replace), lookups and out-of-order inserts; the tree
+ * and the model agree after every step.
+ */
+START_TEST(test_omap_append_path_matches_model)
+{
+	struct model md = {0};
+	uint8_t k[32];
+	unsigned i, round, next = 0;
+	size_t len;
+	omap_t *m;
+
+	live = 0;
+	rng_state = 12345;
+	ck_assert_int_eq(omap_new(&tv_ops, &m), 0);
+	for (round = 0; round < 60; round++) {
+		/* an ascending run */
+		for (i = 0; i < 150 + rnd() % 300; i++) {
+			len = (size_t)sprintf((char *)k, "k%08u", next++);
+			EXPECT(omap_get(m, k, len) == NULL);
+			do_insert(m, &md, k, len);
+		}
+		/* the same largest key again: a replace, on the append path */
+		if (md.n && round % 3 == 0)
+			do_insert(m, &md, md.v[md.n - 1]->k, md.v[md.n - 1]->len);
+		/* delete some of the largest (their separators may stay) */
+		for (i = rnd() % 200; i > 0 && md.n; i--) {
+			struct tv *v = md.v[md.n - 1];
+
+			memcpy(k, v->k, v->len);
+			len = v->len;
+			do_delete(m, &md, k, len);
+			if (rnd() % 2)
+				next--; /* re-inserted by the next run */
+			next = next < 1 ? 0 : next;
+		}
+		check_full(m, &md);
+		/* an insert elsewhere, then a run again */
+		if (round % 4 == 1) {
+			len = (size_t)sprintf((char *)k, "k%08u", rnd() % (next + 1));
+			do_insert(m, &md, k, len);
+			check_seek(m, &md, k, len);
+		}
+		len = (size_t)sprintf((char *)k, "k%08u", next);
+		check_seek(m, &md, k, len);
+		check_seek(m, &md, (const uint8_t *)"z", 1);
+	}
+	check_full(m, &md);
+	while (md.n)
+		do_delete(m, &md, md.v[0]->k, md.v[0]->len);
+	check_full(m, &md);
+	omap_free(m, tv_free_cb, NULL);
+	free(md.v);
+	ck_assert_int_eq(live, 0);
+}
+END_TEST
+
 START_TEST(test_omap_descending_load_fills_leaves)
 {
 	struct model md = {0};
@@ -511,6 +570,7 @@ Suite *omap_suite(void)
 	tcase_add_test(tc, test_omap_empty_map_has_nothing);
 	tcase_add_test(tc, test_omap_ascending_load_fills_leaves);
 	tcase_add_test(tc, test_omap_descending_load_fills_leaves);
+	tcase_add_test(tc, test_omap_append_path_matches_model);
 	tcase_add_test(tc, test_omap_reserve_covers_inserts);
 	suite_add_tcase(s, tc);
 
