@@ -118,9 +118,18 @@ static void invalidate(struct rbe *r, const char *table)
 	pthread_mutex_unlock(&r->mu);
 }
 
-void rbe_bump(struct rbe *r)
+void rbe_write_begin(struct rbe *r)
 {
 	pthread_mutex_lock(&r->mu);
+	r->writing++;
+	r->gen++;
+	pthread_mutex_unlock(&r->mu);
+}
+
+void rbe_write_end(struct rbe *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->writing--;
 	r->gen++;
 	pthread_mutex_unlock(&r->mu);
 }
@@ -753,8 +762,8 @@ static int memo_find(struct rbe *r, const char *key, size_t len, struct val *out
 	for (size_t i = 0; i < sizeof(r->memo) / sizeof(r->memo[0]); i++) {
 		struct get_memo *m = &r->memo[i];
 
-		if (m->key && m->klen == len && !memcmp(m->key, key, len) && m->gen == r->gen &&
-		    now - m->at_ns < (int64_t)GET_MEMO_MS * 1000000) {
+		if (!r->writing && m->key && m->klen == len && !memcmp(m->key, key, len) &&
+		    m->gen == r->gen && now - m->at_ns < (int64_t)GET_MEMO_MS * 1000000) {
 			found = val_copy(out, &m->item) == 0;
 			break;
 		}
@@ -805,6 +814,7 @@ static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, str
 	size_t klen = 0;
 	int64_t at = mono_ns();
 	uint64_t gen;
+	bool quiet;
 	int rc;
 
 	if (r->o.cache_s != 0 && (key = memo_key(t, pk, sk, &klen)) &&
@@ -815,11 +825,12 @@ static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, str
 	} else {
 		pthread_mutex_lock(&r->mu);
 		gen = r->gen; /* before the read: a write during it makes the answer stale */
+		quiet = !r->writing;
 		pthread_mutex_unlock(&r->mu);
 		rc = rbe_get_item(t, pk, sk, &v, err);
 		if (rc == -ENOENT)
 			val_init_null(&v);
-		if (key && (rc == 0 || rc == -ENOENT))
+		if (key && quiet && (rc == 0 || rc == -ENOENT))
 			memo_keep(r, key, klen, &v, at, gen); /* v is VAL_NULL for -ENOENT */
 		else
 			free(key);

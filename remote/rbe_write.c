@@ -280,6 +280,7 @@ int rbe_apply(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_er
 	}
 	if (rc < 0)
 		goto cleanup;
+	rbe_write_begin(r); /* ended at failed: below, on every path */
 	if (n == 1 && ops[0].expect && w[0].kind != RMT_CHECK) {
 		/*
 		 * The condition (rbe_cond_text) compares the attributes of the
@@ -372,7 +373,7 @@ failed:
 	}
 	/* any attempt, failed ones too (a conflict: the next read must be
 	 * the service's version), drops what was read before (rbe.c) */
-	rbe_bump(r);
+	rbe_write_end(r);
 	if (rc == 0) {
 		notify_ops(r, ops, n, res);
 		for (i = 0; i < n; i++)
@@ -439,9 +440,10 @@ static int bulk_chunk(struct rbe *r, const be_op *ops, size_t n, size_t *failed,
 		*failed = i;
 		goto out;
 	}
+	rbe_write_begin(r);
 	rc = rmt_batch_write_call(r->c, w, n, err);
+	rbe_write_end(r);
 	if (rc == 0) {
-		rbe_bump(r);
 		for (i = 0; i < n; i++)
 			val_init_null(&nores[i]);
 		notify_ops(r, ops, n, nores);

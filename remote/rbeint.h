@@ -35,7 +35,8 @@ struct rbe {
 	time_t names_at;	 /* when fetched */
 	struct sc_ent *sc;	 /* cached schemas */
 	size_t nsc;		 /* entries */
-	uint64_t gen;		 /* bumped by every write of this mount */
+	uint64_t gen;		 /* bumped as every write of this mount starts and ends */
+	unsigned writing;	 /* writes of this mount in flight (rbe_write_begin) */
 	char *parts_table;	 /* last partition scan: table (owned) */
 	char *parts_index;	 /* and index (owned, NULL: the table) */
 	struct val *parts;	 /* distinct partition keys, sorted (owned) */
@@ -118,7 +119,11 @@ void rbe_report(struct rbe *r, const char *what, const char *fmt, ...)
 size_t rbe_max_list(const struct rbe *r);
 int rbe_deny_write(struct rbe *r, const char *table, struct dyn_err *err);
 void rbe_notify(struct rbe *r, const struct db_change *ch, size_t n);
-void rbe_bump(struct rbe *r);
+/* A write of this mount starts / has ended (answered or not): both bump
+ * gen, and while one is in flight no GetItem answer is memoized or served
+ * from the memo (the service may have applied it before we hear so). */
+void rbe_write_begin(struct rbe *r);
+void rbe_write_end(struct rbe *r);
 void rbe_memo_free(struct rbe *r);
 int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, struct dyn_err *err);
 const struct index_def *rbe_find_index(const struct table_schema *s, const char *name);
