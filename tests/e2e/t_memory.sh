@@ -12,7 +12,10 @@
 # The kernel forgets the entries only under memory pressure or when told
 # to: this test writes 2 to /proc/sys/vm/drop_caches (a global, harmless
 # drop of clean dentries and inodes, as bench/run does).  Without root it
-# is skipped, saying so.  MEM_N sets N.
+# is skipped, saying so.  MEM_N sets N.  Under AddressSanitizer (CI's
+# sanitizer run) the byte figures mean nothing - freed memory sits in
+# ASan's quarantine and every allocation has redzones - so only the node
+# counts are checked there, and the test says so.
 
 export LC_ALL=C
 section() { echo "--- $*"; }
@@ -23,6 +26,11 @@ MEM_PER_ENTRY=400 # bytes of RSS per entry held by the kernel (was ~430)
 if [ "$(id -u)" != 0 ] || [ ! -w /proc/sys/vm/drop_caches ]; then
 	echo "SKIP: t_memory.sh needs root to drop the kernel's caches (/proc/sys/vm/drop_caches)"
 	done_test
+fi
+
+asan=false
+if ldd "$DYNFS" 2>/dev/null | grep -q libasan; then
+	asan=true
 fi
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$DYNFS_PID/status"; }
@@ -68,11 +76,15 @@ r2=$(rss_kb)
 per=$(((r1 - r0) * 1024 / N))
 echo "nodes $n0 -> $n1 -> $n2; RSS $r0 kB before, $r1 kB listed ($per B/entry), $r2 kB after"
 [ "$n1" -ge "$N" ] || fail "ls -l made $n1 nodes for $N entries (readdirplus counts a lookup each)"
-[ "$per" -le "$MEM_PER_ENTRY" ] ||
-	fail "the daemon keeps $per bytes per entry the kernel holds (at most $MEM_PER_ENTRY)"
 [ "$n2" -le $((n0 + 16)) ] || fail "$((n2 - n0)) nodes left after the kernel forgot the listing"
-[ $((r2 * 2)) -le $((r0 * 3)) ] ||
-	fail "RSS after the kernel forgot the listing: $r2 kB, more than 1.5x the $r0 kB before"
+if $asan; then
+	echo "AddressSanitizer build: RSS bounds not checked (quarantine and redzones)"
+else
+	[ "$per" -le "$MEM_PER_ENTRY" ] ||
+		fail "the daemon keeps $per bytes per entry the kernel holds (at most $MEM_PER_ENTRY)"
+	[ $((r2 * 2)) -le $((r0 * 3)) ] ||
+		fail "RSS after the kernel forgot the listing: $r2 kB, more than 1.5x the $r0 kB before"
+fi
 
 unmount
 done_test
