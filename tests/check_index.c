@@ -629,7 +629,10 @@ END_TEST
  * allocation slower and, now and then, much slower (ASan recycling its
  * quarantine inside one free()): the steps are cut the same way, but a
  * step that meets such a free() runs long; so, as for Check's timeouts
- * (CK_TIMEOUT_MULTIPLIER), the bound is scaled under them.
+ * (CK_TIMEOUT_MULTIPLIER), the bound is scaled under them.  Under
+ * valgrind (make memcheck) every instruction costs tens of times its
+ * native time, so the steps (cut every IDX_STEP_CHECK items) are checked
+ * but their length is not.
  */
 #if !defined(__has_feature)
 #define __has_feature(x) 0
@@ -639,6 +642,14 @@ END_TEST
 #define HOLD_MAX_NS (4 * 50 * 1000000ull)
 #else
 #define HOLD_MAX_NS (50 * 1000000ull)
+#endif
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
 #endif
 
 struct bf_run {
@@ -737,7 +748,8 @@ START_TEST(test_index_backfill_in_steps_while_writes_race)
 		(unsigned long long)ops, max_ns / 1e6);
 	ck_assert_uint_ge(st.items, BIG_N - ops);
 	ck_assert_uint_ge(st.steps, 3);
-	ck_assert_msg(st.max_cpu_ns < HOLD_MAX_NS, "a lock hold of %.1f ms CPU", st.max_cpu_ns / 1e6);
+	ck_assert_msg(RUNNING_ON_VALGRIND || st.max_cpu_ns < HOLD_MAX_NS, "a lock hold of %.1f ms CPU",
+		      st.max_cpu_ns / 1e6);
 	ck_assert_uint_gt(bad, 0);
 	ck_assert_str_eq(iquery("username-index", vs("nobody"), false), "");
 }
