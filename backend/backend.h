@@ -178,6 +178,9 @@ struct be_methods {
 
 	/* ---- one table (db.h's tbl_ calls) ---- */
 	void (*table_close)(be_table_t *t);
+	/* Optional (NULL: table_open by name): a new reference to t itself,
+	 * without a lookup by name (fs/ takes one per node it makes). */
+	be_table_t *(*table_dup)(be_table_t *t);
 	const char *(*table_name)(const be_table_t *t); /* borrowed */
 	uint64_t (*table_id)(const be_table_t *t);	/* never reused in this backend */
 	bool (*table_alive)(be_table_t *t);
@@ -286,6 +289,17 @@ static inline void be_table_close(be_table_t *t)
 		t->m->table_close(t);
 }
 static inline const char *be_table_name(const be_table_t *t) { return t->m->table_name(t); }
+/* A new reference to the table t is (be_table_close drops it): t itself
+ * where the backend can (table_dup), else the table now of t's name,
+ * which may be another one (compare be_table_id). */
+static inline int be_table_dup(be_table_t *t, be_table_t **out)
+{
+	if (t->m->table_dup) {
+		*out = t->m->table_dup(t);
+		return 0;
+	}
+	return t->m->table_open(t->be, t->m->table_name(t), out, NULL);
+}
 static inline uint64_t be_table_id(const be_table_t *t) { return t->m->table_id(t); }
 static inline bool be_table_alive(be_table_t *t) { return t->m->table_alive(t); }
 static inline int be_table_schema(be_table_t *t, struct table_schema *out, struct dyn_err *err)

@@ -176,6 +176,14 @@ static void l_table_close(be_table_t *t)
 	tbl_close(T(t));
 }
 
+/* The wrapper is shared by every handle of the table: a handle is one
+ * engine reference. */
+static be_table_t *l_table_dup(be_table_t *t)
+{
+	tbl_ref(T(t));
+	return t;
+}
+
 static const char *l_table_name(const be_table_t *t)
 {
 	return tbl_name(T(t));
@@ -372,6 +380,7 @@ static const struct be_methods local_methods = {
     .set_schema = l_set_schema,
     .table_open = l_table_open,
     .table_close = l_table_close,
+    .table_dup = l_table_dup,
     .table_name = l_table_name,
     .table_id = l_table_id,
     .table_alive = l_table_alive,

@@ -159,6 +159,8 @@ int db_set_api_meta(db_t *db, const char *name, const char *meta, struct dyn_err
 int db_table_open(db_t *db, const char *name, table_t **out);
 /* Drop a reference.  NULL-safe. */
 void tbl_close(table_t *t);
+/* Another reference to t, which the caller holds (tbl_close drops it). */
+void tbl_ref(table_t *t);
 
 /*
  * Call fn for each table name in byte order, starting after `after`

@@ -174,13 +174,14 @@ static void ino_remove(struct fsx *fs, struct node *n)
 	}
 }
 
-static int id_insert(struct fsx *fs, struct node *n)
+/* Insert n, whose identity hashes to h. */
+static int id_insert_hashed(struct fsx *fs, struct node *n, uint64_t h)
 {
 	size_t b;
 
 	if (fs->nid >= fs->id_cap && grow(&fs->id_tab, &fs->id_cap, false) < 0)
 		return -ENOMEM;
-	n->id_hash = ident_hash(n->kind, n->tname, &n->pk, &n->sk);
+	n->id_hash = h;
 	b = n->id_hash & (fs->id_cap - 1);
 	n->id_next = fs->id_tab[b];
 	fs->id_tab[b] = n;
@@ -189,17 +190,29 @@ static int id_insert(struct fsx *fs, struct node *n)
 	return 0;
 }
 
-struct node *node_find_locked(struct fsx *fs, enum node_kind kind, const char *tname,
-			      const struct val *pk, const struct val *sk)
+static int id_insert(struct fsx *fs, struct node *n)
 {
-	uint64_t h = ident_hash(kind, tname, pk, sk);
-	struct node *n = fs->id_tab[h & (fs->id_cap - 1)];
+	return id_insert_hashed(fs, n, ident_hash(n->kind, n->tname, &n->pk, &n->sk));
+}
+
+/* The node of an identity that hashes to h, or NULL. */
+static struct node *find_hashed_locked(struct fsx *fs, uint64_t h, enum node_kind kind,
+				       const char *tname, const struct val *pk,
+				       const struct val *sk)
+{
+	struct node *n = fs->id_cap ? fs->id_tab[h & (fs->id_cap - 1)] : NULL;
 
 	for (; n; n = n->id_next)
 		if (n->id_hash == h && n->kind == kind && !strcmp(n->tname, tname) &&
 		    key_eq(&n->pk, pk) && key_eq(&n->sk, sk))
 			return n;
 	return NULL;
+}
+
+struct node *node_find_locked(struct fsx *fs, enum node_kind kind, const char *tname,
+			      const struct val *pk, const struct val *sk)
+{
+	return find_hashed_locked(fs, ident_hash(kind, tname, pk, sk), kind, tname, pk, sk);
 }
 
 static void unpin_all_locked(struct fsx *fs, struct node *tn)
@@ -587,16 +600,14 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, cons
 {
 	const char *tname = be_table_name(t);
 	uint64_t tid = be_table_id(t);
-	bool flat = key_flat(pk) && key_flat(sk);
+	bool flat = key_flat(pk) && key_flat(sk), reap;
+	uint64_t h = ident_hash(kind, tname, pk, sk);
 	be_table_t *ref = NULL;
-	struct val cpk, csk;
-	struct node *n;
+	struct node *n, *fresh = NULL;
 	char *at;
 
-	val_init_null(&cpk);
-	val_init_null(&csk);
 	pthread_mutex_lock(&fs->ilock);
-	n = node_find_locked(fs, kind, tname, pk, sk);
+	n = find_hashed_locked(fs, h, kind, tname, pk, sk);
 	if (n && n->tid != tid) {
 		node_unhash_locked(fs, n); /* a dropped table's node */
 		node_maybe_free_locked(fs, n);
@@ -610,16 +621,36 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, cons
 	}
 	pthread_mutex_unlock(&fs->ilock);
 
-	/* Open outside the lock (an engine call); another thread may win
-	 * the race. */
-	if (be_table_open(fs->be, tname, &ref, NULL) < 0 || be_table_id(ref) != tid)
+	/* The table reference and the allocation are made outside the lock
+	 * (an engine call, a calloc); another thread may win the race, and
+	 * then both are given back. */
+	if (be_table_dup(t, &ref) < 0 || be_table_id(ref) != tid)
 		goto out;
-	if (!flat && ((pk && val_copy(&cpk, pk) < 0) || (sk && val_copy(&csk, sk) < 0)))
+	fresh = calloc(1, sizeof(*fresh) + (flat ? key_extra(pk) + key_extra(sk) : 0));
+	if (!fresh)
 		goto out;
+	val_init_null(&fresh->pk);
+	val_init_null(&fresh->sk);
+	if (flat) {
+		at = (char *)(fresh + 1);
+		key_put_inline(&fresh->pk, pk, &at);
+		key_put_inline(&fresh->sk, sk, &at);
+		fresh->key_inline = true;
+	} else if ((pk && val_copy(&fresh->pk, pk) < 0) || (sk && val_copy(&fresh->sk, sk) < 0)) {
+		goto out;
+	}
+	fresh->kind = kind;
+	fresh->ver = 1;
+	fresh->ctime_ns = fsx_now_ns();
+	fresh->tid = tid;
+	fresh->tname = be_table_name(ref);
+	fresh->refs = 1;
+
 	pthread_mutex_lock(&fs->ilock);
-	n = node_find_locked(fs, kind, tname, pk, sk);
+	n = find_hashed_locked(fs, h, kind, tname, pk, sk);
 	if (n && n->tid == tid) {
 		n->refs++;
+		reap = reap_due(fs);
 		pthread_mutex_unlock(&fs->ilock);
 		goto out;
 	}
@@ -627,35 +658,30 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, cons
 		node_unhash_locked(fs, n);
 		node_maybe_free_locked(fs, n);
 	}
-	n = node_alloc_locked(fs, kind, 0, flat ? key_extra(pk) + key_extra(sk) : 0);
-	if (n) {
-		n->tid = tid;
-		n->table = ref;
-		n->tname = be_table_name(ref);
-		if (flat) {
-			at = (char *)(n + 1);
-			key_put_inline(&n->pk, pk, &at);
-			key_put_inline(&n->sk, sk, &at);
-			n->key_inline = true;
-		} else {
-			val_move(&n->pk, &cpk);
-			val_move(&n->sk, &csk);
-		}
-		n->refs = 1;
-		if (id_insert(fs, n) < 0) {
-			n->refs = 0;
-			node_maybe_free_locked(fs, n); /* buries ref */
-			n = NULL;
-		}
+	n = NULL;
+	fresh->ino = fs->next_ino++;
+	if (ino_insert(fs, fresh) == 0) {
+		fresh->table = ref;
 		ref = NULL;
+		if (id_insert_hashed(fs, fresh, h) < 0) {
+			fresh->refs = 0;
+			node_maybe_free_locked(fs, fresh); /* buries ref */
+		} else {
+			n = fresh;
+		}
+		fresh = NULL;
 	}
+	reap = reap_due(fs);
 	pthread_mutex_unlock(&fs->ilock);
+	if (reap)
+		nodes_reap(fs);
 out:
-	val_free(&cpk);
-	val_free(&csk);
+	if (fresh) {
+		key_free(fresh);
+		free(fresh);
+	}
 	if (ref)
 		be_table_close(ref);
-	nodes_reap(fs);
 	return n;
 }
 
