@@ -1,0 +1,135 @@
+#!/bin/bash
+# bench_readers.sh - concurrent readers (issue 12): do two readers on two
+# cores get more done than one, and does a writer on one table stall the
+# readers of another?
+#
+# usage: bench/bench_readers.sh BUILD_DIR [N]
+#   BUILD_DIR  absolute build dir: dynfs and bench/{readers,minfs,fsops}
+#   N          items in the table read (default 2000)
+# environment: BENCH_READERS_SECS (seconds per measurement, default 3),
+#   BENCH_STORE_DIR (where the store goes; default a temp dir under /tmp),
+#   GOALS_FILE (set: rows are added to the goals table, bench/goals.sh).
+#
+# One dynfs mount, default options, with tables `ta1` and `tb1` (pk p, sk k);
+# ta1/p1 holds N items of ~100 bytes.  Measured, each for SECS seconds
+# (bench/readers: open, read to EOF, close, round and round):
+#   cat     1 reader, then 2 at once, of ta1/p1/k*.json; the same on the
+#           floor (bench/minfs), which shows what the machine allows
+#   query   1 reader, then 2, of ta1/p1/_query?ge=K&limit=10&as=jsonl (200 keys)
+#   writer  1 cat reader of ta1/p1 alone, then while a writer loops
+#           open(O_TRUNC)+write+close over 1000 items of tb1/p1 (the
+#           default fsync=always: every close waits for the disk)
+# Printed: ops/s for each, the 2-reader/1-reader throughput ratios, and
+# the reader's median, 99th percentile and longest read with and without
+# the writer.
+set -eu
+BUILD=${1:?usage: bench_readers.sh BUILD_DIR [N]}
+N=${2:-2000}
+SECS=${BENCH_READERS_SECS:-3}
+B=$BUILD/bench
+BASE=$(mktemp -d "${BENCH_STORE_DIR:-/tmp}/bench-readers.XXXXXX")
+M=$BASE/mnt F=$BASE/floor
+PIDS=()
+cleanup() {
+	for m in "$M" "$F"; do
+		mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m"; }
+	done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null || true
+	done
+	rm -rf "$BASE"
+}
+trap cleanup EXIT
+
+wait_mounted() {
+	for _ in $(seq 200); do
+		mountpoint -q "$1" && return 0
+		sleep 0.05
+	done
+	echo "bench_readers: mounting $1 failed" >&2
+	exit 1
+}
+
+mkdir -p "$BASE/store" "$M" "$F"
+"$BUILD/dynfs" "$BASE/store" "$M" -f 2>"$BASE/dynfs.log" &
+PIDS+=($!)
+"$B/minfs" "$F" -f 2>"$BASE/minfs.log" &
+PIDS+=($!)
+wait_mounted "$M"
+wait_mounted "$F"
+for t in ta1 tb1; do
+	mkdir "$M/$t"
+	echo '{"partition_key":{"name":"p","type":"S"},"sort_key":{"name":"k","type":"S"},"indexes":[]}' \
+		>"$M/$t/_schema.json"
+	mkdir "$M/$t/p1"
+done
+"$B/fsops" create "$M/ta1/p1" "$N" >/dev/null
+"$B/fsops" create "$F" "$N" >/dev/null
+awk -v n="$N" -v d="$M/ta1/p1" 'BEGIN { for (i = 0; i < n; i++) printf "%s/k%07d.json\n", d, i }' \
+	>"$BASE/cat.list"
+awk -v n="$N" -v d="$F" 'BEGIN { for (i = 0; i < n; i++) printf "%s/k%07d.json\n", d, i }' \
+	>"$BASE/floor.list"
+awk -v n="$N" -v d="$M/ta1/p1" 'BEGIN { for (i = 0; i < 200; i++)
+	printf "%s/_query?ge=k%07d&limit=10&as=jsonl\n", d, int(i * n / 200) }' >"$BASE/query.list"
+
+# run1 LIST: one reader; prints its result line
+run1() {
+	"$B/readers" read "$SECS" "$1"
+}
+
+# run2 LIST: two readers at once; prints the sum of their ops/s
+run2() {
+	"$B/readers" read "$SECS" "$1" >"$BASE/r1" &
+	local p=$!
+	"$B/readers" read "$SECS" "$1" >"$BASE/r2"
+	wait "$p"
+	cat "$BASE/r1" "$BASE/r2" | awk '{ s += $4 } END { printf "%.1f\n", s }'
+}
+
+# warm the kernel's entries and dynfs's nodes: every phase reads warm
+run1 "$BASE/cat.list" >/dev/null
+run1 "$BASE/floor.list" >/dev/null
+run1 "$BASE/query.list" >/dev/null
+
+declare -A one two
+for w in cat floor query; do
+	one[$w]=$(run1 "$BASE/$w.list" | awk '{ print $4 }')
+	two[$w]=$(run2 "$BASE/$w.list")
+done
+alone=$(run1 "$BASE/cat.list")
+"$B/readers" write "$((SECS + 1))" "$M/tb1/p1" >"$BASE/w" &
+wp=$!
+sleep 0.5
+with=$("$B/readers" read "$SECS" "$BASE/cat.list")
+wait "$wp"
+wline=$(cat "$BASE/w")
+
+scale() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f\n", b / a; else print "-" }'; }
+printf '%-34s %12s %12s %8s\n' workload "1 reader/s" "2 readers/s" "2 vs 1"
+for w in cat query floor; do
+	printf '%-34s %12s %12s %7sx\n' "$w (N=$N)" "${one[$w]}" "${two[$w]}" \
+		"$(scale "${one[$w]}" "${two[$w]}")"
+done
+set -- $alone
+printf 'cat of ta1/p1 alone:          %s reads/s, p50 %s µs, p99 %s µs, max %s µs\n' "$4" "$5" "$6" "$7"
+a50=$5 a99=$6 amax=$7
+set -- $with
+printf 'cat of ta1/p1, writer on tb1: %s reads/s, p50 %s µs, p99 %s µs, max %s µs\n' "$4" "$5" "$6" "$7"
+w50=$5 w99=$6 wmax=$7
+set -- $wline
+printf 'the writer on tb1/p1:         %s writes/s, p50 %s µs, p99 %s µs, max %s µs\n' "$4" "$5" "$6" "$7"
+
+if [ -n "${GOALS_FILE:-}" ]; then
+	# shellcheck source=bench/goals.sh
+	. "$(dirname "$0")/goals.sh"
+	# the floor column: the same scaling on bench/minfs
+	fl=$(scale "${one[floor]}" "${two[floor]}")
+	goal_row "cat, 2 readers vs 1 (throughput, N=$N)" x "$(scale "${one[cat]}" "${two[cat]}")" \
+		"$fl" - ">=1.6"
+	goal_row "_query?, 2 readers vs 1 (throughput)" x "$(scale "${one[query]}" "${two[query]}")" \
+		"$fl" - ">=1.6"
+	# the floor column: the same reader without the writer
+	goal_row "cat p99 of table ta1, writer on tb1 (floor: no writer)" µs "$w99" "$a99" - "<=2x"
+	goal_row "cat longest read of ta1, writer on tb1 (floor: no writer)" µs "$wmax" "$amax" - -
+fi
