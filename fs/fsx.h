@@ -143,6 +143,7 @@ struct node {
 	bool inval_queued;	/* ilock: a data invalidation is queued */
 	bool key_inline;	/* ilock: pk's and sk's bytes live in the node's own
 				 * allocation (not val_free'd) */
+	bool slab;		/* set once: its memory is nodemem's (nodemem_free) */
 	uint64_t ver;		/* ilock: bumped on every change to the item */
 	int64_t ctime_ns;	/* ilock: creation (pending items, pins) */
 	fuse_ino_t parent;	/* ilock: parent directory, for ".." */
@@ -263,6 +264,10 @@ int64_t fsx_now_ns(void);
 
 /* ---- inode.c: the node table ---- */
 
+/* Zeroed memory for a node of `size` bytes; *slab says whose it is
+ * (nodemem.c), for nodemem_free. */
+void *nodemem_alloc(size_t size, bool *slab);
+void nodemem_free(void *p, bool slab);
 int nodes_init(struct fsx *fs);
 void nodes_fini(struct fsx *fs);
 /* The node for ino with a temporary reference (node_put), or NULL. */

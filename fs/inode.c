@@ -309,10 +309,12 @@ static void key_free(struct node *n)
 static struct node *node_alloc_locked(struct fsx *fs, enum node_kind kind, fuse_ino_t ino,
 				      size_t extra)
 {
-	struct node *n = calloc(1, sizeof(*n) + extra);
+	bool slab;
+	struct node *n = nodemem_alloc(sizeof(*n) + extra, &slab);
 
 	if (!n)
 		return NULL;
+	n->slab = slab;
 	n->ino = ino ? ino : fs->next_ino++;
 	n->kind = kind;
 	n->ver = 1;
@@ -320,7 +322,7 @@ static struct node *node_alloc_locked(struct fsx *fs, enum node_kind kind, fuse_
 	val_init_null(&n->pk);
 	val_init_null(&n->sk);
 	if (ino_insert(fs, n) < 0) {
-		free(n);
+		nodemem_free(n, n->slab);
 		return NULL;
 	}
 	return n;
@@ -401,8 +403,9 @@ void node_maybe_free_locked(struct fsx *fs, struct node *n)
 	key_free(n);
 	bury_table(fs, n->table); /* n->tname is its name: gone with it */
 	free(n->seen);
-	free(n);
-	__atomic_add_fetch(&nodes_freed, 1, __ATOMIC_RELAXED);
+	if (!n->slab) /* nodemem's chunks are given back by nodemem */
+		__atomic_add_fetch(&nodes_freed, 1, __ATOMIC_RELAXED);
+	nodemem_free(n, n->slab);
 }
 
 void nodes_reap(struct fsx *fs)
@@ -499,7 +502,7 @@ void nodes_fini(struct fsx *fs)
 				scratch_unref_locked(n->scr);
 			}
 			free(n->seen);
-			free(n);
+			nodemem_free(n, n->slab);
 		}
 	}
 	for (i = 0; i < fs->ndead; i++)
@@ -600,7 +603,7 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, cons
 {
 	const char *tname = be_table_name(t);
 	uint64_t tid = be_table_id(t);
-	bool flat = key_flat(pk) && key_flat(sk), reap;
+	bool flat = key_flat(pk) && key_flat(sk), reap, slab;
 	uint64_t h = ident_hash(kind, tname, pk, sk);
 	be_table_t *ref = NULL;
 	struct node *n, *fresh = NULL;
@@ -622,13 +625,14 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, cons
 	pthread_mutex_unlock(&fs->ilock);
 
 	/* The table reference and the allocation are made outside the lock
-	 * (an engine call, a calloc); another thread may win the race, and
+	 * (an engine call, an allocation); another thread may win the race, and
 	 * then both are given back. */
 	if (be_table_dup(t, &ref) < 0 || be_table_id(ref) != tid)
 		goto out;
-	fresh = calloc(1, sizeof(*fresh) + (flat ? key_extra(pk) + key_extra(sk) : 0));
+	fresh = nodemem_alloc(sizeof(*fresh) + (flat ? key_extra(pk) + key_extra(sk) : 0), &slab);
 	if (!fresh)
 		goto out;
+	fresh->slab = slab;
 	val_init_null(&fresh->pk);
 	val_init_null(&fresh->sk);
 	if (flat) {
@@ -678,7 +682,7 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, cons
 out:
 	if (fresh) {
 		key_free(fresh);
-		free(fresh);
+		nodemem_free(fresh, fresh->slab);
 	}
 	if (ref)
 		be_table_close(ref);
