@@ -346,6 +346,42 @@ END_TEST
 
 /* ---- the negative set ---- */
 
+/* nodemem (fs/nodemem.c): every allocation zeroed, none overlapping,
+ * freed slots reused zeroed, across many chunks and size classes. */
+START_TEST(test_nodemem_slots_zeroed_and_distinct)
+{
+	enum { N = 30000 };
+	static unsigned char *p[N];
+	static size_t sz[N];
+	static bool slab[N];
+	size_t i, j;
+	int round;
+
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < N; i++) {
+			if (round == 1 && i % 2)
+				continue; /* still held from round 0 */
+			sz[i] = 296 + (i * 37) % 420; /* both sides of nodemem's largest slot */
+			p[i] = nodemem_alloc(sz[i], &slab[i]);
+			ck_assert_ptr_nonnull(p[i]);
+			for (j = 0; j < sz[i] && p[i][j] == 0; j++)
+				;
+			ck_assert_msg(j == sz[i], "allocation %zu not zeroed at %zu", i, j);
+			memset(p[i], (int)(i & 0xff) | 1, sz[i]);
+		}
+		for (i = 0; i < N; i++) {
+			for (j = 0; j < sz[i] && p[i][j] == ((i & 0xff) | 1); j++)
+				;
+			ck_assert_msg(j == sz[i], "allocation %zu overwritten at %zu", i, j);
+		}
+		for (i = 0; i < N; i += 2) /* free half: round 1 reuses their slots */
+			nodemem_free(p[i], slab[i]);
+	}
+	for (i = 1; i < N; i += 2)
+		nodemem_free(p[i], slab[i]);
+}
+END_TEST
+
 START_TEST(test_negset)
 {
 	fuse_ino_t dirs[1] = {7};
@@ -405,6 +441,7 @@ Suite *fsinode_suite(void)
 	tc = tcase_create("neg");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_negset);
+	tcase_add_test(tc, test_nodemem_slots_zeroed_and_distinct);
 	suite_add_tcase(s, tc);
 	return s;
 }
