@@ -79,7 +79,7 @@ static bool nm_enabled(void)
 	int m = __atomic_load_n(&nm_mode, __ATOMIC_RELAXED);
 
 	if (m == 0) {
-		m = NM_ASAN || RUNNING_ON_VALGRIND || getenv("DYNFS_NODE_MALLOC") ? -1 : 1;
+		m = NM_ASAN || RUNNING_ON_VALGRIND ? -1 : 1;
 		__atomic_store_n(&nm_mode, m, __ATOMIC_RELAXED);
 	}
 	return m > 0;
