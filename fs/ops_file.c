@@ -92,6 +92,7 @@ static int open_node(struct fsx *fs, struct node *n, struct fuse_file_info *fi, 
 			return rc;
 		}
 		fi->direct_io = 1;
+		fi->noflush = 1; /* read-only: nothing to commit at close */
 		*out = h;
 		return 0;
 	case NK_SCRATCH:
