@@ -92,6 +92,14 @@ int item_render(const struct val *v, const char *pk_name, const char *sk_name,
 /* Compact single-line JSON of any value (for JSON Lines output), no newline. */
 int item_render_compact(const struct val *v, const char *pk_name, const char *sk_name,
 			char **out, size_t *len);
+/*
+ * The same, appended to the growable buffer *buf (malloc'd or NULL; *cap
+ * bytes allocated, *len used): no allocation of its own when the buffer
+ * has room.  The buffer stays NUL-terminated at *len.  -ENOMEM leaves
+ * *len as it was (the buffer, possibly moved, is still the caller's).
+ */
+int item_render_compact_append(const struct val *v, const char *pk_name, const char *sk_name,
+			       char **buf, size_t *len, size_t *cap);
 
 /* Binary form.  *out is new (malloc), *len its size.  -ENOMEM. */
 int item_encode(const struct val *v, uint8_t **out, size_t *len);

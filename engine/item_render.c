@@ -425,3 +425,26 @@ int item_render_compact(const struct val *v, const char *pk_name, const char *sk
 {
 	return render(v, pk_name, sk_name, false, out, len);
 }
+
+int item_render_compact_append(const struct val *v, const char *pk_name, const char *sk_name,
+			       char **buf, size_t *len, size_t *cap)
+{
+	struct rbuf b = {.p = *buf, .len = *len, .cap = *buf ? *cap : 0};
+
+	if (v->type == VAL_M)
+		put_map(&b, v, 0, pk_name, sk_name);
+	else
+		put_value(&b, v, 0);
+	/* on failure the caller's bytes are kept, the partial value is not */
+	if (reserve(&b, 1))
+		b.p[b.len] = 0;
+	*buf = b.p;
+	*cap = b.cap;
+	if (b.nomem) {
+		if (b.p)
+			b.p[*len] = 0;
+		return -ENOMEM;
+	}
+	*len = b.len;
+	return 0;
+}

@@ -177,28 +177,27 @@ static int chunk_visit(void *ctx, const struct item_ref *r)
 {
 	struct chunk *c = ctx;
 	struct val v;
-	char *text;
-	size_t len;
 	int rc;
 
 	rc = iref_decode(r, &v);
 	if (rc < 0)
 		goto out_err;
-	rc = item_render_compact(&v, c->schema->pk.name, c->schema->has_sk ? c->schema->sk.name : NULL,
-				 &text, &len);
+	/* the item is rendered straight into the chunk's buffer */
+	rc = sf_buf_add(&c->buf, c->prefix.p, c->prefix.len);
+	if (rc == 0)
+		rc = item_render_compact_append(&v, c->schema->pk.name,
+						c->schema->has_sk ? c->schema->sk.name : NULL,
+						&c->buf.p, &c->buf.len, &c->buf.cap);
+	if (rc == 0)
+		rc = sf_buf_add(&c->buf, "}\n", 2);
 	if (rc < 0) {
 		val_free(&v);
 		goto out_err;
 	}
-	if (sf_buf_add(&c->buf, c->prefix.p, c->prefix.len) < 0 ||
-	    sf_buf_add(&c->buf, text, len) < 0 || sf_buf_add(&c->buf, "}\n", 2) < 0)
-		rc = -ENOMEM;
-	free(text);
 	val_free(&c->last);
 	val_move(&c->last, &v);
 	c->n++;
-	if (rc == 0)
-		return 0;
+	return 0;
 out_err:
 	c->rc = rc;
 	return 1;

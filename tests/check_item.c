@@ -218,6 +218,33 @@ START_TEST(test_render_compact_puts_keys_first)
 }
 END_TEST
 
+/* Appending gives the same bytes after what the buffer held, with or
+ * without a buffer to start from, and through a growth of the buffer. */
+START_TEST(test_render_compact_append)
+{
+	struct val v = parse_ok("{\"b\": [1, \"x\"], \"a\": {\"$SS\": [\"q\", \"p\"]}, \"k\": 3}");
+	char *want, *buf = NULL;
+	size_t wlen, len = 0, cap = 0;
+	int i;
+
+	ck_assert_int_eq(item_render_compact(&v, "k", NULL, &want, &wlen), 0);
+	ck_assert_int_eq(item_render_compact_append(&v, "k", NULL, &buf, &len, &cap), 0);
+	ck_assert_uint_eq(len, wlen);
+	ck_assert_str_eq(buf, want);
+	for (i = 1; i < 100; i++) {
+		ck_assert_int_eq(item_render_compact_append(&v, "k", NULL, &buf, &len, &cap), 0);
+		ck_assert_uint_eq(len, wlen * (size_t)(i + 1));
+		ck_assert_uint_le(len + 1, cap);
+		ck_assert_int_eq(buf[len], 0);
+		ck_assert_mem_eq(buf + len - wlen, want, wlen);
+	}
+	ck_assert_mem_eq(buf, want, wlen);
+	free(buf);
+	free(want);
+	val_free(&v);
+}
+END_TEST
+
 /* ---- tags ---- */
 
 START_TEST(test_tag_with_other_keys_is_plain_map)
@@ -1306,6 +1333,7 @@ Suite *item_suite(void)
 	tcase_add_test(tc, test_render_escapes_controls_only);
 	tcase_add_test(tc, test_render_compact_is_one_line);
 	tcase_add_test(tc, test_render_compact_puts_keys_first);
+	tcase_add_test(tc, test_render_compact_append);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("item_parse_tags");
