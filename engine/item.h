@@ -103,6 +103,12 @@ int item_render_compact_append(const struct val *v, const char *pk_name, const c
 
 /* Binary form.  *out is new (malloc), *len its size.  -ENOMEM. */
 int item_encode(const struct val *v, uint8_t **out, size_t *len);
+/*
+ * The same into the caller's buf (cap bytes) when it fits (with up to 10
+ * bytes to spare): *out is then buf; else *out is new (malloc) and the
+ * caller frees it (*out != buf).
+ */
+int item_encode_into(const struct val *v, uint8_t *buf, size_t cap, uint8_t **out, size_t *len);
 /* Decode what item_encode wrote into *out (new).  -EINVAL if malformed. */
 int item_decode(const uint8_t *buf, size_t len, struct val *out);
 

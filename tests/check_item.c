@@ -1275,6 +1275,23 @@ static void assert_round_trips(const struct val *x, const char *pk)
 	ck_assert(val_equal(x, &w));
 	ck_assert_int_eq(val_check(&w, NULL), 0);
 
+	/* item_encode_into: the same bytes, in the caller's buffer when they
+	 * fit, else in a new one (a buffer cut at every size up to the end) */
+	{
+		uint8_t fixed[600], *got;
+		size_t glen, cap = len <= sizeof(fixed) ? len : sizeof(fixed);
+
+		for (size_t c = cap > 40 ? cap - 40 : 1; c <= cap; c++) {
+			ck_assert_int_eq(item_encode_into(x, fixed, c, &got, &glen), 0);
+			ck_assert_uint_eq(glen, len);
+			ck_assert(got != fixed || len <= c);
+			ck_assert(got == fixed || len + 10 > c); /* reserves 10 at most ahead */
+			ck_assert_mem_eq(got, bin, len);
+			if (got != fixed)
+				free(got);
+		}
+	}
+
 	free(bin);
 	free(t1);
 	free(t2);
