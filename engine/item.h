@@ -101,6 +101,18 @@ int item_render_compact(const struct val *v, const char *pk_name, const char *sk
 int item_render_compact_append(const struct val *v, const char *pk_name, const char *sk_name,
 			       char **buf, size_t *len, size_t *cap);
 
+/*
+ * The compact form of an item straight from its binary form: blob is what
+ * item_encode wrote for the item without its key attributes, pk (named
+ * pk_name) and sk (named sk_name; sk NULL if none) are those.  Appended
+ * as item_render_compact_append does, with the same bytes as it writes
+ * for the whole item with pk_name and sk_name first.  -EINVAL if the blob
+ * is malformed (*len unchanged), -ENOMEM.
+ */
+int item_render_blob_append(const char *pk_name, const struct val *pk, const char *sk_name,
+			    const struct val *sk, const uint8_t *blob, size_t blob_len, char **buf,
+			    size_t *len, size_t *cap);
+
 /* Binary form.  *out is new (malloc), *len its size.  -ENOMEM. */
 int item_encode(const struct val *v, uint8_t **out, size_t *len);
 /*

@@ -168,7 +168,7 @@ struct chunk {
 	struct sf_buf buf;	   /* rendered lines */
 	struct sf_buf prefix;	   /* {"t":NAME,"i": */
 	const struct table_schema *schema; /* key names */
-	struct val last;	   /* the last item seen (its key resumes the scan) */
+	struct val last_pk, last_sk; /* key of the last item seen (resumes the scan) */
 	size_t n;		   /* items in this chunk */
 	int rc;			   /* first error */
 };
@@ -176,26 +176,25 @@ struct chunk {
 static int chunk_visit(void *ctx, const struct item_ref *r)
 {
 	struct chunk *c = ctx;
-	struct val v;
+	const struct val *pk = iref_pk(r), *sk = iref_sk(r);
 	int rc;
 
-	rc = iref_decode(r, &v);
-	if (rc < 0)
-		goto out_err;
-	/* the item is rendered straight into the chunk's buffer */
+	/* rendered from the record straight into the chunk's buffer */
 	rc = sf_buf_add(&c->buf, c->prefix.p, c->prefix.len);
 	if (rc == 0)
-		rc = item_render_compact_append(&v, c->schema->pk.name,
-						c->schema->has_sk ? c->schema->sk.name : NULL,
-						&c->buf.p, &c->buf.len, &c->buf.cap);
+		rc = iref_render_compact_append(r, &c->buf.p, &c->buf.len, &c->buf.cap);
 	if (rc == 0)
 		rc = sf_buf_add(&c->buf, "}\n", 2);
-	if (rc < 0) {
-		val_free(&v);
+	if (rc == 0 && !pk)
+		rc = -ENOMEM;
+	if (rc < 0)
+		goto out_err;
+	val_free(&c->last_pk);
+	val_free(&c->last_sk);
+	if (val_copy(&c->last_pk, pk) < 0 || (sk && val_copy(&c->last_sk, sk) < 0)) {
+		rc = -ENOMEM;
 		goto out_err;
 	}
-	val_free(&c->last);
-	val_move(&c->last, &v);
 	c->n++;
 	return 0;
 out_err:
@@ -217,10 +216,9 @@ static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *item
 		       uint64_t *max_hold_ns)
 {
 	uint64_t t0;
-	struct chunk c = {SF_BUF_INIT, SF_BUF_INIT, &st->schema, {0}, 0, 0};
+	struct chunk c = {SF_BUF_INIT, SF_BUF_INIT, &st->schema, {0}, {0}, 0, 0};
 	struct val spk = {0}, ssk = {0};
 	struct tbl_scan sc = {0};
-	const struct val *k;
 	int rc;
 
 	if (sf_buf_adds(&c.prefix, "{\"t\":") < 0 ||
@@ -255,18 +253,10 @@ static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *item
 		/* resume after the last key seen */
 		val_free(&spk);
 		val_free(&ssk);
-		k = val_map_get(&c.last, st->schema.pk.name, strlen(st->schema.pk.name));
-		if (!k || val_copy(&spk, k) < 0) {
-			rc = k ? -ENOMEM : -EIO;
-			goto out;
-		}
+		val_move(&spk, &c.last_pk);
 		sc.start_pk = &spk;
 		if (st->schema.has_sk) {
-			k = val_map_get(&c.last, st->schema.sk.name, strlen(st->schema.sk.name));
-			if (!k || val_copy(&ssk, k) < 0) {
-				rc = k ? -ENOMEM : -EIO;
-				goto out;
-			}
+			val_move(&ssk, &c.last_sk);
 			sc.start_sk = &ssk;
 		}
 	}
@@ -274,7 +264,8 @@ static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *item
 out:
 	val_free(&spk);
 	val_free(&ssk);
-	val_free(&c.last);
+	val_free(&c.last_pk);
+	val_free(&c.last_sk);
 	sf_buf_free(&c.buf);
 	sf_buf_free(&c.prefix);
 	return rc;

@@ -1301,6 +1301,47 @@ static void assert_round_trips(const struct val *x, const char *pk)
 	val_free(&w);
 }
 
+/*
+ * item_render_blob_append(pk, sk, blob of the other attributes) writes
+ * what item_render_compact writes for the whole item with pk and sk first
+ * (the first one or two attributes play the keys, whatever their types).
+ */
+static void assert_blob_renders(const struct val *x, int nkeys)
+{
+	const struct val_attr *pk, *sk = NULL;
+	struct val rest;
+	char *want, *got = NULL;
+	size_t wlen, glen = 0, cap = 0, blen;
+	uint8_t *blob;
+
+	if (x->type != VAL_M || x->m.len < (size_t)nkeys || nkeys == 0)
+		return;
+	pk = &x->m.a[0];
+	if (nkeys == 2)
+		sk = &x->m.a[1];
+	val_init_map(&rest);
+	rest.m.a = x->m.a + nkeys; /* a shallow view */
+	rest.m.len = rest.m.cap = x->m.len - (size_t)nkeys;
+	ck_assert_int_eq(item_encode(&rest, &blob, &blen), 0);
+	ck_assert_int_eq(item_render_compact(x, pk->name, sk ? sk->name : NULL, &want, &wlen), 0);
+	ck_assert_int_eq(item_render_blob_append(pk->name, &pk->v, sk ? sk->name : NULL,
+						 sk ? &sk->v : NULL, blob, blen, &got, &glen, &cap),
+			 0);
+	ck_assert_str_eq(got, want);
+	ck_assert_uint_eq(glen, wlen);
+	/* a blob cut short is refused, and the buffer keeps what it had */
+	if (blen > 1) {
+		ck_assert_int_eq(item_render_blob_append(pk->name, &pk->v, NULL, NULL, blob,
+							 blen - 1, &got, &glen, &cap),
+				 -EINVAL);
+		ck_assert_uint_eq(glen, wlen);
+		ck_assert_str_eq(got, want);
+	}
+	free(blob);
+	free(want);
+	free(got);
+}
+
 START_TEST(test_round_trip_random_items)
 {
 	rng = 0x2545f4914f6cdd1dULL;
@@ -1309,8 +1350,26 @@ START_TEST(test_round_trip_random_items)
 
 		gen_item(&x);
 		assert_round_trips(&x, i % 2 ? "id" : NULL);
+		assert_blob_renders(&x, 1 + i % 2);
 		val_free(&x);
 	}
+}
+END_TEST
+
+/* The one case put_map wraps at the top: an item that is only its key,
+ * the key named like a tag. */
+START_TEST(test_blob_render_tag_named_key)
+{
+	struct val x = parse_ok("{\"$M\": {\"$N\": \"k\"}}");
+	struct val y = parse_ok("{\"$M\": {\"$B\": 1, \"a\": {\"$M\": {\"$SS\": 1}}}}");
+
+	ck_assert_int_eq(x.type, VAL_M);
+	ck_assert_uint_eq(x.m.len, 1);
+
+	assert_blob_renders(&x, 1);
+	assert_blob_renders(&y, 1);
+	val_free(&x);
+	val_free(&y);
 }
 END_TEST
 
@@ -1436,6 +1495,7 @@ Suite *item_suite(void)
 
 	tc = tcase_create("item_round_trip");
 	tcase_add_test(tc, test_round_trip_random_items);
+	tcase_add_test(tc, test_blob_render_tag_named_key);
 	tcase_add_test(tc, test_round_trip_random_values);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
