@@ -113,6 +113,20 @@ int item_render_blob_append(const char *pk_name, const struct val *pk, const cha
 			    const struct val *sk, const uint8_t *blob, size_t blob_len, char **buf,
 			    size_t *len, size_t *cap);
 
+/*
+ * item_parse() with every byte of *out taken from an arena: no allocation
+ * per value, and nothing to free per item.  *out must not be passed to
+ * val_free() or changed (it is read-only); it lives until the arena is
+ * reset or freed.  For loaders that turn each item into something else
+ * at once (a snapshot's items into records).  Errors as item_parse's.
+ */
+struct item_arena;
+struct item_arena *item_arena_new(void); /* new, or NULL */
+void item_arena_reset(struct item_arena *a);   /* every value from it is gone */
+void item_arena_free(struct item_arena *a);
+int item_parse_arena(const char *text, size_t len, struct item_arena *a, struct val *out,
+		     struct dyn_err *err);
+
 /* Binary form.  *out is new (malloc), *len its size.  -ENOMEM. */
 int item_encode(const struct val *v, uint8_t **out, size_t *len);
 /*

@@ -425,6 +425,7 @@ struct snap_rd {
 	struct snap_info *info; /* results */
 	table_t **tabs;	    /* the tables created, held in bulk mode (tbl_bulk_begin) */
 	size_t ntabs;	    /* entries in tabs */
+	struct item_arena *arena; /* the fast path's items (item_parse_arena), or NULL */
 };
 
 static int corrupt(struct snap_rd *r, struct dyn_err *err, const char *what)
@@ -607,7 +608,11 @@ static int check_order(struct snap_rd *r, size_t k, const struct val *item, stru
 	return 0;
 }
 
-/* Check the order of item, then load it into table k. */
+/*
+ * Check the order of item, then load it into table k.  checked: the item
+ * came from item_parse_arena() (checked, and the arena's: not freed here;
+ * db_replay keeps no pointer into it); else it is freed.
+ */
 static int item_load(struct snap_rd *r, size_t k, struct val *item, bool checked,
 		     struct dyn_err *err)
 {
@@ -616,7 +621,8 @@ static int item_load(struct snap_rd *r, size_t k, struct val *item, bool checked
 
 	rc = check_order(r, k, item, err);
 	if (rc < 0) {
-		val_free(item);
+		if (!checked)
+			val_free(item);
 		return rc;
 	}
 	ch.kind = DB_CH_PUT;
@@ -624,7 +630,8 @@ static int item_load(struct snap_rd *r, size_t k, struct val *item, bool checked
 	ch.item = item;
 	ch.checked = checked;
 	rc = db_replay(r->db, &ch, err);
-	val_free(item);
+	if (!checked)
+		val_free(item);
 	if (rc < 0)
 		return rc == -ENOMEM ? rc : corrupt(r, err, "item cannot be loaded");
 	r->info->items++;
@@ -634,8 +641,10 @@ static int item_load(struct snap_rd *r, size_t k, struct val *item, bool checked
 /*
  * The fast path for an item line exactly as snap_write renders it:
  * {"t":NAME,"i":ITEM}\n with NAME one of the header's tables.  The item
- * is parsed once with item_parse() (which applies item_check(), so loading
- * does not check it again); the line is not scanned as a whole.  Returns 1
+ * is parsed once with item_parse_arena() (which applies item_check(), so
+ * loading does not check it again; its values take no allocation of their
+ * own and are dropped together once the record is made); the line is not
+ * scanned as a whole.  Returns 1
  * if the line was not taken (any other shape, or an item that does not
  * parse: the general path then reports it with its own words), else 0 or
  * <0 as item_line.
@@ -657,7 +666,10 @@ static int item_fast(struct snap_rd *r, const char *line, size_t len, struct dyn
 	/* parse_top skips a byte-order mark, which is not JSON mid-line */
 	if (j == r->nnames || (unsigned char)line[pfx->len] == 0xef)
 		return 1;
-	if (item_parse(line + pfx->len, len - 2 - pfx->len, &item, NULL) < 0)
+	if (!r->arena && !(r->arena = item_arena_new()))
+		return -ENOMEM;
+	item_arena_reset(r->arena);
+	if (item_parse_arena(line + pfx->len, len - 2 - pfx->len, r->arena, &item, NULL) < 0)
 		return 1;
 	return item_load(r, k, &item, true, err);
 }
@@ -817,6 +829,7 @@ out:
 	free(r.sks);
 	keyenc_buf_free(&r.last);
 	keyenc_buf_free(&r.key);
+	item_arena_free(r.arena);
 	for (k = 0; k < r.ntabs; k++) {
 		tbl_bulk_end(r.tabs[k]);
 		tbl_close(r.tabs[k]);

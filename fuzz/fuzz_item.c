@@ -11,7 +11,8 @@
  * compact form straight from its binary form) must write exactly what
  * item_render_compact() writes for a map with its first attribute as the
  * key, and take any bytes as a blob without crashing (accepting whatever
- * item_decode accepts as a map).
+ * item_decode accepts as a map).  item_parse_arena() must give what
+ * item_parse() gives, value or error, and leak nothing.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -112,8 +113,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(e.code != 0 && e.msg[0] && v.type == VAL_NULL);
 		CHECK(e.code == ENOMEM || (e.line >= 1 && e.col >= 1));
 	}
-	if (item_parse((const char *)data, size, &v, NULL) == 0)
-		val_free(&v);
+	{
+		/* item_parse_arena: the same answer as item_parse, same error */
+		static struct item_arena *arena;
+		struct dyn_err e1, e2;
+		struct val a;
+		int r1, r2;
+
+		if (!arena)
+			CHECK((arena = item_arena_new()) != NULL);
+		item_arena_reset(arena);
+		err_clear(&e1);
+		err_clear(&e2);
+		r1 = item_parse((const char *)data, size, &v, &e1);
+		r2 = item_parse_arena((const char *)data, size, arena, &a, &e2);
+		CHECK(r1 == r2);
+		if (r1 == 0) {
+			CHECK(val_equal(&v, &a));
+			val_free(&v);
+		} else {
+			CHECK(a.type == VAL_NULL && e1.code == e2.code);
+			CHECK(strcmp(e1.msg, e2.msg) == 0);
+		}
+	}
 
 	/* The binary form must reject garbage safely. */
 	{

@@ -1261,6 +1261,19 @@ static void assert_round_trips(const struct val *x, const char *pk)
 	ck_assert_msg(item_parse(t1, strlen(t1), &y, &e) == 0, "%s at %d:%d in\n%s", e.msg, e.line,
 		      e.col, t1);
 	ck_assert_msg(val_equal(x, &y), "parse(render(x)) != x for\n%s", t1);
+	if (x->type == VAL_M) {
+		/* the arena parser builds the same value */
+		struct item_arena *ar = item_arena_new();
+		struct val a;
+
+		ck_assert_ptr_nonnull(ar);
+		ck_assert_int_eq(item_parse_arena(t1, strlen(t1), ar, &a, NULL), 0);
+		ck_assert(val_equal(x, &a));
+		item_arena_reset(ar);
+		ck_assert_int_eq(item_parse_arena(t1, strlen(t1), ar, &a, NULL), 0);
+		ck_assert(val_equal(x, &a));
+		item_arena_free(ar);
+	}
 	t2 = render(&y, pk, NULL);
 	ck_assert_str_eq(t1, t2);
 
@@ -1353,6 +1366,46 @@ START_TEST(test_round_trip_random_items)
 		assert_blob_renders(&x, 1 + i % 2);
 		val_free(&x);
 	}
+}
+END_TEST
+
+/* item_parse_arena fails as item_parse does, message and all, and its
+ * values outlive a block change (an item bigger than one block). */
+START_TEST(test_parse_arena_matches)
+{
+	static const char *const bad[] = {
+	    "{\"a\": 1, \"a\": 2}", "{\"b\": {\"$B\": \"!!\"}}", "{\"s\": {\"$SS\": [\"x\", \"x\"]}}",
+	    "{\"n\": {\"$N\": \"1e999\"}}", "{\"x\": [1, 2,]}", "[1]", "{\"q\": \"\\u0000\", \"\\u0000\": 1}",
+	    "{\"l\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+	};
+	struct item_arena *ar = item_arena_new();
+	struct dyn_err e1, e2;
+	struct val v, a;
+	char *big;
+	size_t i, n = 200000;
+
+	ck_assert_ptr_nonnull(ar);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&e1);
+		err_clear(&e2);
+		ck_assert_int_lt(item_parse(bad[i], strlen(bad[i]), &v, &e1), 0);
+		ck_assert_int_eq(item_parse_arena(bad[i], strlen(bad[i]), ar, &a, &e2), e1.code ? -e1.code : -1);
+		ck_assert_int_eq(e1.code, e2.code);
+		ck_assert_str_eq(e1.msg, e2.msg);
+	}
+	/* one string of 200 KB and a binary set: more than a block */
+	big = malloc(n + 64);
+	ck_assert_ptr_nonnull(big);
+	strcpy(big, "{\"b\": {\"$BS\": [\"AAE=\", \"AQ==\"]}, \"s\": \"");
+	i = strlen(big);
+	memset(big + i, 'x', n);
+	memcpy(big + i + n, "\"}", 3);
+	ck_assert_int_eq(item_parse(big, strlen(big), &v, NULL), 0);
+	ck_assert_int_eq(item_parse_arena(big, strlen(big), ar, &a, NULL), 0);
+	ck_assert(val_equal(&v, &a));
+	val_free(&v);
+	free(big);
+	item_arena_free(ar);
 }
 END_TEST
 
@@ -1496,6 +1549,7 @@ Suite *item_suite(void)
 	tc = tcase_create("item_round_trip");
 	tcase_add_test(tc, test_round_trip_random_items);
 	tcase_add_test(tc, test_blob_render_tag_named_key);
+	tcase_add_test(tc, test_parse_arena_matches);
 	tcase_add_test(tc, test_round_trip_random_values);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
