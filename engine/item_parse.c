@@ -1,12 +1,17 @@
 /*
  * item_parse.c - the document-JSON parser (item.h: item_parse_value,
- * item_parse).
+ * item_parse, item_parse_arena).
  *
  * One pass, straight into struct val, no intermediate tree.  Numbers are
  * read as the exact digits written (num_parse), strings are validated as
  * UTF-8 while they are scanned, and a string without escapes is copied
  * with one memcpy.  The scanner looks at eight bytes at a time for the
  * bytes that end a plain run ('"', '\\', controls, non-ASCII).
+ *
+ * Memory.  Every byte of the value comes from ipar_alloc(): malloc, or
+ * with item_parse_arena() an arena (item_arena.c), whose values are
+ * never freed one by one; error paths give back what they built through
+ * ipar_free()/ipar_val_free(), which leave arena memory alone.
  *
  * Containers are collected on one parser-wide stack of slots rather than
  * grown in place: a map or list pushes its members while they are parsed
@@ -842,76 +847,6 @@ static int parse_item(const char *text, size_t len, struct val *out, struct dyn_
 int item_parse(const char *text, size_t len, struct val *out, struct dyn_err *err)
 {
 	return parse_item(text, len, out, err, NULL);
-}
-
-/* ---- arena ---- */
-
-/*
- * A chain of blocks handed out front to back; reset keeps the newest
- * block (the largest one the arena needed so far, or a later one) and
- * frees the rest, so a stream of similar items settles on one block.
- */
-#define ARENA_BLOCK (64 * 1024)
-
-struct arena_block {
-	struct arena_block *next; /* older block */
-	size_t size;		  /* bytes of data */
-	max_align_t data[];	  /* the memory */
-};
-
-struct item_arena {
-	struct arena_block *head; /* newest block, or NULL */
-	size_t used;		  /* bytes of head handed out */
-};
-
-struct item_arena *item_arena_new(void)
-{
-	return calloc(1, sizeof(struct item_arena));
-}
-
-void *ipar_arena_alloc(struct item_arena *a, size_t n)
-{
-	struct arena_block *b;
-	size_t size;
-	void *p;
-
-	n = (n + 15) & ~(size_t)15;
-	if (!a->head || a->head->size - a->used < n) {
-		size = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-		b = malloc(sizeof(*b) + size);
-		if (!b)
-			return NULL;
-		b->next = a->head;
-		b->size = size;
-		a->head = b;
-		a->used = 0;
-	}
-	p = (char *)a->head->data + a->used;
-	a->used += n;
-	return p;
-}
-
-void item_arena_reset(struct item_arena *a)
-{
-	struct arena_block *b, *next;
-
-	if (!a || !a->head)
-		return;
-	for (b = a->head->next; b; b = next) {
-		next = b->next;
-		free(b);
-	}
-	a->head->next = NULL;
-	a->used = 0;
-}
-
-void item_arena_free(struct item_arena *a)
-{
-	if (!a)
-		return;
-	item_arena_reset(a);
-	free(a->head);
-	free(a);
 }
 
 int item_parse_arena(const char *text, size_t len, struct item_arena *arena, struct val *out,
