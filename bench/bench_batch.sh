@@ -21,6 +21,8 @@
 #   jq                jq -c . dump > /dev/null   (a JSON parse limit)
 #   cat               cat dump > /dev/shm/x      (copying the bytes)
 # Ratios are import time over each yardstick.  Wall clock, best of REPS.
+# Also printed: one fdatasync after a 128 KiB append on the store's disk
+# (median of 50), and what one per write() adds up to for the dump.
 # BENCH_BATCH_QUICK=1 times only `import` and `jq` (what `make bench`'s
 # goals table needs); the last line, "result import S jq S", is for it.
 set -eu
@@ -123,7 +125,28 @@ for rep in $(seq "$REPS"); do
 	rm -f /dev/shm/bench-batch.$$
 done
 
+# What one journal sync costs on the store's disk: fdatasync after a
+# 128 KiB append (cat's write size), median of 50, in the store's dir.
+FDS=$(python3 - "$BASE" <<'EOF'
+import os, statistics, sys, time
+path = os.path.join(sys.argv[1], "fdatasync.probe")
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+buf, ts = b"x" * 131072, []
+for _ in range(50):
+    os.write(fd, buf)
+    t = time.perf_counter()
+    os.fdatasync(fd)
+    ts.append(time.perf_counter() - t)
+os.close(fd)
+os.unlink(path)
+print("%.3f" % (statistics.median(ts) * 1e3))
+EOF
+)
+WRITES=$(( (BYTES + 131071) / 131072 ))
+
 echo
+echo "fdatasync after a 128 KiB append on the store's disk: $FDS ms (median of 50);"
+echo "  $WRITES writes of 128 KiB (cat) -> at most $WRITES syncs, $(awk -v n="$WRITES" -v f="$FDS" 'BEGIN { printf "%.2f", n * f / 1e3 }') s of the import"
 echo "best of $REPS, $LINES users ($BYTES bytes):"
 printf '  %-14s %8s %10s %8s %8s\n' what seconds "MB/s" "/jq" "/cat"
 if [ "${BENCH_BATCH_QUICK:-0}" = 1 ]; then

@@ -231,6 +231,10 @@ void iref_meta(const struct item_ref *r, struct item_meta *meta);
 /* Borrowed pk/sk values of the base item: valid during the callback. */
 const struct val *iref_pk(const struct item_ref *r);
 const struct val *iref_sk(const struct item_ref *r); /* NULL if none */
+/* The base item in compact form (item_render_compact, keys first),
+ * appended to *buf as item_render_compact_append does, rendered from the
+ * record without decoding it; -ENOMEM, -EINVAL (a corrupt record). */
+int iref_render_compact_append(const struct item_ref *r, char **buf, size_t *len, size_t *cap);
 
 /* Visitor: return 0 to go on, nonzero to stop (the value is returned). */
 typedef int (*tbl_visit_fn)(void *ctx, const struct item_ref *r);

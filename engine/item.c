@@ -195,25 +195,33 @@ int item_check(const struct val *item, struct dyn_err *err)
 /* ---- binary form ---- */
 
 struct bbuf {
-	uint8_t *p; /* output */
-	size_t len; /* used */
-	size_t cap; /* allocated */
-	bool nomem; /* an allocation failed: writes are dropped */
+	uint8_t *p;  /* output */
+	size_t len;  /* used */
+	size_t cap;  /* allocated */
+	bool nomem;  /* an allocation failed: writes are dropped */
+	bool fixed;  /* p is the caller's storage (item_encode_into), not malloc'd */
 };
 
-static bool bb_reserve(struct bbuf *b, size_t n)
+/* bb_reserve's slow path: grow the buffer. */
+static __attribute__((noinline)) bool bb_grow(struct bbuf *b, size_t n)
 {
 	size_t ncap;
 	uint8_t *p;
 
-	if (b->cap - b->len >= n)
-		return true;
 	if (b->nomem)
 		return false;
 	ncap = b->cap ? b->cap * 2 : 512;
 	while (ncap - b->len < n)
 		ncap *= 2;
-	p = realloc(b->p, ncap);
+	if (b->fixed) {
+		p = malloc(ncap);
+		if (p) {
+			memcpy(p, b->p, b->len);
+			b->fixed = false;
+		}
+	} else {
+		p = realloc(b->p, ncap);
+	}
 	if (!p) {
 		b->nomem = true;
 		return false;
@@ -221,6 +229,11 @@ static bool bb_reserve(struct bbuf *b, size_t n)
 	b->p = p;
 	b->cap = ncap;
 	return true;
+}
+
+static inline bool bb_reserve(struct bbuf *b, size_t n)
+{
+	return b->cap - b->len >= n || bb_grow(b, n);
 }
 
 static void bb_varint(struct bbuf *b, uint64_t v)
@@ -293,6 +306,21 @@ int item_encode(const struct val *v, uint8_t **out, size_t *len)
 	enc_value(&b, v, true);
 	if (b.nomem || !bb_reserve(&b, 1)) {
 		free(b.p);
+		return -ENOMEM;
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+int item_encode_into(const struct val *v, uint8_t *buf, size_t cap, uint8_t **out, size_t *len)
+{
+	struct bbuf b = {.p = buf, .cap = cap, .fixed = true};
+
+	enc_value(&b, v, true);
+	if (b.nomem) {
+		if (!b.fixed)
+			free(b.p);
 		return -ENOMEM;
 	}
 	*out = b.p;

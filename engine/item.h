@@ -92,9 +92,49 @@ int item_render(const struct val *v, const char *pk_name, const char *sk_name,
 /* Compact single-line JSON of any value (for JSON Lines output), no newline. */
 int item_render_compact(const struct val *v, const char *pk_name, const char *sk_name,
 			char **out, size_t *len);
+/*
+ * The same, appended to the growable buffer *buf (malloc'd or NULL; *cap
+ * bytes allocated, *len used): no allocation of its own when the buffer
+ * has room.  The buffer stays NUL-terminated at *len.  -ENOMEM leaves
+ * *len as it was (the buffer, possibly moved, is still the caller's).
+ */
+int item_render_compact_append(const struct val *v, const char *pk_name, const char *sk_name,
+			       char **buf, size_t *len, size_t *cap);
+
+/*
+ * The compact form of an item straight from its binary form: blob is what
+ * item_encode wrote for the item without its key attributes, pk (named
+ * pk_name) and sk (named sk_name; sk NULL if none) are those.  Appended
+ * as item_render_compact_append does, with the same bytes as it writes
+ * for the whole item with pk_name and sk_name first.  -EINVAL if the blob
+ * is malformed (*len unchanged), -ENOMEM.
+ */
+int item_render_blob_append(const char *pk_name, const struct val *pk, const char *sk_name,
+			    const struct val *sk, const uint8_t *blob, size_t blob_len, char **buf,
+			    size_t *len, size_t *cap);
+
+/*
+ * item_parse() with every byte of *out taken from an arena: no allocation
+ * per value, and nothing to free per item.  *out must not be passed to
+ * val_free() or changed (it is read-only); it lives until the arena is
+ * reset or freed.  For loaders that turn each item into something else
+ * at once (a snapshot's items into records).  Errors as item_parse's.
+ */
+struct item_arena;
+struct item_arena *item_arena_new(void); /* new, or NULL */
+void item_arena_reset(struct item_arena *a);   /* every value from it is gone */
+void item_arena_free(struct item_arena *a);
+int item_parse_arena(const char *text, size_t len, struct item_arena *a, struct val *out,
+		     struct dyn_err *err);
 
 /* Binary form.  *out is new (malloc), *len its size.  -ENOMEM. */
 int item_encode(const struct val *v, uint8_t **out, size_t *len);
+/*
+ * The same into the caller's buf (cap bytes) when it fits (with up to 10
+ * bytes to spare): *out is then buf; else *out is new (malloc) and the
+ * caller frees it (*out != buf).
+ */
+int item_encode_into(const struct val *v, uint8_t *buf, size_t cap, uint8_t **out, size_t *len);
 /* Decode what item_encode wrote into *out (new).  -EINVAL if malformed. */
 int item_decode(const uint8_t *buf, size_t len, struct val *out);
 

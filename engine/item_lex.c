@@ -290,7 +290,7 @@ int ipar_str_esc(struct parser *ps, char **out, size_t *len, bool *escaped)
 	if (rc)
 		return rc;
 	n = (size_t)(close - open - 1);
-	buf = malloc(n + 1);
+	buf = ipar_alloc(ps, n + 1);
 	if (!buf)
 		return ipar_fail_nomem(ps);
 	if (!escapes) {
@@ -298,7 +298,7 @@ int ipar_str_esc(struct parser *ps, char **out, size_t *len, bool *escaped)
 	} else {
 		rc = unescape(ps, open + 1, close, buf, &n);
 		if (rc) {
-			free(buf);
+			ipar_free(ps, buf);
 			return rc;
 		}
 	}

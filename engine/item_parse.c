@@ -1,12 +1,17 @@
 /*
  * item_parse.c - the document-JSON parser (item.h: item_parse_value,
- * item_parse).
+ * item_parse, item_parse_arena).
  *
  * One pass, straight into struct val, no intermediate tree.  Numbers are
  * read as the exact digits written (num_parse), strings are validated as
  * UTF-8 while they are scanned, and a string without escapes is copied
  * with one memcpy.  The scanner looks at eight bytes at a time for the
  * bytes that end a plain run ('"', '\\', controls, non-ASCII).
+ *
+ * Memory.  Every byte of the value comes from ipar_alloc(): malloc, or
+ * with item_parse_arena() an arena (item_arena.c), whose values are
+ * never freed one by one; error paths give back what they built through
+ * ipar_free()/ipar_val_free(), which leave arena memory alone.
  *
  * Containers are collected on one parser-wide stack of slots rather than
  * grown in place: a map or list pushes its members while they are parsed
@@ -75,8 +80,8 @@ static int push_slot(struct parser *ps, char *name, size_t name_len, const char 
 			n = realloc(ps->slots, ncap * sizeof(*n));
 		}
 		if (!n) {
-			free(name);
-			val_free(v);
+			ipar_free(ps, name);
+			ipar_val_free(ps, v);
 			return ipar_fail_nomem(ps);
 		}
 		ps->slots = n;
@@ -232,7 +237,7 @@ static int finish_map(struct parser *ps, size_t base, struct val *out)
 		}
 	}
 	if (n) {
-		a = malloc(n * sizeof(*a));
+		a = ipar_alloc(ps, n * sizeof(*a));
 		if (!a)
 			return ipar_fail_nomem(ps);
 	}
@@ -255,7 +260,7 @@ static int finish_list(struct parser *ps, size_t base, enum val_type t, struct v
 	struct val *v = NULL;
 
 	if (n) {
-		v = malloc(n * sizeof(*v));
+		v = ipar_alloc(ps, n * sizeof(*v));
 		if (!v)
 			return ipar_fail_nomem(ps);
 	}
@@ -337,12 +342,12 @@ static int parse_name(struct parser *ps, char **name, size_t *len)
 	if (rc)
 		return rc;
 	if (escaped && memchr(*name, 0, *len)) {
-		free(*name);
+		ipar_free(ps, *name);
 		return ipar_fail_at(ps, at, "attribute name contains a NUL character");
 	}
 	ps->p = skip_ws(ps->p, ps->end);
 	if (ps->p >= ps->end || *ps->p != ':') {
-		free(*name);
+		ipar_free(ps, *name);
 		return ipar_fail_unexpected(ps, ps->p, "':' after the attribute name");
 	}
 	ps->p = skip_ws(ps->p + 1, ps->end);
@@ -430,6 +435,22 @@ static const char *skip_value(const char *q, const char *end)
 	return q;
 }
 
+/* b64_decode's output (malloc'd) as memory of the value being built. */
+static int own_bytes(struct parser *ps, uint8_t **bin, size_t len)
+{
+	uint8_t *p;
+
+	if (!ps->arena)
+		return 0;
+	p = ipar_alloc(ps, len + 1);
+	if (p) {
+		memcpy(p, *bin, len + 1);
+	}
+	free(*bin);
+	*bin = p;
+	return p ? 0 : -ENOMEM;
+}
+
 /* One element of a "$SS"/"$NS"/"$BS" array. */
 static int parse_set_elem(struct parser *ps, enum tag t, struct val *v)
 {
@@ -462,13 +483,15 @@ static int parse_set_elem(struct parser *ps, enum tag t, struct val *v)
 	if (t == TAG_NS) {
 		v->type = VAL_N;
 		rc = num_parse(s, len, &v->n, ps->err);
-		free(s);
+		ipar_free(ps, s);
 		if (rc)
 			ipar_locate(ps, at);
 		return rc;
 	}
 	rc = b64_decode(s, len, &bin, &blen);
-	free(s);
+	ipar_free(ps, s);
+	if (rc == 0)
+		rc = own_bytes(ps, &bin, blen);
 	if (rc == -ENOMEM)
 		return ipar_fail_nomem(ps);
 	if (rc)
@@ -573,7 +596,7 @@ static int parse_tag(struct parser *ps, enum tag t, struct val *out)
 		if (rc)
 			return rc;
 		rc = num_parse(s, len, &out->n, ps->err);
-		free(s);
+		ipar_free(ps, s);
 		if (rc)
 			ipar_locate(ps, at);
 		return rc;
@@ -584,7 +607,9 @@ static int parse_tag(struct parser *ps, enum tag t, struct val *out)
 		if (rc)
 			return rc;
 		rc = b64_decode(s, len, &bin, &blen);
-		free(s);
+		ipar_free(ps, s);
+		if (rc == 0)
+			rc = own_bytes(ps, &bin, blen);
 		if (rc == -ENOMEM)
 			return ipar_fail_nomem(ps);
 		if (rc)
@@ -631,13 +656,13 @@ static int parse_object(struct parser *ps, struct val *out, bool literal)
 		const char *after = t ? skip_value(ps->p, ps->end) : NULL;
 
 		if (after && (after = skip_ws(after, ps->end)) < ps->end && *after == '}') {
-			free(name);
+			ipar_free(ps, name);
 			rc = parse_tag(ps, t, out);
 			if (rc)
 				return rc;
 			ps->p = skip_ws(ps->p, ps->end);
 			if (ps->p >= ps->end || *ps->p != '}') {
-				val_free(out);
+				ipar_val_free(ps, out);
 				return ipar_fail_unexpected(ps, ps->p, "'}' after the tagged value");
 			}
 			ps->p++;
@@ -645,7 +670,7 @@ static int parse_object(struct parser *ps, struct val *out, bool literal)
 		}
 	}
 	if (ps->depth >= PARSE_MAX_DEPTH) {
-		free(name);
+		ipar_free(ps, name);
 		return ipar_fail_at(ps, open, "nesting deeper than %d levels", ITEM_MAX_DEPTH);
 	}
 	ps->depth++;
@@ -656,7 +681,7 @@ static int parse_object(struct parser *ps, struct val *out, bool literal)
 		rc = parse_value(ps, &v);
 		ps->npath--;
 		if (rc) {
-			free(name);
+			ipar_free(ps, name);
 			return rc;
 		}
 		rc = push_slot(ps, name, name_len, key, &v);
@@ -735,13 +760,15 @@ static int parse_value(struct parser *ps, struct val *out)
 	return ipar_fail_unexpected(ps, p, "a value");
 }
 
-static int parse_top(const char *text, size_t len, struct val *out, struct dyn_err *err, bool item)
+static int parse_top(const char *text, size_t len, struct val *out, struct dyn_err *err, bool item,
+		     struct item_arena *arena)
 {
 	struct parser pbuf, *ps = &pbuf;
 	struct val v;
 	int rc;
 
 	val_init_null(out);
+	ps->arena = arena;
 	ps->text = text;
 	ps->p = text;
 	ps->end = text + len;
@@ -769,20 +796,20 @@ static int parse_top(const char *text, size_t len, struct val *out, struct dyn_e
 	ps->p = skip_ws(ps->p, ps->end);
 	if (ps->p < ps->end) {
 		rc = ipar_fail_at(ps, ps->p, "unexpected text after the JSON value");
-		val_free(&v);
+		ipar_val_free(ps, &v);
 		goto out_free;
 	}
 	if (item && v.type != VAL_M) {
 		rc = ipar_fail_at(ps, text, "an item must be a JSON object, not a tagged %s value",
 			     val_type_name(v.type));
-		val_free(&v);
+		ipar_val_free(ps, &v);
 		goto out_free;
 	}
 	*out = v;
 out_free:
 	for (size_t i = 0; i < ps->nslots; i++) {
-		free(ps->slots[i].name);
-		val_free(&ps->slots[i].v);
+		ipar_free(ps, ps->slots[i].name);
+		ipar_val_free(ps, &ps->slots[i].v);
 	}
 	if (ps->slots != ps->inline_slots)
 		free(ps->slots);
@@ -791,7 +818,7 @@ out_free:
 
 int item_parse_value(const char *text, size_t len, struct val *out, struct dyn_err *err)
 {
-	return parse_top(text, len, out, err, false);
+	return parse_top(text, len, out, err, false, NULL);
 }
 
 /*
@@ -799,17 +826,31 @@ int item_parse_value(const char *text, size_t len, struct val *out, struct dyn_e
  * construction (the fuzz target and the round-trip tests verify that), so
  * of item_check() only the size remains to be checked.
  */
-int item_parse(const char *text, size_t len, struct val *out, struct dyn_err *err)
+static int parse_item(const char *text, size_t len, struct val *out, struct dyn_err *err,
+		      struct item_arena *arena)
 {
-	int rc = parse_top(text, len, out, err, true);
+	int rc = parse_top(text, len, out, err, true, arena);
 	size_t size;
 
 	if (rc)
 		return rc;
 	size = item_size(out);
 	if (size > ITEM_MAX_SIZE) {
-		val_free(out);
+		if (!arena)
+			val_free(out);
+		val_init_null(out);
 		return err_set(err, EFBIG, "item is %zu bytes, over DynamoDB's 400 KB limit", size);
 	}
 	return 0;
+}
+
+int item_parse(const char *text, size_t len, struct val *out, struct dyn_err *err)
+{
+	return parse_item(text, len, out, err, NULL);
+}
+
+int item_parse_arena(const char *text, size_t len, struct item_arena *arena, struct val *out,
+		     struct dyn_err *err)
+{
+	return parse_item(text, len, out, err, arena);
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "item.h"
 #include "num.h"
@@ -39,7 +40,31 @@ struct parser {
 	int npath;				/* frames in path */
 	struct frame path[PARSE_MAX_DEPTH + 1]; /* attribute path at the cursor */
 	struct slot inline_slots[INLINE_SLOTS]; /* first slots, without malloc */
+	struct item_arena *arena;		/* where values go; NULL: malloc */
 };
+
+/* Memory of the value being built: from the arena if there is one. */
+void *ipar_arena_alloc(struct item_arena *a, size_t n);
+
+static inline void *ipar_alloc(struct parser *ps, size_t n)
+{
+	return ps->arena ? ipar_arena_alloc(ps->arena, n) : malloc(n);
+}
+
+/* Give back memory of the value being built (arena memory stays). */
+static inline void ipar_free(struct parser *ps, void *p)
+{
+	if (!ps->arena)
+		free(p);
+}
+
+static inline void ipar_val_free(struct parser *ps, struct val *v)
+{
+	if (!ps->arena)
+		val_free(v);
+	else
+		val_init_null(v);
+}
 
 static inline const char *skip_ws(const char *p, const char *end)
 {

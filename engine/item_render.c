@@ -36,6 +36,11 @@
  * map again.  Inside "$NS", numbers a double cannot hold exactly are
  * written as strings.  Compact form is the same with no whitespace at all
  * (jq -c style).
+ *
+ * item_render_blob_append writes the compact form straight from the
+ * binary form (item.c) of a record, without building the item as a val
+ * tree first: what snapshots are made of.  It follows the same rules
+ * value by value (check_item's round trips compare the two).
  */
 #include "item.h"
 
@@ -424,4 +429,266 @@ int item_render_compact(const struct val *v, const char *pk_name, const char *sk
 			size_t *len)
 {
 	return render(v, pk_name, sk_name, false, out, len);
+}
+
+int item_render_compact_append(const struct val *v, const char *pk_name, const char *sk_name,
+			       char **buf, size_t *len, size_t *cap)
+{
+	struct rbuf b = {.p = *buf, .len = *len, .cap = *buf ? *cap : 0};
+
+	if (v->type == VAL_M)
+		put_map(&b, v, 0, pk_name, sk_name);
+	else
+		put_value(&b, v, 0);
+	/* on failure the caller's bytes are kept, the partial value is not */
+	if (reserve(&b, 1))
+		b.p[b.len] = 0;
+	*buf = b.p;
+	*cap = b.cap;
+	if (b.nomem) {
+		if (b.p)
+			b.p[*len] = 0;
+		return -ENOMEM;
+	}
+	*len = b.len;
+	return 0;
+}
+
+/* ---- compact form from the binary form ---- */
+
+struct bcur {
+	const uint8_t *p;   /* cursor */
+	const uint8_t *end; /* end of the blob */
+	int depth;	    /* lists and maps open */
+};
+
+static bool bc_varint(struct bcur *c, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	for (int shift = 0; shift < 64 && c->p < c->end; shift += 7) {
+		uint8_t x = *c->p++;
+
+		v |= (uint64_t)(x & 0x7f) << shift;
+		if (!(x & 0x80)) {
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A length-prefixed byte string. */
+static bool bc_bytes(struct bcur *c, const uint8_t **p, size_t *n)
+{
+	uint64_t len;
+
+	if (!bc_varint(c, &len) || len > (uint64_t)(c->end - c->p))
+		return false;
+	*p = c->p;
+	*n = (size_t)len;
+	c->p += len;
+	return true;
+}
+
+static bool bc_num(struct bcur *c, struct num *n)
+{
+	const uint8_t *p;
+	size_t len;
+
+	return bc_bytes(c, &p, &len) && num_key_decode(p, len, n) == 0;
+}
+
+static bool blob_value(struct rbuf *b, struct bcur *c, int type);
+
+/* A map's members, after its count: {"name":value,...}. */
+static bool blob_members(struct rbuf *b, struct bcur *c, uint64_t n, bool first)
+{
+	const uint8_t *name;
+	size_t len;
+
+	for (uint64_t i = 0; i < n; i++) {
+		if (!bc_bytes(c, &name, &len) || c->p >= c->end)
+			return false;
+		if (!first)
+			putch(b, ',');
+		first = false;
+		put_string(b, (const char *)name, len);
+		putch(b, ':');
+		if (!blob_value(b, c, *c->p++))
+			return false;
+	}
+	return true;
+}
+
+static bool blob_map(struct rbuf *b, struct bcur *c)
+{
+	const uint8_t *name;
+	uint64_t n;
+	size_t len;
+	struct bcur peek;
+
+	if (!bc_varint(c, &n))
+		return false;
+	if (n == 0) {
+		PUTS(b, "{}");
+		return true;
+	}
+	peek = *c;
+	if (n == 1 && bc_bytes(&peek, &name, &len) && is_tag_name((const char *)name, len)) {
+		PUTS(b, "{\"$M\":{");
+		if (!blob_members(b, c, n, true))
+			return false;
+		PUTS(b, "}}");
+		return true;
+	}
+	putch(b, '{');
+	if (!blob_members(b, c, n, true))
+		return false;
+	putch(b, '}');
+	return true;
+}
+
+static bool blob_set(struct rbuf *b, struct bcur *c, int type)
+{
+	const uint8_t *p;
+	uint64_t n;
+	size_t len;
+	struct num x;
+
+	if (!bc_varint(c, &n))
+		return false;
+	if (type == VAL_SS)
+		PUTS(b, "{\"$SS\":[");
+	else if (type == VAL_NS)
+		PUTS(b, "{\"$NS\":[");
+	else
+		PUTS(b, "{\"$BS\":[");
+	for (uint64_t i = 0; i < n; i++) {
+		if (i)
+			putch(b, ',');
+		if (type == VAL_NS) {
+			if (!bc_num(c, &x))
+				return false;
+			put_num(b, &x, true);
+			continue;
+		}
+		if (!bc_bytes(c, &p, &len))
+			return false;
+		if (type == VAL_BS)
+			put_b64(b, (const char *)p, len);
+		else
+			put_string(b, (const char *)p, len);
+	}
+	PUTS(b, "]}");
+	return true;
+}
+
+static bool blob_value(struct rbuf *b, struct bcur *c, int type)
+{
+	const uint8_t *p;
+	uint64_t n;
+	size_t len;
+	struct num x;
+	bool ok = true;
+
+	switch (type) {
+	case VAL_NULL:
+		PUTS(b, "null");
+		return true;
+	case VAL_BOOL:
+		if (c->p >= c->end)
+			return false;
+		if (*c->p++)
+			PUTS(b, "true");
+		else
+			PUTS(b, "false");
+		return true;
+	case VAL_S:
+		if (!bc_bytes(c, &p, &len))
+			return false;
+		put_string(b, (const char *)p, len);
+		return true;
+	case VAL_N:
+		if (!bc_num(c, &x))
+			return false;
+		put_num(b, &x, false);
+		return true;
+	case VAL_B:
+		if (!bc_bytes(c, &p, &len))
+			return false;
+		PUTS(b, "{\"$B\":");
+		put_b64(b, (const char *)p, len);
+		putch(b, '}');
+		return true;
+	case VAL_SS:
+	case VAL_NS:
+	case VAL_BS:
+		return blob_set(b, c, type);
+	case VAL_L:
+	case VAL_M:
+		if (++c->depth > 64)
+			return false;
+		if (type == VAL_M) {
+			ok = blob_map(b, c);
+		} else if (!bc_varint(c, &n)) {
+			ok = false;
+		} else if (n == 0) {
+			PUTS(b, "[]");
+		} else {
+			putch(b, '[');
+			for (uint64_t i = 0; ok && i < n; i++) {
+				if (i)
+					putch(b, ',');
+				ok = c->p < c->end && blob_value(b, c, *c->p++);
+			}
+			putch(b, ']');
+		}
+		c->depth--;
+		return ok;
+	}
+	return false;
+}
+
+int item_render_blob_append(const char *pk_name, const struct val *pk, const char *sk_name,
+			    const struct val *sk, const uint8_t *blob, size_t blob_len, char **buf,
+			    size_t *len, size_t *cap)
+{
+	struct rbuf b = {.p = *buf, .len = *len, .cap = *buf ? *cap : 0};
+	struct bcur c = {blob, blob + blob_len, 0};
+	uint64_t n;
+	bool ok = c.p < c.end && *c.p++ == VAL_M && bc_varint(&c, &n);
+
+	if (ok && n == 0 && !sk && is_tag_name(pk_name, strlen(pk_name))) {
+		/* the item's only attribute is its key, named like a tag */
+		PUTS(&b, "{\"$M\":{");
+		put_string(&b, pk_name, strlen(pk_name));
+		putch(&b, ':');
+		put_value(&b, pk, 1);
+		PUTS(&b, "}}");
+	} else if (ok) {
+		putch(&b, '{');
+		put_string(&b, pk_name, strlen(pk_name));
+		putch(&b, ':');
+		put_value(&b, pk, 1);
+		if (sk) {
+			putch(&b, ',');
+			put_string(&b, sk_name, strlen(sk_name));
+			putch(&b, ':');
+			put_value(&b, sk, 1);
+		}
+		ok = blob_members(&b, &c, n, false) && c.p == c.end;
+		putch(&b, '}');
+	}
+	if (reserve(&b, 1))
+		b.p[b.len] = 0;
+	*buf = b.p;
+	*cap = b.cap;
+	if (b.nomem || !ok) {
+		if (b.p)
+			b.p[*len] = 0;
+		return b.nomem ? -ENOMEM : -EINVAL;
+	}
+	*len = b.len;
+	return 0;
 }

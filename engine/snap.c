@@ -168,7 +168,7 @@ struct chunk {
 	struct sf_buf buf;	   /* rendered lines */
 	struct sf_buf prefix;	   /* {"t":NAME,"i": */
 	const struct table_schema *schema; /* key names */
-	struct val last;	   /* the last item seen (its key resumes the scan) */
+	struct val last_pk, last_sk; /* key of the last item seen (resumes the scan) */
 	size_t n;		   /* items in this chunk */
 	int rc;			   /* first error */
 };
@@ -176,29 +176,27 @@ struct chunk {
 static int chunk_visit(void *ctx, const struct item_ref *r)
 {
 	struct chunk *c = ctx;
-	struct val v;
-	char *text;
-	size_t len;
+	const struct val *pk = iref_pk(r), *sk = iref_sk(r);
 	int rc;
 
-	rc = iref_decode(r, &v);
+	/* rendered from the record straight into the chunk's buffer */
+	rc = sf_buf_add(&c->buf, c->prefix.p, c->prefix.len);
+	if (rc == 0)
+		rc = iref_render_compact_append(r, &c->buf.p, &c->buf.len, &c->buf.cap);
+	if (rc == 0)
+		rc = sf_buf_add(&c->buf, "}\n", 2);
+	if (rc == 0 && !pk)
+		rc = -ENOMEM;
 	if (rc < 0)
 		goto out_err;
-	rc = item_render_compact(&v, c->schema->pk.name, c->schema->has_sk ? c->schema->sk.name : NULL,
-				 &text, &len);
-	if (rc < 0) {
-		val_free(&v);
+	val_free(&c->last_pk);
+	val_free(&c->last_sk);
+	if (val_copy(&c->last_pk, pk) < 0 || (sk && val_copy(&c->last_sk, sk) < 0)) {
+		rc = -ENOMEM;
 		goto out_err;
 	}
-	if (sf_buf_add(&c->buf, c->prefix.p, c->prefix.len) < 0 ||
-	    sf_buf_add(&c->buf, text, len) < 0 || sf_buf_add(&c->buf, "}\n", 2) < 0)
-		rc = -ENOMEM;
-	free(text);
-	val_free(&c->last);
-	val_move(&c->last, &v);
 	c->n++;
-	if (rc == 0)
-		return 0;
+	return 0;
 out_err:
 	c->rc = rc;
 	return 1;
@@ -218,10 +216,9 @@ static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *item
 		       uint64_t *max_hold_ns)
 {
 	uint64_t t0;
-	struct chunk c = {SF_BUF_INIT, SF_BUF_INIT, &st->schema, {0}, 0, 0};
+	struct chunk c = {SF_BUF_INIT, SF_BUF_INIT, &st->schema, {0}, {0}, 0, 0};
 	struct val spk = {0}, ssk = {0};
 	struct tbl_scan sc = {0};
-	const struct val *k;
 	int rc;
 
 	if (sf_buf_adds(&c.prefix, "{\"t\":") < 0 ||
@@ -256,18 +253,10 @@ static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *item
 		/* resume after the last key seen */
 		val_free(&spk);
 		val_free(&ssk);
-		k = val_map_get(&c.last, st->schema.pk.name, strlen(st->schema.pk.name));
-		if (!k || val_copy(&spk, k) < 0) {
-			rc = k ? -ENOMEM : -EIO;
-			goto out;
-		}
+		val_move(&spk, &c.last_pk);
 		sc.start_pk = &spk;
 		if (st->schema.has_sk) {
-			k = val_map_get(&c.last, st->schema.sk.name, strlen(st->schema.sk.name));
-			if (!k || val_copy(&ssk, k) < 0) {
-				rc = k ? -ENOMEM : -EIO;
-				goto out;
-			}
+			val_move(&ssk, &c.last_sk);
 			sc.start_sk = &ssk;
 		}
 	}
@@ -275,7 +264,8 @@ static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *item
 out:
 	val_free(&spk);
 	val_free(&ssk);
-	val_free(&c.last);
+	val_free(&c.last_pk);
+	val_free(&c.last_sk);
 	sf_buf_free(&c.buf);
 	sf_buf_free(&c.prefix);
 	return rc;
@@ -435,6 +425,7 @@ struct snap_rd {
 	struct snap_info *info; /* results */
 	table_t **tabs;	    /* the tables created, held in bulk mode (tbl_bulk_begin) */
 	size_t ntabs;	    /* entries in tabs */
+	struct item_arena *arena; /* the fast path's items (item_parse_arena), or NULL */
 };
 
 static int corrupt(struct snap_rd *r, struct dyn_err *err, const char *what)
@@ -617,7 +608,11 @@ static int check_order(struct snap_rd *r, size_t k, const struct val *item, stru
 	return 0;
 }
 
-/* Check the order of item, then load it into table k. */
+/*
+ * Check the order of item, then load it into table k.  checked: the item
+ * came from item_parse_arena() (checked, and the arena's: not freed here;
+ * db_replay keeps no pointer into it); else it is freed.
+ */
 static int item_load(struct snap_rd *r, size_t k, struct val *item, bool checked,
 		     struct dyn_err *err)
 {
@@ -626,7 +621,8 @@ static int item_load(struct snap_rd *r, size_t k, struct val *item, bool checked
 
 	rc = check_order(r, k, item, err);
 	if (rc < 0) {
-		val_free(item);
+		if (!checked)
+			val_free(item);
 		return rc;
 	}
 	ch.kind = DB_CH_PUT;
@@ -634,7 +630,8 @@ static int item_load(struct snap_rd *r, size_t k, struct val *item, bool checked
 	ch.item = item;
 	ch.checked = checked;
 	rc = db_replay(r->db, &ch, err);
-	val_free(item);
+	if (!checked)
+		val_free(item);
 	if (rc < 0)
 		return rc == -ENOMEM ? rc : corrupt(r, err, "item cannot be loaded");
 	r->info->items++;
@@ -644,8 +641,10 @@ static int item_load(struct snap_rd *r, size_t k, struct val *item, bool checked
 /*
  * The fast path for an item line exactly as snap_write renders it:
  * {"t":NAME,"i":ITEM}\n with NAME one of the header's tables.  The item
- * is parsed once with item_parse() (which applies item_check(), so loading
- * does not check it again); the line is not scanned as a whole.  Returns 1
+ * is parsed once with item_parse_arena() (which applies item_check(), so
+ * loading does not check it again; its values take no allocation of their
+ * own and are dropped together once the record is made); the line is not
+ * scanned as a whole.  Returns 1
  * if the line was not taken (any other shape, or an item that does not
  * parse: the general path then reports it with its own words), else 0 or
  * <0 as item_line.
@@ -667,7 +666,10 @@ static int item_fast(struct snap_rd *r, const char *line, size_t len, struct dyn
 	/* parse_top skips a byte-order mark, which is not JSON mid-line */
 	if (j == r->nnames || (unsigned char)line[pfx->len] == 0xef)
 		return 1;
-	if (item_parse(line + pfx->len, len - 2 - pfx->len, &item, NULL) < 0)
+	if (!r->arena && !(r->arena = item_arena_new()))
+		return -ENOMEM;
+	item_arena_reset(r->arena);
+	if (item_parse_arena(line + pfx->len, len - 2 - pfx->len, r->arena, &item, NULL) < 0)
 		return 1;
 	return item_load(r, k, &item, true, err);
 }
@@ -827,6 +829,7 @@ out:
 	free(r.sks);
 	keyenc_buf_free(&r.last);
 	keyenc_buf_free(&r.key);
+	item_arena_free(r.arena);
 	for (k = 0; k < r.ntabs; k++) {
 		tbl_bulk_end(r.tabs[k]);
 		tbl_close(r.tabs[k]);

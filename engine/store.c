@@ -231,30 +231,43 @@ static void journal_failed_locked(struct store *st, int code)
 	want_snapshot(st);
 }
 
+/* Records up to this size keep their buffer for the next one. */
+#define LOGBUF_KEEP (1u << 20)
+
 static int log_append(void *ctx, const struct db_change *ch, size_t n, uint64_t *lsn)
 {
 	struct store *st = ctx;
-	struct sf_buf b = SF_BUF_INIT;
+	struct sf_buf own = SF_BUF_INIT, *b = &own;
 	struct journal_stats js;
-	bool mark = false;
+	bool mark = false, shared;
 	size_t i;
 	int rc;
 
+	/*
+	 * The record is rendered into the store's kept buffer, so a stream of
+	 * writes allocates nothing for it; a writer that finds the buffer in
+	 * use (another table's writer, at the same moment) renders into its
+	 * own.  trylock: never waits, never nests with the journal's locks.
+	 */
+	shared = pthread_mutex_trylock(&st->logbuf_mu) == 0;
+	if (shared)
+		b = &st->logbuf;
+	b->len = 0;
 	/* room for the record header, filled in by journal_append */
-	rc = sf_buf_grow(&b, JOURNAL_REC_HDR + 256);
+	rc = sf_buf_grow(b, JOURNAL_REC_HDR + 256);
 	if (rc < 0)
-		return rc;
-	memset(b.p, 0, JOURNAL_REC_HDR);
-	b.len = JOURNAL_REC_HDR;
-	rc = sf_changes_render(&b, ch, n);
+		goto out;
+	memset(b->p, 0, JOURNAL_REC_HDR);
+	b->len = JOURNAL_REC_HDR;
+	rc = sf_changes_render(b, ch, n);
 	if (rc == 0)
-		rc = sf_buf_addc(&b, '\n');
+		rc = sf_buf_addc(b, '\n');
 	if (rc < 0)
 		goto out;
 	for (i = 0; i < n; i++)
 		if (ch[i].kind != DB_CH_PUT && ch[i].kind != DB_CH_DELETE)
 			mark = true;
-	rc = journal_append(st->j, (uint8_t *)b.p, b.len - JOURNAL_REC_HDR, mark, lsn);
+	rc = journal_append(st->j, (uint8_t *)b->p, b->len - JOURNAL_REC_HDR, mark, lsn);
 	if (rc < 0) {
 		/* nothing of the change was applied; a cleanly refused write (ENOSPC
 		 * with the file cut back) leaves the journal usable for the next */
@@ -270,7 +283,10 @@ static int log_append(void *ctx, const struct db_change *ch, size_t n, uint64_t 
 	if (snapshot_due(st))
 		want_snapshot(st);
 out:
-	sf_buf_free(&b);
+	if (!shared || b->cap > LOGBUF_KEEP)
+		sf_buf_free(b);
+	if (shared)
+		pthread_mutex_unlock(&st->logbuf_mu);
 	return rc;
 }
 
@@ -602,6 +618,8 @@ static void store_free(struct store *st)
 		db_free(st->db);
 	store_lock_release(st);
 	pthread_mutex_destroy(&st->snap_mu);
+	sf_buf_free(&st->logbuf);
+	pthread_mutex_destroy(&st->logbuf_mu);
 	pthread_mutex_destroy(&st->bg_mu);
 	pthread_cond_destroy(&st->bg_cv);
 	free(st->dir);
@@ -629,6 +647,7 @@ int store_open(const char *dir, const struct store_opts *opts, store_t **out, db
 	if (env && *env)
 		st->snap_min = strtoull(env, NULL, 10);
 	pthread_mutex_init(&st->snap_mu, NULL);
+	pthread_mutex_init(&st->logbuf_mu, NULL);
 	pthread_mutex_init(&st->bg_mu, NULL);
 	pthread_cond_init(&st->bg_cv, NULL);
 	st->dir = strdup(dir);

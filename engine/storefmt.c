@@ -666,17 +666,10 @@ out_free:
 
 /* ---- changes ---- */
 
+/* Rendered straight into b: no temporary copy of the item's text. */
 static int render_value(struct sf_buf *b, const struct val *v)
 {
-	char *text;
-	size_t len;
-	int rc = item_render_compact(v, NULL, NULL, &text, &len);
-
-	if (rc < 0)
-		return rc;
-	rc = sf_buf_add(b, text, len);
-	free(text);
-	return rc;
+	return item_render_compact_append(v, NULL, NULL, &b->p, &b->len, &b->cap);
 }
 
 static int change_render(struct sf_buf *b, const struct db_change *c)

@@ -13,6 +13,7 @@
 
 #include "journal.h"
 #include "store.h"
+#include "storefmt.h"
 
 #define LOCK_NAME "lock"
 #define SNAP_MIN_DEFAULT (16ull << 20) /* auto snapshot floor, bytes */
@@ -49,6 +50,9 @@ struct store {
 	void *hook_ctx;		 /* its context */
 	uint64_t snap_bytes;	 /* size of the snapshot on disk (atomic access) */
 	uint64_t snap_min;	 /* auto snapshot floor, bytes (atomic access) */
+
+	pthread_mutex_t logbuf_mu; /* protects logbuf (taken with trylock only) */
+	struct sf_buf logbuf;	 /* log_append's record buffer, kept between records */
 
 	pthread_mutex_t bg_mu;	 /* protects the next three */
 	pthread_cond_t bg_cv;	 /* wakes the background threads */

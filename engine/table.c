@@ -77,7 +77,7 @@ int rec_new(const struct table_schema *s, const struct val *item, const uint8_t 
 {
 	struct val_attr small[16], *attrs = small;
 	struct val view;
-	uint8_t *blob;
+	uint8_t stack[2048], *blob;
 	size_t blen, i, n = 0;
 	struct rec *r;
 	int rc;
@@ -94,14 +94,16 @@ int rec_new(const struct table_schema *s, const struct val *item, const uint8_t 
 	val_init_map(&view);
 	view.m.a = attrs;
 	view.m.len = view.m.cap = n;
-	rc = item_encode(&view, &blob, &blen);
+	/* encoded on the stack (most items fit), then one allocation */
+	rc = item_encode_into(&view, stack, sizeof(stack), &blob, &blen);
 	if (attrs != small)
 		free(attrs);
 	if (rc < 0)
 		return rc;
 	r = malloc(sizeof(*r) + key_len + blen);
 	if (!r) {
-		free(blob);
+		if (blob != stack)
+			free(blob);
 		return -ENOMEM;
 	}
 	r->mtime_ns = mtime_ns;
@@ -112,7 +114,8 @@ int rec_new(const struct table_schema *s, const struct val *item, const uint8_t 
 	r->refs = 1;
 	memcpy(r->data, key, key_len);
 	memcpy(r->data + key_len, blob, blen);
-	free(blob);
+	if (blob != stack)
+		free(blob);
 	*out = r;
 	return 0;
 }

@@ -38,6 +38,7 @@
  * decodes keys lazily into a small cache that lives on the reader's stack.
  */
 #include "dbint.h"
+#include "item.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -164,6 +165,17 @@ const struct val *iref_pk(const struct item_ref *r)
 const struct val *iref_sk(const struct item_ref *r)
 {
 	return r->t->schema.has_sk ? keys_get(r, true) : NULL;
+}
+
+int iref_render_compact_append(const struct item_ref *r, char **buf, size_t *len, size_t *cap)
+{
+	const struct table_schema *s = &r->t->schema;
+	const struct val *pk = iref_pk(r), *sk = iref_sk(r);
+
+	if (!pk || (s->has_sk && !sk))
+		return -ENOMEM;
+	return item_render_blob_append(s->pk.name, pk, s->has_sk ? s->sk.name : NULL, sk,
+				       rec_blob(r->rec), r->rec->blob_len, buf, len, cap);
 }
 
 static int visit(struct table *t, const struct rview *v, void *val, struct iref_keys *keys,

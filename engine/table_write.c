@@ -91,6 +91,7 @@ struct aop {
 	struct ient *oent[NSLOTS]; /* entries of the current item */
 	struct ient *nent[NSLOTS]; /* entries for the new item */
 	bool retarget[NSLOTS];	   /* oent stays, pointed at nrec */
+	size_t nent_end;	   /* nent[nent_end..] are all NULL */
 };
 
 static void aop_init(struct aop *a)
@@ -109,7 +110,7 @@ static void aop_clean(struct aop *a)
 	val_free(&a->old);
 	val_free(&a->nv);
 	rec_unref(a->nrec);
-	for (i = 0; i < NSLOTS; i++)
+	for (i = 0; i < a->nent_end; i++)
 		ient_unref(a->nent[i]);
 }
 
@@ -261,6 +262,8 @@ static int prepare_indexes(struct aop *a, struct dyn_err *err)
 			a->retarget[i] = true;
 			continue;
 		}
+		if (a->nent_end < i + 1)
+			a->nent_end = i + 1;
 		rc = ient_new(ib.p, ib.len, NULL, &a->nent[i]);
 		if (rc < 0)
 			break;

@@ -7,7 +7,12 @@
  * compact render -> parse -> equal, encode -> decode -> equal.  The same
  * bytes are also fed to item_decode() and b64_decode(), which must reject
  * or accept without crashing, and whatever item_decode() accepts must
- * re-encode to the same bytes.
+ * re-encode to the same bytes.  item_render_blob_append() (a record's
+ * compact form straight from its binary form) must write exactly what
+ * item_render_compact() writes for a map with its first attribute as the
+ * key, and take any bytes as a blob without crashing (accepting whatever
+ * item_decode accepts as a map).  item_parse_arena() must give what
+ * item_parse() gives, value or error, and leak nothing.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -73,6 +78,24 @@ static void round_trip(const struct val *v)
 		(void)item_size(v);
 		(void)item_check(v, NULL);
 	}
+	if (v->type == VAL_M && v->m.len > 0) {
+		const struct val_attr *k = &v->m.a[0];
+		struct val rest;
+		char *got = NULL;
+		size_t glen = 0, cap = 0;
+
+		val_init_map(&rest);
+		rest.m.a = v->m.a + 1; /* a shallow view without the "key" */
+		rest.m.len = rest.m.cap = v->m.len - 1;
+		CHECK(item_encode(&rest, &bin, &blen) == 0);
+		CHECK(item_render_compact(v, k->name, NULL, &t1, &l1) == 0);
+		CHECK(item_render_blob_append(k->name, &k->v, NULL, NULL, bin, blen, &got, &glen,
+					      &cap) == 0);
+		CHECK(glen == l1 && memcmp(got, t1, l1) == 0);
+		free(got);
+		free(t1);
+		free(bin);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -90,10 +113,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(e.code != 0 && e.msg[0] && v.type == VAL_NULL);
 		CHECK(e.code == ENOMEM || (e.line >= 1 && e.col >= 1));
 	}
-	if (item_parse((const char *)data, size, &v, NULL) == 0)
-		val_free(&v);
+	{
+		/* item_parse_arena: the same answer as item_parse, same error */
+		static struct item_arena *arena;
+		struct dyn_err e1, e2;
+		struct val a;
+		int r1, r2;
+
+		if (!arena)
+			CHECK((arena = item_arena_new()) != NULL);
+		item_arena_reset(arena);
+		err_clear(&e1);
+		err_clear(&e2);
+		r1 = item_parse((const char *)data, size, &v, &e1);
+		r2 = item_parse_arena((const char *)data, size, arena, &a, &e2);
+		CHECK(r1 == r2);
+		if (r1 == 0) {
+			CHECK(val_equal(&v, &a));
+			val_free(&v);
+		} else {
+			CHECK(a.type == VAL_NULL && e1.code == e2.code);
+			CHECK(strcmp(e1.msg, e2.msg) == 0);
+		}
+	}
 
 	/* The binary form must reject garbage safely. */
+	{
+		struct val key;
+		char *out = NULL;
+		size_t olen = 0, cap = 0;
+		int rc;
+
+		val_init_str(&key, "k", 1);
+		rc = item_render_blob_append("id", &key, NULL, NULL, data, size, &out, &olen, &cap);
+		CHECK(rc == 0 || rc == -EINVAL);
+		CHECK(rc < 0 ? olen == 0 : olen == strlen(out));
+		if (item_decode(data, size, &v) == 0) {
+			CHECK(v.type != VAL_M || rc == 0);
+			val_free(&v);
+		}
+		free(out);
+		val_free(&key);
+	}
 	if (item_decode(data, size, &v) == 0) {
 		uint8_t *again;
 		size_t alen;

@@ -218,6 +218,33 @@ START_TEST(test_render_compact_puts_keys_first)
 }
 END_TEST
 
+/* Appending gives the same bytes after what the buffer held, with or
+ * without a buffer to start from, and through a growth of the buffer. */
+START_TEST(test_render_compact_append)
+{
+	struct val v = parse_ok("{\"b\": [1, \"x\"], \"a\": {\"$SS\": [\"q\", \"p\"]}, \"k\": 3}");
+	char *want, *buf = NULL;
+	size_t wlen, len = 0, cap = 0;
+	int i;
+
+	ck_assert_int_eq(item_render_compact(&v, "k", NULL, &want, &wlen), 0);
+	ck_assert_int_eq(item_render_compact_append(&v, "k", NULL, &buf, &len, &cap), 0);
+	ck_assert_uint_eq(len, wlen);
+	ck_assert_str_eq(buf, want);
+	for (i = 1; i < 100; i++) {
+		ck_assert_int_eq(item_render_compact_append(&v, "k", NULL, &buf, &len, &cap), 0);
+		ck_assert_uint_eq(len, wlen * (size_t)(i + 1));
+		ck_assert_uint_le(len + 1, cap);
+		ck_assert_int_eq(buf[len], 0);
+		ck_assert_mem_eq(buf + len - wlen, want, wlen);
+	}
+	ck_assert_mem_eq(buf, want, wlen);
+	free(buf);
+	free(want);
+	val_free(&v);
+}
+END_TEST
+
 /* ---- tags ---- */
 
 START_TEST(test_tag_with_other_keys_is_plain_map)
@@ -1234,6 +1261,19 @@ static void assert_round_trips(const struct val *x, const char *pk)
 	ck_assert_msg(item_parse(t1, strlen(t1), &y, &e) == 0, "%s at %d:%d in\n%s", e.msg, e.line,
 		      e.col, t1);
 	ck_assert_msg(val_equal(x, &y), "parse(render(x)) != x for\n%s", t1);
+	if (x->type == VAL_M) {
+		/* the arena parser builds the same value */
+		struct item_arena *ar = item_arena_new();
+		struct val a;
+
+		ck_assert_ptr_nonnull(ar);
+		ck_assert_int_eq(item_parse_arena(t1, strlen(t1), ar, &a, NULL), 0);
+		ck_assert(val_equal(x, &a));
+		item_arena_reset(ar);
+		ck_assert_int_eq(item_parse_arena(t1, strlen(t1), ar, &a, NULL), 0);
+		ck_assert(val_equal(x, &a));
+		item_arena_free(ar);
+	}
 	t2 = render(&y, pk, NULL);
 	ck_assert_str_eq(t1, t2);
 
@@ -1248,6 +1288,23 @@ static void assert_round_trips(const struct val *x, const char *pk)
 	ck_assert(val_equal(x, &w));
 	ck_assert_int_eq(val_check(&w, NULL), 0);
 
+	/* item_encode_into: the same bytes, in the caller's buffer when they
+	 * fit, else in a new one (a buffer cut at every size up to the end) */
+	{
+		uint8_t fixed[600], *got;
+		size_t glen, cap = len <= sizeof(fixed) ? len : sizeof(fixed);
+
+		for (size_t c = cap > 40 ? cap - 40 : 1; c <= cap; c++) {
+			ck_assert_int_eq(item_encode_into(x, fixed, c, &got, &glen), 0);
+			ck_assert_uint_eq(glen, len);
+			ck_assert(got != fixed || len <= c);
+			ck_assert(got == fixed || len + 10 > c); /* reserves 10 at most ahead */
+			ck_assert_mem_eq(got, bin, len);
+			if (got != fixed)
+				free(got);
+		}
+	}
+
 	free(bin);
 	free(t1);
 	free(t2);
@@ -1255,6 +1312,47 @@ static void assert_round_trips(const struct val *x, const char *pk)
 	val_free(&y);
 	val_free(&z);
 	val_free(&w);
+}
+
+/*
+ * item_render_blob_append(pk, sk, blob of the other attributes) writes
+ * what item_render_compact writes for the whole item with pk and sk first
+ * (the first one or two attributes play the keys, whatever their types).
+ */
+static void assert_blob_renders(const struct val *x, int nkeys)
+{
+	const struct val_attr *pk, *sk = NULL;
+	struct val rest;
+	char *want, *got = NULL;
+	size_t wlen, glen = 0, cap = 0, blen;
+	uint8_t *blob;
+
+	if (x->type != VAL_M || x->m.len < (size_t)nkeys || nkeys == 0)
+		return;
+	pk = &x->m.a[0];
+	if (nkeys == 2)
+		sk = &x->m.a[1];
+	val_init_map(&rest);
+	rest.m.a = x->m.a + nkeys; /* a shallow view */
+	rest.m.len = rest.m.cap = x->m.len - (size_t)nkeys;
+	ck_assert_int_eq(item_encode(&rest, &blob, &blen), 0);
+	ck_assert_int_eq(item_render_compact(x, pk->name, sk ? sk->name : NULL, &want, &wlen), 0);
+	ck_assert_int_eq(item_render_blob_append(pk->name, &pk->v, sk ? sk->name : NULL,
+						 sk ? &sk->v : NULL, blob, blen, &got, &glen, &cap),
+			 0);
+	ck_assert_str_eq(got, want);
+	ck_assert_uint_eq(glen, wlen);
+	/* a blob cut short is refused, and the buffer keeps what it had */
+	if (blen > 1) {
+		ck_assert_int_eq(item_render_blob_append(pk->name, &pk->v, NULL, NULL, blob,
+							 blen - 1, &got, &glen, &cap),
+				 -EINVAL);
+		ck_assert_uint_eq(glen, wlen);
+		ck_assert_str_eq(got, want);
+	}
+	free(blob);
+	free(want);
+	free(got);
 }
 
 START_TEST(test_round_trip_random_items)
@@ -1265,8 +1363,66 @@ START_TEST(test_round_trip_random_items)
 
 		gen_item(&x);
 		assert_round_trips(&x, i % 2 ? "id" : NULL);
+		assert_blob_renders(&x, 1 + i % 2);
 		val_free(&x);
 	}
+}
+END_TEST
+
+/* item_parse_arena fails as item_parse does, message and all, and its
+ * values outlive a block change (an item bigger than one block). */
+START_TEST(test_parse_arena_matches)
+{
+	static const char *const bad[] = {
+	    "{\"a\": 1, \"a\": 2}", "{\"b\": {\"$B\": \"!!\"}}", "{\"s\": {\"$SS\": [\"x\", \"x\"]}}",
+	    "{\"n\": {\"$N\": \"1e999\"}}", "{\"x\": [1, 2,]}", "[1]", "{\"q\": \"\\u0000\", \"\\u0000\": 1}",
+	    "{\"l\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+	};
+	struct item_arena *ar = item_arena_new();
+	struct dyn_err e1, e2;
+	struct val v, a;
+	char *big;
+	size_t i, n = 200000;
+
+	ck_assert_ptr_nonnull(ar);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&e1);
+		err_clear(&e2);
+		ck_assert_int_lt(item_parse(bad[i], strlen(bad[i]), &v, &e1), 0);
+		ck_assert_int_eq(item_parse_arena(bad[i], strlen(bad[i]), ar, &a, &e2), e1.code ? -e1.code : -1);
+		ck_assert_int_eq(e1.code, e2.code);
+		ck_assert_str_eq(e1.msg, e2.msg);
+	}
+	/* one string of 200 KB and a binary set: more than a block */
+	big = malloc(n + 64);
+	ck_assert_ptr_nonnull(big);
+	strcpy(big, "{\"b\": {\"$BS\": [\"AAE=\", \"AQ==\"]}, \"s\": \"");
+	i = strlen(big);
+	memset(big + i, 'x', n);
+	memcpy(big + i + n, "\"}", 3);
+	ck_assert_int_eq(item_parse(big, strlen(big), &v, NULL), 0);
+	ck_assert_int_eq(item_parse_arena(big, strlen(big), ar, &a, NULL), 0);
+	ck_assert(val_equal(&v, &a));
+	val_free(&v);
+	free(big);
+	item_arena_free(ar);
+}
+END_TEST
+
+/* The one case put_map wraps at the top: an item that is only its key,
+ * the key named like a tag. */
+START_TEST(test_blob_render_tag_named_key)
+{
+	struct val x = parse_ok("{\"$M\": {\"$N\": \"k\"}}");
+	struct val y = parse_ok("{\"$M\": {\"$B\": 1, \"a\": {\"$M\": {\"$SS\": 1}}}}");
+
+	ck_assert_int_eq(x.type, VAL_M);
+	ck_assert_uint_eq(x.m.len, 1);
+
+	assert_blob_renders(&x, 1);
+	assert_blob_renders(&y, 1);
+	val_free(&x);
+	val_free(&y);
 }
 END_TEST
 
@@ -1306,6 +1462,7 @@ Suite *item_suite(void)
 	tcase_add_test(tc, test_render_escapes_controls_only);
 	tcase_add_test(tc, test_render_compact_is_one_line);
 	tcase_add_test(tc, test_render_compact_puts_keys_first);
+	tcase_add_test(tc, test_render_compact_append);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("item_parse_tags");
@@ -1391,6 +1548,8 @@ Suite *item_suite(void)
 
 	tc = tcase_create("item_round_trip");
 	tcase_add_test(tc, test_round_trip_random_items);
+	tcase_add_test(tc, test_blob_render_tag_named_key);
+	tcase_add_test(tc, test_parse_arena_matches);
 	tcase_add_test(tc, test_round_trip_random_values);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
