@@ -128,10 +128,7 @@ void rbe_write_begin(struct rbe *r)
 
 void rbe_write_end(struct rbe *r)
 {
-	pthread_mutex_lock(&r->mu);
-	r->writing--;
-	r->gen++;
-	pthread_mutex_unlock(&r->mu);
+	rbe_write_end_known(r, NULL, NULL, NULL, NULL);
 }
 
 void rbe_notify(struct rbe *r, const struct db_change *ch, size_t n)
@@ -794,6 +791,43 @@ static void memo_keep(struct rbe *r, char *key, size_t len, const struct val *it
 	m->at_ns = at;
 	m->gen = gen;
 	pthread_mutex_unlock(&r->mu);
+}
+
+void rbe_write_end_known(struct rbe *r, const struct rtab *t, const struct val *pk,
+			 const struct val *sk, const struct val *item)
+{
+	struct val c;
+	char *key = NULL;
+	size_t klen = 0;
+	bool keep = t && pk && r->o.cache_s != 0 && (key = memo_key(t, pk, sk, &klen)) &&
+		    val_copy(&c, item) == 0;
+
+	if (!keep) {
+		free(key);
+		key = NULL;
+	}
+	pthread_mutex_lock(&r->mu);
+	r->writing--;
+	r->gen++;
+	if (keep && !r->writing) {
+		/* the service now holds exactly what this write left: the
+		 * answer of a get made right after it, of this generation */
+		struct get_memo *m = &r->memo[r->next_memo];
+
+		r->next_memo = (r->next_memo + 1) % (sizeof(r->memo) / sizeof(r->memo[0]));
+		free(m->key);
+		val_free(&m->item);
+		m->key = key;
+		m->klen = klen;
+		m->item = c;
+		m->at_ns = mono_ns();
+		m->gen = r->gen;
+		key = NULL;
+	} else if (keep) {
+		val_free(&c);
+	}
+	pthread_mutex_unlock(&r->mu);
+	free(key);
 }
 
 void rbe_memo_free(struct rbe *r)

@@ -124,6 +124,11 @@ void rbe_notify(struct rbe *r, const struct db_change *ch, size_t n);
  * from the memo (the service may have applied it before we hear so). */
 void rbe_write_begin(struct rbe *r);
 void rbe_write_end(struct rbe *r);
+/* The same after a write that succeeded and left item as the service's
+ * version of (t, pk, sk) (VAL_NULL: absent): the memo (rbe.c) answers the
+ * next get of that key from it, unless another write is in flight. */
+void rbe_write_end_known(struct rbe *r, const struct rtab *t, const struct val *pk,
+			 const struct val *sk, const struct val *item);
 void rbe_memo_free(struct rbe *r);
 int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, struct dyn_err *err);
 const struct index_def *rbe_find_index(const struct table_schema *s, const char *name);
