@@ -12,7 +12,10 @@
  * `after` set (fs/ reading the rest of a directory it started) reuses
  * the scan made for the first call if it is under 30 s old and this
  * mount wrote nothing since, instead of scanning the table again for
- * every readdir buffer.
+ * every readdir buffer.  Every such cache (this scan, a listing page's
+ * rest, the GetItem memo below) is stamped with the write generation
+ * taken before its request (rbe_gen_now, rbeint.h) and answers only while
+ * no write of this mount has begun or ended since.
  *
  * One FUSE operation, several gets.  The kernel's lookup, getattr, open
  * and read of one file each ask fs/ for the item (a stat is a lookup
@@ -124,6 +127,16 @@ void rbe_write_begin(struct rbe *r)
 	r->writing++;
 	r->gen++;
 	pthread_mutex_unlock(&r->mu);
+}
+
+uint64_t rbe_gen_now(struct rbe *r)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&r->mu);
+	gen = r->gen;
+	pthread_mutex_unlock(&r->mu);
+	return gen;
 }
 
 void rbe_write_end(struct rbe *r)
@@ -759,8 +772,9 @@ static int memo_find(struct rbe *r, const char *key, size_t len, struct val *out
 	for (size_t i = 0; i < sizeof(r->memo) / sizeof(r->memo[0]); i++) {
 		struct get_memo *m = &r->memo[i];
 
-		if (!r->writing && m->key && m->klen == len && !memcmp(m->key, key, len) &&
-		    m->gen == r->gen && now - m->at_ns < (int64_t)GET_MEMO_MS * 1000000) {
+		if (m->key && m->klen == len && !memcmp(m->key, key, len) &&
+		    rbe_gen_fresh_locked(r, m->gen) &&
+		    now - m->at_ns < (int64_t)GET_MEMO_MS * 1000000) {
 			found = val_copy(out, &m->item) == 0;
 			break;
 		}
@@ -848,7 +862,6 @@ static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, str
 	size_t klen = 0;
 	int64_t at = mono_ns();
 	uint64_t gen;
-	bool quiet;
 	int rc;
 
 	if (r->o.cache_s != 0 && (key = memo_key(t, pk, sk, &klen)) &&
@@ -857,14 +870,11 @@ static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, str
 		key = NULL;
 		rc = v.type == VAL_NULL ? -ENOENT : 0;
 	} else {
-		pthread_mutex_lock(&r->mu);
-		gen = r->gen; /* before the read: a write during it makes the answer stale */
-		quiet = !r->writing;
-		pthread_mutex_unlock(&r->mu);
+		gen = rbe_gen_now(r); /* before the read: a write during it makes the answer stale */
 		rc = rbe_get_item(t, pk, sk, &v, err);
 		if (rc == -ENOENT)
 			val_init_null(&v);
-		if (key && quiet && (rc == 0 || rc == -ENOENT))
+		if (key && (rc == 0 || rc == -ENOENT))
 			memo_keep(r, key, klen, &v, at, gen); /* v is VAL_NULL for -ENOENT */
 		else
 			free(key);

@@ -250,7 +250,7 @@ static bool rest_take(struct rbe *r, uint64_t h, const struct keys *k, const str
 
 	pthread_mutex_lock(&r->mu);
 	for (i = 0; i < sizeof(r->rests) / sizeof(r->rests[0]); i++)
-		if (r->rests[i].hash == h && r->rests[i].gen == r->gen &&
+		if (r->rests[i].hash == h && rbe_gen_fresh_locked(r, r->rests[i].gen) &&
 		    mono_s() - r->rests[i].at <= REST_KEEP_S) {
 			slot = &r->rests[i];
 			break;
@@ -279,9 +279,10 @@ static bool rest_take(struct rbe *r, uint64_t h, const struct keys *k, const str
 }
 
 /* Keep pg (moved out) from pos on, and the page before it in the same
- * read (prev, moved out; n 0: none), for the read that resumes at hash h. */
+ * read (prev, moved out; n 0: none), for the read that resumes at hash h;
+ * gen: rbe_gen_now() before the requests that fetched them. */
 static void rest_keep(struct rbe *r, uint64_t h, struct rmt_page *pg, size_t pos, uint64_t count,
-		      struct rmt_page *prev)
+		      struct rmt_page *prev, uint64_t gen)
 {
 	struct page_rest *slot;
 
@@ -307,7 +308,7 @@ static void rest_keep(struct rbe *r, uint64_t h, struct rmt_page *pg, size_t pos
 	slot->count = count;
 	slot->hash = h;
 	slot->at = mono_s();
-	slot->gen = r->gen;
+	slot->gen = gen;
 	memset(pg, 0, sizeof(*pg));
 	pthread_mutex_unlock(&r->mu);
 }
@@ -335,7 +336,7 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 	struct val start;
 	struct rmt_page pg, prev, next;
 	struct rmt_read rq;
-	uint64_t count = 0, h;
+	uint64_t count = 0, h, gen = rbe_gen_now(r); /* before any request of this read */
 	const struct val *spk = q ? q->start_pk : sc->start_pk,
 			 *ssk = q ? q->start_sk : sc->start_sk;
 	bool have_rest;
@@ -427,7 +428,7 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 			}
 			if (stop || (limit && delivered >= limit)) {
 				rest_keep(r, rest_hash(t, q, sc, NULL, NULL), &pg, i + 1, count,
-					  &prev);
+					  &prev, gen);
 				rc = stop;
 				goto cleanup;
 			}
@@ -571,9 +572,11 @@ int rbe_list_partitions(be_table_t *bt, const char *index, const struct val *aft
 	int rc = 0;
 	bool reuse;
 
+	uint64_t gen = rbe_gen_now(r); /* before the scan */
+
 	pthread_mutex_lock(&r->mu);
 	reuse = after && r->parts && same_str(r->parts_table, t->name) &&
-		same_str(r->parts_index, index) && r->parts_gen == r->gen &&
+		same_str(r->parts_index, index) && rbe_gen_fresh_locked(r, r->parts_gen) &&
 		mono_s() - r->parts_at < PARTS_REUSE_S;
 	if (reuse) {
 		parts = calloc(r->nparts + 1, sizeof(*parts));
@@ -602,7 +605,7 @@ int rbe_list_partitions(be_table_t *bt, const char *index, const struct val *aft
 		r->parts_table = strdup(t->name);
 		r->parts_index = index ? strdup(index) : NULL;
 		r->parts_at = mono_s();
-		r->parts_gen = r->gen;
+		r->parts_gen = gen;
 		if (!r->parts_table || (index && !r->parts_index) || kept < n) {
 			rbe_parts_free(r->parts, r->nparts);
 			r->parts = NULL;

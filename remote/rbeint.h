@@ -130,6 +130,19 @@ void rbe_write_end(struct rbe *r);
 void rbe_write_end_known(struct rbe *r, const struct rtab *t, const struct val *pk,
 			 const struct val *sk, const struct val *item);
 void rbe_memo_free(struct rbe *r);
+/*
+ * Every cache of what the service said (the GetItem memo, a listing
+ * page's rest, a partition scan) is stamped with rbe_gen_now() taken
+ * before the request that fetched it, and answers only while
+ * rbe_gen_fresh_locked() (no write of this mount began or ended since,
+ * none is in flight): a write that completes while a read is on the way
+ * leaves nothing stale behind it.
+ */
+uint64_t rbe_gen_now(struct rbe *r);
+static inline bool rbe_gen_fresh_locked(const struct rbe *r, uint64_t gen)
+{
+	return !r->writing && gen == r->gen;
+}
 int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, struct dyn_err *err);
 const struct index_def *rbe_find_index(const struct table_schema *s, const char *name);
 void rbe_fill_meta(struct rbe *r, const struct table_schema *s, const struct val *item,
