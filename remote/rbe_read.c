@@ -439,6 +439,15 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 		prev = pg; /* kept for a resume from one of its items */
 		memset(&pg, 0, sizeof(pg));
 		if (start.type != VAL_M && !next.n) {
+			/* the last page, delivered to its end: kept, so that the
+			 * call resuming after its last item (the kernel's next
+			 * readdir) ends here instead of asking for what follows */
+			struct rmt_page none;
+
+			memset(&none, 0, sizeof(none));
+			if (prev.n)
+				rest_keep(r, rest_hash(t, q, sc, NULL, NULL), &prev, prev.n, count,
+					  &none, gen);
 			rc = 0;
 			goto cleanup;
 		}

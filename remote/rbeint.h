@@ -1,7 +1,8 @@
 /*
  * rbeint.h - inside the remote backend (rbe.c: the backend, its caches,
- * tables and single items; rbe_read.c: Query and Scan; rbe_write.c:
- * writes and their conditions).
+ * tables and single items; rbe_memo.c: the write generation and the
+ * GetItem memo; rbe_read.c: Query and Scan; rbe_write.c: writes and
+ * their conditions).
  */
 #ifndef DYNFS_RBEINT_H
 #define DYNFS_RBEINT_H
@@ -130,6 +131,15 @@ void rbe_write_end(struct rbe *r);
 void rbe_write_end_known(struct rbe *r, const struct rtab *t, const struct val *pk,
 			 const struct val *sk, const struct val *item);
 void rbe_memo_free(struct rbe *r);
+int64_t rbe_mono_ns(void);
+/* "table\0key" of a get (new), for the memo. */
+char *rbe_memo_key(const struct rtab *t, const struct val *pk, const struct val *sk, size_t *len);
+/* The memo's answer for key: 1 (*out new, VAL_NULL: absent), or 0. */
+int rbe_memo_find(struct rbe *r, const char *key, size_t len, struct val *out);
+/* Remember item (VAL_NULL: absent) as key's answer (key moved in) at `at`
+ * of generation gen. */
+void rbe_memo_keep(struct rbe *r, char *key, size_t len, const struct val *item, int64_t at,
+		   uint64_t gen);
 /*
  * Every cache of what the service said (the GetItem memo, a listing
  * page's rest, a partition scan) is stamped with rbe_gen_now() taken

@@ -559,13 +559,24 @@ START_TEST(test_query_reads)
 	q.limit = 0;
 	q.start_pk = q.start_sk = NULL;
 
-	/* a whole partition costs one Query per page, with attributes: no GetItem each */
+	/* a whole partition costs one Query per page, with attributes: no GetItem each
+	 * (after a write elsewhere, so that no page of the reads above is kept) */
+	ck_assert_int_eq(be_put(t, J("{\"p\": \"c\", \"s\": 1, \"g\": \"z\"}"), 0, NULL), 0);
 	coll_init(&c, 0);
 	rmt_get_stats(rbe_client(be), &st0);
 	query_all(t, q, &c);
 	rmt_get_stats(rbe_client(be), &st1);
 	ck_assert_int_eq(c.n, 30);
 	ck_assert_uint_eq(st1.calls - st0.calls, 1);
+	/* and the call resuming after its last item (fs/'s readdir asks
+	 * again after the end) is answered from that page: no request */
+	q.start_pk = &c.lpk;
+	q.start_sk = &c.lsk;
+	ck_assert_int_eq(be_query(t, &q, collect, &c, NULL), 0);
+	rmt_get_stats(rbe_client(be), &st0);
+	ck_assert_int_eq(c.n, 30);
+	ck_assert_uint_eq(st0.calls - st1.calls, 0);
+	q.start_pk = q.start_sk = NULL;
 	coll_free(&c);
 
 	/* the index: Query on it, resumed (the index sort key read from the item) */
@@ -1098,6 +1109,18 @@ START_TEST(test_schema_changes_and_stats)
 		be_table_close(et);
 	}
 	be_table_stats(t, &st);
+	{ /* a table opened afresh: its schema and its figures from one DescribeTable */
+		struct rmt_stats c0, c1;
+		be_table_t *ft;
+
+		mk_table("fresh1", false, false);
+		rmt_get_stats(rbe_client(be), &c0);
+		ft = open_t("fresh1");
+		be_table_stats(ft, &st);
+		rmt_get_stats(rbe_client(be), &c1);
+		ck_assert_uint_eq(c1.calls - c0.calls, 1);
+		be_table_close(ft);
+	}
 	ck_assert(!(be_caps(be) & (BE_CAP_CHANGE_FEED | BE_CAP_CHEAP_LIST | BE_CAP_EXACT_STATS)));
 	ck_assert(be_caps(be) & BE_CAP_TX);
 	ck_assert_ptr_null(be_feed(be));
