@@ -236,28 +236,27 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
 
 /*
  * libcurl silently sends a request again on a fresh connection when a
- * reused keep-alive connection dies before any answer byte.  For a call
- * that is not idempotent that would repeat a write behind the retry
- * policy's back (the fault proxy's drop-after shows it: a conditional put
- * applied, then applied again and "failed"), so the body goes out in one
- * buffer with the headers (CURLOPT_POSTFIELDS: one send, no second
- * segment for the server to wait for) and the pre-request callback,
- * which libcurl calls before each request it sends, refuses the second
- * one of such a call: the attempt then fails with
- * CURLE_ABORTED_BY_CALLBACK, counted as sent (outcome unknown), and the
- * policy decides.  An idempotent call (a read, a whole-item put) may be
- * sent again by libcurl itself, as the policy would.
+ * reused keep-alive connection dies before any answer byte.  That would
+ * repeat a write behind the retry policy's back (the fault proxy's
+ * drop-after shows it: a conditional put applied, then applied again and
+ * "failed", with nothing telling rmt_call_ex that an earlier attempt may
+ * have been applied), so the body goes out in one buffer with the
+ * headers (CURLOPT_POSTFIELDS: one send, no second segment for the
+ * server to wait for) and the pre-request callback, which libcurl calls
+ * before each request it sends, refuses the second one: the attempt then
+ * fails with CURLE_ABORTED_BY_CALLBACK, counted as sent (outcome
+ * unknown), and the policy decides: an idempotent call is repeated (and
+ * marked ambiguous), another one is not.
  */
 struct sendctl {
-	bool idempotent; /* libcurl may send it again */
-	int sends;	 /* requests libcurl started for this attempt */
+	int sends; /* requests libcurl started for this attempt */
 };
 
 static int on_prereq(void *arg, char *ip, char *local_ip, int port, int local_port)
 {
 	struct sendctl *s = arg;
 
-	return ++s->sends > 1 && !s->idempotent ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
+	return ++s->sends > 1 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
 /* What every request of a handle has in common: set once, when it is made. */
@@ -276,7 +275,7 @@ static void handle_setup(rmt_t *c, CURL *h)
 }
 
 static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op, const char *body,
-		   size_t len, bool idempotent, long *status, bool *sent, struct resp *r)
+		   size_t len, long *status, bool *sent, struct resp *r)
 {
 	char amzdate[17], target[96], hdate[40], htarget[120], hhost[300], *authz = NULL;
 	char *hauth = NULL, *htok = NULL;
@@ -285,7 +284,7 @@ static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op
 	const char *values[5];
 	struct sigv4_req sr;
 	struct curl_slist *hl = NULL;
-	struct sendctl sc = {idempotent, 0};
+	struct sendctl sc = {0};
 	curl_off_t up = 0;
 	CURLcode cc;
 	int rc;
@@ -406,7 +405,7 @@ int rmt_call_ex(rmt_t *c, const char *op, const char *body, size_t len, bool ide
 			return -ENOMEM;
 		}
 		count(c, &c->stats.attempts);
-		rc = attempt(c, h, &cr, op, body, len, idempotent, &status, &sent, &r);
+		rc = attempt(c, h, &cr, op, body, len, &status, &sent, &r);
 		rmt_creds_free(&cr);
 		give(c, h, rc < 0);
 		if (rc < 0 && rc != -EIO && rc != -ETIMEDOUT) {
