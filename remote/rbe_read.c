@@ -427,8 +427,12 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 				pthread_mutex_unlock(&r->mu);
 			}
 			if (stop || (limit && delivered >= limit)) {
-				rest_keep(r, rest_hash(t, q, sc, NULL, NULL), &pg, i + 1, count,
-					  &prev, gen);
+				/* (a page of one item, an existence check's, is
+				 * no use to a listing: it would only push out
+				 * the listing's own page of the same read) */
+				if (rq.limit != 1)
+					rest_keep(r, rest_hash(t, q, sc, NULL, NULL), &pg, i + 1,
+						  count, &prev, gen);
 				rc = stop;
 				goto cleanup;
 			}
@@ -638,7 +642,24 @@ int rbe_partition_exists(be_table_t *bt, const char *index, const struct val *pk
 			 struct dyn_err *err)
 {
 	struct tbl_query q = {.index = index, .pk = pk, .limit = 1};
-	int rc = read_pages(T(bt), &q, NULL, stop_first, NULL, err);
+	struct rbe *r = T(bt)->r;
+	uint64_t h = rest_hash(T(bt), &q, NULL, NULL, NULL);
+	bool seen = false;
+	int rc;
+
+	/* a listing of this partition in progress holds a page of it kept
+	 * in the last second, and this mount wrote nothing since (the kernel
+	 * looks the directory up again while a long `ls` reads it) */
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; r->o.cache_s != 0 && i < sizeof(r->rests) / sizeof(r->rests[0]); i++)
+		if (r->rests[i].hash == h && rbe_gen_fresh_locked(r, r->rests[i].gen) &&
+		    mono_s() - r->rests[i].at <= 1 &&
+		    (r->rests[i].pg.n || r->rests[i].prev.n))
+			seen = true;
+	pthread_mutex_unlock(&r->mu);
+	if (seen)
+		return 0;
+	rc = read_pages(T(bt), &q, NULL, stop_first, NULL, err);
 
 	return rc == 1 ? 0 : rc < 0 ? rc : -ENOENT;
 }

@@ -631,18 +631,39 @@ static int write_during(void *ctx, const struct be_ref *r)
  * the next call ask the service again instead of serving the old page. */
 START_TEST(test_page_rest_after_write)
 {
+	struct rbe_opts o = {.cache_s = -1, .allow_table_create = true, .allow_table_delete = true};
 	struct racer x = {0};
 	struct tbl_query q = {.pk = vs("a")};
 	struct dyn_err err = {0};
+	struct rmt_stats st0, st1;
+	struct coll c;
 
+	teardown();
+	open_be(&o);
 	mk_table("logs", true, true);
 	x.t = open_t("logs");
-	fill(x.t, "a", 5, "x");
+	fill(x.t, "a", 30, "x");
 	ck_assert_int_eq(be_query(x.t, &q, write_during, &x, &err), 1);
 	q.start_pk = vs("a");
 	q.start_sk = vn("0");
 	ck_assert_int_eq(be_query(x.t, &q, write_during, &x, &err), 1);
 	ck_assert_str_eq(x.d1, "changed");
+
+	/* the directory looked up again while it is listed (the kernel does,
+	 * during a long `ls`): answered from the listing's page, which stays
+	 * for the listing's next call: one request in all */
+	q.start_pk = q.start_sk = NULL;
+	coll_init(&c, 7);
+	rmt_get_stats(rbe_client(be), &st0);
+	ck_assert_int_eq(be_query(x.t, &q, collect, &c, NULL), 1);
+	ck_assert_int_eq(be_partition_exists(x.t, NULL, vs("a"), NULL), 0);
+	q.start_pk = &c.lpk;
+	q.start_sk = &c.lsk;
+	ck_assert_int_eq(be_query(x.t, &q, collect, &c, NULL), 1);
+	rmt_get_stats(rbe_client(be), &st1);
+	ck_assert_int_eq(c.n, 14);
+	ck_assert_uint_eq(st1.calls - st0.calls, 1);
+	coll_free(&c);
 	be_table_close(x.t);
 }
 END_TEST
