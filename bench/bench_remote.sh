@@ -11,11 +11,18 @@
 #    with ConsistentRead, PutItem of the same item) made by a minimal
 #    libcurl client over one keep-alive connection.  Goal: <= 1.25x.
 #    The requests the mount made per operation (DYNFS_REMOTE_DEBUG's
-#    attempt lines) are printed beside.
+#    attempt lines) are printed beside.  So is the FUSE floor of the
+#    same file operations: bench/minfs (-o timeout=0,flush: every name
+#    looked up, FLUSH answered, as dynfs must), its figure beside; a
+#    second row per operation compares the mount with the HTTP call plus
+#    that FUSE floor, what is left of the mount's own cost.
 # 2. Requests per `ls -l` of a 10,000-item partition (a table with a sort
-#    key, items of about 300 bytes): the mount's Query calls during the
-#    ls against the number of Query pages the service gives (boto3's
-#    paginator).  Goal: equal.
+#    key, items of about 300 bytes): the mount's calls during the ls
+#    against the number of Query pages the service gives (boto3's
+#    paginator).  Goal: equal.  Twice: on a cold mount (the table's
+#    DescribeTable and the partition directory's lookup, a Query of one
+#    item, come first) and at once again (the directory still looked up:
+#    the listing alone).
 #
 # Environment: REMOTE_BENCH_N [1000] operations per kind, REMOTE_BENCH_REPS
 # [3] (the median is kept), REMOTE_LS_N [10000] items in the partition,
@@ -30,17 +37,20 @@ export LC_ALL=C
 GOALS_FILE=${GOALS_FILE:-$BUILD/bench/goals.tsv}
 # shellcheck source=bench/goals.sh
 . "$(dirname "$0")/goals.sh"
-for p in "$BUILD/dynfs" "$BUILD/bench/fsops" "$BUILD/bench/remote_floor"; do
+for p in "$BUILD/dynfs" "$BUILD/bench/fsops" "$BUILD/bench/remote_floor" "$BUILD/bench/minfs"; do
 	[ -x "$p" ] || { echo "bench_remote: $p is missing; run make bench" >&2; exit 1; }
 done
 python3 -c 'import boto3' 2>/dev/null || { echo "bench_remote: no boto3; skipped"; exit 0; }
 
 W=$(mktemp -d /tmp/dynfs-rbench.XXXXXX)
 MNT=$W/mnt
-SPID= MPID=
+FL=$W/minfs
+SPID= MPID= FPID=
 cleanup() {
 	mountpoint -q "$MNT" && { fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT"; }
 	[ -n "$MPID" ] && wait "$MPID" 2>/dev/null
+	mountpoint -q "$FL" && { fusermount3 -u "$FL" 2>/dev/null || fusermount3 -uz "$FL"; }
+	[ -n "$FPID" ] && wait "$FPID" 2>/dev/null
 	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
 	rm -rf "$W"
 }
@@ -91,14 +101,21 @@ MPID=$!
 for _ in $(seq 200); do mountpoint -q "$MNT" && break; sleep 0.05; done
 mountpoint -q "$MNT" || { echo "bench_remote: mount failed: $(tail -3 "$W/mount.log")"; exit 1; }
 
+mkdir -p "$FL"
+"$BUILD/bench/minfs" "$FL" -f -o timeout=0 -o flush 2>"$W/minfs.log" &
+FPID=$!
+for _ in $(seq 200); do mountpoint -q "$FL" && break; sleep 0.05; done
+mountpoint -q "$FL" || { echo "bench_remote: minfs failed: $(tail -3 "$W/minfs.log")"; exit 1; }
+"$BUILD/bench/fsops" create "$FL" "$N" 100 >/dev/null || { echo "bench_remote: minfs create failed"; exit 1; }
+
 # calls OP: the mount's calls of OP so far (first attempts only)
 calls() { grep -c "^remote: $1 attempt 1:" "$W/mount.log"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'; }
 
 echo "remote mount over loopback (dynfs serve --fsync off), $N operations per run, median of $REPS:"
-printf '%-8s %12s %12s %8s %14s\n' op "mount µs/op" "floor µs/op" ratio "requests/op"
+printf '%-8s %12s %12s %8s %12s %10s %s\n' op "mount µs/op" "HTTP µs/op" ratio "FUSE µs/op" "ratio(+FUSE)" "requests/op"
 for kind in stat read write; do
-	: >"$W/d" && : >"$W/f"
+	: >"$W/d" && : >"$W/f" && : >"$W/m"
 	g0=$(calls GetItem) p0=$(calls PutItem)
 	for r in $(seq 0 $((REPS - 1))); do
 		case $kind in
@@ -109,26 +126,42 @@ for kind in stat read write; do
 			{ echo "bench_remote: fsops $op failed"; exit 1; }
 		"$BUILD/bench/remote_floor" "$EP" "t$r$kind" "$floor" "$N" 100 | awk '{ print $4 }' >>"$W/f" ||
 			{ echo "bench_remote: remote_floor failed"; exit 1; }
+		[ "$kind" = write ] && { "$BUILD/bench/fsops" unlink "$FL" "$N" >/dev/null ||
+			{ echo "bench_remote: minfs unlink failed"; exit 1; }; }
+		"$BUILD/bench/fsops" "$op" "$FL" "$N" 100 | awk '{ print $4 }' >>"$W/m" ||
+			{ echo "bench_remote: fsops $op on minfs failed"; exit 1; }
 	done
 	g1=$(calls GetItem) p1=$(calls PutItem)
 	req=$(awk -v g=$((g1 - g0)) -v p=$((p1 - p0)) -v n=$((N * REPS)) \
 		'BEGIN { printf "%.2f (%s)", (g + p) / n, (p ? sprintf("%.2f Get + %.2f Put", g / n, p / n) : "GetItem") }')
-	d=$(median <"$W/d") f=$(median <"$W/f")
-	printf '%-8s %12s %12s %8s %14s\n' "$kind" "$d" "$f" \
-		"$(awk -v d="$d" -v f="$f" 'BEGIN { printf "%.2fx", d / f }')" "$req"
+	d=$(median <"$W/d") f=$(median <"$W/f") m=$(median <"$W/m")
+	fm=$(awk -v f="$f" -v m="$m" 'BEGIN { printf "%.3f", f + m }')
+	printf '%-8s %12s %12s %8s %12s %10s   %s\n' "$kind" "$d" "$f" \
+		"$(awk -v d="$d" -v f="$f" 'BEGIN { printf "%.2fx", d / f }')" "$m" \
+		"$(awk -v d="$d" -v f="$fm" 'BEGIN { printf "%.2fx", d / f }')" "$req"
 	case $kind in
 	stat) w="stat of an item" ;;
 	read) w="cat of an item (open+read+close)" ;;
 	write) w="write of a new item (create+write+close)" ;;
 	esac
 	goal_row "remote: $w, loopback (floor: the HTTP call alone)" "µs/op" "$d" "$f" - "<=1.25x"
+	goal_row "remote: $w, loopback (floor: the HTTP call + the same FUSE requests on minfs)" \
+		"µs/op" "$d" "$fm" - "<=1.25x"
 done
 
-q0=$(calls Query) a0=$(grep -c 'attempt 1:' "$W/mount.log")
-ls -l "$MNT/parts/p" >"$W/ls.out" || { echo "bench_remote: ls -l failed"; exit 1; }
-q1=$(calls Query) a1=$(grep -c 'attempt 1:' "$W/mount.log")
-what=$(grep 'attempt 1:' "$W/mount.log" | tail -n +$((a0 + 1)) | awk '{ n[$2]++ } END { for (o in n) printf "%s %d, ", o, n[o] }')
-got=$(grep -c '\.json$' "$W/ls.out")
+# ls_calls: runs ls -l of the partition; sets got (entries), q (Query
+# calls), a (all calls), what (calls by operation)
+ls_calls() {
+	local q0 a0 q1 a1
+	q0=$(calls Query) a0=$(grep -c 'attempt 1:' "$W/mount.log")
+	ls -l "$MNT/parts/p" >"$W/ls.out" || { echo "bench_remote: ls -l failed"; exit 1; }
+	q1=$(calls Query) a1=$(grep -c 'attempt 1:' "$W/mount.log")
+	what=$(grep 'attempt 1:' "$W/mount.log" | tail -n +$((a0 + 1)) |
+		awk '{ n[$2]++ } END { for (o in n) printf "%s %d, ", o, n[o] }')
+	got=$(grep -c '\.json$' "$W/ls.out")
+	q=$((q1 - q0)) a=$((a1 - a0))
+	[ "$got" = "$LS_N" ] || echo "bench_remote: ls -l listed $got entries, expected $LS_N"
+}
 pages=$(python3 - "$EP" <<'PY'
 import sys, boto3
 c = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1")
@@ -139,8 +172,13 @@ for _ in c.get_paginator("query").paginate(TableName="parts", ConsistentRead=Tru
 print(pages)
 PY
 )
-echo "ls -l of a $LS_N-item partition: $got entries; $((a1 - a0)) calls to the service, of them" \
-	"$((q1 - q0)) Query (${what%, }); the service's Query pages: $pages"
-[ "$got" = "$LS_N" ] || echo "bench_remote: ls -l listed $got entries, expected $LS_N"
-goal_row "remote: requests per ls -l of a $LS_N-item partition (floor: Query pages)" requests \
-	"$((a1 - a0))" "$pages" - "<=1x"
+ls_calls
+echo "ls -l of a $LS_N-item partition, cold: $got entries; $a calls to the service, of them" \
+	"$q Query (${what%, }); the service's Query pages: $pages"
+goal_row "remote: requests per ls -l of a $LS_N-item partition, cold (floor: Query pages)" \
+	requests "$a" "$pages" - "<=1x"
+ls_calls
+echo "ls -l again at once (the directory looked up already): $a calls, of them $q Query" \
+	"(${what%, }); the service's Query pages: $pages"
+goal_row "remote: requests per ls -l of a $LS_N-item partition, directory known (floor: Query pages)" \
+	requests "$a" "$pages" - "<=1x"

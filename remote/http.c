@@ -139,6 +139,8 @@ int rmt_errno_of(long status, const char *t)
 
 /* ---- the pool ---- */
 
+static void handle_setup(rmt_t *c, CURL *h);
+
 static CURL *take(rmt_t *c)
 {
 	struct rmt_conn *k;
@@ -151,8 +153,12 @@ static CURL *take(rmt_t *c)
 		c->npool--;
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (!k)
-		return curl_easy_init();
+	if (!k) {
+		h = curl_easy_init();
+		if (h)
+			handle_setup(c, h);
+		return h;
+	}
 	h = k->h;
 	free(k);
 	return h;
@@ -228,36 +234,44 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* The request body, read by libcurl through a callback that cannot rewind. */
-struct upload {
-	const char *p; /* body */
-	size_t len;    /* bytes */
-	size_t off;    /* sent so far */
-};
-
-static size_t on_read(char *buf, size_t size, size_t nmemb, void *arg)
-{
-	struct upload *u = arg;
-	size_t n = size * nmemb;
-
-	if (n > u->len - u->off)
-		n = u->len - u->off;
-	memcpy(buf, u->p + u->off, n);
-	u->off += n;
-	return n;
-}
-
 /*
  * libcurl silently sends a request again on a fresh connection when a
- * reused keep-alive connection dies before any answer byte, which would
- * repeat a non-idempotent write behind the retry policy's back (the fault
- * proxy's drop-after shows it: a conditional put applied, then applied
- * again and "failed").  Refusing to rewind turns that into an error
- * (CURLE_SEND_FAIL_REWIND) that the policy sees.
+ * reused keep-alive connection dies before any answer byte.  That would
+ * repeat a write behind the retry policy's back (the fault proxy's
+ * drop-after shows it: a conditional put applied, then applied again and
+ * "failed", with nothing telling rmt_call_ex that an earlier attempt may
+ * have been applied), so the body goes out in one buffer with the
+ * headers (CURLOPT_POSTFIELDS: one send, no second segment for the
+ * server to wait for) and the pre-request callback, which libcurl calls
+ * before each request it sends, refuses the second one: the attempt then
+ * fails with CURLE_ABORTED_BY_CALLBACK, counted as sent (outcome
+ * unknown), and the policy decides: an idempotent call is repeated (and
+ * marked ambiguous), another one is not.
  */
-static int on_seek(void *arg, curl_off_t off, int origin)
+struct sendctl {
+	int sends; /* requests libcurl started for this attempt */
+};
+
+static int on_prereq(void *arg, char *ip, char *local_ip, int port, int local_port)
 {
-	return CURL_SEEKFUNC_CANTSEEK;
+	struct sendctl *s = arg;
+
+	return ++s->sends > 1 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
+}
+
+/* What every request of a handle has in common: set once, when it is made. */
+static void handle_setup(rmt_t *c, CURL *h)
+{
+	curl_easy_setopt(h, CURLOPT_URL, c->endpoint);
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->o.timeout_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "dynfs-remote/1");
 }
 
 static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op, const char *body,
@@ -270,7 +284,7 @@ static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op
 	const char *values[5];
 	struct sigv4_req sr;
 	struct curl_slist *hl = NULL;
-	struct upload u = {body, len, 0};
+	struct sendctl sc = {0};
 	curl_off_t up = 0;
 	CURLcode cc;
 	int rc;
@@ -312,21 +326,11 @@ static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op
 	hl = curl_slist_append(hl, "Expect:"); /* no 100-continue round trip */
 	hl = curl_slist_append(hl, "Accept-Encoding: identity");
 
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, c->endpoint);
-	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-	curl_easy_setopt(h, CURLOPT_READDATA, &u);
-	curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->o.timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "dynfs-remote/1");
+	curl_easy_setopt(h, CURLOPT_PREREQDATA, &sc);
 	cc = curl_easy_perform(h);
 	*status = 0;
 	*sent = false;
@@ -346,9 +350,11 @@ static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op
 	} else {
 		curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up);
 		/* Could not connect: nothing reached the server.  Anything else
-		 * (reset, timeout, empty reply) may have been applied. */
-		*sent =
-		    !(cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) || up > 0;
+		 * (reset, timeout, empty reply, a resend refused by on_prereq,
+		 * a failed connect for libcurl's own resend) may have been
+		 * applied. */
+		*sent = !(cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) ||
+			up > 0 || sc.sends > 0;
 		rc = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 	}
 	curl_slist_free_all(hl);

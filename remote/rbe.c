@@ -12,7 +12,10 @@
  * `after` set (fs/ reading the rest of a directory it started) reuses
  * the scan made for the first call if it is under 30 s old and this
  * mount wrote nothing since, instead of scanning the table again for
- * every readdir buffer.
+ * every readdir buffer.  Every such cache (this scan, a listing page's
+ * rest, the GetItem memo below) is stamped with the write generation
+ * taken before its request (rbe_gen_now, rbeint.h) and answers only while
+ * no write of this mount has begun or ended since.
  *
  * One FUSE operation, several gets.  The kernel's lookup, getattr, open
  * and read of one file each ask fs/ for the item (a stat is a lookup
@@ -115,22 +118,6 @@ static void invalidate(struct rbe *r, const char *table)
 {
 	pthread_mutex_lock(&r->mu);
 	invalidate_locked(r, table);
-	pthread_mutex_unlock(&r->mu);
-}
-
-void rbe_write_begin(struct rbe *r)
-{
-	pthread_mutex_lock(&r->mu);
-	r->writing++;
-	r->gen++;
-	pthread_mutex_unlock(&r->mu);
-}
-
-void rbe_write_end(struct rbe *r)
-{
-	pthread_mutex_lock(&r->mu);
-	r->writing--;
-	r->gen++;
 	pthread_mutex_unlock(&r->mu);
 }
 
@@ -242,10 +229,53 @@ static int m_list_tables(be_t *b, const char *after, db_name_fn fn, void *ctx, s
 	return rc;
 }
 
+/* ItemCount of each index in DescribeTable's list into out, in s's order. */
+static void index_counts(const struct table_schema *s, struct sf_span tb, const char *list,
+			 struct tbl_stats *out)
+{
+	struct sf_span arr, ix, v;
+	struct sf_iter it;
+	char *name;
+	size_t n, i;
+
+	if (rmt_member(tb, list, &arr) < 0 || sf_arr_open(&it, arr) < 0)
+		return;
+	while (sf_arr_next(&it, &ix) == 1) {
+		if (rmt_member(ix, "IndexName", &v) < 0 || sf_span_str(v, &name, &n, NULL) < 0)
+			continue;
+		for (i = 0; i < s->nindex && i < DB_MAX_INDEXES; i++)
+			if (!strcmp(s->index[i].name, name) &&
+			    rmt_member(ix, "ItemCount", &v) == 0)
+				sf_span_u64(v, &out->index_items[i]);
+		free(name);
+	}
+}
+
+/* DescribeTable's figures (the answer's whole object) into *out. */
+static void stats_of(const struct table_schema *s, int64_t t0_ns, struct sf_span whole,
+		     struct tbl_stats *out)
+{
+	struct sf_span tb, v;
+
+	memset(out, 0, sizeof(*out));
+	out->mtime_ns = t0_ns;
+	if (rmt_member(whole, "Table", &tb) < 0)
+		return;
+	if (rmt_member(tb, "ItemCount", &v) == 0)
+		sf_span_u64(v, &out->items);
+	if (rmt_member(tb, "TableSizeBytes", &v) == 0)
+		sf_span_u64(v, &out->bytes);
+	index_counts(s, tb, "GlobalSecondaryIndexes", out);
+	index_counts(s, tb, "LocalSecondaryIndexes", out);
+}
+
 int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, struct dyn_err *err)
 {
 	struct table_schema s;
+	struct tbl_stats st;
 	struct sc_ent *grown;
+	struct sf_span whole;
+	char *resp = NULL;
 	size_t i;
 	int rc;
 
@@ -264,8 +294,10 @@ int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, st
 	pthread_mutex_unlock(&r->mu);
 
 	memset(&s, 0, sizeof(s));
-	if ((rc = rmt_describe_table(r->c, table, &s, NULL, err)) < 0)
+	if ((rc = rmt_describe_table_obj(r->c, table, &s, &resp, &whole, err)) < 0)
 		return rc;
+	stats_of(&s, r->t0_ns, whole, &st); /* the same answer's figures: no second call */
+	free(resp);
 	if ((rc = schema_copy(out, &s)) < 0) {
 		schema_free(&s);
 		return err_set(err, -rc, "out of memory");
@@ -278,12 +310,15 @@ int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, st
 		schema_free(&r->sc[i].s);
 		r->sc[i].s = s;
 		r->sc[i].at = mono_s();
+		r->sc[i].st = st;
+		r->sc[i].st_at = r->sc[i].at ? r->sc[i].at : 1;
 	} else if ((grown = realloc(r->sc, (r->nsc + 1) * sizeof(*grown))) &&
 		   (grown[r->nsc].table = strdup(table))) {
 		r->sc = grown;
 		grown[r->nsc].s = s;
 		grown[r->nsc].at = mono_s();
-		grown[r->nsc].st_at = 0;
+		grown[r->nsc].st = st;
+		grown[r->nsc].st_at = grown[r->nsc].at ? grown[r->nsc].at : 1;
 		r->nsc++;
 	} else {
 		if (grown)
@@ -585,33 +620,12 @@ static size_t m_table_count(be_t *b)
 	return n;
 }
 
-/* ItemCount of each index in DescribeTable's list into out, in t's schema order. */
-static void index_counts(struct rtab *t, struct sf_span tb, const char *list, struct tbl_stats *out)
-{
-	struct sf_span arr, ix, v;
-	struct sf_iter it;
-	char *name;
-	size_t n, i;
-
-	if (rmt_member(tb, list, &arr) < 0 || sf_arr_open(&it, arr) < 0)
-		return;
-	while (sf_arr_next(&it, &ix) == 1) {
-		if (rmt_member(ix, "IndexName", &v) < 0 || sf_span_str(v, &name, &n, NULL) < 0)
-			continue;
-		for (i = 0; i < t->s.nindex && i < DB_MAX_INDEXES; i++)
-			if (!strcmp(t->s.index[i].name, name) &&
-			    rmt_member(ix, "ItemCount", &v) == 0)
-				sf_span_u64(v, &out->index_items[i]);
-		free(name);
-	}
-}
-
 static void m_table_stats(be_table_t *bt, struct tbl_stats *out)
 {
 	struct rtab *t = T(bt);
 	struct rbe *r = t->r;
 	struct sf_buf q = SF_BUF_INIT;
-	struct sf_span whole, tb, v;
+	struct sf_span whole;
 	char *resp = NULL;
 	size_t len = 0, i;
 
@@ -630,13 +644,8 @@ static void m_table_stats(be_table_t *bt, struct tbl_stats *out)
 	if (sf_buf_adds(&q, "{\"TableName\":") == 0 &&
 	    sf_json_str(&q, t->name, strlen(t->name)) == 0 && sf_buf_addc(&q, '}') == 0 &&
 	    rmt_call(t->r->c, "DescribeTable", q.p, q.len, true, &resp, &len, NULL) == 0 &&
-	    sf_whole(resp, len, &whole) == 0 && rmt_member(whole, "Table", &tb) == 0) {
-		if (rmt_member(tb, "ItemCount", &v) == 0)
-			sf_span_u64(v, &out->items);
-		if (rmt_member(tb, "TableSizeBytes", &v) == 0)
-			sf_span_u64(v, &out->bytes);
-		index_counts(t, tb, "GlobalSecondaryIndexes", out);
-		index_counts(t, tb, "LocalSecondaryIndexes", out);
+	    sf_whole(resp, len, &whole) == 0) {
+		stats_of(&t->s, t->r->t0_ns, whole, out);
 		pthread_mutex_lock(&r->mu);
 		for (i = 0; i < r->nsc; i++)
 			if (!strcmp(r->sc[i].table, t->name)) {
@@ -723,87 +732,6 @@ int rbe_get_item(struct rtab *t, const struct val *pk, const struct val *sk, str
 	return rc;
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* "table\0key" of a get (new), for the memo. */
-static char *memo_key(const struct rtab *t, const struct val *pk, const struct val *sk, size_t *len)
-{
-	char *a = NULL, *b = NULL, *k = NULL;
-	size_t la = 0, lb = 0, lt = strlen(t->name);
-
-	if (item_render_compact(pk, NULL, NULL, &a, &la) == 0 &&
-	    (!sk || item_render_compact(sk, NULL, NULL, &b, &lb) == 0) &&
-	    (k = malloc(lt + la + lb + 3))) {
-		memcpy(k, t->name, lt + 1);
-		memcpy(k + lt + 1, a, la);
-		k[lt + 1 + la] = '\n';
-		if (b)
-			memcpy(k + lt + 2 + la, b, lb);
-		*len = lt + 2 + la + lb;
-	}
-	free(a);
-	free(b);
-	return k;
-}
-
-/* The memo's answer for key: 1 (*out new, VAL_NULL: absent), or 0. */
-static int memo_find(struct rbe *r, const char *key, size_t len, struct val *out)
-{
-	int64_t now = mono_ns();
-	int found = 0;
-
-	pthread_mutex_lock(&r->mu);
-	for (size_t i = 0; i < sizeof(r->memo) / sizeof(r->memo[0]); i++) {
-		struct get_memo *m = &r->memo[i];
-
-		if (!r->writing && m->key && m->klen == len && !memcmp(m->key, key, len) &&
-		    m->gen == r->gen && now - m->at_ns < (int64_t)GET_MEMO_MS * 1000000) {
-			found = val_copy(out, &m->item) == 0;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&r->mu);
-	return found;
-}
-
-/* Remember item (VAL_NULL: absent) as key's answer at `at` of generation gen. */
-static void memo_keep(struct rbe *r, char *key, size_t len, const struct val *item, int64_t at,
-		      uint64_t gen)
-{
-	struct get_memo *m;
-	struct val c;
-
-	if (val_copy(&c, item) < 0) {
-		free(key);
-		return;
-	}
-	pthread_mutex_lock(&r->mu);
-	m = &r->memo[r->next_memo];
-	r->next_memo = (r->next_memo + 1) % (sizeof(r->memo) / sizeof(r->memo[0]));
-	free(m->key);
-	val_free(&m->item);
-	m->key = key;
-	m->klen = len;
-	m->item = c;
-	m->at_ns = at;
-	m->gen = gen;
-	pthread_mutex_unlock(&r->mu);
-}
-
-void rbe_memo_free(struct rbe *r)
-{
-	for (size_t i = 0; i < sizeof(r->memo) / sizeof(r->memo[0]); i++) {
-		free(r->memo[i].key);
-		val_free(&r->memo[i].item);
-	}
-}
-
 static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, struct val *out,
 		 struct item_meta *meta, struct dyn_err *err)
 {
@@ -812,26 +740,22 @@ static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, str
 	struct val v;
 	char *key = NULL;
 	size_t klen = 0;
-	int64_t at = mono_ns();
+	int64_t at = rbe_mono_ns();
 	uint64_t gen;
-	bool quiet;
 	int rc;
 
-	if (r->o.cache_s != 0 && (key = memo_key(t, pk, sk, &klen)) &&
-	    memo_find(r, key, klen, &v)) {
+	if (r->o.cache_s != 0 && (key = rbe_memo_key(t, pk, sk, &klen)) &&
+	    rbe_memo_find(r, key, klen, &v)) {
 		free(key);
 		key = NULL;
 		rc = v.type == VAL_NULL ? -ENOENT : 0;
 	} else {
-		pthread_mutex_lock(&r->mu);
-		gen = r->gen; /* before the read: a write during it makes the answer stale */
-		quiet = !r->writing;
-		pthread_mutex_unlock(&r->mu);
+		gen = rbe_gen_now(r); /* before the read: a write during it makes the answer stale */
 		rc = rbe_get_item(t, pk, sk, &v, err);
 		if (rc == -ENOENT)
 			val_init_null(&v);
-		if (key && quiet && (rc == 0 || rc == -ENOENT))
-			memo_keep(r, key, klen, &v, at, gen); /* v is VAL_NULL for -ENOENT */
+		if (key && (rc == 0 || rc == -ENOENT))
+			rbe_memo_keep(r, key, klen, &v, at, gen); /* v is VAL_NULL for -ENOENT */
 		else
 			free(key);
 	}

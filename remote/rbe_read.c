@@ -250,7 +250,7 @@ static bool rest_take(struct rbe *r, uint64_t h, const struct keys *k, const str
 
 	pthread_mutex_lock(&r->mu);
 	for (i = 0; i < sizeof(r->rests) / sizeof(r->rests[0]); i++)
-		if (r->rests[i].hash == h && r->rests[i].gen == r->gen &&
+		if (r->rests[i].hash == h && rbe_gen_fresh_locked(r, r->rests[i].gen) &&
 		    mono_s() - r->rests[i].at <= REST_KEEP_S) {
 			slot = &r->rests[i];
 			break;
@@ -279,9 +279,10 @@ static bool rest_take(struct rbe *r, uint64_t h, const struct keys *k, const str
 }
 
 /* Keep pg (moved out) from pos on, and the page before it in the same
- * read (prev, moved out; n 0: none), for the read that resumes at hash h. */
+ * read (prev, moved out; n 0: none), for the read that resumes at hash h;
+ * gen: rbe_gen_now() before the requests that fetched them. */
 static void rest_keep(struct rbe *r, uint64_t h, struct rmt_page *pg, size_t pos, uint64_t count,
-		      struct rmt_page *prev)
+		      struct rmt_page *prev, uint64_t gen)
 {
 	struct page_rest *slot;
 
@@ -307,7 +308,7 @@ static void rest_keep(struct rbe *r, uint64_t h, struct rmt_page *pg, size_t pos
 	slot->count = count;
 	slot->hash = h;
 	slot->at = mono_s();
-	slot->gen = r->gen;
+	slot->gen = gen;
 	memset(pg, 0, sizeof(*pg));
 	pthread_mutex_unlock(&r->mu);
 }
@@ -335,7 +336,7 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 	struct val start;
 	struct rmt_page pg, prev, next;
 	struct rmt_read rq;
-	uint64_t count = 0, h;
+	uint64_t count = 0, h, gen = rbe_gen_now(r); /* before any request of this read */
 	const struct val *spk = q ? q->start_pk : sc->start_pk,
 			 *ssk = q ? q->start_sk : sc->start_sk;
 	bool have_rest;
@@ -426,8 +427,12 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 				pthread_mutex_unlock(&r->mu);
 			}
 			if (stop || (limit && delivered >= limit)) {
-				rest_keep(r, rest_hash(t, q, sc, NULL, NULL), &pg, i + 1, count,
-					  &prev);
+				/* (a page of one item, an existence check's, is
+				 * no use to a listing: it would only push out
+				 * the listing's own page of the same read) */
+				if (rq.limit != 1)
+					rest_keep(r, rest_hash(t, q, sc, NULL, NULL), &pg, i + 1,
+						  count, &prev, gen);
 				rc = stop;
 				goto cleanup;
 			}
@@ -438,6 +443,15 @@ static int read_pages(struct rtab *t, const struct tbl_query *q, const struct tb
 		prev = pg; /* kept for a resume from one of its items */
 		memset(&pg, 0, sizeof(pg));
 		if (start.type != VAL_M && !next.n) {
+			/* the last page, delivered to its end: kept, so that the
+			 * call resuming after its last item (the kernel's next
+			 * readdir) ends here instead of asking for what follows */
+			struct rmt_page none;
+
+			memset(&none, 0, sizeof(none));
+			if (prev.n)
+				rest_keep(r, rest_hash(t, q, sc, NULL, NULL), &prev, prev.n, count,
+					  &none, gen);
 			rc = 0;
 			goto cleanup;
 		}
@@ -571,9 +585,11 @@ int rbe_list_partitions(be_table_t *bt, const char *index, const struct val *aft
 	int rc = 0;
 	bool reuse;
 
+	uint64_t gen = rbe_gen_now(r); /* before the scan */
+
 	pthread_mutex_lock(&r->mu);
 	reuse = after && r->parts && same_str(r->parts_table, t->name) &&
-		same_str(r->parts_index, index) && r->parts_gen == r->gen &&
+		same_str(r->parts_index, index) && rbe_gen_fresh_locked(r, r->parts_gen) &&
 		mono_s() - r->parts_at < PARTS_REUSE_S;
 	if (reuse) {
 		parts = calloc(r->nparts + 1, sizeof(*parts));
@@ -602,7 +618,7 @@ int rbe_list_partitions(be_table_t *bt, const char *index, const struct val *aft
 		r->parts_table = strdup(t->name);
 		r->parts_index = index ? strdup(index) : NULL;
 		r->parts_at = mono_s();
-		r->parts_gen = r->gen;
+		r->parts_gen = gen;
 		if (!r->parts_table || (index && !r->parts_index) || kept < n) {
 			rbe_parts_free(r->parts, r->nparts);
 			r->parts = NULL;
@@ -626,7 +642,24 @@ int rbe_partition_exists(be_table_t *bt, const char *index, const struct val *pk
 			 struct dyn_err *err)
 {
 	struct tbl_query q = {.index = index, .pk = pk, .limit = 1};
-	int rc = read_pages(T(bt), &q, NULL, stop_first, NULL, err);
+	struct rbe *r = T(bt)->r;
+	uint64_t h = rest_hash(T(bt), &q, NULL, NULL, NULL);
+	bool seen = false;
+	int rc;
+
+	/* a listing of this partition in progress holds a page of it kept
+	 * in the last second, and this mount wrote nothing since (the kernel
+	 * looks the directory up again while a long `ls` reads it) */
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; r->o.cache_s != 0 && i < sizeof(r->rests) / sizeof(r->rests[0]); i++)
+		if (r->rests[i].hash == h && rbe_gen_fresh_locked(r, r->rests[i].gen) &&
+		    mono_s() - r->rests[i].at <= 1 &&
+		    (r->rests[i].pg.n || r->rests[i].prev.n))
+			seen = true;
+	pthread_mutex_unlock(&r->mu);
+	if (seen)
+		return 0;
+	rc = read_pages(T(bt), &q, NULL, stop_first, NULL, err);
 
 	return rc == 1 ? 0 : rc < 0 ? rc : -ENOENT;
 }

@@ -372,8 +372,19 @@ failed:
 			rc = explain_conflict(T(ops[f].table), &ops[f], err);
 	}
 	/* any attempt, failed ones too (a conflict: the next read must be
-	 * the service's version), drops what was read before (rbe.c) */
-	rbe_write_end(r);
+	 * the service's version), drops what was read before (rbe.c); a
+	 * single put or delete that succeeded says what the item is now */
+	if (rc == 0 && n == 1 && (w[0].kind == RMT_PUT || w[0].kind == RMT_DELETE)) {
+		const struct val *kp, *ks;
+		struct val none;
+
+		val_init_null(&none);
+		op_key(&ops[0], &kp, &ks);
+		rbe_write_end_known(r, T(ops[0].table), kp, ks,
+				    w[0].kind == RMT_PUT ? ops[0].item : &none);
+	} else {
+		rbe_write_end(r);
+	}
 	if (rc == 0) {
 		notify_ops(r, ops, n, res);
 		for (i = 0; i < n; i++)

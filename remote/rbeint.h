@@ -1,7 +1,8 @@
 /*
  * rbeint.h - inside the remote backend (rbe.c: the backend, its caches,
- * tables and single items; rbe_read.c: Query and Scan; rbe_write.c:
- * writes and their conditions).
+ * tables and single items; rbe_memo.c: the write generation and the
+ * GetItem memo; rbe_read.c: Query and Scan; rbe_write.c: writes and
+ * their conditions).
  */
 #ifndef DYNFS_RBEINT_H
 #define DYNFS_RBEINT_H
@@ -124,7 +125,34 @@ void rbe_notify(struct rbe *r, const struct db_change *ch, size_t n);
  * from the memo (the service may have applied it before we hear so). */
 void rbe_write_begin(struct rbe *r);
 void rbe_write_end(struct rbe *r);
+/* The same after a write that succeeded and left item as the service's
+ * version of (t, pk, sk) (VAL_NULL: absent): the memo (rbe.c) answers the
+ * next get of that key from it, unless another write is in flight. */
+void rbe_write_end_known(struct rbe *r, const struct rtab *t, const struct val *pk,
+			 const struct val *sk, const struct val *item);
 void rbe_memo_free(struct rbe *r);
+int64_t rbe_mono_ns(void);
+/* "table\0key" of a get (new), for the memo. */
+char *rbe_memo_key(const struct rtab *t, const struct val *pk, const struct val *sk, size_t *len);
+/* The memo's answer for key: 1 (*out new, VAL_NULL: absent), or 0. */
+int rbe_memo_find(struct rbe *r, const char *key, size_t len, struct val *out);
+/* Remember item (VAL_NULL: absent) as key's answer (key moved in) at `at`
+ * of generation gen. */
+void rbe_memo_keep(struct rbe *r, char *key, size_t len, const struct val *item, int64_t at,
+		   uint64_t gen);
+/*
+ * Every cache of what the service said (the GetItem memo, a listing
+ * page's rest, a partition scan) is stamped with rbe_gen_now() taken
+ * before the request that fetched it, and answers only while
+ * rbe_gen_fresh_locked() (no write of this mount began or ended since,
+ * none is in flight): a write that completes while a read is on the way
+ * leaves nothing stale behind it.
+ */
+uint64_t rbe_gen_now(struct rbe *r);
+static inline bool rbe_gen_fresh_locked(const struct rbe *r, uint64_t gen)
+{
+	return !r->writing && gen == r->gen;
+}
 int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, struct dyn_err *err);
 const struct index_def *rbe_find_index(const struct table_schema *s, const char *name);
 void rbe_fill_meta(struct rbe *r, const struct table_schema *s, const struct val *item,

@@ -147,6 +147,10 @@ int rmt_call_ex(rmt_t *c, const char *op, const char *body, size_t len, bool ide
  */
 int rmt_table_desc_parse(struct sf_span obj, struct table_schema *s, char status[32],
 			 const char *index, char istatus[32]);
+/* rmt_describe_table that also gives the whole answer: *resp (new, on
+ * success) and its span *obj, for the figures beside the schema. */
+int rmt_describe_table_obj(rmt_t *c, const char *table, struct table_schema *out, char **resp,
+			   struct sf_span *obj, struct dyn_err *err);
 int rmt_put_schema(struct sf_buf *b, bool *first, const struct table_schema *s);
 
 #endif

@@ -237,8 +237,9 @@ int rmt_table_desc_parse(struct sf_span obj, struct table_schema *s, char status
 
 /* Table description into *s; status of the table, and of index (if not
  * NULL) into istatus ("" when the index is not there). */
-static int describe(rmt_t *c, const char *table, struct table_schema *s, char status[32],
-		    const char *index, char istatus[32], struct dyn_err *err)
+static int describe_obj(rmt_t *c, const char *table, struct table_schema *s, char status[32],
+			const char *index, char istatus[32], char **keep, struct sf_span *kept,
+			struct dyn_err *err)
 {
 	struct sf_buf b = SF_BUF_INIT;
 	struct sf_span obj;
@@ -260,6 +261,11 @@ static int describe(rmt_t *c, const char *table, struct table_schema *s, char st
 	if (rc < 0)
 		return rc;
 	rc = rmt_table_desc_parse(obj, s, status, index, istatus);
+	if (rc == 0 && keep) {
+		*keep = resp;
+		*kept = obj;
+		resp = NULL;
+	}
 	free(resp);
 	if (rc == -ENOMEM)
 		return err_set(err, ENOMEM, "DescribeTable %s: out of memory", table);
@@ -268,6 +274,18 @@ static int describe(rmt_t *c, const char *table, struct table_schema *s, char st
 	if (rc < 0)
 		return err_set(err, EIO, "DescribeTable %s: cannot read the indexes", table);
 	return 0;
+}
+
+static int describe(rmt_t *c, const char *table, struct table_schema *s, char status[32],
+		    const char *index, char istatus[32], struct dyn_err *err)
+{
+	return describe_obj(c, table, s, status, index, istatus, NULL, NULL, err);
+}
+
+int rmt_describe_table_obj(rmt_t *c, const char *table, struct table_schema *out, char **resp,
+			   struct sf_span *obj, struct dyn_err *err)
+{
+	return describe_obj(c, table, out, NULL, NULL, NULL, resp, obj, err);
 }
 
 int rmt_describe_table(rmt_t *c, const char *table, struct table_schema *out, char status[32],

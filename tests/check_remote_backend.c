@@ -559,13 +559,24 @@ START_TEST(test_query_reads)
 	q.limit = 0;
 	q.start_pk = q.start_sk = NULL;
 
-	/* a whole partition costs one Query per page, with attributes: no GetItem each */
+	/* a whole partition costs one Query per page, with attributes: no GetItem each
+	 * (after a write elsewhere, so that no page of the reads above is kept) */
+	ck_assert_int_eq(be_put(t, J("{\"p\": \"c\", \"s\": 1, \"g\": \"z\"}"), 0, NULL), 0);
 	coll_init(&c, 0);
 	rmt_get_stats(rbe_client(be), &st0);
 	query_all(t, q, &c);
 	rmt_get_stats(rbe_client(be), &st1);
 	ck_assert_int_eq(c.n, 30);
 	ck_assert_uint_eq(st1.calls - st0.calls, 1);
+	/* and the call resuming after its last item (fs/'s readdir asks
+	 * again after the end) is answered from that page: no request */
+	q.start_pk = &c.lpk;
+	q.start_sk = &c.lsk;
+	ck_assert_int_eq(be_query(t, &q, collect, &c, NULL), 0);
+	rmt_get_stats(rbe_client(be), &st0);
+	ck_assert_int_eq(c.n, 30);
+	ck_assert_uint_eq(st0.calls - st1.calls, 0);
+	q.start_pk = q.start_sk = NULL;
 	coll_free(&c);
 
 	/* the index: Query on it, resumed (the index sort key read from the item) */
@@ -581,6 +592,79 @@ START_TEST(test_query_reads)
 	struct dyn_err err = {0};
 	ck_assert_int_eq(be_query(t, &q, collect, &c, &err), -ENOENT);
 	be_table_close(t);
+}
+END_TEST
+
+/* What a read's visitor sees of item s=1 after a write made during the read. */
+struct racer {
+	be_table_t *t;	/* the table */
+	int calls;	/* items seen */
+	char d1[128];	/* attribute d of item s=1, as delivered */
+};
+
+static int write_during(void *ctx, const struct be_ref *r)
+{
+	struct racer *x = ctx;
+	struct dyn_err err = {0};
+	struct val item;
+	const struct val *s, *d;
+	char buf[64];
+
+	ck_assert_int_eq(be_ref_decode(r, &item), 0);
+	s = val_map_get(&item, "s", 1);
+	d = val_map_get(&item, "d", 1);
+	num_format(&s->n, buf);
+	if (!strcmp(buf, "1") && d)
+		snprintf(x->d1, sizeof(x->d1), "%s", d->s.p);
+	val_free(&item);
+	if (x->calls++ == 0) /* a write of this mount completes while the page is in hand */
+		ck_assert_int_eq(
+		    be_put(x->t, J("{\"p\": \"a\", \"s\": 1, \"d\": \"changed\", \"g\": \"x\"}"), 0,
+			   &err),
+		    0);
+	return 1;
+}
+
+/* A listing page kept for the next readdir call is stamped with the
+ * generation taken before its request: a write of this mount that
+ * completed while the page was read (here: while it is delivered) makes
+ * the next call ask the service again instead of serving the old page. */
+START_TEST(test_page_rest_after_write)
+{
+	struct rbe_opts o = {.cache_s = -1, .allow_table_create = true, .allow_table_delete = true};
+	struct racer x = {0};
+	struct tbl_query q = {.pk = vs("a")};
+	struct dyn_err err = {0};
+	struct rmt_stats st0, st1;
+	struct coll c;
+
+	teardown();
+	open_be(&o);
+	mk_table("logs", true, true);
+	x.t = open_t("logs");
+	fill(x.t, "a", 30, "x");
+	ck_assert_int_eq(be_query(x.t, &q, write_during, &x, &err), 1);
+	q.start_pk = vs("a");
+	q.start_sk = vn("0");
+	ck_assert_int_eq(be_query(x.t, &q, write_during, &x, &err), 1);
+	ck_assert_str_eq(x.d1, "changed");
+
+	/* the directory looked up again while it is listed (the kernel does,
+	 * during a long `ls`): answered from the listing's page, which stays
+	 * for the listing's next call: one request in all */
+	q.start_pk = q.start_sk = NULL;
+	coll_init(&c, 7);
+	rmt_get_stats(rbe_client(be), &st0);
+	ck_assert_int_eq(be_query(x.t, &q, collect, &c, NULL), 1);
+	ck_assert_int_eq(be_partition_exists(x.t, NULL, vs("a"), NULL), 0);
+	q.start_pk = &c.lpk;
+	q.start_sk = &c.lsk;
+	ck_assert_int_eq(be_query(x.t, &q, collect, &c, NULL), 1);
+	rmt_get_stats(rbe_client(be), &st1);
+	ck_assert_int_eq(c.n, 14);
+	ck_assert_uint_eq(st1.calls - st0.calls, 1);
+	coll_free(&c);
+	be_table_close(x.t);
 }
 END_TEST
 
@@ -861,7 +945,9 @@ END_TEST
 
 /* One FUSE operation asks for the same item several times (lookup,
  * getattr, open): GetItem once per 100 ms, found or absent, and never
- * past a write of this mount; -o cache=0 keeps nothing. */
+ * past a write of this mount; a put or delete of this mount that
+ * succeeded answers the next get itself (a created file's release asks
+ * whether the item is there); -o cache=0 keeps nothing. */
 START_TEST(test_get_memo)
 {
 	struct rbe_opts o = {.cache_s = -1, .allow_table_create = true, .allow_table_delete = true};
@@ -883,12 +969,18 @@ START_TEST(test_get_memo)
 		ck_assert_int_eq(be_get(t, vs("bob"), NULL, NULL, NULL, NULL), -ENOENT);
 	}
 	rmt_get_stats(rbe_client(be), &b);
-	ck_assert_uint_eq(b.calls - a.calls, 2);
-	/* our own write: seen at once */
+	ck_assert_uint_eq(b.calls - a.calls, 1); /* bob; ann: what the put left */
+	/* our own write: seen at once, without asking */
 	ck_assert_int_eq(be_put(t, J("{\"p\": \"ann\", \"v\": 2}"), 0, &err), 0);
+	rmt_get_stats(rbe_client(be), &a);
 	ck_assert_int_eq(be_get(t, vs("ann"), NULL, &got, NULL, NULL), 0);
 	ck_assert(val_equal(&got, J("{\"p\": \"ann\", \"v\": 2}")));
 	val_free(&got);
+	ck_assert_int_eq(be_delete(t, vs("ann"), NULL, 0, &err), 0);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL, NULL), -ENOENT);
+	rmt_get_stats(rbe_client(be), &b);
+	ck_assert_uint_eq(b.calls - a.calls, 1); /* the delete */
+	ck_assert_int_eq(be_put(t, J("{\"p\": \"ann\", \"v\": 2}"), 0, &err), 0);
 	/* another writer's: after 100 ms */
 	ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", J("{\"p\": \"ann\", \"v\": 3}"),
 				      NULL, NULL, &err),
@@ -1038,6 +1130,18 @@ START_TEST(test_schema_changes_and_stats)
 		be_table_close(et);
 	}
 	be_table_stats(t, &st);
+	{ /* a table opened afresh: its schema and its figures from one DescribeTable */
+		struct rmt_stats c0, c1;
+		be_table_t *ft;
+
+		mk_table("fresh1", false, false);
+		rmt_get_stats(rbe_client(be), &c0);
+		ft = open_t("fresh1");
+		be_table_stats(ft, &st);
+		rmt_get_stats(rbe_client(be), &c1);
+		ck_assert_uint_eq(c1.calls - c0.calls, 1);
+		be_table_close(ft);
+	}
 	ck_assert(!(be_caps(be) & (BE_CAP_CHANGE_FEED | BE_CAP_CHEAP_LIST | BE_CAP_EXACT_STATS)));
 	ck_assert(be_caps(be) & BE_CAP_TX);
 	ck_assert_ptr_null(be_feed(be));
@@ -1105,6 +1209,7 @@ Suite *remote_backend_suite(void)
 	tcase_add_test(tc, test_items_and_conditions);
 	tcase_add_test(tc, test_save_against_version_read);
 	tcase_add_test(tc, test_query_reads);
+	tcase_add_test(tc, test_page_rest_after_write);
 	tcase_add_test(tc, test_scan_cap_and_partitions);
 	tcase_add_test(tc, test_read_errors_have_reasons);
 	tcase_add_test(tc, test_batch_through_the_parser);

@@ -5,11 +5,21 @@
  * expired tokens refreshed, full-jitter backoff bounds, error bodies and
  * their errnos; and client-side SigV4 signing (sigv4_authorization) on
  * AWS's published get-vanilla and post-x-www-form-urlencoded cases.
+ * One test has a socket: a loopback server that drops a kept-alive
+ * connection after reading a request, where libcurl would send the
+ * request again on its own (test_no_silent_resend).
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "remoteint.h"
 #include "backend.h" /* the face must keep compiling here too */
@@ -148,6 +158,144 @@ START_TEST(test_amzdate_round_trip)
 }
 END_TEST
 
+/* ---- no silent resend ---- */
+
+/* A server that answers the first request of a connection and drops the
+ * connection after reading the second, unanswered (the request may have
+ * been applied), then serves whatever comes on new connections. */
+struct dropper {
+	int lfd;      /* listening socket */
+	int requests; /* requests read, on any connection */
+};
+
+/* Read one request (headers and Content-Length body); 0 at EOF or error. */
+static int read_request(int fd)
+{
+	char buf[8192];
+	size_t n = 0;
+	char *end, *cl;
+	long want;
+
+	for (;;) {
+		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+
+		if (r <= 0)
+			return 0;
+		n += (size_t)r;
+		buf[n] = 0;
+		if ((end = strstr(buf, "\r\n\r\n"))) {
+			cl = strcasestr(buf, "Content-Length:");
+			want = cl ? atol(cl + 15) : 0;
+			if ((long)(n - (size_t)(end + 4 - buf)) >= want)
+				return 1;
+		}
+		if (n == sizeof(buf) - 1)
+			return 0;
+	}
+}
+
+static void answer(int fd)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+				 "Content-Length: 2\r\n\r\n{}";
+
+	ck_assert_int_eq(write(fd, ok, sizeof(ok) - 1), (ssize_t)sizeof(ok) - 1);
+}
+
+static void *dropper_run(void *arg)
+{
+	struct dropper *d = arg;
+	int fd = accept(d->lfd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	if (read_request(fd)) {
+		__atomic_add_fetch(&d->requests, 1, __ATOMIC_SEQ_CST);
+		answer(fd);
+	}
+	if (read_request(fd))
+		__atomic_add_fetch(&d->requests, 1, __ATOMIC_SEQ_CST);
+	shutdown(fd, SHUT_RDWR);
+	close(fd);
+	for (;;) { /* later connections: answered until the test closes lfd */
+		struct pollfd p = {d->lfd, POLLIN, 0};
+
+		if (poll(&p, 1, 3000) <= 0 || (fd = accept(d->lfd, NULL, NULL)) < 0)
+			return NULL;
+		while (read_request(fd)) {
+			__atomic_add_fetch(&d->requests, 1, __ATOMIC_SEQ_CST);
+			answer(fd);
+		}
+		close(fd);
+	}
+}
+
+/* Two calls over one kept-alive connection, the second dropped after the
+ * server read it: returns what the second call returned, *requests the
+ * requests the server read, *amb whether the call knew that an attempt
+ * may have been applied before the last. */
+static int drop_second(bool idempotent, int *requests, bool *amb, struct dyn_err *err)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t al = sizeof(a);
+	struct dropper d = {0};
+	struct rmt_opts o = {.max_attempts = 2, .base_delay_ms = 1, .timeout_ms = 5000};
+	static const char body[] = "{\"TableName\":\"t\",\"Key\":{\"k\":{\"S\":\"a\"}}}";
+	char ep[64], *resp = NULL;
+	size_t rl = 0;
+	pthread_t th;
+	rmt_t *c;
+	int rc;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	d.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(d.lfd, 0);
+	ck_assert_int_eq(bind(d.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(d.lfd, 4), 0);
+	ck_assert_int_eq(getsockname(d.lfd, (struct sockaddr *)&a, &al), 0);
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", ntohs(a.sin_port));
+	o.endpoint = ep;
+	setenv("AWS_ACCESS_KEY_ID", "AKTEST", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	ck_assert_int_eq(pthread_create(&th, NULL, dropper_run, &d), 0);
+	ck_assert_int_eq(rmt_open(&o, &c, err), 0);
+	ck_assert_int_eq(rmt_call(c, "UpdateItem", body, strlen(body), idempotent, &resp, &rl, err),
+			 0);
+	free(resp);
+	resp = NULL;
+	rc = rmt_call_ex(c, "UpdateItem", body, strlen(body), idempotent, &resp, &rl, amb, err);
+	free(resp);
+	rmt_close(c);
+	shutdown(d.lfd, SHUT_RDWR);
+	pthread_join(th, NULL);
+	close(d.lfd);
+	*requests = __atomic_load_n(&d.requests, __ATOMIC_SEQ_CST);
+	return rc;
+}
+
+/* libcurl sends a request again on a new connection when a reused one
+ * dies before any answer byte.  No call is sent twice behind the retry
+ * policy's back: one that is not idempotent fails, outcome unknown, after
+ * the server read it once; an idempotent one is repeated by the policy,
+ * which knows that the first may have been applied (a conditional put's
+ * "failed" condition is then checked against what it wrote: ops.c). */
+START_TEST(test_no_silent_resend)
+{
+	struct dyn_err err = {0};
+	int requests = 0;
+	bool amb = false;
+
+	ck_assert_int_eq(drop_second(false, &requests, &amb, &err), -EIO);
+	ck_assert_int_eq(requests, 2);
+	ck_assert_ptr_nonnull(strstr(err.msg, "outcome unknown"));
+	err_clear(&err);
+	ck_assert_int_eq(drop_second(true, &requests, &amb, &err), 0);
+	ck_assert_int_eq(requests, 3);
+	ck_assert(amb);
+}
+END_TEST
+
 Suite *remote_http_suite(void);
 Suite *remote_http_suite(void)
 {
@@ -158,6 +306,7 @@ Suite *remote_http_suite(void)
 	tcase_add_test(tc, test_classify_policy);
 	tcase_add_test(tc, test_backoff_full_jitter_bounds);
 	tcase_add_test(tc, test_error_bodies);
+	tcase_add_test(tc, test_no_silent_resend);
 	suite_add_tcase(s, tc);
 	tcase_add_test(sg, test_authorization_get_vanilla);
 	tcase_add_test(sg, test_authorization_post_x_www_form_urlencoded);
