@@ -615,7 +615,7 @@ static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struc
 		if (rc < 0)
 			goto out;
 		st->st_size = (off_t)meta.text_len;
-		set_times(st, meta.mtime_ns);
+		set_times(st, item_mtime(fs, n, &meta));
 		break;
 	default:
 		rc = -EIO;
