@@ -180,6 +180,8 @@ int view_list(struct fsx *fs, struct node *dir, const struct val *after, view_em
 int view_open_text(struct fsx *fs, struct node *n, char **text, size_t *len);
 /* The target of an NK_INDEX_ENTRY symlink (new). */
 int view_readlink(struct fsx *fs, struct node *n, char **target);
+/* The path of view node n (a directory of a view, a query) for messages. */
+void view_path(struct fsx *fs, struct node *n, char *buf, size_t size);
 /* rmdir of _index/ things: 0 (a no-op) when empty, -ENOTEMPTY, -EPERM. */
 int view_rmdir(struct fsx *fs, struct node *n);
 

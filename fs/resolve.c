@@ -754,6 +754,8 @@ void read_err_log(struct fsx *fs, struct node *n, const char *name, const struct
 		return;
 	if (n->kind == NK_ROOT)
 		path[0] = 0;
+	else if (view_dir_kind(n->kind))
+		view_path(fs, n, path, sizeof(path));
 	else
 		node_path(fs, n, path, sizeof(path));
 	len = strlen(path);

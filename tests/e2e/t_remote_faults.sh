@@ -186,6 +186,35 @@ faults '{"rate": 0}'
 expect_eq "the item is not there" "$(has z)" no
 new_errors | grep -q "/cnt/z.json: .*\(Rate exceeded\|Throttl\|ProvisionedThroughput\)" ||
 	fail "/_errors: $(new_errors)"
+section "reads of _index/ and _query? that fail: EIO and one /_errors line each"
+mkdir "$MNT/idx" || die "mkdir idx"
+echo '{"partition_key": {"name": "id", "type": "S"}, "indexes": [{"name": "by-g", "partition_key": {"name": "g", "type": "S"}, "projection": "ALL"}]}' \
+	>"$MNT/idx/_schema.json" || die "idx/_schema.json"
+echo '{"g": "x", "n": 1}' >"$MNT/idx/a.json" || die "idx/a.json"
+echo '{"g": "y", "n": 2}' >"$MNT/idx/b.json" || die "idx/b.json"
+# every Query and Scan answered 500 (retried, then given up: EIO)
+faults '{"rate": 1, "faults": ["500-before"], "ops": ["Query", "Scan"]}'
+errors_mark
+# (nothing was listed before: no partition listing of the index is reused)
+refuse "ls of an index" "Input/output error" ls "$MNT/idx/_index/by-g"
+refuse "ls of an index partition" "Input/output error" ls "$MNT/idx/_index/by-g/x"
+refuse "ls of a _query? directory" "Input/output error" ls "$MNT/idx/_query?filter=n > 0"
+refuse "cat of a _query? file" "Input/output error" cat "$MNT/idx/_query?as=jsonl"
+faults '{"rate": 1, "faults": ["500-before"], "ops": ["GetItem"]}'
+refuse "cat through an index entry" "Input/output error" cat "$MNT/idx/_index/by-g/x/a.json"
+faults '{"rate": 0}'
+new_errors >"$T/ixerr"
+expect_eq "ls of an index: one line" "$(grep -c ' /idx/_index/by-g: Scan: ' "$T/ixerr")" 1
+expect_eq "ls of an index partition: one line" "$(grep -c ' /idx/_index/by-g/x: Query: ' "$T/ixerr")" 1
+expect_eq "ls of a _query? directory: one line" "$(grep -c ' /idx/_query?filter=n > 0: Scan: ' "$T/ixerr")" 1
+expect_eq "cat of a _query? file: one line" "$(grep -c ' /idx/_query?as=jsonl: Scan: ' "$T/ixerr")" 1
+expect_eq "cat through an index entry: one line" "$(grep -c ' /idx/_index/by-g/x/a.json: GetItem: ' "$T/ixerr")" 1
+expect_eq "nothing else" "$(wc -l <"$T/ixerr")" 5
+# and once the service answers, all of them read
+expect_eq "ls of an index, answered" "$(ls "$MNT/idx/_index/by-g" | tr '\n' ' ')" "x y "
+expect_eq "ls of a _query?, answered" "$(ls "$MNT/idx/_query?filter=n > 0" | tr '\n' ' ')" "a.json b.json "
+expect_eq "cat through an index entry, answered" "$(jq -c .n "$MNT/idx/_index/by-g/x/a.json")" 1
+expect_eq "cat of a _query? file, answered" "$(jq -c .id "$MNT/idx/_query?as=jsonl" | sort | tr '\n' ' ')" '"a" "b" '
 unmount
 kill "$PROXY"
 done_test
