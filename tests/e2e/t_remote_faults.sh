@@ -189,9 +189,17 @@ expect_eq "the item is not there" "$(has z)" no
 new_errors | grep -q "/cnt/z.json: .*\(Rate exceeded\|Throttl\|ProvisionedThroughput\)" ||
 	fail "/_errors: $(new_errors)"
 section "reads of _index/ and _query? that fail: EIO and one /_errors line each"
-mkdir "$MNT/idx" || die "mkdir idx"
-echo '{"partition_key": {"name": "id", "type": "S"}, "indexes": [{"name": "by-g", "partition_key": {"name": "g", "type": "S"}, "projection": "ALL"}]}' \
-	>"$MNT/idx/_schema.json" || die "idx/_schema.json"
+# (made with boto3: dynalite's UpdateTable wants a provisioned throughput
+# for a new index, which a _schema.json write does not give)
+ddb create_table '{"TableName": "idx", "BillingMode": "PAY_PER_REQUEST",
+	"AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}, {"AttributeName": "g", "AttributeType": "S"}],
+	"KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+	"GlobalSecondaryIndexes": [{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}}]}' |
+	grep -q error && die "create_table idx"
+for _ in $(seq 100); do
+	[ "$(ddb describe_table '{"TableName": "idx"}' | jq -r .Table.TableStatus)" = ACTIVE ] && break
+	sleep 0.1
+done
 echo '{"g": "x", "n": 1}' >"$MNT/idx/a.json" || die "idx/a.json"
 echo '{"g": "y", "n": 2}' >"$MNT/idx/b.json" || die "idx/b.json"
 # every Query and Scan answered 500 (retried, then given up: EIO)
