@@ -135,7 +135,27 @@ enum be_caps {
 	 * comparison.  be_query within a partition, be_list_partitions and
 	 * be_list_tables are in key order with every backend. */
 	BE_CAP_ORDERED = 1 << 6,
+	/* item_meta.mtime_ns is the time of the write that stored the item
+	 * (the local engine).  Without it (DynamoDB stores no modification
+	 * time) the backend puts be_text_version() of the item's rendering in
+	 * item_meta.version, and fs/ dates each version itself (fs/mtime.c):
+	 * this mount's writes by their commit, another writer's by when this
+	 * mount first saw it. */
+	BE_CAP_ITEM_TIMES = 1 << 7,
 };
+
+/* The version hash of an item's canonical rendering (item_render, with
+ * the table's key names): 64-bit FNV-1a, never 0. */
+static inline uint64_t be_text_version(const char *text, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)text[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h ? h : 1;
+}
 
 /* Visitors: 0 to go on, nonzero to stop (that value is returned). */
 typedef int (*be_visit_fn)(void *ctx, const struct be_ref *r);

@@ -372,7 +372,7 @@ static const struct be_methods local_methods = {
     .version = BE_VERSION,
     .name = "local",
     .caps = BE_CAP_TX | BE_CAP_GROUP | BE_CAP_CHANGE_FEED | BE_CAP_CHEAP_LIST |
-	    BE_CAP_SCHEMA_CHANGE | BE_CAP_EXACT_STATS | BE_CAP_ORDERED,
+	    BE_CAP_SCHEMA_CHANGE | BE_CAP_EXACT_STATS | BE_CAP_ORDERED | BE_CAP_ITEM_TIMES,
     .list_tables = l_list_tables,
     .table_count = l_table_count,
     .create_table = l_create_table,

@@ -12,8 +12,10 @@
 # and reads the daemon's VmRSS before `ls -l`, right after it (the kernel
 # holds every entry, so dynfs holds a node each), and after the kernel
 # dropped its caches again (its FORGETs free the nodes).  The last line,
-# "result RSS0 RSS1 RSS2 BYTES_PER_ENTRY" (kB, kB, kB, bytes), is for
-# bench/run's goals table.
+# "result RSS0 RSS1 RSS2 BYTES_PER_ENTRY NODES0 NODES1 NODES2 LISTED"
+# (kB, kB, kB, bytes; the node counts of _stats.json at the same three
+# moments; the items `ls -l` listed), is for bench/run's goals table and
+# tests/e2e/t_memory.sh, which checks it.
 set -eu
 cd "$(dirname "$0")/.."
 DYNFS=$(realpath "${1:-build/dynfs}")
@@ -64,12 +66,14 @@ settle() { # until the FORGETs have been taken
 }
 echo 2 >/proc/sys/vm/drop_caches
 settle
+n0=$(nodes)
 r0=$(rss)
 t0=$(date +%s%N)
-ls -l "$MNT/bench/p1" >/dev/null
+ls -l "$MNT/bench/p1" >"$BASE/ls.out"
 t1=$(date +%s%N)
 r1=$(rss)
 n1=$(nodes)
+listed=$(grep -c '\.json$' "$BASE/ls.out" || true)
 echo 2 >/proc/sys/vm/drop_caches
 settle
 r2=$(rss)
@@ -78,4 +82,4 @@ per=$(((r1 - r0) * 1024 / N))
 echo "ls -l of $N items: $(((t1 - t0) / 1000000)) ms; dynfs RSS $r0 kB before, $r1 kB" \
 	"with the entries cached ($n1 nodes, $per B/entry), $r2 kB after the kernel" \
 	"forgot them ($n2 nodes): $(awk -v a="$r2" -v b="$r0" 'BEGIN { printf "%.2f", a / b }')x"
-echo "result $r0 $r1 $r2 $per"
+echo "result $r0 $r1 $r2 $per $n0 $n1 $n2 $listed"

@@ -203,6 +203,10 @@ struct item_meta {
 	int64_t mtime_ns; /* time of the commit that wrote it */
 	size_t size;	  /* item_size() */
 	size_t text_len;  /* length of its canonical rendering (item_render) */
+	/* A backend that keeps no item times (a DynamoDB-API service: see
+	 * backend.h BE_CAP_ITEM_TIMES) puts a hash of that rendering here,
+	 * so fs/ can tell a new version from the one it saw; 0 otherwise. */
+	uint64_t version;
 };
 
 /*

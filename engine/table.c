@@ -204,6 +204,7 @@ void rec_meta(const struct table_schema *s, struct rec *r, struct item_meta *met
 	meta->mtime_ns = r->mtime_ns;
 	meta->size = r->size;
 	meta->text_len = tl < 0 ? 0 : (size_t)tl;
+	meta->version = 0; /* mtime_ns is the item's own */
 }
 
 /* ---- tables ---- */

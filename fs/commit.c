@@ -82,6 +82,7 @@ static int put_seen(struct fsx *fs, struct node *n, be_table_t *t, struct val *i
 	pthread_mutex_lock(&fs->ilock);
 	if (rc == 0 && item_render(item, be_table_pk(t)->name, kb ? kb->name : NULL, &text,
 				   &len) == 0) {
+		item_mtime_stored_locked(fs, n, text, len); /* dated by its commit */
 		free(n->seen);
 		n->seen = text;
 		text = NULL;

@@ -239,6 +239,9 @@ struct fsx {
 	size_t dead_dirs_cap;	/* ilock */
 
 	struct negset neg;	/* own lock */
+	struct vtimes *vtimes;	/* ilock (the pointer; own lock inside): item
+				 * times without BE_CAP_ITEM_TIMES (mtime.c),
+				 * made at first use; or NULL */
 	struct errlog errlog;	/* own lock */
 	struct inval inval;	/* own lock */
 	struct chg_hub *changes; /* own locks: /_changes readers (changes.h) */

@@ -145,10 +145,10 @@ static int vnode_of(struct fsx *fs, struct node *n, enum node_kind kind, struct 
 /* The definition of index `index`: *s a schema copy (new; schema_free),
  * *d borrowed from it.  -ENOENT (and nothing to free) if there is none. */
 static int index_def_of(be_table_t *t, const char *index, struct table_schema *s,
-			const struct index_def **d)
+			const struct index_def **d, struct dyn_err *err)
 {
 	size_t i;
-	int rc = be_table_schema(t, s, NULL);
+	int rc = be_table_schema(t, s, err);
 
 	if (rc < 0)
 		return rc;
@@ -194,7 +194,7 @@ static int qctx_init(struct qctx *c, be_table_t *t, const char *index, const str
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	rc = be_table_schema(t, &c->s, NULL);
+	rc = be_table_schema(t, &c->s, err);
 	if (rc < 0)
 		return rc;
 	for (i = 0; index && i < c->s.nindex; i++)
@@ -276,6 +276,34 @@ static void entry_path(struct fsx *fs, struct node *dir, const char *name, char 
 	snprintf(buf + n, size - n, "/%s", name);
 }
 
+void view_path(struct fsx *fs, struct node *n, char *buf, size_t size)
+{
+	enum node_kind kind;
+	struct vnode v;
+	char a[NAME_BUF], b[NAME_BUF];
+	size_t len;
+
+	pthread_mutex_lock(&fs->ilock);
+	kind = n->kind;
+	pthread_mutex_unlock(&fs->ilock);
+	buf[0] = 0;
+	if (vnode_of(fs, n, kind, &v) < 0)
+		return;
+	table_path(v.t, buf, size);
+	len = strlen(buf);
+	if (kind == NK_INDEX_DIR)
+		snprintf(buf + len, size - len, "/_index");
+	else if (v.index[0] && name_make_str(v.index, strlen(v.index), a) >= 0)
+		snprintf(buf + len, size - len, "/_index/%s", a);
+	len = strlen(buf);
+	if ((v.ipk || v.part) && name_make(v.ipk ? v.ipk : v.part, false, b) >= 0)
+		snprintf(buf + len, size - len, "/%s", b);
+	len = strlen(buf);
+	if (kind == NK_QUERY && v.sk.type == VAL_S)
+		snprintf(buf + len, size - len, "/%s%s", QUERY_PREFIX, v.sk.s.p);
+	vnode_free(&v);
+}
+
 /* ---- making nodes ---- */
 
 static int found(struct fsx *fs, struct node *dir, struct node *n, struct resolved *r)
@@ -331,6 +359,8 @@ static int query_node(struct fsx *fs, struct node *dir, be_table_t *t, const cha
 		if (rc == -EINVAL) {
 			entry_path(fs, dir, name, path, sizeof(path));
 			errlog_err(fs, path, &err, rc);
+		} else {
+			r->err = err; /* a read failed: resolve() reports it */
 		}
 		return rc;
 	}
@@ -414,7 +444,7 @@ static int resolve_in_index_dir(struct fsx *fs, struct node *dir, struct vnode *
 
 	if (name_parse_str(name, strlen(name), &iname, &len) < 0)
 		return name_escapes_ok(name, strlen(name), &why) ? -ENOENT : -EINVAL;
-	rc = index_def_of(v->t, iname, &s, &d);
+	rc = index_def_of(v->t, iname, &s, &d, &r->err);
 	if (rc == 0) {
 		schema_free(&s);
 		rc = val_init_str(&iv, iname, len);
@@ -438,7 +468,7 @@ static int resolve_in_index(struct fsx *fs, struct node *dir, struct vnode *v, c
 
 	if (!strncmp(name, QUERY_PREFIX, QUERY_PREFIX_LEN))
 		return query_node(fs, dir, v->t, v->index, NULL, name, r);
-	rc = index_def_of(v->t, v->index, &s, &d);
+	rc = index_def_of(v->t, v->index, &s, &d, &r->err);
 	if (rc < 0)
 		return rc;
 	rc = name_parse(name, strlen(name), d->pk.type, false, &k);
@@ -450,11 +480,11 @@ static int resolve_in_index(struct fsx *fs, struct node *dir, struct vnode *v, c
 	val_init_null(&c.found);
 	if (k.kind == NAME_SHORT) {
 		c.prefix = &k.key;
-		rc = be_list_partitions(v->t, v->index, &k.key, ipk_cand_visit, &c, NULL);
+		rc = be_list_partitions(v->t, v->index, &k.key, ipk_cand_visit, &c, &r->err);
 		rc = rc == 2 ? 0 : rc < 0 ? rc : -ENOENT;
 	} else {
 		val_move(&c.found, &k.key);
-		rc = be_partition_exists(v->t, v->index, &c.found, NULL);
+		rc = be_partition_exists(v->t, v->index, &c.found, &r->err);
 	}
 	if (rc == 0)
 		rc = found(fs, dir, node_ident(fs, NK_INDEX_PART, v->t, &v->pk, &c.found, true), r);
@@ -470,11 +500,11 @@ static int resolve_entry(struct fsx *fs, struct node *dir, struct qctx *c, const
 	struct val pk, sk;
 	int rc;
 
-	rc = query_name_key(&c->loc, name, strlen(name), &pk, &sk);
+	rc = query_name_key(&c->loc, name, strlen(name), &pk, &sk, &r->err);
 	if (rc == -EINVAL)
 		rc = -ENOENT;
 	if (rc == 0)
-		rc = query_match(&c->loc, &c->q, &pk, &sk);
+		rc = query_match(&c->loc, &c->q, &pk, &sk, &r->err);
 	if (rc == 1)
 		rc = link_node(fs, dir, c->loc.t, &pk, &sk, c->depth, r);
 	else if (rc == 0)
@@ -487,7 +517,6 @@ static int resolve_entry(struct fsx *fs, struct node *dir, struct qctx *c, const
 int view_resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved *r)
 {
 	enum node_kind kind;
-	struct dyn_err err;
 	struct vnode v;
 	struct qctx c;
 	int rc;
@@ -515,7 +544,7 @@ int view_resolve(struct fsx *fs, struct node *dir, const char *name, struct reso
 			rc = query_node(fs, dir, v.t, v.index, v.ipk, name, r);
 			break;
 		}
-		rc = qctx_init(&c, v.t, v.index, v.ipk, "", 0, NULL);
+		rc = qctx_init(&c, v.t, v.index, v.ipk, "", 0, &r->err);
 		if (rc == 0) {
 			c.depth = DEPTH_INDEX;
 			rc = resolve_entry(fs, dir, &c, name, r);
@@ -523,8 +552,7 @@ int view_resolve(struct fsx *fs, struct node *dir, const char *name, struct reso
 		}
 		break;
 	default: /* NK_QUERY */
-		err_clear(&err);
-		rc = qctx_of(&c, &v, &err);
+		rc = qctx_of(&c, &v, &r->err);
 		if (rc == 0) {
 			rc = resolve_entry(fs, dir, &c, name, r);
 			qctx_free(&c);
@@ -629,7 +657,8 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int list_indexes(struct vnode *v, const struct val *after, struct vlist *l)
+static int list_indexes(struct vnode *v, const struct val *after, struct vlist *l,
+			struct dyn_err *err)
 {
 	const char *names[DB_MAX_INDEXES + 1];
 	struct table_schema s;
@@ -638,7 +667,7 @@ static int list_indexes(struct vnode *v, const struct val *after, struct vlist *
 	size_t i, n;
 	int rc;
 
-	rc = be_table_schema(v->t, &s, NULL);
+	rc = be_table_schema(v->t, &s, err);
 	if (rc < 0)
 		return rc;
 	n = s.nindex < DB_MAX_INDEXES ? s.nindex : DB_MAX_INDEXES;
@@ -661,7 +690,8 @@ static int list_indexes(struct vnode *v, const struct val *after, struct vlist *
 }
 
 /* Entries of a query directory or an index partition after `after`. */
-static int list_query(struct qctx *c, const struct val *after, struct vlist *l)
+static int list_query(struct qctx *c, const struct val *after, struct vlist *l,
+		      struct dyn_err *err)
 {
 	struct qpos from;
 	int rc;
@@ -671,10 +701,10 @@ static int list_query(struct qctx *c, const struct val *after, struct vlist *l)
 		rc = qpos_unpack(after, &from);
 		if (rc < 0)
 			return rc;
-		rc = query_run(&c->loc, &c->q, &from, false, list_hit, l, NULL);
+		rc = query_run(&c->loc, &c->q, &from, false, list_hit, l, err);
 		qpos_free(&from);
 	} else {
-		rc = query_run(&c->loc, &c->q, NULL, false, list_hit, l, NULL);
+		rc = query_run(&c->loc, &c->q, NULL, false, list_hit, l, err);
 	}
 	return rc < 0 ? rc : 0;
 }
@@ -684,6 +714,7 @@ int view_list(struct fsx *fs, struct node *dir, const struct val *after, view_em
 {
 	struct vlist l = {.emit = emit, .ctx = ctx};
 	enum node_kind kind;
+	struct dyn_err err;
 	struct vnode v;
 	struct qctx c;
 	int rc;
@@ -694,23 +725,24 @@ int view_list(struct fsx *fs, struct node *dir, const struct val *after, view_em
 	rc = vnode_of(fs, dir, kind, &v);
 	if (rc < 0)
 		return rc == -ENOENT ? 0 : rc;
+	err_clear(&err);
 	switch (kind) {
 	case NK_INDEX_DIR:
-		rc = list_indexes(&v, after, &l);
+		rc = list_indexes(&v, after, &l, &err);
 		break;
 	case NK_INDEX:
-		rc = be_list_partitions(v.t, v.index, after, list_ipk, &l, NULL);
+		rc = be_list_partitions(v.t, v.index, after, list_ipk, &l, &err);
 		if (rc == -ENOENT)
 			rc = 0; /* the index was dropped */
 		break;
 	case NK_INDEX_PART:
 	case NK_QUERY:
 		if (kind == NK_QUERY)
-			rc = qctx_of(&c, &v, NULL);
+			rc = qctx_of(&c, &v, &err);
 		else
-			rc = qctx_init(&c, v.t, v.index, v.ipk, "", 0, NULL);
+			rc = qctx_init(&c, v.t, v.index, v.ipk, "", 0, &err);
 		if (rc == 0) {
-			rc = list_query(&c, after, &l);
+			rc = list_query(&c, after, &l, &err);
 			qctx_free(&c);
 		}
 		if (rc == -ENOENT)
@@ -720,6 +752,7 @@ int view_list(struct fsx *fs, struct node *dir, const struct val *after, view_em
 		rc = -ENOTDIR;
 	}
 	vnode_free(&v);
+	read_err_log(fs, dir, NULL, &err, rc); /* a read failed: once, with the reason */
 	if (l.err)
 		return l.err;
 	return rc < 0 ? rc : 0;
@@ -761,6 +794,8 @@ int view_open_text(struct fsx *fs, struct node *n, char **text, size_t *len)
 			snprintf(path + strlen(path), sizeof(path) - strlen(path), "/.../%s%s",
 				 QUERY_PREFIX, v.sk.type == VAL_S ? v.sk.s.p : "");
 			errlog_err(fs, path, &err, rc);
+		} else {
+			read_err_log(fs, n, NULL, &err, rc); /* a read failed */
 		}
 	}
 	vnode_free(&v);
@@ -851,7 +886,7 @@ int view_rmdir(struct fsx *fs, struct node *n)
 		schema_free(&s);
 		break;
 	case NK_INDEX:
-		rc = index_def_of(v.t, v.index, &s, &d);
+		rc = index_def_of(v.t, v.index, &s, &d, NULL);
 		if (rc < 0)
 			break;
 		rc = index_has_entries(fs, v.t, &s, d->name);

@@ -679,6 +679,7 @@ static void fsx_free(struct fsx *fs)
 	inval_fini(fs);
 	changes_fini(fs);
 	errlog_fini(&fs->errlog);
+	item_mtimes_free(fs);
 	free(fs->store_dir);
 	free(fs);
 }

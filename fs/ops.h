@@ -106,6 +106,16 @@ int item_commit(struct fsx *fs, struct node *n, const char *text, size_t len, bo
  * feed (local).
  */
 void commit_seen(struct fsx *fs, struct node *n, const char *text, size_t len, bool writer);
+
+/* ---- mtime.c: item times (see there) ---- */
+
+/* The mtime of item n whose metadata is meta (no ilock held). */
+int64_t item_mtime(struct fsx *fs, struct node *n, const struct item_meta *meta);
+/* This mount stored n's item, rendered as text (item_render with the
+ * table's key names), now: its mtime is now (ilock held). */
+void item_mtime_stored_locked(struct fsx *fs, struct node *n, const char *text, size_t len);
+/* At unmount. */
+void item_mtimes_free(struct fsx *fs);
 /*
  * Everything item_commit would refuse, without storing (a write() that
  * completes the document: wcheck.h): *out is the item to store (new).
@@ -170,6 +180,8 @@ int view_list(struct fsx *fs, struct node *dir, const struct val *after, view_em
 int view_open_text(struct fsx *fs, struct node *n, char **text, size_t *len);
 /* The target of an NK_INDEX_ENTRY symlink (new). */
 int view_readlink(struct fsx *fs, struct node *n, char **target);
+/* The path of view node n (a directory of a view, a query) for messages. */
+void view_path(struct fsx *fs, struct node *n, char *buf, size_t size);
 /* rmdir of _index/ things: 0 (a no-op) when empty, -ENOTEMPTY, -EPERM. */
 int view_rmdir(struct fsx *fs, struct node *n);
 

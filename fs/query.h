@@ -181,19 +181,21 @@ int query_entry_name(const struct qloc *loc, const struct val *pk, const struct 
  * them), shortened names included (looked up among the candidates).
  * 0 with *pk and *sk filled (new; sk VAL_NULL without sort key), -EINVAL
  * if the name is not an entry name here, -ENOENT if it is a shortened
- * name of no item.
+ * name of no item, another -errno with err (may be NULL) when a read of
+ * the backend failed (read_err_log).
  */
 int query_name_key(const struct qloc *loc, const char *name, size_t len, struct val *pk,
-		   struct val *sk);
+		   struct val *sk, struct dyn_err *err);
 
 /*
  * Whether the existing item with base key pk/sk is a result of q at loc,
  * ignoring limit= and after= (which only shape listings): it is in the
  * partition, meets the sort key conditions and the filter.  1 yes, 0 no,
- * -errno.  Used by lookups inside query and index directories.
+ * -errno (err, may be NULL: why a backend read failed).  Used by lookups
+ * inside query and index directories.
  */
 int query_match(const struct qloc *loc, const struct qspec *q, const struct val *pk,
-		const struct val *sk);
+		const struct val *sk, struct dyn_err *err);
 
 /*
  * The symlink target of a result whose entry sits `depth` directories

@@ -140,6 +140,7 @@ struct cand {
 	bool unordered;		  /* a scan not in key order: every key is looked at */
 	struct val pk, sk;	  /* found (owned) */
 	int found;		  /* 1 once found */
+	struct dyn_err *err;	  /* why a read failed (may be NULL) */
 };
 
 static int cand_visit(void *ctx, const struct be_ref *r)
@@ -200,12 +201,12 @@ static int find_in_partitions(struct cand *c)
 	val_init_null(&after);
 	while (rc >= 0 && more && !c->found) {
 		p.n = 0;
-		if (first && be_partition_exists(c->loc->t, NULL, c->prefix, NULL) == 0) {
+		if (first && be_partition_exists(c->loc->t, NULL, c->prefix, c->err) == 0) {
 			rc = val_copy(&p.pks[p.n++], c->prefix);
 			more = true;
 		} else {
 			rc = be_list_partitions(c->loc->t, NULL, opt(&after) ? &after : c->prefix,
-						pcand_visit, &p, NULL);
+						pcand_visit, &p, c->err);
 			more = !p.past && p.n == 64;
 		}
 		first = false;
@@ -216,7 +217,7 @@ static int find_in_partitions(struct cand *c)
 			val_init_null(&c2.pk);
 			val_init_null(&c2.sk);
 			if (rc >= 0 && !c->found) {
-				rc = be_query(c->loc->t, &q, cand_visit, &c2, NULL);
+				rc = be_query(c->loc->t, &q, cand_visit, &c2, c->err);
 				if (c2.found) {
 					val_move(&c->pk, &c2.pk);
 					val_move(&c->sk, &c2.sk);
@@ -234,10 +235,10 @@ static int find_in_partitions(struct cand *c)
 }
 
 int query_name_key(const struct qloc *loc, const char *name, size_t len, struct val *pk,
-		   struct val *sk)
+		   struct val *sk, struct dyn_err *err)
 {
 	const struct key_attr *tpk = be_table_pk(loc->t), *tsk = be_table_sk(loc->t);
-	struct cand c = {.loc = loc, .name = name};
+	struct cand c = {.loc = loc, .name = name, .err = err};
 	struct name_key kp, ks;
 	int rc;
 
@@ -280,7 +281,7 @@ int query_name_key(const struct qloc *loc, const char *name, size_t len, struct 
 			c.prefix = &ks.key;
 		}
 		c.by_sk = true;
-		rc = be_query(loc->t, &q, cand_visit, &c, NULL);
+		rc = be_query(loc->t, &q, cand_visit, &c, err);
 	} else if (!tsk) {
 		/* in key order the candidates follow the prefix; else (a
 		 * service's Scan) they are anywhere: the whole table is read */
@@ -290,7 +291,7 @@ int query_name_key(const struct qloc *loc, const char *name, size_t len, struct 
 		c.unordered = !(be_caps(loc->t->be) & BE_CAP_ORDERED);
 		if (c.unordered)
 			s.start_pk = NULL;
-		rc = be_scan(loc->t, &s, cand_visit, &c, NULL);
+		rc = be_scan(loc->t, &s, cand_visit, &c, err);
 	} else {
 		c.prefix = &kp.key;
 		rc = find_in_partitions(&c);
@@ -500,13 +501,13 @@ static int after_pos(const struct qloc *loc, const struct qspec *q, const struct
 	int rc;
 
 	query_show(q->after, strlen(q->after), shown);
-	rc = query_name_key(loc, q->after, strlen(q->after), &out->pk, &out->sk);
+	rc = query_name_key(loc, q->after, strlen(q->after), &out->pk, &out->sk, err);
 	if (rc == -ENOENT || rc == -EINVAL)
 		return err_set(err, EINVAL, "after=%s: no entry of that name here", shown);
 	if (rc < 0 || !d)
 		return rc;
 	/* an index: the start is the item's place in it, so it must be there */
-	rc = be_get(loc->t, &out->pk, opt(&out->sk), &item, NULL, NULL);
+	rc = be_get(loc->t, &out->pk, opt(&out->sk), &item, NULL, err);
 	if (rc == -ENOENT)
 		return err_set(err, EINVAL,
 			       "after=%s: that item no longer exists, so its place "
@@ -538,7 +539,7 @@ int query_run(const struct qloc *loc, const struct qspec *q, const struct qpos *
 	int rc;
 
 	qpos_init(&start);
-	rc = be_table_schema(loc->t, &s, NULL);
+	rc = be_table_schema(loc->t, &s, err);
 	if (rc < 0)
 		return rc;
 	u.s = &s;
@@ -600,7 +601,7 @@ out:
 /* ---- matching one item ---- */
 
 int query_match(const struct qloc *loc, const struct qspec *q, const struct val *pk,
-		const struct val *sk)
+		const struct val *sk, struct dyn_err *err)
 {
 	const struct index_def *d = NULL;
 	const struct val *key = NULL;
@@ -609,12 +610,12 @@ int query_match(const struct qloc *loc, const struct qspec *q, const struct val 
 	bool ok = true;
 	int rc;
 
-	rc = be_get(loc->t, pk, opt(sk), &item, NULL, NULL);
+	rc = be_get(loc->t, pk, opt(sk), &item, NULL, err);
 	if (rc == -ENOENT || rc == -EINVAL)
 		return 0;
 	if (rc < 0)
 		return rc;
-	rc = be_table_schema(loc->t, &s, NULL);
+	rc = be_table_schema(loc->t, &s, err);
 	if (rc < 0)
 		goto out_item;
 	if (loc->index) {

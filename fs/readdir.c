@@ -495,6 +495,7 @@ static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, be_table
 		      int64_t tmtime, uint64_t c0, struct fuse_entry_param *e)
 {
 	double timeout = fs->timeout;
+	int64_t mt;
 	int rc;
 
 	memset(e, 0, sizeof(*e));
@@ -548,8 +549,9 @@ static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, be_table
 		e->attr.st_size = (off_t)d->meta.text_len;
 		e->attr.st_blksize = 4096;
 		e->attr.st_blocks = (e->attr.st_size + 511) / 512;
-		e->attr.st_mtim.tv_sec = (time_t)(d->meta.mtime_ns / 1000000000);
-		e->attr.st_mtim.tv_nsec = (long)(d->meta.mtime_ns % 1000000000);
+		mt = item_mtime(fs, d->node, &d->meta);
+		e->attr.st_mtim.tv_sec = (time_t)(mt / 1000000000);
+		e->attr.st_mtim.tv_nsec = (long)(mt % 1000000000);
 		e->attr.st_atim = e->attr.st_ctim = e->attr.st_mtim;
 		pthread_mutex_lock(&fs->ilock);
 		d->node->parent = dir->ino;

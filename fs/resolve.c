@@ -615,7 +615,7 @@ static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struc
 		if (rc < 0)
 			goto out;
 		st->st_size = (off_t)meta.text_len;
-		set_times(st, meta.mtime_ns);
+		set_times(st, item_mtime(fs, n, &meta));
 		break;
 	default:
 		rc = -EIO;
@@ -754,6 +754,8 @@ void read_err_log(struct fsx *fs, struct node *n, const char *name, const struct
 		return;
 	if (n->kind == NK_ROOT)
 		path[0] = 0;
+	else if (view_dir_kind(n->kind))
+		view_path(fs, n, path, sizeof(path));
 	else
 		node_path(fs, n, path, sizeof(path));
 	len = strlen(path);

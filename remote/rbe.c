@@ -669,8 +669,11 @@ void rbe_fill_meta(struct rbe *r, const struct table_schema *s, const struct val
 	meta->mtime_ns = r->t0_ns;
 	meta->size = item_size(item);
 	meta->text_len = 0;
-	if (item_render(item, s->pk.name, s->has_sk ? s->sk.name : NULL, &text, &len) == 0)
+	meta->version = 1;
+	if (item_render(item, s->pk.name, s->has_sk ? s->sk.name : NULL, &text, &len) == 0) {
 		meta->text_len = len;
+		meta->version = be_text_version(text, len); /* fs/ dates it (no item times) */
+	}
 	free(text);
 }
 

@@ -187,6 +187,8 @@ static int see(void *ctx, const struct be_ref *r)
 	val_free(&v);
 	be_ref_meta(r, &meta);
 	ck_assert_uint_gt(meta.size, 0);
+	ck_assert_uint_eq(meta.version, 0);
+	ck_assert_int_gt(meta.mtime_ns, 0);
 	snprintf(buf, sizeof(buf), "%.*s/%s ", (int)be_ref_pk(r)->s.len, be_ref_pk(r)->s.p,
 		 sk ? "sk" : "-");
 	strcat(c->keys, buf);
@@ -209,6 +211,8 @@ START_TEST(test_reads)
 	put(t, "{\"id\": \"c\", \"n\": 1, \"x\": 4}");
 	ck_assert_int_eq(be_query(t, &q, see, &c, NULL), 0);
 	ck_assert_str_eq(c.keys, "a/sk a/sk ");
+	/* the local engine keeps item times: no version for fs/ to date */
+	ck_assert(be_caps(be) & BE_CAP_ITEM_TIMES);
 	memset(&c, 0, sizeof(c));
 	/* the visitor's nonzero return stops the read and is returned */
 	ck_assert_int_eq(be_scan(t, &sc, see, &c, NULL), 1);

@@ -1005,29 +1005,29 @@ START_TEST(test_name_key_and_match)
 
 	ck_assert_int_eq(val_init_str(&part, "u1#1", 4), 0);
 	ck_assert_int_eq(val_init_str(&ipk, "u1", 2), 0);
-	ck_assert_int_eq(query_name_key(&at_part, "2022-11.json", 12, &pk, &sk), 0);
+	ck_assert_int_eq(query_name_key(&at_part, "2022-11.json", 12, &pk, &sk, NULL), 0);
 	is_s(&pk, "u1#1");
 	is_s(&sk, "2022-11");
 	ck_assert_int_eq(parse("ge=2022-11", in_part(&ska_s)), 0);
-	ck_assert_int_eq(query_match(&at_part, &q, &pk, &sk), 1);
-	ck_assert_int_eq(query_match(&idx, &q, &pk, &sk), 1);
+	ck_assert_int_eq(query_match(&at_part, &q, &pk, &sk, NULL), 1);
+	ck_assert_int_eq(query_match(&idx, &q, &pk, &sk, NULL), 1);
 	ck_assert_int_eq(parse("gt=2022-11", in_part(&ska_s)), 0);
-	ck_assert_int_eq(query_match(&at_part, &q, &pk, &sk), 0);
+	ck_assert_int_eq(query_match(&at_part, &q, &pk, &sk, NULL), 0);
 	ck_assert_int_eq(parse("filter=finished%20%3D%201", at_table()), 0);
-	ck_assert_int_eq(query_match(&scan, &q, &pk, &sk), 1);
+	ck_assert_int_eq(query_match(&scan, &q, &pk, &sk, NULL), 1);
 	val_free(&pk);
 	val_free(&sk);
-	ck_assert_int_eq(query_name_key(&scan, "u1#1~2022-11.json", 17, &pk, &sk), 0);
+	ck_assert_int_eq(query_name_key(&scan, "u1#1~2022-11.json", 17, &pk, &sk, NULL), 0);
 	is_s(&sk, "2022-11");
 	val_free(&pk);
 	val_free(&sk);
-	ck_assert_int_eq(query_name_key(&scan, "u1#1.json", 9, &pk, &sk), -EINVAL);
-	ck_assert_int_eq(query_name_key(&at_part, "x~y.json", 8, &pk, &sk), -EINVAL);
+	ck_assert_int_eq(query_name_key(&scan, "u1#1.json", 9, &pk, &sk, NULL), -EINVAL);
+	ck_assert_int_eq(query_name_key(&at_part, "x~y.json", 8, &pk, &sk, NULL), -EINVAL);
 	/* not in this index partition */
 	ck_assert_int_eq(val_init_str(&pk, "u2#1", 4), 0);
 	ck_assert_int_eq(val_init_str(&sk, "2022-11", 7), 0);
 	ck_assert_int_eq(parse("", in_index(&ska_s)), 0);
-	ck_assert_int_eq(query_match(&idx, &q, &pk, &sk), 0);
+	ck_assert_int_eq(query_match(&idx, &q, &pk, &sk, NULL), 0);
 	val_free(&pk);
 	val_free(&sk);
 	val_free(&part);
@@ -1053,14 +1053,14 @@ START_TEST(test_shortened_names)
 	ck_assert_int_ge(query_entry_name(&at_part, &part, &sk, name), 0);
 	ck_assert_int_le(strlen(name), NAME_LEN_MAX);
 	val_free(&sk);
-	ck_assert_int_eq(query_name_key(&at_part, name, strlen(name), &pk, &sk), 0);
+	ck_assert_int_eq(query_name_key(&at_part, name, strlen(name), &pk, &sk, NULL), 0);
 	ck_assert_uint_eq(sk.s.len, 600);
 	val_free(&pk);
 	val_free(&sk);
 	ck_assert_int_eq(val_init_str(&sk, big, 600), 0);
 	ck_assert_int_ge(query_entry_name(&scan, &part, &sk, name), 0);
 	val_free(&sk);
-	ck_assert_int_eq(query_name_key(&scan, name, strlen(name), &pk, &sk), 0);
+	ck_assert_int_eq(query_name_key(&scan, name, strlen(name), &pk, &sk, NULL), 0);
 	ck_assert_uint_eq(sk.s.len, 600);
 	val_free(&pk);
 	val_free(&sk);
@@ -1079,7 +1079,7 @@ START_TEST(test_shortened_names)
 		ck_assert_int_eq(val_init_str(&lsk, "w1", 2), 0);
 		ck_assert_int_ge(query_entry_name(&scan, &lpk, &lsk, lname), 0);
 		ck_assert_ptr_eq(strchr(lname, '~'), strstr(lname, "~~")); /* no separator */
-		ck_assert_int_eq(query_name_key(&scan, lname, strlen(lname), &pk, &sk), 0);
+		ck_assert_int_eq(query_name_key(&scan, lname, strlen(lname), &pk, &sk, NULL), 0);
 		ck_assert(val_equal(&pk, &lpk));
 		is_s(&sk, "w1");
 		val_free(&pk);
@@ -1222,7 +1222,7 @@ START_TEST(test_unordered_scans)
 		ck_assert_int_eq(val_init_str(&lpk, json, strlen(json)), 0);
 		ck_assert_int_ge(query_entry_name(&scan, &lpk, NULL, name), 0);
 		ck_assert_int_le(strlen(name), NAME_LEN_MAX);
-		ck_assert_int_eq(query_name_key(&scan, name, strlen(name), &pk, &sk), 0);
+		ck_assert_int_eq(query_name_key(&scan, name, strlen(name), &pk, &sk, NULL), 0);
 		ck_assert(val_equal(&pk, &lpk));
 		val_free(&pk);
 		val_free(&sk);

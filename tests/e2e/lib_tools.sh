@@ -236,7 +236,7 @@ vim_write() {
 	for i in $(seq 100); do
 		scr=$(pane "$s")
 		if ! grep -q "<before :w $VIM_STEP>" <<<"$scr" &&
-			grep -Eq 'written|E[0-9]+:' <<<"$scr"; then
+			grep -Eq 'written|E[0-9]+:|changed since reading it' <<<"$scr"; then
 			sleep 0.2 # let a multi-line error message finish
 			VIM_MSG=$(pane "$s" | grep -E 'written|E[0-9]+:|WARNING|Press ENTER')
 			break

@@ -20,6 +20,8 @@
 #  4. every fault on every call (30%): puts and rms by file all land.
 #  5. a call throttled on every attempt: the write fails, the item is
 #     not there, /_errors says so.
+#  6. reads under _index/ and of _query? names that fail (500s after the
+#     retries, an access denied): the errno and one /_errors line each.
 # Runs over `dynfs serve` (E2E_TARGET=local or serve) or DynamoDB Local
 # (ddblocal); dynalite has no transactions (step 3 is then skipped).
 source "$(dirname "${BASH_SOURCE[0]}")/lib_tools.sh"
@@ -186,6 +188,50 @@ faults '{"rate": 0}'
 expect_eq "the item is not there" "$(has z)" no
 new_errors | grep -q "/cnt/z.json: .*\(Rate exceeded\|Throttl\|ProvisionedThroughput\)" ||
 	fail "/_errors: $(new_errors)"
+section "reads of _index/ and _query? that fail: EIO and one /_errors line each"
+# (made with boto3: dynalite's UpdateTable wants a provisioned throughput
+# for a new index, which a _schema.json write does not give)
+ddb create_table '{"TableName": "idx", "BillingMode": "PAY_PER_REQUEST",
+	"AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}, {"AttributeName": "g", "AttributeType": "S"}],
+	"KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+	"GlobalSecondaryIndexes": [{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}}]}' |
+	grep -q error && die "create_table idx"
+for _ in $(seq 100); do
+	[ "$(ddb describe_table '{"TableName": "idx"}' | jq -r .Table.TableStatus)" = ACTIVE ] && break
+	sleep 0.1
+done
+echo '{"g": "x", "n": 1}' >"$MNT/idx/a.json" || die "idx/a.json"
+echo '{"g": "y", "n": 2}' >"$MNT/idx/b.json" || die "idx/b.json"
+# every Query and Scan answered 500 (retried, then given up: EIO)
+faults '{"rate": 1, "faults": ["500-before"], "ops": ["Query", "Scan"]}'
+errors_mark
+# (nothing was listed before: no partition listing of the index is reused)
+refuse "ls of an index" "Input/output error" ls "$MNT/idx/_index/by-g"
+refuse "ls of an index partition" "Input/output error" ls "$MNT/idx/_index/by-g/x"
+refuse "ls of a _query? directory" "Input/output error" ls "$MNT/idx/_query?filter=n > 0"
+refuse "cat of a _query? file" "Input/output error" cat "$MNT/idx/_query?as=jsonl"
+faults '{"rate": 1, "faults": ["500-before"], "ops": ["GetItem"]}'
+refuse "cat through an index entry" "Input/output error" cat "$MNT/idx/_index/by-g/x/a.json"
+# a refusal is not retried, and its errno is the service's reason's
+faults '{"rate": 1, "faults": ["denied"], "ops": ["Scan"]}'
+refuse "ls of an index, access denied" "Permission denied" ls "$MNT/idx/_index/by-g"
+faults '{"rate": 0}'
+new_errors >"$T/ixerr"
+sed 's/^/# /' "$T/ixerr"
+expect_eq "ls of an index: one line" \
+	"$(grep ' /idx/_index/by-g: Scan: ' "$T/ixerr" | grep -vc AccessDenied)" 1
+expect_eq "ls of an index partition: one line" "$(grep -c ' /idx/_index/by-g/x: Query: ' "$T/ixerr")" 1
+expect_eq "ls of a _query? directory: one line" "$(grep -c ' /idx/_query?filter=n > 0: Scan: ' "$T/ixerr")" 1
+expect_eq "cat of a _query? file: one line" "$(grep -c ' /idx/_query?as=jsonl: Scan: ' "$T/ixerr")" 1
+expect_eq "cat through an index entry: one line" "$(grep -c ' /idx/_index/by-g/x/a.json: GetItem: ' "$T/ixerr")" 1
+expect_eq "ls of an index, access denied: one line" \
+	"$(grep -c ' /idx/_index/by-g: Scan: AccessDeniedException' "$T/ixerr")" 1
+expect_eq "nothing else" "$(wc -l <"$T/ixerr")" 6
+# and once the service answers, all of them read
+expect_eq "ls of an index, answered" "$(ls "$MNT/idx/_index/by-g" | tr '\n' ' ')" "x y "
+expect_eq "ls of a _query?, answered" "$(ls "$MNT/idx/_query?filter=n > 0" | tr '\n' ' ')" "a.json b.json "
+expect_eq "cat through an index entry, answered" "$(jq -c .n "$MNT/idx/_index/by-g/x/a.json")" 1
+expect_eq "cat of a _query? file, answered" "$(jq -c .id "$MNT/idx/_query?as=jsonl" | sort | tr '\n' ' ')" '"a" "b" '
 unmount
 kill "$PROXY"
 done_test

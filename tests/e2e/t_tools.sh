@@ -83,11 +83,8 @@ sleep 1.1
 touch "$T/ref"
 sleep 1.1
 put "$Q/felienne#3/2022-10.json" '{"id": "felienne", "level": 3, "finished": 1, "scores": {"$NS": [100, 90]}}'
-if ! known_remote_bug "find -newer: a remote item's mtime is always the mount time, also for" \
-	"items this mount wrote (docs/remote.md says those have their write time)"; then
-	expect_eq "find -newer" "$(find "$MNT/users" "$MNT/quiz-stats" -newer "$T/ref" -name '*.json' ! -name '_*')" \
-		"$Q/felienne#3/2022-10.json"
-fi
+expect_eq "find -newer" "$(find "$MNT/users" "$MNT/quiz-stats" -newer "$T/ref" -name '*.json' ! -name '_*')" \
+	"$Q/felienne#3/2022-10.json"
 
 section "grep -r, grep -rl"
 if ! grep -r felienne@felienne.com "$U" >"$T/out" 2>"$T/err"; then

@@ -16,6 +16,8 @@ A batch call is cut (the "unprocessed" fault) with probability U (default
   drop-before   connection closed before forwarding
   drop-after    forwarded (applied), then the connection is closed unanswered
   expired       400 ExpiredTokenException, not forwarded
+  denied        400 AccessDeniedException, not forwarded (not retried: only
+                drawn when named in --control's "faults")
   slow          forwarded after 0.3 s
   unprocessed   BatchWriteItem/BatchGetItem: about half the items or keys
                 are left out of the forwarded request and returned as
@@ -43,8 +45,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FAULTS = ["throttle", "500-before", "503", "500-after", "drop-before", "drop-after",
           "expired", "slow", "unprocessed"]
+EXTRA = ["denied"]  # not drawn unless named
 lock = threading.Lock()
-stats = {f: 0 for f in FAULTS}
+stats = {f: 0 for f in FAULTS + EXTRA}
 stats["requests"] = 0
 
 
@@ -180,6 +183,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "expired":
             return self.error(400, "ExpiredTokenException",
                               "The security token included in the request is expired")
+        if fault == "denied":
+            return self.error(400, "AccessDeniedException", "injected: not authorized")
         if fault == "drop-before":
             return self.drop()
         if fault == "slow":
