@@ -1,5 +1,5 @@
 /*
- * opsint.h - private to ops.c, ops_batch.c and ops_tx.c (and the ops
+ * opsint.h - private to ops.c, ops_req.c, ops_batch.c and ops_tx.c (and the ops
  * unit tests): one parsed write request and how it becomes a db_op.
  *
  * Life of a request: ops_req_parse() turns one JSON object (a `_batch`
@@ -63,6 +63,11 @@ int ops_req_parse(struct val *v, enum ops_src src, struct ops_req *r, struct dyn
  * line (r untouched), 0 on success, -EINVAL (err) for a bad line.
  */
 int ops_line_parse(const char *text, size_t len, struct ops_req *r, struct dyn_err *err);
+
+/* ops_check_update_keys (ops.h) on key attributes rather than a table:
+ * -EINVAL when update writes pka or ska (ska may be NULL). */
+int ops_check_update_key_attrs(const struct key_attr *pka, const struct key_attr *ska,
+			       const expr_t *update, struct dyn_err *err);
 
 /*
  * Check r against table `table` of sink s (borrowed; must stay open while
