@@ -30,18 +30,10 @@ cd "$(dirname "$0")/.."
 DYNFS=$(realpath "${1:-build/dynfs}")
 N=${2:-100000}
 REPS=${BENCH_REPS:-3}
-BASE=$(mktemp -d "${BENCH_STORE_DIR:-/tmp}/bench-batch.XXXXXX")
+. bench/lib.sh
+bench_init bench-batch
+bench_at_exit 'rm -rf /dev/shm/bench-batch.$$'
 MNT=$BASE/mnt
-PID=
-
-cleanup() {
-	if mountpoint -q "$MNT" 2>/dev/null; then
-		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null || true
-	fi
-	[ -n "$PID" ] && wait "$PID" 2>/dev/null || true
-	rm -rf "$BASE" /dev/shm/bench-batch.$$
-}
-trap cleanup EXIT
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
@@ -75,20 +67,12 @@ echo "dump: $LINES lines, $BYTES bytes"
 # takes a schema with indexes), mounted with the given options.
 mount_new() {
 	rm -rf "$BASE/store" "$MNT"
-	mkdir -p "$MNT"
 	"$DYNFS" import "$BASE/store" /dev/null --format jsonl --table users \
 		--schema "$BASE/users.schema.json" --quiet
-	"$DYNFS" "$BASE/store" "$MNT" -f "$@" 2>>"$BASE/dynfs.log" &
-	PID=$!
-	for _ in $(seq 200); do mountpoint -q "$MNT" && break; sleep 0.05; done
-	mountpoint -q "$MNT" || { cat "$BASE/dynfs.log" >&2; exit 1; }
+	bench_mount "$MNT" "$BASE/dynfs.log" "$DYNFS" "$BASE/store" "$MNT" -f "$@"
 }
 
-unmount() {
-	fusermount3 -u "$MNT"
-	wait "$PID" 2>/dev/null || true
-	PID=
-}
+unmount() { bench_unmount "$MNT"; }
 
 # import NAME CMD [dynfs options]: time CMD (which reads $DUMP and writes
 # $MNT/users/_batch) on a fresh mount; check the count; keep the best.

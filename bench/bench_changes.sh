@@ -21,17 +21,14 @@ cd "$(dirname "$0")/.."
 DYNFS=$(realpath "${1:-build/dynfs}")
 N=${2:-20000}
 REPS=${BENCH_REPS:-3}
-BASE=$(mktemp -d "${BENCH_STORE_DIR:-/tmp}/bench-changes.XXXXXX")
+. bench/lib.sh
+bench_init bench-changes
+# fresh() runs inside $(...) (writes, sweep): its mount is a daemon (no -f,
+# which would hold the substitution's pipe open) taken down here
+bench_at_exit 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done'
+bench_at_exit 'mountpoint -q "$MNT" && fusermount3 -u "$MNT"; sleep 0.5'
 MNT=$BASE/mnt
 PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	mountpoint -q "$MNT" && fusermount3 -u "$MNT"
-	sleep 0.5
-	rm -rf "$BASE"
-}
-trap cleanup EXIT
 
 now() { date +%s.%N; }
 fresh() {

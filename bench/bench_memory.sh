@@ -20,18 +20,9 @@ set -eu
 cd "$(dirname "$0")/.."
 DYNFS=$(realpath "${1:-build/dynfs}")
 N=${2:-200000}
-BASE=$(mktemp -d "${BENCH_STORE_DIR:-/tmp}/bench-memory.XXXXXX")
+. bench/lib.sh
+bench_init bench-memory
 MNT=$BASE/mnt
-PID=
-
-cleanup() {
-	if mountpoint -q "$MNT" 2>/dev/null; then
-		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null || true
-	fi
-	[ -n "$PID" ] && wait "$PID" 2>/dev/null || true
-	rm -rf "$BASE"
-}
-trap cleanup EXIT
 
 if [ ! -w /proc/sys/vm/drop_caches ]; then
 	echo "bench_memory.sh: needs root (drops the kernel's caches); skipped" >&2
@@ -46,11 +37,8 @@ printf '{"partition_key": {"name": "p", "type": "S"}, "sort_key": {"name": "k", 
 	>"$BASE/schema.json"
 "$DYNFS" import "$BASE/store" "$BASE/items.jsonl" --format jsonl --table bench \
 	--schema "$BASE/schema.json" --quiet
-mkdir -p "$MNT"
-"$DYNFS" "$BASE/store" "$MNT" -f 2>"$BASE/log" &
-PID=$!
-for _ in $(seq 100); do mountpoint -q "$MNT" && break; sleep 0.05; done
-mountpoint -q "$MNT" || { cat "$BASE/log" >&2; exit 1; }
+bench_mount "$MNT" "$BASE/log" "$DYNFS" "$BASE/store" "$MNT" -f
+PID=$BENCH_PID
 
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status"; }
 nodes() { jq .nodes "$MNT/bench/_stats.json"; }

@@ -27,37 +27,13 @@ BUILD=${1:?usage: bench_readers.sh BUILD_DIR [N]}
 N=${2:-2000}
 SECS=${BENCH_READERS_SECS:-3}
 B=$BUILD/bench
-BASE=$(mktemp -d "${BENCH_STORE_DIR:-/tmp}/bench-readers.XXXXXX")
+. "$(dirname "$0")/lib.sh"
+bench_init bench-readers
 M=$BASE/mnt F=$BASE/floor
-PIDS=()
-cleanup() {
-	for m in "$M" "$F"; do
-		mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m"; }
-	done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null || true
-	done
-	rm -rf "$BASE"
-}
-trap cleanup EXIT
 
-wait_mounted() {
-	for _ in $(seq 200); do
-		mountpoint -q "$1" && return 0
-		sleep 0.05
-	done
-	echo "bench_readers: mounting $1 failed" >&2
-	exit 1
-}
-
-mkdir -p "$BASE/store" "$M" "$F"
-"$BUILD/dynfs" "$BASE/store" "$M" -f 2>"$BASE/dynfs.log" &
-PIDS+=($!)
-"$B/minfs" "$F" -f 2>"$BASE/minfs.log" &
-PIDS+=($!)
-wait_mounted "$M"
-wait_mounted "$F"
+mkdir -p "$BASE/store"
+bench_mount "$M" "$BASE/dynfs.log" "$BUILD/dynfs" "$BASE/store" "$M" -f
+bench_mount "$F" "$BASE/minfs.log" "$B/minfs" "$F" -f
 for t in ta1 tb1; do
 	mkdir "$M/$t"
 	echo '{"partition_key":{"name":"p","type":"S"},"sort_key":{"name":"k","type":"S"},"indexes":[]}' \

@@ -42,20 +42,14 @@ for p in "$BUILD/dynfs" "$BUILD/bench/fsops" "$BUILD/bench/remote_floor" "$BUILD
 done
 python3 -c 'import boto3' 2>/dev/null || { echo "bench_remote: no boto3; skipped"; exit 0; }
 
-W=$(mktemp -d /tmp/dynfs-rbench.XXXXXX)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init dynfs-rbench
+W=$BASE
 MNT=$W/mnt
 FL=$W/minfs
-SPID= MPID= FPID=
-cleanup() {
-	mountpoint -q "$MNT" && { fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT"; }
-	[ -n "$MPID" ] && wait "$MPID" 2>/dev/null
-	mountpoint -q "$FL" && { fusermount3 -u "$FL" 2>/dev/null || fusermount3 -uz "$FL"; }
-	[ -n "$FPID" ] && wait "$FPID" 2>/dev/null
-	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+SPID=
+bench_at_exit '[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null'
 export AWS_ACCESS_KEY_ID=dynfs AWS_SECRET_ACCESS_KEY=dynfs AWS_DEFAULT_REGION=us-east-1 \
 	AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=$W/none AWS_SHARED_CREDENTIALS_FILE=$W/none
 unset AWS_PROFILE AWS_SESSION_TOKEN
@@ -95,17 +89,8 @@ with t.batch_writer() as b:
         b.put_item(Item={"p": "p", "n": i, "data": "y" * 250})
 PY
 
-mkdir -p "$MNT"
-DYNFS_REMOTE_DEBUG=1 "$BUILD/dynfs" "$EP" "$MNT" -f 2>"$W/mount.log" &
-MPID=$!
-for _ in $(seq 200); do mountpoint -q "$MNT" && break; sleep 0.05; done
-mountpoint -q "$MNT" || { echo "bench_remote: mount failed: $(tail -3 "$W/mount.log")"; exit 1; }
-
-mkdir -p "$FL"
-"$BUILD/bench/minfs" "$FL" -f -o timeout=0 -o flush 2>"$W/minfs.log" &
-FPID=$!
-for _ in $(seq 200); do mountpoint -q "$FL" && break; sleep 0.05; done
-mountpoint -q "$FL" || { echo "bench_remote: minfs failed: $(tail -3 "$W/minfs.log")"; exit 1; }
+DYNFS_REMOTE_DEBUG=1 bench_mount "$MNT" "$W/mount.log" "$BUILD/dynfs" "$EP" "$MNT" -f
+bench_mount "$FL" "$W/minfs.log" "$BUILD/bench/minfs" "$FL" -f -o timeout=0 -o flush
 "$BUILD/bench/fsops" create "$FL" "$N" 100 >/dev/null || { echo "bench_remote: minfs create failed"; exit 1; }
 
 # calls OP: the mount's calls of OP so far (first attempts only)
