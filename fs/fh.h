@@ -48,6 +48,7 @@ struct fh {
 	int empty_flushes;	/* flushes seen while trunc_empty */
 	struct wcheck wc;	/* refusal at write() (wcheck.h) */
 	struct val ok_item;	/* wc.checked: the checked item (items; else VAL_NULL) */
+	struct fh *live_prev, *live_next; /* on the live list (ops_file.c's live_lock) */
 };
 
 /* A new handle of type on n; it holds the caller's reference on n once
@@ -56,6 +57,11 @@ struct fh *fh_new(struct fsx *fs, enum fh_type type, struct node *n);
 /* Free a handle whose opening failed: its lock and itself (not its
  * snapshot, nor its node). */
 void fh_discard(struct fh *h);
+/* At exit, after the FUSE session is destroyed: free the handles the
+ * kernel never released (a signal can end the loop between a close's
+ * FLUSH and its asynchronous RELEASE), except _batch/_tx and _changes
+ * handles, whose release has effects.  Nothing is committed here. */
+void fh_free_unreleased(struct fsx *fs);
 
 /* ---- text.c: items and _schema.json (FH_TEXT) ---- */
 

@@ -42,6 +42,7 @@
 #include "../remote/rbe.h"
 #include "changes.h"
 #include "cli.h"
+#include "fh.h"
 #include "ops.h"
 
 #ifndef DYNFS_VERSION
@@ -771,6 +772,7 @@ static int mount_and_serve(struct fuse_args *args, const struct opts *o)
 	fuse_remove_signal_handlers(se);
 	fuse_session_destroy(se);
 	fs->se = NULL;
+	fh_free_unreleased(fs); /* no request runs any more */
 	err_clear(&err);
 	if (src.local && session_close(&src.ss, &err) < 0) {
 		fsx_log(fs, "closing the store failed: %s", err.code ? err.msg : "error");

@@ -28,8 +28,26 @@ static struct fh *fh_of(struct fuse_file_info *fi)
 	return (struct fh *)(uintptr_t)fi->fh;
 }
 
+/* Every handle from fh_new to its free (one mount per process). */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fh *live;
+
+static void live_unlink(struct fh *h)
+{
+	pthread_mutex_lock(&live_lock);
+	if (h->live_prev)
+		h->live_prev->live_next = h->live_next;
+	else if (live == h)
+		live = h->live_next;
+	if (h->live_next)
+		h->live_next->live_prev = h->live_prev;
+	h->live_prev = h->live_next = NULL;
+	pthread_mutex_unlock(&live_lock);
+}
+
 static void fh_free(struct fsx *fs, struct fh *h)
 {
+	live_unlink(h);
 	if (h->scr) {
 		pthread_mutex_lock(&fs->ilock);
 		scratch_unref_locked(h->scr);
@@ -56,13 +74,36 @@ struct fh *fh_new(struct fsx *fs, enum fh_type type, struct node *n)
 	h->node = n;
 	val_init_null(&h->ok_item);
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_lock(&live_lock);
+	h->live_next = live;
+	if (live)
+		live->live_prev = h;
+	live = h;
+	pthread_mutex_unlock(&live_lock);
 	return h;
 }
 
 void fh_discard(struct fh *h)
 {
+	live_unlink(h);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
+}
+
+void fh_free_unreleased(struct fsx *fs)
+{
+	struct fh *h, *next;
+
+	pthread_mutex_lock(&live_lock);
+	h = live;
+	pthread_mutex_unlock(&live_lock);
+	for (; h; h = next) {
+		pthread_mutex_lock(&live_lock);
+		next = h->live_next;
+		pthread_mutex_unlock(&live_lock);
+		if (h->fs == fs && !h->ctl && !h->chg)
+			fh_free(fs, h);
+	}
 }
 
 static int open_node(struct fsx *fs, struct node *n, struct fuse_file_info *fi, struct fh **out)
