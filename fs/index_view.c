@@ -249,29 +249,16 @@ static void table_path(be_table_t *t, char *buf, size_t size)
 static void entry_path(struct fsx *fs, struct node *dir, const char *name, char *buf, size_t size)
 {
 	enum node_kind kind;
-	struct vnode v;
-	char a[NAME_BUF], b[NAME_BUF];
 	size_t n;
 
 	pthread_mutex_lock(&fs->ilock);
 	kind = dir->kind;
 	pthread_mutex_unlock(&fs->ilock);
 	buf[0] = 0;
-	if (kind == NK_TABLE || kind == NK_PART) {
+	if (kind == NK_TABLE || kind == NK_PART)
 		node_path(fs, dir, buf, size);
-	} else if (vnode_of(fs, dir, kind, &v) == 0) {
-		table_path(v.t, buf, size);
-		n = strlen(buf);
-		if (name_make_str(v.index, strlen(v.index), a) < 0)
-			a[0] = 0;
-		if (kind == NK_INDEX_DIR)
-			snprintf(buf + n, size - n, "/_index");
-		else if (kind == NK_INDEX)
-			snprintf(buf + n, size - n, "/_index/%s", a);
-		else if (kind == NK_INDEX_PART && name_make(v.ipk, false, b) >= 0)
-			snprintf(buf + n, size - n, "/_index/%s/%s", a, b);
-		vnode_free(&v);
-	}
+	else
+		view_path(fs, dir, buf, size);
 	n = strlen(buf);
 	snprintf(buf + n, size - n, "/%s", name);
 }
