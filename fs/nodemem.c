@@ -26,31 +26,13 @@
  * Memory is zeroed.  Thread-safe: one mutex.
  */
 #include "fsx.h"
+#include "../engine/instrumented.h"
 
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define NM_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NM_ASAN 1
-#endif
-#endif
-#ifndef NM_ASAN
-#define NM_ASAN 0
-#endif
 
 #define NM_CHUNK ((size_t)2 << 20) /* a chunk: one huge page */
 #define NM_ALIGN 32		   /* slot sizes are multiples of this */
@@ -79,7 +61,7 @@ static bool nm_enabled(void)
 	int m = __atomic_load_n(&nm_mode, __ATOMIC_RELAXED);
 
 	if (m == 0) {
-		m = NM_ASAN || RUNNING_ON_VALGRIND ? -1 : 1;
+		m = INSTR_ASAN || instr_valgrind() ? -1 : 1;
 		__atomic_store_n(&nm_mode, m, __ATOMIC_RELAXED);
 	}
 	return m > 0;

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "instrumented.h"
 #include "item.h"
 #include "num.h"
 
@@ -634,22 +635,10 @@ END_TEST
  * native time, so the steps (cut every IDX_STEP_CHECK items) are checked
  * but their length is not.
  */
-#if !defined(__has_feature)
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) ||                          \
-    __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#if INSTR_ASAN || INSTR_TSAN
 #define HOLD_MAX_NS (4 * 50 * 1000000ull)
 #else
 #define HOLD_MAX_NS (50 * 1000000ull)
-#endif
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
 #endif
 
 struct bf_run {
@@ -748,7 +737,7 @@ START_TEST(test_index_backfill_in_steps_while_writes_race)
 		(unsigned long long)ops, max_ns / 1e6);
 	ck_assert_uint_ge(st.items, BIG_N - ops);
 	ck_assert_uint_ge(st.steps, 3);
-	ck_assert_msg(RUNNING_ON_VALGRIND || st.max_cpu_ns < HOLD_MAX_NS, "a lock hold of %.1f ms CPU",
+	ck_assert_msg(instr_valgrind() || st.max_cpu_ns < HOLD_MAX_NS, "a lock hold of %.1f ms CPU",
 		      st.max_cpu_ns / 1e6);
 	ck_assert_uint_gt(bad, 0);
 	ck_assert_str_eq(iquery("username-index", vs("nobody"), false), "");
