@@ -1,4 +1,4 @@
-# demo_lib.sh - shared by t_demo.sh, t_readme.sh and t_scripts.sh (sourced
+# demo_lib.sh - shared by t_demo.sh, t_readme.sh, t_scripts.sh and t_install.sh (sourced
 # after lib.sh; not a test itself): mount the demo database with
 # scripts/demo, as a newcomer would, at the harness's $MNT.
 #
