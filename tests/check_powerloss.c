@@ -215,6 +215,15 @@ struct slow {
 	int kind; /* 0 delete x, 1 put y */
 };
 
+/* Wait until table aaa has (or lacks) item k: the slow writer's change
+ * is applied and it waits for its sync (a sleep would not order the two
+ * threads on a loaded machine). */
+static void wait_for(db_t *db, const char *k, bool present)
+{
+	while (has(db, "aaa", k) != present)
+		usleep(1000);
+}
+
 static void *slow_writer(void *p)
 {
 	struct slow *s = p;
@@ -260,7 +269,7 @@ START_TEST(test_answers_that_changed_nothing_survive_a_power_loss)
 	s.db = db;
 	s.kind = 0;
 	ck_assert_int_eq(pthread_create(&th, NULL, slow_writer, &s), 0);
-	usleep(100000);
+	wait_for(db, "x", false); /* A's delete is applied, its sync pending */
 	ck_assert_int_eq(val_init_str(&v, "x", 1), 0);
 	ck_assert_int_eq(tbl_delete(t, &v, NULL, 0, NULL), 0);
 	val_free(&v);
@@ -276,7 +285,7 @@ START_TEST(test_answers_that_changed_nothing_survive_a_power_loss)
 	/* A puts y and waits; B's conditional put fails on A's y */
 	s.kind = 1;
 	ck_assert_int_eq(pthread_create(&th, NULL, slow_writer, &s), 0);
-	usleep(100000);
+	wait_for(db, "y", true); /* A's put is applied, its sync pending */
 	err_clear(&err);
 	ck_assert_int_eq(item_parse("{\"k\": \"y\"}", 10, &v, &err), 0);
 	ck_assert_int_eq(tbl_put(t, &v, DB_IF_ABSENT, NULL), -EEXIST);
