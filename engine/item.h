@@ -126,6 +126,9 @@ void item_arena_reset(struct item_arena *a);   /* every value from it is gone */
 void item_arena_free(struct item_arena *a);
 int item_parse_arena(const char *text, size_t len, struct item_arena *a, struct val *out,
 		     struct dyn_err *err);
+/* item_parse_value() into an arena, as item_parse_arena is item_parse(). */
+int item_parse_value_arena(const char *text, size_t len, struct item_arena *a,
+			   struct val *out, struct dyn_err *err);
 
 /* Binary form.  *out is new (malloc), *len its size.  -ENOMEM. */
 int item_encode(const struct val *v, uint8_t **out, size_t *len);

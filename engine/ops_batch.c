@@ -52,11 +52,19 @@
  * seen for the first time.  Each group entry records where its line ends
  * in the current feed (lend); a group never outlives a feed.
  *
+ * Memory.  A bare item (the line of a bulk import) is parsed into the
+ * session's arena (item.h item_parse_value_arena: no allocation or free
+ * per value); its request only borrows that memory.  The arena is reset
+ * when a line starts with the group empty, so it holds at most one
+ * group's items (and the line being parsed) and, lines being similar,
+ * settles on one block.
+ *
  * Invariants: req[0..n) are parsed, bound and not yet applied, on
  * pairwise distinct items, all indexed in hash[]; `in` is empty between
  * lines; stopped implies stop.
  */
 #include "opsint.h"
+#include "item.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -89,6 +97,7 @@ struct ops_batch {
 	size_t nerrs;			  /* used */
 	size_t errs_cap;		  /* allocated */
 	int worst;			  /* result of the current feed (negative) */
+	struct item_arena *arena;	  /* bare items' values, or NULL (malloc) */
 	struct ops_req in;		  /* the line being parsed */
 	struct ops_write in_op;		  /* its write */
 	size_t n;			  /* requests in the group */
@@ -123,6 +132,7 @@ int ops_batch_new_sink(const struct ops_sink *sink, void *t, ops_report_fn repor
 	b->report = report;
 	b->rctx = ctx;
 	b->group_max = DB_MAX_TX_OPS;
+	b->arena = item_arena_new(); /* NULL: values are malloc'd */
 	if (b->sink.bulk)
 		b->sink.bulk(b->sink.ctx, t, true);
 	ops_req_init(&b->in);
@@ -149,6 +159,7 @@ void ops_batch_free(ops_batch_t *b)
 	for (i = 0; i < b->n; i++)
 		ops_req_free(&b->req[i]);
 	ops_req_free(&b->in);
+	item_arena_free(b->arena);
 	for (i = 0; i < b->nerrs; i++)
 		free(b->errs[i].msg);
 	free(b->errs);
@@ -514,7 +525,9 @@ static void process_line(struct ops_batch *b, const char *text, size_t len)
 	int rc;
 
 	err_reset(&err);
-	rc = ops_line_parse(text, len, &b->in, &err);
+	if (!b->n)
+		item_arena_reset(b->arena); /* no request holds its memory */
+	rc = ops_line_parse_arena(text, len, b->arena, &b->in, &err);
 	if (rc == 1)
 		return;
 	if (rc == 0) {

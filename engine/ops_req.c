@@ -52,7 +52,8 @@ void ops_req_init(struct ops_req *r)
 
 void ops_req_free(struct ops_req *r)
 {
-	val_free(&r->v);
+	if (!r->arena)
+		val_free(&r->v);
 	expr_free(r->update);
 	expr_free(r->cond);
 	free(r->cond_text);
@@ -396,6 +397,29 @@ int ops_line_parse(const char *text, size_t len, struct ops_req *r, struct dyn_e
 	if (rc == 0 && r->kind == OPS_PUT)
 		r->parsed = true; /* straight from item_parse_value: ops_req_bind */
 	return rc;
+}
+
+int ops_line_parse_arena(const char *text, size_t len, struct item_arena *a, struct ops_req *r,
+			 struct dyn_err *err)
+{
+	struct val *m[M_COUNT];
+	struct val v;
+
+	if (!a)
+		return ops_line_parse(text, len, r, err);
+	if (blank(text, len))
+		return 1;
+	/* the common line of a bulk import: a bare item, no value allocated */
+	if (item_parse_value_arena(text, len, a, &v, NULL) == 0 && v.type == VAL_M &&
+	    !tagged_top(text, len, &v) && !envelope_members(&v, m)) {
+		ops_req_init(r);
+		r->kind = OPS_PUT;
+		r->v = v;
+		r->parsed = true;
+		r->arena = true;
+		return 0;
+	}
+	return ops_line_parse(text, len, r, err);
 }
 
 bool ops_json_incomplete(const char *p, size_t len)
