@@ -54,6 +54,11 @@ void *ipar_arena_alloc(struct item_arena *a, size_t n)
 	return p;
 }
 
+void *item_arena_alloc(struct item_arena *a, size_t n)
+{
+	return ipar_arena_alloc(a, n);
+}
+
 void item_arena_reset(struct item_arena *a)
 {
 	struct arena_block *b, *next;

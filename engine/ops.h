@@ -112,6 +112,11 @@ struct ops_write {
 	bool checked;		  /* OPS_PUT: item is the parser's output and
 				   * within the size limit (db.h DB_F_CHECKED);
 				   * a hint a sink may ignore */
+	const char *item_text;	  /* OPS_PUT: the JSON object item_parse_value
+				   * made item from (borrowed), or NULL: the
+				   * journal may write it instead of rendering
+				   * item (db.h db_op.text); a hint as checked */
+	size_t item_text_len;	  /* its bytes */
 };
 
 /*

@@ -404,6 +404,8 @@ int ops_line_parse_arena(const char *text, size_t len, struct item_arena *a, str
 {
 	struct val *m[M_COUNT];
 	struct val v;
+	size_t s = 0, e = len;
+	char *copy;
 
 	if (!a)
 		return ops_line_parse(text, len, r, err);
@@ -417,6 +419,18 @@ int ops_line_parse_arena(const char *text, size_t len, struct item_arena *a, str
 		r->v = v;
 		r->parsed = true;
 		r->arena = true;
+		/* the object's own text (no blanks around it, no BOM before
+		 * it), kept with it: the journal writes it as it is */
+		while (s < e && (text[s] == ' ' || text[s] == '\t' || text[s] == '\r'))
+			s++;
+		while (e > s && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r'))
+			e--;
+		if (s < e && text[s] == '{' && text[e - 1] == '}' &&
+		    (copy = item_arena_alloc(a, e - s))) {
+			memcpy(copy, text + s, e - s);
+			r->text = copy;
+			r->text_len = e - s;
+		}
 		return 0;
 	}
 	return ops_line_parse(text, len, r, err);
@@ -549,7 +563,10 @@ int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table, struc
 	w->update = r->update;
 	w->cond = r->cond;
 	w->cond_text = r->cond_text;
-	if (r->kind == OPS_PUT)
+	if (r->kind == OPS_PUT) {
 		w->item = &r->v;
+		w->item_text = r->text;
+		w->item_text_len = r->text_len;
+	}
 	return 0;
 }

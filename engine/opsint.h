@@ -40,6 +40,9 @@ struct ops_req {
 	bool parsed;	    /* PUT: v is item_parse_value()'s output, unchanged */
 	bool arena;	    /* v's memory is an arena's (ops_line_parse_arena):
 			     * read-only, never freed here */
+	const char *text;   /* PUT: the object v was parsed from (in the
+			     * arena; borrowed), or NULL (ops_write.item_text) */
+	size_t text_len;    /* its bytes */
 };
 
 /* Where a request comes from: the rules differ slightly. */
