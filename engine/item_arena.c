@@ -54,6 +54,16 @@ void *ipar_arena_alloc(struct item_arena *a, size_t n)
 	return p;
 }
 
+size_t item_arena_bytes(const struct item_arena *a)
+{
+	const struct arena_block *b;
+	size_t n = 0;
+
+	for (b = a ? a->head : NULL; b; b = b->next)
+		n += b->size;
+	return n;
+}
+
 void *item_arena_alloc(struct item_arena *a, size_t n)
 {
 	return ipar_arena_alloc(a, n);

@@ -292,6 +292,7 @@ struct ops_batch_stats {
 	uint64_t failed;  /* lines rejected */
 	uint64_t applies; /* db_apply() calls made (for benchmarks) */
 	uint64_t syncs;	  /* journal syncs waited for: at most one per feed */
+	uint64_t arena_bytes; /* memory held for parsed lines (for tests) */
 };
 void ops_batch_stats(const ops_batch_t *b, struct ops_batch_stats *out);
 

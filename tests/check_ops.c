@@ -1337,6 +1337,33 @@ START_TEST(test_tx_json_keeps_exact_numbers)
 }
 END_TEST
 
+/* Each line of a stream of puts of ONE item closes the group of the line
+ * before (same item): the memory of parsed lines stays that of a group or
+ * two, however long the stream. */
+START_TEST(test_batch_arena_memory_bounded_on_one_item)
+{
+	static char text[40000 * 400];
+	struct ops_batch_stats st;
+	size_t len = 0, i;
+	ops_batch_t *b;
+	char want[512];
+
+	for (i = 0; i < 40000; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+					"{\"username\": \"same\", \"n\": %zu, \"pad\": \"%0200zu\"}\n", i,
+					i);
+	b = batch(tu);
+	ck_assert_int_eq(ops_batch_feed(b, text, len), 0);
+	ops_batch_stats(b, &st);
+	ck_assert_uint_eq(st.applied, 40000);
+	ck_assert_msg(st.arena_bytes <= 1024 * 1024, "arena holds %llu bytes",
+		      (unsigned long long)st.arena_bytes);
+	ops_batch_free(b);
+	snprintf(want, sizeof(want), "{\"username\":\"same\",\"n\":39999,\"pad\":\"%0200d\"}", 39999);
+	ck_assert_str_eq(user("same"), want);
+}
+END_TEST
+
 /* A bare item's values come from the arena; an envelope, a tagged or
  * non-object line and a bad one are parsed as ops_line_parse does. */
 START_TEST(test_line_arena_holds_bare_items_only)
@@ -1485,6 +1512,7 @@ Suite *ops_suite(void)
 	tcase_add_test(tc, test_batch_feed_some_stops_at_the_bad_line);
 	tcase_add_test(tc, test_batch_grouping_is_equivalent_to_one_by_one);
 	tcase_add_test(tc, test_batch_arena_items_across_pieces_and_groups);
+	tcase_add_test(tc, test_batch_arena_memory_bounded_on_one_item);
 	tcase_add_test(tc, test_batch_journal_failure_is_eio_and_applies_nothing);
 	tcase_add_test(tc, test_batch_overlong_line_is_skipped);
 	tcase_add_test(tc, test_batch_summary_escapes_and_sanitizes);
