@@ -452,8 +452,6 @@ struct db_change {
 					   * item_parse_value turns into it
 					   * (db_op.text), or NULL */
 	size_t item_text_len;		  /* its bytes */
-	bool bulk; /* a bulk writer (tbl_bulk_begin) is at work on the table:
-		      the log may put off compacting itself (store.c) */
 	const struct val *pk, *sk;	  /* DB_CH_DELETE: key (sk may be NULL) */
 	const struct table_schema *schema; /* CREATE_TABLE, SET_SCHEMA */
 	bool checked; /* DB_CH_PUT to db_replay: item came from item_parse(), which

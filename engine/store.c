@@ -189,21 +189,15 @@ static void hook(struct store *st, enum store_hook_point p)
 
 /* ---- the log hooks ---- */
 
-/* The journal outgrew the snapshot: journal > factor * max(snapshot,
- * snap_min). */
-static bool snapshot_due_x(struct store *st, uint64_t factor)
+/* The journal outgrew the snapshot: journal > max(snapshot, snap_min). */
+static bool snapshot_due(struct store *st)
 {
 	uint64_t end, limit, min;
 
 	journal_position(st->j, NULL, &end, NULL);
 	limit = __atomic_load_n(&st->snap_bytes, __ATOMIC_RELAXED);
 	min = __atomic_load_n(&st->snap_min, __ATOMIC_RELAXED);
-	return end > (limit > min ? limit : min) * factor;
-}
-
-static bool snapshot_due(struct store *st)
-{
-	return snapshot_due_x(st, 1);
+	return end > (limit > min ? limit : min);
 }
 
 static void want_snapshot(struct store *st)
@@ -245,7 +239,7 @@ static int log_append(void *ctx, const struct db_change *ch, size_t n, uint64_t 
 	struct store *st = ctx;
 	struct sf_buf own = SF_BUF_INIT, *b = &own;
 	struct journal_stats js;
-	bool mark = false, shared, bulk = n > 0;
+	bool mark = false, shared;
 	size_t i;
 	int rc;
 
@@ -270,12 +264,9 @@ static int log_append(void *ctx, const struct db_change *ch, size_t n, uint64_t 
 		rc = sf_buf_addc(b, '\n');
 	if (rc < 0)
 		goto out;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		if (ch[i].kind != DB_CH_PUT && ch[i].kind != DB_CH_DELETE)
 			mark = true;
-		if (!ch[i].bulk)
-			bulk = false;
-	}
 	rc = journal_append(st->j, (uint8_t *)b->p, b->len - JOURNAL_REC_HDR, mark, lsn);
 	if (rc < 0) {
 		/* nothing of the change was applied; a cleanly refused write (ENOSPC
@@ -289,8 +280,7 @@ static int log_append(void *ctx, const struct db_change *ch, size_t n, uint64_t 
 		}
 		goto out;
 	}
-	/* a bulk import's changes wait for a larger journal (storeint.h) */
-	if (snapshot_due_x(st, bulk ? SNAP_BULK_FACTOR : 1))
+	if (snapshot_due(st))
 		want_snapshot(st);
 out:
 	if (!shared || b->cap > LOGBUF_KEEP)

@@ -76,10 +76,8 @@ void store_get_stats(store_t *st, struct store_stats *out);
 
 /*
  * Automatic snapshots start when the journal outgrows the snapshot:
- * journal bytes > max(snapshot bytes, min_bytes); after a change made by
- * a bulk writer (db_change.bulk: a `_batch` session), 4 times that.
- * Default 16 MiB (or the DYNFS_SNAPSHOT_MIN environment variable, in
- * bytes).
+ * journal bytes > max(snapshot bytes, min_bytes).  Default 16 MiB (or the
+ * DYNFS_SNAPSHOT_MIN environment variable, in bytes).
  */
 void store_set_snapshot_min(store_t *st, uint64_t min_bytes);
 

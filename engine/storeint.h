@@ -17,15 +17,6 @@
 
 #define LOCK_NAME "lock"
 #define SNAP_MIN_DEFAULT (16ull << 20) /* auto snapshot floor, bytes */
-/*
- * Changes made while a bulk writer is at work on their table (a `_batch`
- * session: db_change.bulk) ask for an automatic snapshot only when the
- * journal is this many times max(snapshot, floor): a growing import then
- * writes each item into a snapshot about once (at the end, or at the
- * unmount) rather than again at every doubling of the table, and the
- * journal still stays within a bound of the data.
- */
-#define SNAP_BULK_FACTOR 4
 #define SNAP_ATTEMPTS 4		       /* fuzzy snapshot retries on schema changes */
 #define SNAP_RETRY_SEC 10	       /* pause after a failed automatic snapshot */
 #define RESCUE_RETRY_MIN 1	       /* first retry of a failed journal, seconds */

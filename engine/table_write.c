@@ -506,7 +506,6 @@ static size_t changes_of(struct aop *a, size_t n, struct db_change *ch)
 			continue;
 		memset(&ch[k], 0, sizeof(ch[k]));
 		ch[k].table = a[i].t->name;
-		ch[k].bulk = __atomic_load_n(&a[i].t->bulk, __ATOMIC_RELAXED) > 0;
 		if (a[i].act == ACT_PUT) {
 			ch[k].kind = DB_CH_PUT;
 			ch[k].item = a[i].item;

@@ -844,51 +844,6 @@ START_TEST(test_automatic_snapshot_when_journal_outgrows)
 }
 END_TEST
 
-/* While a bulk writer (a _batch session) is at work on the table, its
- * changes ask for an automatic snapshot only at 4 times the usual
- * journal size (storeint.h SNAP_BULK_FACTOR). */
-START_TEST(test_bulk_writer_puts_off_automatic_snapshots)
-{
-	struct store_stats ss;
-	store_t *st;
-	table_t *t;
-	db_t *db;
-	char json[160];
-	int i;
-
-	st = open_store(STORE_FSYNC_OFF, &db);
-	store_set_snapshot_min(st, 8192);
-	create_table(db, "users", "username", NULL);
-	ck_assert_int_eq(db_table_open(db, "users", &t), 0);
-	tbl_bulk_begin(t);
-	for (i = 0;; i++) { /* to twice the floor: no snapshot wanted */
-		snprintf(json, sizeof(json), "{\"username\":\"u%04d\",\"pad\":\"%080d\"}", i, i);
-		ck_assert_int_eq(put(db, "users", json), 0);
-		store_get_stats(st, &ss);
-		if (ss.journal_bytes > 2 * 8192)
-			break;
-	}
-	usleep(300000);
-	store_get_stats(st, &ss);
-	ck_assert_uint_eq(ss.snapshots, 0);
-	for (;; i++) { /* past four times: one */
-		snprintf(json, sizeof(json), "{\"username\":\"u%04d\",\"pad\":\"%080d\"}", i, i);
-		ck_assert_int_eq(put(db, "users", json), 0);
-		store_get_stats(st, &ss);
-		if (ss.journal_bytes > 4 * 8192 + 1024)
-			break;
-	}
-	for (i = 0; i < 50 && !ss.snapshots; i++) {
-		usleep(100000);
-		store_get_stats(st, &ss);
-	}
-	ck_assert_uint_ge(ss.snapshots, 1);
-	tbl_bulk_end(t);
-	tbl_close(t);
-	close_store(st);
-}
-END_TEST
-
 START_TEST(test_clean_close_without_changes_keeps_snapshot_file)
 {
 	struct stat a, b;
@@ -991,7 +946,6 @@ Suite *store_suite(void)
 	tcase_add_test(tc, test_snapshot_while_writers_run);
 	tcase_add_test(tc, test_snapshot_races_table_create_and_drop);
 	tcase_add_test(tc, test_automatic_snapshot_when_journal_outgrows);
-	tcase_add_test(tc, test_bulk_writer_puts_off_automatic_snapshots);
 	tcase_add_test(tc, test_clean_close_without_changes_keeps_snapshot_file);
 	tcase_add_test(tc, test_bulk_load_is_all_or_nothing);
 	suite_add_tcase(s, tc);
