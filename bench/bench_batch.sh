@@ -23,6 +23,8 @@
 # Ratios are import time over each yardstick.  Wall clock, best of REPS.
 # Also printed: one fdatasync after a 128 KiB append on the store's disk
 # (median of 50), and what one per write() adds up to for the dump.
+# BENCH_BATCH_DUMP=FILE keeps a copy of the generated dump (for
+# bench/callgrind_batch.sh).
 # BENCH_BATCH_QUICK=1 times only `import` and `jq` (what `make bench`'s
 # goals table needs); the last line, "result import S jq S", is for it.
 set -eu
@@ -59,6 +61,7 @@ with open(out + "/users.schema.json", "w") as f:
     json.dump(schema, f)
 EOF
 DUMP=$BASE/users.jsonl
+[ -z "${BENCH_BATCH_DUMP:-}" ] || cp "$DUMP" "$BENCH_BATCH_DUMP"
 LINES=$(wc -l <"$DUMP")
 BYTES=$(wc -c <"$DUMP")
 echo "dump: $LINES lines, $BYTES bytes"

@@ -351,6 +351,10 @@ struct db_op {
 	enum db_op_kind kind;	 /* what to do */
 	table_t *table;		 /* borrowed handle */
 	struct val *item;	 /* DB_PUT: the item (borrowed; not changed) */
+	const char *text;	 /* DB_PUT: JSON text item was parsed from by
+				  * item_parse_value (borrowed), or NULL; the
+				  * journal writes it instead of rendering item */
+	size_t text_len;	 /* its bytes */
 	const struct val *pk;	 /* DELETE/MODIFY/CHECK: the key */
 	const struct val *sk;	 /* (sk NULL for tables without sort key) */
 	int flags;		 /* DB_IF_ABSENT, DB_IF_PRESENT, DB_F_CHECKED */
@@ -444,6 +448,10 @@ struct db_change {
 	enum db_change_kind kind;	  /* what happened */
 	const char *table;		  /* table name */
 	const struct val *item;		  /* DB_CH_PUT: the new item */
+	const char *item_text;		  /* DB_CH_PUT: item as JSON text that
+					   * item_parse_value turns into it
+					   * (db_op.text), or NULL */
+	size_t item_text_len;		  /* its bytes */
 	const struct val *pk, *sk;	  /* DB_CH_DELETE: key (sk may be NULL) */
 	const struct table_schema *schema; /* CREATE_TABLE, SET_SCHEMA */
 	bool checked; /* DB_CH_PUT to db_replay: item came from item_parse(), which

@@ -126,6 +126,13 @@ void item_arena_reset(struct item_arena *a);   /* every value from it is gone */
 void item_arena_free(struct item_arena *a);
 int item_parse_arena(const char *text, size_t len, struct item_arena *a, struct val *out,
 		     struct dyn_err *err);
+/* Bytes of memory a holds (0 for NULL). */
+size_t item_arena_bytes(const struct item_arena *a);
+/* n bytes (16-byte aligned) of a's memory, gone at its reset; NULL. */
+void *item_arena_alloc(struct item_arena *a, size_t n);
+/* item_parse_value() into an arena, as item_parse_arena is item_parse(). */
+int item_parse_value_arena(const char *text, size_t len, struct item_arena *a,
+			   struct val *out, struct dyn_err *err);
 
 /* Binary form.  *out is new (malloc), *len its size.  -ENOMEM. */
 int item_encode(const struct val *v, uint8_t **out, size_t *len);

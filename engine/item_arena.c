@@ -2,10 +2,11 @@
  * item_arena.c - the memory of item_parse_arena()'s values (item.h).
  *
  * A chain of blocks handed out front to back, 16-byte aligned; nothing
- * is freed on its own.  Reset keeps the newest block (the largest one the
- * arena needed so far, or a later one) and frees the rest, so a stream of
- * similar items (a snapshot being loaded) settles on one block and costs
- * no allocation per item at all.  The parser takes memory through
+ * is freed on its own.  Reset keeps one block: the only one, or, when a
+ * cycle (the values between two resets) took several, one as large as
+ * all of them together, so a stream of similar items (a snapshot being
+ * loaded, a `_batch` group) settles on one block and costs no allocation
+ * per item at all.  The parser takes memory through
  * ipar_alloc() (item_parseint.h), which falls back to malloc without an
  * arena.
  */
@@ -53,17 +54,44 @@ void *ipar_arena_alloc(struct item_arena *a, size_t n)
 	return p;
 }
 
+size_t item_arena_bytes(const struct item_arena *a)
+{
+	const struct arena_block *b;
+	size_t n = 0;
+
+	for (b = a ? a->head : NULL; b; b = b->next)
+		n += b->size;
+	return n;
+}
+
+void *item_arena_alloc(struct item_arena *a, size_t n)
+{
+	return ipar_arena_alloc(a, n);
+}
+
 void item_arena_reset(struct item_arena *a)
 {
 	struct arena_block *b, *next;
+	size_t total = 0;
 
 	if (!a || !a->head)
 		return;
-	for (b = a->head->next; b; b = next) {
+	if (!a->head->next) {
+		a->used = 0;
+		return;
+	}
+	for (b = a->head; b; b = next) {
 		next = b->next;
+		total += b->size;
 		free(b);
 	}
-	a->head->next = NULL;
+	/* one block as large as the last cycle's whole: the next one like it
+	 * takes nothing from malloc (without it, NULL: the next alloc gets one) */
+	a->head = malloc(sizeof(*a->head) + total);
+	if (a->head) {
+		a->head->next = NULL;
+		a->head->size = total;
+	}
 	a->used = 0;
 }
 

@@ -821,6 +821,12 @@ int item_parse_value(const char *text, size_t len, struct val *out, struct dyn_e
 	return parse_top(text, len, out, err, false, NULL);
 }
 
+int item_parse_value_arena(const char *text, size_t len, struct item_arena *arena,
+			   struct val *out, struct dyn_err *err)
+{
+	return parse_top(text, len, out, err, false, arena);
+}
+
 /*
  * The parser's output already satisfies val_check() and the depth limit by
  * construction (the fuzz target and the round-trip tests verify that), so

@@ -419,6 +419,8 @@ int ops_apply(db_t *db, const struct ops_write *w, size_t n, size_t *failed,
 		case OPS_PUT:
 			op[i].kind = DB_PUT;
 			op[i].item = w[i].item;
+			op[i].text = w[i].item_text;
+			op[i].text_len = w[i].item_text_len;
 			op[i].fn = w[i].cond || w[i].expect ? cb_cond : NULL;
 			break;
 		case OPS_DELETE:

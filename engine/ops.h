@@ -112,6 +112,11 @@ struct ops_write {
 	bool checked;		  /* OPS_PUT: item is the parser's output and
 				   * within the size limit (db.h DB_F_CHECKED);
 				   * a hint a sink may ignore */
+	const char *item_text;	  /* OPS_PUT: the JSON object item_parse_value
+				   * made item from (borrowed), or NULL: the
+				   * journal may write it instead of rendering
+				   * item (db.h db_op.text); a hint as checked */
+	size_t item_text_len;	  /* its bytes */
 };
 
 /*
@@ -287,6 +292,7 @@ struct ops_batch_stats {
 	uint64_t failed;  /* lines rejected */
 	uint64_t applies; /* db_apply() calls made (for benchmarks) */
 	uint64_t syncs;	  /* journal syncs waited for: at most one per feed */
+	uint64_t arena_bytes; /* memory held for parsed lines (for tests) */
 };
 void ops_batch_stats(const ops_batch_t *b, struct ops_batch_stats *out);
 

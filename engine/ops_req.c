@@ -52,7 +52,8 @@ void ops_req_init(struct ops_req *r)
 
 void ops_req_free(struct ops_req *r)
 {
-	val_free(&r->v);
+	if (!r->arena)
+		val_free(&r->v);
 	expr_free(r->update);
 	expr_free(r->cond);
 	free(r->cond_text);
@@ -398,6 +399,43 @@ int ops_line_parse(const char *text, size_t len, struct ops_req *r, struct dyn_e
 	return rc;
 }
 
+int ops_line_parse_arena(const char *text, size_t len, struct item_arena *a, struct ops_req *r,
+			 struct dyn_err *err)
+{
+	struct val *m[M_COUNT];
+	struct val v;
+	size_t s = 0, e = len;
+	char *copy;
+
+	if (!a)
+		return ops_line_parse(text, len, r, err);
+	if (blank(text, len))
+		return 1;
+	/* the common line of a bulk import: a bare item, no value allocated */
+	if (item_parse_value_arena(text, len, a, &v, NULL) == 0 && v.type == VAL_M &&
+	    !tagged_top(text, len, &v) && !envelope_members(&v, m)) {
+		ops_req_init(r);
+		r->kind = OPS_PUT;
+		r->v = v;
+		r->parsed = true;
+		r->arena = true;
+		/* the object's own text (no blanks around it, no BOM before
+		 * it), kept with it: the journal writes it as it is */
+		while (s < e && (text[s] == ' ' || text[s] == '\t' || text[s] == '\r'))
+			s++;
+		while (e > s && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r'))
+			e--;
+		if (s < e && text[s] == '{' && text[e - 1] == '}' &&
+		    (copy = item_arena_alloc(a, e - s))) {
+			memcpy(copy, text + s, e - s);
+			r->text = copy;
+			r->text_len = e - s;
+		}
+		return 0;
+	}
+	return ops_line_parse(text, len, r, err);
+}
+
 bool ops_json_incomplete(const char *p, size_t len)
 {
 	bool in_str = false, esc = false, any = false;
@@ -525,7 +563,10 @@ int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table, struc
 	w->update = r->update;
 	w->cond = r->cond;
 	w->cond_text = r->cond_text;
-	if (r->kind == OPS_PUT)
+	if (r->kind == OPS_PUT) {
 		w->item = &r->v;
+		w->item_text = r->text;
+		w->item_text_len = r->text_len;
+	}
 	return 0;
 }

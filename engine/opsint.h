@@ -38,6 +38,11 @@ struct ops_req {
 	char *cond_text;    /* the "if" text (owned), or NULL */
 	char *table;	    /* the "table" member (owned), or NULL */
 	bool parsed;	    /* PUT: v is item_parse_value()'s output, unchanged */
+	bool arena;	    /* v's memory is an arena's (ops_line_parse_arena):
+			     * read-only, never freed here */
+	const char *text;   /* PUT: the object v was parsed from (in the
+			     * arena; borrowed), or NULL (ops_write.item_text) */
+	size_t text_len;    /* its bytes */
 };
 
 /* Where a request comes from: the rules differ slightly. */
@@ -63,6 +68,15 @@ int ops_req_parse(struct val *v, enum ops_src src, struct ops_req *r, struct dyn
  * line (r untouched), 0 on success, -EINVAL (err) for a bad line.
  */
 int ops_line_parse(const char *text, size_t len, struct ops_req *r, struct dyn_err *err);
+/*
+ * The same, with a bare item's values taken from arena a (item.h
+ * item_parse_value_arena): r->arena is set and r->v lives until a is
+ * reset.  Anything else (an envelope, a bad line) is parsed again as
+ * ops_line_parse does, so results and messages are the same.
+ */
+struct item_arena;
+int ops_line_parse_arena(const char *text, size_t len, struct item_arena *a, struct ops_req *r,
+			 struct dyn_err *err);
 
 /* ops_check_update_keys (ops.h) on key attributes rather than a table:
  * -EINVAL when update writes pka or ska (ska may be NULL). */

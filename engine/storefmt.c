@@ -691,7 +691,9 @@ static int change_render(struct sf_buf *b, const struct db_change *c)
 	switch (c->kind) {
 	case DB_CH_PUT:
 		rc = sf_buf_adds(b, ",\"item\":");
-		if (!rc)
+		if (!rc && c->item_text) /* the text it was parsed from */
+			rc = sf_buf_add(b, c->item_text, c->item_text_len);
+		else if (!rc)
 			rc = render_value(b, c->item);
 		break;
 	case DB_CH_DELETE:

@@ -85,6 +85,8 @@ struct aop {
 	bool have_old;			   /* old holds the current item */
 	enum aop_act act;		   /* what to write */
 	const struct val *item;		   /* ACT_PUT: the new item */
+	const char *text;		   /* DB_PUT: its text (db_op.text), or NULL */
+	size_t text_len;		   /* its bytes */
 	struct val nv;			   /* DB_MODIFY's new item (owned) */
 	struct rec *nrec;		   /* ACT_PUT: the new record */
 	/* per index slot (see slot_def): live indexes, then building ones */
@@ -227,6 +229,8 @@ static int evaluate(const struct db_op *op, struct aop *a, struct dyn_err *err)
 	if (op->kind == DB_PUT) {
 		a->act = ACT_PUT;
 		a->item = op->item;
+		a->text = op->text;
+		a->text_len = op->text_len;
 	} else if (op->kind == DB_DELETE) {
 		a->act = a->cur ? ACT_DEL : ACT_NONE;
 	}
@@ -505,6 +509,8 @@ static size_t changes_of(struct aop *a, size_t n, struct db_change *ch)
 		if (a[i].act == ACT_PUT) {
 			ch[k].kind = DB_CH_PUT;
 			ch[k].item = a[i].item;
+			ch[k].item_text = a[i].text;
+			ch[k].item_text_len = a[i].text_len;
 		} else {
 			ch[k].kind = DB_CH_DELETE;
 			ch[k].pk = a[i].pk;

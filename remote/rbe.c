@@ -21,12 +21,24 @@
  * and read of one file each ask fs/ for the item (a stat is a lookup
  * and a getattr, a cat adds the open's read of the text), so one `cat`
  * would be three GetItems of the same key within a millisecond.  m_get
- * keeps the last few answers (found or absent) for GET_MEMO_MS (100 ms),
- * dropped by any write of this mount (gen), and answers a repeat from
- * them: a read 100 ms old, well inside what -o cache= (1 s) already
- * allows for other writers' changes, and never older than this mount's
- * own writes.  With -o cache=0 nothing is kept.  The write paths' own
- * reads (conditions, conflicts) always ask the service.
+ * keeps the last few answers (found or absent), dropped by any write of
+ * this mount (gen), and answers a repeat from them, never older than this
+ * mount's own writes.  How old an answer may be depends on what becomes
+ * of it:
+ *   - a get for a lookup or getattr (m_get): GET_MEMO_MS (100 ms), since
+ *     the kernel keeps those attributes for -o cache= seconds more;
+ *   - the text of an open (m_get_text): the attribute timeout itself
+ *     (-o cache=, 1 s), since the kernel keeps nothing of it (items are
+ *     direct I/O: the handle's snapshot is read once per open).  So a
+ *     `cat` or a shell's `> x.json` within cache= of a stat or an earlier
+ *     cat of the file (whose attributes the kernel still holds, so it
+ *     does not look the name up again) reads the version those attributes
+ *     describe instead of asking again: what cache= allows, as for the
+ *     attributes.  A writer's open reads the same way; its save then asks
+ *     the service (see below), so a version older than another writer's
+ *     change makes the save fail, never lose that change.
+ * With -o cache=0 nothing is kept.  The write paths' own reads
+ * (conditions, conflicts) always ask the service.
  *
  * Resume keys.  fs/ resumes a read from the base key of the last item
  * it saw (tbl_query/tbl_scan start_*); that is the ExclusiveStartKey of
@@ -735,8 +747,9 @@ int rbe_get_item(struct rtab *t, const struct val *pk, const struct val *sk, str
 	return rc;
 }
 
-static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, struct val *out,
-		 struct item_meta *meta, struct dyn_err *err)
+/* m_get with answers of the memo up to max_age_ns old. */
+static int get_memo(be_table_t *bt, const struct val *pk, const struct val *sk, struct val *out,
+		    struct item_meta *meta, int64_t max_age_ns, struct dyn_err *err)
 {
 	struct rtab *t = T(bt);
 	struct rbe *r = t->r;
@@ -748,7 +761,7 @@ static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, str
 	int rc;
 
 	if (r->o.cache_s != 0 && (key = rbe_memo_key(t, pk, sk, &klen)) &&
-	    rbe_memo_find(r, key, klen, &v)) {
+	    rbe_memo_find(r, key, klen, max_age_ns, &v)) {
 		free(key);
 		key = NULL;
 		rc = v.type == VAL_NULL ? -ENOENT : 0;
@@ -773,12 +786,25 @@ static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, str
 	return 0;
 }
 
+static int m_get(be_table_t *bt, const struct val *pk, const struct val *sk, struct val *out,
+		 struct item_meta *meta, struct dyn_err *err)
+{
+	return get_memo(bt, pk, sk, out, meta, (int64_t)GET_MEMO_MS * 1000000, err);
+}
+
+/* An open's text: the memo's answer within the attribute timeout (above). */
 static int m_get_text(be_table_t *bt, const struct val *pk, const struct val *sk, char **text,
 		      size_t *len, struct item_meta *meta, struct dyn_err *err)
 {
 	struct rtab *t = T(bt);
+	int cache_s = t->r->o.cache_s < 0 ? 1 : t->r->o.cache_s;
+	int64_t max_ns = (int64_t)cache_s * 1000000000;
 	struct val v;
-	int rc = m_get(bt, pk, sk, &v, meta, err);
+	int rc;
+
+	if (max_ns < (int64_t)GET_MEMO_MS * 1000000)
+		max_ns = (int64_t)GET_MEMO_MS * 1000000;
+	rc = get_memo(bt, pk, sk, &v, meta, max_ns, err);
 
 	if (rc < 0)
 		return rc;

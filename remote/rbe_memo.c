@@ -68,8 +68,10 @@ char *rbe_memo_key(const struct rtab *t, const struct val *pk, const struct val 
 	return k;
 }
 
-/* The memo's answer for key: 1 (*out new, VAL_NULL: absent), or 0. */
-int rbe_memo_find(struct rbe *r, const char *key, size_t len, struct val *out)
+/* The memo's answer for key, if fetched less than max_age_ns ago: 1 (*out
+ * new, VAL_NULL: absent), or 0. */
+int rbe_memo_find(struct rbe *r, const char *key, size_t len, int64_t max_age_ns,
+		  struct val *out)
 {
 	int64_t now = rbe_mono_ns();
 	int found = 0;
@@ -80,7 +82,7 @@ int rbe_memo_find(struct rbe *r, const char *key, size_t len, struct val *out)
 
 		if (m->key && m->klen == len && !memcmp(m->key, key, len) &&
 		    rbe_gen_fresh_locked(r, m->gen) &&
-		    now - m->at_ns < (int64_t)GET_MEMO_MS * 1000000) {
+		    now - m->at_ns < max_age_ns) {
 			found = val_copy(out, &m->item) == 0;
 			break;
 		}

@@ -15,6 +15,7 @@
 
 #define PARTS_REUSE_S 30 /* a partition listing's continuation reuses its scan */
 #define GET_MEMO_MS 100	 /* a GetItem answers the same key's next get this long */
+/* ... and the next open's text for the attribute timeout (rbe.c) */
 
 /* One cached DescribeTable. */
 struct sc_ent {
@@ -134,8 +135,10 @@ void rbe_memo_free(struct rbe *r);
 int64_t rbe_mono_ns(void);
 /* "table\0key" of a get (new), for the memo. */
 char *rbe_memo_key(const struct rtab *t, const struct val *pk, const struct val *sk, size_t *len);
-/* The memo's answer for key: 1 (*out new, VAL_NULL: absent), or 0. */
-int rbe_memo_find(struct rbe *r, const char *key, size_t len, struct val *out);
+/* The memo's answer for key, if fetched less than max_age_ns ago: 1 (*out
+ * new, VAL_NULL: absent), or 0. */
+int rbe_memo_find(struct rbe *r, const char *key, size_t len, int64_t max_age_ns,
+		  struct val *out);
 /* Remember item (VAL_NULL: absent) as key's answer (key moved in) at `at`
  * of generation gen. */
 void rbe_memo_keep(struct rbe *r, char *key, size_t len, const struct val *item, int64_t at,

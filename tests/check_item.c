@@ -1369,6 +1369,43 @@ START_TEST(test_round_trip_random_items)
 }
 END_TEST
 
+/* A cycle of many blocks is followed by one block as large as all of them
+ * (item_arena.c): values of the next cycle, and the ones after the block
+ * of the first cycle, are whole; item_parse_value_arena takes any value. */
+START_TEST(test_arena_reset_after_many_blocks)
+{
+	struct item_arena *ar = item_arena_new();
+	struct val v[128], w, x;
+	char text[1024];
+	size_t i, round;
+
+	ck_assert_ptr_nonnull(ar);
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 128; i++) { /* about 1 KB each: several blocks */
+			snprintf(text, sizeof(text),
+				 "{\"k%zu\": [\"%0300zu\", \"%0300zu\", {\"a\": %zu}], \"s\": \"%0*zu\"}",
+				 i, i, round, i, (int)(i % 300), i);
+			ck_assert_int_eq(item_parse_arena(text, strlen(text), ar, &v[i], NULL), 0);
+		}
+		for (i = 0; i < 128; i++) {
+			snprintf(text, sizeof(text),
+				 "{\"k%zu\": [\"%0300zu\", \"%0300zu\", {\"a\": %zu}], \"s\": \"%0*zu\"}",
+				 i, i, round, i, (int)(i % 300), i);
+			ck_assert_int_eq(item_parse(text, strlen(text), &w, NULL), 0);
+			ck_assert(val_equal(&w, &v[i]));
+			val_free(&w);
+		}
+		item_arena_reset(ar);
+	}
+	ck_assert_int_eq(item_parse_value_arena("[1, \"x\"]", 8, ar, &x, NULL), 0);
+	ck_assert_int_eq(x.type, VAL_L);
+	ck_assert_int_eq(item_parse_value("[1, \"x\"]", 8, &w, NULL), 0);
+	ck_assert(val_equal(&w, &x));
+	val_free(&w);
+	item_arena_free(ar);
+}
+END_TEST
+
 /* item_parse_arena fails as item_parse does, message and all, and its
  * values outlive a block change (an item bigger than one block). */
 START_TEST(test_parse_arena_matches)
@@ -1550,6 +1587,7 @@ Suite *item_suite(void)
 	tcase_add_test(tc, test_round_trip_random_items);
 	tcase_add_test(tc, test_blob_render_tag_named_key);
 	tcase_add_test(tc, test_parse_arena_matches);
+	tcase_add_test(tc, test_arena_reset_after_many_blocks);
 	tcase_add_test(tc, test_round_trip_random_values);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);

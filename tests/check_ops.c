@@ -145,6 +145,42 @@ static size_t count_items(table_t *t)
 	return (size_t)st.items;
 }
 
+/* ops_line_parse_arena ends as ops_line_parse did (rc, message), with
+ * the same request, bare items in the arena and nothing else there. */
+static void line_err_arena(table_t *t, const char *text, int want_rc, const char *want_msg)
+{
+	struct item_arena *ar = item_arena_new();
+	struct ops_req r, r2;
+	struct ops_write op;
+	struct ops_sink sink;
+	struct dyn_err err;
+	char msg[1024] = "";
+	int rc;
+
+	ck_assert_ptr_nonnull(ar);
+	err_clear(&err);
+	ops_sink_db(NULL, &sink);
+	rc = ops_line_parse_arena(text, strlen(text), ar, &r, &err);
+	ck_assert_int_eq(rc == 1, want_rc == 1);
+	if (rc == 0) {
+		ck_assert_int_eq(ops_line_parse(text, strlen(text), &r2, NULL), 0);
+		ck_assert_int_eq(r.kind, r2.kind);
+		ck_assert(val_equal(&r.v, &r2.v));
+		ck_assert(!r.arena || r.kind == OPS_PUT);
+		ck_assert_int_eq(r.parsed, r2.parsed);
+		ops_req_free(&r2);
+		rc = ops_req_bind(&r, &sink, t, &op, &err);
+		ops_req_free(&r);
+	}
+	if (rc < 0)
+		err_format(&err, msg, sizeof(msg));
+	if (rc != 1) {
+		ck_assert_int_eq(rc, want_rc);
+		ck_assert_str_eq(msg, want_msg);
+	}
+	item_arena_free(ar);
+}
+
 /* Parse one line and bind it to t: the error message or "" on success. */
 static const char *line_err(table_t *t, const char *text)
 {
@@ -165,9 +201,12 @@ static const char *line_err(table_t *t, const char *text)
 	if (rc == 1)
 		return "(blank)";
 	if (rc == 0)
-		return "";
-	ck_assert_int_eq(rc, -err.code);
-	err_format(&err, msg, sizeof(msg));
+		msg[0] = 0;
+	else {
+		ck_assert_int_eq(rc, -err.code);
+		err_format(&err, msg, sizeof(msg));
+	}
+	line_err_arena(t, text, rc, msg);
 	return msg;
 }
 
@@ -1298,6 +1337,131 @@ START_TEST(test_tx_json_keeps_exact_numbers)
 }
 END_TEST
 
+/* Each line of a stream of puts of ONE item closes the group of the line
+ * before (same item): the memory of parsed lines stays that of a group or
+ * two, however long the stream. */
+START_TEST(test_batch_arena_memory_bounded_on_one_item)
+{
+	static char text[40000 * 400];
+	struct ops_batch_stats st;
+	size_t len = 0, i;
+	ops_batch_t *b;
+	char want[512];
+
+	for (i = 0; i < 40000; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+					"{\"username\": \"same\", \"n\": %zu, \"pad\": \"%0200zu\"}\n", i,
+					i);
+	b = batch(tu);
+	ck_assert_int_eq(ops_batch_feed(b, text, len), 0);
+	ops_batch_stats(b, &st);
+	ck_assert_uint_eq(st.applied, 40000);
+	ck_assert_msg(st.arena_bytes <= 1024 * 1024, "arena holds %llu bytes",
+		      (unsigned long long)st.arena_bytes);
+	ops_batch_free(b);
+	snprintf(want, sizeof(want), "{\"username\":\"same\",\"n\":39999,\"pad\":\"%0200d\"}", 39999);
+	ck_assert_str_eq(user("same"), want);
+}
+END_TEST
+
+/* A bare item's values come from the arena; an envelope, a tagged or
+ * non-object line and a bad one are parsed as ops_line_parse does. */
+START_TEST(test_line_arena_holds_bare_items_only)
+{
+	static const struct {
+		const char *text; /* the line */
+		int rc;		  /* ops_line_parse_arena's result */
+		bool arena;	  /* r.v is in the arena */
+	} cases[] = {
+		{"{\"username\": \"hedy\", \"n\": [1, {\"x\": \"caf\\u00e9\"}]}", 0, true},
+		{"{\"put\": 1, \"username\": \"hedy\"}", 0, true},
+		{"{\"put\": {\"username\": \"hedy\"}}", 0, false},
+		{"{\"delete\": {\"username\": \"hedy\"}}", 0, false},
+		{"{\"$M\": {\"username\": \"hedy\"}}", -EINVAL, false},
+		{"[1, 2]", -EINVAL, false},
+		{"{\"username\": \"hedy\", \"n\": }", -EINVAL, false},
+		{"  \t\r", 1, false},
+	};
+	struct item_arena *ar = item_arena_new();
+	struct dyn_err e1, e2;
+	struct ops_req r, r2;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *t = cases[i].text;
+
+		err_clear(&e1);
+		err_clear(&e2);
+		rc = ops_line_parse_arena(t, strlen(t), ar, &r, &e1);
+		ck_assert_msg(rc == cases[i].rc, "%s: %d", t, rc);
+		ck_assert_int_eq(ops_line_parse(t, strlen(t), &r2, &e2), rc);
+		if (rc == 0) {
+			ck_assert_msg(r.arena == cases[i].arena, "%s", t);
+			ck_assert(val_equal(&r.v, &r2.v));
+			ck_assert_int_eq(r.parsed, r2.parsed);
+			ops_req_free(&r);
+			ops_req_free(&r2);
+		} else if (rc < 0) {
+			ck_assert_str_eq(e1.msg, e2.msg);
+			ck_assert_int_eq(e1.col, e2.col);
+		}
+	}
+	item_arena_free(ar);
+}
+END_TEST
+
+/* Bare items parsed into the session's arena stay whole until their group
+ * is applied: lines split across feeds (kept in the tail, which the next
+ * unterminated end overwrites), groups of every size, envelopes between. */
+START_TEST(test_batch_arena_items_across_pieces_and_groups)
+{
+	static char text[400000];
+	static const size_t pieces[] = {1, 7, 97, 4096, 65536};
+	size_t len, i, p, k;
+	char name[32], want[512];
+	ops_batch_t *b;
+
+	for (p = 0; p < sizeof(pieces) / sizeof(pieces[0]); p++) {
+		teardown();
+		setup();
+		len = 0;
+		for (i = 0; i < 700; i++) {
+			if (i % 50 == 49)
+				len += (size_t)snprintf(text + len, sizeof(text) - len,
+							"{\"update\": {\"username\": \"u%zu\"}, "
+							"\"add\": {\"n\": 1}}\n",
+							i - 1);
+			else
+				len += (size_t)snprintf(text + len, sizeof(text) - len,
+							"{\"z\": \"%0*zu\", \"username\": \"u%zu\", "
+							"\"n\": %zu, \"l\": [\"x\", {\"y\": %zu}]}\n",
+							(int)(i % 300), i, i, i, i);
+		}
+		b = batch(tu);
+		if (p == 1)
+			ops_batch_set_group(b, 3);
+		for (i = 0; i < len; i += k) {
+			k = len - i < pieces[p] ? len - i : pieces[p];
+			ck_assert_int_eq(ops_batch_feed(b, text + i, k), 0);
+		}
+		ck_assert_int_eq(ops_batch_finish(b), 0);
+		ops_batch_free(b);
+		ck_assert_uint_eq(count_items(tu), 700 - 700 / 50);
+		for (i = 0; i < 700; i++) {
+			if (i % 50 == 49)
+				continue;
+			snprintf(name, sizeof(name), "u%zu", i);
+			snprintf(want, sizeof(want),
+				 "{\"username\":\"u%zu\",\"l\":[\"x\",{\"y\":%zu}],\"n\":%zu,"
+				 "\"z\":\"%0*zu\"}",
+				 i, i, i + (i % 50 == 48), (int)(i % 300), i);
+			ck_assert_str_eq(user(name), want);
+		}
+	}
+}
+END_TEST
+
 Suite *ops_suite(void);
 Suite *ops_suite(void)
 {
@@ -1323,6 +1487,7 @@ Suite *ops_suite(void)
 	tcase_add_test(tc, test_line_sugar_condition_uses_user_bindings);
 	tcase_add_test(tc, test_line_envelope_errors_have_messages);
 	tcase_add_test(tc, test_line_keys_of_a_table_with_sort_key);
+	tcase_add_test(tc, test_line_arena_holds_bare_items_only);
 
 	TC("ops_update");
 	tcase_add_test(tc, test_update_add_counter_on_missing_item_creates_it);
@@ -1346,6 +1511,8 @@ Suite *ops_suite(void)
 	tcase_add_test(tc, test_batch_group_splits_around_a_failing_line);
 	tcase_add_test(tc, test_batch_feed_some_stops_at_the_bad_line);
 	tcase_add_test(tc, test_batch_grouping_is_equivalent_to_one_by_one);
+	tcase_add_test(tc, test_batch_arena_items_across_pieces_and_groups);
+	tcase_add_test(tc, test_batch_arena_memory_bounded_on_one_item);
 	tcase_add_test(tc, test_batch_journal_failure_is_eio_and_applies_nothing);
 	tcase_add_test(tc, test_batch_overlong_line_is_skipped);
 	tcase_add_test(tc, test_batch_summary_escapes_and_sanitizes);

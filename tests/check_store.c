@@ -22,6 +22,7 @@
 #include "db.h"
 #include "item.h"
 #include "journal.h"
+#include "ops.h"
 #include "snap.h"
 #include "store.h"
 
@@ -204,6 +205,57 @@ START_TEST(test_crash_replays_the_journal)
 	/* and again, after a crash of a store that had recovered */
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
 	assert_has(db, "users", "a", "\"v\": 2");
+	close_store(st);
+}
+END_TEST
+
+/* A _batch line of a bare item is journaled as its own text (trimmed),
+ * not rendered again; it replays to the same item.  A line with a BOM
+ * and an envelope's item are rendered as before. */
+START_TEST(test_batch_line_text_is_journaled_and_replays)
+{
+	static const char lines[] =
+	    "  {\"v\": 1.0, \"username\": \"a\", \"s\": \"caf\\u00e9 \\\"q\\\"\", \"l\": [ 1 , {\"y\": -0, \"z\": {\"$SS\": [\"b\", \"a\"]}}]}\t\r\n"
+	    "\xef\xbb\xbf{\"username\": \"bom\", \"n\": 2}\n"
+	    "{\"put\": {\"z\": 3, \"username\": \"c\"}}\n";
+	const char *names[] = {"a", "bom", "c"};
+	const char *want[] = {
+	    "{\"put\":\"users\",\"item\":{\"v\": 1.0, \"username\": \"a\", \"s\": \"caf\\u00e9 "
+	    "\\\"q\\\"\", \"l\": [ 1 , {\"y\": -0, \"z\": {\"$SS\": [\"b\", \"a\"]}}]}}",
+	    "{\"put\":\"users\",\"item\":{\"n\":2,\"username\":\"bom\"}}",
+	    "{\"put\":\"users\",\"item\":{\"username\":\"c\",\"z\":3}}",
+	};
+	char *before[3], *after, *jr;
+	ops_batch_t *b;
+	size_t i, jlen;
+	store_t *st;
+	table_t *t;
+	db_t *db;
+
+	st = open_store(STORE_FSYNC_ALWAYS, &db);
+	create_table(db, "users", "username", NULL);
+	ck_assert_int_eq(db_table_open(db, "users", &t), 0);
+	ck_assert_int_eq(ops_batch_new(db, t, NULL, NULL, &b), 0);
+	ck_assert_int_eq(ops_batch_feed(b, lines, strlen(lines)), 0);
+	ops_batch_free(b);
+	tbl_close(t);
+	for (i = 0; i < 3; i++)
+		ck_assert_ptr_nonnull(before[i] = get(db, "users", names[i]));
+	jr = slurp(jpath, &jlen);
+	for (i = 0; i < 3; i++)
+		ck_assert_msg(memmem(jr, jlen, want[i], strlen(want[i])), "journal lacks %s", want[i]);
+	free(jr);
+	store_abandon(st); /* a crash: the next open replays the journal */
+	st = open_store(STORE_FSYNC_ALWAYS, &db);
+	for (i = 0; i < 3; i++) {
+		after = get(db, "users", names[i]);
+		ck_assert_ptr_nonnull(after);
+		ck_assert_str_eq(after, before[i]);
+		free(after);
+		free(before[i]);
+	}
+	assert_has(db, "users", "a", "\"v\": 1");
+	assert_integrity(db);
 	close_store(st);
 }
 END_TEST
@@ -868,6 +920,7 @@ Suite *store_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_close_then_reopen_keeps_everything);
 	tcase_add_test(tc, test_crash_replays_the_journal);
+	tcase_add_test(tc, test_batch_line_text_is_journaled_and_replays);
 	tcase_add_test(tc, test_torn_tail_is_cut_on_read_write_open);
 	tcase_add_test(tc, test_mid_journal_corruption_refuses_and_touches_nothing);
 	tcase_add_test(tc, test_corrupt_snapshot_refuses_and_touches_nothing);

@@ -95,6 +95,25 @@ n=$(wc -l <"$T/acked")
 echo "acknowledged writes over $ROUNDS crashes: $n ($midsnap kills during a snapshot write)"
 [ "$n" -gt "$ROUNDS" ] || fail "the writer hardly wrote anything ($n items)"
 
+section "_batch lines journaled as written replay to the same items"
+# bare items are journaled as the line's own text (docs/formats.md):
+# spacing, attribute order, number spellings and escapes as written
+mount_store -o fsync=always
+printf '%s\r\n' '  {"n": 1.50, "id": "b1", "s": "caf\u00e9 \"q\" \\", "l": [ 1 , {"z": -0, "y": {"$SS": ["b", "a"]}}] }' \
+	'{"id":"b2","big":12345678901234567890123456789012345678,"e":1E+2,"m":{"$M":{"$N":"1"}}}' >"$T/odd.jsonl"
+printf '%s\n' '{"put": {"z": 3, "id": "b3"}}' >>"$T/odd.jsonl"
+cat "$T/odd.jsonl" >"$MNT/crash/_batch" || fail "the _batch write failed"
+for k in b1 b2 b3; do cat "$MNT/crash/$k.json" >"$T/$k.before" || fail "no item $k"; done
+crash
+mount_store -o fsync=always
+for k in b1 b2 b3; do
+	cmp -s "$MNT/crash/$k.json" "$T/$k.before" ||
+		fail "item $k after the crash: $(cat "$MNT/crash/$k.json" 2>&1) (was $(cat "$T/$k.before"))"
+done
+grep -q '"n": 1.50, "id": "b1"' "$J" || fail "the journal does not hold b1's line as written"
+unmount
+integrity
+
 # --- damaged files -----------------------------------------------------
 
 # refused WHAT PATTERN: mounting must fail with a message matching PATTERN

@@ -290,6 +290,50 @@ EP=http://127.0.0.1:$SP
 ddb_start
 scenario serve yes
 
+section "requests per cat and per write (DYNFS_REMOTE_DEBUG's attempt lines)"
+# since MARK: the requests after the line count MARK
+since() { tail -n +$(($1 + 1)) "$T/rq.log" >"$T/rq.part"; grep 'attempt 1:' "$T/rq.part" |
+	awk '{ n[$2]++ } END { for (o in n) printf "%s %d\n", o, n[o] }' | sort | tr '\n' ' '; }
+mark() { sleep 0.2; wc -l <"$T/rq.log"; } # a release's requests come after close returns
+ms() { echo $(($(date +%s%N) / 1000000)); }
+for k in rq1 rq2 rq3; do
+	ddb put_item "{\"TableName\": \"users\", \"Item\": {\"id\": {\"S\": \"$k\"}, \"age\": {\"N\": \"1\"}}}" >/dev/null
+done
+mkdir -p "$MNT"
+DYNFS_REMOTE_DEBUG=1 "$DYNFS" "$EP" "$MNT" -f 2>>"$T/rq.log" &
+DYNFS_PID=$!
+for _ in $(seq 200); do mountpoint -q "$MNT" && break; sleep 0.05; done
+mountpoint -q "$MNT" || die "mount with DYNFS_REMOTE_DEBUG failed: $(tail -5 "$T/rq.log")"
+U=$MNT/users
+ls -d "$U" >/dev/null
+m=$(mark)
+expect_eq "requests: a cat is one GetItem" "$(cat "$U/rq1.json" >/dev/null && mark >/dev/null && since "$m")" "GetItem 1 "
+# a cat within cache= (1 s) of a stat: the open reads the version the stat's lookup got
+m=$(mark) t0=$(ms)
+stat "$U/rq2.json" >/dev/null && sleep 0.3 && cat "$U/rq2.json" >/dev/null || fail "stat; cat"
+t1=$(ms)
+got=$(mark >/dev/null && since "$m")
+if [ $((t1 - t0)) -lt 900 ]; then # else too slow to tell (load)
+	expect_eq "requests: stat, then cat 0.3 s later: one GetItem" "$got" "GetItem 1 "
+fi
+# a write within cache= of a cat: the open's version from the cat's
+# GetItem, the save's check of it (a GetItem) and the conditional PutItem
+m=$(mark) t0=$(ms)
+cat "$U/rq3.json" >/dev/null && sleep 0.3 && echo '{"age": 2}' >"$U/rq3.json" || fail "cat; echo >"
+t1=$(ms)
+got=$(mark >/dev/null && since "$m")
+expect_eq "requests: the write is stored" "$(attr rq3 age)" '{"N":"2"}'
+if [ $((t1 - t0)) -lt 900 ]; then
+	expect_eq "requests: cat, then a write 0.3 s later: 2 GetItem + 1 PutItem" "$got" "GetItem 2 PutItem 1 "
+fi
+# a new item written by open, write, close: the lookup of its name and the PutItem
+m=$(mark)
+python3 -c "import os; fd = os.open('$U/rq4.json', os.O_WRONLY | os.O_CREAT | os.O_TRUNC); os.write(fd, b'{\"age\": 4}'); os.close(fd)" ||
+	fail "write of rq4.json"
+expect_eq "requests: a new item: the lookup's GetItem + 1 PutItem" "$(mark >/dev/null && since "$m")" "GetItem 1 PutItem 1 "
+expect_eq "requests: rq4 stored" "$(attr rq4 age)" '{"N":"4"}'
+unmount
+
 section "_batch over a service: BatchWriteItem, 25 lines a call; a bad line named, the count exact"
 # a local mount serving the API (its _stats.json counts the requests) under a remote mount
 AP=$(free_port)
