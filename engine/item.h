@@ -127,6 +127,42 @@ void item_arena_free(struct item_arena *a);
 int item_parse_arena(const char *text, size_t len, struct item_arena *a, struct val *out,
 		     struct dyn_err *err);
 
+/*
+ * An item's text straight into the form a table stores (item_stored.c):
+ * no struct val tree.  For loaders of text that is almost always
+ * canonical (a snapshot's items).  pk (named pk_name) and sk (named
+ * sk_name, NULL if the table has no sort key) are the key attributes;
+ * blob is item_encode() of the item without them and size its
+ * item_size().  The path takes only a subset of what item_parse()
+ * accepts: names in byte order (at the top level the key attributes
+ * anywhere), sets sorted, key values S or bare N, both keys present.
+ * Everything else - any error included - it declines, and then
+ * item_parse() of the same text gives the answer (its value or its
+ * error).  When it takes the text, item_parse() would have succeeded
+ * with exactly these key values, blob and size (fuzz_stored checks it).
+ */
+struct item_stored {
+	struct val pk;	  /* the partition key: S (bytes in kb[0]) or N (borrowed) */
+	struct val sk;	  /* the sort key, if sk_name (bytes in kb[1]) */
+	uint8_t *blob;	  /* the encoded non-key attributes (owned) */
+	size_t blob_len;  /* bytes used */
+	size_t blob_cap;  /* bytes allocated */
+	size_t size;	  /* item_size() of the whole item */
+	char *kb[2];	  /* key string buffers (owned) */
+	size_t kcap[2];	  /* their sizes */
+};
+void item_stored_init(struct item_stored *st);
+void item_stored_free(struct item_stored *st);
+/*
+ * 0: taken, *st filled (valid until the next call); 1: declined (use
+ * item_parse); -ENOMEM.
+ */
+int item_parse_stored(const char *text, size_t len, const char *pk_name, const char *sk_name,
+		      struct item_stored *st);
+
+/* DynamoDB's size of a number (item_size's rule for N). */
+size_t item_num_size(const struct num *n);
+
 /* Binary form.  *out is new (malloc), *len its size.  -ENOMEM. */
 int item_encode(const struct val *v, uint8_t **out, size_t *len);
 /*

@@ -426,6 +426,8 @@ struct snap_rd {
 	table_t **tabs;	    /* the tables created, held in bulk mode (tbl_bulk_begin) */
 	size_t ntabs;	    /* entries in tabs */
 	struct item_arena *arena; /* the fast path's items (item_parse_arena), or NULL */
+	bool *plain;	    /* per table: no indexes (items go in stored form) */
+	struct item_stored st; /* the stored-form path's item (item_parse_stored) */
 };
 
 static int corrupt(struct snap_rd *r, struct dyn_err *err, const char *what)
@@ -452,6 +454,7 @@ static int header_table(struct snap_rd *r, struct sf_span v, struct dyn_err *err
 	struct sf_span k, x, sch = {NULL, 0};
 	struct sf_buf *pfx = NULL;
 	char *name = NULL, **nn;
+	bool *plain = NULL;
 	table_t **tabs;
 	int rc;
 
@@ -479,12 +482,15 @@ static int header_table(struct snap_rd *r, struct sf_span v, struct dyn_err *err
 		r->sks = nn;
 	if (nn && (pfx = realloc(r->pfx, (r->nnames + 1) * sizeof(*pfx))))
 		r->pfx = pfx;
-	if (!nn || !pfx) {
+	if (nn && pfx && (plain = realloc(r->plain, (r->nnames + 1) * sizeof(*plain))))
+		r->plain = plain;
+	if (!nn || !pfx || !plain) {
 		free(name);
 		return -ENOMEM;
 	}
 	r->names[r->nnames] = name;
 	r->pks[r->nnames] = r->sks[r->nnames] = NULL;
+	r->plain[r->nnames] = false;
 	r->pfx[r->nnames] = (struct sf_buf)SF_BUF_INIT;
 	r->nnames++;
 	pfx = &r->pfx[r->nnames - 1];
@@ -504,6 +510,7 @@ static int header_table(struct snap_rd *r, struct sf_span v, struct dyn_err *err
 	ch.table = name;
 	ch.schema = &s;
 	rc = db_replay(r->db, &ch, err);
+	r->plain[r->nnames - 1] = s.nindex == 0;
 	schema_free(&s);
 	if (rc < 0)
 		return rc;
@@ -513,8 +520,11 @@ static int header_table(struct snap_rd *r, struct sf_span v, struct dyn_err *err
 	if (!tabs)
 		return -ENOMEM;
 	r->tabs = tabs;
-	if (db_table_open(r->db, name, &r->tabs[r->ntabs]) == 0)
-		tbl_bulk_begin(r->tabs[r->ntabs++]);
+	/* tabs[k] is table k's (item_fast relies on it) */
+	rc = db_table_open(r->db, name, &r->tabs[r->ntabs]);
+	if (rc < 0)
+		return rc;
+	tbl_bulk_begin(r->tabs[r->ntabs++]);
 	return 0;
 }
 
@@ -573,11 +583,10 @@ static int header_parse(struct snap_rd *r, const char *line, size_t len, struct 
  * order; a file where they are not was edited or damaged, and loading it
  * would silently keep one of two copies of an item.  Refuse it.
  */
-static int check_order(struct snap_rd *r, size_t k, const struct val *item, struct dyn_err *err)
+static int check_order(struct snap_rd *r, size_t k, const struct val *pk, const struct val *sk,
+		       struct dyn_err *err)
 {
-	const char *pkn = r->pks[k], *skn = r->sks[k];
-	const struct val *pk = val_map_get(item, pkn, strlen(pkn));
-	const struct val *sk = skn ? val_map_get(item, skn, strlen(skn)) : NULL;
+	const char *skn = r->sks[k];
 	size_t n;
 	int c;
 
@@ -619,7 +628,8 @@ static int item_load(struct snap_rd *r, size_t k, struct val *item, bool checked
 	struct db_change ch = {0};
 	int rc;
 
-	rc = check_order(r, k, item, err);
+	rc = check_order(r, k, val_map_get(item, r->pks[k], strlen(r->pks[k])),
+			 r->sks[k] ? val_map_get(item, r->sks[k], strlen(r->sks[k])) : NULL, err);
 	if (rc < 0) {
 		if (!checked)
 			val_free(item);
@@ -632,6 +642,37 @@ static int item_load(struct snap_rd *r, size_t k, struct val *item, bool checked
 	rc = db_replay(r->db, &ch, err);
 	if (!checked)
 		val_free(item);
+	if (rc < 0)
+		return rc == -ENOMEM ? rc : corrupt(r, err, "item cannot be loaded");
+	r->info->items++;
+	return 0;
+}
+
+/*
+ * An item of table k (no indexes) straight into its stored form
+ * (item_parse_stored): no struct val tree, no second pass to size and
+ * encode it.  Returns 1 if that path declines the text or its key breaks
+ * the key rules - nothing was done, and the caller's val-tree path then
+ * loads the item or reports it in its own words - else 0 or <0 as
+ * item_load.
+ */
+static int stored_load(struct snap_rd *r, size_t k, const char *text, size_t len,
+		       struct dyn_err *err)
+{
+	const struct val *sk;
+	int rc;
+
+	rc = item_parse_stored(text, len, r->pks[k], r->sks[k], &r->st);
+	if (rc != 0)
+		return rc;
+	sk = r->sks[k] ? &r->st.sk : NULL;
+	if (!tbl_key_valid(r->tabs[k], &r->st.pk, sk))
+		return 1;
+	rc = check_order(r, k, &r->st.pk, sk, err);
+	if (rc < 0)
+		return rc;
+	rc = tbl_replay_stored(r->tabs[k], &r->st.pk, sk, r->st.blob, r->st.blob_len, r->st.size,
+			       err);
 	if (rc < 0)
 		return rc == -ENOMEM ? rc : corrupt(r, err, "item cannot be loaded");
 	r->info->items++;
@@ -654,6 +695,7 @@ static int item_fast(struct snap_rd *r, const char *line, size_t len, struct dyn
 	const struct sf_buf *pfx;
 	struct val item;
 	size_t k, j;
+	int rc;
 
 	if (len < 3 || line[len - 2] != '}' || r->nnames == 0)
 		return 1;
@@ -666,6 +708,11 @@ static int item_fast(struct snap_rd *r, const char *line, size_t len, struct dyn
 	/* parse_top skips a byte-order mark, which is not JSON mid-line */
 	if (j == r->nnames || (unsigned char)line[pfx->len] == 0xef)
 		return 1;
+	if (r->plain[k] && k < r->ntabs) {
+		rc = stored_load(r, k, line + pfx->len, len - 2 - pfx->len, err);
+		if (rc != 1)
+			return rc;
+	}
 	if (!r->arena && !(r->arena = item_arena_new()))
 		return -ENOMEM;
 	item_arena_reset(r->arena);
@@ -779,6 +826,7 @@ int snap_load(const char *path, db_t *db, struct snap_info *info, struct dyn_err
 	setvbuf(fp, NULL, _IOFBF, 1 << 20);
 	keyenc_buf_init(&r.last);
 	keyenc_buf_init(&r.key);
+	item_stored_init(&r.st);
 	while ((len = getline(&line, &cap, fp)) > 0) {
 		r.line++;
 		if (ended) {
@@ -824,6 +872,8 @@ out:
 		sf_buf_free(&r.pfx[k]);
 	}
 	free(r.pfx);
+	free(r.plain);
+	item_stored_free(&r.st);
 	free(r.names);
 	free(r.pks);
 	free(r.sks);
