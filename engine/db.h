@@ -354,6 +354,8 @@ struct db_op {
 	const struct val *pk;	 /* DELETE/MODIFY/CHECK: the key */
 	const struct val *sk;	 /* (sk NULL for tables without sort key) */
 	int flags;		 /* DB_IF_ABSENT, DB_IF_PRESENT, DB_F_CHECKED */
+	size_t size;		 /* DB_PUT with DB_F_CHECKED: item_size(item) if
+				  * the caller has it, else 0 (read only then) */
 	db_modify_fn fn;	 /* see db_modify_fn; may be NULL for PUT/DELETE */
 	void *ctx;		 /* passed to fn */
 };
@@ -463,6 +465,7 @@ struct db_change {
 	const struct table_schema *schema; /* CREATE_TABLE, SET_SCHEMA */
 	bool checked; /* DB_CH_PUT to db_replay: item came from item_parse(), which
 			 already applied item_check(); it is not checked again */
+	size_t size;  /* DB_CH_PUT to db_replay: item_size(item) if known, else 0 */
 };
 
 /*

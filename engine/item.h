@@ -119,13 +119,15 @@ int item_render_blob_append(const char *pk_name, const struct val *pk, const cha
  * val_free() or changed (it is read-only); it lives until the arena is
  * reset or freed.  For loaders that turn each item into something else
  * at once (a snapshot's items into records).  Errors as item_parse's.
+ * *size (if size is not NULL) gets the item's item_size(), which the
+ * parser computes anyway (so the caller need not walk the item again).
  */
 struct item_arena;
 struct item_arena *item_arena_new(void); /* new, or NULL */
 void item_arena_reset(struct item_arena *a);   /* every value from it is gone */
 void item_arena_free(struct item_arena *a);
 int item_parse_arena(const char *text, size_t len, struct item_arena *a, struct val *out,
-		     struct dyn_err *err);
+		     size_t *size, struct dyn_err *err);
 
 /*
  * An item's text straight into the form a table stores (item_stored.c):

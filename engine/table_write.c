@@ -296,8 +296,12 @@ static int prepare_op(const struct db_op *op, struct aop *a, struct dyn_err *err
 		if (rc < 0)
 			return rc;
 	}
+	/* the size the caller measured (a parser computes it anyway), else now */
 	if (a->act == ACT_PUT)
-		rc = rec_new(&t->schema, a->item, a->key.p, a->key.len, item_size(a->item), 0,
+		rc = rec_new(&t->schema, a->item, a->key.p, a->key.len,
+			     op->kind == DB_PUT && (op->flags & DB_F_CHECKED) && op->size
+				 ? op->size
+				 : item_size(a->item), 0,
 			     &a->nrec);
 	return rc;
 }
