@@ -13,7 +13,12 @@
  * Loading streams: one line at a time through getline(), so memory holds
  * one item's text at a time besides the database itself.  Every line is
  * checked; the trailer's item count and CRC-32C catch truncation at a
- * line boundary and any flipped byte that still parses.
+ * line boundary and any flipped byte that still parses.  An item line as
+ * snap_write renders it, of a table without indexes, is parsed straight
+ * into the record a table stores (item_parse_stored: no struct val tree,
+ * the size measured on the way); anything that path is not sure of, it
+ * declines, and the line takes the val-tree path, whose answers (items
+ * and error messages) are the reference.
  */
 #include "snap.h"
 
@@ -684,7 +689,9 @@ static int stored_load(struct snap_rd *r, size_t k, const char *text, size_t len
 
 /*
  * The fast path for an item line exactly as snap_write renders it:
- * {"t":NAME,"i":ITEM}\n with NAME one of the header's tables.  The item
+ * {"t":NAME,"i":ITEM}\n with NAME one of the header's tables.  An item
+ * of a table without indexes goes straight into its stored form
+ * (stored_load); otherwise, or when that path declines, the item
  * is parsed once with item_parse_arena() (which applies item_check(), so
  * loading does not check it again; its values take no allocation of their
  * own and are dropped together once the record is made); the line is not
