@@ -368,15 +368,20 @@ void inval_stop(struct fsx *fs);
 void inval_fini(struct fsx *fs);
 /* The db observer (db_set_observer(db, fsx_observe, fs)). */
 void fsx_observe(void *ctx, const struct db_change *ch, size_t n);
-/* Attributes only: safe from any request handler. */
-void inval_attr_now(struct fsx *fs, fuse_ino_t ino);
+/* Attributes only: safe from any request handler.  0, or -ENOENT when
+ * the kernel holds no inode of that number (yet: see below). */
+int inval_attr_now(struct fsx *fs, fuse_ino_t ino);
 /*
  * Lookups and readdirplus race with changes: they read the database,
  * then make a node or a negative entry, then reply; a change whose
  * observer ran in between found nothing to invalidate.  They note
  * fsx_chg() before reading and reply with timeouts 0 if it moved
  * (fsx_changed_since) after making their node or negative entry: a change
- * whose observer starts later sees what they made.
+ * whose observer starts later sees what they made.  One window is left:
+ * after the reply is sent, the kernel makes the inode only when the
+ * requester runs again; an attribute invalidation in between finds no
+ * inode, and the new inode takes the reply's old attributes.  The
+ * observer then invalidates the name's entry as well (inval.c).
  */
 static inline uint64_t fsx_chg(struct fsx *fs)
 {

@@ -257,10 +257,9 @@ static void inval_part_async(struct fsx *fs, fuse_ino_t tino, const char *tname,
 	enqueue(fs, q);
 }
 
-void inval_attr_now(struct fsx *fs, fuse_ino_t ino)
+int inval_attr_now(struct fsx *fs, fuse_ino_t ino)
 {
-	if (fs->se)
-		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	return fs->se ? fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0) : 0;
 }
 
 /* The partition may have lost its last item: if so, and nothing keeps
@@ -481,7 +480,7 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 		    const struct val *pk, const struct val *sk, struct dirs *dirs)
 {
 	char pkname[NAME_BUF], skname[NAME_BUF];
-	fuse_ino_t attr[3] = {0, 0, 0};
+	fuse_ino_t attr[3] = {0, 0, 0}, idir = 0;
 	struct node *tn, *pn = NULL, *in;
 	bool has_sk;
 	size_t i;
@@ -529,6 +528,7 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 		if (in) {
 			in->ver++;
 			attr[2] = in->ino;
+			idir = dir;
 			inval_data_async(fs, in);
 		}
 		/* even with a node: a lookup may have answered "absent" while
@@ -541,11 +541,15 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 	tn->refs--;
 	node_maybe_free_locked(fs, tn);
 	pthread_mutex_unlock(&fs->ilock);
-	for (i = 0; i < 3; i++)
-		if (attr[i] && i < 2)
+	for (i = 0; i < 2; i++)
+		if (attr[i])
 			dirs_add(fs, dirs, attr[i]); /* fsx_observe invalidates them */
-		else if (attr[i])
-			inval_attr_now(fs, attr[i]);
+	/* No inode for a node of a present item: a lookup or readdirplus
+	 * reply read before this change may be on its way to make it (fsx.h).
+	 * Dropping the name waits for that request's directory lock, so the
+	 * inode it makes is dropped with its old attributes. */
+	if (attr[2] && inval_attr_now(fs, attr[2]) == -ENOENT && item && idir)
+		inval_entry_async(fs, idir, has_sk ? skname : pkname);
 	return;
 out:
 	node_put(fs, tn);
