@@ -871,6 +871,7 @@ int db_replay(db_t *db, const struct db_change *ch, struct dyn_err *err)
 		op.kind = DB_PUT;
 		op.item = (struct val *)ch->item; /* DB_PUT never changes it */
 		op.flags = ch->checked ? DB_F_CHECKED : 0;
+		op.size = ch->size;
 	} else {
 		op.kind = DB_DELETE;
 		op.pk = ch->pk;

@@ -358,6 +358,8 @@ struct db_op {
 	const struct val *pk;	 /* DELETE/MODIFY/CHECK: the key */
 	const struct val *sk;	 /* (sk NULL for tables without sort key) */
 	int flags;		 /* DB_IF_ABSENT, DB_IF_PRESENT, DB_F_CHECKED */
+	size_t size;		 /* DB_PUT with DB_F_CHECKED: item_size(item) if
+				  * the caller has it, else 0 (read only then) */
 	db_modify_fn fn;	 /* see db_modify_fn; may be NULL for PUT/DELETE */
 	void *ctx;		 /* passed to fn */
 };
@@ -411,6 +413,21 @@ int db_sync(db_t *db, uint64_t lsn, struct dyn_err *err);
 void tbl_bulk_begin(table_t *t);
 void tbl_bulk_end(table_t *t);
 
+/*
+ * Replay (no journal, no feed, no observer: as db_replay) the put of an
+ * item given in stored form: its key values pk and sk (sk NULL iff the
+ * table has no sort key) and blob, item_encode() of its other attributes,
+ * with size its item_size() - what item_parse_stored() (item.h) makes,
+ * so a loader needs no struct val tree.  The blob and size are trusted
+ * (item_parse_stored guarantees they are what item_parse + rec_new would
+ * give); the key rules are checked as tbl_put checks them.  A table with
+ * indexes decodes the item for them.  0, -EINVAL, -ENOENT, -ENOMEM.
+ */
+int tbl_replay_stored(table_t *t, const struct val *pk, const struct val *sk,
+		      const uint8_t *blob, size_t blob_len, size_t size, struct dyn_err *err);
+/* Would pk and sk pass the table's key rules (tbl_put's)? */
+bool tbl_key_valid(table_t *t, const struct val *pk, const struct val *sk);
+
 /* Conveniences over db_apply(). */
 int tbl_put(table_t *t, struct val *item, int flags, struct dyn_err *err);
 int tbl_delete(table_t *t, const struct val *pk, const struct val *sk, int flags,
@@ -456,6 +473,7 @@ struct db_change {
 	const struct table_schema *schema; /* CREATE_TABLE, SET_SCHEMA */
 	bool checked; /* DB_CH_PUT to db_replay: item came from item_parse(), which
 			 already applied item_check(); it is not checked again */
+	size_t size;  /* DB_CH_PUT to db_replay: item_size(item) if known, else 0 */
 };
 
 /*

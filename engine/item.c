@@ -43,7 +43,7 @@ static long floor_half(long x)
 	return x >= 0 ? x / 2 : -((-x + 1) / 2);
 }
 
-static size_t num_size(const struct num *n)
+size_t item_num_size(const struct num *n)
 {
 	long hi, lo;
 
@@ -67,7 +67,7 @@ static size_t value_size(const struct val *v)
 	case VAL_B:
 		return v->s.len;
 	case VAL_N:
-		return num_size(&v->n);
+		return item_num_size(&v->n);
 	case VAL_L:
 		s = 3;
 		for (size_t i = 0; i < v->l.len; i++)

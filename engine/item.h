@@ -119,13 +119,15 @@ int item_render_blob_append(const char *pk_name, const struct val *pk, const cha
  * val_free() or changed (it is read-only); it lives until the arena is
  * reset or freed.  For loaders that turn each item into something else
  * at once (a snapshot's items into records).  Errors as item_parse's.
+ * *size (if size is not NULL) gets the item's item_size(), which the
+ * parser computes anyway (so the caller need not walk the item again).
  */
 struct item_arena;
 struct item_arena *item_arena_new(void); /* new, or NULL */
 void item_arena_reset(struct item_arena *a);   /* every value from it is gone */
 void item_arena_free(struct item_arena *a);
 int item_parse_arena(const char *text, size_t len, struct item_arena *a, struct val *out,
-		     struct dyn_err *err);
+		     size_t *size, struct dyn_err *err);
 /* Bytes of memory a holds (0 for NULL). */
 size_t item_arena_bytes(const struct item_arena *a);
 /* n bytes (16-byte aligned) of a's memory, gone at its reset; NULL. */
@@ -133,6 +135,42 @@ void *item_arena_alloc(struct item_arena *a, size_t n);
 /* item_parse_value() into an arena, as item_parse_arena is item_parse(). */
 int item_parse_value_arena(const char *text, size_t len, struct item_arena *a,
 			   struct val *out, struct dyn_err *err);
+
+/*
+ * An item's text straight into the form a table stores (item_stored.c):
+ * no struct val tree.  For loaders of text that is almost always
+ * canonical (a snapshot's items).  pk (named pk_name) and sk (named
+ * sk_name, NULL if the table has no sort key) are the key attributes;
+ * blob is item_encode() of the item without them and size its
+ * item_size().  The path takes only a subset of what item_parse()
+ * accepts: names in byte order (at the top level the key attributes
+ * anywhere), sets sorted, key values S or bare N, both keys present.
+ * Everything else - any error included - it declines, and then
+ * item_parse() of the same text gives the answer (its value or its
+ * error).  When it takes the text, item_parse() would have succeeded
+ * with exactly these key values, blob and size (fuzz_stored checks it).
+ */
+struct item_stored {
+	struct val pk;	  /* the partition key: S (bytes in kb[0]) or N (borrowed) */
+	struct val sk;	  /* the sort key, if sk_name (bytes in kb[1]) */
+	uint8_t *blob;	  /* the encoded non-key attributes (owned) */
+	size_t blob_len;  /* bytes used */
+	size_t blob_cap;  /* bytes allocated */
+	size_t size;	  /* item_size() of the whole item */
+	char *kb[2];	  /* key string buffers (owned) */
+	size_t kcap[2];	  /* their sizes */
+};
+void item_stored_init(struct item_stored *st);
+void item_stored_free(struct item_stored *st);
+/*
+ * 0: taken, *st filled (valid until the next call); 1: declined (use
+ * item_parse); -ENOMEM.
+ */
+int item_parse_stored(const char *text, size_t len, const char *pk_name, const char *sk_name,
+		      struct item_stored *st);
+
+/* DynamoDB's size of a number (item_size's rule for N). */
+size_t item_num_size(const struct num *n);
 
 /* Binary form.  *out is new (malloc), *len its size.  -ENOMEM. */
 int item_encode(const struct val *v, uint8_t **out, size_t *len);

@@ -119,7 +119,7 @@ static inline uint64_t str_special(uint64_t w)
  * Scan the string whose opening quote is at q: validate UTF-8 and control
  * characters, find the closing quote (*close) and whether it has escapes.
  */
-static int scan_string(struct parser *ps, const char *q, const char **close, bool *escapes)
+int ipar_scan_string(struct parser *ps, const char *q, const char **close, bool *escapes)
 {
 	const char *open = q++, *end = ps->end;
 
@@ -212,7 +212,7 @@ static char *put_utf8(char *o, unsigned cp)
 }
 
 /* Decode the escapes of s..close into o (which has room: escapes shrink). */
-static int unescape(struct parser *ps, const char *s, const char *close, char *o, size_t *outlen)
+int ipar_unescape(struct parser *ps, const char *s, const char *close, char *o, size_t *outlen)
 {
 	char *start = o;
 
@@ -286,7 +286,7 @@ int ipar_str_esc(struct parser *ps, char **out, size_t *len, bool *escaped)
 	char *buf;
 	int rc;
 
-	rc = scan_string(ps, open, &close, &escapes);
+	rc = ipar_scan_string(ps, open, &close, &escapes);
 	if (rc)
 		return rc;
 	n = (size_t)(close - open - 1);
@@ -296,7 +296,7 @@ int ipar_str_esc(struct parser *ps, char **out, size_t *len, bool *escaped)
 	if (!escapes) {
 		memcpy(buf, open + 1, n);
 	} else {
-		rc = unescape(ps, open + 1, close, buf, &n);
+		rc = ipar_unescape(ps, open + 1, close, buf, &n);
 		if (rc) {
 			ipar_free(ps, buf);
 			return rc;

@@ -833,7 +833,7 @@ int item_parse_value_arena(const char *text, size_t len, struct item_arena *aren
  * of item_check() only the size remains to be checked.
  */
 static int parse_item(const char *text, size_t len, struct val *out, struct dyn_err *err,
-		      struct item_arena *arena)
+		      struct item_arena *arena, size_t *sizep)
 {
 	int rc = parse_top(text, len, out, err, true, arena);
 	size_t size;
@@ -847,16 +847,18 @@ static int parse_item(const char *text, size_t len, struct val *out, struct dyn_
 		val_init_null(out);
 		return err_set(err, EFBIG, "item is %zu bytes, over DynamoDB's 400 KB limit", size);
 	}
+	if (sizep)
+		*sizep = size;
 	return 0;
 }
 
 int item_parse(const char *text, size_t len, struct val *out, struct dyn_err *err)
 {
-	return parse_item(text, len, out, err, NULL);
+	return parse_item(text, len, out, err, NULL, NULL);
 }
 
 int item_parse_arena(const char *text, size_t len, struct item_arena *arena, struct val *out,
-		     struct dyn_err *err)
+		     size_t *size, struct dyn_err *err)
 {
-	return parse_item(text, len, out, err, arena);
+	return parse_item(text, len, out, err, arena, size);
 }

@@ -89,6 +89,11 @@ int ipar_fail_at(struct parser *ps, const char *at, const char *fmt, ...)
 int ipar_fail_nomem(struct parser *ps);
 /* "unexpected X, expected <expected>" for the byte at p (or the end). */
 int ipar_fail_unexpected(struct parser *ps, const char *p, const char *expected);
+/* Scan the string whose opening quote is at q: UTF-8 and controls checked,
+ * *close its closing quote, *escapes whether it has escapes. */
+int ipar_scan_string(struct parser *ps, const char *q, const char **close, bool *escapes);
+/* Decode the escapes of s..close into o (room for close - s bytes). */
+int ipar_unescape(struct parser *ps, const char *s, const char *close, char *o, size_t *outlen);
 /* The string whose opening quote is at the cursor: *out new (NUL-ended),
  * *len its bytes, *escaped whether the text had escapes; cursor past it. */
 int ipar_str_esc(struct parser *ps, char **out, size_t *len, bool *escaped);

@@ -414,6 +414,7 @@ int ops_apply(db_t *db, const struct ops_write *w, size_t n, size_t *failed,
 		op[i].pk = w[i].pk;
 		op[i].sk = w[i].sk;
 		op[i].flags = w[i].flags | (w[i].kind == OPS_PUT && w[i].checked ? DB_F_CHECKED : 0);
+		op[i].size = w[i].kind == OPS_PUT && w[i].checked ? w[i].size : 0;
 		op[i].ctx = &cb[i];
 		switch (w[i].kind) {
 		case OPS_PUT:

@@ -112,6 +112,7 @@ struct ops_write {
 	bool checked;		  /* OPS_PUT: item is the parser's output and
 				   * within the size limit (db.h DB_F_CHECKED);
 				   * a hint a sink may ignore */
+	size_t size;		  /* OPS_PUT with checked: its item_size() */
 	const char *item_text;	  /* OPS_PUT: the JSON object item_parse_value
 				   * made item from (borrowed), or NULL: the
 				   * journal may write it instead of rendering

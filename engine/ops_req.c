@@ -555,6 +555,7 @@ int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table, struc
 			return err_set(err, EFBIG, "item is %zu bytes, over DynamoDB's 400 KB limit",
 				       size);
 		w->checked = true;
+		w->size = size;
 	}
 	w->kind = r->kind;
 	w->table = table;

@@ -13,7 +13,12 @@
  * Loading streams: one line at a time through getline(), so memory holds
  * one item's text at a time besides the database itself.  Every line is
  * checked; the trailer's item count and CRC-32C catch truncation at a
- * line boundary and any flipped byte that still parses.
+ * line boundary and any flipped byte that still parses.  An item line as
+ * snap_write renders it, of a table without indexes, is parsed straight
+ * into the record a table stores (item_parse_stored: no struct val tree,
+ * the size measured on the way); anything that path is not sure of, it
+ * declines, and the line takes the val-tree path, whose answers (items
+ * and error messages) are the reference.
  */
 #include "snap.h"
 
@@ -426,6 +431,8 @@ struct snap_rd {
 	table_t **tabs;	    /* the tables created, held in bulk mode (tbl_bulk_begin) */
 	size_t ntabs;	    /* entries in tabs */
 	struct item_arena *arena; /* the fast path's items (item_parse_arena), or NULL */
+	bool *plain;	    /* per table: no indexes (items go in stored form) */
+	struct item_stored st; /* the stored-form path's item (item_parse_stored) */
 };
 
 static int corrupt(struct snap_rd *r, struct dyn_err *err, const char *what)
@@ -452,6 +459,7 @@ static int header_table(struct snap_rd *r, struct sf_span v, struct dyn_err *err
 	struct sf_span k, x, sch = {NULL, 0};
 	struct sf_buf *pfx = NULL;
 	char *name = NULL, **nn;
+	bool *plain = NULL;
 	table_t **tabs;
 	int rc;
 
@@ -479,12 +487,15 @@ static int header_table(struct snap_rd *r, struct sf_span v, struct dyn_err *err
 		r->sks = nn;
 	if (nn && (pfx = realloc(r->pfx, (r->nnames + 1) * sizeof(*pfx))))
 		r->pfx = pfx;
-	if (!nn || !pfx) {
+	if (nn && pfx && (plain = realloc(r->plain, (r->nnames + 1) * sizeof(*plain))))
+		r->plain = plain;
+	if (!nn || !pfx || !plain) {
 		free(name);
 		return -ENOMEM;
 	}
 	r->names[r->nnames] = name;
 	r->pks[r->nnames] = r->sks[r->nnames] = NULL;
+	r->plain[r->nnames] = false;
 	r->pfx[r->nnames] = (struct sf_buf)SF_BUF_INIT;
 	r->nnames++;
 	pfx = &r->pfx[r->nnames - 1];
@@ -504,6 +515,7 @@ static int header_table(struct snap_rd *r, struct sf_span v, struct dyn_err *err
 	ch.table = name;
 	ch.schema = &s;
 	rc = db_replay(r->db, &ch, err);
+	r->plain[r->nnames - 1] = s.nindex == 0;
 	schema_free(&s);
 	if (rc < 0)
 		return rc;
@@ -513,8 +525,11 @@ static int header_table(struct snap_rd *r, struct sf_span v, struct dyn_err *err
 	if (!tabs)
 		return -ENOMEM;
 	r->tabs = tabs;
-	if (db_table_open(r->db, name, &r->tabs[r->ntabs]) == 0)
-		tbl_bulk_begin(r->tabs[r->ntabs++]);
+	/* tabs[k] is table k's (item_fast relies on it) */
+	rc = db_table_open(r->db, name, &r->tabs[r->ntabs]);
+	if (rc < 0)
+		return rc;
+	tbl_bulk_begin(r->tabs[r->ntabs++]);
 	return 0;
 }
 
@@ -573,11 +588,10 @@ static int header_parse(struct snap_rd *r, const char *line, size_t len, struct 
  * order; a file where they are not was edited or damaged, and loading it
  * would silently keep one of two copies of an item.  Refuse it.
  */
-static int check_order(struct snap_rd *r, size_t k, const struct val *item, struct dyn_err *err)
+static int check_order(struct snap_rd *r, size_t k, const struct val *pk, const struct val *sk,
+		       struct dyn_err *err)
 {
-	const char *pkn = r->pks[k], *skn = r->sks[k];
-	const struct val *pk = val_map_get(item, pkn, strlen(pkn));
-	const struct val *sk = skn ? val_map_get(item, skn, strlen(skn)) : NULL;
+	const char *skn = r->sks[k];
 	size_t n;
 	int c;
 
@@ -609,17 +623,20 @@ static int check_order(struct snap_rd *r, size_t k, const struct val *item, stru
 }
 
 /*
- * Check the order of item, then load it into table k.  checked: the item
- * came from item_parse_arena() (checked, and the arena's: not freed here;
- * db_replay keeps no pointer into it); else it is freed.
+ * Check the order of item, then load it into table k.  size non-zero:
+ * the item came from item_parse_arena() (checked, size its item_size(),
+ * and the arena's: not freed here; db_replay keeps no pointer into it);
+ * else it is freed.
  */
-static int item_load(struct snap_rd *r, size_t k, struct val *item, bool checked,
+static int item_load(struct snap_rd *r, size_t k, struct val *item, size_t size,
 		     struct dyn_err *err)
 {
+	bool checked = size != 0;
 	struct db_change ch = {0};
 	int rc;
 
-	rc = check_order(r, k, item, err);
+	rc = check_order(r, k, val_map_get(item, r->pks[k], strlen(r->pks[k])),
+			 r->sks[k] ? val_map_get(item, r->sks[k], strlen(r->sks[k])) : NULL, err);
 	if (rc < 0) {
 		if (!checked)
 			val_free(item);
@@ -629,6 +646,7 @@ static int item_load(struct snap_rd *r, size_t k, struct val *item, bool checked
 	ch.table = r->names[r->cur];
 	ch.item = item;
 	ch.checked = checked;
+	ch.size = size;
 	rc = db_replay(r->db, &ch, err);
 	if (!checked)
 		val_free(item);
@@ -639,8 +657,41 @@ static int item_load(struct snap_rd *r, size_t k, struct val *item, bool checked
 }
 
 /*
+ * An item of table k (no indexes) straight into its stored form
+ * (item_parse_stored): no struct val tree, no second pass to size and
+ * encode it.  Returns 1 if that path declines the text or its key breaks
+ * the key rules - nothing was done, and the caller's val-tree path then
+ * loads the item or reports it in its own words - else 0 or <0 as
+ * item_load.
+ */
+static int stored_load(struct snap_rd *r, size_t k, const char *text, size_t len,
+		       struct dyn_err *err)
+{
+	const struct val *sk;
+	int rc;
+
+	rc = item_parse_stored(text, len, r->pks[k], r->sks[k], &r->st);
+	if (rc != 0)
+		return rc;
+	sk = r->sks[k] ? &r->st.sk : NULL;
+	if (!tbl_key_valid(r->tabs[k], &r->st.pk, sk))
+		return 1;
+	rc = check_order(r, k, &r->st.pk, sk, err);
+	if (rc < 0)
+		return rc;
+	rc = tbl_replay_stored(r->tabs[k], &r->st.pk, sk, r->st.blob, r->st.blob_len, r->st.size,
+			       err);
+	if (rc < 0)
+		return rc == -ENOMEM ? rc : corrupt(r, err, "item cannot be loaded");
+	r->info->items++;
+	return 0;
+}
+
+/*
  * The fast path for an item line exactly as snap_write renders it:
- * {"t":NAME,"i":ITEM}\n with NAME one of the header's tables.  The item
+ * {"t":NAME,"i":ITEM}\n with NAME one of the header's tables.  An item
+ * of a table without indexes goes straight into its stored form
+ * (stored_load); otherwise, or when that path declines, the item
  * is parsed once with item_parse_arena() (which applies item_check(), so
  * loading does not check it again; its values take no allocation of their
  * own and are dropped together once the record is made); the line is not
@@ -653,7 +704,8 @@ static int item_fast(struct snap_rd *r, const char *line, size_t len, struct dyn
 {
 	const struct sf_buf *pfx;
 	struct val item;
-	size_t k, j;
+	size_t k, j, size;
+	int rc;
 
 	if (len < 3 || line[len - 2] != '}' || r->nnames == 0)
 		return 1;
@@ -666,12 +718,18 @@ static int item_fast(struct snap_rd *r, const char *line, size_t len, struct dyn
 	/* parse_top skips a byte-order mark, which is not JSON mid-line */
 	if (j == r->nnames || (unsigned char)line[pfx->len] == 0xef)
 		return 1;
+	if (r->plain[k] && k < r->ntabs) {
+		rc = stored_load(r, k, line + pfx->len, len - 2 - pfx->len, err);
+		if (rc != 1)
+			return rc;
+	}
 	if (!r->arena && !(r->arena = item_arena_new()))
 		return -ENOMEM;
 	item_arena_reset(r->arena);
-	if (item_parse_arena(line + pfx->len, len - 2 - pfx->len, r->arena, &item, NULL) < 0)
+	if (item_parse_arena(line + pfx->len, len - 2 - pfx->len, r->arena, &item, &size, NULL) <
+	    0)
 		return 1;
-	return item_load(r, k, &item, true, err);
+	return item_load(r, k, &item, size, err);
 }
 
 static int item_line(struct snap_rd *r, struct sf_span t, struct sf_span i, struct dyn_err *err)
@@ -701,7 +759,7 @@ static int item_line(struct snap_rd *r, struct sf_span t, struct sf_span i, stru
 		val_free(&item);
 		return corrupt(r, err, "item is not a JSON object");
 	}
-	return item_load(r, k, &item, false, err);
+	return item_load(r, k, &item, 0, err);
 }
 
 /* Returns 1 for the trailer (checked), 0 for an item, <0 on error. */
@@ -779,6 +837,7 @@ int snap_load(const char *path, db_t *db, struct snap_info *info, struct dyn_err
 	setvbuf(fp, NULL, _IOFBF, 1 << 20);
 	keyenc_buf_init(&r.last);
 	keyenc_buf_init(&r.key);
+	item_stored_init(&r.st);
 	while ((len = getline(&line, &cap, fp)) > 0) {
 		r.line++;
 		if (ended) {
@@ -824,6 +883,8 @@ out:
 		sf_buf_free(&r.pfx[k]);
 	}
 	free(r.pfx);
+	free(r.plain);
+	item_stored_free(&r.st);
 	free(r.names);
 	free(r.pks);
 	free(r.sks);

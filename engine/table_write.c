@@ -300,8 +300,12 @@ static int prepare_op(const struct db_op *op, struct aop *a, struct dyn_err *err
 		if (rc < 0)
 			return rc;
 	}
+	/* the size the caller measured (a parser computes it anyway), else now */
 	if (a->act == ACT_PUT)
-		rc = rec_new(&t->schema, a->item, a->key.p, a->key.len, item_size(a->item), 0,
+		rc = rec_new(&t->schema, a->item, a->key.p, a->key.len,
+			     op->kind == DB_PUT && (op->flags & DB_F_CHECKED) && op->size
+				 ? op->size
+				 : item_size(a->item), 0,
 			     &a->nrec);
 	return rc;
 }
@@ -811,4 +815,85 @@ void tbl_bulk_end(table_t *t)
 	if (!__atomic_load_n(&t->bulk, __ATOMIC_RELAXED))
 		trim_maps(t);
 	pthread_rwlock_unlock(&t->lock);
+}
+
+/* ---- replay of a stored-form item (tbl_replay_stored) ---- */
+
+bool tbl_key_valid(table_t *t, const struct val *pk, const struct val *sk)
+{
+	int rc;
+
+	pthread_rwlock_rdlock(&t->lock);
+	rc = tbl_key_check(&t->schema, pk, sk, NULL);
+	pthread_rwlock_unlock(&t->lock);
+	return rc == 0;
+}
+
+/* With indexes: the whole item (decoded from the record) through apply(). */
+static int replay_decoded(struct table *t, struct rec *r, struct dyn_err *err)
+{
+	struct db_op op = {0};
+	struct val item;
+	int rc;
+
+	rc = rec_decode(&t->schema, r, &item);
+	pthread_rwlock_unlock(&t->lock);
+	rec_unref(r);
+	if (rc < 0)
+		return rc;
+	op.table = t;
+	op.kind = DB_PUT;
+	op.item = &item;
+	op.flags = DB_F_CHECKED;
+	rc = db_apply_x(t->db, &op, 1, NULL, err, false);
+	val_free(&item);
+	return rc;
+}
+
+int tbl_replay_stored(table_t *t, const struct val *pk, const struct val *sk,
+		      const uint8_t *blob, size_t blob_len, size_t size, struct dyn_err *err)
+{
+	struct aop a;
+	struct rec *r;
+	int rc;
+
+	aop_init(&a);
+	pthread_rwlock_wrlock(&t->lock);
+	if (!t->alive) {
+		rc = err_set(err, ENOENT, "table %s was dropped", t->name);
+		goto out_unlock;
+	}
+	rc = tbl_key_check(&t->schema, pk, sk, err);
+	if (rc == 0)
+		rc = tbl_key_encode(&a.key, pk, sk);
+	if (rc < 0)
+		goto out_unlock;
+	r = malloc(sizeof(*r) + a.key.len + blob_len);
+	if (!r) {
+		rc = -ENOMEM;
+		goto out_unlock;
+	}
+	r->mtime_ns = 0;
+	r->text_len = 0;
+	r->size = (uint32_t)size;
+	r->blob_len = (uint32_t)blob_len;
+	r->key_len = (uint16_t)a.key.len;
+	r->refs = 1;
+	memcpy(r->data, a.key.p, a.key.len);
+	memcpy(r->data + a.key.len, blob, blob_len);
+	if (nslots(t)) {
+		aop_clean(&a);
+		return replay_decoded(t, r, err); /* unlocks */
+	}
+	a.t = t;
+	a.act = ACT_PUT;
+	a.nrec = r;
+	rc = omap_reserve(t->base, 1);
+	if (rc == 0)
+		commit_op(&a, tbl_now_ns()); /* takes nrec */
+	trim_maps(t);
+out_unlock:
+	pthread_rwlock_unlock(&t->lock);
+	aop_clean(&a);
+	return rc;
 }

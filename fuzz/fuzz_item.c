@@ -118,6 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		static struct item_arena *arena;
 		struct dyn_err e1, e2;
 		struct val a;
+		size_t asize = 0;
 		int r1, r2;
 
 		if (!arena)
@@ -126,10 +127,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		err_clear(&e1);
 		err_clear(&e2);
 		r1 = item_parse((const char *)data, size, &v, &e1);
-		r2 = item_parse_arena((const char *)data, size, arena, &a, &e2);
+		r2 = item_parse_arena((const char *)data, size, arena, &a, &asize, &e2);
 		CHECK(r1 == r2);
 		if (r1 == 0) {
 			CHECK(val_equal(&v, &a));
+			CHECK(asize == item_size(&v));
 			val_free(&v);
 		} else {
 			CHECK(a.type == VAL_NULL && e1.code == e2.code);

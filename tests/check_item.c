@@ -1267,10 +1267,10 @@ static void assert_round_trips(const struct val *x, const char *pk)
 		struct val a;
 
 		ck_assert_ptr_nonnull(ar);
-		ck_assert_int_eq(item_parse_arena(t1, strlen(t1), ar, &a, NULL), 0);
+		ck_assert_int_eq(item_parse_arena(t1, strlen(t1), ar, &a, NULL, NULL), 0);
 		ck_assert(val_equal(x, &a));
 		item_arena_reset(ar);
-		ck_assert_int_eq(item_parse_arena(t1, strlen(t1), ar, &a, NULL), 0);
+		ck_assert_int_eq(item_parse_arena(t1, strlen(t1), ar, &a, NULL, NULL), 0);
 		ck_assert(val_equal(x, &a));
 		item_arena_free(ar);
 	}
@@ -1385,7 +1385,7 @@ START_TEST(test_arena_reset_after_many_blocks)
 			snprintf(text, sizeof(text),
 				 "{\"k%zu\": [\"%0300zu\", \"%0300zu\", {\"a\": %zu}], \"s\": \"%0*zu\"}",
 				 i, i, round, i, (int)(i % 300), i);
-			ck_assert_int_eq(item_parse_arena(text, strlen(text), ar, &v[i], NULL), 0);
+			ck_assert_int_eq(item_parse_arena(text, strlen(text), ar, &v[i], NULL, NULL), 0);
 		}
 		for (i = 0; i < 128; i++) {
 			snprintf(text, sizeof(text),
@@ -1426,7 +1426,7 @@ START_TEST(test_parse_arena_matches)
 		err_clear(&e1);
 		err_clear(&e2);
 		ck_assert_int_lt(item_parse(bad[i], strlen(bad[i]), &v, &e1), 0);
-		ck_assert_int_eq(item_parse_arena(bad[i], strlen(bad[i]), ar, &a, &e2), e1.code ? -e1.code : -1);
+		ck_assert_int_eq(item_parse_arena(bad[i], strlen(bad[i]), ar, &a, NULL, &e2), e1.code ? -e1.code : -1);
 		ck_assert_int_eq(e1.code, e2.code);
 		ck_assert_str_eq(e1.msg, e2.msg);
 	}
@@ -1438,7 +1438,7 @@ START_TEST(test_parse_arena_matches)
 	memset(big + i, 'x', n);
 	memcpy(big + i + n, "\"}", 3);
 	ck_assert_int_eq(item_parse(big, strlen(big), &v, NULL), 0);
-	ck_assert_int_eq(item_parse_arena(big, strlen(big), ar, &a, NULL), 0);
+	ck_assert_int_eq(item_parse_arena(big, strlen(big), ar, &a, NULL, NULL), 0);
 	ck_assert(val_equal(&v, &a));
 	val_free(&v);
 	free(big);
