@@ -19,16 +19,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "timing.h"
+
 #include "db.h"
 #include "ops.h"
-
-static double clk(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void attr(struct key_attr *a, const char *name, enum val_type t)
 {

@@ -26,18 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "timing.h"
+
 #include "db.h"
 #include "item.h"
 #include "num.h"
 #include "snap.h"
-
-static double clk(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what, int rc, struct dyn_err *err)
 {
@@ -123,13 +117,6 @@ static void *writer_run(void *arg)
 			die("writer put", rc, NULL);
 	}
 	return NULL;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Start the writer; run fn(ctx) (or sleep 0.3 s); stop it; print its latencies. */

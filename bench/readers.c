@@ -24,25 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
+#include "timing.h"
 
 static void die(const char *what, const char *path)
 {
 	fprintf(stderr, "readers: %s %s: %s\n", what, path, strerror(errno));
 	exit(1);
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Latencies of the operations done so far. */

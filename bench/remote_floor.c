@@ -23,13 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
+#include "timing.h"
 
 struct resp {
 	char buf[65536];
