@@ -623,15 +623,14 @@ static int check_order(struct snap_rd *r, size_t k, const struct val *pk, const 
 }
 
 /*
- * Check the order of item, then load it into table k.  size non-zero:
- * the item came from item_parse_arena() (checked, size its item_size(),
- * and the arena's: not freed here; db_replay keeps no pointer into it);
- * else it is freed.
+ * Check the order of item, then load it into table k.  checked: the item
+ * came from item_parse_arena() (checked, size its item_size() -- which
+ * may be 0 -- and the arena's: not freed here; db_replay keeps no
+ * pointer into it); else it is freed.
  */
-static int item_load(struct snap_rd *r, size_t k, struct val *item, size_t size,
+static int item_load(struct snap_rd *r, size_t k, struct val *item, bool checked, size_t size,
 		     struct dyn_err *err)
 {
-	bool checked = size != 0;
 	struct db_change ch = {0};
 	int rc;
 
@@ -729,7 +728,7 @@ static int item_fast(struct snap_rd *r, const char *line, size_t len, struct dyn
 	if (item_parse_arena(line + pfx->len, len - 2 - pfx->len, r->arena, &item, &size, NULL) <
 	    0)
 		return 1;
-	return item_load(r, k, &item, size, err);
+	return item_load(r, k, &item, true, size, err);
 }
 
 static int item_line(struct snap_rd *r, struct sf_span t, struct sf_span i, struct dyn_err *err)
@@ -759,7 +758,7 @@ static int item_line(struct snap_rd *r, struct sf_span t, struct sf_span i, stru
 		val_free(&item);
 		return corrupt(r, err, "item is not a JSON object");
 	}
-	return item_load(r, k, &item, 0, err);
+	return item_load(r, k, &item, false, 0, err);
 }
 
 /* Returns 1 for the trailer (checked), 0 for an item, <0 on error. */

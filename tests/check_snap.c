@@ -557,6 +557,29 @@ START_TEST(test_plain_table_errors)
 }
 END_TEST
 
+/*
+ * An item whose size is 0 (an empty name and value: no key attribute)
+ * is a corrupt line like any other: refused with its line number, its
+ * arena-parsed values left to the arena (once freed one by one: an
+ * invalid free that aborted the mount).
+ */
+START_TEST(test_zero_size_item_is_refused)
+{
+	static const char *const cases[] = {"{\"\":\"\"}", "{\"\":{\"$B\":\"\"}}"};
+	struct snap_info si;
+	struct dyn_err err;
+
+	create(db, "plain", "id", NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		put(db, "plain", "{\"id\":\"a\",\"x\":1}");
+		write_snapshot(2, &si);
+		edit_resum("{\"id\":\"a\",\"x\":1}", cases[i]);
+		ck_assert_int_eq(try_load(&err), -EINVAL);
+		ck_assert_msg(strstr(err.msg, "line 2"), "case %zu: %s", i, err.msg);
+	}
+}
+END_TEST
+
 START_TEST(test_empty_snapshot)
 {
 	struct dyn_err err;
@@ -608,6 +631,7 @@ Suite *snap_suite(void)
 	tcase_add_test(tc, test_snapshot_round_trip_every_type);
 	tcase_add_test(tc, test_snapshot_chunks_resume_after_last_key);
 	tcase_add_test(tc, test_snapshot_file_is_line_per_item);
+	tcase_add_test(tc, test_zero_size_item_is_refused);
 	tcase_add_test(tc, test_empty_snapshot);
 	tcase_add_test(tc, test_discard_leaves_old_snapshot);
 	suite_add_tcase(s, tc);
