@@ -525,6 +525,10 @@ static int key_of_item(const struct key_attr *ka, const struct key_attr *kb,
 	return rc;
 }
 
+/* The longest line text journaled for an item of this size (else the
+ * item is rendered): 100 lines of 400 KB items stay under 160 MB. */
+#define TEXT_MAX(size) (4 * (size_t)(size) + 1024)
+
 int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table, struct ops_write *w,
 		 struct dyn_err *err)
 {
@@ -566,8 +570,13 @@ int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table, struc
 	w->cond_text = r->cond_text;
 	if (r->kind == OPS_PUT) {
 		w->item = &r->v;
-		w->item_text = r->text;
-		w->item_text_len = r->text_len;
+		/* The line's own text for the journal, unless it is padded far
+		 * beyond its item: a group's record must stay well within
+		 * JOURNAL_MAX_PAYLOAD (an 8 MiB line may hold a 1 KB item) */
+		if (r->text && w->checked && r->text_len <= TEXT_MAX(w->size)) {
+			w->item_text = r->text;
+			w->item_text_len = r->text_len;
+		}
 	}
 	return 0;
 }

@@ -218,14 +218,16 @@ START_TEST(test_batch_line_text_is_journaled_and_replays)
 	    "  {\"v\": 1.0, \"username\": \"a\", \"s\": \"caf\\u00e9 \\\"q\\\"\", \"l\": [ 1 , {\"y\": -0, \"z\": {\"$SS\": [\"b\", \"a\"]}}]}\t\r\n"
 	    "\xef\xbb\xbf{\"username\": \"bom\", \"n\": 2}\n"
 	    "{\"put\": {\"z\": 3, \"username\": \"c\"}}\n";
-	const char *names[] = {"a", "bom", "c"};
+	const char *names[] = {"a", "bom", "c", "pad"};
 	const char *want[] = {
 	    "{\"put\":\"users\",\"item\":{\"v\": 1.0, \"username\": \"a\", \"s\": \"caf\\u00e9 "
 	    "\\\"q\\\"\", \"l\": [ 1 , {\"y\": -0, \"z\": {\"$SS\": [\"b\", \"a\"]}}]}}",
 	    "{\"put\":\"users\",\"item\":{\"n\":2,\"username\":\"bom\"}}",
 	    "{\"put\":\"users\",\"item\":{\"username\":\"c\",\"z\":3}}",
+	    /* padded far beyond its item: rendered, not journaled as is */
+	    "{\"put\":\"users\",\"item\":{\"n\":1,\"username\":\"pad\"}}",
 	};
-	char *before[3], *after, *jr;
+	char *before[4], *after, *jr, *all;
 	ops_batch_t *b;
 	size_t i, jlen;
 	store_t *st;
@@ -236,18 +238,25 @@ START_TEST(test_batch_line_text_is_journaled_and_replays)
 	create_table(db, "users", "username", NULL);
 	ck_assert_int_eq(db_table_open(db, "users", &t), 0);
 	ck_assert_int_eq(ops_batch_new(db, t, NULL, NULL, &b), 0);
-	ck_assert_int_eq(ops_batch_feed(b, lines, strlen(lines)), 0);
+	/* the lines above, then {"username": "pad", <20,000 blanks> "n": 1} */
+	all = malloc(strlen(lines) + 20100);
+	ck_assert_ptr_nonnull(all);
+	i = (size_t)sprintf(all, "%s{\"username\": \"pad\",", lines);
+	memset(all + i, ' ', 20000);
+	strcpy(all + i + 20000, "\"n\": 1}\n");
+	ck_assert_int_eq(ops_batch_feed(b, all, strlen(all)), 0);
+	free(all);
 	ops_batch_free(b);
 	tbl_close(t);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		ck_assert_ptr_nonnull(before[i] = get(db, "users", names[i]));
 	jr = slurp(jpath, &jlen);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		ck_assert_msg(memmem(jr, jlen, want[i], strlen(want[i])), "journal lacks %s", want[i]);
 	free(jr);
 	store_abandon(st); /* a crash: the next open replays the journal */
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		after = get(db, "users", names[i]);
 		ck_assert_ptr_nonnull(after);
 		ck_assert_str_eq(after, before[i]);
