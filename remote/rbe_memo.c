@@ -68,12 +68,16 @@ char *rbe_memo_key(const struct rtab *t, const struct val *pk, const struct val 
 	return k;
 }
 
-/* The memo's answer for key, if fetched less than max_age_ns ago: 1 (*out
- * new, VAL_NULL: absent), or 0. */
+/* The memo's newest answer for key, if fetched less than max_age_ns ago:
+ * 1 (*out new, VAL_NULL: absent), or 0.  Newest: a key may have several
+ * fresh answers (an open takes one up to cache= seconds old, a lookup
+ * fetches again after 100 ms), and the mount must never read backwards
+ * from what it last fetched. */
 int rbe_memo_find(struct rbe *r, const char *key, size_t len, int64_t max_age_ns,
 		  struct val *out)
 {
 	int64_t now = rbe_mono_ns();
+	struct get_memo *best = NULL;
 	int found = 0;
 
 	pthread_mutex_lock(&r->mu);
@@ -81,12 +85,12 @@ int rbe_memo_find(struct rbe *r, const char *key, size_t len, int64_t max_age_ns
 		struct get_memo *m = &r->memo[i];
 
 		if (m->key && m->klen == len && !memcmp(m->key, key, len) &&
-		    rbe_gen_fresh_locked(r, m->gen) &&
-		    now - m->at_ns < max_age_ns) {
-			found = val_copy(out, &m->item) == 0;
-			break;
-		}
+		    rbe_gen_fresh_locked(r, m->gen) && now - m->at_ns < max_age_ns &&
+		    (!best || m->at_ns >= best->at_ns))
+			best = m;
 	}
+	if (best)
+		found = val_copy(out, &best->item) == 0;
 	pthread_mutex_unlock(&r->mu);
 	return found;
 }
