@@ -49,3 +49,26 @@ demo_unmount() {
 	unmount_at "$MNT" "$STORE"
 	DYNFS_PID=
 }
+
+# section TITLE: a test section's heading, with the time it started.
+section() { echo "--- $* (at ${SECONDS}s)"; }
+
+# The demo tests' run and refuse replace lib.sh's: a script's output and
+# its messages both go to $T/out, and refuse checks the exit status too.
+# refuse WHAT STATUS PATTERN CMD...: CMD must exit with STATUS and print PATTERN.
+refuse() {
+	local what=$1 status=$2 pattern=$3 rc=0
+	shift 3
+	"$@" >"$T/out" 2>&1 || rc=$?
+	if [ "$rc" != "$status" ]; then
+		fail "$what: exit $rc, expected $status: $(head -c 600 "$T/out")"
+	elif ! grep -Eq -- "$pattern" "$T/out"; then
+		fail "$what: output lacks /$pattern/: $(head -c 600 "$T/out")"
+	fi
+}
+# run WHAT CMD...: CMD must succeed; its output is in $T/out.
+run() {
+	local what=$1
+	shift
+	"$@" >"$T/out" 2>&1 || fail "$what: '$*' failed: $(head -c 600 "$T/out")"
+}

@@ -20,19 +20,6 @@ need_local "scripts/demo makes a local store"
 
 source "$(dirname "${BASH_SOURCE[0]}")/demo_lib.sh"
 export LC_ALL=C
-section() { echo "--- $*"; }
-
-# refuse WHAT STATUS PATTERN CMD...: CMD must exit with STATUS and print PATTERN.
-refuse() {
-	local what=$1 status=$2 pattern=$3 rc=0
-	shift 3
-	"$@" >"$T/out" 2>&1 || rc=$?
-	if [ "$rc" != "$status" ]; then
-		fail "$what: exit $rc, expected $status: $(cat "$T/out")"
-	elif ! grep -Eq -- "$pattern" "$T/out"; then
-		fail "$what: message lacks /$pattern/: $(cat "$T/out")"
-	fi
-}
 
 section "gen-demo: deterministic, every type"
 "$REPO/scripts/gen-demo" "$T/gen1" || fail "gen-demo failed"

@@ -12,25 +12,6 @@ need_local "the man page and make install, on the local demo store"
 
 source "$(dirname "${BASH_SOURCE[0]}")/demo_lib.sh"
 export LC_ALL=C
-section() { echo "--- $* (at ${SECONDS}s)"; }
-
-# refuse WHAT STATUS PATTERN CMD...: CMD must exit with STATUS and print PATTERN.
-refuse() {
-	local what=$1 status=$2 pattern=$3 rc=0
-	shift 3
-	"$@" >"$T/out" 2>&1 || rc=$?
-	if [ "$rc" != "$status" ]; then
-		fail "$what: exit $rc, expected $status: $(head -c 600 "$T/out")"
-	elif ! grep -Eq -- "$pattern" "$T/out"; then
-		fail "$what: output lacks /$pattern/: $(head -c 600 "$T/out")"
-	fi
-}
-# run WHAT CMD...: CMD must succeed; its output is in $T/out.
-run() {
-	local what=$1
-	shift
-	"$@" >"$T/out" 2>&1 || fail "$what: '$*' failed: $(head -c 600 "$T/out")"
-}
 
 # the demo store, for the mounts below
 demo_mount

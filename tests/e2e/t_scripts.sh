@@ -24,25 +24,7 @@ need_local "the helper scripts on the local demo mount"
 source "$(dirname "${BASH_SOURCE[0]}")/demo_lib.sh"
 export LC_ALL=C
 S=$REPO/scripts
-section() { echo "--- $* (at ${SECONDS}s)"; }
 
-# refuse WHAT STATUS PATTERN CMD...: CMD must exit with STATUS and print PATTERN.
-refuse() {
-	local what=$1 status=$2 pattern=$3 rc=0
-	shift 3
-	"$@" >"$T/out" 2>&1 || rc=$?
-	if [ "$rc" != "$status" ]; then
-		fail "$what: exit $rc, expected $status: $(head -c 600 "$T/out")"
-	elif ! grep -Eq -- "$pattern" "$T/out"; then
-		fail "$what: output lacks /$pattern/: $(head -c 600 "$T/out")"
-	fi
-}
-# run WHAT CMD...: CMD must succeed; its output is in $T/out.
-run() {
-	local what=$1
-	shift
-	"$@" >"$T/out" 2>&1 || fail "$what: '$*' failed: $(head -c 600 "$T/out")"
-}
 jsize() { stat -c %s "$STORE/journal"; }
 
 section "every script: --help, bad usage"
