@@ -43,9 +43,7 @@
  * (17 of 40 reads did, when quiet items were read through the cache).
  * The cost is small: the open renders the snapshot anyway, and reads are
  * served from it.  A reader's getattr (FUSE_GETATTR_FH) still reports
- * its own snapshot's size.  So a commit invalidates an item's attributes
- * only, never its pages (inval.c): a handle that used the page cache
- * would have to bring that invalidation back.
+ * its own snapshot's size.
  *
  * No FLUSH for readers.  A read-only handle commits nothing, so its open
  * asks the kernel for no FLUSH at close (FOPEN_NOFLUSH): a `cat` is
