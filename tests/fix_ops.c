@@ -139,4 +139,3 @@ int run_batch(table_t *t, const char *text)
 	ops_batch_free(b);
 	return rc ? rc : rc2;
 }
-

@@ -61,4 +61,3 @@ void is_s(const struct val *v, const char *s)
 	ck_assert_uint_eq(v->s.len, strlen(s));
 	ck_assert_mem_eq(v->s.p, s, strlen(s));
 }
-
