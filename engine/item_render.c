@@ -40,7 +40,7 @@
  * item_render_blob_append writes the compact form straight from the
  * binary form (item.c) of a record, without building the item as a val
  * tree first: what snapshots are made of.  It follows the same rules
- * value by value (check_item's round trips compare the two).
+ * value by value (check_item_codec's round trips compare the two).
  */
 #include "item.h"
 

@@ -1,9 +1,9 @@
 /*
  * query.h - `_query?` lookups (SPEC §3): the parameter parser and the
  * query runner, both free of FUSE so that they can be unit-tested
- * (tests/check_query.c) and reused by every view that lists items: query
- * directories, query files (as=jsonl/json/count) and the index partition
- * directories of _index/ (index_view.c).
+ * (tests/check_query.c, check_query_run.c) and reused by every view that
+ * lists items: query directories, query files (as=jsonl/json/count) and
+ * the index partition directories of _index/ (index_view.c).
  *
  * A query runs at a location (struct qloc): a partition of the table, a
  * partition of one of its indexes, the whole table or a whole index (a
