@@ -489,6 +489,44 @@ static int64_t rbe_test_mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * The memo answers with a key's newest answer: a lookup that fetched
+ * again (its 100 ms are over) shadows the older answer an open could
+ * still take (cache= seconds), so a cat never reads backwards from the
+ * size the kernel was just given.
+ */
+START_TEST(test_memo_answers_newest)
+{
+	struct rbe_opts o = {.cache_s = -1, .allow_table_create = true, .allow_table_delete = true};
+	struct dyn_err err = {0};
+	int64_t t0;
+	char *text;
+	size_t len;
+	be_table_t *t;
+
+	teardown();
+	open_be(&o);
+	mk_table("users", false, false);
+	t = open_t("users");
+	ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", J("{\"p\": \"ann\", \"v\": 1}"),
+				      NULL, NULL, &err),
+			 0);
+	t0 = rbe_test_mono_ns();
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL, NULL), 0); /* v 1 kept */
+	/* another writer */
+	ck_assert_int_eq(rmt_put_item(rbe_client(be), "users", J("{\"p\": \"ann\", \"v\": 22}"),
+				      NULL, NULL, &err),
+			 0);
+	usleep(150 * 1000);
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL, NULL), 0); /* asks: v 22 kept */
+	ck_assert_int_eq(be_get_text(t, vs("ann"), NULL, &text, &len, NULL, NULL), 0);
+	if (rbe_test_mono_ns() - t0 < 900 * 1000000LL) /* else v 1 is too old anyway (load) */
+		ck_assert_msg(strstr(text, "\"v\": 22"), "an open read backwards: %s", text);
+	free(text);
+	be_table_close(t);
+}
+END_TEST
+
 START_TEST(test_open_text_memo)
 {
 	int64_t t0;
@@ -567,6 +605,7 @@ Suite *remote_backend_read_suite(void)
 	tcase_add_test(tc, test_read_errors_have_reasons);
 	tcase_add_test(tc, test_get_memo);
 	tcase_add_test(tc, test_open_text_memo);
+	tcase_add_test(tc, test_memo_answers_newest);
 	suite_add_tcase(s, tc);
 	return s;
 }
