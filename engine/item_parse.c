@@ -95,20 +95,10 @@ static int push_slot(struct parser *ps, char *name, size_t name_len, const char 
 	return 0;
 }
 
-static int cmp_name(const char *a, size_t alen, const char *b, size_t blen)
-{
-	size_t n = alen < blen ? alen : blen;
-	int c = n ? memcmp(a, b, n) : 0;
-
-	if (c)
-		return c;
-	return (alen > blen) - (alen < blen);
-}
-
 static int slot_name_cmp(const void *x, const void *y)
 {
 	const struct slot *a = x, *b = y;
-	int c = cmp_name(a->name, a->name_len, b->name, b->name_len);
+	int c = item_name_cmp(a->name, a->name_len, b->name, b->name_len);
 
 	if (c)
 		return c;
@@ -147,7 +137,7 @@ static void sort_slots(struct slot *s, size_t n, int (*cmp)(const void *, const 
 	}
 }
 
-/* A name's first 8 bytes, big-endian, zero padded: orders as cmp_name
+/* A name's first 8 bytes, big-endian, zero padded: orders as item_name_cmp
  * does (names hold no NUL), or ties when the first 8 bytes do. */
 static inline uint64_t name_pfx(const char *p, size_t len)
 {
@@ -220,7 +210,7 @@ static int finish_map(struct parser *ps, size_t base, struct val *out)
 	struct val_attr *a = NULL;
 
 	for (size_t i = 1; i < n; i++) {
-		if (cmp_name(s[i - 1].name, s[i - 1].name_len, s[i].name, s[i].name_len) >= 0) {
+		if (item_name_cmp(s[i - 1].name, s[i - 1].name_len, s[i].name, s[i].name_len) >= 0) {
 			const struct slot *dup = NULL;
 
 			sort_names(s, n);

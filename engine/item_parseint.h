@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "item.h"
 #include "num.h"
@@ -100,5 +101,17 @@ int ipar_str_esc(struct parser *ps, char **out, size_t *len, bool *escaped);
 int ipar_str(struct parser *ps, char **out, size_t *len);
 /* A strict JSON number at the cursor, read exactly; cursor past it. */
 int ipar_number(struct parser *ps, struct num *out);
+
+/* Byte order of attribute names (and of set elements in stored form):
+ * memcmp, then the shorter first.  <0, 0 or >0. */
+static inline int item_name_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int c = n ? memcmp(a, b, n) : 0;
+
+	if (c)
+		return c;
+	return (alen > blen) - (alen < blen);
+}
 
 #endif

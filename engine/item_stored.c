@@ -148,16 +148,6 @@ static int out_string(struct sp *s, size_t *off, size_t *n, bool *escaped)
 	return 0;
 }
 
-static int cmp_bytes(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	size_t n = alen < blen ? alen : blen;
-	int c = n ? memcmp(a, b, n) : 0;
-
-	if (c)
-		return c;
-	return (alen > blen) - (alen < blen);
-}
-
 /* A number (struct num) as length + num_key_encode() bytes. */
 static int out_num(struct item_stored *st, const struct num *n)
 {
@@ -329,7 +319,7 @@ static int sv_set(struct sp *s, enum val_type t, size_t *size)
 			}
 			if (rc)
 				return rc;
-			if (count && cmp_bytes(st->blob + poff, pn, st->blob + off, n) >= 0)
+			if (count && item_name_cmp(st->blob + poff, pn, st->blob + off, n) >= 0)
 				return DECLINE;
 			total += n;
 			poff = off;
@@ -476,7 +466,7 @@ static int sv_object(struct sp *s, bool literal, size_t *size)
 		rc = sv_name(s, &off, &n);
 		if (rc)
 			return rc;
-		if (cmp_bytes(st->blob + poff, pn, st->blob + off, n) >= 0)
+		if (item_name_cmp(st->blob + poff, pn, st->blob + off, n) >= 0)
 			return DECLINE; /* unsorted or a duplicate: item_parse decides */
 	}
 	if (rc < 0)
@@ -647,7 +637,7 @@ int item_parse_stored(const char *text, size_t len, const char *pk_name, const c
 			have_sk = true;
 			rc = sv_key(&s, 1, &st->sk, &vsize);
 		} else {
-			if (count && cmp_bytes(st->blob + poff, pn, st->blob + off, n) >= 0)
+			if (count && item_name_cmp(st->blob + poff, pn, st->blob + off, n) >= 0)
 				return DECLINE;
 			poff = off;
 			pn = n;
