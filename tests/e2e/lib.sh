@@ -199,6 +199,20 @@ unmount() {
 	DYNFS_PID=
 }
 
+# section TITLE: a heading in the test's output, so a failure reads in
+# context.
+section() { echo "--- $*"; }
+
+# lines CMD...: the command's output and messages, lines joined by spaces.
+lines() { "$@" 2>&1 | tr '\n' ' '; }
+
+# compact FILE: FILE as one line of JSON (jq -c), or jq's message.
+compact() { jq -c . <"$1" 2>&1; }
+
+# errors_mark, then new_errors: the lines added to /_errors since the mark.
+errors_mark() { ERR_AT=$(wc -l <"$MNT/_errors"); }
+new_errors() { tail -n +$((ERR_AT + 1)) "$MNT/_errors"; }
+
 fail() {
 	echo "FAIL: $*" >&2
 	FAILS=$((FAILS + 1))

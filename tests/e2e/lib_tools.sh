@@ -33,11 +33,6 @@ tools_cleanup() {
 }
 trap 'tools_cleanup; cleanup' EXIT
 
-# section TEXT: a heading in the test log (shown when the test fails).
-section() {
-	echo "--- $*"
-}
-
 # die WHAT: a failure the rest of the test cannot survive.
 die() {
 	fail "$*"

@@ -13,10 +13,6 @@
 #    default, so `ls -l` makes no GETXATTR round trip per file (issue 12).
 
 export LC_ALL=C
-section() { echo "--- $*"; }
-
-# expect_lines WHAT CMD...: the command's output, lines joined by spaces.
-lines() { "$@" 2>&1 | tr '\n' ' '; }
 
 section "--help, --version, usage"
 "$DYNFS" --help >"$T/help" 2>&1 || fail "--help exited non-zero"

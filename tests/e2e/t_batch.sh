@@ -17,9 +17,6 @@
 #  - a table with a sort key (quiz-stats of the design notes).
 
 export LC_ALL=C
-section() { echo "--- $*"; }
-errors_mark() { ERR_AT=$(wc -l <"$MNT/_errors"); }
-new_errors() { tail -n +$((ERR_AT + 1)) "$MNT/_errors"; }
 # to FILE CMD...: run CMD with stdout redirected to FILE.  Use external
 # commands (env printf): bash ignores errors of close() after a builtin.
 to() { local f=$1; shift; "$@" >"$f"; }

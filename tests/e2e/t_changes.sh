@@ -15,7 +15,6 @@
 need_local "the change feed (a service has none; _changes is ENOTSUP remotely, checked in t_remote.sh)"
 
 export LC_ALL=C
-section() { echo "--- $*"; }
 
 # wait_for WHAT FILE PATTERN [COUNT]: until FILE has COUNT lines matching.
 wait_for() {

@@ -6,7 +6,6 @@
 need_local "the change feed"
 
 export LC_ALL=C
-section() { echo "--- $*"; }
 DOC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/docs/changes.md
 
 # block NAME: the commands of the block after the marker NAME.

@@ -14,7 +14,6 @@ ROUNDS=${CRASH_ROUNDS:-20}
 J=$STORE/journal
 S=$STORE/snapshot.json
 
-section() { echo "--- $*"; }
 die() { fail "$*"; done_test; }
 
 # crash: kill -9 the daemon and clear away its dead mount.

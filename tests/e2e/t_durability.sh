@@ -11,7 +11,6 @@ QUIZ_SCHEMA='{"partition_key":{"name":"id#level","type":"S"},"sort_key":{"name":
 J=$STORE/journal
 S=$STORE/snapshot.json
 
-section() { echo "--- $*"; }
 die() { fail "$*"; done_test; }
 
 make_table() {

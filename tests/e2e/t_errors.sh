@@ -8,11 +8,6 @@
 # changes, /_errors itself, and what the filesystem refuses.
 
 export LC_ALL=C
-section() { echo "--- $*"; }
-lines() { "$@" 2>&1 | tr '\n' ' '; }
-compact() { jq -c . <"$1" 2>&1; }
-errors_mark() { ERR_AT=$(wc -l <"$MNT/_errors"); }
-new_errors() { tail -n +$((ERR_AT + 1)) "$MNT/_errors"; }
 
 # put_err FILE TEXT [fsync]: open (O_TRUNC), write TEXT (or, for @PATH,
 # the content of PATH), fsync if asked, close; prints "ok" or the strerror

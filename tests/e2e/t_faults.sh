@@ -20,7 +20,6 @@
 need_local "disk faults of the local store (remote faults: t_remote_faults.sh)"
 
 export LC_ALL=C
-section() { echo "--- $*"; }
 SHIM=${FAULTSHIM:-$(dirname "$DYNFS")/tests/faultshim.so}
 if [ ! -f "$SHIM" ]; then
 	fail "no fault shim at $SHIM (make builds it: build/tests/faultshim.so)"
@@ -29,8 +28,6 @@ fi
 F=$T/faults
 : >"$F"
 faults() { printf '%s\n' "$@" >"$F"; }
-errors_mark() { ERR_AT=$(wc -l <"$MNT/_errors"); }
-new_errors() { tail -n +$((ERR_AT + 1)) "$MNT/_errors"; }
 # (An ASan build wants its runtime first among the loaded libraries; the
 # shim only forwards to the next definition, so its place is harmless.)
 fmount() {

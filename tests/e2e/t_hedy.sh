@@ -19,7 +19,6 @@
 need_local "import/export of a local store"
 
 export LC_ALL=C.UTF-8
-section() { echo "--- $*"; }
 H=$(dirname "${BASH_SOURCE[0]}")/hedy_file.py
 H=$(cd "$(dirname "$H")" && pwd)/hedy_file.py
 

@@ -6,7 +6,6 @@
 need_local "dynfs import into a local store"
 
 export LC_ALL=C
-section() { echo "--- $*"; }
 die() { fail "$*"; done_test; }
 
 field() { jq -c "$2" <"$1" 2>&1; }

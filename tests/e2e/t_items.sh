@@ -16,13 +16,6 @@
 #  - caches: after every commit cat, stat and wc -c agree at once.
 
 export LC_ALL=C
-section() { echo "--- $*"; }
-lines() { "$@" 2>&1 | tr '\n' ' '; }
-compact() { jq -c . <"$1" 2>&1; }
-
-# errors_mark / new_errors: lines added to /_errors since the mark.
-errors_mark() { ERR_AT=$(wc -l <"$MNT/_errors"); }
-new_errors() { tail -n +$((ERR_AT + 1)) "$MNT/_errors"; }
 
 section "long keys, imported before the mount (names are shortened)"
 mkdir -p "$STORE"

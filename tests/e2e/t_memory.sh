@@ -20,7 +20,6 @@
 # a local store of its own (under this test's temp dir).
 
 export LC_ALL=C
-section() { echo "--- $*"; }
 
 N=${MEM_N:-200000}
 MEM_PER_ENTRY=400 # bytes of RSS per entry held by the kernel (was ~430)

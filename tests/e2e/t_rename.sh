@@ -12,11 +12,6 @@
 #  - scratch -> scratch like tmpfs.
 
 export LC_ALL=C
-section() { echo "--- $*"; }
-lines() { "$@" 2>&1 | tr '\n' ' '; }
-compact() { jq -c . <"$1" 2>&1; }
-errors_mark() { ERR_AT=$(wc -l <"$MNT/_errors"); }
-new_errors() { tail -n +$((ERR_AT + 1)) "$MNT/_errors"; }
 
 # ren FROM TO [FLAGS]: renameat2(2); prints "ok" or the strerror.
 ren() {

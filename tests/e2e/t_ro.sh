@@ -5,9 +5,6 @@
 # files included, and leaves the data as it was.
 
 export LC_ALL=C
-section() { echo "--- $*"; }
-lines() { "$@" 2>&1 | tr '\n' ' '; }
-compact() { jq -c . <"$1" 2>&1; }
 
 section "fill a store"
 mount_fresh

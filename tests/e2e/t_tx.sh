@@ -10,9 +10,6 @@
 #    keep moving value between the two items.
 
 export LC_ALL=C
-section() { echo "--- $*"; }
-errors_mark() { ERR_AT=$(wc -l <"$MNT/_errors"); }
-new_errors() { tail -n +$((ERR_AT + 1)) "$MNT/_errors"; }
 # to FILE CMD...: run CMD (an external command) with stdout to FILE.
 to() { local f=$1; shift; "$@" >"$f"; }
 
