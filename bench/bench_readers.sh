@@ -19,7 +19,10 @@
 #   writer  1 cat reader of ta1/p1 alone, then while a writer loops
 #           open(O_TRUNC)+write+close over 1000 items of tb1/p1 (the
 #           default fsync=always: every close waits for the disk)
-# Printed: ops/s for each, the 2-reader/1-reader throughput ratios, and
+# Printed: ops/s for each, the 2-reader/1-reader throughput ratios, how
+# many of the machine's cores were busy during the 1- and 2-reader runs
+# (/proc/stat: a reader, the filesystem's thread and the kernel's FUSE
+# work share them, so one reader already keeps more than one core busy), and
 # the reader's median, 99th percentile and longest read with and without
 # the writer.
 set -eu
@@ -49,17 +52,36 @@ awk -v n="$N" -v d="$F" 'BEGIN { for (i = 0; i < n; i++) printf "%s/k%07d.json\n
 awk -v n="$N" -v d="$M/ta1/p1" 'BEGIN { for (i = 0; i < 200; i++)
 	printf "%s/_query?ge=k%07d&limit=10&as=jsonl\n", d, int(i * n / 200) }' >"$BASE/query.list"
 
-# run1 LIST: one reader; prints its result line
-run1() {
-	"$B/readers" read "$SECS" "$1"
+# cpu_ticks: the machine's busy and total ticks so far (/proc/stat)
+cpu_ticks() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat
 }
 
-# run2 LIST: two readers at once; prints the sum of their ops/s
+# cores_busy BEFORE AFTER: how many of the machine's cores were busy
+# between two cpu_ticks (whatever ran: the readers, the filesystem's
+# threads, the kernel's side of FUSE, and anything else on the machine)
+cores_busy() {
+	echo "$1 $2" | awk -v n="$(nproc)" '{ t = $4 - $2; printf "%.2f\n", t > 0 ? n * ($3 - $1) / t : 0 }'
+}
+
+# run1 LIST: one reader; prints its result line, the cores busy in $BASE/c1
+run1() {
+	local a
+	a=$(cpu_ticks)
+	"$B/readers" read "$SECS" "$1"
+	cores_busy "$a" "$(cpu_ticks)" >"$BASE/c1"
+}
+
+# run2 LIST: two readers at once; prints the sum of their ops/s, the
+# cores busy in $BASE/c2
 run2() {
+	local a p
+	a=$(cpu_ticks)
 	"$B/readers" read "$SECS" "$1" >"$BASE/r1" &
-	local p=$!
+	p=$!
 	"$B/readers" read "$SECS" "$1" >"$BASE/r2"
 	wait "$p"
+	cores_busy "$a" "$(cpu_ticks)" >"$BASE/c2"
 	cat "$BASE/r1" "$BASE/r2" | awk '{ s += $4 } END { printf "%.1f\n", s }'
 }
 
@@ -68,10 +90,12 @@ run1 "$BASE/cat.list" >/dev/null
 run1 "$BASE/floor.list" >/dev/null
 run1 "$BASE/query.list" >/dev/null
 
-declare -A one two
+declare -A one two c1 c2
 for w in cat floor query; do
 	one[$w]=$(run1 "$BASE/$w.list" | awk '{ print $4 }')
+	c1[$w]=$(cat "$BASE/c1")
 	two[$w]=$(run2 "$BASE/$w.list")
+	c2[$w]=$(cat "$BASE/c2")
 done
 alone=$(run1 "$BASE/cat.list")
 "$B/readers" write "$((SECS + 1))" "$M/tb1/p1" >"$BASE/w" &
@@ -82,10 +106,11 @@ wait "$wp"
 wline=$(cat "$BASE/w")
 
 scale() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f\n", b / a; else print "-" }'; }
-printf '%-34s %12s %12s %8s\n' workload "1 reader/s" "2 readers/s" "2 vs 1"
+printf '%-34s %12s %12s %8s %8s %8s\n' workload "1 reader/s" "2 readers/s" "2 vs 1" \
+	"cores 1" "cores 2"
 for w in cat query floor; do
-	printf '%-34s %12s %12s %7sx\n' "$w (N=$N)" "${one[$w]}" "${two[$w]}" \
-		"$(scale "${one[$w]}" "${two[$w]}")"
+	printf '%-34s %12s %12s %7sx %8s %8s\n' "$w (N=$N)" "${one[$w]}" "${two[$w]}" \
+		"$(scale "${one[$w]}" "${two[$w]}")" "${c1[$w]}" "${c2[$w]}"
 done
 set -- $alone
 printf 'cat of ta1/p1 alone:          %s reads/s, p50 %s µs, p99 %s µs, max %s µs\n' "$4" "$5" "$6" "$7"
