@@ -732,13 +732,7 @@ Suite *ops_suite(void)
 	Suite *s = suite_create("ops");
 	TCase *tc;
 
-#define TC(name)                                                \
-	do {                                                    \
-		tc = tcase_create(name);                        \
-		tcase_add_checked_fixture(tc, setup, teardown); \
-		tcase_set_timeout(tc, 60);                      \
-		suite_add_tcase(s, tc);                         \
-	} while (0)
+#define TC(name) (tc = fix_ops_tcase(s, name))
 
 	TC("ops_line_parse");
 	tcase_add_test(tc, test_line_bare_object_is_a_put);

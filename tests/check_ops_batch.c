@@ -623,13 +623,7 @@ Suite *ops_batch_suite(void)
 	Suite *s = suite_create("ops_batch");
 	TCase *tc;
 
-#define TC(name)                                                \
-	do {                                                    \
-		tc = tcase_create(name);                        \
-		tcase_add_checked_fixture(tc, setup, teardown); \
-		tcase_set_timeout(tc, 60);                      \
-		suite_add_tcase(s, tc);                         \
-	} while (0)
+#define TC(name) (tc = fix_ops_tcase(s, name))
 
 	TC("ops_batch");
 	tcase_add_test(tc, test_batch_bad_line_fails_the_write_but_not_its_neighbours);

@@ -50,6 +50,16 @@ void teardown(void)
 	db_free(db);
 }
 
+TCase *fix_ops_tcase(Suite *s, const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
 void parse_json(const char *text, struct val *out)
 {
 	struct dyn_err err;

@@ -30,6 +30,8 @@ extern table_t *tq; /* quiz-stats */
 /* The checked fixture (tests also call them to start over mid-test). */
 void setup(void);
 void teardown(void);
+/* A test case of suite s with this fixture and a 60 s timeout. */
+TCase *fix_ops_tcase(Suite *s, const char *name);
 
 /* Parse document JSON into *out (new); fails the test on bad JSON. */
 void parse_json(const char *text, struct val *out);
