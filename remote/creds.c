@@ -94,6 +94,45 @@ int rmt_ini_get(const char *text, const char *section, const char *key, char **o
 	return -ENOENT;
 }
 
+int rmt_ini_get_sub(const char *text, const char *section, const char *key, const char *sub,
+		    char **out)
+{
+	const char *p = text;
+	bool in = false, nest = false;
+
+	while (p && *p) {
+		size_t n = strcspn(p, "\r\n");
+		const char *nl = p[n] ? p + n : NULL;
+		bool indented = *p == ' ' || *p == '\t';
+		char *line = strndup(p, n), *l, *eq;
+
+		if (!line)
+			return -ENOMEM;
+		l = trim(line);
+		if (*l == '[') {
+			char *close = strchr(l, ']');
+
+			if (close) {
+				*close = 0;
+				in = !strcmp(trim(l + 1), section);
+			}
+			nest = false;
+		} else if (in && *l && *l != '#' && *l != ';' && (eq = strchr(l, '='))) {
+			*eq = 0;
+			if (!indented) {
+				nest = !strcmp(trim(l), key) && !*trim(eq + 1);
+			} else if (nest && !strcmp(trim(l), sub)) {
+				*out = strdup(trim(eq + 1));
+				free(line);
+				return *out ? 0 : -ENOMEM;
+			}
+		}
+		free(line);
+		p = nl ? nl + 1 : NULL;
+	}
+	return -ENOENT;
+}
+
 time_t rmt_parse_iso8601(const char *s)
 {
 	struct tm tm;
@@ -227,6 +266,45 @@ int rmt_region_resolve(const char *opt, const char *profile, char **out)
 	}
 	config = aws_file("AWS_CONFIG_FILE", "config");
 	rc = profile_get(NULL, config, profile_name(profile), "region", out);
+	free(config);
+	return rc;
+}
+
+static bool is_true(const char *v)
+{
+	return v && !strcasecmp(v, "true");
+}
+
+int rmt_endpoint_resolve(const char *profile, char **out)
+{
+	const char *e = getenv("AWS_ENDPOINT_URL_DYNAMODB"), *prof = profile_name(profile);
+	char *config, *v = NULL, sec[300];
+	int rc = -ENOENT;
+
+	if (is_true(getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")))
+		return -ENOENT;
+	config = aws_file("AWS_CONFIG_FILE", "config");
+	if (profile_get(NULL, config, prof, "ignore_configured_endpoint_urls", &v) == 0 &&
+	    is_true(v))
+		goto out;
+	if (!e || !*e)
+		e = getenv("AWS_ENDPOINT_URL");
+	if (e && *e) {
+		*out = strdup(e);
+		rc = *out ? 0 : -ENOMEM;
+		goto out;
+	}
+	free(v);
+	v = NULL;
+	if (profile_get(NULL, config, prof, "services", &v) == 0 && *v) {
+		snprintf(sec, sizeof(sec), "services %s", v);
+		rc = rmt_ini_get_sub(config, sec, "dynamodb", "endpoint_url", out);
+		if (rc != -ENOENT)
+			goto out;
+	}
+	rc = profile_get(NULL, config, prof, "endpoint_url", out);
+out:
+	free(v);
 	free(config);
 	return rc;
 }

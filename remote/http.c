@@ -488,7 +488,7 @@ int rmt_open(const struct rmt_opts *o, rmt_t **out, struct dyn_err *err)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	const char *prof = o && o->profile ? o->profile : NULL;
-	char ep[512];
+	char ep[512], *conf = NULL;
 	rmt_t *c;
 	int rc;
 
@@ -533,6 +533,19 @@ int rmt_open(const struct rmt_opts *o, rmt_t **out, struct dyn_err *err)
 				o->endpoint);
 			goto fail;
 		}
+	} else if ((rc = rmt_endpoint_resolve(prof, &conf)) == 0) {
+		/* dynamodb://REGION with an endpoint configured the SDKs' way */
+		rc = parse_endpoint(c, conf);
+		if (rc < 0) {
+			err_set(err, EINVAL,
+				"bad endpoint %s from AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL "
+				"or the profile's endpoint_url (want http://HOST:PORT or "
+				"https://...)",
+				conf);
+			goto fail;
+		}
+	} else if (rc != -ENOENT) {
+		goto fail;
 	} else {
 		snprintf(ep, sizeof(ep), "https://dynamodb.%s.amazonaws.com", c->region);
 		rc = parse_endpoint(c, ep);
@@ -561,9 +574,11 @@ int rmt_open(const struct rmt_opts *o, rmt_t **out, struct dyn_err *err)
 			rc = -EACCES;
 		goto fail;
 	}
+	free(conf);
 	*out = c;
 	return 0;
 fail:
+	free(conf);
 	rmt_close(c);
 	return rc;
 }

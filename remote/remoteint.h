@@ -37,6 +37,10 @@ void rmt_creds_free(struct rmt_creds *c);
  * -ENOENT if absent.
  */
 int rmt_ini_get(const char *text, const char *section, const char *key, char **out);
+/* A nested setting: in [section], the key's indented lines ("dynamodb =" then
+ * "  endpoint_url = URL"), sub's value.  0 (*out new) or -ENOENT. */
+int rmt_ini_get_sub(const char *text, const char *section, const char *key, const char *sub,
+		    char **out);
 
 /*
  * Credentials from a JSON document: credential_process output
@@ -65,6 +69,16 @@ int rmt_creds_resolve(const struct rmt_chain *ch, struct rmt_creds *out, struct 
 
 /* Region: opt, AWS_REGION, AWS_DEFAULT_REGION, the profile's config, NULL. *out new. */
 int rmt_region_resolve(const char *opt, const char *profile, char **out);
+
+/*
+ * The DynamoDB endpoint configured outside the command line, as the AWS
+ * SDKs and CLI read it: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, the
+ * profile's services section (`services = NAME`, then [services NAME]
+ * "dynamodb =" / "  endpoint_url = URL"), the profile's endpoint_url.
+ * None when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS or the profile's
+ * ignore_configured_endpoint_urls is true.  0 (*out new) or -ENOENT.
+ */
+int rmt_endpoint_resolve(const char *profile, char **out);
 
 /* A small HTTP request outside the pool (credentials endpoints). */
 int rmt_http_simple(const char *method, const char *url, const char *const *headers, int timeout_ms,

@@ -125,6 +125,9 @@ static void chain_setup(void)
 	unsetenv("AWS_CONFIG_FILE");
 	unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
 	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	unsetenv("AWS_ENDPOINT_URL");
+	unsetenv("AWS_ENDPOINT_URL_DYNAMODB");
+	unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 }
 
 static void chain_teardown(void)
@@ -143,6 +146,9 @@ static void chain_teardown(void)
 	unsetenv("AWS_REGION");
 	unsetenv("AWS_DEFAULT_REGION");
 	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+	unsetenv("AWS_ENDPOINT_URL");
+	unsetenv("AWS_ENDPOINT_URL_DYNAMODB");
+	unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 }
 
 static void write_home(const char *name, const char *text)
@@ -270,6 +276,79 @@ START_TEST(test_region_sources)
 }
 END_TEST
 
+START_TEST(test_ini_get_sub_nested_service_settings)
+{
+	const char *t = "[services s]\n"
+			"s3 =\n  endpoint_url = http://s3\n"
+			"dynamodb =\n  region = x\n\tendpoint_url = http://ddb:8000\n"
+			"endpoint_url = http://top\n"
+			"[services t]\ndynamodb = flat\n  endpoint_url = http://no\n";
+	char *v;
+
+	ck_assert_int_eq(rmt_ini_get_sub(t, "services s", "dynamodb", "endpoint_url", &v), 0);
+	ck_assert_str_eq(v, "http://ddb:8000");
+	free(v);
+	ck_assert_int_eq(rmt_ini_get_sub(t, "services s", "s3", "endpoint_url", &v), 0);
+	ck_assert_str_eq(v, "http://s3");
+	free(v);
+	/* a key with a value of its own has no nested lines */
+	ck_assert_int_eq(rmt_ini_get_sub(t, "services t", "dynamodb", "endpoint_url", &v), -ENOENT);
+	ck_assert_int_eq(rmt_ini_get_sub(t, "services s", "dynamodb", "other", &v), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_endpoint_sources)
+{
+	struct rmt_opts o = {.region = "eu-west-1", .profile = "prod"};
+	struct dyn_err err;
+	rmt_t *c;
+	char *v;
+
+	ck_assert_int_eq(rmt_endpoint_resolve(NULL, &v), -ENOENT);
+	write_home("config", "[default]\nendpoint_url = http://def:1\n"
+			     "[profile prod]\nservices = local\nendpoint_url = http://prod:2\n"
+			     "[profile flat]\nendpoint_url = http://flat:3\n"
+			     "[profile off]\nendpoint_url = http://off:4\n"
+			     "ignore_configured_endpoint_urls = true\n"
+			     "[services local]\ndynamodb =\n  endpoint_url = http://svc:5\n");
+	ck_assert_int_eq(rmt_endpoint_resolve(NULL, &v), 0);
+	ck_assert_str_eq(v, "http://def:1");
+	free(v);
+	ck_assert_int_eq(rmt_endpoint_resolve("flat", &v), 0);
+	ck_assert_str_eq(v, "http://flat:3");
+	free(v);
+	/* the profile's services section beats its endpoint_url */
+	ck_assert_int_eq(rmt_endpoint_resolve("prod", &v), 0);
+	ck_assert_str_eq(v, "http://svc:5");
+	free(v);
+	ck_assert_int_eq(rmt_endpoint_resolve("off", &v), -ENOENT);
+	/* the environment beats the files; the service's variable the general one */
+	setenv("AWS_ENDPOINT_URL", "http://env:6", 1);
+	ck_assert_int_eq(rmt_endpoint_resolve("prod", &v), 0);
+	ck_assert_str_eq(v, "http://env:6");
+	free(v);
+	setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9", 1);
+	ck_assert_int_eq(rmt_endpoint_resolve("prod", &v), 0);
+	ck_assert_str_eq(v, "http://127.0.0.1:9");
+	free(v);
+	ck_assert_int_eq(rmt_endpoint_resolve("off", &v), -ENOENT);
+	/* dynamodb://REGION opens the configured endpoint, signing for REGION */
+	err_clear(&err);
+	ck_assert_int_eq(rmt_open(&o, &c, &err), 0);
+	ck_assert_str_eq(c->host, "127.0.0.1:9");
+	ck_assert_str_eq(c->region, "eu-west-1");
+	rmt_close(c);
+	setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "TRUE", 1);
+	ck_assert_int_eq(rmt_endpoint_resolve("prod", &v), -ENOENT);
+	ck_assert_int_eq(rmt_open(&o, &c, &err), -EACCES); /* AWS itself: no credentials */
+	unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	setenv("AWS_ENDPOINT_URL_DYNAMODB", "ftp://x", 1);
+	err_clear(&err);
+	ck_assert_int_eq(rmt_open(&o, &c, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "AWS_ENDPOINT_URL_DYNAMODB"));
+}
+END_TEST
+
 START_TEST(test_open_local_endpoint_uses_dummy_credentials)
 {
 	struct rmt_opts o = {.endpoint = "http://127.0.0.1:9"};
@@ -296,6 +375,7 @@ Suite *remote_creds_suite(void)
 
 	tcase_add_test(tc, test_ini_get_sections_comments_spaces);
 	tcase_add_test(tc, test_ini_get_carriage_returns);
+	tcase_add_test(tc, test_ini_get_sub_nested_service_settings);
 	tcase_add_test(tc, test_iso8601);
 	tcase_add_test(tc, test_creds_json_process_and_imds_forms);
 	suite_add_tcase(s, tc);
@@ -305,6 +385,7 @@ Suite *remote_creds_suite(void)
 	tcase_add_test(ch, test_chain_profiles_and_files);
 	tcase_add_test(ch, test_chain_credential_process);
 	tcase_add_test(ch, test_region_sources);
+	tcase_add_test(ch, test_endpoint_sources);
 	tcase_add_test(ch, test_open_local_endpoint_uses_dummy_credentials);
 	suite_add_tcase(s, ch);
 	return s;

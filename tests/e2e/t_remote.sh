@@ -402,6 +402,43 @@ expect_eq "stop: one GetItem line for the cat" "$(grep -c ' /stp/a.json: GetItem
 expect_eq "stop: one Scan line for the ls" "$(grep -c ' /stp: Scan: ' "$T/errors2")" 1
 unmount
 
+section "dynamodb://REGION through a profile's configured endpoint (docs/remote.md's block)"
+# The docs' config block, its port made a free one, as the profile
+# "local" of a temporary config file; that profile's keys in a temporary
+# credentials file; a service that accepts only those keys (--auth).
+A=$T/aws
+mkdir -p "$A"
+AP=$(free_port)
+awk '/t_remote.sh runs this block/ {on = 1; next} on && /^```ini/ {next} on && /^```/ {exit} on' \
+	"$HERE/../../docs/remote.md" | sed "s/127.0.0.1:8000/127.0.0.1:$AP/" >"$A/config"
+grep -q "endpoint_url = http://127.0.0.1:$AP" "$A/config" || fail "docs/remote.md: no config block: $(cat "$A/config")"
+printf '[local]\naws_access_key_id = AKLOCAL\naws_secret_access_key = local-secret\n' >"$A/credentials"
+echo "AKLOCAL local-secret" >"$A/keys"
+"$DYNFS" serve "$T/serve3" --listen "127.0.0.1:$AP" --fsync off --auth "$A/keys" 2>"$T/serve3.log" &
+SERVERS+=($!)
+wait_port "$AP"
+cmd=$(awk '/t_remote.sh runs this block/ {on = 1} on && /^dynfs dynamodb:/ {print; exit}' "$HERE/../../docs/remote.md")
+expect_eq "docs/remote.md: the mount command" "$cmd" "dynfs dynamodb:// mnt -o profile=local"
+(
+	# the environment's keys would win over the profile's (the chain's order)
+	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION
+	export AWS_CONFIG_FILE=$A/config AWS_SHARED_CREDENTIALS_FILE=$A/credentials
+	set -- ${cmd#dynfs }
+	[ "$2" = mnt ] || exit 1
+	mount_remote "$1" "${@:3}" -o allow_table_create
+	mkdir "$MNT/users" || exit 1
+	echo '{"id": "ann", "age": 30}' >"$MNT/users/ann.json" || exit 1
+	jq -c . "$MNT/users/ann.json"
+	unmount
+	# the service's own variable beats the profile's endpoint
+	AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$SP mount_remote dynamodb://eu-west-1 -o profile=local
+	[ -e "$MNT/users/rq1.json" ] && echo "rq1.json there"
+	unmount
+) >"$T/prof.out" 2>&1
+expect_eq "profile local: the item written and read back" "$(head -1 "$T/prof.out")" '{"id":"ann","age":30}'
+expect_eq "AWS_ENDPOINT_URL_DYNAMODB: the other service's item" "$(sed -n 2p "$T/prof.out")" "rq1.json there"
+grep -q "ExpiredToken\|Unrecognized\|InvalidSignature" "$T/serve3.log" && fail "the --auth service refused a request: $(cat "$T/serve3.log")"
+
 if [ -f "$NM/dynalite/cli.js" ] && command -v node >/dev/null; then
 	DP=$(free_port)
 	node "$NM/dynalite/cli.js" --host 127.0.0.1 --port "$DP" --createTableMs 20 --deleteTableMs 20 \
