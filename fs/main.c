@@ -120,6 +120,85 @@ static bool remote_option(const char *arg)
 	return false;
 }
 
+/* Flags (options without '=') a word after tables= may be: dynfs's own,
+ * and libfuse's and the kernel's mount flags. */
+static bool option_flag(const char *w, size_t n)
+{
+	static const char *const flags[] = {
+		"ro", "rw", "debug", "xattr", "noxattr", "allow_schema_changes",
+		"allow_table_create", "allow_table_delete", "allow_other", "allow_root",
+		"auto_unmount", "default_permissions", "blkdev", "nonempty", "clone_fd", "dev",
+		"nodev", "suid", "nosuid", "exec", "noexec", "sync", "async", "dirsync", "atime",
+		"noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime",
+		"nostrictatime", "lazytime", "nolazytime"};
+
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (strlen(flags[i]) == n && !strncmp(w, flags[i], n))
+			return true;
+	return false;
+}
+
+/*
+ * SPEC §10 writes `-o region=R,tables=a,b,cache=1,ro`: the table names
+ * after tables= are separated by the same commas as the options.  An
+ * option string with the words after a tables= item joined by ':' (the
+ * form rbe_parse_option takes; no table name has one): every following
+ * word with no '=' that is not a known flag (option_flag) is a table.  A
+ * table named like a flag is written tables=a:ro.  NULL: nothing to join
+ * (or no memory: the string goes to libfuse as it was and fails there).
+ */
+static char *join_tables(const char *opts)
+{
+	char *out = strdup(opts), *w, *end;
+	bool in_tables = false, joined = false;
+
+	if (!out)
+		return NULL;
+	for (w = out; *w; w = end + 1) {
+		end = w;
+		while (*end && *end != ',')
+			end += *end == '\\' && end[1] ? 2 : 1;
+		if (in_tables && w > out && !memchr(w, '=', (size_t)(end - w)) &&
+		    !option_flag(w, (size_t)(end - w))) {
+			w[-1] = ':';
+			joined = true;
+		} else {
+			in_tables = !strncmp(w, "tables=", 7);
+		}
+		if (!*end)
+			break;
+	}
+	if (!joined) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* argv with join_tables applied to every -o option string; the strings it
+ * made are listed in made (free both after fuse_opt_parse copied them). */
+static char **argv_join_tables(int argc, char **argv, char **made, int *nmade)
+{
+	char **av = calloc((size_t)argc + 1, sizeof(*av)), *j;
+
+	if (!av)
+		return NULL;
+	*nmade = 0;
+	for (int i = 0; i < argc; i++) {
+		av[i] = argv[i];
+		if (i > 0 && !strcmp(argv[i - 1], "-o") && (j = join_tables(argv[i])))
+			av[i] = made[(*nmade)++] = j;
+		else if (!strncmp(argv[i], "-o", 2) && argv[i][2] && (j = join_tables(argv[i] + 2))) {
+			char *full;
+
+			if (asprintf(&full, "-o%s", j) >= 0)
+				av[i] = made[(*nmade)++] = full;
+			free(j);
+		}
+	}
+	return av;
+}
+
 enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_SINGLE, KEY_RO };
 
 static const struct fuse_opt opt_spec[] = {
@@ -808,16 +887,24 @@ static void malloc_tune(void)
 
 int main(int argc, char **argv)
 {
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct opts o = {.noxattr = 1};
-	int rc = 0;
+	char **made = NULL, **av = NULL;
+	int rc = 0, nmade = 0, parsed;
 
 	malloc_tune();
 	if (argc > 1 && (!strcmp(argv[1], "import") || !strcmp(argv[1], "export")))
 		return cli_main(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "serve"))
 		return api_serve_main(argc, argv);
-	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0) {
+	if ((made = calloc((size_t)argc + 1, sizeof(*made))))
+		av = argv_join_tables(argc, argv, made, &nmade);
+	struct fuse_args args = FUSE_ARGS_INIT(argc, av ? av : argv);
+	parsed = fuse_opt_parse(&args, &o, opt_spec, opt_proc);
+	for (int i = 0; i < nmade; i++)
+		free(made[i]);
+	free(made);
+	free(av);
+	if (parsed < 0) {
 		usage(stderr);
 		rc = 2;
 	} else if (o.help) {

@@ -6,7 +6,8 @@
  * DynamoDB-API service); dynamodb://REGION is AWS DynamoDB in REGION
  * (the endpoint is derived by the client), dynamodb:// alone takes the
  * region from the environment or the profile.  Options: region=,
- * profile= go to the client; tables=a:b (also a,b when given alone),
+ * profile= go to the client; tables=a:b (fs/main.c turns SPEC's
+ * "-o tables=a,b,cache=1" into this form before libfuse splits it),
  * cache=SECONDS, ro, max_list=N, allow_schema_changes,
  * allow_table_create, allow_table_delete to the backend.  Anything else
  * is left to the caller (FUSE's own options).

@@ -214,6 +214,11 @@ scenario() {
 		fail "$name: no max_list line in /_errors: $(cat "$MNT/_errors")"
 	refuse "$name: ro" "Read-only" bash -c "echo '{}' > '$MNT/users/zed.json'"
 	unmount
+	# SPEC §10's spelling: the names after tables= share the options' commas
+	mount_remote "$EP" -o cache=1,tables=users,other,ro
+	expect_eq "$name: tables=users,other,ro" "$(ls "$MNT" | tr '\n' ' ')" "_errors _tx other users "
+	refuse "$name: ro after the names is the flag" "Read-only" bash -c "echo '{}' > '$MNT/other/k1.json'"
+	unmount
 
 	[ "$tx" = yes ] || return 0 # dynalite's UpdateTable wants provisioned throughput
 	section "$name: allow_table_create, allow_schema_changes, allow_table_delete"
@@ -327,10 +332,16 @@ if [ $((t1 - t0)) -lt 900 ]; then
 	expect_eq "requests: cat, then a write 0.3 s later: 2 GetItem + 1 PutItem" "$got" "GetItem 2 PutItem 1 "
 fi
 # a new item written by open, write, close: the lookup of its name and the PutItem
+# (checked when open to close took under 90 ms: the lookup's answer is
+# remembered for 100 ms, a loaded machine may take longer and ask again)
 m=$(mark)
-python3 -c "import os; fd = os.open('$U/rq4.json', os.O_WRONLY | os.O_CREAT | os.O_TRUNC); os.write(fd, b'{\"age\": 4}'); os.close(fd)" ||
+took=$(python3 -c "import os, time; t = time.monotonic(); fd = os.open('$U/rq4.json', os.O_WRONLY | os.O_CREAT | os.O_TRUNC); os.write(fd, b'{\"age\": 4}'); os.close(fd); print(int((time.monotonic() - t) * 1000))") ||
 	fail "write of rq4.json"
-expect_eq "requests: a new item: the lookup's GetItem + 1 PutItem" "$(mark >/dev/null && since "$m")" "GetItem 1 PutItem 1 "
+got=$(mark >/dev/null && since "$m")
+if [ "$took" -lt 90 ]; then
+	[ "$got" = "GetItem 1 PutItem 1 " ] ||
+		fail "requests: a new item: the lookup's GetItem + 1 PutItem (in $took ms): got [$got]: $(grep 'attempt 1:' "$T/rq.part" | tr '\n' '|')"
+fi
 expect_eq "requests: rq4 stored" "$(attr rq4 age)" '{"N":"4"}'
 unmount
 
@@ -409,7 +420,7 @@ section "dynamodb://REGION through a profile's configured endpoint (docs/remote.
 A=$T/aws
 mkdir -p "$A"
 AP=$(free_port)
-awk '/t_remote.sh runs this block/ {on = 1; next} on && /^```ini/ {next} on && /^```/ {exit} on' \
+awk '/t_remote.sh mounts this profile/ {on = 1; next} on && /^```ini/ {next} on && /^```/ {exit} on' \
 	"$HERE/../../docs/remote.md" | sed "s/127.0.0.1:8000/127.0.0.1:$AP/" >"$A/config"
 grep -q "endpoint_url = http://127.0.0.1:$AP" "$A/config" || fail "docs/remote.md: no config block: $(cat "$A/config")"
 printf '[local]\naws_access_key_id = AKLOCAL\naws_secret_access_key = local-secret\n' >"$A/credentials"
@@ -417,7 +428,7 @@ echo "AKLOCAL local-secret" >"$A/keys"
 "$DYNFS" serve "$T/serve3" --listen "127.0.0.1:$AP" --fsync off --auth "$A/keys" 2>"$T/serve3.log" &
 SERVERS+=($!)
 wait_port "$AP"
-cmd=$(awk '/t_remote.sh runs this block/ {on = 1} on && /^dynfs dynamodb:/ {print; exit}' "$HERE/../../docs/remote.md")
+cmd=$(awk '/t_remote.sh mounts this profile/ {on = 1} on && /^dynfs dynamodb:/ {print; exit}' "$HERE/../../docs/remote.md")
 expect_eq "docs/remote.md: the mount command" "$cmd" "dynfs dynamodb:// mnt -o profile=local"
 (
 	# the environment's keys would win over the profile's (the chain's order)
@@ -435,6 +446,24 @@ expect_eq "docs/remote.md: the mount command" "$cmd" "dynfs dynamodb:// mnt -o p
 	[ -e "$MNT/users/rq1.json" ] && echo "rq1.json there"
 	unmount
 ) >"$T/prof.out" 2>&1
+# docs/remote.md's first block: its dynamodb:// mounts, each with keys
+# of its profile only, reach the --auth service through the variable
+awk '/t_remote.sh mounts the dynamodb:\/\/ lines of this block/ {on = 1; next} on && /^```sh/ {next} on && /^```/ {exit}
+	on && /^dynfs dynamodb:/' "$HERE/../../docs/remote.md" | sed 's/ *#.*//' >"$A/first"
+expect_eq "docs/remote.md: the first block's dynamodb:// lines" "$(wc -l <"$A/first")" 2
+printf '[default]\naws_access_key_id = AKLOCAL\naws_secret_access_key = local-secret\n[prod]\naws_access_key_id = AKLOCAL\naws_secret_access_key = local-secret\n' \
+	>"$A/credentials2"
+while read -r -a w; do
+	[ "${w[2]}" = mnt ] || fail "docs/remote.md: [${w[*]}] mounts elsewhere than mnt"
+	(
+		unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+		export AWS_CONFIG_FILE=$A/none AWS_SHARED_CREDENTIALS_FILE=$A/credentials2
+		AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$AP mount_remote "${w[1]}" "${w[@]:3}"
+		ls "$MNT"
+		unmount
+	) >"$T/first.out" 2>&1
+	grep -qx users "$T/first.out" || fail "docs/remote.md: [${w[*]}]: $(cat "$T/first.out")"
+done <"$A/first"
 expect_eq "profile local: the item written and read back" "$(head -1 "$T/prof.out")" '{"id":"ann","age":30}'
 expect_eq "AWS_ENDPOINT_URL_DYNAMODB: the other service's item" "$(sed -n 2p "$T/prof.out")" "rq1.json there"
 grep -q "ExpiredToken\|Unrecognized\|InvalidSignature" "$T/serve3.log" && fail "the --auth service refused a request: $(cat "$T/serve3.log")"
