@@ -60,6 +60,13 @@ static void ini(const char *text)
 			abort();
 		free(v);
 	}
+	/* a nested setting ([services x] / dynamodb = / "  endpoint_url = ...") */
+	char *v = NULL;
+
+	if (rmt_ini_get_sub(text, "services x", "dynamodb", "endpoint_url", &v) == 0 &&
+	    (!v || strpbrk(v, "\r\n")))
+		abort();
+	free(v);
 }
 
 static void creds(const char *p, size_t n)
