@@ -16,7 +16,8 @@
 # DYNFS: "DYNFS N idle=Ir ls-U=Ir ls-l=Ir cat=Ir" then
 # "DYNFS N cpu ls-U=s ls-l=s cat=s" (medians of CG_REPS native runs,
 # default 3).  CG_SKIP_CAT=1 leaves cat out; CG_NATIVE=0 / CG_CALLGRIND=0
-# skip a half.
+# skip a half; CG_KEEP=DIR keeps the callgrind files there
+# (cg.<arg#>.<workload>) for callgrind_annotate.
 set -eu
 [ $# -ge 2 ] || { echo "usage: $0 N DYNFS..." >&2; exit 2; }
 N=$1
@@ -85,6 +86,7 @@ cg() {
 	mount_wait
 	[ $# -ge 3 ] && "$3"
 	unmount_wait
+	[ -z "${CG_KEEP:-}" ] || cp "$T/cg.out" "$CG_KEEP/cg.$IDX.$2"
 	sed -n 's/^summary: *//p' "$T/cg.out"
 }
 
@@ -108,7 +110,9 @@ median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 WL="w_ls_U w_ls_l"
 [ "${CG_SKIP_CAT:-0}" = 1 ] || WL="$WL w_cat"
+IDX=0
 for d in "$@"; do
+	IDX=$((IDX + 1))
 	if [ "${CG_CALLGRIND:-1}" = 1 ]; then
 		idle=$(cg "$d" idle)
 		line="$d $N idle=$idle"

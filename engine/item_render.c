@@ -167,25 +167,34 @@ static inline uint64_t needs_escape(uint64_t w)
 	return (((q - ONES) & ~q) | ((s - ONES) & ~s) | ((w - ONES * 0x20) & ~w)) & HIGHS;
 }
 
-/* What put_string writes for s: n + 2 plus what escaping adds. */
+/* Bytes escaping adds to each byte: 5 for \u00XX, 1 for \n and the like. */
+/* clang-format off */
+static const uint8_t esc_extra[256] = {
+	5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5,
+	5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+	['"'] = 1, ['\\'] = 1,
+};
+/* clang-format on */
+
+/*
+ * What put_string writes for s: n + 2 plus what escaping adds.  Words
+ * without an escape are skipped eight bytes at a time, the rest (most
+ * names and short values are all tail) added up byte by byte, branch-free.
+ */
 static size_t string_text_len(const char *s, size_t n)
 {
-	size_t i = 0, len = n + 2, end;
-	char e;
+	size_t i = 0, len = n + 2;
 
-	while (i < n) {
-		while (n - i >= 8) {
-			uint64_t w;
+	for (; n - i >= 8; i += 8) {
+		uint64_t w;
 
-			memcpy(&w, s + i, 8);
-			if (needs_escape(w))
-				break;
-			i += 8;
-		}
-		for (end = n - i >= 8 ? i + 8 : n; i < end; i++)
-			if ((e = esc_tab[(unsigned char)s[i]]))
-				len += e == 'u' ? 5 : 1;
+		memcpy(&w, s + i, 8);
+		if (needs_escape(w))
+			for (size_t j = i; j < i + 8; j++)
+				len += esc_extra[(unsigned char)s[j]];
 	}
+	for (; i < n; i++)
+		len += esc_extra[(unsigned char)s[i]];
 	return len;
 }
 
