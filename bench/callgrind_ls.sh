@@ -14,8 +14,8 @@
 # command runs once, and the mount is taken down.  A workload's
 # instructions are its run's total minus an idle mount's.  Prints, per
 # DYNFS: "DYNFS N idle=Ir ls-U=Ir ls-l=Ir cat=Ir" then
-# "DYNFS N cpu ls-U=s ls-l=s cat=s" (medians of CG_REPS native runs,
-# default 3).  CG_SKIP_CAT=1 leaves cat out; CG_NATIVE=0 / CG_CALLGRIND=0
+# "DYNFS N cpu ls-U=u+s ls-l=u+s cat=u+s" (user + system seconds; the
+# run with the median user time of CG_REPS native runs, default 3).  CG_SKIP_CAT=1 leaves cat out; CG_NATIVE=0 / CG_CALLGRIND=0
 # skip a half; CG_KEEP=DIR keeps the callgrind files there
 # (cg.<arg#>.<workload>) for callgrind_annotate.
 set -eu
@@ -90,9 +90,10 @@ cg() {
 	sed -n 's/^summary: *//p' "$T/cg.out"
 }
 
-ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+ticks() { awk '{print $14, $15}' "/proc/$PID/stat"; }
 
-# cpu DYNFS workload: the daemon's CPU seconds during workload (native).
+# cpu DYNFS workload: the daemon's user and system CPU seconds during
+# workload (native), as "user sys".
 cpu() {
 	local a b
 	fresh_store
@@ -103,10 +104,11 @@ cpu() {
 	"$2"
 	b=$(ticks)
 	unmount_wait
-	echo "$a $b $(getconf CLK_TCK)" | awk '{printf "%.2f\n", ($2 - $1) / $3}'
+	echo "$a $b $(getconf CLK_TCK)" | awk '{printf "%.2f %.2f\n", ($3 - $1) / $5, ($4 - $2) / $5}'
 }
 
-median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+# median of the user figures, with the system figure of that run: "u+s"
+median() { sort -n | awk '{u[NR] = $1; s[NR] = $2} END {m = int((NR + 1) / 2); print u[m] "+" s[m]}'; }
 
 WL="w_ls_U w_ls_l"
 [ "${CG_SKIP_CAT:-0}" = 1 ] || WL="$WL w_cat"
