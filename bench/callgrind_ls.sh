@@ -3,26 +3,28 @@
 # dynfs daemon right after a mount: `ls -U`, `ls -l` and `cat` of every
 # item, under valgrind's callgrind (instructions: deterministic, unlike
 # time on a shared machine) and natively (the daemon's CPU seconds from
-# /proc/PID/stat, utime + stime, during the command).
+# /proc/PID/task/*/schedstat during the command).
 #
 # Data: one table `users` (pk id S) of N items of ~200 bytes (strings,
 # numbers, a list, a nested map, a boolean), written through `_batch` on
 # a plain mount with the first DYNFS, then unmounted: every later mount
 # loads it from the snapshot, so no item's text length is known yet.
 # For each DYNFS and workload, a fresh copy of that store is mounted
-# (single-threaded, -s, under callgrind; default options natively), the
-# command runs once, and the mount is taken down.  A workload's
-# instructions are its run's total minus an idle mount's.  Prints, per
-# DYNFS: "DYNFS N idle=Ir ls-U=Ir ls-l=Ir cat=Ir" then
-# "DYNFS N cpu ls-U=u+s ls-l=u+s cat=u+s" (user + system seconds; the
-# run with the median user time of CG_REPS native runs, default 3).  CG_SKIP_CAT=1 leaves cat out; CG_NATIVE=0 / CG_CALLGRIND=0
-# skip a half; CG_KEEP=DIR keeps the callgrind files there
-# (cg.<arg#>.<workload>) for callgrind_annotate.
+# (single-threaded, -s, under callgrind and natively), the command runs
+# once, and the mount is taken down.  A workload's instructions are its
+# run's total minus an idle mount's; natively, the CPU time of the
+# command alone is read from /proc.  Prints, per DYNFS:
+#   DYNFS N idle=Ir ls-U=Ir ls-l=Ir cat=Ir
+#   DYNFS N cpu ls-U=s ls-l=s cat=s
+# (CPU seconds, user and system, of the daemon's threads: the median of
+# CG_REPS native runs, default 5).  CG_SKIP_CAT=1 leaves cat out;
+# CG_NATIVE=0 / CG_CALLGRIND=0 skip a half; CG_KEEP=DIR keeps the
+# callgrind files there (cg.<arg#>.<workload>) for callgrind_annotate.
 set -eu
 [ $# -ge 2 ] || { echo "usage: $0 N DYNFS..." >&2; exit 2; }
 N=$1
 shift
-REPS=${CG_REPS:-3}
+REPS=${CG_REPS:-5}
 T=$(mktemp -d /tmp/dynfs-cgls.XXXXXX)
 PID=
 cleanup() {
@@ -90,25 +92,28 @@ cg() {
 	sed -n 's/^summary: *//p' "$T/cg.out"
 }
 
-ticks() { awk '{print $14, $15}' "/proc/$PID/stat"; }
+# CPU nanoseconds of every thread of $PID so far (schedstat: exact, where
+# /proc/PID/stat counts 10 ms ticks).
+cpu_ns() { cat /proc/"$PID"/task/*/schedstat | awk '{t += $1} END {print t}'; }
 
-# cpu DYNFS workload: the daemon's user and system CPU seconds during
-# workload (native), as "user sys".
+# cpu DYNFS workload: the daemon's CPU seconds during workload (native,
+# single-threaded like the callgrind runs, so that its threads live as
+# long as the mount and schedstat counts them all).
 cpu() {
 	local a b
 	fresh_store
-	"$1" "$T/store" "$T/mnt" -f 2>>"$T/log" &
+	"$1" "$T/store" "$T/mnt" -f -s 2>>"$T/log" &
 	PID=$!
 	mount_wait
-	a=$(ticks)
+	sleep 0.2
+	a=$(cpu_ns)
 	"$2"
-	b=$(ticks)
+	b=$(cpu_ns)
 	unmount_wait
-	echo "$a $b $(getconf CLK_TCK)" | awk '{printf "%.2f %.2f\n", ($3 - $1) / $5, ($4 - $2) / $5}'
+	echo "$a $b" | awk '{printf "%.4f\n", ($2 - $1) / 1e9}'
 }
 
-# median of the user figures, with the system figure of that run: "u+s"
-median() { sort -n | awk '{u[NR] = $1; s[NR] = $2} END {m = int((NR + 1) / 2); print u[m] "+" s[m]}'; }
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 WL="w_ls_U w_ls_l"
 [ "${CG_SKIP_CAT:-0}" = 1 ] || WL="$WL w_cat"
