@@ -20,7 +20,10 @@
  * puts them back (rec_decode).  A record is immutable once in a map, with
  * one exception: text_len, the length of the item's canonical rendering,
  * is computed on first demand by whichever reader asks and published with
- * __atomic operations, so readers under the shared lock may fill it.
+ * __atomic operations, so readers under the shared lock may fill it.  It
+ * is counted over the blob and key bytes (item_blob_text_len), and the
+ * text itself is rendered from them too (item_render_blob): reading an
+ * item builds no val tree.
  *
  * References.  A record's refs count its membership in the base map (1)
  * plus the omap separators that name it (omap.h: a deleted key may remain

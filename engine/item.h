@@ -114,6 +114,23 @@ int item_render_blob_append(const char *pk_name, const struct val *pk, const cha
 			    size_t *len, size_t *cap);
 
 /*
+ * The canonical form (item_render's bytes, NUL-terminated, *out new)
+ * straight from the binary form, with the same arguments as
+ * item_render_blob_append.  -EINVAL if the blob is malformed, -ENOMEM.
+ */
+int item_render_blob(const char *pk_name, const struct val *pk, const char *sk_name,
+		     const struct val *sk, const uint8_t *blob, size_t blob_len, char **out,
+		     size_t *len);
+/*
+ * The length item_render_blob would give, counted without rendering:
+ * no allocation, no val tree.  -EINVAL if the blob is malformed.
+ */
+int item_blob_text_len(const char *pk_name, const struct val *pk, const char *sk_name,
+		       const struct val *sk, const uint8_t *blob, size_t blob_len, size_t *len);
+/* The length item_render(v, pk_name, sk_name) would give, counted. */
+size_t item_render_len(const struct val *v, const char *pk_name, const char *sk_name);
+
+/*
  * item_parse() with every byte of *out taken from an arena: no allocation
  * per value, and nothing to free per item.  *out must not be passed to
  * val_free() or changed (it is read-only); it lives until the arena is

@@ -37,10 +37,21 @@
  * written as strings.  Compact form is the same with no whitespace at all
  * (jq -c style).
  *
- * item_render_blob_append writes the compact form straight from the
- * binary form (item.c) of a record, without building the item as a val
- * tree first: what snapshots are made of.  It follows the same rules
- * value by value (check_item_codec's round trips compare the two).
+ * The binary form (item.c) of a record renders straight, without building
+ * the item as a val tree first: item_render_blob_append writes the
+ * compact form (what snapshots are made of), item_render_blob the
+ * canonical form (what cat reads).  The blob_* writers follow put_*'s
+ * rules value by value (check_item_codec and fuzz_item compare the two).
+ *
+ * Counting.  An item file's size is its canonical rendering's length, and
+ * a listing (ls -l, readdirplus) needs it for every item.  A buffer in
+ * count mode (rbuf.count) runs the same writers but only adds up the
+ * bytes each would write (string_text_len, num_format_len,
+ * b64_encoded_len): item_blob_text_len walks a record's blob that way,
+ * with no val tree and no output, item_render_len a val tree.  Every
+ * primitive that writes has its count branch next to its write, so the
+ * two cannot drift apart without check_item_codec's differential tests
+ * and fuzz_item noticing.
  */
 #include "item.h"
 
@@ -54,6 +65,7 @@ struct rbuf {
 	size_t cap;  /* bytes allocated */
 	bool nomem;  /* an allocation failed: writes are dropped */
 	bool pretty; /* canonical (indented) rather than compact */
+	bool count;  /* count the bytes (len) without writing them (p NULL) */
 };
 
 static bool grow(struct rbuf *b, size_t n)
@@ -82,6 +94,10 @@ static inline bool reserve(struct rbuf *b, size_t n)
 
 static inline void put(struct rbuf *b, const char *s, size_t n)
 {
+	if (b->count) {
+		b->len += n;
+		return;
+	}
 	if (!reserve(b, n))
 		return;
 	memcpy(b->p + b->len, s, n);
@@ -92,6 +108,10 @@ static inline void put(struct rbuf *b, const char *s, size_t n)
 
 static inline void putch(struct rbuf *b, char c)
 {
+	if (b->count) {
+		b->len++;
+		return;
+	}
 	if (!reserve(b, 1))
 		return;
 	b->p[b->len++] = c;
@@ -101,7 +121,9 @@ static void newline_indent(struct rbuf *b, int level)
 {
 	size_t n = 1 + 2 * (size_t)level;
 
-	if (!b->pretty || !reserve(b, n))
+	if (b->count && b->pretty)
+		b->len += n;
+	if (b->count || !b->pretty || !reserve(b, n))
 		return;
 	b->p[b->len] = '\n';
 	memset(b->p + b->len + 1, ' ', n - 1);
@@ -145,11 +167,46 @@ static inline uint64_t needs_escape(uint64_t w)
 	return (((q - ONES) & ~q) | ((s - ONES) & ~s) | ((w - ONES * 0x20) & ~w)) & HIGHS;
 }
 
+/* Bytes escaping adds to each byte: 5 for \u00XX, 1 for \n and the like. */
+/* clang-format off */
+static const uint8_t esc_extra[256] = {
+	5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5,
+	5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+	['"'] = 1, ['\\'] = 1,
+};
+/* clang-format on */
+
+/*
+ * What put_string writes for s: n + 2 plus what escaping adds.  Words
+ * without an escape are skipped eight bytes at a time, the rest (most
+ * names and short values are all tail) added up byte by byte, branch-free.
+ */
+static size_t string_text_len(const char *s, size_t n)
+{
+	size_t i = 0, len = n + 2;
+
+	for (; n - i >= 8; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, s + i, 8);
+		if (needs_escape(w))
+			for (size_t j = i; j < i + 8; j++)
+				len += esc_extra[(unsigned char)s[j]];
+	}
+	for (; i < n; i++)
+		len += esc_extra[(unsigned char)s[i]];
+	return len;
+}
+
 static void put_string(struct rbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t i = 0, run = 0;
 
+	if (b->count) {
+		b->len += string_text_len(s, n);
+		return;
+	}
 	if (!reserve(b, n + 2))
 		return;
 	b->p[b->len++] = '"';
@@ -188,6 +245,10 @@ static void put_string(struct rbuf *b, const char *s, size_t n)
 
 static void put_num_text(struct rbuf *b, const struct num *n)
 {
+	if (b->count) {
+		b->len += num_format_len(n);
+		return;
+	}
 	if (!reserve(b, NUM_TEXT_MAX))
 		return;
 	b->len += num_format(n, b->p + b->len);
@@ -215,6 +276,10 @@ static void put_b64(struct rbuf *b, const char *p, size_t n)
 {
 	size_t m = b64_encoded_len(n, false);
 
+	if (b->count) {
+		b->len += m + 2;
+		return;
+	}
 	if (!reserve(b, m + 3))
 		return;
 	b->p[b->len++] = '"';
@@ -431,6 +496,19 @@ int item_render_compact(const struct val *v, const char *pk_name, const char *sk
 	return render(v, pk_name, sk_name, false, out, len);
 }
 
+size_t item_render_len(const struct val *v, const char *pk_name, const char *sk_name)
+{
+	struct rbuf b = {.pretty = true, .count = true};
+
+	if (v->type == VAL_M) {
+		put_map(&b, v, 0, pk_name, sk_name);
+		putch(&b, '\n');
+	} else {
+		put_value(&b, v, 0);
+	}
+	return b.len;
+}
+
 int item_render_compact_append(const struct val *v, const char *pk_name, const char *sk_name,
 			       char **buf, size_t *len, size_t *cap)
 {
@@ -499,10 +577,13 @@ static bool bc_num(struct bcur *c, struct num *n)
 	return bc_bytes(c, &p, &len) && num_key_decode(p, len, n) == 0;
 }
 
-static bool blob_value(struct rbuf *b, struct bcur *c, int type);
+static bool blob_value(struct rbuf *b, struct bcur *c, int type, int level);
 
-/* A map's members, after its count: {"name":value,...}. */
-static bool blob_members(struct rbuf *b, struct bcur *c, uint64_t n, bool first)
+/*
+ * A map's members at level, after its count: ,"name": value each on its
+ * own line (first: no comma before the first).
+ */
+static bool blob_members(struct rbuf *b, struct bcur *c, uint64_t n, bool first, int level)
 {
 	const uint8_t *name;
 	size_t len;
@@ -513,15 +594,17 @@ static bool blob_members(struct rbuf *b, struct bcur *c, uint64_t n, bool first)
 		if (!first)
 			putch(b, ',');
 		first = false;
+		newline_indent(b, level);
 		put_string(b, (const char *)name, len);
-		putch(b, ':');
-		if (!blob_value(b, c, *c->p++))
+		colon(b);
+		if (!blob_value(b, c, *c->p++, level))
 			return false;
 	}
 	return true;
 }
 
-static bool blob_map(struct rbuf *b, struct bcur *c)
+/* put_map's rules, from the binary form. */
+static bool blob_map(struct rbuf *b, struct bcur *c, int level)
 {
 	const uint8_t *name;
 	uint64_t n;
@@ -536,16 +619,48 @@ static bool blob_map(struct rbuf *b, struct bcur *c)
 	}
 	peek = *c;
 	if (n == 1 && bc_bytes(&peek, &name, &len) && is_tag_name((const char *)name, len)) {
-		PUTS(b, "{\"$M\":{");
-		if (!blob_members(b, c, n, true))
+		putch(b, '{');
+		newline_indent(b, level + 1);
+		PUTS(b, "\"$M\"");
+		colon(b);
+		putch(b, '{');
+		if (!blob_members(b, c, n, true, level + 2))
 			return false;
-		PUTS(b, "}}");
+		newline_indent(b, level + 1);
+		putch(b, '}');
+		newline_indent(b, level);
+		putch(b, '}');
 		return true;
 	}
 	putch(b, '{');
-	if (!blob_members(b, c, n, true))
+	if (!blob_members(b, c, n, true, level + 1))
 		return false;
+	newline_indent(b, level);
 	putch(b, '}');
+	return true;
+}
+
+/* put_list's rules, from the binary form. */
+static bool blob_list(struct rbuf *b, struct bcur *c, int level)
+{
+	uint64_t n;
+
+	if (!bc_varint(c, &n))
+		return false;
+	if (n == 0) {
+		PUTS(b, "[]");
+		return true;
+	}
+	putch(b, '[');
+	for (uint64_t i = 0; i < n; i++) {
+		if (i)
+			putch(b, ',');
+		newline_indent(b, level + 1);
+		if (c->p >= c->end || !blob_value(b, c, *c->p++, level + 1))
+			return false;
+	}
+	newline_indent(b, level);
+	putch(b, ']');
 	return true;
 }
 
@@ -559,14 +674,16 @@ static bool blob_set(struct rbuf *b, struct bcur *c, int type)
 	if (!bc_varint(c, &n))
 		return false;
 	if (type == VAL_SS)
-		PUTS(b, "{\"$SS\":[");
+		PUTS(b, "{\"$SS\"");
 	else if (type == VAL_NS)
-		PUTS(b, "{\"$NS\":[");
+		PUTS(b, "{\"$NS\"");
 	else
-		PUTS(b, "{\"$BS\":[");
+		PUTS(b, "{\"$BS\"");
+	colon(b);
+	putch(b, '[');
 	for (uint64_t i = 0; i < n; i++) {
 		if (i)
-			putch(b, ',');
+			inline_comma(b);
 		if (type == VAL_NS) {
 			if (!bc_num(c, &x))
 				return false;
@@ -584,13 +701,13 @@ static bool blob_set(struct rbuf *b, struct bcur *c, int type)
 	return true;
 }
 
-static bool blob_value(struct rbuf *b, struct bcur *c, int type)
+/* put_value's rules, from the binary form (type already read). */
+static bool blob_value(struct rbuf *b, struct bcur *c, int type, int level)
 {
 	const uint8_t *p;
-	uint64_t n;
 	size_t len;
 	struct num x;
-	bool ok = true;
+	bool ok;
 
 	switch (type) {
 	case VAL_NULL:
@@ -617,7 +734,8 @@ static bool blob_value(struct rbuf *b, struct bcur *c, int type)
 	case VAL_B:
 		if (!bc_bytes(c, &p, &len))
 			return false;
-		PUTS(b, "{\"$B\":");
+		PUTS(b, "{\"$B\"");
+		colon(b);
 		put_b64(b, (const char *)p, len);
 		putch(b, '}');
 		return true;
@@ -629,25 +747,63 @@ static bool blob_value(struct rbuf *b, struct bcur *c, int type)
 	case VAL_M:
 		if (++c->depth > 64)
 			return false;
-		if (type == VAL_M) {
-			ok = blob_map(b, c);
-		} else if (!bc_varint(c, &n)) {
-			ok = false;
-		} else if (n == 0) {
-			PUTS(b, "[]");
-		} else {
-			putch(b, '[');
-			for (uint64_t i = 0; ok && i < n; i++) {
-				if (i)
-					putch(b, ',');
-				ok = c->p < c->end && blob_value(b, c, *c->p++);
-			}
-			putch(b, ']');
-		}
+		ok = type == VAL_M ? blob_map(b, c, level) : blob_list(b, c, level);
 		c->depth--;
 		return ok;
 	}
 	return false;
+}
+
+/* One key member at level 1 (first: the item's first). */
+static void blob_key(struct rbuf *b, const char *name, const struct val *v, bool first, int level)
+{
+	if (!first)
+		putch(b, ',');
+	newline_indent(b, level);
+	put_string(b, name, strlen(name));
+	colon(b);
+	put_value(b, v, level);
+}
+
+/*
+ * The whole item from pk, sk and the blob of the other attributes, as
+ * put_map writes it at the top level (keys first, then the blob's members,
+ * which are in name order already), a newline after it in canonical form.
+ * false if the blob is malformed.
+ */
+static bool blob_item(struct rbuf *b, const char *pk_name, const struct val *pk,
+		      const char *sk_name, const struct val *sk, const uint8_t *blob,
+		      size_t blob_len)
+{
+	struct bcur c = {blob, blob + blob_len, 0};
+	uint64_t n;
+	bool ok = c.p < c.end && *c.p++ == VAL_M && bc_varint(&c, &n);
+
+	if (!ok)
+		return false;
+	if (n == 0 && !sk && is_tag_name(pk_name, strlen(pk_name))) {
+		/* the item's only attribute is its key, named like a tag */
+		putch(b, '{');
+		newline_indent(b, 1);
+		PUTS(b, "\"$M\"");
+		colon(b);
+		putch(b, '{');
+		blob_key(b, pk_name, pk, true, 2);
+		newline_indent(b, 1);
+		putch(b, '}');
+		ok = c.p == c.end;
+	} else {
+		putch(b, '{');
+		blob_key(b, pk_name, pk, true, 1);
+		if (sk)
+			blob_key(b, sk_name, sk, false, 1);
+		ok = blob_members(b, &c, n, false, 1) && c.p == c.end;
+	}
+	newline_indent(b, 0);
+	putch(b, '}');
+	if (b->pretty)
+		putch(b, '\n');
+	return ok;
 }
 
 int item_render_blob_append(const char *pk_name, const struct val *pk, const char *sk_name,
@@ -655,31 +811,8 @@ int item_render_blob_append(const char *pk_name, const struct val *pk, const cha
 			    size_t *len, size_t *cap)
 {
 	struct rbuf b = {.p = *buf, .len = *len, .cap = *buf ? *cap : 0};
-	struct bcur c = {blob, blob + blob_len, 0};
-	uint64_t n;
-	bool ok = c.p < c.end && *c.p++ == VAL_M && bc_varint(&c, &n);
+	bool ok = blob_item(&b, pk_name, pk, sk_name, sk, blob, blob_len);
 
-	if (ok && n == 0 && !sk && is_tag_name(pk_name, strlen(pk_name))) {
-		/* the item's only attribute is its key, named like a tag */
-		PUTS(&b, "{\"$M\":{");
-		put_string(&b, pk_name, strlen(pk_name));
-		putch(&b, ':');
-		put_value(&b, pk, 1);
-		PUTS(&b, "}}");
-	} else if (ok) {
-		putch(&b, '{');
-		put_string(&b, pk_name, strlen(pk_name));
-		putch(&b, ':');
-		put_value(&b, pk, 1);
-		if (sk) {
-			putch(&b, ',');
-			put_string(&b, sk_name, strlen(sk_name));
-			putch(&b, ':');
-			put_value(&b, sk, 1);
-		}
-		ok = blob_members(&b, &c, n, false) && c.p == c.end;
-		putch(&b, '}');
-	}
 	if (reserve(&b, 1))
 		b.p[b.len] = 0;
 	*buf = b.p;
@@ -689,6 +822,34 @@ int item_render_blob_append(const char *pk_name, const struct val *pk, const cha
 			b.p[*len] = 0;
 		return b.nomem ? -ENOMEM : -EINVAL;
 	}
+	*len = b.len;
+	return 0;
+}
+
+int item_render_blob(const char *pk_name, const struct val *pk, const char *sk_name,
+		     const struct val *sk, const uint8_t *blob, size_t blob_len, char **out,
+		     size_t *len)
+{
+	struct rbuf b = {.pretty = true};
+	bool ok = blob_item(&b, pk_name, pk, sk_name, sk, blob, blob_len);
+
+	if (!ok || !reserve(&b, 1)) {
+		free(b.p);
+		return ok ? -ENOMEM : -EINVAL;
+	}
+	b.p[b.len] = 0;
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+int item_blob_text_len(const char *pk_name, const struct val *pk, const char *sk_name,
+		       const struct val *sk, const uint8_t *blob, size_t blob_len, size_t *len)
+{
+	struct rbuf b = {.pretty = true, .count = true};
+
+	if (!blob_item(&b, pk_name, pk, sk_name, sk, blob, blob_len))
+		return -EINVAL;
 	*len = b.len;
 	return 0;
 }

@@ -155,6 +155,41 @@ size_t keyenc_next(const uint8_t *k, size_t len)
 	return 0;
 }
 
+int keyenc_view(const uint8_t *k, size_t len, enum val_type t, struct val *out, size_t *used)
+{
+	size_t n = keyenc_next(k, len);
+	struct num num;
+
+	if (!n)
+		return -EINVAL;
+	if (t != VAL_S && t != VAL_B && t != VAL_N)
+		return -EINVAL;
+	if (t == VAL_N) {
+		/* a number is held by value: unescape its few bytes here */
+		uint8_t raw[NUM_KEY_MAX];
+		size_t i, j;
+
+		for (i = j = 0; i < n - 2 && j < sizeof(raw); i++) {
+			raw[j++] = k[i];
+			if (!k[i])
+				i++; /* skip the 0xFF of an escaped zero */
+		}
+		if (i < n - 2 || num_key_decode(raw, j, &num) < 0)
+			return -EINVAL;
+		out->type = VAL_N;
+		out->n = num;
+	} else if (memchr(k, 0, n - 2)) {
+		return 1;
+	} else {
+		out->type = t;
+		out->s.p = (char *)k;
+		out->s.len = n - 2;
+	}
+	if (used)
+		*used = n;
+	return 0;
+}
+
 int keyenc_decode(const uint8_t *k, size_t len, enum val_type t, struct val *out, size_t *used)
 {
 	size_t n = keyenc_next(k, len), i, j;

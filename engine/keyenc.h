@@ -66,6 +66,14 @@ size_t keyenc_next(const uint8_t *k, size_t len);
  * -ENOMEM.
  */
 int keyenc_decode(const uint8_t *k, size_t len, enum val_type t, struct val *out, size_t *used);
+/*
+ * The same without a copy when one is not needed: *out (borrowed: never
+ * val_free it) points into k for S and B, holds the number for N.  1 if
+ * an S or B component holds an escaped zero (then keyenc_decode must copy
+ * it; *out untouched), -EINVAL as keyenc_decode.  For readers that only look
+ * at a key (rendering a record).
+ */
+int keyenc_view(const uint8_t *k, size_t len, enum val_type t, struct val *out, size_t *used);
 
 /* Hash of key bytes (64-bit FNV-1a): stable across runs and builds. */
 uint64_t keyenc_hash(const uint8_t *k, size_t len);

@@ -220,6 +220,25 @@ size_t num_format(const struct num *n, char *buf)
 	return (size_t)(p - buf);
 }
 
+size_t num_format_len(const struct num *n)
+{
+	int k = n->ndigits, e = n->exp, x = e - 1;
+	size_t sign = n->neg;
+
+	if (k == 0)
+		return 1;
+	/* num_format's cases, counted */
+	if (k <= e && e <= 21)
+		return sign + (size_t)e;
+	if (0 < e && e <= 21)
+		return sign + (size_t)k + 1;
+	if (-6 < e && e <= 0)
+		return sign + 2 + (size_t)-e + (size_t)k;
+	if (x < 0)
+		x = -x;
+	return sign + (k > 1 ? (size_t)k + 1 : 1) + 2 + (x >= 100) + (x >= 10) + 1;
+}
+
 bool num_fits_double(const struct num *n)
 {
 	/* |x| >= 1e-307 <=> exp - 1 >= -307; the top of our range is 1e126. */

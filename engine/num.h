@@ -56,6 +56,9 @@ int num_parse(const char *s, size_t len, struct num *out, struct dyn_err *err);
  */
 size_t num_format(const struct num *n, char *buf);
 
+/* num_format's length, without writing the text. */
+size_t num_format_len(const struct num *n);
+
 /*
  * True when a binary64 double holds this value well enough that printing it
  * back gives the same decimal: at most 15 significant digits and a magnitude

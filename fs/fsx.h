@@ -17,9 +17,11 @@
  * kernel what became stale.  Attribute-only invalidation cannot block in
  * the kernel (it takes a spinlock), so it is done inline; entry and data
  * invalidation may wait for locks held by requests in flight, so they go
- * to a dedicated thread -- and the call that made the change waits for
- * that thread to have done them before it returns (inval_settle), unless
- * it is a request that holds a directory lock they may need (inval.c).
+ * to a dedicated thread's queue -- and the call that made the change waits
+ * for them to be done before it returns (inval_settle; an item's FLUSH
+ * or RELEASE runs its own data invalidation from the queue itself, in its
+ * turn), unless it is a request that holds a directory lock they may
+ * need (inval.c).
  *
  * Locking (outer to inner):
  *   1. a handle's lock (struct fh.lock)
@@ -196,6 +198,7 @@ struct inval {
 	uint64_t done;		/* every ticket up to this one is done */
 	struct inv *head;	/* FIFO */
 	struct inv *tail;
+	bool busy;		/* an entry is running (the thread's or a settle's) */
 	bool stop;		/* thread should exit */
 	bool running;		/* thread was started */
 	pthread_t thread;
@@ -402,6 +405,12 @@ void inval_entry_async(struct fsx *fs, fuse_ino_t parent, const char *name);
  * observer does it for them.
  */
 void inval_settle(struct fsx *fs);
+/*
+ * This request calls inval_settle before it replies, whatever happens:
+ * its items' data invalidations wait in the queue for that settle to
+ * run them (no wake-up of the thread, inval.c "Who runs an entry").
+ */
+void inval_will_settle(void);
 void inval_data_async(struct fsx *fs, struct node *n); /* ilock held */
 /* Remember a negative reply; false if the set is full (reply timeout 0). */
 bool neg_add(struct fsx *fs, fuse_ino_t parent, const char *name);

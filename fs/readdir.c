@@ -97,8 +97,8 @@ struct dent {
 	mode_t type;		/* S_IFDIR, S_IFREG, ... */
 	fuse_ino_t ino;		/* known inode, or 0 */
 	struct node *node;	/* plus: a reference */
-	struct item_meta meta;	/* engine items */
-	bool is_item;		/* meta is valid */
+	struct item_meta meta;	/* engine items, readdirplus only */
+	bool is_item;		/* an engine item (meta valid if plus) */
 };
 
 struct dlist {
@@ -106,6 +106,7 @@ struct dlist {
 	size_t n;	  /* used */
 	size_t max;	  /* wanted */
 	struct karena ka; /* key bytes of entries with pos.kref */
+	bool plus;	  /* readdirplus: entries need their attributes */
 };
 
 static const char *const root_specials[] = {"_errors", "_tx", NULL};
@@ -264,7 +265,10 @@ static int col_key(struct ecol *c, const struct val *key, const struct be_ref *r
 		return 1;
 	}
 	if (r) {
-		be_ref_meta(r, &d->meta);
+		/* a plain readdir sends no size: leave the item's text length
+		 * (counted over the record) to the stat that may follow */
+		if (c->l->plus)
+			be_ref_meta(r, &d->meta);
 		d->is_item = true;
 	}
 	return c->l->n == c->l->max;
@@ -629,6 +633,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	}
 	if (rc < 0)
 		goto out;
+	l.plus = plus;
 	l.max = size / dent_size_guess(plus) + 2;
 	if (l.max > 4096)
 		l.max = 4096;

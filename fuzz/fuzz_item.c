@@ -11,8 +11,14 @@
  * compact form straight from its binary form) must write exactly what
  * item_render_compact() writes for a map with its first attribute as the
  * key, and take any bytes as a blob without crashing (accepting whatever
- * item_decode accepts as a map).  item_parse_arena() must give what
- * item_parse() gives, value or error, and leak nothing.
+ * item_decode accepts as a map).  The canonical side likewise:
+ * item_render_blob() writes exactly item_render()'s bytes for the same
+ * item, and the counted lengths (item_blob_text_len() over the blob,
+ * item_render_len() over the value: what a listing's st_size comes from)
+ * equal strlen() of the rendering, with the first attribute as the key
+ * and, when there is a second, the first two as partition and sort key.
+ * item_parse_arena() must give what item_parse() gives, value or error,
+ * and leak nothing.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -33,6 +39,35 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/*
+ * The canonical form from the blob of v without its first nkeys
+ * attributes (the keys), and its counted length, against item_render.
+ */
+static void blob_canonical(const struct val *v, size_t nkeys)
+{
+	const struct val_attr *pk = &v->m.a[0], *sk = nkeys > 1 ? &v->m.a[1] : NULL;
+	struct val rest;
+	uint8_t *bin;
+	char *want, *got;
+	size_t blen, wlen, glen, clen;
+
+	val_init_map(&rest);
+	rest.m.a = v->m.a + nkeys; /* a shallow view without the keys */
+	rest.m.len = rest.m.cap = v->m.len - nkeys;
+	CHECK(item_encode(&rest, &bin, &blen) == 0);
+	CHECK(item_render(v, pk->name, sk ? sk->name : NULL, &want, &wlen) == 0);
+	CHECK(item_render_blob(pk->name, &pk->v, sk ? sk->name : NULL, sk ? &sk->v : NULL, bin,
+			       blen, &got, &glen) == 0);
+	CHECK(glen == wlen && memcmp(got, want, wlen) == 0 && strlen(got) == glen);
+	CHECK(item_blob_text_len(pk->name, &pk->v, sk ? sk->name : NULL, sk ? &sk->v : NULL, bin,
+				 blen, &clen) == 0);
+	CHECK(clen == wlen);
+	CHECK(item_render_len(v, pk->name, sk ? sk->name : NULL) == wlen);
+	free(got);
+	free(want);
+	free(bin);
+}
+
 static void round_trip(const struct val *v)
 {
 	struct val w;
@@ -46,6 +81,7 @@ static void round_trip(const struct val *v)
 
 	CHECK(item_render(v, "id", NULL, &t1, &l1) == 0);
 	CHECK(strlen(t1) == l1);
+	CHECK(item_render_len(v, "id", NULL) == l1);
 	err_clear(&e);
 	if (item_parse_value(t1, l1, &w, &e) != 0) {
 		fprintf(stderr, "re-parse failed: %s at %d:%d\n%s\n", e.msg, e.line, e.col, t1);
@@ -95,6 +131,9 @@ static void round_trip(const struct val *v)
 		free(got);
 		free(t1);
 		free(bin);
+		blob_canonical(v, 1);
+		if (v->m.len > 1)
+			blob_canonical(v, 2);
 	}
 }
 
@@ -150,6 +189,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = item_render_blob_append("id", &key, NULL, NULL, data, size, &out, &olen, &cap);
 		CHECK(rc == 0 || rc == -EINVAL);
 		CHECK(rc < 0 ? olen == 0 : olen == strlen(out));
+		{
+			/* the canonical form and its count: the same verdict */
+			char *t = NULL;
+			size_t tl = 0, cl = 0;
+			int r2 = item_render_blob("id", &key, NULL, NULL, data, size, &t, &tl);
+			int r3 = item_blob_text_len("id", &key, NULL, NULL, data, size, &cl);
+
+			CHECK(r2 == rc && r3 == rc);
+			CHECK(rc < 0 || (tl == strlen(t) && cl == tl));
+			free(t);
+		}
 		if (item_decode(data, size, &v) == 0) {
 			CHECK(v.type != VAL_M || rc == 0);
 			val_free(&v);

@@ -624,7 +624,9 @@ static void assert_round_trips(const struct val *x, const char *pk)
 /*
  * item_render_blob_append(pk, sk, blob of the other attributes) writes
  * what item_render_compact writes for the whole item with pk and sk first
- * (the first one or two attributes play the keys, whatever their types).
+ * (the first one or two attributes play the keys, whatever their types);
+ * item_render_blob what item_render writes, and item_blob_text_len and
+ * item_render_len count its length.
  */
 static void assert_blob_renders(const struct val *x, int nkeys)
 {
@@ -649,6 +651,27 @@ static void assert_blob_renders(const struct val *x, int nkeys)
 			 0);
 	ck_assert_str_eq(got, want);
 	ck_assert_uint_eq(glen, wlen);
+	free(want);
+	/* the canonical form from the blob, and its length counted */
+	{
+		char *cw, *cg;
+		size_t cwl, cgl, cnt;
+
+		ck_assert_int_eq(item_render(x, pk->name, sk ? sk->name : NULL, &cw, &cwl), 0);
+		ck_assert_int_eq(item_render_blob(pk->name, &pk->v, sk ? sk->name : NULL,
+						  sk ? &sk->v : NULL, blob, blen, &cg, &cgl),
+				 0);
+		ck_assert_str_eq(cg, cw);
+		ck_assert_uint_eq(cgl, cwl);
+		ck_assert_int_eq(item_blob_text_len(pk->name, &pk->v, sk ? sk->name : NULL,
+						    sk ? &sk->v : NULL, blob, blen, &cnt),
+				 0);
+		ck_assert_uint_eq(cnt, cwl);
+		ck_assert_uint_eq(item_render_len(x, pk->name, sk ? sk->name : NULL), cwl);
+		free(cg);
+		free(cw);
+	}
+	ck_assert_int_eq(item_render_compact(x, pk->name, sk ? sk->name : NULL, &want, &wlen), 0);
 	/* a blob cut short is refused, and the buffer keeps what it had */
 	if (blen > 1) {
 		ck_assert_int_eq(item_render_blob_append(pk->name, &pk->v, NULL, NULL, blob,
