@@ -142,9 +142,9 @@ static bool option_flag(const char *w, size_t n)
  * SPEC §10 writes `-o region=R,tables=a,b,cache=1,ro`: the table names
  * after tables= are separated by the same commas as the options.  An
  * option string with the words after a tables= item joined by ':' (the
- * form rbe_parse_option takes; no table name has one): every following
- * word with no '=' that is not a known flag (option_flag) is a table.  A
- * table named like a flag is written tables=a:ro.  NULL: nothing to join
+ * form rbe_parse_option takes; no table name has one) up to the next
+ * option: a word with '=' or a known flag (option_flag).  A table named
+ * like a flag is written tables=a:ro.  NULL: nothing to join
  * (or no memory: the string goes to libfuse as it was and fails there).
  */
 static char *join_tables(const char *opts)

@@ -281,10 +281,14 @@ int rmt_endpoint_resolve(const char *profile, char **out)
 	char *config, *v = NULL, sec[300];
 	int rc = -ENOENT;
 
-	if (is_true(getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")))
+	const char *ign = getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+
+	/* the environment's setting, when there is one, beats the profile's */
+	if (ign && *ign && is_true(ign))
 		return -ENOENT;
 	config = aws_file("AWS_CONFIG_FILE", "config");
-	if (profile_get(NULL, config, prof, "ignore_configured_endpoint_urls", &v) == 0 &&
+	if ((!ign || !*ign) &&
+	    profile_get(NULL, config, prof, "ignore_configured_endpoint_urls", &v) == 0 &&
 	    is_true(v))
 		goto out;
 	if (!e || !*e)

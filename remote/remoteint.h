@@ -75,8 +75,9 @@ int rmt_region_resolve(const char *opt, const char *profile, char **out);
  * SDKs and CLI read it: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, the
  * profile's services section (`services = NAME`, then [services NAME]
  * "dynamodb =" / "  endpoint_url = URL"), the profile's endpoint_url.
- * None when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS or the profile's
- * ignore_configured_endpoint_urls is true.  0 (*out new) or -ENOENT.
+ * None when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true, or, when it is
+ * not set, the profile's ignore_configured_endpoint_urls is.  0 (*out
+ * new) or -ENOENT.
  */
 int rmt_endpoint_resolve(const char *profile, char **out);
 

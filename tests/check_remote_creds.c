@@ -332,6 +332,12 @@ START_TEST(test_endpoint_sources)
 	ck_assert_str_eq(v, "http://127.0.0.1:9");
 	free(v);
 	ck_assert_int_eq(rmt_endpoint_resolve("off", &v), -ENOENT);
+	/* the environment's "false" beats the profile's "true" */
+	setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "false", 1);
+	ck_assert_int_eq(rmt_endpoint_resolve("off", &v), 0);
+	ck_assert_str_eq(v, "http://127.0.0.1:9");
+	free(v);
+	unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 	/* dynamodb://REGION opens the configured endpoint, signing for REGION */
 	err_clear(&err);
 	ck_assert_int_eq(rmt_open(&o, &c, &err), 0);

@@ -338,7 +338,9 @@ m=$(mark)
 took=$(python3 -c "import os, time; t = time.monotonic(); fd = os.open('$U/rq4.json', os.O_WRONLY | os.O_CREAT | os.O_TRUNC); os.write(fd, b'{\"age\": 4}'); os.close(fd); print(int((time.monotonic() - t) * 1000))") ||
 	fail "write of rq4.json"
 got=$(mark >/dev/null && since "$m")
-if [ "$took" -lt 90 ]; then
+if [ "$took" -ge 90 ]; then
+	echo "requests of a new item: not counted (open to close took $took ms, the lookup's memo lasts 100)"
+else
 	[ "$got" = "GetItem 1 PutItem 1 " ] ||
 		fail "requests: a new item: the lookup's GetItem + 1 PutItem (in $took ms): got [$got]: $(grep 'attempt 1:' "$T/rq.part" | tr '\n' '|')"
 fi
