@@ -214,7 +214,6 @@ struct fsx {
 	bool noxattr;		/* no extended attributes at all (the default;
 				 * -o xattr: scratch files have them) */
 	bool debug;		/* -d */
-	bool single;		/* -s: one FUSE thread answers every request */
 	uid_t uid;		/* owner of everything but scratch files */
 	gid_t gid;
 	uint64_t gen;		/* generation of every inode of this mount */
@@ -412,8 +411,6 @@ void inval_settle(struct fsx *fs);
  * run them (no wake-up of the thread, inval.c "Who runs an entry").
  */
 void inval_will_settle(void);
-/* Whether the head of the queue waits for a settle to run it (tests). */
-bool inval_head_waits_for_settle(struct fsx *fs);
 void inval_data_async(struct fsx *fs, struct node *n); /* ilock held */
 /* Remember a negative reply; false if the set is full (reply timeout 0). */
 bool neg_add(struct fsx *fs, fuse_ino_t parent, const char *name);

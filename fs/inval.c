@@ -58,11 +58,7 @@
  * switches and the lock hand-off per commit.  It holds no lock of ours
  * while it runs one, and an item's data invalidation waits at most for
  * the page locks of a private mmap's READ in flight, which other
- * workers answer (so a settle may wait as long as that READ takes,
- * where the thread's wait was bounded by FSX_SETTLE_NS).  Not with -s:
- * there the one worker is the settling request itself, and a READ
- * holding a page lock could never be answered, so entries go to the
- * thread as before.  Entries behind them, or queued by other requests,
+ * workers answer.  Entries behind them, or queued by other requests,
  * wake the thread as before, and it runs whatever is at the head.
  *
  * The negative set remembers (parent, name) for every negative lookup we
@@ -263,9 +259,7 @@ void inval_data_async(struct fsx *fs, struct node *n)
 	q = inv_new(INV_DATA, n->ino, NULL);
 	if (q) {
 		n->inval_queued = true;
-		/* not with -s: the settle could wait for a page lock that a READ
-		 * holds, and the one thread that would answer it is this one */
-		q->quiet = will_settle && fsx_fuse_worker && !fs->single && n->kind == NK_ITEM;
+		q->quiet = will_settle && fsx_fuse_worker && n->kind == NK_ITEM;
 		enqueue(fs, q);
 	}
 }
@@ -382,16 +376,6 @@ static void *inval_main(void *arg)
 		pthread_mutex_unlock(&iv->lock);
 		inv_free(q);
 	}
-}
-
-bool inval_head_waits_for_settle(struct fsx *fs)
-{
-	bool quiet;
-
-	pthread_mutex_lock(&fs->inval.lock);
-	quiet = fs->inval.head && fs->inval.head->quiet;
-	pthread_mutex_unlock(&fs->inval.lock);
-	return quiet;
 }
 
 void inval_will_settle(void)

@@ -741,7 +741,6 @@ static struct fsx *fsx_new(const struct opts *o)
 	fs->readonly = o->readonly;
 	fs->noxattr = o->noxattr;
 	fs->debug = o->debug;
-	fs->single = o->single;
 	fs->uid = getuid();
 	fs->gid = getgid();
 	fs->start_ns = fsx_now_ns();
