@@ -17,11 +17,9 @@
  * kernel what became stale.  Attribute-only invalidation cannot block in
  * the kernel (it takes a spinlock), so it is done inline; entry and data
  * invalidation may wait for locks held by requests in flight, so they go
- * to a dedicated thread's queue -- and the call that made the change waits
- * for them to be done before it returns (inval_settle; an item's FLUSH
- * or RELEASE runs its own data invalidation from the queue itself, in its
- * turn), unless it is a request that holds a directory lock they may
- * need (inval.c).
+ * to a dedicated thread -- and the call that made the change waits for
+ * that thread to have done them before it returns (inval_settle), unless
+ * it is a request that holds a directory lock they may need (inval.c).
  *
  * Locking (outer to inner):
  *   1. a handle's lock (struct fh.lock)
