@@ -196,7 +196,6 @@ struct inval {
 	uint64_t done;		/* every ticket up to this one is done */
 	struct inv *head;	/* FIFO */
 	struct inv *tail;
-	bool busy;		/* an entry is running (the thread's or a settle's) */
 	bool stop;		/* thread should exit */
 	bool running;		/* thread was started */
 	pthread_t thread;
@@ -403,12 +402,6 @@ void inval_entry_async(struct fsx *fs, fuse_ino_t parent, const char *name);
  * observer does it for them.
  */
 void inval_settle(struct fsx *fs);
-/*
- * This request calls inval_settle before it replies, whatever happens:
- * its items' data invalidations wait in the queue for that settle to
- * run them (no wake-up of the thread, inval.c "Who runs an entry").
- */
-void inval_will_settle(void);
 void inval_data_async(struct fsx *fs, struct node *n); /* ilock held */
 /* Remember a negative reply; false if the set is full (reply timeout 0). */
 bool neg_add(struct fsx *fs, fuse_ino_t parent, const char *name);

@@ -45,22 +45,6 @@
  * hold no kernel lock at all: the observer settles for them before it
  * returns, so their callers need not know.
  *
- * Who runs an entry.  The queue is one FIFO, its entries run one at a
- * time (iv->busy) in ticket order, and `done` only moves forward; the
- * invalidation thread is one runner, a settling request another.  A
- * request that will settle (inval_will_settle: an item's FLUSH or
- * RELEASE) queues its items' data invalidations without waking the
- * thread, and inval_settle runs the entries at the head of the queue
- * that were queued so, itself, before it waits for the rest: the order
- * the kernel sees is the queue's, at a moment within the span the
- * thread had (after the queuing, before the reply), so every outcome is
- * one the thread could have produced -- only without the two context
- * switches and the lock hand-off per commit.  It holds no lock of ours
- * while it runs one, and an item's data invalidation waits at most for
- * the page locks of a private mmap's READ in flight, which other
- * workers answer.  Entries behind them, or queued by other requests,
- * wake the thread as before, and it runs whatever is at the head.
- *
  * The negative set remembers (parent, name) for every negative lookup we
  * answered with a long timeout, so that a name that comes into existence
  * by another path (an item put through _batch, a table made by the CLI)
@@ -77,8 +61,6 @@
 __thread bool fsx_fuse_worker;
 /* The last ticket this thread queued and has not settled. */
 static __thread uint64_t owed;
-/* This request settles before it replies (inval_will_settle). */
-static __thread bool will_settle;
 
 enum inv_op {
 	INV_ENTRY, /* notify_inval_entry(ino, name) */
@@ -93,7 +75,6 @@ struct inv {
 	char *tname;	     /* INV_PART: table (owned) */
 	struct val pk;	     /* INV_PART: partition key (owned) */
 	uint64_t seq;	     /* ticket */
-	bool quiet;	     /* queued without waking the thread: a settle runs it */
 	struct inv *next;    /* FIFO link */
 };
 
@@ -221,8 +202,7 @@ static void enqueue(struct fsx *fs, struct inv *q)
 	else
 		iv->head = q;
 	iv->tail = q;
-	if (!q->quiet)
-		pthread_cond_signal(&iv->cond);
+	pthread_cond_signal(&iv->cond);
 	pthread_mutex_unlock(&iv->lock);
 }
 
@@ -259,7 +239,6 @@ void inval_data_async(struct fsx *fs, struct node *n)
 	q = inv_new(INV_DATA, n->ino, NULL);
 	if (q) {
 		n->inval_queued = true;
-		q->quiet = will_settle && fsx_fuse_worker && n->kind == NK_ITEM;
 		enqueue(fs, q);
 	}
 }
@@ -306,52 +285,6 @@ static void check_part(struct fsx *fs, struct inv *q)
 		fuse_lowlevel_notify_inval_entry(fs->se, q->ino, q->name, strlen(q->name));
 }
 
-/* Do what q asks (no lock held). */
-static void inv_run(struct fsx *fs, struct inv *q)
-{
-	switch (q->op) {
-	case INV_ENTRY:
-		fuse_lowlevel_notify_inval_entry(fs->se, q->ino, q->name, strlen(q->name));
-		break;
-	case INV_DATA: {
-		struct node *n = node_get(fs, q->ino);
-
-		if (n) {
-			pthread_mutex_lock(&fs->ilock);
-			n->inval_queued = false;
-			pthread_mutex_unlock(&fs->ilock);
-			node_put(fs, n);
-			fuse_lowlevel_notify_inval_inode(fs->se, q->ino, 0, 0);
-		}
-		break;
-	}
-	case INV_PART:
-		check_part(fs, q);
-		break;
-	}
-}
-
-/* Take the head of the queue to run it (iv->lock held, head present, not busy). */
-static struct inv *take_head_locked(struct inval *iv)
-{
-	struct inv *q = iv->head;
-
-	iv->head = q->next;
-	if (!iv->head)
-		iv->tail = NULL;
-	iv->busy = true;
-	return q;
-}
-
-/* q ran: its ticket is done (iv->lock held). */
-static void ran_locked(struct inval *iv, struct inv *q)
-{
-	if (q->seq > iv->done) /* inval_stop may have moved it to the end */
-		iv->done = q->seq;
-	iv->busy = false;
-	pthread_cond_broadcast(&iv->done_cond);
-}
-
 static void *inval_main(void *arg)
 {
 	struct fsx *fs = arg;
@@ -360,27 +293,45 @@ static void *inval_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&iv->lock);
-		while ((!iv->head || iv->busy) && !iv->stop)
+		while (!iv->head && !iv->stop)
 			pthread_cond_wait(&iv->cond, &iv->lock);
-		if (iv->stop) {
+		q = iv->head;
+		if (!q) {
 			pthread_mutex_unlock(&iv->lock);
 			return NULL;
 		}
-		q = take_head_locked(iv);
+		iv->head = q->next;
+		if (!iv->head)
+			iv->tail = NULL;
 		pthread_mutex_unlock(&iv->lock);
 
-		inv_run(fs, q);
+		switch (q->op) {
+		case INV_ENTRY:
+			fuse_lowlevel_notify_inval_entry(fs->se, q->ino, q->name,
+							 strlen(q->name));
+			break;
+		case INV_DATA: {
+			struct node *n = node_get(fs, q->ino);
 
+			if (n) {
+				pthread_mutex_lock(&fs->ilock);
+				n->inval_queued = false;
+				pthread_mutex_unlock(&fs->ilock);
+				node_put(fs, n);
+				fuse_lowlevel_notify_inval_inode(fs->se, q->ino, 0, 0);
+			}
+			break;
+		}
+		case INV_PART:
+			check_part(fs, q);
+			break;
+		}
 		pthread_mutex_lock(&iv->lock);
-		ran_locked(iv, q);
+		iv->done = q->seq;
+		pthread_cond_broadcast(&iv->done_cond);
 		pthread_mutex_unlock(&iv->lock);
 		inv_free(q);
 	}
-}
-
-void inval_will_settle(void)
-{
-	will_settle = true;
 }
 
 void inval_settle(struct fsx *fs)
@@ -389,7 +340,6 @@ void inval_settle(struct fsx *fs)
 	struct timespec ts;
 	int64_t until;
 
-	will_settle = false;
 	if (!owed)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -397,23 +347,9 @@ void inval_settle(struct fsx *fs)
 	ts.tv_sec = (time_t)(until / 1000000000LL);
 	ts.tv_nsec = (long)(until % 1000000000LL);
 	pthread_mutex_lock(&iv->lock);
-	while (iv->done < owed && !iv->stop) {
-		if (iv->head && iv->head->quiet && !iv->busy) {
-			/* queued for a settle to run: this one runs it, in its turn */
-			struct inv *q = take_head_locked(iv);
-
-			pthread_mutex_unlock(&iv->lock);
-			inv_run(fs, q);
-			pthread_mutex_lock(&iv->lock);
-			ran_locked(iv, q);
-			if (iv->head)
-				pthread_cond_signal(&iv->cond); /* it waits while busy */
-			inv_free(q);
-			continue;
-		}
+	while (iv->done < owed && !iv->stop)
 		if (pthread_cond_timedwait(&iv->done_cond, &iv->lock, &ts) == ETIMEDOUT)
 			break;
-	}
 	pthread_mutex_unlock(&iv->lock);
 	owed = 0;
 }

@@ -467,7 +467,6 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	inval_will_settle();
 	pthread_mutex_lock(&h->lock);
 	rc = text_commit(fs, h, false);
 	pthread_mutex_unlock(&h->lock);
@@ -533,7 +532,6 @@ void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fsx *fs = fsx_of(req);
 
-	inval_will_settle();
 	fh_release(fh_of(fi));
 	inval_settle(fs);
 	fuse_reply_err(req, 0);

@@ -1,16 +1,14 @@
 /*
  * check_fsinode.c - the filesystem layer's bookkeeping, without a mount:
  * the node table (fs/inode.c: identities, lookup counts, lifetime, pins,
- * scratch children), the /_errors ring (fs/errlog.c), the negative
- * entry set and the invalidation queue (fs/inval.c; without a session,
- * the kernel notifications are no-ops).
+ * scratch children), the /_errors ring (fs/errlog.c) and the negative
+ * entry set (fs/inval.c).
  */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../fs/ops.h"
 
@@ -408,120 +406,6 @@ START_TEST(test_negset)
 }
 END_TEST
 
-/* ---- the invalidation queue (inval.c "Who runs an entry") ---- */
-
-static double secs(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* An item's data invalidation, as a commit's observer queues it. */
-static void queue_data(struct node *n)
-{
-	pthread_mutex_lock(&fs->ilock);
-	inval_data_async(fs, n);
-	pthread_mutex_unlock(&fs->ilock);
-}
-
-/*
- * A FLUSH's settle runs its own data invalidation: with no thread to run
- * anything (the queue is open, the thread never started), the settle
- * still ends at once with the ticket done.  Fails (a 5 s wait, then
- * done 0) if settles leave such entries to the thread or if
- * inval_will_settle does not mark them.
- */
-START_TEST(test_settle_runs_its_own_data_invalidation)
-{
-	be_table_t *t = make_table("users", false);
-	struct val a = S("a");
-	struct node *n = node_ident(fs, NK_ITEM, t, &a, NULL, true);
-	double t0;
-
-	ck_assert_ptr_nonnull(n);
-	fs->inval.running = true; /* queue open, no thread */
-	fsx_fuse_worker = true;
-	inval_will_settle();
-	queue_data(n);
-	ck_assert(n->inval_queued);
-	ck_assert_ptr_nonnull(fs->inval.head);
-	ck_assert_uint_eq(fs->inval.done, 0);
-	t0 = secs();
-	inval_settle(fs);
-	ck_assert(secs() - t0 < 1.0);
-	ck_assert_uint_eq(fs->inval.done, fs->inval.seq);
-	ck_assert_ptr_null(fs->inval.head);
-	ck_assert(!fs->inval.busy);
-	pthread_mutex_lock(&fs->ilock);
-	ck_assert(!n->inval_queued); /* the next change queues again */
-	pthread_mutex_unlock(&fs->ilock);
-	/* the mark lasts one request: a request that does not settle
-	 * (a rename) leaves its entries to the thread, which it wakes */
-	queue_data(n);
-	ck_assert_ptr_nonnull(fs->inval.head);
-	ck_assert_uint_lt(fs->inval.done, fs->inval.seq);
-	inval_stop(fs); /* drops it (running is set, but no thread to join) */
-	fs->inval.running = false;
-	fsx_fuse_worker = false;
-	node_put(fs, n);
-	val_free(&a);
-	be_table_close(t);
-}
-END_TEST
-
-/*
- * The same requests with the thread running, settles and the thread
- * taking entries from one queue in every mix: each settle ends with
- * everything up to its ticket done (never by the 5 s bound), nothing is
- * left queued, and the same end state as settles that never run
- * anything themselves.
- */
-START_TEST(test_settle_and_thread_share_the_queue)
-{
-	be_table_t *t = make_table("users", false);
-	struct val a = S("a"), b = S("b");
-	struct node *na = node_ident(fs, NK_ITEM, t, &a, NULL, true);
-	struct node *nb = node_ident(fs, NK_ITEM, t, &b, NULL, true);
-	double t0 = secs();
-	int i;
-
-	ck_assert_int_eq(inval_start(fs), 0);
-	fsx_fuse_worker = true;
-	for (i = 0; i < 3000; i++) {
-		bool quiet = i % 3 != 2; /* 2 in 3 requests settle their own */
-
-		if (i % 2)
-			inval_entry_async(fs, 1, "x.json"); /* before: the thread's */
-		if (quiet)
-			inval_will_settle();
-		queue_data(i % 4 < 2 ? na : nb);
-		if (i % 5 == 0)
-			inval_entry_async(fs, 1, "y.json"); /* behind: the thread's */
-		inval_settle(fs);
-		pthread_mutex_lock(&fs->inval.lock);
-		ck_assert_uint_eq(fs->inval.done, fs->inval.seq);
-		pthread_mutex_unlock(&fs->inval.lock);
-	}
-	ck_assert(secs() - t0 < 4.0); /* no settle waited for its bound */
-	pthread_mutex_lock(&fs->inval.lock);
-	ck_assert_ptr_null(fs->inval.head);
-	ck_assert_uint_eq(fs->inval.done, fs->inval.seq);
-	pthread_mutex_unlock(&fs->inval.lock);
-	pthread_mutex_lock(&fs->ilock);
-	ck_assert(!na->inval_queued && !nb->inval_queued);
-	pthread_mutex_unlock(&fs->ilock);
-	inval_stop(fs);
-	fsx_fuse_worker = false;
-	node_put(fs, na);
-	node_put(fs, nb);
-	val_free(&a);
-	val_free(&b);
-	be_table_close(t);
-}
-END_TEST
-
 Suite *fsinode_suite(void);
 Suite *fsinode_suite(void)
 {
@@ -558,12 +442,6 @@ Suite *fsinode_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_negset);
 	tcase_add_test(tc, test_nodemem_slots_zeroed_and_distinct);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("inval_queue");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_settle_runs_its_own_data_invalidation);
-	tcase_add_test(tc, test_settle_and_thread_share_the_queue);
 	suite_add_tcase(s, tc);
 	return s;
 }
