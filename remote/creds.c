@@ -57,49 +57,16 @@ static char *trim(char *s)
 	return s;
 }
 
-int rmt_ini_get(const char *text, const char *section, const char *key, char **out)
-{
-	const char *p = text;
-	bool in = false;
-
-	/* Lines end at \n, \r\n or a lone \r, as Python's universal newlines
-	 * read them (botocore's configparser), so both agree on a file
-	 * edited on another system. */
-	while (p && *p) {
-		size_t n = strcspn(p, "\r\n");
-		const char *nl = p[n] ? p + n : NULL;
-		char *line = strndup(p, n), *l, *eq;
-
-		if (!line)
-			return -ENOMEM;
-		l = trim(line);
-		if (*l == '[') {
-			char *close = strchr(l, ']');
-
-			if (close) {
-				*close = 0;
-				in = !strcmp(trim(l + 1), section);
-			}
-		} else if (in && *l && *l != '#' && *l != ';' && (eq = strchr(l, '='))) {
-			*eq = 0;
-			if (!strcmp(trim(l), key)) {
-				*out = strdup(trim(eq + 1));
-				free(line);
-				return *out ? 0 : -ENOMEM;
-			}
-		}
-		free(line);
-		p = nl ? nl + 1 : NULL;
-	}
-	return -ENOENT;
-}
-
-int rmt_ini_get_sub(const char *text, const char *section, const char *key, const char *sub,
+/* rmt_ini_get (sub NULL) and rmt_ini_get_sub: one reader of the lines. */
+static int ini_find(const char *text, const char *section, const char *key, const char *sub,
 		    char **out)
 {
 	const char *p = text;
 	bool in = false, nest = false;
 
+	/* Lines end at \n, \r\n or a lone \r, as Python's universal newlines
+	 * read them (botocore's configparser), so both agree on a file
+	 * edited on another system. */
 	while (p && *p) {
 		size_t n = strcspn(p, "\r\n");
 		const char *nl = p[n] ? p + n : NULL;
@@ -118,19 +85,34 @@ int rmt_ini_get_sub(const char *text, const char *section, const char *key, cons
 			}
 			nest = false;
 		} else if (in && *l && *l != '#' && *l != ';' && (eq = strchr(l, '='))) {
+			const char *name, *value;
+
 			*eq = 0;
-			if (!indented) {
-				nest = !strcmp(trim(l), key) && !*trim(eq + 1);
-			} else if (nest && !strcmp(trim(l), sub)) {
-				*out = strdup(trim(eq + 1));
+			name = trim(l);
+			value = trim(eq + 1);
+			if (sub ? indented && nest && !strcmp(name, sub) : !strcmp(name, key)) {
+				*out = strdup(value);
 				free(line);
 				return *out ? 0 : -ENOMEM;
 			}
+			if (sub && !indented)
+				nest = !strcmp(name, key) && !*value;
 		}
 		free(line);
 		p = nl ? nl + 1 : NULL;
 	}
 	return -ENOENT;
+}
+
+int rmt_ini_get(const char *text, const char *section, const char *key, char **out)
+{
+	return ini_find(text, section, key, NULL, out);
+}
+
+int rmt_ini_get_sub(const char *text, const char *section, const char *key, const char *sub,
+		    char **out)
+{
+	return ini_find(text, section, key, sub, out);
 }
 
 time_t rmt_parse_iso8601(const char *s)
