@@ -18,45 +18,20 @@
 # callgrind_annotate.
 set -eu
 [ $# -ge 1 ] || { echo "usage: $0 DYNFS..." >&2; exit 2; }
-T=$(mktemp -d /tmp/dynfs-cg.XXXXXX)
-PID=
-cleanup() {
-	mountpoint -q "$T/mnt" 2>/dev/null && fusermount3 -u "$T/mnt" 2>/dev/null || true
-	[ -n "$PID" ] && wait "$PID" 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-mkdir -p "$T/mnt"
-
-# mount_wait: wait for $T/mnt to be mounted by $PID.
-mount_wait() {
-	for _ in $(seq 1200); do
-		mountpoint -q "$T/mnt" && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "mount failed" >&2
-	exit 1
-}
-
-unmount_wait() {
-	fusermount3 -u "$T/mnt"
-	wait "$PID" || true
-	PID=
-}
+. "$(dirname "$0")/lib.sh"
+bench_init dynfs-cg
+T=$BASE
 
 # The data set, once, with the first binary.
 mkdir -p "$T/store"
-"$1" "$T/store" "$T/mnt" -f 2>>"$T/log" &
-PID=$!
-mount_wait
+bench_mount "$T/mnt" "$T/log" "$1" "$T/store" "$T/mnt" -f
 mkdir "$T/mnt/users"
 printf '%s\n' '{"partition_key":{"name":"id","type":"S"}}' >"$T/mnt/users/_schema.json"
 for i in $(seq 1000); do
 	printf '{"id": "u%04d", "n": %d, "name": "user %d", "tags": ["a", "b"], "score": %d.5}\n' \
 		"$i" "$i" "$i" $((i * 7 % 101))
 done >"$T/mnt/users/_batch"
-unmount_wait
+bench_unmount "$T/mnt"
 cp -a "$T/store" "$T/store.orig"
 
 reads() {
@@ -81,25 +56,25 @@ writes() {
 		>"$T/mnt/_tx"
 }
 
-# run DYNFS NAME [workload]: total Ir of one mount under callgrind.
+# run DYNFS NAME [workload]: IR := total Ir of one mount under callgrind
+# (not in a subshell: the exit trap must know the mount).
 run() {
 	rm -rf "$T/store"
 	cp -a "$T/store.orig" "$T/store"
-	valgrind --tool=callgrind --callgrind-out-file="$T/cg.$2" "$1" "$T/store" "$T/mnt" -f -s \
-		2>>"$T/log" &
-	PID=$!
-	mount_wait
+	bench_callgrind "$T/cg.$2" "$T/mnt" "$T/log" "$1" "$T/store" "$T/mnt" -f -s
 	[ $# -ge 3 ] && "$3"
-	unmount_wait
+	bench_unmount "$T/mnt"
 	[ -z "${CG_KEEP:-}" ] || cp "$T/cg.$2" "$CG_KEEP/cg.$IDX.$2"
-	sed -n 's/^summary: *//p' "$T/cg.$2"
+	IR=$(cg_total "$T/cg.$2")
 }
 
 IDX=0
 for d in "$@"; do
 	IDX=$((IDX + 1))
-	idle=$(run "$d" idle)
-	r=$(run "$d" reads reads)
-	w=$(run "$d" writes writes)
-	echo "$d idle=$idle reads=$((r - idle)) writes=$((w - idle))"
+	run "$d" idle
+	idle=$IR
+	run "$d" reads reads
+	r=$IR
+	run "$d" writes writes
+	echo "$d idle=$idle reads=$((r - idle)) writes=$((IR - idle))"
 done

@@ -25,37 +25,12 @@ set -eu
 N=$1
 shift
 REPS=${CG_REPS:-5}
-T=$(mktemp -d /tmp/dynfs-cgls.XXXXXX)
-PID=
-cleanup() {
-	mountpoint -q "$T/mnt" 2>/dev/null && fusermount3 -u "$T/mnt" 2>/dev/null || true
-	[ -n "$PID" ] && wait "$PID" 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-mkdir -p "$T/mnt"
-
-mount_wait() {
-	for _ in $(seq 3000); do
-		mountpoint -q "$T/mnt" && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "mount failed" >&2
-	cat "$T/log" >&2
-	exit 1
-}
-
-unmount_wait() {
-	fusermount3 -u "$T/mnt"
-	wait "$PID" || true
-	PID=
-}
+. "$(dirname "$0")/lib.sh"
+bench_init dynfs-cgls
+T=$BASE
 
 mkdir -p "$T/store"
-"$1" "$T/store" "$T/mnt" -f 2>>"$T/log" &
-PID=$!
-mount_wait
+bench_mount "$T/mnt" "$T/log" "$1" "$T/store" "$T/mnt" -f
 mkdir "$T/mnt/users"
 printf '%s\n' '{"partition_key":{"name":"id","type":"S"}}' >"$T/mnt/users/_schema.json"
 awk -v n="$N" 'BEGIN {
@@ -67,7 +42,7 @@ awk -v n="$N" 'BEGIN {
 		       i, i, i, i, i * 7 % 101, i % 20
 }' >"$T/mnt/users/_batch"
 [ "$(jq .items "$T/mnt/users/_stats.json")" = "$N" ] || { echo "import failed" >&2; exit 1; }
-unmount_wait
+bench_unmount "$T/mnt"
 mv "$T/store" "$T/store.orig"
 
 w_ls_U() { ls -U "$T/mnt/users" >/dev/null; }
@@ -79,41 +54,37 @@ fresh_store() {
 	cp -a "$T/store.orig" "$T/store"
 }
 
-# cg DYNFS NAME [workload]: total Ir of one mount under callgrind.
+# cg DYNFS NAME [workload]: IR := total Ir of one mount under callgrind
+# (not in a subshell: the exit trap must know the mount).
 cg() {
 	fresh_store
-	valgrind --tool=callgrind --callgrind-out-file="$T/cg.out" "$1" "$T/store" "$T/mnt" -f -s \
-		2>>"$T/log" &
-	PID=$!
-	mount_wait
+	bench_callgrind "$T/cg.out" "$T/mnt" "$T/log" "$1" "$T/store" "$T/mnt" -f -s
 	[ $# -ge 3 ] && "$3"
-	unmount_wait
+	bench_unmount "$T/mnt"
 	[ -z "${CG_KEEP:-}" ] || cp "$T/cg.out" "$CG_KEEP/cg.$IDX.$2"
-	sed -n 's/^summary: *//p' "$T/cg.out"
+	IR=$(cg_total "$T/cg.out")
 }
 
-# CPU nanoseconds of every thread of $PID so far (schedstat: exact, where
-# /proc/PID/stat counts 10 ms ticks).
-cpu_ns() { cat /proc/"$PID"/task/*/schedstat | awk '{t += $1} END {print t}'; }
+# CPU nanoseconds of every thread of the mount so far (schedstat: exact,
+# where /proc/PID/stat counts 10 ms ticks).
+cpu_ns() { cat /proc/"$BENCH_PID"/task/*/schedstat | awk '{t += $1} END {print t}'; }
 
-# cpu DYNFS workload: the daemon's CPU seconds during workload (native,
-# single-threaded like the callgrind runs, so that its threads live as
-# long as the mount and schedstat counts them all).
+# cpu DYNFS workload: CPU += the daemon's CPU seconds during workload
+# (native, single-threaded like the callgrind runs, so that its threads
+# live as long as the mount and schedstat counts them all).
 cpu() {
 	local a b
 	fresh_store
-	"$1" "$T/store" "$T/mnt" -f -s 2>>"$T/log" &
-	PID=$!
-	mount_wait
+	bench_mount "$T/mnt" "$T/log" "$1" "$T/store" "$T/mnt" -f -s
 	sleep 0.2
 	a=$(cpu_ns)
 	"$2"
 	b=$(cpu_ns)
-	unmount_wait
-	echo "$a $b" | awk '{printf "%.4f\n", ($2 - $1) / 1e9}'
+	bench_unmount "$T/mnt"
+	CPU="$CPU $(echo "$a $b" | awk '{printf "%.4f\n", ($2 - $1) / 1e9}')"
 }
 
-median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+median() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 WL="w_ls_U w_ls_l"
 [ "${CG_SKIP_CAT:-0}" = 1 ] || WL="$WL w_cat"
@@ -121,17 +92,21 @@ IDX=0
 for d in "$@"; do
 	IDX=$((IDX + 1))
 	if [ "${CG_CALLGRIND:-1}" = 1 ]; then
-		idle=$(cg "$d" idle)
+		cg "$d" idle
+		idle=$IR
 		line="$d $N idle=$idle"
 		for w in $WL; do
-			line="$line ${w#w_}=$(($(cg "$d" "$w" "$w") - idle))"
+			cg "$d" "$w" "$w"
+			line="$line ${w#w_}=$((IR - idle))"
 		done
 		echo "$line" | sed 's/ls_/ls-/g'
 	fi
 	if [ "${CG_NATIVE:-1}" = 1 ]; then
 		line="$d $N cpu"
 		for w in $WL; do
-			line="$line ${w#w_}=$(for _ in $(seq "$REPS"); do cpu "$d" "$w"; done | median)"
+			CPU=
+			for _ in $(seq "$REPS"); do cpu "$d" "$w"; done
+			line="$line ${w#w_}=$(echo "$CPU" | median)"
 		done
 		echo "$line" | sed 's/ls_/ls-/g'
 	fi

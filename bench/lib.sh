@@ -11,9 +11,15 @@
 #                          mkdir -p MNT, run CMD ARG... in the background
 #                          (stderr appended to LOG; CMD must stay in the
 #                          foreground: pass -f to dynfs and minfs), wait
-#                          up to 10 s for MNT to be a mount point, else
-#                          print LOG's end and exit 1.  BENCH_PID := its pid
+#                          up to BENCH_MOUNT_WAIT seconds (default 10) for
+#                          MNT to be a mount point, else print LOG's end
+#                          and exit 1.  BENCH_PID := its pid
 #   bench_unmount MNT      unmount MNT and wait for its process
+#   bench_callgrind OUT MNT LOG CMD [ARG...]
+#                          bench_mount of CMD under valgrind's callgrind,
+#                          its counts to the file OUT (the mount may take
+#                          up to 5 minutes to appear under valgrind)
+#   cg_total OUT           the instructions (Ir) callgrind file OUT counts
 #   bench_at_exit CMD      one more command (eval'd) for the EXIT trap, run
 #                          before the mounts are taken down
 #   bench_reap PID         wait for PID to end (5 s), then kill -9 it
@@ -38,7 +44,14 @@ bench_cleanup() {
 			fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null || true
 		fi
 		if [ -n "${BENCH_MOUNT_PID[$m]:-}" ]; then
+			# still starting (under valgrind that takes seconds): ask
+			# it to end (FUSE daemons unmount on SIGTERM)
+			kill -TERM "${BENCH_MOUNT_PID[$m]}" 2>/dev/null || true
 			bench_reap "${BENCH_MOUNT_PID[$m]}"
+		fi
+		# mounted after all, by a daemon that is gone now
+		if mountpoint -q "$m" 2>/dev/null || ! stat "$m" >/dev/null 2>&1; then
+			fusermount3 -uz "$m" 2>/dev/null || true
 		fi
 	done
 	[ -n "$BASE" ] && rm -rf "$BASE"
@@ -61,7 +74,7 @@ bench_mount() {
 	BENCH_PID=$!
 	[ -n "${BENCH_MOUNT_PID[$mnt]+set}" ] || BENCH_MOUNTS+=("$mnt")
 	BENCH_MOUNT_PID[$mnt]=$BENCH_PID
-	for _ in $(seq 200); do
+	for _ in $(seq $((${BENCH_MOUNT_WAIT:-10} * 20))); do
 		mountpoint -q "$mnt" && return 0
 		kill -0 "$BENCH_PID" 2>/dev/null || break
 		sleep 0.05
@@ -78,3 +91,12 @@ bench_unmount() {
 		BENCH_MOUNT_PID[$mnt]=
 	fi
 }
+
+bench_callgrind() {
+	local out=$1
+	shift
+	BENCH_MOUNT_WAIT=300 bench_mount "$1" "$2" \
+		valgrind --tool=callgrind --callgrind-out-file="$out" "${@:3}"
+}
+
+cg_total() { sed -n 's/^summary: *//p' "$1"; }
