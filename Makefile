@@ -127,7 +127,12 @@ e2e: $(BUILD)/dynfs $(BUILD)/tests/faultshim.so
 	DYNFS=$(abspath $(BUILD)/dynfs) FAULTSHIM=$(abspath $(BUILD)/tests/faultshim.so) \
 		tests/e2e/run
 
+# Every test (the README's test command, after scripts/setup): the unit
+# suites, the end-to-end tests on local mounts, the remote client against
+# real servers, the tree over remote targets, and last the API against
+# DynamoDB Local and dynalite.
 test: unit e2e remote e2e-remote
+	$(MAKE) conformance
 
 # The end-to-end tests of the tree against remote targets (E2E_TARGET in
 # tests/e2e/lib.sh; docs/remote.md, "Tests"): the tree's tests over

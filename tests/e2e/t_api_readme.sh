@@ -44,7 +44,7 @@ if command -v node >/dev/null && [ -d "$NM/@aws-sdk/client-dynamodb" ]; then
 	expect_ok "README javascript block" env NODE_PATH="$NM" node "$T/readme3.js"
 	expect_eq "JavaScript SDK output" "$(cat "$T/out")" "1 ada@hedy.org"
 else
-	echo "t_api_readme: the JavaScript block is not run: scripts/setup-api installs the SDK" >&2
+	echo "t_api_readme: the JavaScript block is not run: scripts/setup installs the SDK" >&2
 fi
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
