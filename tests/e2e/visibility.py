@@ -12,15 +12,39 @@ Paths: item (open/write/close of <key>.json; rm), rename (a scratch
 file renamed onto <key>.json; rm), batch (_batch lines, put and
 delete, checked after write() returns and before close), tx (/_tx
 documents, checked after close).
+
+A stale size is reported with what tells its causes apart: the inode
+number of the stat and of the previous check of the same round (a node
+replaced in between), how long the write that made the change took (the
+daemon acknowledges after at most 5 s of waiting for its invalidation
+thread), the size a second stat at once sees (the kernel's cache still
+stale or not), the size statx(AT_STATX_FORCE_SYNC) gets from the daemon,
+and the kernel release.
 """
-import errno
+import ctypes
 import json
 import os
 import sys
+import time
 
 mnt, table, path, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 tdir = os.path.join(mnt, table)
 stale = []
+last_ino = {}  # path -> inode number of the last check_present
+write_took = 0.0  # seconds the last write of the round took
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def forced_size(p):
+    """The size statx(AT_STATX_FORCE_SYNC) gets: the daemon's answer,
+    whatever the kernel caches."""
+    buf = ctypes.create_string_buffer(256)  # struct statx
+    # AT_FDCWD -100, AT_STATX_FORCE_SYNC 0x2000, STATX_SIZE 0x200
+    if _libc.statx(-100, os.fsencode(p), 0x2000, 0x200, buf) != 0:
+        return f"error {os.strerror(ctypes.get_errno())}"
+    return int.from_bytes(buf.raw[40:48], "little")  # stx_size
+
 
 
 def absent(p):
@@ -51,7 +75,12 @@ def check_present(i, p, n):
     if got != n:
         stale.append(f"round {i}: read {p}: n={got!r}, expected {n}")
     elif st.st_size != len(data):
-        stale.append(f"round {i}: stat {p}: size {st.st_size}, read {len(data)} bytes")
+        again = os.stat(p)
+        stale.append(f"round {i}: stat {p}: size {st.st_size}, read {len(data)} bytes "
+                     f"(ino {st.st_ino}, before {last_ino.get(p)}; the write took "
+                     f"{write_took * 1000:.1f} ms; a stat at once: size {again.st_size}, "
+                     f"ino {again.st_ino}; forced: {forced_size(p)}; kernel {os.uname().release})")
+    last_ino[p] = st.st_ino
 
 
 def check_absent(i, p):
@@ -81,6 +110,7 @@ for i in range(rounds):
     p = os.path.join(tdir, key + ".json")
     n = i
     absent(p)  # a negative entry for the create to invalidate
+    t0 = time.monotonic()
     if path == "item":
         with open(p, "w") as f:
             f.write(json.dumps({"id": key, "n": n}))
@@ -93,9 +123,11 @@ for i in range(rounds):
         batch({"put": {"id": key, "n": n}})
     elif path == "tx":
         tx({"put": {"id": key, "n": n}})
+    write_took = time.monotonic() - t0
     check_present(i, p, n)
     # an update: the new content must be what a new reader sees
     n = i + 1000000
+    t0 = time.monotonic()
     if path in ("item", "rename"):
         with open(p, "w") as f:
             f.write(json.dumps({"id": key, "n": n}))
@@ -103,6 +135,7 @@ for i in range(rounds):
         batch({"update": {"id": key}, "set": {"n": n}})
     else:
         tx({"update": {"id": key}, "set": {"n": n}})
+    write_took = time.monotonic() - t0
     check_present(i, p, n)
     if path in ("item", "rename"):
         os.unlink(p)
