@@ -272,8 +272,8 @@ void ops_batch_set_each(ops_batch_t *b, size_t max);
  * sink has stored_attrs): a line the stored path takes skips the value
  * tree, its record encoded while it is read (ops_line_parse_stored);
  * the outcome is the same either way.  Off: every line through the tree
- * (the reference, for tests and the benchmark).  Re-reads the table's
- * index key attributes.
+ * (the reference, for tests and the benchmark).  Only before the first
+ * feed (later calls do nothing).
  */
 void ops_batch_set_stored(ops_batch_t *b, bool on);
 

@@ -201,6 +201,8 @@ void ops_batch_set_stored(ops_batch_t *b, bool on)
 {
 	int n, i;
 
+	if (b->line)
+		return; /* queued lines borrow b->attr */
 	b->stored = false;
 	if (!on || !b->arena[0] || !b->sink.stored_attrs)
 		return;
