@@ -83,6 +83,14 @@ static void sink_bulk(void *ctx, void *table, bool begin)
 	b->m->bulk(table, begin);
 }
 
+static int sink_stored_attrs(void *ctx, void *table, char (*names)[DB_ATTR_NAME_MAX + 1],
+			     size_t max)
+{
+	be_t *b = ctx;
+
+	return b->m->stored_attrs(table, names, max);
+}
+
 void be_sink(be_t *b, struct ops_sink *out)
 {
 	out->ctx = b;
@@ -93,4 +101,5 @@ void be_sink(be_t *b, struct ops_sink *out)
 	out->apply = sink_apply;
 	out->bulk = b->m->bulk ? sink_bulk : NULL; /* local: tbl_bulk_begin's pools */
 	out->apply_each = b->m->apply_each ? sink_apply_each : NULL;
+	out->stored_attrs = b->m->stored_attrs ? sink_stored_attrs : NULL;
 }

@@ -267,6 +267,12 @@ struct be_methods {
 	 * frees again on every apply.  be_sink passes it on as ops_sink.bulk.
 	 */
 	void (*bulk)(be_table_t *t, bool begin);
+	/*
+	 * Optional (NULL: none): apply takes puts with a stored form
+	 * (engine/ops.h ops_write.stored); the table's index key attributes
+	 * as ops_sink.stored_attrs gives them.  be_sink passes it on.
+	 */
+	int (*stored_attrs)(be_table_t *t, char (*names)[DB_ATTR_NAME_MAX + 1], size_t max);
 
 	void (*close)(be_t *b);
 };

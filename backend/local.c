@@ -329,6 +329,11 @@ static void l_bulk(be_table_t *t, bool begin)
 		tbl_bulk_end(T(t));
 }
 
+static int l_stored_attrs(be_table_t *t, char (*names)[DB_ATTR_NAME_MAX + 1], size_t max)
+{
+	return tbl_index_attrs(T(t), names, max);
+}
+
 /* ---- changes and the store ---- */
 
 static void l_watch(be_t *b, db_observer_fn fn, void *ctx)
@@ -406,6 +411,7 @@ static const struct be_methods local_methods = {
     .snapshot = l_snapshot,
     .set_status = l_set_status,
     .bulk = l_bulk,
+    .stored_attrs = l_stored_attrs,
     .close = l_close,
 };
 

@@ -347,6 +347,24 @@ enum db_op_kind {
 typedef int (*db_modify_fn)(void *ctx, const struct val *old, struct val *out,
 			    struct dyn_err *err);
 
+/*
+ * A put whose stored form the caller already has (db_op.stored; the
+ * _batch parser's item_parse_stored, ops_req.c): blob is item_encode()
+ * of the item without its key attributes, exactly what rec_new() would
+ * store, and db_op.item is then a partial item: the key attributes and
+ * every attribute named in attrs that the whole item has (S or N values).
+ * db_apply() stores blob as it is and computes index keys from the
+ * partial item; an index on an attribute not in attrs (one added since)
+ * makes it decode the whole item from blob.  Requires DB_F_CHECKED with
+ * size, and text (the journal writes the line, never the partial item).
+ */
+struct db_stored {
+	const uint8_t *blob;	   /* the record's encoding (borrowed) */
+	size_t blob_len;	   /* its bytes */
+	const char *const *attrs;  /* attributes the partial item holds if set */
+	size_t nattrs;		   /* how many */
+};
+
 struct db_op {
 	enum db_op_kind kind;	 /* what to do */
 	table_t *table;		 /* borrowed handle */
@@ -360,6 +378,8 @@ struct db_op {
 	int flags;		 /* DB_IF_ABSENT, DB_IF_PRESENT, DB_F_CHECKED */
 	size_t size;		 /* DB_PUT with DB_F_CHECKED: item_size(item) if
 				  * the caller has it, else 0 (read only then) */
+	const struct db_stored *stored; /* DB_PUT: item's record, precomputed
+					 * (see db_stored), or NULL */
 	db_modify_fn fn;	 /* see db_modify_fn; may be NULL for PUT/DELETE */
 	void *ctx;		 /* passed to fn */
 };
@@ -413,6 +433,12 @@ int db_sync(db_t *db, uint64_t lsn, struct dyn_err *err);
 void tbl_bulk_begin(table_t *t);
 void tbl_bulk_end(table_t *t);
 
+/*
+ * The attributes of t's index keys (live and being built) that are not
+ * t's key attributes, each once, into names[0..max): how many, or -1 if
+ * more (index.c; db_stored.attrs' source).  Takes t's read lock.
+ */
+int tbl_index_attrs(table_t *t, char (*names)[DB_ATTR_NAME_MAX + 1], size_t max);
 /*
  * Replay (no journal, no feed, no observer: as db_replay) the put of an
  * item given in stored form: its key values pk and sk (sk NULL iff the

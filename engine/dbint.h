@@ -200,6 +200,9 @@ static inline const uint8_t *rec_blob(const struct rec *r)
  */
 int rec_new(const struct table_schema *s, const struct val *item, const uint8_t *key,
 	    size_t key_len, size_t size, int64_t mtime_ns, struct rec **out);
+/* The same from blob, the item's encoding without its key attributes. */
+int rec_new_blob(const uint8_t *key, size_t key_len, const uint8_t *blob, size_t blob_len,
+		 size_t size, int64_t mtime_ns, struct rec **out);
 /* Drop a reference; frees at zero. */
 void rec_unref(struct rec *r);
 /* The whole item (new): the blob plus the key attributes. */

@@ -439,3 +439,38 @@ int tbl_project(table_t *t, const char *index, struct val *item)
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
 }
+
+/* ---- attributes of the index keys (tbl_index_attrs) ---- */
+
+static int attr_add(const struct table_schema *s, const char *name,
+		    char (*names)[DB_ATTR_NAME_MAX + 1], size_t *n, size_t max)
+{
+	size_t i;
+
+	if (!strcmp(name, s->pk.name) || (s->has_sk && !strcmp(name, s->sk.name)))
+		return 0;
+	for (i = 0; i < *n; i++)
+		if (!strcmp(names[i], name))
+			return 0;
+	if (*n == max)
+		return -1;
+	snprintf(names[(*n)++], DB_ATTR_NAME_MAX + 1, "%s", name);
+	return 0;
+}
+
+int tbl_index_attrs(table_t *t, char (*names)[DB_ATTR_NAME_MAX + 1], size_t max)
+{
+	const struct index_def *d;
+	size_t i, n = 0;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	for (i = 0; rc == 0 && i < t->schema.nindex + t->nbld; i++) {
+		d = i < t->schema.nindex ? &t->schema.index[i] : t->bld[i - t->schema.nindex].def;
+		rc = attr_add(&t->schema, d->pk.name, names, &n, max);
+		if (rc == 0 && d->has_sk)
+			rc = attr_add(&t->schema, d->sk.name, names, &n, max);
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return rc < 0 ? -1 : (int)n;
+}

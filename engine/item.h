@@ -160,13 +160,18 @@ int item_parse_value_arena(const char *text, size_t len, struct item_arena *a,
  * sk_name, NULL if the table has no sort key) are the key attributes;
  * blob is item_encode() of the item without them and size its
  * item_size().  The path takes only a subset of what item_parse()
- * accepts: names in byte order (at the top level the key attributes
- * anywhere), sets sorted, key values S or bare N, both keys present.
+ * accepts: names in byte order below the top level (the top level's in
+ * any order, put in order here; at most 64 out of order), sets sorted,
+ * key values S or bare N, both keys present.  The top-level attributes
+ * named by cap_names (set by the caller, e.g. index key attributes) are
+ * also given as values, cap[i] (VAL_NULL: the item has none); one of
+ * them of another type than S or bare N declines.
  * Everything else - any error included - it declines, and then
  * item_parse() of the same text gives the answer (its value or its
  * error).  When it takes the text, item_parse() would have succeeded
  * with exactly these key values, blob and size (fuzz_stored checks it).
  */
+#define ITEM_STORED_CAP 16
 struct item_stored {
 	struct val pk;	  /* the partition key: S (bytes in kb[0]) or N (borrowed) */
 	struct val sk;	  /* the sort key, if sk_name (bytes in kb[1]) */
@@ -176,6 +181,14 @@ struct item_stored {
 	size_t size;	  /* item_size() of the whole item */
 	char *kb[2];	  /* key string buffers (owned) */
 	size_t kcap[2];	  /* their sizes */
+	/* captures: set cap_names and ncap after item_stored_init */
+	const char *const *cap_names; /* top-level names to capture (borrowed) */
+	size_t ncap;		      /* how many, at most ITEM_STORED_CAP */
+	struct val cap[ITEM_STORED_CAP]; /* their values: S (bytes in cb[i]), N, or
+					  * VAL_NULL (absent) */
+	char *cb[ITEM_STORED_CAP];	 /* capture string buffers (owned) */
+	size_t cap_len[ITEM_STORED_CAP]; /* strlen(cap_names[i]) (the parse's) */
+	size_t ccap[ITEM_STORED_CAP];	 /* their sizes */
 };
 void item_stored_init(struct item_stored *st);
 void item_stored_free(struct item_stored *st);

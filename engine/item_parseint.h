@@ -103,15 +103,7 @@ int ipar_str(struct parser *ps, char **out, size_t *len);
 int ipar_number(struct parser *ps, struct num *out);
 
 /* Byte order of attribute names (and of set elements in stored form):
- * memcmp, then the shorter first.  <0, 0 or >0. */
-static inline int item_name_cmp(const void *a, size_t alen, const void *b, size_t blen)
-{
-	size_t n = alen < blen ? alen : blen;
-	int c = n ? memcmp(a, b, n) : 0;
-
-	if (c)
-		return c;
-	return (alen > blen) - (alen < blen);
-}
+ * val.h val_name_cmp. */
+#define item_name_cmp val_name_cmp
 
 #endif

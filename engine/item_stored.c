@@ -27,9 +27,10 @@
  * follow item_parse.c's rule: an object whose first key is a tag name is
  * a tagged value when the object closes right after that value; here the
  * value is parsed as the tag's and the path declines unless '}' follows
- * (the old parser's look-ahead would then have seen the same).  Counts of
- * lists, maps and sets are written as one placeholder byte and widened
- * afterwards in the rare case they need more.
+ * (the old parser's look-ahead would then have seen the same); when the
+ * object goes on after that value instead, it is an ordinary map, parsed
+ * again as one.  Counts of lists, maps and sets are written as one
+ * placeholder byte and widened afterwards in the rare case they need more.
  */
 #include "item_parseint.h"
 
@@ -165,7 +166,7 @@ static int out_num(struct item_stored *st, const struct num *n)
 /* ---- values ---- */
 
 static int sv_value(struct sp *s, size_t *size);
-static int sv_object(struct sp *s, bool literal, size_t *size);
+static int sv_object(struct sp *s, bool literal, bool more, size_t *size);
 
 /* After a member: 1 on ',' (cursor on the next member), 0 on closer, else declines. */
 static int next_member(struct sp *s, char closer)
@@ -384,7 +385,7 @@ static int sv_tag(struct sp *s, enum val_type t, size_t *size)
 	case VAL_M:
 		if (s->ps.p >= s->ps.end || *s->ps.p != '{')
 			return DECLINE;
-		return sv_object(s, true, size);
+		return sv_object(s, true, false, size);
 	default:
 		return sv_set(s, t, size);
 	}
@@ -410,11 +411,16 @@ static int sv_name(struct sp *s, size_t *off, size_t *n)
 	return 0;
 }
 
-/* An object at the cursor: a tagged value or a map (literal: always a map). */
-static int sv_object(struct sp *s, bool literal, size_t *size)
+/*
+ * An object at the cursor: a tagged value or a map (literal: always a
+ * map; more: one of at least two members, else declined).
+ */
+static int sv_object(struct sp *s, bool literal, bool more, size_t *size)
 {
 	struct item_stored *st = s->st;
 	size_t mark = st->blob_len, pos, off, n, poff, pn, count = 0, vsize, total = 3;
+	const char *open = s->ps.p;
+	int depth = s->depth;
 	enum val_type t;
 	bool is_m;
 	int rc;
@@ -441,13 +447,20 @@ static int sv_object(struct sp *s, bool literal, size_t *size)
 	if (!literal && (t = tag_type(st->blob + off, n, &is_m)) != VAL_NULL) {
 		st->blob_len = mark;
 		rc = sv_tag(s, t, size);
-		if (rc)
+		if (rc < 0)
 			return rc;
-		s->ps.p = skip_ws(s->ps.p, s->ps.end);
-		if (s->ps.p >= s->ps.end || *s->ps.p != '}')
-			return DECLINE; /* an ordinary map with a "$N" attribute, or an error */
-		s->ps.p++;
-		return 0;
+		if (rc == 0 && (s->ps.p = skip_ws(s->ps.p, s->ps.end)) < s->ps.end &&
+		    *s->ps.p == '}') {
+			s->ps.p++;
+			return 0;
+		}
+		/* an ordinary map with a "$N" attribute if more members follow
+		 * (item_parse's look-ahead), else a tagged value this path does
+		 * not take, or an error: the object again, as a map */
+		s->ps.p = open;
+		st->blob_len = mark;
+		s->depth = depth;
+		return sv_object(s, true, true, size);
 	}
 	if (s->depth >= PARSE_MAX_DEPTH)
 		return DECLINE;
@@ -459,6 +472,8 @@ static int sv_object(struct sp *s, bool literal, size_t *size)
 		total += n + vsize + 1;
 		count++;
 		rc = next_member(s, '}');
+		if (rc == 0 && more && count == 1)
+			return DECLINE;
 		if (rc != 1)
 			break;
 		poff = off;
@@ -489,7 +504,7 @@ static int sv_value(struct sp *s, size_t *size)
 		return DECLINE;
 	switch (*p) {
 	case '{':
-		return sv_object(s, false, size);
+		return sv_object(s, false, false, size);
 	case '[':
 		return sv_list(s, size);
 	case '"':
@@ -582,20 +597,140 @@ void item_stored_init(struct item_stored *st)
 
 void item_stored_free(struct item_stored *st)
 {
+	size_t i;
+
 	free(st->blob);
 	free(st->kb[0]);
 	free(st->kb[1]);
+	for (i = 0; i < ITEM_STORED_CAP; i++)
+		free(st->cb[i]);
 	item_stored_init(st);
 }
+
+/* A top-level member's bytes in the output (name and value), for the sort. */
+struct member {
+	uint64_t pfx;	   /* the name's first 8 bytes, big-endian, zero-padded */
+	size_t start, end; /* [start, end) in st->blob */
+	size_t off, n;	   /* its name's bytes */
+};
+
+/* Names hold no NUL (sv_name), so prefixes in integer order are names in
+ * byte order, up to equal prefixes. */
+static inline uint64_t name_prefix(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	size_t i, k = n < 8 ? n : 8;
+
+	for (i = 0; i < k; i++)
+		v = v << 8 | p[i];
+	return k ? v << (8 * (8 - k)) : 0;
+}
+
+/* val_name_cmp of two members' names (<0, 0, >0), the prefixes first. */
+static inline int member_cmp(const struct item_stored *st, const struct member *a,
+			     const struct member *b)
+{
+	if (a->pfx != b->pfx)
+		return a->pfx < b->pfx ? -1 : 1;
+	return item_name_cmp(st->blob + a->off, a->n, st->blob + b->off, b->n);
+}
+
+/* Capture index of a top-level name, or -1. */
+static int cap_index(const struct item_stored *st, const uint8_t *name, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < st->ncap; i++)
+		if (st->cap_len[i] == n && memcmp(st->cap_names[i], name, n) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* A captured value (cursor at it): S or a bare number, else declines. */
+static int sv_capture(struct sp *s, int i, size_t *size)
+{
+	struct item_stored *st = s->st;
+	struct val *v = &st->cap[i];
+	size_t off, n;
+	bool esc;
+	char *b;
+	int rc;
+
+	if (v->type != VAL_NULL)
+		return DECLINE; /* a duplicate name: item_parse decides */
+	if (s->ps.p < s->ps.end && (*s->ps.p == '-' || is_digit(*s->ps.p))) {
+		rc = sv_number(s, &v->n);
+		if (rc)
+			return rc;
+		v->type = VAL_N;
+		*size = item_num_size(&v->n);
+		rc = out_byte(st, VAL_N);
+		return rc ? rc : out_num(st, &v->n);
+	}
+	if (s->ps.p >= s->ps.end || *s->ps.p != '"')
+		return DECLINE; /* other types: item_parse's tree, idx_key's messages */
+	rc = out_byte(st, VAL_S);
+	if (rc == 0)
+		rc = out_string(s, &off, &n, &esc);
+	if (rc)
+		return rc;
+	if (st->ccap[i] < n + 1) {
+		b = realloc(st->cb[i], n + 1);
+		if (!b)
+			return -ENOMEM;
+		st->cb[i] = b;
+		st->ccap[i] = n + 1;
+	}
+	memcpy(st->cb[i], st->blob + off, n);
+	st->cb[i][n] = 0;
+	v->type = VAL_S;
+	v->s.p = st->cb[i];
+	v->s.len = n;
+	*size = n;
+	return 0;
+}
+
+/*
+ * Put the top-level members m[0..count) (in text order, after the map's
+ * header at base) in name order, as item_parse's map holds them.  Equal
+ * names decline (item_parse reports or merges them, its rule).
+ */
+static int sort_members(struct item_stored *st, struct member *m, size_t count, size_t base)
+{
+	size_t i, j, at;
+	struct member x;
+
+	for (i = 1; i < count; i++) {
+		x = m[i];
+		for (j = i; j > 0 && member_cmp(st, &m[j - 1], &x) > 0; j--)
+			m[j] = m[j - 1];
+		m[j] = x;
+	}
+	for (i = 1; i < count; i++)
+		if (member_cmp(st, &m[i - 1], &m[i]) == 0)
+			return DECLINE;
+	/* in order after the output's end, then moved down over the members */
+	if (out_reserve(st, st->blob_len - base) < 0)
+		return -ENOMEM;
+	for (i = 0, at = st->blob_len; i < count; i++) {
+		memcpy(st->blob + at, st->blob + m[i].start, m[i].end - m[i].start);
+		at += m[i].end - m[i].start;
+	}
+	memcpy(st->blob + base, st->blob + st->blob_len, st->blob_len - base);
+	return 0;
+}
+
+#define SORT_MAX 64 /* top-level members put in order; more must come in order */
 
 int item_parse_stored(const char *text, size_t len, const char *pk_name, const char *sk_name,
 		      struct item_stored *st)
 {
 	struct sp s; /* not zeroed whole: the lexer's slot array is unused */
+	struct member m[SORT_MAX], cur, prev = {0};
 	size_t pkl = strlen(pk_name), skl = sk_name ? strlen(sk_name) : 0;
-	size_t pos, off = 0, n = 0, poff = 0, pn = 0, mark, count = 0, vsize, total = 0;
-	bool have_pk = false, have_sk = false, any = false, is_m;
-	int rc;
+	size_t pos, off = 0, n = 0, mark, count = 0, vsize, total = 0, i;
+	bool have_pk = false, have_sk = false, any = false, sorted = true, is_m;
+	int rc, c;
 
 	s.st = st;
 	s.ps.text = s.ps.p = text;
@@ -606,6 +741,10 @@ int item_parse_stored(const char *text, size_t len, const char *pk_name, const c
 	st->blob_len = 0;
 	val_init_null(&st->pk);
 	val_init_null(&st->sk);
+	for (i = 0; i < st->ncap; i++) {
+		val_init_null(&st->cap[i]);
+		st->cap_len[i] = strlen(st->cap_names[i]);
+	}
 	s.ps.p = skip_ws(s.ps.p, s.ps.end);
 	/* a byte-order mark (item_parse skips it) is left to item_parse */
 	if (s.ps.p >= s.ps.end || *s.ps.p != '{')
@@ -637,12 +776,21 @@ int item_parse_stored(const char *text, size_t len, const char *pk_name, const c
 			have_sk = true;
 			rc = sv_key(&s, 1, &st->sk, &vsize);
 		} else {
-			if (count && item_name_cmp(st->blob + poff, pn, st->blob + off, n) >= 0)
+			cur.pfx = name_prefix(st->blob + off, n);
+			cur.start = mark;
+			cur.off = off;
+			cur.n = n;
+			if (count && sorted && member_cmp(st, &prev, &cur) >= 0)
+				sorted = false; /* put in order at the end (or declined) */
+			if (!sorted && count >= SORT_MAX)
 				return DECLINE;
-			poff = off;
-			pn = n;
+			c = st->ncap ? cap_index(st, st->blob + off, n) : -1;
+			rc = c < 0 ? sv_value(&s, &vsize) : sv_capture(&s, c, &vsize);
+			cur.end = st->blob_len;
+			if (count < SORT_MAX)
+				m[count] = cur;
+			prev = cur;
 			count++;
-			rc = sv_value(&s, &vsize);
 		}
 		if (rc)
 			return rc;
@@ -656,6 +804,11 @@ int item_parse_stored(const char *text, size_t len, const char *pk_name, const c
 	if (skip_ws(s.ps.p, s.ps.end) != s.ps.end || !have_pk || (sk_name && !have_sk) ||
 	    total > ITEM_MAX_SIZE)
 		return DECLINE;
+	if (!sorted) {
+		rc = sort_members(st, m, count, pos + 1);
+		if (rc)
+			return rc;
+	}
 	st->size = total;
 	return fix_count(st, pos, count);
 }

@@ -422,6 +422,7 @@ int ops_apply(db_t *db, const struct ops_write *w, size_t n, size_t *failed,
 			op[i].item = w[i].item;
 			op[i].text = w[i].item_text;
 			op[i].text_len = w[i].item_text_len;
+			op[i].stored = w[i].stored;
 			op[i].fn = w[i].cond || w[i].expect ? cb_cond : NULL;
 			break;
 		case OPS_DELETE:
@@ -488,6 +489,12 @@ static int sink_apply(void *ctx, const struct ops_write *w, size_t n, size_t *fa
 	return ops_apply(ctx, w, n, failed, err);
 }
 
+static int sink_stored_attrs(void *ctx, void *table, char (*names)[DB_ATTR_NAME_MAX + 1],
+			     size_t max)
+{
+	return tbl_index_attrs(table, names, max);
+}
+
 static void sink_bulk(void *ctx, void *table, bool begin)
 {
 	if (begin)
@@ -506,4 +513,5 @@ void ops_sink_db(db_t *db, struct ops_sink *out)
 	out->apply = sink_apply;
 	out->bulk = sink_bulk;
 	out->apply_each = NULL; /* groups are atomic and cheap: one db_apply */
+	out->stored_attrs = sink_stored_attrs;
 }

@@ -118,6 +118,9 @@ struct ops_write {
 				   * journal may write it instead of rendering
 				   * item (db.h db_op.text); a hint as checked */
 	size_t item_text_len;	  /* its bytes */
+	const struct db_stored *stored; /* OPS_PUT: item is partial, its record
+					 * precomputed (db.h db_stored); only
+					 * to a sink with stored_attrs */
 };
 
 /*
@@ -156,6 +159,14 @@ struct ops_sink {
 	 */
 	int (*apply_each)(void *ctx, const struct ops_write *w, size_t n, size_t *failed,
 			  struct dyn_err *err);
+	/*
+	 * Optional (NULL: none): the sink's apply takes puts with a stored
+	 * form (ops_write.stored, db.h db_stored).  Copies the table's index
+	 * key attributes that are not its key attributes into names[0..max)
+	 * and returns how many, or -1 if there are more than max.
+	 */
+	int (*stored_attrs)(void *ctx, void *table, char (*names)[DB_ATTR_NAME_MAX + 1],
+			    size_t max);
 };
 
 /* The engine's sink: tables of db, writes by ops_apply. */
@@ -256,6 +267,15 @@ void ops_batch_set_group(ops_batch_t *b, size_t max);
  * bulk write costs less (BatchWriteItem).
  */
 void ops_batch_set_each(ops_batch_t *b, size_t max);
+/*
+ * Bare items straight into their stored form (on by default where the
+ * sink has stored_attrs): a line the stored path takes skips the value
+ * tree, its record encoded while it is read (ops_line_parse_stored);
+ * the outcome is the same either way.  Off: every line through the tree
+ * (the reference, for tests and the benchmark).  Only before the first
+ * feed (later calls do nothing).
+ */
+void ops_batch_set_stored(ops_batch_t *b, bool on);
 
 /*
  * Feed bytes of the stream.  Every line completed by them is applied, in
@@ -294,6 +314,7 @@ struct ops_batch_stats {
 	uint64_t applies; /* db_apply() calls made (for benchmarks) */
 	uint64_t syncs;	  /* journal syncs waited for: at most one per feed */
 	uint64_t arena_bytes; /* memory held for parsed lines (for tests) */
+	uint64_t stored;  /* lines parsed straight into their stored form */
 };
 void ops_batch_stats(const ops_batch_t *b, struct ops_batch_stats *out);
 

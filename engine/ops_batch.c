@@ -122,6 +122,13 @@ struct ops_batch {
 	bool unsynced_oom;		  /* unsynced lost lines (out of memory) */
 	bool sync_stopped;		  /* the feed stopped at a failed sync */
 	uint64_t syncs;			  /* journal syncs waited for */
+	/* bare items straight into their stored form (ops_line_parse_stored) */
+	bool stored;			  /* on: the sink takes them, arenas exist */
+	uint64_t nstored;		  /* lines taken that way */
+	struct item_stored st;		  /* the parse's scratch */
+	const struct key_attr *ka, *kb;	  /* the table's key attributes */
+	char attrs[ITEM_STORED_CAP][DB_ATTR_NAME_MAX + 1]; /* index key attributes */
+	const char *attr[ITEM_STORED_CAP]; /* pointers to them (st.cap_names) */
 };
 
 int ops_batch_new_sink(const struct ops_sink *sink, void *t, ops_report_fn report, void *ctx,
@@ -145,6 +152,8 @@ int ops_batch_new_sink(const struct ops_sink *sink, void *t, ops_report_fn repor
 	}
 	if (b->sink.bulk)
 		b->sink.bulk(b->sink.ctx, t, true);
+	item_stored_init(&b->st);
+	ops_batch_set_stored(b, true);
 	ops_req_init(&b->in);
 	for (i = 0; i < DB_MAX_TX_OPS; i++)
 		ops_req_init(&b->req[i]);
@@ -176,6 +185,7 @@ void ops_batch_free(ops_batch_t *b)
 	free(b->errs);
 	free(b->tail);
 	free(b->unsynced);
+	item_stored_free(&b->st);
 	if (b->sink.bulk)
 		b->sink.bulk(b->sink.ctx, b->t, false);
 	free(b);
@@ -185,6 +195,26 @@ void ops_batch_set_group(ops_batch_t *b, size_t max)
 {
 	b->group_max = max < 1 ? 1 : max > DB_MAX_TX_OPS ? DB_MAX_TX_OPS : max;
 	b->each = false;
+}
+
+void ops_batch_set_stored(ops_batch_t *b, bool on)
+{
+	int n, i;
+
+	if (b->line)
+		return; /* queued lines borrow b->attr */
+	b->stored = false;
+	if (!on || !b->arena[0] || !b->sink.stored_attrs)
+		return;
+	n = b->sink.stored_attrs(b->sink.ctx, b->t, b->attrs, ITEM_STORED_CAP);
+	if (n < 0)
+		return;
+	for (i = 0; i < n; i++)
+		b->attr[i] = b->attrs[i];
+	b->st.cap_names = b->attr;
+	b->st.ncap = (size_t)n;
+	b->sink.keys(b->sink.ctx, b->t, &b->ka, &b->kb);
+	b->stored = true;
 }
 
 void ops_batch_set_each(ops_batch_t *b, size_t max)
@@ -211,6 +241,7 @@ void ops_batch_stats(const ops_batch_t *b, struct ops_batch_stats *out)
 	out->applies = b->applies;
 	out->syncs = b->syncs;
 	out->arena_bytes = item_arena_bytes(b->arena[0]) + item_arena_bytes(b->arena[1]);
+	out->stored = b->nstored;
 }
 
 /* ---- failures ---- */
@@ -525,6 +556,8 @@ static void group_add(struct ops_batch *b, uint64_t line)
 	b->op[i] = b->in_op;
 	if (b->op[i].item)
 		b->op[i].item = &b->req[i].v;
+	if (b->op[i].stored)
+		b->op[i].stored = &b->req[i].stored;
 	b->lno[i] = line;
 	b->lend[i] = b->cur_end;
 	b->hash[pos] = (uint8_t)(i + 1);
@@ -541,7 +574,13 @@ static void process_line(struct ops_batch *b, const char *text, size_t len)
 	int rc;
 
 	err_reset(&err);
-	rc = ops_line_parse_arena(text, len, b->arena[b->cur], &b->in, &err);
+	rc = b->stored ? ops_line_parse_stored(text, len, b->arena[b->cur], &b->st, b->ka, b->kb,
+					       &b->in)
+		       : 1;
+	if (rc == 0)
+		b->nstored++;
+	else
+		rc = ops_line_parse_arena(text, len, b->arena[b->cur], &b->in, &err);
 	if (rc == 1)
 		return;
 	if (rc == 0) {

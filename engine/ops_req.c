@@ -399,12 +399,24 @@ int ops_line_parse(const char *text, size_t len, struct ops_req *r, struct dyn_e
 	return rc;
 }
 
+/* The object's own text in a line: no blanks around it (no BOM before it). */
+static bool object_text(const char *text, size_t len, size_t *s, size_t *e)
+{
+	*s = 0;
+	*e = len;
+	while (*s < *e && (text[*s] == ' ' || text[*s] == '\t' || text[*s] == '\r'))
+		(*s)++;
+	while (*e > *s && (text[*e - 1] == ' ' || text[*e - 1] == '\t' || text[*e - 1] == '\r'))
+		(*e)--;
+	return *s < *e && text[*s] == '{' && text[*e - 1] == '}';
+}
+
 int ops_line_parse_arena(const char *text, size_t len, struct item_arena *a, struct ops_req *r,
 			 struct dyn_err *err)
 {
 	struct val *m[M_COUNT];
 	struct val v;
-	size_t s = 0, e = len;
+	size_t s, e;
 	char *copy;
 
 	if (!a)
@@ -421,12 +433,7 @@ int ops_line_parse_arena(const char *text, size_t len, struct item_arena *a, str
 		r->arena = true;
 		/* the object's own text (no blanks around it, no BOM before
 		 * it), kept with it: the journal writes it as it is */
-		while (s < e && (text[s] == ' ' || text[s] == '\t' || text[s] == '\r'))
-			s++;
-		while (e > s && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r'))
-			e--;
-		if (s < e && text[s] == '{' && text[e - 1] == '}' &&
-		    (copy = item_arena_alloc(a, e - s))) {
+		if (object_text(text, len, &s, &e) && (copy = item_arena_alloc(a, e - s))) {
 			memcpy(copy, text + s, e - s);
 			r->text = copy;
 			r->text_len = e - s;
@@ -434,6 +441,81 @@ int ops_line_parse_arena(const char *text, size_t len, struct item_arena *a, str
 		return 0;
 	}
 	return ops_line_parse(text, len, r, err);
+}
+
+/* The longest line text journaled for an item of this size (else the
+ * item is rendered): 100 lines of 400 KB items stay under 160 MB. */
+#define TEXT_MAX(size) (4 * (size_t)(size) + 1024)
+
+/* A string value's copy in the arena (NUL-terminated, as struct val's). */
+static int arena_val(struct item_arena *a, const struct val *v, struct val *out)
+{
+	*out = *v;
+	if (v->type != VAL_S)
+		return 0;
+	out->s.p = item_arena_alloc(a, v->s.len + 1);
+	if (!out->s.p)
+		return -ENOMEM;
+	memcpy(out->s.p, v->s.p, v->s.len + 1);
+	return 0;
+}
+
+int ops_line_parse_stored(const char *text, size_t len, struct item_arena *a,
+			  struct item_stored *st, const struct key_attr *ka,
+			  const struct key_attr *kb, struct ops_req *r)
+{
+	struct val_attr at[2 + ITEM_STORED_CAP], x, *m;
+	size_t s, e, n = 0, i, j;
+	uint8_t *blob;
+	char *copy;
+
+	/* an envelope holds envelope members only: the key rules it out */
+	if (!object_text(text, len, &s, &e) || member_of(ka->name, strlen(ka->name)) >= 0 ||
+	    item_parse_stored(text + s, e - s, ka->name, kb ? kb->name : NULL, st) != 0 ||
+	    e - s > TEXT_MAX(st->size))
+		return 1;
+	at[n++] = (struct val_attr){(char *)ka->name, strlen(ka->name), st->pk};
+	if (kb)
+		at[n++] = (struct val_attr){(char *)kb->name, strlen(kb->name), st->sk};
+	for (i = 0; i < st->ncap; i++)
+		if (st->cap[i].type != VAL_NULL)
+			at[n++] = (struct val_attr){(char *)st->cap_names[i],
+						    strlen(st->cap_names[i]), st->cap[i]};
+	for (i = 1; i < n; i++) { /* in name order, as a map holds them */
+		x = at[i];
+		for (j = i; j > 0 && val_name_cmp(at[j - 1].name, at[j - 1].name_len, x.name,
+						   x.name_len) > 0;
+		     j--)
+			at[j] = at[j - 1];
+		at[j] = x;
+	}
+	m = item_arena_alloc(a, n * sizeof(*m));
+	copy = item_arena_alloc(a, e - s);
+	blob = item_arena_alloc(a, st->blob_len);
+	if (!m || !copy || !blob)
+		return 1;
+	for (i = 0; i < n; i++) {
+		m[i] = at[i];
+		if (arena_val(a, &at[i].v, &m[i].v) < 0)
+			return 1;
+	}
+	memcpy(copy, text + s, e - s);
+	memcpy(blob, st->blob, st->blob_len);
+	ops_req_init(r);
+	r->kind = OPS_PUT;
+	val_init_map(&r->v);
+	r->v.m.a = m;
+	r->v.m.len = r->v.m.cap = n;
+	r->parsed = true;
+	r->arena = true;
+	r->text = copy;
+	r->text_len = e - s;
+	r->stored.blob = blob;
+	r->stored.blob_len = st->blob_len;
+	r->stored.attrs = st->cap_names;
+	r->stored.nattrs = st->ncap;
+	r->size = st->size;
+	return 0;
 }
 
 bool ops_json_incomplete(const char *p, size_t len)
@@ -525,10 +607,6 @@ static int key_of_item(const struct key_attr *ka, const struct key_attr *kb,
 	return rc;
 }
 
-/* The longest line text journaled for an item of this size (else the
- * item is rendered): 100 lines of 400 KB items stay under 160 MB. */
-#define TEXT_MAX(size) (4 * (size_t)(size) + 1024)
-
 int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table, struct ops_write *w,
 		 struct dyn_err *err)
 {
@@ -553,7 +631,7 @@ int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table, struc
 	/* A parsed item is valid by construction but for its size
 	 * (item_parse.c): check that here, and db_apply skips item_check. */
 	if (r->kind == OPS_PUT && r->parsed) {
-		size_t size = item_size(&r->v);
+		size_t size = r->stored.blob ? r->size : item_size(&r->v);
 
 		if (size > ITEM_MAX_SIZE)
 			return err_set(err, EFBIG, "item is %zu bytes, over DynamoDB's 400 KB limit",
@@ -577,6 +655,10 @@ int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table, struc
 			w->item_text = r->text;
 			w->item_text_len = r->text_len;
 		}
+		/* a partial item goes only where the line is journaled */
+		if (r->stored.blob && (!w->item_text || !s->stored_attrs))
+			return err_set(err, EINVAL, "a stored put needs its text and a sink for it");
+		w->stored = r->stored.blob ? &r->stored : NULL;
 	}
 	return 0;
 }

@@ -43,6 +43,10 @@ struct ops_req {
 	const char *text;   /* PUT: the object v was parsed from (in the
 			     * arena; borrowed), or NULL (ops_write.item_text) */
 	size_t text_len;    /* its bytes */
+	struct db_stored stored; /* PUT from ops_line_parse_stored: v is partial,
+				  * stored.blob its record (in the arena);
+				  * else stored.blob is NULL */
+	size_t size;	    /* then: item_size() of the whole item */
 };
 
 /* Where a request comes from: the rules differ slightly. */
@@ -75,6 +79,21 @@ int ops_line_parse(const char *text, size_t len, struct ops_req *r, struct dyn_e
  * ops_line_parse does, so results and messages are the same.
  */
 struct item_arena;
+struct item_stored;
+/*
+ * A bulk import's bare item straight into its stored form (item.h
+ * item_parse_stored, st the caller's scratch with cap_names set to the
+ * table's index key attributes not among its keys, ka and kb its key
+ * attributes): 0 taken, r a put of a partial item (the key attributes
+ * and the captured ones; values in a) with r->stored its record and
+ * r->text the line; 1 declined (anything the path is unsure of): parse
+ * with ops_line_parse_arena, whose answer is the reference.  When taken,
+ * ops_line_parse_arena would give a bare put of the whole item with the
+ * same keys, index key values, size and record.
+ */
+int ops_line_parse_stored(const char *text, size_t len, struct item_arena *a,
+			  struct item_stored *st, const struct key_attr *ka,
+			  const struct key_attr *kb, struct ops_req *r);
 int ops_line_parse_arena(const char *text, size_t len, struct item_arena *a, struct ops_req *r,
 			 struct dyn_err *err);
 

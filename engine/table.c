@@ -79,7 +79,6 @@ int rec_new(const struct table_schema *s, const struct val *item, const uint8_t 
 	struct val view;
 	uint8_t stack[2048], *blob;
 	size_t blen, i, n = 0;
-	struct rec *r;
 	int rc;
 
 	/* A shallow view of the item without its key attributes. */
@@ -100,22 +99,27 @@ int rec_new(const struct table_schema *s, const struct val *item, const uint8_t 
 		free(attrs);
 	if (rc < 0)
 		return rc;
-	r = malloc(sizeof(*r) + key_len + blen);
-	if (!r) {
-		if (blob != stack)
-			free(blob);
+	rc = rec_new_blob(key, key_len, blob, blen, size, mtime_ns, out);
+	if (blob != stack)
+		free(blob);
+	return rc;
+}
+
+int rec_new_blob(const uint8_t *key, size_t key_len, const uint8_t *blob, size_t blob_len,
+		 size_t size, int64_t mtime_ns, struct rec **out)
+{
+	struct rec *r = malloc(sizeof(*r) + key_len + blob_len);
+
+	if (!r)
 		return -ENOMEM;
-	}
 	r->mtime_ns = mtime_ns;
 	r->text_len = 0;
 	r->size = (uint32_t)size;
-	r->blob_len = (uint32_t)blen;
+	r->blob_len = (uint32_t)blob_len;
 	r->key_len = (uint16_t)key_len;
 	r->refs = 1;
 	memcpy(r->data, key, key_len);
-	memcpy(r->data + key_len, blob, blen);
-	if (blob != stack)
-		free(blob);
+	memcpy(r->data + key_len, blob, blob_len);
 	*out = r;
 	return 0;
 }

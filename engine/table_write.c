@@ -276,6 +276,54 @@ static int prepare_indexes(struct aop *a, struct dyn_err *err)
 	return rc < 0 ? rc : 0;
 }
 
+/* Does a stored put's partial item hold every index key attribute it has? */
+static bool stored_covers(const struct table *t, const struct db_stored *st)
+{
+	const struct index_def *d;
+	const char *name;
+	size_t i, j, k;
+	bool found;
+
+	for (i = 0; i < nslots(t); i++) {
+		d = slot_def(t, i);
+		for (k = 0; k < (d->has_sk ? 2u : 1u); k++) {
+			name = k ? d->sk.name : d->pk.name;
+			if (!strcmp(name, t->schema.pk.name) ||
+			    (t->schema.has_sk && !strcmp(name, t->schema.sk.name)))
+				continue;
+			for (j = 0, found = false; j < st->nattrs && !found; j++)
+				found = !strcmp(name, st->attrs[j]);
+			if (!found)
+				return false;
+		}
+	}
+	return true;
+}
+
+/* A stored put's whole item, decoded from its blob (an index added since
+ * the caller captured the attributes): into a->nv, the item from then on. */
+static int stored_whole(const struct table *t, const struct db_stored *st, struct aop *a)
+{
+	struct val k;
+	int rc;
+
+	rc = item_decode(st->blob, st->blob_len, &a->nv);
+	if (rc == 0 && a->nv.type != VAL_M)
+		rc = -EINVAL;
+	if (rc == 0)
+		rc = val_copy(&k, a->pk);
+	if (rc == 0)
+		rc = val_map_set(&a->nv, t->schema.pk.name, strlen(t->schema.pk.name), &k);
+	if (rc == 0 && t->schema.has_sk) {
+		rc = val_copy(&k, a->sk);
+		if (rc == 0)
+			rc = val_map_set(&a->nv, t->schema.sk.name, strlen(t->schema.sk.name), &k);
+	}
+	if (rc == 0)
+		a->item = &a->nv;
+	return rc;
+}
+
 static int prepare_op(const struct db_op *op, struct aop *a, struct dyn_err *err)
 {
 	struct table *t = a->t;
@@ -295,11 +343,19 @@ static int prepare_op(const struct db_op *op, struct aop *a, struct dyn_err *err
 		if (rc < 0)
 			return rc;
 	}
+	if (a->act == ACT_PUT && op->stored && !stored_covers(t, op->stored)) {
+		rc = stored_whole(t, op->stored, a);
+		if (rc < 0)
+			return rc;
+	}
 	if (nslots(t)) {
 		rc = prepare_indexes(a, err);
 		if (rc < 0)
 			return rc;
 	}
+	if (a->act == ACT_PUT && op->stored) /* the caller's encoding (db.h db_stored) */
+		return rec_new_blob(a->key.p, a->key.len, op->stored->blob, op->stored->blob_len,
+				    op->size, 0, &a->nrec);
 	/* the size the caller measured (a parser computes it anyway), else now */
 	if (a->act == ACT_PUT)
 		rc = rec_new(&t->schema, a->item, a->key.p, a->key.len,
@@ -456,6 +512,10 @@ static int check_ops(struct db_op *ops, size_t n, size_t *failed, struct dyn_err
 		case DB_PUT:
 			if (!ops[i].item)
 				return err_set(err, EINVAL, "operation %zu: put without item", i);
+			if (ops[i].stored && (!(ops[i].flags & DB_F_CHECKED) || !ops[i].size ||
+					      !ops[i].text))
+				return err_set(err, EINVAL,
+					       "operation %zu: stored put without size or text", i);
 			break;
 		case DB_MODIFY:
 		case DB_CHECK:
@@ -868,19 +928,9 @@ int tbl_replay_stored(table_t *t, const struct val *pk, const struct val *sk,
 		rc = tbl_key_encode(&a.key, pk, sk);
 	if (rc < 0)
 		goto out_unlock;
-	r = malloc(sizeof(*r) + a.key.len + blob_len);
-	if (!r) {
-		rc = -ENOMEM;
+	rc = rec_new_blob(a.key.p, a.key.len, blob, blob_len, size, 0, &r);
+	if (rc < 0)
 		goto out_unlock;
-	}
-	r->mtime_ns = 0;
-	r->text_len = 0;
-	r->size = (uint32_t)size;
-	r->blob_len = (uint32_t)blob_len;
-	r->key_len = (uint16_t)a.key.len;
-	r->refs = 1;
-	memcpy(r->data, a.key.p, a.key.len);
-	memcpy(r->data + a.key.len, blob, blob_len);
 	if (nslots(t)) {
 		aop_clean(&a);
 		return replay_decoded(t, r, err); /* unlocks */

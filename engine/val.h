@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "err.h"
 #include "num.h"
@@ -69,6 +70,18 @@ struct val_attr {
 	size_t name_len; /* strlen(name) */
 	struct val v;	 /* the value */
 };
+
+/* The order of a map's attribute names (and of set elements in stored
+ * form): memcmp, then the shorter first.  <0, 0 or >0. */
+static inline int val_name_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int c = n ? memcmp(a, b, n) : 0;
+
+	if (c)
+		return c;
+	return (alen > blen) - (alen < blen);
+}
 
 /* "S", "N", "B", "BOOL", "NULL", "L", "M", "SS", "NS", "BS". */
 const char *val_type_name(enum val_type t);

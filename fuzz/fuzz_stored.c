@@ -4,11 +4,14 @@
  * against item_parse() + what rec_new() stores.
  *
  * The first byte picks the key schema (partition key "id", "k" or "$x";
- * a sort key "sk" or none); the rest is the item text.  Whenever the
+ * a sort key "sk" or none) and whether top-level "a", "b" and "e" are
+ * captured (the _batch path's index key attributes); the rest is the
+ * item text.  Top-level names may come in any order.  Whenever the
  * stored path takes a text, item_parse() must accept it too, with key
  * attributes equal to (and of the type of) the stored path's key values,
  * item_size() equal to its size, and item_encode() of the item without
- * its key attributes byte-identical to its blob.  When it declines, the
+ * its key attributes byte-identical to its blob, each captured value
+ * equal to the item's (absent: VAL_NULL).  When it declines, the
  * loader falls back to item_parse(), so errors are item_parse()'s by
  * construction; what is checked then is that it declines only where it
  * may: the compact rendering of every item item_parse() accepts, with S
@@ -75,6 +78,13 @@ static void compare(const char *text, size_t len, const char *pk, const char *sk
 		CHECK(a && a->type == st.sk.type && val_equal(a, &st.sk));
 	}
 	CHECK(item_size(&v) == st.size);
+	for (size_t i = 0; i < st.ncap; i++) {
+		a = val_map_get(&v, st.cap_names[i], strlen(st.cap_names[i]));
+		if (!a)
+			CHECK(st.cap[i].type == VAL_NULL);
+		else
+			CHECK(a->type == st.cap[i].type && val_equal(a, &st.cap[i]));
+	}
 	encode_rest(&v, pk, sk, &bin, &blen);
 	CHECK(blen == st.blob_len && memcmp(bin, st.blob, blen) == 0);
 	free(bin);
@@ -89,6 +99,7 @@ static bool plain_key(const struct val *k)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const pks[] = {"id", "k", "$x", "id"};
+	static const char *const caps[] = {"a", "b", "e"};
 	const char *text = (const char *)data + 1, *pk, *sk;
 	size_t len;
 	struct val v;
@@ -101,6 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pk = pks[data[0] & 3];
 	sk = data[0] & 4 ? "sk" : NULL;
 	len = size - 1;
+	st.cap_names = caps;
+	st.ncap = data[0] & 8 ? 3 : 0;
 	rc = item_parse_stored(text, len, pk, sk, &st);
 	CHECK(rc == 0 || rc == 1);
 	if (rc == 0)
@@ -110,6 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (plain_key(val_map_get(&v, pk, strlen(pk))) &&
 		    (!sk || plain_key(val_map_get(&v, sk, strlen(sk))))) {
 			CHECK(item_render_compact(&v, pk, sk, &c, &clen) == 0);
+			st.ncap = 0; /* a capture of another type declines */
 			rc = item_parse_stored(c, clen, pk, sk, &st);
 			if (rc != 0) {
 				fprintf(stderr, "stored path declined canonical text:\n%s\n", c);

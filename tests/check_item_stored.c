@@ -2,8 +2,10 @@
  * check_item_stored.c - item_parse_stored(), the snapshot loader's path
  * from an item's text straight to its stored form: what it takes gives
  * exactly the key values, blob and size of item_parse() + item_encode()
- * of the non-key attributes; what it declines (errors, unsorted names or
- * sets, B keys, tags at the top, limits) is left to item_parse().
+ * of the non-key attributes; what it declines (errors, unsorted names
+ * below the top level or sets, B keys, tags at the top, limits) is left
+ * to item_parse().  Top-level names come in any order (a bulk import's
+ * lines); the captured attributes (cap_names) are item_parse's values.
  * fuzz/fuzz_stored.c checks the same on arbitrary input.
  */
 #include <check.h>
@@ -47,6 +49,13 @@ static void assert_taken(const char *text, size_t len, const char *pk, const cha
 		ck_assert(a && a->type == st.sk.type && val_equal(a, &st.sk));
 	}
 	ck_assert_uint_eq(item_size(&v), st.size);
+	for (i = 0; i < st.ncap; i++) { /* captures: the item's S and N values */
+		a = val_map_get(&v, st.cap_names[i], strlen(st.cap_names[i]));
+		if (!a)
+			ck_assert_int_eq(st.cap[i].type, VAL_NULL);
+		else
+			ck_assert(a->type == st.cap[i].type && val_equal(a, &st.cap[i]));
+	}
 	val_init_map(&view);
 	view.m.a = malloc((v.m.len + 1) * sizeof(*view.m.a));
 	ck_assert_ptr_nonnull(view.m.a);
@@ -87,6 +96,11 @@ START_TEST(test_parse_stored_takes_canonical_items)
 	    "{\"id\":\"\xc3\xa9\xf0\x9f\x98\x80\",\"s\":\"\xe2\x82\xac\"}",
 	    "{\"id\":\"a\",\"$N\":1,\"x\":{\"$M\":{}}}",
 	    "{\"id\":\"a\",\"b\":{\"$B\":\"\"},\"e\":\"\"}",
+	    /* maps whose first attribute is named like a tag: ordinary maps */
+	    "{\"id\":\"a\",\"r\":{\"$N\":true,\"id\":\"u\",\"r\":\"0\"}}",
+	    "{\"id\":\"a\",\"r\":{\"$N\":\"5\",\"x\":1},\"s\":{\"$SS\":[\"b\",\"a\"],\"t\":2}}",
+	    "{\"id\":\"a\",\"r\":{\"$M\":{\"a\":1,\"b\":2},\"x\":1}}",
+	    "{\"id\":\"a\",\"x\":{\"$N\":1,\"y\":2}}",
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		assert_taken(ok[i], strlen(ok[i]), "id", NULL);
@@ -100,8 +114,9 @@ START_TEST(test_parse_stored_declines_the_rest)
 {
 	static const char *const no[] = {
 	    "", "[1]", "{}", "{\"a\":1}",			     /* no item, no key */
-	    "{\"id\":\"a\",\"b\":1,\"a\":2}",		     /* unsorted: valid, item_parse sorts */
 	    "{\"id\":\"a\",\"a\":1,\"a\":2}",		     /* duplicate */
+	    "{\"id\":\"a\",\"b\":1,\"a\":2,\"b\":3}",	     /* duplicate, out of order */
+	    "{\"id\":\"a\",\"abcdefghij\":1,\"b\":2,\"abcdefghij\":3}", /* past the prefix */
 	    "{\"id\":\"a\",\"id\":\"b\"}",		     /* duplicate key */
 	    "{\"id\":\"a\",\"m\":{\"b\":1,\"a\":2}}",	     /* unsorted nested map */
 	    "{\"id\":\"a\",\"s\":{\"$SS\":[\"b\",\"a\"]}}",  /* unsorted set (valid) */
@@ -112,8 +127,11 @@ START_TEST(test_parse_stored_declines_the_rest)
 	    "{\"id\":{\"$N\":\"5\"}}",			     /* tagged key */
 	    "{\"id\":true}", "{\"id\":[1]}",		     /* wrong key types */
 	    "{\"$M\":{\"id\":\"a\"}}",			     /* tagged value at the top */
-	    "{\"id\":\"a\",\"x\":{\"$N\":1,\"y\":2}}",	     /* a map with a "$N" attribute */
+	    "{\"id\":\"a\",\"r\":{\"$M\":{\"b\":1,\"a\":2},\"x\":1}}", /* unsorted inside */
 	    "{\"id\":\"a\",\"x\":{\"$N\":\"abc\"}}",	     /* bad number */
+	    "{\"id\":\"a\",\"x\":{\"$N\":true}}",	     /* a tag's bad value */
+	    "{\"id\":\"a\",\"x\":{\"$N\":true,}}",	     /* ... and a comma */
+	    "{\"id\":\"a\",\"x\":{\"$N\":1,\"$N\":2}}",	     /* a duplicate tag name */
 	    "{\"id\":\"a\",\"x\":{\"$B\":\"!!\"}}",	     /* bad base64 */
 	    "{\"id\":\"a\",\"x\":[1,]}", "{\"id\":\"a\",}", /* trailing commas */
 	    "{\"id\":\"a\"} x", "{\"id\":\"a\"",	     /* after, unterminated */
@@ -191,6 +209,80 @@ START_TEST(test_parse_stored_limits)
 }
 END_TEST
 
+/* Top-level names in any order are put in order (the prefix compare, and
+ * names equal in their first 8 bytes); more than 64 out of order decline. */
+START_TEST(test_parse_stored_sorts_the_top_level)
+{
+	static const char *const ok[] = {
+	    "{\"id\":\"a\",\"b\":1,\"a\":2}",
+	    "{\"c\":[1],\"id\":\"a\",\"b\":{\"y\":1,\"z\":2},\"a\":null}",
+	    "{\"id\":\"a\",\"abcdefghij\":1,\"abcdefgh\":2,\"abcdefghi\":3,\"abcdefga\":4}",
+	    "{\"ab\":1,\"a\":2,\"id\":\"x\",\"\":3,\"\u00e9\":4,\"\\u0041\":5}",
+	    "{\"username\":\"hedy\",\"password\":\"p\",\"email\":\"h@x.org\",\"created\":1681239902406,"
+	    "\"teacher_request\":null,\"epoch\":1,\"experience_languages\":[\"other\"],"
+	    "\"verification_pending\":\"v\",\"program_count\":31}",
+	};
+	char t[8192];
+	size_t len, i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		assert_taken(ok[i], strlen(ok[i]), strstr(ok[i], "username") ? "username" : "id",
+			     NULL);
+	assert_taken("{\"z\":1,\"sk\":\"s\",\"a\":1,\"pk\":2}", strlen("{\"z\":1,\"sk\":\"s\",\"a\":1,\"pk\":2}"),
+		     "pk", "sk");
+	/* 64 members after one out of order: taken (and 130: a wide count) */
+	for (size_t total = 64; total <= 130; total += 66) {
+		len = (size_t)sprintf(t, "{\"id\":\"a\"");
+		for (i = total; i-- > 0;)
+			len += (size_t)sprintf(t + len, ",\"k%03zu\":%zu", i, i);
+		len += (size_t)sprintf(t + len, "}");
+		if (total == 64)
+			assert_taken(t, len, "id", NULL);
+		else
+			assert_declined(t, "id", NULL);
+	}
+	/* in order, any number */
+	len = (size_t)sprintf(t, "{\"id\":\"a\"");
+	for (i = 0; i < 200; i++)
+		len += (size_t)sprintf(t + len, ",\"k%03zu\":%zu", i, i);
+	len += (size_t)sprintf(t + len, "}");
+	assert_taken(t, len, "id", NULL);
+}
+END_TEST
+
+/* Captured attributes: S and bare N values as item_parse has them, absent
+ * ones VAL_NULL; any other type (or a tagged S/N) declines. */
+START_TEST(test_parse_stored_captures)
+{
+	static const char *const caps[] = {"email", "epoch", "created"};
+	static const char *const ok[] = {
+	    "{\"id\":\"a\",\"email\":\"a@x\",\"epoch\":1,\"created\":-1.5e3}",
+	    "{\"email\":\"alice@mail.example\",\"id\":\"a\",\"epoch\":1681239902406}",
+	    "{\"created\":12345678901234567890123456789012345678,\"id\":\"a\"}",
+	    "{\"id\":\"a\",\"email\":\"\",\"x\":[\"email\"]}",
+	    "{\"id\":\"a\",\"email\":\"\\u00e9\\n\",\"m\":{\"epoch\":true}}",
+	    "{\"id\":\"a\"}",
+	};
+	static const char *const no[] = {
+	    "{\"id\":\"a\",\"email\":true}",
+	    "{\"id\":\"a\",\"epoch\":null}",
+	    "{\"id\":\"a\",\"epoch\":[1]}",
+	    "{\"id\":\"a\",\"email\":{\"$B\":\"AA==\"}}",
+	    "{\"id\":\"a\",\"epoch\":{\"$N\":\"1\"}}",
+	    "{\"id\":\"a\",\"email\":{\"$SS\":[\"a\"]}}",
+	    "{\"id\":\"a\",\"epoch\":1,\"epoch\":2}",
+	};
+	size_t i;
+
+	st.cap_names = caps;
+	st.ncap = 3;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		assert_taken(ok[i], strlen(ok[i]), "id", NULL);
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		assert_declined(no[i], "id", NULL);
+}
+END_TEST
+
 Suite *item_stored_suite(void);
 Suite *item_stored_suite(void)
 {
@@ -202,6 +294,8 @@ Suite *item_stored_suite(void)
 	tcase_add_test(tc, test_parse_stored_declines_the_rest);
 	tcase_add_test(tc, test_parse_stored_widens_counts);
 	tcase_add_test(tc, test_parse_stored_limits);
+	tcase_add_test(tc, test_parse_stored_sorts_the_top_level);
+	tcase_add_test(tc, test_parse_stored_captures);
 	suite_add_tcase(s, tc);
 	return s;
 }

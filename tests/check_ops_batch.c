@@ -22,6 +22,7 @@
 #include "ops.h"
 #include "opsint.h"
 #include "fix_ops.h"
+#include "fix_val.h"
 
 /* ---- helpers ---- */
 
@@ -617,6 +618,227 @@ START_TEST(test_batch_arena_items_across_pieces_and_groups)
 }
 END_TEST
 
+/* ---- the stored path (ops_line_parse_stored) against the value tree ---- */
+
+/* A table like Hedy's users (3 indexes) plus an index on a B attribute. */
+static table_t *stored_table(const char *name, bool extra)
+{
+	struct index_def idx[5];
+	struct table_schema s;
+	table_t *t;
+	size_t n = 0;
+
+	memset(&s, 0, sizeof(s));
+	memset(idx, 0, sizeof(idx));
+	attr_set(&s.pk, "id", VAL_S);
+	snprintf(idx[n].name, sizeof(idx[n].name), "idx-e");
+	attr_set(&idx[n++].pk, "email", VAL_S);
+	snprintf(idx[n].name, sizeof(idx[n].name), "idx-c");
+	attr_set(&idx[n].pk, "epoch", VAL_N);
+	idx[n].has_sk = true;
+	attr_set(&idx[n++].sk, "created", VAL_N);
+	snprintf(idx[n].name, sizeof(idx[n].name), "idx-u");
+	attr_set(&idx[n].pk, "epoch", VAL_N);
+	idx[n].has_sk = true;
+	attr_set(&idx[n].sk, "id", VAL_S);
+	idx[n++].proj = PROJ_KEYS_ONLY;
+	snprintf(idx[n].name, sizeof(idx[n].name), "idx-b");
+	attr_set(&idx[n++].pk, "bin", VAL_B);
+	if (extra) { /* added while a session is open */
+		snprintf(idx[n].name, sizeof(idx[n].name), "idx-l");
+		attr_set(&idx[n++].pk, "lvl", VAL_N);
+	}
+	s.index = idx;
+	s.nindex = n;
+	if (extra) {
+		ck_assert_int_eq(db_set_schema(db, name, &s, NULL), 0);
+		return NULL;
+	}
+	ck_assert_int_eq(db_create_table(db, name, &s, NULL), 0);
+	ck_assert_int_eq(db_table_open(db, name, &t), 0);
+	return t;
+}
+
+static const char *const stored_vals[][12] = {
+    /* id */ {"\"a\"", "\"b\"", "\"c\"", "\"d\"", "\"\\u00e9\"", "\"f\"", "7", "\"\"", "true",
+	      "{\"$B\":\"AA==\"}", "\"a\"", "\"g\""},
+    /* email */ {"\"a@x\"", "\"b@x\"", "\"\"", "true", "null", "[1]", "{\"$B\":\"AA==\"}", "7",
+		 "\"\\u0041\\n\"", "{\"$SS\":[\"a\"]}", "\"alice@mail.example\"", "\"c@x.org\""},
+    /* epoch */ {"1", "2", "\"1\"", "1.50", "-0", "{\"$N\":\"3\"}", "null", "1e3", "[]", "2", "1",
+		 "3"},
+    /* created */ {"1681239902406", "5", "\"x\"", "[ ]", "-1.5e-3", "{}", "5", "6", "7", "8", "9",
+		   "10"},
+    /* bin */ {"{\"$B\":\"AQ==\"}", "{\"$B\":\"\"}", "\"s\"", "1", "{\"$B\":\"Ag==\"}", "null",
+	       "{\"$B\":\"AQ==\"}", "[]", "\"\"", "2", "{\"$B\":\"Aw==\"}", "true"},
+    /* other */ {"{\"b\":1,\"a\":2}", "{\"a\":1,\"b\":[2,{\"c\":null}]}", "{\"$SS\":[\"b\",\"a\"]}",
+		 "{\"$NS\":[1,2]}", "\"caf\xc3\xa9\"", "1e5", "false", "{\"$M\":{\"put\":1}}",
+		 "\"\\ud83d\\ude00\"", "[[[]]]", "0.000", "\"x\""},
+    /* lvl */ {"1", "2", "\"x\"", "3", "null", "4", "5", "6", "7", "8", "9", "10"},
+};
+static const char *const stored_names[] = {"id",  "email", "epoch",	"created",
+					    "bin", "other", "lvl"};
+
+static uint32_t stored_rand(uint32_t *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return *s >> 16;
+}
+
+/* A random line: attributes in random order, some missing, some broken. */
+static size_t stored_line(uint32_t *seed, bool lvl, char *out, size_t cap)
+{
+	size_t order[7] = {0, 1, 2, 3, 4, 5, 6}, len = 0, i, j, k, tmp;
+	uint32_t r = stored_rand(seed);
+
+	for (i = 7; i > 1; i--) {
+		j = stored_rand(seed) % i;
+		tmp = order[i - 1];
+		order[i - 1] = order[j];
+		order[j] = tmp;
+	}
+	len += (size_t)snprintf(out + len, cap - len, "%s{", r % 23 == 0 ? " " : "");
+	for (i = k = 0; i < 7; i++) {
+		if (order[i] != 0 && stored_rand(seed) % 4 == 0)
+			continue; /* missing (the key only rarely) */
+		if (order[i] == 6 && !lvl)
+			continue;
+		if (order[i] == 0 && r % 29 == 1)
+			continue;
+		j = stored_rand(seed) % 12;
+		len += (size_t)snprintf(out + len, cap - len, "%s\"%s\":%s", k++ ? "," : "",
+					stored_names[order[i]],
+					order[i] == 0 && r % 3 ? stored_vals[0][j % 6]
+							       : stored_vals[order[i]][j]);
+		if (r % 31 == 2 && i == 3) /* a duplicate name */
+			len += (size_t)snprintf(out + len, cap - len, ",\"%s\":1",
+						stored_names[order[i]]);
+	}
+	if (r % 37 == 3)
+		len += (size_t)snprintf(out + len, cap - len, ",\"put\":{\"id\":\"p\"}");
+	len += (size_t)snprintf(out + len, cap - len, "%s\n",
+				r % 41 == 4 ? "" : r % 43 == 5 ? "} x" : r % 19 == 6 ? " }\r" : "}");
+	return len;
+}
+
+struct big_reports {
+	char *text;
+	size_t len;
+};
+
+static void big_record(void *ctx, uint64_t line, int code, const char *msg)
+{
+	struct big_reports *r = ctx;
+	char buf[4096];
+	int n = snprintf(buf, sizeof(buf), "%llu %d %s\n", (unsigned long long)line, code, msg);
+
+	r->text = realloc(r->text, r->len + (size_t)n + 1);
+	ck_assert_ptr_nonnull(r->text);
+	memcpy(r->text + r->len, buf, (size_t)n + 1);
+	r->len += (size_t)n;
+}
+
+static int render_cb(void *ctx, const struct item_ref *r)
+{
+	struct big_reports *out = ctx;
+	char *text;
+	size_t len;
+
+	ck_assert_int_eq(iref_render(r, &text, &len), 0);
+	out->text = realloc(out->text, out->len + len + 2);
+	ck_assert_ptr_nonnull(out->text);
+	memcpy(out->text + out->len, text, len);
+	out->len += len;
+	out->text[out->len++] = '\n';
+	out->text[out->len] = 0;
+	free(text);
+	return 0;
+}
+
+/* The table and each index, rendered in their order. */
+static char *stored_dump(table_t *t)
+{
+	static const char *const idx[] = {NULL, "idx-e", "idx-c", "idx-u", "idx-b", "idx-l"};
+	struct big_reports out = {calloc(1, 1), 0};
+	size_t i;
+
+	for (i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
+		int rc = tbl_scan(t, &(struct tbl_scan){.index = idx[i]}, render_cb, &out, NULL);
+
+		ck_assert(rc == 0 || (rc == -ENOENT && i == 5));
+		big_record(&out, i, rc, "--"); /* where each part ends */
+	}
+	return out.text;
+}
+
+/*
+ * Random Hedy-like lines (index attributes of every type, missing, empty,
+ * names out of order and duplicated, envelopes, broken lines, items
+ * replaced within and across groups) through two sessions, one with the
+ * stored path and one without: the same reports, summary, items and
+ * index contents; and an index added mid-session is filled.
+ */
+START_TEST(test_batch_stored_path_equals_the_tree_path)
+{
+	table_t *tf = stored_table("fast", false), *tr = stored_table("ref", false);
+	struct big_reports rf = {NULL, 0}, rr = {NULL, 0};
+	struct ops_batch_stats sf, sr;
+	ops_batch_t *bf, *br;
+	char *text = malloc(1 << 20), *df, *dr, *s1, *s2;
+	size_t len = 0, half = 0, i, off, k, l1, l2;
+	uint32_t seed = 12345;
+
+	ck_assert_ptr_nonnull(text);
+	for (i = 0; i < 3000; i++) {
+		if (i == 1500)
+			half = len;
+		len += stored_line(&seed, i >= 1500, text + len, (1 << 20) - len);
+	}
+	ck_assert_int_eq(ops_batch_new(db, tf, big_record, &rf, &bf), 0);
+	ck_assert_int_eq(ops_batch_new(db, tr, big_record, &rr, &br), 0);
+	ops_batch_set_stored(br, false);
+	for (off = 0; off < len; off += k) { /* uneven pieces */
+		k = 1 + (off * 7919) % 4096;
+		if (k > len - off)
+			k = len - off;
+		if (off < half && off + k >= half)
+			k = half - off;
+		if (off == half) { /* an index appears, the sessions open */
+			stored_table("fast", true);
+			stored_table("ref", true);
+		}
+		ops_batch_feed(bf, text + off, k);
+		ops_batch_feed(br, text + off, k);
+	}
+	ck_assert_int_eq(ops_batch_finish(bf), ops_batch_finish(br));
+	ops_batch_stats(bf, &sf);
+	ops_batch_stats(br, &sr);
+	ck_assert_uint_gt(sf.stored, 400);
+	ck_assert_uint_eq(sr.stored, 0);
+	ck_assert_uint_eq(sf.applied, sr.applied);
+	ck_assert_uint_gt(sf.failed, 100);
+	ck_assert_uint_eq(sf.failed, sr.failed);
+	ck_assert_str_eq(rf.text, rr.text);
+	ck_assert_int_eq(ops_batch_summary(bf, &s1, &l1), 0);
+	ck_assert_int_eq(ops_batch_summary(br, &s2, &l2), 0);
+	ck_assert_str_eq(s1, s2);
+	df = stored_dump(tf);
+	dr = stored_dump(tr);
+	ck_assert_str_eq(df, dr);
+	ck_assert_ptr_nonnull(strstr(df, "\"lvl\":"));
+	free(s1);
+	free(s2);
+	free(df);
+	free(dr);
+	free(rf.text);
+	free(rr.text);
+	free(text);
+	ops_batch_free(bf);
+	ops_batch_free(br);
+	tbl_close(tf);
+	tbl_close(tr);
+}
+END_TEST
+
 Suite *ops_batch_suite(void);
 Suite *ops_batch_suite(void)
 {
@@ -645,5 +867,6 @@ Suite *ops_batch_suite(void)
 	tcase_add_test(tc, test_batch_dropped_table_is_enoent);
 	tcase_add_test(tc, test_json_incomplete);
 	tcase_add_test(tc, test_batch_pending_incomplete);
+	tcase_add_test(tc, test_batch_stored_path_equals_the_tree_path);
 	return s;
 }
