@@ -36,8 +36,8 @@ static int ddb_string(struct sf_span v, struct val *out, enum val_type t, struct
 					       val_type_name(t));
 	switch (t) {
 	case VAL_S:
-		rc = val_init_str(out, s, len);
-		break;
+		val_init_str_take(out, s, len); /* sf_span_str's copy, NUL-terminated */
+		return 0;
 	case VAL_N:
 		rc = num_parse(s, len, &n, err);
 		if (rc == 0)
@@ -82,8 +82,11 @@ static int ddb_map(struct sf_span v, struct val *out, int depth, struct dyn_err 
 			goto out_free;
 		}
 		rc = ddb_value(x, &e, depth + 1, err);
-		if (rc == 0)
-			rc = val_map_set(out, name, len, &e);
+		if (rc == 0) {
+			if ((rc = val_map_add_take(out, name, len, &e)) == 0)
+				continue; /* the map took name */
+			val_free(&e);
+		}
 		if (rc < 0)
 			err_path(err, name);
 		free(name);
@@ -148,13 +151,31 @@ out_free:
 	return rc;
 }
 
+/*
+ * A type key of capital letters only ("S", "BOOL"...: all the names
+ * there are) into buf as a C string, without the allocation sf_span_str
+ * makes: true.  Anything else (escapes, other bytes, too long): false,
+ * and the caller takes sf_span_str's way, with its errors.
+ */
+static bool type_name(struct sf_span k, char buf[8])
+{
+	if (k.len < 3 || k.len > 2 + 7)
+		return false;
+	for (size_t i = 1; i + 1 < k.len; i++)
+		if (k.p[i] < 'A' || k.p[i] > 'Z')
+			return false;
+	memcpy(buf, k.p + 1, k.len - 2);
+	buf[k.len - 2] = 0;
+	return true;
+}
+
 /* One typed value {"T": ...}. */
 static int ddb_value(struct sf_span v, struct val *out, int depth, struct dyn_err *err)
 {
 	struct sf_iter it;
-	struct sf_span k, x;
+	struct sf_span k, x, k2, x2;
 	enum val_type t;
-	char *tn;
+	char *tn, tname[8];
 	bool b;
 	int rc;
 
@@ -166,16 +187,17 @@ static int ddb_value(struct sf_span v, struct val *out, int depth, struct dyn_er
 	if (sf_obj_next(&it, &k, &x) != 1)
 		return err_set(err, EINVAL, "Supplied AttributeValue is empty, must contain exactly "
 					    "one of the supported datatypes");
-	if (sf_obj_next(&it, &k, &x) != 0)
+	if (sf_obj_next(&it, &k2, &x2) != 0)
 		return err_set(err, EINVAL, "Supplied AttributeValue has more than one datatypes "
 					    "set, must contain exactly one of the supported datatypes");
-	/* re-read the one member (the second call consumed the iterator) */
-	sf_obj_open(&it, v);
-	sf_obj_next(&it, &k, &x);
-	if (sf_span_str(k, &tn, NULL, NULL) < 0)
-		return err_set(err, EINVAL, "bad type name");
-	rc = val_type_from_name(tn, &t);
-	free(tn);
+	if (type_name(k, tname)) {
+		rc = val_type_from_name(tname, &t);
+	} else {
+		if (sf_span_str(k, &tn, NULL, NULL) < 0)
+			return err_set(err, EINVAL, "bad type name");
+		rc = val_type_from_name(tn, &t);
+		free(tn);
+	}
 	if (rc < 0)
 		return err_set(err, EINVAL, "unknown type %.*s", (int)k.len, k.p);
 	switch (t) {

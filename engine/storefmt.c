@@ -155,14 +155,19 @@ const char *sf_ws(const char *p, const char *end)
 	return p;
 }
 
-/* p at the opening quote: the byte after the closing one, or NULL. */
+/* p at the opening quote: the byte after the closing one, or NULL.  The
+ * closing quote is the first one with no backslash before it since the
+ * last escape: memchr finds both (a long string is scanned in words, not
+ * byte by byte), an escape skips its backslash and the byte after. */
 static const char *skip_string(const char *p, const char *end)
 {
-	for (p++; p < end; p++) {
-		if (*p == '\\')
-			p++;
-		else if (*p == '"')
-			return p + 1;
+	const char *q, *bs;
+
+	for (p++; p < end; p = bs + 2) {
+		if (!(q = memchr(p, '"', (size_t)(end - p))))
+			return NULL;
+		if (!(bs = memchr(p, '\\', (size_t)(q - p))))
+			return q + 1;
 	}
 	return NULL;
 }

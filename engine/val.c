@@ -116,6 +116,13 @@ int val_init_str(struct val *out, const char *p, size_t len)
 	return init_bytes(out, VAL_S, p, len);
 }
 
+void val_init_str_take(struct val *out, char *p, size_t len)
+{
+	out->type = VAL_S;
+	out->s.p = p;
+	out->s.len = len;
+}
+
 int val_init_bin(struct val *out, const void *p, size_t len)
 {
 	return init_bytes(out, VAL_B, p, len);
@@ -362,9 +369,24 @@ static int grow(void **arr, size_t *cap, size_t len, size_t sz)
 	return 0;
 }
 
-int val_map_set(struct val *m, const char *name, size_t name_len, struct val *v)
+/* Put name (taken) and *v (moved) at index i of m; -ENOMEM (nothing taken). */
+static int insert_at(struct val *m, size_t i, char *name, size_t name_len, struct val *v)
 {
 	struct val_attr *a;
+
+	if (grow((void **)&m->m.a, &m->m.cap, m->m.len, sizeof(*m->m.a)))
+		return -ENOMEM;
+	a = &m->m.a[i];
+	memmove(a + 1, a, (m->m.len - i) * sizeof(*a));
+	a->name = name;
+	a->name_len = name_len;
+	val_move(&a->v, v);
+	m->m.len++;
+	return 0;
+}
+
+int val_map_set(struct val *m, const char *name, size_t name_len, struct val *v)
+{
 	bool found;
 	size_t i;
 	char *nm;
@@ -380,20 +402,20 @@ int val_map_set(struct val *m, const char *name, size_t name_len, struct val *v)
 		goto out_nomem;
 	memcpy(nm, name, name_len);
 	nm[name_len] = 0;
-	if (grow((void **)&m->m.a, &m->m.cap, m->m.len, sizeof(*m->m.a)))
-		goto out_free_name;
-	a = &m->m.a[i];
-	memmove(a + 1, a, (m->m.len - i) * sizeof(*a));
-	a->name = nm;
-	a->name_len = name_len;
-	val_move(&a->v, v);
-	m->m.len++;
-	return 0;
-out_free_name:
+	if (insert_at(m, i, nm, name_len, v) == 0)
+		return 0;
 	free(nm);
 out_nomem:
 	val_free(v);
 	return -ENOMEM;
+}
+
+int val_map_add_take(struct val *m, char *name, size_t name_len, struct val *v)
+{
+	bool found;
+	size_t i = map_find(m, name, name_len, &found);
+
+	return found ? -EEXIST : insert_at(m, i, name, name_len, v);
 }
 
 int val_map_remove(struct val *m, const char *name, size_t name_len)

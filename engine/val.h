@@ -100,6 +100,8 @@ void val_init_bool(struct val *out, bool b);
 void val_init_num(struct val *out, const struct num *n);
 int val_init_str(struct val *out, const char *p, size_t len);  /* S */
 int val_init_bin(struct val *out, const void *p, size_t len);  /* B */
+/* An S that takes p (malloc'd, p[len] == 0) instead of copying it. */
+void val_init_str_take(struct val *out, char *p, size_t len);
 void val_init_list(struct val *out);			       /* empty L */
 void val_init_map(struct val *out);			       /* empty M */
 void val_init_set(struct val *out, enum val_type set_type);    /* empty SS/NS/BS */
@@ -127,6 +129,13 @@ struct val *val_map_get(const struct val *m, const char *name, size_t name_len);
  * replacing any previous value.  -ENOMEM (then v is still freed).
  */
 int val_map_set(struct val *m, const char *name, size_t name_len, struct val *v);
+/*
+ * Add attribute name, not yet in m, to *v: as val_map_set, but taking
+ * name (malloc'd, name[name_len] == 0) instead of copying it.  On error
+ * nothing is taken (name and v stay the caller's): -EEXIST if m has the
+ * name already, -ENOMEM.  For parsers that made the name anyway.
+ */
+int val_map_add_take(struct val *m, char *name, size_t name_len, struct val *v);
 /* Remove attribute name; returns 1 if removed, 0 if absent. */
 int val_map_remove(struct val *m, const char *name, size_t name_len);
 

@@ -46,6 +46,9 @@ struct resolved {
 			       (an item-like name that is no key, a bad
 			       %-escape); why says so */
 	char why[1024];	    /* bad: the reason, for /_errors */
+	bool want_meta;	    /* resolve_lookup: keep the item read's meta */
+	bool has_meta;	    /* meta is what the read of this RES_NODE item said */
+	struct item_meta meta;
 };
 
 /* Refuse to make a bad name (r->bad): a line in /_errors, -EINVAL. */
@@ -58,13 +61,19 @@ int refuse_item_like(struct fsx *fs, struct resolved *r, const char *name);
 
 /* Resolve name in dir (a reference held by the caller).  0 or -errno. */
 int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved *r);
+/* The same for a lookup, whose entry then needs the item's attributes:
+ * an existing item's meta from the read that found it (r->has_meta), so
+ * the reply need not read it again. */
+int resolve_lookup(struct fsx *fs, struct node *dir, const char *name, struct resolved *r);
 void resolved_free(struct fsx *fs, struct resolved *r);
 /* Attributes of n; *timeout is how long the kernel may cache them. */
 int node_attr(struct fsx *fs, struct node *n, struct stat *st, double *timeout);
 /* Reply an entry for n (counting the kernel's new reference). */
 void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n);
-/* The same for a lookup that began when fsx_chg() was c0 (fsx.h). */
-void reply_lookup_entry(fuse_req_t req, struct fsx *fs, struct node *n, uint64_t c0);
+/* The same for a lookup that began when fsx_chg() was c0 (fsx.h); known
+ * (or NULL): an item's meta as the lookup's own read gave it. */
+void reply_lookup_entry(fuse_req_t req, struct fsx *fs, struct node *n, uint64_t c0,
+			const struct item_meta *known);
 /* Reply a negative entry, cached long if it can be invalidated. */
 void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const char *name,
 		    uint64_t c0);

@@ -73,13 +73,14 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	c0 = fsx_chg(fs);
-	rc = resolve(fs, dir, name, &r);
+	rc = resolve_lookup(fs, dir, name, &r);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 	} else if (r.what == RES_NODE && r.alias) {
 		reply_alias_entry(req, fs, r.node);
 	} else if (r.what == RES_NODE) {
-		reply_lookup_entry(req, fs, r.node, c0);
+		/* an item's attributes from the read that found it */
+		reply_lookup_entry(req, fs, r.node, c0, r.has_meta ? &r.meta : NULL);
 	} else if (r.alias || r.bad) {
 		struct fuse_entry_param e;
 

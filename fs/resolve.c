@@ -327,7 +327,8 @@ static int resolve_item(struct fsx *fs, struct node *dir, be_table_t *t, struct 
 	int rc;
 
 	r->what = RES_ITEM;
-	rc = be_get(t, &r->pk, sk, NULL, NULL, &r->err);
+	rc = be_get(t, &r->pk, sk, NULL, r->want_meta ? &r->meta : NULL, &r->err);
+	r->has_meta = rc == 0 && r->want_meta;
 	n = node_ident(fs, NK_ITEM, t, &r->pk, sk, rc == 0);
 	if (rc < 0 && rc != -ENOENT) {
 		node_put(fs, n);
@@ -374,17 +375,27 @@ static int resolve_part(struct fsx *fs, struct node *dir, be_table_t *t, struct 
 	return 0;
 }
 
-static int resolve_in(struct fsx *fs, struct node *dir, const char *name, struct resolved *r);
+static int resolve_in(struct fsx *fs, struct node *dir, const char *name, struct resolved *r,
+		      bool want_meta);
 
 int resolve(struct fsx *fs, struct node *dir, const char *name, struct resolved *r)
 {
-	int rc = resolve_in(fs, dir, name, r);
+	int rc = resolve_in(fs, dir, name, r, false);
 
 	read_err_log(fs, dir, name, &r->err, rc);
 	return rc;
 }
 
-static int resolve_in(struct fsx *fs, struct node *dir, const char *name, struct resolved *r)
+int resolve_lookup(struct fsx *fs, struct node *dir, const char *name, struct resolved *r)
+{
+	int rc = resolve_in(fs, dir, name, r, true);
+
+	read_err_log(fs, dir, name, &r->err, rc);
+	return rc;
+}
+
+static int resolve_in(struct fsx *fs, struct node *dir, const char *name, struct resolved *r,
+		      bool want_meta)
 {
 	const struct key_attr *ska;
 	enum node_kind kind;
@@ -399,6 +410,7 @@ static int resolve_in(struct fsx *fs, struct node *dir, const char *name, struct
 	val_init_null(&r->pk);
 	val_init_null(&r->sk);
 	r->dir = dir;
+	r->want_meta = want_meta;
 	if (strlen(name) > NAME_LEN_MAX)
 		return -ENAMETOOLONG;
 
@@ -561,9 +573,10 @@ static int64_t table_mtime(struct fsx *fs, be_table_t *t)
 	return s.mtime_ns ? s.mtime_ns : fs->start_ns;
 }
 
-/* Attributes of a table-bound node (no ilock held). */
+/* Attributes of a table-bound node (no ilock held); known: an item's
+ * meta as a read made for this request gave it (or NULL: read it). */
 static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struct stat *st,
-		      double *timeout)
+		      double *timeout, const struct item_meta *known)
 {
 	struct item_meta meta;
 	struct dyn_err err;
@@ -601,7 +614,10 @@ static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struc
 		break;
 	case NK_ITEM:
 		st->st_mode = S_IFREG | 0644;
-		rc = be_get(t, &pk, sk.type == VAL_NULL ? NULL : &sk, NULL, &meta, &err);
+		if (known)
+			meta = *known;
+		else
+			rc = be_get(t, &pk, sk.type == VAL_NULL ? NULL : &sk, NULL, &meta, &err);
 		if (rc == -ENOENT) {
 			/* being created, or deleted while open */
 			pthread_mutex_lock(&fs->ilock);
@@ -627,7 +643,16 @@ out:
 	return rc;
 }
 
+static int attr_of(struct fsx *fs, struct node *n, struct stat *st, double *timeout,
+		   const struct item_meta *known);
+
 int node_attr(struct fsx *fs, struct node *n, struct stat *st, double *timeout)
+{
+	return attr_of(fs, n, st, timeout, NULL);
+}
+
+static int attr_of(struct fsx *fs, struct node *n, struct stat *st, double *timeout,
+		   const struct item_meta *known)
 {
 	enum node_kind kind;
 	int64_t ns;
@@ -679,7 +704,7 @@ int node_attr(struct fsx *fs, struct node *n, struct stat *st, double *timeout)
 		*timeout = 0;
 		break;
 	default:
-		rc = bound_attr(fs, n, kind, st, timeout);
+		rc = bound_attr(fs, n, kind, st, timeout, kind == NK_ITEM ? known : NULL);
 	}
 	if (fs->readonly && S_ISREG(st->st_mode))
 		st->st_mode &= ~0222;
@@ -691,7 +716,7 @@ int node_attr(struct fsx *fs, struct node *n, struct stat *st, double *timeout)
 
 void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n)
 {
-	reply_lookup_entry(req, fs, n, fsx_chg(fs));
+	reply_lookup_entry(req, fs, n, fsx_chg(fs), NULL);
 }
 
 /*
@@ -699,14 +724,15 @@ void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n)
  * cached (the observer invalidates canonical names only); else cached
  * unless something changed since c0.
  */
-static void reply_entry(fuse_req_t req, struct fsx *fs, struct node *n, bool alias, uint64_t c0)
+static void reply_entry(fuse_req_t req, struct fsx *fs, struct node *n, bool alias, uint64_t c0,
+			const struct item_meta *known)
 {
 	struct fuse_entry_param e;
 	double timeout;
 	int rc;
 
 	memset(&e, 0, sizeof(e));
-	rc = node_attr(fs, n, &e.attr, &timeout);
+	rc = attr_of(fs, n, &e.attr, &timeout, known);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -723,14 +749,15 @@ static void reply_entry(fuse_req_t req, struct fsx *fs, struct node *n, bool ali
 		node_forget(fs, n->ino, 1); /* the kernel never saw it */
 }
 
-void reply_lookup_entry(fuse_req_t req, struct fsx *fs, struct node *n, uint64_t c0)
+void reply_lookup_entry(fuse_req_t req, struct fsx *fs, struct node *n, uint64_t c0,
+			const struct item_meta *known)
 {
-	reply_entry(req, fs, n, false, c0);
+	reply_entry(req, fs, n, false, c0, known);
 }
 
 void reply_alias_entry(fuse_req_t req, struct fsx *fs, struct node *n)
 {
-	reply_entry(req, fs, n, true, 0);
+	reply_entry(req, fs, n, true, 0, NULL);
 }
 
 void reply_negative(fuse_req_t req, struct fsx *fs, fuse_ino_t parent, const char *name,

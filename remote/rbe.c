@@ -758,6 +758,7 @@ static int get_memo(be_table_t *bt, const struct val *pk, const struct val *sk, 
 	size_t klen = 0;
 	int64_t at = rbe_mono_ns();
 	uint64_t gen;
+	bool filled = false;
 	int rc;
 
 	if (r->o.cache_s != 0 && (key = rbe_memo_key(t, pk, sk, &klen)) &&
@@ -770,14 +771,21 @@ static int get_memo(be_table_t *bt, const struct val *pk, const struct val *sk, 
 		rc = rbe_get_item(t, pk, sk, &v, err);
 		if (rc == -ENOENT)
 			val_init_null(&v);
-		if (key && (rc == 0 || rc == -ENOENT))
-			rbe_memo_keep(r, key, klen, &v, at, gen); /* v is VAL_NULL for -ENOENT */
-		else
+		if (key && (rc == 0 || rc == -ENOENT)) {
+			if (rc == 0 && meta) {
+				rbe_fill_meta(t->r, &t->s, &v, meta);
+				filled = true;
+			}
+			/* v is VAL_NULL for -ENOENT; the memo takes v itself
+			 * when the caller wants only its meta (a lookup) */
+			rbe_memo_keep(r, key, klen, &v, at, gen, !out);
+		} else {
 			free(key);
+		}
 	}
 	if (rc < 0)
 		return rc;
-	if (meta)
+	if (meta && !filled)
 		rbe_fill_meta(t->r, &t->s, &v, meta);
 	if (out)
 		val_move(out, &v);

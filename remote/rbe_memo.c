@@ -96,13 +96,15 @@ int rbe_memo_find(struct rbe *r, const char *key, size_t len, int64_t max_age_ns
 }
 
 /* Remember item (VAL_NULL: absent) as key's answer at `at` of generation gen. */
-void rbe_memo_keep(struct rbe *r, char *key, size_t len, const struct val *item, int64_t at,
-		      uint64_t gen)
+void rbe_memo_keep(struct rbe *r, char *key, size_t len, struct val *item, int64_t at,
+		   uint64_t gen, bool take)
 {
 	struct get_memo *m;
 	struct val c;
 
-	if (val_copy(&c, item) < 0) {
+	if (take) {
+		val_move(&c, item);
+	} else if (val_copy(&c, item) < 0) {
 		free(key);
 		return;
 	}

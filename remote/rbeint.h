@@ -140,9 +140,10 @@ char *rbe_memo_key(const struct rtab *t, const struct val *pk, const struct val 
 int rbe_memo_find(struct rbe *r, const char *key, size_t len, int64_t max_age_ns,
 		  struct val *out);
 /* Remember item (VAL_NULL: absent) as key's answer (key moved in) at `at`
- * of generation gen. */
-void rbe_memo_keep(struct rbe *r, char *key, size_t len, const struct val *item, int64_t at,
-		   uint64_t gen);
+ * of generation gen: a copy of it, or with take item itself (moved in,
+ * *item left VAL_NULL: no copy when the caller needs it no more). */
+void rbe_memo_keep(struct rbe *r, char *key, size_t len, struct val *item, int64_t at,
+		   uint64_t gen, bool take);
 /*
  * Every cache of what the service said (the GetItem memo, a listing
  * page's rest, a partition scan) is stamped with rbe_gen_now() taken

@@ -532,6 +532,7 @@ START_TEST(test_open_text_memo)
 	int64_t t0;
 	struct rbe_opts o = {.cache_s = -1, .allow_table_create = true, .allow_table_delete = true};
 	struct rmt_stats a, b;
+	struct item_meta meta, meta2;
 	struct dyn_err err = {0};
 	char *text;
 	size_t len;
@@ -546,10 +547,15 @@ START_TEST(test_open_text_memo)
 			 0);
 	rmt_get_stats(rbe_client(be), &a);
 	t0 = rbe_test_mono_ns();
-	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, NULL, NULL), 0); /* stat's lookup */
+	/* stat's lookup: its meta from the item the memo then takes */
+	ck_assert_int_eq(be_get(t, vs("ann"), NULL, NULL, &meta, NULL), 0);
 	usleep(300 * 1000);
-	ck_assert_int_eq(be_get_text(t, vs("ann"), NULL, &text, &len, NULL, NULL), 0); /* cat */
+	ck_assert_int_eq(be_get_text(t, vs("ann"), NULL, &text, &len, &meta2, NULL), 0); /* cat */
 	ck_assert_str_eq(text, "{\n  \"p\": \"ann\",\n  \"v\": 1\n}\n");
+	ck_assert_uint_eq(meta.text_len, len);
+	ck_assert_uint_eq(meta.version, be_text_version(text, len));
+	ck_assert_uint_eq(meta2.version, meta.version);
+	ck_assert_uint_eq(meta2.size, meta.size);
 	free(text);
 	rmt_get_stats(rbe_client(be), &b);
 	if (rbe_test_mono_ns() - t0 < 900 * 1000000LL) /* else too slow to tell (load) */

@@ -205,6 +205,12 @@ mountpoint -q "$MNT" && fail "still mounted after unmount"
 
 section "-s (single-threaded); no extended attributes by default (-o noxattr)"
 mount_store -s -d # -d: the FUSE requests are logged, GETXATTR counted below
+# a name this mount never looked up: its entry's size comes from the read
+# that found the item (resolve_lookup), not from a second read
+# (the text touch made: {"id": "u2"} rendered; wc -c would read as many
+# bytes as the size said)
+expect_eq "a fresh lookup's size is the text's" "$(stat -c %s "$MNT/users/u2.json")" \
+	"$(printf '{\n  "id": "u2"\n}\n' | wc -c)"
 expect_ok "write single-threaded" sh -c 'echo "{\"s\": 1}" >"$1"' _ "$MNT/users/u1.json"
 expect_eq "read single-threaded" "$(jq -c . "$MNT/users/u1.json")" '{"id":"u1","s":1}'
 touch "$MNT/users/.scratch"
