@@ -16,7 +16,7 @@
 #  - listings are fresh after every change (nothing stale is cached);
 #  - `_query?as=jsonl` in an index partition returns the projection
 #    (ALL, KEYS_ONLY, INCLUDE).
-need_target local serve ddblocal "dynalite cannot add an index to a table (UpdateTable wants ProvisionedThroughput), which _schema.json here does"
+need add_index "_schema.json adds indexes here"
 source "$(dirname "${BASH_SOURCE[0]}")/lib_tools.sh"
 
 mount_fresh

@@ -11,7 +11,7 @@
 #  - _stats.json: items, bytes, partitions, per-index counts (sparse
 #    indexes count fewer), read-only, quietly stays on rm;
 #  - rm -r of a table with indexes is quiet.
-need_target local serve ddblocal "dynalite cannot add an index to a table (UpdateTable wants ProvisionedThroughput), which _schema.json here does"
+need add_index "_schema.json adds indexes here"
 source "$(dirname "${BASH_SOURCE[0]}")/lib_tools.sh"
 
 mount_fresh
