@@ -167,6 +167,10 @@ scenario() {
 	else
 		refuse "$name: /_tx without transactions" "not supported" bash -c "echo '$doc' > '$MNT/_tx'"
 		expect_eq "$name: nothing applied" "$(attr t1 age)" '"none"'
+		# plain puts too: BatchWriteItem would apply them one by one
+		refuse "$name: /_tx of puts without transactions" "not supported" \
+			bash -c "echo '{\"ops\": [{\"put\": {\"id\": \"t1\"}, \"table\": \"users\"}, {\"put\": {\"id\": \"t2\"}, \"table\": \"users\"}]}' > '$MNT/_tx'"
+		expect_eq "$name: neither applied" "$(attr t1 id) $(attr t2 id)" '"none" "none"'
 	fi
 
 	section "$name: vim saves; a concurrent change makes the save fail and loses nothing"
