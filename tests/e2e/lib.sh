@@ -107,9 +107,11 @@ need_target() {
 # Capabilities:
 #   tx         transactions: /_tx, and renames of items, which are
 #              TransactWriteItems on a service (dynalite has none);
-#   key_order  a table-level listing (a Scan on a service) in key order:
-#              a local store's and `dynfs serve`'s are; DynamoDB's (and
-#              DynamoDB Local's, dynalite's) are in its hash order;
+#   key_order  a listing no sort key orders (a table-level listing, a
+#              Scan on a service; an index partition of an index without
+#              a sort key) in key order: a local store's and `dynfs
+#              serve`'s are; DynamoDB's (and DynamoDB Local's, dynalite's)
+#              are in its own order;
 #   add_index  _schema.json adds a global index to a table (UpdateTable):
 #              dynalite 4 accepts a new index and never makes it;
 #   store      a store the test fills (`dynfs import`) before the mount:
@@ -117,7 +119,7 @@ need_target() {
 cap_why() {
 	case $1 in
 	tx) remote_is dynalite && echo "dynalite has no transactions (/_tx and item renames are TransactWriteItems)" ;;
-	key_order) remote_is dynalite ddblocal && echo "a table-level listing is a Scan, in $E2E_TARGET's hash order (docs/remote.md, Listing order)" ;;
+	key_order) remote_is dynalite ddblocal && echo "$E2E_TARGET lists what no sort key orders in its own order (docs/remote.md, Listing order)" ;;
 	add_index) remote_is dynalite && echo "dynalite accepts UpdateTable's new global index and never makes it" ;;
 	store) remote_is dynalite ddblocal && echo "$E2E_TARGET has no store to import into before the mount" ;;
 	*) echo "lib.sh: unknown capability $1" >&2; exit 2 ;;
