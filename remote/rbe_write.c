@@ -342,21 +342,14 @@ int rbe_apply(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_er
 				err_clear(err);
 			}
 		}
-		if (__atomic_load_n(&r->base.m, __ATOMIC_ACQUIRE) == &rbe_methods_notx) {
-			/*
-			 * No transactions (dynalite): unconditional puts and
-			 * deletes (a _batch group) go as BatchWriteItem, which
-			 * is not atomic; anything else cannot be done.
-			 */
-			for (i = 0; i < n && plain(&ops[i]); i++)
-				;
-			if (i == n)
-				rc = rmt_batch_write(r->c, w, n, err);
-			else
-				rc =
-				    err_set(err, ENOTSUP,
-					    "the service has no transactions (TransactWriteItems)");
-		}
+		/*
+		 * No transactions (dynalite): nothing here can be done, not
+		 * even plain puts and deletes, which BatchWriteItem would
+		 * apply one by one: the caller (/_tx) was promised all or
+		 * none.  (_batch's groups need not be atomic: rbe_apply_each.)
+		 */
+		if (__atomic_load_n(&r->base.m, __ATOMIC_ACQUIRE) == &rbe_methods_notx)
+			rc = err_set(err, ENOTSUP, "the service has no transactions (TransactWriteItems)");
 		f = rc == -ECANCELED && err ? failed_index(err->msg, n) : n;
 		for (i = 0; rc == 0 && i < n; i++)
 			if (ops[i].kind == OPS_UPDATE) {

@@ -15,7 +15,8 @@
 
 #include "ddbschema.h"
 
-#define WAIT_MAX_S 600 /* a GSI backfill on a big table takes minutes */
+#define WAIT_MAX_S 600	 /* a GSI backfill on a big table takes minutes */
+#define INDEX_SHOWN_S 20 /* a new index is listed (CREATING) this soon */
 
 static int str_of(struct sf_span obj, const char *name, char *out, size_t size)
 {
@@ -317,6 +318,14 @@ static int wait_for(rmt_t *c, const char *table, bool want_gone, const char *ind
 		if (!want_gone && rc == 0 && !strcmp(st, "ACTIVE") &&
 		    (!index || (index_gone ? !ist[0] : !strcmp(ist, "ACTIVE"))))
 			return 0;
+		/* DynamoDB lists a new index (CREATING) at once; a service
+		 * that accepted it and still does not show it never will
+		 * (dynalite 4 validates a new index and ignores it) */
+		if (index && !index_gone && rc == 0 && !ist[0] && waited_ms >= INDEX_SHOWN_S * 1000)
+			return err_set(err, EIO,
+				       "table %s: the service accepted index %s but does not show "
+				       "it after %d s",
+				       table, index, INDEX_SHOWN_S);
 		if (waited_ms >= WAIT_MAX_S * 1000)
 			return err_set(err, ETIMEDOUT, "table %s: still not ready after %d s",
 				       table, WAIT_MAX_S);
@@ -434,13 +443,52 @@ int rmt_create_table(rmt_t *c, const char *table, const struct table_schema *s, 
 	return rc ? rc : wait_for(c, table, false, NULL, false, err);
 }
 
+/*
+ * The table's provisioned capacity when it is billed PROVISIONED (no
+ * BillingModeSummary says so too: tables made before on-demand billing,
+ * and DynamoDB Local's): DynamoDB requires a ProvisionedThroughput on a
+ * new global index of such a table, and refuses one on an on-demand
+ * table.  *rcu = *wcu = 0 when on demand or not said.
+ */
+static int table_throughput(rmt_t *c, const char *table, uint64_t *rcu, uint64_t *wcu,
+			    struct dyn_err *err)
+{
+	struct table_schema s;
+	struct sf_span obj, t, v, pt;
+	char *resp = NULL, mode[32] = "PROVISIONED";
+	int rc = rmt_describe_table_obj(c, table, &s, &resp, &obj, err);
+
+	*rcu = *wcu = 0;
+	if (rc < 0)
+		return rc;
+	schema_free(&s);
+	if (rmt_member(obj, "Table", &t) == 0) {
+		if (rmt_member(t, "BillingModeSummary", &v) == 0 &&
+		    str_of(v, "BillingMode", mode, sizeof(mode)) < 0)
+			snprintf(mode, sizeof(mode), "PROVISIONED");
+		if (!strcmp(mode, "PROVISIONED") &&
+		    rmt_member(t, "ProvisionedThroughput", &pt) == 0 &&
+		    (rmt_member(pt, "ReadCapacityUnits", &v) < 0 || sf_span_u64(v, rcu) < 0 ||
+		     rmt_member(pt, "WriteCapacityUnits", &v) < 0 || sf_span_u64(v, wcu) < 0 ||
+		     !*rcu || !*wcu))
+			*rcu = *wcu = 0;
+	}
+	free(resp);
+	return 0;
+}
+
 int rmt_add_index(rmt_t *c, const char *table, const struct index_def *ix, struct dyn_err *err)
 {
 	/* the definitions of the index's own key attributes */
 	struct table_schema keys = {.pk = ix->pk, .sk = ix->sk, .has_sk = ix->has_sk};
 	struct sf_buf b = SF_BUF_INIT;
+	uint64_t rcu, wcu;
 	bool first;
-	int rc = table_start(&b, &first, table);
+	int rc = table_throughput(c, table, &rcu, &wcu, err);
+
+	if (rc < 0)
+		return rc;
+	rc = table_start(&b, &first, table);
 
 	if (rc == 0)
 		rc = rmt_key(&b, &first, "AttributeDefinitions");
@@ -452,6 +500,11 @@ int rmt_add_index(rmt_t *c, const char *table, const struct index_def *ix, struc
 		rc = sf_buf_adds(&b, "[{\"Create\":");
 	if (rc == 0)
 		rc = ddb_render_index_open(&b, ix);
+	if (rc == 0 && rcu) /* the index gets the table's capacity */
+		rc = sf_buf_printf(&b,
+				   ",\"ProvisionedThroughput\":{\"ReadCapacityUnits\":%llu,"
+				   "\"WriteCapacityUnits\":%llu}",
+				   (unsigned long long)rcu, (unsigned long long)wcu);
 	if (rc == 0)
 		rc = sf_buf_adds(&b, "}}]");
 	rc = rc ? (sf_buf_free(&b), rc) : simple(c, "UpdateTable", &b, err);

@@ -16,7 +16,7 @@
 #  - listings are fresh after every change (nothing stale is cached);
 #  - `_query?as=jsonl` in an index partition returns the projection
 #    (ALL, KEYS_ONLY, INCLUDE).
-need_target local serve ddblocal "dynalite cannot add an index to a table (UpdateTable wants ProvisionedThroughput), which _schema.json here does"
+need add_index "_schema.json adds indexes here"
 source "$(dirname "${BASH_SOURCE[0]}")/lib_tools.sh"
 
 mount_fresh
@@ -185,16 +185,26 @@ section "an index without sort key: entries in base key order"
 for u in zed amy mia; do
 	put "$U/$u.json" '{"email": "same@x.org"}'
 done
-expect_eq "ties by username" "$(ls -U "$UI/same@x.org" | tr '\n' ' ')" "amy.json mia.json zed.json "
-expect_eq "desc" "$(ls -U "$UI/same@x.org/_query?order=desc" | tr '\n' ' ')" "zed.json mia.json amy.json "
-expect_eq "after=" "$(ls -U "$UI/same@x.org/_query?after=amy.json" | tr '\n' ' ')" "mia.json zed.json "
+expect_key_order "ties by username" "$(ls -U "$UI/same@x.org" | tr '\n' ' ')" "amy.json mia.json zed.json "
+expect_key_order "desc" "$(ls -U "$UI/same@x.org/_query?order=desc" | tr '\n' ' ')" "zed.json mia.json amy.json "
+if lacks key_order "after= in an index partition without sort key: after the name in the service's order"; then
+	first=$(ls -U "$UI/same@x.org" | head -1)
+	expect_eq "after=" "$(ls -U "$UI/same@x.org/_query?after=$first" | tr '\n' ' ')" \
+		"$(ls -U "$UI/same@x.org" | tail -n +2 | tr '\n' ' ')"
+else
+	expect_eq "after=" "$(ls -U "$UI/same@x.org/_query?after=amy.json" | tr '\n' ' ')" "mia.json zed.json "
+fi
 
 section "a large index partition lists completely (streaming readdir)"
 for i in $(seq -w 1 1500); do
 	printf '{"email": "bulk@x.org"}\n' >"$U/u$i.json" || fail "put u$i"
 done
 expect_eq "1500 entries" "$(ls -U "$UI/bulk@x.org" | wc -l)" 1500
-expect_eq "in order, each once" "$(ls -U "$UI/bulk@x.org" | sort -c && ls -U "$UI/bulk@x.org" | sort -u | wc -l)" 1500
+if lacks key_order "an index partition without sort key: each once, in the service's order"; then
+	expect_eq "each once" "$(ls -U "$UI/bulk@x.org" | sort -u | wc -l)" 1500
+else
+	expect_eq "in order, each once" "$(ls -U "$UI/bulk@x.org" | sort -c && ls -U "$UI/bulk@x.org" | sort -u | wc -l)" 1500
+fi
 
 section "shortened entry names open, wherever the cut falls (an N sort key too)"
 make_table long '{"partition_key":{"name":"id","type":"S"},"sort_key":{"name":"n","type":"N"},"indexes":[{"name":"g-index","partition_key":{"name":"g","type":"S"}}]}'

@@ -28,10 +28,15 @@ LONG2000=$(printf 'x%.0s' $(seq 1999))y
 	printf '{"id": "short", "v": 4}\n'
 } >"$T/long.jsonl"
 printf '{"partition_key": {"name": "id", "type": "S"}}\n' >"$T/long.schema"
-"$DYNFS" import "$STORE" "$T/long.jsonl" --format jsonl --table long --schema "$T/long.schema" \
-	--quiet >"$T/out" 2>&1 || fail "import of long keys: $(cat "$T/out")"
-
-mount_fresh -o xattr # scratch files' extended attributes are opt-in
+if lacks store "long keys imported: put through _batch instead"; then
+	mount_fresh -o xattr
+	mkdir "$MNT/long" && sed 's/^/{"put": /; s/$/}/' "$T/long.jsonl" >"$MNT/long/_batch" ||
+		fail "long keys through _batch"
+else
+	"$DYNFS" import "$STORE" "$T/long.jsonl" --format jsonl --table long --schema "$T/long.schema" \
+		--quiet >"$T/out" 2>&1 || fail "import of long keys: $(cat "$T/out")"
+	mount_fresh -o xattr # scratch files' extended attributes are opt-in
+fi
 L=$MNT/long
 ls "$L" >"$T/long.ls" 2>&1 || fail "ls of long: $(cat "$T/long.ls")"
 expect_eq "long: entries" "$(grep -v '^_' "$T/long.ls" | grep -c '\.json$')" 4
@@ -223,7 +228,7 @@ expect_fail "_x.json is not there" "No such file" cat "$T1/_x.json"
 mkdir "$MNT/nums"
 printf '{"partition_key": {"name": "n", "type": "N"}}' >"$MNT/nums/_schema.json"
 for n in 7 -1.5 1e+21 0.001; do touch "$MNT/nums/$n.json" || fail "touch nums/$n.json"; done
-expect_eq "N keys" "$(lines ls -U "$MNT/nums")" "_schema.json _stats.json _batch -1.5.json 0.001.json 7.json 1e+21.json _index "
+expect_key_order "N keys" "$(lines ls -U "$MNT/nums")" "_schema.json _stats.json _batch -1.5.json 0.001.json 7.json 1e+21.json _index "
 echo '{}' >"$MNT/nums/1.0.json"
 expect_eq "1.0.json is item 1" "$(ls "$MNT/nums" | grep -c '^1\.json$')" 1
 rm "$MNT/nums/1.json"

@@ -14,7 +14,7 @@
 #  - `ls` of a partition or table never shows _query; query directories
 #    are read-only; their entries read as the items;
 #  - large results stream (a listing of thousands, limit across pages).
-need_target local serve ddblocal "dynalite cannot add an index to a table (UpdateTable wants ProvisionedThroughput), which _schema.json here does"
+need add_index "_schema.json adds indexes here"
 source "$(dirname "${BASH_SOURCE[0]}")/lib_tools.sh"
 
 mount_fresh

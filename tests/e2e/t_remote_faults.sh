@@ -161,7 +161,11 @@ if [ "$TX" = yes ]; then
 	expect_eq "renamed: targets there" "$(for i in $(seq 6); do n=$(ddb get_item "{\"TableName\": \"cnt\", \"Key\": {\"id\": {\"S\": \"s$i\"}}, \"ConsistentRead\": true}" | jq -r .Item.v.N); [ "$n" = "$i" ] && echo ok; done | wc -l)" 6
 	expect_eq "no errors" "$(new_errors)" ""
 else
-	refuse "/_tx without transactions" "not supported" bash -c "echo '{\"ops\": []}' > '$MNT/_tx'"
+	# (two ops: an empty transaction is refused before any call, and
+	# one op is a single conditional write, which needs no transaction)
+	refuse "/_tx without transactions" "not supported" \
+		bash -c "echo '{\"ops\": [{\"put\": {\"id\": \"tx0\"}, \"table\": \"cnt\"}, {\"put\": {\"id\": \"tx1\"}, \"table\": \"cnt\"}]}' > '$MNT/_tx'"
+	expect_eq "nothing applied" "$(has tx0) $(has tx1)" "no no"
 fi
 
 section "every fault on every call: puts and rms by file"

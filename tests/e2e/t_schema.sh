@@ -11,7 +11,7 @@
 #  - _stats.json: items, bytes, partitions, per-index counts (sparse
 #    indexes count fewer), read-only, quietly stays on rm;
 #  - rm -r of a table with indexes is quiet.
-need_target local serve ddblocal "dynalite cannot add an index to a table (UpdateTable wants ProvisionedThroughput), which _schema.json here does"
+need add_index "_schema.json adds indexes here"
 source "$(dirname "${BASH_SOURCE[0]}")/lib_tools.sh"
 
 mount_fresh
@@ -140,13 +140,15 @@ expect_eq "two more indexes" "$(put_err "$U/_schema.json" '{
      "sort_key": {"name": "created", "type": "N"}, "projection": ["email", "level"]}
   ]
 }')" ok
-expect_eq "KEYS_ONLY" "$(jq -c '.indexes[0].projection' "$U/_schema.json")" '"KEYS_ONLY"'
-expect_eq "INCLUDE as the list" "$(jq -c '.indexes[1].projection' "$U/_schema.json")" '["email","level"]'
+# (by name: a service lists a table's indexes in its own order)
+expect_eq "KEYS_ONLY" "$(jq -c '.indexes[] | select(.name == "email-index") | .projection' "$U/_schema.json")" '"KEYS_ONLY"'
+expect_eq "INCLUDE as the list" \
+	"$(jq -c '.indexes[] | select(.name == "epoch-created-index") | .projection' "$U/_schema.json")" '["email","level"]'
 expect_eq "the new index is empty (nobody has epoch)" "$(ls -A "$U/_index/epoch-created-index")" ""
 expect_eq "_index/ lists both" "$(ls "$U/_index" | tr '\n' ' ')" "email-index epoch-created-index "
 stats_eq "stats" "$(jq -c .indexes "$U/_stats.json")" '{"email-index":4,"epoch-created-index":0}'
 expect_ok "rmdir of an empty index: a quiet no-op" rmdir "$U/_index/epoch-created-index"
-stats_eq "still there" "$(ls "$U/_index" | tr '\n' ' ')" "email-index epoch-created-index "
+expect_eq "still there" "$(ls "$U/_index" | tr '\n' ' ')" "email-index epoch-created-index "
 expect_eq "and a directory" "$(stat -c %F "$U/_index/epoch-created-index")" "directory"
 expect_fail "rmdir of a non-empty index" "Directory not empty" rmdir "$U/_index/email-index"
 
@@ -189,10 +191,12 @@ check_bad "an index twice" "{$PK, \"indexes\": [{\"name\": \"e-index\", \"partit
 	'index e-index is defined twice'
 check_bad "an attribute declared S and N" "{$PK, \"indexes\": [{\"name\": \"u-index\", \"partition_key\": {\"name\": \"username\", \"type\": \"N\"}}]}" \
 	'attribute username is declared both S and N'
-printf '{"email": "x@y.z", "level": true}' >"$U/boolean.json" || fail "put boolean.json"
-check_bad "backfill meets a BOOL index key" "{$PK, \"indexes\": [{\"name\": \"email-index\", \"partition_key\": {\"name\": \"email\", \"type\": \"S\"}, \"projection\": \"KEYS_ONLY\"}, {\"name\": \"level-index\", \"partition_key\": {\"name\": \"level\", \"type\": \"N\"}}]}" \
-	'cannot add index level-index: item \(username=.?boolean.?\).*level must be of type N, not BOOL'
-rm "$U/boolean.json" || fail "rm boolean.json"
+if ! lacks backfill_check "an index whose key an existing item has in another type"; then
+	printf '{"email": "x@y.z", "level": true}' >"$U/boolean.json" || fail "put boolean.json"
+	check_bad "backfill meets a BOOL index key" "{$PK, \"indexes\": [{\"name\": \"email-index\", \"partition_key\": {\"name\": \"email\", \"type\": \"S\"}, \"projection\": \"KEYS_ONLY\"}, {\"name\": \"level-index\", \"partition_key\": {\"name\": \"level\", \"type\": \"N\"}}]}" \
+		'cannot add index level-index: item \(username=.?boolean.?\).*level must be of type N, not BOOL'
+	rm "$U/boolean.json" || fail "rm boolean.json"
+fi
 errors_mark
 expect_eq "an empty write" "$(: 2>&1 >"$U/_schema.json"; echo x)" "x"
 expect_eq "kept" "$(cat "$U/_schema.json")" "$BEFORE"

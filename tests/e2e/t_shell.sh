@@ -202,7 +202,12 @@ expect_eq "listing shows canonical names only" "$(ls "$N" | grep -v '^_' | tr '\
 echo '{"v": 2}' >"$T/two.json"
 mv "$T/two.json" "$N/2.00.json" || fail "mv onto 2.00.json"
 expect_eq "mv onto an alias" "$(jq -c . "$N/2.json")" '{"n":2,"v":2}'
-mv "$N/1e0.json" "$N/3.json" || fail "mv from an alias"
+if lacks tx "mv of an item from an alias"; then
+	# the state it leaves, made without a rename
+	echo '{"v": 1}' >"$N/3.json" && rm "$N/1e0.json" || fail "3.json without a rename"
+else
+	mv "$N/1e0.json" "$N/3.json" || fail "mv from an alias"
+fi
 expect_eq "mv from an alias" "$(ls "$N" | grep -v '^_' | tr '\n' ' ')" "0.json 2.json 3.json "
 rm "$N/+2.json" || fail "rm +2.json"
 expect_fail "rm through an alias deletes the item" "No such file" cat "$N/2.json"

@@ -48,14 +48,14 @@ expect_item "student123#9/2023-23 (set elements sorted)" "$Q/student123#9/2023-2
 	'{"id#level":"student123#9","week":"2023-23","finished":1,"id":"student123","level":9,"scores":{"$NS":[40,80]}}' "${QK[@]}"
 
 section "ls -U lists in key order"
-expect_eq "ls -U users" "$(listing "$U" | tr '\n' ' ')" "felienne.json hedy.json student123.json "
+expect_key_order "ls -U users" "$(listing "$U" | tr '\n' ' ')" "felienne.json hedy.json student123.json "
 expect_eq "ls -U quiz-stats" "$(listing "$Q" | tr '\n' ' ')" "felienne#3 hedy#1 student123#9 "
 expect_eq "ls -U felienne#3" "$(listing "$Q/felienne#3" | tr '\n' ' ')" "2022-08.json 2022-09.json 2022-10.json "
 make_table nums '{"partition_key":{"name":"n","type":"N"},"indexes":[]}'
 for n in 10 9 100 -1.5 0.25; do
 	put "$MNT/nums/$n.json" '{"x": true}'
 done
-expect_eq "ls -U on an N key (numeric order)" "$(listing "$MNT/nums" | tr '\n' ' ')" \
+expect_key_order "ls -U on an N key (numeric order)" "$(listing "$MNT/nums" | tr '\n' ' ')" \
 	"-1.5.json 0.25.json 9.json 10.json 100.json "
 expect_item "N key item" "$MNT/nums/0.25.json" '{"n":0.25,"x":true}' n
 
@@ -65,7 +65,7 @@ put "$U/Zed.json" '{}'
 put "$U/a%2Fb.json" '{}'
 expect_item "UTF-8 name" "$U/café.json" '{"username":"café","email":"cafe@example.org"}' username
 expect_item "percent-encoded name" "$U/a%2Fb.json" '{"username":"a/b"}' username
-expect_eq "ls -U: byte order" "$(listing "$U" | tr '\n' ' ')" \
+expect_key_order "ls -U: byte order" "$(listing "$U" | tr '\n' ' ')" \
 	"Zed.json a%2Fb.json café.json felienne.json hedy.json student123.json "
 expect_ok "rm the name tests" rm "$U/café.json" "$U/Zed.json" "$U/a%2Fb.json"
 
@@ -208,23 +208,31 @@ expect_item "cp -r in: item" "$Q/copy#4/2024-02.json" '{"id#level":"copy#4","wee
 expect_ok "rm -r the copied partitions" rm -r "$Q/copy#3" "$Q/copy#4"
 
 section "mv renames items (the key follows the name)"
-expect_ok "mv item" mv "$U/ada.json" "$U/ada2.json"
-expect_fail "old name gone after mv" "No such file" cat "$U/ada.json"
-expect_item "mv within a table" "$U/ada2.json" '{"username":"ada2","email":"ada@ada.org"}' username
-expect_ok "mv item in a partition" mv "$Q/felienne#3/2022-10.json" "$Q/felienne#3/2022-11.json"
-expect_item "mv changes the sort key" "$Q/felienne#3/2022-11.json" \
-	'{"id#level":"felienne#3","week":"2022-11","finished":1,"id":"felienne","level":3,"scores":{"$NS":[90,100]}}' "${QK[@]}"
-expect_ok "mv item to another partition" mv "$Q/felienne#3/2022-11.json" "$Q/hedy#1/2022-11.json"
-expect_item "mv changes the partition key" "$Q/hedy#1/2022-11.json" \
-	'{"id#level":"hedy#1","week":"2022-11","finished":1,"id":"felienne","level":3,"scores":{"$NS":[90,100]}}' "${QK[@]}"
-expect_eq "felienne#3 after mv out" "$(listing "$Q/felienne#3" | tr '\n' ' ')" "2022-08.json 2022-09.json "
-expect_ok "mv onto an existing item" mv "$U/ada2.json" "$U/grace.json"
-expect_item "mv over an item" "$U/grace.json" '{"username":"grace","email":"ada@ada.org"}' username
-expect_eq "ada2 gone after mv over" "$(listing "$U" | grep -c '^ada')" 0
-expect_ok "mv item to another table" mv "$U/grace.json" "$Q/hedy#1/2020-01.json"
-expect_item "mv across tables (copy fallback)" "$Q/hedy#1/2020-01.json" \
-	'{"id#level":"hedy#1","week":"2020-01","email":"ada@ada.org","username":"grace"}' "${QK[@]}"
-expect_eq "grace gone after mv across tables" "$(listing "$U" | grep -c '^grace')" 0
+if lacks tx "mv of items (the key follows the name)"; then
+	# the state those renames leave, made without them
+	put "$Q/hedy#1/2022-11.json" '{"finished":1,"id":"felienne","level":3,"scores":{"$NS":[90,100]}}'
+	put "$Q/hedy#1/2020-01.json" '{"email":"ada@ada.org","username":"grace"}'
+	expect_ok "the items the renames remove" rm "$U/ada.json" "$U/grace.json" "$Q/felienne#3/2022-10.json"
+else
+	expect_ok "mv item" mv "$U/ada.json" "$U/ada2.json"
+	expect_fail "old name gone after mv" "No such file" cat "$U/ada.json"
+	expect_item "mv within a table" "$U/ada2.json" '{"username":"ada2","email":"ada@ada.org"}' username
+	expect_ok "mv item in a partition" mv "$Q/felienne#3/2022-10.json" "$Q/felienne#3/2022-11.json"
+	expect_item "mv changes the sort key" "$Q/felienne#3/2022-11.json" \
+		'{"id#level":"felienne#3","week":"2022-11","finished":1,"id":"felienne","level":3,"scores":{"$NS":[90,100]}}' "${QK[@]}"
+	expect_ok "mv item to another partition" mv "$Q/felienne#3/2022-11.json" "$Q/hedy#1/2022-11.json"
+	expect_item "mv changes the partition key" "$Q/hedy#1/2022-11.json" \
+		'{"id#level":"hedy#1","week":"2022-11","finished":1,"id":"felienne","level":3,"scores":{"$NS":[90,100]}}' "${QK[@]}"
+	expect_eq "felienne#3 after mv out" "$(listing "$Q/felienne#3" | tr '\n' ' ')" "2022-08.json 2022-09.json "
+	expect_ok "mv onto an existing item" mv "$U/ada2.json" "$U/grace.json"
+	expect_item "mv over an item" "$U/grace.json" '{"username":"grace","email":"ada@ada.org"}' username
+	expect_eq "ada2 gone after mv over" "$(listing "$U" | grep -c '^ada')" 0
+	expect_ok "mv item to another table" mv "$U/grace.json" "$Q/hedy#1/2020-01.json"
+	expect_item "mv across tables (copy fallback)" "$Q/hedy#1/2020-01.json" \
+		'{"id#level":"hedy#1","week":"2020-01","email":"ada@ada.org","username":"grace"}' "${QK[@]}"
+	expect_eq "grace gone after mv across tables" "$(listing "$U" | grep -c '^grace')" 0
+fi
+
 printf '{"email": "bob@example.org"}\n' >"$U/.bob.tmp"
 expect_ok "mv scratch onto an item name" mv "$U/.bob.tmp" "$U/bob.json"
 expect_item "scratch renamed to an item" "$U/bob.json" '{"username":"bob","email":"bob@example.org"}' username
@@ -249,7 +257,7 @@ section "rm"
 expect_ok "rm item" rm "$U/student123.json"
 expect_fail "cat after rm" "No such file" cat "$U/student123.json"
 expect_fail "rm of a missing item" "No such file" rm "$U/student123.json"
-expect_eq "users after rm" "$(listing "$U" | tr '\n' ' ')" \
+expect_key_order "users after rm" "$(listing "$U" | tr '\n' ' ')" \
 	"bob.json felienne.json hedy.json newbie.json zed.json "
 
 section "mkdir -p, rmdir, rm -r"

@@ -13,6 +13,7 @@ export LC_ALL=C
 # to FILE CMD...: run CMD (an external command) with stdout to FILE.
 to() { local f=$1; shift; "$@" >"$f"; }
 
+need tx "the test is /_tx"
 mount_fresh
 U=$MNT/users
 Q=$MNT/quiz-stats
