@@ -21,16 +21,9 @@ N=${CG_N:-200}
 LS_N=${CG_LS_N:-2000}
 FSOPS=${FSOPS:-$(dirname "$(readlink -f "$1")")/bench/fsops}
 [ -x "$FSOPS" ] || { echo "$0: $FSOPS is missing (make -C bench)" >&2; exit 1; }
-T=$(mktemp -d /tmp/dynfs-cgr.XXXXXX)
-PID= SPID=
-cleanup() {
-	mountpoint -q "$T/mnt" 2>/dev/null && fusermount3 -u "$T/mnt" 2>/dev/null || true
-	[ -n "$PID" ] && wait "$PID" 2>/dev/null || true
-	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-mkdir -p "$T/mnt"
+. "$(dirname "$0")/lib.sh"
+bench_init dynfs-cgr
+T=$BASE
 export AWS_ACCESS_KEY_ID=dynfs AWS_SECRET_ACCESS_KEY=dynfs AWS_DEFAULT_REGION=us-east-1 \
 	AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=$T/none AWS_SHARED_CREDENTIALS_FILE=$T/none
 unset AWS_PROFILE AWS_SESSION_TOKEN
@@ -39,6 +32,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 EP=http://127.0.0.1:$PORT
 "$1" serve "$T/store" --listen "127.0.0.1:$PORT" --fsync off 2>"$T/serve.log" &
 SPID=$!
+bench_at_exit 'kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null'
 for _ in $(seq 200); do curl -s -o /dev/null "$EP/" && break; sleep 0.05; done
 python3 - "$EP" "$N" "$LS_N" >"$T/setup.log" 2>&1 <<'PY' || { echo "$0: setup failed: $(tail -3 "$T/setup.log")" >&2; exit 1; }
 import sys, boto3
@@ -62,16 +56,6 @@ with t.batch_writer() as b:
         b.put_item(Item={"p": "p", "n": i, "data": "y" * 250, "tags": ["a", "b"], "f": Decimal("1.5")})
 PY
 
-mount_wait() {
-	for _ in $(seq 1200); do
-		mountpoint -q "$T/mnt" && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "mount failed: $(tail -3 "$T/log")" >&2
-	exit 1
-}
-
 w_stat() { "$FSOPS" stat "$T/mnt/items" "$N" >/dev/null; }
 w_ls() {
 	ls "$T/mnt/parts" >/dev/null # the table's DescribeTable, outside the count
@@ -80,26 +64,26 @@ w_ls() {
 }
 w_ls0() { ls "$T/mnt/parts" >/dev/null; }
 
-# run DYNFS NAME [workload]: total Ir of one mount under callgrind.
+# run DYNFS NAME [workload]: IR := total Ir of one mount under callgrind
+# (not in a subshell: the exit trap must know the mount).
 run() {
-	valgrind --tool=callgrind --callgrind-out-file="$T/cg.$2" "$1" "$EP" "$T/mnt" -f -s \
-		2>>"$T/log" &
-	PID=$!
-	mount_wait
+	bench_callgrind "$T/cg.$2" "$T/mnt" "$T/log" "$1" "$EP" "$T/mnt" -f -s
 	[ $# -ge 3 ] && "$3"
-	fusermount3 -u "$T/mnt"
-	wait "$PID" || true
-	PID=
+	bench_unmount "$T/mnt"
 	[ -z "${CG_KEEP:-}" ] || cp "$T/cg.$2" "$CG_KEEP/cg.$IDX.$2"
-	sed -n 's/^summary: *//p' "$T/cg.$2"
+	IR=$(cg_total "$T/cg.$2")
 }
 
 IDX=0
 for d in "$@"; do
 	IDX=$((IDX + 1))
-	idle=$(run "$d" idle)
-	s=$(run "$d" stat w_stat)
-	l0=$(run "$d" ls0 w_ls0)
-	l=$(run "$d" ls w_ls)
+	run "$d" idle
+	idle=$IR
+	run "$d" stat w_stat
+	s=$IR
+	run "$d" ls0 w_ls0
+	l0=$IR
+	run "$d" ls w_ls
+	l=$IR
 	echo "$d idle=$idle stat/op=$(((s - idle) / N)) ls/item=$(((l - l0) / LS_N))"
 done
