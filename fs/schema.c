@@ -16,7 +16,9 @@
  * unknown members rejected so that a typo ("sortkey") cannot be silently
  * ignored.
  *
- * Indexes.  "indexes" lists every secondary index, each
+ * Indexes.  "indexes" lists every secondary index, by name (byte order:
+ * two stores' schemas compare with diff whatever order their indexes were
+ * made in, or a service lists them in), each
  *
  *   {"name": "email-index",
  *    "partition_key": {"name": "email", "type": "S"},
@@ -127,6 +129,11 @@ static void index_json(struct sbuf *b, const struct index_def *x)
 	}
 }
 
+static int index_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct index_def *)a)->name, ((const struct index_def *)b)->name);
+}
+
 int schema_text(be_table_t *t, char **out, size_t *len, struct dyn_err *err)
 {
 	struct table_schema s;
@@ -143,6 +150,10 @@ int schema_text(be_table_t *t, char **out, size_t *len, struct dyn_err *err)
 		sb_printf(&b, ",\n  \"sort_key\": ");
 		key_json(&b, &s.sk);
 	}
+	/* by name, whatever order they were made in: two stores' schemas
+	 * (a local store and the service's DescribeTable, which lists them
+	 * in its own order) compare with diff */
+	qsort(s.index, s.nindex, sizeof(*s.index), index_cmp);
 	sb_printf(&b, ",\n  \"indexes\": [");
 	for (i = 0; i < s.nindex; i++) {
 		sb_printf(&b, "%s\n", i ? "," : "");

@@ -230,6 +230,19 @@ expect_eq "entries" "$(ls -U "$U/_index/email-index/hedy@hedy.org" | tr '\n' ' '
 	"hedy.json hedy2.json "
 stats_eq "stats" "$(jq -c .indexes "$Q/_stats.json")" '{"id-week-index":4}'
 
+section "indexes are listed by name, whatever order they were made in (diff of two stores' schemas)"
+O=$MNT/ord
+mkdir "$O" || die "mkdir ord"
+expect_eq "z-index, then a-index" "$(put_err "$O/_schema.json" '{
+  "partition_key": {"name": "id", "type": "S"},
+  "indexes": [
+    {"name": "z-index", "partition_key": {"name": "z", "type": "S"}, "projection": "KEYS_ONLY"},
+    {"name": "a-index", "partition_key": {"name": "a", "type": "S"}, "projection": "KEYS_ONLY"}
+  ]
+}')" ok
+expect_eq "by name" "$(jq -c '[.indexes[].name]' "$O/_schema.json")" '["a-index","z-index"]'
+expect_ok "rm -r ord" rm -r "$O"
+
 section "rm -r of a table with indexes is quiet"
 expect_ok "rm -r quiz-stats" rm -r "$Q"
 expect_eq "no messages" "$(cat "$T/err")" ""
