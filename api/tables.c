@@ -464,6 +464,25 @@ static void note_gsi_throughput(struct rq *r, struct api_tmeta *m, struct sf_spa
 		m->ngtp++;
 }
 
+/* A new global index's own ProvisionedThroughput, as DynamoDB wants it:
+ * required on a PROVISIONED table, refused on an on-demand one. */
+static int gsi_billing(struct rq *r, struct sf_span obj, const char *index, bool prov)
+{
+	struct sf_span pt;
+	bool has_pt = rq_member(obj, "ProvisionedThroughput", &pt);
+
+	if (prov && !has_pt)
+		return rq_fail(r, "ValidationException",
+			       "One or more parameter values were invalid: ProvisionedThroughput "
+			       "is not specified for index: %s", index);
+	if (!prov && has_pt)
+		return rq_fail(r, "ValidationException",
+			       "One or more parameter values were invalid: ProvisionedThroughput "
+			       "should not be specified for index: %s when BillingMode is "
+			       "PAY_PER_REQUEST", index);
+	return 0;
+}
+
 /* ---- CreateTable ---- */
 
 int op_create_table(struct rq *r)
@@ -774,7 +793,7 @@ int op_update_table(struct rq *r)
 		}
 		while (sf_arr_next(&it, &x) > 0) {
 			if (rq_member(x, "Create", &c)) {
-				if (parse_index(r, c, &d, &ix) < 0)
+				if (parse_index(r, c, &d, &ix) < 0 || gsi_billing(r, c, ix.name, prov) < 0)
 					goto out;
 				pthread_mutex_lock(&r->a->lock);
 				m = meta_get(r->a, tbl_name(t));

@@ -240,6 +240,36 @@ START_TEST(test_list_tables_pages)
 }
 END_TEST
 
+/* A new global index's ProvisionedThroughput: required on a PROVISIONED
+ * table, refused on an on-demand one (DynamoDB's rule; the remote backend
+ * gives a provisioned table's new index the table's capacity). */
+START_TEST(test_update_table_index_throughput_follows_billing)
+{
+	static const char *const create_ix =
+		"'GlobalSecondaryIndexUpdates':[{'Create':{'IndexName':'e-index','KeySchema':"
+		"[{'AttributeName':'e','KeyType':'HASH'}],'Projection':{'ProjectionType':'ALL'}";
+
+	mk_quiz(); /* on demand */
+	OK("CreateTable", "{'TableName':'prov','ProvisionedThroughput':{'ReadCapacityUnits':3,"
+	   "'WriteCapacityUnits':4},'KeySchema':[{'AttributeName':'id','KeyType':'HASH'}],"
+	   "'AttributeDefinitions':[{'AttributeName':'id','AttributeType':'S'}]}");
+	call("UpdateTable", "{'TableName':'prov','AttributeDefinitions':[{'AttributeName':'e',"
+	     "'AttributeType':'S'}],%s}}]}", create_ix);
+	ck_assert_msg(R.status == 400 && strstr(R.body, "ProvisionedThroughput is not specified for "
+						"index: e-index"), "%s", R.body);
+	call("UpdateTable", "{'TableName':'quiz-stats','AttributeDefinitions':[{'AttributeName':'e',"
+	     "'AttributeType':'S'}],%s,'ProvisionedThroughput':{'ReadCapacityUnits':1,"
+	     "'WriteCapacityUnits':1}}}]}", create_ix);
+	ck_assert_msg(R.status == 400 && strstr(R.body, "should not be specified for index: e-index "
+						"when BillingMode is PAY_PER_REQUEST"), "%s", R.body);
+	OK("UpdateTable", "{'TableName':'prov','AttributeDefinitions':[{'AttributeName':'e',"
+	   "'AttributeType':'S'}],%s,'ProvisionedThroughput':{'ReadCapacityUnits':1,"
+	   "'WriteCapacityUnits':1}}}]}", create_ix);
+	OK("DescribeTable", "{'TableName':'prov'}");
+	ck_assert_str_eq(at("Table.GlobalSecondaryIndexes.0.IndexName"), "\"e-index\"");
+}
+END_TEST
+
 START_TEST(test_update_table_adds_index_with_backfill)
 {
 	mk_quiz();
@@ -808,6 +838,7 @@ Suite *api_suite(void)
 	tcase_add_test(tc, test_create_rejects_bad_definitions);
 	tcase_add_test(tc, test_list_tables_pages);
 	tcase_add_test(tc, test_update_table_adds_index_with_backfill);
+	tcase_add_test(tc, test_update_table_index_throughput_follows_billing);
 	tcase_add_test(tc, test_put_get_delete_return_values);
 	tcase_add_test(tc, test_conditions);
 	tcase_add_test(tc, test_update_return_values);
