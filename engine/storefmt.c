@@ -158,13 +158,16 @@ const char *sf_ws(const char *p, const char *end)
 /* p at the opening quote: the byte after the closing one, or NULL.  The
  * closing quote is the first one with no backslash before it since the
  * last escape: memchr finds both (a long string is scanned in words, not
- * byte by byte), an escape skips its backslash and the byte after. */
+ * byte by byte), an escape skips its backslash and the byte after.  The
+ * quote found is kept until an escape passes it (an escaped quote), so
+ * every byte is looked at a bounded number of times: a string dense with
+ * escapes costs its length, not its length times its escapes. */
 static const char *skip_string(const char *p, const char *end)
 {
-	const char *q, *bs;
+	const char *q = NULL, *bs;
 
 	for (p++; p < end; p = bs + 2) {
-		if (!(q = memchr(p, '"', (size_t)(end - p))))
+		if ((!q || q < p) && !(q = memchr(p, '"', (size_t)(end - p))))
 			return NULL;
 		if (!(bs = memchr(p, '\\', (size_t)(q - p))))
 			return q + 1;

@@ -242,6 +242,35 @@ START_TEST(test_type_and_attribute_names)
 }
 END_TEST
 
+/* A long string dense with escapes (an API request body may be 16 MB):
+ * where it ends, found in work linear in its length.  Each escape used to
+ * make the scan look for the closing quote again from just after it:
+ * 2 MB of "\\n" took minutes, which the suite's time limit (seconds)
+ * catches; linear, it is milliseconds. */
+START_TEST(test_skip_string_long_and_dense_with_escapes)
+{
+	static const char *const unit[] = {"\\n", "\\\"", "ab\\\\"};
+	size_t n = 2u << 20;
+
+	for (size_t u = 0; u < sizeof(unit) / sizeof(unit[0]); u++) {
+		size_t ul = strlen(unit[u]), len = 1 + n / ul * ul;
+		char *buf = malloc(len + 1);
+		const char *got = NULL;
+
+		ck_assert_ptr_nonnull(buf);
+		buf[0] = '"';
+		for (size_t j = 1; j + ul <= len; j += ul)
+			memcpy(buf + j, unit[u], ul);
+		buf[len] = '"';
+		ck_assert_int_eq(sf_skip_value(buf, buf + len + 1, &got), 0);
+		ck_assert_msg(got == buf + len + 1, "unit %s: ends at %td of %zu", unit[u], got - buf,
+			      len + 1);
+		ck_assert_int_lt(sf_skip_value(buf, buf + len, &got), 0); /* unterminated */
+		free(buf);
+	}
+}
+END_TEST
+
 Suite *ddbjson_suite(void);
 Suite *ddbjson_suite(void)
 {
@@ -249,6 +278,7 @@ Suite *ddbjson_suite(void)
 	TCase *tc = tcase_create("ddbjson");
 
 	tcase_add_test(tc, test_skip_string_matches_bytewise);
+	tcase_add_test(tc, test_skip_string_long_and_dense_with_escapes);
 	tcase_add_test(tc, test_random_items_round_trip);
 	tcase_add_test(tc, test_type_and_attribute_names);
 	suite_add_tcase(s, tc);
