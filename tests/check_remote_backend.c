@@ -304,8 +304,16 @@ START_TEST(test_batch_through_the_parser)
 	ops_batch_feed(ob, text, strlen(text));
 	ck_assert_int_eq(ops_batch_finish(ob), 0);
 	ops_batch_free(ob);
-	if (no_tx()) { /* the last three lines are one group: not plain, no transactions */
-		ck_assert_str_eq(f.lines, "61:95 62:95 63:95 ");
+	if (no_tx()) {
+		/* atomic groups cannot be had without transactions, not even of
+		 * plain puts (BatchWriteItem would apply them one by one): every
+		 * line is refused (fs/batch.c uses apply_each there instead:
+		 * test_batch_bulk_writes) */
+		char want[512] = "";
+
+		for (i = 1; i <= 63; i++)
+			sprintf(want + strlen(want), "%d:%d ", i, ENOTSUP);
+		ck_assert_str_eq(f.lines, want);
 		be_table_close(t);
 		return;
 	}
