@@ -139,8 +139,9 @@ test: unit e2e remote e2e-remote
 # runs once against a service: dynalite (always there after setup-api)
 # takes those that need neither transactions nor new indexes, DynamoDB
 # Local (root, private netns) those that do, with the fault proxy and
-# t_remote.sh's boto3 scenario; `dynfs serve` keeps a short list in
-# `make test`'s first stage.  What a target lacks (lib.sh's need/lacks:
+# t_remote.sh's boto3 scenario; `dynfs serve` keeps a short list (for a
+# make test without root or the services; make remote runs the fault
+# proxy over serve at the client level).  What a target lacks (lib.sh's need/lacks:
 # tx, key_order, add_index, store) is printed as SKIP or LIMIT lines.
 # Seconds per test, 2026-12-07, E2E_JOBS=1-2 on the shared 2-core machine
 # (load 8-30): dynalite visibility 197, races 175, concurrent 118, tools
