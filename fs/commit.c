@@ -81,7 +81,7 @@ static int lost_conflict(be_table_t *t, const struct val *item, struct dyn_err *
 
 	val_init_null(&cur);
 	if (pk && be_get(t, pk, sk, &cur, NULL, NULL) == 0 &&
-	    item_render_compact(&cur, NULL, NULL, &text, &len) < 0)
+	    item_render_compact(&cur, ka->name, kb ? kb->name : NULL, &text, &len) < 0)
 		text = NULL;
 	err_set(err, ESTALE,
 		"the item changed on the service since it was read (the mount forgot the "
