@@ -21,6 +21,19 @@
  * save is conditional on the version this mount last delivered or stored
  * (node.seen, commit_seen in ops.h): be_op.expect, which the remote
  * backend turns into a ConditionExpression.
+ *
+ * Forgotten nodes.  node.seen lives as long as the node, and the kernel
+ * forgets a node it keeps no dentry for (memory pressure, a drop_caches):
+ * an editor that has read an item holds no descriptor on it between its
+ * saves.  Its next save then opens a new node for writing, and that
+ * open's read -- after cache= seconds, another writer's version -- must
+ * not become the version the save is conditional on: the other writer's
+ * change would be overwritten.  So the version (be_text_version) of
+ * node.seen is also kept beside the item's time, which outlives the node
+ * (mtime.c): a writer that finds no node.seen takes its read as the
+ * version only if it is the one remembered (or none is); otherwise the
+ * node's version is lost (node.seen_lost) and the save fails as a
+ * conflict would, once.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -36,16 +49,47 @@ static bool saves_conditional(struct fsx *fs)
 
 void commit_seen(struct fsx *fs, struct node *n, const char *text, size_t len, bool writer)
 {
+	uint64_t version = be_text_version(text, len), known;
 	char *copy;
 
 	if (!saves_conditional(fs))
 		return;
 	pthread_mutex_lock(&fs->ilock);
-	if ((!writer || !n->seen) && (copy = strndup(text, len))) {
+	if (writer && !n->seen && !n->seen_lost && (known = item_seen_get_locked(fs, n)) &&
+	    known != version) {
+		n->seen_lost = true; /* forgotten since it was read, changed since */
+	} else if ((!writer || (!n->seen && !n->seen_lost)) && (copy = strndup(text, len))) {
 		free(n->seen);
 		n->seen = copy;
+		n->seen_lost = false;
+		item_seen_set_locked(fs, n, version);
 	}
 	pthread_mutex_unlock(&fs->ilock);
+}
+
+/* The save of item to t whose version read was lost (commit_seen) fails
+ * as a conflict would: -ESTALE, with the service's version in err. */
+static int lost_conflict(be_table_t *t, const struct val *item, struct dyn_err *err)
+{
+	const struct key_attr *kb = be_table_sk(t);
+	const struct key_attr *ka = be_table_pk(t);
+	const struct val *pk = val_map_get(item, ka->name, strlen(ka->name));
+	const struct val *sk = kb ? val_map_get(item, kb->name, strlen(kb->name)) : NULL;
+	struct val cur;
+	char *text = NULL;
+	size_t len = 0;
+
+	val_init_null(&cur);
+	if (pk && be_get(t, pk, sk, &cur, NULL, NULL) == 0 &&
+	    item_render_compact(&cur, ka->name, kb ? kb->name : NULL, &text, &len) < 0)
+		text = NULL;
+	err_set(err, ESTALE,
+		"the item changed on the service since it was read (the mount forgot the "
+		"version read with the file's inode); the service's version was kept: %s",
+		text ? text : "(none)");
+	free(text);
+	val_free(&cur);
+	return -ESTALE;
 }
 
 /*
@@ -61,6 +105,7 @@ static int put_seen(struct fsx *fs, struct node *n, be_table_t *t, struct val *i
 	const struct key_attr *kb = be_table_sk(t);
 	size_t len;
 	be_op op;
+	bool lost;
 	int rc;
 
 	if (!saves_conditional(fs))
@@ -69,7 +114,14 @@ static int put_seen(struct fsx *fs, struct node *n, be_table_t *t, struct val *i
 	pthread_mutex_lock(&fs->ilock);
 	if (!created && n->seen)
 		seen = strdup(n->seen);
+	lost = !created && n->seen_lost;
+	if (lost) {
+		n->seen_lost = false; /* told once: saving again overwrites */
+		item_seen_set_locked(fs, n, 0);
+	}
 	pthread_mutex_unlock(&fs->ilock);
+	if (lost)
+		return lost_conflict(t, item, err);
 	if (seen && item_parse(seen, strlen(seen), &expect, NULL) < 0)
 		val_init_null(&expect);
 	memset(&op, 0, sizeof(op));
@@ -83,12 +135,15 @@ static int put_seen(struct fsx *fs, struct node *n, be_table_t *t, struct val *i
 	if (rc == 0 && item_render(item, be_table_pk(t)->name, kb ? kb->name : NULL, &text,
 				   &len) == 0) {
 		item_mtime_stored_locked(fs, n, text, len); /* dated by its commit */
+		item_seen_set_locked(fs, n, be_text_version(text, len));
 		free(n->seen);
 		n->seen = text;
+		n->seen_lost = false;
 		text = NULL;
 	} else if (op.expect && (rc == -EAGAIN || rc == -ENOENT)) {
 		free(n->seen); /* told once: saving again overwrites */
 		n->seen = NULL;
+		item_seen_set_locked(fs, n, 0);
 		rc = -ESTALE;
 	}
 	pthread_mutex_unlock(&fs->ilock);

@@ -144,6 +144,9 @@ struct node {
 	bool key_inline;	/* ilock: pk's and sk's bytes live in the node's own
 				 * allocation (not val_free'd) */
 	bool slab;		/* set once: its memory is nodemem's (nodemem_free) */
+	bool seen_lost;		/* ilock: NK_ITEM without a change feed: the version
+				 * read is not known, and the item changed since
+				 * (commit.c, "Forgotten nodes"): seen is NULL */
 	uint64_t ver;		/* ilock: bumped on every change to the item */
 	int64_t ctime_ns;	/* ilock: creation (pending items, pins) */
 	fuse_ino_t parent;	/* ilock: parent directory, for ".." */

@@ -42,7 +42,7 @@
  * node_ident hashes the identity once and takes the node's table
  * reference from the table it was given (be_table_dup), not by name.
  */
-#include "fsx.h"
+#include "ops.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -712,6 +712,7 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind, stru
 {
 	struct val cpk, csk;
 	struct node *old;
+	int rc;
 
 	val_init_null(&cpk);
 	val_init_null(&csk);
@@ -719,6 +720,8 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind, stru
 		goto nomem;
 	if (!n->table && !*tref)
 		goto nomem;
+	if (n->kind == NK_ITEM)
+		item_seen_set_locked(fs, n, 0); /* moved away: no version read */
 	node_unhash_locked(fs, n);
 	old = node_find_locked(fs, kind, like->tname, &cpk, &csk);
 	if (old && old != n) {
@@ -738,11 +741,15 @@ int node_become_locked(struct fsx *fs, struct node *n, enum node_kind kind, stru
 	n->kind = kind;
 	free(n->seen); /* another item now */
 	n->seen = NULL;
+	n->seen_lost = false;
 	key_free(n); /* heap copies from now on */
 	val_move(&n->pk, &cpk);
 	val_move(&n->sk, &csk);
 	n->ver++;
-	return id_insert(fs, n);
+	rc = id_insert(fs, n);
+	if (rc == 0 && kind == NK_ITEM)
+		item_seen_set_locked(fs, n, 0); /* another item's text now: none read */
+	return rc;
 nomem:
 	val_free(&cpk);
 	val_free(&csk);

@@ -21,7 +21,7 @@
  * Memory.  The dates are kept in a fixed table, not in the nodes: the
  * kernel forgets nodes under memory pressure (or a drop_caches), and an
  * item it looks up again must keep its time.  VT_SETS x VT_WAYS entries
- * of 32 bytes (65,536 items, 2 MB), made at first use, so only a mount
+ * of 40 bytes (65,536 items, 2.5 MB), made at first use, so only a mount
  * without item times pays for it; a full set forgets its least recently
  * used entry.  An item whose entry was forgotten is dated anew when next
  * seen: later, never earlier, so a tool comparing times takes it for
@@ -44,6 +44,8 @@ struct vt_ent {
 	uint64_t version; /* item_meta.version dated at ns */
 	int64_t ns;	  /* its mtime */
 	uint64_t used;	  /* vtimes.tick at last use */
+	uint64_t seen;	  /* version last read by an opener or stored (commit.c,
+			   * "Forgotten nodes"); 0: none known */
 };
 
 struct vtimes {
@@ -94,6 +96,7 @@ static struct vt_ent *entry(struct vtimes *vt, uint64_t key)
 	}
 	victim->key = key;
 	victim->version = 0;
+	victim->seen = 0;
 	return victim;
 }
 
@@ -143,6 +146,43 @@ void item_mtime_stored_locked(struct fsx *fs, struct node *n, const char *text, 
 	e->ns = fsx_now_ns();
 	e->used = ++vt->tick;
 	pthread_mutex_unlock(&vt->lock);
+}
+
+/*
+ * The version of n last read by an opener or stored (commit.c), kept
+ * here because the node, and its text n->seen, are gone once the kernel
+ * forgets it.  ilock held.
+ */
+void item_seen_set_locked(struct fsx *fs, struct node *n, uint64_t version)
+{
+	struct vtimes *vt;
+	struct vt_ent *e;
+
+	if (!dated_here(fs) || !(vt = vtimes_locked(fs)))
+		return;
+	pthread_mutex_lock(&vt->lock);
+	e = entry(vt, key_locked(n));
+	e->seen = version;
+	e->used = ++vt->tick;
+	pthread_mutex_unlock(&vt->lock);
+}
+
+uint64_t item_seen_get_locked(struct fsx *fs, struct node *n)
+{
+	struct vtimes *vt = fs->vtimes;
+	struct vt_ent *set;
+	uint64_t key, seen = 0;
+
+	if (!vt)
+		return 0;
+	key = key_locked(n);
+	set = &vt->e[(key % VT_SETS) * VT_WAYS];
+	pthread_mutex_lock(&vt->lock);
+	for (unsigned i = 0; i < VT_WAYS; i++)
+		if (set[i].key == key)
+			seen = set[i].seen;
+	pthread_mutex_unlock(&vt->lock);
+	return seen;
 }
 
 void item_mtimes_free(struct fsx *fs)

@@ -111,7 +111,10 @@ int item_commit(struct fsx *fs, struct node *n, const char *text, size_t len, bo
  * item_commit_checked then store with be_op.expect = that version: a
  * change by another writer since makes the save fail with ESTALE and an
  * /_errors line with the version the service kept; the version is then
- * forgotten, so saving again overwrites knowingly.  No-op with a change
+ * forgotten, so saving again overwrites knowingly.  A writer that finds
+ * no version on n (the kernel forgot the node since it was read) but
+ * another version remembered for the item (item_seen_get_locked) marks
+ * n's version lost: the save fails the same way.  No-op with a change
  * feed (local).
  */
 void commit_seen(struct fsx *fs, struct node *n, const char *text, size_t len, bool writer);
@@ -123,6 +126,11 @@ int64_t item_mtime(struct fsx *fs, struct node *n, const struct item_meta *meta)
 /* This mount stored n's item, rendered as text (item_render with the
  * table's key names), now: its mtime is now (ilock held). */
 void item_mtime_stored_locked(struct fsx *fs, struct node *n, const char *text, size_t len);
+/* The version (be_text_version) of n last read by an opener or stored,
+ * which outlives the node (commit.c, "Forgotten nodes"); 0: none known.
+ * ilock held. */
+void item_seen_set_locked(struct fsx *fs, struct node *n, uint64_t version);
+uint64_t item_seen_get_locked(struct fsx *fs, struct node *n);
 /* At unmount. */
 void item_mtimes_free(struct fsx *fs);
 /*

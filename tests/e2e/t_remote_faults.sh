@@ -22,6 +22,10 @@
 #     not there, /_errors says so.
 #  6. reads under _index/ and of _query? names that fail (500s after the
 #     retries, an access denied): the errno and one /_errors line each.
+#  7. a lookup refused while vim has an item open makes the kernel forget
+#     the item's inode (as memory pressure does): vim's save after
+#     another writer's change still fails, and that change is kept
+#     (fs/commit.c, "Forgotten nodes").
 # Runs over `dynfs serve` (E2E_TARGET=local or serve) or DynamoDB Local
 # (ddblocal); dynalite has no transactions (step 3 is then skipped).
 source "$(dirname "${BASH_SOURCE[0]}")/lib_tools.sh"
@@ -236,6 +240,41 @@ expect_eq "ls of an index, answered" "$(ls "$MNT/idx/_index/by-g" | tr '\n' ' ')
 expect_eq "ls of a _query?, answered" "$(ls "$MNT/idx/_query?filter=n > 0" | tr '\n' ' ')" "a.json b.json "
 expect_eq "cat through an index entry, answered" "$(jq -c .n "$MNT/idx/_index/by-g/x/a.json")" 1
 expect_eq "cat of a _query? file, answered" "$(jq -c .id "$MNT/idx/_query?as=jsonl" | sort | tr '\n' ' ')" '"a" "b" '
+
+section "a forgotten inode keeps the version read: vim's stale save fails"
+# vim holds no descriptor on ann.json between its saves: when a lookup
+# fails, the kernel drops the dentry and forgets the inode, and the
+# mount's node with it; the next save must still be compared with the
+# version vim read, not with the other writer's version its open reads
+faults '{"rate": 0}'
+echo '{"id": "ann", "n": 30}' >"$C/ann.json" || fail "echo > ann.json"
+s=vim-forget
+ed_start "$s" "$C" vim -u DEFAULTS -i NONE ann.json
+pane_wait "$s" '"ann.json"' || fail "vim did not start"
+vim_cmd "$s" '%s/"n": 30/"n": 31/'
+vim_write "$s"
+expect_eq "vim's first save" "$(n_of ann)" 31
+ddb update_item '{"TableName": "cnt", "Key": {"id": {"S": "ann"}}, "UpdateExpression": "SET n = :n", "ExpressionAttributeValues": {":n": {"N": "99"}}}' >/dev/null
+sleep 1.2 # cache=: the kernel asks again
+faults '{"rate": 1, "faults": ["denied"], "ops": ["GetItem"]}'
+stat "$C/ann.json" >/dev/null 2>&1 && fail "stat succeeded although its GetItem was refused"
+faults '{"rate": 0}'
+ERRORS_AT=$(wc -l <"$MNT/_errors")
+vim_cmd "$s" '%s/"n": 31/"n": 32/'
+vim_write "$s"
+if grep -q 'changed since reading it' <<<"$VIM_MSG"; then
+	ed_type "$s" y # write anyway: the conditional save still fails
+	pane_wait "$s" 'E[0-9]+:|written' && VIM_MSG=$(pane "$s" | grep -E 'E[0-9]+:|written')
+	pane "$s" | grep -q 'Press ENTER' && ed_keys "$s" Enter
+fi
+grep -q 'E[0-9]*:' <<<"$VIM_MSG" || fail "vim's stale save succeeded: $VIM_MSG"
+expect_eq "the other writer's change kept" "$(n_of ann)" 99
+new_errors | grep -q "/cnt/ann.json: the item changed on the service since it was read" ||
+	fail "/_errors: $(new_errors)"
+ed_keys "$s" Escape
+ed_type "$s" ":qa!"
+ed_keys "$s" Enter
+ed_wait_exit "$s"
 unmount
 kill "$PROXY"
 done_test
