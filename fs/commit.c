@@ -49,11 +49,12 @@ static bool saves_conditional(struct fsx *fs)
 
 void commit_seen(struct fsx *fs, struct node *n, const char *text, size_t len, bool writer)
 {
-	uint64_t version = be_text_version(text, len), known;
+	uint64_t version, known;
 	char *copy;
 
 	if (!saves_conditional(fs))
 		return;
+	version = be_text_version(text, len);
 	pthread_mutex_lock(&fs->ilock);
 	if (writer && !n->seen && !n->seen_lost && (known = item_seen_get_locked(fs, n)) &&
 	    known != version) {
