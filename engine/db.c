@@ -46,6 +46,17 @@ bool index_def_equal(const struct index_def *a, const struct index_def *b)
 	return true;
 }
 
+static int index_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct index_def *)a)->name, ((const struct index_def *)b)->name);
+}
+
+void schema_sort_indexes(struct table_schema *s)
+{
+	if (s->nindex > 1)
+		qsort(s->index, s->nindex, sizeof(*s->index), index_name_cmp);
+}
+
 void schema_free(struct table_schema *s)
 {
 	size_t i, j;

@@ -90,6 +90,11 @@ struct table_schema {
 
 /* Release what a schema owns (include lists, index array). */
 void schema_free(struct table_schema *s);
+/* Order a schema copy's indexes by name (byte order), as every schema
+ * shown to a user lists them (_schema.json, export's schema files): two
+ * stores' schemas then compare with diff whatever order their indexes
+ * were made in, or a service lists them in. */
+void schema_sort_indexes(struct table_schema *s);
 /* Same name and type. */
 bool key_attr_equal(const struct key_attr *a, const struct key_attr *b);
 /* Same name, keys (names and types), projection and included attributes. */

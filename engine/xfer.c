@@ -210,6 +210,7 @@ int xfer_schemas_render(db_t *db, const char *table, struct sf_buf *out, struct 
 		tbl_close(t);
 		if (rc < 0)
 			break;
+		schema_sort_indexes(&s); /* as _schema.json lists them */
 		if (sf_buf_adds(out, "  ") < 0 || sf_json_str(out, nm.v[i], strlen(nm.v[i])) < 0 ||
 		    sf_buf_adds(out, ": ") < 0 || sf_schema_render(out, &s) < 0 ||
 		    sf_buf_adds(out, i + 1 < nm.n ? ",\n" : "\n") < 0)

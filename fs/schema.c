@@ -129,11 +129,6 @@ static void index_json(struct sbuf *b, const struct index_def *x)
 	}
 }
 
-static int index_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct index_def *)a)->name, ((const struct index_def *)b)->name);
-}
-
 int schema_text(be_table_t *t, char **out, size_t *len, struct dyn_err *err)
 {
 	struct table_schema s;
@@ -150,10 +145,7 @@ int schema_text(be_table_t *t, char **out, size_t *len, struct dyn_err *err)
 		sb_printf(&b, ",\n  \"sort_key\": ");
 		key_json(&b, &s.sk);
 	}
-	/* by name, whatever order they were made in: two stores' schemas
-	 * (a local store and the service's DescribeTable, which lists them
-	 * in its own order) compare with diff */
-	qsort(s.index, s.nindex, sizeof(*s.index), index_cmp);
+	schema_sort_indexes(&s); /* by name (db.h) */
 	sb_printf(&b, ",\n  \"indexes\": [");
 	for (i = 0; i < s.nindex; i++) {
 		sb_printf(&b, "%s\n", i ? "," : "");

@@ -54,7 +54,7 @@ run "mktable" "$S/mktable" "$M" scores user score:N \
 	--index 'by-day=day,score:N/KEYS_ONLY' --index 'by-class=class/name+level' --index 'by-bin=tag:B'
 grep -q "created scores" "$T/out" || fail "mktable output: $(cat "$T/out")"
 expect_eq "mktable schema" "$(jq -c . "$M/scores/_schema.json")" \
-	'{"partition_key":{"name":"user","type":"S"},"sort_key":{"name":"score","type":"N"},"indexes":[{"name":"by-day","partition_key":{"name":"day","type":"S"},"sort_key":{"name":"score","type":"N"},"projection":"KEYS_ONLY"},{"name":"by-class","partition_key":{"name":"class","type":"S"},"projection":["name","level"]},{"name":"by-bin","partition_key":{"name":"tag","type":"B"},"projection":"ALL"}]}'
+	'{"partition_key":{"name":"user","type":"S"},"sort_key":{"name":"score","type":"N"},"indexes":[{"name":"by-bin","partition_key":{"name":"tag","type":"B"},"projection":"ALL"},{"name":"by-class","partition_key":{"name":"class","type":"S"},"projection":["name","level"]},{"name":"by-day","partition_key":{"name":"day","type":"S"},"sort_key":{"name":"score","type":"N"},"projection":"KEYS_ONLY"}]}'
 mkdir -p "$M/scores/ada"
 echo '{"day": "mon", "class": "c1", "name": "Ada", "level": 3, "x": 1}' >"$M/scores/ada/10.json"
 expect_eq "mktable: items are indexed" "$(cat "$M/scores/_index/by-day/mon/_query?as=jsonl")" \
