@@ -128,10 +128,14 @@ e2e: $(BUILD)/dynfs $(BUILD)/tests/faultshim.so
 		tests/e2e/run
 
 # Every test (the README's test command, after scripts/setup): the unit
-# suites, the end-to-end tests on local mounts, the remote client against
-# real servers, the tree over remote targets, and last the API against
-# DynamoDB Local and dynalite.
-test: unit e2e remote e2e-remote
+# suites and the end-to-end tests on local mounts (side by side under
+# -j2), then one after another the remote client against real servers,
+# the tree over remote targets and the API against DynamoDB Local and
+# dynalite: run beside the local end-to-end tests, the services' JVM and
+# node made emacs under tmux lose typed keys in t_editors (CI, load ~8).
+test: unit e2e
+	$(MAKE) remote
+	$(MAKE) e2e-remote
 	$(MAKE) conformance
 
 # The end-to-end tests of the tree against remote targets (E2E_TARGET in
