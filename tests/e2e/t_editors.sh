@@ -235,16 +235,24 @@ expect_item "nano new item" "$P/2022-12.json" \
 	'{"id#level":"felienne#3","week":"2022-12","finished":1,"level":3}' "${QKEYS[@]}"
 expect_no_scratch "nano new item" "$P"
 
-# emacs_replace SESSION FROM TO: M-< then M-x replace-string FROM TO.
+# emacs_replace SESSION FROM TO: M-< then M-x replace-string FROM TO,
+# each answer typed once emacs shows its prompt (typed ahead under load,
+# keys once landed in the wrong place: FROM became '"f') and the
+# replacement's message awaited.
 emacs_replace() {
+	tm send-keys -t "$1" C-l # clear the last message
 	ed_keys "$1" 'M-<'
 	ed_keys "$1" M-x
+	pane_wait "$1" '^M-x' || return
 	ed_type "$1" replace-string
 	ed_keys "$1" Enter
+	pane_wait "$1" '^Replace string( \(default .*\))?: ?$' || return
 	ed_type "$1" "$2"
 	ed_keys "$1" Enter
+	pane_wait "$1" '^Replace string .* with: ?$' || return
 	ed_type "$1" "$3"
 	ed_keys "$1" Enter
+	pane_wait "$1" '^Replaced [0-9]+ occurrence' || return
 }
 
 # emacs_save SESSION: C-x C-s; wait for emacs's verdict (left in EMACS_MSG).
