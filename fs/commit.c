@@ -135,8 +135,8 @@ static int put_seen(struct fsx *fs, struct node *n, be_table_t *t, struct val *i
 	pthread_mutex_lock(&fs->ilock);
 	if (rc == 0 && item_render(item, be_table_pk(t)->name, kb ? kb->name : NULL, &text,
 				   &len) == 0) {
-		item_mtime_stored_locked(fs, n, text, len); /* dated by its commit */
-		item_seen_set_locked(fs, n, be_text_version(text, len));
+		/* dated by its commit, and the version read from now on */
+		item_mtime_stored_locked(fs, n, text, len);
 		free(n->seen);
 		n->seen = text;
 		n->seen_lost = false;

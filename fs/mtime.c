@@ -143,6 +143,7 @@ void item_mtime_stored_locked(struct fsx *fs, struct node *n, const char *text, 
 	pthread_mutex_lock(&vt->lock);
 	e = entry(vt, key_locked(n));
 	e->version = be_text_version(text, len);
+	e->seen = e->version; /* what this mount stored it has seen */
 	e->ns = fsx_now_ns();
 	e->used = ++vt->tick;
 	pthread_mutex_unlock(&vt->lock);

@@ -124,7 +124,8 @@ void commit_seen(struct fsx *fs, struct node *n, const char *text, size_t len, b
 /* The mtime of item n whose metadata is meta (no ilock held). */
 int64_t item_mtime(struct fsx *fs, struct node *n, const struct item_meta *meta);
 /* This mount stored n's item, rendered as text (item_render with the
- * table's key names), now: its mtime is now (ilock held). */
+ * table's key names), now: its mtime is now, and that text's version is
+ * the one read (item_seen_get_locked) (ilock held). */
 void item_mtime_stored_locked(struct fsx *fs, struct node *n, const char *text, size_t len);
 /* The version (be_text_version) of n last read by an opener or stored,
  * which outlives the node (commit.c, "Forgotten nodes"); 0: none known.
