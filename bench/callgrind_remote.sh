@@ -10,9 +10,11 @@
 # each DYNFS given, single-threaded (-s) mounts of the endpoint under
 # callgrind: one mounted and unmounted idle, one per workload:
 #   stat:  bench/fsops stat of the N items (1 LOOKUP + 1 GetItem each)
+#   read:  bench/fsops read of the N items (what `cat` does: LOOKUP, OPEN,
+#          READs, FLUSH, RELEASE; 1 GetItem each)
 #   ls:    ls -l of the partition (readdirplus from Query pages)
 # A workload's cost is its run's total minus the idle run's.  Prints
-# "DYNFS idle=N stat/op=N ls/item=N" (instructions, Ir).  With CG_KEEP=DIR
+# "DYNFS idle=N stat/op=N read/op=N ls/item=N" (instructions, Ir).  With CG_KEEP=DIR
 # the callgrind files are kept there (cg.<arg#>.<run>) for
 # callgrind_annotate.  Environment: CG_N [200], CG_LS_N [2000].
 set -eu
@@ -57,6 +59,7 @@ with t.batch_writer() as b:
 PY
 
 w_stat() { "$FSOPS" stat "$T/mnt/items" "$N" >/dev/null; }
+w_read() { "$FSOPS" read "$T/mnt/items" "$N" >/dev/null; }
 w_ls() {
 	ls "$T/mnt/parts" >/dev/null # the table's DescribeTable, outside the count
 	ls -l "$T/mnt/parts/p" >"$T/ls.out"
@@ -81,9 +84,11 @@ for d in "$@"; do
 	idle=$IR
 	run "$d" stat w_stat
 	s=$IR
+	run "$d" read w_read
+	rd=$IR
 	run "$d" ls0 w_ls0
 	l0=$IR
 	run "$d" ls w_ls
 	l=$IR
-	echo "$d idle=$idle stat/op=$(((s - idle) / N)) ls/item=$(((l - l0) / LS_N))"
+	echo "$d idle=$idle stat/op=$(((s - idle) / N)) read/op=$(((rd - idle) / N)) ls/item=$(((l - l0) / LS_N))"
 done

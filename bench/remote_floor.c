@@ -6,11 +6,15 @@
  * time per call.  This is the floor a `dynfs http://` mount is compared
  * with: the same HTTP call, made with nothing around it.
  *
- * Usage: remote_floor ENDPOINT TABLE get|put N [SIZE]
- *   get   GetItem (ConsistentRead) of id "k0000000" ... (what a cat or a
- *         stat of DIR/k0000000.json asks the service)
- *   put   PutItem of {"id": "k0000000", "n": i, "data": "xx..."}, about
- *         SIZE bytes (default 100), the item bench/fsops create writes
+ * Usage: remote_floor ENDPOINT TABLE get|put|create N [SIZE]
+ *   get    GetItem (ConsistentRead) of id "k0000000" ... (what a cat or a
+ *          stat of DIR/k0000000.json asks the service)
+ *   put    PutItem of {"id": "k0000000", "n": i, "data": "xx..."}, about
+ *          SIZE bytes (default 100), the item bench/fsops create writes
+ *   create the two calls a new file needs, timed as one operation: a
+ *          GetItem (ConsistentRead) of a name not there yet (the kernel
+ *          looks a name up before it creates it: the mount must answer
+ *          "no such item"), then the PutItem of it; ids "c0000000" ...
  * Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (default
  * dynfs/dynfs, as the mount uses for a plain-http endpoint), region
  * us-east-1.  Prints "OP N TOTAL_US US_PER_OP"; any failed call stops the
@@ -45,19 +49,21 @@ int main(int argc, char **argv)
 {
 	const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
 	char body[16384], pad[8192], userpwd[512], target[128];
-	struct curl_slist *hdr = NULL;
+	struct curl_slist *hdr = NULL, *hget = NULL;
 	struct resp r;
 	long n, i, code = 0;
 	int size, padlen;
-	bool put;
+	bool put, create;
 	double t0, t;
 	CURL *h;
 
-	if (argc < 5 || (strcmp(argv[3], "get") && strcmp(argv[3], "put"))) {
-		fprintf(stderr, "usage: remote_floor ENDPOINT TABLE get|put N [SIZE]\n");
+	if (argc < 5 || (strcmp(argv[3], "get") && strcmp(argv[3], "put") &&
+			 strcmp(argv[3], "create"))) {
+		fprintf(stderr, "usage: remote_floor ENDPOINT TABLE get|put|create N [SIZE]\n");
 		return 2;
 	}
-	put = !strcmp(argv[3], "put");
+	create = !strcmp(argv[3], "create");
+	put = !strcmp(argv[3], "put") || create;
 	n = atol(argv[4]);
 	size = argc > 5 ? atoi(argv[5]) : 100;
 	padlen = size > 40 ? size - 40 : 1;
@@ -74,6 +80,9 @@ int main(int argc, char **argv)
 	hdr = curl_slist_append(hdr, "Content-Type: application/x-amz-json-1.0");
 	hdr = curl_slist_append(hdr, target);
 	hdr = curl_slist_append(hdr, "Expect:");
+	hget = curl_slist_append(hget, "Content-Type: application/x-amz-json-1.0");
+	hget = curl_slist_append(hget, "X-Amz-Target: DynamoDB_20120810.GetItem");
+	hget = curl_slist_append(hget, "Expect:");
 	curl_easy_setopt(h, CURLOPT_URL, argv[1]);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:dynamodb");
@@ -83,11 +92,30 @@ int main(int argc, char **argv)
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 	t0 = now_us();
 	for (i = 0; i < n; i++) {
+		if (create) {
+			/* the lookup of the new name first: no item */
+			snprintf(body, sizeof(body),
+				 "{\"TableName\":\"%s\",\"Key\":{\"id\":{\"S\":\"c%07ld\"}},"
+				 "\"ConsistentRead\":true}",
+				 argv[2], i);
+			curl_easy_setopt(h, CURLOPT_HTTPHEADER, hget);
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+			r.len = 0;
+			r.buf[0] = 0;
+			if (curl_easy_perform(h) != CURLE_OK ||
+			    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK ||
+			    code != 200 || strstr(r.buf, "\"Item\"")) {
+				fprintf(stderr, "remote_floor: create's GetItem %ld: HTTP %ld: %s\n",
+					i, code, r.buf);
+				return 1;
+			}
+			curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+		}
 		if (put)
 			snprintf(body, sizeof(body),
-				 "{\"TableName\":\"%s\",\"Item\":{\"id\":{\"S\":\"k%07ld\"},"
+				 "{\"TableName\":\"%s\",\"Item\":{\"id\":{\"S\":\"%c%07ld\"},"
 				 "\"n\":{\"N\":\"%ld\"},\"data\":{\"S\":\"%s\"}}}",
-				 argv[2], i, i, pad);
+				 argv[2], create ? 'c' : 'k', i, i, pad);
 		else
 			snprintf(body, sizeof(body),
 				 "{\"TableName\":\"%s\",\"Key\":{\"id\":{\"S\":\"k%07ld\"}},"
@@ -107,6 +135,7 @@ int main(int argc, char **argv)
 	t = now_us() - t0;
 	printf("%s %ld %.0f %.3f\n", argv[3], n, t, n > 0 ? t / n : 0.0);
 	curl_slist_free_all(hdr);
+	curl_slist_free_all(hget);
 	curl_easy_cleanup(h);
 	curl_global_cleanup();
 	return 0;

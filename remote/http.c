@@ -39,10 +39,33 @@
 
 #include "sigv4.h"
 
+/*
+ * One pooled handle and its request headers.  The header list is
+ * libcurl's public struct curl_slist, laid out once per handle (nodes in
+ * hl, texts in the buffers) and rewritten in place for each request:
+ * libcurl reads it only during curl_easy_perform and never frees it
+ * (CURLOPT_HTTPHEADER), and building it anew with curl_slist_append was
+ * 16 allocations and frees per request.
+ */
+enum { H_HOST, H_DATE, H_TARGET, H_TYPE, H_AUTH, H_TOKEN, H_EXPECT, H_ENCODING, H_N };
+
+#define TARGET_PREFIX "X-Amz-Target: DynamoDB_20120810."
+#define DATE_PREFIX "X-Amz-Date: "
+
 struct rmt_conn {
-	CURL *h;	       /* easy handle, its connection kept alive */
-	struct rmt_conn *next; /* next idle one */
+	CURL *h;		     /* easy handle, its connection kept alive */
+	struct rmt_conn *next;	     /* next idle one */
+	struct curl_slist hl[H_N];   /* the request headers, in this order */
+	char *host;		     /* "Host: HOST" */
+	char date[32];		     /* DATE_PREFIX + YYYYMMDDTHHMMSSZ */
+	char target[128];	     /* TARGET_PREFIX + the operation */
+	char *auth, *tok;	     /* "Authorization: ...", "X-Amz-Security-Token: ..." */
+	size_t auth_cap, tok_cap;    /* their buffers' sizes */
 };
+
+static char h_type[] = "Content-Type: application/x-amz-json-1.0";
+static char h_expect[] = "Expect:"; /* no 100-continue round trip */
+static char h_encoding[] = "Accept-Encoding: identity";
 
 /* ---- pure decisions ---- */
 
@@ -139,12 +162,23 @@ int rmt_errno_of(long status, const char *t)
 
 /* ---- the pool ---- */
 
-static void handle_setup(rmt_t *c, CURL *h);
+static int handle_setup(rmt_t *c, struct rmt_conn *k);
 
-static CURL *take(rmt_t *c)
+static void conn_free(struct rmt_conn *k)
+{
+	if (!k)
+		return;
+	if (k->h)
+		curl_easy_cleanup(k->h);
+	free(k->host);
+	free(k->auth);
+	free(k->tok);
+	free(k);
+}
+
+static struct rmt_conn *take(rmt_t *c)
 {
 	struct rmt_conn *k;
-	CURL *h;
 
 	pthread_mutex_lock(&c->lock);
 	k = c->pool;
@@ -153,36 +187,29 @@ static CURL *take(rmt_t *c)
 		c->npool--;
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (!k) {
-		h = curl_easy_init();
-		if (h)
-			handle_setup(c, h);
-		return h;
+	if (k)
+		return k;
+	k = calloc(1, sizeof(*k));
+	if (k && (!(k->h = curl_easy_init()) || handle_setup(c, k) < 0)) {
+		conn_free(k);
+		k = NULL;
 	}
-	h = k->h;
-	free(k);
-	return h;
+	return k;
 }
 
-static void give(rmt_t *c, CURL *h, bool broken)
+static void give(rmt_t *c, struct rmt_conn *k, bool broken)
 {
-	struct rmt_conn *k = NULL;
-
-	if (!broken && (k = malloc(sizeof(*k)))) {
+	if (!broken) {
 		pthread_mutex_lock(&c->lock);
 		if (c->npool < c->o.pool_size) {
-			k->h = h;
 			k->next = c->pool;
 			c->pool = k;
 			c->npool++;
-			h = NULL;
+			k = NULL;
 		}
 		pthread_mutex_unlock(&c->lock);
 	}
-	if (h) {
-		free(k);
-		curl_easy_cleanup(h);
-	}
+	conn_free(k);
 }
 
 /* ---- credentials ---- */
@@ -217,17 +244,27 @@ static int creds_now(rmt_t *c, bool force, struct rmt_creds *out, struct dyn_err
 struct resp {
 	char *p;    /* body */
 	size_t len; /* bytes */
+	size_t cap; /* allocated */
 };
 
 static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct resp *r = arg;
 	size_t n = size * nmemb;
-	char *np = realloc(r->p, r->len + n + 1);
 
-	if (!np)
-		return 0;
-	r->p = np;
+	if (r->len + n + 1 > r->cap) {
+		/* the first piece exactly (most answers come in one), then
+		 * doubling: a 1 MB page comes in 16 KiB pieces */
+		size_t cap = r->cap ? 2 * r->cap : r->len + n + 1;
+		char *np;
+
+		while (cap < r->len + n + 1)
+			cap *= 2;
+		if (!(np = realloc(r->p, cap)))
+			return 0;
+		r->p = np;
+		r->cap = cap;
+	}
 	memcpy(r->p + r->len, data, n);
 	r->len += n;
 	r->p[r->len] = 0;
@@ -260,8 +297,26 @@ static int on_prereq(void *arg, char *ip, char *local_ip, int port, int local_po
 }
 
 /* What every request of a handle has in common: set once, when it is made. */
-static void handle_setup(rmt_t *c, CURL *h)
+static int handle_setup(rmt_t *c, struct rmt_conn *k)
 {
+	CURL *h = k->h;
+	int i;
+
+	if (asprintf(&k->host, "Host: %s", c->host) < 0) {
+		k->host = NULL;
+		return -ENOMEM;
+	}
+	memcpy(k->date, DATE_PREFIX, sizeof(DATE_PREFIX));
+	memcpy(k->target, TARGET_PREFIX, sizeof(TARGET_PREFIX));
+	k->hl[H_HOST].data = k->host;
+	k->hl[H_DATE].data = k->date;
+	k->hl[H_TARGET].data = k->target;
+	k->hl[H_TYPE].data = h_type;
+	k->hl[H_EXPECT].data = h_expect;
+	k->hl[H_ENCODING].data = h_encoding;
+	for (i = 0; i + 1 < H_N; i++)
+		k->hl[i].next = &k->hl[i + 1];
+	k->hl[H_N - 1].next = NULL;
 	curl_easy_setopt(h, CURLOPT_URL, c->endpoint);
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->o.timeout_ms);
@@ -272,28 +327,51 @@ static void handle_setup(rmt_t *c, CURL *h)
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "dynfs-remote/1");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, &k->hl[H_HOST]);
+	return 0;
 }
 
-static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op, const char *body,
-		   size_t len, long *status, bool *sent, struct resp *r)
+/* *buf := prefix + value, the buffer grown as needed (kept for the next request). */
+static int set_header(char **buf, size_t *cap, const char *prefix, const char *value)
 {
-	char amzdate[17], target[96], hdate[40], htarget[120], hhost[300], *authz = NULL;
-	char *hauth = NULL, *htok = NULL;
+	size_t pl = strlen(prefix), vl = strlen(value);
+
+	if (pl + vl + 1 > *cap) {
+		char *np = realloc(*buf, pl + vl + 1);
+
+		if (!np)
+			return -ENOMEM;
+		*buf = np;
+		*cap = pl + vl + 1;
+	}
+	memcpy(*buf, prefix, pl);
+	memcpy(*buf + pl, value, vl + 1);
+	return 0;
+}
+
+static int attempt(rmt_t *c, struct rmt_conn *k, const struct rmt_creds *cr, const char *op,
+		   const char *body, size_t len, long *status, bool *sent, struct resp *r)
+{
+	const size_t dl = sizeof(DATE_PREFIX) - 1, tl = sizeof("X-Amz-Target: ") - 1;
 	const char *names[5] = {"Host", "X-Amz-Date", "X-Amz-Target", "Content-Type",
 				"X-Amz-Security-Token"};
 	const char *values[5];
 	struct sigv4_req sr;
-	struct curl_slist *hl = NULL;
 	struct sendctl sc = {0};
+	size_t olen = strlen(op);
+	char *authz = NULL;
+	CURL *h = k->h;
 	curl_off_t up = 0;
 	CURLcode cc;
 	int rc;
 
-	sigv4_amzdate(time(NULL), amzdate);
-	snprintf(target, sizeof(target), "DynamoDB_20120810.%s", op);
+	if (sizeof(TARGET_PREFIX) + olen > sizeof(k->target))
+		return -EINVAL;
+	sigv4_amzdate(time(NULL), k->date + dl);
+	memcpy(k->target + sizeof(TARGET_PREFIX) - 1, op, olen + 1);
 	values[0] = c->host;
-	values[1] = amzdate;
-	values[2] = target;
+	values[1] = k->date + dl;
+	values[2] = k->target + tl;
 	values[3] = "application/x-amz-json-1.0";
 	values[4] = cr->token;
 	sr = (struct sigv4_req){.method = "POST",
@@ -304,31 +382,21 @@ static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op
 				.nh = cr->token ? 5 : 4,
 				.body = body,
 				.body_len = len};
-	rc = sigv4_authorization(&sr, cr->id, cr->secret, c->region, "dynamodb", amzdate, &authz);
+	rc = sigv4_authorization(&sr, cr->id, cr->secret, c->region, "dynamodb", values[1], &authz);
 	if (rc < 0)
 		return rc;
-	snprintf(hhost, sizeof(hhost), "Host: %s", c->host);
-	snprintf(hdate, sizeof(hdate), "X-Amz-Date: %s", amzdate);
-	snprintf(htarget, sizeof(htarget), "X-Amz-Target: %s", target);
-	if (asprintf(&hauth, "Authorization: %s", authz) < 0 ||
-	    (cr->token && asprintf(&htok, "X-Amz-Security-Token: %s", cr->token) < 0)) {
-		free(authz);
-		free(hauth);
-		return -ENOMEM;
-	}
-	hl = curl_slist_append(hl, hhost);
-	hl = curl_slist_append(hl, hdate);
-	hl = curl_slist_append(hl, htarget);
-	hl = curl_slist_append(hl, "Content-Type: application/x-amz-json-1.0");
-	hl = curl_slist_append(hl, hauth);
-	if (htok)
-		hl = curl_slist_append(hl, htok);
-	hl = curl_slist_append(hl, "Expect:"); /* no 100-continue round trip */
-	hl = curl_slist_append(hl, "Accept-Encoding: identity");
+	rc = set_header(&k->auth, &k->auth_cap, "Authorization: ", authz);
+	if (rc == 0 && cr->token)
+		rc = set_header(&k->tok, &k->tok_cap, "X-Amz-Security-Token: ", cr->token);
+	free(authz);
+	if (rc < 0)
+		return rc;
+	k->hl[H_AUTH].data = k->auth;
+	k->hl[H_TOKEN].data = k->tok;
+	k->hl[H_AUTH].next = cr->token ? &k->hl[H_TOKEN] : &k->hl[H_EXPECT];
 
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(h, CURLOPT_PREREQDATA, &sc);
 	cc = curl_easy_perform(h);
@@ -357,10 +425,6 @@ static int attempt(rmt_t *c, CURL *h, const struct rmt_creds *cr, const char *op
 			up > 0 || sc.sends > 0;
 		rc = cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 	}
-	curl_slist_free_all(hl);
-	free(authz);
-	free(hauth);
-	free(htok);
 	return rc;
 }
 
@@ -388,12 +452,12 @@ int rmt_call_ex(rmt_t *c, const char *op, const char *body, size_t len, bool ide
 	if (ambiguous)
 		*ambiguous = false;
 	for (n = 0;; n++) {
-		struct resp r = {NULL, 0};
+		struct resp r = {NULL, 0, 0};
 		char etype[128] = "", msg[400] = "";
 		enum rmt_verdict v;
 		long status = 0;
 		bool sent = false;
-		CURL *h;
+		struct rmt_conn *h;
 
 		rc = creds_now(c, force, &cr, err);
 		force = false;
@@ -591,8 +655,7 @@ void rmt_close(rmt_t *c)
 		return;
 	while ((k = c->pool)) {
 		c->pool = k->next;
-		curl_easy_cleanup(k->h);
-		free(k);
+		conn_free(k);
 	}
 	rmt_creds_free(&c->creds);
 	pthread_mutex_destroy(&c->lock);

@@ -20,7 +20,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +31,14 @@ struct sbuf {
 	char *p;    /* bytes, NUL-terminated when non-NULL */
 	size_t len; /* used */
 	size_t cap; /* allocated */
+	bool stack; /* p is the caller's array (SB_ON), not ours to free */
 };
+
+/* A string that starts in the caller's array a and moves to the heap
+ * only if it outgrows it: a request's canonical text, string to sign
+ * and signed-header list fit in a few hundred bytes, so signing one
+ * needs no allocation for them. */
+#define SB_ON(a) {(a), 0, sizeof(a), true}
 
 static int sb_add(struct sbuf *b, const void *p, size_t n)
 {
@@ -42,11 +48,18 @@ static int sb_add(struct sbuf *b, const void *p, size_t n)
 
 		while (cap < b->len + n + 1)
 			cap *= 2;
-		np = realloc(b->p, cap);
+		if (b->stack) {
+			np = malloc(cap);
+			if (np && b->len)
+				memcpy(np, b->p, b->len);
+		} else {
+			np = realloc(b->p, cap);
+		}
 		if (!np)
 			return -ENOMEM;
 		b->p = np;
 		b->cap = cap;
+		b->stack = false;
 	}
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
@@ -64,35 +77,36 @@ static int sb_adds(struct sbuf *b, const char *s)
 	return sb_add(b, s, strlen(s));
 }
 
-static int __attribute__((format(printf, 2, 3))) sb_printf(struct sbuf *b, const char *fmt, ...)
+/* The NUL-terminated strings of the list, appended in turn (no printf:
+ * a vsnprintf costs more than the digest of a short string). */
+static int sb_cat(struct sbuf *b, const char *const *parts)
 {
-	va_list ap;
-	char small[256], *big;
-	int n, rc;
+	int rc = 0;
 
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -EINVAL;
-	if ((size_t)n < sizeof(small))
-		return sb_add(b, small, (size_t)n);
-	big = malloc((size_t)n + 1);
-	if (!big)
-		return -ENOMEM;
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	rc = sb_add(b, big, (size_t)n);
-	free(big);
+	for (; rc == 0 && *parts; parts++)
+		rc = sb_adds(b, *parts);
 	return rc;
+}
+
+/* b's bytes as a string of the heap (moved out, or copied from the
+ * caller's array); NULL on ENOMEM. */
+static char *sb_take(struct sbuf *b)
+{
+	char *p = b->stack ? strdup(b->p ? b->p : "") : b->p;
+
+	b->p = NULL;
+	b->len = b->cap = 0;
+	b->stack = false;
+	return p;
 }
 
 static void sb_free(struct sbuf *b)
 {
-	free(b->p);
+	if (!b->stack)
+		free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
+	b->stack = false;
 }
 
 /* ---- hashing ---- */
@@ -230,8 +244,12 @@ static int uri_encode(struct sbuf *b, const char *s, size_t n, bool keep_slash)
 		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
 		    (keep_slash && c == '/'))
 			rc = sb_addc(b, (char)c);
-		else
-			rc = sb_printf(b, "%%%02X", c);
+		else {
+			static const char d[] = "0123456789ABCDEF";
+			char e[3] = {'%', d[c >> 4], d[c & 15]};
+
+			rc = sb_add(b, e, 3);
+		}
 	}
 	return rc;
 }
@@ -332,8 +350,7 @@ static int canon_header(struct sbuf *b, const struct sigv4_req *req, const char 
 	if (rc == 0)
 		rc = sb_addc(b, ':');
 	for (i = 0; rc == 0 && i < req->nh; i++) {
-		const char *v = req->hvalue[i], *e;
-		bool space = false;
+		const char *v = req->hvalue[i], *e, *w;
 
 		if (strlen(req->hname[i]) != nlen || strncasecmp(req->hname[i], name, nlen))
 			continue;
@@ -344,16 +361,17 @@ static int canon_header(struct sbuf *b, const struct sigv4_req *req, const char 
 		e = v + strlen(v);
 		while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
 			e--;
-		for (; rc == 0 && v < e; v++) {
-			if (*v == ' ' || *v == '\t') {
-				space = true;
-				continue;
-			}
-			if (space)
+		/* the words, one space between each two (e ends on a word) */
+		while (rc == 0 && v < e) {
+			w = v;
+			while (w < e && *w != ' ' && *w != '\t')
+				w++;
+			rc = sb_add(b, v, (size_t)(w - v));
+			if (rc == 0 && w < e)
 				rc = sb_addc(b, ' ');
-			space = false;
-			if (rc == 0)
-				rc = sb_addc(b, *v);
+			while (w < e && (*w == ' ' || *w == '\t'))
+				w++;
+			v = w;
 		}
 	}
 	if (rc == 0 && !found)
@@ -403,14 +421,15 @@ static void key_keep(const char *secret, const char *scope, const unsigned char 
 int sigv4_sign(const struct sigv4_req *req, const char *signed_headers, const char *scope,
 	       const char *amzdate, const char *secret, char sig[65], char **creq, char **sts)
 {
-	struct sbuf c = {0}, s = {0}, key = {0};
+	char cbuf[1024], sbuf[256], kbuf[136];
+	struct sbuf c = SB_ON(cbuf), s = SB_ON(sbuf), key = SB_ON(kbuf);
 	const char *p, *q, *parts[4];
 	size_t plen[4], i;
 	unsigned char k[32], k2[32];
 	char h[65];
 	int rc;
 
-	rc = sb_printf(&c, "%s\n", req->method);
+	rc = sb_cat(&c, (const char *const[]){req->method, "\n", NULL});
 	if (rc == 0)
 		rc = uri_encode(&c, req->path, strlen(req->path), true);
 	if (rc == 0)
@@ -431,11 +450,12 @@ int sigv4_sign(const struct sigv4_req *req, const char *signed_headers, const ch
 	}
 	sigv4_sha256_hex(req->body ? req->body : "", req->body_len, h);
 	if (rc == 0)
-		rc = sb_printf(&c, "\n%s\n%s", signed_headers, h);
+		rc = sb_cat(&c, (const char *const[]){"\n", signed_headers, "\n", h, NULL});
 	if (rc < 0)
 		goto out;
 	sigv4_sha256_hex(c.p, c.len, h);
-	rc = sb_printf(&s, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amzdate, scope, h);
+	rc = sb_cat(&s, (const char *const[]){"AWS4-HMAC-SHA256\n", amzdate, "\n", scope, "\n", h,
+					      NULL});
 	if (rc < 0)
 		goto out;
 	/* scope: date/region/service/aws4_request */
@@ -452,7 +472,7 @@ int sigv4_sign(const struct sigv4_req *req, const char *signed_headers, const ch
 		p = *q ? q + 1 : q;
 	}
 	if (!key_cached(secret, scope, k2)) {
-		rc = sb_printf(&key, "AWS4%s", secret);
+		rc = sb_cat(&key, (const char *const[]){"AWS4", secret, NULL});
 		if (rc < 0)
 			goto out;
 		hmac(key.p, key.len, parts[0], plen[0], k);
@@ -465,13 +485,14 @@ int sigv4_sign(const struct sigv4_req *req, const char *signed_headers, const ch
 	hex(k, 32, sig);
 	OPENSSL_cleanse(k, sizeof(k));
 	OPENSSL_cleanse(k2, sizeof(k2));
-	if (creq) {
-		*creq = c.p;
-		c.p = NULL;
-	}
-	if (sts) {
-		*sts = s.p;
-		s.p = NULL;
+	if (creq && !(*creq = sb_take(&c)))
+		rc = -ENOMEM;
+	if (sts && rc == 0 && !(*sts = sb_take(&s))) {
+		if (creq) {
+			free(*creq);
+			*creq = NULL;
+		}
+		rc = -ENOMEM;
 	}
 out:
 	if (key.p)
@@ -492,19 +513,27 @@ static int strp_casecmp(const void *a, const void *b)
 int sigv4_authorization(const struct sigv4_req *req, const char *access_key, const char *secret,
 			const char *region, const char *service, const char *amzdate, char **authz)
 {
-	struct sbuf sh = {0}, out = {0};
-	const char **names;
-	char scope[256], sig[65];
+	char scbuf[256], shbuf[256], date[9], sig[65];
+	struct sbuf scope = SB_ON(scbuf), sh = SB_ON(shbuf), out = {0};
+	const char *few[16], **names = few;
 	size_t i, j;
 	int rc = 0;
 
-	if (strlen(amzdate) != 16 ||
-	    (size_t)snprintf(scope, sizeof(scope), "%.8s/%s/%s/aws4_request", amzdate, region,
-			     service) >= sizeof(scope))
+	if (strlen(amzdate) != 16)
 		return -EINVAL;
-	names = malloc((req->nh ? req->nh : 1) * sizeof(*names));
-	if (!names)
-		return -ENOMEM;
+	memcpy(date, amzdate, 8);
+	date[8] = 0;
+	rc = sb_cat(&scope,
+		    (const char *const[]){date, "/", region, "/", service, "/aws4_request", NULL});
+	if (rc == 0 && scope.len >= 256) /* the scope a verifier reads (sigv4_auth) */
+		rc = -EINVAL;
+	if (rc == 0 && req->nh > sizeof(few) / sizeof(few[0]) &&
+	    !(names = malloc(req->nh * sizeof(*names))))
+		rc = -ENOMEM;
+	if (rc < 0) {
+		sb_free(&scope);
+		return rc;
+	}
 	for (i = 0; i < req->nh; i++)
 		names[i] = req->hname[i];
 	qsort(names, req->nh, sizeof(*names), strp_casecmp);
@@ -514,19 +543,24 @@ int sigv4_authorization(const struct sigv4_req *req, const char *access_key, con
 			continue;
 		if (sh.len)
 			rc = sb_addc(&sh, ';');
-		for (j = 0; rc == 0 && names[i][j]; j++)
-			rc = sb_addc(&sh, (char)tolower((unsigned char)names[i][j]));
+		j = sh.len;
+		if (rc == 0)
+			rc = sb_adds(&sh, names[i]);
+		for (; rc == 0 && j < sh.len; j++)
+			sh.p[j] = (char)tolower((unsigned char)sh.p[j]);
 	}
-	free(names);
+	if (names != few)
+		free(names);
 	if (rc == 0 && !sh.len)
 		rc = -EINVAL;
 	if (rc == 0)
-		rc = sigv4_sign(req, sh.p, scope, amzdate, secret, sig, NULL, NULL);
+		rc = sigv4_sign(req, sh.p, scope.p, amzdate, secret, sig, NULL, NULL);
 	if (rc == 0)
-		rc = sb_printf(&out,
-			       "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
-			       access_key, scope, sh.p, sig);
+		rc = sb_cat(&out, (const char *const[]){"AWS4-HMAC-SHA256 Credential=", access_key,
+							"/", scope.p, ", SignedHeaders=", sh.p,
+							", Signature=", sig, NULL});
 	sb_free(&sh);
+	sb_free(&scope);
 	if (rc < 0) {
 		sb_free(&out);
 		return rc;
@@ -537,12 +571,24 @@ int sigv4_authorization(const struct sigv4_req *req, const char *access_key, con
 
 /* ---- time stamps ---- */
 
+/* Each thread's last time stamp: a client signs many requests within one
+ * second, and gmtime_r + strftime cost more than the digest of a short
+ * string. */
+static __thread struct {
+	time_t t;
+	char text[17]; /* "" until the first */
+} amz_last;
+
 void sigv4_amzdate(time_t t, char buf[17])
 {
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
-	strftime(buf, 17, "%Y%m%dT%H%M%SZ", &tm);
+	if (!amz_last.text[0] || amz_last.t != t) {
+		gmtime_r(&t, &tm);
+		strftime(amz_last.text, 17, "%Y%m%dT%H%M%SZ", &tm);
+		amz_last.t = t;
+	}
+	memcpy(buf, amz_last.text, 17);
 }
 
 time_t sigv4_parse_amzdate(const char *s)
