@@ -83,6 +83,7 @@ enum node_kind {
 };
 
 struct node;
+struct ino_kept;
 
 /* A scratch directory entry. */
 struct kid {
@@ -130,7 +131,9 @@ struct scratch {
  * the same allocation as the node: see inode.c, "Memory").
  */
 struct node {
-	fuse_ino_t ino;		/* immutable, never reused within a mount */
+	fuse_ino_t ino;		/* immutable, never reused within a mount for
+				 * another object (an opened file forgotten by
+				 * the kernel gets its number back: inode.c) */
 	uint64_t nlookup;	/* ilock: kernel references */
 	enum node_kind kind;	/* ilock (changes only by node_become) */
 	unsigned refs;		/* ilock: temporary references (requests, handles) */
@@ -144,6 +147,8 @@ struct node {
 	bool key_inline;	/* ilock: pk's and sk's bytes live in the node's own
 				 * allocation (not val_free'd) */
 	bool slab;		/* set once: its memory is nodemem's (nodemem_free) */
+	bool opened;		/* ilock: NK_ITEM, NK_SCHEMA: opened (text.c); its
+				 * number is kept when it is freed (inode.c) */
 	bool seen_lost;		/* ilock: NK_ITEM without a change feed: the version
 				 * read is not known, and the item changed since
 				 * (commit.c, "Forgotten nodes"): seen is NULL */
@@ -236,6 +241,9 @@ struct fsx {
 				   outside ilock by nodes_reap() */
 	size_t ndead;		/* ilock */
 	size_t dead_cap;	/* ilock */
+	struct ino_kept *kept;	/* ilock: inode numbers of forgotten opened
+				 * files by identity (inode.c), made at first
+				 * use; or NULL */
 	fuse_ino_t *dead_dirs;	/* ilock: freed directories, whose negative
 				   entries nodes_reap() forgets */
 	size_t ndead_dirs;	/* ilock */

@@ -7,9 +7,22 @@
  * reused by the engine) is kept next to it, so that a table dropped and
  * created again under the same name gets new inodes.
  *
- * Inode numbers are never reused within a mount, so the generation is
- * the same for all of them: the mount's start time, which differs from
- * one mount to the next (what NFS export needs).
+ * Inode numbers are never reused within a mount for another object, so
+ * the generation is the same for all of them: the mount's start time,
+ * which differs from one mount to the next (what NFS export needs).
+ *
+ * Stable inode numbers.  The kernel forgets an inode nothing holds open
+ * (memory pressure, a drop_caches, a lookup that failed: editors hold no
+ * descriptor between saves), and the next lookup of the name makes a new
+ * node.  An item or _schema.json that was opened gets its old number
+ * back then, so that the file keeps its st_ino across its saves: nano
+ * refuses to save over a file whose inode number changed ("File was
+ * modified since you opened it"), taking it for another file put in its
+ * place.  The numbers of the INO_KEPT forgotten files opened last are
+ * kept by identity (and table id: a table made again gets new numbers)
+ * in a direct-mapped table (256 KB, made at the first such forget); a
+ * number is given back only while no live node has it, and a file whose
+ * entry was overwritten gets a new number, as every node did before.
  *
  * Lifetime.  A node lives while the kernel references it (nlookup), while
  * a request or handle holds a temporary reference (refs), and while it
@@ -51,6 +64,13 @@
 #include <time.h>
 
 #define NODES_TRIM_EVERY 4096 /* nodes freed between malloc_trim() calls */
+#define INO_KEPT (1u << 14)	/* forgotten opened files whose number is kept */
+
+/* A forgotten file's inode number (fsx.kept). */
+struct ino_kept {
+	uint64_t key;  /* kept_key of its identity; 0: free */
+	fuse_ino_t ino; /* its number */
+};
 
 static unsigned nodes_freed; /* since the last malloc_trim (atomic) */
 
@@ -179,6 +199,54 @@ static void ino_remove(struct fsx *fs, struct node *n)
 		*pp = n->ino_next;
 		fs->nnodes--;
 	}
+}
+
+/* ---- stable inode numbers (see the header) ---- */
+
+static bool ino_kept_kind(enum node_kind kind)
+{
+	return kind == NK_ITEM || kind == NK_SCHEMA;
+}
+
+/* The key of an identity hashing to h in the table of id tid (not 0). */
+static uint64_t kept_key(uint64_t h, uint64_t tid)
+{
+	uint64_t k = h ^ (tid * 0x9e3779b97f4a7c15ULL);
+
+	return k ? k : 1;
+}
+
+/* n is being freed: keep its number if it is an opened file's. */
+static void ino_keep_locked(struct fsx *fs, struct node *n)
+{
+	struct ino_kept *e;
+	uint64_t k;
+
+	if (!n->hashed || !n->opened || !ino_kept_kind(n->kind))
+		return;
+	if (!fs->kept && !(fs->kept = calloc(INO_KEPT, sizeof(*fs->kept))))
+		return; /* it gets a new number, as before */
+	k = kept_key(n->id_hash, n->tid);
+	e = &fs->kept[k % INO_KEPT];
+	e->key = k;
+	e->ino = n->ino;
+}
+
+/* Number n, a new node whose identity hashes to h: the number its file
+ * had when the kernel forgot it, if kept and not in use (and then it
+ * counts as opened: kept again), else a new one. */
+static void ino_give_locked(struct fsx *fs, struct node *n, uint64_t h)
+{
+	uint64_t k = kept_key(h, n->tid);
+	struct ino_kept *e = fs->kept && ino_kept_kind(n->kind) ? &fs->kept[k % INO_KEPT] : NULL;
+
+	if (e && e->key == k && !ino_find(fs, e->ino)) {
+		e->key = 0;
+		n->ino = e->ino;
+		n->opened = true;
+		return;
+	}
+	n->ino = fs->next_ino++;
 }
 
 /* Insert n, whose identity hashes to h. */
@@ -401,6 +469,7 @@ void node_maybe_free_locked(struct fsx *fs, struct node *n)
 	if (n->nlookup || n->refs || retained(n))
 		return;
 	bury_dir(fs, n);
+	ino_keep_locked(fs, n);
 	node_unhash_locked(fs, n);
 	ino_remove(fs, n);
 	free_kids_locked(fs, &n->kids);
@@ -518,6 +587,8 @@ void nodes_fini(struct fsx *fs)
 	free(fs->dead_dirs);
 	free(fs->ino_tab);
 	free(fs->id_tab);
+	free(fs->kept);
+	fs->kept = NULL;
 	pthread_mutex_destroy(&fs->ilock);
 }
 
@@ -670,7 +741,7 @@ struct node *node_ident(struct fsx *fs, enum node_kind kind, be_table_t *t, cons
 		node_maybe_free_locked(fs, n);
 	}
 	n = NULL;
-	fresh->ino = fs->next_ino++;
+	ino_give_locked(fs, fresh, h);
 	if (ino_insert(fs, fresh) == 0) {
 		fresh->table = ref;
 		ref = NULL;

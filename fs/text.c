@@ -84,6 +84,7 @@ static void cache_policy(struct fsx *fs, struct node *n, struct fh *h, uint64_t 
 			 struct fuse_file_info *fi)
 {
 	pthread_mutex_lock(&fs->ilock);
+	n->opened = true; /* keeps its inode number if forgotten (inode.c) */
 	if (h->writer)
 		n->writers++;
 	else

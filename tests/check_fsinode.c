@@ -117,6 +117,48 @@ START_TEST(test_ident_lookup_count_keeps_node)
 }
 END_TEST
 
+/* The kernel looks n up once, then forgets it: n is freed. */
+static fuse_ino_t forget_once(struct node *n)
+{
+	fuse_ino_t ino = n->ino;
+
+	node_lookup_inc(fs, n);
+	node_put(fs, n);
+	node_forget(fs, ino, 1);
+	ck_assert_ptr_null(node_get(fs, ino));
+	return ino;
+}
+
+/* An opened file (text.c marks it) gets its number back after the kernel
+ * forgot it; in a table made again under the same name it does not. */
+START_TEST(test_ident_opened_file_keeps_its_number)
+{
+	be_table_t *t = make_table("users", false), *t2;
+	struct val a = S("a");
+	struct node *n = node_ident(fs, NK_ITEM, t, &a, NULL, true);
+	struct node *s = node_ident(fs, NK_SCHEMA, t, NULL, NULL, true);
+	fuse_ino_t ino, sino;
+
+	n->opened = s->opened = true;
+	ino = forget_once(n);
+	sino = forget_once(s);
+	n = node_ident(fs, NK_ITEM, t, &a, NULL, true);
+	s = node_ident(fs, NK_SCHEMA, t, NULL, NULL, true);
+	ck_assert_uint_eq(n->ino, ino);
+	ck_assert_uint_eq(s->ino, sino);
+	forget_once(s);
+	forget_once(n); /* kept again, though not opened this time */
+	ck_assert_int_eq(db_drop_table(db, "users", NULL), 0);
+	t2 = make_table("users", false);
+	n = node_ident(fs, NK_ITEM, t2, &a, NULL, true);
+	ck_assert_uint_gt(n->ino, ino); /* another table's item */
+	node_put(fs, n);
+	val_free(&a);
+	be_table_close(t);
+	be_table_close(t2);
+}
+END_TEST
+
 START_TEST(test_ident_dropped_table_gets_new_nodes)
 {
 	be_table_t *t = make_table("users", false), *t2;
@@ -416,6 +458,7 @@ Suite *fsinode_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_ident_same_key_same_node);
 	tcase_add_test(tc, test_ident_lookup_count_keeps_node);
+	tcase_add_test(tc, test_ident_opened_file_keeps_its_number);
 	tcase_add_test(tc, test_ident_dropped_table_gets_new_nodes);
 	tcase_add_test(tc, test_node_key_copies);
 	suite_add_tcase(s, tc);

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../fs/fh.h"
 #include "fix_rbe.h"
@@ -187,6 +188,51 @@ START_TEST(test_forgotten_node_unchanged_item_saves)
 }
 END_TEST
 
+/* An editor's file keeps its inode number across its saves, though the
+ * kernel forgets the inode between them (nano refuses to save over a
+ * file whose st_ino changed: "File was modified since you opened it");
+ * a file only listed or stat'ed may get a new one. */
+/* n's st_mtime, as a stat reports it (the service asked: cache=0). */
+static int64_t mtime_of(struct node *n)
+{
+	struct stat st;
+	double timeout;
+
+	ck_assert_int_eq(node_attr(fs, n, &st, &timeout), 0);
+	return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+START_TEST(test_forgotten_opened_item_keeps_its_inode_number)
+{
+	struct node *n = lookup(), *other;
+	fuse_ino_t ino = n->ino;
+	const struct val *bob = vs("bob");
+	int64_t mt;
+
+	open_h(n, O_RDONLY); /* nano reads ann.json */
+	ck_assert_int_eq(save(n, "{\"p\": \"ann\", \"age\": 31}"), 0);
+	mt = mtime_of(n); /* nano's stat after its save */
+	ck_assert_int_eq(mtime_of(n), mt); /* read again: the same version, time */
+	fh_free_unreleased(fs);
+	forget(n); /* a drop_caches between two saves */
+	n = lookup();
+	ck_assert_uint_eq(n->ino, ino);
+	ck_assert_int_eq(mtime_of(n), mt);
+	ck_assert_int_eq(save(n, "{\"p\": \"ann\", \"age\": 32}"), 0);
+	fh_free_unreleased(fs);
+	forget(n);
+	forget(n = lookup()); /* looked up, never opened: still ann.json's number */
+	n = lookup();
+	ck_assert_uint_eq(n->ino, ino);
+	/* another item never gets it */
+	other = node_ident(fs, NK_ITEM, t, bob, NULL, true);
+	ck_assert_ptr_nonnull(other);
+	ck_assert_uint_ne(other->ino, ino);
+	node_put(fs, other);
+	node_put(fs, n);
+}
+END_TEST
+
 Suite *fsseen_suite(void);
 Suite *fsseen_suite(void)
 {
@@ -198,6 +244,7 @@ Suite *fsseen_suite(void)
 	tcase_add_test(tc, test_save_against_read_kept_node);
 	tcase_add_test(tc, test_save_against_read_forgotten_node);
 	tcase_add_test(tc, test_forgotten_node_unchanged_item_saves);
+	tcase_add_test(tc, test_forgotten_opened_item_keeps_its_inode_number);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -298,6 +298,48 @@ expect_ok() {
 	fi
 }
 
+# expect_same_tree WHAT DIR COPY [DIFF-OPTION...]: `diff -r DIR COPY`
+# finds no difference (DIR on the mount, COPY a copy made from it; e.g.
+# -x _stats.json leaves out a live view).  On a difference it says
+# what differed: each differing file's size by stat and by wc -c, its
+# inode, mtime and both contents, the file read again now and after the
+# attribute timeout (a transient answer or a lasting one), the listings
+# behind an "Only in" line and the mount's /_errors.
+expect_same_tree() {
+	local what=$1 a=$2 b=$3 x y l i
+	shift 3
+	diff -r "$@" "$a" "$b" >"$T/tree.diff" 2>&1 && return 0
+	fail "$what: 'diff -r $* $a $b' found differences:
+$(head -c 3000 "$T/tree.diff")"
+	i=0
+	while read -r l; do
+		i=$((i + 1))
+		[ "$i" -le 5 ] || break
+		case $l in
+		"diff -r "*" $a/"*" $b/"*)
+			l=${l#*" $a/"}
+			x=$a/${l%%" $b/"*}
+			y=$b/${l#*" $b/"}
+			echo "  $x: stat [$(stat -c 'size %s ino %i mtime %.9Y' "$x" 2>&1)]," \
+				"wc -c $(wc -c <"$x" 2>&1); the copy: size $(stat -c %s "$y"), wc -c $(wc -c <"$y")"
+			echo "  the copy's content: $(head -c 800 "$y" | od -An -c | tr -s ' \n' '  ' | head -c 2400)"
+			echo "  read again now:     $(head -c 800 "$x" 2>&1 | od -An -c | tr -s ' \n' '  ' | head -c 2400)"
+			cmp -s "$x" "$y" && echo "  (now the same as the copy)"
+			sleep 1.2
+			cmp -s "$x" "$y" && echo "  after 1.2 s: the same as the copy" ||
+				echo "  after 1.2 s: still different: $(head -c 800 "$x" 2>&1 | od -An -c | tr -s ' \n' '  ' | head -c 2400)"
+			;;
+		"Only in "*)
+			l=${l#Only in }
+			x=${l%%: *}
+			echo "  listing of $x: $(ls -la "$x" 2>&1 | tr '\n' '|')"
+			;;
+		*) echo "  $l" ;;
+		esac
+	done < <(grep -E '^(diff -r |Only in |Binary files |diff: )' "$T/tree.diff")
+	echo "  /_errors: $(tail -5 "$MNT/_errors" 2>&1)"
+}
+
 # expect_errno WHAT ERRNO-TEXT CMD...: the command must fail and print the
 # given strerror text (e.g. "Invalid argument").
 expect_fail() {

@@ -10,7 +10,8 @@
 #  - /_errors bookkeeping (a rejected write must add a line);
 #  - editors driven through a private tmux server (one socket per test
 #    run, killed on exit before the mount is cleaned up, so that no editor
-#    keeps the mount busy);
+#    keeps the mount busy): vim's ex commands and :w, nano's replace and
+#    save (t_editors.sh, t_remote_faults.sh);
 #  - background jobs that are killed on exit.
 
 export LC_ALL=C		# byte order for ls and sort, English error texts
@@ -245,3 +246,57 @@ $(pane "$s")"
 	fi
 	return 0
 }
+
+# nano_replace SESSION FROM TO: ^\ search-and-replace, all occurrences.
+nano_replace() {
+	ed_keys "$1" 'C-\'
+	pane_wait "$1" 'Search \(to replace\)' || return
+	ed_type "$1" "$2"
+	ed_keys "$1" Enter
+	pane_wait "$1" 'Replace with' || return
+	ed_type "$1" "$3"
+	ed_keys "$1" Enter
+	pane_wait "$1" 'Replace this instance|Replaced [0-9]+ occurrence' || return
+	pane "$1" | grep -q 'Replace this instance' && ed_keys "$1" a
+	pane_wait "$1" 'Replaced [0-9]+ occurrence'
+}
+
+# nano_save SESSION [FILE]: ^O, Enter; wait for nano's verdict (left in
+# NANO_MSG).  Before saving over FILE nano compares its stat with the one
+# it took after opening or last saving it (st_mtime's seconds, st_dev,
+# st_ino) and asks "File was modified since you opened it" if they
+# differ: the mount must keep an item's inode number and time across
+# nano's own saves.  If it asks, the test fails with both stats (FILE's
+# after the last save, NANO_STAT, and now) and answers yes.
+nano_save() {
+	local i scr asked=
+	ed_keys "$1" C-o
+	pane_wait "$1" 'File Name to Write' || return
+	ed_keys "$1" Enter
+	NANO_MSG=
+	for i in $(seq 100); do
+		scr=$(pane "$1")
+		if grep -q 'modified since you opened it' <<<"$scr"; then
+			if [ -z "$asked" ]; then
+				fail "nano: 'File was modified since you opened it' on its own file" \
+					"${2:-}: after the last save [${NANO_STAT:-}], now" \
+					"[$(nano_stat "${2:-/nonexistent}")]; /_errors: $(tail -3 "$MNT/_errors")"
+				ed_keys "$1" y
+				asked=1
+			fi
+			sleep 0.1
+			continue
+		fi
+		if ! grep -q 'File Name to Write' <<<"$scr" &&
+			grep -Eq 'Wrote [0-9]+ line|Error|rror writing|Invalid' <<<"$scr"; then
+			NANO_MSG=$(grep -E 'Wrote|rror|Invalid' <<<"$scr")
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "nano: no outcome of ^O on screen:
+$(pane "$1")"
+}
+
+# nano_stat FILE: what nano compares (inode, mtime), and the size.
+nano_stat() { stat -c 'ino %i mtime %.9Y size %s' "$1" 2>&1; }

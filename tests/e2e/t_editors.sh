@@ -159,54 +159,21 @@ expect_item "vim new user" "$MNT/users/hedy.json" \
 	'{"username":"hedy","created":1681239902406,"email":"hedy@hedy.org"}' username
 expect_no_scratch "vim new user" "$MNT/users"
 
-# nano_replace SESSION FROM TO: ^\ search-and-replace, all occurrences.
-nano_replace() {
-	ed_keys "$1" 'C-\'
-	pane_wait "$1" 'Search \(to replace\)' || return
-	ed_type "$1" "$2"
-	ed_keys "$1" Enter
-	pane_wait "$1" 'Replace with' || return
-	ed_type "$1" "$3"
-	ed_keys "$1" Enter
-	pane_wait "$1" 'Replace this instance|Replaced [0-9]+ occurrence' || return
-	pane "$1" | grep -q 'Replace this instance' && ed_keys "$1" a
-	pane_wait "$1" 'Replaced [0-9]+ occurrence'
-}
-
-# nano_save SESSION: ^O, Enter; wait for nano's verdict (left in NANO_MSG).
-NANO_STEP=0
-nano_save() {
-	local i scr
-	ed_keys "$1" C-o
-	pane_wait "$1" 'File Name to Write' || return
-	ed_keys "$1" Enter
-	NANO_MSG=
-	for i in $(seq 100); do
-		scr=$(pane "$1")
-		if ! grep -q 'File Name to Write' <<<"$scr" &&
-			grep -Eq 'Wrote [0-9]+ line|Error|rror writing|Invalid' <<<"$scr"; then
-			NANO_MSG=$(grep -E 'Wrote|rror|Invalid' <<<"$scr")
-			return 0
-		fi
-		sleep 0.1
-	done
-	fail "nano: no outcome of ^O on screen:
-$(pane "$1")"
-}
-
 section "nano under tmux: replace, ^O Enter, ^X"
 new_item 2022-11
+NANO_STAT=$(nano_stat "$f")
 ed_start nano "$P" nano 2022-11.json
 if pane_wait nano 'GNU nano'; then
 	nano_replace nano '"level": 3' '"level": 6'
-	nano_save nano
+	nano_save nano "$f"
 	grep -q Wrote <<<"$NANO_MSG" || fail "nano: ^O failed: $NANO_MSG"
+	NANO_STAT=$(nano_stat "$f")
 	expect_item "nano, first save" "$f" "$(want 2022-11 6 1)" "${QKEYS[@]}"
 
 	section "nano: saving invalid JSON fails and changes nothing; the fix saves"
 	errors_mark
 	nano_replace nano '"finished": 1' '"finished": 0,,'
-	nano_save nano
+	nano_save nano "$f"
 	if grep -q Wrote <<<"$NANO_MSG"; then
 		fail "nano: saving invalid JSON reported success: $NANO_MSG"
 	fi
@@ -214,7 +181,7 @@ if pane_wait nano 'GNU nano'; then
 	expect_item "nano, invalid save" "$f" "$(want 2022-11 6 1)" "${QKEYS[@]}"
 	expect_error_line "nano, invalid save" 2022-11.json
 	nano_replace nano '"finished": 0,,' '"finished": 0'
-	nano_save nano
+	nano_save nano "$f"
 	grep -q Wrote <<<"$NANO_MSG" || fail "nano: save after the fix failed: $NANO_MSG"
 	ed_keys nano C-x
 	ed_wait_exit nano

@@ -25,7 +25,8 @@
 #  7. a lookup refused while vim has an item open makes the kernel forget
 #     the item's inode (as memory pressure does): vim's save after
 #     another writer's change still fails, and that change is kept
-#     (fs/commit.c, "Forgotten nodes").
+#     (fs/commit.c, "Forgotten nodes"); nano's next save does not ask
+#     "File was modified since you opened it" (the inode keeps its number).
 # Runs over `dynfs serve` (E2E_TARGET=local or serve) or DynamoDB Local
 # (ddblocal); dynalite has no transactions (step 3 is then skipped).
 source "$(dirname "${BASH_SOURCE[0]}")/lib_tools.sh"
@@ -275,6 +276,34 @@ ed_keys "$s" Escape
 ed_type "$s" ":qa!"
 ed_keys "$s" Enter
 ed_wait_exit "$s"
+
+section "a forgotten inode keeps its number: nano saves again without asking"
+# nano compares the inode number and mtime it saw after its last save
+# with the file's before saving again, and asks "File was modified since
+# you opened it" if they differ; the kernel forgetting the inode between
+# the saves (a refused lookup here, memory pressure or a drop_caches
+# elsewhere) must not make the file look replaced (fs/inode.c)
+echo '{"id": "bea", "n": 1}' >"$C/bea.json" || fail "echo > bea.json"
+ino0=$(stat -c %i "$C/bea.json")
+s=nano-forget
+ed_start "$s" "$C" nano bea.json
+if pane_wait "$s" 'GNU nano'; then
+	nano_replace "$s" '"n": 1' '"n": 2'
+	nano_save "$s" "$C/bea.json"
+	grep -q Wrote <<<"$NANO_MSG" || fail "nano's first save: $NANO_MSG"
+	NANO_STAT=$(nano_stat "$C/bea.json")
+	sleep 1.2 # cache=: the kernel asks again
+	faults '{"rate": 1, "faults": ["denied"], "ops": ["GetItem"]}'
+	stat "$C/bea.json" >/dev/null 2>&1 && fail "stat succeeded although its GetItem was refused"
+	faults '{"rate": 0}'
+	expect_eq "inode number after the kernel forgot it" "$(stat -c %i "$C/bea.json")" "$ino0"
+	nano_replace "$s" '"n": 2' '"n": 3'
+	nano_save "$s" "$C/bea.json" # fails if nano asks
+	grep -q Wrote <<<"$NANO_MSG" || fail "nano's save after the kernel forgot the inode: $NANO_MSG"
+	expect_eq "nano's second save" "$(n_of bea)" 3
+	ed_keys "$s" C-x
+	ed_wait_exit "$s"
+fi
 unmount
 kill "$PROXY"
 done_test
