@@ -189,6 +189,7 @@ struct item_stored {
 	char *cb[ITEM_STORED_CAP];	 /* capture string buffers (owned) */
 	size_t cap_len[ITEM_STORED_CAP]; /* strlen(cap_names[i]) (the parse's) */
 	size_t ccap[ITEM_STORED_CAP];	 /* their sizes */
+	struct item_names *names;	 /* top-level names seen (item_stored.c), owned */
 };
 void item_stored_init(struct item_stored *st);
 void item_stored_free(struct item_stored *st);

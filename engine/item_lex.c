@@ -127,6 +127,17 @@ int ipar_scan_string(struct parser *ps, const char *q, const char **close, bool 
 	for (;;) {
 		unsigned char c;
 
+#ifdef __SSE2__
+		while (end - q >= 16) {
+			unsigned m = str_special16(q);
+
+			if (m) {
+				q += __builtin_ctz(m);
+				goto special;
+			}
+			q += 16;
+		}
+#endif
 		while (end - q >= 8) {
 			uint64_t w;
 
@@ -145,6 +156,9 @@ int ipar_scan_string(struct parser *ps, const char *q, const char **close, bool 
 		}
 		if (q >= end)
 			return ipar_fail_at(ps, open, "unterminated string");
+#ifdef __SSE2__
+special:
+#endif
 		c = (unsigned char)*q;
 		if (c == '"')
 			break;
@@ -319,9 +333,9 @@ int ipar_str(struct parser *ps, char **out, size_t *len)
 
 /*
  * Strict JSON number at the cursor, read exactly (num_parse does the
- * digits and DynamoDB's limits).
+ * digits and DynamoDB's limits): the general path.
  */
-int ipar_number(struct parser *ps, struct num *out)
+int ipar_number_general(struct parser *ps, struct num *out)
 {
 	const char *s = ps->p, *q = s, *end = ps->end;
 	int rc;
@@ -364,4 +378,17 @@ int ipar_number(struct parser *ps, struct num *out)
 	}
 	ps->p = q;
 	return 0;
+}
+
+/* Most numbers are short integers and decimals: num_parse_plain reads
+ * them in one pass; anything else (and every error) is the general path's. */
+int ipar_number(struct parser *ps, struct num *out)
+{
+	size_t k = num_parse_plain(ps->p, ps->end, out);
+
+	if (k) {
+		ps->p += k;
+		return 0;
+	}
+	return ipar_number_general(ps, out);
 }

@@ -69,10 +69,34 @@ static inline void ipar_val_free(struct parser *ps, struct val *v)
 
 static inline const char *skip_ws(const char *p, const char *end)
 {
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+	/* compact text has none: one compare says so */
+	while (p < end && (unsigned char)*p <= ' ' &&
+	       (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
 		p++;
 	return p;
 }
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* Bit i set when byte i of the 16 at p is '"', '\\', < 0x20 or >= 0x80
+ * (a signed compare with 0x20 catches both of the last two): where a
+ * string's plain bytes stop.  Without SSE2 the scanners go 8 bytes at a
+ * time (item_lex.c). */
+static inline unsigned str_special16v(__m128i v)
+{
+	__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+					      _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+				 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+
+	return (unsigned)_mm_movemask_epi8(m);
+}
+
+static inline unsigned str_special16(const char *p)
+{
+	return str_special16v(_mm_loadu_si128((const __m128i *)p));
+}
+#endif
 
 static inline bool is_digit(char c)
 {
@@ -101,6 +125,9 @@ int ipar_str_esc(struct parser *ps, char **out, size_t *len, bool *escaped);
 int ipar_str(struct parser *ps, char **out, size_t *len);
 /* A strict JSON number at the cursor, read exactly; cursor past it. */
 int ipar_number(struct parser *ps, struct num *out);
+/* The same without num_parse_plain's fast path (the reference of
+ * check_num's and fuzz_num's comparison). */
+int ipar_number_general(struct parser *ps, struct num *out);
 
 /* Byte order of attribute names (and of set elements in stored form):
  * val.h val_name_cmp. */

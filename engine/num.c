@@ -164,6 +164,66 @@ int num_parse(const char *s, size_t len, struct num *out, struct dyn_err *err)
 	return 0;
 }
 
+/* A run of digits from p: its end. */
+static inline const char *digits_end(const char *p, const char *end)
+{
+	while (p < end && (unsigned)(*p - '0') <= 9)
+		p++;
+	return p;
+}
+
+size_t num_parse_plain(const char *s, const char *end, struct num *out)
+{
+	const char *p = s, *ip, *ie, *fp, *fe;
+	struct num n;
+	int nd = 0, exp = 0;
+
+	if (p < end && *p == '-')
+		p++;
+	ip = p;
+	ie = p = digits_end(p, end);
+	if (ie == ip || (*ip == '0' && ie - ip > 1))
+		return 0; /* no digit, or leading zeros: the general path's message */
+	fp = fe = p; /* no fraction: an empty one */
+	if (p < end && *p == '.') {
+		fp = p + 1;
+		fe = p = digits_end(fp, end);
+		if (fe == fp)
+			return 0;
+	}
+	if ((p < end && (*p == 'e' || *p == 'E')) || (ie - ip) + (fe - fp) > NUM_MAX_DIGITS)
+		return 0;
+	/* the significant digits: without leading zeros (only "0." has them)
+	 * and trailing ones (in the fraction, then in the integer) */
+	while (fe > fp && fe[-1] == '0')
+		fe--;
+	if (*ip == '0') {
+		const char *f0 = fp;
+
+		ie = ip; /* "0" or "0.ddd": the integer part holds none */
+		while (fp < fe && *fp == '0')
+			fp++;
+		exp = -(int)(fp - f0);
+	} else {
+		exp = (int)(ie - ip);
+		if (fe == fp)
+			while (ie[-1] == '0')
+				ie--; /* ip[0] is not '0': stops there */
+	}
+	memset(&n, 0, sizeof(n));
+	for (; ip < ie; ip++)
+		n.digit[nd++] = (uint8_t)(*ip - '0');
+	for (; fp < fe; fp++)
+		n.digit[nd++] = (uint8_t)(*fp - '0');
+	if (nd) {
+		n.neg = *s == '-';
+		n.ndigits = (uint8_t)nd;
+		n.exp = (int16_t)exp;
+	}
+	*out = n;
+	return (size_t)(p - s);
+}
+
 static char *put_digits(char *p, const uint8_t *d, int n)
 {
 	for (int i = 0; i < n; i++)

@@ -47,6 +47,19 @@ struct num {
 int num_parse(const char *s, size_t len, struct num *out, struct dyn_err *err);
 
 /*
+ * The common case of a JSON number, without num_parse's generality: an
+ * integer or a decimal with no exponent, in strict JSON form (optional
+ * '-', no leading zeros, digits on both sides of a '.'), of at most 38
+ * digits in all, at s (before end).  Returns the bytes read - the number
+ * ends at the first byte that cannot continue it, as a JSON reader's does -
+ * with *out what num_parse() gives for them; 0 when the text is anything
+ * else (an exponent, more digits, no number), *out untouched: the caller's
+ * general path decides, errors included.  A fast path; check_num and
+ * fuzz_num compare it with the general one.
+ */
+size_t num_parse_plain(const char *s, const char *end, struct num *out);
+
+/*
  * Canonical text, NUL-terminated, into buf (at least NUM_TEXT_MAX bytes);
  * returns its length.  The format is JavaScript's Number#toString applied
  * to the exact value: positional when 1e-6 <= |x| < 1e21 ("100", "0.1",

@@ -5,8 +5,11 @@
  *
  * The first byte picks the key schema (partition key "id", "k" or "$x";
  * a sort key "sk" or none) and whether top-level "a", "b" and "e" are
- * captured (the _batch path's index key attributes); the rest is the
- * item text.  Top-level names may come in any order.  Whenever the
+ * captured (the _batch path's index key attributes), and whether the
+ * names seen so far are forgotten first (st->names: the table of
+ * top-level names that lives from one input to the next, as from one line
+ * of an import to the next, filling up as the fuzzer invents names); the
+ * rest is the item text.  Top-level names may come in any order.  Whenever the
  * stored path takes a text, item_parse() must accept it too, with key
  * attributes equal to (and of the type of) the stored path's key values,
  * item_size() equal to its size, and item_encode() of the item without
@@ -109,6 +112,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	if (data[0] & 16) {
+		item_stored_free(&st);
+		item_stored_init(&st);
+	}
 	pk = pks[data[0] & 3];
 	sk = data[0] & 4 ? "sk" : NULL;
 	len = size - 1;

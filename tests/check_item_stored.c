@@ -283,6 +283,174 @@ START_TEST(test_parse_stored_captures)
 }
 END_TEST
 
+/* ---- the names a session has seen (st->names), over many lines ---- */
+
+static uint32_t names_rand(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/* Names: prefixes of each other, equal in 8 bytes, long, escaped spellings
+ * of plain ones, UTF-8, empty, and enough of them to fill the table. */
+static const char *const pool[] = {
+    "password", "email", "language", "keyword_language", "created", "teacher_request",
+    "third_party", "last_login", "country", "birth_year", "gender", "prog_experience", "epoch",
+    "experience_languages", "is_teacher", "heard_about", "verification_pending",
+    "program_count", "emailx", "e", "epochs", "verification_pendinG",
+    "a name of more than thirty bytes, never matched as text", "\\u0065mail", "\xc3\xa9t\xc3\xa9",
+    "\\u00e9t\\u00e9", "", "abcdefgh", "abcdefghi", "abcdefga", "ABCDEFGH1", "z",
+};
+
+/* A value: strings short and long (over 16 bytes: the vector copy), with
+ * escapes and UTF-8 at various places, numbers, lists, a sorted map. */
+static size_t random_value(uint32_t *x, char *o, bool num_or_str)
+{
+	static const char *const strs[] = {
+	    "\"\"", "\"a\"", "\"hedy@hedy.org\"", "\"$2b$09$44c832468d3df7e445ec8c\"",
+	    "\"0123456789abcdef\"", "\"0123456789abcde\"", "\"0123456789abcdef0\"",
+	    "\"a long string of plain text, longer than two vectors\"",
+	    "\"with \\\"escapes\\\" \\n inside a long enough string\"", "\"\\u00e9\"",
+	    "\"UTF-8 \xc3\xa9 after fifteen \xe2\x82\xac\"", "\"0123456789abcdef\\\\\"",
+	};
+	static const char *const nums[] = {"1", "-1", "0", "-0", "31", "1681239902406", "1.5",
+					   "-0.05", "100", "1e3", "12345678901234567890123456789012345678"};
+	static const char *const other[] = {"null", "true", "false", "[]", "{}",
+					    "[\"other_block\",\"other_text\",\"scratch\"]",
+					    "{\"a\":1,\"b\":[\"x\"]}", "[1,{\"$N\":\"2\"}]"};
+	const char *v;
+	unsigned k = names_rand(x) % (num_or_str ? 2 : 3);
+
+	if (k == 0)
+		v = strs[names_rand(x) % (sizeof(strs) / sizeof(strs[0]))];
+	else if (k == 1)
+		v = nums[names_rand(x) % (sizeof(nums) / sizeof(nums[0]))];
+	else
+		v = other[names_rand(x) % (sizeof(other) / sizeof(other[0]))];
+	memcpy(o, v, strlen(v));
+	return strlen(v);
+}
+
+/* Is pool name i the same name as j (an escaped spelling of it)? */
+static bool same_name(size_t i, size_t j)
+{
+	static const size_t alias[][2] = {{1, 23}, {24, 25}};
+
+	if (i == j)
+		return true;
+	for (size_t a = 0; a < 2; a++)
+		if ((alias[a][0] == i && alias[a][1] == j) || (alias[a][0] == j && alias[a][1] == i))
+			return true;
+	return false;
+}
+
+/*
+ * Lines as a bulk import sends them - mostly one order with names left
+ * out, sometimes shuffled, blanks here and there, now and then a name
+ * twice - through one struct item_stored: each is taken with item_parse's
+ * record, or declined exactly when a name repeats.  The table fills up
+ * (more names than NAMES_MAX come by), so lines mix names with entries and
+ * names without.
+ */
+static void names_over_lines(bool captures, uint32_t seed)
+{
+	static const char *const caps[] = {"email", "epoch", "created"};
+	size_t npool = sizeof(pool) / sizeof(pool[0]), pick[48], np, i, j, len;
+	char t[8192], extra[64][12];
+	uint32_t x = seed;
+	bool dup;
+	int rc;
+
+	st.cap_names = caps;
+	st.ncap = captures ? 3 : 0;
+	for (i = 0; i < 64; i++)
+		sprintf(extra[i], "x%02zu", i);
+	for (int line = 0; line < 4000; line++) {
+		/* the usual order, names left out; past line 2000 more names */
+		np = 0;
+		for (i = 0; i < npool; i++)
+			if (names_rand(&x) % 4)
+				pick[np++] = i;
+		if (line > 2000)
+			for (i = 0; i < 8 && np < 48; i++)
+				pick[np++] = npool + names_rand(&x) % 64;
+		if (names_rand(&x) % 8 == 0) /* shuffled */
+			for (i = np; i > 1; i--) {
+				j = names_rand(&x) % i;
+				size_t tmp = pick[i - 1];
+				pick[i - 1] = pick[j];
+				pick[j] = tmp;
+			}
+		if (np && names_rand(&x) % 16 == 0) /* a name twice */
+			pick[names_rand(&x) % np] = pick[names_rand(&x) % np];
+		dup = false;
+		for (i = 0; i < np; i++)
+			for (j = i + 1; j < np; j++)
+				dup = dup || (pick[i] < npool && pick[j] < npool ? same_name(pick[i], pick[j])
+									      : pick[i] == pick[j]);
+		len = (size_t)sprintf(t, "{\"username\":\"u%d\"", line);
+		for (i = 0; i < np; i++) {
+			const char *name = pick[i] < npool ? pool[pick[i]] : extra[pick[i] - npool];
+			bool cap = captures && (!strcmp(name, "email") || !strcmp(name, "epoch") ||
+						!strcmp(name, "created") || !strcmp(name, "\\u0065mail"));
+
+			len += (size_t)sprintf(t + len, names_rand(&x) % 10 ? ",\"%s\":" : " , \"%s\" : ",
+					       name);
+			len += random_value(&x, t + len, cap);
+		}
+		t[len++] = '}';
+		t[len] = 0;
+		if (dup) {
+			rc = item_parse_stored(t, len, "username", NULL, &st);
+			ck_assert_msg(rc == 1, "taken with a name twice: %s", t);
+		} else {
+			assert_taken(t, len, "username", NULL);
+		}
+	}
+}
+
+START_TEST(test_parse_stored_names_over_lines)
+{
+	names_over_lines(false, 12345);
+}
+END_TEST
+
+START_TEST(test_parse_stored_names_over_lines_with_captures)
+{
+	names_over_lines(true, 777);
+}
+END_TEST
+
+/* A name expected next must match as a whole: a longer name, one that
+ * differs in its last byte, or an escaped spelling is another text. */
+START_TEST(test_parse_stored_expected_names_match_whole)
+{
+	static const char *const lines[] = {
+	    "{\"id\":\"a\",\"email\":1,\"epoch\":2}",
+	    "{\"id\":\"a\",\"emailx\":1,\"epoch\":2}",
+	    "{\"id\":\"a\",\"emai\":1,\"epoch\":2}",
+	    "{\"id\":\"a\",\"\\u0065mail\":1,\"epoch\":2}",
+	    "{\"id\":\"a\",\"email\":1,\"epocH\":2}",
+	    "{\"id\":\"a\",\"email\":1,\"epoch\" : 2}",
+	    "{\"id\":\"a\",\"email\":1,\"epoch\":2,\"email\":3}",
+	    "{\"id\":\"a\",\"email\":1}",
+	    "{\"id\":\"a\",\"epoch\":2,\"email\":1}",
+	};
+	for (int round = 0; round < 2; round++)
+		for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+			if (strstr(lines[i], "\"email\":3"))
+				assert_declined(lines[i], "id", NULL);
+			else
+				assert_taken(lines[i], strlen(lines[i]), "id", NULL);
+		}
+	/* the same names at the very end of the text (no 32 bytes left) */
+	assert_taken("{\"id\":\"a\",\"email\":1}", strlen("{\"id\":\"a\",\"email\":1}"), "id", NULL);
+	assert_declined("{\"id\":\"a\",\"email\":1,\"email\":1}", "id", NULL);
+}
+END_TEST
+
 Suite *item_stored_suite(void);
 Suite *item_stored_suite(void)
 {
@@ -296,6 +464,9 @@ Suite *item_stored_suite(void)
 	tcase_add_test(tc, test_parse_stored_limits);
 	tcase_add_test(tc, test_parse_stored_sorts_the_top_level);
 	tcase_add_test(tc, test_parse_stored_captures);
+	tcase_add_test(tc, test_parse_stored_names_over_lines);
+	tcase_add_test(tc, test_parse_stored_names_over_lines_with_captures);
+	tcase_add_test(tc, test_parse_stored_expected_names_match_whole);
 	suite_add_tcase(s, tc);
 	return s;
 }

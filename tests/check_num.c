@@ -5,9 +5,11 @@
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "item_parseint.h"
 #include "num.h"
 
 #define MAX38 "9.9999999999999999999999999999999999999E+125"
@@ -595,6 +597,141 @@ START_TEST(test_add_matches_int64_on_random_sample)
 }
 END_TEST
 
+/* ---- num_parse_plain, the JSON reader's fast path ---- */
+
+/*
+ * The fast path against the general one (item_lex.c ipar_number_general:
+ * the JSON grammar, then num_parse) on text t: where it takes a number,
+ * the same bytes read and the same struct num, byte for byte (unused
+ * digit slots included); where it declines, *out untouched - and it
+ * declines only what it leaves to the general path: an exponent, more
+ * than 38 digits, or what the general path refuses.
+ */
+static void assert_plain_agrees(const char *t, size_t len)
+{
+	struct parser ps;
+	struct num a, b, untouched;
+	uint8_t ka[NUM_KEY_MAX], kb[NUM_KEY_MAX];
+	size_t k, digits = 0, i;
+	bool expo = false;
+	int rc;
+
+	memset(&a, 0xa5, sizeof(a));
+	untouched = a;
+	k = num_parse_plain(t, t + len, &a);
+	memset(&ps, 0, sizeof(ps));
+	ps.text = ps.p = t;
+	ps.end = t + len;
+	rc = ipar_number_general(&ps, &b);
+	if (k) {
+		ck_assert_msg(rc == 0, "fast path took \"%.*s\", the general one refuses", (int)len, t);
+		ck_assert_msg(k == (size_t)(ps.p - t), "\"%.*s\": read %zu, the general path %zu",
+			      (int)len, t, k, (size_t)(ps.p - t));
+		ck_assert_msg(memcmp(&a, &b, sizeof(a)) == 0, "\"%.*s\": another number", (int)len,
+			      t);
+		ck_assert_uint_eq(num_key_encode(&a, ka), num_key_encode(&b, kb));
+		ck_assert_mem_eq(ka, kb, num_key_encode(&a, ka));
+		return;
+	}
+	ck_assert_msg(memcmp(&a, &untouched, sizeof(a)) == 0, "declined, yet wrote its output");
+	if (rc != 0)
+		return;
+	for (i = 0; i < (size_t)(ps.p - t); i++) {
+		digits += is_digit(t[i]);
+		expo = expo || t[i] == 'e' || t[i] == 'E';
+	}
+	ck_assert_msg(expo || digits > NUM_MAX_DIGITS, "fast path declined \"%.*s\"", (int)len, t);
+}
+
+static void assert_plain_agrees_str(const char *t)
+{
+	assert_plain_agrees(t, strlen(t));
+}
+
+/* A run of n digits: zeros often, so that trailing and leading zeros and
+ * their stripping come up. */
+static size_t random_digits(char *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		o[i] = (char)(rnd() % 3 == 0 ? '0' : '0' + rnd() % 10);
+	return n;
+}
+
+/* Number-like text: mostly well-formed (sign, integer part, fraction,
+ * exponent, up to 45 digits, what follows it), sometimes any bytes of
+ * the number alphabet. */
+static size_t random_number_text(char *o)
+{
+	static const char alphabet[] = "-+0123456789.eE ,}x";
+	static const char *const after[] = {"", ",", "}", "]", " ", ".", "-", "e", "x", "0", ".5"};
+	size_t n = 0, k;
+
+	if (rnd() % 10 == 0) {
+		k = rnd() % 20;
+		for (size_t i = 0; i < k; i++)
+			o[n++] = alphabet[rnd() % (sizeof(alphabet) - 1)];
+		return n;
+	}
+	if (rnd() % 3 == 0)
+		o[n++] = '-';
+	switch (rnd() % 4) {
+	case 0:
+		o[n++] = '0';
+		break;
+	case 1:
+		n += random_digits(o + n, 1 + rnd() % 45); /* leading zeros too */
+		break;
+	default:
+		o[n++] = (char)('1' + rnd() % 9);
+		n += random_digits(o + n, rnd() % (rnd() % 2 ? 16 : 45));
+	}
+	if (rnd() % 2) {
+		o[n++] = '.';
+		n += random_digits(o + n, rnd() % 40);
+	}
+	if (rnd() % 6 == 0) {
+		o[n++] = rnd() % 2 ? 'e' : 'E';
+		if (rnd() % 2)
+			o[n++] = rnd() % 2 ? '+' : '-';
+		n += (size_t)snprintf(o + n, 8, "%u", (unsigned)(rnd() % 200));
+	}
+	k = rnd() % (sizeof(after) / sizeof(after[0]));
+	memcpy(o + n, after[k], strlen(after[k]));
+	return n + strlen(after[k]);
+}
+
+START_TEST(test_plain_agrees_on_edge_cases)
+{
+	static const char *const cases[] = {
+	    "0", "-0", "-0.0", "0.0000", "0.5", "-0.05", "0.000000000000000000000000000000000001",
+	    "1", "-1", "10", "100", "1000000", "10.01", "100.0500", "7.50", "1.000", "31",
+	    "1681239902406", "-1681239902406", "1637851898170",
+	    "12345678901234567890123456789012345678",  /* 38 digits */
+	    "-99999999999999999999999999999999999999", /* 38 nines */
+	    "123456789012345678901234567890123456789", /* 39: the general path */
+	    "100000000000000000000000000000000000000", /* 39, one significant */
+	    "1234567890123456789.0123456789012345678", /* 38 in all */
+	    "1234567890123456789.01234567890123456789", /* 39 in all */
+	    "0.00000000000000000000000000000000000001", /* 39 with the "0" */
+	    "01", "00", "-01", "-00", "0.", "1.", "-", "-.5", ".5", "+1", "", "-x", "x",
+	    "1e5", "1E+2", "1.5e-3", "0e0", "1e", "1.5E", "1,", "1}", "1 ", "1.2.3", "1-2",
+	    "-Infinity", "NaN", "1x", "0x10", "2.", "9.9999999999999999999999999999999999999",
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_plain_agrees_str(cases[i]);
+}
+END_TEST
+
+START_TEST(test_plain_agrees_on_random_text)
+{
+	char t[256];
+
+	rng_state = 0x5eed5eedULL;
+	for (int i = 0; i < 300000; i++)
+		assert_plain_agrees(t, random_number_text(t));
+}
+END_TEST
+
 Suite *num_suite(void);
 Suite *num_suite(void)
 {
@@ -613,6 +750,12 @@ Suite *num_suite(void)
 	tcase_add_test(tc, test_parse_rejects_junk);
 	tcase_add_test(tc, test_parse_rejects_empty);
 	tcase_add_test(tc, test_parse_rejects_nan_and_infinity);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("num_parse_plain");
+	tcase_add_test(tc, test_plain_agrees_on_edge_cases);
+	tcase_add_test(tc, test_plain_agrees_on_random_text);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("num_format");
