@@ -2,8 +2,9 @@
 # "What the kernel does itself") are really done.
 #
 # An unlink through the mount queues no entry invalidation for the name
-# it removes and leaves its directory's attributes to the kernel.  Each
-# check below is made
+# it removes and leaves its directory's attributes to the kernel; a
+# created item's attributes are replied cached (the commit at its close
+# invalidates them).  Each check below is made
 # from a second process (a fresh stat/ls/cat) right after the change, and
 # each is followed by a change of the same name by another path (_batch,
 # /_tx), which must be seen at once: the skip must be for the request's
@@ -71,6 +72,21 @@ for i in $(seq "$ROUNDS"); do
 	expect_eq "c.json size after update" "$(sz "$Q/p1/c.json")" "$(cat "$Q/p1/c.json" | wc -c)"
 	[ "$(mt "$Q/p1/c.json")" -gt "$cm" ] || fail "round $i: c.json mtime not advanced"
 	rm "$Q/p1/c.json" || fail "rm c.json"
+	: >"$Q/p1/t$i.json" || fail "create t$i.json" # nothing written: the key only
+	expect_eq "t$i.json size" "$(sz "$Q/p1/t$i.json")" "$(cat "$Q/p1/t$i.json" | wc -c)"
+	rm "$Q/p1/t$i.json" || fail "rm t$i.json"
 done
 
+section "a created file while it is written, seen from another process"
+exec 7>"$Q/p1/w.json" || fail "open w.json"
+printf '{"n": 1' >&7
+s1=$(sz "$Q/p1/w.json")
+printf ', "m": 2}\n' >&7
+exec 7>&-
+s2=$(sz "$Q/p1/w.json")
+echo "size while written: $s1; after close: $s2"
+# (another process sees a new item only once it is stored: absent here,
+# with the create's attributes cached or not; the close makes it exist)
+expect_eq "w.json while written" "$s1" absent
+expect_eq "w.json after close" "$s2" "$(cat "$Q/p1/w.json" | wc -c)"
 done_test
