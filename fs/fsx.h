@@ -266,6 +266,20 @@ struct fsx {
 /* This thread is one of the FUSE loop's workers (set by fsx_of). */
 extern __thread bool fsx_fuse_worker;
 
+/*
+ * The name this FUSE request removes itself (op_unlink, around its
+ * be_delete): the kernel drops that dentry and invalidates its parent's
+ * attributes on the reply (fuse_dir_changed, d_delete), so the observer
+ * queues no entry invalidation for it and leaves out the parent's
+ * attributes.  Any other change -- another name, another directory,
+ * _batch, _tx, rename, the API server -- is invalidated as always.
+ */
+struct fsx_origin {
+	fuse_ino_t dir;	  /* the request's directory */
+	const char *name; /* the name it removes */
+};
+extern __thread const struct fsx_origin *fsx_origin;
+
 /* The one accessor for per-mount state; every request handler calls it
  * first, which marks the thread as a FUSE worker (inval.c). */
 static inline struct fsx *fsx_of(fuse_req_t req)

@@ -45,6 +45,14 @@
  * hold no kernel lock at all: the observer settles for them before it
  * returns, so their callers need not know.
  *
+ * What the kernel does itself.  An unlink through this mount: on its
+ * reply the kernel drops the name's dentry and invalidates its
+ * directory's attributes (fuse_dir_changed), so for the name the request
+ * removes (fsx_origin, set around its be_delete) nothing is queued and
+ * that directory's attributes are left out; the item's own attributes
+ * (an open descriptor's fstat), the table directory's, and every change
+ * by another path are invalidated as above.
+ *
  * The negative set remembers (parent, name) for every negative lookup we
  * answered with a long timeout, so that a name that comes into existence
  * by another path (an item put through _batch, a table made by the CLI)
@@ -60,6 +68,7 @@
 #include <time.h>
 
 __thread bool fsx_fuse_worker;
+__thread const struct fsx_origin *fsx_origin;
 /* The last ticket this thread queued and has not settled. */
 static __thread uint64_t owed;
 
@@ -488,11 +497,18 @@ static void dirs_add(struct fsx *fs, struct dirs *d, fuse_ino_t ino)
 	d->ino[d->n++] = ino;
 }
 
+/* The change is the removal of name from dir by this very request
+ * (fsx_origin): the kernel updates that entry and dir's attributes. */
+static bool by_origin(fuse_ino_t dir, const char *name)
+{
+	return fsx_origin && fsx_origin->dir == dir && !strcmp(fsx_origin->name, name);
+}
+
 static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 		    const struct val *pk, const struct val *sk, struct dirs *dirs)
 {
 	char pkname[NAME_BUF], skname[NAME_BUF];
-	fuse_ino_t attr[3] = {0, 0, 0}, idir = 0;
+	fuse_ino_t attr[3] = {0, 0, 0}, idir = 0, own_dir = 0;
 	struct node *tn, *pn = NULL, *in;
 	bool has_sk;
 	size_t i;
@@ -529,9 +545,11 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 			in->ver++;
 			attr[2] = in->ino; /* a stat through a cached entry asks us */
 			node_unhash_locked(fs, in);
-			if (dir)
+			if (dir && !by_origin(dir, has_sk ? skname : pkname))
 				inval_entry_async(fs, dir, has_sk ? skname : pkname);
 		}
+		if (dir && by_origin(dir, has_sk ? skname : pkname))
+			own_dir = dir; /* the kernel invalidates it on the reply */
 		if (has_sk && pn && !pn->pinned && !pn->kids.n)
 			inval_part_async(fs, tn->ino, tname, pk, pkname);
 	} else {
@@ -558,7 +576,7 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 	node_maybe_free_locked(fs, tn);
 	pthread_mutex_unlock(&fs->ilock);
 	for (i = 0; i < 2; i++)
-		if (attr[i])
+		if (attr[i] && attr[i] != own_dir)
 			dirs_add(fs, dirs, attr[i]); /* fsx_observe invalidates them */
 	/* No inode for a node of a present item: a lookup or readdirplus
 	 * reply read before this change may be on its way to make it (fsx.h).

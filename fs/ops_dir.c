@@ -476,8 +476,9 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *n
 
 /* ---- unlink and rmdir ---- */
 
-static int unlink_item(struct fsx *fs, struct node *dir, struct node *n)
+static int unlink_item(struct fsx *fs, struct node *dir, struct node *n, const char *name)
 {
+	struct fsx_origin origin = {.dir = dir->ino, .name = name};
 	struct node *tn = NULL;
 	struct dyn_err err;
 	struct val pk, sk;
@@ -499,7 +500,9 @@ static int unlink_item(struct fsx *fs, struct node *dir, struct node *n)
 		}
 	}
 	err_clear(&err);
+	fsx_origin = &origin; /* the kernel drops name itself (fsx.h) */
 	rc = be_delete(t, &pk, sk.type == VAL_NULL ? NULL : &sk, 0, &err);
+	fsx_origin = NULL;
 	if (rc == 0) {
 		pthread_mutex_lock(&fs->ilock);
 		node_unhash_locked(fs, n); /* also a creation still pending */
@@ -537,7 +540,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto out;
 	switch (r.node->kind) {
 	case NK_ITEM:
-		rc = unlink_item(fs, dir, r.node);
+		rc = unlink_item(fs, dir, r.node, name);
 		break;
 	case NK_SCHEMA:
 	case NK_STATS:

@@ -274,7 +274,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	struct resolved r;
 	struct fh *h = NULL;
 	double timeout;
-	bool had;
+	bool had, made = false;
 	int rc;
 
 	RO_CHECK(req, fs);
@@ -304,6 +304,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		rc = r.shortened ? bad_name(fs, dir, name, "a shortened name can only be "
 							   "created through _batch")
 				 : create_item(fs, &r, fi, &n, &h);
+		made = rc == 0;
 		break;
 	case RES_SCRATCH:
 	case RES_PART: /* a plain file with a partition's name: scratch */
@@ -331,7 +332,12 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		goto out;
 	e.ino = n->ino;
 	e.generation = fs->gen;
-	e.attr_timeout = 0; /* the first commit changes size and times */
+	/* A new item's attributes are cached: its first commit invalidates
+	 * them before the flush returns (inval.c on_item) and the kernel keeps
+	 * the size of its own writes until then, so the open that follows
+	 * needs no GETATTR for its permission check.  An existing file opened
+	 * by create(): not cached, a commit or O_TRUNC changes them. */
+	e.attr_timeout = made ? fs->timeout : 0;
 	e.entry_timeout = r.alias ? 0 : fs->timeout; /* aliases: see resolve.c */
 	fi->fh = (uintptr_t)h;
 	node_lookup_inc(fs, n);
