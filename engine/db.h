@@ -244,6 +244,15 @@ const struct val *iref_sk(const struct item_ref *r); /* NULL if none */
  * appended to *buf as item_render_compact_append does, rendered from the
  * record without decoding it; -ENOMEM, -EINVAL (a corrupt record). */
 int iref_render_compact_append(const struct item_ref *r, char **buf, size_t *len, size_t *cap);
+/*
+ * The base record's bytes (borrowed, valid during the callback): the
+ * tuple key enc(pk) [enc(sk)] (keyenc.h) and the blob, item_encode() of
+ * the item without its key attributes, which item_render_blob_append
+ * renders.  A reader that copies them can render after the lock is
+ * dropped (snap.c).
+ */
+void iref_bytes(const struct item_ref *r, const uint8_t **key, size_t *key_len,
+		const uint8_t **blob, size_t *blob_len);
 
 /* Visitor: return 0 to go on, nonzero to stop (the value is returned). */
 typedef int (*tbl_visit_fn)(void *ctx, const struct item_ref *r);
@@ -500,7 +509,9 @@ struct db_change {
 					   * item_parse_value turns into it
 					   * (db_op.text), or NULL */
 	size_t item_text_len;		  /* its bytes */
-	const struct val *pk, *sk;	  /* DB_CH_DELETE: key (sk may be NULL) */
+	const struct val *pk, *sk;	  /* DB_CH_DELETE: key (sk may be NULL);
+					   * DB_CH_PUT: the item's key values
+					   * (db_apply's), or pk NULL */
 	const struct table_schema *schema; /* CREATE_TABLE, SET_SCHEMA */
 	bool checked; /* DB_CH_PUT to db_replay: item came from item_parse(), which
 			 already applied item_check(); it is not checked again */

@@ -416,8 +416,28 @@ static unsigned inner_find(const omap_t *m, const struct oinner *p, const uint8_
 }
 
 /*
+ * What leaf_find learns on its way that an insert at the position it
+ * returns can use instead of reading the records around it (each read a
+ * likely cache miss: records are all over the heap):
+ *   d     lcp(k, v[pos-1]) when pos > 0: the new entry's partial key;
+ *   succ  how v[pos]'s partial key relative to k is known: OF_SAME, it
+ *         is v[pos]'s present one (v[pos] leaves v[pos-1] where k does
+ *         not, or at the same byte); OF_KEY, from its key bytes skey
+ *         (read anyway); OF_READ, not known.
+ */
+enum { OF_READ, OF_SAME, OF_KEY };
+
+struct ofind {
+	size_t d;	     /* lcp(k, v[pos-1]) (pos > 0) */
+	int succ;	     /* OF_READ, OF_SAME, OF_KEY */
+	const uint8_t *skey; /* OF_KEY: v[pos]'s key bytes */
+	size_t slen;	     /* their length */
+};
+
+/*
  * First index in l whose key is >= k (upper: > k).  *eq: a key equals k
- * (at the returned index, or just before it when upper).
+ * (at the returned index, or just before it when upper).  f (may be
+ * NULL; not with upper): see struct ofind.
  *
  * Invariant of the walk: k > v[i-1] and d = lcp(k, v[i-1]).  With o the
  * offset of pk[i]: o > d means v[i] agrees with v[i-1] where k exceeds it,
@@ -426,14 +446,16 @@ static unsigned inner_find(const omap_t *m, const struct oinner *p, const uint8_
  * only if those tie is v[i]'s record read.
  */
 static unsigned leaf_find(const omap_t *m, const struct oleaf *l, const uint8_t *k, size_t len,
-			  bool upper, int *eq)
+			  bool upper, int *eq, struct ofind *f)
 {
 	unsigned n = l->h.n, i;
 	const uint8_t *vk;
-	size_t d, o, vl;
+	size_t d, o, vl, dprev;
 	int c;
 
 	*eq = 0;
+	if (f)
+		f->succ = OF_READ;
 	if (!n)
 		return 0;
 	if (l->k0len != OMAP_K0_NONE) {
@@ -445,6 +467,11 @@ static unsigned leaf_find(const omap_t *m, const struct oleaf *l, const uint8_t 
 	c = ocmp_from(vk, vl, k, len, 0, &d);
 	if (c >= 0) {
 		*eq = c == 0;
+		if (f && c > 0) {
+			f->succ = OF_KEY;
+			f->skey = vk;
+			f->slen = vl;
+		}
 		return c == 0 && upper ? 1 : 0;
 	}
 	for (i = 1; i < n; i++) {
@@ -452,11 +479,11 @@ static unsigned leaf_find(const omap_t *m, const struct oleaf *l, const uint8_t 
 		if (o > d)
 			continue;
 		if (o < d)
-			return i;
+			goto same;
 		/* k has a byte at d: else it would be a prefix of v[i-1] */
 		if (k[d] != l->pk[i].b[0]) {
 			if (k[d] < l->pk[i].b[0])
-				return i;
+				goto same;
 			continue;
 		}
 		if (!(l->pk[i].off & OPK_B1)) {
@@ -467,21 +494,38 @@ static unsigned leaf_find(const omap_t *m, const struct oleaf *l, const uint8_t 
 			continue;
 		}
 		if (len == d + 1)
-			return i; /* k is a proper prefix of v[i] */
+			goto ret; /* k is a proper prefix of v[i] */
 		if (k[d + 1] != l->pk[i].b[1]) {
 			if (k[d + 1] < l->pk[i].b[1])
-				return i;
+				goto ret;
 			d++;
 			continue;
 		}
 		vk = m->ops.key(l->v[i], &vl);
+		dprev = d;
 		c = ocmp_from(vk, vl, k, len, d + 2, &d); /* both agree up to d + 2 */
-		if (c > 0)
-			return i;
+		if (c > 0) {
+			if (f) {
+				f->succ = OF_KEY;
+				f->skey = vk;
+				f->slen = vl;
+			}
+			d = dprev;
+			goto ret;
+		}
 		if (c == 0)
 			goto found;
 	}
+	if (f)
+		f->d = d;
 	return n;
+same:
+	if (f)
+		f->succ = OF_SAME;
+ret:
+	if (f)
+		f->d = d;
+	return i;
 found:
 	*eq = 1;
 	return upper ? i + 1 : i;
@@ -549,7 +593,7 @@ void *omap_get(const omap_t *m, const uint8_t *k, size_t len)
 	if (m->appending && (l = after_last(m, k, len, NULL, &last)))
 		return last == 0 ? l->v[l->h.n - 1] : NULL;
 	l = descend(m, k, len, NULL);
-	i = leaf_find(m, l, k, len, false, &eq);
+	i = leaf_find(m, l, k, len, false, &eq, NULL);
 
 	return eq ? l->v[i] : NULL; /* eq: the key at i is k */
 }
@@ -587,7 +631,7 @@ bool omap_seek(const omap_t *m, const uint8_t *k, size_t len, enum omap_seek how
 	struct oleaf *l = descend(m, k, len, NULL);
 	bool upper = how == OMAP_GT || how == OMAP_LE;
 	int eq;
-	unsigned i = leaf_find(m, l, k, len, upper, &eq);
+	unsigned i = leaf_find(m, l, k, len, upper, &eq, NULL);
 
 	if (how == OMAP_GE || how == OMAP_GT) {
 		if (i < l->h.n)
@@ -702,32 +746,59 @@ static void inner_insert(omap_t *m, struct opath *path, int lvl, void *s, struct
 	}
 }
 
-/* Insert v (key k) at pos of a leaf with room, keeping the partial keys. */
+/* The partial key of b after a key it shares d bytes with (opk_make's). */
+static void opk_at(struct opk *pk, const uint8_t *b, size_t bl, size_t d)
+{
+	pk->off = (uint16_t)d;
+	pk->b[0] = b[d];
+	pk->b[1] = d + 1 < bl ? b[d + 1] : 0;
+	if (d + 1 < bl)
+		pk->off |= OPK_B1;
+}
+
+/*
+ * Insert v (key k) at pos of a leaf with room, keeping the partial keys;
+ * f (or NULL: read the neighbours' keys) is leaf_find's for pos, in this
+ * leaf or in the one it was split from (entries keep their partial keys
+ * when they move, and pos's neighbours stay pos's neighbours).
+ */
 static void leaf_put(omap_t *m, struct oleaf *l, unsigned pos, void *v, const uint8_t *k,
-		     size_t len)
+		     size_t len, const struct ofind *f)
 {
 	unsigned n = l->h.n;
 	const uint8_t *a;
+	struct opk succ;
 	size_t al;
+	int how = f && pos < n ? f->succ : OF_READ;
 
+	/* before anything moves: skey may be this leaf's copy of v[0]'s key */
+	if (how == OF_SAME)
+		succ = l->pk[pos];
+	else if (how == OF_KEY)
+		opk_make(&succ, k, len, f->skey, f->slen);
 	memmove(&l->v[pos + 1], &l->v[pos], (n - pos) * sizeof(l->v[0]));
 	memmove(&l->pk[pos + 1], &l->pk[pos], (n - pos) * sizeof(l->pk[0]));
 	l->v[pos] = v;
 	l->h.n++;
-	if (pos > 0) {
+	if (pos > 0 && f) {
+		opk_at(&l->pk[pos], k, len, f->d);
+	} else if (pos > 0) {
 		a = m->ops.key(l->v[pos - 1], &al);
 		opk_make(&l->pk[pos], a, al, k, len);
 	} else {
 		k0_set(l, k, len);
 	}
-	if (pos < n) {
+	if (pos < n && how != OF_READ) {
+		l->pk[pos + 1] = succ;
+	} else if (pos < n) {
 		a = m->ops.key(l->v[pos + 1], &al);
 		opk_make(&l->pk[pos + 1], k, len, a, al);
 	}
 }
 
 static void leaf_split_insert(omap_t *m, struct opath *path, struct oleaf *l, unsigned pos, void *v,
-			      const uint8_t *k, size_t len, struct omap_cur *at)
+			      const uint8_t *k, size_t len, const struct ofind *f,
+			      struct omap_cur *at)
 {
 	struct oleaf *r;
 	unsigned ls, n = l->h.n;
@@ -753,10 +824,10 @@ static void leaf_split_insert(omap_t *m, struct opath *path, struct oleaf *l, un
 		l->next->prev = r;
 	l->next = r;
 	if (pos < ls || ls == 0) {
-		leaf_put(m, l, pos, v, k, len);
+		leaf_put(m, l, pos, v, k, len, f);
 		cur_set(at, l, pos);
 	} else {
-		leaf_put(m, r, pos - ls, v, k, len);
+		leaf_put(m, r, pos - ls, v, k, len, f);
 		cur_set(at, r, pos - ls);
 	}
 	sep_hold(m, r->v[0]);
@@ -773,6 +844,7 @@ int omap_insert(omap_t *m, void *v, void **old)
 int omap_insert_at(omap_t *m, void *v, void **old, struct omap_cur *at)
 {
 	struct opath path;
+	struct ofind fd, *f = NULL;
 	struct oleaf *l;
 	const uint8_t *k;
 	size_t len;
@@ -789,7 +861,8 @@ int omap_insert_at(omap_t *m, void *v, void **old, struct omap_cur *at)
 		eq = 0;
 	} else {
 		l = descend(m, k, len, &path);
-		pos = leaf_find(m, l, k, len, false, &eq);
+		f = &fd;
+		pos = leaf_find(m, l, k, len, false, &eq, f);
 		m->appending = !eq && pos == l->h.n && !l->next;
 	}
 	/*
@@ -817,10 +890,10 @@ int omap_insert_at(omap_t *m, void *v, void **old, struct omap_cur *at)
 	}
 	m->count++;
 	if (l->h.n < OMAP_FANOUT) {
-		leaf_put(m, l, pos, v, k, len);
+		leaf_put(m, l, pos, v, k, len, f);
 		cur_set(at, l, pos);
 	} else {
-		leaf_split_insert(m, &path, l, pos, v, k, len, at);
+		leaf_split_insert(m, &path, l, pos, v, k, len, f, at);
 	}
 	return 0;
 }
@@ -965,7 +1038,7 @@ void *omap_delete(omap_t *m, const uint8_t *k, size_t len)
 	struct opath path;
 	struct oleaf *l = descend(m, k, len, &path);
 	int eq;
-	unsigned pos = leaf_find(m, l, k, len, false, &eq);
+	unsigned pos = leaf_find(m, l, k, len, false, &eq, NULL);
 	void *v;
 
 	if (!eq)

@@ -91,7 +91,11 @@ static int check_inner(struct ocheck *c, const struct oinner *p, unsigned depth,
 		k = m->ops.key(p->sep[i], &len);
 		if (p->plen > OMAP_PRE || len < p->plen || memcmp(k, p->pre, p->plen) != 0)
 			return check_fail(c, "separator outside its node's prefix");
-		struct oslice want = okey_pfx(k + p->plen, len - p->plen);
+		/* the byte-wise form, the reference for okey_pfx's */
+		struct oslice want = {okey_pfx8_bytes(k + p->plen, len - p->plen),
+				      len - p->plen > 8
+					  ? okey_pfx8_bytes(k + p->plen + 8, len - p->plen - 8)
+					  : 0};
 
 		if (oslice_cmp(&p->pfx[i], &want) != 0)
 			return check_fail(c, "separator slice mismatch");

@@ -86,14 +86,35 @@ struct opath {
 	int eq[OMAP_MAXH];		/* separator idx-1 equals the key */
 };
 
-/* Big-endian first 8 bytes, zero padded: orders like the bytes do. */
-static inline uint64_t okey_pfx8(const uint8_t *k, size_t len)
+/* Big-endian first 8 bytes, zero padded: orders like the bytes do (byte
+ * by byte: the reference omap_check compares the fast form with). */
+static inline uint64_t okey_pfx8_bytes(const uint8_t *k, size_t len)
 {
 	uint64_t p = 0;
 	size_t i;
 
 	for (i = 0; i < 8; i++)
 		p = (p << 8) | (i < len ? k[i] : 0);
+	return p;
+}
+
+/* The same, as one load and a byte swap (every descent computes two). */
+static inline uint64_t okey_pfx8(const uint8_t *k, size_t len)
+{
+	uint64_t p = 0;
+	size_t i;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (len >= 8) {
+		memcpy(&p, k, 8);
+		return __builtin_bswap64(p);
+	}
+#else
+	if (len >= 8)
+		return okey_pfx8_bytes(k, len);
+#endif
+	for (i = 0; i < len; i++)
+		p |= (uint64_t)k[i] << (56 - 8 * i);
 	return p;
 }
 

@@ -680,34 +680,49 @@ static int render_value(struct sf_buf *b, const struct val *v)
 	return item_render_compact_append(v, NULL, NULL, &b->p, &b->len, &b->cap);
 }
 
-static int change_render(struct sf_buf *b, const struct db_change *c)
+/* The head of a change, up to its value: {"put":"<table>","item":
+ * ({"delete":"<table>","pk":, {"drop":"<table>"). */
+static int change_head(struct sf_buf *b, const struct db_change *c)
 {
 	static const char *const verb[] = {
-		[DB_CH_PUT] = "put",
-		[DB_CH_DELETE] = "delete",
-		[DB_CH_CREATE_TABLE] = "create",
-		[DB_CH_DROP_TABLE] = "drop",
-		[DB_CH_SET_SCHEMA] = "set_schema",
+		[DB_CH_PUT] = "{\"put\":",
+		[DB_CH_DELETE] = "{\"delete\":",
+		[DB_CH_CREATE_TABLE] = "{\"create\":",
+		[DB_CH_DROP_TABLE] = "{\"drop\":",
+		[DB_CH_SET_SCHEMA] = "{\"set_schema\":",
 	};
-	int rc;
 
 	if ((unsigned)c->kind >= sizeof(verb) / sizeof(verb[0]) || !verb[c->kind])
 		return -EINVAL;
-	if (sf_buf_printf(b, "{\"%s\":", verb[c->kind]) < 0 ||
-	    sf_json_str(b, c->table, strlen(c->table)) < 0)
+	if (sf_buf_adds(b, verb[c->kind]) < 0 || sf_json_str(b, c->table, strlen(c->table)) < 0)
 		return -ENOMEM;
 	switch (c->kind) {
 	case DB_CH_PUT:
-		rc = sf_buf_adds(b, ",\"item\":");
-		if (!rc && c->item_text) /* the text it was parsed from */
+		return sf_buf_adds(b, ",\"item\":");
+	case DB_CH_DELETE:
+		return sf_buf_adds(b, ",\"pk\":");
+	case DB_CH_CREATE_TABLE:
+	case DB_CH_SET_SCHEMA:
+		return sf_buf_adds(b, ",\"schema\":");
+	default:
+		return 0;
+	}
+}
+
+/* The rest of a change after its head. */
+static int change_body(struct sf_buf *b, const struct db_change *c)
+{
+	int rc;
+
+	switch (c->kind) {
+	case DB_CH_PUT:
+		if (c->item_text) /* the text it was parsed from */
 			rc = sf_buf_add(b, c->item_text, c->item_text_len);
-		else if (!rc)
+		else
 			rc = render_value(b, c->item);
 		break;
 	case DB_CH_DELETE:
-		rc = sf_buf_adds(b, ",\"pk\":");
-		if (!rc)
-			rc = render_value(b, c->pk);
+		rc = render_value(b, c->pk);
 		if (!rc && c->sk) {
 			rc = sf_buf_adds(b, ",\"sk\":");
 			if (!rc)
@@ -716,9 +731,7 @@ static int change_render(struct sf_buf *b, const struct db_change *c)
 		break;
 	case DB_CH_CREATE_TABLE:
 	case DB_CH_SET_SCHEMA:
-		rc = sf_buf_adds(b, ",\"schema\":");
-		if (!rc)
-			rc = sf_schema_render(b, c->schema);
+		rc = sf_schema_render(b, c->schema);
 		break;
 	default:
 		rc = 0;
@@ -728,17 +741,40 @@ static int change_render(struct sf_buf *b, const struct db_change *c)
 	return sf_buf_addc(b, '}');
 }
 
+/*
+ * A change whose head would be the previous change's (same kind, same
+ * table name: a group of puts into one table) copies those bytes from
+ * earlier in the buffer instead of rendering them again; the room for a
+ * group of puts' lines is made once.
+ */
 int sf_changes_render(struct sf_buf *b, const struct db_change *ch, size_t n)
 {
-	size_t i;
+	size_t i, need = 2, head = 0, hlen = 0;
+	const struct db_change *prev = NULL;
 	int rc;
 
-	if (sf_buf_addc(b, '[') < 0)
+	for (i = 0; i < n; i++)
+		need += ch[i].kind == DB_CH_PUT && ch[i].item_text ? ch[i].item_text_len + 32 : 0;
+	if (sf_buf_grow(b, need) < 0 || sf_buf_addc(b, '[') < 0)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		if (i && sf_buf_addc(b, ',') < 0)
 			return -ENOMEM;
-		rc = change_render(b, &ch[i]);
+		if (prev && prev->kind == ch[i].kind && hlen &&
+		    (prev->table == ch[i].table || !strcmp(prev->table, ch[i].table))) {
+			if (sf_buf_grow(b, hlen) < 0)
+				return -ENOMEM;
+			memcpy(b->p + b->len, b->p + head, hlen);
+			b->len += hlen;
+		} else {
+			head = b->len;
+			rc = change_head(b, &ch[i]);
+			if (rc < 0)
+				return rc;
+			hlen = b->len - head;
+			prev = &ch[i];
+		}
+		rc = change_body(b, &ch[i]);
 		if (rc < 0)
 			return rc;
 	}

@@ -157,6 +157,15 @@ void iref_meta(const struct item_ref *r, struct item_meta *meta)
 	rec_meta(&r->t->schema, r->rec, meta);
 }
 
+void iref_bytes(const struct item_ref *r, const uint8_t **key, size_t *key_len,
+		const uint8_t **blob, size_t *blob_len)
+{
+	*key = rec_key(r->rec);
+	*key_len = r->rec->key_len;
+	*blob = rec_blob(r->rec);
+	*blob_len = r->rec->blob_len;
+}
+
 const struct val *iref_pk(const struct item_ref *r)
 {
 	return keys_get(r, false);

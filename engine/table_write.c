@@ -142,20 +142,48 @@ static int resolve_op(const struct db_op *op, struct aop *a, struct dyn_err *err
 	return 0;
 }
 
+static bool same_item(const struct aop *x, const struct aop *y)
+{
+	return x->t == y->t && x->key.len == y->key.len &&
+	       memcmp(x->key.p, y->key.p, x->key.len) == 0;
+}
+
+#define DISTINCT_SLOTS 256 /* open addressing over at most DB_MAX_TX_OPS ops */
+_Static_assert(DB_MAX_TX_OPS < 255 && 2 * DB_MAX_TX_OPS <= DISTINCT_SLOTS, "slot numbers");
+
+/* Two ops on one item?  A hash of the keys (a group of 100 puts compared
+ * every pair: 4,950 comparisons); a few ops compare pairwise.  The op
+ * reported is the first with an equal one before it, as pairwise. */
 static int check_distinct(const struct aop *a, size_t n, size_t *failed, struct dyn_err *err)
 {
-	size_t i, j;
+	uint8_t slot[DISTINCT_SLOTS];
+	size_t i, j, pos;
+	uint64_t h;
 
-	for (j = 1; j < n; j++)
+	for (j = 1; j < n && n <= 8; j++)
 		for (i = 0; i < j; i++)
-			if (a[i].t == a[j].t && a[i].key.len == a[j].key.len &&
-			    memcmp(a[i].key.p, a[j].key.p, a[i].key.len) == 0) {
-				*failed = j;
-				return err_set(err, EINVAL,
-					       "operations %zu and %zu are on the same item of %s",
-					       i, j, a[j].t->name);
-			}
+			if (same_item(&a[i], &a[j]))
+				goto dup;
+	if (n <= 8)
+		return 0;
+	memset(slot, 0, sizeof(slot));
+	for (j = 0; j < n; j++) {
+		h = 0xcbf29ce484222325ull ^ (uint64_t)(uintptr_t)a[j].t;
+		for (i = 0; i < a[j].key.len; i++)
+			h = (h ^ a[j].key.p[i]) * 0x100000001b3ull;
+		for (pos = (size_t)(h ^ h >> 29) & (DISTINCT_SLOTS - 1); slot[pos];
+		     pos = (pos + 1) & (DISTINCT_SLOTS - 1)) {
+			i = slot[pos] - 1u;
+			if (same_item(&a[i], &a[j]))
+				goto dup;
+		}
+		slot[pos] = (uint8_t)(j + 1);
+	}
 	return 0;
+dup:
+	*failed = j;
+	return err_set(err, EINVAL, "operations %zu and %zu are on the same item of %s", i, j,
+		       a[j].t->name);
 }
 
 /* ---- phase 2: evaluate and prepare ---- */
@@ -324,7 +352,30 @@ static int stored_whole(const struct table *t, const struct db_stored *st, struc
 	return rc;
 }
 
-static int prepare_op(const struct db_op *op, struct aop *a, struct dyn_err *err)
+/* stored_covers() of the last stored put of this apply: the ops of a
+ * _batch group share their table and attribute list (schemas cannot
+ * change under the locks). */
+struct covers_memo {
+	const struct table *t;	  /* NULL: nothing remembered */
+	const char *const *attrs; /* the db_stored's attrs */
+	size_t nattrs;		  /* and their count */
+	bool covers;		  /* what stored_covers said */
+};
+
+static bool stored_covers_memo(const struct table *t, const struct db_stored *st,
+			       struct covers_memo *m)
+{
+	if (m->t != t || m->attrs != st->attrs || m->nattrs != st->nattrs) {
+		m->t = t;
+		m->attrs = st->attrs;
+		m->nattrs = st->nattrs;
+		m->covers = stored_covers(t, st);
+	}
+	return m->covers;
+}
+
+static int prepare_op(const struct db_op *op, struct aop *a, struct covers_memo *cm,
+		      struct dyn_err *err)
 {
 	struct table *t = a->t;
 	int rc;
@@ -343,7 +394,7 @@ static int prepare_op(const struct db_op *op, struct aop *a, struct dyn_err *err
 		if (rc < 0)
 			return rc;
 	}
-	if (a->act == ACT_PUT && op->stored && !stored_covers(t, op->stored)) {
+	if (a->act == ACT_PUT && op->stored && !stored_covers_memo(t, op->stored, cm)) {
 		rc = stored_whole(t, op->stored, a);
 		if (rc < 0)
 			return rc;
@@ -443,16 +494,18 @@ static void commit_op(struct aop *a, int64_t now)
 			a->nent[i] = NULL;
 		}
 	}
+	/* without a sort key an item is its partition (an encoded key
+	 * value is never a prefix of another: keyenc.h) */
 	if (a->act == ACT_PUT) {
 		a->nrec->mtime_ns = now;
 		t->bytes += a->nrec->size;
 		must_insert(t->base, a->nrec, &old, &at);
-		if (!old && alone_in_partition(t->base, &at, a->key.p, plen))
+		if (!old && (!t->schema.has_sk || alone_in_partition(t->base, &at, a->key.p, plen)))
 			t->partitions++;
 		a->nrec = NULL;
 	} else {
 		old = omap_delete(t->base, a->key.p, a->key.len);
-		if (!tbl_map_has_prefix(t->base, a->key.p, plen))
+		if (!t->schema.has_sk || !tbl_map_has_prefix(t->base, a->key.p, plen))
 			t->partitions--;
 	}
 	if (old) {
@@ -575,6 +628,8 @@ static size_t changes_of(struct aop *a, size_t n, struct db_change *ch)
 			ch[k].item = a[i].item;
 			ch[k].item_text = a[i].text;
 			ch[k].item_text_len = a[i].text_len;
+			ch[k].pk = a[i].pk; /* the observer needs no lookup */
+			ch[k].sk = a[i].sk;
 		} else {
 			ch[k].kind = DB_CH_DELETE;
 			ch[k].pk = a[i].pk;
@@ -645,6 +700,7 @@ static int apply(struct db *db, struct db_op *ops, size_t n, size_t *failed, str
 	struct db_change ch_one[1], *ch = ch_one;
 	struct aop one, *a = &one;
 	struct feed_batch *fb = NULL;
+	struct covers_memo cm = {NULL, NULL, 0, false};
 	size_t i, nch, dummy, ntabs = 0;
 	uint64_t lsn = 0;
 	int64_t now;
@@ -686,7 +742,7 @@ static int apply(struct db *db, struct db_op *ops, size_t n, size_t *failed, str
 		goto out_unlock;
 	for (i = 0; i < n; i++) {
 		*failed = i;
-		rc = prepare_op(&ops[i], &a[i], err);
+		rc = prepare_op(&ops[i], &a[i], &cm, err);
 		if (rc < 0)
 			goto out_unlock;
 	}

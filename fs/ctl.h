@@ -100,5 +100,14 @@ int ctl_truncate(struct ctl *c, off_t size);
 void ctl_release(struct ctl *c);
 /* Attributes of a control file node (mode, size, times). */
 void ctl_attr(struct fsx *fs, struct node *n, int64_t mtime_ns, struct stat *st);
+/*
+ * The st_blksize of /<table>/_batch: the I/O size it prefers.  cat, cp and
+ * stdio write in pieces of st_blksize (128 KiB at least for coreutils), and
+ * each write() of a bulk import costs one journal sync with fsync=always;
+ * 1 MiB pieces (FUSE's largest request: the kernel's max_pages) make a
+ * 100,000-line import 36 writes instead of 284.  A write() larger than the
+ * connection's max_write reaches batch.c as several requests, as before.
+ */
+#define CTL_BATCH_BLKSIZE (1 << 20)
 
 #endif

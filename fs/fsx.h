@@ -175,11 +175,16 @@ struct node {
 };
 
 /* The negative-entry set: names the kernel caches as absent. */
+#define FSX_NEG_DIRS 64 /* buckets of neg_maybe's summary by directory */
 struct negset {
 	pthread_mutex_t lock;	/* protects the fields below */
 	struct neg **tab;	/* hash chains */
 	size_t cap;		/* buckets */
 	size_t n;		/* entries */
+	/* entries per directory hash (lock to change, __atomic seq_cst):
+	 * the observer skips a directory with none without the lock or the
+	 * entry's name (neg_maybe) */
+	unsigned dirs[FSX_NEG_DIRS];
 };
 
 /* /_errors: a ring of the last FSX_ERRLOG_LINES lines. */
@@ -432,6 +437,14 @@ void inval_data_async(struct fsx *fs, struct node *n); /* ilock held */
 bool neg_add(struct fsx *fs, fuse_ino_t parent, const char *name);
 /* Forget a negative entry; true if it was remembered. */
 bool neg_take(struct fsx *fs, fuse_ino_t parent, const char *name);
+/*
+ * May a negative entry in parent be remembered?  false: none is, nor can
+ * one be added that a change made before this call would have to take
+ * (reply_negative's check of fsx_changed_since after neg_add, against the
+ * observer's bump of the counter before this call: both sides store,
+ * then load, sequentially consistent).
+ */
+bool neg_maybe(struct fsx *fs, fuse_ino_t parent);
 /* Forget the negative entries of directories the kernel has forgotten. */
 void neg_forget_parents(struct fsx *fs, const fuse_ino_t *dirs, size_t n);
 

@@ -103,6 +103,24 @@ static size_t neg_bucket(struct negset *ns, fuse_ino_t parent, const char *name)
 	return h & (ns->cap - 1);
 }
 
+static unsigned *neg_dir(struct negset *ns, fuse_ino_t parent)
+{
+	return &ns->dirs[(parent * 0x9e3779b97f4a7c15ULL) >> 58]; /* FSX_NEG_DIRS */
+}
+
+/* One entry more or less in parent's summary (ns->lock held). */
+static void neg_dir_add(struct negset *ns, fuse_ino_t parent, int d)
+{
+	unsigned *c = neg_dir(ns, parent);
+
+	__atomic_store_n(c, *c + (unsigned)d, __ATOMIC_SEQ_CST);
+}
+
+bool neg_maybe(struct fsx *fs, fuse_ino_t parent)
+{
+	return __atomic_load_n(neg_dir(&fs->neg, parent), __ATOMIC_SEQ_CST) != 0;
+}
+
 bool neg_add(struct fsx *fs, fuse_ino_t parent, const char *name)
 {
 	struct negset *ns = &fs->neg;
@@ -124,6 +142,7 @@ bool neg_add(struct fsx *fs, fuse_ino_t parent, const char *name)
 	e->next = ns->tab[b];
 	ns->tab[b] = e;
 	ns->n++;
+	neg_dir_add(ns, parent, 1);
 out:
 	pthread_mutex_unlock(&ns->lock);
 	return ok;
@@ -139,6 +158,7 @@ bool neg_take(struct fsx *fs, fuse_ino_t parent, const char *name)
 	for (pp = &ns->tab[neg_bucket(ns, parent, name)]; (e = *pp); pp = &e->next) {
 		if (e->parent == parent && !strcmp(e->name, name)) {
 			*pp = e->next;
+			neg_dir_add(ns, e->parent, -1);
 			free(e);
 			ns->n--;
 			found = true;
@@ -173,6 +193,7 @@ void neg_forget_parents(struct fsx *fs, const fuse_ino_t *dirs, size_t n)
 		while ((e = *pp)) {
 			if (bsearch(&e->parent, sorted, n, sizeof(*sorted), cmp_ino)) {
 				*pp = e->next;
+				neg_dir_add(ns, e->parent, -1);
 				free(e);
 				ns->n--;
 			} else {
@@ -497,6 +518,31 @@ static void dirs_add(struct fsx *fs, struct dirs *d, fuse_ino_t ino)
 	d->ino[d->n++] = ino;
 }
 
+/* The entry names of an item's key (pk's in the table, sk's in the
+ * partition), made on first use; false if the key has no name. */
+struct item_names {
+	const struct val *pk, *sk; /* the key */
+	int made;		   /* 0 not yet, 1 made, -1 the key has no name */
+	char pk_name[NAME_BUF];	   /* its name in the table */
+	char sk_name[NAME_BUF];	   /* (with a sort key) in the partition */
+};
+
+static bool names_of(struct item_names *nm)
+{
+	if (!nm->made)
+		nm->made = name_make(nm->pk, !nm->sk, nm->pk_name) >= 0 &&
+				   (!nm->sk || name_make(nm->sk, true, nm->sk_name) >= 0)
+			       ? 1
+			       : -1;
+	return nm->made > 0;
+}
+
+/* The item's name in dir (the partition's with a sort key). */
+static const char *leaf_name(struct item_names *nm)
+{
+	return nm->sk ? nm->sk_name : nm->pk_name;
+}
+
 /* The change is the removal of name from dir by this very request
  * (fsx_origin): the kernel updates that entry and dir's attributes. */
 static bool by_origin(fuse_ino_t dir, const char *name)
@@ -504,10 +550,16 @@ static bool by_origin(fuse_ino_t dir, const char *name)
 	return fsx_origin && fsx_origin->dir == dir && !strcmp(fsx_origin->name, name);
 }
 
+/*
+ * A put's names are made only where a name is looked for: a negative
+ * entry in the directory (neg_maybe says whether there can be one), an
+ * entry to drop.  A bulk import of new items into a table nobody looked
+ * into makes none (it made two per item: a fifth of the observer).
+ */
 static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 		    const struct val *pk, const struct val *sk, struct dirs *dirs)
 {
-	char pkname[NAME_BUF], skname[NAME_BUF];
+	struct item_names nm;
 	fuse_ino_t attr[3] = {0, 0, 0}, idir = 0, own_dir = 0;
 	struct node *tn, *pn = NULL, *in;
 	bool has_sk;
@@ -522,15 +574,17 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 	if (!tn)
 		return; /* the kernel caches nothing under this table */
 
-	if (item) { /* key attributes by the table's schema (an engine call) */
+	if (item && !pk) { /* key attributes by the table's schema (an engine call) */
 		const struct key_attr *ka = be_table_pk(tn->table), *kb = be_table_sk(tn->table);
 
 		pk = val_map_get(item, ka->name, strlen(ka->name));
 		sk = kb ? val_map_get(item, kb->name, strlen(kb->name)) : NULL;
 	}
 	has_sk = sk != NULL;
-	if (!pk || name_make(pk, !has_sk, pkname) < 0 ||
-	    (has_sk && name_make(sk, true, skname) < 0))
+	nm.pk = pk;
+	nm.sk = sk;
+	nm.made = 0;
+	if (!pk || (!item && !names_of(&nm)))
 		goto out;
 
 	pthread_mutex_lock(&fs->ilock);
@@ -545,13 +599,13 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 			in->ver++;
 			attr[2] = in->ino; /* a stat through a cached entry asks us */
 			node_unhash_locked(fs, in);
-			if (dir && !by_origin(dir, has_sk ? skname : pkname))
-				inval_entry_async(fs, dir, has_sk ? skname : pkname);
+			if (dir && !by_origin(dir, leaf_name(&nm)))
+				inval_entry_async(fs, dir, leaf_name(&nm));
 		}
-		if (dir && by_origin(dir, has_sk ? skname : pkname))
+		if (dir && by_origin(dir, leaf_name(&nm)))
 			own_dir = dir; /* the kernel invalidates it on the reply */
 		if (has_sk && pn && !pn->pinned && !pn->kids.n)
-			inval_part_async(fs, tn->ino, tname, pk, pkname);
+			inval_part_async(fs, tn->ino, tname, pk, nm.pk_name);
 	} else {
 		fuse_ino_t dir = has_sk ? (pn ? pn->ino : 0) : tn->ino;
 
@@ -567,11 +621,12 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 		}
 		/* even with a node: a lookup may have answered "absent" while
 		 * an old node of the name was still hashed */
-		if (dir && neg_take(fs, dir, has_sk ? skname : pkname))
-			inval_entry_async(fs, dir, has_sk ? skname : pkname);
+		if (dir && neg_maybe(fs, dir) && names_of(&nm) && neg_take(fs, dir, leaf_name(&nm)))
+			inval_entry_async(fs, dir, leaf_name(&nm));
 	}
-	if (item && has_sk && !pn && neg_take(fs, tn->ino, pkname))
-		inval_entry_async(fs, tn->ino, pkname);
+	if (item && has_sk && !pn && neg_maybe(fs, tn->ino) && names_of(&nm) &&
+	    neg_take(fs, tn->ino, nm.pk_name))
+		inval_entry_async(fs, tn->ino, nm.pk_name);
 	tn->refs--;
 	node_maybe_free_locked(fs, tn);
 	pthread_mutex_unlock(&fs->ilock);
@@ -582,8 +637,8 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 	 * reply read before this change may be on its way to make it (fsx.h).
 	 * Dropping the name waits for that request's directory lock, so the
 	 * inode it makes is dropped with its old attributes. */
-	if (attr[2] && inval_attr_now(fs, attr[2]) == -ENOENT && item && idir)
-		inval_entry_async(fs, idir, has_sk ? skname : pkname);
+	if (attr[2] && inval_attr_now(fs, attr[2]) == -ENOENT && item && idir && names_of(&nm))
+		inval_entry_async(fs, idir, leaf_name(&nm));
 	return;
 out:
 	node_put(fs, tn);
@@ -683,8 +738,9 @@ void fsx_observe(void *ctx, const struct db_change *ch, size_t n)
 
 	for (i = 0; i < n; i++) {
 		switch (ch[i].kind) {
-		case DB_CH_PUT:
-			on_item(fs, ch[i].table, ch[i].item, NULL, NULL, &dirs);
+		case DB_CH_PUT: /* the key, where db_apply gives it with the item */
+			on_item(fs, ch[i].table, ch[i].item, ch[i].pk, ch[i].pk ? ch[i].sk : NULL,
+				&dirs);
 			break;
 		case DB_CH_DELETE:
 			on_item(fs, ch[i].table, NULL, ch[i].pk, ch[i].sk, &dirs);

@@ -602,6 +602,7 @@ static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struc
 		break;
 	case NK_BATCH:
 		ctl_attr(fs, n, fs->start_ns, st);
+		st->st_blksize = CTL_BATCH_BLKSIZE;
 		break;
 	case NK_SCHEMA:
 		rc = schema_text(t, &text, &len, &err);

@@ -330,6 +330,54 @@ START_TEST(test_apply_rejects_two_ops_on_one_item)
 }
 END_TEST
 
+/*
+ * Up to DB_MAX_TX_OPS ops (a _batch group) are checked through a hash of
+ * their keys, a few pairwise: both name the first op that repeats an
+ * earlier one, and the same key in two tables is two items.
+ */
+START_TEST(test_apply_names_the_first_repeated_item)
+{
+	static const size_t cases[][3] = {{2, 0, 1}, {8, 3, 7}, {9, 0, 8}, {9, 7, 8},
+					  {100, 0, 99}, {100, 37, 81}, {100, 98, 99}, {50, 12, 13}};
+	table_t *t2 = mk_table("users2", "username", VAL_S, NULL, VAL_NULL);
+	struct db_op ops[DB_MAX_TX_OPS];
+	struct dyn_err err;
+	struct tbl_stats ts;
+	char want[80];
+	size_t c, k, failed;
+
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t n = cases[c][0], i = cases[c][1], j = cases[c][2];
+
+		fix_val_free(); /* the last case's items (J keeps 256) */
+		for (k = 0; k < n; k++)
+			ops[k] = (struct db_op){.kind = DB_PUT, .table = k % 2 ? tu : t2,
+						.item = J("{\"username\": \"k%zu\"}", k)};
+		ops[j].table = ops[i].table;
+		ops[j].item = J("{\"username\": \"k%zu\", \"v\": 1}", i);
+		if (j + 1 < n) /* a later repeat is not the one named */
+			ops[j + 1] = (struct db_op){.kind = DB_DELETE, .table = t2, .pk = vs("k0")};
+		err_clear(&err);
+		ck_assert_int_eq(db_apply(db, ops, n, &failed, &err), -EINVAL);
+		ck_assert_uint_eq(failed, j);
+		snprintf(want, sizeof(want), "operations %zu and %zu are on the same item of %s", i, j,
+			 i % 2 ? "users" : "users2");
+		ck_assert_str_eq(err.msg, want);
+		tbl_stats(tu, &ts);
+		ck_assert_uint_eq(ts.items, 0);
+	}
+	/* k / 2 repeats each key once, in the other table: all distinct */
+	fix_val_free();
+	for (k = 0; k < DB_MAX_TX_OPS; k++)
+		ops[k] = (struct db_op){.kind = DB_PUT, .table = k % 2 ? tu : t2,
+					.item = J("{\"username\": \"k%zu\"}", k / 2)};
+	ck_assert_int_eq(db_apply(db, ops, DB_MAX_TX_OPS, NULL, NULL), 0);
+	tbl_stats(tu, &ts);
+	ck_assert_uint_eq(ts.items, DB_MAX_TX_OPS / 2);
+	tbl_close(t2);
+}
+END_TEST
+
 START_TEST(test_apply_rejects_too_many_ops)
 {
 	struct db_op ops[DB_MAX_TX_OPS + 1];
@@ -913,6 +961,7 @@ Suite *db_suite(void)
 	tcase_add_test(tc, test_apply_failing_op_applies_nothing);
 	tcase_add_test(tc, test_apply_invalid_item_fails_whole_transaction);
 	tcase_add_test(tc, test_apply_rejects_two_ops_on_one_item);
+	tcase_add_test(tc, test_apply_names_the_first_repeated_item);
 	tcase_add_test(tc, test_apply_rejects_too_many_ops);
 	tcase_add_test(tc, test_apply_modify_creates_updates_and_deletes);
 	tcase_add_test(tc, test_apply_modify_cannot_change_key);

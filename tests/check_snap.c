@@ -280,6 +280,118 @@ START_TEST(test_snapshot_chunks_resume_after_last_key)
 }
 END_TEST
 
+/* A table keyed pk_type [sk_type] for test_snapshot_lines_as_rendered_in_place. */
+static void create_typed(const char *name, enum val_type pt, enum val_type st)
+{
+	struct table_schema s;
+
+	memset(&s, 0, sizeof(s));
+	strcpy(s.pk.name, "p");
+	s.pk.type = pt;
+	if (st != VAL_NULL) {
+		s.has_sk = true;
+		strcpy(s.sk.name, "s");
+		s.sk.type = st;
+	}
+	ck_assert_int_eq(db_create_table(db, name, &s, NULL), 0);
+}
+
+/* Base64 of the three bytes a b c. */
+static void b64_3(unsigned a, unsigned b, unsigned c, char out[5])
+{
+	static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned v = (a & 255) << 16 | (b & 255) << 8 | (c & 255);
+
+	out[0] = al[v >> 18];
+	out[1] = al[(v >> 12) & 63];
+	out[2] = al[(v >> 6) & 63];
+	out[3] = al[v & 63];
+	out[4] = 0;
+}
+
+/* The reference: each item rendered under the scan's lock, as snap.c did. */
+struct in_place {
+	char *out;	    /* the lines so far */
+	const char *prefix; /* {"t":NAME,"i": */
+};
+
+static int render_in_place(void *ctx, const struct item_ref *r)
+{
+	struct in_place *ip = ctx;
+	size_t len = strlen(ip->out), cap;
+
+	ip->out = realloc(ip->out, len + strlen(ip->prefix) + 1);
+	ck_assert_ptr_nonnull(ip->out);
+	strcpy(ip->out + len, ip->prefix);
+	len += strlen(ip->prefix);
+	cap = len + 1;
+	ck_assert_int_eq(iref_render_compact_append(r, &ip->out, &len, &cap), 0);
+	ip->out = realloc(ip->out, len + 3);
+	ck_assert_ptr_nonnull(ip->out);
+	memcpy(ip->out + len, "}\n", 3);
+	return 0;
+}
+
+/*
+ * snap_write copies each chunk's records under the read lock and renders
+ * them after it: the lines are byte for byte those rendered in place from
+ * the live records (iref_render_compact_append), across chunk boundaries
+ * and partitions, for S, N and B keys, sort keys, and key values holding
+ * zero bytes (decoded, not viewed in place).
+ */
+START_TEST(test_snapshot_lines_as_rendered_in_place)
+{
+	static const char *const names[] = {"bkeys", "nkeys", "skeys", "snkeys", "sskeys"};
+	static const char *const svals[] = {"a", "a\\u0000b", "\\u00e9t\\u00e9", "\\u0000", "zz"};
+	struct in_place ip = {calloc(1, 1), NULL};
+	struct snap_info si;
+	char json[256], prefix[64], b64[5], *text, *body, *end;
+	size_t len, i;
+	table_t *t;
+
+	create_typed("bkeys", VAL_B, VAL_NULL);
+	create_typed("nkeys", VAL_N, VAL_NULL);
+	create_typed("skeys", VAL_S, VAL_NULL);
+	create_typed("snkeys", VAL_S, VAL_N);
+	create_typed("sskeys", VAL_S, VAL_S);
+	for (i = 0; i < 2 * SNAP_CHUNK + 7; i++) {
+		b64_3(i % 3 ? 0 : 255, (unsigned)i >> 8, (unsigned)i, b64); /* zeros inside */
+		snprintf(json, sizeof(json), "{\"p\":{\"$B\":\"%s\"},\"v\":%zu,\"l\":[\"x\"]}",
+			 b64, i);
+		put(db, "bkeys", json);
+		snprintf(json, sizeof(json), "{\"p\":%s%zu.%zu,\"m\":{\"k\":null}}",
+			 i % 2 ? "-" : "", i, i % 7);
+		put(db, "nkeys", json);
+		snprintf(json, sizeof(json), "{\"p\":\"%s%zu\",\"ss\":{\"$SS\":[\"b\",\"a\"]}}",
+			 svals[i % 5], i);
+		put(db, "skeys", json);
+		snprintf(json, sizeof(json), "{\"p\":\"%s\",\"s\":%zu,\"b\":{\"$B\":\"AA==\"}}",
+			 svals[i % 3], i);
+		put(db, "snkeys", json);
+		snprintf(json, sizeof(json), "{\"p\":\"%s\",\"s\":\"%s%zu\"}", svals[i % 2],
+			 svals[(i / 2) % 5], i);
+		put(db, "sskeys", json);
+	}
+	write_snapshot(9, &si);
+	ck_assert_uint_eq(si.items, 5 * (2 * SNAP_CHUNK + 7));
+	for (i = 0; i < 5; i++) {
+		snprintf(prefix, sizeof(prefix), "{\"t\":\"%s\",\"i\":", names[i]);
+		ip.prefix = prefix;
+		ck_assert_int_eq(db_table_open(db, names[i], &t), 0);
+		ck_assert_int_eq(tbl_scan(t, &(struct tbl_scan){0}, render_in_place, &ip, NULL), 0);
+		tbl_close(t);
+	}
+	text = slurp(path, &len);
+	body = strchr(text, '\n') + 1; /* after the header line */
+	end = strstr(body, "{\"end\":\"snapshot\"");
+	ck_assert_ptr_nonnull(end);
+	*end = 0;
+	ck_assert_str_eq(body, ip.out);
+	free(text);
+	free(ip.out);
+}
+END_TEST
+
 START_TEST(test_snapshot_file_is_line_per_item)
 {
 	struct snap_info si;
@@ -630,6 +742,7 @@ Suite *snap_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_snapshot_round_trip_every_type);
 	tcase_add_test(tc, test_snapshot_chunks_resume_after_last_key);
+	tcase_add_test(tc, test_snapshot_lines_as_rendered_in_place);
 	tcase_add_test(tc, test_snapshot_file_is_line_per_item);
 	tcase_add_test(tc, test_zero_size_item_is_refused);
 	tcase_add_test(tc, test_empty_snapshot);

@@ -19,12 +19,14 @@
 
 #include "fix_file.h"
 #include "fix_store.h"
+#include "fix_val.h"
 #include "db.h"
 #include "item.h"
 #include "journal.h"
 #include "ops.h"
 #include "snap.h"
 #include "store.h"
+#include "storefmt.h"
 
 static char dir[64];
 static char jpath[128];
@@ -266,6 +268,88 @@ START_TEST(test_batch_line_text_is_journaled_and_replays)
 	assert_has(db, "users", "a", "\"v\": 1");
 	assert_integrity(db);
 	close_store(st);
+}
+END_TEST
+
+/*
+ * A journal record of many changes copies a change's head ({"put":"t",
+ * "item":) from the one before when kind and table agree: byte for byte
+ * what rendering each change alone gives, on random mixes of kinds,
+ * tables (the same pointer, an equal name elsewhere, other names), puts
+ * with and without their text; and it parses back.
+ */
+START_TEST(test_changes_render_reuses_heads_byte_for_byte)
+{
+	static const char *const tables[] = {"users", "users", "quiz-stats", "a.b_c-9"};
+	char other[] = "users"; /* equal to tables[0], another pointer */
+	struct table_schema schema;
+	struct sf_buf all = SF_BUF_INIT, one = SF_BUF_INIT, ref = SF_BUF_INIT;
+	struct db_change ch[40];
+	struct sf_changes back;
+	struct dyn_err err;
+	struct val *item = J("{\"username\": \"a\", \"n\": 1.50}");
+	const struct val *k = vs("k"), *sv = vs("s");
+	uint32_t seed = 7;
+	size_t round, i, n;
+
+	memset(&schema, 0, sizeof(schema));
+	snprintf(schema.pk.name, sizeof(schema.pk.name), "username");
+	schema.pk.type = VAL_S;
+	for (round = 0; round < 500; round++) {
+		seed = seed * 1103515245u + 12345u;
+		n = 1 + (seed >> 16) % 40;
+		for (i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			memset(&ch[i], 0, sizeof(ch[i]));
+			ch[i].table = (seed >> 20) % 5 == 4 ? other : tables[(seed >> 16) % 4];
+			switch ((seed >> 24) % 8) {
+			case 0:
+				ch[i].kind = DB_CH_DELETE;
+				ch[i].pk = k;
+				ch[i].sk = (seed >> 27) % 2 ? sv : NULL;
+				break;
+			case 1:
+				ch[i].kind = (seed >> 27) % 2 ? DB_CH_CREATE_TABLE : DB_CH_SET_SCHEMA;
+				ch[i].schema = &schema;
+				break;
+			case 2:
+				ch[i].kind = DB_CH_DROP_TABLE;
+				break;
+			default:
+				ch[i].kind = DB_CH_PUT;
+				ch[i].item = item;
+				if ((seed >> 27) % 4) {
+					ch[i].item_text = "{\"username\":\"a\",\"n\":1.50}";
+					ch[i].item_text_len = strlen(ch[i].item_text);
+				}
+			}
+		}
+		all.len = ref.len = 0;
+		ck_assert_int_eq(sf_changes_render(&all, ch, n), 0);
+		ck_assert_int_eq(sf_buf_addc(&ref, '['), 0);
+		for (i = 0; i < n; i++) { /* one change alone: nothing to copy */
+			one.len = 0;
+			ck_assert_int_eq(sf_changes_render(&one, &ch[i], 1), 0);
+			if (i)
+				ck_assert_int_eq(sf_buf_addc(&ref, ','), 0);
+			ck_assert_int_eq(sf_buf_add(&ref, one.p + 1, one.len - 2), 0);
+		}
+		ck_assert_int_eq(sf_buf_addc(&ref, ']'), 0);
+		ck_assert_str_eq(all.p, ref.p);
+		ck_assert_uint_eq(strlen(all.p), all.len);
+		err_clear(&err);
+		ck_assert_int_eq(sf_changes_parse(all.p, all.len, &back, &err), 0);
+		ck_assert_uint_eq(back.n, n);
+		for (i = 0; i < n; i++) {
+			ck_assert_int_eq(back.ch[i].kind, ch[i].kind);
+			ck_assert_str_eq(back.ch[i].table, ch[i].table);
+		}
+		sf_changes_free(&back);
+	}
+	sf_buf_free(&all);
+	sf_buf_free(&one);
+	sf_buf_free(&ref);
+	fix_val_free();
 }
 END_TEST
 
@@ -930,6 +1014,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, test_close_then_reopen_keeps_everything);
 	tcase_add_test(tc, test_crash_replays_the_journal);
 	tcase_add_test(tc, test_batch_line_text_is_journaled_and_replays);
+	tcase_add_test(tc, test_changes_render_reuses_heads_byte_for_byte);
 	tcase_add_test(tc, test_torn_tail_is_cut_on_read_write_open);
 	tcase_add_test(tc, test_mid_journal_corruption_refuses_and_touches_nothing);
 	tcase_add_test(tc, test_corrupt_snapshot_refuses_and_touches_nothing);

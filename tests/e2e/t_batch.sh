@@ -33,6 +33,7 @@ echo '{"partition_key": {"name": "username", "type": "S"}, "indexes": [{"name": 
 section "the file"
 expect_eq "_batch is listed" "$(ls -a "$U" | grep -c '^_batch$')" 1
 expect_eq "_batch is a regular file of size 0" "$(stat -c '%F %s' "$U/_batch")" "regular empty file 0"
+expect_eq "_batch prefers writes of 1 MiB (st_blksize)" "$(stat -c %o "$U/_batch")" 1048576
 expect_eq "reading an unused descriptor" "$(cat "$U/_batch")" \
 	'{"applied": 0, "failed": 0, "errors": []}'
 
@@ -49,6 +50,14 @@ expect_eq "exact numbers" "$(grep -c '"score": 0.1,' "$U/u00007.json")" 1
 if [ -d "$U/_index/email-index" ]; then
 	expect_eq "the index has the imported items" \
 		"$(ls "$U/_index/email-index" | wc -l)" $N
+fi
+if command -v strace >/dev/null && strace -o /dev/null true 2>/dev/null; then
+	# cat writes in pieces of st_blksize: the whole dump (under 1 MiB) at once
+	expect_ok "cat dump.jsonl > _batch again, traced" strace -f -e trace=write \
+		-o "$T/cat.trace" sh -c 'cat "$1" > "$2"' _ "$T/dump.jsonl" "$U/_batch"
+	expect_eq "cat wrote the dump in one write()" \
+		"$(grep -c "^[0-9]* *write(1, .* = $(wc -c <"$T/dump.jsonl")\$" "$T/cat.trace")" 1
+	expect_eq "ls | wc -l after the same import again" "$(ls "$U" | grep -v '^_' | wc -l)" $N
 fi
 
 section "puts, updates, deletes through printf"
