@@ -84,6 +84,8 @@ enum node_kind {
 
 struct node;
 struct ino_kept;
+/* Test hook: when not 0, every identity's kept-number key (inode.c). */
+extern uint64_t ino_kept_test_key;
 
 /* A scratch directory entry. */
 struct kid {

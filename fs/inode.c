@@ -20,9 +20,11 @@
  * modified since you opened it"), taking it for another file put in its
  * place.  The numbers of the INO_KEPT forgotten files opened last are
  * kept by identity (and table id: a table made again gets new numbers)
- * in a direct-mapped table (256 KB, made at the first such forget); a
- * number is given back only while no live node has it, and a file whose
- * entry was overwritten gets a new number, as every node did before.
+ * in a direct-mapped table (384 KB, made at the first such forget, each
+ * used slot with a copy of its file's key); a number is given back only
+ * to the identity it was kept for (the slot is chosen by a hash, which
+ * two keys may share) and while no live node has it, and a file whose
+ * slot was taken by another gets a new number, as every node did before.
  *
  * Lifetime.  A node lives while the kernel references it (nlookup), while
  * a request or handle holds a temporary reference (refs), and while it
@@ -68,8 +70,17 @@
 
 /* A forgotten file's inode number (fsx.kept). */
 struct ino_kept {
-	uint64_t key;  /* kept_key of its identity; 0: free */
-	fuse_ino_t ino; /* its number */
+	uint64_t key;	      /* kept_key of its identity; 0: free */
+	fuse_ino_t ino;	      /* its number */
+	struct kept_id *id;   /* its identity, compared before the number is
+			       * given back (the key is only a hash) */
+};
+
+/* A forgotten file's identity: kind, table id, key (copies). */
+struct kept_id {
+	enum node_kind kind;
+	uint64_t tid;
+	struct val pk, sk;
 };
 
 static unsigned nodes_freed; /* since the last malloc_trim (atomic) */
@@ -208,18 +219,35 @@ static bool ino_kept_kind(enum node_kind kind)
 	return kind == NK_ITEM || kind == NK_SCHEMA;
 }
 
+uint64_t ino_kept_test_key;
+
 /* The key of an identity hashing to h in the table of id tid (not 0). */
 static uint64_t kept_key(uint64_t h, uint64_t tid)
 {
 	uint64_t k = h ^ (tid * 0x9e3779b97f4a7c15ULL);
 
+	if (ino_kept_test_key)
+		return ino_kept_test_key; /* every identity collides (tests) */
+
 	return k ? k : 1;
+}
+
+static void kept_clear(struct ino_kept *e)
+{
+	if (e->id) {
+		val_free(&e->id->pk);
+		val_free(&e->id->sk);
+		free(e->id);
+		e->id = NULL;
+	}
+	e->key = 0;
 }
 
 /* n is being freed: keep its number if it is an opened file's. */
 static void ino_keep_locked(struct fsx *fs, struct node *n)
 {
 	struct ino_kept *e;
+	struct kept_id *id;
 	uint64_t k;
 
 	if (!n->hashed || !n->opened || !ino_kept_kind(n->kind))
@@ -228,6 +256,19 @@ static void ino_keep_locked(struct fsx *fs, struct node *n)
 		return; /* it gets a new number, as before */
 	k = kept_key(n->id_hash, n->tid);
 	e = &fs->kept[k % INO_KEPT];
+	kept_clear(e);
+	if (!(id = calloc(1, sizeof(*id))))
+		return;
+	id->kind = n->kind;
+	id->tid = n->tid;
+	val_init_null(&id->pk);
+	val_init_null(&id->sk);
+	if (val_copy(&id->pk, &n->pk) < 0 || val_copy(&id->sk, &n->sk) < 0) {
+		val_free(&id->pk);
+		free(id);
+		return;
+	}
+	e->id = id;
 	e->key = k;
 	e->ino = n->ino;
 }
@@ -240,8 +281,9 @@ static void ino_give_locked(struct fsx *fs, struct node *n, uint64_t h)
 	uint64_t k = kept_key(h, n->tid);
 	struct ino_kept *e = fs->kept && ino_kept_kind(n->kind) ? &fs->kept[k % INO_KEPT] : NULL;
 
-	if (e && e->key == k && !ino_find(fs, e->ino)) {
-		e->key = 0;
+	if (e && e->key == k && e->id->kind == n->kind && e->id->tid == n->tid &&
+	    key_eq(&e->id->pk, &n->pk) && key_eq(&e->id->sk, &n->sk) && !ino_find(fs, e->ino)) {
+		kept_clear(e);
 		n->ino = e->ino;
 		n->opened = true;
 		return;
@@ -587,6 +629,9 @@ void nodes_fini(struct fsx *fs)
 	free(fs->dead_dirs);
 	free(fs->ino_tab);
 	free(fs->id_tab);
+	if (fs->kept)
+		for (i = 0; i < INO_KEPT; i++)
+			kept_clear(&fs->kept[i]);
 	free(fs->kept);
 	fs->kept = NULL;
 	pthread_mutex_destroy(&fs->ilock);

@@ -46,12 +46,15 @@
  * returns, so their callers need not know.
  *
  * What the kernel does itself.  An unlink through this mount: on its
- * reply the kernel drops the name's dentry and invalidates its
- * directory's attributes (fuse_dir_changed), so for the name the request
- * removes (fsx_origin, set around its be_delete) nothing is queued and
- * that directory's attributes are left out; the item's own attributes
- * (an open descriptor's fstat), the table directory's, and every change
- * by another path are invalidated as above.
+ * reply the kernel drops the name's dentry, so for the name the request
+ * removes (fsx_origin, set around its be_delete) no entry invalidation
+ * is queued.  Its directory's attributes are still invalidated here:
+ * the kernel's fuse_dir_changed() only marks them stale without bumping
+ * their attr_version, so a GETATTR of the directory answered before the
+ * delete and arriving after the reply would be kept for the whole
+ * attribute timeout; notify_inval_inode bumps it.  The item's own
+ * attributes (an open descriptor's fstat), the table directory's, and
+ * every change by another path are invalidated as above.
  *
  * The negative set remembers (parent, name) for every negative lookup we
  * answered with a long timeout, so that a name that comes into existence
@@ -544,7 +547,7 @@ static const char *leaf_name(struct item_names *nm)
 }
 
 /* The change is the removal of name from dir by this very request
- * (fsx_origin): the kernel updates that entry and dir's attributes. */
+ * (fsx_origin): the kernel drops that entry itself. */
 static bool by_origin(fuse_ino_t dir, const char *name)
 {
 	return fsx_origin && fsx_origin->dir == dir && !strcmp(fsx_origin->name, name);
@@ -560,7 +563,7 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 		    const struct val *pk, const struct val *sk, struct dirs *dirs)
 {
 	struct item_names nm;
-	fuse_ino_t attr[3] = {0, 0, 0}, idir = 0, own_dir = 0;
+	fuse_ino_t attr[3] = {0, 0, 0}, idir = 0;
 	struct node *tn, *pn = NULL, *in;
 	bool has_sk;
 	size_t i;
@@ -602,8 +605,6 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 			if (dir && !by_origin(dir, leaf_name(&nm)))
 				inval_entry_async(fs, dir, leaf_name(&nm));
 		}
-		if (dir && by_origin(dir, leaf_name(&nm)))
-			own_dir = dir; /* the kernel invalidates it on the reply */
 		if (has_sk && pn && !pn->pinned && !pn->kids.n)
 			inval_part_async(fs, tn->ino, tname, pk, nm.pk_name);
 	} else {
@@ -631,7 +632,7 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 	node_maybe_free_locked(fs, tn);
 	pthread_mutex_unlock(&fs->ilock);
 	for (i = 0; i < 2; i++)
-		if (attr[i] && attr[i] != own_dir)
+		if (attr[i])
 			dirs_add(fs, dirs, attr[i]); /* fsx_observe invalidates them */
 	/* No inode for a node of a present item: a lookup or readdirplus
 	 * reply read before this change may be on its way to make it (fsx.h).

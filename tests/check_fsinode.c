@@ -159,6 +159,31 @@ START_TEST(test_ident_opened_file_keeps_its_number)
 }
 END_TEST
 
+/* The kept number is found by a hash of the identity: two items whose
+ * hashes collide must not trade numbers (an NFS handle, nano's check). */
+START_TEST(test_ident_kept_number_only_for_its_identity)
+{
+	be_table_t *t = make_table("users", false);
+	struct val a = S("a"), b = S("b");
+	struct node *n = node_ident(fs, NK_ITEM, t, &a, NULL, true), *m;
+	fuse_ino_t ino;
+
+	ino_kept_test_key = 42;
+	n->opened = true;
+	ino = forget_once(n);
+	m = node_ident(fs, NK_ITEM, t, &b, NULL, true);
+	ck_assert_uint_ne(m->ino, ino); /* b's hash finds a's entry */
+	n = node_ident(fs, NK_ITEM, t, &a, NULL, true);
+	ck_assert_uint_eq(n->ino, ino); /* a's entry was left for a */
+	ino_kept_test_key = 0;
+	node_put(fs, m);
+	node_put(fs, n);
+	val_free(&a);
+	val_free(&b);
+	be_table_close(t);
+}
+END_TEST
+
 START_TEST(test_ident_dropped_table_gets_new_nodes)
 {
 	be_table_t *t = make_table("users", false), *t2;
@@ -459,6 +484,7 @@ Suite *fsinode_suite(void)
 	tcase_add_test(tc, test_ident_same_key_same_node);
 	tcase_add_test(tc, test_ident_lookup_count_keeps_node);
 	tcase_add_test(tc, test_ident_opened_file_keeps_its_number);
+	tcase_add_test(tc, test_ident_kept_number_only_for_its_identity);
 	tcase_add_test(tc, test_ident_dropped_table_gets_new_nodes);
 	tcase_add_test(tc, test_node_key_copies);
 	suite_add_tcase(s, tc);
