@@ -1,7 +1,8 @@
 /*
  * omapint.h - the B+tree's private structures, shared by omap.c (the
- * tree) and omap_check.c (its invariant checker).  See omap.c for the
- * design; nothing outside those two files includes this.
+ * tree), omap_pool.c (its nodes' pool) and omap_check.c (its invariant
+ * checker).  See omap.c for the design; nothing outside those files
+ * includes this.
  */
 #ifndef DYNFS_OMAPINT_H
 #define DYNFS_OMAPINT_H
@@ -170,6 +171,65 @@ static inline void opk_make(struct opk *pk, const uint8_t *a, size_t al, const u
 	pk->b[1] = d + 1 < bl ? b[d + 1] : 0;
 	if (d + 1 < bl)
 		pk->off |= OPK_B1;
+}
+
+
+/* ---- the node pool (omap_pool.c) ---- */
+
+int omap_pool_refill(omap_t *m, size_t leaves, size_t inners);
+
+/* Make sure m's pool holds this many free nodes of each kind. */
+static inline int pool_fill(omap_t *m, size_t leaves, size_t inners)
+{
+	if (m->nfree_leaf >= leaves && m->nfree_inner >= inners)
+		return 0;
+	return omap_pool_refill(m, leaves, inners);
+}
+
+/* Callers made sure the pool is not empty (pool_fill). */
+static inline struct oleaf *leaf_alloc(omap_t *m)
+{
+	struct ofree *f = m->free_leaf;
+	struct oleaf *l = (struct oleaf *)f;
+
+	m->free_leaf = f->next;
+	m->nfree_leaf--;
+	m->nleaf++;
+	l->h.n = 0;
+	l->h.leaf = 1;
+	l->k0len = 0;
+	l->prev = l->next = NULL;
+	return l;
+}
+
+static inline struct oinner *inner_alloc(omap_t *m)
+{
+	struct ofree *f = m->free_inner;
+	struct oinner *p = (struct oinner *)f;
+
+	m->free_inner = f->next;
+	m->nfree_inner--;
+	m->ninner++;
+	p->h.n = 0;
+	p->h.leaf = 0;
+	return p;
+}
+
+static inline void node_put(omap_t *m, struct onode *n)
+{
+	struct ofree *f = (struct ofree *)n;
+
+	if (n->leaf) {
+		m->nleaf--;
+		f->next = m->free_leaf;
+		m->free_leaf = f;
+		m->nfree_leaf++;
+	} else {
+		m->ninner--;
+		f->next = m->free_inner;
+		m->free_inner = f;
+		m->nfree_inner++;
+	}
 }
 
 #endif
