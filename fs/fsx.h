@@ -275,10 +275,10 @@ extern __thread bool fsx_fuse_worker;
 
 /*
  * The name this FUSE request removes itself (op_unlink, around its
- * be_delete): the kernel drops that dentry and invalidates its parent's
- * attributes on the reply (fuse_dir_changed, d_delete), so the observer
- * queues no entry invalidation for it and leaves out the parent's
- * attributes.  Any other change -- another name, another directory,
+ * be_delete): the kernel drops that dentry on the reply (d_delete), so
+ * the observer queues no entry invalidation for it.  The parent's
+ * attributes are still invalidated (inval.c, "What the kernel does
+ * itself").  Any other change -- another name, another directory,
  * _batch, _tx, rename, the API server -- is invalidated as always.
  */
 struct fsx_origin {
