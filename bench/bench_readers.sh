@@ -61,7 +61,7 @@ cpu_ticks() {
 # between two cpu_ticks (whatever ran: the readers, the filesystem's
 # threads, the kernel's side of FUSE, and anything else on the machine)
 cores_busy() {
-	echo "$1 $2" | awk -v n="$(nproc)" '{ t = $4 - $2; printf "%.2f\n", t > 0 ? n * ($3 - $1) / t : 0 }'
+	echo "$1 $2" | awk -v n="$(nproc)" '{ t = $4 - $2; printf "%.2f\n", (t > 0 ? n * ($3 - $1) / t : 0) }'
 }
 
 # run1 LIST: one reader; prints its result line, the cores busy in $BASE/c1
