@@ -764,6 +764,11 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ok ? ENOENT : ENOTDIR);
 		return;
 	}
+	if (perm_check(req, fs, n, R_OK) < 0) {
+		node_put(fs, n);
+		fuse_reply_err(req, EACCES);
+		return;
+	}
 	dh = calloc(1, sizeof(*dh));
 	if (!dh) {
 		node_put(fs, n);
