@@ -339,10 +339,15 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 		rc = -EPERM; /* _index/ and queries are read-only */
 	rc = perm_over(req, fs, d1, W_OK | X_OK, rc);
 	rc = perm_over(req, fs, d2, W_OK | X_OK, rc);
-	if (rc == 0 && d1 != d2 && src.node->kind == NK_SCRATCH &&
-	    S_ISDIR(src.node->scr->mode)) /* its ".." changes (ilock: the kind and
-					     type of a node never change) */
-		rc = perm_check(req, fs, src.node, W_OK);
+	if (rc == 0 && d1 != d2) { /* a directory moved: its ".." changes */
+		bool dir;
+
+		pthread_mutex_lock(&fs->ilock);
+		dir = src.node->kind == NK_SCRATCH && S_ISDIR(src.node->scr->mode);
+		pthread_mutex_unlock(&fs->ilock);
+		if (dir)
+			rc = perm_check(req, fs, src.node, W_OK);
+	}
 	if (rc == 0)
 		rc = do_rename(fs, &src, name, &dst, newname, flags);
 	if (rc < 0 && had)

@@ -109,6 +109,9 @@ expect_eq "chmod 0555 directory" \
 expect_eq "chmod 0311 directory: no listing" "$(sh_as user "chmod 311 users/.d && ls users/.d; cat users/.d/f")" \
 	"ls: cannot open directory 'users/.d': Permission denied f "
 expect_eq "chmod 0755 again" "$(sh_as user "chmod 755 users/.d && touch users/.d/g && rm users/.d/f users/.d/g && rmdir users/.d && echo ok")" "ok "
+expect_eq "a directory without write permission moves only within its parent" \
+	"$(sh_as user "mkdir users/.m users/.n && chmod 555 users/.m && mv users/.m users/.m2 && mv users/.m2 users/.n/; chmod 755 users/.m2 && mv users/.m2 users/.n/ && rm -r users/.n && echo ok")" \
+	"mv: cannot move 'users/.m2' to 'users/.n/.m2': Permission denied ok "
 expect_eq "chown to another user" "$(sh_as user "touch users/.o; chown 0 users/.o; chgrp 0 users/.o; chown $U:$U users/.o && echo same:ok; rm users/.o")" \
 	"chown: changing ownership of 'users/.o': Operation not permitted chgrp: changing group of 'users/.o': Operation not permitted same:ok "
 unmount
