@@ -305,6 +305,10 @@ int perm_open_mask(int flags);
 int perm_setattr(fuse_req_t req, struct fsx *fs, struct node *n, const struct stat *attr,
 		 int to_set, bool has_fh);
 void op_access(fuse_req_t req, fuse_ino_t ino, int mask);
+/* After a chmod of n: if n is a scratch directory, the kernel forgets the
+ * names it knows in it (it would walk into them without asking), queued
+ * after the reply (the kernel holds n's lock during the chmod). */
+void perm_dir_changed(struct fsx *fs, struct node *n);
 
 /* The error that ends a write request on a read-only mount. */
 #define RO_CHECK(req, fs)                                 \

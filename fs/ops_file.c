@@ -660,9 +660,11 @@ out:
 		rc = node_attr(fs, n, &st, &timeout);
 	if (rc == 0 && fi)
 		snapshot_size(fs, fh_of(fi), &st, &timeout);
-	node_put(fs, n);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, timeout);
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE))
+		perm_dir_changed(fs, n);
+	node_put(fs, n);
 }

@@ -22,6 +22,10 @@
  * Mounts with allow_other or allow_root keep default_permissions (the
  * kernel checks, fs->kernel_perms): then perm_check() allows all.
  *
+ * The kernel walks into names it has cached without asking: a chmod of
+ * a scratch directory makes it forget those in it (perm_dir_changed),
+ * and a readdirplus of one the caller may not search gives names only.
+ *
  * Only scratch files and directories can have other modes than their
  * kind's fixed one (node_fixed_mode); dynfs's own read-only files
  * (_errors, _stats.json, queries) refuse writes themselves as well.
@@ -197,4 +201,15 @@ void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 		rc = -EROFS;
 	node_put(fs, n);
 	fuse_reply_err(req, -rc);
+}
+
+void perm_dir_changed(struct fsx *fs, struct node *n)
+{
+	if (fs->kernel_perms)
+		return;
+	pthread_mutex_lock(&fs->ilock);
+	if (n->kind == NK_SCRATCH && S_ISDIR(n->scr->mode))
+		for (size_t i = 0; i < n->kids.n; i++)
+			inval_entry_async(fs, n->ino, n->kids.v[i].name);
+	pthread_mutex_unlock(&fs->ilock);
 }

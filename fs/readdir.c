@@ -605,6 +605,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	be_table_t *t = NULL;
 	int64_t tmtime = fs->start_ns;
 	size_t used = 0, i, np = 0;
+	bool hide = false;
 	uint64_t c0;
 	off_t next;
 	char *buf;
@@ -665,6 +666,10 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		rc = -ENOMEM;
 		goto out;
 	}
+	/* a scratch directory the caller may not search lists names only:
+	 * entries would let the kernel walk into it (perm.c) */
+	if (plus && dir->kind == NK_SCRATCH && perm_check(req, fs, dir, X_OK) < 0)
+		hide = true;
 	next = dh->last_off;
 	for (i = 0; i < l.n; i++) {
 		struct dent *d = &l.v[i];
@@ -674,6 +679,8 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		if (plus) {
 			if (plus_entry(fs, dir, d, t, tmtime, c0, &e) < 0)
 				continue; /* vanished meanwhile */
+			if (hide)
+				e.ino = 0; /* a name, no entry */
 			need = fuse_add_direntry_plus(req, buf + used, size - used, d->name, &e,
 						      next + 1);
 		} else {

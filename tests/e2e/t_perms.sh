@@ -108,6 +108,10 @@ expect_eq "chmod 0555 directory" \
 	"w:no touch: cannot touch 'users/.d/g': Permission denied mkdir: cannot create directory 'users/.d/e': Permission denied rm: cannot remove 'users/.d/f': Permission denied mv: cannot move 'users/.s.swp' to 'users/.d/.s.swp': Permission denied ln: failed to create symbolic link 'users/.d/l': Permission denied f "
 expect_eq "chmod 0311 directory: no listing" "$(sh_as user "chmod 311 users/.d && ls users/.d; cat users/.d/f")" \
 	"ls: cannot open directory 'users/.d': Permission denied f "
+# names cached before (cat, ls -l) must not be reachable after
+expect_eq "chmod 0644 directory: names, no way in" \
+	"$(sh_as user "chmod 755 users/.d && ls -l users/.d >/dev/null && cat users/.d/f && chmod 644 users/.d && sleep 0.2 && ls users/.d; cat users/.d/f; stat -c %s users/.d/f; ls -l users/.d >/dev/null; cd users/.d")" \
+	"f f cat: users/.d/f: Permission denied stat: cannot statx 'users/.d/f': Permission denied ls: cannot access 'users/.d/f': Permission denied cd: can't cd to users/.d "
 expect_eq "chmod 0755 again" "$(sh_as user "chmod 755 users/.d && touch users/.d/g && rm users/.d/f users/.d/g && rmdir users/.d && echo ok")" "ok "
 expect_eq "a directory without write permission moves only within its parent" \
 	"$(sh_as user "mkdir users/.m users/.n && chmod 555 users/.m && mv users/.m users/.m2 && mv users/.m2 users/.n/; chmod 755 users/.m2 && mv users/.m2 users/.n/ && rm -r users/.n && echo ok")" \
