@@ -657,6 +657,9 @@ mode_t node_fixed_mode(struct fsx *fs, enum node_kind kind)
 	case NK_ITEM:
 	case NK_SCHEMA:
 		return S_IFREG | (fs->readonly ? 0444 : 0644);
+	case NK_ERRORS:
+	case NK_STATS:
+		return S_IFREG | 0444;
 	default:
 		return 0;
 	}
@@ -699,7 +702,7 @@ static int attr_of(struct fsx *fs, struct node *n, struct stat *st, double *time
 	case NK_SCRATCH:
 		break;
 	case NK_ERRORS:
-		st->st_mode = S_IFREG | 0444;
+		st->st_mode = node_fixed_mode(fs, kind);
 		st->st_size = (off_t)errlog_size(fs, &ns);
 		set_times(st, ns);
 		*timeout = 0;
