@@ -297,6 +297,9 @@ int perm_check(fuse_req_t req, struct fsx *fs, struct node *n, int mask);
  * checks before it asks; other errors (ENOENT) stay. */
 int perm_over(fuse_req_t req, struct fsx *fs, struct node *dir, int mask, int rc);
 int perm_ino(fuse_req_t req, struct fsx *fs, fuse_ino_t ino, int mask);
+/* perm_ino for extended attribute name: the security., system. and
+ * trusted. namespaces are not checked against the mode (as the kernel). */
+int perm_xattr(fuse_req_t req, struct fsx *fs, fuse_ino_t ino, const char *name, int mask);
 /* What open(2) flags need: R_OK, W_OK or both, W_OK for O_TRUNC. */
 int perm_open_mask(int flags);
 /* May the caller change attr's to_set of n (chown, chmod, times; a

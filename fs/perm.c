@@ -33,6 +33,7 @@
 #include "ops.h"
 
 #include <grp.h>
+#include <string.h>
 #include <unistd.h>
 
 /* The mode and owner of n, as node_attr gives them, without reading an
@@ -88,7 +89,8 @@ static int perm_mode(fuse_req_t req, mode_t mode, uid_t uid, gid_t gid, int mask
 	unsigned bits;
 
 	mask &= R_OK | W_OK | X_OK;
-	if (c->uid == 0) /* CAP_DAC_OVERRIDE */
+	if (c->uid == 0) /* CAP_DAC_OVERRIDE, taken for granted for uid 0 (a
+			  * root without it is not told apart) */
 		return !(mask & X_OK) || S_ISDIR(mode) || (mode & 0111) ? 0 : -EACCES;
 	if (c->uid == uid)
 		bits = mode >> 6;
@@ -122,6 +124,20 @@ int perm_over(fuse_req_t req, struct fsx *fs, struct node *dir, int mask, int rc
 	return p < 0 ? p : rc;
 }
 
+/* The kernel checks the mode for an extended attribute's name only
+ * outside the security., system. and trusted. namespaces (its
+ * xattr_permission: the first two are unrestricted, trusted. wants
+ * CAP_SYS_ADMIN, which it checks itself). */
+int perm_xattr(fuse_req_t req, struct fsx *fs, fuse_ino_t ino, const char *name, int mask)
+{
+	static const char *const free_ns[] = {"security.", "system.", "trusted."};
+
+	for (size_t i = 0; i < sizeof(free_ns) / sizeof(free_ns[0]); i++)
+		if (!strncmp(name, free_ns[i], strlen(free_ns[i])))
+			return 0;
+	return perm_ino(req, fs, ino, mask);
+}
+
 int perm_ino(fuse_req_t req, struct fsx *fs, fuse_ino_t ino, int mask)
 {
 	struct node *n;
@@ -137,10 +153,16 @@ int perm_ino(fuse_req_t req, struct fsx *fs, fuse_ino_t ino, int mask)
 	return rc;
 }
 
+/* The kernel's __FMODE_EXEC in an open's flags: execve opening the file
+ * (it checked only that some x bit is set; the caller's own is ours). */
+#define PERM_FMODE_EXEC 040
+
 int perm_open_mask(int flags)
 {
 	int acc = flags & O_ACCMODE;
 
+	if (flags & PERM_FMODE_EXEC)
+		return X_OK;
 	return (acc == O_WRONLY ? W_OK
 		: acc == O_RDWR ? R_OK | W_OK
 				: R_OK) |

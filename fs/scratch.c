@@ -302,7 +302,7 @@ void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *v
 		return;
 	}
 	RO_CHECK(req, fs);
-	rc = perm_ino(req, fs, ino, W_OK);
+	rc = perm_xattr(req, fs, ino, name, W_OK);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -330,7 +330,7 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	err = perm_ino(req, fs, ino, R_OK);
+	err = perm_xattr(req, fs, ino, name, R_OK);
 	if (err < 0) {
 		fuse_reply_err(req, -err);
 		return;
@@ -419,7 +419,7 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		return;
 	}
 	RO_CHECK(req, fs);
-	err = perm_ino(req, fs, ino, W_OK);
+	err = perm_xattr(req, fs, ino, name, W_OK);
 	if (err < 0) {
 		fuse_reply_err(req, -err);
 		return;
