@@ -526,8 +526,9 @@ static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, be_table
 		} else if (dir->kind == NK_ROOT) {
 			be_table_t *tt;
 
-			if (be_table_open(fs->be, d->pos.name, &tt, NULL) < 0)
-				return -ENOENT;
+			rc = be_table_open(fs->be, d->pos.name, &tt, NULL);
+			if (rc < 0)
+				return rc;
 			d->node = node_ident(fs, NK_TABLE, tt, NULL, NULL, true);
 			be_table_close(tt);
 		} else if (d->is_item && dir->kind == NK_PART) {
@@ -585,6 +586,15 @@ static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, be_table
 	if (fsx_changed_since(fs, c0)) /* the listing may be stale (fsx.h) */
 		e->attr_timeout = e->entry_timeout = 0;
 	return 0;
+}
+
+/* An entry with its name, number and type only (readdir, or readdirplus
+ * with node 0: the kernel makes no dentry for it). */
+static void plain_entry(struct node *dir, const struct dent *d, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->attr.st_ino = d->node ? d->node->ino : d->ino ? d->ino : pseudo_ino(d->name, dir->ino);
+	e->attr.st_mode = d->type;
 }
 
 static size_t dent_size_guess(bool plus)
@@ -672,14 +682,20 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		size_t need;
 
 		if (plus) {
-			if (plus_entry(fs, dir, d, t, tmtime, c0, &e) < 0)
+			rc = plus_entry(fs, dir, d, t, tmtime, c0, &e);
+			if (rc == -ENOENT)
 				continue; /* vanished meanwhile */
+			if (rc < 0) /* listed, but no attributes now (a remote
+				     * table not described: throttled, refused):
+				     * the name without them (node 0), so the
+				     * kernel looks it up when it is used and
+				     * that lookup reports the error */
+				plain_entry(dir, d, &e);
+			rc = 0;
 			need = fuse_add_direntry_plus(req, buf + used, size - used, d->name, &e,
 						      next + 1);
 		} else {
-			memset(&e, 0, sizeof(e));
-			e.attr.st_ino = d->ino ? d->ino : pseudo_ino(d->name, dir->ino);
-			e.attr.st_mode = d->type;
+			plain_entry(dir, d, &e);
 			need = fuse_add_direntry(req, buf + used, size - used, d->name, &e.attr,
 						 next + 1);
 		}
