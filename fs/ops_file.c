@@ -402,6 +402,20 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		free(tmp);
 		return;
 	}
+	if (!h->writer) {
+		/* A reader's snapshot never changes after its open (only a
+		 * writer's handle gets a buffer), and the kernel releases the
+		 * handle only once this read is answered: reply straight from
+		 * it, no lock, no copy; past the end (a cat's second READ), an
+		 * empty reply. */
+		len = h->snap_len;
+		if (off < 0 || (size_t)off >= len)
+			fuse_reply_buf(req, NULL, 0);
+		else
+			fuse_reply_buf(req, h->snap + off,
+				       size < len - (size_t)off ? size : len - (size_t)off);
+		return;
+	}
 	pthread_mutex_lock(&h->lock);
 	src = h->has_buf ? h->buf : h->snap;
 	len = h->has_buf ? h->len : h->snap_len;
