@@ -516,6 +516,12 @@ static void fh_release(struct fh *h)
 	struct node *n = h->node;
 	bool ghost;
 
+	if (!h->writer && !h->pending) {
+		/* a reader that created nothing (open(O_CREAT|O_RDONLY) does)
+		 * has nothing to commit and is counted nowhere */
+		fh_free(fs, h);
+		return;
+	}
 	pthread_mutex_lock(&h->lock);
 	if (h->dirty || h->trunc_empty)
 		text_commit(fs, h, true); /* errors go to /_errors */

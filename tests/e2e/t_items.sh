@@ -137,6 +137,25 @@ os.close(w)
 os.close(r)
 EOF
 
+section "a read-only open that creates (O_CREAT|O_RDONLY) leaves nothing behind"
+# Such a handle reads empty and commits nothing; its release (not the
+# readers' short one, ops_file.c fh_release) drops the kernel's entry.
+python3 - "$T1" <<'EOF' || fail "O_CREAT|O_RDONLY"
+import os, sys, time
+d = sys.argv[1]
+for i in range(3):
+    fd = os.open(os.path.join(d, "ro%d.json" % i), os.O_RDONLY | os.O_CREAT, 0o644)
+    assert os.read(fd, 100) == b""
+    os.close(fd)
+# the RELEASE that drops them follows close() asynchronously
+for _ in range(40):
+    left = [i for i in range(3) if os.path.exists(os.path.join(d, "ro%d.json" % i))]
+    if not left:
+        break
+    time.sleep(0.05)
+assert not left, "still there 2 s after close: %r" % left
+EOF
+
 section "commit points"
 printf '{"v": 1}\n' >"$T1/c.json"
 before=$(stat -c %y "$T1/c.json")
