@@ -134,8 +134,11 @@ struct db {
 struct iref_keys {
 	struct val pk; /* decoded base partition key */
 	struct val sk; /* decoded base sort key (if has_sk) */
-	int pk_state;  /* 0 not decoded, 1 in pk, -errno failed */
+	int pk_state;  /* 0 not decoded, 1 in pk (owned), 2 in pk (borrows buf or
+			* holds a number), -errno failed */
 	int sk_state;  /* same for sk */
+	char *buf[2];  /* the walk's reused bytes of pk [0] and sk [1] */
+	size_t cap[2]; /* their sizes */
 };
 
 struct item_ref {

@@ -402,6 +402,20 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		free(tmp);
 		return;
 	}
+	if (!h->writer) {
+		/* A reader's snapshot never changes after its open (only a
+		 * writer's handle gets a buffer), and the kernel releases the
+		 * handle only once this read is answered: reply straight from
+		 * it, no lock, no copy; past the end (a cat's second READ), an
+		 * empty reply. */
+		len = h->snap_len;
+		if (off < 0 || (size_t)off >= len)
+			fuse_reply_buf(req, NULL, 0);
+		else
+			fuse_reply_buf(req, h->snap + off,
+				       size < len - (size_t)off ? size : len - (size_t)off);
+		return;
+	}
 	pthread_mutex_lock(&h->lock);
 	src = h->has_buf ? h->buf : h->snap;
 	len = h->has_buf ? h->len : h->snap_len;
@@ -502,6 +516,12 @@ static void fh_release(struct fh *h)
 	struct node *n = h->node;
 	bool ghost;
 
+	if (!h->writer && !h->pending) {
+		/* a reader that created nothing (open(O_CREAT|O_RDONLY) does)
+		 * has nothing to commit and is counted nowhere */
+		fh_free(fs, h);
+		return;
+	}
 	pthread_mutex_lock(&h->lock);
 	if (h->dirty || h->trunc_empty)
 		text_commit(fs, h, true); /* errors go to /_errors */

@@ -30,6 +30,7 @@
  * (stat gives the real one).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,15 +91,15 @@ struct dirh {
 	size_t dcap;	      /* entries at dv */
 };
 
-/* One candidate entry. */
+/* One candidate entry.  name last: dl_add clears only what precedes it. */
 struct dent {
 	struct dpos pos;	/* owned */
-	char name[NAME_BUF];	/* the name */
 	mode_t type;		/* S_IFDIR, S_IFREG, ... */
 	fuse_ino_t ino;		/* known inode, or 0 */
 	struct node *node;	/* plus: a reference */
 	struct item_meta meta;	/* engine items, readdirplus only */
 	bool is_item;		/* an engine item (meta valid if plus) */
+	char name[NAME_BUF];	/* the name */
 };
 
 struct dlist {
@@ -183,11 +184,13 @@ static int dpos_copy(struct dpos *to, const struct dpos *from)
 	return 0;
 }
 
+/* The next entry, cleared but for its name, which the caller sets (and
+ * may have set already: col_key names the entry in place). */
 static struct dent *dl_add(struct dlist *l, enum phase ph)
 {
 	struct dent *d = &l->v[l->n++];
 
-	memset(d, 0, sizeof(*d));
+	memset(d, 0, offsetof(struct dent, name));
 	d->pos.ph = ph;
 	val_init_null(&d->pos.key);
 	return d;
@@ -239,13 +242,11 @@ static int col_table(void *ctx, const char *name)
 
 static int col_key(struct ecol *c, const struct val *key, const struct be_ref *r)
 {
-	char nm[NAME_BUF];
-	struct dent *d;
+	struct dent *d = &c->l->v[c->l->n];
 
-	if (name_make(key, c->json, nm) < 0)
+	if (name_make(key, c->json, d->name) < 0)
 		return 0;
 	d = dl_add(c->l, PH_ENGINE);
-	strcpy(d->name, nm);
 	d->type = c->json ? S_IFREG : S_IFDIR;
 	if (key->type == VAL_S || key->type == VAL_B) {
 		char *p = ka_alloc(&c->l->ka, key->s.len + 1);
