@@ -404,9 +404,9 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		free(tmp);
 		return;
 	}
-	/* before the reply: a page the kernel caches from it is seen by a
-	 * commit that decides after this (inval.c) */
-	if (!__atomic_load_n(&h->node->paged, __ATOMIC_SEQ_CST))
+	/* an item's READ, before the reply: a page the kernel caches from
+	 * it is seen by a commit that decides after this (inval.c) */
+	if (h->type == FH_TEXT && !__atomic_load_n(&h->node->paged, __ATOMIC_SEQ_CST))
 		__atomic_store_n(&h->node->paged, true, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&h->lock);
 	src = h->has_buf ? h->buf : h->snap;
