@@ -292,8 +292,8 @@ extern __thread const struct fsx_origin *fsx_origin;
 
 /*
  * The node whose item the handle that created it is committing in this
- * thread (text_commit, while the file is open: flush, fsync, write,
- * truncate; not at release), or NULL.  Its commit needs no data
+ * thread (text_commit at a flush or fsync, the file still open; not at
+ * release), or NULL.  Its commit needs no data
  * invalidation through the thread if the node served no READ
  * (node.paged): inval.c, "A created item's first commits".
  */

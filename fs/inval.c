@@ -61,7 +61,7 @@
  * FLUSH that made it waits for the thread to run it: a hand-off of about
  * two context switches per save.  It is skipped for one kind of commit:
  * by the handle whose CREATE made the item (fh.made), while its file is
- * open (flush, fsync, write, truncate; not at release), of a node that
+ * open (a flush or fsync; not at release), of a node that
  * served no READ since its last data invalidation ran (node.paged).
  * Nothing is lost there:
  *   - attributes: from the CREATE to that handle's release the node has a
