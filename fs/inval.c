@@ -82,7 +82,8 @@
  * Every other commit keeps the later invalidation: without it CI saw 2
  * stale sizes in 12,000 t_visibility rounds (rename and _batch paths;
  * 80cfce8), a window not understood, and not reproduced here either:
- * tests/e2e/vis_stress ran 6,000 rounds per path without it, none stale.
+ * tests/e2e/vis_stress ran 6,000 rounds per path without it (item,
+ * rename, _batch; two busy loops), none stale.
  *
  * The negative set remembers (parent, name) for every negative lookup we
  * answered with a long timeout, so that a name that comes into existence
