@@ -305,6 +305,8 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 							   "created through _batch")
 				 : create_item(fs, &r, fi, &n, &h);
 		made = rc == 0;
+		if (made)
+			h->made = true; /* not shared yet */
 		break;
 	case RES_SCRATCH:
 	case RES_PART: /* a plain file with a partition's name: scratch */
@@ -402,6 +404,10 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		free(tmp);
 		return;
 	}
+	/* an item's READ, before the reply: a page the kernel caches from
+	 * it is seen by a commit that decides after this (inval.c) */
+	if (h->type == FH_TEXT && !__atomic_load_n(&h->node->paged, __ATOMIC_SEQ_CST))
+		__atomic_store_n(&h->node->paged, true, __ATOMIC_SEQ_CST);
 	if (!h->writer) {
 		/* A reader's snapshot never changes after its open (only a
 		 * writer's handle gets a buffer), and the kernel releases the
