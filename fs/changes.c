@@ -230,16 +230,22 @@ static int buf_add(struct chg *c, const char *s, size_t n)
 	return 0;
 }
 
-/* Render one more line into the stream (c->lock held): 1, 0 (none), -errno. */
+static int take_line(void *ctx, const char *line, size_t len)
+{
+	return buf_add(ctx, line, len);
+}
+
+/* Add the next lines to the stream (c->lock held; up to FEED_TAKE_MAX,
+ * copied straight from the feed's shared rendering): 1, 0 (none), -errno. */
 static int pull(struct chg *c)
 {
-	char *line, tmp[128];
+	char tmp[128];
 	size_t len;
 	int rc;
 
 	if (c->ended)
 		return 0;
-	rc = feed_next_line(c->cur, c->with_table, &line, &len);
+	rc = feed_next_lines(c->cur, c->with_table, take_line, c);
 	if (rc == -EOVERFLOW) {
 		len = (size_t)snprintf(tmp, sizeof(tmp),
 				       "{\"fell_behind\":true,\"lost\":%" PRIu64
@@ -248,11 +254,7 @@ static int pull(struct chg *c)
 		c->ended = true;
 		return buf_add(c, tmp, len) < 0 ? -ENOMEM : 1;
 	}
-	if (rc <= 0)
-		return rc;
-	rc = buf_add(c, line, len);
-	free(line);
-	return rc < 0 ? rc : 1;
+	return rc > 0 ? 1 : rc;
 }
 
 /* Render lines until the stream reaches offset `to` or none are ready. */
