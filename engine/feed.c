@@ -632,13 +632,14 @@ struct lbuf {
 	int err;
 };
 
-static void lb_add(struct lbuf *b, const char *s, size_t n)
+/* Room for n more bytes and the NUL: false (b->err set) if none. */
+static bool lb_room(struct lbuf *b, size_t n)
 {
 	char *np;
 	size_t cap;
 
 	if (b->err)
-		return;
+		return false;
 	if (b->len + n + 1 > b->cap) {
 		cap = b->cap ? b->cap : 256;
 		while (cap < b->len + n + 1)
@@ -646,12 +647,29 @@ static void lb_add(struct lbuf *b, const char *s, size_t n)
 		np = realloc(b->p, cap);
 		if (!np) {
 			b->err = -ENOMEM;
-			return;
+			return false;
 		}
 		b->p = np;
 		b->cap = cap;
 	}
+	return true;
+}
+
+static void lb_add(struct lbuf *b, const char *s, size_t n)
+{
+	if (!lb_room(b, n))
+		return;
 	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+/* Append n bytes the buffer holds already, from offset at. */
+static void lb_again(struct lbuf *b, size_t at, size_t n)
+{
+	if (!lb_room(b, n))
+		return;
+	memcpy(b->p + b->len, b->p + at, n);
 	b->len += n;
 	b->p[b->len] = 0;
 }
@@ -746,6 +764,10 @@ static char *put_digits(char *p, uint64_t v, int width)
 	return p;
 }
 
+/* "YYYY-MM-DDTHH:MM:SS" of the second last_sec (-1: none), per thread */
+static __thread int64_t last_sec = -1;
+static __thread char last_text[19];
+
 size_t feed_time_text(int64_t ns, char *out)
 {
 	int64_t sec = ns / 1000000000, z, era, y;
@@ -754,6 +776,11 @@ size_t feed_time_text(int64_t ns, char *out)
 
 	if (ns < 0 || sec >= 253402300800LL) /* 10000-01-01 */
 		return time_text_ref(ns, out);
+	if (sec == last_sec) { /* the same second as this thread's last line */
+		memcpy(p, last_text, 19);
+		p += 19;
+		goto frac;
+	}
 	/* days to the civil date (H. Hinnant's days_from_civil, inverted) */
 	z = sec / 86400 + 719468;
 	era = z / 146097;
@@ -776,11 +803,34 @@ size_t feed_time_text(int64_t ns, char *out)
 	p = put_digits(p, tod / 60 % 60, 2);
 	*p++ = ':';
 	p = put_digits(p, tod % 60, 2);
+	memcpy(last_text, out, 19);
+	last_sec = sec;
+frac:
 	*p++ = '.';
 	p = put_digits(p, (uint64_t)(ns % 1000000000 / 1000), 6);
 	*p++ = 'Z';
 	*p = 0;
 	return (size_t)(p - out);
+}
+
+/*
+ * name, then the image of r (a record of the change whose keys' text is
+ * b->p[keys, keys + nkeys)): the keys' text without its '}', then the
+ * rest of the item, instead of rendering the keys again - unless the
+ * keys' text may be a "$M" wrapping.  0, -errno.
+ */
+static int image(struct lbuf *b, const char *name, const struct table_schema *s,
+		 const struct rec *r, size_t keys, size_t nkeys)
+{
+	lb_adds(b, name);
+	if (b->err)
+		return b->err;
+	if (nkeys < 2 || strncmp(b->p + keys, "{\"$M\":", 6) == 0)
+		return rec_render_compact_append(s, r, false, &b->p, &b->len, &b->cap);
+	lb_again(b, keys, nkeys - 1);
+	if (b->err)
+		return b->err;
+	return item_render_blob_rest_append(rec_blob(r), r->blob_len, &b->p, &b->len, &b->cap);
 }
 
 /*
@@ -794,6 +844,7 @@ static int render_ent(const struct feed_ent *e, bool with_table, char **out, siz
 	struct lbuf b = {0};
 	struct val tname;
 	char head[64 + FEED_TIME_MAX], *p;
+	size_t keys, nkeys;
 	int rc = 0;
 
 	b.cap = 96 + 2 * (rec_bytes(kr) + rec_bytes(e->old) + rec_bytes(e->new));
@@ -819,18 +870,14 @@ static int render_ent(const struct feed_ent *e, bool with_table, char **out, siz
 		}
 	}
 	lb_adds(&b, e->is_put ? ",\"op\":\"put\",\"keys\":" : ",\"op\":\"delete\",\"keys\":");
+	keys = b.len;
 	if (!b.err && rc == 0)
 		rc = rec_render_compact_append(s, kr, true, &b.p, &b.len, &b.cap);
-	if (e->old && !b.err && rc == 0) {
-		lb_adds(&b, ",\"old\":");
-		if (!b.err)
-			rc = rec_render_compact_append(s, e->old, false, &b.p, &b.len, &b.cap);
-	}
-	if (e->new && !b.err && rc == 0) {
-		lb_adds(&b, ",\"new\":");
-		if (!b.err)
-			rc = rec_render_compact_append(s, e->new, false, &b.p, &b.len, &b.cap);
-	}
+	nkeys = b.len - keys;
+	if (e->old && !b.err && rc == 0)
+		rc = image(&b, ",\"old\":", s, e->old, keys, nkeys);
+	if (e->new && !b.err && rc == 0)
+		rc = image(&b, ",\"new\":", s, e->new, keys, nkeys);
 	if (e->tx) {
 		p = head;
 		memcpy(p, ",\"tx\":", 6);

@@ -826,6 +826,29 @@ int item_render_blob_append(const char *pk_name, const struct val *pk, const cha
 	return 0;
 }
 
+int item_render_blob_rest_append(const uint8_t *blob, size_t blob_len, char **buf, size_t *len,
+				 size_t *cap)
+{
+	struct rbuf b = {.p = *buf, .len = *len, .cap = *buf ? *cap : 0};
+	struct bcur c = {blob, blob + blob_len, 0};
+	uint64_t n;
+	bool ok = c.p < c.end && *c.p++ == VAL_M && bc_varint(&c, &n) &&
+		  blob_members(&b, &c, n, false, 1) && c.p == c.end;
+
+	putch(&b, '}');
+	if (reserve(&b, 1))
+		b.p[b.len] = 0;
+	*buf = b.p;
+	*cap = b.cap;
+	if (b.nomem || !ok) {
+		if (b.p)
+			b.p[*len] = 0;
+		return b.nomem ? -ENOMEM : -EINVAL;
+	}
+	*len = b.len;
+	return 0;
+}
+
 int item_render_blob(const char *pk_name, const struct val *pk, const char *sk_name,
 		     const struct val *sk, const uint8_t *blob, size_t blob_len, char **out,
 		     size_t *len)

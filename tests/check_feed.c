@@ -510,7 +510,8 @@ START_TEST(test_line_from_records_equals_reference)
 }
 END_TEST
 
-/* feed_time_text() against gmtime_r + strftime over random times. */
+/* feed_time_text() against gmtime_r + strftime over random times, each
+ * second twice (the second time from the thread's cache). */
 START_TEST(test_time_text_equals_strftime)
 {
 	int64_t edge[] = {0, 999, 1000000000LL * 86400 - 1, 951782400000000000LL /* 2000-02-29 */,
@@ -537,6 +538,13 @@ START_TEST(test_time_text_equals_strftime)
 		n = feed_time_text(ns, got);
 		ck_assert_str_eq(got, want);
 		ck_assert_uint_eq(n, strlen(want));
+		if (ns < 0)
+			continue;
+		/* another time in the same second: this thread's cached date */
+		ns = ns / 1000000000 * 1000000000 + rnd(1000000000);
+		snprintf(want, sizeof(want), "%s.%06ldZ", ts, (long)(ns % 1000000000 / 1000));
+		ck_assert_uint_eq(feed_time_text(ns, got), strlen(want));
+		ck_assert_str_eq(got, want);
 	}
 }
 END_TEST
