@@ -507,6 +507,7 @@ START_TEST(test_line_from_records_equals_reference)
 	feed_cursor_free(batch);
 	feed_cursor_free(ufast);
 	feed_cursor_free(uref);
+	tbl_close(tg);
 }
 END_TEST
 
