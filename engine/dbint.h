@@ -216,6 +216,13 @@ int rec_key_vals(const struct table_schema *s, const struct rec *r, struct val *
 long rec_text_len(const struct table_schema *s, struct rec *r);
 /* Render (new) and fill the cache on the way. */
 int rec_render(const struct table_schema *s, struct rec *r, char **text, size_t *len);
+/*
+ * The compact form (item_render_compact_append's bytes for rec_decode's
+ * item) appended to *buf straight from the record; keys_only: of the item
+ * made of its key attributes alone.  -EINVAL, -ENOMEM (*len unchanged).
+ */
+int rec_render_compact_append(const struct table_schema *s, const struct rec *r, bool keys_only,
+			      char **buf, size_t *len, size_t *cap);
 void rec_meta(const struct table_schema *s, struct rec *r, struct item_meta *meta);
 
 /* omap ops for base maps (values are struct rec). */

@@ -238,6 +238,23 @@ int rec_render(const struct table_schema *s, struct rec *r, char **text, size_t 
 	return rc;
 }
 
+int rec_render_compact_append(const struct table_schema *s, const struct rec *r, bool keys_only,
+			      char **buf, size_t *len, size_t *cap)
+{
+	static const uint8_t no_attrs[2] = {VAL_M, 0}; /* item_encode of {} */
+	struct rec_keys k;
+	int rc;
+
+	rc = rec_keys_view(s, r, &k);
+	if (rc < 0)
+		return rc;
+	rc = item_render_blob_append(s->pk.name, &k.pk, s->has_sk ? s->sk.name : NULL,
+				     s->has_sk ? &k.sk : NULL, keys_only ? no_attrs : rec_blob(r),
+				     keys_only ? sizeof(no_attrs) : r->blob_len, buf, len, cap);
+	rec_keys_done(&k);
+	return rc;
+}
+
 /* The length counted over the record (item_blob_text_len), not cached. */
 static long rec_walk_len(const struct table_schema *s, const struct rec *r)
 {
