@@ -63,7 +63,7 @@
  * never find the arena free.)  Lines being similar, each arena settles
  * on one block.
  *
- * Parsing ahead.  A feed of at least ahead_min bytes (a bulk import's
+ * Parsing ahead (ops_ahead.c).  A feed of at least ahead_min bytes (a bulk import's
  * write(): 128 KiB to 1 MiB) has its lines' stored-form parse (the
  * first half of a line's cost; ops_line_parse_stored) done by a helper
  * thread of the session, line after line, while this thread binds,
@@ -84,42 +84,12 @@
 #include "item.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define HASH_SLOTS 256 /* open addressing over at most DB_MAX_TX_OPS slots */
 #define AHEAD_MIN_DEFAULT (64 * 1024) /* feeds this long are parsed ahead */
-#define AHEAD_SLOTS 4096	      /* lines of one feed parsed ahead, at most */
-
-/* A line the helper parsed. */
-struct ahead_slot {
-	size_t off;	    /* where it starts in the feed */
-	int rc;		    /* ops_line_parse_stored's answer (0: req holds it) */
-	struct ops_req req; /* the request */
-};
-
-/* The parse-ahead helper of a session (see the file comment). */
-struct ahead {
-	pthread_t thread;
-	pthread_mutex_t mu;	 /* protects running, cancel, quit, the job */
-	pthread_cond_t cv;	 /* a job, a line done, the job over */
-	bool running;		 /* a job is on (set by the feed, cleared by the helper) */
-	bool cancel;		 /* the feed wants the job over (atomic) */
-	bool quit;		 /* the thread ends */
-	const char *buf;	 /* the job: the feed's bytes */
-	size_t len;		 /* their length */
-	size_t start;		 /* where its first line starts */
-	size_t done;		 /* slots filled (atomic; the helper writes) */
-	size_t cpos;		 /* the line the feed is at (atomic; the feed writes) */
-	bool wait;		 /* the feed waits for each line (tests) */
-	size_t next;		 /* the next slot the feed takes (the feed's) */
-	struct ahead_slot *slot; /* AHEAD_SLOTS of them */
-	struct item_arena *arena; /* what the slots' requests borrow */
-	struct item_stored st;	 /* the helper's parse scratch */
-	const struct key_attr *ka, *kb; /* the session's, when made */
-};
 
 struct ops_fail {
 	uint64_t line; /* 1-based line number */
@@ -175,193 +145,35 @@ struct ops_batch {
 	char attrs[ITEM_STORED_CAP][DB_ATTR_NAME_MAX + 1]; /* index key attributes */
 	const char *attr[ITEM_STORED_CAP]; /* pointers to them (st.cap_names) */
 	size_t ahead_min;		  /* feeds this long are parsed ahead; 0: never */
-	struct ahead *ahead;		  /* the helper, once a feed wanted it */
+	struct ops_ahead *ahead;	  /* the helper, once a feed wanted it */
 	bool ahead_on;			  /* this feed's lines are being parsed ahead */
 	bool ahead_wait;		  /* a line waits for the helper (tests) */
 };
 
-/* ---- parsing ahead ---- */
-
-static void *ahead_main(void *arg)
-{
-	struct ahead *h = arg;
-	struct ahead_slot *sl;
-	const char *nl;
-	size_t p, k;
-	bool over;
-
-	pthread_mutex_lock(&h->mu);
-	for (;;) {
-		while (!h->quit && !h->running)
-			pthread_cond_wait(&h->cv, &h->mu);
-		if (h->quit)
-			break;
-		p = h->start;
-		k = 0;
-		over = h->cancel;
-		pthread_mutex_unlock(&h->mu);
-		while (!over && p < h->len && (nl = memchr(h->buf + p, '\n', h->len - p))) {
-			if (p <= __atomic_load_n(&h->cpos, __ATOMIC_RELAXED)) {
-				p = (size_t)(nl - h->buf) + 1; /* behind: the feed parsed it */
-				over = __atomic_load_n(&h->cancel, __ATOMIC_RELAXED);
-				continue;
-			}
-			sl = &h->slot[k];
-			sl->off = p;
-			ops_req_init(&sl->req);
-			sl->rc = (size_t)(nl - (h->buf + p)) > OPS_LINE_MAX
-				     ? 1
-				     : ops_line_parse_stored(h->buf + p, (size_t)(nl - (h->buf + p)),
-							     h->arena, &h->st, h->ka, h->kb, &sl->req);
-			p = (size_t)(nl - h->buf) + 1;
-			__atomic_store_n(&h->done, ++k, __ATOMIC_RELEASE);
-			over = __atomic_load_n(&h->cancel, __ATOMIC_RELAXED) || k == AHEAD_SLOTS;
-			if (h->wait) { /* the feed may be waiting for this line */
-				pthread_mutex_lock(&h->mu);
-				pthread_cond_broadcast(&h->cv);
-				pthread_mutex_unlock(&h->mu);
-			}
-		}
-		pthread_mutex_lock(&h->mu);
-		h->running = false;
-		pthread_cond_broadcast(&h->cv);
-	}
-	pthread_mutex_unlock(&h->mu);
-	return NULL;
-}
-
-static void ahead_free(struct ahead *h)
-{
-	if (!h)
-		return;
-	pthread_mutex_lock(&h->mu);
-	h->quit = true;
-	pthread_cond_broadcast(&h->cv);
-	pthread_mutex_unlock(&h->mu);
-	pthread_join(h->thread, NULL);
-	pthread_mutex_destroy(&h->mu);
-	pthread_cond_destroy(&h->cv);
-	item_stored_free(&h->st);
-	item_arena_free(h->arena);
-	free(h->slot);
-	free(h);
-}
-
-static struct ahead *ahead_new(struct ops_batch *b)
-{
-	struct ahead *h = calloc(1, sizeof(*h));
-
-	if (!h)
-		return NULL;
-	h->slot = malloc(AHEAD_SLOTS * sizeof(*h->slot));
-	h->arena = item_arena_new();
-	if (!h->slot || !h->arena)
-		goto fail;
-	item_stored_init(&h->st);
-	h->st.cap_names = b->st.cap_names;
-	h->st.ncap = b->st.ncap;
-	h->ka = b->ka;
-	h->kb = b->kb;
-	pthread_mutex_init(&h->mu, NULL);
-	pthread_cond_init(&h->cv, NULL);
-	if (pthread_create(&h->thread, NULL, ahead_main, h) == 0)
-		return h;
-	pthread_mutex_destroy(&h->mu);
-	pthread_cond_destroy(&h->cv);
-	item_stored_free(&h->st);
-fail:
-	item_arena_free(h->arena);
-	free(h->slot);
-	free(h);
-	return NULL;
-}
+/* ---- parsing ahead (ops_ahead.c) ---- */
 
 /* Start parsing the lines of buf ahead, when it is worth it. */
 static void ahead_start(struct ops_batch *b, const char *buf, size_t len)
 {
-	struct ahead *h = b->ahead;
-	const char *nl;
-
 	b->ahead_on = false;
 	if (!b->stored || !b->ahead_min || len < b->ahead_min)
 		return;
-	if (!h && !(h = b->ahead = ahead_new(b)))
+	if (!b->ahead && !(b->ahead = ops_ahead_new(b->ka, b->kb, b->st.cap_names, b->st.ncap)))
 		return;
-	if (h->ka != b->ka || h->kb != b->kb || h->st.cap_names != b->st.cap_names ||
-	    h->st.ncap != b->st.ncap)
-		return; /* the session's configuration changed since */
-	/* the first line may continue the tail or be skipped: ours */
-	nl = memchr(buf, '\n', len);
-	if (!nl || (size_t)(nl - buf) + 1 >= len)
-		return;
-	item_arena_reset(h->arena); /* no request of an earlier feed is left */
-	pthread_mutex_lock(&h->mu);
-	h->buf = buf;
-	h->len = len;
-	h->start = (size_t)(nl - buf) + 1;
-	h->done = 0;
-	h->next = 0;
-	h->cpos = 0;
-	h->wait = b->ahead_wait;
-	h->cancel = false;
-	h->running = true;
-	pthread_cond_broadcast(&h->cv);
-	pthread_mutex_unlock(&h->mu);
-	b->ahead_on = true;
+	b->ahead_on = ops_ahead_start(b->ahead, b->ka, b->kb, b->st.cap_names, b->st.ncap, buf,
+				      len, b->ahead_wait);
 }
 
-/* The helper's parse of the line at off of this feed, or NULL: parse it
- * here (the helper is not there yet, or took no slot for it; it then
- * skips to the lines after it).  Lines are asked for in order; never
- * waits. */
 static struct ahead_slot *ahead_take(struct ops_batch *b, size_t off)
 {
-	struct ahead *h = b->ahead;
-	struct ahead_slot *sl;
-
-	if (!b->ahead_on)
-		return NULL;
-	if (!h->wait)
-		__atomic_store_n(&h->cpos, off, __ATOMIC_RELAXED);
-	for (;;) {
-		if (__atomic_load_n(&h->done, __ATOMIC_ACQUIRE) <= h->next) {
-			if (!h->wait)
-				return NULL;
-			pthread_mutex_lock(&h->mu);
-			while (__atomic_load_n(&h->done, __ATOMIC_ACQUIRE) <= h->next && h->running)
-				pthread_cond_wait(&h->cv, &h->mu);
-			pthread_mutex_unlock(&h->mu);
-			if (__atomic_load_n(&h->done, __ATOMIC_ACQUIRE) <= h->next)
-				return NULL; /* it stopped before this line */
-		}
-		sl = &h->slot[h->next];
-		if (sl->off > off)
-			return NULL; /* a line before the helper's first */
-		h->next++;
-		if (sl->off == off)
-			return sl;
-		ops_req_free(&sl->req); /* a line this thread handled itself */
-	}
+	return b->ahead_on ? ops_ahead_take(b->ahead, off) : NULL;
 }
 
-/* End the helper's job (the feed is over): wait for it, drop what it
- * parsed that no line took. */
 static void ahead_end(struct ops_batch *b)
 {
-	struct ahead *h = b->ahead;
-	size_t done;
-
-	if (!b->ahead_on)
-		return;
+	if (b->ahead_on)
+		ops_ahead_end(b->ahead);
 	b->ahead_on = false;
-	pthread_mutex_lock(&h->mu);
-	__atomic_store_n(&h->cancel, true, __ATOMIC_RELAXED);
-	while (h->running)
-		pthread_cond_wait(&h->cv, &h->mu);
-	pthread_mutex_unlock(&h->mu);
-	done = __atomic_load_n(&h->done, __ATOMIC_ACQUIRE);
-	for (; h->next < done; h->next++)
-		ops_req_free(&h->slot[h->next].req);
 }
 
 void ops_batch_set_ahead(ops_batch_t *b, size_t min_bytes, bool wait)
@@ -415,7 +227,7 @@ void ops_batch_free(ops_batch_t *b)
 
 	if (!b)
 		return;
-	ahead_free(b->ahead);
+	ops_ahead_free(b->ahead);
 	for (i = 0; i < b->n; i++)
 		ops_req_free(&b->req[i]);
 	ops_req_free(&b->in);
