@@ -63,10 +63,10 @@
  * never find the arena free.)  Lines being similar, each arena settles
  * on one block.
  *
- * Parsing ahead (ops_ahead.c).  A feed of at least ahead_min bytes (a bulk import's
- * write(): 128 KiB to 1 MiB) has its lines' stored-form parse (the
- * first half of a line's cost; ops_line_parse_stored) done by a helper
- * thread of the session, line after line, while this thread binds,
+ * Parsing ahead (ops_ahead.c).  A feed of at least ahead_min bytes (a
+ * bulk import's write(): 128 KiB to 1 MiB) has its lines' stored-form
+ * parse (the first half of a line's cost; ops_line_parse_stored) done
+ * by a helper thread of the session, line after line, while this thread binds,
  * groups and applies the lines before: the two cores work at once.  The
  * helper only parses: this thread still takes every line in order,
  * exactly as without it (numbers, groups, reports, stops), and merely
