@@ -40,7 +40,7 @@ static const uint8_t *rec_omap_key(const void *v, size_t *len)
 
 static void rec_hold(void *v)
 {
-	((struct rec *)v)->refs++;
+	rec_ref(v);
 }
 
 static void rec_release(void *v)
@@ -54,9 +54,14 @@ const struct omap_ops rec_omap_ops = {
     .release = rec_release,
 };
 
+void rec_ref(struct rec *r)
+{
+	__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+}
+
 void rec_unref(struct rec *r)
 {
-	if (r && --r->refs == 0)
+	if (r && __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		free(r);
 }
 

@@ -78,6 +78,64 @@ START_TEST(test_next_yields_puts_updates_deletes_with_both_images)
 }
 END_TEST
 
+/*
+ * The feed's records hold references to the table's stored records (no
+ * copies): an image must stay what it was after the table replaced,
+ * deleted or dropped the item -- the freed memory of a record the feed
+ * did not hold would be reused by the next put's record.
+ */
+START_TEST(test_images_outlive_the_tables_records)
+{
+	feed_cursor_t *c = cursor(NULL, 0);
+	struct dyn_err err;
+	table_t *tt = mk_table("tmp", "k", VAL_S, NULL, VAL_NULL);
+	char img[2][128], want[400], *junk[128];
+	int i;
+
+	for (i = 0; i < 300; i++)
+		ck_assert_int_eq(put(tu, "{\"username\": \"a\", \"v\": %d, \"pad\": \"%0*d\"}",
+				     i, 40, i),
+				 0);
+	ck_assert_int_eq(tbl_delete(tu, vs("a"), NULL, 0, NULL), 0);
+	ck_assert_int_eq(put(tt, "{\"k\": \"x\", \"w\": \"gone with its table\"}"), 0);
+	tbl_close(tt);
+	err_clear(&err);
+	ck_assert_int_eq(db_drop_table(db, "tmp", &err), 0);
+	strcpy(img[1], "-");
+	for (i = 0; i < 300; i++) {
+		snprintf(img[i % 2], sizeof(img[0]), "{\"pad\":\"%0*d\",\"username\":\"a\",\"v\":%d}",
+			 40, i, i);
+		snprintf(want, sizeof(want), "users put {\"username\":\"a\"} %s %s", img[(i + 1) % 2],
+			 img[i % 2]);
+		ck_assert_str_eq(next_str(c), want);
+	}
+	snprintf(want, sizeof(want), "users delete {\"username\":\"a\"} %s -", img[1]);
+	ck_assert_str_eq(next_str(c), want);
+	ck_assert_str_eq(next_str(c), "tmp put {\"k\":\"x\"} - "
+				      "{\"k\":\"x\",\"w\":\"gone with its table\"}");
+	ck_assert_str_eq(next_str(c), "rc=0");
+	feed_cursor_free(c);
+	/* an old image whose change (as a new image) the ring dropped */
+	feed_set_limits(db_feed(db), 2, 0);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(put(tu, "{\"username\": \"b\", \"v\": %d, \"pad\": \"%040d\"}", i, i),
+				 0);
+	for (i = 0; i < 128; i++) /* reuse what was freed (with glibc's malloc) */
+		memset(junk[i] = malloc(64 + 16 * (size_t)(i % 8)), 'x', 64 + 16 * (size_t)(i % 8));
+	c = cursor(tu, FEED_OLDEST);
+	for (i = 8; i < 10; i++) {
+		snprintf(want, sizeof(want),
+			 "users put {\"username\":\"b\"} {\"pad\":\"%040d\",\"username\":\"b\",\"v\":%d} "
+			 "{\"pad\":\"%040d\",\"username\":\"b\",\"v\":%d}",
+			 i - 1, i - 1, i, i);
+		ck_assert_str_eq(next_str(c), want);
+	}
+	feed_cursor_free(c);
+	for (i = 0; i < 128; i++)
+		free(junk[i]);
+}
+END_TEST
+
 START_TEST(test_transaction_shares_tx_and_filter_by_table)
 {
 	feed_cursor_t *all = cursor(NULL, 0), *users = cursor(tu, 0);
@@ -711,6 +769,7 @@ Suite *feed_suite(void)
 
 	TC("feed_next");
 	tcase_add_test(tc, test_next_yields_puts_updates_deletes_with_both_images);
+	tcase_add_test(tc, test_images_outlive_the_tables_records);
 	tcase_add_test(tc, test_transaction_shares_tx_and_filter_by_table);
 	tcase_add_test(tc, test_failed_apply_publishes_nothing);
 	tcase_add_test(tc, test_concurrent_writers_get_one_commit_order);
