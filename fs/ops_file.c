@@ -410,16 +410,21 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		__atomic_store_n(&h->node->paged, true, __ATOMIC_SEQ_CST);
 	if (!h->writer) {
 		/* A reader's snapshot never changes after its open (only a
-		 * writer's handle gets a buffer), and the kernel releases the
-		 * handle only once this read is answered: reply straight from
-		 * it, no lock, no copy; past the end (a cat's second READ), an
-		 * empty reply. */
+		 * writer's handle gets a buffer): reply straight from it, no
+		 * copy; past the end (a cat's second READ), an empty reply.
+		 * Under the handle's lock: once the reply is written the
+		 * reader may close, and the RELEASE (another worker) frees
+		 * the snapshot -- fh_release takes this lock first, so it
+		 * waits until fuse_reply_buf has returned (ASan's writev
+		 * reads the buffer after the system call did). */
+		pthread_mutex_lock(&h->lock);
 		len = h->snap_len;
 		if (off < 0 || (size_t)off >= len)
 			fuse_reply_buf(req, NULL, 0);
 		else
 			fuse_reply_buf(req, h->snap + off,
 				       size < len - (size_t)off ? size : len - (size_t)off);
+		pthread_mutex_unlock(&h->lock);
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
@@ -524,7 +529,11 @@ static void fh_release(struct fh *h)
 
 	if (!h->writer && !h->pending) {
 		/* a reader that created nothing (open(O_CREAT|O_RDONLY) does)
-		 * has nothing to commit and is counted nowhere */
+		 * has nothing to commit and is counted nowhere; its lock
+		 * once, so that a READ still replying from the snapshot
+		 * (op_read) is done with it */
+		pthread_mutex_lock(&h->lock);
+		pthread_mutex_unlock(&h->lock);
 		fh_free(fs, h);
 		return;
 	}
