@@ -613,6 +613,10 @@ int feed_next_lines(feed_cursor_t *c, bool with_table, feed_take_fn take, void *
 			rc = take(ctx, line, strlen(line));
 		if (rc < 0)
 			break;
+		if (rc > 0) { /* taken, and the taker has enough */
+			i++;
+			break;
+		}
 	}
 	if (i < n)
 		c->pos = e[i]->seq; /* the one not taken comes next again */

@@ -171,7 +171,9 @@ int feed_next_line(feed_cursor_t *c, bool with_table, char **out, size_t *len);
  * straight from the stored records); line is borrowed for the call.  The
  * number taken (0: none yet), -EOVERFLOW as feed_next() (only when none
  * was taken), -ENOMEM, or take's negative return when it refused the
- * first (the change take refuses is the next one again).
+ * first (the change take refuses is the next one again).  take returns 0
+ * to go on, 1 when it took the line and wants no more this call (a byte
+ * target reached), -errno to refuse it.
  */
 #define FEED_TAKE_MAX 64
 typedef int (*feed_take_fn)(void *ctx, const char *line, size_t len);

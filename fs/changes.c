@@ -77,6 +77,7 @@ struct chg {
 	size_t len, cap;
 	uint64_t base;		    /* stream offset of buf[0] */
 	uint64_t rd;		    /* highest offset read so far */
+	uint64_t fill_to;	    /* fill()'s target: pull stops there */
 	bool ended;		    /* the fell-behind line is queued: EOF after it */
 	bool asked_end;		    /* the size was asked through the descriptor */
 	enum park park;		    /* state of the parked read */
@@ -245,13 +246,19 @@ static int buf_add(struct chg *c, const char *s, size_t n)
 	return 0;
 }
 
+/* One line more; 1 (enough) once the stream reaches fill()'s target, so
+ * that a pull adds at most one line past it, however big the lines. */
 static int take_line(void *ctx, const char *line, size_t len)
 {
-	return buf_add(ctx, line, len);
+	struct chg *c = ctx;
+	int rc = buf_add(c, line, len);
+
+	return rc < 0 ? rc : end_of(c) >= c->fill_to;
 }
 
 /* Add the next lines to the stream (c->lock held; up to FEED_TAKE_MAX,
- * copied straight from the feed's shared rendering): 1, 0 (none), -errno. */
+ * at most one past fill()'s target, copied straight from the feed's
+ * shared rendering): 1, 0 (none), -errno. */
 static int pull(struct chg *c)
 {
 	char tmp[128];
@@ -275,6 +282,7 @@ static int pull(struct chg *c)
 /* Render lines until the stream reaches offset `to` or none are ready. */
 static void fill(struct chg *c, uint64_t to)
 {
+	c->fill_to = to;
 	while (end_of(c) < to && pull(c) > 0)
 		;
 }
