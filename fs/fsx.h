@@ -295,7 +295,10 @@ extern __thread const struct fsx_origin *fsx_origin;
  * thread (text_commit at a flush or fsync, the file still open; not at
  * release), or NULL.  Its commit needs no data
  * invalidation through the thread if the node served no READ
- * (node.paged): inval.c, "A created item's first commits".
+ * (node.paged): inval.c, "A created item's first commits".  A
+ * thread-local is right only because the engine calls the observer
+ * synchronously, in the committing thread (db_apply); an observer run
+ * elsewhere would have to be told by the change itself.
  */
 extern __thread const struct node *fsx_made_commit;
 
