@@ -27,9 +27,12 @@
  *
  * References.  A record's refs count its membership in the base map (1)
  * plus the omap separators that name it (omap.h: a deleted key may remain
- * a separator until the tree restructures); index entries likewise.  refs
- * changes only under the table's write lock (or single-threaded at
- * teardown).  An index entry pinned only by a separator may point to a
+ * a separator until the tree restructures) plus the change feed's records
+ * that hold it as an old or new image (feed.c); index entries count their
+ * map membership and separators.  A record's refs change atomically (the
+ * feed drops its references under its own mutex, not the table's lock);
+ * an index entry's change only under the table's write lock (or
+ * single-threaded at teardown).  An index entry pinned only by a separator may point to a
  * freed record: such entries are used for their key bytes only.
  *
  * Locking.
@@ -60,7 +63,7 @@ struct rec {
 	uint32_t size;	   /* item_size() of the whole item */
 	uint32_t blob_len; /* bytes of the encoded non-key attributes */
 	uint16_t key_len;  /* tuple key bytes (<= 2*(2048+1024)+4) */
-	uint16_t refs;	   /* base map membership + separators (t->lock) */
+	uint16_t refs;	   /* map membership + separators + feed (atomic) */
 	uint8_t data[];	   /* key bytes, then the blob */
 };
 
@@ -134,8 +137,11 @@ struct db {
 struct iref_keys {
 	struct val pk; /* decoded base partition key */
 	struct val sk; /* decoded base sort key (if has_sk) */
-	int pk_state;  /* 0 not decoded, 1 in pk, -errno failed */
+	int pk_state;  /* 0 not decoded, 1 in pk (owned), 2 in pk (borrows buf or
+			* holds a number), -errno failed */
 	int sk_state;  /* same for sk */
+	char *buf[2];  /* the walk's reused bytes of pk [0] and sk [1] */
+	size_t cap[2]; /* their sizes */
 };
 
 struct item_ref {
@@ -165,14 +171,15 @@ struct feed_batch;
 /* One change as db_apply() hands it to the feed: borrowed records. */
 struct feed_in {
 	struct table *t;	/* its table (write-locked) */
-	const struct rec *old;	/* the item before, or NULL */
-	const struct rec *new;	/* the item after, or NULL (a delete) */
+	struct rec *old;	/* the item before, or NULL */
+	struct rec *new;	/* the item after, or NULL (a delete) */
 	bool by_ttl;		/* DB_BY_TTL */
 };
 
 struct feed *feed_new(void);
 void feed_free(struct feed *f);
-/* Copy the changes into records (before the journal; t->lock held).  -ENOMEM. */
+/* Make the changes' records, each holding a reference to its old and new
+ * stored records (before the journal; t->lock held).  -ENOMEM. */
 int feed_prepare(struct feed *f, const struct feed_in *in, size_t n, struct feed_batch **out);
 /* Number and publish them (after the journal; cannot fail; consumes b). */
 void feed_commit(struct feed *f, struct feed_batch *b, int64_t now_ns);
@@ -204,6 +211,9 @@ int rec_new(const struct table_schema *s, const struct val *item, const uint8_t 
 int rec_new_blob(const uint8_t *key, size_t key_len, const uint8_t *blob, size_t blob_len,
 		 size_t size, int64_t mtime_ns, struct rec **out);
 /* Drop a reference; frees at zero. */
+/* One more reference to r / one less (r freed with the last; NULL is
+ * fine for rec_unref).  Atomic: the change feed holds records too. */
+void rec_ref(struct rec *r);
 void rec_unref(struct rec *r);
 /* The whole item (new): the blob plus the key attributes. */
 int rec_decode(const struct table_schema *s, const struct rec *r, struct val *out);
@@ -213,6 +223,13 @@ int rec_key_vals(const struct table_schema *s, const struct rec *r, struct val *
 long rec_text_len(const struct table_schema *s, struct rec *r);
 /* Render (new) and fill the cache on the way. */
 int rec_render(const struct table_schema *s, struct rec *r, char **text, size_t *len);
+/*
+ * The compact form (item_render_compact_append's bytes for rec_decode's
+ * item) appended to *buf straight from the record; keys_only: of the item
+ * made of its key attributes alone.  -EINVAL, -ENOMEM (*len unchanged).
+ */
+int rec_render_compact_append(const struct table_schema *s, const struct rec *r, bool keys_only,
+			      char **buf, size_t *len, size_t *cap);
 void rec_meta(const struct table_schema *s, struct rec *r, struct item_meta *meta);
 
 /* omap ops for base maps (values are struct rec). */

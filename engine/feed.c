@@ -3,9 +3,14 @@
  * db_apply() under its locks, cursors that follow it, the persisted
  * sequence counter.
  *
- * A record (struct feed_ent) is one malloc: the header, then a copy of
- * the old stored record (struct rec + key + blob) and of the new one, so
- * taking it under the table locks costs two memcpy and no decoding.  The
+ * A record (struct feed_ent) is one small malloc holding a reference to
+ * the old stored record (struct rec: key + blob) and one to the new one:
+ * stored records are immutable and their references atomic (dbint.h), so
+ * taking a change under the table locks costs no copy and no decoding,
+ * and an import does not keep a second copy of every item it writes (the
+ * ring retains up to FEED_RING_DEFAULT of them: a copy each was a third
+ * of the memory a bulk `_batch` import touched, and the fresh pages were
+ * most of its cost on a virtual machine).  The
  * key schema needed to decode them later (rec_decode wants the key
  * attribute names) is a small reference-counted struct feed_tab that the
  * table caches (t->ftab, replaced when the key schema changes).
@@ -49,8 +54,8 @@ struct feed_ent {
 	bool by_ttl;	      /* TTL delete */
 	bool is_put;	      /* put (new != NULL) or delete */
 	struct feed_tab *tab; /* a reference */
-	struct rec *old;      /* copy, or NULL (points into this allocation) */
-	struct rec *new;      /* copy, or NULL (likewise) */
+	struct rec *old;      /* a reference, or NULL */
+	struct rec *new;      /* a reference, or NULL */
 	size_t charge;	      /* bytes counted against the ring's budget */
 	char *line[2];	      /* rendered once (feed_next_line), without and
 			       * with "table"; published with a CAS */
@@ -111,6 +116,8 @@ static void ent_unref(struct feed_ent *e)
 {
 	if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		tab_unref(e->tab);
+		rec_unref(e->old);
+		rec_unref(e->new);
 		free(e->line[0]);
 		free(e->line[1]);
 		free(e);
@@ -151,38 +158,30 @@ int feed_prepare(struct feed *f, const struct feed_in *in, size_t n, struct feed
 {
 	struct feed_batch *b;
 	struct feed_ent *e;
-	size_t i, ob, nb;
-	uint8_t *p;
+	size_t i;
 
 	(void)f;
 	b = calloc(1, sizeof(*b) + n * sizeof(b->e[0]));
 	if (!b)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		ob = rec_bytes(in[i].old);
-		nb = rec_bytes(in[i].new);
-		e = calloc(1, sizeof(*e) + ob + nb + 2 * sizeof(uint64_t));
+		e = calloc(1, sizeof(*e));
 		if (!e)
 			goto out_nomem;
 		b->e[b->n++] = e;
 		e->refs = 1;
 		e->by_ttl = in[i].by_ttl;
 		e->is_put = in[i].new != NULL;
-		e->charge = sizeof(*e) + ob + nb;
+		/* the images' bytes, as when they were copies: the bytes bound
+		 * keeps its meaning (a record the table dropped lives on here) */
+		e->charge = sizeof(*e) + rec_bytes(in[i].old) + rec_bytes(in[i].new);
 		e->tab = tab_of(in[i].t);
 		if (!e->tab)
 			goto out_nomem;
-		/* Keep the copies aligned for struct rec. */
-		p = (uint8_t *)(e + 1);
-		if (ob) {
-			e->old = (struct rec *)p;
-			memcpy(e->old, in[i].old, ob);
-			p += (ob + 7) & ~(size_t)7;
-		}
-		if (nb) {
-			e->new = (struct rec *)p;
-			memcpy(e->new, in[i].new, nb);
-		}
+		if ((e->old = in[i].old))
+			rec_ref(e->old);
+		if ((e->new = in[i].new))
+			rec_ref(e->new);
 	}
 	*out = b;
 	return 0;
@@ -433,14 +432,17 @@ bool feed_cursor_ready(feed_cursor_t *c)
 	return c->pos < next;
 }
 
-/* The next record for c (a reference), NULL if none; -EOVERFLOW. */
-static int next_ent(struct feed_cursor *c, struct feed_ent **out)
+/*
+ * The next records for c (references), at most max, under one lock of
+ * the feed (which writers take to publish): how many (0: none yet),
+ * -EOVERFLOW.
+ */
+static int next_ents(struct feed_cursor *c, struct feed_ent **out, int max)
 {
 	struct feed *f = c->f;
-	struct feed_ent *e = NULL;
-	int rc = 0;
+	struct feed_ent *e;
+	int n = 0;
 
-	*out = NULL;
 	if (c->cut)
 		return -EOVERFLOW;
 	pthread_mutex_lock(&f->mu);
@@ -450,21 +452,29 @@ static int next_ent(struct feed_cursor *c, struct feed_ent **out)
 		c->cut = true;
 		c->lost = c->pos;
 		c->pos = f->first_seq;
-		rc = -EOVERFLOW;
+		pthread_mutex_unlock(&f->mu);
+		return -EOVERFLOW;
 	}
-	while (rc == 0 && c->pos < f->next_seq) {
+	while (n < max && c->pos < f->next_seq) {
 		e = f->ring[c->pos & (f->cap - 1)];
-		if (c->tid && e->tab->id != c->tid) {
-			c->pos++; /* another table's */
-			continue;
-		}
 		c->pos++;
+		if (c->tid && e->tab->id != c->tid)
+			continue; /* another table's */
 		__atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
-		*out = e;
-		break;
+		out[n++] = e;
 	}
 	pthread_mutex_unlock(&f->mu);
-	return rc;
+	return n;
+}
+
+/* The next record for c (a reference), NULL if none; -EOVERFLOW. */
+static int next_ent(struct feed_cursor *c, struct feed_ent **out)
+{
+	int n = next_ents(c, out, 1);
+
+	if (n <= 0)
+		*out = NULL;
+	return n < 0 ? n : 0;
 }
 
 void feed_change_free(struct feed_change *c)
@@ -540,27 +550,20 @@ int feed_next(feed_cursor_t *c, struct feed_change *out)
 	return 1;
 }
 
-int feed_next_line(feed_cursor_t *c, bool with_table, char **out, size_t *len)
-{
-	struct feed_change ch;
-	struct feed_ent *e;
-	char *line, *cached, *expect = NULL;
-	int rc = next_ent(c, &e);
+static int render_ent(const struct feed_ent *e, bool with_table, char **out, size_t *len);
 
-	if (rc < 0 || !e)
-		return rc;
+/* e's line (borrowed from e), rendered once for every reader: 0, -errno. */
+static int line_of(struct feed_ent *e, bool with_table, const char **out)
+{
+	char *line = NULL, *cached, *expect = NULL;
+	size_t len;
+	int rc;
+
 	cached = __atomic_load_n(&e->line[with_table], __ATOMIC_ACQUIRE);
 	if (!cached) {
-		rc = decode_ent(e, &ch);
-		if (rc == 0) {
-			rc = feed_change_line(&ch, with_table, &line, len);
-			feed_change_free(&ch);
-		}
-		if (rc < 0) {
-			c->pos = e->seq; /* retry this one */
-			ent_unref(e);
+		rc = render_ent(e, with_table, &line, &len);
+		if (rc < 0)
 			return rc;
-		}
 		/* Another reader may have rendered it meanwhile: keep one. */
 		if (__atomic_compare_exchange_n(&e->line[with_table], &expect, line, false,
 						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -570,15 +573,61 @@ int feed_next_line(feed_cursor_t *c, bool with_table, char **out, size_t *len)
 			cached = expect;
 		}
 	}
-	*len = strlen(cached);
+	*out = cached;
+	return 0;
+}
+
+int feed_next_line(feed_cursor_t *c, bool with_table, char **out, size_t *len)
+{
+	struct feed_ent *e;
+	const char *line;
+	int rc = next_ent(c, &e);
+
+	if (rc < 0 || !e)
+		return rc;
+	rc = line_of(e, with_table, &line);
+	if (rc < 0) {
+		c->pos = e->seq; /* retry this one */
+		ent_unref(e);
+		return rc;
+	}
+	*len = strlen(line);
 	*out = malloc(*len + 1);
 	if (*out)
-		memcpy(*out, cached, *len + 1);
+		memcpy(*out, line, *len + 1);
 	ent_unref(e);
 	return *out ? 1 : -ENOMEM;
 }
 
+int feed_next_lines(feed_cursor_t *c, bool with_table, feed_take_fn take, void *ctx)
+{
+	struct feed_ent *e[FEED_TAKE_MAX];
+	const char *line;
+	int n = next_ents(c, e, FEED_TAKE_MAX), i, j, rc = 0;
+
+	if (n <= 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		rc = line_of(e[i], with_table, &line);
+		if (rc == 0)
+			rc = take(ctx, line, strlen(line));
+		if (rc < 0)
+			break;
+		if (rc > 0) { /* taken, and the taker has enough */
+			i++;
+			break;
+		}
+	}
+	if (i < n)
+		c->pos = e[i]->seq; /* the one not taken comes next again */
+	for (j = 0; j < n; j++)
+		ent_unref(e[j]);
+	return i > 0 ? i : rc;
+}
+
 /* ---- the JSON line ---- */
+
+static size_t time_text_ref(int64_t ns, char *out);
 
 struct lbuf {
 	char *p;
@@ -586,13 +635,14 @@ struct lbuf {
 	int err;
 };
 
-static void lb_add(struct lbuf *b, const char *s, size_t n)
+/* Room for n more bytes and the NUL: false (b->err set) if none. */
+static bool lb_room(struct lbuf *b, size_t n)
 {
 	char *np;
 	size_t cap;
 
 	if (b->err)
-		return;
+		return false;
 	if (b->len + n + 1 > b->cap) {
 		cap = b->cap ? b->cap : 256;
 		while (cap < b->len + n + 1)
@@ -600,12 +650,29 @@ static void lb_add(struct lbuf *b, const char *s, size_t n)
 		np = realloc(b->p, cap);
 		if (!np) {
 			b->err = -ENOMEM;
-			return;
+			return false;
 		}
 		b->p = np;
 		b->cap = cap;
 	}
+	return true;
+}
+
+static void lb_add(struct lbuf *b, const char *s, size_t n)
+{
+	if (!lb_room(b, n))
+		return;
 	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+/* Append n bytes the buffer holds already, from offset at. */
+static void lb_again(struct lbuf *b, size_t at, size_t n)
+{
+	if (!lb_room(b, n))
+		return;
+	memcpy(b->p + b->len, b->p + at, n);
 	b->len += n;
 	b->p[b->len] = 0;
 }
@@ -636,14 +703,10 @@ int feed_change_line(const struct feed_change *c, bool with_table, char **out, s
 {
 	struct lbuf b = {0};
 	struct val tname;
-	char tmp[96], ts[40];
-	struct tm tm;
-	time_t sec = (time_t)(c->time_ns / 1000000000);
+	char tmp[96], ts[FEED_TIME_MAX];
 
-	gmtime_r(&sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(tmp, sizeof(tmp), "{\"seq\":%" PRIu64 ",\"time\":\"%s.%06ldZ\"", c->seq, ts,
-		 (long)(c->time_ns % 1000000000 / 1000));
+	time_text_ref(c->time_ns, ts);
+	snprintf(tmp, sizeof(tmp), "{\"seq\":%" PRIu64 ",\"time\":\"%s\"", c->seq, ts);
 	lb_adds(&b, tmp);
 	if (with_table) {
 		if (val_init_str(&tname, c->table, strlen(c->table)) < 0) {
@@ -669,6 +732,167 @@ int feed_change_line(const struct feed_change *c, bool with_table, char **out, s
 	if (b.err) {
 		free(b.p);
 		return b.err;
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+/* The reference "time" text (gmtime_r + strftime); the fallback of
+ * feed_time_text() outside years 1970..9999. */
+static size_t time_text_ref(int64_t ns, char *out)
+{
+	char ts[40];
+	struct tm tm;
+	time_t sec = (time_t)(ns / 1000000000);
+
+	gmtime_r(&sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	return (size_t)snprintf(out, FEED_TIME_MAX, "%s.%06ldZ", ts, (long)(ns % 1000000000 / 1000));
+}
+
+static char *put_digits(char *p, uint64_t v, int width)
+{
+	char t[20];
+	int n = 0;
+
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n < width)
+		t[n++] = '0';
+	while (n)
+		*p++ = t[--n];
+	return p;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" of the second last_sec (-1: none), per thread */
+static __thread int64_t last_sec = -1;
+static __thread char last_text[19];
+
+size_t feed_time_text(int64_t ns, char *out)
+{
+	int64_t sec = ns / 1000000000, z, era, y;
+	unsigned doe, yoe, doy, mp, m, d, tod;
+	char *p = out;
+
+	if (ns < 0 || sec >= 253402300800LL) /* 10000-01-01 */
+		return time_text_ref(ns, out);
+	if (sec == last_sec) { /* the same second as this thread's last line */
+		memcpy(p, last_text, 19);
+		p += 19;
+		goto frac;
+	}
+	/* days to the civil date (H. Hinnant's days_from_civil, inverted) */
+	z = sec / 86400 + 719468;
+	era = z / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = (int64_t)yoe + era * 400 + (m <= 2);
+	tod = (unsigned)(sec % 86400);
+	p = put_digits(p, (uint64_t)y, 4);
+	*p++ = '-';
+	p = put_digits(p, m, 2);
+	*p++ = '-';
+	p = put_digits(p, d, 2);
+	*p++ = 'T';
+	p = put_digits(p, tod / 3600, 2);
+	*p++ = ':';
+	p = put_digits(p, tod / 60 % 60, 2);
+	*p++ = ':';
+	p = put_digits(p, tod % 60, 2);
+	memcpy(last_text, out, 19);
+	last_sec = sec;
+frac:
+	*p++ = '.';
+	p = put_digits(p, (uint64_t)(ns % 1000000000 / 1000), 6);
+	*p++ = 'Z';
+	*p = 0;
+	return (size_t)(p - out);
+}
+
+/*
+ * name, then the image of r (a record of the change whose keys' text is
+ * b->p[keys, keys + nkeys)): the keys' text without its '}', then the
+ * rest of the item, instead of rendering the keys again - unless the
+ * keys' text may be a "$M" wrapping.  0, -errno.
+ */
+static int image(struct lbuf *b, const char *name, const struct table_schema *s,
+		 const struct rec *r, size_t keys, size_t nkeys)
+{
+	lb_adds(b, name);
+	if (b->err)
+		return b->err;
+	if (nkeys < 2 || strncmp(b->p + keys, "{\"$M\":", 6) == 0)
+		return rec_render_compact_append(s, r, false, &b->p, &b->len, &b->cap);
+	lb_again(b, keys, nkeys - 1);
+	if (b->err)
+		return b->err;
+	return item_render_blob_rest_append(rec_blob(r), r->blob_len, &b->p, &b->len, &b->cap);
+}
+
+/*
+ * e's line straight from its records (rec_render_compact_append: no val
+ * tree), the same bytes as feed_change_line() of feed_next()'s change.
+ */
+static int render_ent(const struct feed_ent *e, bool with_table, char **out, size_t *len)
+{
+	const struct table_schema *s = &e->tab->keys;
+	const struct rec *kr = e->new ? e->new : e->old;
+	struct lbuf b = {0};
+	struct val tname;
+	char head[64 + FEED_TIME_MAX], *p;
+	size_t keys, nkeys;
+	int rc = 0;
+
+	b.cap = 96 + 2 * (rec_bytes(kr) + rec_bytes(e->old) + rec_bytes(e->new));
+	b.p = malloc(b.cap);
+	if (!b.p)
+		return -ENOMEM;
+	p = head;
+	memcpy(p, "{\"seq\":", 7);
+	p = put_digits(p + 7, e->seq, 1);
+	memcpy(p, ",\"time\":\"", 9);
+	p += 9;
+	p += feed_time_text(e->time_ns, p);
+	*p++ = '"';
+	lb_add(&b, head, (size_t)(p - head));
+	if (with_table) {
+		if (val_init_str(&tname, e->tab->name, strlen(e->tab->name)) < 0) {
+			b.err = -ENOMEM;
+		} else {
+			lb_adds(&b, ",\"table\":");
+			if (!b.err)
+				rc = item_render_compact_append(&tname, NULL, NULL, &b.p, &b.len, &b.cap);
+			val_free(&tname);
+		}
+	}
+	lb_adds(&b, e->is_put ? ",\"op\":\"put\",\"keys\":" : ",\"op\":\"delete\",\"keys\":");
+	keys = b.len;
+	if (!b.err && rc == 0)
+		rc = rec_render_compact_append(s, kr, true, &b.p, &b.len, &b.cap);
+	nkeys = b.len - keys;
+	if (e->old && !b.err && rc == 0)
+		rc = image(&b, ",\"old\":", s, e->old, keys, nkeys);
+	if (e->new && !b.err && rc == 0)
+		rc = image(&b, ",\"new\":", s, e->new, keys, nkeys);
+	if (e->tx) {
+		p = head;
+		memcpy(p, ",\"tx\":", 6);
+		p = put_digits(p + 6, e->tx, 1);
+		lb_add(&b, head, (size_t)(p - head));
+	}
+	if (e->by_ttl)
+		lb_adds(&b, ",\"by\":\"ttl\"");
+	lb_adds(&b, "}\n");
+	if (b.err || rc < 0) {
+		free(b.p);
+		return b.err ? b.err : rc;
 	}
 	*out = b.p;
 	*len = b.len;

@@ -96,6 +96,13 @@ void feed_change_free(struct feed_change *c);
  * item files.  -ENOMEM.
  */
 int feed_change_line(const struct feed_change *c, bool with_table, char **out, size_t *len);
+/*
+ * The "time" of a line for a commit time (ns since the epoch, UTC):
+ * "2026-12-06T06:50:01.123456Z" into out (FEED_TIME_MAX bytes), its
+ * length returned.  gmtime_r + strftime's text, computed directly.
+ */
+#define FEED_TIME_MAX 48
+size_t feed_time_text(int64_t ns, char *out);
 
 /* The database's feed (borrowed; lives as long as the db). */
 feed_t *db_feed(db_t *db);
@@ -152,10 +159,25 @@ void feed_cursor_free(feed_cursor_t *c);
  */
 int feed_next(feed_cursor_t *c, struct feed_change *out);
 /*
- * feed_next() rendered (feed_change_line): 1 with *out new.  Each record
- * is rendered once however many readers ask (the line is kept with it).
+ * feed_next() rendered (feed_change_line's bytes): 1 with *out new.  Each
+ * record is rendered once however many readers ask (the line is kept
+ * with it), straight from the stored records (no decoding).
  */
 int feed_next_line(feed_cursor_t *c, bool with_table, char **out, size_t *len);
+/*
+ * The next lines for c without copying them: take(ctx, line, len) for
+ * each of the (up to FEED_TAKE_MAX) next changes there are, fetched under
+ * one lock of the feed and rendered outside it (once for every reader,
+ * straight from the stored records); line is borrowed for the call.  The
+ * number taken (0: none yet), -EOVERFLOW as feed_next() (only when none
+ * was taken), -ENOMEM, or take's negative return when it refused the
+ * first (the change take refuses is the next one again).  take returns 0
+ * to go on, 1 when it took the line and wants no more this call (a byte
+ * target reached), -errno to refuse it.
+ */
+#define FEED_TAKE_MAX 64
+typedef int (*feed_take_fn)(void *ctx, const char *line, size_t len);
+int feed_next_lines(feed_cursor_t *c, bool with_table, feed_take_fn take, void *ctx);
 /* The next seq c would return; after -EOVERFLOW, where to resume. */
 uint64_t feed_cursor_pos(const feed_cursor_t *c);
 /* After -EOVERFLOW: the first seq c missed (0 before). */

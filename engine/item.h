@@ -114,6 +114,16 @@ int item_render_blob_append(const char *pk_name, const struct val *pk, const cha
 			    size_t *len, size_t *cap);
 
 /*
+ * The rest of that compact form after its key members: ,"name":value for
+ * each of the blob's attributes, then the closing '}' (appended as
+ * above).  So the compact keys-only form without its '}', then this, is
+ * the whole item's - unless that keys-only form is a "$M" wrapping (a
+ * lone key named like a tag).  -EINVAL if malformed, -ENOMEM.
+ */
+int item_render_blob_rest_append(const uint8_t *blob, size_t blob_len, char **buf, size_t *len,
+				 size_t *cap);
+
+/*
  * The canonical form (item_render's bytes, NUL-terminated, *out new)
  * straight from the binary form, with the same arguments as
  * item_render_blob_append.  -EINVAL if the blob is malformed, -ENOMEM.

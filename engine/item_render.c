@@ -806,6 +806,23 @@ static bool blob_item(struct rbuf *b, const char *pk_name, const struct val *pk,
 	return ok;
 }
 
+/* Hand an appending render's buffer back to the caller (*len unchanged
+ * unless it succeeded): 0, -ENOMEM, -EINVAL (!ok: malformed blob). */
+static int append_done(struct rbuf *b, bool ok, char **buf, size_t *len, size_t *cap)
+{
+	if (reserve(b, 1))
+		b->p[b->len] = 0;
+	*buf = b->p;
+	*cap = b->cap;
+	if (b->nomem || !ok) {
+		if (b->p)
+			b->p[*len] = 0;
+		return b->nomem ? -ENOMEM : -EINVAL;
+	}
+	*len = b->len;
+	return 0;
+}
+
 int item_render_blob_append(const char *pk_name, const struct val *pk, const char *sk_name,
 			    const struct val *sk, const uint8_t *blob, size_t blob_len, char **buf,
 			    size_t *len, size_t *cap)
@@ -813,17 +830,20 @@ int item_render_blob_append(const char *pk_name, const struct val *pk, const cha
 	struct rbuf b = {.p = *buf, .len = *len, .cap = *buf ? *cap : 0};
 	bool ok = blob_item(&b, pk_name, pk, sk_name, sk, blob, blob_len);
 
-	if (reserve(&b, 1))
-		b.p[b.len] = 0;
-	*buf = b.p;
-	*cap = b.cap;
-	if (b.nomem || !ok) {
-		if (b.p)
-			b.p[*len] = 0;
-		return b.nomem ? -ENOMEM : -EINVAL;
-	}
-	*len = b.len;
-	return 0;
+	return append_done(&b, ok, buf, len, cap);
+}
+
+int item_render_blob_rest_append(const uint8_t *blob, size_t blob_len, char **buf, size_t *len,
+				 size_t *cap)
+{
+	struct rbuf b = {.p = *buf, .len = *len, .cap = *buf ? *cap : 0};
+	struct bcur c = {blob, blob + blob_len, 0};
+	uint64_t n;
+	bool ok = c.p < c.end && *c.p++ == VAL_M && bc_varint(&c, &n) &&
+		  blob_members(&b, &c, n, false, 1) && c.p == c.end;
+
+	putch(&b, '}');
+	return append_done(&b, ok, buf, len, cap);
 }
 
 int item_render_blob(const char *pk_name, const struct val *pk, const char *sk_name,

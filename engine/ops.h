@@ -276,6 +276,15 @@ void ops_batch_set_each(ops_batch_t *b, size_t max);
  * feed (later calls do nothing).
  */
 void ops_batch_set_stored(ops_batch_t *b, bool on);
+/*
+ * Feeds of at least min_bytes (64 KiB by default) have their lines'
+ * stored-form parse done ahead by a helper thread of the session while
+ * this one applies the lines before (ops_batch.c, "Parsing ahead"); 0:
+ * never.  A line the helper has not reached yet is parsed by the feed
+ * itself, unless wait (for tests: every line the helper can take is
+ * its).  The outcome is the same either way.
+ */
+void ops_batch_set_ahead(ops_batch_t *b, size_t min_bytes, bool wait);
 
 /*
  * Feed bytes of the stream.  Every line completed by them is applied, in
@@ -315,6 +324,7 @@ struct ops_batch_stats {
 	uint64_t syncs;	  /* journal syncs waited for: at most one per feed */
 	uint64_t arena_bytes; /* memory held for parsed lines (for tests) */
 	uint64_t stored;  /* lines parsed straight into their stored form */
+	uint64_t ahead;	  /* ... of which by the parse-ahead helper */
 };
 void ops_batch_stats(const ops_batch_t *b, struct ops_batch_stats *out);
 

@@ -63,6 +63,19 @@
  * never find the arena free.)  Lines being similar, each arena settles
  * on one block.
  *
+ * Parsing ahead (ops_ahead.c).  A feed of at least ahead_min bytes (a
+ * bulk import's write(): 128 KiB to 1 MiB) has its lines' stored-form
+ * parse (the first half of a line's cost; ops_line_parse_stored) done
+ * by a helper thread of the session, line after line, while this thread binds,
+ * groups and applies the lines before: the two cores work at once.  The
+ * helper only parses: this thread still takes every line in order,
+ * exactly as without it (numbers, groups, reports, stops), and merely
+ * finds the parse done; a line the helper did not take (declined,
+ * before its start, past its last slot) is parsed here as always.  What
+ * the helper parsed lives in its own arena, reset when the next feed
+ * starts (a group never outlives a feed); lines it parsed past a stop
+ * are dropped when the feed ends, which waits for it.
+ *
  * Invariants: req[0..n) are parsed, bound and not yet applied, on
  * pairwise distinct items, all indexed in hash[]; `in` is empty between
  * lines; stopped implies stop.
@@ -76,6 +89,7 @@
 #include <string.h>
 
 #define HASH_SLOTS 256 /* open addressing over at most DB_MAX_TX_OPS slots */
+#define AHEAD_MIN_DEFAULT (64 * 1024) /* feeds this long are parsed ahead */
 
 struct ops_fail {
 	uint64_t line; /* 1-based line number */
@@ -125,11 +139,48 @@ struct ops_batch {
 	/* bare items straight into their stored form (ops_line_parse_stored) */
 	bool stored;			  /* on: the sink takes them, arenas exist */
 	uint64_t nstored;		  /* lines taken that way */
+	uint64_t nahead;		  /* ... of which the helper parsed */
 	struct item_stored st;		  /* the parse's scratch */
 	const struct key_attr *ka, *kb;	  /* the table's key attributes */
 	char attrs[ITEM_STORED_CAP][DB_ATTR_NAME_MAX + 1]; /* index key attributes */
 	const char *attr[ITEM_STORED_CAP]; /* pointers to them (st.cap_names) */
+	size_t ahead_min;		  /* feeds this long are parsed ahead; 0: never */
+	struct ops_ahead *ahead;	  /* the helper, once a feed wanted it */
+	bool ahead_on;			  /* this feed's lines are being parsed ahead */
+	bool ahead_wait;		  /* a line waits for the helper (tests) */
 };
+
+/* ---- parsing ahead (ops_ahead.c) ---- */
+
+/* Start parsing the lines of buf ahead, when it is worth it. */
+static void ahead_start(struct ops_batch *b, const char *buf, size_t len)
+{
+	b->ahead_on = false;
+	if (!b->stored || !b->ahead_min || len < b->ahead_min)
+		return;
+	if (!b->ahead && !(b->ahead = ops_ahead_new(b->ka, b->kb, b->st.cap_names, b->st.ncap)))
+		return;
+	b->ahead_on = ops_ahead_start(b->ahead, b->ka, b->kb, b->st.cap_names, b->st.ncap, buf,
+				      len, b->ahead_wait);
+}
+
+static struct ahead_slot *ahead_take(struct ops_batch *b, size_t off)
+{
+	return b->ahead_on ? ops_ahead_take(b->ahead, off) : NULL;
+}
+
+static void ahead_end(struct ops_batch *b)
+{
+	if (b->ahead_on)
+		ops_ahead_end(b->ahead);
+	b->ahead_on = false;
+}
+
+void ops_batch_set_ahead(ops_batch_t *b, size_t min_bytes, bool wait)
+{
+	b->ahead_min = min_bytes;
+	b->ahead_wait = wait;
+}
 
 int ops_batch_new_sink(const struct ops_sink *sink, void *t, ops_report_fn report, void *ctx,
 		       ops_batch_t **out)
@@ -153,6 +204,7 @@ int ops_batch_new_sink(const struct ops_sink *sink, void *t, ops_report_fn repor
 	if (b->sink.bulk)
 		b->sink.bulk(b->sink.ctx, t, true);
 	item_stored_init(&b->st);
+	b->ahead_min = AHEAD_MIN_DEFAULT;
 	ops_batch_set_stored(b, true);
 	ops_req_init(&b->in);
 	for (i = 0; i < DB_MAX_TX_OPS; i++)
@@ -175,6 +227,7 @@ void ops_batch_free(ops_batch_t *b)
 
 	if (!b)
 		return;
+	ops_ahead_free(b->ahead);
 	for (i = 0; i < b->n; i++)
 		ops_req_free(&b->req[i]);
 	ops_req_free(&b->in);
@@ -242,6 +295,7 @@ void ops_batch_stats(const ops_batch_t *b, struct ops_batch_stats *out)
 	out->syncs = b->syncs;
 	out->arena_bytes = item_arena_bytes(b->arena[0]) + item_arena_bytes(b->arena[1]);
 	out->stored = b->nstored;
+	out->ahead = b->nahead;
 }
 
 /* ---- failures ---- */
@@ -566,17 +620,28 @@ static void group_add(struct ops_batch *b, uint64_t line)
 		group_flush(b);
 }
 
-/* One complete line (without its newline). */
-static void process_line(struct ops_batch *b, const char *text, size_t len)
+/* One complete line (without its newline); pre: the helper's parse of
+ * it, or NULL. */
+static void process_line(struct ops_batch *b, const char *text, size_t len,
+			 struct ahead_slot *pre)
 {
 	uint64_t line = ++b->line;
 	struct dyn_err err;
 	int rc;
 
 	err_reset(&err);
-	rc = b->stored ? ops_line_parse_stored(text, len, b->arena[b->cur], &b->st, b->ka, b->kb,
-					       &b->in)
-		       : 1;
+	if (pre) {
+		rc = pre->rc;
+		if (rc == 0) {
+			b->in = pre->req;
+			ops_req_init(&pre->req);
+			b->nahead++;
+		}
+	} else {
+		rc = b->stored ? ops_line_parse_stored(text, len, b->arena[b->cur], &b->st, b->ka,
+						       b->kb, &b->in)
+			       : 1;
+	}
 	if (rc == 0)
 		b->nstored++;
 	else
@@ -634,6 +699,7 @@ static int feed(struct ops_batch *b, const char *buf, size_t len, bool stop, siz
 	b->stop = stop;
 	b->stopped = false;
 	db_defer_begin();
+	ahead_start(b, buf, len);
 	while (p < end && !b->stopped) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		seg = (size_t)((nl ? nl : end) - p);
@@ -667,14 +733,15 @@ static int feed(struct ops_batch *b, const char *buf, size_t len, bool stop, siz
 					fail_line(b, b->line, ENOMEM, "out of memory");
 				}
 			} else {
-				process_line(b, b->tail, b->tail_len);
+				process_line(b, b->tail, b->tail_len, NULL);
 			}
 			b->tail_len = 0;
 		} else {
-			process_line(b, p, seg);
+			process_line(b, p, seg, ahead_take(b, (size_t)(p - buf)));
 		}
 		p += seg + (nl != NULL);
 	}
+	ahead_end(b);
 	if (!b->stopped)
 		group_flush(b);
 	if (!b->stopped)
@@ -711,7 +778,7 @@ int ops_batch_finish(ops_batch_t *b)
 		b->skipping = false;
 		b->line++;
 	} else if (b->tail_len) {
-		process_line(b, b->tail, b->tail_len);
+		process_line(b, b->tail, b->tail_len, NULL);
 		b->tail_len = 0;
 	}
 	group_flush(b);

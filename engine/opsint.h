@@ -97,6 +97,30 @@ int ops_line_parse_stored(const char *text, size_t len, struct item_arena *a,
 int ops_line_parse_arena(const char *text, size_t len, struct item_arena *a, struct ops_req *r,
 			 struct dyn_err *err);
 
+/*
+ * The parse-ahead helper of a `_batch` session (ops_ahead.c).  new: a
+ * helper whose parse uses these key attributes and captures (NULL if it
+ * cannot be made); start: parse the lines of buf after its first one
+ * (false if the configuration differs from the helper's, or buf holds no
+ * such line); take: the parsed line starting at off (asked in order), or
+ * NULL (parse it yourself); without wait it never waits; end: the job is
+ * over (before buf goes away).
+ */
+struct ahead_slot {
+	size_t off;	    /* where the line starts in the feed */
+	int rc;		    /* ops_line_parse_stored's answer (0: req holds it) */
+	struct ops_req req; /* the request */
+};
+struct ops_ahead;
+struct ops_ahead *ops_ahead_new(const struct key_attr *ka, const struct key_attr *kb,
+			       const char *const *cap_names, size_t ncap);
+void ops_ahead_free(struct ops_ahead *h);
+bool ops_ahead_start(struct ops_ahead *h, const struct key_attr *ka, const struct key_attr *kb,
+		     const char *const *cap_names, size_t ncap, const char *buf, size_t len,
+		     bool wait);
+struct ahead_slot *ops_ahead_take(struct ops_ahead *h, size_t off);
+void ops_ahead_end(struct ops_ahead *h);
+
 /* ops_check_update_keys (ops.h) on key attributes rather than a table:
  * -EINVAL when update writes pka or ska (ska may be NULL). */
 int ops_check_update_key_attrs(const struct key_attr *pka, const struct key_attr *ska,

@@ -40,7 +40,7 @@ static const uint8_t *rec_omap_key(const void *v, size_t *len)
 
 static void rec_hold(void *v)
 {
-	((struct rec *)v)->refs++;
+	rec_ref(v);
 }
 
 static void rec_release(void *v)
@@ -54,9 +54,14 @@ const struct omap_ops rec_omap_ops = {
     .release = rec_release,
 };
 
+void rec_ref(struct rec *r)
+{
+	__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+}
+
 void rec_unref(struct rec *r)
 {
-	if (r && --r->refs == 0)
+	if (r && __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		free(r);
 }
 
@@ -235,6 +240,23 @@ int rec_render(const struct table_schema *s, struct rec *r, char **text, size_t 
 	rec_keys_done(&k);
 	if (rc == 0)
 		__atomic_store_n(&r->text_len, (uint32_t)(*len + 1), __ATOMIC_RELAXED);
+	return rc;
+}
+
+int rec_render_compact_append(const struct table_schema *s, const struct rec *r, bool keys_only,
+			      char **buf, size_t *len, size_t *cap)
+{
+	static const uint8_t no_attrs[2] = {VAL_M, 0}; /* item_encode of {} */
+	struct rec_keys k;
+	int rc;
+
+	rc = rec_keys_view(s, r, &k);
+	if (rc < 0)
+		return rc;
+	rc = item_render_blob_append(s->pk.name, &k.pk, s->has_sk ? s->sk.name : NULL,
+				     s->has_sk ? &k.sk : NULL, keys_only ? no_attrs : rec_blob(r),
+				     keys_only ? sizeof(no_attrs) : r->blob_len, buf, len, cap);
+	rec_keys_done(&k);
 	return rc;
 }
 

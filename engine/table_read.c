@@ -98,6 +98,53 @@ static void keys_reset(struct iref_keys *k)
 	k->pk_state = k->sk_state = 0;
 }
 
+/* At the end of a walk: keys_reset, and the buffers go. */
+static void keys_done(struct iref_keys *k)
+{
+	keys_reset(k);
+	free(k->buf[0]);
+	free(k->buf[1]);
+}
+
+/*
+ * A key component without an escaped zero (nearly all of them) is copied
+ * into the walk's buffer for that component, NUL-terminated as a struct
+ * val's bytes must be, and the value borrows it (state 2): a listing makes
+ * no allocation per item once the buffer is large enough.  Else, or when
+ * the buffer cannot grow, keyenc_decode makes an owned copy (state 1).
+ */
+static int key_borrow(struct iref_keys *k, int c, const uint8_t *p, size_t len,
+		      enum val_type type, struct val *out)
+{
+	struct val v;
+	char *nb;
+	int rc = keyenc_view(p, len, type, &v, NULL);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0 && type == VAL_N) {
+		*out = v; /* held by value */
+		return 2;
+	}
+	if (rc == 0 && k->cap[c] < v.s.len + 1) {
+		nb = realloc(k->buf[c], v.s.len + 1);
+		if (nb) {
+			k->buf[c] = nb;
+			k->cap[c] = v.s.len + 1;
+		}
+	}
+	if (rc == 1 || k->cap[c] < v.s.len + 1) {
+		rc = keyenc_decode(p, len, type, out, NULL);
+		return rc < 0 ? rc : 1;
+	}
+	memcpy(k->buf[c], v.s.p, v.s.len);
+	k->buf[c][v.s.len] = 0;
+	out->type = type;
+	out->s.p = k->buf[c];
+	out->s.len = v.s.len;
+	return 2;
+}
+
 /* Decode one key component on demand: listings usually need only one. */
 static const struct val *keys_get(const struct item_ref *r, bool sort)
 {
@@ -110,12 +157,10 @@ static const struct val *keys_get(const struct item_ref *r, bool sort)
 	if (*state == 0) {
 		if (sort)
 			off = keyenc_next(r->rec->data, r->rec->key_len);
-		*state = keyenc_decode(r->rec->data + off, r->rec->key_len - off,
-				       sort ? s->sk.type : s->pk.type, out, NULL);
-		if (*state == 0)
-			*state = 1;
+		*state = key_borrow(k, sort, r->rec->data + off, r->rec->key_len - off,
+				    sort ? s->sk.type : s->pk.type, out);
 	}
-	return *state == 1 ? out : NULL;
+	return *state > 0 ? out : NULL;
 }
 
 int iref_decode(const struct item_ref *r, struct val *out)
@@ -405,7 +450,7 @@ static int query_walk(struct table *t, const struct rview *v, const struct tbl_q
 		if (q->limit && ++n >= q->limit)
 			break;
 	}
-	keys_reset(&keys);
+	keys_done(&keys);
 	return rc;
 }
 
@@ -502,7 +547,7 @@ int tbl_scan(table_t *t, const struct tbl_scan *s, tbl_visit_fn fn, void *ctx, s
 		if (s->limit && ++n >= s->limit)
 			break;
 	}
-	keys_reset(&keys);
+	keys_done(&keys);
 out_unlock:
 	pthread_rwlock_unlock(&t->lock);
 	keyenc_buf_free(&start);

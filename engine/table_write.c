@@ -471,6 +471,8 @@ static bool alone_in_partition(const omap_t *m, const struct omap_cur *at, const
 	return !(omap_next(&c) && has_prefix(m, &c, p, plen));
 }
 
+/* Apply a to its table (a put's record dated by the caller, before the
+ * change feed could see it). */
 static void commit_op(struct aop *a, int64_t now)
 {
 	struct table *t = a->t;
@@ -497,7 +499,6 @@ static void commit_op(struct aop *a, int64_t now)
 	/* without a sort key an item is its partition (an encoded key
 	 * value is never a prefix of another: keyenc.h) */
 	if (a->act == ACT_PUT) {
-		a->nrec->mtime_ns = now;
 		t->bytes += a->nrec->size;
 		must_insert(t->base, a->nrec, &old, &at);
 		if (!old && (!t->schema.has_sk || alone_in_partition(t->base, &at, a->key.p, plen)))
@@ -762,6 +763,10 @@ static int apply(struct db *db, struct db_op *ops, size_t n, size_t *failed, str
 		goto out_unlock;
 	}
 	now = tbl_now_ns();
+	/* stored records are immutable once the feed holds them: dated first */
+	for (i = 0; i < n; i++)
+		if (a[i].act == ACT_PUT)
+			a[i].nrec->mtime_ns = now;
 	feed_commit(db->feed, fb, now);
 	fb = NULL;
 	for (i = 0; i < n; i++)
@@ -994,9 +999,10 @@ int tbl_replay_stored(table_t *t, const struct val *pk, const struct val *sk,
 	a.t = t;
 	a.act = ACT_PUT;
 	a.nrec = r;
+	r->mtime_ns = tbl_now_ns();
 	rc = omap_reserve(t->base, 1);
 	if (rc == 0)
-		commit_op(&a, tbl_now_ns()); /* takes nrec */
+		commit_op(&a, r->mtime_ns); /* takes nrec */
 	trim_maps(t);
 out_unlock:
 	pthread_rwlock_unlock(&t->lock);

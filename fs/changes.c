@@ -12,6 +12,18 @@
  * no FUSE worker thread sleeps in a read (libfuse's pool would otherwise
  * grow a thread per `tail -f`).
  *
+ * Pacing.  The hub thread pauses CHG_GATHER_US (2 ms) after a wake-up
+ * before answering, so a burst of commits reaches a parked reader as one
+ * answer.  A reader that reads back to back while commits keep coming
+ * would otherwise get a few lines per read, each a FUSE round trip and
+ * two wake-ups taken from the writer's two cores: so a read that finds
+ * lines, but fewer than it asks for, within CHG_GATHER_US of the
+ * descriptor's last answer is parked too, and the hub kicked (no commit
+ * may follow to do it): at most one short answer per 2 ms per reader
+ * (a full answer, e.g. a reader catching up, is never held back).  A
+ * change thus reaches a waiting reader about 2 ms after its commit (plus
+ * the time the hub thread takes to be scheduled).
+ *
  * Interrupts.  fuse_req_interrupt_func() may call our callback at once,
  * inside itself, holding the request's lock: answering the request there
  * would free it under libfuse's feet.  So a read is parked in two steps:
@@ -36,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../engine/feed.h"
@@ -43,7 +56,8 @@
 
 #define CHG_STAT_MAX (4u << 20) /* fstat renders at most this much ahead */
 #define CHG_KEEP (1u << 20)	/* bytes kept behind the read position */
-#define CHG_GATHER_US 2000	/* the feed thread's pause after a wake-up */
+#define CHG_GATHER_US 2000	/* the feed thread's pause after a wake-up, and
+				 * the least time between two short answers */
 #define CHG_NAME "_changes"
 
 enum park {
@@ -63,6 +77,7 @@ struct chg {
 	size_t len, cap;
 	uint64_t base;		    /* stream offset of buf[0] */
 	uint64_t rd;		    /* highest offset read so far */
+	uint64_t fill_to;	    /* fill()'s target: pull stops there */
 	bool ended;		    /* the fell-behind line is queued: EOF after it */
 	bool asked_end;		    /* the size was asked through the descriptor */
 	enum park park;		    /* state of the parked read */
@@ -70,6 +85,7 @@ struct chg {
 	uint64_t want_off;	    /* its offset */
 	size_t want;		    /* its size */
 	bool intr;		    /* interrupted while PARKING */
+	int64_t answered_ns;	    /* when a read last got lines (monotonic) */
 	struct fuse_pollhandle *ph; /* poll handle to notify, or NULL */
 	bool listed;		    /* in hub.list (hub.lock) */
 	struct chg *prev, *next;    /* hub.list (hub.lock) */
@@ -230,16 +246,28 @@ static int buf_add(struct chg *c, const char *s, size_t n)
 	return 0;
 }
 
-/* Render one more line into the stream (c->lock held): 1, 0 (none), -errno. */
+/* One line more; 1 (enough) once the stream reaches fill()'s target, so
+ * that a pull adds at most one line past it, however big the lines. */
+static int take_line(void *ctx, const char *line, size_t len)
+{
+	struct chg *c = ctx;
+	int rc = buf_add(c, line, len);
+
+	return rc < 0 ? rc : end_of(c) >= c->fill_to;
+}
+
+/* Add the next lines to the stream (c->lock held; up to FEED_TAKE_MAX,
+ * at most one past fill()'s target, copied straight from the feed's
+ * shared rendering): 1, 0 (none), -errno. */
 static int pull(struct chg *c)
 {
-	char *line, tmp[128];
+	char tmp[128];
 	size_t len;
 	int rc;
 
 	if (c->ended)
 		return 0;
-	rc = feed_next_line(c->cur, c->with_table, &line, &len);
+	rc = feed_next_lines(c->cur, c->with_table, take_line, c);
 	if (rc == -EOVERFLOW) {
 		len = (size_t)snprintf(tmp, sizeof(tmp),
 				       "{\"fell_behind\":true,\"lost\":%" PRIu64
@@ -248,16 +276,13 @@ static int pull(struct chg *c)
 		c->ended = true;
 		return buf_add(c, tmp, len) < 0 ? -ENOMEM : 1;
 	}
-	if (rc <= 0)
-		return rc;
-	rc = buf_add(c, line, len);
-	free(line);
-	return rc < 0 ? rc : 1;
+	return rc > 0 ? 1 : rc;
 }
 
 /* Render lines until the stream reaches offset `to` or none are ready. */
 static void fill(struct chg *c, uint64_t to)
 {
+	c->fill_to = to;
 	while (end_of(c) < to && pull(c) > 0)
 		;
 }
@@ -324,6 +349,23 @@ static void list_del(struct chg_hub *h, struct chg *c)
 	__atomic_sub_fetch(&h->nwaiting, 1, __ATOMIC_RELEASE);
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Wake the hub thread (it serves what can be served after its pause). */
+static void hub_kick(struct chg_hub *h)
+{
+	pthread_mutex_lock(&h->kick_mu);
+	h->kick = true;
+	pthread_cond_signal(&h->kick_cv);
+	pthread_mutex_unlock(&h->kick_mu);
+}
+
 /* The parked read of c, if it can be answered now (c->lock held): *req
  * set and the text copied; the caller replies outside the lock. */
 static void serve_locked(struct chg *c, fuse_req_t *req, char **text, size_t *n)
@@ -344,6 +386,7 @@ static void serve_locked(struct chg *c, fuse_req_t *req, char **text, size_t *n)
 		if (!*text)
 			return; /* try again with the next change */
 		memcpy(*text, p, *n);
+		c->answered_ns = now_ns();
 	}
 	*req = c->req;
 	c->req = NULL;
@@ -373,9 +416,11 @@ static void interrupted(fuse_req_t req, void *data)
 void changes_read(fuse_req_t req, struct chg *c, size_t size, off_t off, int flags)
 {
 	struct chg_hub *h = hub_of(c->fs);
+	bool defer = false;
 	fuse_req_t r;
 	const char *p;
 	char *text;
+	int64_t now;
 	size_t n;
 	int rc;
 
@@ -385,7 +430,20 @@ void changes_read(fuse_req_t req, struct chg *c, size_t size, off_t off, int fla
 	}
 	pthread_mutex_lock(&c->lock);
 	rc = answer(c, (uint64_t)off, size, &p, &n);
-	if (rc != 0 || (flags & O_NONBLOCK) || c->park != PARK_NONE) {
+	if (rc > 0 && n > 0 && n < size && !(flags & O_NONBLOCK) && c->park == PARK_NONE) {
+		/* Lines are there but fewer than asked for: while changes keep
+		 * coming, a reader reading back to back would get a few at a
+		 * time, each a round trip and a wake-up.  At most one short
+		 * answer per CHG_GATHER_US: a later one waits for the hub's
+		 * next round (kicked below), which takes what gathered. */
+		now = now_ns();
+		defer = now - c->answered_ns < CHG_GATHER_US * 1000LL;
+		if (!defer)
+			c->answered_ns = now;
+	} else if (rc > 0 && n > 0) {
+		c->answered_ns = now_ns();
+	}
+	if (!defer && (rc != 0 || (flags & O_NONBLOCK) || c->park != PARK_NONE)) {
 		if (rc > 0)
 			fuse_reply_buf(req, p, n);
 		else
@@ -424,8 +482,12 @@ void changes_read(fuse_req_t req, struct chg *c, size_t size, off_t off, int fla
 		return;
 	}
 	c->park = PARK_PARKED;
-	serve_locked(c, &r, &text, &n); /* lines may have come meanwhile */
+	r = NULL;
+	if (!defer)
+		serve_locked(c, &r, &text, &n); /* lines may have come meanwhile */
 	pthread_mutex_unlock(&c->lock);
+	if (defer)
+		hub_kick(h); /* no commit may come to do it */
 	if (r) {
 		fuse_reply_buf(r, text, n);
 		free(text);
@@ -525,10 +587,7 @@ static void on_feed(void *ctx, uint64_t last_seq)
 	(void)last_seq;
 	if (__atomic_load_n(&h->nwaiting, __ATOMIC_ACQUIRE) == 0)
 		return; /* nobody parked: a writer pays one load */
-	pthread_mutex_lock(&h->kick_mu);
-	h->kick = true;
-	pthread_cond_signal(&h->kick_cv);
-	pthread_mutex_unlock(&h->kick_mu);
+	hub_kick(h);
 }
 
 /* Answer what can be answered (hub.lock held).  final: EOF to every read. */
@@ -627,10 +686,7 @@ void changes_stop(struct fsx *fs)
 	pthread_mutex_lock(&h->lock);
 	h->stop = true;
 	pthread_mutex_unlock(&h->lock);
-	pthread_mutex_lock(&h->kick_mu);
-	h->kick = true;
-	pthread_cond_signal(&h->kick_cv);
-	pthread_mutex_unlock(&h->kick_mu);
+	hub_kick(h);
 	pthread_join(h->thread, NULL);
 	h->running = false;
 }

@@ -27,6 +27,9 @@ struct fh {
 	bool writer;		/* immutable: opened for writing */
 	bool direct;		/* immutable: direct I/O */
 	bool append;		/* immutable: O_APPEND */
+	bool made;		/* immutable: its CREATE made the item (a new node
+				 * or inode for the kernel; inval.c, "A created
+				 * item's first commits") */
 	struct scratch *scr;	/* immutable: FH_SCRATCH data (a reference) */
 	struct ctl *ctl;	/* immutable: FH_CTL session (owned) */
 	struct chg *chg;	/* immutable: FH_CHANGES cursor (owned) */

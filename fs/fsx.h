@@ -154,6 +154,9 @@ struct node {
 	bool seen_lost;		/* ilock: NK_ITEM without a change feed: the version
 				 * read is not known, and the item changed since
 				 * (commit.c, "Forgotten nodes"): seen is NULL */
+	bool paged;		/* __atomic: NK_ITEM: may have pages in the kernel's
+				 * cache (served a READ, or was a scratch file) since
+				 * its last data invalidation ran (inval.c) */
 	uint64_t ver;		/* ilock: bumped on every change to the item */
 	int64_t ctime_ns;	/* ilock: creation (pending items, pins) */
 	fuse_ino_t parent;	/* ilock: parent directory, for ".." */
@@ -288,6 +291,18 @@ struct fsx_origin {
 	const char *name; /* the name it removes */
 };
 extern __thread const struct fsx_origin *fsx_origin;
+
+/*
+ * The node whose item the handle that created it is committing in this
+ * thread (text_commit at a flush or fsync, the file still open; not at
+ * release), or NULL.  Its commit needs no data
+ * invalidation through the thread if the node served no READ
+ * (node.paged): inval.c, "A created item's first commits".  A
+ * thread-local is right only because the engine calls the observer
+ * synchronously, in the committing thread (db_apply); an observer run
+ * elsewhere would have to be told by the change itself.
+ */
+extern __thread const struct node *fsx_made_commit;
 
 /* The one accessor for per-mount state; every request handler calls it
  * first, which marks the thread as a FUSE worker (inval.c). */

@@ -58,7 +58,7 @@ struct name_key {
  * The file name of key value v (S, N or B), with ".json" appended if json,
  * shortened if longer than NAME_LEN_MAX.  buf must hold NAME_BUF bytes.
  * Returns the length, or -EINVAL for a value of another type or an
- * empty S/B, -ENOMEM.
+ * empty S/B (no allocation: it cannot fail otherwise).
  */
 int name_make(const struct val *v, bool json, char *buf);
 
@@ -115,7 +115,7 @@ bool name_key_has_prefix(const struct val *key, const struct val *prefix);
 /*
  * Index entry names (SPEC §4): enc(pk) "~" enc(sk) [".json"], shortened
  * like any name when longer than NAME_LEN_MAX.  sk NULL: name_make(pk).
- * buf holds NAME_BUF bytes; returns the length or -EINVAL/-ENOMEM.
+ * buf holds NAME_BUF bytes; returns the length or -EINVAL.
  */
 int name_join_key(const struct val *pk, const struct val *sk, bool json, char *buf);
 

@@ -313,6 +313,8 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 							   "created through _batch")
 				 : create_item(fs, &r, fi, &n, &h);
 		made = rc == 0;
+		if (made)
+			h->made = true; /* not shared yet */
 		break;
 	case RES_SCRATCH:
 	case RES_PART: /* a plain file with a partition's name: scratch */
@@ -408,6 +410,29 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		else
 			fuse_reply_buf(req, tmp, (size_t)rc);
 		free(tmp);
+		return;
+	}
+	/* an item's READ, before the reply: a page the kernel caches from
+	 * it is seen by a commit that decides after this (inval.c) */
+	if (h->type == FH_TEXT && !__atomic_load_n(&h->node->paged, __ATOMIC_SEQ_CST))
+		__atomic_store_n(&h->node->paged, true, __ATOMIC_SEQ_CST);
+	if (!h->writer) {
+		/* A reader's snapshot never changes after its open (only a
+		 * writer's handle gets a buffer): reply straight from it, no
+		 * copy; past the end (a cat's second READ), an empty reply.
+		 * Under the handle's lock: once the reply is written the
+		 * reader may close, and the RELEASE (another worker) frees
+		 * the snapshot -- fh_release takes this lock first, so it
+		 * waits until fuse_reply_buf has returned (ASan's writev
+		 * reads the buffer after the system call did). */
+		pthread_mutex_lock(&h->lock);
+		len = h->snap_len;
+		if (off < 0 || (size_t)off >= len)
+			fuse_reply_buf(req, NULL, 0);
+		else
+			fuse_reply_buf(req, h->snap + off,
+				       size < len - (size_t)off ? size : len - (size_t)off);
+		pthread_mutex_unlock(&h->lock);
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
@@ -510,6 +535,16 @@ static void fh_release(struct fh *h)
 	struct node *n = h->node;
 	bool ghost;
 
+	if (!h->writer && !h->pending) {
+		/* a reader that created nothing (open(O_CREAT|O_RDONLY) does)
+		 * has nothing to commit and is counted nowhere; its lock
+		 * once, so that a READ still replying from the snapshot
+		 * (op_read) is done with it */
+		pthread_mutex_lock(&h->lock);
+		pthread_mutex_unlock(&h->lock);
+		fh_free(fs, h);
+		return;
+	}
 	pthread_mutex_lock(&h->lock);
 	if (h->dirty || h->trunc_empty)
 		text_commit(fs, h, true); /* errors go to /_errors */

@@ -30,6 +30,7 @@
  * (stat gives the real one).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,15 +91,15 @@ struct dirh {
 	size_t dcap;	      /* entries at dv */
 };
 
-/* One candidate entry. */
+/* One candidate entry.  name last: dl_add clears only what precedes it. */
 struct dent {
 	struct dpos pos;	/* owned */
-	char name[NAME_BUF];	/* the name */
 	mode_t type;		/* S_IFDIR, S_IFREG, ... */
 	fuse_ino_t ino;		/* known inode, or 0 */
 	struct node *node;	/* plus: a reference */
 	struct item_meta meta;	/* engine items, readdirplus only */
 	bool is_item;		/* an engine item (meta valid if plus) */
+	char name[NAME_BUF];	/* the name */
 };
 
 struct dlist {
@@ -183,11 +184,13 @@ static int dpos_copy(struct dpos *to, const struct dpos *from)
 	return 0;
 }
 
+/* The next entry, cleared but for its name, which the caller sets (and
+ * may have set already: col_key names the entry in place). */
 static struct dent *dl_add(struct dlist *l, enum phase ph)
 {
 	struct dent *d = &l->v[l->n++];
 
-	memset(d, 0, sizeof(*d));
+	memset(d, 0, offsetof(struct dent, name));
 	d->pos.ph = ph;
 	val_init_null(&d->pos.key);
 	return d;
@@ -239,13 +242,11 @@ static int col_table(void *ctx, const char *name)
 
 static int col_key(struct ecol *c, const struct val *key, const struct be_ref *r)
 {
-	char nm[NAME_BUF];
-	struct dent *d;
+	struct dent *d = &c->l->v[c->l->n];
 
-	if (name_make(key, c->json, nm) < 0)
+	if (name_make(key, c->json, d->name) < 0)
 		return 0;
 	d = dl_add(c->l, PH_ENGINE);
-	strcpy(d->name, nm);
 	d->type = c->json ? S_IFREG : S_IFDIR;
 	if (key->type == VAL_S || key->type == VAL_B) {
 		char *p = ka_alloc(&c->l->ka, key->s.len + 1);
@@ -526,8 +527,9 @@ static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, be_table
 		} else if (dir->kind == NK_ROOT) {
 			be_table_t *tt;
 
-			if (be_table_open(fs->be, d->pos.name, &tt, NULL) < 0)
-				return -ENOENT;
+			rc = be_table_open(fs->be, d->pos.name, &tt, NULL);
+			if (rc < 0)
+				return rc;
 			d->node = node_ident(fs, NK_TABLE, tt, NULL, NULL, true);
 			be_table_close(tt);
 		} else if (d->is_item && dir->kind == NK_PART) {
@@ -585,6 +587,15 @@ static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, be_table
 	if (fsx_changed_since(fs, c0)) /* the listing may be stale (fsx.h) */
 		e->attr_timeout = e->entry_timeout = 0;
 	return 0;
+}
+
+/* An entry with its name, number and type only (readdir, or readdirplus
+ * with node 0: the kernel makes no dentry for it). */
+static void plain_entry(struct node *dir, const struct dent *d, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->attr.st_ino = d->node ? d->node->ino : d->ino ? d->ino : pseudo_ino(d->name, dir->ino);
+	e->attr.st_mode = d->type;
 }
 
 static size_t dent_size_guess(bool plus)
@@ -677,16 +688,22 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		size_t need;
 
 		if (plus) {
-			if (plus_entry(fs, dir, d, t, tmtime, c0, &e) < 0)
+			rc = plus_entry(fs, dir, d, t, tmtime, c0, &e);
+			if (rc == -ENOENT)
 				continue; /* vanished meanwhile */
+			if (rc < 0) /* listed, but no attributes now (a remote
+				     * table not described: throttled, refused):
+				     * the name without them (node 0), so the
+				     * kernel looks it up when it is used and
+				     * that lookup reports the error */
+				plain_entry(dir, d, &e);
+			rc = 0;
 			if (hide)
 				e.ino = 0; /* a name, no entry */
 			need = fuse_add_direntry_plus(req, buf + used, size - used, d->name, &e,
 						      next + 1);
 		} else {
-			memset(&e, 0, sizeof(e));
-			e.attr.st_ino = d->ino ? d->ino : pseudo_ino(d->name, dir->ino);
-			e.attr.st_mode = d->type;
+			plain_entry(dir, d, &e);
 			need = fuse_add_direntry(req, buf + used, size - used, d->name, &e.attr,
 						 next + 1);
 		}

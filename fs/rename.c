@@ -74,6 +74,7 @@ static int become(struct fsx *fs, struct node *sdir, const char *sname, struct n
 		kids_del(&sdir->kids, sname);
 	rc = node_become_locked(fs, n, kind, ddir, tref, pk, sk);
 	n->parent = ddir->ino;
+	__atomic_store_n(&n->paged, true, __ATOMIC_SEQ_CST); /* a scratch file's pages */
 	inval_data_async(fs, n); /* the kernel cached the old content */
 	pthread_mutex_unlock(&fs->ilock);
 	inval_attr_now(fs, n->ino);

@@ -357,6 +357,9 @@ int text_commit(struct fsx *fs, struct fh *h, bool last)
 	text = h->has_buf ? h->buf : h->snap;
 	len = h->has_buf ? h->len : h->snap_len;
 	rc = 1; /* not stored yet */
+	/* the creating handle, file still open: inval.c, "A created item's
+	 * first commits" */
+	fsx_made_commit = h->made && !last ? n : NULL;
 	if (n->kind == NK_ITEM && h->wc.checked && h->ok_item.type != VAL_NULL)
 		rc = item_commit_checked(fs, n, &h->ok_item, h->excl ? DB_IF_ABSENT : 0);
 	if (rc == 1)
@@ -364,6 +367,7 @@ int text_commit(struct fsx *fs, struct fh *h, bool last)
 			     ? schema_commit(fs, n, text, len)
 			     : item_commit(fs, n, text, len, h->created || h->provisional,
 					   h->excl ? DB_IF_ABSENT : 0);
+	fsx_made_commit = NULL;
 	if (rc == 0) {
 		h->provisional = h->created && !h->dirty;
 		h->created = h->excl = false;

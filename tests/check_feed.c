@@ -78,6 +78,64 @@ START_TEST(test_next_yields_puts_updates_deletes_with_both_images)
 }
 END_TEST
 
+/*
+ * The feed's records hold references to the table's stored records (no
+ * copies): an image must stay what it was after the table replaced,
+ * deleted or dropped the item -- the freed memory of a record the feed
+ * did not hold would be reused by the next put's record.
+ */
+START_TEST(test_images_outlive_the_tables_records)
+{
+	feed_cursor_t *c = cursor(NULL, 0);
+	struct dyn_err err;
+	table_t *tt = mk_table("tmp", "k", VAL_S, NULL, VAL_NULL);
+	char img[2][128], want[400], *junk[128];
+	int i;
+
+	for (i = 0; i < 300; i++)
+		ck_assert_int_eq(put(tu, "{\"username\": \"a\", \"v\": %d, \"pad\": \"%0*d\"}",
+				     i, 40, i),
+				 0);
+	ck_assert_int_eq(tbl_delete(tu, vs("a"), NULL, 0, NULL), 0);
+	ck_assert_int_eq(put(tt, "{\"k\": \"x\", \"w\": \"gone with its table\"}"), 0);
+	tbl_close(tt);
+	err_clear(&err);
+	ck_assert_int_eq(db_drop_table(db, "tmp", &err), 0);
+	strcpy(img[1], "-");
+	for (i = 0; i < 300; i++) {
+		snprintf(img[i % 2], sizeof(img[0]), "{\"pad\":\"%0*d\",\"username\":\"a\",\"v\":%d}",
+			 40, i, i);
+		snprintf(want, sizeof(want), "users put {\"username\":\"a\"} %s %s", img[(i + 1) % 2],
+			 img[i % 2]);
+		ck_assert_str_eq(next_str(c), want);
+	}
+	snprintf(want, sizeof(want), "users delete {\"username\":\"a\"} %s -", img[1]);
+	ck_assert_str_eq(next_str(c), want);
+	ck_assert_str_eq(next_str(c), "tmp put {\"k\":\"x\"} - "
+				      "{\"k\":\"x\",\"w\":\"gone with its table\"}");
+	ck_assert_str_eq(next_str(c), "rc=0");
+	feed_cursor_free(c);
+	/* an old image whose change (as a new image) the ring dropped */
+	feed_set_limits(db_feed(db), 2, 0);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(put(tu, "{\"username\": \"b\", \"v\": %d, \"pad\": \"%040d\"}", i, i),
+				 0);
+	for (i = 0; i < 128; i++) /* reuse what was freed (with glibc's malloc) */
+		memset(junk[i] = malloc(64 + 16 * (size_t)(i % 8)), 'x', 64 + 16 * (size_t)(i % 8));
+	c = cursor(tu, FEED_OLDEST);
+	for (i = 8; i < 10; i++) {
+		snprintf(want, sizeof(want),
+			 "users put {\"username\":\"b\"} {\"pad\":\"%040d\",\"username\":\"b\",\"v\":%d} "
+			 "{\"pad\":\"%040d\",\"username\":\"b\",\"v\":%d}",
+			 i - 1, i - 1, i, i);
+		ck_assert_str_eq(next_str(c), want);
+	}
+	feed_cursor_free(c);
+	for (i = 0; i < 128; i++)
+		free(junk[i]);
+}
+END_TEST
+
 START_TEST(test_transaction_shares_tx_and_filter_by_table)
 {
 	feed_cursor_t *all = cursor(NULL, 0), *users = cursor(tu, 0);
@@ -285,6 +343,272 @@ START_TEST(test_next_line_same_for_every_reader_and_oldest)
 }
 END_TEST
 
+/* ---- the line rendered from records against the reference ---- */
+
+static unsigned rnd_state;
+static unsigned rnd(unsigned n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) % n;
+}
+
+/* Append a random JSON value of the item syntax (depth-bounded). */
+static void rnd_value(char *out, size_t size, int depth)
+{
+	static const char *strs[] = {"\"\"", "\"a\"", "\"q\\\"uote\"", "\"back\\\\slash\"",
+				     "\"nl\\nand\\ttab\"", "\"ctl\\u0001\"", "\"z\\u0000ero\"",
+				     "\"\xc3\xa9t\xc3\xa9\"", "\"$N\""};
+	static const char *nums[] = {"0", "1", "-2.5", "1e3", "0.000001",
+				     "123456789012345678901234567890", "-0.5e-10"};
+	static const char *tags[] = {"{\"$SS\": [\"b\", \"a\"]}", "{\"$NS\": [3, 1.5]}",
+				     "{\"$B\": \"AAEC\"}", "{\"$BS\": [\"AQ==\", \"AA==\"]}",
+				     "{\"$M\": {\"$N\": 1}}", "{\"$N\": \"1e120\"}"};
+	size_t len = strlen(out);
+	unsigned k = rnd(depth > 2 ? 5 : 7), i, n;
+
+	switch (k) {
+	case 0:
+		snprintf(out + len, size - len, "%s", strs[rnd(9)]);
+		break;
+	case 1:
+		snprintf(out + len, size - len, "%s", nums[rnd(7)]);
+		break;
+	case 2:
+		snprintf(out + len, size - len, "%s", rnd(2) ? "true" : "null");
+		break;
+	case 3:
+	case 4:
+		snprintf(out + len, size - len, "%s", tags[rnd(6)]);
+		break;
+	case 5:
+		strncat(out, "[", size - len - 1);
+		for (i = 0, n = rnd(4); i < n; i++) {
+			if (i)
+				strncat(out, ",", size - strlen(out) - 1);
+			rnd_value(out, size, depth + 1);
+		}
+		strncat(out, "]", size - strlen(out) - 1);
+		break;
+	default:
+		strncat(out, "{", size - len - 1);
+		for (i = 0, n = rnd(4); i < n; i++) {
+			len = strlen(out);
+			snprintf(out + len, size - len, "%s\"m%u\": ", i ? ", " : "", i);
+			rnd_value(out, size, depth + 1);
+		}
+		strncat(out, "}", size - strlen(out) - 1);
+		break;
+	}
+}
+
+struct rnd_tab {
+	table_t *t;
+	const char *pk, *sk;	 /* names (sk NULL: none) */
+	const char *pks[3], *sks[3]; /* key values (JSON) */
+};
+
+/* A random item of r (one of 3 x 3 keys) into out; its keys into pk, sk. */
+static void rnd_item(const struct rnd_tab *r, char *out, size_t size, const char **pk,
+		     const char **sk)
+{
+	static const char *names[] = {"a", "b#", "\xc3\xa9", "$SS", "z"};
+	unsigned i, n = rnd(4), first = rnd(5);
+	size_t len;
+
+	*pk = r->pks[rnd(3)];
+	*sk = r->sk ? r->sks[rnd(3)] : NULL;
+	/* an item whose only attribute is named like a tag is written in "$M" */
+	snprintf(out, size, "%s{\"%s\": %s", !n && !r->sk && r->pk[0] == '$' ? "{\"$M\": " : "",
+		 r->pk, *pk);
+	if (r->sk) {
+		len = strlen(out);
+		snprintf(out + len, size - len, ", \"%s\": %s", r->sk, *sk);
+	}
+	for (i = 0; i < n; i++) {
+		len = strlen(out);
+		snprintf(out + len, size - len, ", \"%s\": ", names[(first + i) % 5]);
+		rnd_value(out, size, 0);
+	}
+	strncat(out, !n && !r->sk && r->pk[0] == '$' ? "}}" : "}", size - strlen(out) - 1);
+}
+
+static void val_parse(struct val *v, const char *text)
+{
+	ck_assert_msg(item_parse_value(text, strlen(text), v, NULL) == 0, "%s", text);
+}
+
+struct lines {
+	char *p;
+	size_t len;
+	unsigned refuse, calls; /* refuse every refuse-th line offered */
+	unsigned enough, taken; /* say "enough" after every enough-th taken */
+};
+
+static int take_into(void *ctx, const char *line, size_t len)
+{
+	struct lines *l = ctx;
+
+	if (l->refuse && ++l->calls % l->refuse == 0)
+		return -ENOMEM; /* must come again with the next call */
+
+	l->p = realloc(l->p, l->len + len + 1);
+	ck_assert_ptr_nonnull(l->p);
+	memcpy(l->p + l->len, line, len + 1);
+	l->len += len;
+	return l->enough && ++l->taken % l->enough == 0; /* 1: stop after this one */
+}
+
+/*
+ * Differential: the line rendered straight from the records
+ * (feed_next_line, feed_next_lines) is byte for byte the reference,
+ * feed_change_line() of feed_next()'s decoded change, for random items
+ * (escapes, zero bytes in keys, numbers, sets, binaries, "$M" tags, key
+ * attributes named like tags), updates, deletes, transactions, TTL marks,
+ * with and without "table", filtered by table or not.
+ */
+START_TEST(test_line_from_records_equals_reference)
+{
+	table_t *tg = mk_table("tags", "$N", VAL_S, NULL, VAL_NULL);
+	struct rnd_tab tabs[] = {
+	    {tu, "username", NULL, {"\"a\"", "\"b\\\"\"", "\"z\\u0000\""}, {0}},
+	    {tq, "id#level", "week", {"\"h#1\"", "\"\xc3\xa9\"", "\"x\""}, {"\"w\"", "\"s\"", "\"v\\n\""}},
+	    {tn, "p", "n", {"\"p\"", "\"q\"", "\"r\""}, {"1", "-2.5", "1e30"}},
+	    {tb, "p", "b", {"\"p\"", "\"q\"", "\"r\""}, {"{\"$B\": \"AA==\"}", "{\"$B\": \"AAEC\"}", "{\"$B\": \"/w==\"}"}},
+	    {tg, "$N", NULL, {"\"t\"", "\"u\"", "\"v\""}, {0}},
+	};
+	const size_t ntabs = sizeof(tabs) / sizeof(tabs[0]);
+	feed_cursor_t *fast = cursor(NULL, 0), *ref = cursor(NULL, 0), *batch = cursor(NULL, 0);
+	feed_cursor_t *ufast = cursor(tq, 0), *uref = cursor(tq, 0);
+	struct lines want = {0}, got = {.refuse = 7, .enough = 5};
+	char text[4096], text2[4096];
+	const char *pk, *sk, *pk2, *sk2;
+	struct feed_change ch;
+	char *a, *b;
+	size_t na, nb, i, n = 0;
+	unsigned k;
+	int rc;
+
+	rnd_state = 20261207;
+	for (i = 0; i < 600; i++) {
+		const struct rnd_tab *r = &tabs[rnd(ntabs)], *r2 = &tabs[rnd(ntabs)];
+		struct db_op ops[2] = {{.kind = DB_PUT, .table = r->t}, {.kind = DB_PUT}};
+		struct val v[4];
+
+		if (r2 == r)
+			r2 = &tabs[(size_t)(r - tabs + 1) % ntabs];
+		k = rnd(10);
+		rnd_item(r, text, sizeof(text), &pk, &sk);
+		rnd_item(r2, text2, sizeof(text2), &pk2, &sk2);
+		val_parse(&v[0], text);
+		val_parse(&v[1], text2);
+		val_parse(&v[2], pk);
+		val_parse(&v[3], sk ? sk : "null");
+		ops[0].item = &v[0];
+		if (k < 6) {
+			ck_assert_msg(db_apply(db, ops, 1, NULL, NULL) == 0, "%s", text);
+		} else if (k < 8) { /* a delete (no change if absent) */
+			ops[0].kind = DB_DELETE;
+			ops[0].pk = &v[2];
+			ops[0].sk = sk ? &v[3] : NULL;
+			ops[0].flags = rnd(2) ? DB_BY_TTL : 0;
+			ck_assert_int_eq(db_apply(db, ops, 1, NULL, NULL), 0);
+		} else { /* two items: "tx" */
+			ops[1].table = r2->t;
+			ops[1].item = &v[1];
+			ck_assert_msg(db_apply(db, ops, 2, NULL, NULL) == 0, "%s %s", text, text2);
+		}
+		for (k = 0; k < 4; k++)
+			val_free(&v[k]);
+	}
+	for (;;) {
+		bool with_table = rnd(2);
+
+		rc = feed_next_line(fast, with_table, &a, &na);
+		ck_assert_int_eq(feed_next(ref, &ch), rc);
+		if (rc == 0)
+			break;
+		ck_assert_int_eq(rc, 1);
+		ck_assert_int_eq(feed_change_line(&ch, with_table, &b, &nb), 0);
+		ck_assert_str_eq(a, b);
+		ck_assert_uint_eq(na, nb);
+		ck_assert_uint_eq(na, strlen(a));
+		/* the same record again, the other form (the cache holds each) */
+		free(a);
+		free(b);
+		ck_assert_int_eq(feed_change_line(&ch, true, &b, &nb), 0);
+		take_into(&want, b, nb);
+		free(b);
+		feed_change_free(&ch);
+		n++;
+	}
+	ck_assert_uint_gt(n, 400);
+	while ((rc = feed_next_lines(batch, true, take_into, &got)) != 0) {
+		ck_assert_int_le(rc, 5); /* take's "enough" ends the call */
+		ck_assert(rc > 0 || rc == -ENOMEM);
+	}
+	ck_assert_uint_eq(got.len, want.len);
+	ck_assert_str_eq(got.p, want.p);
+	/* filtered by table */
+	while ((rc = feed_next_line(ufast, false, &a, &na)) == 1) {
+		ck_assert_int_eq(feed_next(uref, &ch), 1);
+		ck_assert_str_eq(ch.table, "quiz-stats");
+		ck_assert_int_eq(feed_change_line(&ch, false, &b, &nb), 0);
+		ck_assert_str_eq(a, b);
+		free(a);
+		free(b);
+		feed_change_free(&ch);
+	}
+	ck_assert_int_eq(feed_next(uref, &ch), 0);
+	free(want.p);
+	free(got.p);
+	feed_cursor_free(fast);
+	feed_cursor_free(ref);
+	feed_cursor_free(batch);
+	feed_cursor_free(ufast);
+	feed_cursor_free(uref);
+	tbl_close(tg);
+}
+END_TEST
+
+/* feed_time_text() against gmtime_r + strftime over random times, each
+ * second twice (the second time from the thread's cache). */
+START_TEST(test_time_text_equals_strftime)
+{
+	int64_t edge[] = {0, 999, 1000000000LL * 86400 - 1, 951782400000000000LL /* 2000-02-29 */,
+			  4107542399999999999LL /* 2100-02-28T23:59:59 */,
+			  INT64_MAX /* 2262-04-11 */, -1, -1000000001LL, INT64_MIN};
+	char got[FEED_TIME_MAX], want[96], ts[64];
+	struct tm tm;
+	time_t sec;
+	int64_t ns;
+	size_t n;
+	int i;
+
+	rnd_state = 7;
+	for (i = 0; i < 50000 + (int)(sizeof(edge) / sizeof(edge[0])); i++) {
+		if (i < (int)(sizeof(edge) / sizeof(edge[0])))
+			ns = edge[i];
+		else
+			ns = (int64_t)(((uint64_t)rnd(1u << 30) << 33 ^ (uint64_t)rnd(1u << 30) << 10 ^
+					rnd(1024)) % (uint64_t)INT64_MAX);
+		sec = (time_t)(ns / 1000000000);
+		gmtime_r(&sec, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(want, sizeof(want), "%s.%06ldZ", ts, (long)(ns % 1000000000 / 1000));
+		n = feed_time_text(ns, got);
+		ck_assert_str_eq(got, want);
+		ck_assert_uint_eq(n, strlen(want));
+		if (ns < 0)
+			continue;
+		/* another time in the same second: this thread's cached date */
+		ns = ns / 1000000000 * 1000000000 + rnd(1000000000);
+		snprintf(want, sizeof(want), "%s.%06ldZ", ts, (long)(ns % 1000000000 / 1000));
+		ck_assert_uint_eq(feed_time_text(ns, got), strlen(want));
+		ck_assert_str_eq(got, want);
+	}
+}
+END_TEST
+
 static uint64_t notified;
 static void on_sub(void *ctx, uint64_t last)
 {
@@ -446,6 +770,7 @@ Suite *feed_suite(void)
 
 	TC("feed_next");
 	tcase_add_test(tc, test_next_yields_puts_updates_deletes_with_both_images);
+	tcase_add_test(tc, test_images_outlive_the_tables_records);
 	tcase_add_test(tc, test_transaction_shares_tx_and_filter_by_table);
 	tcase_add_test(tc, test_failed_apply_publishes_nothing);
 	tcase_add_test(tc, test_concurrent_writers_get_one_commit_order);
@@ -457,6 +782,8 @@ Suite *feed_suite(void)
 	TC("feed_change_line");
 	tcase_add_test(tc, test_change_line_json);
 	tcase_add_test(tc, test_next_line_same_for_every_reader_and_oldest);
+	tcase_add_test(tc, test_line_from_records_equals_reference);
+	tcase_add_test(tc, test_time_text_equals_strftime);
 
 	TC("feed_subscribe");
 	tcase_add_test(tc, test_subscriber_told_after_commit);

@@ -64,6 +64,59 @@ static struct val S(const char *s)
 	return v;
 }
 
+/* ---- the observer ---- */
+
+/* Whether the observer queues a data invalidation (which the committing
+ * call would wait for) for a put of n's item, committed with
+ * fsx_made_commit = by (inval.c, "A created item's first commits"). */
+static bool put_queues_data_inval(be_table_t *t, struct node *n, const struct node *by)
+{
+	struct val pk = S("a"), item = S("{}");
+	struct db_change ch;
+	bool queued;
+
+	memset(&ch, 0, sizeof(ch));
+	ch.kind = DB_CH_PUT;
+	ch.table = be_table_name(t);
+	ch.item = &item;
+	ch.pk = &pk;
+	n->inval_queued = false; /* no thread here: nothing runs it */
+	fsx_made_commit = by;
+	fsx_observe(fs, &ch, 1);
+	fsx_made_commit = NULL;
+	queued = n->inval_queued;
+	val_free(&pk);
+	val_free(&item);
+	return queued;
+}
+
+/* The reference rule (every put of a known item queues one) and the one
+ * exception: the creating handle's commit of an item that served no READ
+ * since its last data invalidation. */
+START_TEST(test_observe_created_item_data_invalidation)
+{
+	be_table_t *t = make_table("users", false);
+	struct val a = S("a"), b = S("b");
+	struct node *tn = node_ident(fs, NK_TABLE, t, NULL, NULL, true);
+	struct node *n = node_ident(fs, NK_ITEM, t, &a, NULL, true);
+	struct node *other = node_ident(fs, NK_ITEM, t, &b, NULL, true);
+
+	ck_assert(put_queues_data_inval(t, n, NULL));  /* _batch, _tx, another handle */
+	ck_assert(put_queues_data_inval(t, n, other)); /* another item's creator */
+	ck_assert(!put_queues_data_inval(t, n, n));    /* its creator, never read */
+	n->paged = true;			       /* a READ served (op_read) */
+	ck_assert(put_queues_data_inval(t, n, n));
+	n->paged = false; /* the data invalidation ran (inval_main) */
+	ck_assert(!put_queues_data_inval(t, n, n));
+	node_put(fs, other);
+	node_put(fs, n);
+	node_put(fs, tn);
+	val_free(&a);
+	val_free(&b);
+	be_table_close(t);
+}
+END_TEST
+
 /* ---- node_ident ---- */
 
 START_TEST(test_ident_same_key_same_node)
@@ -505,6 +558,11 @@ Suite *fsinode_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_errlog_keeps_last_lines);
 	tcase_add_test(tc, test_errlog_formats_dyn_err);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("observe");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_observe_created_item_data_invalidation);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("neg");

@@ -777,14 +777,41 @@ static char *stored_dump(table_t *t)
  * stored path and one without: the same reports, summary, items and
  * index contents; and an index added mid-session is filled.
  */
+/* Two sessions fed the same lines ended alike: counts, reports,
+ * summaries, and their tables' items and index entries. */
+static void sessions_agree(ops_batch_t *x, const struct big_reports *rx, table_t *tx,
+			   ops_batch_t *y, const struct big_reports *ry, table_t *ty)
+{
+	struct ops_batch_stats sx, sy;
+	char *s1, *s2, *dx, *dy;
+	size_t l1, l2;
+
+	ops_batch_stats(x, &sx);
+	ops_batch_stats(y, &sy);
+	ck_assert_uint_eq(sx.lines, sy.lines);
+	ck_assert_uint_eq(sx.applied, sy.applied);
+	ck_assert_uint_eq(sx.failed, sy.failed);
+	ck_assert_str_eq(rx->text, ry->text);
+	ck_assert_int_eq(ops_batch_summary(x, &s1, &l1), 0);
+	ck_assert_int_eq(ops_batch_summary(y, &s2, &l2), 0);
+	ck_assert_str_eq(s1, s2);
+	dx = stored_dump(tx);
+	dy = stored_dump(ty);
+	ck_assert_str_eq(dx, dy);
+	free(s1);
+	free(s2);
+	free(dx);
+	free(dy);
+}
+
 START_TEST(test_batch_stored_path_equals_the_tree_path)
 {
 	table_t *tf = stored_table("fast", false), *tr = stored_table("ref", false);
 	struct big_reports rf = {NULL, 0}, rr = {NULL, 0};
 	struct ops_batch_stats sf, sr;
 	ops_batch_t *bf, *br;
-	char *text = malloc(1 << 20), *df, *dr, *s1, *s2;
-	size_t len = 0, half = 0, i, off, k, l1, l2;
+	char *text = malloc(1 << 20), *df;
+	size_t len = 0, half = 0, i, off, k;
 	uint32_t seed = 12345;
 
 	ck_assert_ptr_nonnull(text);
@@ -814,21 +841,11 @@ START_TEST(test_batch_stored_path_equals_the_tree_path)
 	ops_batch_stats(br, &sr);
 	ck_assert_uint_gt(sf.stored, 400);
 	ck_assert_uint_eq(sr.stored, 0);
-	ck_assert_uint_eq(sf.applied, sr.applied);
 	ck_assert_uint_gt(sf.failed, 100);
-	ck_assert_uint_eq(sf.failed, sr.failed);
-	ck_assert_str_eq(rf.text, rr.text);
-	ck_assert_int_eq(ops_batch_summary(bf, &s1, &l1), 0);
-	ck_assert_int_eq(ops_batch_summary(br, &s2, &l2), 0);
-	ck_assert_str_eq(s1, s2);
+	sessions_agree(bf, &rf, tf, br, &rr, tr);
 	df = stored_dump(tf);
-	dr = stored_dump(tr);
-	ck_assert_str_eq(df, dr);
 	ck_assert_ptr_nonnull(strstr(df, "\"lvl\":"));
-	free(s1);
-	free(s2);
 	free(df);
-	free(dr);
 	free(rf.text);
 	free(rr.text);
 	free(text);
@@ -836,6 +853,85 @@ START_TEST(test_batch_stored_path_equals_the_tree_path)
 	ops_batch_free(br);
 	tbl_close(tf);
 	tbl_close(tr);
+}
+END_TEST
+
+/*
+ * Parsing ahead (a helper thread parses a feed's lines while the feed
+ * applies the ones before) against the same session without it: the
+ * same counts, reports, items and index entries, and ops_batch_feed_some
+ * stopping at the same bytes, over random lines (bad ones, items
+ * repeated, envelopes) fed in pieces of up to 64 KiB.
+ */
+START_TEST(test_batch_parse_ahead_equals_parsing_in_line)
+{
+	table_t *tf = stored_table("ahead", false), *tr = stored_table("inline", false);
+	table_t *tn = stored_table("nowait", false);
+	struct big_reports rf = {NULL, 0}, rr = {NULL, 0}, rn = {NULL, 0};
+	struct ops_batch_stats sf, sr;
+	ops_batch_t *bf, *br, *bn;
+	char *text = malloc(1 << 21);
+	size_t len = 0, i, off, k, uf, ur, un;
+	uint32_t seed = 777;
+	int round, rcf, rcr;
+
+	ck_assert_ptr_nonnull(text);
+	stored_table("ahead", true); /* the lvl index too, from the start */
+	stored_table("inline", true);
+	stored_table("nowait", true);
+	for (i = 0; i < 6000; i++)
+		len += stored_line(&seed, true, text + len, (1 << 21) - len);
+	ck_assert_int_eq(ops_batch_new(db, tf, big_record, &rf, &bf), 0);
+	ck_assert_int_eq(ops_batch_new(db, tr, big_record, &rr, &br), 0);
+	ck_assert_int_eq(ops_batch_new(db, tn, big_record, &rn, &bn), 0);
+	ops_batch_set_ahead(bn, 1, false);
+	ops_batch_set_ahead(bf, 1, true);
+	ops_batch_set_ahead(br, 0, false);
+	for (round = 0, off = 0; off < len; round++, off += uf) {
+		k = 1 + (off * 7919 + (size_t)round * 104729) % 65536;
+		if (k > len - off)
+			k = len - off;
+		if (off < len / 2) { /* the first half stops at each bad line */
+			rcf = ops_batch_feed_some(bf, text + off, k, &uf);
+			rcr = ops_batch_feed_some(br, text + off, k, &ur);
+		} else {
+			rcf = ops_batch_feed(bf, text + off, k);
+			rcr = ops_batch_feed(br, text + off, k);
+			uf = ur = k;
+		}
+		ck_assert_int_eq(rcf, rcr);
+		ck_assert_uint_eq(uf, ur);
+		ck_assert_uint_gt(uf, 0);
+		/* and without waiting for the helper (as in production) */
+		if (off < len / 2) {
+			ck_assert_int_eq(ops_batch_feed_some(bn, text + off, k, &un), rcr);
+			ck_assert_uint_eq(un, ur);
+		} else {
+			ck_assert_int_eq(ops_batch_feed(bn, text + off, k), rcr);
+		}
+	}
+
+	ck_assert_int_eq(ops_batch_finish(bf), ops_batch_finish(br));
+	ck_assert_int_eq(ops_batch_finish(bn), 0);
+	ops_batch_stats(bf, &sf);
+	ops_batch_stats(br, &sr);
+	ck_assert_uint_gt(sf.stored, 1000);
+	ck_assert_uint_eq(sf.stored, sr.stored);
+	ck_assert_uint_gt(sf.ahead, 1000); /* the helper parsed lines */
+	ck_assert_uint_eq(sr.ahead, 0);
+	ck_assert_uint_gt(sf.failed, 100);
+	sessions_agree(bf, &rf, tf, br, &rr, tr);
+	sessions_agree(bn, &rn, tn, br, &rr, tr);
+	free(rf.text);
+	free(rr.text);
+	free(rn.text);
+	free(text);
+	ops_batch_free(bf);
+	ops_batch_free(br);
+	ops_batch_free(bn);
+	tbl_close(tf);
+	tbl_close(tr);
+	tbl_close(tn);
 }
 END_TEST
 
@@ -868,5 +964,6 @@ Suite *ops_batch_suite(void)
 	tcase_add_test(tc, test_json_incomplete);
 	tcase_add_test(tc, test_batch_pending_incomplete);
 	tcase_add_test(tc, test_batch_stored_path_equals_the_tree_path);
+	tcase_add_test(tc, test_batch_parse_ahead_equals_parsing_in_line);
 	return s;
 }

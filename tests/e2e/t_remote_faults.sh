@@ -304,6 +304,21 @@ if pane_wait "$s" 'GNU nano'; then
 	ed_keys "$s" C-x
 	ed_wait_exit "$s"
 fi
+
+section "a table that cannot be described now: listed, and its error said"
+# `ls -l` of the root describes each table for its attributes (cached
+# 60 s: a fresh mount); one that cannot be described (throttled past the
+# retries, refused) is listed without them, so ls looks it up and says
+# why, instead of leaving it out (fs/readdir.c)
+unmount
+faults '{"rate": 1, "faults": ["denied"], "ops": ["DescribeTable"]}'
+mount_store
+rc=0
+ls -l "$MNT" >"$T/ls.out" 2>"$T/ls.err" || rc=$?
+faults '{"rate": 0}'
+grep -q ' cnt$' "$T/ls.out" || fail "cnt left out of ls -l: $(cat "$T/ls.out")"
+[ "$rc" -ne 0 ] && grep -q "cnt.*Permission denied" "$T/ls.err" || fail "ls -l said nothing (rc $rc): $(cat "$T/ls.err")"
+expect_eq "described again: cnt a directory" "$(ls -l "$MNT" | grep ' cnt$' | cut -c1)" d
 unmount
 kill "$PROXY"
 done_test

@@ -7,6 +7,7 @@
 # Zero stale answers.
 
 ROUNDS=${VIS_ROUNDS:-3000}
+PATHS=${VIS_PATHS:-item rename batch tx} # vis_stress runs a few of them
 mount_fresh
 mkdir "$MNT/vis" || fail "mkdir vis"
 echo '{"partition_key": {"name": "id", "type": "S"}, "indexes": []}' >"$MNT/vis/_schema.json" ||
@@ -18,9 +19,10 @@ for _ in 1 2 3; do
 	lsloop &
 	pids+=($!)
 done
-for p in item rename batch tx; do
+for p in $PATHS; do
 	echo "--- $p"
 	out=$(python3 "$(dirname "$0")/visibility.py" "$MNT" vis "$p" "$ROUNDS" 2>&1)
+	echo "$p: $(echo "$out" | head -1)" # vis_stress counts these lines
 	expect_eq "$p: stale answers" "$(echo "$out" | head -1)" "stale 0"
 	echo "$out" | tail -n +2 | head -5
 done
