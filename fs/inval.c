@@ -81,9 +81,11 @@
  *     should it not, the data invalidation is queued as before.
  * Every other commit keeps the later invalidation: without it CI saw 2
  * stale sizes in 12,000 t_visibility rounds (rename and _batch paths;
- * 80cfce8), a window not understood, and not reproduced here either:
- * tests/e2e/vis_stress ran 6,000 rounds per path without it (item,
- * rename, _batch; two busy loops), none stale.
+ * 80cfce8), a window not understood: tests/e2e/vis_stress ran 6,000
+ * rounds per path without it (item, rename, _batch; two busy loops),
+ * none stale -- yet a later 27,000 rounds with it found one on the
+ * _batch path (same inode, right again at the next stat), so the window
+ * is not (only) this invalidation's.
  *
  * The negative set remembers (parent, name) for every negative lookup we
  * answered with a long timeout, so that a name that comes into existence

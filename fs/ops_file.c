@@ -416,25 +416,13 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	 * it is seen by a commit that decides after this (inval.c) */
 	if (h->type == FH_TEXT && !__atomic_load_n(&h->node->paged, __ATOMIC_SEQ_CST))
 		__atomic_store_n(&h->node->paged, true, __ATOMIC_SEQ_CST);
-	if (!h->writer) {
-		/* A reader's snapshot never changes after its open (only a
-		 * writer's handle gets a buffer): reply straight from it, no
-		 * copy; past the end (a cat's second READ), an empty reply.
-		 * Under the handle's lock: once the reply is written the
-		 * reader may close, and the RELEASE (another worker) frees
-		 * the snapshot -- fh_release takes this lock first, so it
-		 * waits until fuse_reply_buf has returned (ASan's writev
-		 * reads the buffer after the system call did). */
-		pthread_mutex_lock(&h->lock);
-		len = h->snap_len;
-		if (off < 0 || (size_t)off >= len)
-			fuse_reply_buf(req, NULL, 0);
-		else
-			fuse_reply_buf(req, h->snap + off,
-				       size < len - (size_t)off ? size : len - (size_t)off);
-		pthread_mutex_unlock(&h->lock);
-		return;
-	}
+	/* From the handle's snapshot (a reader's never changes after its
+	 * open) or its buffer (a writer's; writes change it under the lock),
+	 * with no copy, under the handle's lock: once the reply is written
+	 * the caller may close, and the RELEASE (another worker) frees them --
+	 * fh_release takes this lock first, so it waits until fuse_reply_buf
+	 * has returned (ASan's writev reads the buffer after the system call
+	 * did).  Past the end (a cat's second READ): an empty reply. */
 	pthread_mutex_lock(&h->lock);
 	src = h->has_buf ? h->buf : h->snap;
 	len = h->has_buf ? h->len : h->snap_len;
@@ -442,16 +430,8 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		size = 0;
 	else if (size > len - (size_t)off)
 		size = len - (size_t)off;
-	tmp = malloc(size ? size : 1);
-	if (tmp && size)
-		memcpy(tmp, src + off, size);
+	fuse_reply_buf(req, size ? src + off : NULL, size);
 	pthread_mutex_unlock(&h->lock);
-	/* the handle may be released as soon as the reply is out */
-	if (!tmp)
-		fuse_reply_err(req, ENOMEM);
-	else
-		fuse_reply_buf(req, tmp, size);
-	free(tmp);
 }
 
 void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
