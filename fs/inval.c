@@ -94,6 +94,7 @@
  * when full, negative replies get timeout 0 instead of being remembered.
  */
 #include "fsx.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -263,6 +264,8 @@ static void enqueue(struct fsx *fs, struct inv *q)
 	q->next = NULL;
 	q->seq = ++iv->seq;
 	owed = q->seq;
+	fsx_trace("IQ op %d ino %lu seq %llu", q->op, (unsigned long)q->ino,
+		  (unsigned long long)q->seq);
 	if (iv->tail)
 		iv->tail->next = q;
 	else
@@ -370,6 +373,7 @@ static void *inval_main(void *arg)
 		if (!iv->head)
 			iv->tail = NULL;
 		pthread_mutex_unlock(&iv->lock);
+		fsx_delay("inval");
 
 		switch (q->op) {
 		case INV_ENTRY:
@@ -395,6 +399,8 @@ static void *inval_main(void *arg)
 			check_part(fs, q);
 			break;
 		}
+		fsx_trace("IRUN op %d ino %lu seq %llu", q->op, (unsigned long)q->ino,
+			  (unsigned long long)q->seq);
 		pthread_mutex_lock(&iv->lock);
 		iv->done = q->seq;
 		pthread_cond_broadcast(&iv->done_cond);
@@ -423,6 +429,7 @@ void inval_settle(struct fsx *fs)
 			break;
 		}
 	pthread_mutex_unlock(&iv->lock);
+	fsx_trace("SETTLE owed %llu timed_out %d", (unsigned long long)owed, timed_out);
 	owed = 0;
 	/* Should never happen but in the cycle the header describes; when
 	 * it does, the kernel may show an old size or name until its cache
@@ -680,7 +687,9 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 	 * reply read before this change may be on its way to make it (fsx.h).
 	 * Dropping the name waits for that request's directory lock, so the
 	 * inode it makes is dropped with its old attributes. */
+	fsx_delay("obs");
 	rc = attr[2] ? inval_attr_now(fs, attr[2]) : 0;
+	fsx_trace("OBS %s ino %lu rc %d", item ? "put" : "del", (unsigned long)attr[2], rc);
 	if (rc == -ENOENT && item && idir && names_of(&nm))
 		inval_entry_async(fs, idir, leaf_name(&nm));
 	if (made && rc != 0) { /* the open file holds its inode: never so far */

@@ -20,6 +20,7 @@
 #include "changes.h"
 #include "ctl.h"
 #include "fh.h"
+#include "trace.h"
 
 static void fh_release(struct fh *h);
 
@@ -447,8 +448,10 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		return;
 	}
 	if (h->type == FH_CTL) {
+		fsx_trace("CTLWRITE_START ino %lu", (unsigned long)ino);
 		rc = ctl_write(h->ctl, buf, size, off);
 		inval_settle(fs); /* what it changed is seen once it returns */
+		fsx_trace("CTLWRITE_REPLY ino %lu rc %d", (unsigned long)ino, rc);
 		if (rc < 0)
 			fuse_reply_err(req, -rc);
 		else
@@ -606,10 +609,15 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	fsx_trace("GETATTR_START ino %lu fh %d pid %d", (unsigned long)ino, fi != NULL,
+		  (int)fuse_req_ctx(req)->pid);
 	rc = node_attr(fs, n, &st, &timeout);
 	if (rc == 0 && fi)
 		snapshot_size(fs, fh_of(fi), &st, &timeout);
 	node_put(fs, n);
+	fsx_trace("GETATTR ino %lu size %lld to %g fh %d rc %d", (unsigned long)ino,
+		  (long long)st.st_size, timeout, fi != NULL, rc);
+	fsx_delay("getattr");
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else

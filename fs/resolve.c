@@ -54,6 +54,7 @@
 #include "changes.h"
 #include "ctl.h"
 #include "ops.h"
+#include "trace.h"
 
 /* ---- shortened names: find the key among candidates ---- */
 
@@ -764,6 +765,9 @@ static void reply_entry(fuse_req_t req, struct fsx *fs, struct node *n, bool ali
 	if (alias || fsx_changed_since(fs, c0))
 		e.entry_timeout = e.attr_timeout = 0; /* uncached, or may be stale already */
 	node_lookup_inc(fs, n);
+	fsx_trace("LOOKUP ino %lu size %lld ato %g eto %g", (unsigned long)n->ino,
+		  (long long)e.attr.st_size, e.attr_timeout, e.entry_timeout);
+	fsx_delay("lookup");
 	if (fuse_reply_entry(req, &e) < 0)
 		node_forget(fs, n->ino, 1); /* the kernel never saw it */
 }

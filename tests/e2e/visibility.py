@@ -19,7 +19,9 @@ replaced in between), how long the write that made the change took (the
 daemon acknowledges after at most 5 s of waiting for its invalidation
 thread), the size a second stat at once sees (the kernel's cache still
 stale or not), the size statx(AT_STATX_FORCE_SYNC) gets from the daemon,
-and the kernel release.
+and the kernel release; and the CLOCK_MONOTONIC times (ns) of the write
+and of the stat, to find them in a diagnostic daemon's trace (`make
+trace`: fs/trace.h).
 """
 import ctypes
 import json
@@ -31,7 +33,7 @@ mnt, table, path, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4
 tdir = os.path.join(mnt, table)
 stale = []
 last_ino = {}  # path -> inode number of the last check_present
-write_took = 0.0  # seconds the last write of the round took
+write_t = (0, 0)  # CLOCK_MONOTONIC ns: the last write of the round began, returned
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -57,7 +59,9 @@ def absent(p):
 
 def check_present(i, p, n):
     try:
+        t0 = time.monotonic_ns()
         st = os.stat(p)
+        stat_t = (t0, time.monotonic_ns())
     except OSError as e:
         later = "absent" if absent(p) else "present"
         stale.append(f"round {i}: stat {p} after create: {e.strerror} (at once again: {later})")
@@ -78,7 +82,8 @@ def check_present(i, p, n):
         again = os.stat(p)
         stale.append(f"round {i}: stat {p}: size {st.st_size}, read {len(data)} bytes "
                      f"(ino {st.st_ino}, before {last_ino.get(p)}; the write took "
-                     f"{write_took * 1000:.1f} ms; a stat at once: size {again.st_size}, "
+                     f"{(write_t[1] - write_t[0]) / 1e6:.1f} ms; write {write_t[0]}..{write_t[1]} ns, "
+                     f"stat {stat_t[0]}..{stat_t[1]} ns; a stat at once: size {again.st_size}, "
                      f"ino {again.st_ino}; forced: {forced_size(p)}; kernel {os.uname().release})")
     last_ino[p] = st.st_ino
 
@@ -110,7 +115,7 @@ for i in range(rounds):
     p = os.path.join(tdir, key + ".json")
     n = i
     absent(p)  # a negative entry for the create to invalidate
-    t0 = time.monotonic()
+    t0 = time.monotonic_ns()
     if path == "item":
         with open(p, "w") as f:
             f.write(json.dumps({"id": key, "n": n}))
@@ -123,11 +128,11 @@ for i in range(rounds):
         batch({"put": {"id": key, "n": n}})
     elif path == "tx":
         tx({"put": {"id": key, "n": n}})
-    write_took = time.monotonic() - t0
+    write_t = (t0, time.monotonic_ns())
     check_present(i, p, n)
     # an update: the new content must be what a new reader sees
     n = i + 1000000
-    t0 = time.monotonic()
+    t0 = time.monotonic_ns()
     if path in ("item", "rename"):
         with open(p, "w") as f:
             f.write(json.dumps({"id": key, "n": n}))
@@ -135,7 +140,7 @@ for i in range(rounds):
         batch({"update": {"id": key}, "set": {"n": n}})
     else:
         tx({"update": {"id": key}, "set": {"n": n}})
-    write_took = time.monotonic() - t0
+    write_t = (t0, time.monotonic_ns())
     check_present(i, p, n)
     if path in ("item", "rename"):
         os.unlink(p)
