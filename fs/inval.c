@@ -79,13 +79,37 @@
  *     was renamed from (rename.c marks those); none were served;
  *   - the inline invalidation finds the inode (the open file holds it);
  *     should it not, the data invalidation is queued as before.
- * Every other commit keeps the later invalidation: without it CI saw 2
+ * Every other commit keeps the later invalidation.  Without it CI saw 2
  * stale sizes in 12,000 t_visibility rounds (rename and _batch paths;
- * 80cfce8), a window not understood: tests/e2e/vis_stress ran 6,000
- * rounds per path without it (item, rename, _batch; two busy loops),
- * none stale -- yet a later 27,000 rounds with it found one on the
- * _batch path (same inode, right again at the next stat), so the window
- * is not (only) this invalidation's.
+ * 80cfce8); with it a vis_stress run saw 1 in 27,000 (main, _batch:
+ * stat 30 bytes, read 33, same inode, the next stat and a forced statx
+ * right).  The window is not this invalidation's, and it is still not
+ * found; what was ruled out (December 7, kernel 6.18, libfuse 3.14):
+ *   - the settle's bound: that write took 1.0 ms of FSX_SETTLE_NS, and
+ *     the daemon said nothing (vis_stress greps its message);
+ *   - a GETATTR answered before the commit whose reply the kernel reads
+ *     after the invalidation (fuse_do_getattr fills its caller's stat
+ *     from a reply it keeps out of the cache): the stat is made by the
+ *     writing thread after write() returned, and the kernel shares no
+ *     GETATTR between callers, so its own was answered after the commit;
+ *   - replies read before a commit and applied after it: with `make
+ *     trace`'s delays (trace.h) of up to 3 ms between the read and the
+ *     reply of LOOKUP, GETATTR and READDIRPLUS, and before either
+ *     invalidation, 1,000-1,500 rounds each were never stale: the kernel
+ *     drops such a reply (attr_version), and a new inode is covered by
+ *     the entry invalidation above and the kernel's evict counter.  A
+ *     trace of 12,000 rounds under two busy loops: no stale answer, and
+ *     no reply whose request started after a commit's observer with the
+ *     size from before it.
+ * "Right at the next stat" tells little: t_visibility's `ls -lR` loops
+ * refresh every cached size within about a millisecond (a daemon
+ * without these invalidations is stale in only 3 of 120 checks, each
+ * right at the next stat).  A kernel candidate, not demonstrated (no
+ * kprobes here; two processes stat'ing the item through 20,000 writes
+ * saw nothing): fuse_update_get_attr reads inval_mask and i_time without
+ * fi->lock, and fuse_change_attributes clears the mask before it writes
+ * i_size, so a stat beside another process's first reply after the
+ * invalidation can see the mask clear and the old size.
  *
  * The negative set remembers (parent, name) for every negative lookup we
  * answered with a long timeout, so that a name that comes into existence
