@@ -83,8 +83,9 @@
  * stale sizes in 12,000 t_visibility rounds (rename and _batch paths;
  * 80cfce8); with it a vis_stress run saw 1 in 27,000 (main, _batch:
  * stat 30 bytes, read 33, same inode, the next stat and a forced statx
- * right).  The window is not this invalidation's, and it is still not
- * found; what was ruled out (December 7, kernel 6.18, libfuse 3.14):
+ * right).  The window is not this invalidation's.  The one left that
+ * is known is the kernel's ("The kernel's window" below); what was ruled
+ * out on the daemon's side (December 7, kernel 6.18, libfuse 3.14):
  *   - the settle's bound: that write took 1.0 ms of FSX_SETTLE_NS, and
  *     the daemon said nothing (vis_stress greps its message);
  *   - a GETATTR answered before the commit whose reply the kernel reads
@@ -103,13 +104,29 @@
  *     size from before it.
  * "Right at the next stat" tells little: t_visibility's `ls -lR` loops
  * refresh every cached size within about a millisecond (a daemon
- * without these invalidations is stale in only 3 of 120 checks, each
- * right at the next stat).  A kernel candidate, not demonstrated (no
- * kprobes here; two processes stat'ing the item through 20,000 writes
- * saw nothing): fuse_update_get_attr reads inval_mask and i_time without
- * fi->lock, and fuse_change_attributes clears the mask before it writes
- * i_size, so a stat beside another process's first reply after the
- * invalidation can see the mask clear and the old size.
+ * without these invalidations was stale in 3 of 120 checks, each right
+ * after the read that followed).
+ *
+ * The kernel's window.  fuse_update_get_attr (6.18) reads the inode's
+ * inval_mask and i_time without fi->lock, then copies the inode's
+ * attributes; fuse_change_attributes, under fi->lock, clears the mask
+ * and sets i_time, then the times and the rest, and writes i_size last.
+ * A stat served from the cache while another process's reply is being
+ * applied -- here, the first reply after the invalidation, carrying the
+ * new size -- can see the mask clear and the old size.  It lasts as long
+ * as the kernel takes to apply that reply (nanoseconds; longer if that
+ * CPU takes an interrupt, or its vCPU is descheduled, under fi->lock),
+ * and the next stat is right; statx with AT_STATX_FORCE_SYNC always is,
+ * and reads never see it (they ask dynfs).  No daemon can close it short
+ * of not caching attributes: the reply being applied is right, and
+ * which process's reply lands when is the kernel's.  Shown without
+ * dynfs by tests/e2e/attr_tear/run (a file whose GETATTRs alternate two
+ * sizes and mtimes, two processes forcing GETATTRs, a third stat'ing
+ * from the cache: about 1 stat in 1,000 pairs one reply's size with the
+ * other's mtime).  t_visibility stats twice at once and counts a first
+ * stat that is stale and a second that is right as torn, not stale
+ * (visibility.py); the one stale size of 27,000 predates that count, so
+ * which it was is not known.  README and dynfs.1 say what a user sees.
  *
  * The negative set remembers (parent, name) for every negative lookup we
  * answered with a long timeout, so that a name that comes into existence

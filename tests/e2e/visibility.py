@@ -6,7 +6,16 @@ stat() and a read that the change is visible the moment the call that
 made it returned; then deletes it (through the same path where there is
 one) and checks stat() says ENOENT.  Before each create the name is
 looked up once, so the kernel holds a negative entry that the write
-must invalidate.  Prints "stale N" and the first few stale answers.
+must invalidate.  Prints "stale N" and the first few stale answers, then
+"torn M" and the first few torn ones.
+
+Torn: the kernel's one window (fs/inval.c, "The kernel's window").  A
+stat answered from the attribute cache while another process's reply
+for the same file is being applied (here: the `ls -lR` loops') can pair
+the new reply's validity with the old size; the next stat is right.
+So every check stats twice at once: a first stat with the old size and
+a second with the new one is counted as torn, not stale; a size still
+old at the second stat is stale.
 
 Paths: item (open/write/close of <key>.json; rm), rename (a scratch
 file renamed onto <key>.json; rm), batch (_batch lines, put and
@@ -32,6 +41,7 @@ import time
 mnt, table, path, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 tdir = os.path.join(mnt, table)
 stale = []
+torn = []  # stale at the first stat, right at the second (see above)
 last_ino = {}  # path -> inode number of the last check_present
 write_t = (0, 0)  # CLOCK_MONOTONIC ns: the last write of the round began, returned
 
@@ -62,6 +72,7 @@ def check_present(i, p, n):
         t0 = time.monotonic_ns()
         st = os.stat(p)
         stat_t = (t0, time.monotonic_ns())
+        st2 = os.stat(p)  # at once: a torn first stat is right here
     except OSError as e:
         later = "absent" if absent(p) else "present"
         stale.append(f"round {i}: stat {p} after create: {e.strerror} (at once again: {later})")
@@ -80,10 +91,13 @@ def check_present(i, p, n):
         stale.append(f"round {i}: read {p}: n={got!r}, expected {n}")
     elif st.st_size != len(data):
         again = os.stat(p)
-        stale.append(f"round {i}: stat {p}: size {st.st_size}, read {len(data)} bytes "
+        right_at_once = st2.st_size == len(data) and st2.st_ino == st.st_ino
+        (torn if right_at_once else stale).append(
+                     f"round {i}: stat {p}: size {st.st_size}, read {len(data)} bytes "
                      f"(ino {st.st_ino}, before {last_ino.get(p)}; the write took "
                      f"{(write_t[1] - write_t[0]) / 1e6:.1f} ms; write {write_t[0]}..{write_t[1]} ns, "
-                     f"stat {stat_t[0]}..{stat_t[1]} ns; a stat at once: size {again.st_size}, "
+                     f"stat {stat_t[0]}..{stat_t[1]} ns; the second stat: size {st2.st_size}; "
+                     f"after the read: size {again.st_size}, "
                      f"ino {again.st_ino}; forced: {forced_size(p)}; kernel {os.uname().release})")
     last_ino[p] = st.st_ino
 
@@ -154,4 +168,7 @@ if batch_fd is not None:
     os.close(batch_fd)
 print("stale", len(stale))
 for s in stale[:10]:
+    print(s)
+print("torn", len(torn))
+for s in torn[:10]:
     print(s)
