@@ -117,8 +117,9 @@
  * as the kernel takes to apply that reply (nanoseconds; longer if that
  * CPU takes an interrupt, or its vCPU is descheduled, under fi->lock),
  * and the next stat is right; statx with AT_STATX_FORCE_SYNC always is,
- * and reads never see it (they ask dynfs).  No daemon can close it short
- * of not caching attributes: the reply being applied is right, and
+ * and an open after the change reads the new text (it asks dynfs).  No
+ * daemon can close it short of not caching attributes: the reply being
+ * applied is right, and
  * which process's reply lands when is the kernel's.  Shown without
  * dynfs by tests/e2e/attr_tear/run (a file whose GETATTRs alternate two
  * sizes and mtimes, two processes forcing GETATTRs, a third stat'ing
