@@ -337,6 +337,8 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	if (rc < 0)
 		goto out;
 	memset(&e, 0, sizeof(e));
+	if (made)
+		attr_given(n); /* cached below; its first commit drops them */
 	rc = node_attr(fs, n, &e.attr, &timeout);
 	if (rc < 0)
 		goto out;
@@ -538,8 +540,10 @@ static void fh_release(struct fh *h)
 	pthread_mutex_unlock(&fs->ilock);
 	if (ghost)
 		text_drop_ghost(fs, n);
-	if (h->writer && h->type == FH_TEXT)
-		inval_attr_now(fs, n->ino); /* size back to the committed one */
+	/* size back to the committed one, if the kernel holds attributes
+	 * (inval.c, "Attributes nobody holds") */
+	if (h->writer && h->type == FH_TEXT && attr_take(n))
+		inval_attr_now(fs, n->ino);
 	fh_free(fs, h);
 }
 
