@@ -534,7 +534,11 @@ static void fh_release(struct fh *h)
 	pthread_mutex_lock(&fs->ilock);
 	if (h->writer && h->type == FH_TEXT)
 		n->writers--;
-	ghost = h->pending;
+	/* a creation that never stored its item (or whose item was rolled
+	 * back): drop the kernel's entry if nothing else stored it.  One this
+	 * handle stored needs no look: a delete since went through the
+	 * observer, which drops the entry */
+	ghost = h->pending && h->created;
 	if (h->pending)
 		n->pending--;
 	pthread_mutex_unlock(&fs->ilock);
