@@ -52,7 +52,8 @@
  * the kernel's fuse_dir_changed() only marks them stale without bumping
  * their attr_version, so a GETATTR of the directory answered before the
  * delete and arriving after the reply would be kept for the whole
- * attribute timeout; notify_inval_inode bumps it.  The item's own
+ * attribute timeout; notify_inval_inode bumps it (when attributes went
+ * out since the last one: "Attributes nobody holds" below).  The item's own
  * attributes (an open descriptor's fstat), the table directory's, and
  * every change by another path are invalidated as above.
  *
