@@ -544,10 +544,14 @@ static void fh_release(struct fh *h)
 	pthread_mutex_unlock(&fs->ilock);
 	if (ghost)
 		text_drop_ghost(fs, n);
-	/* size back to the committed one, if the kernel holds attributes
-	 * (inval.c, "Attributes nobody holds") */
-	if (h->writer && h->type == FH_TEXT && attr_take(n))
+	/* size back to the committed one.  Always, though the kernel may
+	 * hold no attributes ("Attributes nobody holds" in inval.c): one
+	 * stale size in 3,000 t_visibility item rounds was seen while this
+	 * was skipped with the rest, not understood (bench/README.md) */
+	if (h->writer && h->type == FH_TEXT) {
+		attr_take(n);
 		inval_attr_now(fs, n->ino);
+	}
 	fh_free(fs, h);
 }
 
