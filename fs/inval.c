@@ -97,8 +97,9 @@
  * dropped by its first commit.  So each node notes whether attributes
  * were replied with a timeout since its last invalidation (node.attr_out:
  * attr_given sets it before the attributes are read, attr_take clears it
- * when the observer invalidates), and the observer and the release skip
- * the invalidation of a node whose note is clear.  Why nothing is lost:
+ * when the observer invalidates), and the observer skips the
+ * invalidation of a node whose note is clear (a writer's release still
+ * invalidates: ops_file.c).  Why nothing is lost:
  *   - a reply with timeout 0 leaves attributes the kernel re-reads before
  *     any stat uses them (its i_time is 0), so there is nothing to drop;
  *   - a reply with a timeout set the note before reading (attr_of), or,
