@@ -52,7 +52,8 @@
  * the kernel's fuse_dir_changed() only marks them stale without bumping
  * their attr_version, so a GETATTR of the directory answered before the
  * delete and arriving after the reply would be kept for the whole
- * attribute timeout; notify_inval_inode bumps it.  The item's own
+ * attribute timeout; notify_inval_inode bumps it (when attributes went
+ * out since the last one: "Attributes nobody holds" below).  The item's own
  * attributes (an open descriptor's fstat), the table directory's, and
  * every change by another path are invalidated as above.
  *
@@ -128,6 +129,39 @@
  * stat that is stale and a second that is right as torn, not stale
  * (visibility.py); the one stale size of 27,000 predates that count, so
  * which it was is not known.  README and dynfs.1 say what a user sees.
+ *
+ * Attributes nobody holds.  An attribute invalidation is a write to
+ * /dev/fuse (a system call, as costly as a reply), and a create or an
+ * unlink in a loop made three or four of them (the item, its partition,
+ * its table directory) where the kernel held none of those attributes:
+ * nothing on a private mount (no default_permissions) asks for a
+ * directory's attributes on a path walk, and a created item's are
+ * dropped by its first commit.  So each node notes whether attributes
+ * were replied with a timeout since its last invalidation (node.attr_out:
+ * attr_given sets it before the attributes are read, attr_take clears it
+ * when the observer invalidates), and the observer skips the
+ * invalidation of a node whose note is clear (a writer's release still
+ * invalidates: ops_file.c).  Why nothing is lost:
+ *   - a reply with timeout 0 leaves attributes the kernel re-reads before
+ *     any stat uses them (its i_time is 0), so there is nothing to drop;
+ *   - a reply with a timeout set the note before reading (attr_of), or,
+ *     where the read came first (a lookup's item read, readdirplus), before
+ *     its fsx_changed_since check, against the observer's bump of that
+ *     counter before attr_take: either the reply goes out with timeouts 0,
+ *     or the observer sees the note (store then load on both sides,
+ *     sequentially consistent).  If an earlier observer cleared the note
+ *     after the kernel sent the request, that observer's invalidation
+ *     bumped the inode's attr_version after the kernel sampled it for the
+ *     request: the reply is dropped, or invalidated if it came first --
+ *     for the replies the kernel checks (lookup, getattr, readdirplus);
+ *   - the kernel applies CREATE, MKNOD, MKDIR, SYMLINK and LINK replies
+ *     unchecked.  A created item's first commit through its handle
+ *     therefore always invalidates (fsx_made_commit: the CREATE's cached
+ *     attributes, size 0); a MKDIR-like reply for a node the kernel
+ *     already has an inode of (nlookup > 0) makes the node sticky
+ *     (attr_sticky: always invalidated), and for a new inode an
+ *     invalidation before the kernel makes it found nothing before this
+ *     change either.
  *
  * The negative set remembers (parent, name) for every negative lookup we
  * answered with a long timeout, so that a name that comes into existence
@@ -366,6 +400,19 @@ static void inval_part_async(struct fsx *fs, fuse_ino_t tino, const char *tname,
 		return;
 	}
 	enqueue(fs, q);
+}
+
+void attr_given(struct node *n)
+{
+	__atomic_store_n(&n->attr_out, true, __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* before the attributes are read */
+}
+
+bool attr_take(struct node *n)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* after the change was published */
+	return __atomic_exchange_n(&n->attr_out, false, __ATOMIC_SEQ_CST) ||
+	       __atomic_load_n(&n->attr_sticky, __ATOMIC_SEQ_CST);
 }
 
 int inval_attr_now(struct fsx *fs, fuse_ino_t ino)
@@ -676,8 +723,11 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 		goto out;
 
 	pthread_mutex_lock(&fs->ilock);
-	attr[0] = tn->ino;
-	if (has_sk && (pn = node_find_locked(fs, NK_PART, tname, pk, NULL)))
+	/* directories and items whose attributes nobody holds: not
+	 * invalidated ("Attributes nobody holds") */
+	if (attr_take(tn))
+		attr[0] = tn->ino;
+	if (has_sk && (pn = node_find_locked(fs, NK_PART, tname, pk, NULL)) && attr_take(pn))
 		attr[1] = pn->ino;
 	in = node_find_locked(fs, NK_ITEM, tname, pk, sk);
 	if (!item) {
@@ -685,7 +735,8 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 
 		if (in) {
 			in->ver++;
-			attr[2] = in->ino; /* a stat through a cached entry asks us */
+			if (attr_take(in))
+				attr[2] = in->ino; /* a stat through a cached entry asks us */
 			node_unhash_locked(fs, in);
 			if (dir && !by_origin(dir, leaf_name(&nm)))
 				inval_entry_async(fs, dir, leaf_name(&nm));
@@ -697,7 +748,10 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 
 		if (in) {
 			in->ver++;
-			attr[2] = in->ino;
+			/* the creating handle's commit: the CREATE's attributes,
+			 * applied unchecked, whatever the note says */
+			if (attr_take(in) || in == fsx_made_commit)
+				attr[2] = in->ino;
 			idir = dir;
 			/* Items have no pages (direct I/O), but this second,
 			 * later invalidation, which the call waits for, is kept:

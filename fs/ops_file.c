@@ -338,6 +338,8 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	if (rc < 0)
 		goto out;
 	memset(&e, 0, sizeof(e));
+	if (made)
+		attr_given(n); /* cached below; its first commit drops them */
 	rc = node_attr(fs, n, &e.attr, &timeout);
 	if (rc < 0)
 		goto out;
@@ -535,14 +537,24 @@ static void fh_release(struct fh *h)
 	pthread_mutex_lock(&fs->ilock);
 	if (h->writer && h->type == FH_TEXT)
 		n->writers--;
-	ghost = h->pending;
+	/* a creation that never stored its item (or whose item was rolled
+	 * back): drop the kernel's entry if nothing else stored it.  One this
+	 * handle stored needs no look: a delete since went through the
+	 * observer, which drops the entry */
+	ghost = h->pending && h->created;
 	if (h->pending)
 		n->pending--;
 	pthread_mutex_unlock(&fs->ilock);
 	if (ghost)
 		text_drop_ghost(fs, n);
-	if (h->writer && h->type == FH_TEXT)
-		inval_attr_now(fs, n->ino); /* size back to the committed one */
+	/* size back to the committed one.  Always, though the kernel may
+	 * hold no attributes ("Attributes nobody holds" in inval.c): one
+	 * stale size in 3,000 t_visibility item rounds was seen while this
+	 * was skipped with the rest, not understood (bench/README.md) */
+	if (h->writer && h->type == FH_TEXT) {
+		attr_take(n);
+		inval_attr_now(fs, n->ino);
+	}
 	fh_free(fs, h);
 }
 

@@ -585,6 +585,8 @@ static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, be_table
 	e->generation = fs->gen;
 	e->attr_timeout = timeout;
 	e->entry_timeout = fs->timeout;
+	if (timeout > 0)
+		attr_given(d->node); /* read before: the check below decides */
 	if (fsx_changed_since(fs, c0)) /* the listing may be stale (fsx.h) */
 		e->attr_timeout = e->entry_timeout = 0;
 	return 0;

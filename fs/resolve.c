@@ -697,6 +697,8 @@ static int attr_of(struct fsx *fs, struct node *n, struct stat *st, double *time
 		*timeout = 0; /* a writer's commit must show at once */
 	}
 	pthread_mutex_unlock(&fs->ilock);
+	if (*timeout > 0)
+		attr_given(n); /* before reading them (inval.c) */
 
 	switch (kind) {
 	case NK_ROOT:
@@ -736,6 +738,16 @@ static int attr_of(struct fsx *fs, struct node *n, struct stat *st, double *time
 
 void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n)
 {
+	bool known;
+
+	/* mkdir, mknod, symlink, link: the kernel applies the reply's
+	 * attributes unchecked; to an inode it has, they may be older than a
+	 * change whose invalidation came first (inval.c) */
+	pthread_mutex_lock(&fs->ilock);
+	known = n->nlookup > 0;
+	pthread_mutex_unlock(&fs->ilock);
+	if (known)
+		__atomic_store_n(&n->attr_sticky, true, __ATOMIC_SEQ_CST);
 	reply_lookup_entry(req, fs, n, fsx_chg(fs), NULL);
 }
 
