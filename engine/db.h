@@ -372,12 +372,29 @@ typedef int (*db_modify_fn)(void *ctx, const struct val *old, struct val *out,
  * makes it decode the whole item from blob.  Requires DB_F_CHECKED with
  * size, and text (the journal writes the line, never the partial item).
  */
+struct rec;
 struct db_stored {
 	const uint8_t *blob;	   /* the record's encoding (borrowed) */
 	size_t blob_len;	   /* its bytes */
 	const char *const *attrs;  /* attributes the partial item holds if set */
 	size_t nattrs;		   /* how many */
+	struct rec *rec;	   /* the record itself (db_stored_rec), or NULL */
 };
+
+/*
+ * Make st->rec, the record a put of this key (pk, sk: the op's key
+ * values), blob and size stores, and point st->blob into it.  db_apply()
+ * then takes that record (a reference) instead of allocating one and
+ * copying blob, when the record is still the caller's alone (not yet in
+ * a table, nor the change feed) and holds exactly the key db_apply()
+ * encodes for the op and this blob and size; else it copies, as without
+ * it.  This lets a parser on another thread (ops_ahead.c) touch the
+ * record's fresh memory instead of the writer.  0, or -ENOMEM (st
+ * unchanged).  db_stored_release() drops st->rec (NULL-safe).
+ */
+int db_stored_rec(struct db_stored *st, const struct val *pk, const struct val *sk,
+		  const uint8_t *blob, size_t blob_len, size_t size);
+void db_stored_release(struct db_stored *st);
 
 struct db_op {
 	enum db_op_kind kind;	 /* what to do */

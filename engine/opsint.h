@@ -44,8 +44,10 @@ struct ops_req {
 			     * arena; borrowed), or NULL (ops_write.item_text) */
 	size_t text_len;    /* its bytes */
 	struct db_stored stored; /* PUT from ops_line_parse_stored: v is partial,
-				  * stored.blob its record (in the arena);
-				  * else stored.blob is NULL */
+				  * stored.rec its record (owned; db.h
+				  * db_stored_rec), stored.blob in it (or, when
+				  * that record could not be made, in the
+				  * arena); else stored.blob is NULL */
 	size_t size;	    /* then: item_size() of the whole item */
 };
 

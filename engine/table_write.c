@@ -375,6 +375,22 @@ static bool stored_covers_memo(const struct table *t, const struct db_stored *st
 	return m->covers;
 }
 
+/*
+ * Is the caller's record (db_stored_rec) what rec_new_blob would make for
+ * a: its key, this blob, this size -- and still the caller's alone?  A
+ * record already in a table or the change feed is immutable (its date
+ * was set when it was stored), so a request applied a second time gets a
+ * copy instead.
+ */
+static bool stored_rec_fits(const struct db_stored *st, const struct aop *a, size_t size)
+{
+	const struct rec *r = st->rec;
+
+	return r && __atomic_load_n(&r->refs, __ATOMIC_ACQUIRE) == 1 && r->key_len == a->key.len &&
+	       memcmp(r->data, a->key.p, a->key.len) == 0 && rec_blob(r) == st->blob &&
+	       r->blob_len == st->blob_len && r->size == size;
+}
+
 static int prepare_op(const struct db_op *op, struct aop *a, struct covers_memo *cm,
 		      struct dyn_err *err)
 {
@@ -404,6 +420,11 @@ static int prepare_op(const struct db_op *op, struct aop *a, struct covers_memo 
 		rc = prepare_indexes(a, err);
 		if (rc < 0)
 			return rc;
+	}
+	if (a->act == ACT_PUT && op->stored && stored_rec_fits(op->stored, a, op->size)) {
+		a->nrec = op->stored->rec; /* the caller's record (db.h db_stored_rec) */
+		rec_ref(a->nrec);
+		return 0;
 	}
 	if (a->act == ACT_PUT && op->stored) /* the caller's encoding (db.h db_stored) */
 		return rec_new_blob(a->key.p, a->key.len, op->stored->blob, op->stored->blob_len,
