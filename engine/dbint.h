@@ -70,7 +70,8 @@ struct rec {
 /* An entry of a secondary index. */
 struct ient {
 	struct rec *rec;  /* the base record (valid while in the map) */
-	uint16_t refs;	  /* index map membership + separators (t->lock) */
+	uint16_t refs;	  /* index map membership + separators + a _batch
+			   * request's (db_stored_ents) (atomic) */
 	uint16_t key_len; /* index key bytes */
 	uint8_t key[];	  /* enc(ipk) [enc(isk)] + the base key */
 };

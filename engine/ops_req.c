@@ -463,7 +463,8 @@ static int arena_val(struct item_arena *a, const struct val *v, struct val *out)
 
 int ops_line_parse_stored(const char *text, size_t len, struct item_arena *a,
 			  struct item_stored *st, const struct key_attr *ka,
-			  const struct key_attr *kb, struct ops_req *r)
+			  const struct key_attr *kb, const struct table_schema *ix,
+			  struct ops_req *r)
 {
 	struct val_attr at[2 + ITEM_STORED_CAP], x, *m;
 	size_t s, e, n = 0, i, j;
@@ -522,6 +523,8 @@ int ops_line_parse_stored(const char *text, size_t len, struct item_arena *a,
 	r->arena = true;
 	r->text = copy;
 	r->text_len = e - s;
+	if (ix) /* and its index entries (db.h db_stored_ents) */
+		db_stored_ents(&r->stored, ix, &r->v);
 	r->stored.attrs = st->cap_names;
 	r->stored.nattrs = st->ncap;
 	r->size = st->size;

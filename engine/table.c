@@ -151,8 +151,14 @@ int db_stored_rec(struct db_stored *st, const struct val *pk, const struct val *
 
 void db_stored_release(struct db_stored *st)
 {
+	size_t i;
+
 	rec_unref(st->rec);
 	st->rec = NULL;
+	for (i = 0; i < DB_STORED_ENTS; i++) {
+		ient_unref(st->ent[i]);
+		st->ent[i] = NULL;
+	}
 }
 
 int rec_key_vals(const struct table_schema *s, const struct rec *r, struct val *pk, struct val *sk)

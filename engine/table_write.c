@@ -266,8 +266,22 @@ static int evaluate(const struct db_op *op, struct aop *a, struct dyn_err *err)
 	return 0;
 }
 
-/* Index entries to remove (old item) and to add (new item). */
-static int prepare_indexes(struct aop *a, struct dyn_err *err)
+/* The caller's entry for slot i (db_stored_ents), when it is the one
+ * ient_new would make from ib and still the caller's alone. */
+static struct ient *stored_ent(const struct db_stored *st, size_t i, const struct keyenc_buf *ib)
+{
+	struct ient *e = st && i < DB_STORED_ENTS ? st->ent[i] : NULL;
+
+	if (!e || __atomic_load_n(&e->refs, __ATOMIC_ACQUIRE) != 1 || e->key_len != ib->len ||
+	    memcmp(e->key, ib->p, ib->len) != 0)
+		return NULL;
+	__atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
+	return e;
+}
+
+/* Index entries to remove (old item) and to add (new item; st: the
+ * caller's entries, db_stored_ents, or NULL). */
+static int prepare_indexes(struct aop *a, const struct db_stored *st, struct dyn_err *err)
 {
 	const struct table *t = a->t;
 	const struct index_def *d;
@@ -297,6 +311,8 @@ static int prepare_indexes(struct aop *a, struct dyn_err *err)
 		}
 		if (a->nent_end < i + 1)
 			a->nent_end = i + 1;
+		if ((a->nent[i] = stored_ent(st, i, &ib)))
+			continue;
 		rc = ient_new(ib.p, ib.len, NULL, &a->nent[i]);
 		if (rc < 0)
 			break;
@@ -417,7 +433,7 @@ static int prepare_op(const struct db_op *op, struct aop *a, struct covers_memo 
 			return rc;
 	}
 	if (nslots(t)) {
-		rc = prepare_indexes(a, err);
+		rc = prepare_indexes(a, a->act == ACT_PUT ? op->stored : NULL, err);
 		if (rc < 0)
 			return rc;
 	}
