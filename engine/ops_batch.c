@@ -70,11 +70,12 @@
  * groups and applies the lines before: the two cores work at once.  The
  * helper only parses: this thread still takes every line in order,
  * exactly as without it (numbers, groups, reports, stops), and merely
- * finds the parse done -- the line's stored record included (db.h
- * db_stored_rec), which db_apply takes as it is, so the record's fresh
- * memory is touched by the helper, not by this thread, the import's
- * critical path; a line the helper did not take (declined,
- * before its start, past its last slot) is parsed here as always.  What
+ * finds the parse done -- the line's stored record and index entries
+ * included (db.h db_stored_rec, db_stored_ents), which db_apply takes as
+ * they are, so their fresh memory is touched by the helper, not by this
+ * thread, the import's critical path; a line the helper did not take
+ * (declined, before its start, past its last slot) is parsed here as
+ * always.  What
  * the helper parsed lives in its own arena, reset when the next feed
  * starts (a group never outlives a feed); lines it parsed past a stop
  * are dropped when the feed ends, which waits for it.
