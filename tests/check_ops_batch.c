@@ -786,8 +786,15 @@ static void sessions_agree(ops_batch_t *x, const struct big_reports *rx, table_t
 	char *s1, *s2, *dx, *dy;
 	size_t l1, l2;
 
+	struct tbl_stats tsx, tsy;
+
 	ops_batch_stats(x, &sx);
 	ops_batch_stats(y, &sy);
+	tbl_stats(tx, &tsx); /* the records' sizes too */
+	tbl_stats(ty, &tsy);
+	ck_assert_uint_eq(tsx.items, tsy.items);
+	ck_assert_uint_eq(tsx.bytes, tsy.bytes);
+	ck_assert_uint_eq(tsx.partitions, tsy.partitions);
 	ck_assert_uint_eq(sx.lines, sy.lines);
 	ck_assert_uint_eq(sx.applied, sy.applied);
 	ck_assert_uint_eq(sx.failed, sy.failed);
