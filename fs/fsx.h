@@ -224,6 +224,8 @@ struct fsx {
 	struct fuse_session *se; /* immutable after mount */
 	char *store_dir;	 /* immutable: for statfs (NULL: no local store) */
 	bool readonly;		/* -o ro */
+	bool kernel_perms;	/* -o default_permissions (allow_other, allow_root):
+				 * the kernel checks permissions, else perm.c */
 	double timeout;		/* entry/attr timeout: FSX_TIMEOUT, or for a backend
 				 * that sees only its own changes (remote) -o cache= */
 	bool noxattr;		/* no extended attributes at all (the default;

@@ -583,7 +583,7 @@ int view_attr(struct fsx *fs, struct node *n, enum node_kind kind, struct stat *
 		if (rc < 0)
 			break;
 		free(text);
-		st->st_mode = S_IFREG | 0444;
+		st->st_mode = node_fixed_mode(fs, kind);
 		st->st_size = (off_t)len;
 		break;
 	case NK_INDEX_ENTRY:

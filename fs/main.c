@@ -56,6 +56,7 @@ static const struct fuse_lowlevel_ops dynfs_ops = {
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,
 	.getattr = op_getattr,
+	.access = op_access,
 	.setattr = op_setattr,
 	.readlink = op_readlink,
 	.mknod = op_mknod,
@@ -97,6 +98,8 @@ struct opts {
 	int debug;	  /* -d */
 	int single;	  /* -s */
 	int readonly;	  /* -o ro */
+	int multiuser;	  /* -o allow_other, allow_root or default_permissions:
+			     the kernel checks permissions (perm.c) */
 	int noxattr;	  /* 1 (default, -o noxattr) or 0 (-o xattr) */
 	char *scratch_max; /* -o scratch_max=SIZE */
 	int help;	  /* -h, --help */
@@ -252,6 +255,9 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		o->readonly = 1;
 		return 1; /* also a kernel mount flag */
 	default:
+		if (!strcmp(arg, "allow_other") || !strcmp(arg, "allow_root") ||
+		    !strcmp(arg, "default_permissions"))
+			o->multiuser = 1; /* and libfuse's (below) */
 		if (remote_option(arg)) {
 			if (o->nropts == (int)(sizeof(o->ropts) / sizeof(o->ropts[0])) ||
 			    !(o->ropts[o->nropts] = strdup(arg)))
@@ -316,7 +322,9 @@ static void help(void)
 	      "  -o allow_table_create, allow_table_delete, allow_schema_changes\n"
 	      "                     let mkdir, rm -r and _schema.json change the service\n"
 	      "  -o allow_other     let other users see the mount (needs user_allow_other\n"
-	      "                     in /etc/fuse.conf); other -o options go to FUSE\n"
+	      "                     in /etc/fuse.conf); the kernel then checks permissions\n"
+	      "                     (default_permissions), else dynfs does; other -o\n"
+	      "                     options go to FUSE\n"
 	      "  -h, --help         this text\n"
 	      "  -V, --version      versions of dynfs and libfuse\n"
 	      "\n"
@@ -739,6 +747,7 @@ static struct fsx *fsx_new(const struct opts *o)
 	if (!fs)
 		die("out of memory");
 	fs->readonly = o->readonly;
+	fs->kernel_perms = o->multiuser;
 	fs->noxattr = o->noxattr;
 	fs->debug = o->debug;
 	fs->uid = getuid();
@@ -928,7 +937,11 @@ int main(int argc, char **argv)
 		check_dev_fuse();
 		parse_fsync(o.fsync);
 		parse_scratch_max(o.scratch_max);
-		if (fuse_opt_add_arg(&args, "-odefault_permissions,fsname=dynfs,subtype=dynfs") < 0)
+		/* A mount others may enter keeps the kernel's permission
+		 * checks; a private one is checked by dynfs (perm.c), which
+		 * spares a directory GETATTR per path walk after a change. */
+		if (fuse_opt_add_arg(&args, "-ofsname=dynfs,subtype=dynfs") < 0 ||
+		    (o.multiuser && fuse_opt_add_arg(&args, "-odefault_permissions") < 0))
 			die("out of memory");
 		if (!o.foreground)
 			daemonize_early();

@@ -68,6 +68,9 @@ int resolve_lookup(struct fsx *fs, struct node *dir, const char *name, struct re
 void resolved_free(struct fsx *fs, struct resolved *r);
 /* Attributes of n; *timeout is how long the kernel may cache them. */
 int node_attr(struct fsx *fs, struct node *n, struct stat *st, double *timeout);
+/* The mode node_attr gives every node of kind (after -o ro's mask), or 0
+ * for the kinds whose mode is not fixed (scratch, dynfs's views). */
+mode_t node_fixed_mode(struct fsx *fs, enum node_kind kind);
 /* Reply an entry for n (counting the kernel's new reference). */
 void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n);
 /* The same for a lookup that began when fsx_chg() was c0 (fsx.h); known
@@ -282,6 +285,33 @@ void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	     struct fuse_pollhandle *ph);
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		struct fuse_file_info *fi);
+
+/* ---- perm.c: the checks of a mount without default_permissions ---- */
+
+/* May the caller of req access n as mask (R_OK|W_OK|X_OK)?  0 or
+ * -EACCES, as the kernel's generic_permission would say; always 0 where
+ * the kernel checks (fs->kernel_perms). */
+int perm_check(fuse_req_t req, struct fsx *fs, struct node *n, int mask);
+/* The error of an operation that resolved its name to rc (0, -EPERM:
+ * dynfs refuses it): the permission check's -EACCES first, as the kernel
+ * checks before it asks; other errors (ENOENT) stay. */
+int perm_over(fuse_req_t req, struct fsx *fs, struct node *dir, int mask, int rc);
+int perm_ino(fuse_req_t req, struct fsx *fs, fuse_ino_t ino, int mask);
+/* perm_ino for extended attribute name: the security., system. and
+ * trusted. namespaces are not checked against the mode (as the kernel). */
+int perm_xattr(fuse_req_t req, struct fsx *fs, fuse_ino_t ino, const char *name, int mask);
+/* What open(2) flags need: R_OK, W_OK or both, W_OK for O_TRUNC. */
+int perm_open_mask(int flags);
+/* May the caller change attr's to_set of n (chown, chmod, times; a
+ * truncate by path, !has_fh, needs write permission)?  0, -EPERM or
+ * -EACCES. */
+int perm_setattr(fuse_req_t req, struct fsx *fs, struct node *n, const struct stat *attr,
+		 int to_set, bool has_fh);
+void op_access(fuse_req_t req, fuse_ino_t ino, int mask);
+/* After a chmod of n: if n is a scratch directory, the kernel forgets the
+ * names it knows in it (it would walk into them without asking), queued
+ * after the reply (the kernel holds n's lock during the chmod). */
+void perm_dir_changed(struct fsx *fs, struct node *n);
 
 /* The error that ends a write request on a read-only mount. */
 #define RO_CHECK(req, fs)                                 \

@@ -73,6 +73,12 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	c0 = fsx_chg(fs);
+	rc = perm_check(req, fs, dir, X_OK);
+	if (rc < 0) {
+		node_put(fs, dir);
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	rc = resolve_lookup(fs, dir, name, &r);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
@@ -167,6 +173,12 @@ static void make_entry(const struct make_req *m, fuse_ino_t parent, const char *
 	dir = node_get(fs, parent);
 	if (!dir) {
 		fuse_reply_err(m->req, ENOENT);
+		return;
+	}
+	rc = perm_check(m->req, fs, dir, W_OK | X_OK);
+	if (rc < 0) {
+		node_put(fs, dir);
+		fuse_reply_err(m->req, -rc);
 		return;
 	}
 	had = neg_claim(fs, parent, name);
@@ -439,6 +451,13 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *n
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	rc = perm_check(req, fs, dir, W_OK | X_OK);
+	if (rc < 0) {
+		node_put(fs, src);
+		node_put(fs, dir);
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	had = neg_claim(fs, newparent, newname);
 	rc = resolve(fs, dir, newname, &r);
 	if (view_ro_dir(fs, dir))
@@ -536,6 +555,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = -ENOENT;
 	if (view_ro_dir(fs, dir))
 		rc = -EPERM;
+	rc = perm_over(req, fs, dir, W_OK | X_OK, rc);
 	if (rc < 0)
 		goto out;
 	switch (r.node->kind) {
@@ -633,6 +653,7 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = resolve(fs, dir, name, &r);
 	if (rc == 0 && r.what != RES_NODE)
 		rc = -ENOENT;
+	rc = perm_over(req, fs, dir, W_OK | X_OK, rc);
 	if (rc < 0)
 		goto out;
 	switch (r.node->kind) {

@@ -203,7 +203,9 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	rc = open_node(fs, n, fi, &h);
+	rc = perm_check(req, fs, n, perm_open_mask(fi->flags));
+	if (rc == 0)
+		rc = open_node(fs, n, fi, &h);
 	if (rc < 0) {
 		node_put(fs, n);
 		fuse_reply_err(req, -rc);
@@ -288,6 +290,12 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	rc = resolve(fs, dir, name, &r);
 	if (view_ro_dir(fs, dir))
 		rc = -EPERM;
+	/* a new name needs the directory's write permission, an existing
+	 * file what open needs */
+	if (r.what != RES_NODE)
+		rc = perm_over(req, fs, dir, W_OK | X_OK, rc);
+	else if (rc == 0 && !(fi->flags & O_EXCL))
+		rc = perm_check(req, fs, r.node, perm_open_mask(fi->flags));
 	if (rc < 0)
 		goto out;
 	switch (r.what) {
@@ -626,6 +634,9 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		rc = -EROFS;
 		goto out;
 	}
+	rc = perm_setattr(req, fs, n, attr, to_set, fi != NULL);
+	if (rc < 0)
+		goto out;
 	pthread_mutex_lock(&fs->ilock);
 	kind = n->kind;
 	if (kind == NK_SCRATCH)
@@ -664,9 +675,11 @@ out:
 		rc = node_attr(fs, n, &st, &timeout);
 	if (rc == 0 && fi)
 		snapshot_size(fs, fh_of(fi), &st, &timeout);
-	node_put(fs, n);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, timeout);
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE))
+		perm_dir_changed(fs, n);
+	node_put(fs, n);
 }

@@ -616,6 +616,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	be_table_t *t = NULL;
 	int64_t tmtime = fs->start_ns;
 	size_t used = 0, i, np = 0;
+	bool hide = false;
 	uint64_t c0;
 	off_t next;
 	char *buf;
@@ -676,6 +677,10 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		rc = -ENOMEM;
 		goto out;
 	}
+	/* a scratch directory the caller may not search lists names only:
+	 * entries would let the kernel walk into it (perm.c) */
+	if (plus && dir->kind == NK_SCRATCH && perm_check(req, fs, dir, X_OK) < 0)
+		hide = true;
 	next = dh->last_off;
 	for (i = 0; i < l.n; i++) {
 		struct dent *d = &l.v[i];
@@ -693,6 +698,8 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 				     * that lookup reports the error */
 				plain_entry(dir, d, &e);
 			rc = 0;
+			if (hide)
+				e.ino = 0; /* a name, no entry */
 			need = fuse_add_direntry_plus(req, buf + used, size - used, d->name, &e,
 						      next + 1);
 		} else {
@@ -779,6 +786,11 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!ok || (n->table && !be_table_alive(n->table))) {
 		node_put(fs, n);
 		fuse_reply_err(req, ok ? ENOENT : ENOTDIR);
+		return;
+	}
+	if (perm_check(req, fs, n, R_OK) < 0) {
+		node_put(fs, n);
+		fuse_reply_err(req, EACCES);
 		return;
 	}
 	dh = calloc(1, sizeof(*dh));

@@ -338,6 +338,17 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 		rc = resolve(fs, d2, newname, &dst);
 	if (view_ro_dir(fs, d1) || view_ro_dir(fs, d2))
 		rc = -EPERM; /* _index/ and queries are read-only */
+	rc = perm_over(req, fs, d1, W_OK | X_OK, rc);
+	rc = perm_over(req, fs, d2, W_OK | X_OK, rc);
+	if (rc == 0 && d1 != d2) { /* a directory moved: its ".." changes */
+		bool dir;
+
+		pthread_mutex_lock(&fs->ilock);
+		dir = src.node->kind == NK_SCRATCH && S_ISDIR(src.node->scr->mode);
+		pthread_mutex_unlock(&fs->ilock);
+		if (dir)
+			rc = perm_check(req, fs, src.node, W_OK);
+	}
 	if (rc == 0)
 		rc = do_rename(fs, &src, name, &dst, newname, flags);
 	if (rc < 0 && had)

@@ -597,7 +597,7 @@ static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struc
 	switch (kind) {
 	case NK_TABLE:
 	case NK_PART:
-		st->st_mode = S_IFDIR | 0755;
+		st->st_mode = node_fixed_mode(fs, kind);
 		set_times(st, table_mtime(fs, t));
 		break;
 	case NK_BATCH:
@@ -609,12 +609,12 @@ static int bound_attr(struct fsx *fs, struct node *n, enum node_kind kind, struc
 		if (rc < 0)
 			goto out;
 		free(text);
-		st->st_mode = S_IFREG | 0644;
+		st->st_mode = node_fixed_mode(fs, kind);
 		st->st_size = (off_t)len;
 		set_times(st, table_mtime(fs, t));
 		break;
 	case NK_ITEM:
-		st->st_mode = S_IFREG | 0644;
+		st->st_mode = node_fixed_mode(fs, kind);
 		if (known)
 			meta = *known;
 		else
@@ -647,6 +647,24 @@ out:
 static int attr_of(struct fsx *fs, struct node *n, struct stat *st, double *timeout,
 		   const struct item_meta *known);
 
+mode_t node_fixed_mode(struct fsx *fs, enum node_kind kind)
+{
+	switch (kind) {
+	case NK_ROOT:
+	case NK_TABLE:
+	case NK_PART:
+		return S_IFDIR | 0755;
+	case NK_ITEM:
+	case NK_SCHEMA:
+		return S_IFREG | (fs->readonly ? 0444 : 0644);
+	case NK_ERRORS:
+	case NK_STATS:
+		return S_IFREG | 0444;
+	default:
+		return 0;
+	}
+}
+
 int node_attr(struct fsx *fs, struct node *n, struct stat *st, double *timeout)
 {
 	return attr_of(fs, n, st, timeout, NULL);
@@ -672,7 +690,7 @@ static int attr_of(struct fsx *fs, struct node *n, struct stat *st, double *time
 	if (kind == NK_SCRATCH) {
 		scratch_attr(n, st);
 	} else if (kind == NK_ROOT) {
-		st->st_mode = S_IFDIR | 0755;
+		st->st_mode = node_fixed_mode(fs, kind);
 		set_times(st, fs->root_mtime_ns);
 	} else if ((kind == NK_ITEM || kind == NK_SCHEMA) && (n->writers || !n->hashed)) {
 		*timeout = 0; /* a writer's commit must show at once */
@@ -684,7 +702,7 @@ static int attr_of(struct fsx *fs, struct node *n, struct stat *st, double *time
 	case NK_SCRATCH:
 		break;
 	case NK_ERRORS:
-		st->st_mode = S_IFREG | 0444;
+		st->st_mode = node_fixed_mode(fs, kind);
 		st->st_size = (off_t)errlog_size(fs, &ns);
 		set_times(st, ns);
 		*timeout = 0;

@@ -302,6 +302,11 @@ void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *v
 		return;
 	}
 	RO_CHECK(req, fs);
+	rc = perm_xattr(req, fs, ino, name, W_OK);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	n = scratch_node_locked(fs, ino, &err);
 	if (!n) {
 		fuse_reply_err(req, err ? err : ENOTSUP);
@@ -323,6 +328,11 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 
 	if (fs->noxattr) {
 		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	err = perm_xattr(req, fs, ino, name, R_OK);
+	if (err < 0) {
+		fuse_reply_err(req, -err);
 		return;
 	}
 	n = scratch_node_locked(fs, ino, &err);
@@ -409,6 +419,11 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		return;
 	}
 	RO_CHECK(req, fs);
+	err = perm_xattr(req, fs, ino, name, W_OK);
+	if (err < 0) {
+		fuse_reply_err(req, -err);
+		return;
+	}
 	n = scratch_node_locked(fs, ino, &err);
 	if (!n) {
 		fuse_reply_err(req, err ? err : ENODATA);
