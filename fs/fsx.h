@@ -436,6 +436,10 @@ void attr_given(struct node *n);
 /* Whether the kernel may hold n's attributes with a timeout since the
  * last invalidation; true clears it: the caller invalidates them. */
 bool attr_take(struct node *n);
+/* Invalidate the attributes of a node whose note attr_take took; when
+ * the kernel has no inode of it yet, the note goes back.  As
+ * inval_attr_now. */
+int inval_attr_taken(struct fsx *fs, fuse_ino_t ino);
 /*
  * Lookups and readdirplus race with changes: they read the database,
  * then make a node or a negative entry, then reply; a change whose

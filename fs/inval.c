@@ -163,7 +163,7 @@
  *     invalidation before the kernel makes it found nothing before this
  *     change either;
  *   - an invalidation that finds no inode (-ENOENT) puts the note back
- *     (attr_regive): the reply that set it may be on its way, and the
+ *     (inval_attr_taken): the reply that set it may be on its way, and the
  *     kernel makes the inode from it, with attributes from before the
  *     change, only when its requesting process runs again (review).
  *
@@ -635,18 +635,21 @@ struct dirs {
 	size_t n;
 };
 
-/* An invalidation that found no inode: the note goes back on the node.
- * A reply that set the note may be on its way to make that inode (the
- * kernel makes it when the requesting process runs again), with the
- * attributes from before this change; the next change must drop them. */
-static void attr_regive(struct fsx *fs, fuse_ino_t ino)
+/* The attributes of a node whose note attr_take took.  An invalidation
+ * that found no inode puts the note back: a reply that set it may be on
+ * its way to make that inode (the kernel makes it when the requesting
+ * process runs again), with the attributes from before this change; the
+ * next change must drop them. */
+int inval_attr_taken(struct fsx *fs, fuse_ino_t ino)
 {
-	struct node *n = node_get(fs, ino);
+	int rc = inval_attr_now(fs, ino);
+	struct node *n;
 
-	if (n) {
+	if (rc == -ENOENT && (n = node_get(fs, ino))) {
 		attr_given(n);
 		node_put(fs, n);
 	}
+	return rc;
 }
 
 static void dirs_flush(struct fsx *fs, struct dirs *d)
@@ -654,8 +657,7 @@ static void dirs_flush(struct fsx *fs, struct dirs *d)
 	size_t i;
 
 	for (i = 0; i < d->n; i++)
-		if (inval_attr_now(fs, d->ino[i]) == -ENOENT)
-			attr_regive(fs, d->ino[i]);
+		inval_attr_taken(fs, d->ino[i]);
 	d->n = 0;
 }
 
@@ -803,10 +805,8 @@ static void on_item(struct fsx *fs, const char *tname, const struct val *item,
 	 * Dropping the name waits for that request's directory lock, so the
 	 * inode it makes is dropped with its old attributes. */
 	fsx_delay("obs");
-	rc = attr[2] ? inval_attr_now(fs, attr[2]) : 0;
+	rc = attr[2] ? inval_attr_taken(fs, attr[2]) : 0;
 	fsx_trace("OBS %s ino %lu rc %d", item ? "put" : "del", (unsigned long)attr[2], rc);
-	if (rc == -ENOENT)
-		attr_regive(fs, attr[2]);
 	if (rc == -ENOENT && item && idir && names_of(&nm))
 		inval_entry_async(fs, idir, leaf_name(&nm));
 	if (made && rc != 0) { /* the open file holds its inode: never so far */

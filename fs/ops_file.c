@@ -553,7 +553,7 @@ static void fh_release(struct fh *h)
 	 * was skipped with the rest, not understood (bench/README.md) */
 	if (h->writer && h->type == FH_TEXT) {
 		attr_take(n);
-		inval_attr_now(fs, n->ino);
+		inval_attr_taken(fs, n->ino);
 	}
 	fh_free(fs, h);
 }
