@@ -29,6 +29,21 @@
  * rescue the changes a failed sync left in doubt).  synced_end tracks how
  * much of the file is known durable, for the power-loss tests.
  *
+ * Room written ahead (journal_set_ahead; the store asks for JOURNAL_AHEAD
+ * with fsync=always).  An fdatasync() after an append that grows the file
+ * must commit the new size: on ext4 a file system journal commit (its own
+ * writes and cache flushes) on top of the record's block.  So before a
+ * small record that does not fit, the file is extended with zeroes; the
+ * next sync makes them and the size durable once, and the syncs after it
+ * only write the records put over them: the data block and a cache flush.
+ * The file is then: header, records, zeroes.  Reading treats zeroes after
+ * the last valid record as the end (a record starts with "JREC", so it is
+ * never all zeroes), and anything else there as before: a torn tail, or
+ * corruption if a valid record follows.  A power loss leaves the synced
+ * records, then zeroes or the start of an unsynced record: the same cases.
+ * Large records (over JOURNAL_AHEAD_REC: bulk imports) just grow the file;
+ * writing zeroes first would double their bytes for one commit per write.
+ *
  * Rotation copies the records the new snapshot does not cover into
  * journal.new, mostly while appends continue; only the final stretch is
  * copied with appends held off, then the new file is synced, renamed over
@@ -61,6 +76,8 @@ struct journal {
 	char *newpath;		 /* dir/journal.new */
 	pthread_mutex_t mu;	 /* serialises appends; protects the fields down to broken */
 	uint64_t end;		 /* offset past the last complete record */
+	uint64_t alloc_end;	 /* the file size: [end, alloc_end) is zeroes written ahead */
+	uint64_t ahead;		 /* zeroes to write ahead of a small record (0: none) */
 	uint64_t start_lsn;	 /* from the file header */
 	uint64_t last_lsn;	 /* lsn of the last appended record */
 	uint64_t marked_lsn;	 /* lsn of the last record appended with mark */
@@ -194,6 +211,14 @@ static uint64_t find_valid_record(const uint8_t *buf, uint64_t size, uint64_t fr
 
 /* ---- reading ---- */
 
+/* Offset past the last nonzero byte of buf[from..size), or from if none. */
+static uint64_t data_end(const uint8_t *buf, uint64_t size, uint64_t from)
+{
+	while (size > from && !buf[size - 1])
+		size--;
+	return size;
+}
+
 static int check_file_header(const char *path, const uint8_t *buf, uint64_t size,
 			     struct journal_info *info, struct dyn_err *err)
 {
@@ -255,8 +280,9 @@ static int validate(const char *path, const uint8_t *buf, uint64_t size,
 		off += JOURNAL_REC_HDR + len;
 		info->valid_end = off;
 	}
-	if (off >= size)
-		return 0;
+	info->data_end = data_end(buf, size, off);
+	if (info->data_end == off)
+		return 0; /* the end, or zeroes written ahead of it (JOURNAL_AHEAD) */
 	next = find_valid_record(buf, size, off + 1);
 	if (next)
 		return err_set(err, EINVAL,
@@ -477,7 +503,7 @@ int journal_set_aside(const char *dir, const struct journal_info *info, char **s
 			     path, aside, strerror(errno));
 		goto out;
 	}
-	rc = copy_range(src, info->valid_end, info->size, dst, &dst_off);
+	rc = copy_range(src, info->valid_end, info->data_end, dst, &dst_off);
 	if (rc == 0 && fsync(dst) < 0)
 		rc = -errno;
 	if (rc == 0)
@@ -501,6 +527,45 @@ out:
 }
 
 /* ---- the open journal ---- */
+
+static uint8_t zeroes[1 << 16];
+
+/* Whether bytes [from, to) of fd are all zero. */
+static bool all_zero(int fd, uint64_t from, uint64_t to)
+{
+	uint8_t buf[1 << 14];
+	ssize_t r;
+
+	while (from < to) {
+		r = pread(fd, buf, to - from < sizeof(buf) ? (size_t)(to - from) : sizeof(buf),
+			  (off_t)from);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || memcmp(buf, zeroes, (size_t)r))
+			return false;
+		from += (uint64_t)r;
+	}
+	return true;
+}
+
+/*
+ * Under mu: write zeroes from alloc_end to at least need + ahead (whole
+ * pages).  The next fdatasync makes them and the new size durable; the
+ * syncs after it only write the records put over them (no size change,
+ * no allocation: no file system journal commit).  A failure is no error:
+ * the record then grows the file, as without room.
+ */
+static void zero_ahead(journal_t *j, uint64_t need)
+{
+	uint64_t to = (need + j->ahead + 4095) & ~(uint64_t)4095, n;
+
+	while (j->alloc_end < to) {
+		n = to - j->alloc_end < sizeof(zeroes) ? to - j->alloc_end : sizeof(zeroes);
+		if (write_all(j->fd, zeroes, (size_t)n, j->alloc_end) < 0)
+			return;
+		j->alloc_end += n;
+	}
+}
 
 int journal_open(const char *dir, const struct journal_info *info, journal_t **out,
 		 struct dyn_err *err)
@@ -530,8 +595,10 @@ int journal_open(const char *dir, const struct journal_info *info, journal_t **o
 		rc = err_set(err, errno, "journal %s: %s", j->path, strerror(errno));
 		goto out_free;
 	}
-	if ((uint64_t)sb.st_size != info->valid_end) {
-		rc = err_set(err, EINVAL, "journal %s: changed size while opening", j->path);
+	/* past the records only zeroes written ahead (journal_read checked) */
+	if ((uint64_t)sb.st_size < info->valid_end ||
+	    !all_zero(j->fd, info->valid_end, (uint64_t)sb.st_size)) {
+		rc = err_set(err, EINVAL, "journal %s: changed while opening", j->path);
 		goto out_free;
 	}
 	j->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -540,6 +607,7 @@ int journal_open(const char *dir, const struct journal_info *info, journal_t **o
 		goto out_free;
 	}
 	j->end = info->valid_end;
+	j->alloc_end = (uint64_t)sb.st_size;
 	j->start_lsn = info->start_lsn;
 	j->last_lsn = j->synced_lsn = info->last_lsn;
 	j->synced_end = info->valid_end;
@@ -574,7 +642,7 @@ void journal_close(journal_t *j)
 int journal_append(journal_t *j, uint8_t *rec, size_t len, bool mark, uint64_t *lsn)
 {
 	uint32_t pcrc;
-	uint64_t l;
+	uint64_t l, need;
 	int rc;
 
 	if (len > JOURNAL_MAX_PAYLOAD)
@@ -590,6 +658,9 @@ int journal_append(journal_t *j, uint8_t *rec, size_t len, bool mark, uint64_t *
 	put32(rec + 4, (uint32_t)len);
 	put64(rec + 8, l);
 	put32(rec + 16, rec_crc(pcrc, rec));
+	need = j->end + JOURNAL_REC_HDR + len;
+	if (need > j->alloc_end && j->ahead && len <= JOURNAL_AHEAD_REC)
+		zero_ahead(j, need);
 	rc = __atomic_load_n(&j->fail_write, __ATOMIC_RELAXED);
 	if (rc)
 		rc = -rc;
@@ -600,9 +671,13 @@ int journal_append(journal_t *j, uint8_t *rec, size_t len, bool mark, uint64_t *
 		if (__atomic_load_n(&j->fail_trunc, __ATOMIC_RELAXED) ||
 		    ftruncate(j->fd, (off_t)j->end) < 0)
 			j->broken = -rc;
+		else
+			j->alloc_end = j->end;
 		goto out_unlock;
 	}
-	j->end += JOURNAL_REC_HDR + len;
+	j->end = need;
+	if (need > j->alloc_end)
+		j->alloc_end = need;
 	j->last_lsn = l;
 	if (mark)
 		j->marked_lsn = l;
@@ -725,7 +800,7 @@ int journal_rotate(journal_t *j, uint64_t after, uint64_t from, struct dyn_err *
 	}
 	old = j->fd;
 	j->fd = fd;
-	j->end = dst;
+	j->end = j->alloc_end = dst;
 	j->start_lsn = after + 1;
 	j->broken = 0;
 	if (fsync(j->dirfd) < 0) {
@@ -755,6 +830,13 @@ void journal_set_faults(journal_t *j, int sync_err, int write_err, bool trunc_fa
 	__atomic_store_n(&j->fail_trunc, trunc_fails, __ATOMIC_RELAXED);
 }
 
+void journal_set_ahead(journal_t *j, uint64_t bytes)
+{
+	pthread_mutex_lock(&j->mu);
+	j->ahead = bytes;
+	pthread_mutex_unlock(&j->mu);
+}
+
 void journal_set_sync_delay(journal_t *j, unsigned usec)
 {
 	__atomic_store_n(&j->sync_delay_us, usec, __ATOMIC_RELAXED);
@@ -766,6 +848,7 @@ void journal_stats(journal_t *j, struct journal_stats *out)
 	out->appends = j->appends;
 	out->last_lsn = j->last_lsn;
 	out->bytes = j->end;
+	out->file_bytes = j->alloc_end;
 	out->broken = j->broken;
 	pthread_mutex_unlock(&j->mu);
 	pthread_mutex_lock(&j->sync_mu);

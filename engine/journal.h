@@ -22,6 +22,9 @@
  *    20   -  payload: opaque to this module (the store writes one JSON
  *            array of changes followed by a newline)
  *
+ * The records may be followed by zeroes written ahead (journal_set_ahead),
+ * up to the end of the file: not records, not damage.
+ *
  * Reading (journal_read) validates the whole file before handing any
  * record to its caller.  A record that is cut short or fails its checksum
  * is a *torn tail* only if no valid record follows it anywhere in the
@@ -62,6 +65,8 @@
 #define JOURNAL_HDR_SIZE 32		 /* file header bytes */
 #define JOURNAL_REC_HDR 20		 /* record header bytes */
 #define JOURNAL_MAX_PAYLOAD (256u << 20) /* larger lengths are corruption */
+#define JOURNAL_AHEAD (1u << 20)	 /* zeroes written ahead with fsync=always */
+#define JOURNAL_AHEAD_REC (16u << 10)	 /* only records up to this size write ahead */
 
 typedef struct journal journal_t;
 
@@ -74,6 +79,8 @@ struct journal_info {
 	uint64_t replayed;   /* records handed to the callback (lsn > after) */
 	uint64_t valid_end;  /* offset just past the last valid record */
 	uint64_t size;	     /* file size */
+	uint64_t data_end;   /* past the last nonzero byte: zeroes after it are room
+			      * written ahead (JOURNAL_AHEAD), not a torn tail */
 	bool torn;	     /* a torn tail [valid_end, size) was found */
 	const char *torn_why; /* what was wrong with it (static string) */
 };
@@ -101,7 +108,7 @@ int journal_create(const char *dir, uint64_t start_lsn, struct dyn_err *err);
 
 /*
  * Keep the evidence of a torn tail before it is cut: copy bytes
- * [info->valid_end, info->size) of dir/journal into a new file
+ * [info->valid_end, info->data_end) of dir/journal into a new file
  * dir/journal.torn-<lsn> (lsn = info->last_lsn + 1, the lsn the damaged
  * record would have had; ".1", ".2", ... appended if that name is taken),
  * synced, directory synced.  *saved gets its path (new).
@@ -162,10 +169,19 @@ struct journal_stats {
 	uint64_t last_lsn;  /* last appended lsn */
 	uint64_t synced_lsn; /* records up to here are durable */
 	uint64_t synced_bytes; /* the file is durable up to this offset (tests) */
-	uint64_t bytes;	    /* current file size */
+	uint64_t bytes;	       /* end of the last record */
+	uint64_t file_bytes;   /* file size: bytes plus zeroes written ahead */
 	int broken;	    /* 0, or the errno that made the journal refuse appends */
 };
 void journal_stats(journal_t *j, struct journal_stats *out);
+
+/*
+ * Write zeroes ahead: when a record of at most JOURNAL_AHEAD_REC bytes
+ * does not fit before the end of the file, first extend the file with
+ * zeroes to bytes past it (0, the default: the file grows by each record).
+ * See journal.c, "Room written ahead".
+ */
+void journal_set_ahead(journal_t *j, uint64_t bytes);
 
 /*
  * Test hook: sleep usec before every fdatasync of journal_sync, as a slow

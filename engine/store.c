@@ -633,6 +633,7 @@ int store_open(const char *dir, const struct store_opts *opts, store_t **out, db
 	struct store *st;
 	struct stat sb;
 	const char *env;
+	uint64_t ahead;
 	int rc;
 
 	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
@@ -667,6 +668,12 @@ int store_open(const char *dir, const struct store_opts *opts, store_t **out, db
 	if (rc < 0)
 		goto out_free;
 	if (st->j) {
+		/* room written ahead pays off where every record is synced */
+		ahead = st->opts.fsync == STORE_FSYNC_ALWAYS ? JOURNAL_AHEAD : 0;
+		env = getenv("DYNFS_JOURNAL_AHEAD");
+		if (env && *env)
+			ahead = strtoull(env, NULL, 10);
+		journal_set_ahead(st->j, ahead);
 		st->log.append = log_append;
 		st->log.sync = log_sync;
 		st->log.ctx = st;

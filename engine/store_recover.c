@@ -325,9 +325,10 @@ int store_recover(struct store *st, struct dyn_err *err)
 			"acknowledged) or damage on the disk (then it may have held acknowledged "
 			"changes from lsn %llu on); %s%s\n",
 			jp, (unsigned long long)ji.valid_end,
-			(unsigned long long)(ji.size - ji.valid_end), ji.torn_why,
+			(unsigned long long)(ji.data_end - ji.valid_end), ji.torn_why,
 			(unsigned long long)ji.last_lsn + 1,
-			aside ? "its bytes were set aside in " : "read-only: the file is left as it is",
+			aside ? "its bytes were set aside in "
+			      : "read-only: the file is left as it is",
 			aside ? aside : "");
 		st->torn_seen = true;
 		if (!st->opts.readonly) {

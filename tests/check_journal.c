@@ -83,10 +83,13 @@ static int collect(void *ctx, uint64_t lsn, const char *p, size_t len, uint64_t 
 	return 0;
 }
 
-/* A journal with records "one", "two", "three" (lsn 1..3); offsets in off. */
-static void make_three(uint64_t off[3])
+/* A journal with records "one", "two", "three" (lsn 1..3); offsets in off;
+ * with ahead, zeroes written ahead of them (journal_set_ahead). */
+static void make_three_ahead(uint64_t off[3], uint64_t ahead)
 {
 	journal_t *j = open_fresh(1);
+
+	journal_set_ahead(j, ahead);
 
 	journal_position(j, NULL, &off[0], NULL);
 	append(j, "[\"one\"]\n");
@@ -95,6 +98,11 @@ static void make_three(uint64_t off[3])
 	journal_position(j, NULL, &off[2], NULL);
 	append(j, "[\"three\"]\n");
 	journal_close(j);
+}
+
+static void make_three(uint64_t off[3])
+{
+	make_three_ahead(off, 0);
 }
 
 START_TEST(test_crc32c_known_vectors)
@@ -214,33 +222,77 @@ START_TEST(test_frame_layout_is_documented_one)
 }
 END_TEST
 
+/*
+ * _i 0: the last record cut short (the file ends there); 1: in zeroes
+ * written ahead, the rest of the record zero (the size stays): a write
+ * into the room that a power loss cut.  Both are torn tails, and the
+ * evidence set aside is the record's bytes without the zeroes after them.
+ */
 START_TEST(test_torn_tail_at_every_cut_and_flip_is_discarded)
 {
 	struct journal_info info;
 	struct dyn_err err;
 	struct seen s;
 	uint64_t off[3];
-	size_t len, cut, l2, i;
-	char *orig, *now;
+	size_t len, end, cut, l2, i;
+	char *orig, *now, *saved;
 
-	make_three(off);
+	make_three_ahead(off, _i ? 4096 : 0);
 	orig = slurp(path, &len);
-	for (cut = off[2] + 1; cut < len; cut++) {
-		spit(path, orig, cut);
+	end = len;
+	if (_i) {
+		while (end > 0 && !orig[end - 1])
+			end--;
+		ck_assert_uint_gt(len, end); /* the room is there */
+	}
+	for (cut = off[2] + 1; cut < end; cut++) {
+		if (_i) {
+			now = calloc(1, len);
+			memcpy(now, orig, cut);
+			spit(path, now, len);
+			free(now);
+		} else {
+			spit(path, orig, cut);
+		}
 		memset(&s, 0, sizeof(s));
 		err_clear(&err);
 		ck_assert_int_eq(journal_read(path, 0, collect, &s, &info, &err), 0);
 		ck_assert_msg(info.torn, "cut at %zu not seen as torn", cut);
 		ck_assert_uint_eq(info.valid_end, off[2]);
+		ck_assert_uint_le(info.data_end, cut);
+		ck_assert_uint_gt(info.data_end, off[2]);
 		ck_assert_uint_eq(info.last_lsn, 2);
 		ck_assert_int_eq(s.n, 2);
 		now = slurp(path, &l2);
-		ck_assert_uint_eq(l2, cut);
+		ck_assert_uint_eq(l2, _i ? len : cut);
 		ck_assert_mem_eq(now, orig, cut);
 		free(now);
+		if (cut % 7 == 0) {
+			/* the evidence: the record's bytes, not the zeroes after them */
+			ck_assert_int_eq(journal_set_aside(dir, &info, &saved, &err), 0);
+			now = slurp(saved, &l2);
+			ck_assert_uint_eq(l2, info.data_end - off[2]);
+			ck_assert_mem_eq(now, orig + off[2], l2);
+			unlink(saved);
+			free(saved);
+			free(now);
+		}
+	}
+	/* cut at the record boundary: no torn tail, the zeroes are room */
+	if (_i) {
+		now = calloc(1, len);
+		memcpy(now, orig, off[2]);
+		spit(path, now, len);
+		free(now);
+		ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), 0);
+		ck_assert(!info.torn);
+		ck_assert_uint_eq(info.valid_end, off[2]);
+		ck_assert_uint_eq(info.data_end, off[2]);
+		ck_assert_uint_eq(info.size, len);
+		spit(path, orig, len);
 	}
 	/* a damaged byte anywhere in the last record is a torn tail too */
-	for (i = off[2]; i < len; i++) {
+	for (i = off[2]; i < end; i++) {
 		orig[i] ^= 0x40;
 		spit(path, orig, len);
 		memset(&s, 0, sizeof(s));
@@ -250,6 +302,114 @@ START_TEST(test_torn_tail_at_every_cut_and_flip_is_discarded)
 		ck_assert_int_eq(s.n, 2);
 		orig[i] ^= 0x40;
 	}
+	free(orig);
+}
+END_TEST
+
+/*
+ * Differential: the same records appended with and without zeroes
+ * written ahead (random sizes, some over JOURNAL_AHEAD_REC, which grow
+ * the file as without room) give the same bytes up to the end, zeroes
+ * after it, and read back the same; a reopened journal goes on at the
+ * end, not after the room.
+ */
+START_TEST(test_room_ahead_reads_as_the_file_without_it)
+{
+	static const uint64_t aheads[] = {0, 1, 4096, 65536};
+	struct journal_info info;
+	struct journal_stats st;
+	struct dyn_err err;
+	struct seen s;
+	uint64_t end[4], lsn;
+	size_t len[4], k, sz[40], i;
+	char *file[4], *text;
+	unsigned seed = 12;
+	journal_t *j;
+	uint8_t *rec;
+
+	for (i = 0; i < 40; i++)
+		sz[i] = rand_r(&seed) % 7 == 0
+			    ? JOURNAL_AHEAD_REC + 1 + (size_t)rand_r(&seed) % 30000
+			    : 1 + (size_t)rand_r(&seed) % 3000;
+	sz[39] = 100; /* the last record small: it leaves room after it */
+	rec = malloc(JOURNAL_REC_HDR + JOURNAL_AHEAD_REC + 30001);
+	for (k = 0; k < 4; k++) {
+		j = open_fresh(1);
+		journal_set_ahead(j, aheads[k]);
+		for (i = 0; i < 40; i++) {
+			memset(rec + JOURNAL_REC_HDR, 'a' + (int)(i % 26), sz[i]);
+			ck_assert_int_eq(journal_append(j, rec, sz[i], false, &lsn), 0);
+			ck_assert_uint_eq(lsn, i + 1);
+			if (i == 19) { /* close and reopen in the middle */
+				journal_close(j);
+				err_clear(&err);
+				ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), 0);
+				ck_assert(!info.torn);
+				ck_assert_int_eq(journal_open(dir, &info, &j, &err), 0);
+				journal_set_ahead(j, aheads[k]);
+			}
+		}
+		journal_stats(j, &st);
+		end[k] = st.bytes;
+		journal_close(j);
+		file[k] = slurp(path, &len[k]);
+		ck_assert_uint_eq(len[k], st.file_bytes);
+		if (aheads[k] > 1)
+			ck_assert_uint_gt(len[k], end[k]);
+		err_clear(&err);
+		memset(&s, 0, sizeof(s));
+		ck_assert_int_eq(journal_read(path, 38, collect, &s, &info, &err), 0);
+		ck_assert(!info.torn);
+		ck_assert_uint_eq(info.records, 40);
+		ck_assert_uint_eq(info.valid_end, end[k]);
+		ck_assert_uint_eq(info.data_end, end[k]);
+		ck_assert_int_eq(s.n, 2);
+		ck_assert_uint_eq(s.lsn[1], 40);
+		unlink(path);
+	}
+	for (k = 1; k < 4; k++) {
+		ck_assert_uint_eq(end[k], end[0]);
+		ck_assert_mem_eq(file[k], file[0], end[0]);
+		text = calloc(1, len[k] - end[k] + 1);
+		ck_assert_mem_eq(file[k] + end[k], text, len[k] - end[k]);
+		free(text);
+	}
+	for (k = 0; k < 4; k++)
+		free(file[k]);
+	free(rec);
+}
+END_TEST
+
+/* Zeroes are room only at the end: a zeroed record before valid ones is
+ * corruption, and bytes past the records that appear between the read
+ * and the open are refused by the open. */
+START_TEST(test_room_ahead_only_at_the_end)
+{
+	struct journal_info info;
+	struct dyn_err err;
+	uint64_t off[3];
+	size_t len;
+	char *orig;
+	journal_t *j;
+
+	make_three_ahead(off, 4096);
+	orig = slurp(path, &len);
+	memset(orig + off[1], 0, off[2] - off[1]);
+	spit(path, orig, len);
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "followed by valid records"));
+	free(orig);
+
+	make_three_ahead(off, 4096);
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), 0);
+	ck_assert(!info.torn);
+	orig = slurp(path, &len);
+	orig[len - 1] = 'x';
+	spit(path, orig, len);
+	ck_assert_int_eq(journal_open(dir, &info, &j, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "changed while opening"));
 	free(orig);
 }
 END_TEST
@@ -370,6 +530,7 @@ START_TEST(test_sequence_gap_is_refused)
 }
 END_TEST
 
+/* _i 1: with zeroes written ahead (which the size limit cuts short too) */
 START_TEST(test_failed_append_leaves_no_partial_record)
 {
 	struct journal_info info;
@@ -379,8 +540,10 @@ START_TEST(test_failed_append_leaves_no_partial_record)
 	journal_t *j = open_fresh(1);
 	uint64_t end, lsn, end2;
 	uint8_t rec[JOURNAL_REC_HDR + 200];
+	struct stat sb;
 
 	append(j, "[\"first\"]\n");
+	journal_set_ahead(j, _i ? 65536 : 0);
 	journal_position(j, NULL, &end, NULL);
 	/* the file may grow only 30 bytes: the next record is cut off */
 	signal(SIGXFSZ, SIG_IGN);
@@ -395,6 +558,8 @@ START_TEST(test_failed_append_leaves_no_partial_record)
 	journal_position(j, &lsn, &end2, NULL);
 	ck_assert_uint_eq(end2, end);
 	ck_assert_uint_eq(lsn, 1);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_uint_eq(sb.st_size, end); /* the room went with the record */
 	/* the journal goes on with the next lsn */
 	ck_assert_uint_eq(append(j, "[\"second\"]\n"), 2);
 	journal_close(j);
@@ -473,6 +638,7 @@ START_TEST(test_rotate_keeps_only_later_records)
 	char text[32];
 	int i;
 
+	journal_set_ahead(j, _i ? 4096 : 0);
 	for (i = 1; i <= 10; i++) {
 		if (i == 7)
 			journal_position(j, &lsn, &off, NULL);
@@ -483,7 +649,10 @@ START_TEST(test_rotate_keeps_only_later_records)
 	ck_assert_int_eq(journal_rotate(j, 6, off, &err), 0);
 	journal_stats(j, &st);
 	ck_assert_uint_eq(st.synced_lsn, 10);
+	ck_assert_uint_eq(st.file_bytes, st.bytes); /* the new file has no room yet */
 	ck_assert_uint_eq(append(j, "[11]\n"), 11);
+	journal_stats(j, &st);
+	ck_assert_uint_eq(st.file_bytes > st.bytes, _i);
 	journal_close(j);
 	ck_assert_int_eq(journal_read(path, 0, collect, &s, &info, &err), 0);
 	ck_assert_uint_eq(info.start_lsn, 7);
@@ -515,14 +684,16 @@ Suite *journal_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_append_then_read_in_order);
 	tcase_add_test(tc, test_frame_layout_is_documented_one);
-	tcase_add_test(tc, test_failed_append_leaves_no_partial_record);
+	tcase_add_loop_test(tc, test_failed_append_leaves_no_partial_record, 0, 2);
 	tcase_add_test(tc, test_oversized_payload_rejected);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("journal_read");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_torn_tail_at_every_cut_and_flip_is_discarded);
+	tcase_add_loop_test(tc, test_torn_tail_at_every_cut_and_flip_is_discarded, 0, 2);
 	tcase_add_test(tc, test_mid_file_corruption_is_refused_untouched);
+	tcase_add_test(tc, test_room_ahead_reads_as_the_file_without_it);
+	tcase_add_test(tc, test_room_ahead_only_at_the_end);
 	tcase_add_test(tc, test_header_checks_version_magic_crc);
 	tcase_add_test(tc, test_sequence_gap_is_refused);
 	suite_add_tcase(s, tc);
@@ -531,7 +702,7 @@ Suite *journal_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_group_commit_shares_fsyncs);
-	tcase_add_test(tc, test_rotate_keeps_only_later_records);
+	tcase_add_loop_test(tc, test_rotate_keeps_only_later_records, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

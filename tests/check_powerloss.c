@@ -52,12 +52,20 @@ static char *new_copy_dir(void)
 	return d;
 }
 
-/* The store as a power loss now would leave it, into directory to. */
+/*
+ * The store as a power loss now would leave it, into directory to.  The
+ * journal past its synced offset, in turns: cut off (the size was not
+ * synced); zeroes to the file's size (the size was, and the bytes are
+ * zeroes written ahead, or blocks the disk never got); the first half of
+ * the unsynced bytes kept, zeroes after (a write into that room cut
+ * short).
+ */
 static void crash_copy(store_t *st, const char *to)
 {
+	static int turn;
 	char from[200], dst[200];
 	uint64_t synced = store_synced_bytes(st);
-	size_t len;
+	size_t len, keep;
 	char *p;
 
 	snprintf(from, sizeof(from), "%s/%s", dir, SNAP_NAME);
@@ -69,7 +77,10 @@ static void crash_copy(store_t *st, const char *to)
 	snprintf(dst, sizeof(dst), "%s/%s", to, JOURNAL_NAME);
 	p = slurp(from, &len);
 	ck_assert_uint_le(synced, len);
-	spit(dst, p, (size_t)synced);
+	keep = turn % 3 == 2 ? synced + (len - synced) / 2 : synced;
+	memset(p + keep, 0, len - keep);
+	spit(dst, p, turn % 3 ? len : (size_t)synced);
+	turn++;
 	free(p);
 }
 
