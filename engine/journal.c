@@ -211,6 +211,43 @@ static uint64_t find_valid_record(const uint8_t *buf, uint64_t size, uint64_t fr
 
 /* ---- reading ---- */
 
+/*
+ * Whether the bad stretch [off, next), before a valid record at next,
+ * holds sectors a power cut lost.  With zeroes written ahead
+ * (JOURNAL_AHEAD) a sync writes records into blocks the file already
+ * has, and the disk may keep a later sector of unsynced records and lose
+ * an earlier one; a lost sector reads as the zeroes written ahead.  So:
+ * zeroes from off to the end of its 512-byte sector (off's own sector
+ * lost: it keeps its synced bytes, then zeroes), or a whole 512-byte
+ * sector of zeroes inside the stretch (a record that began in a sector
+ * that was written, its next sector lost).  Records hold JSON text, never
+ * a sector of zeroes.  Every record after such a gap is unacknowledged:
+ * the sync that would have acknowledged it covered the lost sector too.
+ * So the stretch to the end of the data is a torn tail, set aside and
+ * reported like any other, instead of a refusal to open.  Other damage
+ * followed by valid records is refused as before.
+ */
+static bool zero_bytes(const uint8_t *p, uint64_t n)
+{
+	while (n && !*p) {
+		p++;
+		n--;
+	}
+	return !n;
+}
+
+static bool lost_sectors(const uint8_t *buf, uint64_t off, uint64_t next)
+{
+	uint64_t b = (off / 512 + 1) * 512;
+
+	if (b <= next && zero_bytes(buf + off, b - off))
+		return true;
+	for (; b + 512 <= next; b += 512)
+		if (zero_bytes(buf + b, 512))
+			return true;
+	return false;
+}
+
 /* Offset past the last nonzero byte of buf[from..size), or from if none. */
 static uint64_t data_end(const uint8_t *buf, uint64_t size, uint64_t from)
 {
@@ -284,6 +321,12 @@ static int validate(const char *path, const uint8_t *buf, uint64_t size,
 	if (info->data_end == off)
 		return 0; /* the end, or zeroes written ahead of it (JOURNAL_AHEAD) */
 	next = find_valid_record(buf, size, off + 1);
+	if (next && lost_sectors(buf, off, next)) {
+		/* records after sectors the disk never got: unsynced, all */
+		info->torn = true;
+		info->torn_why = "zeroed sectors before later records (writes lost at a power cut)";
+		return 0;
+	}
 	if (next)
 		return err_set(err, EINVAL,
 			       "journal %s: corrupt record at offset %llu (%s) followed by valid "

@@ -414,6 +414,80 @@ START_TEST(test_room_ahead_only_at_the_end)
 }
 END_TEST
 
+/* n records of about 170 bytes (lsn 1..n) with 64 KiB of zeroes written
+ * ahead; their offsets in off. */
+static void make_records(uint64_t *off, int n)
+{
+	char text[200];
+	journal_t *j;
+	int i;
+
+	unlink(path);
+	j = open_fresh(1);
+	journal_set_ahead(j, 65536);
+	for (i = 0; i < n; i++) {
+		journal_position(j, NULL, &off[i], NULL);
+		snprintf(text, sizeof(text), "[\"record %d %0150d\"]\n", i, i);
+		append(j, text);
+	}
+	journal_close(j);
+}
+
+/* A power cut with zeroes written ahead: the disk kept a later sector of
+ * unsynced records and lost the one where they began (it reads as the
+ * zeroes written ahead).  Everything from the lost sector on is a torn
+ * tail (unsynced), not corruption that refuses the store; zeroes that
+ * end inside the sector, before a valid record, are still refused. */
+START_TEST(test_lost_sector_before_records_is_a_torn_tail)
+{
+	struct journal_info info;
+	struct dyn_err err;
+	struct seen s = {0};
+	uint64_t off[12], sector_end;
+	size_t len;
+	char *orig;
+	int k = 3;
+
+	make_records(off, 12);
+	orig = slurp(path, &len);
+	sector_end = (off[k] / 512 + 1) * 512;
+	ck_assert_uint_lt(sector_end, off[11]); /* a valid record after the gap */
+	memset(orig + off[k], 0, sector_end - off[k]);
+	spit(path, orig, len);
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, collect, &s, &info, &err), 0);
+	ck_assert(info.torn);
+	ck_assert_uint_eq(info.records, (uint64_t)k);
+	ck_assert_int_eq(s.n, k);
+	ck_assert_uint_eq(info.valid_end, off[k]);
+	ck_assert_uint_gt(info.data_end, off[11]);
+
+	/* the zeroes end one byte short of the sector: refused, as before */
+	orig[sector_end - 1] = 1;
+	spit(path, orig, len);
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "followed by valid records"));
+	free(orig);
+
+	/* a record that began in a sector the disk got, its next sector lost */
+	make_records(off, 12);
+	orig = slurp(path, &len);
+	for (k = 0; off[k + 1] <= sector_end; k++)
+		; /* record k starts before sector_end and runs past it */
+	ck_assert_uint_lt(sector_end + 512, off[11]);
+	memset(orig + sector_end, 0, 512);
+	spit(path, orig, len);
+	s.n = 0;
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, collect, &s, &info, &err), 0);
+	ck_assert(info.torn);
+	ck_assert_uint_eq(info.records, (uint64_t)k);
+	ck_assert_uint_eq(info.valid_end, off[k]);
+	free(orig);
+}
+END_TEST
+
 START_TEST(test_mid_file_corruption_is_refused_untouched)
 {
 	struct journal_info info;
@@ -694,6 +768,7 @@ Suite *journal_suite(void)
 	tcase_add_test(tc, test_mid_file_corruption_is_refused_untouched);
 	tcase_add_test(tc, test_room_ahead_reads_as_the_file_without_it);
 	tcase_add_test(tc, test_room_ahead_only_at_the_end);
+	tcase_add_test(tc, test_lost_sector_before_records_is_a_torn_tail);
 	tcase_add_test(tc, test_header_checks_version_magic_crc);
 	tcase_add_test(tc, test_sequence_gap_is_refused);
 	suite_add_tcase(s, tc);
