@@ -672,6 +672,11 @@ void journal_close(journal_t *j)
 {
 	if (!j)
 		return;
+	/* A clean close leaves no zeroes written ahead: the file reads the
+	 * same to a dynfs that knows nothing of them (the cut need not be
+	 * durable: zeroes after the records read as the end either way). */
+	if (j->alloc_end > j->end && ftruncate(j->fd, (off_t)j->end) == 0)
+		j->alloc_end = j->end;
 	close(j->fd);
 	close(j->dirfd);
 	pthread_mutex_destroy(&j->mu);

@@ -671,8 +671,20 @@ int store_open(const char *dir, const struct store_opts *opts, store_t **out, db
 		/* room written ahead pays off where every record is synced */
 		ahead = st->opts.fsync == STORE_FSYNC_ALWAYS ? JOURNAL_AHEAD : 0;
 		env = getenv("DYNFS_JOURNAL_AHEAD");
-		if (env && *env)
-			ahead = strtoull(env, NULL, 10);
+		if (env && *env) {
+			char *endp;
+			unsigned long long v;
+
+			errno = 0;
+			v = strtoull(env, &endp, 10);
+			if (errno || *endp || *env < '0' || *env > '9')
+				fprintf(stderr,
+					"dynfs: DYNFS_JOURNAL_AHEAD=%s is not a number of bytes; "
+					"using %llu\n",
+					env, (unsigned long long)ahead);
+			else
+				ahead = v;
+		}
 		journal_set_ahead(st->j, ahead);
 		st->log.append = log_append;
 		st->log.sync = log_sync;

@@ -63,6 +63,17 @@ static journal_t *open_fresh(uint64_t start)
 	return j;
 }
 
+/* Close j as a crash would leave its file: with the zeroes written ahead
+ * (a clean journal_close cuts them off). */
+static void crash_close(journal_t *j)
+{
+	struct journal_stats st;
+
+	journal_stats(j, &st);
+	journal_close(j);
+	ck_assert_int_eq(truncate(path, (off_t)st.file_bytes), 0);
+}
+
 /* Collects what journal_read hands out. */
 struct seen {
 	uint64_t lsn[64];  /* record lsns */
@@ -97,7 +108,7 @@ static void make_three_ahead(uint64_t off[3], uint64_t ahead)
 	append(j, "[\"two\"]\n");
 	journal_position(j, NULL, &off[2], NULL);
 	append(j, "[\"three\"]\n");
-	journal_close(j);
+	crash_close(j);
 }
 
 static void make_three(uint64_t off[3])
@@ -341,7 +352,10 @@ START_TEST(test_room_ahead_reads_as_the_file_without_it)
 			ck_assert_int_eq(journal_append(j, rec, sz[i], false, &lsn), 0);
 			ck_assert_uint_eq(lsn, i + 1);
 			if (i == 19) { /* close and reopen in the middle */
+				journal_stats(j, &st);
 				journal_close(j);
+				free(slurp(path, &len[k])); /* a clean close: no zeroes after */
+				ck_assert_uint_eq(len[k], st.bytes);
 				err_clear(&err);
 				ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), 0);
 				ck_assert(!info.torn);
@@ -351,7 +365,7 @@ START_TEST(test_room_ahead_reads_as_the_file_without_it)
 		}
 		journal_stats(j, &st);
 		end[k] = st.bytes;
-		journal_close(j);
+		crash_close(j);
 		file[k] = slurp(path, &len[k]);
 		ck_assert_uint_eq(len[k], st.file_bytes);
 		if (aheads[k] > 1)
@@ -430,7 +444,7 @@ static void make_records_padded(uint64_t *off, int n, int pad)
 		snprintf(text, sizeof(text), "[\"record %d %0*d\"]\n", i, pad, i);
 		append(j, text);
 	}
-	journal_close(j);
+	crash_close(j);
 }
 
 static void make_records(uint64_t *off, int n)
