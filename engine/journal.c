@@ -218,14 +218,17 @@ static uint64_t find_valid_record(const uint8_t *buf, uint64_t size, uint64_t fr
  * has, and the disk may keep a later sector of unsynced records and lose
  * an earlier one; a lost sector reads as the zeroes written ahead.  So:
  * zeroes from off to the end of its 512-byte sector (off's own sector
- * lost: it keeps its synced bytes, then zeroes), or a whole 512-byte
- * sector of zeroes inside the stretch (a record that began in a sector
- * that was written, its next sector lost).  Records hold JSON text, never
- * a sector of zeroes.  Every record after such a gap is unacknowledged:
- * the sync that would have acknowledged it covered the lost sector too.
- * So the stretch to the end of the data is a torn tail, set aside and
- * reported like any other, instead of a refusal to open.  Other damage
- * followed by valid records is refused as before.
+ * lost: it keeps its synced bytes, then zeroes), or a later sector of the
+ * stretch that ends in at least 32 zero bytes (lost whole, or written in
+ * part by the sync before, as writeback may copy a page while it
+ * changes).  Records hold JSON text after a header with at most about 14
+ * zero bytes in a row, never 32.  Every record after such a gap is
+ * unacknowledged on a disk that keeps what it synced: the sync that would
+ * have acknowledged it covered the lost sector too.  So, when all of it
+ * lies within what one sync can leave unwritten (JOURNAL_LOST_MAX), the
+ * stretch to the end of the data is a torn tail, set aside and reported
+ * with the count of valid records in it, instead of a refusal to open.
+ * Other damage followed by valid records is refused as before.
  */
 static bool zero_bytes(const uint8_t *p, uint64_t n)
 {
@@ -242,10 +245,28 @@ static bool lost_sectors(const uint8_t *buf, uint64_t off, uint64_t next)
 
 	if (b <= next && zero_bytes(buf + off, b - off))
 		return true;
-	for (; b + 512 <= next; b += 512)
-		if (zero_bytes(buf + b, 512))
+	for (; b <= next; b += 512)
+		if (b - 32 >= off && zero_bytes(buf + b - 32, 32))
 			return true;
 	return false;
+}
+
+/* Valid records at or after from (set aside with a torn tail). */
+static uint64_t valid_after(const uint8_t *buf, uint64_t size, uint64_t from)
+{
+	uint64_t n = 0, lsn;
+	uint32_t len;
+	const char *why;
+
+	while (from && from < size) {
+		if (rec_check(buf, size, from, &len, &lsn, &why) == REC_OK) {
+			n++;
+			from += JOURNAL_REC_HDR + len;
+		} else {
+			from = find_valid_record(buf, size, from + 1);
+		}
+	}
+	return n;
 }
 
 /* Offset past the last nonzero byte of buf[from..size), or from if none. */
@@ -321,10 +342,11 @@ static int validate(const char *path, const uint8_t *buf, uint64_t size,
 	if (info->data_end == off)
 		return 0; /* the end, or zeroes written ahead of it (JOURNAL_AHEAD) */
 	next = find_valid_record(buf, size, off + 1);
-	if (next && lost_sectors(buf, off, next)) {
+	if (next && info->data_end - off <= JOURNAL_LOST_MAX && lost_sectors(buf, off, next)) {
 		/* records after sectors the disk never got: unsynced, all */
 		info->torn = true;
 		info->torn_why = "zeroed sectors before later records (writes lost at a power cut)";
+		info->torn_valid = valid_after(buf, info->data_end, next);
 		return 0;
 	}
 	if (next)

@@ -67,6 +67,8 @@
 #define JOURNAL_MAX_PAYLOAD (256u << 20) /* larger lengths are corruption */
 #define JOURNAL_AHEAD (1u << 20)	 /* zeroes written ahead with fsync=always */
 #define JOURNAL_AHEAD_REC (16u << 10)	 /* only records up to this size write ahead */
+/* the most one sync can leave unwritten inside zeroes written ahead */
+#define JOURNAL_LOST_MAX (2 * (uint64_t)JOURNAL_AHEAD + JOURNAL_AHEAD_REC)
 
 typedef struct journal journal_t;
 
@@ -83,6 +85,8 @@ struct journal_info {
 			      * written ahead (JOURNAL_AHEAD), not a torn tail */
 	bool torn;	     /* a torn tail [valid_end, size) was found */
 	const char *torn_why; /* what was wrong with it (static string) */
+	uint64_t torn_valid;  /* valid records inside it, after sectors a power
+			       * cut lost (journal.c, lost_sectors) */
 };
 
 /* Called for each record; nonzero stops the read with that value. */

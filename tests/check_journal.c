@@ -480,6 +480,7 @@ START_TEST(test_lost_sector_before_records_is_a_torn_tail)
 	ck_assert_int_eq(s.n, k);
 	ck_assert_uint_eq(info.valid_end, off[k]);
 	ck_assert_uint_gt(info.data_end, off[11]);
+	ck_assert_uint_gt(info.torn_valid, 0); /* counted for the warning */
 
 	/* the zeroes end one byte short of the sector: refused, as before */
 	orig[sector_end - 1] = 1;
@@ -503,6 +504,48 @@ START_TEST(test_lost_sector_before_records_is_a_torn_tail)
 	ck_assert(info.torn);
 	ck_assert_uint_eq(info.records, (uint64_t)k);
 	ck_assert_uint_eq(info.valid_end, off[k]);
+	free(orig);
+
+	/* record k's first 30 bytes written by the sync before (writeback
+	 * copied the page while it changed), the rest of its sector lost,
+	 * the next sector kept */
+	make_records(off, 12);
+	orig = slurp(path, &len);
+	for (k = 1; (off[k] + 30) / 512 != off[k] / 512 || off[k + 1] <= (off[k] / 512 + 1) * 512 ||
+		    (off[k] / 512 + 1) * 512 - off[k] < 30 + 32;
+	     k++)
+		ck_assert_int_lt(k, 10);
+	sector_end = (off[k] / 512 + 1) * 512;
+	memset(orig + off[k] + 30, 0, sector_end - off[k] - 30);
+	spit(path, orig, len);
+	s.n = 0;
+	err_clear(&err);
+	ck_assert_msg(journal_read(path, 0, collect, &s, &info, &err) == 0, "%s", err.msg);
+	ck_assert(info.torn);
+	ck_assert_uint_eq(info.records, (uint64_t)k);
+	free(orig);
+}
+END_TEST
+
+/* Zeroed sectors followed by more than one sync can leave unwritten
+ * (JOURNAL_LOST_MAX): not a power cut's shape, so refused as corruption
+ * (records that were synced must not be set aside for it). */
+START_TEST(test_lost_sectors_beyond_one_sync_are_refused)
+{
+	static uint64_t off[2400];
+	struct journal_info info;
+	struct dyn_err err;
+	size_t len;
+	char *orig;
+
+	make_records_padded(off, 2400, 1000); /* about 2.4 MB */
+	orig = slurp(path, &len);
+	ck_assert_uint_gt(off[2399] - off[3], JOURNAL_LOST_MAX);
+	memset(orig + off[3], 0, 1024); /* record 3's sectors */
+	spit(path, orig, len);
+	err_clear(&err);
+	ck_assert_int_eq(journal_read(path, 0, NULL, NULL, &info, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "followed by valid records"));
 	free(orig);
 }
 END_TEST
@@ -833,6 +876,7 @@ Suite *journal_suite(void)
 	tcase_add_test(tc, test_room_ahead_only_at_the_end);
 	tcase_add_test(tc, test_lost_sector_before_records_is_a_torn_tail);
 	tcase_add_test(tc, test_random_page_loss_after_the_synced_end);
+	tcase_add_test(tc, test_lost_sectors_beyond_one_sync_are_refused);
 	tcase_add_test(tc, test_header_checks_version_magic_crc);
 	tcase_add_test(tc, test_sequence_gap_is_refused);
 	suite_add_tcase(s, tc);
