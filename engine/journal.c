@@ -695,10 +695,20 @@ void journal_close(journal_t *j)
 	if (!j)
 		return;
 	/* A clean close leaves no zeroes written ahead: the file reads the
-	 * same to a dynfs that knows nothing of them (the cut need not be
-	 * durable: zeroes after the records read as the end either way). */
-	if (j->alloc_end > j->end && ftruncate(j->fd, (off_t)j->end) == 0)
+	 * same to a dynfs that knows nothing of them.  Synced, so that a power
+	 * cut soon after leaves it so too (zeroes after the records read as
+	 * the end either way). */
+	if (j->alloc_end > j->end && ftruncate(j->fd, (off_t)j->end) == 0) {
 		j->alloc_end = j->end;
+		(void)fdatasync(j->fd);
+	}
+	journal_abandon(j);
+}
+
+void journal_abandon(journal_t *j)
+{
+	if (!j)
+		return;
 	close(j->fd);
 	close(j->dirfd);
 	pthread_mutex_destroy(&j->mu);

@@ -129,8 +129,11 @@ int journal_truncate(const char *path, uint64_t len, struct dyn_err *err);
  */
 int journal_open(const char *dir, const struct journal_info *info, journal_t **out,
 		 struct dyn_err *err);
-/* Close (no sync).  NULL-safe. */
+/* Close: the zeroes written ahead are cut off (and that synced); records
+ * are not synced.  NULL-safe. */
 void journal_close(journal_t *j);
+/* Close as a crash would leave the file: zeroes and all.  NULL-safe. */
+void journal_abandon(journal_t *j);
 
 /*
  * Append one record.  rec points at JOURNAL_REC_HDR bytes of room followed
