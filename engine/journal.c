@@ -626,8 +626,15 @@ static void zero_ahead(journal_t *j, uint64_t need)
 
 	while (j->alloc_end < to) {
 		n = to - j->alloc_end < sizeof(zeroes) ? to - j->alloc_end : sizeof(zeroes);
-		if (write_all(j->fd, zeroes, (size_t)n, j->alloc_end) < 0)
+		if (write_all(j->fd, zeroes, (size_t)n, j->alloc_end) < 0) {
+			struct stat sb;
+
+			/* cut short (ENOSPC): the zeroes that did land count
+			 * (a clean close cuts them off, file_bytes says them) */
+			if (fstat(j->fd, &sb) == 0 && (uint64_t)sb.st_size > j->alloc_end)
+				j->alloc_end = (uint64_t)sb.st_size;
 			return;
+		}
 		j->alloc_end += n;
 	}
 }
