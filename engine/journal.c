@@ -38,11 +38,17 @@
  * only write the records put over them: the data block and a cache flush.
  * The file is then: header, records, zeroes.  Reading treats zeroes after
  * the last valid record as the end (a record starts with "JREC", so it is
- * never all zeroes), and anything else there as before: a torn tail, or
- * corruption if a valid record follows.  A power loss leaves the synced
- * records, then zeroes or the start of an unsynced record: the same cases.
- * Large records (over JOURNAL_AHEAD_REC: bulk imports) just grow the file;
- * writing zeroes first would double their bytes for one commit per write.
+ * never all zeroes).  A power loss leaves the synced records, then what
+ * the disk kept of the unsynced ones: since they were written in place, a
+ * later sector may be kept and an earlier one lost.  Each record's header
+ * carries the synced lsn (durable_lsn) of its time, which lets
+ * journal_read.c prove such damage unsynced rather than guess.  Records
+ * over JOURNAL_AHEAD_REC (big items, batches, transactions; a bulk import
+ * writes no records) write no zeroes ahead: they go over the zeroes when
+ * they fit and grow the file when not (zeroes first would double their
+ * bytes for one commit per write).  A version 1 file (20-byte headers, no
+ * synced lsn) gets no zeroes ahead: its reader refuses damage followed by
+ * valid records.  Rotation writes version 2, converting the records.
  *
  * Rotation copies the records the new snapshot does not cover into
  * journal.new, mostly while appends continue; only the final stretch is

@@ -314,7 +314,7 @@ int store_recover(struct store *st, struct dyn_err *err)
 		 * record(s) look the same; the first was never acknowledged, the
 		 * second may have been.  So the bytes are kept, never destroyed.
 		 */
-		char more[80] = "";
+		char more[128] = "";
 
 		if (!st->opts.readonly) {
 			rc = journal_set_aside(st->dir, &ji, &aside, err);
@@ -322,7 +322,11 @@ int store_recover(struct store *st, struct dyn_err *err)
 				goto out;
 		}
 		if (ji.torn_valid)
-			snprintf(more, sizeof(more), ", then %llu valid records not replayed either",
+			/* version 2: none of them says the damaged record was
+			 * synced, so none was acknowledged (journal_read.c) */
+			snprintf(more, sizeof(more),
+				 ", then %llu valid records written before it was known synced, "
+				 "not replayed either",
 				 (unsigned long long)ji.torn_valid);
 		fprintf(stderr,
 			"dynfs: journal %s: a damaged or incomplete last record at offset %llu "

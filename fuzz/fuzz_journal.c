@@ -5,7 +5,9 @@
  * ahead, journal.c) and the two must agree:
  *   - what was read must be consistent: valid_end <= data_end <= size, a
  *     torn tail exactly when nonzero bytes follow the records, only zeroes
- *     after data_end, records handed out in lsn order after `after`;
+ *     after data_end, records handed out in lsn order after `after`,
+ *     the bytes checksummed linear in the file (at most 4 x its size:
+ *     journal_read.c bounds what candidates after damage may cost);
  *   - zeroes after a journal without a torn tail are room: the same
  *     records, the same end, no torn tail;
  *   - zeroes after a torn tail leave it torn at the same offset, unless
@@ -13,7 +15,10 @@
  *     (then the records go further, or, if that record follows damage,
  *     the journal is refused as corrupt).
  * The first 2 input bytes choose how many zeroes (1..65536); the rest is
- * the file.  A seed corpus of real journals is in corpus/fuzz_journal.
+ * the file.  A seed corpus of journals is in corpus/fuzz_journal: format
+ * version 1 (clean, header-only, room, torn, torn-in-room) and version 2
+ * (v2-*: clean, unsynced records lost in the middle, a synced record
+ * damaged, a torn record in zeroes written ahead).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -95,6 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data += 2;
 	size -= 2;
 	ra = read_file(data, size, 0, &a, &ga);
+	check(a.crc_bytes <= 4 * (uint64_t)size, "bytes checksummed not linear in the size");
 	if (ra == 0) {
 		check(a.valid_end <= a.data_end && a.data_end <= a.size && a.size == size,
 		      "offsets out of order");
