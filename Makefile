@@ -198,6 +198,11 @@ bench: $(BUILD)/dynfs
 fuzz:
 	$(MAKE) -C fuzz
 
+# `make trace`: build/trace/dynfs, a diagnostic daemon with fs/trace.h's
+# event log ($DYNFS_TRACE) and race-widening delays ($DYNFS_DELAY).
+trace:
+	$(MAKE) BUILD=build/trace CC="$(CC) -DFSX_TRACE" build/trace/dynfs
+
 compdb:
 	bear -- $(MAKE) -B all $(BUILD)/check_all
 
@@ -216,7 +221,7 @@ format:
 clean:
 	rm -rf build
 
-.PHONY: all check unit e2e e2e-remote e2e-remote-services e2e-remote-all test remote conformance memcheck bench fuzz compdb install format clean
+.PHONY: all check unit e2e e2e-remote e2e-remote-services e2e-remote-all test remote conformance memcheck bench fuzz compdb install format clean trace
 
 -include $(BUILD)/tests/remote/driver.d $(ENGINE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(API_OBJ:.o=.d) $(SIGV4_OBJ:.o=.d) \
 	$(REMOTE_OBJ:.o=.d) $(BACKEND_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

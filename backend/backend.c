@@ -91,6 +91,13 @@ static int sink_stored_attrs(void *ctx, void *table, char (*names)[DB_ATTR_NAME_
 	return b->m->stored_attrs(table, names, max);
 }
 
+static int sink_stored_schema(void *ctx, void *table, struct table_schema *out)
+{
+	be_t *b = ctx;
+
+	return b->m->stored_schema(table, out);
+}
+
 void be_sink(be_t *b, struct ops_sink *out)
 {
 	out->ctx = b;
@@ -102,4 +109,5 @@ void be_sink(be_t *b, struct ops_sink *out)
 	out->bulk = b->m->bulk ? sink_bulk : NULL; /* local: tbl_bulk_begin's pools */
 	out->apply_each = b->m->apply_each ? sink_apply_each : NULL;
 	out->stored_attrs = b->m->stored_attrs ? sink_stored_attrs : NULL;
+	out->stored_schema = b->m->stored_schema ? sink_stored_schema : NULL;
 }

@@ -273,6 +273,8 @@ struct be_methods {
 	 * as ops_sink.stored_attrs gives them.  be_sink passes it on.
 	 */
 	int (*stored_attrs)(be_table_t *t, char (*names)[DB_ATTR_NAME_MAX + 1], size_t max);
+	/* Optional (NULL: none): ops_sink.stored_schema.  be_sink passes it on. */
+	int (*stored_schema)(be_table_t *t, struct table_schema *out);
 
 	void (*close)(be_t *b);
 };

@@ -334,6 +334,11 @@ static int l_stored_attrs(be_table_t *t, char (*names)[DB_ATTR_NAME_MAX + 1], si
 	return tbl_index_attrs(T(t), names, max);
 }
 
+static int l_stored_schema(be_table_t *t, struct table_schema *out)
+{
+	return tbl_schema(T(t), out);
+}
+
 /* ---- changes and the store ---- */
 
 static void l_watch(be_t *b, db_observer_fn fn, void *ctx)
@@ -412,6 +417,7 @@ static const struct be_methods local_methods = {
     .set_status = l_set_status,
     .bulk = l_bulk,
     .stored_attrs = l_stored_attrs,
+    .stored_schema = l_stored_schema,
     .close = l_close,
 };
 

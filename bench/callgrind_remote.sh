@@ -13,8 +13,11 @@
 #   read:  bench/fsops read of the N items (what `cat` does: LOOKUP, OPEN,
 #          READs, FLUSH, RELEASE; 1 GetItem each)
 #   ls:    ls -l of the partition (readdirplus from Query pages)
+#   write: bench/fsops create of N new items in an empty table (what a
+#          shell's `echo > new.json` does: LOOKUP, CREATE, WRITE, FLUSH,
+#          RELEASE; 1 GetItem (the lookup finds nothing) + 1 PutItem each)
 # A workload's cost is its run's total minus the idle run's.  Prints
-# "DYNFS idle=N stat/op=N read/op=N ls/item=N" (instructions, Ir).  With CG_KEEP=DIR
+# "DYNFS idle=N stat/op=N read/op=N write/op=N ls/item=N" (instructions, Ir).  With CG_KEEP=DIR
 # the callgrind files are kept there (cg.<arg#>.<run>) for
 # callgrind_annotate.  Environment: CG_N [200], CG_LS_N [2000].
 set -eu
@@ -36,11 +39,15 @@ EP=http://127.0.0.1:$PORT
 SPID=$!
 bench_at_exit 'kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null'
 for _ in $(seq 200); do curl -s -o /dev/null "$EP/" && break; sleep 0.05; done
-python3 - "$EP" "$N" "$LS_N" >"$T/setup.log" 2>&1 <<'PY' || { echo "$0: setup failed: $(tail -3 "$T/setup.log")" >&2; exit 1; }
+python3 - "$EP" "$N" "$LS_N" "$#" >"$T/setup.log" 2>&1 <<'PY' || { echo "$0: setup failed: $(tail -3 "$T/setup.log")" >&2; exit 1; }
 import sys, boto3
 from decimal import Decimal
-ep, n, ls_n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ep, n, ls_n, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 db = boto3.resource("dynamodb", endpoint_url=ep, region_name="us-east-1")
+for r in range(1, runs + 1): # an empty table per DYNFS for its writes
+    db.create_table(TableName="fresh%d" % r, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                    BillingMode="PAY_PER_REQUEST")
 t = db.create_table(TableName="items", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                     BillingMode="PAY_PER_REQUEST")
@@ -60,6 +67,17 @@ PY
 
 w_stat() { "$FSOPS" stat "$T/mnt/items" "$N" >/dev/null; }
 w_read() { "$FSOPS" read "$T/mnt/items" "$N" >/dev/null; }
+w_write0() { ls "$T/mnt/fresh$IDX" >/dev/null; } # DescribeTable, an empty Scan
+w_write() {
+	w_write0
+	"$FSOPS" create "$T/mnt/fresh$IDX" "$N" >/dev/null
+}
+# fresh_count: items in this DYNFS's table, as the service has them
+fresh_count() {
+	python3 -c 'import sys, boto3
+c = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1")
+print(c.scan(TableName=sys.argv[2], Select="COUNT")["Count"])' "$EP" "fresh$IDX"
+}
 w_ls() {
 	ls "$T/mnt/parts" >/dev/null # the table's DescribeTable, outside the count
 	ls -l "$T/mnt/parts/p" >"$T/ls.out"
@@ -86,9 +104,14 @@ for d in "$@"; do
 	s=$IR
 	run "$d" read w_read
 	rd=$IR
+	run "$d" write0 w_write0
+	w0=$IR
+	run "$d" write w_write
+	w=$IR
+	[ "$(fresh_count)" = "$N" ] || { echo "$0: the writes of $d did not all reach the service" >&2; exit 1; }
 	run "$d" ls0 w_ls0
 	l0=$IR
 	run "$d" ls w_ls
 	l=$IR
-	echo "$d idle=$idle stat/op=$(((s - idle) / N)) read/op=$(((rd - idle) / N)) ls/item=$(((l - l0) / LS_N))"
+	echo "$d idle=$idle stat/op=$(((s - idle) / N)) read/op=$(((rd - idle) / N)) write/op=$(((w - w0) / N)) ls/item=$(((l - l0) / LS_N))"
 done

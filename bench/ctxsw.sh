@@ -2,7 +2,9 @@
 # ctxsw.sh N ROUNDS FS... - what one create and one unlink cost the
 # daemon: context switches, CPU and wall time per file.
 #
-# FS is "floor" (bench/minfs) or a dynfs binary (mounted with
+# FS is "floor" (bench/minfs), "floor-flush" (minfs -o flush: answers
+# FLUSH, the round trip a filesystem that commits at close cannot skip)
+# or a dynfs binary (mounted with
 # -o fsync=off plus $CTXSW_OPTS, a table with a sort key, files in one
 # partition, as bench/run sets it up).  For each round, each FS in turn
 # (interleaved: they share the machine's load) is mounted fresh and
@@ -41,6 +43,8 @@ mount_one() { # FS: mounts at $W/mnt, sets pid and dir
 	mkdir -p "$W/mnt" "$W/store"
 	if [ "$1" = floor ]; then
 		"$BUILD/bench/minfs" "$W/mnt" -f 2>>"$W/log" &
+	elif [ "$1" = floor-flush ]; then
+		"$BUILD/bench/minfs" "$W/mnt" -f -o flush 2>>"$W/log" &
 	else
 		# shellcheck disable=SC2086 # CTXSW_OPTS is a list of words
 		"$1" "$W/store" "$W/mnt" -f -o fsync=off ${CTXSW_OPTS:-} 2>>"$W/log" &
@@ -49,7 +53,7 @@ mount_one() { # FS: mounts at $W/mnt, sets pid and dir
 	for _ in $(seq 200); do mountpoint -q "$W/mnt" && break; sleep 0.05; done
 	mountpoint -q "$W/mnt" || { echo "ctxsw.sh: mounting $1 failed" >&2; cat "$W/log" >&2; exit 1; }
 	dir=$W/mnt
-	if [ "$1" != floor ]; then
+	if [ "${1#floor}" = "$1" ]; then
 		mkdir "$W/mnt/bench" &&
 			echo '{"partition_key":{"name":"p","type":"S"},"sort_key":{"name":"k","type":"S"},"indexes":[]}' \
 				>"$W/mnt/bench/_schema.json" && mkdir "$W/mnt/bench/p1" || exit 1
@@ -72,7 +76,7 @@ phase() { # FS-LABEL OP: one fsops run, one line
 for r in $(seq "$rounds"); do
 	for fs in "$@"; do
 		label=$fs
-		[ "$fs" != floor ] && label=$(basename "$(dirname "$fs")")/$(basename "$fs")
+		[ "${fs#floor}" = "$fs" ] && label=$(basename "$(dirname "$fs")")/$(basename "$fs")
 		mount_one "$fs"
 		phase "$label" create
 		phase "$label" unlink

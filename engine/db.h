@@ -372,12 +372,43 @@ typedef int (*db_modify_fn)(void *ctx, const struct val *old, struct val *out,
  * makes it decode the whole item from blob.  Requires DB_F_CHECKED with
  * size, and text (the journal writes the line, never the partial item).
  */
+#define DB_STORED_ENTS 4 /* index entries a stored put brings, at most */
+
+struct rec;
+struct ient;
 struct db_stored {
 	const uint8_t *blob;	   /* the record's encoding (borrowed) */
 	size_t blob_len;	   /* its bytes */
 	const char *const *attrs;  /* attributes the partial item holds if set */
 	size_t nattrs;		   /* how many */
+	struct rec *rec;	   /* the record itself (db_stored_rec), or NULL */
+	struct ient *ent[DB_STORED_ENTS]; /* index entries (db_stored_ents), or NULL */
 };
+
+/*
+ * Make st->rec, the record a put of this key (pk, sk: the op's key
+ * values), blob and size stores, and point st->blob into it.  db_apply()
+ * then takes that record (a reference) instead of allocating one and
+ * copying blob, when the record is still the caller's alone (not yet in
+ * a table, nor the change feed) and holds exactly the key db_apply()
+ * encodes for the op and this blob and size; else it copies, as without
+ * it.  This lets a parser on another thread (ops_ahead.c) touch the
+ * record's fresh memory instead of the writer.  0, or -ENOMEM (st
+ * unchanged).  db_stored_release() drops st->rec (NULL-safe).
+ */
+int db_stored_rec(struct db_stored *st, const struct val *pk, const struct val *sk,
+		  const uint8_t *blob, size_t blob_len, size_t size);
+/*
+ * The same for the index entries: st->ent[i], for the first
+ * DB_STORED_ENTS indexes of s that item (the partial item: key and index
+ * key attributes) is in, is the entry a put of it adds (keyed after
+ * st->rec's key; needs st->rec).  db_apply() takes one instead of
+ * allocating it when its key bytes are those it computes for index slot
+ * i and it is still the caller's alone; else it allocates, as without.
+ * What cannot be made stays NULL.  db_stored_release() drops them too.
+ */
+void db_stored_ents(struct db_stored *st, const struct table_schema *s, const struct val *item);
+void db_stored_release(struct db_stored *st);
 
 struct db_op {
 	enum db_op_kind kind;	 /* what to do */

@@ -70,7 +70,8 @@ struct rec {
 /* An entry of a secondary index. */
 struct ient {
 	struct rec *rec;  /* the base record (valid while in the map) */
-	uint16_t refs;	  /* index map membership + separators (t->lock) */
+	uint16_t refs;	  /* index map membership + separators + a _batch
+			   * request's (db_stored_ents) (atomic) */
 	uint16_t key_len; /* index key bytes */
 	uint8_t key[];	  /* enc(ipk) [enc(isk)] + the base key */
 };
@@ -162,6 +163,11 @@ void db_notify(struct db *db, const struct db_change *ch, size_t n);
 /* db_apply(); logit false for replay (no log, no observer). */
 int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
 	       bool logit);
+/* db_apply() with the journal: lsn NULL waits for the change's sync, else
+ * *lsn receives what db_log_sync must wait for (table_write.c; its
+ * callers, db_apply and the deferred syncs, are in table_defer.c). */
+int db_apply_lsn(struct db *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
+		 uint64_t *lsn);
 
 /* ---- the change feed (feed.c; feed.h is the public face) ---- */
 

@@ -44,7 +44,7 @@ static const uint8_t *ient_omap_key(const void *v, size_t *len)
 
 static void ient_hold(void *v)
 {
-	((struct ient *)v)->refs++;
+	__atomic_add_fetch(&((struct ient *)v)->refs, 1, __ATOMIC_RELAXED);
 }
 
 static void ient_release(void *v)
@@ -58,9 +58,11 @@ const struct omap_ops ient_omap_ops = {
     .release = ient_release,
 };
 
+/* Atomic: a _batch request's entry (db_stored_ents) is released by its
+ * thread outside the table's lock while the index map holds it too. */
 void ient_unref(struct ient *e)
 {
-	if (e && --e->refs == 0)
+	if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		free(e);
 }
 
@@ -82,6 +84,22 @@ int ient_new(const uint8_t *k, size_t len, struct rec *rec, struct ient **out)
 	memcpy(e->key, k, len);
 	*out = e;
 	return 0;
+}
+
+void db_stored_ents(struct db_stored *st, const struct table_schema *s, const struct val *item)
+{
+	struct keyenc_buf ib;
+	size_t i;
+
+	if (!st->rec)
+		return;
+	keyenc_buf_init(&ib);
+	for (i = 0; i < s->nindex && i < DB_STORED_ENTS; i++)
+		if (!st->ent[i] && idx_key(&s->index[i], item, st->rec->data, st->rec->key_len, &ib,
+					   NULL) == 1 &&
+		    ient_new(ib.p, ib.len, NULL, &st->ent[i]) < 0)
+			st->ent[i] = NULL;
+	keyenc_buf_free(&ib);
 }
 
 void idx_map_free(omap_t *m)

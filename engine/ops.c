@@ -495,6 +495,11 @@ static int sink_stored_attrs(void *ctx, void *table, char (*names)[DB_ATTR_NAME_
 	return tbl_index_attrs(table, names, max);
 }
 
+static int sink_stored_schema(void *ctx, void *table, struct table_schema *out)
+{
+	return tbl_schema(table, out);
+}
+
 static void sink_bulk(void *ctx, void *table, bool begin)
 {
 	if (begin)
@@ -514,4 +519,5 @@ void ops_sink_db(db_t *db, struct ops_sink *out)
 	out->bulk = sink_bulk;
 	out->apply_each = NULL; /* groups are atomic and cheap: one db_apply */
 	out->stored_attrs = sink_stored_attrs;
+	out->stored_schema = sink_stored_schema;
 }

@@ -167,6 +167,12 @@ struct ops_sink {
 	 */
 	int (*stored_attrs)(void *ctx, void *table, char (*names)[DB_ATTR_NAME_MAX + 1],
 			    size_t max);
+	/*
+	 * Optional (NULL: none), with stored_attrs: a copy of the table's
+	 * schema (its indexes), from which the parse makes a stored put's
+	 * index entries too (db.h db_stored_ents).  0, or negative.
+	 */
+	int (*stored_schema)(void *ctx, void *table, struct table_schema *out);
 };
 
 /* The engine's sink: tables of db, writes by ops_apply. */

@@ -44,6 +44,7 @@ struct ops_ahead {
 	struct item_arena *arena;	/* what the slots' requests borrow */
 	struct item_stored st;		/* the helper's parse scratch */
 	const struct key_attr *ka, *kb; /* the session's, when made */
+	const struct table_schema *ix;	/* the session's (index entries), or NULL */
 };
 
 static void *ahead_main(void *arg)
@@ -77,7 +78,8 @@ static void *ahead_main(void *arg)
 			    (size_t)(nl - (h->buf + p)) > OPS_LINE_MAX
 				? 1
 				: ops_line_parse_stored(h->buf + p, (size_t)(nl - (h->buf + p)),
-							h->arena, &h->st, h->ka, h->kb, &sl->req);
+							h->arena, &h->st, h->ka, h->kb, h->ix,
+							&sl->req);
 			p = (size_t)(nl - h->buf) + 1;
 			__atomic_store_n(&h->done, ++k, __ATOMIC_RELEASE);
 			over = __atomic_load_n(&h->cancel, __ATOMIC_RELAXED) || k == AHEAD_SLOTS;
@@ -113,7 +115,8 @@ void ops_ahead_free(struct ops_ahead *h)
 }
 
 struct ops_ahead *ops_ahead_new(const struct key_attr *ka, const struct key_attr *kb,
-				const char *const *cap_names, size_t ncap)
+				const struct table_schema *ix, const char *const *cap_names,
+				size_t ncap)
 {
 	struct ops_ahead *h = calloc(1, sizeof(*h));
 
@@ -128,6 +131,7 @@ struct ops_ahead *ops_ahead_new(const struct key_attr *ka, const struct key_attr
 	h->st.ncap = ncap;
 	h->ka = ka;
 	h->kb = kb;
+	h->ix = ix;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
 	if (pthread_create(&h->thread, NULL, ahead_main, h) == 0)
@@ -143,12 +147,13 @@ fail:
 }
 
 bool ops_ahead_start(struct ops_ahead *h, const struct key_attr *ka, const struct key_attr *kb,
-		     const char *const *cap_names, size_t ncap, const char *buf, size_t len,
-		     bool wait)
+		     const struct table_schema *ix, const char *const *cap_names, size_t ncap,
+		     const char *buf, size_t len, bool wait)
 {
 	const char *nl;
 
-	if (h->ka != ka || h->kb != kb || h->st.cap_names != cap_names || h->st.ncap != ncap)
+	if (h->ka != ka || h->kb != kb || h->ix != ix || h->st.cap_names != cap_names ||
+	    h->st.ncap != ncap)
 		return false; /* the session's configuration changed since */
 	/* the first line may continue the tail or be skipped: the feed's */
 	nl = memchr(buf, '\n', len);

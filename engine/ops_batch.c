@@ -70,8 +70,12 @@
  * groups and applies the lines before: the two cores work at once.  The
  * helper only parses: this thread still takes every line in order,
  * exactly as without it (numbers, groups, reports, stops), and merely
- * finds the parse done; a line the helper did not take (declined,
- * before its start, past its last slot) is parsed here as always.  What
+ * finds the parse done -- the line's stored record and index entries
+ * included (db.h db_stored_rec, db_stored_ents), which db_apply takes as
+ * they are, so their fresh memory is touched by the helper, not by this
+ * thread, the import's critical path; a line the helper did not take
+ * (declined, before its start, past its last slot) is parsed here as
+ * always.  What
  * the helper parsed lives in its own arena, reset when the next feed
  * starts (a group never outlives a feed); lines it parsed past a stop
  * are dropped when the feed ends, which waits for it.
@@ -144,6 +148,8 @@ struct ops_batch {
 	const struct key_attr *ka, *kb;	  /* the table's key attributes */
 	char attrs[ITEM_STORED_CAP][DB_ATTR_NAME_MAX + 1]; /* index key attributes */
 	const char *attr[ITEM_STORED_CAP]; /* pointers to them (st.cap_names) */
+	struct table_schema ix;		  /* the table's indexes (db_stored_ents) */
+	bool have_ix;			  /* ix holds them (the sink gave them) */
 	size_t ahead_min;		  /* feeds this long are parsed ahead; 0: never */
 	struct ops_ahead *ahead;	  /* the helper, once a feed wanted it */
 	bool ahead_on;			  /* this feed's lines are being parsed ahead */
@@ -152,16 +158,23 @@ struct ops_batch {
 
 /* ---- parsing ahead (ops_ahead.c) ---- */
 
+/* The table's indexes for the parse's index entries, or NULL. */
+static const struct table_schema *ix_of(const struct ops_batch *b)
+{
+	return b->have_ix ? &b->ix : NULL;
+}
+
 /* Start parsing the lines of buf ahead, when it is worth it. */
 static void ahead_start(struct ops_batch *b, const char *buf, size_t len)
 {
 	b->ahead_on = false;
 	if (!b->stored || !b->ahead_min || len < b->ahead_min)
 		return;
-	if (!b->ahead && !(b->ahead = ops_ahead_new(b->ka, b->kb, b->st.cap_names, b->st.ncap)))
+	if (!b->ahead &&
+	    !(b->ahead = ops_ahead_new(b->ka, b->kb, ix_of(b), b->st.cap_names, b->st.ncap)))
 		return;
-	b->ahead_on = ops_ahead_start(b->ahead, b->ka, b->kb, b->st.cap_names, b->st.ncap, buf,
-				      len, b->ahead_wait);
+	b->ahead_on = ops_ahead_start(b->ahead, b->ka, b->kb, ix_of(b), b->st.cap_names,
+				      b->st.ncap, buf, len, b->ahead_wait);
 }
 
 static struct ahead_slot *ahead_take(struct ops_batch *b, size_t off)
@@ -239,6 +252,8 @@ void ops_batch_free(ops_batch_t *b)
 	free(b->tail);
 	free(b->unsynced);
 	item_stored_free(&b->st);
+	if (b->have_ix)
+		schema_free(&b->ix);
 	if (b->sink.bulk)
 		b->sink.bulk(b->sink.ctx, b->t, false);
 	free(b);
@@ -268,6 +283,9 @@ void ops_batch_set_stored(ops_batch_t *b, bool on)
 	b->st.ncap = (size_t)n;
 	b->sink.keys(b->sink.ctx, b->t, &b->ka, &b->kb);
 	b->stored = true;
+	if (b->have_ix)
+		schema_free(&b->ix);
+	b->have_ix = b->sink.stored_schema && b->sink.stored_schema(b->sink.ctx, b->t, &b->ix) == 0;
 }
 
 void ops_batch_set_each(ops_batch_t *b, size_t max)
@@ -639,7 +657,7 @@ static void process_line(struct ops_batch *b, const char *text, size_t len,
 		}
 	} else {
 		rc = b->stored ? ops_line_parse_stored(text, len, b->arena[b->cur], &b->st, b->ka,
-						       b->kb, &b->in)
+						       b->kb, ix_of(b), &b->in)
 			       : 1;
 	}
 	if (rc == 0)

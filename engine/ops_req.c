@@ -54,6 +54,7 @@ void ops_req_free(struct ops_req *r)
 {
 	if (!r->arena)
 		val_free(&r->v);
+	db_stored_release(&r->stored);
 	expr_free(r->update);
 	expr_free(r->cond);
 	free(r->cond_text);
@@ -462,7 +463,8 @@ static int arena_val(struct item_arena *a, const struct val *v, struct val *out)
 
 int ops_line_parse_stored(const char *text, size_t len, struct item_arena *a,
 			  struct item_stored *st, const struct key_attr *ka,
-			  const struct key_attr *kb, struct ops_req *r)
+			  const struct key_attr *kb, const struct table_schema *ix,
+			  struct ops_req *r)
 {
 	struct val_attr at[2 + ITEM_STORED_CAP], x, *m;
 	size_t s, e, n = 0, i, j;
@@ -491,8 +493,7 @@ int ops_line_parse_stored(const char *text, size_t len, struct item_arena *a,
 	}
 	m = item_arena_alloc(a, n * sizeof(*m));
 	copy = item_arena_alloc(a, e - s);
-	blob = item_arena_alloc(a, st->blob_len);
-	if (!m || !copy || !blob)
+	if (!m || !copy)
 		return 1;
 	for (i = 0; i < n; i++) {
 		m[i] = at[i];
@@ -500,8 +501,20 @@ int ops_line_parse_stored(const char *text, size_t len, struct item_arena *a,
 			return 1;
 	}
 	memcpy(copy, text + s, e - s);
-	memcpy(blob, st->blob, st->blob_len);
 	ops_req_init(r);
+	/* the record itself, which db_apply takes as it is (db.h
+	 * db_stored_rec): its fresh memory is touched here, by whichever
+	 * thread parses (the helper's, parsing ahead), not by the writer;
+	 * without memory for it, a copy in the arena as before */
+	if (db_stored_rec(&r->stored, &st->pk, kb ? &st->sk : NULL, st->blob, st->blob_len,
+			  st->size) < 0) {
+		blob = item_arena_alloc(a, st->blob_len);
+		if (!blob)
+			return 1;
+		memcpy(blob, st->blob, st->blob_len);
+		r->stored.blob = blob;
+		r->stored.blob_len = st->blob_len;
+	}
 	r->kind = OPS_PUT;
 	val_init_map(&r->v);
 	r->v.m.a = m;
@@ -510,8 +523,8 @@ int ops_line_parse_stored(const char *text, size_t len, struct item_arena *a,
 	r->arena = true;
 	r->text = copy;
 	r->text_len = e - s;
-	r->stored.blob = blob;
-	r->stored.blob_len = st->blob_len;
+	if (ix) /* and its index entries (db.h db_stored_ents) */
+		db_stored_ents(&r->stored, ix, &r->v);
 	r->stored.attrs = st->cap_names;
 	r->stored.nattrs = st->ncap;
 	r->size = st->size;

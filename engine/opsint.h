@@ -44,8 +44,10 @@ struct ops_req {
 			     * arena; borrowed), or NULL (ops_write.item_text) */
 	size_t text_len;    /* its bytes */
 	struct db_stored stored; /* PUT from ops_line_parse_stored: v is partial,
-				  * stored.blob its record (in the arena);
-				  * else stored.blob is NULL */
+				  * stored.rec its record (owned; db.h
+				  * db_stored_rec), stored.blob in it (or, when
+				  * that record could not be made, in the
+				  * arena); else stored.blob is NULL */
 	size_t size;	    /* then: item_size() of the whole item */
 };
 
@@ -93,7 +95,8 @@ struct item_stored;
  */
 int ops_line_parse_stored(const char *text, size_t len, struct item_arena *a,
 			  struct item_stored *st, const struct key_attr *ka,
-			  const struct key_attr *kb, struct ops_req *r);
+			  const struct key_attr *kb, const struct table_schema *ix,
+			  struct ops_req *r);
 int ops_line_parse_arena(const char *text, size_t len, struct item_arena *a, struct ops_req *r,
 			 struct dyn_err *err);
 
@@ -113,11 +116,12 @@ struct ahead_slot {
 };
 struct ops_ahead;
 struct ops_ahead *ops_ahead_new(const struct key_attr *ka, const struct key_attr *kb,
-			       const char *const *cap_names, size_t ncap);
+			       const struct table_schema *ix, const char *const *cap_names,
+			       size_t ncap);
 void ops_ahead_free(struct ops_ahead *h);
 bool ops_ahead_start(struct ops_ahead *h, const struct key_attr *ka, const struct key_attr *kb,
-		     const char *const *cap_names, size_t ncap, const char *buf, size_t len,
-		     bool wait);
+		     const struct table_schema *ix, const char *const *cap_names, size_t ncap,
+		     const char *buf, size_t len, bool wait);
 struct ahead_slot *ops_ahead_take(struct ops_ahead *h, size_t off);
 void ops_ahead_end(struct ops_ahead *h);
 

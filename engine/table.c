@@ -129,6 +129,38 @@ int rec_new_blob(const uint8_t *key, size_t key_len, const uint8_t *blob, size_t
 	return 0;
 }
 
+int db_stored_rec(struct db_stored *st, const struct val *pk, const struct val *sk,
+		  const uint8_t *blob, size_t blob_len, size_t size)
+{
+	struct keyenc_buf kb;
+	struct rec *r = NULL;
+	int rc;
+
+	keyenc_buf_init(&kb);
+	rc = tbl_key_encode(&kb, pk, sk);
+	if (rc == 0)
+		rc = rec_new_blob(kb.p, kb.len, blob, blob_len, size, 0, &r);
+	keyenc_buf_free(&kb);
+	if (rc < 0)
+		return rc;
+	st->rec = r;
+	st->blob = rec_blob(r);
+	st->blob_len = blob_len;
+	return 0;
+}
+
+void db_stored_release(struct db_stored *st)
+{
+	size_t i;
+
+	rec_unref(st->rec);
+	st->rec = NULL;
+	for (i = 0; i < DB_STORED_ENTS; i++) {
+		ient_unref(st->ent[i]);
+		st->ent[i] = NULL;
+	}
+}
+
 int rec_key_vals(const struct table_schema *s, const struct rec *r, struct val *pk, struct val *sk)
 {
 	size_t used;

@@ -1,5 +1,6 @@
 /*
- * table_write.c - db_apply(), the one write primitive, and its wrappers.
+ * table_write.c - the one write primitive behind db_apply() (which, with
+ * the deferred syncs and the one-op wrappers, is in table_defer.c).
  *
  * Phases (all under the write locks of the tables involved, taken in
  * table-id order so that concurrent transactions cannot deadlock):
@@ -265,8 +266,22 @@ static int evaluate(const struct db_op *op, struct aop *a, struct dyn_err *err)
 	return 0;
 }
 
-/* Index entries to remove (old item) and to add (new item). */
-static int prepare_indexes(struct aop *a, struct dyn_err *err)
+/* The caller's entry for slot i (db_stored_ents), when it is the one
+ * ient_new would make from ib and still the caller's alone. */
+static struct ient *stored_ent(const struct db_stored *st, size_t i, const struct keyenc_buf *ib)
+{
+	struct ient *e = st && i < DB_STORED_ENTS ? st->ent[i] : NULL;
+
+	if (!e || __atomic_load_n(&e->refs, __ATOMIC_ACQUIRE) != 1 || e->key_len != ib->len ||
+	    memcmp(e->key, ib->p, ib->len) != 0)
+		return NULL;
+	__atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
+	return e;
+}
+
+/* Index entries to remove (old item) and to add (new item; st: the
+ * caller's entries, db_stored_ents, or NULL). */
+static int prepare_indexes(struct aop *a, const struct db_stored *st, struct dyn_err *err)
 {
 	const struct table *t = a->t;
 	const struct index_def *d;
@@ -296,6 +311,8 @@ static int prepare_indexes(struct aop *a, struct dyn_err *err)
 		}
 		if (a->nent_end < i + 1)
 			a->nent_end = i + 1;
+		if ((a->nent[i] = stored_ent(st, i, &ib)))
+			continue;
 		rc = ient_new(ib.p, ib.len, NULL, &a->nent[i]);
 		if (rc < 0)
 			break;
@@ -374,6 +391,22 @@ static bool stored_covers_memo(const struct table *t, const struct db_stored *st
 	return m->covers;
 }
 
+/*
+ * Is the caller's record (db_stored_rec) what rec_new_blob would make for
+ * a: its key, this blob, this size -- and still the caller's alone?  A
+ * record already in a table or the change feed is immutable (its date
+ * was set when it was stored), so a request applied a second time gets a
+ * copy instead.
+ */
+static bool stored_rec_fits(const struct db_stored *st, const struct aop *a, size_t size)
+{
+	const struct rec *r = st->rec;
+
+	return r && __atomic_load_n(&r->refs, __ATOMIC_ACQUIRE) == 1 && r->key_len == a->key.len &&
+	       memcmp(r->data, a->key.p, a->key.len) == 0 && rec_blob(r) == st->blob &&
+	       r->blob_len == st->blob_len && r->size == size;
+}
+
 static int prepare_op(const struct db_op *op, struct aop *a, struct covers_memo *cm,
 		      struct dyn_err *err)
 {
@@ -400,9 +433,14 @@ static int prepare_op(const struct db_op *op, struct aop *a, struct covers_memo 
 			return rc;
 	}
 	if (nslots(t)) {
-		rc = prepare_indexes(a, err);
+		rc = prepare_indexes(a, a->act == ACT_PUT ? op->stored : NULL, err);
 		if (rc < 0)
 			return rc;
+	}
+	if (a->act == ACT_PUT && op->stored && stored_rec_fits(op->stored, a, op->size)) {
+		a->nrec = op->stored->rec; /* the caller's record (db.h db_stored_rec) */
+		rec_ref(a->nrec);
+		return 0;
 	}
 	if (a->act == ACT_PUT && op->stored) /* the caller's encoding (db.h db_stored) */
 		return rec_new_blob(a->key.p, a->key.len, op->stored->blob, op->stored->blob_len,
@@ -823,104 +861,10 @@ int db_apply_x(struct db *db, struct db_op *ops, size_t n, size_t *failed, struc
 	return apply(db, ops, n, failed, err, logit, NULL);
 }
 
-/* The calling thread's deferred syncs (db_defer_begin). */
-static __thread struct {
-	int depth;	/* db_defer_begin()s not ended */
-	struct db *db;	/* the database of the pending lsn */
-	uint64_t lsn;	/* the highest change not yet synced */
-} defer;
-
-int db_apply(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err)
+int db_apply_lsn(struct db *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
+		 uint64_t *lsn)
 {
-	uint64_t lsn = 0;
-	int rc;
-
-	if (!defer.depth)
-		return apply(db, ops, n, failed, err, true, NULL);
-	if (defer.db && defer.db != db && (rc = db_defer_sync(err)) < 0)
-		return rc; /* another database's changes first */
-	rc = apply(db, ops, n, failed, err, true, &lsn);
-	if (lsn) {
-		defer.db = db;
-		if (lsn > defer.lsn)
-			defer.lsn = lsn;
-	}
-	return rc;
-}
-
-void db_defer_begin(void)
-{
-	defer.depth++;
-}
-
-int db_defer_sync(struct dyn_err *err)
-{
-	struct db *db = defer.db;
-	uint64_t lsn = defer.lsn;
-
-	defer.db = NULL;
-	defer.lsn = 0;
-	return db && lsn ? db_log_sync(db, lsn, err) : 0;
-}
-
-bool db_defer_pending(void)
-{
-	return defer.lsn != 0;
-}
-
-int db_defer_end(struct dyn_err *err)
-{
-	if (defer.depth > 0)
-		defer.depth--;
-	return db_defer_sync(err);
-}
-
-int db_apply_nosync(db_t *db, struct db_op *ops, size_t n, size_t *failed, struct dyn_err *err,
-		    uint64_t *lsn)
-{
-	*lsn = 0;
 	return apply(db, ops, n, failed, err, true, lsn);
-}
-
-int db_sync(db_t *db, uint64_t lsn, struct dyn_err *err)
-{
-	return lsn ? db_log_sync(db, lsn, err) : 0;
-}
-
-int tbl_check_item(table_t *t, const struct val *item, struct dyn_err *err)
-{
-	const struct val *pk, *sk;
-	struct keyenc_buf kb;
-	size_t i;
-	int rc;
-
-	rc = tbl_item_key(t, item, &pk, &sk, err);
-	if (rc == 0)
-		rc = item_check(item, err);
-	if (rc < 0)
-		return rc;
-	keyenc_buf_init(&kb);
-	pthread_rwlock_rdlock(&t->lock);
-	for (i = 0; rc >= 0 && i < t->schema.nindex; i++)
-		rc = idx_key(&t->schema.index[i], item, (const uint8_t *)"", 0, &kb, err);
-	pthread_rwlock_unlock(&t->lock);
-	keyenc_buf_free(&kb);
-	return rc < 0 ? rc : 0;
-}
-
-int tbl_put(table_t *t, struct val *item, int flags, struct dyn_err *err)
-{
-	struct db_op op = {.kind = DB_PUT, .table = t, .item = item, .flags = flags};
-
-	return db_apply(t->db, &op, 1, NULL, err);
-}
-
-int tbl_delete(table_t *t, const struct val *pk, const struct val *sk, int flags,
-	       struct dyn_err *err)
-{
-	struct db_op op = {.kind = DB_DELETE, .table = t, .pk = pk, .sk = sk, .flags = flags};
-
-	return db_apply(t->db, &op, 1, NULL, err);
 }
 
 void tbl_bulk_begin(table_t *t)

@@ -157,6 +157,12 @@ struct node {
 	bool paged;		/* __atomic: NK_ITEM: may have pages in the kernel's
 				 * cache (served a READ, or was a scratch file) since
 				 * its last data invalidation ran (inval.c) */
+	bool attr_out;		/* __atomic: attributes were replied with a timeout
+				 * since the last attribute invalidation (inval.c,
+				 * "Attributes nobody holds") */
+	bool attr_sticky;	/* __atomic, set once: a reply the kernel applies
+				 * without a version check gave an inode it had
+				 * attributes with a timeout: always invalidate */
 	uint64_t ver;		/* ilock: bumped on every change to the item */
 	int64_t ctime_ns;	/* ilock: creation (pending items, pins) */
 	fuse_ino_t parent;	/* ilock: parent directory, for ".." */
@@ -420,6 +426,20 @@ void fsx_observe(void *ctx, const struct db_change *ch, size_t n);
 /* Attributes only: safe from any request handler.  0, or -ENOENT when
  * the kernel holds no inode of that number (yet: see below). */
 int inval_attr_now(struct fsx *fs, fuse_ino_t ino);
+/*
+ * n's attributes are about to be read for a reply with a timeout: called
+ * before they are read (or, where they were read earlier, before the
+ * fsx_changed_since check that makes the reply's timeouts 0), so that a
+ * change whose observer comes later invalidates them (inval.c).
+ */
+void attr_given(struct node *n);
+/* Whether the kernel may hold n's attributes with a timeout since the
+ * last invalidation; true clears it: the caller invalidates them. */
+bool attr_take(struct node *n);
+/* Invalidate the attributes of a node whose note attr_take took; when
+ * the kernel has no inode of it yet, the note goes back.  As
+ * inval_attr_now. */
+int inval_attr_taken(struct fsx *fs, fuse_ino_t ino);
 /*
  * Lookups and readdirplus race with changes: they read the database,
  * then make a node or a negative entry, then reply; a change whose

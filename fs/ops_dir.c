@@ -28,6 +28,7 @@
 #include <sys/statvfs.h>
 
 #include "ops.h"
+#include "trace.h"
 
 void op_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -73,6 +74,8 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	c0 = fsx_chg(fs);
+	fsx_trace("LOOKUP_START dir %lu %s pid %d", (unsigned long)parent, name,
+		  (int)fuse_req_ctx(req)->pid);
 	rc = perm_check(req, fs, dir, X_OK);
 	if (rc < 0) {
 		node_put(fs, dir);
@@ -101,6 +104,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+	fsx_trace("FORGET ino %lu n %llu", (unsigned long)ino, (unsigned long long)nlookup);
 	node_forget(fsx_of(req), ino, nlookup);
 	fuse_reply_none(req);
 }
@@ -110,8 +114,11 @@ void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forg
 	struct fsx *fs = fsx_of(req);
 	size_t i;
 
-	for (i = 0; i < count; i++)
+	for (i = 0; i < count; i++) {
+		fsx_trace("FORGET ino %lu n %llu", (unsigned long)forgets[i].ino,
+			  (unsigned long long)forgets[i].nlookup);
 		node_forget(fs, forgets[i].ino, forgets[i].nlookup);
+	}
 	fuse_reply_none(req);
 }
 

@@ -20,6 +20,7 @@
 #include "changes.h"
 #include "ctl.h"
 #include "fh.h"
+#include "trace.h"
 
 static void fh_release(struct fh *h);
 
@@ -337,6 +338,8 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	if (rc < 0)
 		goto out;
 	memset(&e, 0, sizeof(e));
+	if (made)
+		attr_given(n); /* cached below; its first commit drops them */
 	rc = node_attr(fs, n, &e.attr, &timeout);
 	if (rc < 0)
 		goto out;
@@ -447,8 +450,10 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		return;
 	}
 	if (h->type == FH_CTL) {
+		fsx_trace("CTLWRITE_START ino %lu", (unsigned long)ino);
 		rc = ctl_write(h->ctl, buf, size, off);
 		inval_settle(fs); /* what it changed is seen once it returns */
+		fsx_trace("CTLWRITE_REPLY ino %lu rc %d", (unsigned long)ino, rc);
 		if (rc < 0)
 			fuse_reply_err(req, -rc);
 		else
@@ -532,14 +537,24 @@ static void fh_release(struct fh *h)
 	pthread_mutex_lock(&fs->ilock);
 	if (h->writer && h->type == FH_TEXT)
 		n->writers--;
-	ghost = h->pending;
+	/* a creation that never stored its item (or whose item was rolled
+	 * back): drop the kernel's entry if nothing else stored it.  One this
+	 * handle stored needs no look: a delete since went through the
+	 * observer, which drops the entry */
+	ghost = h->pending && h->created;
 	if (h->pending)
 		n->pending--;
 	pthread_mutex_unlock(&fs->ilock);
 	if (ghost)
 		text_drop_ghost(fs, n);
-	if (h->writer && h->type == FH_TEXT)
-		inval_attr_now(fs, n->ino); /* size back to the committed one */
+	/* size back to the committed one.  Always, though the kernel may
+	 * hold no attributes ("Attributes nobody holds" in inval.c): one
+	 * stale size in 3,000 t_visibility item rounds was seen while this
+	 * was skipped with the rest, not understood (bench/README.md) */
+	if (h->writer && h->type == FH_TEXT) {
+		attr_take(n);
+		inval_attr_taken(fs, n->ino);
+	}
 	fh_free(fs, h);
 }
 
@@ -606,10 +621,15 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	fsx_trace("GETATTR_START ino %lu fh %d pid %d", (unsigned long)ino, fi != NULL,
+		  (int)fuse_req_ctx(req)->pid);
 	rc = node_attr(fs, n, &st, &timeout);
 	if (rc == 0 && fi)
 		snapshot_size(fs, fh_of(fi), &st, &timeout);
 	node_put(fs, n);
+	fsx_trace("GETATTR ino %lu size %lld to %g fh %d rc %d", (unsigned long)ino,
+		  (long long)st.st_size, timeout, fi != NULL, rc);
+	fsx_delay("getattr");
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else

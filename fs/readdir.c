@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "trace.h"
 
 enum phase {
 	PH_START,   /* before everything */
@@ -584,6 +585,8 @@ static int plus_entry(struct fsx *fs, struct node *dir, struct dent *d, be_table
 	e->generation = fs->gen;
 	e->attr_timeout = timeout;
 	e->entry_timeout = fs->timeout;
+	if (timeout > 0)
+		attr_given(d->node); /* read before: the check below decides */
 	if (fsx_changed_since(fs, c0)) /* the listing may be stale (fsx.h) */
 		e->attr_timeout = e->entry_timeout = 0;
 	return 0;
@@ -660,6 +663,8 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	}
 	l.v = dh->dv;
 	c0 = fsx_chg(fs);
+	fsx_trace("RDP_START dir %lu off %lld plus %d pid %d", (unsigned long)dir->ino, (long long)off,
+		  plus, (int)fuse_req_ctx(req)->pid);
 	rc = collect(fs, dir, &from, &l);
 	if (rc < 0)
 		goto out;
@@ -717,6 +722,9 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		next++;
 		if (plus && e.ino)
 			node_lookup_inc(fs, d->node);
+		if (plus && e.ino && d->is_item)
+			fsx_trace("RDP ino %lu %s size %lld ato %g", (unsigned long)e.ino, d->name,
+				  (long long)e.attr.st_size, e.attr_timeout);
 		page[np].off = next;
 		page[np].pos = d->pos; /* moved */
 		memset(&d->pos, 0, sizeof(d->pos));
@@ -742,6 +750,8 @@ reply:
 	 * once (and free dh->dv, which l uses) */
 	dl_free(fs, &l);
 	pthread_mutex_unlock(&dh->lock);
+	fsx_delay("rdp");
+	fsx_trace("RDP_REPLY dir %lu", (unsigned long)dir->ino);
 	fuse_reply_buf(req, buf, used);
 	goto done;
 out:

@@ -54,6 +54,7 @@
 #include "changes.h"
 #include "ctl.h"
 #include "ops.h"
+#include "trace.h"
 
 /* ---- shortened names: find the key among candidates ---- */
 
@@ -696,6 +697,8 @@ static int attr_of(struct fsx *fs, struct node *n, struct stat *st, double *time
 		*timeout = 0; /* a writer's commit must show at once */
 	}
 	pthread_mutex_unlock(&fs->ilock);
+	if (*timeout > 0)
+		attr_given(n); /* before reading them (inval.c) */
 
 	switch (kind) {
 	case NK_ROOT:
@@ -735,6 +738,16 @@ static int attr_of(struct fsx *fs, struct node *n, struct stat *st, double *time
 
 void reply_node_entry(fuse_req_t req, struct fsx *fs, struct node *n)
 {
+	bool known;
+
+	/* mkdir, mknod, symlink, link: the kernel applies the reply's
+	 * attributes unchecked; to an inode it has, they may be older than a
+	 * change whose invalidation came first (inval.c) */
+	pthread_mutex_lock(&fs->ilock);
+	known = n->nlookup > 0;
+	pthread_mutex_unlock(&fs->ilock);
+	if (known)
+		__atomic_store_n(&n->attr_sticky, true, __ATOMIC_SEQ_CST);
 	reply_lookup_entry(req, fs, n, fsx_chg(fs), NULL);
 }
 
@@ -764,6 +777,9 @@ static void reply_entry(fuse_req_t req, struct fsx *fs, struct node *n, bool ali
 	if (alias || fsx_changed_since(fs, c0))
 		e.entry_timeout = e.attr_timeout = 0; /* uncached, or may be stale already */
 	node_lookup_inc(fs, n);
+	fsx_trace("LOOKUP ino %lu size %lld ato %g eto %g", (unsigned long)n->ino,
+		  (long long)e.attr.st_size, e.attr_timeout, e.entry_timeout);
+	fsx_delay("lookup");
 	if (fuse_reply_entry(req, &e) < 0)
 		node_forget(fs, n->ino, 1); /* the kernel never saw it */
 }

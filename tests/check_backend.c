@@ -371,7 +371,7 @@ START_TEST(test_sink_tx_and_batch)
 	    "{\"id\": \"l1\"}\n{\"id\": \"l2\"}\n{\"delete\": {\"id\": \"x\"}}\n";
 	struct counting c = {.applies = 0};
 	struct ops_sink s = {&c,	 count_open,  count_close, count_name,
-			     count_keys, count_apply, NULL,	   NULL, NULL};
+			     count_keys, count_apply, NULL,	   NULL, NULL, NULL};
 	struct ops_tx_result res;
 	struct val pk = S("y");
 	ops_batch_t *b;

@@ -567,6 +567,94 @@ START_TEST(test_apply_on_dropped_table_is_enoent)
 }
 END_TEST
 
+/* ---- a stored put's own record (db.h db_stored_rec) ---- */
+
+struct blob_at {
+	const char *pk;	     /* the item looked for */
+	const uint8_t *blob; /* where its record keeps its blob */
+};
+
+static int blob_at_cb(void *ctx, const struct item_ref *r)
+{
+	struct blob_at *b = ctx;
+	const struct val *pk = iref_pk(r);
+	const uint8_t *key;
+	size_t klen, blen;
+
+	if (pk->s.len == strlen(b->pk) && memcmp(pk->s.p, b->pk, pk->s.len) == 0)
+		iref_bytes(r, &key, &klen, &b->blob, &blen);
+	return 0;
+}
+
+/* Where tu's record of item pk keeps its blob (NULL: no such item). */
+static const uint8_t *blob_of(const char *pk)
+{
+	struct blob_at b = {pk, NULL};
+
+	ck_assert_int_eq(tbl_scan(tu, &(struct tbl_scan){0}, blob_at_cb, &b, NULL), 0);
+	return b.blob;
+}
+
+/* A stored put of {"username": pk, "x": x} to tu, its record in st made
+ * for key mk (NULL: st is as an earlier call left it). */
+static int stored_put(const char *pk, int x, const char *mk, struct db_stored *st)
+{
+	struct val *rest = J("{\"x\": %d}", x), *part = J("{\"username\": \"%s\"}", pk);
+	struct val *whole = J("{\"username\": \"%s\", \"x\": %d}", pk, x);
+	struct db_op op = {.kind = DB_PUT, .table = tu, .item = part, .flags = DB_F_CHECKED};
+	char text[64];
+	uint8_t *blob;
+	size_t blen;
+
+	if (mk) {
+		ck_assert_int_eq(item_encode(rest, &blob, &blen), 0);
+		memset(st, 0, sizeof(*st));
+		ck_assert_int_eq(db_stored_rec(st, vs(mk), NULL, blob, blen, item_size(whole)), 0);
+		ck_assert_ptr_ne(st->blob, blob); /* st points into its record */
+		free(blob);
+	}
+	snprintf(text, sizeof(text), "{\"username\":\"%s\",\"x\":%d}", pk, x);
+	op.text = text;
+	op.text_len = strlen(text);
+	op.size = item_size(whole);
+	op.stored = st;
+	return db_apply(db, &op, 1, NULL, NULL);
+}
+
+/*
+ * db_apply takes the caller's record as it is only when it holds the
+ * op's key and is the caller's alone; else it stores a copy, as without
+ * one: a record made for another key, or one a first apply of the same
+ * op stored already (it is in the table and immutable), is never taken.
+ */
+START_TEST(test_stored_put_takes_the_callers_record_only_when_it_fits)
+{
+	struct db_stored st, other;
+	struct tbl_stats ts;
+
+	/* its own key: taken (the table's record is st's) */
+	ck_assert_int_eq(stored_put("a", 1, "a", &st), 0);
+	ck_assert_str_eq(get_c(tu, vs("a"), NULL), "{\"username\":\"a\",\"x\":1}");
+	ck_assert_ptr_eq(blob_of("a"), st.blob);
+	/* the same op again: a copy (the stored record stays as it was) */
+	ck_assert_int_eq(stored_put("a", 1, NULL, &st), 0);
+	ck_assert_ptr_nonnull(blob_of("a"));
+	ck_assert_ptr_ne(blob_of("a"), st.blob);
+	ck_assert_str_eq(get_c(tu, vs("a"), NULL), "{\"username\":\"a\",\"x\":1}");
+	db_stored_release(&st);
+	ck_assert_ptr_null(st.rec);
+	/* a record made for another key: a copy, under the op's key */
+	ck_assert_int_eq(stored_put("b", 2, "c", &other), 0);
+	ck_assert_str_eq(get_c(tu, vs("b"), NULL), "{\"username\":\"b\",\"x\":2}");
+	ck_assert_ptr_null(get_c(tu, vs("c"), NULL));
+	ck_assert_ptr_ne(blob_of("b"), other.blob);
+	db_stored_release(&other);
+	db_stored_release(&other); /* NULL-safe */
+	tbl_stats(tu, &ts);
+	ck_assert_uint_eq(ts.items, 2);
+}
+END_TEST
+
 /* ---- log and observer ---- */
 
 struct fake_log {
@@ -940,6 +1028,7 @@ Suite *db_suite(void)
 	tcase_add_test(tc, test_put_if_absent_fails_when_present);
 	tcase_add_test(tc, test_put_if_present_fails_when_absent);
 	tcase_add_test(tc, test_put_rejects_missing_partition_key);
+	tcase_add_test(tc, test_stored_put_takes_the_callers_record_only_when_it_fits);
 	tcase_add_test(tc, test_put_rejects_missing_sort_key);
 	tcase_add_test(tc, test_put_rejects_wrong_key_type);
 	tcase_add_test(tc, test_put_rejects_empty_key);

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "dbint.h" /* struct ient: whose entry the index holds */
 #include "instrumented.h"
 #include "item.h"
 #include "num.h"
@@ -561,6 +562,67 @@ START_TEST(test_index_follows_modify_and_rename)
 }
 END_TEST
 
+/* ---- a stored put's own index entries (db.h db_stored_ents) ---- */
+
+static const char *const stored_ix_attrs[] = {"date", "name", "public", "username"};
+
+/* A stored put of {"id": id, "username": "hedy", "date": 100, "public":
+ * 1} to tp, its record and entries in st made for key mk. */
+static int stored_put_ix(const char *id, const char *mk, struct db_stored *st)
+{
+	struct val *rest = J("{\"username\": \"hedy\", \"date\": 100, \"public\": 1}");
+	struct val *whole = J("{\"id\": \"%s\", \"username\": \"hedy\", \"date\": 100, "
+			      "\"public\": 1}",
+			      id);
+	struct db_op op = {.kind = DB_PUT, .table = tp, .item = whole, .flags = DB_F_CHECKED};
+	struct table_schema s;
+	uint8_t *blob;
+	size_t blen;
+
+	ck_assert_int_eq(item_encode(rest, &blob, &blen), 0);
+	memset(st, 0, sizeof(*st));
+	ck_assert_int_eq(db_stored_rec(st, vs(mk), NULL, blob, blen, item_size(whole)), 0);
+	free(blob);
+	ck_assert_int_eq(tbl_schema(tp, &s), 0);
+	db_stored_ents(st, &s, whole);
+	schema_free(&s);
+	ck_assert_ptr_nonnull(st->ent[0]); /* username-index */
+	ck_assert_ptr_nonnull(st->ent[1]); /* public-index */
+	ck_assert_ptr_null(st->ent[2]);	   /* name-index: no name */
+	st->attrs = stored_ix_attrs;
+	st->nattrs = 4;
+	op.text = "{}";
+	op.text_len = 2;
+	op.size = item_size(whole);
+	op.stored = st;
+	return db_apply(db, &op, 1, NULL, NULL);
+}
+
+/*
+ * db_apply takes the caller's index entries when their key bytes are the
+ * ones it computes (an entry made after another item's key is not); the
+ * index lists the items under their own keys either way.
+ */
+START_TEST(test_index_stored_put_takes_entries_only_when_they_fit)
+{
+	struct db_stored st;
+
+	ck_assert_int_eq(stored_put_ix("p1", "p1", &st), 0);
+	ck_assert_uint_eq(st.ent[0]->refs, 2); /* the index holds it */
+	ck_assert_uint_eq(st.ent[1]->refs, 2);
+	db_stored_release(&st);
+	ck_assert_int_eq(stored_put_ix("p2", "px", &st), 0);
+	ck_assert_uint_eq(st.ent[0]->refs, 1); /* not taken: made after px */
+	ck_assert_uint_eq(st.ent[1]->refs, 1);
+	db_stored_release(&st);
+	ck_assert_str_eq(iquery("username-index", vs("hedy"), false), "p1,p2");
+	ck_assert_str_eq(iquery("public-index", vn("1"), false), "p1,p2");
+	ck_assert_uint_eq(index_count(0), 2);
+	ck_assert_uint_eq(index_count(1), 2);
+	ck_assert_uint_eq(index_count(2), 0);
+}
+END_TEST
+
 /* ---- db_set_schema ---- */
 
 START_TEST(test_index_backfill_on_add)
@@ -814,6 +876,7 @@ Suite *index_suite(void)
 
 	TC("index_maintenance");
 	tcase_add_test(tc, test_index_put_adds_entries);
+	tcase_add_test(tc, test_index_stored_put_takes_entries_only_when_they_fit);
 	tcase_add_test(tc, test_index_overwrite_moves_entries);
 	tcase_add_test(tc, test_index_delete_removes_entries);
 	tcase_add_test(tc, test_index_sparse_items_are_left_out);

@@ -226,6 +226,65 @@ remote_opts() {
 	R_ARGS+=(-o "$out")
 }
 
+# notify_trace_start: strace the daemon's writev calls (replies and the
+# notifications dynfs writes to /dev/fuse) into $T/strace; traced=yes
+# once every thread is attached, else traced=no (and says why).
+# notify_trace_stop: end it.  notify_count attr|data [INO...]: how many
+# FUSE_NOTIFY_INVAL_INODE were written (attr: offset -1, attributes only;
+# data: offset 0), for each INO, or in all if none is named.
+notify_trace_start() {
+	local nthr i
+	traced=no
+	if ! command -v strace >/dev/null; then
+		echo "no strace: the notification counts are not checked"
+		return
+	fi
+	strace -f -p "$DYNFS_PID" -e trace=writev -xx -s 64 -o "$T/strace" 2>"$T/strace.err" &
+	NOTIFY_SP=$!
+	nthr=$(ls "/proc/$DYNFS_PID/task" | wc -l)
+	for i in $(seq 200); do
+		# one line per thread, or one "attached with N threads"
+		if [ "$(grep -c ' attached' "$T/strace.err")" -ge "$nthr" ] ||
+			[ "$(sed -n 's/.* attached with \([0-9]*\) threads.*/\1/p' "$T/strace.err" |
+				head -1)" -ge "$nthr" ] 2>/dev/null; then
+			traced=yes
+			return
+		fi
+		kill -0 "$NOTIFY_SP" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "strace cannot attach to the daemon ($(head -1 "$T/strace.err")): the counts are not checked"
+	kill "$NOTIFY_SP" 2>/dev/null
+	wait "$NOTIFY_SP" 2>/dev/null
+}
+notify_trace_stop() {
+	sleep 0.5
+	kill "$NOTIFY_SP"
+	wait "$NOTIFY_SP" 2>/dev/null
+}
+notify_count() {
+	python3 - "$T/strace" "$@" <<'PY'
+import re, sys
+kind, inos = sys.argv[2], sys.argv[3:]
+want = 0 if kind == "data" else -1
+data = {}
+for line in open(sys.argv[1]):
+    iov = re.findall(r'iov_base="((?:\\x[0-9a-f]{2})+)"', line)
+    if len(iov) < 2:
+        continue
+    h, body = (bytes.fromhex(x.replace("\\x", "")) for x in iov[:2])
+    # fuse_out_header: len, error (FUSE_NOTIFY_INVAL_INODE = 2), unique 0
+    if len(h) == 16 and int.from_bytes(h[4:8], "little") == 2 and len(body) >= 16:
+        ino = int.from_bytes(body[0:8], "little")
+        if int.from_bytes(body[8:16], "little", signed=True) == want:
+            data[ino] = data.get(ino, 0) + 1
+if inos:
+    print(" ".join(str(data.get(int(i), 0)) for i in inos))
+else:
+    print(sum(data.values()))
+PY
+}
+
 # mount_fresh [dynfs options...]: mount $STORE at $MNT in the background.
 mount_fresh() {
 	mkdir -p "$STORE" "$MNT"

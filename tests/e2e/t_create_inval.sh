@@ -41,30 +41,7 @@ expect_eq "its pages after the next commit" "$(echo "$out" | tail -1)" \
 # written through its creating handle, never read: none.  b2 is created,
 # committed (fsync), read through that handle (a READ: it may have pages
 # now), written and committed again: one.
-# strace_attached: strace (pid $sp) reports every thread of the daemon
-# attached (it attaches the existing ones first); false if it cannot
-strace_attached() {
-	local nthr i
-	nthr=$(ls "/proc/$DYNFS_PID/task" | wc -l)
-	for i in $(seq 200); do
-		[ "$(grep -c ' attached' "$T/strace.err")" -ge "$nthr" ] && return 0
-		kill -0 "$sp" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
-traced=no
-if command -v strace >/dev/null; then
-	strace -f -p "$DYNFS_PID" -e trace=writev -xx -s 64 -o "$T/strace" 2>"$T/strace.err" &
-	sp=$!
-	if strace_attached; then
-		traced=yes
-	else
-		echo "strace cannot attach to the daemon ($(head -1 "$T/strace.err")): the counts are not checked"
-		kill "$sp" 2>/dev/null
-		wait "$sp" 2>/dev/null
-	fi
-fi
+notify_trace_start
 if [ "$traced" = yes ]; then
 	inos=$(python3 - "$MNT/cinv" <<'PY'
 import os, sys
@@ -82,29 +59,10 @@ os.close(fd)
 print(os.stat(a).st_ino, os.stat(b).st_ino)
 PY
 )
-	sleep 0.5
-	kill "$sp"
-	wait "$sp" 2>/dev/null
-	got=$(python3 - "$T/strace" $inos <<'PY'
-import re, sys
-data = {}
-for line in open(sys.argv[1]):
-    iov = re.findall(r'iov_base="((?:\\x[0-9a-f]{2})+)"', line)
-    if len(iov) < 2:
-        continue
-    h, body = (bytes.fromhex(x.replace("\\x", "")) for x in iov[:2])
-    # fuse_out_header: len, error (FUSE_NOTIFY_INVAL_INODE = 2), unique 0
-    if len(h) == 16 and int.from_bytes(h[4:8], "little") == 2 and len(body) >= 16:
-        ino = int.from_bytes(body[0:8], "little")
-        if int.from_bytes(body[8:16], "little", signed=True) == 0:
-            data[ino] = data.get(ino, 0) + 1
-print(" ".join(str(data.get(int(i), 0)) for i in sys.argv[2:]))
-PY
-)
+	notify_trace_stop
+	got=$(notify_count data $inos)
 	echo "data invalidations of a2, b2: $got"
 	expect_eq "data invalidations: created a2, read and rewritten b2" "$got" "0 1"
-elif ! command -v strace >/dev/null; then
-	echo "no strace: the data invalidation counts are not checked"
 fi
 
 lsloop() { while :; do ls -l "$MNT/cinv" >/dev/null 2>&1; done; }
