@@ -29,6 +29,27 @@
  * rescue the changes a failed sync left in doubt).  synced_end tracks how
  * much of the file is known durable, for the power-loss tests.
  *
+ * Room written ahead (journal_set_ahead; the store asks for JOURNAL_AHEAD
+ * with fsync=always).  An fdatasync() after an append that grows the file
+ * must commit the new size: on ext4 a file system journal commit (its own
+ * writes and cache flushes) on top of the record's block.  So before a
+ * small record that does not fit, the file is extended with zeroes; the
+ * next sync makes them and the size durable once, and the syncs after it
+ * only write the records put over them: the data block and a cache flush.
+ * The file is then: header, records, zeroes.  Reading treats zeroes after
+ * the last valid record as the end (a record starts with "JREC", so it is
+ * never all zeroes).  A power loss leaves the synced records, then what
+ * the disk kept of the unsynced ones: since they were written in place, a
+ * later sector may be kept and an earlier one lost.  Each record's header
+ * carries the synced lsn (durable_lsn) of its time, which lets
+ * journal_read.c prove such damage unsynced rather than guess.  Records
+ * over JOURNAL_AHEAD_REC (big items, batches, transactions; a bulk import
+ * writes no records) write no zeroes ahead: they go over the zeroes when
+ * they fit and grow the file when not (zeroes first would double their
+ * bytes for one commit per write).  A version 1 file (20-byte headers, no
+ * synced lsn) gets no zeroes ahead: its reader refuses damage followed by
+ * valid records.  Rotation writes version 2, converting the records.
+ *
  * Rotation copies the records the new snapshot does not cover into
  * journal.new, mostly while appends continue; only the final stretch is
  * copied with appends held off, then the new file is synced, renamed over
@@ -36,8 +57,6 @@
  * `syncing`) is held across the switch so no thread fdatasyncs the old
  * descriptor while it is being closed.
  */
-#include "journal.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -48,11 +67,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "crc32c.h"
+#include "journalint.h"
 #include "storefile.h"
-
-static const char file_magic[8] = {'D', 'Y', 'N', 'F', 'S', 'J', 'N', 'L'};
-static const char rec_magic[4] = {'J', 'R', 'E', 'C'};
 
 struct journal {
 	int fd;			 /* the journal file (O_RDWR); swapped by rotate (mu + token) */
@@ -61,7 +77,11 @@ struct journal {
 	char *newpath;		 /* dir/journal.new */
 	pthread_mutex_t mu;	 /* serialises appends; protects the fields down to broken */
 	uint64_t end;		 /* offset past the last complete record */
+	uint64_t alloc_end;	 /* the file size: [end, alloc_end) is zeroes written ahead */
+	uint64_t ahead;		 /* zeroes to write ahead of a small record (0: none) */
 	uint64_t start_lsn;	 /* from the file header */
+	uint32_t version;	 /* the file's format version (rotation makes it 2) */
+	unsigned hs;		 /* its record header bytes */
 	uint64_t last_lsn;	 /* lsn of the last appended record */
 	uint64_t marked_lsn;	 /* lsn of the last record appended with mark */
 	uint64_t appends;	 /* records appended since open */
@@ -72,255 +92,12 @@ struct journal {
 	uint64_t synced_lsn;	 /* every record <= this is durable */
 	uint64_t synced_end;	 /* the file is durable up to this offset */
 	uint64_t syncs;		 /* fdatasync calls made by journal_sync */
+	uint64_t durable_lsn;	 /* synced_lsn, for the records' headers (atomic) */
 	unsigned sync_delay_us;	 /* test hook: simulated sync latency (atomic) */
 	int fail_sync;		 /* test hook: fdatasync fails with this errno (atomic) */
 	int fail_write;		 /* test hook: appends fail with this errno (atomic) */
 	bool fail_trunc;	 /* test hook: and so does cutting them back (atomic) */
 };
-
-/* ---- little-endian helpers ---- */
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-/* ---- framing ---- */
-
-void journal_file_header(uint8_t hdr[JOURNAL_HDR_SIZE], uint32_t version, uint64_t start_lsn)
-{
-	memset(hdr, 0, JOURNAL_HDR_SIZE);
-	memcpy(hdr, file_magic, 8);
-	put32(hdr + 8, version);
-	put32(hdr + 12, JOURNAL_HDR_SIZE);
-	put64(hdr + 16, start_lsn);
-	put32(hdr + 28, crc32c(0, hdr, 28));
-}
-
-/* CRC of a record: payload first, so it can be computed before the lsn is known. */
-static uint32_t rec_crc(uint32_t payload_crc, const uint8_t *hdr)
-{
-	return crc32c(payload_crc, hdr, 16);
-}
-
-void journal_frame(uint8_t hdr[JOURNAL_REC_HDR], uint64_t lsn, const void *payload, size_t len)
-{
-	memcpy(hdr, rec_magic, 4);
-	put32(hdr + 4, (uint32_t)len);
-	put64(hdr + 8, lsn);
-	put32(hdr + 16, rec_crc(crc32c(0, payload, len), hdr));
-}
-
-enum rec_state {
-	REC_OK,	   /* a complete record with a good checksum */
-	REC_SHORT, /* runs past the end of the file */
-	REC_BAD,   /* bad magic, impossible length or checksum mismatch */
-};
-
-/* Check the record at off of buf[0..size); *len gets its payload length. */
-static enum rec_state rec_check(const uint8_t *buf, uint64_t size, uint64_t off, uint32_t *len,
-				uint64_t *lsn, const char **why)
-{
-	const uint8_t *h = buf + off;
-
-	if (size - off < JOURNAL_REC_HDR) {
-		*why = "record header cut short";
-		/* a short header can still be recognised as garbage */
-		if (memcmp(h, rec_magic, size - off < 4 ? size - off : 4)) {
-			*why = "bad record magic";
-			return REC_BAD;
-		}
-		return REC_SHORT;
-	}
-	if (memcmp(h, rec_magic, 4)) {
-		*why = "bad record magic";
-		return REC_BAD;
-	}
-	*len = get32(h + 4);
-	*lsn = get64(h + 8);
-	if (*len > JOURNAL_MAX_PAYLOAD) {
-		*why = "impossible record length";
-		return REC_BAD;
-	}
-	if (size - off - JOURNAL_REC_HDR < *len) {
-		*why = "record cut short";
-		return REC_SHORT;
-	}
-	if (rec_crc(crc32c(0, h + JOURNAL_REC_HDR, *len), h) != get32(h + 16)) {
-		*why = "checksum mismatch";
-		return REC_BAD;
-	}
-	return REC_OK;
-}
-
-/* Offset of the first valid record at or after from, or 0 if none. */
-static uint64_t find_valid_record(const uint8_t *buf, uint64_t size, uint64_t from)
-{
-	const uint8_t *p;
-	uint64_t off, lsn;
-	uint32_t len;
-	const char *why;
-
-	while (from + JOURNAL_REC_HDR <= size) {
-		p = memmem(buf + from, size - from, rec_magic, 4);
-		if (!p)
-			return 0;
-		off = (uint64_t)(p - buf);
-		if (rec_check(buf, size, off, &len, &lsn, &why) == REC_OK)
-			return off;
-		from = off + 1;
-	}
-	return 0;
-}
-
-/* ---- reading ---- */
-
-static int check_file_header(const char *path, const uint8_t *buf, uint64_t size,
-			     struct journal_info *info, struct dyn_err *err)
-{
-	if (size < JOURNAL_HDR_SIZE)
-		return err_set(err, EINVAL,
-			       "journal %s: file header cut short (%llu bytes); refusing to open, "
-			       "nothing was changed",
-			       path, (unsigned long long)size);
-	if (memcmp(buf, file_magic, 8))
-		return err_set(err, EINVAL,
-			       "journal %s: not a dynfs journal (bad magic at offset 0); refusing to "
-			       "open, nothing was changed",
-			       path);
-	/* the checksum first: a damaged header says "damaged", not "too new" */
-	if (crc32c(0, buf, 28) != get32(buf + 28))
-		return err_set(err, EINVAL,
-			       "journal %s: corrupt file header (checksum mismatch at offset 0); "
-			       "refusing to open, nothing was changed",
-			       path);
-	info->version = get32(buf + 8);
-	if (info->version > JOURNAL_VERSION)
-		return err_set(err, EPROTO,
-			       "journal %s: format version %u is newer than this dynfs supports "
-			       "(%u); use a newer dynfs",
-			       path, info->version, JOURNAL_VERSION);
-	if (info->version == 0 || get32(buf + 12) != JOURNAL_HDR_SIZE)
-		return err_set(err, EINVAL,
-			       "journal %s: corrupt file header (offset 0); refusing to open, "
-			       "nothing was changed",
-			       path);
-	info->start_lsn = get64(buf + 16);
-	if (info->start_lsn == 0)
-		return err_set(err, EINVAL, "journal %s: corrupt file header (start lsn 0)", path);
-	return 0;
-}
-
-/* Pass 1: walk and validate every record; fill info. */
-static int validate(const char *path, const uint8_t *buf, uint64_t size,
-		    struct journal_info *info, struct dyn_err *err)
-{
-	uint64_t off = JOURNAL_HDR_SIZE, lsn = 0, next, expect = info->start_lsn;
-	enum rec_state st;
-	const char *why = "";
-	uint32_t len = 0;
-
-	while (off < size) {
-		st = rec_check(buf, size, off, &len, &lsn, &why);
-		if (st != REC_OK)
-			break;
-		if (lsn != expect)
-			return err_set(err, EINVAL,
-				       "journal %s: sequence gap at offset %llu: record has lsn %llu, "
-				       "expected %llu; refusing to open, nothing was changed",
-				       path, (unsigned long long)off, (unsigned long long)lsn,
-				       (unsigned long long)expect);
-		info->records++;
-		info->last_lsn = lsn;
-		expect = lsn + 1;
-		off += JOURNAL_REC_HDR + len;
-		info->valid_end = off;
-	}
-	if (off >= size)
-		return 0;
-	next = find_valid_record(buf, size, off + 1);
-	if (next)
-		return err_set(err, EINVAL,
-			       "journal %s: corrupt record at offset %llu (%s) followed by valid "
-			       "records (at offset %llu); refusing to open, nothing was changed",
-			       path, (unsigned long long)off, why, (unsigned long long)next);
-	info->torn = true;
-	info->torn_why = why;
-	return 0;
-}
-
-int journal_read(const char *path, uint64_t after, journal_rec_fn fn, void *ctx,
-		 struct journal_info *info, struct dyn_err *err)
-{
-	const uint8_t *buf = NULL;
-	struct stat sb;
-	uint64_t off, size, lsn;
-	uint32_t len;
-	const char *why;
-	int fd, rc;
-
-	memset(info, 0, sizeof(*info));
-	fd = stf_open(path, "journal", O_RDONLY, false, err);
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &sb) < 0) {
-		rc = err_set(err, errno, "journal %s: %s", path, strerror(errno));
-		goto out_close;
-	}
-	size = info->size = (uint64_t)sb.st_size;
-	if (size) {
-		buf = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (buf == MAP_FAILED) {
-			buf = NULL;
-			rc = err_set(err, errno, "journal %s: mmap: %s", path, strerror(errno));
-			goto out_close;
-		}
-	}
-	rc = check_file_header(path, buf, size, info, err);
-	if (rc < 0)
-		goto out_unmap;
-	info->last_lsn = info->start_lsn - 1;
-	info->valid_end = JOURNAL_HDR_SIZE;
-	rc = validate(path, buf, size, info, err);
-	if (rc < 0)
-		goto out_unmap;
-	/* pass 2: hand out the records the caller wants */
-	for (off = JOURNAL_HDR_SIZE; off < info->valid_end; off += JOURNAL_REC_HDR + len) {
-		rec_check(buf, size, off, &len, &lsn, &why);
-		if (lsn <= after || !fn)
-			continue;
-		rc = fn(ctx, lsn, (const char *)buf + off + JOURNAL_REC_HDR, len, off);
-		if (rc)
-			goto out_unmap;
-		info->replayed++;
-	}
-	rc = 0;
-out_unmap:
-	if (buf)
-		munmap((void *)buf, size);
-out_close:
-	close(fd);
-	return rc;
-}
 
 /* ---- writing helpers ---- */
 
@@ -367,6 +144,83 @@ static int copy_range(int src, uint64_t from, uint64_t to, int dst, uint64_t *ds
 		*dst_off += (uint64_t)r;
 	}
 	return 0;
+}
+
+static int read_all(int fd, void *p, size_t n, uint64_t off)
+{
+	char *c = p;
+	ssize_t r;
+
+	while (n) {
+		r = pread(fd, c, n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		c += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+/*
+ * Copy the version 1 records in [from, to) of src to the end (at
+ * *dst_off) of dst as version 2 records, synced lsn 0 (it claims nothing;
+ * the rotation syncs them all anyway).  Each record's checksum is checked
+ * on the way.
+ */
+static int copy_v1_as_v2(int src, uint64_t from, uint64_t to, int dst, uint64_t *dst_off)
+{
+	uint8_t h[JOURNAL_REC_HDR_V1], *rec = NULL, *p;
+	size_t cap = 0;
+	uint32_t len, pcrc;
+	int rc = 0;
+
+	while (from < to) {
+		rc = read_all(src, h, sizeof(h), from);
+		if (rc < 0)
+			break;
+		len = jget32(h + 4);
+		if (memcmp(h, journal_rec_magic, 4) || len > JOURNAL_MAX_PAYLOAD ||
+		    to - from < JOURNAL_REC_HDR_V1 + (uint64_t)len) {
+			rc = -EIO;
+			break;
+		}
+		if (cap < JOURNAL_REC_HDR + (size_t)len) {
+			p = realloc(rec, JOURNAL_REC_HDR + (size_t)len);
+			if (!p) {
+				rc = -ENOMEM;
+				break;
+			}
+			rec = p;
+			cap = JOURNAL_REC_HDR + (size_t)len;
+		}
+		rc = read_all(src, rec + JOURNAL_REC_HDR, len, from + JOURNAL_REC_HDR_V1);
+		if (rc < 0)
+			break;
+		pcrc = crc32c(0, rec + JOURNAL_REC_HDR, len);
+		if (crc32c(pcrc, h, JOURNAL_REC_HDR_V1 - 4) != jget32(h + JOURNAL_REC_HDR_V1 - 4)) {
+			rc = -EIO;
+			break;
+		}
+		journal_put_header(rec, JOURNAL_REC_HDR, pcrc, len, jget64(h + 8), 0);
+		rc = write_all(dst, rec, JOURNAL_REC_HDR + (size_t)len, *dst_off);
+		if (rc < 0)
+			break;
+		from += JOURNAL_REC_HDR_V1 + (uint64_t)len;
+		*dst_off += JOURNAL_REC_HDR + (uint64_t)len;
+	}
+	free(rec);
+	return rc;
+}
+
+/* Rotation: copy the records in [from, to) into the new (version 2) file. */
+static int copy_records(journal_t *j, uint64_t from, uint64_t to, int dst, uint64_t *dst_off)
+{
+	if (j->version == JOURNAL_VERSION_1)
+		return copy_v1_as_v2(j->fd, from, to, dst, dst_off);
+	return copy_range(j->fd, from, to, dst, dst_off);
 }
 
 static char *path_join(const char *dir, const char *name)
@@ -477,7 +331,7 @@ int journal_set_aside(const char *dir, const struct journal_info *info, char **s
 			     path, aside, strerror(errno));
 		goto out;
 	}
-	rc = copy_range(src, info->valid_end, info->size, dst, &dst_off);
+	rc = copy_range(src, info->valid_end, info->data_end, dst, &dst_off);
 	if (rc == 0 && fsync(dst) < 0)
 		rc = -errno;
 	if (rc == 0)
@@ -501,6 +355,52 @@ out:
 }
 
 /* ---- the open journal ---- */
+
+static uint8_t zeroes[1 << 16];
+
+/* Whether bytes [from, to) of fd are all zero. */
+static bool all_zero(int fd, uint64_t from, uint64_t to)
+{
+	uint8_t buf[1 << 14];
+	ssize_t r;
+
+	while (from < to) {
+		r = pread(fd, buf, to - from < sizeof(buf) ? (size_t)(to - from) : sizeof(buf),
+			  (off_t)from);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || memcmp(buf, zeroes, (size_t)r))
+			return false;
+		from += (uint64_t)r;
+	}
+	return true;
+}
+
+/*
+ * Under mu: write zeroes from alloc_end to at least need + ahead (whole
+ * pages).  The next fdatasync makes them and the new size durable; the
+ * syncs after it only write the records put over them (no size change,
+ * no allocation: no file system journal commit).  A failure is no error:
+ * the record then grows the file, as without room.
+ */
+static void zero_ahead(journal_t *j, uint64_t need)
+{
+	uint64_t to = (need + j->ahead + 4095) & ~(uint64_t)4095, n;
+
+	while (j->alloc_end < to) {
+		n = to - j->alloc_end < sizeof(zeroes) ? to - j->alloc_end : sizeof(zeroes);
+		if (write_all(j->fd, zeroes, (size_t)n, j->alloc_end) < 0) {
+			struct stat sb;
+
+			/* cut short (ENOSPC): the zeroes that did land count
+			 * (a clean close cuts them off, file_bytes says them) */
+			if (fstat(j->fd, &sb) == 0 && (uint64_t)sb.st_size > j->alloc_end)
+				j->alloc_end = (uint64_t)sb.st_size;
+			return;
+		}
+		j->alloc_end += n;
+	}
+}
 
 int journal_open(const char *dir, const struct journal_info *info, journal_t **out,
 		 struct dyn_err *err)
@@ -530,8 +430,10 @@ int journal_open(const char *dir, const struct journal_info *info, journal_t **o
 		rc = err_set(err, errno, "journal %s: %s", j->path, strerror(errno));
 		goto out_free;
 	}
-	if ((uint64_t)sb.st_size != info->valid_end) {
-		rc = err_set(err, EINVAL, "journal %s: changed size while opening", j->path);
+	/* past the records only zeroes written ahead (journal_read checked) */
+	if ((uint64_t)sb.st_size < info->valid_end ||
+	    !all_zero(j->fd, info->valid_end, (uint64_t)sb.st_size)) {
+		rc = err_set(err, EINVAL, "journal %s: changed while opening", j->path);
 		goto out_free;
 	}
 	j->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -539,9 +441,19 @@ int journal_open(const char *dir, const struct journal_info *info, journal_t **o
 		rc = err_set(err, errno, "store %s: %s", dir, strerror(errno));
 		goto out_free;
 	}
+	/* every record in it counts as durable from here on (the synced lsn
+	 * of the records appended after them): make it so */
+	if (fdatasync(j->fd) < 0) {
+		rc = err_set(err, errno, "journal %s: fdatasync: %s", j->path, strerror(errno));
+		goto out_free;
+	}
 	j->end = info->valid_end;
+	j->alloc_end = (uint64_t)sb.st_size;
 	j->start_lsn = info->start_lsn;
-	j->last_lsn = j->synced_lsn = info->last_lsn;
+	/* a journal journal_create just made has no info->version */
+	j->version = info->version == JOURNAL_VERSION_1 ? JOURNAL_VERSION_1 : JOURNAL_VERSION;
+	j->hs = journal_rec_hdr(j->version);
+	j->last_lsn = j->synced_lsn = j->durable_lsn = info->last_lsn;
 	j->synced_end = info->valid_end;
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_mutex_init(&j->sync_mu, NULL);
@@ -561,6 +473,21 @@ void journal_close(journal_t *j)
 {
 	if (!j)
 		return;
+	/* A clean close leaves no zeroes written ahead: the file reads the
+	 * same to a dynfs that knows nothing of them.  Synced, so that a power
+	 * cut soon after leaves it so too (zeroes after the records read as
+	 * the end either way). */
+	if (j->alloc_end > j->end && ftruncate(j->fd, (off_t)j->end) == 0) {
+		j->alloc_end = j->end;
+		(void)fdatasync(j->fd);
+	}
+	journal_abandon(j);
+}
+
+void journal_abandon(journal_t *j)
+{
+	if (!j)
+		return;
 	close(j->fd);
 	close(j->dirfd);
 	pthread_mutex_destroy(&j->mu);
@@ -574,7 +501,8 @@ void journal_close(journal_t *j)
 int journal_append(journal_t *j, uint8_t *rec, size_t len, bool mark, uint64_t *lsn)
 {
 	uint32_t pcrc;
-	uint64_t l;
+	uint64_t l, need;
+	uint8_t *h;
 	int rc;
 
 	if (len > JOURNAL_MAX_PAYLOAD)
@@ -586,23 +514,31 @@ int journal_append(journal_t *j, uint8_t *rec, size_t len, bool mark, uint64_t *
 		goto out_unlock;
 	}
 	l = j->last_lsn + 1;
-	memcpy(rec, rec_magic, 4);
-	put32(rec + 4, (uint32_t)len);
-	put64(rec + 8, l);
-	put32(rec + 16, rec_crc(pcrc, rec));
+	/* a version 1 file takes the last JOURNAL_REC_HDR_V1 bytes of the room */
+	h = rec + JOURNAL_REC_HDR - j->hs;
+	journal_put_header(h, j->hs, pcrc, (uint32_t)len, l,
+			   __atomic_load_n(&j->durable_lsn, __ATOMIC_ACQUIRE));
+	need = j->end + j->hs + len;
+	if (need > j->alloc_end && j->ahead && len <= JOURNAL_AHEAD_REC &&
+	    j->version == JOURNAL_VERSION)
+		zero_ahead(j, need);
 	rc = __atomic_load_n(&j->fail_write, __ATOMIC_RELAXED);
 	if (rc)
 		rc = -rc;
 	else
-		rc = write_all(j->fd, rec, JOURNAL_REC_HDR + len, j->end);
+		rc = write_all(j->fd, h, j->hs + len, j->end);
 	if (rc < 0) {
 		/* leave no partial record behind: the file must stay well-formed */
 		if (__atomic_load_n(&j->fail_trunc, __ATOMIC_RELAXED) ||
 		    ftruncate(j->fd, (off_t)j->end) < 0)
 			j->broken = -rc;
+		else
+			j->alloc_end = j->end;
 		goto out_unlock;
 	}
-	j->end += JOURNAL_REC_HDR + len;
+	j->end = need;
+	if (need > j->alloc_end)
+		j->alloc_end = need;
 	j->last_lsn = l;
 	if (mark)
 		j->marked_lsn = l;
@@ -650,6 +586,7 @@ int journal_sync(journal_t *j, uint64_t lsn)
 		if (r == 0 && target > j->synced_lsn) {
 			j->synced_lsn = target;
 			j->synced_end = tend;
+			__atomic_store_n(&j->durable_lsn, target, __ATOMIC_RELEASE);
 		}
 		pthread_cond_broadcast(&j->sync_cv);
 		if (r < 0) {
@@ -687,6 +624,7 @@ static void sync_token(journal_t *j, bool take, uint64_t synced, uint64_t synced
 			/* a new file: everything in it is durable */
 			j->synced_lsn = synced;
 			j->synced_end = synced_end;
+			__atomic_store_n(&j->durable_lsn, synced, __ATOMIC_RELEASE);
 		}
 		pthread_cond_broadcast(&j->sync_cv);
 	}
@@ -705,7 +643,7 @@ int journal_rotate(journal_t *j, uint64_t after, uint64_t from, struct dyn_err *
 	pthread_mutex_lock(&j->mu);
 	e1 = j->end;
 	pthread_mutex_unlock(&j->mu);
-	rc = copy_range(j->fd, from, e1, fd, &dst);
+	rc = copy_records(j, from, e1, fd, &dst);
 	if (rc == 0 && fdatasync(fd) < 0)
 		rc = -errno;
 	if (rc < 0)
@@ -713,7 +651,7 @@ int journal_rotate(journal_t *j, uint64_t after, uint64_t from, struct dyn_err *
 
 	sync_token(j, true, 0, 0);
 	pthread_mutex_lock(&j->mu);
-	rc = copy_range(j->fd, e1, j->end, fd, &dst);
+	rc = copy_records(j, e1, j->end, fd, &dst);
 	if (rc == 0 && fdatasync(fd) < 0)
 		rc = -errno;
 	if (rc == 0 && rename(j->newpath, j->path) < 0)
@@ -725,8 +663,10 @@ int journal_rotate(journal_t *j, uint64_t after, uint64_t from, struct dyn_err *
 	}
 	old = j->fd;
 	j->fd = fd;
-	j->end = dst;
+	j->end = j->alloc_end = dst;
 	j->start_lsn = after + 1;
+	j->version = JOURNAL_VERSION;
+	j->hs = JOURNAL_REC_HDR;
 	j->broken = 0;
 	if (fsync(j->dirfd) < 0) {
 		/* the rename may not survive a crash: stop accepting records */
@@ -755,6 +695,13 @@ void journal_set_faults(journal_t *j, int sync_err, int write_err, bool trunc_fa
 	__atomic_store_n(&j->fail_trunc, trunc_fails, __ATOMIC_RELAXED);
 }
 
+void journal_set_ahead(journal_t *j, uint64_t bytes)
+{
+	pthread_mutex_lock(&j->mu);
+	j->ahead = bytes;
+	pthread_mutex_unlock(&j->mu);
+}
+
 void journal_set_sync_delay(journal_t *j, unsigned usec)
 {
 	__atomic_store_n(&j->sync_delay_us, usec, __ATOMIC_RELAXED);
@@ -766,6 +713,7 @@ void journal_stats(journal_t *j, struct journal_stats *out)
 	out->appends = j->appends;
 	out->last_lsn = j->last_lsn;
 	out->bytes = j->end;
+	out->file_bytes = j->alloc_end;
 	out->broken = j->broken;
 	pthread_mutex_unlock(&j->mu);
 	pthread_mutex_lock(&j->sync_mu);

@@ -13,24 +13,45 @@
  *    24   4  reserved, zero
  *    28   4  CRC-32C of bytes 0..27
  *
- *   Then records, back to back, each JOURNAL_REC_HDR (20) bytes + payload:
+ *   Then records, back to back, each JOURNAL_REC_HDR (28) bytes + payload:
  *     0   4  magic "JREC"
  *     4   4  payload length in bytes (at most JOURNAL_MAX_PAYLOAD)
  *     8   8  lsn (log sequence number): start_lsn for the first record,
  *            then each record's is the previous one's plus one
- *    16   4  CRC-32C of the payload followed by bytes 0..15 of this header
- *    20   -  payload: opaque to this module (the store writes one JSON
+ *    16   8  synced lsn: every record up to this lsn was durable (an
+ *            fdatasync covering it had returned) when this one was
+ *            written; always below the record's own lsn (0: none known)
+ *    24   4  CRC-32C of the payload followed by bytes 0..23 of this header
+ *    28   -  payload: opaque to this module (the store writes one JSON
  *            array of changes followed by a newline)
  *
+ *   Format version 1 (JOURNAL_VERSION_1, stores made before version 2)
+ *   has JOURNAL_REC_HDR_V1 (20) byte record headers without the synced
+ *   lsn: magic, length, lsn, then the CRC of the payload followed by bytes
+ *   0..15.  Such a journal is read with the version 1 rule below and
+ *   appended to in version 1 (never with zeroes written ahead) until the
+ *   next rotation, which writes a version 2 file.
+ *
+ * The records may be followed by zeroes written ahead (journal_set_ahead),
+ * up to the end of the file: not records, not damage.
+ *
  * Reading (journal_read) validates the whole file before handing any
- * record to its caller.  A record that is cut short or fails its checksum
- * is a *torn tail* only if no valid record follows it anywhere in the
- * file (a crash in the middle of the last append, or damage to the last
- * records); it is then reported in info->torn and the caller decides what
- * to do (the store sets it aside with journal_set_aside, then truncates).  Anything else
- * (a bad record with valid ones after it, a sequence gap, a bad header)
- * is corruption: -EINVAL with the file and byte offset in err, nothing
- * touched.  A format version newer than ours is -EPROTO.
+ * record to its caller.  The records are read in order up to the first
+ * one that is cut short or fails its checksum (lsn E, the one expected
+ * there).  In a version 2 file, what follows it is a *torn tail* (a crash
+ * in the middle of the last appends, or damage to the last records)
+ * unless some later valid record has a synced lsn >= E: that proves
+ * record E had been synced, so it was damaged on the disk after it was
+ * acknowledged, and the file is refused as corrupt.  Valid records after
+ * the damage (a power cut may keep a later unsynced sector and lose an
+ * earlier one) are then part of the torn tail, counted in
+ * info->torn_valid.  In a version 1 file a bad record is a torn tail only
+ * if no valid record follows it.  A torn tail is reported in info->torn
+ * and the caller decides what to do (the store sets it aside with
+ * journal_set_aside, then truncates).  Anything else (a sequence gap, a
+ * bad header, the proof above, a version 1 bad record with valid ones
+ * after it) is corruption: -EINVAL with the file and byte offset in err,
+ * nothing touched.  A format version newer than ours is -EPROTO.
  *
  * Writing: journal_append() frames and writes one record at the end (one
  * pwrite), and on any failure truncates the file back to the previous end,
@@ -58,10 +79,14 @@
 #define JOURNAL_NAME "journal"		 /* file name inside the store directory */
 #define JOURNAL_NEW_NAME "journal.new"	 /* temporary name while replacing it */
 #define JOURNAL_TORN_PREFIX "journal.torn-" /* set-aside torn tails: journal.torn-<lsn> */
-#define JOURNAL_VERSION 1		 /* format version written */
+#define JOURNAL_VERSION 2		 /* format version written */
+#define JOURNAL_VERSION_1 1		 /* the older format, still read and appended to */
 #define JOURNAL_HDR_SIZE 32		 /* file header bytes */
-#define JOURNAL_REC_HDR 20		 /* record header bytes */
+#define JOURNAL_REC_HDR 28		 /* record header bytes */
+#define JOURNAL_REC_HDR_V1 20		 /* record header bytes, version 1 */
 #define JOURNAL_MAX_PAYLOAD (256u << 20) /* larger lengths are corruption */
+#define JOURNAL_AHEAD (1u << 20)	 /* zeroes written ahead with fsync=always */
+#define JOURNAL_AHEAD_REC (16u << 10)	 /* only records up to this size write ahead */
 
 typedef struct journal journal_t;
 
@@ -74,8 +99,14 @@ struct journal_info {
 	uint64_t replayed;   /* records handed to the callback (lsn > after) */
 	uint64_t valid_end;  /* offset just past the last valid record */
 	uint64_t size;	     /* file size */
+	uint64_t data_end;   /* past the last nonzero byte or the last valid record
+			      * after the damage: zeroes after it are room
+			      * written ahead (JOURNAL_AHEAD), not a torn tail */
 	bool torn;	     /* a torn tail [valid_end, size) was found */
 	const char *torn_why; /* what was wrong with it (static string) */
+	uint64_t torn_valid;  /* valid records inside it, after the damage
+			       * (version 2: unsynced records a power cut kept) */
+	uint64_t crc_bytes;   /* bytes checksummed while reading (tests: linear) */
 };
 
 /* Called for each record; nonzero stops the read with that value. */
@@ -101,7 +132,7 @@ int journal_create(const char *dir, uint64_t start_lsn, struct dyn_err *err);
 
 /*
  * Keep the evidence of a torn tail before it is cut: copy bytes
- * [info->valid_end, info->size) of dir/journal into a new file
+ * [info->valid_end, info->data_end) of dir/journal into a new file
  * dir/journal.torn-<lsn> (lsn = info->last_lsn + 1, the lsn the damaged
  * record would have had; ".1", ".2", ... appended if that name is taken),
  * synced, directory synced.  *saved gets its path (new).
@@ -114,17 +145,23 @@ int journal_truncate(const char *path, uint64_t len, struct dyn_err *err);
 
 /*
  * Open dir/journal for appending after what journal_read() reported in
- * info (which must describe a journal without a torn tail).  *out new.
+ * info (which must describe a journal without a torn tail), in its format
+ * version.  The file is synced first, so every record in it counts as
+ * durable (the synced lsn of the records appended after it).  *out new.
  */
 int journal_open(const char *dir, const struct journal_info *info, journal_t **out,
 		 struct dyn_err *err);
-/* Close (no sync).  NULL-safe. */
+/* Close: the zeroes written ahead are cut off (and that synced); records
+ * are not synced.  NULL-safe. */
 void journal_close(journal_t *j);
+/* Close as a crash would leave the file: zeroes and all.  NULL-safe. */
+void journal_abandon(journal_t *j);
 
 /*
  * Append one record.  rec points at JOURNAL_REC_HDR bytes of room followed
- * by len payload bytes; the header is filled in here, so the record goes
- * out in one write.  mark tags the record (journal_position reports the
+ * by len payload bytes; the header is filled in here (the last
+ * JOURNAL_REC_HDR_V1 bytes of the room in a version 1 file), so the
+ * record goes out in one write.  mark tags the record (journal_position reports the
  * last tagged lsn; the store tags schema changes).  On success *lsn is the
  * record's lsn.  The write's -errno (-ENOSPC, -EIO, ...) if it failed
  * (the file is cut back, nothing of the record remains), or the errno of
@@ -162,10 +199,20 @@ struct journal_stats {
 	uint64_t last_lsn;  /* last appended lsn */
 	uint64_t synced_lsn; /* records up to here are durable */
 	uint64_t synced_bytes; /* the file is durable up to this offset (tests) */
-	uint64_t bytes;	    /* current file size */
+	uint64_t bytes;	       /* end of the last record */
+	uint64_t file_bytes;   /* file size: bytes plus zeroes written ahead */
 	int broken;	    /* 0, or the errno that made the journal refuse appends */
 };
 void journal_stats(journal_t *j, struct journal_stats *out);
+
+/*
+ * Write zeroes ahead: when a record of at most JOURNAL_AHEAD_REC bytes
+ * does not fit before the end of the file, first extend the file with
+ * zeroes to bytes past it (0, the default: the file grows by each record).
+ * Not in a version 1 file (its reader takes nothing after damage).  See
+ * journal.c, "Room written ahead".
+ */
+void journal_set_ahead(journal_t *j, uint64_t bytes);
 
 /*
  * Test hook: sleep usec before every fdatasync of journal_sync, as a slow
@@ -182,8 +229,15 @@ void journal_set_sync_delay(journal_t *j, unsigned usec);
  */
 void journal_set_faults(journal_t *j, int sync_err, int write_err, bool trunc_fails);
 
-/* Fill a record header for (lsn, payload) into hdr; for tests and tools. */
+/* Fill a record header for (lsn, payload) into hdr, synced lsn 0; for
+ * tests and tools. */
 void journal_frame(uint8_t hdr[JOURNAL_REC_HDR], uint64_t lsn, const void *payload, size_t len);
+/* The same with a synced lsn. */
+void journal_frame_synced(uint8_t hdr[JOURNAL_REC_HDR], uint64_t lsn, uint64_t synced,
+			  const void *payload, size_t len);
+/* A version 1 record header. */
+void journal_frame_v1(uint8_t hdr[JOURNAL_REC_HDR_V1], uint64_t lsn, const void *payload,
+		      size_t len);
 /* Fill a file header; for tests and tools. */
 void journal_file_header(uint8_t hdr[JOURNAL_HDR_SIZE], uint32_t version, uint64_t start_lsn);
 

@@ -611,9 +611,13 @@ int store_snapshot(store_t *st, struct dyn_err *err)
 	return rc;
 }
 
-static void store_free(struct store *st)
+/* crashed: the journal is left as a crash would leave it (store_abandon) */
+static void store_free(struct store *st, bool crashed)
 {
-	journal_close(st->j);
+	if (crashed)
+		journal_abandon(st->j);
+	else
+		journal_close(st->j);
 	if (st->db)
 		db_free(st->db);
 	store_lock_release(st);
@@ -633,6 +637,7 @@ int store_open(const char *dir, const struct store_opts *opts, store_t **out, db
 	struct store *st;
 	struct stat sb;
 	const char *env;
+	uint64_t ahead;
 	int rc;
 
 	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
@@ -667,6 +672,24 @@ int store_open(const char *dir, const struct store_opts *opts, store_t **out, db
 	if (rc < 0)
 		goto out_free;
 	if (st->j) {
+		/* room written ahead pays off where every record is synced */
+		ahead = st->opts.fsync == STORE_FSYNC_ALWAYS ? JOURNAL_AHEAD : 0;
+		env = getenv("DYNFS_JOURNAL_AHEAD");
+		if (env && *env) {
+			char *endp;
+			unsigned long long v;
+
+			errno = 0;
+			v = strtoull(env, &endp, 10);
+			if (errno || *endp || *env < '0' || *env > '9' || v > 64u << 20)
+				fprintf(stderr,
+					"dynfs: DYNFS_JOURNAL_AHEAD=%s is not a number of bytes "
+					"up to 64 MiB; using %llu\n",
+					env, (unsigned long long)ahead);
+			else
+				ahead = v;
+		}
+		journal_set_ahead(st->j, ahead);
 		st->log.append = log_append;
 		st->log.sync = log_sync;
 		st->log.ctx = st;
@@ -681,7 +704,7 @@ int store_open(const char *dir, const struct store_opts *opts, store_t **out, db
 	*dbp = st->db;
 	return 0;
 out_free:
-	store_free(st);
+	store_free(st, false);
 	return rc;
 }
 
@@ -707,7 +730,7 @@ int store_close(store_t *st, struct dyn_err *err)
 			journal_sync(st->j, js.last_lsn);
 		db_set_log(st->db, NULL);
 	}
-	store_free(st);
+	store_free(st, false);
 	return rc;
 }
 
@@ -718,7 +741,7 @@ void store_abandon(store_t *st)
 	threads_stop(st);
 	if (st->j)
 		db_set_log(st->db, NULL);
-	store_free(st);
+	store_free(st, true);
 }
 
 int store_bulk(store_t *st, store_bulk_fn fn, void *ctx, struct dyn_err *err)

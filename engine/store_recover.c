@@ -314,20 +314,30 @@ int store_recover(struct store *st, struct dyn_err *err)
 		 * record(s) look the same; the first was never acknowledged, the
 		 * second may have been.  So the bytes are kept, never destroyed.
 		 */
+		char more[128] = "";
+
 		if (!st->opts.readonly) {
 			rc = journal_set_aside(st->dir, &ji, &aside, err);
 			if (rc < 0)
 				goto out;
 		}
+		if (ji.torn_valid)
+			/* version 2: none of them says the damaged record was
+			 * synced, so none was acknowledged (journal_read.c) */
+			snprintf(more, sizeof(more),
+				 ", then %llu valid records written before it was known synced, "
+				 "not replayed either",
+				 (unsigned long long)ji.torn_valid);
 		fprintf(stderr,
 			"dynfs: journal %s: a damaged or incomplete last record at offset %llu "
-			"(%llu bytes, %s) is not replayed: a write cut short by a crash (never "
-			"acknowledged) or damage on the disk (then it may have held acknowledged "
-			"changes from lsn %llu on); %s%s\n",
+			"(%llu bytes, %s%s) is not replayed: a write cut short by a crash "
+			"(never acknowledged) or damage on the disk (then it may have held "
+			"acknowledged changes from lsn %llu on); %s%s\n",
 			jp, (unsigned long long)ji.valid_end,
-			(unsigned long long)(ji.size - ji.valid_end), ji.torn_why,
+			(unsigned long long)(ji.data_end - ji.valid_end), ji.torn_why, more,
 			(unsigned long long)ji.last_lsn + 1,
-			aside ? "its bytes were set aside in " : "read-only: the file is left as it is",
+			aside ? "its bytes were set aside in "
+			      : "read-only: the file is left as it is",
 			aside ? aside : "");
 		st->torn_seen = true;
 		if (!st->opts.readonly) {

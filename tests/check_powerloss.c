@@ -52,12 +52,21 @@ static char *new_copy_dir(void)
 	return d;
 }
 
-/* The store as a power loss now would leave it, into directory to. */
+/*
+ * The store as a power loss now would leave it, into directory to.  The
+ * journal past its synced offset, in turns: cut off (the size was not
+ * synced); zeroes to the file's size (the size was, and the bytes are
+ * zeroes written ahead, or blocks the disk never got); the first half of
+ * the unsynced bytes kept, zeroes after (a write into that room cut
+ * short); each unsynced 4 KiB page kept or lost at random (a disk that
+ * wrote the pages in its own order: a later one kept, an earlier lost).
+ */
 static void crash_copy(store_t *st, const char *to)
 {
+	static int turn;
 	char from[200], dst[200];
 	uint64_t synced = store_synced_bytes(st);
-	size_t len;
+	size_t len, keep;
 	char *p;
 
 	snprintf(from, sizeof(from), "%s/%s", dir, SNAP_NAME);
@@ -69,7 +78,21 @@ static void crash_copy(store_t *st, const char *to)
 	snprintf(dst, sizeof(dst), "%s/%s", to, JOURNAL_NAME);
 	p = slurp(from, &len);
 	ck_assert_uint_le(synced, len);
-	spit(dst, p, (size_t)synced);
+	keep = turn % 4 == 2 ? synced + (len - synced) / 2 : turn % 4 == 3 ? len : synced;
+	memset(p + keep, 0, len - keep);
+	if (turn % 4 == 3) {
+		size_t pg;
+
+		for (pg = synced / 4096 * 4096; pg < len; pg += 4096)
+			if (random() % 2) {
+				size_t a = pg < synced ? synced : pg;
+				size_t b = pg + 4096 < len ? pg + 4096 : len;
+
+				memset(p + a, 0, b - a);
+			}
+	}
+	spit(dst, p, turn % 4 ? len : (size_t)synced);
+	turn++;
 	free(p);
 }
 

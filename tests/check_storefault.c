@@ -321,7 +321,7 @@ START_TEST(test_torn_tail_is_set_aside)
 	struct store_stats ss;
 	struct dyn_err err;
 	char aside[200], *j, *t;
-	size_t len, tlen;
+	size_t len, flen, tlen;
 	off_t good;
 	struct stat sb;
 	store_t *st;
@@ -330,14 +330,14 @@ START_TEST(test_torn_tail_is_set_aside)
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
 	create_table(db, "users", "k", NULL);
 	ck_assert_int_eq(put(db, "a", &err), 0);
-	ck_assert_int_eq(stat(jpath, &sb), 0);
-	good = sb.st_size;
+	good = (off_t)records_len(jpath); /* zeroes written ahead follow */
 	ck_assert_int_eq(put(db, "b", &err), 0);
 	store_abandon(st);
 	/* a flipped bit in the (complete, acknowledged) last record */
-	j = slurp(jpath, &len);
+	j = slurp(jpath, &flen);
+	len = records_len(jpath);
 	j[len - 3] ^= 1;
-	spit(jpath, j, len);
+	spit(jpath, j, flen);
 	st = open_store(STORE_FSYNC_ALWAYS, &db);
 	store_get_stats(st, &ss);
 	ck_assert(ss.torn_tail);

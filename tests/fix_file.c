@@ -26,6 +26,17 @@ char *slurp(const char *p, size_t *len)
 	return buf;
 }
 
+size_t records_len(const char *p)
+{
+	size_t len;
+	char *buf = slurp(p, &len);
+
+	while (len > 0 && !buf[len - 1])
+		len--;
+	free(buf);
+	return len;
+}
+
 void spit(const char *p, const char *buf, size_t len)
 {
 	FILE *fp = fopen(p, "wb");

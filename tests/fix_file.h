@@ -11,5 +11,8 @@
 char *slurp(const char *p, size_t *len);
 /* Replace the file at p with len bytes of buf.  Fails the test on error. */
 void spit(const char *p, const char *buf, size_t len);
+/* The length of the file at p without its trailing zero bytes: where a
+ * journal's records end before the zeroes written ahead of them. */
+size_t records_len(const char *p);
 
 #endif

@@ -326,6 +326,10 @@ unmount() {
 # context.
 section() { echo "--- $*"; }
 
+# journal_end FILE: the end of a journal's records; with fsync=always the
+# file has zeroes written ahead after them (docs/formats.md).
+journal_end() { python3 -c 'import sys; print(len(open(sys.argv[1], "rb").read().rstrip(b"\0")))' "$1"; }
+
 # lines CMD...: the command's output and messages, lines joined by spaces.
 lines() { "$@" 2>&1 | tr '\n' ' '; }
 

@@ -159,13 +159,42 @@ mkstore_with_journal() {
 
 section "a torn last journal record is discarded with a warning"
 mkstore_with_journal
-full=$(stat -c %s "$J")
+full=$(journal_end "$J")
 truncate -s $((full - 3)) "$J"
 : >"$T/dynfs.log"
 mount_store
 grep -q "torn" "$T/dynfs.log" || fail "no warning about the torn record: $(cat "$T/dynfs.log")"
 [ -e "$MNT/crash/j3.json" ] && fail "the torn record's item exists"
 expect_eq "j2 before the torn record" "$(jq -c .i <"$MNT/crash/j2.json" 2>&1)" 2
+unmount
+integrity
+
+section "a record cut short inside the room is a torn tail"
+torn_files() { find "$STORE" -name 'journal.torn-*' | wc -l; }
+ntorn=$(torn_files)
+mkstore_with_journal
+end=$(journal_end "$J")
+size=$(stat -c %s "$J")
+dd if=/dev/zero of="$J" bs=1 seek=$((end - 3)) count=3 conv=notrunc status=none
+expect_eq "the size stays" "$(stat -c %s "$J")" "$size"
+: >"$T/dynfs.log"
+mount_store
+grep -q "torn" "$T/dynfs.log" || fail "no warning about the torn record: $(cat "$T/dynfs.log")"
+expect_eq "its bytes set aside" "$(torn_files)" $((ntorn + 1))
+[ -e "$MNT/crash/j3.json" ] && fail "the torn record's item exists"
+expect_eq "j2 before the torn record" "$(jq -c .i <"$MNT/crash/j2.json" 2>&1)" 2
+unmount
+integrity
+
+section "zeroes written ahead: a killed store's journal ends in room, not a torn tail"
+mkstore_with_journal
+[ "$(stat -c %s "$J")" -gt "$(journal_end "$J")" ] ||
+	fail "no zeroes written ahead of the journal's records (fsync=always)"
+: >"$T/dynfs.log"
+mount_store
+grep -q "torn\|damaged" "$T/dynfs.log" && fail "room taken for a torn tail: $(cat "$T/dynfs.log")"
+expect_eq "nothing set aside" "$(torn_files)" $((ntorn + 1))
+expect_eq "j3, the last record before the room" "$(jq -c .i <"$MNT/crash/j3.json" 2>&1)" 3
 unmount
 integrity
 
@@ -196,7 +225,15 @@ sed -i '1s/"version":1,/"version":9,/' "$S"
 refused "newer snapshot version" "newer"
 cp "$T/s.good" "$S"
 
+section "going back to an older dynfs (docs/formats.md): a clean unmount leaves no records"
 mount_store
+unmount
+expect_eq "the journal after a clean unmount: its header alone" "$(stat -c %s "$J")" 32
+expect_eq "its format version" "$(od -An -tu4 -j8 -N4 "$J" | tr -d ' ')" 2
+rm "$J" # what an older dynfs then needs; this one starts from the snapshot too
+: >"$T/dynfs.log"
+mount_store
+grep -q "no journal" "$T/dynfs.log" || fail "no warning about the missing journal: $(cat "$T/dynfs.log")"
 check_acked
 unmount
 integrity

@@ -117,7 +117,7 @@ section "a damaged last journal record is set aside, never destroyed"
 put e1 && put e2 && put e3 || fail "writes"
 crash
 J=$STORE/journal
-len=$(stat -c %s "$J")
+len=$(journal_end "$J")
 printf 'X' | dd of="$J" bs=1 seek=$((len - 3)) conv=notrunc status=none
 "$DYNFS" export "$STORE" --check >"$T/check.out" 2>&1
 grep -q "damaged or incomplete" "$T/check.out" || fail "export --check is silent: $(cat "$T/check.out")"
