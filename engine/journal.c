@@ -405,6 +405,7 @@ static void zero_ahead(journal_t *j, uint64_t need)
 int journal_open(const char *dir, const struct journal_info *info, journal_t **out,
 		 struct dyn_err *err)
 {
+	uint8_t fh[JOURNAL_HDR_SIZE];
 	struct journal *j;
 	struct stat sb;
 	int rc;
@@ -441,17 +442,25 @@ int journal_open(const char *dir, const struct journal_info *info, journal_t **o
 		rc = err_set(err, errno, "store %s: %s", dir, strerror(errno));
 		goto out_free;
 	}
+	/* The records are appended in the format the file's header names,
+	 * not info's: the store may have replaced the file it read with a
+	 * fresh one (journal_create, version 2) since. */
+	if (pread(j->fd, fh, sizeof(fh), 0) != (ssize_t)sizeof(fh) ||
+	    (jget32(fh + 8) != JOURNAL_VERSION_1 && jget32(fh + 8) != JOURNAL_VERSION)) {
+		rc = err_set(err, EINVAL, "journal %s: changed while opening", j->path);
+		goto out_free;
+	}
 	/* every record in it counts as durable from here on (the synced lsn
-	 * of the records appended after them): make it so */
-	if (fdatasync(j->fd) < 0) {
-		rc = err_set(err, errno, "journal %s: fdatasync: %s", j->path, strerror(errno));
+	 * of the records appended after them): make it so, and its name too
+	 * (a rotation's rename may not have been synced before a crash) */
+	if (fdatasync(j->fd) < 0 || fsync(j->dirfd) < 0) {
+		rc = err_set(err, errno, "journal %s: sync: %s", j->path, strerror(errno));
 		goto out_free;
 	}
 	j->end = info->valid_end;
 	j->alloc_end = (uint64_t)sb.st_size;
 	j->start_lsn = info->start_lsn;
-	/* a journal journal_create just made has no info->version */
-	j->version = info->version == JOURNAL_VERSION_1 ? JOURNAL_VERSION_1 : JOURNAL_VERSION;
+	j->version = jget32(fh + 8);
 	j->hs = journal_rec_hdr(j->version);
 	j->last_lsn = j->synced_lsn = j->durable_lsn = info->last_lsn;
 	j->synced_end = info->valid_end;
@@ -463,6 +472,8 @@ int journal_open(const char *dir, const struct journal_info *info, journal_t **o
 out_free:
 	if (j->fd >= 0)
 		close(j->fd);
+	if (j->dirfd >= 0)
+		close(j->dirfd);
 	free(j->path);
 	free(j->newpath);
 	free(j);

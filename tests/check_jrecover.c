@@ -14,6 +14,10 @@
 
 #include "fix_file.h"
 #include "fix_journal.h"
+#include "fix_store.h"
+#include "db.h"
+#include "item.h"
+#include "store.h"
 
 static uint32_t le32(const char *p)
 {
@@ -444,6 +448,92 @@ START_TEST(test_version_1_journal)
 }
 END_TEST
 
+/* The store's view of jdir: open (fsync=always), put or look up users. */
+static store_t *store_at(db_t **db)
+{
+	struct store_opts o = {STORE_FSYNC_ALWAYS, false, true};
+	struct dyn_err err;
+	store_t *st;
+
+	err_clear(&err);
+	ck_assert_msg(store_open(jdir, &o, &st, db, &err) == 0, "store_open: %s", err.msg);
+	return st;
+}
+
+static void put_user(db_t *db, const char *name)
+{
+	char json[96];
+	struct dyn_err err;
+	struct val item;
+	table_t *t;
+
+	snprintf(json, sizeof(json), "{\"username\": \"%s\"}", name);
+	err_clear(&err);
+	ck_assert_int_eq(db_table_open(db, "users", &t), 0);
+	ck_assert_msg(item_parse(json, strlen(json), &item, &err) == 0, "parse: %s", err.msg);
+	ck_assert_msg(tbl_put(t, &item, 0, &err) == 0, "put: %s", err.msg);
+	val_free(&item);
+	tbl_close(t);
+}
+
+static bool has_user(db_t *db, const char *name)
+{
+	struct val key;
+	table_t *t;
+	int rc;
+
+	ck_assert_int_eq(db_table_open(db, "users", &t), 0);
+	ck_assert_int_eq(val_init_str(&key, name, strlen(name)), 0);
+	rc = tbl_get(t, &key, NULL, NULL, NULL);
+	val_free(&key);
+	tbl_close(t);
+	return rc == 0;
+}
+
+/*
+ * A store from before version 2 whose version 1 journal ends before its
+ * snapshot (a power cut with fsync=batch could leave that): the store
+ * replaces it with a fresh journal, which is version 2, and the records
+ * appended to it must be version 2 too (review: they were appended in
+ * version 1, the format the old file had, and the next open after a
+ * crash set every one of them aside as damaged).
+ */
+START_TEST(test_store_replacing_an_old_version_1_journal)
+{
+	struct journal_info info;
+	uint8_t fh[JOURNAL_HDR_SIZE];
+	struct dyn_err err;
+	store_t *st;
+	db_t *db;
+	FILE *fp;
+
+	st = store_at(&db);
+	create_table(db, "users", "username", NULL);
+	put_user(db, "hedy");
+	err_clear(&err);
+	ck_assert_msg(store_close(st, &err) == 0, "store_close: %s", err.msg);
+	/* a version 1 journal without records, older than the snapshot */
+	journal_file_header(fh, JOURNAL_VERSION_1, 1);
+	fp = fopen(jpath, "wb");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_eq(fwrite(fh, 1, sizeof(fh), fp), sizeof(fh));
+	ck_assert_int_eq(fclose(fp), 0);
+
+	st = store_at(&db);
+	put_user(db, "ada");
+	store_abandon(st); /* a crash: the next open replays the journal */
+	err_clear(&err);
+	ck_assert_msg(journal_read(jpath, 0, NULL, NULL, &info, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(info.version, JOURNAL_VERSION);
+	ck_assert(!info.torn);
+	st = store_at(&db);
+	ck_assert(has_user(db, "hedy"));
+	ck_assert(has_user(db, "ada"));
+	err_clear(&err);
+	ck_assert_msg(store_close(st, &err) == 0, "store_close: %s", err.msg);
+}
+END_TEST
+
 /*
  * A hostile file: after one record, a "JREC" every 32 bytes to the end of
  * 1 MiB, each claiming the rest of the file.  _i 0: lsns that cannot be
@@ -505,6 +595,7 @@ Suite *jrecover_suite(void)
 	tcase_add_test(tc, test_random_page_loss_after_the_synced_end);
 	tcase_add_test(tc, test_damage_a_later_synced_lsn_covers_is_refused);
 	tcase_add_test(tc, test_version_1_journal);
+	tcase_add_test(tc, test_store_replacing_an_old_version_1_journal);
 	tcase_add_loop_test(tc, test_hostile_candidates_are_read_in_linear_time, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
