@@ -86,19 +86,50 @@ int ient_new(const uint8_t *k, size_t len, struct rec *rec, struct ient **out)
 	return 0;
 }
 
+/* Where attribute a is among item's members (a map), if below
+ * DB_STORED_NOSK; else DB_STORED_NOSK. */
+static uint8_t member_at(const struct val *item, const struct key_attr *a)
+{
+	const struct val *v = val_map_get(item, a->name, strlen(a->name));
+	size_t k;
+
+	if (!v)
+		return DB_STORED_NOSK;
+	k = (size_t)((const struct val_attr *)(const void *)((const char *)v -
+							     offsetof(struct val_attr, v)) -
+		     item->m.a);
+	return k < DB_STORED_NOSK ? (uint8_t)k : DB_STORED_NOSK;
+}
+
 void db_stored_ents(struct db_stored *st, const struct table_schema *s, const struct val *item)
 {
+	const struct index_def *d;
 	struct keyenc_buf ib;
+	uint8_t p, q;
 	size_t i;
 
 	if (!st->rec)
 		return;
 	keyenc_buf_init(&ib);
-	for (i = 0; i < s->nindex && i < DB_STORED_ENTS; i++)
-		if (!st->ent[i] && idx_key(&s->index[i], item, st->rec->data, st->rec->key_len, &ib,
-					   NULL) == 1 &&
-		    ient_new(ib.p, ib.len, NULL, &st->ent[i]) < 0)
+	for (i = 0; i < s->nindex && i < DB_STORED_ENTS; i++) {
+		d = &s->index[i];
+		if (st->ent[i] || idx_key(d, item, st->rec->data, st->rec->key_len, &ib, NULL) != 1)
+			continue;
+		if (ient_new(ib.p, ib.len, NULL, &st->ent[i]) < 0) {
 			st->ent[i] = NULL;
+			continue;
+		}
+		/* the members it was made from (db_apply skips idx_key then) */
+		p = member_at(item, &d->pk);
+		q = d->has_sk ? member_at(item, &d->sk) : DB_STORED_NOSK;
+		if (p == DB_STORED_NOSK || (d->has_sk && q == DB_STORED_NOSK))
+			continue;
+		st->ent_at[i][0] = p;
+		st->ent_at[i][1] = q;
+		st->ent_known |= (uint8_t)(1u << i);
+	}
+	st->ents_of = item->type == VAL_M ? item->m.a : NULL;
+	st->ents_n = item->type == VAL_M ? item->m.len : 0;
 	keyenc_buf_free(&ib);
 }
 
