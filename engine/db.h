@@ -383,7 +383,14 @@ struct db_stored {
 	size_t nattrs;		   /* how many */
 	struct rec *rec;	   /* the record itself (db_stored_rec), or NULL */
 	struct ient *ent[DB_STORED_ENTS]; /* index entries (db_stored_ents), or NULL */
+	/* where db_stored_ents found each entry's index key attributes: */
+	const struct val_attr *ents_of;	  /* the item's members (its m.a) */
+	size_t ents_n;			  /* and their count */
+	uint8_t ent_at[DB_STORED_ENTS][2]; /* ent[i]'s pk, sk member; DB_STORED_NOSK */
+	uint8_t ent_known;		  /* bit i: ent_at[i] holds them */
 };
+
+#define DB_STORED_NOSK 0xFF /* ent_at: the index has no sort key */
 
 /*
  * Make st->rec, the record a put of this key (pk, sk: the op's key
@@ -405,7 +412,12 @@ int db_stored_rec(struct db_stored *st, const struct val *pk, const struct val *
  * st->rec's key; needs st->rec).  db_apply() takes one instead of
  * allocating it when its key bytes are those it computes for index slot
  * i and it is still the caller's alone; else it allocates, as without.
- * What cannot be made stays NULL.  db_stored_release() drops them too.
+ * It does not compute them again (idx_key, most of an index's cost in
+ * the writer) when the op's item is this one (the same members, item
+ * unchanged since), the op's key is st->rec's, and slot i's key
+ * attributes are the members the entry was made from (names and types
+ * compared): then the bytes are the same by construction.  What cannot
+ * be made stays NULL.  db_stored_release() drops them too.
  */
 void db_stored_ents(struct db_stored *st, const struct table_schema *s, const struct val *item);
 void db_stored_release(struct db_stored *st);

@@ -86,19 +86,54 @@ int ient_new(const uint8_t *k, size_t len, struct rec *rec, struct ient **out)
 	return 0;
 }
 
+static int idx_key_of(const struct index_def *d, const struct val *pk, const struct val *sk,
+		      const uint8_t *bkey, size_t blen, struct keyenc_buf *b, struct dyn_err *err);
+
+/* Where member v (val_map_get's) is among item's members, if below
+ * DB_STORED_NOSK; else DB_STORED_NOSK. */
+static uint8_t member_at(const struct val *item, const struct val *v)
+{
+	size_t k = (size_t)((const struct val_attr *)(const void *)((const char *)v -
+								   offsetof(struct val_attr, v)) -
+			    item->m.a);
+
+	return k < DB_STORED_NOSK ? (uint8_t)k : DB_STORED_NOSK;
+}
+
 void db_stored_ents(struct db_stored *st, const struct table_schema *s, const struct val *item)
 {
+	const struct index_def *d;
+	const struct val *pk, *sk;
 	struct keyenc_buf ib;
+	uint8_t p, q;
 	size_t i;
 
 	if (!st->rec)
 		return;
 	keyenc_buf_init(&ib);
-	for (i = 0; i < s->nindex && i < DB_STORED_ENTS; i++)
-		if (!st->ent[i] && idx_key(&s->index[i], item, st->rec->data, st->rec->key_len, &ib,
-					   NULL) == 1 &&
-		    ient_new(ib.p, ib.len, NULL, &st->ent[i]) < 0)
+	for (i = 0; i < s->nindex && i < DB_STORED_ENTS; i++) {
+		d = &s->index[i];
+		if (st->ent[i])
+			continue;
+		pk = val_map_get(item, d->pk.name, strlen(d->pk.name));
+		sk = d->has_sk ? val_map_get(item, d->sk.name, strlen(d->sk.name)) : NULL;
+		if (idx_key_of(d, pk, sk, st->rec->data, st->rec->key_len, &ib, NULL) != 1)
+			continue;
+		if (ient_new(ib.p, ib.len, NULL, &st->ent[i]) < 0) {
 			st->ent[i] = NULL;
+			continue;
+		}
+		/* the members it was made from (db_apply skips idx_key then) */
+		p = member_at(item, pk);
+		q = sk ? member_at(item, sk) : DB_STORED_NOSK;
+		if (p == DB_STORED_NOSK || (sk && q == DB_STORED_NOSK))
+			continue;
+		st->ent_at[i][0] = p;
+		st->ent_at[i][1] = q;
+		st->ent_known |= (uint8_t)(1u << i);
+	}
+	st->ents_of = item->type == VAL_M ? item->m.a : NULL;
+	st->ents_n = item->type == VAL_M ? item->m.len : 0;
 	keyenc_buf_free(&ib);
 }
 
@@ -142,16 +177,14 @@ static int idx_attr_check(const struct index_def *d, const struct key_attr *a, c
 	return rc;
 }
 
-int idx_key(const struct index_def *d, const struct val *item, const uint8_t *bkey, size_t blen,
-	    struct keyenc_buf *b, struct dyn_err *err)
+/* idx_key() of the values it looks up: d's key attributes' in the item
+ * (pk, sk; NULL when the item lacks them). */
+static int idx_key_of(const struct index_def *d, const struct val *pk, const struct val *sk,
+		      const uint8_t *bkey, size_t blen, struct keyenc_buf *b, struct dyn_err *err)
 {
-	const struct val *pk, *sk = NULL;
 	int rc;
 
 	b->len = 0;
-	pk = val_map_get(item, d->pk.name, strlen(d->pk.name));
-	if (d->has_sk)
-		sk = val_map_get(item, d->sk.name, strlen(d->sk.name));
 	rc = pk ? idx_attr_check(d, &d->pk, pk, false, err) : 0;
 	if (rc == 0 && sk)
 		rc = idx_attr_check(d, &d->sk, sk, true, err);
@@ -163,6 +196,14 @@ int idx_key(const struct index_def *d, const struct val *item, const uint8_t *bk
 	if (rc == 0)
 		rc = keyenc_buf_put(b, bkey, blen);
 	return rc < 0 ? rc : 1;
+}
+
+int idx_key(const struct index_def *d, const struct val *item, const uint8_t *bkey, size_t blen,
+	    struct keyenc_buf *b, struct dyn_err *err)
+{
+	return idx_key_of(d, val_map_get(item, d->pk.name, strlen(d->pk.name)),
+			  d->has_sk ? val_map_get(item, d->sk.name, strlen(d->sk.name)) : NULL, bkey,
+			  blen, b, err);
 }
 
 /* ---- backfill ---- */

@@ -159,6 +159,9 @@ void db_stored_release(struct db_stored *st)
 		ient_unref(st->ent[i]);
 		st->ent[i] = NULL;
 	}
+	st->ent_known = 0;
+	st->ents_of = NULL;
+	st->ents_n = 0;
 }
 
 int rec_key_vals(const struct table_schema *s, const struct rec *r, struct val *pk, struct val *sk)

@@ -279,6 +279,45 @@ static struct ient *stored_ent(const struct db_stored *st, size_t i, const struc
 	return e;
 }
 
+/* Were the caller's entries (db_stored_ents) made from a's item and key? */
+static bool stored_ents_of(const struct db_stored *st, const struct aop *a)
+{
+	return st && st->ent_known && st->rec && a->item->type == VAL_M &&
+	       st->ents_of == a->item->m.a && st->ents_n == a->item->m.len &&
+	       st->rec->key_len == a->key.len && memcmp(st->rec->data, a->key.p, a->key.len) == 0;
+}
+
+/* Has a member of item this name and type? */
+static bool member_is(const struct val *item, uint8_t at, const struct key_attr *ka)
+{
+	const struct val_attr *m;
+
+	if (at >= item->m.len)
+		return false;
+	m = &item->m.a[at];
+	return m->v.type == ka->type && strcmp(m->name, ka->name) == 0;
+}
+
+/*
+ * The caller's entry for slot i when it is what idx_key() would make for
+ * d, the item and key it was made from (stored_ents_of): d's key
+ * attributes are the members it was made from, of d's types, so idx_key
+ * would find these values, pass its checks and encode the same bytes.
+ * The entry may be in a table already (a request applied twice): the
+ * caller checks that before taking it.
+ */
+static struct ient *stored_ent_known(const struct db_stored *st, size_t i,
+				     const struct index_def *d, const struct val *item)
+{
+	if (i >= DB_STORED_ENTS || !st->ent[i] || !(st->ent_known & (1u << i)) ||
+	    !member_is(item, st->ent_at[i][0], &d->pk))
+		return NULL;
+	if (d->has_sk ? st->ent_at[i][1] == DB_STORED_NOSK || !member_is(item, st->ent_at[i][1], &d->sk)
+		      : st->ent_at[i][1] != DB_STORED_NOSK)
+		return NULL;
+	return st->ent[i];
+}
+
 /* Index entries to remove (old item) and to add (new item; st: the
  * caller's entries, db_stored_ents, or NULL). */
 static int prepare_indexes(struct aop *a, const struct db_stored *st, struct dyn_err *err)
@@ -286,8 +325,10 @@ static int prepare_indexes(struct aop *a, const struct db_stored *st, struct dyn
 	const struct table *t = a->t;
 	const struct index_def *d;
 	struct keyenc_buf ib;
-	bool covered;
-	size_t i;
+	struct ient *known;
+	const uint8_t *k;
+	bool covered, of = a->act == ACT_PUT && stored_ents_of(st, a);
+	size_t i, len;
 	int rc = 0;
 
 	keyenc_buf_init(&ib);
@@ -299,21 +340,34 @@ static int prepare_indexes(struct aop *a, const struct db_stored *st, struct dyn
 			a->oent[i] = omap_get(slot_map(t, i), ib.p, ib.len);
 		if (a->act != ACT_PUT)
 			continue;
-		rc = idx_key(d, a->item, a->key.p, a->key.len, &ib, err);
-		if (rc < 0)
-			break;
+		known = of ? stored_ent_known(st, i, d, a->item) : NULL;
+		if (known) { /* its bytes are idx_key's (stored_ent_known) */
+			k = known->key;
+			len = known->key_len;
+			rc = 1;
+		} else {
+			rc = idx_key(d, a->item, a->key.p, a->key.len, &ib, err);
+			if (rc < 0)
+				break;
+			k = ib.p;
+			len = ib.len;
+		}
 		if (rc == 0 || !covered)
 			continue;
-		if (a->oent[i] && a->oent[i]->key_len == ib.len &&
-		    memcmp(a->oent[i]->key, ib.p, ib.len) == 0) {
+		if (a->oent[i] && a->oent[i]->key_len == len && memcmp(a->oent[i]->key, k, len) == 0) {
 			a->retarget[i] = true;
 			continue;
 		}
 		if (a->nent_end < i + 1)
 			a->nent_end = i + 1;
-		if ((a->nent[i] = stored_ent(st, i, &ib)))
+		if (known && __atomic_load_n(&known->refs, __ATOMIC_ACQUIRE) == 1) {
+			__atomic_add_fetch(&known->refs, 1, __ATOMIC_RELAXED);
+			a->nent[i] = known;
 			continue;
-		rc = ient_new(ib.p, ib.len, NULL, &a->nent[i]);
+		}
+		if (!known && (a->nent[i] = stored_ent(st, i, &ib)))
+			continue;
+		rc = ient_new(k, len, NULL, &a->nent[i]);
 		if (rc < 0)
 			break;
 	}

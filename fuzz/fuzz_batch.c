@@ -147,7 +147,8 @@ static int run_batch(struct side *s, size_t group, const uint8_t *data, size_t s
 	struct ops_batch_stats st;
 	ops_batch_t *b;
 	size_t off = 0, n, piece = cut ? cut : 1;
-	int rc, acc = 0;
+	unsigned acc = 0; /* wraps: a fingerprint of the results, not a sum */
+	int rc;
 
 	if (ops_batch_new(s->db, s->users, count, s, &b))
 		die("ops_batch_new");
@@ -156,11 +157,11 @@ static int run_batch(struct side *s, size_t group, const uint8_t *data, size_t s
 	while (off < size) {
 		n = size - off < piece ? size - off : piece;
 		rc = ops_batch_feed(b, (const char *)data + off, n);
-		acc = acc * 31 + rc;
+		acc = acc * 31 + (unsigned)rc;
 		off += n;
 		piece = piece * 7 % 61 + 1; /* vary the cuts */
 	}
-	acc = acc * 31 + ops_batch_finish(b);
+	acc = acc * 31 + (unsigned)ops_batch_finish(b);
 	ops_batch_stats(b, &st);
 	if (st.failed != s->reports || st.applied + st.failed > st.lines)
 		die("counts disagree");
@@ -168,7 +169,7 @@ static int run_batch(struct side *s, size_t group, const uint8_t *data, size_t s
 		die("summary");
 	check_json(*summary, *slen);
 	ops_batch_free(b);
-	return acc;
+	return (int)acc;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -566,15 +566,12 @@ END_TEST
 
 static const char *const stored_ix_attrs[] = {"date", "name", "public", "username"};
 
-/* A stored put of {"id": id, "username": "hedy", "date": 100, "public":
- * 1} to tp, its record and entries in st made for key mk. */
-static int stored_put_ix(const char *id, const char *mk, struct db_stored *st)
+/* A stored put of whole ({"id": ..., "username": "hedy", "date": 100,
+ * "public": 1}): its record and the entries for tp's indexes as they
+ * are now, in st, made for key mk. */
+static void stored_make_ix(const char *mk, struct val *whole, struct db_stored *st)
 {
 	struct val *rest = J("{\"username\": \"hedy\", \"date\": 100, \"public\": 1}");
-	struct val *whole = J("{\"id\": \"%s\", \"username\": \"hedy\", \"date\": 100, "
-			      "\"public\": 1}",
-			      id);
-	struct db_op op = {.kind = DB_PUT, .table = tp, .item = whole, .flags = DB_F_CHECKED};
 	struct table_schema s;
 	uint8_t *blob;
 	size_t blen;
@@ -586,16 +583,40 @@ static int stored_put_ix(const char *id, const char *mk, struct db_stored *st)
 	ck_assert_int_eq(tbl_schema(tp, &s), 0);
 	db_stored_ents(st, &s, whole);
 	schema_free(&s);
-	ck_assert_ptr_nonnull(st->ent[0]); /* username-index */
-	ck_assert_ptr_nonnull(st->ent[1]); /* public-index */
-	ck_assert_ptr_null(st->ent[2]);	   /* name-index: no name */
 	st->attrs = stored_ix_attrs;
 	st->nattrs = 4;
+}
+
+/* db_apply of that put of whole with st. */
+static int stored_apply_ix(struct val *whole, struct db_stored *st, struct dyn_err *err)
+{
+	struct db_op op = {.kind = DB_PUT, .table = tp, .item = whole, .flags = DB_F_CHECKED};
+
 	op.text = "{}";
 	op.text_len = 2;
 	op.size = item_size(whole);
 	op.stored = st;
-	return db_apply(db, &op, 1, NULL, NULL);
+	err_clear(err);
+	return db_apply(db, &op, 1, NULL, err);
+}
+
+static struct val *stored_whole_ix(const char *id)
+{
+	return J("{\"id\": \"%s\", \"username\": \"hedy\", \"date\": 100, \"public\": 1}",
+		 id);
+}
+
+/* stored_make_ix for key mk, then stored_apply_ix. */
+static int stored_put_ix(const char *id, const char *mk, struct db_stored *st)
+{
+	struct val *whole = stored_whole_ix(id);
+	struct dyn_err err;
+
+	stored_make_ix(mk, whole, st);
+	ck_assert_ptr_nonnull(st->ent[0]); /* username-index */
+	ck_assert_ptr_nonnull(st->ent[1]); /* public-index */
+	ck_assert_ptr_null(st->ent[2]);	   /* name-index: no name */
+	return stored_apply_ix(whole, st, &err);
 }
 
 /*
@@ -620,6 +641,57 @@ START_TEST(test_index_stored_put_takes_entries_only_when_they_fit)
 	ck_assert_uint_eq(index_count(0), 2);
 	ck_assert_uint_eq(index_count(1), 2);
 	ck_assert_uint_eq(index_count(2), 0);
+}
+END_TEST
+
+/*
+ * Entries made for indexes that changed before the apply (db_apply takes
+ * them without computing their keys only when the index slot reads the
+ * same members, of the same types): an index whose key attributes swapped
+ * roles, and one whose attribute's type no longer fits the item -- which
+ * refuses the put, naming the index, as it would without entries.
+ */
+START_TEST(test_index_stored_put_entries_for_changed_indexes)
+{
+	struct index_def idx[3];
+	struct table_schema s;
+	struct db_stored st;
+	struct dyn_err err;
+	struct val *w1 = stored_whole_ix("p1"), *w2 = stored_whole_ix("p2");
+
+	programs_schema(&s, idx, 2); /* username-index, public-index */
+	ck_assert_int_eq(db_set_schema(db, "programs", &s, NULL), 0);
+	stored_make_ix("p1", w1, &st);
+	ck_assert_uint_eq(st.ent_known, 3);
+	/* the same types, another sort key: username / public, not date */
+	index_set(&idx[0], "user-public-index", "username", VAL_S, "public", VAL_N, PROJ_ALL);
+	ck_assert_int_eq(db_set_schema(db, "programs", &s, NULL), 0);
+	ck_assert_int_eq(stored_apply_ix(w1, &st, &err), 0);
+	ck_assert_uint_eq(st.ent[0]->refs, 1); /* made for username-index */
+	ck_assert_uint_eq(st.ent[1]->refs, 2); /* public-index as it was */
+	db_stored_release(&st);
+	ck_assert_int_eq(tbl_delete(tp, vs("p1"), NULL, 0, NULL), 0);
+	ck_assert_uint_eq(index_count(0), 0); /* the entry it added was found */
+	/* the key attributes' roles swapped */
+	stored_make_ix("p1", w1, &st);
+	index_set(&idx[0], "date-index", "date", VAL_N, "username", VAL_S, PROJ_ALL);
+	ck_assert_int_eq(db_set_schema(db, "programs", &s, NULL), 0);
+	ck_assert_int_eq(stored_apply_ix(w1, &st, &err), 0);
+	ck_assert_uint_eq(st.ent[0]->refs, 1);
+	ck_assert_uint_eq(st.ent[1]->refs, 2);
+	db_stored_release(&st);
+	ck_assert_str_eq(iquery("date-index", vn("100"), false), "p1");
+	stored_make_ix("p2", w2, &st);
+	index_set(&idx[1], "public-s-index", "public", VAL_S, NULL, VAL_NULL, PROJ_ALL);
+	ck_assert_int_eq(tbl_delete(tp, vs("p1"), NULL, 0, NULL), 0);
+	ck_assert_int_eq(db_set_schema(db, "programs", &s, NULL), 0);
+	ck_assert_int_eq(stored_apply_ix(w2, &st, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "public-s-index"), "message: %s", err.msg);
+	ck_assert_uint_eq(st.ent[0]->refs, 1);
+	ck_assert_uint_eq(st.ent[1]->refs, 1);
+	db_stored_release(&st);
+	ck_assert_uint_eq(index_count(0), 0);
+	ck_assert_uint_eq(index_count(1), 0);
 }
 END_TEST
 
@@ -877,6 +949,7 @@ Suite *index_suite(void)
 	TC("index_maintenance");
 	tcase_add_test(tc, test_index_put_adds_entries);
 	tcase_add_test(tc, test_index_stored_put_takes_entries_only_when_they_fit);
+	tcase_add_test(tc, test_index_stored_put_entries_for_changed_indexes);
 	tcase_add_test(tc, test_index_overwrite_moves_entries);
 	tcase_add_test(tc, test_index_delete_removes_entries);
 	tcase_add_test(tc, test_index_sparse_items_are_left_out);
