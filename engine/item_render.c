@@ -54,6 +54,7 @@
  * and fuzz_item noticing.
  */
 #include "item.h"
+#include "jsonbytes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -156,16 +157,6 @@ static const char esc_tab[256] = {
 };
 /* clang-format on */
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Non-zero if any byte of w is '"', '\\' or a control character. */
-static inline uint64_t needs_escape(uint64_t w)
-{
-	uint64_t q = w ^ (ONES * '"'), s = w ^ (ONES * '\\');
-
-	return (((q - ONES) & ~q) | ((s - ONES) & ~s) | ((w - ONES * 0x20) & ~w)) & HIGHS;
-}
 
 /* Bytes escaping adds to each byte: 5 for \u00XX, 1 for \n and the like. */
 /* clang-format off */
@@ -189,7 +180,7 @@ static size_t string_text_len(const char *s, size_t n)
 		uint64_t w;
 
 		memcpy(&w, s + i, 8);
-		if (needs_escape(w))
+		if (json_word_special(w))
 			for (size_t j = i; j < i + 8; j++)
 				len += esc_extra[(unsigned char)s[j]];
 	}
@@ -217,7 +208,7 @@ static void put_string(struct rbuf *b, const char *s, size_t n)
 			uint64_t w;
 
 			memcpy(&w, s + i, 8);
-			if (needs_escape(w))
+			if (json_word_special(w))
 				break;
 			i += 8;
 		}
