@@ -248,7 +248,9 @@ struct be_methods {
 	 * where BE_CAP_GROUP is missing.
 	 */
 	int (*apply_each)(be_t *b, const be_op *ops, size_t n, size_t *failed, struct dyn_err *err);
-	/* What a put would refuse (key rules, size, index key types). */
+	/* What a put would refuse (key rules, size, index key types; it
+	 * runs item_check, so a put of the same item, unchanged, may say
+	 * be_op.checked). */
 	int (*check_item)(be_table_t *t, const struct val *item, struct dyn_err *err);
 
 	/* ---- changes ---- */

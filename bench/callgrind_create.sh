@@ -7,6 +7,8 @@
 # it up.  Three mounts: setup only, setup + N creates, setup + N creates
 # + N unlinks; the differences divided by N (default 1000).  Prints
 # "create Ir/op" and "unlink Ir/op".  Needs bench/'s programs built.
+# CG_KEEP=DIR keeps the three callgrind files there (cg0, cg1, cg2: for
+# callgrind_annotate, e.g. the per-function differences cg1 - cg0).
 set -eu
 [ $# -ge 1 ] || { echo "usage: $0 DYNFS [N]" >&2; exit 2; }
 DYNFS=$(realpath "$1")
@@ -28,6 +30,7 @@ run() { # PHASES: 0 setup, 1 + creates, 2 + unlinks; prints total Ir
 	[ "$1" -ge 1 ] && "$BUILD/bench/fsops" create "$d" "$N" 200 >/dev/null
 	[ "$1" -ge 2 ] && "$BUILD/bench/fsops" unlink "$d" "$N" >/dev/null
 	bench_unmount "$m"
+	[ -z "${CG_KEEP:-}" ] || cp "$T/cg$1" "$CG_KEEP/"
 	cg_total "$T/cg$1" | tr -d ,
 }
 a=$(run 0)

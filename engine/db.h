@@ -344,8 +344,10 @@ enum db_op_kind {
  * DB_PUT's item came from item_parse()/item_parse_value() unchanged and its
  * item_size() is within ITEM_MAX_SIZE: valid by construction (item_parse.c),
  * so db_apply() skips item_check() (about a tenth of a bulk import's CPU).
- * Set by db_replay() and by the _batch parser (ops_req_bind); never for an
- * item a caller built or changed.
+ * Set by db_replay() and by the _batch parser (ops_req_bind), and by
+ * fs/commit.c for an item that passed item_check() (tbl_check_item, at
+ * the write() that completed its file) and is unchanged since; never for
+ * an item a caller built or changed unchecked.
  */
 #define DB_F_CHECKED 0x100
 #define DB_BY_TTL 0x4	  /* a TTL expiry: the change feed says "by": "ttl" */

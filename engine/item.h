@@ -102,6 +102,24 @@ int item_render_compact_append(const struct val *v, const char *pk_name, const c
 			       char **buf, size_t *len, size_t *cap);
 
 /*
+ * The text of an item for the journal (db.h db_op.text) from the text
+ * it was parsed from and the attributes added to it since: text is one
+ * JSON object (item_parse accepted it, so: a BOM and whitespace may lead,
+ * whitespace may follow), add a map of attributes text does not have
+ * (NULL or empty: none).  With nothing to add, *out is the object inside
+ * text (no BOM, no surrounding whitespace) and *buf NULL; else *buf is
+ * a new text (caller frees) -- add's attributes, rendered compact, then
+ * text's own -- and *out == *buf.  item_parse_value(*out) is the item
+ * text parses to with add's attributes: the journal writes it instead of
+ * rendering the item.  -EINVAL if text is no object, or when attributes
+ * are to be added and text's first member name begins with '$' or an
+ * escape (a tag: {"$M": {...}} is the map inside) or one of add's names
+ * with '$' (the caller renders the item then); -ENOMEM.
+ */
+int item_text_join(const char *text, size_t len, const struct val *add, char **buf,
+		   const char **out, size_t *out_len);
+
+/*
  * The compact form of an item straight from its binary form: blob is what
  * item_encode wrote for the item without its key attributes, pk (named
  * pk_name) and sk (named sk_name; sk NULL if none) are those.  Appended

@@ -54,6 +54,7 @@
  * and fuzz_item noticing.
  */
 #include "item.h"
+#include "jsonbytes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -156,16 +157,6 @@ static const char esc_tab[256] = {
 };
 /* clang-format on */
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Non-zero if any byte of w is '"', '\\' or a control character. */
-static inline uint64_t needs_escape(uint64_t w)
-{
-	uint64_t q = w ^ (ONES * '"'), s = w ^ (ONES * '\\');
-
-	return (((q - ONES) & ~q) | ((s - ONES) & ~s) | ((w - ONES * 0x20) & ~w)) & HIGHS;
-}
 
 /* Bytes escaping adds to each byte: 5 for \u00XX, 1 for \n and the like. */
 /* clang-format off */
@@ -189,7 +180,7 @@ static size_t string_text_len(const char *s, size_t n)
 		uint64_t w;
 
 		memcpy(&w, s + i, 8);
-		if (needs_escape(w))
+		if (json_word_special(w))
 			for (size_t j = i; j < i + 8; j++)
 				len += esc_extra[(unsigned char)s[j]];
 	}
@@ -217,7 +208,7 @@ static void put_string(struct rbuf *b, const char *s, size_t n)
 			uint64_t w;
 
 			memcpy(&w, s + i, 8);
-			if (needs_escape(w))
+			if (json_word_special(w))
 				break;
 			i += 8;
 		}
@@ -529,6 +520,64 @@ int item_render_compact_append(const struct val *v, const char *pk_name, const c
 		return -ENOMEM;
 	}
 	*len = b.len;
+	return 0;
+}
+
+/* ---- an item's text with attributes added (item_text_join) ---- */
+
+static bool text_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int item_text_join(const char *text, size_t len, const struct val *add, char **buf,
+		   const char **out, size_t *out_len)
+{
+	struct rbuf rb = {0};
+	size_t a = 0, z = len, i;
+	bool empty;
+
+	*buf = NULL;
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		a = 3;
+	while (a < z && text_blank(text[a]))
+		a++;
+	while (z > a && text_blank(text[z - 1]))
+		z--;
+	if (z - a < 2 || text[a] != '{' || text[z - 1] != '}')
+		return -EINVAL;
+	if (!add || add->type != VAL_M || !add->m.len) {
+		*out = text + a;
+		*out_len = z - a;
+		return 0;
+	}
+	for (i = a + 1; i < z - 1 && text_blank(text[i]); i++)
+		;
+	empty = i == z - 1; /* "{}": no comma before the closing brace */
+	/* a tag's object ({"$M": {...}} is the map inside) or a name that may
+	 * be one once unescaped: one more member would make it attributes;
+	 * and a lone added attribute with a tag's name would be rendered
+	 * wrapped in "$M" */
+	if (!empty && i + 1 < z && (text[i + 1] == '$' || text[i + 1] == '\\'))
+		return -EINVAL;
+	for (size_t k = 0; k < add->m.len; k++)
+		if (add->m.a[k].name_len && add->m.a[k].name[0] == '$')
+			return -EINVAL;
+	/* one allocation: add's members, compact, then text after its '{' */
+	if (!reserve(&rb, (z - a) + 256))
+		return -ENOMEM;
+	put_map_body(&rb, add, 0, NULL, NULL);
+	rb.len--; /* its '}' */
+	if (!empty)
+		putch(&rb, ',');
+	put(&rb, text + a + 1, z - a - 1);
+	if (rb.nomem) {
+		free(rb.p);
+		return -ENOMEM;
+	}
+	*buf = rb.p;
+	*out = rb.p;
+	*out_len = rb.len;
 	return 0;
 }
 

@@ -4,12 +4,14 @@
  *
  * One pass over each byte fed, constant state, so that a document
  * written in any number of pieces costs one scan plus one full parse.
- * Runs of plain string bytes are skipped with memchr-like loops; the
+ * Runs of plain string bytes are skipped eight at a time (jsonbytes.h); the
  * structure bytes drive a tiny state machine.
  */
 #include "jscan.h"
 
 #include <string.h>
+
+#include "jsonbytes.h"
 
 void jscan_init(struct jscan *s)
 {
@@ -48,17 +50,22 @@ enum jscan_verdict jscan_feed(struct jscan *s, const char *p, size_t n)
 		size_t at = s->off + i;
 
 		if (s->in_str) {
-			/* the common case: a run of plain string bytes */
-			while (!s->esc && c != '\\' && c != '"' && c >= 0x20 && i + 1 < n)
-				c = b[++i];
-			at = s->off + i;
-			if (s->esc)
+			if (s->esc) {
 				s->esc = false;
-			else if (c == '\\')
+				continue;
+			}
+			/* the common case: a run of plain string bytes, skipped
+			 * eight at a time */
+			i += json_plain_run(b + i, n - i);
+			if (i >= n)
+				break;
+			c = b[i];
+			at = s->off + i;
+			if (c == '\\')
 				s->esc = true;
 			else if (c == '"')
 				s->in_str = false;
-			else if (c < 0x20)
+			else
 				return s->off += i, broke(s, at);
 			continue;
 		}

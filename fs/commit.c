@@ -93,13 +93,22 @@ static int lost_conflict(be_table_t *t, const struct val *item, struct dyn_err *
 	return -ESTALE;
 }
 
+/* What a put of a checked item may tell the backend (be_op.checked,
+ * item_text: the engine skips item_check and writes the text to the
+ * journal instead of rendering the item). */
+struct put_hint {
+	size_t size;	  /* item_size of the item */
+	const char *text; /* its text (item_text_join), or NULL */
+	size_t len;
+};
+
 /*
  * be_put, conditional on n's version read (commit_seen) when there is
  * one and the item is not new; the version stored becomes the one read.
  * -ESTALE when another writer changed or deleted it since.
  */
 static int put_seen(struct fsx *fs, struct node *n, be_table_t *t, struct val *item, int flags,
-		    bool created, struct dyn_err *err)
+		    bool created, const struct put_hint *hint, struct dyn_err *err)
 {
 	struct val expect;
 	char *seen = NULL, *text = NULL;
@@ -109,8 +118,20 @@ static int put_seen(struct fsx *fs, struct node *n, be_table_t *t, struct val *i
 	bool lost;
 	int rc;
 
-	if (!saves_conditional(fs))
-		return be_put(t, item, flags, err);
+	if (!saves_conditional(fs)) {
+		memset(&op, 0, sizeof(op));
+		op.kind = OPS_PUT;
+		op.table = t;
+		op.item = item;
+		op.flags = flags;
+		if (hint) {
+			op.checked = true;
+			op.size = hint->size;
+			op.item_text = hint->text;
+			op.item_text_len = hint->len;
+		}
+		return be_apply(fs->be, &op, 1, NULL, err);
+	}
 	val_init_null(&expect);
 	pthread_mutex_lock(&fs->ilock);
 	if (!created && n->seen)
@@ -154,7 +175,8 @@ static int put_seen(struct fsx *fs, struct node *n, be_table_t *t, struct val *i
 	return rc;
 }
 
-/* Check (or add) one key attribute of item against the path's value. */
+/* Check (or add) one key attribute of item against the path's value:
+ * 0 (the text has it), 1 (added), or -errno. */
 static int key_attr(struct val *item, const struct key_attr *a, const struct val *key,
 		    struct dyn_err *err)
 {
@@ -166,7 +188,9 @@ static int key_attr(struct val *item, const struct key_attr *a, const struct val
 
 	if (!v) {
 		rc = val_copy(&copy, key);
-		return rc < 0 ? rc : val_map_set(item, a->name, strlen(a->name), &copy);
+		if (rc == 0)
+			rc = val_map_set(item, a->name, strlen(a->name), &copy);
+		return rc < 0 ? rc : 1; /* added from the path */
 	}
 	if (v->type == key->type && val_equal(v, key))
 		return 0;
@@ -182,11 +206,16 @@ static int key_attr(struct val *item, const struct key_attr *a, const struct val
 	return rc;
 }
 
-int item_from_text(be_table_t *t, const struct val *pk, const struct val *sk, const char *text,
-		   size_t len, bool created, struct val *out, struct dyn_err *err)
+/* item_from_text, and which key attributes came from the path (*added:
+ * ITEM_ADDED_PK, ITEM_ADDED_SK). */
+static int item_from_text_added(be_table_t *t, const struct val *pk, const struct val *sk,
+				const char *text, size_t len, bool created, struct val *out,
+				unsigned *added, struct dyn_err *err)
 {
 	const struct key_attr *kb = be_table_sk(t);
 	int rc;
+
+	*added = 0;
 
 	if (!len) {
 		if (!created)
@@ -200,11 +229,26 @@ int item_from_text(be_table_t *t, const struct val *pk, const struct val *sk, co
 			return rc;
 	}
 	rc = key_attr(out, be_table_pk(t), pk, err);
-	if (rc == 0 && kb && sk)
+	if (rc == 1)
+		*added |= ITEM_ADDED_PK;
+	if (rc >= 0 && kb && sk) {
 		rc = key_attr(out, kb, sk, err);
-	if (rc < 0)
+		if (rc == 1)
+			*added |= ITEM_ADDED_SK;
+	}
+	if (rc < 0) {
 		val_free(out);
-	return rc;
+		return rc;
+	}
+	return 0;
+}
+
+int item_from_text(be_table_t *t, const struct val *pk, const struct val *sk, const char *text,
+		   size_t len, bool created, struct val *out, struct dyn_err *err)
+{
+	unsigned added;
+
+	return item_from_text_added(t, pk, sk, text, len, created, out, &added, err);
 }
 
 int item_commit(struct fsx *fs, struct node *n, const char *text, size_t len, bool created,
@@ -223,7 +267,7 @@ int item_commit(struct fsx *fs, struct node *n, const char *text, size_t len, bo
 	rc = item_from_text(t, &pk, sk.type == VAL_NULL ? NULL : &sk, text, len, created, &item,
 			    &err);
 	if (rc == 0) {
-		rc = put_seen(fs, n, t, &item, flags, created, &err);
+		rc = put_seen(fs, n, t, &item, flags, created, NULL, &err);
 		val_free(&item);
 	}
 	if (rc < 0 && rc != -EEXIST) {
@@ -245,7 +289,7 @@ static void log_refusal(struct fsx *fs, struct node *n, const struct dyn_err *er
 }
 
 int item_precheck(struct fsx *fs, struct node *n, const char *text, size_t len, bool created,
-		  struct val *out)
+		  struct val *out, unsigned *added)
 {
 	struct dyn_err err;
 	struct val pk, sk;
@@ -256,8 +300,8 @@ int item_precheck(struct fsx *fs, struct node *n, const char *text, size_t len, 
 	rc = node_key(fs, n, &t, &pk, &sk);
 	if (rc < 0)
 		return rc;
-	rc = item_from_text(t, &pk, sk.type == VAL_NULL ? NULL : &sk, text, len, created, out,
-			    &err);
+	rc = item_from_text_added(t, &pk, sk.type == VAL_NULL ? NULL : &sk, text, len, created,
+				  out, added, &err);
 	if (rc == 0) {
 		rc = be_check_item(t, out, &err);
 		if (rc < 0)
@@ -278,11 +322,49 @@ static bool has_key(const struct val *item, const struct key_attr *a, const stru
 	return v && v->type == key->type && val_equal(v, key);
 }
 
-int item_commit_checked(struct fsx *fs, struct node *n, struct val *item, int flags)
+/* The names of the key attributes added from the path (added) with
+ * their values in item, as a map that borrows them (not to be freed). */
+static void added_keys(be_table_t *t, const struct val *item, unsigned added,
+		       struct val_attr a[2], struct val *m)
+{
+	const struct key_attr *ka[2] = {be_table_pk(t), be_table_sk(t)};
+	size_t n = 0;
+
+	for (int i = 0; i < 2; i++) {
+		const struct val *v;
+
+		if (!(added & (i ? ITEM_ADDED_SK : ITEM_ADDED_PK)) || !ka[i])
+			continue;
+		v = val_map_get(item, ka[i]->name, strlen(ka[i]->name));
+		if (!v)
+			continue;
+		a[n].name = (char *)ka[i]->name;
+		a[n].name_len = strlen(ka[i]->name);
+		a[n].v = *v;
+		n++;
+	}
+	/* sorted by name, as a map's attributes are (val.h) */
+	if (n == 2 && val_name_cmp(a[0].name, a[0].name_len, a[1].name, a[1].name_len) > 0) {
+		struct val_attr x = a[0];
+
+		a[0] = a[1];
+		a[1] = x;
+	}
+	memset(m, 0, sizeof(*m));
+	m->type = VAL_M;
+	m->m.a = a;
+	m->m.len = m->m.cap = n;
+}
+
+int item_commit_checked(struct fsx *fs, struct node *n, struct val *item, const char *text,
+			size_t len, unsigned added, int flags)
 {
 	const struct key_attr *kb;
 	struct dyn_err err;
-	struct val pk, sk;
+	struct val pk, sk, add;
+	struct val_attr addv[2];
+	struct put_hint hint = {0};
+	char *jbuf = NULL;
 	be_table_t *t;
 	int rc;
 
@@ -295,7 +377,16 @@ int item_commit_checked(struct fsx *fs, struct node *n, struct val *item, int fl
 		rc = 1; /* renamed since: the text decides */
 		goto out;
 	}
-	rc = put_seen(fs, n, t, item, flags, false, &err);
+	/* item passed be_check_item (item_precheck) and is unchanged since;
+	 * text, with the key attributes the path added, parses to it -- unless
+	 * padded far beyond it (as ops_req.c: a journal record stays small) */
+	hint.size = item_size(item);
+	added_keys(t, item, added, addv, &add);
+	if (len <= 4 * hint.size + 1024 &&
+	    item_text_join(text, len, &add, &jbuf, &hint.text, &hint.len) < 0)
+		hint.text = NULL;
+	rc = put_seen(fs, n, t, item, flags, false, &hint, &err);
+	free(jbuf);
 	if (rc < 0 && rc != -EEXIST)
 		log_refusal(fs, n, &err, rc);
 out:

@@ -51,6 +51,7 @@ struct fh {
 	int empty_flushes;	/* flushes seen while trunc_empty */
 	struct wcheck wc;	/* refusal at write() (wcheck.h) */
 	struct val ok_item;	/* wc.checked: the checked item (items; else VAL_NULL) */
+	unsigned ok_added;	/* its key attributes from the path (ITEM_ADDED_*) */
 	struct fh *live_prev, *live_next; /* on the live list (ops_file.c's live_lock) */
 };
 

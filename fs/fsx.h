@@ -375,6 +375,9 @@ void node_maybe_free_locked(struct fsx *fs, struct node *n);
  * -ENOMEM; -ENOENT if n is not table-bound.
  */
 int node_key(struct fsx *fs, struct node *n, be_table_t **t, struct val *pk, struct val *sk);
+
+/* ---- kids.c: pins and scratch children ---- */
+
 /* Pin / unpin a partition node (ilock held); pins live in the table node. */
 int node_pin_locked(struct fsx *fs, struct node *tn, struct node *pn);
 void node_unpin_locked(struct fsx *fs, struct node *pn);

@@ -137,19 +137,29 @@ void item_seen_set_locked(struct fsx *fs, struct node *n, uint64_t version);
 uint64_t item_seen_get_locked(struct fsx *fs, struct node *n);
 /* At unmount. */
 void item_mtimes_free(struct fsx *fs);
+/* Key attributes item_precheck added from the path (the text has not). */
+#define ITEM_ADDED_PK 1u
+#define ITEM_ADDED_SK 2u
 /*
  * Everything item_commit would refuse, without storing (a write() that
- * completes the document: wcheck.h): *out is the item to store (new).
- * On failure a line goes to /_errors.  0, -EINVAL, -EFBIG, -ENOENT.
+ * completes the document: wcheck.h): *out is the item to store (new),
+ * *added which key attributes came from the path.  On failure a line
+ * goes to /_errors.  0, -EINVAL, -EFBIG, -ENOENT.
  */
 int item_precheck(struct fsx *fs, struct node *n, const char *text, size_t len, bool created,
-		  struct val *out);
+		  struct val *out, unsigned *added);
 /*
- * Store item (borrowed), checked by item_precheck for node n, if its key
- * attributes are still n's key (a rename may have moved n); 1 if they
- * are not (the caller commits the text instead).  Errors as item_commit.
+ * Store item (borrowed), checked by item_precheck for node n from text
+ * (len bytes; whitespace may have been written after it since) with the
+ * key attributes added, if its key attributes are still n's key (a
+ * rename may have moved n); 1 if they are not (the caller commits the
+ * text instead).  The item is not checked again (be_op.checked) and the
+ * journal writes text with the added attributes joined in
+ * (item_text_join) instead of rendering the item.  Errors as
+ * item_commit.
  */
-int item_commit_checked(struct fsx *fs, struct node *n, struct val *item, int flags);
+int item_commit_checked(struct fsx *fs, struct node *n, struct val *item, const char *text,
+			size_t len, unsigned added, int flags);
 /* Build the item for key (pk, sk) of table t from text (new).  Used by
  * item_commit and rename; fills err. */
 int item_from_text(be_table_t *t, const struct val *pk, const struct val *sk, const char *text,

@@ -150,6 +150,46 @@ static void round_trip(const struct val *v)
 	}
 }
 
+/*
+ * item_text_join (the journal's text of a file's item, fs/commit.c): when
+ * it joins attributes the text lacks into an item's text, the result
+ * parses to the item with those attributes; when it refuses, it says so.
+ */
+static void text_join(const char *text, size_t len)
+{
+	struct val v, add, x, j;
+	const char *out;
+	char *buf;
+	size_t olen;
+	int rc;
+
+	if (item_parse(text, len, &v, NULL) != 0)
+		return;
+	val_init_map(&add);
+	if (!val_map_get(&v, "p", 1)) {
+		CHECK(val_init_str(&x, "p\"1", 3) == 0);
+		CHECK(val_map_set(&add, "p", 1, &x) == 0);
+	}
+	if (!val_map_get(&v, "k\\", 2)) {
+		CHECK(val_init_str(&x, "k\u00e9", 3) == 0);
+		CHECK(val_map_set(&add, "k\\", 2, &x) == 0);
+	}
+	rc = item_text_join(text, len, &add, &buf, &out, &olen);
+	CHECK(rc == 0 || rc == -EINVAL);
+	if (rc == 0) {
+		CHECK(item_parse_value(out, olen, &j, NULL) == 0);
+		for (size_t i = 0; i < add.m.len; i++) {
+			CHECK(val_copy(&x, &add.m.a[i].v) == 0);
+			CHECK(val_map_set(&v, add.m.a[i].name, add.m.a[i].name_len, &x) == 0);
+		}
+		CHECK(val_equal(&j, &v));
+		val_free(&j);
+		free(buf);
+	}
+	val_free(&add);
+	val_free(&v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dyn_err e;
@@ -157,6 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *bin;
 	size_t blen;
 
+	text_join((const char *)data, size);
 	err_clear(&e);
 	if (item_parse_value((const char *)data, size, &v, &e) == 0) {
 		round_trip(&v);

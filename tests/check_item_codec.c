@@ -699,6 +699,116 @@ START_TEST(test_round_trip_random_items)
 }
 END_TEST
 
+/*
+ * item_text_join against the journal's own rendering (the reference
+ * path): a random item split into the attributes a file states (rendered
+ * pretty or compact, with a BOM and whitespace around it) and up to two
+ * added ones; the joined text parses to the whole item, as the item's
+ * compact rendering does.
+ */
+START_TEST(test_text_join_random_items)
+{
+	static const char *const lead[] = {"", " ", "\n\t ", "\xef\xbb\xbf", "\xef\xbb\xbf \r\n"};
+	static const char *const tail[] = {"", "\n", " \n\n", "\t"};
+
+	int joined = 0, refused = 0, rc;
+
+	rng = 0x9e3779b97f4a7c15ULL;
+	for (int i = 0; i < 3000; i++) {
+		struct val x, rest, add, j, r;
+		char *body, *text, *buf, *ref;
+		const char *out;
+		size_t blen, len, olen, rlen, nadd = 0;
+		const char *l = lead[rnd() % 5], *t = tail[rnd() % 4];
+
+		gen_item(&x);
+		val_init_map(&rest);
+		val_init_map(&add);
+		for (size_t k = 0; k < x.m.len; k++) {
+			struct val c;
+			bool to_add = nadd < 2 && rnd() % 3 == 0;
+
+			ck_assert_int_eq(val_copy(&c, &x.m.a[k].v), 0);
+			ck_assert_int_eq(val_map_set(to_add ? &add : &rest, x.m.a[k].name,
+						     x.m.a[k].name_len, &c), 0);
+			nadd += to_add;
+		}
+		if (rnd() % 2)
+			ck_assert_int_eq(item_render(&rest, NULL, NULL, &body, &blen), 0);
+		else
+			ck_assert_int_eq(item_render_compact(&rest, NULL, NULL, &body, &blen), 0);
+		len = strlen(l) + blen + strlen(t);
+		text = malloc(len + 1);
+		ck_assert_ptr_nonnull(text);
+		snprintf(text, len + 1, "%s%s%s", l, body, t);
+		rc = item_text_join(text, len, rnd() % 4 || nadd ? &add : NULL, &buf, &out, &olen);
+		if (rc == -EINVAL) { /* a tag's name first in text or added */
+			size_t f = strspn(body + 1, " \t\r\n") + 1;
+			bool tag = body[f] == '"' && (body[f + 1] == '$' || body[f + 1] == '\\');
+
+			for (size_t k = 0; k < add.m.len; k++)
+				tag |= add.m.a[k].name[0] == '$';
+			ck_assert(tag);
+			ck_assert(nadd > 0);
+			refused++;
+			goto next;
+		}
+		ck_assert_int_eq(rc, 0);
+		ck_assert(buf ? out == buf : (out >= text && out < text + len));
+		ck_assert_int_eq(out[0], '{');
+		ck_assert_int_eq(out[olen - 1], '}');
+		ck_assert_int_eq(item_parse_value(out, olen, &j, NULL), 0);
+		ck_assert(val_equal(&j, &x));
+		/* the reference: the journal's rendering of the whole item */
+		ck_assert_int_eq(item_render_compact(&x, NULL, NULL, &ref, &rlen), 0);
+		ck_assert_int_eq(item_parse_value(ref, rlen, &r, NULL), 0);
+		ck_assert(val_equal(&j, &r));
+		val_free(&r);
+		val_free(&j);
+		free(ref);
+		free(buf);
+		joined++;
+	next:
+		free(text);
+		free(body);
+		val_free(&add);
+		val_free(&rest);
+		val_free(&x);
+	}
+	ck_assert_int_gt(joined, 1000); /* the generator names many attributes "$..." */
+	ck_assert_int_eq(joined + refused, 3000);
+}
+END_TEST
+
+/* What item_text_join refuses or passes through as it is. */
+START_TEST(test_text_join_edges)
+{
+	struct val add, v, j;
+	char *buf;
+	const char *out;
+	size_t olen;
+
+	val_init_map(&add);
+	ck_assert_int_eq(val_init_str(&v, "p1", 2), 0);
+	ck_assert_int_eq(val_map_set(&add, "p", 1, &v), 0);
+	ck_assert_int_eq(item_text_join("[1]", 3, &add, &buf, &out, &olen), -EINVAL);
+	ck_assert_int_eq(item_text_join("  ", 2, &add, &buf, &out, &olen), -EINVAL);
+	ck_assert_int_eq(item_text_join(" {} ", 4, &add, &buf, &out, &olen), 0);
+	ck_assert_int_eq(olen, 10);
+	ck_assert_int_eq(memcmp(out, "{\"p\":\"p1\"}", olen), 0);
+	free(buf);
+	ck_assert_int_eq(item_text_join("{ \"a\" : 1 }\n", 12, &add, &buf, &out, &olen), 0);
+	ck_assert_int_eq(item_parse_value(out, olen, &j, NULL), 0);
+	ck_assert_int_eq(j.m.len, 2);
+	val_free(&j);
+	free(buf);
+	ck_assert_int_eq(item_text_join("\n{\"a\":1}\n", 9, NULL, &buf, &out, &olen), 0);
+	ck_assert_ptr_null(buf);
+	ck_assert_int_eq(olen, 7);
+	val_free(&add);
+}
+END_TEST
+
 /* A cycle of many blocks is followed by one block as large as all of them
  * (item_arena.c): values of the next cycle, and the ones after the block
  * of the first cycle, are whole; item_parse_value_arena takes any value. */
@@ -848,6 +958,8 @@ Suite *item_codec_suite(void)
 
 	tc = tcase_create("item_round_trip");
 	tcase_add_test(tc, test_round_trip_random_items);
+	tcase_add_test(tc, test_text_join_random_items);
+	tcase_add_test(tc, test_text_join_edges);
 	tcase_add_test(tc, test_blob_render_tag_named_key);
 	tcase_add_test(tc, test_parse_arena_matches);
 	tcase_add_test(tc, test_arena_reset_after_many_blocks);

@@ -70,6 +70,77 @@ START_TEST(test_feed_complete_at_every_split)
 }
 END_TEST
 
+/* Random documents with long strings (plain runs, escapes, raw quotes,
+ * control bytes, UTF-8) fed in random pieces agree, state for state,
+ * with the same bytes fed one at a time: the eight-at-a-time skip of
+ * plain string bytes (jsonbytes.h) against the bytewise path. */
+static uint64_t rng = 0x853c49e6748fea9bULL;
+
+static unsigned rnd(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+static size_t gen_str(char *p)
+{
+	static const char *const bits[] = {"a",	"xxxxxxxx", "0123456789abcdef", "\\\"", "\\\\",
+					   "\\n",	"\xc3\xa9",	    " ",		"\"",	   "\x01",
+					   "\n",	"\x1f",	    "\x7f\x80\xff"};
+	size_t n = 0;
+	unsigned k = rnd(12);
+
+	for (unsigned i = 0; i < k; i++) {
+		/* mostly plain: quotes and control bytes now and then */
+		const char *b = bits[rnd(10) < 8 ? rnd(8) : rnd(13)];
+
+		memcpy(p + n, b, strlen(b));
+		n += strlen(b);
+	}
+	return n;
+}
+
+START_TEST(test_feed_pieces_match_bytewise)
+{
+	char doc[4096];
+	struct jscan a, b;
+
+	for (int round = 0; round < 4000; round++) {
+		size_t n = 0, k, step;
+
+		n += (size_t)sprintf(doc + n, "{\"s\": \"");
+		n += gen_str(doc + n);
+		n += (size_t)sprintf(doc + n, "\", \"t\": [\"");
+		n += gen_str(doc + n);
+		n += (size_t)sprintf(doc + n, "\", {\"u\": \"");
+		n += gen_str(doc + n);
+		n += (size_t)sprintf(doc + n, "\"}]}%s", rnd(4) ? "\n" : " x");
+		jscan_init(&a);
+		jscan_init(&b);
+		for (k = 0; k < n; k += step) {
+			step = 1 + rnd(rnd(2) ? 40 : 8);
+			if (step > n - k)
+				step = n - k;
+			enum jscan_verdict va = jscan_feed(&a, doc + k, step), vb = JSCAN_MORE;
+
+			for (size_t j = k; j < k + step; j++)
+				vb = jscan_feed(&b, doc + j, 1);
+			ck_assert_int_eq(va, vb);
+			ck_assert_uint_eq(a.off, b.off);
+			ck_assert_int_eq(a.in_str, b.in_str);
+			ck_assert_int_eq(a.esc, b.esc);
+			ck_assert_uint_eq(a.depth, b.depth);
+			if (va == JSCAN_BAD)
+				ck_assert_uint_eq(a.bad, b.bad);
+			if (va == JSCAN_DONE)
+				ck_assert_uint_eq(a.end, b.end);
+		}
+	}
+}
+END_TEST
+
 START_TEST(test_feed_breaks_at_the_offending_byte)
 {
 	size_t d, k, n;
@@ -252,6 +323,7 @@ Suite *jscan_suite(void)
 	TCase *tc = tcase_create("jscan_feed");
 
 	tcase_add_test(tc, test_feed_complete_at_every_split);
+	tcase_add_test(tc, test_feed_pieces_match_bytewise);
 	tcase_add_test(tc, test_feed_breaks_at_the_offending_byte);
 	tcase_add_test(tc, test_feed_incomplete_stays_more);
 	tcase_add_test(tc, test_feed_depth_limit);
