@@ -136,6 +136,14 @@ struct db_backfill_stats {
 	uint64_t items;	      /* base items scanned */
 };
 void db_backfill_stats(db_t *db, struct db_backfill_stats *out);
+/*
+ * Test hook: fn(ctx, done) runs in every backfill of db after each step,
+ * with the table's lock released (done: the scan is complete, the switch
+ * comes next); step_items > 0 ends every step after that many items.
+ * Set it while no backfill runs; fn NULL removes it.
+ */
+void db_set_backfill_test_hook(db_t *db, void (*fn)(void *ctx, bool done), void *ctx,
+			       unsigned step_items);
 
 /*
  * Replace a table's schema.  The key schema may change only while the

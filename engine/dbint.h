@@ -102,22 +102,27 @@ struct table {
  * steps under the READ side of t->lock, adding entries to map and moving
  * last forward; between steps writers run, and db_apply() maintains map
  * like a live index for base keys <= last (keys beyond last are picked up
- * by later steps).  So map and last change under either side of t->lock
+ * by later steps).  The step that reaches the end of the base map sets
+ * done, and from then on writers maintain map for every key: a key
+ * beyond last written between that step and the switch (which takes the
+ * write lock after the read lock was released) has no later step to
+ * pick it up.  So map, last and done change under either side of t->lock
  * but never concurrently: readers never touch them, the builder (only
  * one: t->schema_mu) holds the read side, writers the write side.  The
  * set is installed and removed under the write side.
  */
 struct idx_bld {
 	const struct index_def *def; /* the new index (the builder's schema) */
-	omap_t *map;		     /* entries for base keys <= last */
+	omap_t *map;		     /* entries for base keys <= last (all, once done) */
 	struct keyenc_buf last;	     /* last base key scanned */
 	bool started;		     /* last is valid */
+	bool done;		     /* the scan reached the end: map covers every key */
 };
 
-/* Does the building index cover base key k (k <= last)? */
+/* Does the building index cover base key k (k <= last, or the scan is done)? */
 static inline bool idx_bld_covers(const struct idx_bld *b, const uint8_t *k, size_t len)
 {
-	return b->started && omap_keycmp(k, len, b->last.p, b->last.len) <= 0;
+	return b->done || (b->started && omap_keycmp(k, len, b->last.p, b->last.len) <= 0);
 }
 
 struct db {
@@ -132,6 +137,9 @@ struct db {
 	void *obs_ctx;	       /* its context */
 	struct feed *feed;     /* the change feed (feed.h; its own lock) */
 	struct db_backfill_stats bf; /* index backfills (atomics) */
+	void (*bf_hook)(void *ctx, bool done); /* db_set_backfill_test_hook */
+	void *bf_hook_ctx;		       /* its context */
+	unsigned bf_step_items;		       /* its step length, 0 = by time */
 };
 
 /* An iterator's view of an item (db.h's opaque struct item_ref). */

@@ -325,6 +325,14 @@ void db_backfill_stats(db_t *db, struct db_backfill_stats *out)
 	out->items = __atomic_load_n(&db->bf.items, __ATOMIC_RELAXED);
 }
 
+void db_set_backfill_test_hook(db_t *db, void (*fn)(void *ctx, bool done), void *ctx,
+			       unsigned step_items)
+{
+	db->bf_hook = fn;
+	db->bf_hook_ctx = ctx;
+	db->bf_step_items = step_items;
+}
+
 /* Add record r's entries to every building map.  0, -EINVAL (err), -ENOMEM. */
 static int bld_add(struct table *t, struct rec *r, struct keyenc_buf *kb, struct dyn_err *err)
 {
@@ -389,9 +397,10 @@ static int bld_advance(struct table *t, const uint8_t *k, size_t len)
 static int bld_step(struct table *t, struct keyenc_buf *kb, struct dyn_err *err)
 {
 	const struct idx_bld *b0 = &t->bld[0];
-	uint64_t t0 = clock_ns(CLOCK_MONOTONIC), n = 0;
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC), n = 0, max = t->db->bf_step_items;
 	struct omap_cur c;
 	struct rec *r;
+	size_t j;
 	bool ok;
 	int rc = 0;
 
@@ -406,7 +415,8 @@ static int bld_step(struct table *t, struct keyenc_buf *kb, struct dyn_err *err)
 			rc = bld_advance(t, r->data, r->key_len);
 		if (rc < 0)
 			break;
-		if (++n % IDX_STEP_CHECK == 0 && clock_ns(CLOCK_MONOTONIC) - t0 >= IDX_STEP_NS) {
+		if (++n == max ||
+		    (n % IDX_STEP_CHECK == 0 && clock_ns(CLOCK_MONOTONIC) - t0 >= IDX_STEP_NS)) {
 			ok = omap_next(&c);
 			break;
 		}
@@ -414,7 +424,11 @@ static int bld_step(struct table *t, struct keyenc_buf *kb, struct dyn_err *err)
 	__atomic_add_fetch(&t->db->bf.items, n, __ATOMIC_RELAXED);
 	if (rc < 0)
 		return rc;
-	return ok ? 0 : 1;
+	if (ok)
+		return 0;
+	for (j = 0; j < t->nbld; j++)
+		t->bld[j].done = true; /* writers from now on maintain every key */
+	return 1;
 }
 
 int idx_backfill(struct table *t, struct dyn_err *err)
@@ -435,6 +449,8 @@ int idx_backfill(struct table *t, struct dyn_err *err)
 		idx_note_hold(t->db, clock_ns(CLOCK_MONOTONIC) - w0,
 			      clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0);
 		pthread_rwlock_unlock(&t->lock);
+		if (rc >= 0 && t->db->bf_hook)
+			t->db->bf_hook(t->db->bf_hook_ctx, rc == 1);
 		if (rc == 0)
 			sched_yield(); /* let waiting writers in */
 	}

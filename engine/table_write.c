@@ -51,8 +51,9 @@ enum aop_act {
 /*
  * Index slots: t->schema.index[0..nindex), then the indexes being
  * backfilled, t->bld[0..nbld) (dbint.h), which are maintained only for
- * base keys the backfill has passed (idx_bld_covers) but checked for
- * every item, so no item that the finished index would refuse gets in.
+ * base keys the backfill has passed (idx_bld_covers: every key once its
+ * scan is done) but checked for every item, so no item that the finished
+ * index would refuse gets in.
  */
 #define NSLOTS (2 * DB_MAX_INDEXES)
 

@@ -878,6 +878,83 @@ START_TEST(test_index_backfill_in_steps_while_writes_race)
 }
 END_TEST
 
+/*
+ * Writes at every step boundary of a backfill cut into 3-item steps (the
+ * test hook runs them with the lock released): moves between partitions,
+ * sparse puts, deletes, re-puts, refused puts, new keys before and after
+ * the scan position; and once the scan is done, a new key beyond the last
+ * one scanned, which no later step picks up (it went missing until the
+ * scan's end made writers maintain every key).  Exact after each round.
+ */
+struct bf_hook_ctx {
+	uint64_t seed;	  /* the writes' pseudo-random sequence */
+	unsigned n, tail; /* items at the start, new keys after the done */
+};
+
+static void bf_hook_writes(void *arg, bool done)
+{
+	struct bf_hook_ctx *h = arg;
+	struct dyn_err err;
+	struct val key;
+	char id[16];
+	unsigned i, k;
+
+	if (done) {
+		put("{\"id\": \"z%03u\", \"username\": \"tail\", \"date\": 1}", h->tail++);
+		return;
+	}
+	for (i = 0; i < 4; i++) {
+		h->seed = h->seed * 6364136223846793005ull + 1442695040888963407ull;
+		k = (unsigned)(h->seed >> 33) % (h->n + 8);
+		snprintf(id, sizeof(id), "i%03u", k);
+		switch ((h->seed >> 20) % 5) {
+		case 0:
+			put("{\"id\": \"%s\", \"username\": \"w%u\", \"date\": %u}", id, k % 3, i);
+			break;
+		case 1:
+			put("{\"id\": \"%s\", \"date\": 2}", id);
+			break;
+		case 2:
+			ck_assert_int_eq(val_init_str(&key, id, strlen(id)), 0);
+			tbl_delete(tp, &key, NULL, 0, NULL);
+			val_free(&key);
+			break;
+		case 3:
+			put("{\"id\": \"%s\", \"username\": \"u%u\", \"date\": %u}", id, k % 5, k);
+			break;
+		default:
+			ck_assert_int_eq(put_err(&err, "{\"id\": \"%s\", \"username\": 1}", id),
+					 -EINVAL);
+		}
+	}
+}
+
+START_TEST(test_index_backfill_step_boundaries_and_end)
+{
+	struct bf_hook_ctx h = {.seed = 7, .n = 64};
+	struct index_def idx[3];
+	struct table_schema s;
+	char *why = NULL;
+	unsigned k, round;
+
+	programs_schema(&s, idx, 0);
+	ck_assert_int_eq(db_set_schema(db, "programs", &s, NULL), 0);
+	for (k = 0; k < h.n; k++)
+		put("{\"id\": \"i%03u\", \"username\": \"u%u\", \"date\": %u}", k, k % 5, k);
+	db_set_backfill_test_hook(db, bf_hook_writes, &h, 3);
+	for (round = 0; round < 20; round++) {
+		programs_schema(&s, idx, round % 2 ? 3 : 2);
+		ck_assert_int_eq(db_set_schema(db, "programs", &s, NULL), 0);
+		ck_assert_msg(db_check_integrity(db, &why) == 0, "round %u: %s", round,
+			      why ? why : "?");
+		programs_schema(&s, idx, 0);
+		ck_assert_int_eq(db_set_schema(db, "programs", &s, NULL), 0);
+	}
+	db_set_backfill_test_hook(db, NULL, NULL, 0);
+	ck_assert_uint_eq(h.tail, 20);
+}
+END_TEST
+
 START_TEST(test_index_drop_and_projection_change)
 {
 	struct index_def idx[3];
@@ -977,6 +1054,7 @@ Suite *index_suite(void)
 	TC("db_set_schema_online");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_index_backfill_in_steps_while_writes_race);
+	tcase_add_test(tc, test_index_backfill_step_boundaries_and_end);
 #undef TC
 	return s;
 }
