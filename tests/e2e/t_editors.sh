@@ -202,24 +202,68 @@ expect_item "nano new item" "$P/2022-12.json" \
 	'{"id#level":"felienne#3","week":"2022-12","finished":1,"level":3}' "${QKEYS[@]}"
 expect_no_scratch "nano new item" "$P"
 
-# emacs_replace SESSION FROM TO: M-< then M-x replace-string FROM TO,
-# each answer typed once emacs shows its prompt (typed ahead under load,
-# keys once landed in the wrong place: FROM became '"f') and the
-# replacement's message awaited.
-emacs_replace() {
+# emacs_wait SESSION ERE: pane_wait without failing (5 s).
+emacs_wait() {
+	local i
+	for i in $(seq 50); do
+		pane "$1" | grep -Eq -- "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# emacs_echo_ends SESSION TEXT: wait (5 s) until the echo area (the
+# screen's last line) ends with TEXT: emacs has read the keys typed, not
+# only been sent them.
+emacs_echo_ends() {
+	local i
+	for i in $(seq 50); do
+		[[ "$(pane "$1" | tail -1)" == *"$2" ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# emacs_replace_once SESSION FROM TO: M-< then M-x replace-string FROM TO,
+# each answer typed once emacs shows its prompt and entered once emacs
+# shows it typed (under load, keys once landed in the wrong place: FROM
+# became '"f'), and the replacement's message awaited.  1 if a step did
+# not show up in time.
+emacs_replace_once() {
 	tm send-keys -t "$1" C-l # clear the last message
 	ed_keys "$1" 'M-<'
 	ed_keys "$1" M-x
-	pane_wait "$1" '^M-x' || return
+	emacs_wait "$1" '^M-x' || return 1
 	ed_type "$1" replace-string
+	emacs_echo_ends "$1" replace-string || return 1
 	ed_keys "$1" Enter
-	pane_wait "$1" '^Replace string( \(default .*\))?: ?$' || return
+	emacs_wait "$1" '^Replace string( \(default .*\))?: ?$' || return 1
 	ed_type "$1" "$2"
+	emacs_echo_ends "$1" "$2" || return 1
 	ed_keys "$1" Enter
-	pane_wait "$1" '^Replace string .* with: ?$' || return
+	emacs_wait "$1" '^Replace string .* with: ?$' || return 1
 	ed_type "$1" "$3"
+	emacs_echo_ends "$1" "$3" || return 1
 	ed_keys "$1" Enter
-	pane_wait "$1" '^Replaced [0-9]+ occurrence' || return
+	emacs_wait "$1" '^Replaced [0-9]+ occurrence' || return 1
+}
+
+# emacs_replace SESSION FROM TO: emacs_replace_once, again after C-g
+# (nothing entered yet) when emacs did not show what was typed; fails
+# the test after three tries.
+emacs_replace() {
+	local try
+	for try in 1 2 3; do
+		emacs_replace_once "$@" && return 0
+		echo "emacs: replace [$2] -> [$3], try $try: not shown as typed: $(pane "$1" | tail -1)"
+		ed_keys "$1" C-g
+		sleep 0.5
+		ed_keys "$1" C-g
+		sleep 0.5
+	done
+	fail "emacs: replace [$2] -> [$3] failed three times; screen:
+$(pane "$1")"
+	return 1
 }
 
 # emacs_save SESSION: C-x C-s; wait for emacs's verdict (left in EMACS_MSG).
