@@ -166,15 +166,22 @@ pane() {
 	tm capture-pane -p -t "$1" 2>/dev/null
 }
 
-# pane_wait SESSION ERE [SECONDS]: wait until the screen matches ERE.
-pane_wait() {
-	local s=$1 re=$2 i
+# pane_seen SESSION ERE [SECONDS]: wait until the screen matches ERE;
+# 1 (and nothing else) if it does not in time.
+pane_seen() {
+	local i
 	for i in $(seq $((${3:-10} * 10))); do
-		pane "$s" | grep -Eq -- "$re" && return 0
+		pane "$1" | grep -Eq -- "$2" && return 0
 		sleep 0.1
 	done
-	fail "$s: timed out waiting for /$re/ on screen:
-$(pane "$s")"
+	return 1
+}
+
+# pane_wait SESSION ERE [SECONDS]: pane_seen, failing the test on time-out.
+pane_wait() {
+	pane_seen "$@" && return 0
+	fail "$1: timed out waiting for /$2/ on screen:
+$(pane "$1")"
 	return 1
 }
 

@@ -202,16 +202,6 @@ expect_item "nano new item" "$P/2022-12.json" \
 	'{"id#level":"felienne#3","week":"2022-12","finished":1,"level":3}' "${QKEYS[@]}"
 expect_no_scratch "nano new item" "$P"
 
-# emacs_wait SESSION ERE: pane_wait without failing (5 s).
-emacs_wait() {
-	local i
-	for i in $(seq 50); do
-		pane "$1" | grep -Eq -- "$2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # emacs_echo_ends SESSION TEXT: wait (5 s) until the echo area (the
 # screen's last line) ends with TEXT: emacs has read the keys typed, not
 # only been sent them.
@@ -233,19 +223,19 @@ emacs_replace_once() {
 	tm send-keys -t "$1" C-l # clear the last message
 	ed_keys "$1" 'M-<'
 	ed_keys "$1" M-x
-	emacs_wait "$1" '^M-x' || return 1
+	pane_seen "$1" '^M-x' 5 || return 1
 	ed_type "$1" replace-string
 	emacs_echo_ends "$1" replace-string || return 1
 	ed_keys "$1" Enter
-	emacs_wait "$1" '^Replace string( \(default .*\))?: ?$' || return 1
+	pane_seen "$1" '^Replace string( \(default .*\))?: ?$' 5 || return 1
 	ed_type "$1" "$2"
 	emacs_echo_ends "$1" "$2" || return 1
 	ed_keys "$1" Enter
-	emacs_wait "$1" '^Replace string .* with: ?$' || return 1
+	pane_seen "$1" '^Replace string .* with: ?$' 5 || return 1
 	ed_type "$1" "$3"
 	emacs_echo_ends "$1" "$3" || return 1
 	ed_keys "$1" Enter
-	emacs_wait "$1" '^Replaced [0-9]+ occurrence' || return 1
+	pane_seen "$1" '^Replaced [0-9]+ occurrence' 5 || return 1
 }
 
 # emacs_replace SESSION FROM TO: emacs_replace_once, again after C-g
