@@ -307,9 +307,14 @@ static int chunk_resume(const struct chunk *c, const struct table_schema *s, str
 	return rc;
 }
 
+static void (*step_hook)(void *ctx, const char *table, bool done);
+static void *step_hook_ctx;
+static unsigned step_chunk; /* items per chunk (tests); 0: SNAP_CHUNK */
+
 static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *items,
 		       uint64_t *max_hold_ns)
 {
+	size_t chunk = step_hook && step_chunk ? step_chunk : SNAP_CHUNK;
 	uint64_t t0;
 	struct chunk c = {SF_BUF_INIT, 0, 0, 0};
 	struct sf_buf prefix = SF_BUF_INIT, text = SF_BUF_INIT;
@@ -325,7 +330,7 @@ static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *item
 		rc = -ENOMEM;
 		goto out;
 	}
-	sc.limit = SNAP_CHUNK;
+	sc.limit = chunk;
 	for (;;) {
 		c.n = 0;
 		c.raw.len = 0;
@@ -348,8 +353,10 @@ static int table_write(struct snap_out *o, struct snap_table *st, uint64_t *item
 		if (rc < 0)
 			goto out;
 		*items += c.n;
-		if (c.n < SNAP_CHUNK)
+		if (c.n < chunk)
 			break;
+		if (step_hook)
+			step_hook(step_hook_ctx, st->name, false);
 		/* resume after the last key seen */
 		rc = chunk_resume(&c, &st->schema, &spk, &ssk);
 		if (rc < 0)
@@ -377,6 +384,14 @@ void snap_set_test_hook(void (*fn)(void *ctx, const char *table), void *ctx)
 	test_hook_ctx = ctx;
 }
 
+void snap_set_step_hook(void (*fn)(void *ctx, const char *table, bool done), void *ctx,
+			unsigned chunk)
+{
+	step_hook = fn;
+	step_hook_ctx = ctx;
+	step_chunk = chunk;
+}
+
 static int write_body(struct snap_out *o, db_t *db, uint64_t lsn, struct snap_info *info)
 {
 	struct snap_table *tt = NULL;
@@ -392,10 +407,14 @@ static int write_body(struct snap_out *o, db_t *db, uint64_t lsn, struct snap_in
 	rc = header_render(&b, lsn, tt, n);
 	if (rc == 0)
 		rc = out_write(o, b.p, b.len);
+	if (rc == 0 && step_hook)
+		step_hook(step_hook_ctx, NULL, false);
 	for (i = 0; rc == 0 && i < n; i++) {
 		rc = table_write(o, &tt[i], &info->items, &info->max_hold_ns);
 		if (rc == 0 && test_hook)
 			test_hook(test_hook_ctx, tt[i].name);
+		if (rc == 0 && step_hook)
+			step_hook(step_hook_ctx, tt[i].name, true);
 	}
 	if (rc == 0) {
 		b.len = 0;

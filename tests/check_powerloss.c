@@ -52,50 +52,6 @@ static char *new_copy_dir(void)
 	return d;
 }
 
-/*
- * The store as a power loss now would leave it, into directory to.  The
- * journal past its synced offset, in turns: cut off (the size was not
- * synced); zeroes to the file's size (the size was, and the bytes are
- * zeroes written ahead, or blocks the disk never got); the first half of
- * the unsynced bytes kept, zeroes after (a write into that room cut
- * short); each unsynced 4 KiB page kept or lost at random (a disk that
- * wrote the pages in its own order: a later one kept, an earlier lost).
- */
-static void crash_copy(store_t *st, const char *to)
-{
-	static int turn;
-	char from[200], dst[200];
-	uint64_t synced = store_synced_bytes(st);
-	size_t len, keep;
-	char *p;
-
-	snprintf(from, sizeof(from), "%s/%s", dir, SNAP_NAME);
-	snprintf(dst, sizeof(dst), "%s/%s", to, SNAP_NAME);
-	p = slurp(from, &len);
-	spit(dst, p, len);
-	free(p);
-	snprintf(from, sizeof(from), "%s/%s", dir, JOURNAL_NAME);
-	snprintf(dst, sizeof(dst), "%s/%s", to, JOURNAL_NAME);
-	p = slurp(from, &len);
-	ck_assert_uint_le(synced, len);
-	keep = turn % 4 == 2 ? synced + (len - synced) / 2 : turn % 4 == 3 ? len : synced;
-	memset(p + keep, 0, len - keep);
-	if (turn % 4 == 3) {
-		size_t pg;
-
-		for (pg = synced / 4096 * 4096; pg < len; pg += 4096)
-			if (random() % 2) {
-				size_t a = pg < synced ? synced : pg;
-				size_t b = pg + 4096 < len ? pg + 4096 : len;
-
-				memset(p + a, 0, b - a);
-			}
-	}
-	spit(dst, p, turn % 4 ? len : (size_t)synced);
-	turn++;
-	free(p);
-}
-
 static store_t *open_at(const char *d, enum store_fsync mode, db_t **db)
 {
 	struct store_opts o = {mode, false, true};
@@ -177,7 +133,8 @@ static void mid_hook(void *ctx, enum store_hook_point p)
 {
 	struct mid *m = ctx;
 
-	crash_copy(m->st, m->copy[p == STORE_HOOK_SNAP_COMMITTED]);
+	if (p == STORE_HOOK_SNAP_WRITTEN || p == STORE_HOOK_SNAP_COMMITTED)
+		crash_copy(m->st, dir, m->copy[p == STORE_HOOK_SNAP_COMMITTED]);
 }
 
 static void check_whole(const char *d, const char *k, bool must)
@@ -297,7 +254,7 @@ START_TEST(test_answers_that_changed_nothing_survive_a_power_loss)
 	ck_assert_int_eq(tbl_delete(t, &v, NULL, 0, NULL), 0);
 	val_free(&v);
 	copy = new_copy_dir();
-	crash_copy(st, copy);
+	crash_copy(st, dir, copy);
 	pthread_join(th, NULL);
 	st2 = open_at(copy, STORE_FSYNC_ALWAYS, &db2);
 	ck_assert_msg(!has(db2, "aaa", "x"), "an acknowledged delete (of an absent item) came back");
@@ -314,7 +271,7 @@ START_TEST(test_answers_that_changed_nothing_survive_a_power_loss)
 	ck_assert_int_eq(tbl_put(t, &v, DB_IF_ABSENT, NULL), -EEXIST);
 	val_free(&v);
 	copy = new_copy_dir();
-	crash_copy(st, copy);
+	crash_copy(st, dir, copy);
 	pthread_join(th, NULL);
 	st2 = open_at(copy, STORE_FSYNC_ALWAYS, &db2);
 	ck_assert_msg(has(db2, "aaa", "y"), "the item a failed condition saw was lost");
@@ -354,7 +311,7 @@ static void take_copy(struct work *w)
 		for (i = 0; i < PL_WRITERS; i++)
 			w->seen[n][i] = __atomic_load_n(&w->acked[i], __ATOMIC_SEQ_CST);
 		w->copy[n] = new_copy_dir();
-		crash_copy(w->st, w->copy[n]);
+		crash_copy(w->st, dir, w->copy[n]);
 		w->ncopies++;
 	}
 	pthread_mutex_unlock(&w->mu);
