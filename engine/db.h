@@ -199,6 +199,13 @@ int tbl_schema(table_t *t, struct table_schema *out);
  * (only possible while the table is empty). */
 const struct key_attr *tbl_pk(table_t *t);
 const struct key_attr *tbl_sk(table_t *t); /* NULL if no sort key */
+/*
+ * The table's TTL attribute ("" if none), borrowed: only while holding
+ * the table's lock, that is from a db_apply() callback of an op on t (the
+ * TTL sweeper's condition, which must judge by the attribute as it is
+ * when the delete happens, not as it was when the item was chosen).
+ */
+const char *tbl_ttl_attr_locked(table_t *t);
 
 struct tbl_stats {
 	uint64_t items;		     /* item count */
