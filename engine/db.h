@@ -398,6 +398,13 @@ struct db_stored {
 	size_t blob_len;	   /* its bytes */
 	const char *const *attrs;  /* attributes the partial item holds if set */
 	size_t nattrs;		   /* how many */
+	/* the key attributes the blob leaves out, as the parse had them (ka,
+	 * kb: NULL without sort key); NULL ka: the caller vouches that they
+	 * are the table's.  Otherwise db_apply() checks
+	 * them against the table's under its lock: a key schema changed
+	 * since (an empty table's) makes it put the whole item, decoded
+	 * from the blob plus the partial item, as an ordinary put */
+	const struct key_attr *ka, *kb;
 	struct rec *rec;	   /* the record itself (db_stored_rec), or NULL */
 	struct ient *ent[DB_STORED_ENTS]; /* index entries (db_stored_ents), or NULL */
 	/* where db_stored_ents found each entry's index key attributes: */
