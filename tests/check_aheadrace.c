@@ -115,23 +115,6 @@ static void hook(void *ctx)
 	change(r->model, r->sc);
 }
 
-static store_t *open_at(const char *d, db_t **db)
-{
-	struct store_opts o = {STORE_FSYNC_OFF, false, true};
-	struct dyn_err err;
-	store_t *st;
-
-	err_clear(&err);
-	ck_assert_msg(store_open(d, &o, &st, db, &err) == 0, "store_open %s: %s", d, err.msg);
-	return st;
-}
-
-static void same(const char *what, const char *got, const char *want)
-{
-	ck_assert_msg(!strcmp(got, want), "%s differs from the model:\n--- got\n%s--- want\n%s",
-		      what, got, want);
-}
-
 START_TEST(test_batch_lines_parsed_ahead_across_schema_changes)
 {
 	const struct scen *sc = &scens[_i];
@@ -148,7 +131,7 @@ START_TEST(test_batch_lines_parsed_ahead_across_schema_changes)
 	unsigned failed = 0;
 	int i, n;
 
-	st = open_at(dir, &r.db);
+	st = open_store_at(dir, STORE_FSYNC_OFF, &r.db);
 	ck_assert_int_eq(db_new(&r.model), 0);
 	r.sc = sc;
 	schema_of(&s, &ix, sc->before);
@@ -191,12 +174,12 @@ START_TEST(test_batch_lines_parsed_ahead_across_schema_changes)
 		      (unsigned long long)bs.failed, failed);
 	a = dump_db(r.db);
 	m = dump_db(r.model);
-	same(sc->name, a, m);
+	same_text(sc->name, a, m);
 	free(a);
 	store_close(st, NULL);
-	st = open_at(dir, &r.db);
+	st = open_store_at(dir, STORE_FSYNC_OFF, &r.db);
 	a = dump_db(r.db);
-	same("the store reopened", a, m);
+	same_text("the store reopened", a, m);
 	free(a);
 	free(m);
 	store_close(st, NULL);

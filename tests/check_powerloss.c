@@ -52,17 +52,6 @@ static char *new_copy_dir(void)
 	return d;
 }
 
-static store_t *open_at(const char *d, enum store_fsync mode, db_t **db)
-{
-	struct store_opts o = {mode, false, true};
-	struct dyn_err err;
-	store_t *st;
-
-	err_clear(&err);
-	ck_assert_msg(store_open(d, &o, &st, db, &err) == 0, "store_open %s: %s", d, err.msg);
-	return st;
-}
-
 static bool has(db_t *db, const char *table, const char *k)
 {
 	table_t *t;
@@ -143,7 +132,7 @@ static void check_whole(const char *d, const char *k, bool must)
 	db_t *db;
 	bool a, b;
 
-	st = open_at(d, STORE_FSYNC_ALWAYS, &db);
+	st = open_store_at(d, STORE_FSYNC_ALWAYS, &db);
 	a = has(db, "aaa", k);
 	b = has(db, "bbb", k);
 	ck_assert_msg(a == b, "%s: transaction %s half applied: aaa %s, bbb %s", d, k,
@@ -161,7 +150,7 @@ START_TEST(test_snapshot_never_holds_a_change_the_journal_lost)
 
 	/* with fsync=off nothing is synced but what the snapshot syncs */
 	for (mode = 0; mode < 2; mode++) {
-		m.st = open_at(dir, mode ? STORE_FSYNC_BATCH : STORE_FSYNC_OFF, &m.db);
+		m.st = open_store_at(dir, mode ? STORE_FSYNC_BATCH : STORE_FSYNC_OFF, &m.db);
 		m.done = false;
 		if (mode == 0) {
 			create_table(m.db, "aaa", "k", NULL);
@@ -236,7 +225,7 @@ START_TEST(test_answers_that_changed_nothing_survive_a_power_loss)
 	db_t *db, *db2;
 	char *copy;
 
-	st = open_at(dir, STORE_FSYNC_ALWAYS, &db);
+	st = open_store_at(dir, STORE_FSYNC_ALWAYS, &db);
 	create_table(db, "aaa", "k", NULL);
 	err_clear(&err);
 	ck_assert_int_eq(db_table_open(db, "aaa", &t), 0);
@@ -256,7 +245,7 @@ START_TEST(test_answers_that_changed_nothing_survive_a_power_loss)
 	copy = new_copy_dir();
 	crash_copy(st, dir, copy);
 	pthread_join(th, NULL);
-	st2 = open_at(copy, STORE_FSYNC_ALWAYS, &db2);
+	st2 = open_store_at(copy, STORE_FSYNC_ALWAYS, &db2);
 	ck_assert_msg(!has(db2, "aaa", "x"), "an acknowledged delete (of an absent item) came back");
 	store_abandon(st2);
 	rm_rf(copy);
@@ -273,7 +262,7 @@ START_TEST(test_answers_that_changed_nothing_survive_a_power_loss)
 	copy = new_copy_dir();
 	crash_copy(st, dir, copy);
 	pthread_join(th, NULL);
-	st2 = open_at(copy, STORE_FSYNC_ALWAYS, &db2);
+	st2 = open_store_at(copy, STORE_FSYNC_ALWAYS, &db2);
 	ck_assert_msg(has(db2, "aaa", "y"), "the item a failed condition saw was lost");
 	store_abandon(st2);
 	rm_rf(copy);
@@ -381,7 +370,7 @@ static void check_copy(struct work *w, int n)
 	char k[32], kb[40];
 	int id, i;
 
-	st = open_at(w->copy[n], STORE_FSYNC_ALWAYS, &db);
+	st = open_store_at(w->copy[n], STORE_FSYNC_ALWAYS, &db);
 	for (id = 0; id < PL_WRITERS; id++) {
 		for (i = 0; i < w->seen[n][id] + 50; i++) {
 			bool must = i < w->seen[n][id];
@@ -416,7 +405,7 @@ START_TEST(test_power_loss_during_snapshots_tx_and_batch)
 	int i, snaps = 0;
 
 	pthread_mutex_init(&w->mu, NULL);
-	w->st = open_at(dir, STORE_FSYNC_ALWAYS, &w->db);
+	w->st = open_store_at(dir, STORE_FSYNC_ALWAYS, &w->db);
 	create_table(w->db, "aaa", "k", NULL);
 	create_table(w->db, "bbb", "k", NULL);
 	create_table(w->db, "ccc", "k", NULL);

@@ -53,23 +53,6 @@ static void teardown(void)
 
 /* ---- writes, to both databases ---- */
 
-static int put1(db_t *db, const char *table, const char *json)
-{
-	struct dyn_err err;
-	struct val v;
-	table_t *t;
-	int rc;
-
-	if (db_table_open(db, table, &t) < 0)
-		return -ENOENT;
-	err_clear(&err);
-	ck_assert_msg(item_parse(json, strlen(json), &v, &err) == 0, "%s: %s", json, err.msg);
-	rc = tbl_put(t, &v, 0, NULL);
-	val_free(&v);
-	tbl_close(t);
-	return rc;
-}
-
 static int del1(db_t *db, const char *table, const char *pk, const char *sk)
 {
 	struct val p, s;
@@ -126,8 +109,8 @@ static void put2(struct race *r, const char *table, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(json, sizeof(json), fmt, ap);
 	va_end(ap);
-	a = put1(r->db, table, json);
-	b = put1(r->model, table, json);
+	a = put_json(r->db, table, json);
+	b = put_json(r->model, table, json);
 	ck_assert_msg(a == b, "%s: put %s %s: store %d, model %d", r->at, table, json, a, b);
 }
 
@@ -325,23 +308,6 @@ static void store_step(void *ctx, enum store_hook_point p)
 
 /* ---- the test ---- */
 
-static store_t *open_at(const char *d, enum store_fsync mode, db_t **db)
-{
-	struct store_opts o = {mode, false, true};
-	struct dyn_err err;
-	store_t *st;
-
-	err_clear(&err);
-	ck_assert_msg(store_open(d, &o, &st, db, &err) == 0, "store_open %s: %s", d, err.msg);
-	return st;
-}
-
-static void same(const char *what, const char *got, const char *want)
-{
-	ck_assert_msg(!strcmp(got, want), "%s differs from the model:\n--- got\n%s--- want\n%s",
-		      what, got, want);
-}
-
 static void run(enum store_fsync mode, const char *sub)
 {
 	struct race *r = calloc(1, sizeof(*r));
@@ -357,7 +323,7 @@ static void run(enum store_fsync mode, const char *sub)
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 	r->seed = 11 + mode;
 	r->copies = mode == STORE_FSYNC_ALWAYS;
-	r->st = open_at(path, mode, &r->db);
+	r->st = open_store_at(path, mode, &r->db);
 	store_set_snapshot_min(r->st, 1ull << 40); /* no automatic snapshot meanwhile */
 	ck_assert_int_eq(db_new(&r->model), 0);
 	snprintf(r->at, sizeof(r->at), "start");
@@ -382,7 +348,7 @@ static void run(enum store_fsync mode, const char *sub)
 		ck_assert_msg(store_snapshot(r->st, &err) == 0, "snapshot %u: %s", round, err.msg);
 		a = dump_db(r->db);
 		b = dump_db(r->model);
-		same("the live database", a, b);
+		same_text("the live database", a, b);
 		free(a);
 		free(b);
 	}
@@ -390,19 +356,19 @@ static void run(enum store_fsync mode, const char *sub)
 	store_set_test_hook(r->st, NULL, NULL);
 	b = dump_db(r->model);
 	ck_assert_int_eq(store_close(r->st, NULL), 0);
-	r->st = open_at(path, mode, &r->db);
+	r->st = open_store_at(path, mode, &r->db);
 	a = dump_db(r->db);
-	same("the store reopened", a, b);
+	same_text("the store reopened", a, b);
 	free(a);
 	free(b);
 	store_close(r->st, NULL);
 	for (i = 0; i < r->ncopies; i++) {
-		store_t *st = open_at(r->copy[i], STORE_FSYNC_ALWAYS, &r->db);
+		store_t *st = open_store_at(r->copy[i], STORE_FSYNC_ALWAYS, &r->db);
 		char what[128];
 
 		a = dump_db(r->db);
 		snprintf(what, sizeof(what), "a power-loss copy at %s", r->where[i]);
-		same(what, a, r->want[i]);
+		same_text(what, a, r->want[i]);
 		free(a);
 		store_abandon(st);
 		rm_rf(r->copy[i]);

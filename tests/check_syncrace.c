@@ -91,22 +91,6 @@ static void durable(struct wr *w, const char *what, int i)
 	w->checks++;
 }
 
-static int put_in(db_t *db, const char *table, const char *json)
-{
-	struct dyn_err err;
-	struct val v;
-	table_t *t;
-	int rc;
-
-	ck_assert_int_eq(db_table_open(db, table, &t), 0);
-	err_clear(&err);
-	ck_assert_int_eq(item_parse(json, strlen(json), &v, &err), 0);
-	rc = tbl_put(t, &v, 0, NULL);
-	val_free(&v);
-	tbl_close(t);
-	return rc;
-}
-
 static void *writer(void *p)
 {
 	struct wr *w = p;
@@ -134,7 +118,7 @@ static void *writer(void *p)
 				tbl_close(t);
 				t = NULL;
 			} else {
-				ck_assert_int_eq(put_in(w->db, "aaa", json), 0);
+				ck_assert_int_eq(put_json(w->db, "aaa", json), 0);
 			}
 			durable(w, "put/delete", i);
 			break;

@@ -50,27 +50,10 @@ struct race {
 	unsigned n;  /* deletes announced by the hook */
 };
 
-static int put1(db_t *db, const char *table, const char *json)
-{
-	struct dyn_err err;
-	struct val v;
-	table_t *t;
-	int rc;
-
-	if (db_table_open(db, table, &t) < 0)
-		return -ENOENT;
-	err_clear(&err);
-	ck_assert_msg(item_parse(json, strlen(json), &v, &err) == 0, "%s: %s", json, err.msg);
-	rc = tbl_put(t, &v, 0, NULL);
-	val_free(&v);
-	tbl_close(t);
-	return rc;
-}
-
 static void put2(struct race *r, const char *table, const char *json)
 {
-	ck_assert_int_eq(put1(r->db, table, json), 0);
-	ck_assert_int_eq(put1(r->model, table, json), 0);
+	ck_assert_int_eq(put_json(r->db, table, json), 0);
+	ck_assert_int_eq(put_json(r->model, table, json), 0);
 }
 
 static void ttl2(struct race *r, const char *table, const char *attr)
@@ -232,12 +215,6 @@ static feed_cursor_t *cursor(db_t *db)
 	return c;
 }
 
-static void same(const char *what, const char *got, const char *want)
-{
-	ck_assert_msg(!strcmp(got, want), "%s differs from the model:\n--- got\n%s--- want\n%s",
-		      what, got, want);
-}
-
 START_TEST(test_ttl_sweep_against_writes_between_choice_and_delete)
 {
 	struct store_opts o = {STORE_FSYNC_OFF, false, true};
@@ -269,11 +246,11 @@ START_TEST(test_ttl_sweep_against_writes_between_choice_and_delete)
 	ck_assert_uint_eq(r.n, NITEMS + 1);
 	a = dump_db(r.db);
 	b = dump_db(r.model);
-	same("the database", a, b);
+	same_text("the database", a, b);
 	free(a);
 	a = feed_text(c[0]);
 	m = feed_text(c[1]);
-	same("the change feed", a, m);
+	same_text("the change feed", a, m);
 	ck_assert_ptr_nonnull(strstr(a, " ttl\n"));
 	free(a);
 	free(m);
@@ -282,7 +259,7 @@ START_TEST(test_ttl_sweep_against_writes_between_choice_and_delete)
 	ck_assert_int_eq(store_close(st, NULL), 0);
 	ck_assert_msg(store_open(dir, &o, &st, &r.db, &err) == 0, "%s", err.msg);
 	a = dump_db(r.db);
-	same("the store reopened", a, b);
+	same_text("the store reopened", a, b);
 	free(a);
 	free(b);
 	store_close(st, NULL);

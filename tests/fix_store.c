@@ -5,6 +5,7 @@
 #include "fix_store.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,4 +157,38 @@ char *dump_db(db_t *db)
 	}
 	ck_assert_int_eq(sf_buf_addc(&b, 0), 0);
 	return b.p;
+}
+
+int put_json(db_t *db, const char *table, const char *json)
+{
+	struct dyn_err err;
+	struct val v;
+	table_t *t;
+	int rc;
+
+	if (db_table_open(db, table, &t) < 0)
+		return -ENOENT;
+	err_clear(&err);
+	ck_assert_msg(item_parse(json, strlen(json), &v, &err) == 0, "%s: %s", json, err.msg);
+	rc = tbl_put(t, &v, 0, NULL);
+	val_free(&v);
+	tbl_close(t);
+	return rc;
+}
+
+store_t *open_store_at(const char *d, enum store_fsync mode, db_t **db)
+{
+	struct store_opts o = {mode, false, true};
+	struct dyn_err err;
+	store_t *st;
+
+	err_clear(&err);
+	ck_assert_msg(store_open(d, &o, &st, db, &err) == 0, "store_open %s: %s", d, err.msg);
+	return st;
+}
+
+void same_text(const char *what, const char *got, const char *want)
+{
+	ck_assert_msg(!strcmp(got, want), "%s differs from the model:\n--- got\n%s--- want\n%s",
+		      what, got, want);
 }

@@ -1,8 +1,10 @@
 /*
  * fix_store.h - test helpers shared by the suites that keep a database
  * in a store directory or build one table by table (check_store,
- * check_storefault, check_powerloss, check_xfer): a temporary directory
- * removed with everything in it, and a table with string keys.
+ * check_storefault, check_powerloss, check_xfer, and the race suites
+ * check_snaprace, check_ttlrace, check_aheadrace, check_syncrace): a
+ * temporary directory removed with everything in it, a table with string
+ * keys, a store opened, a power-loss copy, a database as text.
  */
 #ifndef DYNFS_FIX_STORE_H
 #define DYNFS_FIX_STORE_H
@@ -31,5 +33,14 @@ void crash_copy(store_t *st, const char *dir, const char *to);
  * the same contents give the same text.
  */
 char *dump_db(db_t *db);
+
+/* tbl_put of the item in json (which must parse) into table: its answer,
+ * -ENOENT if there is no such table. */
+int put_json(db_t *db, const char *table, const char *json);
+/* store_open of directory d (created if empty) with fsync mode; fails
+ * the test on error. */
+store_t *open_store_at(const char *d, enum store_fsync mode, db_t **db);
+/* Fail the test, showing both, unless got and want are the same text. */
+void same_text(const char *what, const char *got, const char *want);
 
 #endif
