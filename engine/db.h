@@ -199,6 +199,13 @@ int tbl_schema(table_t *t, struct table_schema *out);
  * (only possible while the table is empty). */
 const struct key_attr *tbl_pk(table_t *t);
 const struct key_attr *tbl_sk(table_t *t); /* NULL if no sort key */
+/*
+ * The table's TTL attribute ("" if none), borrowed: only while holding
+ * the table's lock, that is from a db_apply() callback of an op on t (the
+ * TTL sweeper's condition, which must judge by the attribute as it is
+ * when the delete happens, not as it was when the item was chosen).
+ */
+const char *tbl_ttl_attr_locked(table_t *t);
 
 struct tbl_stats {
 	uint64_t items;		     /* item count */
@@ -391,6 +398,13 @@ struct db_stored {
 	size_t blob_len;	   /* its bytes */
 	const char *const *attrs;  /* attributes the partial item holds if set */
 	size_t nattrs;		   /* how many */
+	/* the key attributes the blob leaves out, as the parse had them (ka,
+	 * kb: NULL without sort key); NULL ka: the caller vouches that they
+	 * are the table's.  Otherwise db_apply() checks
+	 * them against the table's under its lock: a key schema changed
+	 * since (an empty table's) makes it put the whole item, decoded
+	 * from the blob plus the partial item, as an ordinary put */
+	const struct key_attr *ka, *kb;
 	struct rec *rec;	   /* the record itself (db_stored_rec), or NULL */
 	struct ient *ent[DB_STORED_ENTS]; /* index entries (db_stored_ents), or NULL */
 	/* where db_stored_ents found each entry's index key attributes: */

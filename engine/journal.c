@@ -94,6 +94,8 @@ struct journal {
 	uint64_t syncs;		 /* fdatasync calls made by journal_sync */
 	uint64_t durable_lsn;	 /* synced_lsn, for the records' headers (atomic) */
 	unsigned sync_delay_us;	 /* test hook: simulated sync latency (atomic) */
+	void (*rotate_hook)(void *ctx); /* test hook: journal_set_rotate_hook */
+	void *rotate_hook_ctx;	 /* its context */
 	int fail_sync;		 /* test hook: fdatasync fails with this errno (atomic) */
 	int fail_write;		 /* test hook: appends fail with this errno (atomic) */
 	bool fail_trunc;	 /* test hook: and so does cutting them back (atomic) */
@@ -659,6 +661,8 @@ int journal_rotate(journal_t *j, uint64_t after, uint64_t from, struct dyn_err *
 		rc = -errno;
 	if (rc < 0)
 		goto out_unlink;
+	if (j->rotate_hook)
+		j->rotate_hook(j->rotate_hook_ctx);
 
 	sync_token(j, true, 0, 0);
 	pthread_mutex_lock(&j->mu);
@@ -711,6 +715,12 @@ void journal_set_ahead(journal_t *j, uint64_t bytes)
 	pthread_mutex_lock(&j->mu);
 	j->ahead = bytes;
 	pthread_mutex_unlock(&j->mu);
+}
+
+void journal_set_rotate_hook(journal_t *j, void (*fn)(void *ctx), void *ctx)
+{
+	j->rotate_hook = fn;
+	j->rotate_hook_ctx = ctx;
 }
 
 void journal_set_sync_delay(journal_t *j, unsigned usec)

@@ -222,6 +222,14 @@ void journal_set_ahead(journal_t *j, uint64_t bytes);
 void journal_set_sync_delay(journal_t *j, unsigned usec);
 
 /*
+ * Test hook: fn(ctx) runs in journal_rotate once the records up to the
+ * end seen at its start are copied and synced, before the rest is copied
+ * under the lock (appends go on meanwhile).  NULL removes it.  Set it
+ * while no rotation runs.
+ */
+void journal_set_rotate_hook(journal_t *j, void (*fn)(void *ctx), void *ctx);
+
+/*
  * Test hook: journal_sync's fdatasync fails with sync_err, appends fail
  * with write_err, and with trunc_fails cutting a failed append back fails
  * too (0 / false: normal).  A disk that fails on demand, for the unit

@@ -291,6 +291,13 @@ void ops_batch_set_stored(ops_batch_t *b, bool on);
  * its).  The outcome is the same either way.
  */
 void ops_batch_set_ahead(ops_batch_t *b, size_t min_bytes, bool wait);
+/*
+ * Test hook: fn(ctx) runs on the helper thread of every session once it
+ * has parsed the last line it takes of a feed, before the feed is told:
+ * with wait (above) and a group longer than the feed, no line of it is
+ * applied yet.  NULL removes it.  Process-wide; tests only.
+ */
+void ops_ahead_set_test_hook(void (*fn)(void *ctx), void *ctx);
 
 /*
  * Feed bytes of the stream.  Every line completed by them is applied, in

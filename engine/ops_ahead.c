@@ -47,6 +47,15 @@ struct ops_ahead {
 	const struct table_schema *ix;	/* the session's (index entries), or NULL */
 };
 
+static void (*test_hook)(void *ctx); /* ops_ahead_set_test_hook */
+static void *test_hook_ctx;
+
+void ops_ahead_set_test_hook(void (*fn)(void *ctx), void *ctx)
+{
+	test_hook = fn;
+	test_hook_ctx = ctx;
+}
+
 static void *ahead_main(void *arg)
 {
 	struct ops_ahead *h = arg;
@@ -89,6 +98,8 @@ static void *ahead_main(void *arg)
 				pthread_mutex_unlock(&h->mu);
 			}
 		}
+		if (test_hook)
+			test_hook(test_hook_ctx);
 		pthread_mutex_lock(&h->mu);
 		h->running = false;
 		pthread_cond_broadcast(&h->cv);

@@ -145,7 +145,9 @@ struct ops_batch {
 	uint64_t nstored;		  /* lines taken that way */
 	uint64_t nahead;		  /* ... of which the helper parsed */
 	struct item_stored st;		  /* the parse's scratch */
-	const struct key_attr *ka, *kb;	  /* the table's key attributes */
+	const struct key_attr *ka, *kb;	  /* the table's key attributes (kattr) */
+	struct key_attr kattr[2];	  /* copied when the session began: the parse
+					   * never reads the table's, which may change */
 	char attrs[ITEM_STORED_CAP][DB_ATTR_NAME_MAX + 1]; /* index key attributes */
 	const char *attr[ITEM_STORED_CAP]; /* pointers to them (st.cap_names) */
 	struct table_schema ix;		  /* the table's indexes (db_stored_ents) */
@@ -282,6 +284,12 @@ void ops_batch_set_stored(ops_batch_t *b, bool on)
 	b->st.cap_names = b->attr;
 	b->st.ncap = (size_t)n;
 	b->sink.keys(b->sink.ctx, b->t, &b->ka, &b->kb);
+	b->kattr[0] = *b->ka;
+	b->ka = &b->kattr[0];
+	if (b->kb) {
+		b->kattr[1] = *b->kb;
+		b->kb = &b->kattr[1];
+	}
 	b->stored = true;
 	if (b->have_ix)
 		schema_free(&b->ix);

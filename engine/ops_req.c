@@ -527,6 +527,8 @@ int ops_line_parse_stored(const char *text, size_t len, struct item_arena *a,
 		db_stored_ents(&r->stored, ix, &r->v);
 	r->stored.attrs = st->cap_names;
 	r->stored.nattrs = st->ncap;
+	r->stored.ka = ka;
+	r->stored.kb = kb;
 	r->size = st->size;
 	return 0;
 }
@@ -630,6 +632,12 @@ int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table, struc
 
 	memset(w, 0, sizeof(*w));
 	s->keys(s->ctx, table, &ka, &kb);
+	if (r->kind == OPS_PUT && r->stored.blob && r->stored.ka) {
+		/* a stored put's partial item holds the key attributes it was
+		 * parsed with, which db_apply checks against the table's */
+		ka = r->stored.ka;
+		kb = r->stored.kb;
+	}
 	if (r->table && strcmp(r->table, tname))
 		return err_set(err, EINVAL, "\"table\" is %s, but this is table %s", r->table,
 			       tname);

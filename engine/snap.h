@@ -80,6 +80,16 @@ int snap_load(const char *path, db_t *db, struct snap_info *info, struct dyn_err
  * middle of a snapshot).  NULL removes it.  Process-wide; tests only.
  */
 void snap_set_test_hook(void (*fn)(void *ctx, const char *table), void *ctx);
+/*
+ * Test hook: fn(ctx, table, done) runs in snap_write at every step
+ * boundary, with no lock held: once the tables and schemas are taken
+ * (table NULL), after each chunk of a table but its last (done false),
+ * after its last (done true).  chunk > 0: chunks of that many items
+ * instead of SNAP_CHUNK while the hook is set.  NULL removes it.
+ * Process-wide; tests only.
+ */
+void snap_set_step_hook(void (*fn)(void *ctx, const char *table, bool done), void *ctx,
+			unsigned chunk);
 
 /*
  * Write an empty snapshot (no tables) with the given lsn, atomically.

@@ -524,6 +524,7 @@ static int snapshot_locked(struct store *st, struct dyn_err *err)
 
 	for (attempt = 0; attempt < SNAP_ATTEMPTS; attempt++) {
 		journal_position(st->j, &lsn0, &off0, NULL);
+		hook(st, STORE_HOOK_SNAP_BEGIN);
 		rc = snap_write(st->dir, st->db, lsn0, &si, err);
 		if (rc == -EAGAIN) {
 			err_clear(err);
@@ -575,6 +576,7 @@ static int snapshot_locked(struct store *st, struct dyn_err *err)
 			 * SNAP_RETRY_SEC instead of snapshotting on every write).
 			 */
 			return rc;
+		hook(st, STORE_HOOK_ROTATED);
 		return 0;
 	}
 	return err_set(err, EAGAIN,
@@ -794,10 +796,17 @@ void store_set_sync_delay(store_t *st, unsigned usec)
 		journal_set_sync_delay(st->j, usec);
 }
 
+static void rotate_hook(void *ctx)
+{
+	hook(ctx, STORE_HOOK_ROTATE_COPIED);
+}
+
 void store_set_test_hook(store_t *st, store_hook_fn fn, void *ctx)
 {
 	st->hook = fn;
 	st->hook_ctx = ctx;
+	if (st->j)
+		journal_set_rotate_hook(st->j, fn ? rotate_hook : NULL, st);
 }
 
 void store_set_faults(store_t *st, int sync_err, int write_err, bool trunc_fails)

@@ -105,11 +105,16 @@ void store_abandon(store_t *st);
 
 /*
  * Test hook: fn(ctx, point) runs at these points of a snapshot, under
- * the snapshot lock (fn may read files and stats, not snapshot):
+ * the snapshot lock (fn may read files and stats and write to the
+ * database, not snapshot):
  */
 enum store_hook_point {
 	STORE_HOOK_SNAP_WRITTEN,   /* snapshot.json.tmp written and synced */
 	STORE_HOOK_SNAP_COMMITTED, /* renamed into place; journal not yet rotated */
+	STORE_HOOK_SNAP_BEGIN,	   /* the journal's position noted, nothing copied */
+	STORE_HOOK_ROTATE_COPIED,  /* journal.new has the records up to some point;
+				      the rest is copied next, under the journal's lock */
+	STORE_HOOK_ROTATED,	   /* journal.new renamed over the journal */
 };
 typedef void (*store_hook_fn)(void *ctx, enum store_hook_point p);
 void store_set_test_hook(store_t *st, store_hook_fn fn, void *ctx);

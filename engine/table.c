@@ -486,6 +486,11 @@ const struct key_attr *tbl_sk(table_t *t)
 	return t->schema.has_sk ? &t->schema.sk : NULL;
 }
 
+const char *tbl_ttl_attr_locked(table_t *t)
+{
+	return t->schema.ttl_attr;
+}
+
 void tbl_stats(table_t *t, struct tbl_stats *out)
 {
 	size_t i;

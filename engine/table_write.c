@@ -95,6 +95,8 @@ struct aop {
 	struct ient *oent[NSLOTS]; /* entries of the current item */
 	struct ient *nent[NSLOTS]; /* entries for the new item */
 	bool retarget[NSLOTS];	   /* oent stays, pointed at nrec */
+	bool unstored;		   /* a stored put made for other key attributes:
+				    * the whole item is in nv (stored_unstore) */
 	size_t nent_end;	   /* nent[nent_end..] are all NULL */
 };
 
@@ -120,6 +122,45 @@ static void aop_clean(struct aop *a)
 
 /* ---- phase 1: keys ---- */
 
+/* Was the stored put's blob made for the table's key attributes (it
+ * leaves those out)?  Names only: a type changed too is the key's error.
+ * A caller that does not say (no ka) vouches for them. */
+static bool stored_keys_fit(const struct table *t, const struct db_stored *st)
+{
+	if (!st->ka)
+		return true;
+	if (strcmp(st->ka->name, t->schema.pk.name) || !st->kb != !t->schema.has_sk)
+		return false;
+	return !st->kb || !strcmp(st->kb->name, t->schema.sk.name);
+}
+
+/*
+ * A stored put whose blob was made for other key attributes (the table's
+ * key schema changed, while it was empty, after the line was parsed):
+ * the whole item into a->nv, the blob decoded plus every member of the
+ * partial item (its key attributes as the parse had them, and the index
+ * ones), and the op goes on as an ordinary put of it (a->unstored).
+ */
+static int stored_unstore(const struct db_op *op, struct aop *a)
+{
+	const struct val_attr *m;
+	struct val c;
+	size_t i;
+	int rc;
+
+	rc = item_decode(op->stored->blob, op->stored->blob_len, &a->nv);
+	if (rc == 0 && (a->nv.type != VAL_M || op->item->type != VAL_M))
+		rc = -EINVAL;
+	for (i = 0; rc == 0 && i < op->item->m.len; i++) {
+		m = &op->item->m.a[i];
+		rc = val_copy(&c, &m->v);
+		if (rc == 0)
+			rc = val_map_set(&a->nv, m->name, m->name_len, &c);
+	}
+	a->unstored = rc == 0;
+	return rc;
+}
+
 static int resolve_op(const struct db_op *op, struct aop *a, struct dyn_err *err)
 {
 	struct table *t = op->table;
@@ -128,8 +169,13 @@ static int resolve_op(const struct db_op *op, struct aop *a, struct dyn_err *err
 	a->t = t;
 	if (!t->alive)
 		return err_set(err, ENOENT, "table %s was dropped", t->name);
+	if (op->kind == DB_PUT && op->stored && !stored_keys_fit(t, op->stored)) {
+		rc = stored_unstore(op, a);
+		if (rc < 0)
+			return rc;
+	}
 	if (op->kind == DB_PUT) {
-		rc = tbl_key_of(&t->schema, op->item, &a->pk, &a->sk, err);
+		rc = tbl_key_of(&t->schema, a->unstored ? &a->nv : op->item, &a->pk, &a->sk, err);
 	} else {
 		a->pk = op->pk;
 		a->sk = op->sk;
@@ -258,7 +304,7 @@ static int evaluate(const struct db_op *op, struct aop *a, struct dyn_err *err)
 	}
 	if (op->kind == DB_PUT) {
 		a->act = ACT_PUT;
-		a->item = op->item;
+		a->item = a->unstored ? &a->nv : op->item;
 		a->text = op->text;
 		a->text_len = op->text_len;
 	} else if (op->kind == DB_DELETE) {
@@ -465,6 +511,7 @@ static bool stored_rec_fits(const struct db_stored *st, const struct aop *a, siz
 static int prepare_op(const struct db_op *op, struct aop *a, struct covers_memo *cm,
 		      struct dyn_err *err)
 {
+	const struct db_stored *sd = a->unstored ? NULL : op->stored;
 	struct table *t = a->t;
 	int rc;
 
@@ -482,23 +529,23 @@ static int prepare_op(const struct db_op *op, struct aop *a, struct covers_memo 
 		if (rc < 0)
 			return rc;
 	}
-	if (a->act == ACT_PUT && op->stored && !stored_covers_memo(t, op->stored, cm)) {
-		rc = stored_whole(t, op->stored, a);
+	if (a->act == ACT_PUT && sd && !stored_covers_memo(t, sd, cm)) {
+		rc = stored_whole(t, sd, a);
 		if (rc < 0)
 			return rc;
 	}
 	if (nslots(t)) {
-		rc = prepare_indexes(a, a->act == ACT_PUT ? op->stored : NULL, err);
+		rc = prepare_indexes(a, a->act == ACT_PUT ? sd : NULL, err);
 		if (rc < 0)
 			return rc;
 	}
-	if (a->act == ACT_PUT && op->stored && stored_rec_fits(op->stored, a, op->size)) {
-		a->nrec = op->stored->rec; /* the caller's record (db.h db_stored_rec) */
+	if (a->act == ACT_PUT && sd && stored_rec_fits(sd, a, op->size)) {
+		a->nrec = sd->rec; /* the caller's record (db.h db_stored_rec) */
 		rec_ref(a->nrec);
 		return 0;
 	}
-	if (a->act == ACT_PUT && op->stored) /* the caller's encoding (db.h db_stored) */
-		return rec_new_blob(a->key.p, a->key.len, op->stored->blob, op->stored->blob_len,
+	if (a->act == ACT_PUT && sd) /* the caller's encoding (db.h db_stored) */
+		return rec_new_blob(a->key.p, a->key.len, sd->blob, sd->blob_len,
 				    op->size, 0, &a->nrec);
 	/* the size the caller measured (a parser computes it anyway), else now */
 	if (a->act == ACT_PUT)

@@ -10,8 +10,10 @@
  * lock, and one delete per db_apply() keeps the change lines free of a
  * shared "tx" id (they are independent expiries, not a transaction).
  * Each delete carries a condition that re-reads the item under the write
- * lock and cancels if it is no longer expired, so a concurrent renewal
- * (a put with a new expiry time) always wins.
+ * lock and cancels if it is no longer expired by the table's TTL
+ * attribute as it is then, so a concurrent renewal (a put with a new
+ * expiry time, or without one) and a concurrent switch of the attribute
+ * (off, or to another) always win.
  */
 #include "ttl.h"
 
@@ -86,7 +88,8 @@ int tbl_set_ttl_attribute(db_t *db, const char *table, const char *attr, struct 
 #define TTL_CHUNK 512 /* items per read-lock hold while scanning */
 
 struct expired {
-	const char *attr;   /* the TTL attribute */
+	table_t *t;	    /* the table */
+	const char *attr;   /* the TTL attribute when the pass began */
 	int64_t now_s;	    /* the pass's time */
 	struct val *pk;	    /* keys found (owned) */
 	struct val *sk;	    /* VAL_NULL without sort key */
@@ -124,15 +127,31 @@ static int collect(void *ctx, const struct item_ref *r)
 	return x->n == x->max ? 1 : 0;
 }
 
-/* DB_DELETE's condition: still expired under the write lock? */
+/*
+ * DB_DELETE's condition: still expired under the write lock, by the TTL
+ * attribute the table has now?  (The item may have been renewed, and the
+ * attribute switched off or to another since the scan chose it.)
+ */
 static int still_expired(void *ctx, const struct val *old, struct val *out, struct dyn_err *err)
 {
 	const struct expired *x = ctx;
 
 	(void)out;
-	if (!old || !ttl_expired(old, x->attr, x->now_s))
+	if (!old || !ttl_expired(old, tbl_ttl_attr_locked(x->t), x->now_s))
 		return err_set(err, ECANCELED, "renewed");
 	return 0;
+}
+
+static void (*test_hook)(void *ctx, const char *table, const struct val *pk,
+			  const struct val *sk);
+static void *test_hook_ctx;
+
+void ttl_set_test_hook(void (*fn)(void *ctx, const char *table, const struct val *pk,
+				  const struct val *sk),
+		       void *ctx)
+{
+	test_hook = fn;
+	test_hook_ctx = ctx;
 }
 
 static int sweep_table(db_t *db, const char *name, int64_t now_s, size_t max, size_t *deleted)
@@ -151,6 +170,7 @@ static int sweep_table(db_t *db, const char *name, int64_t now_s, size_t max, si
 	if (rc < 0 || !s.ttl_attr[0])
 		goto out_close;
 	x.attr = s.ttl_attr;
+	x.t = t;
 	x.pk = calloc(max, sizeof(*x.pk));
 	x.sk = calloc(max, sizeof(*x.sk));
 	if (!x.pk || !x.sk) {
@@ -179,6 +199,8 @@ static int sweep_table(db_t *db, const char *name, int64_t now_s, size_t max, si
 		op.flags = DB_IF_PRESENT | DB_BY_TTL;
 		op.fn = still_expired;
 		op.ctx = &x;
+		if (test_hook)
+			test_hook(test_hook_ctx, name, op.pk, op.sk);
 		rc2 = db_apply(db, &op, 1, NULL, NULL);
 		if (rc2 == 0 && deleted)
 			(*deleted)++;

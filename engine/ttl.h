@@ -8,8 +8,9 @@
  * Selection (ttl_expired): only a top-level attribute of type N counts;
  * a string, a set, a map, an absent attribute never expire (DynamoDB's
  * rule).  Every delete re-checks the item under the write lock (a
- * condition callback), so an item renewed between the scan and the
- * delete survives.
+ * condition callback) by the table's TTL attribute as it is then, so an
+ * item renewed, or a table whose TTL was switched off or to another
+ * attribute, between the scan and the delete keeps the item.
  *
  * Sweeping is a scan of each table that has a TTL attribute, at most
  * TTL_BATCH deletes per table per pass, a pass every TTL_PERIOD_MS: an
@@ -57,6 +58,16 @@ void tbl_ttl_attribute(table_t *t, char *buf, size_t size);
  * snapshot).  For the API's UpdateTimeToLive.  -ENOENT, -EINVAL (err).
  */
 int tbl_set_ttl_attribute(db_t *db, const char *table, const char *attr, struct dyn_err *err);
+
+/*
+ * Test hook: fn(ctx, table, pk, sk) runs in every pass before each
+ * delete, with no lock held: the item of that key was found expired and
+ * is deleted next if it still is (sk NULL without sort key).  NULL
+ * removes it.  Process-wide; tests only.
+ */
+void ttl_set_test_hook(void (*fn)(void *ctx, const char *table, const struct val *pk,
+				  const struct val *sk),
+		       void *ctx);
 
 /* Start the background sweeper: one pass at once, then every
  * TTL_PERIOD_MS.  *out new (ttl_stop). */

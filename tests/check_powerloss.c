@@ -52,61 +52,6 @@ static char *new_copy_dir(void)
 	return d;
 }
 
-/*
- * The store as a power loss now would leave it, into directory to.  The
- * journal past its synced offset, in turns: cut off (the size was not
- * synced); zeroes to the file's size (the size was, and the bytes are
- * zeroes written ahead, or blocks the disk never got); the first half of
- * the unsynced bytes kept, zeroes after (a write into that room cut
- * short); each unsynced 4 KiB page kept or lost at random (a disk that
- * wrote the pages in its own order: a later one kept, an earlier lost).
- */
-static void crash_copy(store_t *st, const char *to)
-{
-	static int turn;
-	char from[200], dst[200];
-	uint64_t synced = store_synced_bytes(st);
-	size_t len, keep;
-	char *p;
-
-	snprintf(from, sizeof(from), "%s/%s", dir, SNAP_NAME);
-	snprintf(dst, sizeof(dst), "%s/%s", to, SNAP_NAME);
-	p = slurp(from, &len);
-	spit(dst, p, len);
-	free(p);
-	snprintf(from, sizeof(from), "%s/%s", dir, JOURNAL_NAME);
-	snprintf(dst, sizeof(dst), "%s/%s", to, JOURNAL_NAME);
-	p = slurp(from, &len);
-	ck_assert_uint_le(synced, len);
-	keep = turn % 4 == 2 ? synced + (len - synced) / 2 : turn % 4 == 3 ? len : synced;
-	memset(p + keep, 0, len - keep);
-	if (turn % 4 == 3) {
-		size_t pg;
-
-		for (pg = synced / 4096 * 4096; pg < len; pg += 4096)
-			if (random() % 2) {
-				size_t a = pg < synced ? synced : pg;
-				size_t b = pg + 4096 < len ? pg + 4096 : len;
-
-				memset(p + a, 0, b - a);
-			}
-	}
-	spit(dst, p, turn % 4 ? len : (size_t)synced);
-	turn++;
-	free(p);
-}
-
-static store_t *open_at(const char *d, enum store_fsync mode, db_t **db)
-{
-	struct store_opts o = {mode, false, true};
-	struct dyn_err err;
-	store_t *st;
-
-	err_clear(&err);
-	ck_assert_msg(store_open(d, &o, &st, db, &err) == 0, "store_open %s: %s", d, err.msg);
-	return st;
-}
-
 static bool has(db_t *db, const char *table, const char *k)
 {
 	table_t *t;
@@ -177,7 +122,8 @@ static void mid_hook(void *ctx, enum store_hook_point p)
 {
 	struct mid *m = ctx;
 
-	crash_copy(m->st, m->copy[p == STORE_HOOK_SNAP_COMMITTED]);
+	if (p == STORE_HOOK_SNAP_WRITTEN || p == STORE_HOOK_SNAP_COMMITTED)
+		crash_copy(m->st, dir, m->copy[p == STORE_HOOK_SNAP_COMMITTED]);
 }
 
 static void check_whole(const char *d, const char *k, bool must)
@@ -186,7 +132,7 @@ static void check_whole(const char *d, const char *k, bool must)
 	db_t *db;
 	bool a, b;
 
-	st = open_at(d, STORE_FSYNC_ALWAYS, &db);
+	st = open_store_at(d, STORE_FSYNC_ALWAYS, &db);
 	a = has(db, "aaa", k);
 	b = has(db, "bbb", k);
 	ck_assert_msg(a == b, "%s: transaction %s half applied: aaa %s, bbb %s", d, k,
@@ -204,7 +150,7 @@ START_TEST(test_snapshot_never_holds_a_change_the_journal_lost)
 
 	/* with fsync=off nothing is synced but what the snapshot syncs */
 	for (mode = 0; mode < 2; mode++) {
-		m.st = open_at(dir, mode ? STORE_FSYNC_BATCH : STORE_FSYNC_OFF, &m.db);
+		m.st = open_store_at(dir, mode ? STORE_FSYNC_BATCH : STORE_FSYNC_OFF, &m.db);
 		m.done = false;
 		if (mode == 0) {
 			create_table(m.db, "aaa", "k", NULL);
@@ -279,7 +225,7 @@ START_TEST(test_answers_that_changed_nothing_survive_a_power_loss)
 	db_t *db, *db2;
 	char *copy;
 
-	st = open_at(dir, STORE_FSYNC_ALWAYS, &db);
+	st = open_store_at(dir, STORE_FSYNC_ALWAYS, &db);
 	create_table(db, "aaa", "k", NULL);
 	err_clear(&err);
 	ck_assert_int_eq(db_table_open(db, "aaa", &t), 0);
@@ -297,9 +243,9 @@ START_TEST(test_answers_that_changed_nothing_survive_a_power_loss)
 	ck_assert_int_eq(tbl_delete(t, &v, NULL, 0, NULL), 0);
 	val_free(&v);
 	copy = new_copy_dir();
-	crash_copy(st, copy);
+	crash_copy(st, dir, copy);
 	pthread_join(th, NULL);
-	st2 = open_at(copy, STORE_FSYNC_ALWAYS, &db2);
+	st2 = open_store_at(copy, STORE_FSYNC_ALWAYS, &db2);
 	ck_assert_msg(!has(db2, "aaa", "x"), "an acknowledged delete (of an absent item) came back");
 	store_abandon(st2);
 	rm_rf(copy);
@@ -314,9 +260,9 @@ START_TEST(test_answers_that_changed_nothing_survive_a_power_loss)
 	ck_assert_int_eq(tbl_put(t, &v, DB_IF_ABSENT, NULL), -EEXIST);
 	val_free(&v);
 	copy = new_copy_dir();
-	crash_copy(st, copy);
+	crash_copy(st, dir, copy);
 	pthread_join(th, NULL);
-	st2 = open_at(copy, STORE_FSYNC_ALWAYS, &db2);
+	st2 = open_store_at(copy, STORE_FSYNC_ALWAYS, &db2);
 	ck_assert_msg(has(db2, "aaa", "y"), "the item a failed condition saw was lost");
 	store_abandon(st2);
 	rm_rf(copy);
@@ -354,7 +300,7 @@ static void take_copy(struct work *w)
 		for (i = 0; i < PL_WRITERS; i++)
 			w->seen[n][i] = __atomic_load_n(&w->acked[i], __ATOMIC_SEQ_CST);
 		w->copy[n] = new_copy_dir();
-		crash_copy(w->st, w->copy[n]);
+		crash_copy(w->st, dir, w->copy[n]);
 		w->ncopies++;
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -424,7 +370,7 @@ static void check_copy(struct work *w, int n)
 	char k[32], kb[40];
 	int id, i;
 
-	st = open_at(w->copy[n], STORE_FSYNC_ALWAYS, &db);
+	st = open_store_at(w->copy[n], STORE_FSYNC_ALWAYS, &db);
 	for (id = 0; id < PL_WRITERS; id++) {
 		for (i = 0; i < w->seen[n][id] + 50; i++) {
 			bool must = i < w->seen[n][id];
@@ -459,7 +405,7 @@ START_TEST(test_power_loss_during_snapshots_tx_and_batch)
 	int i, snaps = 0;
 
 	pthread_mutex_init(&w->mu, NULL);
-	w->st = open_at(dir, STORE_FSYNC_ALWAYS, &w->db);
+	w->st = open_store_at(dir, STORE_FSYNC_ALWAYS, &w->db);
 	create_table(w->db, "aaa", "k", NULL);
 	create_table(w->db, "bbb", "k", NULL);
 	create_table(w->db, "ccc", "k", NULL);
