@@ -199,7 +199,8 @@ struct be_methods {
 	/* ---- one table (db.h's tbl_ calls) ---- */
 	void (*table_close)(be_table_t *t);
 	/* Optional (NULL: table_open by name): a new reference to t itself,
-	 * without a lookup by name (fs/ takes one per node it makes). */
+	 * without a lookup by name (fs/ takes one per node it makes); it may
+	 * return NULL, and the reference is then opened by name. */
 	be_table_t *(*table_dup)(be_table_t *t);
 	const char *(*table_name)(const be_table_t *t); /* borrowed */
 	uint64_t (*table_id)(const be_table_t *t);	/* never reused in this backend */
@@ -324,10 +325,8 @@ static inline const char *be_table_name(const be_table_t *t) { return t->m->tabl
  * which may be another one (compare be_table_id). */
 static inline int be_table_dup(be_table_t *t, be_table_t **out)
 {
-	if (t->m->table_dup) {
-		*out = t->m->table_dup(t);
+	if (t->m->table_dup && (*out = t->m->table_dup(t)))
 		return 0;
-	}
 	return t->m->table_open(t->be, t->m->table_name(t), out, NULL);
 }
 static inline uint64_t be_table_id(const be_table_t *t) { return t->m->table_id(t); }

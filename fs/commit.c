@@ -156,6 +156,12 @@ static int put_seen(struct fsx *fs, struct node *n, be_table_t *t, struct val *i
 	pthread_mutex_lock(&fs->ilock);
 	if (rc == 0 && item_render(item, be_table_pk(t)->name, kb ? kb->name : NULL, &text,
 				   &len) == 0) {
+		/* kept as long as the node: the render's buffer is 1 KiB at
+		 * least, an item's text often a tenth of that */
+		char *fit = realloc(text, len + 1);
+
+		if (fit)
+			text = fit;
 		/* dated by its commit, and the version read from now on */
 		item_mtime_stored_locked(fs, n, text, len);
 		free(n->seen);

@@ -281,7 +281,10 @@ static void stats_of(const struct table_schema *s, int64_t t0_ns, struct sf_span
 	index_counts(s, tb, "LocalSecondaryIndexes", out);
 }
 
-int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, struct dyn_err *err)
+/* rbe_schema_of, and the version of the cache entry *out is a copy of
+ * (*ver; 0 if it was not kept). */
+static int schema_of(struct rbe *r, const char *table, struct table_schema *out, uint64_t *ver,
+		     struct dyn_err *err)
 {
 	struct table_schema s;
 	struct tbl_stats st;
@@ -298,6 +301,7 @@ int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, st
 		if (!strcmp(r->sc[i].table, table)) {
 			if (meta_ttl(r) > 0 && mono_s() - r->sc[i].at < meta_ttl(r)) {
 				rc = schema_copy(out, &r->sc[i].s);
+				*ver = r->sc[i].ver;
 				pthread_mutex_unlock(&r->mu);
 				return rc < 0 ? err_set(err, -rc, "out of memory") : 0;
 			}
@@ -305,6 +309,7 @@ int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, st
 		}
 	pthread_mutex_unlock(&r->mu);
 
+	*ver = 0;
 	memset(&s, 0, sizeof(s));
 	if ((rc = rmt_describe_table_obj(r->c, table, &s, &resp, &whole, err)) < 0)
 		return rc;
@@ -324,6 +329,7 @@ int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, st
 		r->sc[i].at = mono_s();
 		r->sc[i].st = st;
 		r->sc[i].st_at = r->sc[i].at ? r->sc[i].at : 1;
+		*ver = r->sc[i].ver = ++r->sc_ver;
 	} else if ((grown = realloc(r->sc, (r->nsc + 1) * sizeof(*grown))) &&
 		   (grown[r->nsc].table = strdup(table))) {
 		r->sc = grown;
@@ -331,6 +337,7 @@ int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, st
 		grown[r->nsc].at = mono_s();
 		grown[r->nsc].st = st;
 		grown[r->nsc].st_at = grown[r->nsc].at ? grown[r->nsc].at : 1;
+		*ver = grown[r->nsc].ver = ++r->sc_ver;
 		r->nsc++;
 	} else {
 		if (grown)
@@ -339,6 +346,13 @@ int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, st
 	}
 	pthread_mutex_unlock(&r->mu);
 	return 0;
+}
+
+int rbe_schema_of(struct rbe *r, const char *table, struct table_schema *out, struct dyn_err *err)
+{
+	uint64_t ver;
+
+	return schema_of(r, table, out, &ver, err);
 }
 
 static int m_create_table(be_t *b, const char *table, const struct table_schema *s,
@@ -556,7 +570,7 @@ static int m_table_open(be_t *b, const char *name, be_table_t **out, struct dyn_
 
 	if (!t)
 		return -ENOMEM;
-	if ((rc = rbe_schema_of(r, name, &t->s, err)) < 0 || !(t->name = strdup(name))) {
+	if ((rc = schema_of(r, name, &t->s, &t->ver, err)) < 0 || !(t->name = strdup(name))) {
 		if (rc == 0)
 			schema_free(&t->s);
 		free(t);
@@ -566,14 +580,50 @@ static int m_table_open(be_t *b, const char *name, be_table_t **out, struct dyn_
 	t->base.be = b;
 	t->r = r;
 	t->id = table_id_of(r, name);
+	t->refs = 1;
 	*out = &t->base;
 	return 0;
+}
+
+/*
+ * fs/ takes a table reference per node (be_table_dup).  Opened by name,
+ * each was a copy of the schema (about 840 bytes kept as long as the
+ * kernel keeps the node, copied under rbe.mu): half of what a created
+ * item's node cost the mount in memory, and page faults to grow it.
+ * The handle is shared instead while an open by name would copy the
+ * very schema it holds: the cache entry it was copied from is still
+ * there, unchanged (ver), within meta_cache_s.  Else NULL, and
+ * be_table_dup opens by name, as before.
+ */
+static be_table_t *m_table_dup(be_table_t *bt)
+{
+	struct rtab *t = T(bt);
+	struct rbe *r = t->r;
+	bool same = false;
+	size_t i;
+
+	if (!t->ver || !allowed(r, t->name))
+		return NULL;
+	pthread_mutex_lock(&r->mu);
+	for (i = 0; i < r->nsc; i++)
+		if (!strcmp(r->sc[i].table, t->name)) {
+			same = r->sc[i].ver == t->ver && meta_ttl(r) > 0 &&
+			       mono_s() - r->sc[i].at < meta_ttl(r);
+			break;
+		}
+	pthread_mutex_unlock(&r->mu);
+	if (!same)
+		return NULL;
+	__atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+	return bt;
 }
 
 static void m_table_close(be_table_t *bt)
 {
 	struct rtab *t = T(bt);
 
+	if (__atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL))
+		return;
 	schema_free(&t->s);
 	free(t->name);
 	free(t);
@@ -865,7 +915,8 @@ static void m_close(be_t *b)
 	.version = BE_VERSION, .name = "dynamodb", .list_tables = m_list_tables,                   \
 	.table_count = m_table_count, .create_table = m_create_table, .drop_table = m_drop_table,  \
 	.set_schema = m_set_schema, .table_open = m_table_open, .table_close = m_table_close,      \
-	.table_name = m_table_name, .table_id = m_table_id, .table_alive = m_table_alive,          \
+	.table_dup = m_table_dup, .table_name = m_table_name, .table_id = m_table_id,              \
+	.table_alive = m_table_alive,                                                              \
 	.table_schema = m_table_schema, .table_pk = m_table_pk, .table_sk = m_table_sk,            \
 	.table_stats = m_table_stats, .get = m_get, .get_text = m_get_text, .query = rbe_query,    \
 	.scan = rbe_scan, .list_partitions = rbe_list_partitions,                                  \

@@ -24,6 +24,8 @@ struct sc_ent {
 	time_t at;	       /* when fetched (monotonic s) */
 	struct tbl_stats st;   /* DescribeTable's figures, if st_at */
 	time_t st_at;	       /* when fetched (0: not yet) */
+	uint64_t ver;	       /* rbe.sc_ver when s was stored: a table handle
+				* copied from this s is shared (m_table_dup) */
 };
 
 struct rbe {
@@ -37,6 +39,7 @@ struct rbe {
 	time_t names_at;	 /* when fetched */
 	struct sc_ent *sc;	 /* cached schemas */
 	size_t nsc;		 /* entries */
+	uint64_t sc_ver;	 /* the last sc_ent.ver given */
 	uint64_t gen;		 /* bumped as every write of this mount starts and ends */
 	unsigned writing;	 /* writes of this mount in flight (rbe_write_begin) */
 	char *parts_table;	 /* last partition scan: table (owned) */
@@ -82,6 +85,8 @@ struct rtab {
 	char *name;	       /* table name (owned) */
 	struct table_schema s; /* schema when opened (owned) */
 	uint64_t id;	       /* id (rbe.ids) */
+	uint64_t ver;	       /* the sc_ent.ver s was copied from (0: none) */
+	unsigned refs;	       /* __atomic: references (m_table_dup, m_table_close) */
 };
 
 struct rrow {

@@ -572,6 +572,114 @@ START_TEST(test_schema_changes_and_stats)
 }
 END_TEST
 
+/* The schema a handle holds (pk, sk, index names), as one text. */
+static void schema_text(be_table_t *t, char *buf, size_t len)
+{
+	struct table_schema s;
+	size_t n;
+
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(be_table_schema(t, &s, NULL), 0);
+	n = (size_t)snprintf(buf, len, "%s/%d %s #%zu", s.pk.name, (int)s.pk.type,
+			     s.has_sk ? s.sk.name : "-", s.nindex);
+	for (size_t i = 0; i < s.nindex && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, " %s", s.index[i].name);
+	schema_free(&s);
+}
+
+/*
+ * be_table_dup (one per node fs/ makes) shares the handle while an open
+ * by name would copy the same schema, and opens by name otherwise: each
+ * dup compared with a fresh open of the name, after a schema change
+ * through this mount, after the table was made anew, and with no cache.
+ */
+START_TEST(test_table_dup_against_open)
+{
+	char a[512], b[512];
+	struct table_schema s;
+	struct index_def ix;
+	struct dyn_err err = {0};
+	be_table_t *t, *d, *f;
+
+	mk_table("dups", true, false);
+	t = open_t("dups");
+	ck_assert_int_eq(be_table_dup(t, &d), 0);
+	ck_assert_ptr_eq(d, t); /* shared: the schema cached is the one t holds */
+	f = open_t("dups");
+	schema_text(d, a, sizeof(a));
+	schema_text(f, b, sizeof(b));
+	ck_assert_str_eq(a, b);
+	ck_assert_uint_eq(be_table_id(d), be_table_id(f));
+	be_table_close(f);
+	be_table_close(t); /* d still holds it */
+	ck_assert_str_eq(be_table_name(d), "dups");
+	ck_assert_str_eq(be_table_sk(d)->name, "s");
+	t = d;
+
+	if (!no_tx()) { /* an index added: the cache entry t came from is gone */
+		memset(&s, 0, sizeof(s));
+		ck_assert_int_eq(be_table_schema(t, &s, NULL), 0);
+		memset(&ix, 0, sizeof(ix));
+		snprintf(ix.name, sizeof(ix.name), "by_e");
+		attr_set(&ix.pk, "e", VAL_S);
+		ix.proj = PROJ_KEYS_ONLY;
+		s.index = &ix;
+		s.nindex = 1;
+		ck_assert_msg(be_set_schema(be, "dups", &s, &err) == 0, "%s", err.msg);
+		s.index = NULL;
+		s.nindex = 0;
+		schema_free(&s);
+		f = open_t("dups"); /* the new schema cached (a new entry) */
+		ck_assert_int_eq(be_table_dup(t, &d), 0);
+		ck_assert_ptr_ne(d, t);
+		schema_text(d, a, sizeof(a));
+		schema_text(f, b, sizeof(b));
+		ck_assert_str_eq(a, b);
+		ck_assert_ptr_nonnull(strstr(a, "by_e"));
+		be_table_close(f);
+		be_table_close(t);
+		t = d;
+		ck_assert_int_eq(be_table_dup(t, &d), 0); /* and that one is shared again */
+		ck_assert_ptr_eq(d, t);
+		be_table_close(d);
+	}
+
+	/* made anew with another key: a dup is the new table, as an open is */
+	ck_assert_int_eq(be_drop_table(be, "dups", &err), 0);
+	memset(&s, 0, sizeof(s));
+	attr_set(&s.pk, "q", VAL_N);
+	ck_assert_msg(be_create_table(be, "dups", &s, &err) == 0, "%s", err.msg);
+	schema_free(&s);
+	f = open_t("dups");
+	ck_assert_int_eq(be_table_dup(t, &d), 0);
+	ck_assert_ptr_ne(d, t);
+	ck_assert_str_eq(be_table_pk(d)->name, "q");
+	ck_assert_ptr_null(be_table_sk(d));
+	ck_assert_uint_eq(be_table_id(d), be_table_id(f));
+	be_table_close(f);
+	be_table_close(d);
+	be_table_close(t);
+}
+END_TEST
+
+/* With no schema cache (meta_cache_s < 0) every dup is an open by name. */
+START_TEST(test_table_dup_uncached)
+{
+	struct rbe_opts o = {.meta_cache_s = -1, .allow_table_create = true, .allow_table_delete = true};
+	be_table_t *t, *d;
+
+	teardown();
+	open_be(&o);
+	mk_table("dups", false, false);
+	t = open_t("dups");
+	ck_assert_int_eq(be_table_dup(t, &d), 0);
+	ck_assert_ptr_ne(d, t);
+	ck_assert_str_eq(be_table_pk(d)->name, "p");
+	be_table_close(d);
+	be_table_close(t);
+}
+END_TEST
+
 START_TEST(test_parse_target_and_options)
 {
 	struct rmt_opts co = {0};
@@ -634,6 +742,8 @@ Suite *remote_backend_suite(void)
 	tcase_add_test(tc, test_batch_bulk_writes);
 	tcase_add_test(tc, test_transactions);
 	tcase_add_test(tc, test_schema_changes_and_stats);
+	tcase_add_test(tc, test_table_dup_against_open);
+	tcase_add_test(tc, test_table_dup_uncached);
 	suite_add_tcase(s, tc);
 	tcase_add_test(tp, test_parse_target_and_options);
 	suite_add_tcase(s, tp);
