@@ -69,7 +69,7 @@ for r in $(seq "$rounds"); do
 import re, sys
 rx = re.compile(r'^\s*(.+?)-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+): (\w+): (.*)$')
 fn, ino, rnd, ph = sys.argv[1:]
-cur, syncs = {}, []
+cur, syncs, first, last = {}, [], None, None
 for line in open(fn):
     m = rx.match(line)
     if not m:
@@ -80,6 +80,8 @@ for line in open(fn):
     elif ev == 'ext4_sync_file_exit' and tid in cur:
         t0, wsm = cur.pop(tid)
         syncs.append((ts - t0, wsm))
+        first = first if first is not None else t0
+        last = ts
     elif ev == 'block_rq_issue' and tid in cur and rest[1] == 'WSM':
         cur[tid][1] += 1
 def med(x):
@@ -87,8 +89,9 @@ def med(x):
     return '%.0f' % x[len(x) // 2] if x else '-'
 w = [d for d, k in syncs if k]
 o = [d for d, k in syncs if not k]
-print('round %s %-6s syncs %4d  inode written %4d (%2.0f%%)  median us: all %s, with inode %s, without %s'
-      % (rnd, ph, len(syncs), len(w), 100.0 * len(w) / max(len(syncs), 1),
+span = (last - first) / 1000 if syncs and last > first else float('nan')
+print('round %s %-6s syncs %4d  inode written %4d (%2.0f%%, %.2f per ms)  median us: all %s, with inode %s, without %s'
+      % (rnd, ph, len(syncs), len(w), 100.0 * len(w) / max(len(syncs), 1), len(w) / span,
          med([d for d, _ in syncs]), med(w), med(o)))
 PY
 	done
