@@ -3,8 +3,10 @@
 # daemon: context switches, CPU and wall time per file.
 #
 # FS is "floor" (bench/minfs), "floor-flush" (minfs -o flush: answers
-# FLUSH, the round trip a filesystem that commits at close cannot skip)
-# or a dynfs binary (mounted with
+# FLUSH, the round trip a filesystem that commits at close cannot skip),
+# "floor-sync" (minfs -o syncdir: each FLUSH and UNLINK also appends a
+# record to a file in the store's directory and fdatasyncs it, as dynfs
+# does with fsync=always) or a dynfs binary (mounted with
 # -o fsync=off plus $CTXSW_OPTS, a table with a sort key, files in one
 # partition, as bench/run sets it up).  For each round, each FS in turn
 # (interleaved: they share the machine's load) is mounted fresh and
@@ -45,6 +47,8 @@ mount_one() { # FS: mounts at $W/mnt, sets pid and dir
 		"$BUILD/bench/minfs" "$W/mnt" -f 2>>"$W/log" &
 	elif [ "$1" = floor-flush ]; then
 		"$BUILD/bench/minfs" "$W/mnt" -f -o flush 2>>"$W/log" &
+	elif [ "$1" = floor-sync ]; then
+		"$BUILD/bench/minfs" "$W/mnt" -f -o syncdir="$W/store" 2>>"$W/log" &
 	else
 		# shellcheck disable=SC2086 # CTXSW_OPTS is a list of words
 		"$1" "$W/store" "$W/mnt" -f -o fsync=off ${CTXSW_OPTS:-} 2>>"$W/log" &

@@ -19,10 +19,18 @@
  *   - no FLUSH: minfs answers the first FLUSH with ENOSYS, and the kernel
  *     then stops sending it, so close() costs no round trip.  dynfs
  *     commits at close and cannot do that; -o flush makes minfs answer
- *     FLUSH (doing nothing), to measure that round trip on its own.
+ *     FLUSH (doing nothing), to measure that round trip on its own;
+ *   - -o syncdir=DIR (implies flush): each FLUSH and each UNLINK also
+ *     appends a record (258 and 75 bytes, a dynfs create's and unlink's
+ *     journal records) to DIR/minfs-journal and fdatasyncs it, the file
+ *     written with zeroes 1 MiB ahead as dynfs's journal is with
+ *     fsync=always: a floor paying dynfs's sync in the same place, to
+ *     tell what the sync costs any FUSE filesystem (bench/ctxsw.sh's
+ *     floor-sync; bench/README.md, "Why a create's sync cost more than
+ *     an unlink's").
  *
  * Usage: minfs MOUNTPOINT [-f] [-s] [-d] [-o opt,...]  (the usual libfuse
- * options, plus -o timeout=SECONDS and -o flush).
+ * options, plus -o timeout=SECONDS, -o flush and -o syncdir=DIR).
  *
  * Design.  A node's address is its FUSE inode number (as in libfuse's
  * passthrough_ll.c), so requests find their node in O(1).  Names are found
@@ -82,6 +90,10 @@ struct mfs {
 	struct stat root;	  /* the directory's attributes */
 	double timeout;		  /* entry and attr timeout, seconds */
 	int flush;		  /* -o flush: answer FLUSH (else ENOSYS once) */
+	char *syncdir;		  /* -o syncdir=DIR: a synced record per FLUSH/UNLINK */
+	int jfd;		  /* DIR/minfs-journal, or -1 */
+	off_t jend, jready;	  /* records end here; zeroes written up to jready */
+	pthread_mutex_t jmu;	  /* serialises the appends (not the syncs) */
 };
 
 static struct mfs *mfs_of(fuse_req_t req)
@@ -440,9 +452,39 @@ static void mfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 		fuse_reply_write(req, size);
 }
 
+/* -o syncdir: append a record of len bytes and make it durable. */
+static int jsync(struct mfs *fs, size_t len)
+{
+	static const char rec[258] = {'x'};
+	static char zeroes[1 << 20];
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->jmu);
+	if (fs->jend + (off_t)len > fs->jready) {
+		if (pwrite(fs->jfd, zeroes, sizeof(zeroes), fs->jready) != (ssize_t)sizeof(zeroes))
+			rc = EIO;
+		else
+			fs->jready += (off_t)sizeof(zeroes);
+	}
+	if (rc == 0 && pwrite(fs->jfd, rec, len, fs->jend) != (ssize_t)len)
+		rc = EIO;
+	if (rc == 0)
+		fs->jend += (off_t)len;
+	pthread_mutex_unlock(&fs->jmu);
+	if (rc == 0 && fdatasync(fs->jfd) < 0)
+		rc = EIO;
+	return rc;
+}
+
 static void mfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, mfs_of(req)->flush ? 0 : ENOSYS);
+	struct mfs *fs = mfs_of(req);
+
+	if (fs->jfd >= 0) {
+		fuse_reply_err(req, jsync(fs, 258));
+		return;
+	}
+	fuse_reply_err(req, fs->flush ? 0 : ENOSYS);
 }
 
 static void mfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -459,7 +501,7 @@ static void mfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			free_node(n);
 	}
 	pthread_rwlock_unlock(&fs->lock);
-	fuse_reply_err(req, n ? 0 : ENOENT);
+	fuse_reply_err(req, !n ? ENOENT : fs->jfd >= 0 ? jsync(fs, 75) : 0);
 }
 
 /*
@@ -572,6 +614,7 @@ static const struct fuse_lowlevel_ops mfs_ops = {
 static const struct fuse_opt mfs_opts[] = {
 	{"timeout=%lf", offsetof(struct mfs, timeout), 0},
 	{"flush", offsetof(struct mfs, flush), 1},
+	{"syncdir=%s", offsetof(struct mfs, syncdir), 0},
 	FUSE_OPT_END,
 };
 
@@ -581,7 +624,7 @@ int main(int argc, char **argv)
 	struct fuse_cmdline_opts opts;
 	struct fuse_loop_config *cfg;
 	struct fuse_session *se;
-	struct mfs fs = {.nbuckets = 1024, .next_ino = 2, .timeout = 86400.0};
+	struct mfs fs = {.nbuckets = 1024, .next_ino = 2, .timeout = 86400.0, .jfd = -1};
 	int ret = 1;
 
 	pthread_rwlock_init(&fs.lock, NULL);
@@ -599,7 +642,7 @@ int main(int argc, char **argv)
 	if (fuse_parse_cmdline(&args, &opts) != 0)
 		return 1;
 	if (opts.show_help || !opts.mountpoint) {
-		printf("usage: %s MOUNTPOINT [-f] [-s] [-d] [-o timeout=SECONDS,flush,...]\n",
+		printf("usage: %s MOUNTPOINT [-f] [-s] [-d] [-o timeout=SECONDS,flush,syncdir=DIR,...]\n",
 		       argv[0]);
 		fuse_cmdline_help();
 		fuse_lowlevel_help();
@@ -608,6 +651,18 @@ int main(int argc, char **argv)
 	}
 	if (fuse_opt_parse(&args, &fs, mfs_opts, NULL) == -1)
 		goto out_args;
+	pthread_mutex_init(&fs.jmu, NULL);
+	if (fs.syncdir) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/minfs-journal", fs.syncdir);
+		fs.jfd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fs.jfd < 0) {
+			perror(path);
+			goto out_args;
+		}
+		fs.flush = 1;
+	}
 	se = fuse_session_new(&args, &mfs_ops, sizeof(mfs_ops), &fs);
 	if (!se)
 		goto out_args;
