@@ -710,7 +710,7 @@ static bool leaf_shift_insert(omap_t *m, struct opath *path, struct oleaf *l, un
 			      struct omap_cur *at)
 {
 	struct oinner *p;
-	struct oleaf *a = NULL, *b = NULL;
+	struct oleaf *a = NULL, *b = NULL, *dst;
 	unsigned ci, n = l->h.n, ra = 0, rb = 0, s, q;
 
 	if (!m->height || pos == 0 || pos == n)
@@ -728,31 +728,21 @@ static bool leaf_shift_insert(omap_t *m, struct opath *path, struct oleaf *l, un
 	if (ra >= rb && ra >= OMAP_SHIFT_ROOM) {
 		s = ra / 2;
 		leaf_shift_left(m, p, ci, a, l, s);
-		if (pos <= s) {
-			/* k follows old v[pos-1], now a's; at a's end if pos == s */
-			q = a->h.n - s + pos;
-			leaf_put(m, a, q, v, k, len, f);
-			cur_set(at, a, q);
-		} else {
-			leaf_put(m, l, pos - s, v, k, len, f);
-			cur_set(at, l, pos - s);
-		}
-		return true;
-	}
-	if (rb >= OMAP_SHIFT_ROOM) {
+		/* k follows old v[pos-1], a's now if pos <= s (its end if pos == s) */
+		dst = pos <= s ? a : l;
+		q = pos <= s ? a->h.n - s + pos : pos - s;
+	} else if (rb >= OMAP_SHIFT_ROOM) {
 		s = rb / 2;
 		leaf_shift_right(m, p, ci, l, b, s);
 		q = n - s; /* entries left in l */
-		if (pos <= q) {
-			leaf_put(m, l, pos, v, k, len, f);
-			cur_set(at, l, pos);
-		} else {
-			leaf_put(m, b, pos - q, v, k, len, f);
-			cur_set(at, b, pos - q);
-		}
-		return true;
+		dst = pos <= q ? l : b;
+		q = pos <= q ? pos : pos - q;
+	} else {
+		return false;
 	}
-	return false;
+	leaf_put(m, dst, q, v, k, len, f);
+	cur_set(at, dst, q);
+	return true;
 }
 
 static void leaf_split_insert(omap_t *m, struct opath *path, struct oleaf *l, unsigned pos, void *v,
