@@ -5,7 +5,8 @@
  * read out of the value through ops->key(), so a record that already holds
  * its own key bytes costs the tree one pointer and a 4-byte partial key
  * per entry: about 13 bytes per entry in full leaves (key-ordered loads),
- * 18 at the fill random insertion leaves.  Keys compare with memcmp(), a
+ * about 16 in random order (a full leaf gives entries to a sibling before
+ * it splits; 20 without).  Keys compare with memcmp(), a
  * shorter key first on a common prefix.
  *
  * Inner nodes separate their children with pointers to values as well.  A

@@ -15,6 +15,7 @@
 
 #define OMAP_FANOUT 64		   /* max leaf entries / inner children */
 #define OMAP_MIN (OMAP_FANOUT / 4) /* rebalance below this after a delete */
+#define OMAP_SHIFT_ROOM 2	   /* a full leaf's sibling with this much room takes entries */
 #define OMAP_MAXH 24		   /* inner levels; 2^48 entries need < 12 */
 #define OMAP_PRE 64		   /* common separator prefix kept in a node */
 #define OMAP_K0 51		   /* a leaf's first key is kept if this short */

@@ -76,7 +76,7 @@ void store_get_stats(store_t *st, struct store_stats *out);
 
 /*
  * Automatic snapshots start when the journal outgrows the snapshot:
- * journal bytes > max(snapshot bytes, min_bytes).  Default 16 MiB (or the
+ * journal bytes > max(snapshot bytes, min_bytes).  Default 64 MiB (or the
  * DYNFS_SNAPSHOT_MIN environment variable, in bytes).
  */
 void store_set_snapshot_min(store_t *st, uint64_t min_bytes);

@@ -16,7 +16,7 @@
 #include "storefmt.h"
 
 #define LOCK_NAME "lock"
-#define SNAP_MIN_DEFAULT (16ull << 20) /* auto snapshot floor, bytes */
+#define SNAP_MIN_DEFAULT (64ull << 20) /* auto snapshot floor, bytes (docs/formats.md) */
 #define SNAP_ATTEMPTS 4		       /* fuzzy snapshot retries on schema changes */
 #define SNAP_RETRY_SEC 10	       /* pause after a failed automatic snapshot */
 #define RESCUE_RETRY_MIN 1	       /* first retry of a failed journal, seconds */
