@@ -55,11 +55,18 @@ static const char *sink_name(void *ctx, void *table)
 	return be_table_name(table);
 }
 
-static void sink_keys(void *ctx, void *table, const struct key_attr **pk,
-		      const struct key_attr **sk)
+static bool sink_keys(void *ctx, void *table, struct key_attr k[2])
 {
-	*pk = be_table_pk(table);
-	*sk = be_table_sk(table);
+	be_t *b = ctx;
+	const struct key_attr *sk;
+
+	if (b->m->table_keys) /* local: a copy under the table's lock */
+		return b->m->table_keys(table, k);
+	k[0] = *be_table_pk(table);
+	sk = be_table_sk(table);
+	if (sk)
+		k[1] = *sk;
+	return sk != NULL;
 }
 
 static int sink_apply(void *ctx, const struct ops_write *w, size_t n, size_t *failed,

@@ -208,6 +208,9 @@ struct be_methods {
 	int (*table_schema)(be_table_t *t, struct table_schema *out, struct dyn_err *err); /* new */
 	const struct key_attr *(*table_pk)(be_table_t *t);
 	const struct key_attr *(*table_sk)(be_table_t *t); /* NULL: no sort key */
+	/* Optional (NULL: copies of the two above): a copy of the key
+	 * attributes under the table's lock (db.h tbl_key_attrs). */
+	bool (*table_keys)(be_table_t *t, struct key_attr k[2]);
 	void (*table_stats)(be_table_t *t, struct tbl_stats *out);
 
 	/* ---- reads ---- */

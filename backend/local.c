@@ -214,6 +214,11 @@ static const struct key_attr *l_table_sk(be_table_t *t)
 	return tbl_sk(T(t));
 }
 
+static bool l_table_keys(be_table_t *t, struct key_attr k[2])
+{
+	return tbl_key_attrs(T(t), k);
+}
+
 static void l_table_stats(be_table_t *t, struct tbl_stats *out)
 {
 	tbl_stats(T(t), out);
@@ -397,6 +402,7 @@ static const struct be_methods local_methods = {
     .table_schema = l_table_schema,
     .table_pk = l_table_pk,
     .table_sk = l_table_sk,
+    .table_keys = l_table_keys,
     .table_stats = l_table_stats,
     .get = l_get,
     .get_text = l_get_text,

@@ -199,6 +199,10 @@ int tbl_schema(table_t *t, struct table_schema *out);
  * (only possible while the table is empty). */
 const struct key_attr *tbl_pk(table_t *t);
 const struct key_attr *tbl_sk(table_t *t); /* NULL if no sort key */
+/* A copy of the key attributes as they are now, under the table's lock
+ * (tbl_pk() points at names a key schema change rewrites): k[0] the
+ * partition key, k[1] the sort key; true if there is one. */
+bool tbl_key_attrs(table_t *t, struct key_attr k[2]);
 /*
  * The table's TTL attribute ("" if none), borrowed: only while holding
  * the table's lock, that is from a db_apply() callback of an op on t (the
@@ -463,6 +467,12 @@ struct db_op {
 					 * (see db_stored), or NULL */
 	db_modify_fn fn;	 /* see db_modify_fn; may be NULL for PUT/DELETE */
 	void *ctx;		 /* passed to fn */
+	/* DELETE/MODIFY/CHECK: the key attributes pk and sk were taken by (kb
+	 * NULL: no sort key); NULL ka: the caller vouches that they are the
+	 * table's.  Otherwise db_apply() compares the names with the table's
+	 * under its lock and refuses the op (-EINVAL) if they differ: the
+	 * (empty) table's key schema changed after the key was read */
+	const struct key_attr *ka, *kb;
 };
 
 /*

@@ -401,7 +401,12 @@ int ops_apply(db_t *db, const struct ops_write *w, size_t n, size_t *failed,
 	for (i = 0; i < n; i++) {
 		table_t *t = w[i].table;
 
-		cb_init(&cb[i], t, w[i].pk, w[i].sk);
+		/* bound by a copy of the key attributes: never read the
+		 * table's outside its lock (a key schema change rewrites them) */
+		if (w[i].ka)
+			cb_init_keys(&cb[i], w[i].ka, w[i].kb, w[i].pk, w[i].sk);
+		else
+			cb_init(&cb[i], t, w[i].pk, w[i].sk);
 		cb[i].update = w[i].update;
 		cb[i].cond = w[i].cond;
 		cb[i].cond_text = w[i].cond_text;
@@ -416,6 +421,10 @@ int ops_apply(db_t *db, const struct ops_write *w, size_t n, size_t *failed,
 		op[i].flags = w[i].flags | (w[i].kind == OPS_PUT && w[i].checked ? DB_F_CHECKED : 0);
 		op[i].size = w[i].kind == OPS_PUT && w[i].checked ? w[i].size : 0;
 		op[i].ctx = &cb[i];
+		if (w[i].kind != OPS_PUT) {
+			op[i].ka = w[i].ka;
+			op[i].kb = w[i].kb;
+		}
 		switch (w[i].kind) {
 		case OPS_PUT:
 			op[i].kind = DB_PUT;
@@ -430,7 +439,8 @@ int ops_apply(db_t *db, const struct ops_write *w, size_t n, size_t *failed,
 			op[i].fn = w[i].cond || w[i].expect || w[i].out ? cb_cond : NULL;
 			break;
 		case OPS_UPDATE:
-			rc = ops_check_update_keys(t, w[i].update, err);
+			rc = w[i].ka ? ops_check_update_key_attrs(w[i].ka, w[i].kb, w[i].update, err)
+				     : ops_check_update_keys(t, w[i].update, err);
 			if (rc < 0) {
 				if (failed)
 					*failed = i;
@@ -476,11 +486,9 @@ static const char *sink_name(void *ctx, void *table)
 	return tbl_name(table);
 }
 
-static void sink_keys(void *ctx, void *table, const struct key_attr **pk,
-		      const struct key_attr **sk)
+static bool sink_keys(void *ctx, void *table, struct key_attr k[2])
 {
-	*pk = tbl_pk(table);
-	*sk = tbl_sk(table);
+	return tbl_key_attrs(table, k);
 }
 
 static int sink_apply(void *ctx, const struct ops_write *w, size_t n, size_t *failed,

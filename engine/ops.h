@@ -121,6 +121,11 @@ struct ops_write {
 	const struct db_stored *stored; /* OPS_PUT: item is partial, its record
 					 * precomputed (db.h db_stored); only
 					 * to a sink with stored_attrs */
+	/* the key attributes pk, sk (or item's key) were read by (kb NULL: no
+	 * sort key), or NULL ka: the table's as they are.  ops_apply refuses
+	 * a delete, update or check whose names are no longer the table's
+	 * (db.h db_op.ka); a put is keyed by the table's when applied */
+	const struct key_attr *ka, *kb;
 };
 
 /*
@@ -135,9 +140,11 @@ struct ops_sink {
 	int (*open)(void *ctx, const char *name, void **table);
 	void (*close)(void *ctx, void *table);
 	const char *(*name)(void *ctx, void *table); /* borrowed */
-	/* Key attributes, borrowed while the handle is open (sk NULL: none). */
-	void (*keys)(void *ctx, void *table, const struct key_attr **pk,
-		     const struct key_attr **sk);
+	/* A copy of the key attributes as they are now: k[0] the partition
+	 * key, k[1] the sort key; true if there is one.  An (empty) table's
+	 * key schema may change after: writes bound by the copy say so
+	 * (ops_write.ka) and the apply refuses those it no longer fits. */
+	bool (*keys)(void *ctx, void *table, struct key_attr k[2]);
 	int (*apply)(void *ctx, const struct ops_write *w, size_t n, size_t *failed,
 		     struct dyn_err *err);
 	/*

@@ -147,7 +147,9 @@ struct ops_batch {
 	struct item_stored st;		  /* the parse's scratch */
 	const struct key_attr *ka, *kb;	  /* the table's key attributes (kattr) */
 	struct key_attr kattr[2];	  /* copied when the session began: the parse
-					   * never reads the table's, which may change */
+					   * and the bind never read the table's, which
+					   * may change; the apply refuses a delete,
+					   * update or check they no longer fit */
 	char attrs[ITEM_STORED_CAP][DB_ATTR_NAME_MAX + 1]; /* index key attributes */
 	const char *attr[ITEM_STORED_CAP]; /* pointers to them (st.cap_names) */
 	struct table_schema ix;		  /* the table's indexes (db_stored_ents) */
@@ -207,6 +209,8 @@ int ops_batch_new_sink(const struct ops_sink *sink, void *t, ops_report_fn repor
 		return -ENOMEM;
 	b->sink = *sink;
 	b->t = t;
+	b->ka = &b->kattr[0];
+	b->kb = b->sink.keys(b->sink.ctx, t, b->kattr) ? &b->kattr[1] : NULL;
 	b->report = report;
 	b->rctx = ctx;
 	b->group_max = DB_MAX_TX_OPS;
@@ -283,13 +287,6 @@ void ops_batch_set_stored(ops_batch_t *b, bool on)
 		b->attr[i] = b->attrs[i];
 	b->st.cap_names = b->attr;
 	b->st.ncap = (size_t)n;
-	b->sink.keys(b->sink.ctx, b->t, &b->ka, &b->kb);
-	b->kattr[0] = *b->ka;
-	b->ka = &b->kattr[0];
-	if (b->kb) {
-		b->kattr[1] = *b->kb;
-		b->kb = &b->kattr[1];
-	}
 	b->stored = true;
 	if (b->have_ix)
 		schema_free(&b->ix);
@@ -675,7 +672,7 @@ static void process_line(struct ops_batch *b, const char *text, size_t len,
 	if (rc == 1)
 		return;
 	if (rc == 0) {
-		rc = ops_req_bind(&b->in, &b->sink, b->t, &b->in_op, &err);
+		rc = ops_req_bind(&b->in, &b->sink, b->t, b->ka, b->kb, &b->in_op, &err);
 		if (rc < 0)
 			ops_req_free(&b->in);
 	}

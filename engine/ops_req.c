@@ -622,16 +622,15 @@ static int key_of_item(const struct key_attr *ka, const struct key_attr *kb,
 	return rc;
 }
 
-int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table, struct ops_write *w,
+int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table,
+		 const struct key_attr *ka, const struct key_attr *kb, struct ops_write *w,
 		 struct dyn_err *err)
 {
 	const char *tname = s->name(s->ctx, table);
 	const struct val *pk = NULL, *sk = NULL;
-	const struct key_attr *ka, *kb;
 	int rc;
 
 	memset(w, 0, sizeof(*w));
-	s->keys(s->ctx, table, &ka, &kb);
 	if (r->kind == OPS_PUT && r->stored.blob && r->stored.ka) {
 		/* a stored put's partial item holds the key attributes it was
 		 * parsed with, which db_apply checks against the table's */
@@ -662,6 +661,8 @@ int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table, struc
 	}
 	w->kind = r->kind;
 	w->table = table;
+	w->ka = ka; /* the apply refuses a key read by names no longer the table's */
+	w->kb = kb;
 	w->pk = pk;
 	w->sk = sk;
 	w->update = r->update;

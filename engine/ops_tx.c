@@ -29,27 +29,28 @@
 
 /* The tables a transaction names, each opened once. */
 struct tx_tables {
-	void **t; /* open handles of the sink */
-	size_t n; /* used */
+	void **t;		  /* open handles of the sink */
+	struct key_attr (*k)[2];  /* their key attributes, copied when opened */
+	bool *has_sk;		  /* k[i][1] is a sort key */
+	size_t n;		  /* used */
 };
 
+/* The handle of table name (ts->t[*i]), opened at its first use. */
 static int tables_get(const struct ops_sink *s, struct tx_tables *ts, const char *name,
-		      void **out, struct dyn_err *err)
+		      size_t *i, struct dyn_err *err)
 {
-	size_t i;
 	int rc;
 
-	for (i = 0; i < ts->n; i++)
-		if (!strcmp(s->name(s->ctx, ts->t[i]), name)) {
-			*out = ts->t[i];
+	for (*i = 0; *i < ts->n; (*i)++)
+		if (!strcmp(s->name(s->ctx, ts->t[*i]), name))
 			return 0;
-		}
 	rc = s->open(s->ctx, name, &ts->t[ts->n]);
 	if (rc == -ENOENT)
 		return err_set(err, EINVAL, "no table named %s", name);
 	if (rc < 0)
 		return rc;
-	*out = ts->t[ts->n++];
+	ts->has_sk[ts->n] = s->keys(s->ctx, ts->t[ts->n], ts->k[ts->n]);
+	*i = ts->n++;
 	return 0;
 }
 
@@ -113,8 +114,7 @@ int ops_tx_run_sink(const struct ops_sink *s, const char *text, size_t len,
 	struct ops_write *dops = NULL;
 	struct val doc, *ops;
 	struct dyn_err err;
-	size_t i, n = 0, failed;
-	void *t = NULL;
+	size_t i, j, n = 0, failed;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -131,7 +131,9 @@ int ops_tx_run_sink(const struct ops_sink *s, const char *text, size_t len,
 	reqs = calloc(n, sizeof(*reqs));
 	dops = calloc(n, sizeof(*dops));
 	ts.t = calloc(n, sizeof(*ts.t));
-	if (!reqs || !dops || !ts.t) {
+	ts.k = calloc(n, sizeof(*ts.k));
+	ts.has_sk = calloc(n, sizeof(*ts.has_sk));
+	if (!reqs || !dops || !ts.t || !ts.k || !ts.has_sk) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -145,9 +147,10 @@ int ops_tx_run_sink(const struct ops_sink *s, const char *text, size_t len,
 		}
 	}
 	for (i = 0; i < n; i++) {
-		rc = tables_get(s, &ts, reqs[i].table, &t, &err);
+		rc = tables_get(s, &ts, reqs[i].table, &j, &err);
 		if (rc == 0)
-			rc = ops_req_bind(&reqs[i], s, t, &dops[i], &err);
+			rc = ops_req_bind(&reqs[i], s, ts.t[j], &ts.k[j][0],
+					  ts.has_sk[j] ? &ts.k[j][1] : NULL, &dops[i], &err);
 		if (rc < 0) {
 			set_what(res, i, &reqs[i], NULL);
 			goto out;
@@ -167,6 +170,8 @@ out:
 	for (i = 0; i < ts.n; i++)
 		s->close(s->ctx, ts.t[i]);
 	free(ts.t);
+	free(ts.k);
+	free(ts.has_sk);
 	free(reqs);
 	free(dops);
 	val_free(&doc);

@@ -134,9 +134,13 @@ int ops_check_update_key_attrs(const struct key_attr *pka, const struct key_attr
  * Check r against table `table` of sink s (borrowed; must stay open while
  * w is used) and fill w.  Checks the key (present, right types, and for a
  * KEY object nothing else), key attributes untouched by an update.
- * -EINVAL.
+ * ka, kb: the caller's copy of table's key attributes (s->keys; kb NULL:
+ * no sort key), which must outlive w: w says it was bound by them
+ * (ops_write.ka), and the apply refuses it if they are no longer the
+ * table's.  -EINVAL.
  */
-int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table, struct ops_write *w,
+int ops_req_bind(struct ops_req *r, const struct ops_sink *s, void *table,
+		 const struct key_attr *ka, const struct key_attr *kb, struct ops_write *w,
 		 struct dyn_err *err);
 
 /* "users/hedy" or "quiz-stats/felienne#3/2022-09" for messages. */

@@ -486,6 +486,19 @@ const struct key_attr *tbl_sk(table_t *t)
 	return t->schema.has_sk ? &t->schema.sk : NULL;
 }
 
+bool tbl_key_attrs(table_t *t, struct key_attr k[2])
+{
+	bool has_sk;
+
+	pthread_rwlock_rdlock(&t->lock);
+	k[0] = t->schema.pk;
+	has_sk = t->schema.has_sk;
+	if (has_sk)
+		k[1] = t->schema.sk;
+	pthread_rwlock_unlock(&t->lock);
+	return has_sk;
+}
+
 const char *tbl_ttl_attr_locked(table_t *t)
 {
 	return t->schema.ttl_attr;

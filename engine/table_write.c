@@ -122,16 +122,16 @@ static void aop_clean(struct aop *a)
 
 /* ---- phase 1: keys ---- */
 
-/* Was the stored put's blob made for the table's key attributes (it
- * leaves those out)?  Names only: a type changed too is the key's error.
- * A caller that does not say (no ka) vouches for them. */
-static bool stored_keys_fit(const struct table *t, const struct db_stored *st)
+/* Are ka, kb (a stored put's blob was made for them, a key was read by
+ * them) the table's key attributes?  Names only: a type changed too is
+ * the key's error.  A caller that does not say (no ka) vouches for them. */
+static bool keys_fit(const struct table *t, const struct key_attr *ka, const struct key_attr *kb)
 {
-	if (!st->ka)
+	if (!ka)
 		return true;
-	if (strcmp(st->ka->name, t->schema.pk.name) || !st->kb != !t->schema.has_sk)
+	if (strcmp(ka->name, t->schema.pk.name) || !kb != !t->schema.has_sk)
 		return false;
-	return !st->kb || !strcmp(st->kb->name, t->schema.sk.name);
+	return !kb || !strcmp(kb->name, t->schema.sk.name);
 }
 
 /*
@@ -169,13 +169,22 @@ static int resolve_op(const struct db_op *op, struct aop *a, struct dyn_err *err
 	a->t = t;
 	if (!t->alive)
 		return err_set(err, ENOENT, "table %s was dropped", t->name);
-	if (op->kind == DB_PUT && op->stored && !stored_keys_fit(t, op->stored)) {
+	if (op->kind == DB_PUT && op->stored && !keys_fit(t, op->stored->ka, op->stored->kb)) {
 		rc = stored_unstore(op, a);
 		if (rc < 0)
 			return rc;
 	}
 	if (op->kind == DB_PUT) {
 		rc = tbl_key_of(&t->schema, a->unstored ? &a->nv : op->item, &a->pk, &a->sk, err);
+	} else if (!keys_fit(t, op->ka, op->kb)) {
+		const struct key_attr *kb = t->schema.has_sk ? &t->schema.sk : NULL;
+
+		rc = err_set(err, EINVAL,
+			     "The provided key element does not match the schema: the key of %s "
+			     "is %s%s%s now, not %s%s%s (its key schema changed after the key "
+			     "was read)",
+			     t->name, t->schema.pk.name, kb ? " + " : "", kb ? kb->name : "",
+			     op->ka->name, op->kb ? " + " : "", op->kb ? op->kb->name : "");
 	} else {
 		a->pk = op->pk;
 		a->sk = op->sk;

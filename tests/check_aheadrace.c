@@ -187,6 +187,140 @@ START_TEST(test_batch_lines_parsed_ahead_across_schema_changes)
 }
 END_TEST
 
+/*
+ * Deletes, updates and checks bound under one key schema and applied
+ * under another: a sink whose first apply renames the (empty) table's
+ * partition key id to name and puts items with the key values the
+ * lines name (under name) before it passes the writes on.  Every such
+ * write must be refused, not applied to those items: the lines named
+ * id, which is no key attribute any more.
+ */
+struct keysink {
+	struct ops_sink inner; /* the engine's (ops_sink_db) */
+	int applies;
+};
+
+static struct keysink ksink; /* the engine's sink functions take its db as ctx */
+
+static const char *const key_items[] = {"{\"name\": \"x\", \"w\": 1}",
+					"{\"name\": \"y\", \"w\": 2}",
+					"{\"name\": \"z\", \"w\": 3}"};
+
+static int keysink_apply(void *ctx, const struct ops_write *w, size_t n, size_t *failed,
+			 struct dyn_err *err)
+{
+	struct table_schema s;
+	struct index_def ix;
+	struct dyn_err e;
+	size_t i;
+
+	if (ksink.applies++ == 0) {
+		schema_of(&s, &ix, "nS");
+		strcpy(s.pk.name, "name");
+		err_clear(&e);
+		ck_assert_msg(db_set_schema(ctx, "ren", &s, &e) == 0, "%s", e.msg);
+		for (i = 0; i < 3; i++)
+			ck_assert_int_eq(put_json(ctx, "ren", key_items[i]), 0);
+	}
+	return ksink.inner.apply(ctx, w, n, failed, err);
+}
+
+/* The table t keyed by id, empty; the sink over db. */
+static void keysink_of(db_t *db, struct ops_sink *out)
+{
+	struct table_schema s;
+	struct index_def ix;
+
+	schema_of(&s, &ix, "iS");
+	strcpy(s.pk.name, "id");
+	ck_assert_int_eq(db_create_table(db, "ren", &s, NULL), 0);
+	memset(&ksink, 0, sizeof(ksink));
+	ops_sink_db(db, &ksink.inner);
+	*out = ksink.inner;
+	out->apply = keysink_apply;
+}
+
+/* The three items as the sink put them, none touched by the lines. */
+static void keysink_untouched(db_t *db)
+{
+	struct table_schema s;
+	struct index_def ix;
+	db_t *m;
+	char *a, *b;
+	size_t i;
+
+	ck_assert_int_ge(ksink.applies, 1); /* the first made the change */
+	ck_assert_int_eq(db_new(&m), 0);
+	schema_of(&s, &ix, "nS");
+	strcpy(s.pk.name, "name");
+	ck_assert_int_eq(db_create_table(m, "ren", &s, NULL), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(put_json(m, "ren", key_items[i]), 0);
+	a = dump_db(db);
+	b = dump_db(m);
+	same_text("the items put after the key schema changed", a, b);
+	free(a);
+	free(b);
+	db_free(m);
+}
+
+static const char batch_lines[] = "{\"delete\": {\"id\": \"x\"}}\n"
+				  "{\"update\": {\"id\": \"y\"}, \"set\": {\"w\": 20}}\n"
+				  "{\"delete\": {\"id\": \"z\"}, \"if\": \"attribute_exists(w)\"}\n";
+
+static int key_reports; /* lines refused for a key schema changed */
+
+static void key_report(void *ctx, uint64_t line, int code, const char *msg)
+{
+	if (strstr(msg, "key schema changed"))
+		key_reports++;
+}
+
+START_TEST(test_batch_keys_read_before_a_key_schema_change)
+{
+	struct ops_batch_stats bs;
+	struct ops_sink sink;
+	ops_batch_t *b;
+	table_t *t;
+	db_t *db;
+
+	ck_assert_int_eq(db_new(&db), 0);
+	keysink_of(db, &sink);
+	ck_assert_int_eq(db_table_open(db, "ren", &t), 0);
+	key_reports = 0;
+	ck_assert_int_eq(ops_batch_new_sink(&sink, t, key_report, NULL, &b), 0);
+	ops_batch_feed(b, batch_lines, strlen(batch_lines));
+	ops_batch_finish(b);
+	ops_batch_stats(b, &bs);
+	ck_assert_uint_eq(bs.lines, 3);
+	ck_assert_uint_eq(bs.failed, 3);
+	ck_assert_int_eq(key_reports, 3);
+	ops_batch_free(b);
+	tbl_close(t);
+	keysink_untouched(db);
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_tx_keys_read_before_a_key_schema_change)
+{
+	static const char doc[] =
+	    "{\"ops\": [{\"delete\": {\"id\": \"x\"}, \"table\": \"ren\"},"
+	    " {\"update\": {\"id\": \"y\"}, \"set\": {\"w\": 20}, \"table\": \"ren\"},"
+	    " {\"check\": {\"id\": \"z\"}, \"if\": \"attribute_exists(w)\", \"table\": \"ren\"}]}";
+	struct ops_tx_result res;
+	struct ops_sink sink;
+	db_t *db;
+
+	ck_assert_int_eq(db_new(&db), 0);
+	keysink_of(db, &sink);
+	ck_assert_int_lt(ops_tx_run_sink(&sink, doc, strlen(doc), &res), 0);
+	ck_assert_msg(strstr(res.reason, "key schema changed"), "%s", res.reason);
+	keysink_untouched(db);
+	db_free(db);
+}
+END_TEST
+
 Suite *aheadrace_suite(void);
 Suite *aheadrace_suite(void)
 {
@@ -197,6 +331,8 @@ Suite *aheadrace_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_batch_lines_parsed_ahead_across_schema_changes, 0,
 			    (int)(sizeof(scens) / sizeof(scens[0])));
+	tcase_add_test(tc, test_batch_keys_read_before_a_key_schema_change);
+	tcase_add_test(tc, test_tx_keys_read_before_a_key_schema_change);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -351,11 +351,11 @@ static const char *count_name(void *ctx, void *t)
 	return c->inner.name(c->inner.ctx, t);
 }
 
-static void count_keys(void *ctx, void *t, const struct key_attr **pk, const struct key_attr **sk)
+static bool count_keys(void *ctx, void *t, struct key_attr k[2])
 {
 	struct counting *c = ctx;
 
-	c->inner.keys(c->inner.ctx, t, pk, sk);
+	return c->inner.keys(c->inner.ctx, t, k);
 }
 
 START_TEST(test_sink_tx_and_batch)

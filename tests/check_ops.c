@@ -70,7 +70,10 @@ static void line_err_arena(table_t *t, const char *text, int want_rc, const char
 		ck_assert(!r.arena || r.kind == OPS_PUT);
 		ck_assert_int_eq(r.parsed, r2.parsed);
 		ops_req_free(&r2);
-		rc = ops_req_bind(&r, &sink, t, &op, &err);
+		struct key_attr k[2];
+
+		rc = ops_req_bind(&r, &sink, t, &k[0], sink.keys(sink.ctx, t, k) ? &k[1] : NULL,
+				  &op, &err);
 		ops_req_free(&r);
 	}
 	if (rc < 0)
@@ -96,7 +99,10 @@ static const char *line_err(table_t *t, const char *text)
 	ops_sink_db(NULL, &sink); /* binding needs only the table */
 	rc = ops_line_parse(text, strlen(text), &r, &err);
 	if (rc == 0) {
-		rc = ops_req_bind(&r, &sink, t, &op, &err);
+		struct key_attr k[2];
+
+		rc = ops_req_bind(&r, &sink, t, &k[0], sink.keys(sink.ctx, t, k) ? &k[1] : NULL,
+				  &op, &err);
 		ops_req_free(&r);
 	}
 	if (rc == 1)
