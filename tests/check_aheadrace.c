@@ -176,13 +176,8 @@ START_TEST(test_batch_lines_parsed_ahead_across_schema_changes)
 	m = dump_db(r.model);
 	same_text(sc->name, a, m);
 	free(a);
-	store_close(st, NULL);
-	st = open_store_at(dir, STORE_FSYNC_OFF, &r.db);
-	a = dump_db(r.db);
-	same_text("the store reopened", a, m);
-	free(a);
+	same_after_reopen(st, dir, STORE_FSYNC_OFF, m);
 	free(m);
-	store_close(st, NULL);
 	db_free(r.model);
 }
 END_TEST

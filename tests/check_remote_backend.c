@@ -492,6 +492,17 @@ START_TEST(test_transactions)
 }
 END_TEST
 
+/* Schema s's indexes set to one, ix: by_e, keyed by e (S), keys only (borrowed). */
+static void add_index_by_e(struct table_schema *s, struct index_def *ix)
+{
+	memset(ix, 0, sizeof(*ix));
+	snprintf(ix->name, sizeof(ix->name), "by_e");
+	attr_set(&ix->pk, "e", VAL_S);
+	ix->proj = PROJ_KEYS_ONLY;
+	s->index = ix;
+	s->nindex = 1;
+}
+
 START_TEST(test_schema_changes_and_stats)
 {
 	struct table_schema s;
@@ -505,12 +516,7 @@ START_TEST(test_schema_changes_and_stats)
 	memset(&s, 0, sizeof(s));
 	ck_assert_int_eq(be_table_schema(t, &s, NULL), 0); /* now cached */
 	ck_assert_uint_eq(s.nindex, 0);
-	memset(&ix, 0, sizeof(ix));
-	snprintf(ix.name, sizeof(ix.name), "by_e");
-	attr_set(&ix.pk, "e", VAL_S);
-	ix.proj = PROJ_KEYS_ONLY;
-	s.index = &ix;
-	s.nindex = 1;
+	add_index_by_e(&s, &ix);
 	if (no_tx()) { /* dynalite: UpdateTable of a GSI wants provisioned throughput */
 		s.index = NULL;
 		s.nindex = 0;
@@ -619,12 +625,7 @@ START_TEST(test_table_dup_against_open)
 	if (!no_tx()) { /* an index added: the cache entry t came from is gone */
 		memset(&s, 0, sizeof(s));
 		ck_assert_int_eq(be_table_schema(t, &s, NULL), 0);
-		memset(&ix, 0, sizeof(ix));
-		snprintf(ix.name, sizeof(ix.name), "by_e");
-		attr_set(&ix.pk, "e", VAL_S);
-		ix.proj = PROJ_KEYS_ONLY;
-		s.index = &ix;
-		s.nindex = 1;
+		add_index_by_e(&s, &ix);
 		ck_assert_msg(be_set_schema(be, "dups", &s, &err) == 0, "%s", err.msg);
 		s.index = NULL;
 		s.nindex = 0;

@@ -153,7 +153,6 @@ static void *writer(void *p)
 
 static void run(enum store_fsync mode)
 {
-	struct store_opts o = {mode, false, true};
 	struct wr w[WRITERS];
 	pthread_t th[WRITERS];
 	struct store_stats ss;
@@ -163,8 +162,7 @@ static void run(enum store_fsync mode)
 	unsigned snaps = 0, checks = 0;
 	int i;
 
-	err_clear(&err);
-	ck_assert_msg(store_open(dir, &o, &st, &db, &err) == 0, "%s", err.msg);
+	st = open_store_at(dir, mode, &db);
 	create_table(db, "aaa", "k", NULL);
 	create_table(db, "bbb", "k", NULL);
 	store_set_sync_delay(st, 1000); /* a 1 ms disk, even on tmpfs */

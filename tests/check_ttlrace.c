@@ -64,16 +64,8 @@ static void ttl2(struct race *r, const char *table, const char *attr)
 
 static void create2(struct race *r, const char *table)
 {
-	struct table_schema s;
-
-	memset(&s, 0, sizeof(s));
-	strcpy(s.pk.name, "p");
-	s.pk.type = VAL_S;
-	strcpy(s.sk.name, "s");
-	s.sk.type = VAL_S;
-	s.has_sk = true;
-	ck_assert_int_eq(db_create_table(r->db, table, &s, NULL), 0);
-	ck_assert_int_eq(db_create_table(r->model, table, &s, NULL), 0);
+	create_table(r->db, table, "p", "s");
+	create_table(r->model, table, "p", "s");
 	ttl2(r, table, "exp");
 }
 
@@ -217,17 +209,14 @@ static feed_cursor_t *cursor(db_t *db)
 
 START_TEST(test_ttl_sweep_against_writes_between_choice_and_delete)
 {
-	struct store_opts o = {STORE_FSYNC_OFF, false, true};
 	struct race r = {0};
-	struct dyn_err err;
 	feed_cursor_t *c[2];
 	store_t *st;
 	char json[200], *a, *b, *m;
 	size_t n;
 	unsigned i;
 
-	err_clear(&err);
-	ck_assert_msg(store_open(dir, &o, &st, &r.db, &err) == 0, "%s", err.msg);
+	st = open_store_at(dir, STORE_FSYNC_OFF, &r.db);
 	ck_assert_int_eq(db_new(&r.model), 0);
 	create2(&r, "ttl");
 	create2(&r, "tt2");
@@ -256,13 +245,8 @@ START_TEST(test_ttl_sweep_against_writes_between_choice_and_delete)
 	free(m);
 	feed_cursor_free(c[0]);
 	feed_cursor_free(c[1]);
-	ck_assert_int_eq(store_close(st, NULL), 0);
-	ck_assert_msg(store_open(dir, &o, &st, &r.db, &err) == 0, "%s", err.msg);
-	a = dump_db(r.db);
-	same_text("the store reopened", a, b);
-	free(a);
+	same_after_reopen(st, dir, STORE_FSYNC_OFF, b);
 	free(b);
-	store_close(st, NULL);
 	db_free(r.model);
 }
 END_TEST

@@ -192,3 +192,16 @@ void same_text(const char *what, const char *got, const char *want)
 	ck_assert_msg(!strcmp(got, want), "%s differs from the model:\n--- got\n%s--- want\n%s",
 		      what, got, want);
 }
+
+void same_after_reopen(store_t *st, const char *d, enum store_fsync mode, const char *want)
+{
+	db_t *db;
+	char *got;
+
+	ck_assert_int_eq(store_close(st, NULL), 0);
+	st = open_store_at(d, mode, &db);
+	got = dump_db(db);
+	same_text("the store reopened", got, want);
+	free(got);
+	store_close(st, NULL);
+}

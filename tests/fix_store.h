@@ -42,5 +42,9 @@ int put_json(db_t *db, const char *table, const char *json);
 store_t *open_store_at(const char *d, enum store_fsync mode, db_t **db);
 /* Fail the test, showing both, unless got and want are the same text. */
 void same_text(const char *what, const char *got, const char *want);
+/* Close st (its database with it), open directory d again with fsync
+ * mode, and fail the test unless its database reads as want (dump_db);
+ * then close it. */
+void same_after_reopen(store_t *st, const char *d, enum store_fsync mode, const char *want);
 
 #endif
