@@ -281,6 +281,19 @@ static void stats_of(const struct table_schema *s, int64_t t0_ns, struct sf_span
 	index_counts(s, tb, "LocalSecondaryIndexes", out);
 }
 
+/* The cached schema of table, if it is under meta_cache_s old; under r->mu. */
+static struct sc_ent *sc_fresh_locked(struct rbe *r, const char *table)
+{
+	size_t i;
+
+	for (i = 0; i < r->nsc; i++)
+		if (!strcmp(r->sc[i].table, table))
+			break;
+	if (i == r->nsc || meta_ttl(r) <= 0 || mono_s() - r->sc[i].at >= meta_ttl(r))
+		return NULL;
+	return &r->sc[i];
+}
+
 /* rbe_schema_of, and the version of the cache entry *out is a copy of
  * (*ver; 0 if it was not kept). */
 static int schema_of(struct rbe *r, const char *table, struct table_schema *out, uint64_t *ver,
@@ -288,7 +301,7 @@ static int schema_of(struct rbe *r, const char *table, struct table_schema *out,
 {
 	struct table_schema s;
 	struct tbl_stats st;
-	struct sc_ent *grown;
+	struct sc_ent *grown, *e;
 	struct sf_span whole;
 	char *resp = NULL;
 	size_t i;
@@ -297,16 +310,12 @@ static int schema_of(struct rbe *r, const char *table, struct table_schema *out,
 	if (!allowed(r, table))
 		return err_set(err, ENOENT, "table %s is not in -o tables=", table);
 	pthread_mutex_lock(&r->mu);
-	for (i = 0; i < r->nsc; i++)
-		if (!strcmp(r->sc[i].table, table)) {
-			if (meta_ttl(r) > 0 && mono_s() - r->sc[i].at < meta_ttl(r)) {
-				rc = schema_copy(out, &r->sc[i].s);
-				*ver = r->sc[i].ver;
-				pthread_mutex_unlock(&r->mu);
-				return rc < 0 ? err_set(err, -rc, "out of memory") : 0;
-			}
-			break;
-		}
+	if ((e = sc_fresh_locked(r, table))) {
+		rc = schema_copy(out, &e->s);
+		*ver = e->ver;
+		pthread_mutex_unlock(&r->mu);
+		return rc < 0 ? err_set(err, -rc, "out of memory") : 0;
+	}
 	pthread_mutex_unlock(&r->mu);
 
 	*ver = 0;
@@ -599,18 +608,14 @@ static be_table_t *m_table_dup(be_table_t *bt)
 {
 	struct rtab *t = T(bt);
 	struct rbe *r = t->r;
-	bool same = false;
-	size_t i;
+	struct sc_ent *e;
+	bool same;
 
 	if (!t->ver || !allowed(r, t->name))
 		return NULL;
 	pthread_mutex_lock(&r->mu);
-	for (i = 0; i < r->nsc; i++)
-		if (!strcmp(r->sc[i].table, t->name)) {
-			same = r->sc[i].ver == t->ver && meta_ttl(r) > 0 &&
-			       mono_s() - r->sc[i].at < meta_ttl(r);
-			break;
-		}
+	e = sc_fresh_locked(r, t->name);
+	same = e && e->ver == t->ver;
 	pthread_mutex_unlock(&r->mu);
 	if (!same)
 		return NULL;
